@@ -1,0 +1,104 @@
+package codec
+
+import (
+	"encoding/binary"
+	"math"
+)
+
+// Magic is byte 0 of every v1 value. 0xC0 can never start a valid UTF-8
+// sequence, so no text a column held before encryption looks like a value,
+// and a reader can tell the two apart during a migration.
+const Magic byte = 0xC0
+
+const (
+	nonceSize = 12 // AES-GCM standard nonce
+	tagSize   = 16 // AES-GCM and AES-SIV tags
+	sivSize   = 16 // the synthetic IV that leads an AES-SIV ciphertext
+
+	// MaxValueSize bounds every value the parser accepts, so no input can
+	// make it allocate or work without limit.
+	MaxValueSize = 64 << 20
+	// MaxPlaintextSize is the largest plaintext Seal accepts.
+	MaxPlaintextSize = MaxValueSize - 64
+)
+
+// Value is a parsed stored value. Its slices alias the parsed input.
+type Value struct {
+	Algorithm  Algorithm
+	KeyVersion uint32
+	// Header is the magic byte, algorithm and encoded key version: the
+	// first part of the associated data.
+	Header []byte
+	// Nonce is the GCM nonce; empty for AES-SIV.
+	Nonce []byte
+	// Ciphertext is the AEAD output after the nonce: ciphertext‖tag for
+	// GCM, synthetic IV‖ciphertext for SIV.
+	Ciphertext []byte
+}
+
+// IsValue reports whether b starts like a colcrypt value. It looks at the
+// magic byte only: a true result does not mean b parses or authenticates.
+func IsValue(b []byte) bool { return len(b) > 0 && b[0] == Magic }
+
+// Parse splits a stored value into its parts, checking every length and
+// bound. It does not authenticate: only Cipher.Open does.
+func Parse(b []byte) (Value, error) {
+	if len(b) < 3 || len(b) > MaxValueSize {
+		return Value{}, ErrMalformed
+	}
+	if b[0] != Magic {
+		return Value{}, ErrMalformed
+	}
+	alg := Algorithm(b[1])
+	ver, n := binary.Uvarint(b[2:])
+	if n <= 0 || ver == 0 || ver > math.MaxUint32 || n != uvarintLen(ver) {
+		// n <= 0: truncated or overflowing; a longer encoding than needed
+		// would give one version two headers, so it is rejected too.
+		return Value{}, ErrMalformed
+	}
+	v := Value{Algorithm: alg, KeyVersion: uint32(ver), Header: b[:2+n]}
+	rest := b[2+n:]
+	switch alg {
+	case AESGCM:
+		if len(rest) < nonceSize+tagSize {
+			return Value{}, ErrMalformed
+		}
+		v.Nonce, v.Ciphertext = rest[:nonceSize], rest[nonceSize:]
+	case AESSIV:
+		if len(rest) < sivSize {
+			return Value{}, ErrMalformed
+		}
+		v.Ciphertext = rest
+	default:
+		return Value{}, ErrUnsupported
+	}
+	return v, nil
+}
+
+// appendHeader appends the header of a value of alg under version.
+func appendHeader(dst []byte, alg Algorithm, version uint32) []byte {
+	dst = append(dst, Magic, byte(alg))
+	return binary.AppendUvarint(dst, uint64(version))
+}
+
+func uvarintLen(x uint64) int {
+	n := 1
+	for x >= 0x80 {
+		x >>= 7
+		n++
+	}
+	return n
+}
+
+// Overhead returns how many bytes a value of alg under version adds to its
+// plaintext: 31 for GCM below version 128.
+func Overhead(alg Algorithm, version uint32) int {
+	h := 2 + uvarintLen(uint64(version))
+	switch alg {
+	case AESGCM:
+		return h + nonceSize + tagSize
+	case AESSIV:
+		return h + sivSize
+	}
+	return 0
+}
