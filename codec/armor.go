@@ -30,7 +30,9 @@ func IsArmored(s []byte) bool { return bytes.HasPrefix(s, []byte(ArmorPrefix)) }
 // base64 alphabet, no padding, no white space, canonical trailing bits,
 // a bounded size, and a result that starts with the magic byte.
 func Dearmor(s []byte) ([]byte, error) {
-	if !IsArmored(s) || len(s) > maxArmoredSize {
+	// encoding/base64 skips CR and LF even in Strict mode; reject them so
+	// one value has exactly one armored form.
+	if !IsArmored(s) || len(s) > maxArmoredSize || bytes.ContainsAny(s, "\r\n") {
 		return nil, ErrMalformed
 	}
 	out, err := armorEncoding.AppendDecode(nil, s[len(ArmorPrefix):])

@@ -31,8 +31,11 @@ type Cipher struct {
 	sivAAD []byte
 	sivHdr []byte
 
-	bidxKey []byte
-	bidx    sync.Pool // of hash.Hash keyed with bidxKey
+	// bidx hands out HMAC-SHA256 hashes keyed with the blind-index subkey.
+	// The subkey itself lives only in the pool's New closure, never in a
+	// field: fmt prints a struct copy's fields by reflection, bypassing
+	// Format, and a []byte field would print the key.
+	bidx sync.Pool
 }
 
 // NewCipher derives the subkeys of scope from a tenant's data key of the
@@ -50,11 +53,14 @@ func NewCipher(dek []byte, version uint32, scope Scope) (*Cipher, error) {
 		return nil, fmt.Errorf("codec: derive: %w", err)
 	}
 	defer clear(gcmKey)
+	// sivKey is not cleared: Tink's AESSIV keeps the slice it is given and
+	// runs the CTR key schedule from key[32:] on every call, so clearing it
+	// here would leave every deterministic value encrypted under an
+	// all-zero CTR key (while still round-tripping and authenticating).
 	sivKey, err := deriveSubkey(dek, labelSIV, scope.Table, scope.Column, subtle.AESSIVKeySize)
 	if err != nil {
 		return nil, fmt.Errorf("codec: derive: %w", err)
 	}
-	defer clear(sivKey)
 	bidxKey, err := deriveSubkey(dek, labelBidx, scope.Table, scope.Column, 32)
 	if err != nil {
 		return nil, fmt.Errorf("codec: derive: %w", err)
@@ -76,14 +82,15 @@ func NewCipher(dek []byte, version uint32, scope Scope) (*Cipher, error) {
 		return nil, fmt.Errorf("codec: %w", err)
 	}
 
-	c := &Cipher{version: version, scope: scope, gcm: gcm, siv: siv, bidxKey: bidxKey}
+	c := &Cipher{version: version, scope: scope, gcm: gcm, siv: siv}
 	// The AAD is header ‖ canonical scope; the header is kept as a capped
 	// prefix of it so Seal can copy it without a second buffer.
+	h := headerLen(version)
 	c.gcmAAD = scope.AppendCanonical(appendHeader(nil, AESGCM, version))
-	c.gcmHdr = c.gcmAAD[:Overhead(AESGCM, version)-nonceSize-tagSize:Overhead(AESGCM, version)-nonceSize-tagSize]
+	c.gcmHdr = c.gcmAAD[:h:h]
 	c.sivAAD = scope.AppendCanonical(appendHeader(nil, AESSIV, version))
-	c.sivHdr = c.sivAAD[:Overhead(AESSIV, version)-sivSize:Overhead(AESSIV, version)-sivSize]
-	c.bidx.New = func() any { return hmac.New(sha256.New, c.bidxKey) }
+	c.sivHdr = c.sivAAD[:h:h]
+	c.bidx.New = func() any { return hmac.New(sha256.New, bidxKey) }
 	return c, nil
 }
 

@@ -81,6 +81,9 @@ func appendHeader(dst []byte, alg Algorithm, version uint32) []byte {
 	return binary.AppendUvarint(dst, uint64(version))
 }
 
+// headerLen is the length of a v1 header for version.
+func headerLen(version uint32) int { return 2 + uvarintLen(uint64(version)) }
+
 func uvarintLen(x uint64) int {
 	n := 1
 	for x >= 0x80 {
@@ -93,7 +96,7 @@ func uvarintLen(x uint64) int {
 // Overhead returns how many bytes a value of alg under version adds to its
 // plaintext: 31 for GCM below version 128.
 func Overhead(alg Algorithm, version uint32) int {
-	h := 2 + uvarintLen(uint64(version))
+	h := headerLen(version)
 	switch alg {
 	case AESGCM:
 		return h + nonceSize + tagSize

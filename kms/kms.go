@@ -36,12 +36,20 @@ import (
 )
 
 // Driver is implemented by each KMS backend. Implementations must be safe
-// for concurrent use.
+// for concurrent use, must not retain or modify the slices they are given,
+// and must return a fresh slice from Unwrap.
+//
+// A nil aad and an empty aad are the same associated data: protobuf cannot
+// tell them apart on the wire, and AES-GCM authenticates them identically.
 //
 // Error contract:
 //   - Unwrap returns an error that matches [ErrUnwrap] (errors.Is) when the
 //     ciphertext is not authentic under this key and aad: tampered, wrapped
 //     by another key, wrapped with other aad, or truncated.
+//   - Wrap returns an error that matches [ErrEmptyPlaintext] for a nil or
+//     empty plaintext, without calling the KMS: a data key is never empty,
+//     and Cloud KMS rejects an empty plaintext anyway, so every driver
+//     refuses it the same way.
 //   - Transient failures return an error for which [IsRetryable] is true,
 //     typically by implementing Retryable() bool.
 //   - A cancelled or expired ctx returns an error that matches ctx.Err().
@@ -59,6 +67,9 @@ type Driver interface {
 // ErrUnwrap is the one error for every way a wrapped key can fail to
 // authenticate.
 var ErrUnwrap = errors.New("kms: unwrap failed")
+
+// ErrEmptyPlaintext is returned by Wrap for a nil or empty plaintext.
+var ErrEmptyPlaintext = errors.New("kms: empty plaintext")
 
 // ErrClosed is returned by a Keeper after Close.
 var ErrClosed = errors.New("kms: keeper is closed")
@@ -113,6 +124,9 @@ func (k *Keeper) Wrap(ctx context.Context, plaintext, aad []byte) ([]byte, error
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("kms: wrap: %w", err)
+	}
+	if len(plaintext) == 0 {
+		return nil, ErrEmptyPlaintext
 	}
 	out, err := k.drv.Wrap(ctx, plaintext, aad)
 	if err != nil {

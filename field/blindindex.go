@@ -1,0 +1,109 @@
+package field
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/colcrypt/colcrypt/codec"
+)
+
+// BlindIndex configures a blind index: a keyed hash of a normalized
+// plaintext, stored in its own column so a randomized column can still be
+// found by equality.
+type BlindIndex struct {
+	// Column holds the index.
+	Column string
+	// Length is the index length in bytes (codec.DefaultBlindIndexLen if 0).
+	Length int
+	// Normalizers name the codec normalizers applied in order.
+	Normalizers []string
+
+	normalize codec.Normalizer
+}
+
+// NewBlindIndex checks a configuration and resolves its normalizers.
+func NewBlindIndex(column string, length int, normalizers ...string) (*BlindIndex, error) {
+	if column == "" {
+		return nil, fmt.Errorf("field: blind index needs a column")
+	}
+	if length == 0 {
+		length = codec.DefaultBlindIndexLen
+	}
+	if length < codec.MinBlindIndexLen || length > codec.MaxBlindIndexLen {
+		return nil, fmt.Errorf("field: blind index length %d outside [%d, %d] bytes", length, codec.MinBlindIndexLen, codec.MaxBlindIndexLen)
+	}
+	ns := make([]codec.Normalizer, 0, len(normalizers))
+	for _, name := range normalizers {
+		n, err := codec.LookupNormalizer(name)
+		if err != nil {
+			return nil, err
+		}
+		ns = append(ns, n)
+	}
+	return &BlindIndex{Column: column, Length: length, Normalizers: normalizers, normalize: codec.Chain(ns...)}, nil
+}
+
+// Normalize applies the index's normalizers.
+func (b *BlindIndex) Normalize(s string) string {
+	if b.normalize == nil {
+		return s
+	}
+	return b.normalize(s)
+}
+
+// BlindIndex computes the blind index of plaintext for the encrypted
+// column s under the tenant's active key: the value to store beside a
+// newly sealed value.
+func (e *Encryptor) BlindIndex(ctx context.Context, s Scope, b *BlindIndex, plaintext []byte) ([]byte, error) {
+	c, err := e.activeCipher(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	return c.BlindIndex(nil, []byte(b.Normalize(string(plaintext))), b.Length), nil
+}
+
+// BlindIndexCandidates returns the blind index of plaintext under every
+// live key version of the tenant, newest first: a row written before the
+// last rotation carries the index of its own version, so an equality
+// query must match any of them (WHERE bidx IN (...)).
+func (e *Encryptor) BlindIndexCandidates(ctx context.Context, s Scope, b *BlindIndex, plaintext []byte) ([][]byte, error) {
+	norm := []byte(b.Normalize(string(plaintext)))
+	return e.eachLiveCipher(ctx, s, func(c *codec.Cipher) ([]byte, error) {
+		return c.BlindIndex(nil, norm, b.Length), nil
+	})
+}
+
+// DeterministicCandidates returns the deterministic value of plaintext
+// under every live key version of the tenant, newest first, for an
+// equality query on a deterministic column (WHERE col IN (...)).
+func (e *Encryptor) DeterministicCandidates(ctx context.Context, s Scope, plaintext []byte) ([][]byte, error) {
+	return e.eachLiveCipher(ctx, s, func(c *codec.Cipher) ([]byte, error) {
+		return c.SealDeterministic(nil, plaintext)
+	})
+}
+
+func (e *Encryptor) eachLiveCipher(ctx context.Context, s Scope, f func(*codec.Cipher) ([]byte, error)) ([][]byte, error) {
+	tenant, err := e.ResolveTenant(ctx, s.Tenant)
+	if err != nil {
+		return nil, err
+	}
+	// Creating the tenant's first key here would be harmless, but a lookup
+	// of an unknown tenant should not write; LiveKeys returns none then.
+	keys, err := e.keys.LiveKeys(ctx, tenant)
+	if err != nil {
+		return nil, fmt.Errorf("field: %s.%s: %w", s.Table, s.Column, err)
+	}
+	out := make([][]byte, 0, len(keys))
+	for _, k := range keys {
+		c, err := k.Cipher(s.Table, s.Column)
+		if err != nil {
+			return nil, err
+		}
+		v, err := f(c)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}

@@ -1,0 +1,153 @@
+package field
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/colcrypt/colcrypt/codec"
+	"github.com/colcrypt/colcrypt/keystore"
+)
+
+// Scope names where a value lives: tenant, table and column. An empty
+// Tenant is resolved from the context or the fixed tenant
+// (see [Encryptor.ResolveTenant]).
+type Scope = codec.Scope
+
+// Keys is what an Encryptor needs from a key store. *keystore.Store
+// implements it; the interface exists so tests and wrappers can stand in.
+type Keys interface {
+	// Active returns the tenant's active key, creating version 1 on first use.
+	Active(ctx context.Context, tenant string) (*keystore.Key, error)
+	// Key returns one version of the tenant's key, for opening.
+	Key(ctx context.Context, tenant string, version uint32) (*keystore.Key, error)
+	// LiveKeys returns every version that still decrypts, newest first.
+	LiveKeys(ctx context.Context, tenant string) ([]*keystore.Key, error)
+}
+
+var _ Keys = (*keystore.Store)(nil)
+
+// Encryptor seals and opens column values. It is safe for concurrent use;
+// an application holds one.
+type Encryptor struct {
+	keys        Keys
+	fixedTenant string
+}
+
+// Option configures an Encryptor.
+type Option func(*Encryptor)
+
+// WithFixedTenant makes every value without a row or context tenant belong
+// to tenant: the setting for a single-tenant application.
+func WithFixedTenant(tenant string) Option {
+	return func(e *Encryptor) { e.fixedTenant = tenant }
+}
+
+// NewEncryptor returns an Encryptor over keys.
+func NewEncryptor(keys Keys, opts ...Option) *Encryptor {
+	e := &Encryptor{keys: keys}
+	for _, o := range opts {
+		o(e)
+	}
+	return e
+}
+
+// Keys returns the key store the Encryptor uses.
+func (e *Encryptor) Keys() Keys { return e.keys }
+
+// activeCipher returns the Cipher of the tenant's active key for s, with
+// s.Tenant resolved.
+func (e *Encryptor) activeCipher(ctx context.Context, s Scope) (*codec.Cipher, error) {
+	tenant, err := e.ResolveTenant(ctx, s.Tenant)
+	if err != nil {
+		return nil, err
+	}
+	k, err := e.keys.Active(ctx, tenant)
+	if err != nil {
+		return nil, fmt.Errorf("field: %s.%s: %w", s.Table, s.Column, err)
+	}
+	return k.Cipher(s.Table, s.Column)
+}
+
+// Seal encrypts plaintext for s with randomized AES-256-GCM under the
+// tenant's active key, and returns the stored value.
+func (e *Encryptor) Seal(ctx context.Context, s Scope, plaintext []byte) ([]byte, error) {
+	c, err := e.activeCipher(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	return c.Seal(nil, plaintext)
+}
+
+// SealDeterministic encrypts plaintext for s with AES-SIV under the
+// tenant's active key: equal plaintexts give equal values while the key
+// version stays the same.
+func (e *Encryptor) SealDeterministic(ctx context.Context, s Scope, plaintext []byte) ([]byte, error) {
+	c, err := e.activeCipher(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	return c.SealDeterministic(nil, plaintext)
+}
+
+// SealMode seals with the given mode.
+func (e *Encryptor) SealMode(ctx context.Context, s Scope, m Mode, plaintext []byte) ([]byte, error) {
+	if m == Deterministic {
+		return e.SealDeterministic(ctx, s, plaintext)
+	}
+	return e.Seal(ctx, s, plaintext)
+}
+
+// Open authenticates and decrypts a stored value of s, binary or
+// text-armored, with whichever of the tenant's key versions sealed it.
+//
+// Errors: ErrNotEncrypted (as a *NotEncryptedError) for a value that is no
+// colcrypt value; codec.ErrAuth for every way a value fails to
+// authenticate, an unknown key version included; keystore.ErrKeyDestroyed
+// for a shredded tenant; KMS errors, which kms.IsRetryable classifies.
+func (e *Encryptor) Open(ctx context.Context, s Scope, value []byte) ([]byte, error) {
+	tenant, err := e.ResolveTenant(ctx, s.Tenant)
+	if err != nil {
+		return nil, err
+	}
+	if codec.IsArmored(value) {
+		if value, err = codec.Dearmor(value); err != nil {
+			return nil, codec.ErrAuth
+		}
+	} else if !codec.IsValue(value) {
+		return nil, &NotEncryptedError{Table: s.Table, Column: s.Column}
+	}
+	v, err := codec.Parse(value)
+	if err != nil {
+		return nil, codec.ErrAuth
+	}
+	k, err := e.keys.Key(ctx, tenant, v.KeyVersion)
+	if err != nil {
+		if errors.Is(err, keystore.ErrKeyNotFound) {
+			// A version the tenant never had: a relabelled or foreign value.
+			return nil, codec.ErrAuth
+		}
+		return nil, fmt.Errorf("field: %s.%s: %w", s.Table, s.Column, err)
+	}
+	c, err := k.Cipher(s.Table, s.Column)
+	if err != nil {
+		return nil, err
+	}
+	return c.Open(nil, value)
+}
+
+// KeyVersion returns the key version a stored value (binary or armored)
+// was sealed under, without opening it.
+func KeyVersion(value []byte) (uint32, error) {
+	if codec.IsArmored(value) {
+		var err error
+		if value, err = codec.Dearmor(value); err != nil {
+			return 0, err
+		}
+	}
+	v, err := codec.Parse(value)
+	if err != nil {
+		return 0, err
+	}
+	return v.KeyVersion, nil
+}

@@ -1,0 +1,111 @@
+package field
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// TagName is the struct tag key colcrypt reads.
+const TagName = "colcrypt"
+
+// Spec is a parsed colcrypt struct tag: what to do with one field.
+//
+// The grammar is a comma-separated list of options:
+//
+//	tenant                 the field holds the row's tenant id (not encrypted)
+//	deterministic          AES-SIV instead of randomized AES-GCM
+//	blindindex:<column>    store a blind index of the value in <column>
+//	normalize:<n>[+<n>…]   normalizers for the blind index: lower, upper,
+//	                       trim, space, nfkc, digits, alnum
+//	bidxlen:<bytes>        blind index length, 2 to 32 (default 16)
+//	armor                  store text armor (for text/varchar columns)
+//	allowplaintext         read plaintext too, while the column is migrated
+//
+// An empty tag means a randomized, binary column.
+type Spec struct {
+	Tenant         bool
+	Mode           Mode
+	BlindIndex     *BlindIndex
+	Armor          bool
+	AllowPlaintext bool
+}
+
+// ParseTag parses the colcrypt tag of the struct field named fieldName.
+// Errors are *TagError and name the field.
+func ParseTag(fieldName, tag string) (Spec, error) {
+	var (
+		spec        Spec
+		bidxColumn  string
+		bidxLen     int
+		normalizers []string
+		seen        = map[string]bool{}
+	)
+	fail := func(format string, args ...any) (Spec, error) {
+		return Spec{}, &TagError{Field: fieldName, Tag: tag, Reason: fmt.Sprintf(format, args...)}
+	}
+	if strings.TrimSpace(tag) == "" {
+		return spec, nil
+	}
+	for _, item := range strings.Split(tag, ",") {
+		item = strings.TrimSpace(item)
+		key, val, hasVal := strings.Cut(item, ":")
+		key = strings.ToLower(strings.TrimSpace(key))
+		val = strings.TrimSpace(val)
+		if key == "" {
+			return fail("empty option")
+		}
+		if seen[key] {
+			return fail("option %q given twice", key)
+		}
+		seen[key] = true
+		needsValue := key == "blindindex" || key == "normalize" || key == "bidxlen"
+		if needsValue != hasVal || (hasVal && val == "") {
+			if needsValue {
+				return fail("option %q needs a value (%s:<value>)", key, key)
+			}
+			return fail("option %q takes no value", key)
+		}
+		switch key {
+		case "tenant":
+			spec.Tenant = true
+		case "deterministic":
+			spec.Mode = Deterministic
+		case "randomized":
+			spec.Mode = Randomized
+		case "blindindex":
+			bidxColumn = val
+		case "normalize":
+			normalizers = strings.Split(val, "+")
+		case "bidxlen":
+			n, err := strconv.Atoi(val)
+			if err != nil {
+				return fail("bidxlen %q is not a number", val)
+			}
+			bidxLen = n
+		case "armor":
+			spec.Armor = true
+		case "allowplaintext":
+			spec.AllowPlaintext = true
+		default:
+			return fail("unknown option %q", key)
+		}
+	}
+	if spec.Tenant && len(seen) > 1 {
+		return fail("tenant cannot be combined with other options: the tenant column is never encrypted")
+	}
+	if seen["deterministic"] && seen["randomized"] {
+		return fail("deterministic and randomized contradict each other")
+	}
+	if bidxColumn == "" && (normalizers != nil || bidxLen != 0) {
+		return fail("normalize and bidxlen need blindindex:<column>")
+	}
+	if bidxColumn != "" {
+		b, err := NewBlindIndex(bidxColumn, bidxLen, normalizers...)
+		if err != nil {
+			return fail("%s", strings.TrimPrefix(strings.TrimPrefix(err.Error(), "field: "), "codec: "))
+		}
+		spec.BlindIndex = b
+	}
+	return spec, nil
+}
