@@ -22,11 +22,11 @@ func (c *Cipher) BlindIndex(dst, normalized []byte, length int) []byte {
 	if length < MinBlindIndexLen || length > MaxBlindIndexLen {
 		panic(fmt.Sprintf("codec: blind index length %d outside [%d, %d]", length, MinBlindIndexLen, MaxBlindIndexLen))
 	}
-	h := c.bidx.Get().(hash.Hash)
+	h := c.k.bidx.Get().(hash.Hash)
 	h.Reset()
 	h.Write(normalized)
 	var sum [32]byte
 	full := h.Sum(sum[:0])
-	c.bidx.Put(h)
+	c.k.bidx.Put(h)
 	return append(dst, full[:length]...)
 }

@@ -23,18 +23,25 @@ type Cipher struct {
 	version uint32
 	scope   Scope
 
-	gcm    cipher.AEAD // nonce-prepending AES-256-GCM
-	gcmAAD []byte      // GCM header ‖ canonical scope
-	gcmHdr []byte      // a prefix of gcmAAD
-
-	siv    *subtle.AESSIV
+	gcmAAD []byte // GCM header ‖ canonical scope
+	gcmHdr []byte // a prefix of gcmAAD
 	sivAAD []byte
 	sivHdr []byte
 
-	// bidx hands out HMAC-SHA256 hashes keyed with the blind-index subkey.
-	// The subkey itself lives only in the pool's New closure, never in a
-	// field: fmt prints a struct copy's fields by reflection, bypassing
-	// Format, and a []byte field would print the key.
+	k *cipherKeys
+}
+
+// cipherKeys is everything in a Cipher that depends on key material, kept
+// one pointer away and with no key bytes in a field of its own. fmt
+// formats a Cipher that was copied by value (reflection, or a vet warning
+// ignored) field by field, bypassing Format; a pointer it cannot format
+// under the verb (%s, %q) it expands one level with %v, which prints the
+// pointers inside as addresses. So no verb reaches a key schedule.
+type cipherKeys struct {
+	gcm cipher.AEAD // nonce-prepending AES-256-GCM
+	siv *subtle.AESSIV
+	// bidx hands out HMAC-SHA256 hashes keyed with the blind-index
+	// subkey; the subkey itself lives only in the pool's New closure.
 	bidx sync.Pool
 }
 
@@ -82,7 +89,7 @@ func NewCipher(dek []byte, version uint32, scope Scope) (*Cipher, error) {
 		return nil, fmt.Errorf("codec: %w", err)
 	}
 
-	c := &Cipher{version: version, scope: scope, gcm: gcm, siv: siv}
+	c := &Cipher{version: version, scope: scope, k: &cipherKeys{gcm: gcm, siv: siv}}
 	// The AAD is header ‖ canonical scope; the header is kept as a capped
 	// prefix of it so Seal can copy it without a second buffer.
 	h := headerLen(version)
@@ -90,7 +97,7 @@ func NewCipher(dek []byte, version uint32, scope Scope) (*Cipher, error) {
 	c.gcmHdr = c.gcmAAD[:h:h]
 	c.sivAAD = scope.AppendCanonical(appendHeader(nil, AESSIV, version))
 	c.sivHdr = c.sivAAD[:h:h]
-	c.bidx.New = func() any { return hmac.New(sha256.New, bidxKey) }
+	c.k.bidx.New = func() any { return hmac.New(sha256.New, bidxKey) }
 	return c, nil
 }
 
@@ -108,7 +115,7 @@ func (c *Cipher) Seal(dst, plaintext []byte) ([]byte, error) {
 	}
 	dst = slices.Grow(dst, len(c.gcmHdr)+nonceSize+len(plaintext)+tagSize)
 	dst = append(dst, c.gcmHdr...)
-	return c.gcm.Seal(dst, nil, plaintext, c.gcmAAD), nil
+	return c.k.gcm.Seal(dst, nil, plaintext, c.gcmAAD), nil
 }
 
 // SealDeterministic encrypts plaintext with AES-SIV: the same plaintext in
@@ -117,7 +124,7 @@ func (c *Cipher) SealDeterministic(dst, plaintext []byte) ([]byte, error) {
 	if len(plaintext) > MaxPlaintextSize {
 		return nil, errors.New("codec: plaintext too large")
 	}
-	ct, err := c.siv.EncryptDeterministically(plaintext, c.sivAAD)
+	ct, err := c.k.siv.EncryptDeterministically(plaintext, c.sivAAD)
 	if err != nil {
 		return nil, fmt.Errorf("codec: %w", err)
 	}
@@ -138,13 +145,13 @@ func (c *Cipher) Open(dst, value []byte) ([]byte, error) {
 	case AESGCM:
 		// The header parsed canonically to this algorithm and version, so
 		// its bytes equal c.gcmHdr and c.gcmAAD is the value's AAD.
-		out, err := c.gcm.Open(dst, nil, value[len(v.Header):], c.gcmAAD)
+		out, err := c.k.gcm.Open(dst, nil, value[len(v.Header):], c.gcmAAD)
 		if err != nil {
 			return nil, ErrAuth
 		}
 		return out, nil
 	case AESSIV:
-		out, err := c.siv.DecryptDeterministically(v.Ciphertext, c.sivAAD)
+		out, err := c.k.siv.DecryptDeterministically(v.Ciphertext, c.sivAAD)
 		if err != nil {
 			return nil, ErrAuth
 		}

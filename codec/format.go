@@ -56,14 +56,16 @@ func Parse(b []byte) (Value, error) {
 		// would give one version two headers, so it is rejected too.
 		return Value{}, ErrMalformed
 	}
-	v := Value{Algorithm: alg, KeyVersion: uint32(ver), Header: b[:2+n]}
+	// Header and Nonce are capped so that appending to them (building an
+	// AAD from v.Header, say) cannot overwrite the bytes that follow.
+	v := Value{Algorithm: alg, KeyVersion: uint32(ver), Header: b[: 2+n : 2+n]}
 	rest := b[2+n:]
 	switch alg {
 	case AESGCM:
 		if len(rest) < nonceSize+tagSize {
 			return Value{}, ErrMalformed
 		}
-		v.Nonce, v.Ciphertext = rest[:nonceSize], rest[nonceSize:]
+		v.Nonce, v.Ciphertext = rest[:nonceSize:nonceSize], rest[nonceSize:]
 	case AESSIV:
 		if len(rest) < sivSize {
 			return Value{}, ErrMalformed

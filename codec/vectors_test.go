@@ -331,3 +331,58 @@ func decimal(v uint32) string {
 		}
 	}
 }
+
+// TestVectorsPinned pins a few vector outputs by literal so neither the
+// JSON file nor the spec implementation that regenerates it can drift
+// unnoticed: both are compared with these bytes.
+func TestVectorsPinned(t *testing.T) {
+	pins := []struct {
+		name, gcmSubkey, gcmValue, sivValue, sivArmored, bidx16 string
+	}{{
+		name:       "v1-empty-plaintext",
+		gcmSubkey:  "43ebf26f999614079b0398f30863ccca6796efba10740b9e26e8c5f139dd0386",
+		gcmValue:   "c0010190979ea5acb3bac1c8cfd6dd5c0ea98caf86bc18ec16dd9762db1aea",
+		sivValue:   "c0020108d6e96d131ea61319efa3870940eba3",
+		sivArmored: "$cc1$wAIBCNbpbRMephMZ76OHCUDrow",
+		bidx16:     "b854cb9303dfcee643216facfa71a5ae",
+	}, {
+		name:       "v1-short",
+		gcmSubkey:  "4c5117a86f644342c1c9e82fbf81cf0b91291f0d91dc3553e15a41bd89556b95",
+		gcmValue:   "c0010191989fa6adb4bbc2c9d0d7de6b9a58ac37cc14816ba2ba5a4bb8e8bf79f2d38e9e2d50da3fad88634c252a",
+		sivValue:   "c002014178ebd934cca7601d17c18b61f8505e84ebbc040a707c95129d7dd2781c64",
+		sivArmored: "$cc1$wAIBQXjr2TTMp2AdF8GLYfhQXoTrvAQKcHyVEp190ngcZA",
+		bidx16:     "3d6ad2b6fc297615556ae157470d8337",
+	}, {
+		name:       "non-ascii-v128",
+		gcmSubkey:  "bd962d37a907409f83a4374388f28b8ba236a982700b8870acad865b65276c27",
+		gcmValue:   "c0018001939aa1a8afb6bdc4cbd2d9e059b8bde2b731916e5800d069847ddbb87a3983e74773b02666805c5f33464c2b390ee6b7",
+		sivValue:   "c002800181ec23c557bb29120b91fe9c0a382c3ef46bf312af9171d4e9248f9be0f1e62fb6a2bd6f",
+		sivArmored: "$cc1$wAKAAYHsI8VXuykSC5H+nAo4LD70a/MSr5Fx1Okkj5vg8eYvtqK9bw",
+		bidx16:     "70c59d75a7a634b80d5a3e072fc9f1b6",
+	}}
+	byName := map[string]vector{}
+	for _, v := range loadVectors(t) {
+		byName[v.Name] = v
+	}
+	for _, p := range pins {
+		v, ok := byName[p.name]
+		if !ok {
+			t.Errorf("vector %q missing from %s", p.name, vectorsPath)
+			continue
+		}
+		if v.Subkeys.GCM != p.gcmSubkey || v.GCM.Value != p.gcmValue || v.SIV.Value != p.sivValue ||
+			v.SIV.Armored != p.sivArmored || v.BlindIndex[2].Index != p.bidx16 {
+			t.Errorf("%s: %s differs from the pinned literals", p.name, vectorsPath)
+		}
+		// The generator's inputs still produce the pinned bytes.
+		j := slices.IndexFunc(vectorInputs, func(in vectorInput) bool { return in.name == p.name })
+		if j < 0 {
+			t.Fatalf("vectorInputs has no %q", p.name)
+		}
+		g := makeVector(j, vectorInputs[j])
+		if g.Subkeys.GCM != p.gcmSubkey || g.GCM.Value != p.gcmValue || g.SIV.Value != p.sivValue ||
+			g.SIV.Armored != p.sivArmored || g.BlindIndex[2].Index != p.bidx16 {
+			t.Errorf("%s: makeVector differs from the pinned literals", p.name)
+		}
+	}
+}

@@ -33,6 +33,8 @@
 //
 // # Use
 //
+// With colcrypt's driver imported (import _ "github.com/colcrypt/colcrypt/kms/gcpkms"):
+//
 //	srv := insecurefakekms.Start(t, "projects/p/locations/global/keyRings/r/cryptoKeys/k")
 //	kek, err := kms.Open(ctx, srv.KeyURI("projects/p/locations/global/keyRings/r/cryptoKeys/k"))
 package insecurefakekms

@@ -1,0 +1,123 @@
+package gormplugin
+
+import (
+	"context"
+	"maps"
+	"reflect"
+	"slices"
+
+	"gorm.io/gorm/schema"
+)
+
+// Following a scan.
+//
+// GORM sets a row's fields in the order of the SELECT's columns, so an
+// encrypted column can be read before the tenant column that says which
+// key opens it. A query with a tenant in its context opens the value at
+// once (no other tenant can succeed); otherwise the value is parked and
+// must be opened once the tenant field is set, while the row is still the
+// struct GORM scans into (a []T result copies it right after).
+//
+// GORM has no hook for "a field was set", and its cached *schema.Schema
+// is shared by every goroutine, so the plugin never modifies it. Instead,
+// for the duration of gorm:query, the statement's schema is replaced by a
+// copy in which the tenant field of every model with encrypted fields is
+// a copy whose Set tells the statement the tenant has arrived
+// (stmtState.tenantRead). Relations are copied the same way, so Joins are
+// followed too. Copies are built once per schema and never change.
+//
+// What this cannot follow (Raw/Rows scans, which parse their destination
+// after the plugin's last callback; Find into a type other than the
+// Model, which GORM parses during the scan) is detected after the scan
+// and reported as ErrTenantOrder, never left silently zero or wrong.
+
+// clone returns the copy of s to scan with, or s itself when no model
+// reachable from s needs following.
+func (r *nameReg) clone(s *schema.Schema) *schema.Schema {
+	if v, ok := r.clones.Load(s); ok {
+		return v.(*schema.Schema)
+	}
+	c := r.buildClone(s, map[*schema.Schema]*schema.Schema{})
+	v, _ := r.clones.LoadOrStore(s, c)
+	return v.(*schema.Schema)
+}
+
+func (r *nameReg) buildClone(s *schema.Schema, memo map[*schema.Schema]*schema.Schema) *schema.Schema {
+	if c, ok := memo[s]; ok {
+		return c // done, or in progress on a cycle
+	}
+	c := new(schema.Schema)
+	// A reflect copy: Schema holds a mutex (Relationships.Mux) that GORM
+	// only locks while parsing, and s is parsed.
+	reflect.ValueOf(c).Elem().Set(reflect.ValueOf(s).Elem())
+	memo[s] = c
+	changed := false
+
+	if m := r.model(s); m.err == nil && m.tenant != nil && len(m.fields) > 0 {
+		tf := followTenant(r, m)
+		c.Fields = slices.Clone(s.Fields)
+		for i, f := range c.Fields {
+			if f == m.tenant {
+				c.Fields[i] = tf
+			}
+		}
+		c.FieldsByName = replaced(s.FieldsByName, m.tenant, tf)
+		c.FieldsByDBName = replaced(s.FieldsByDBName, m.tenant, tf)
+		c.FieldsByBindName = replaced(s.FieldsByBindName, m.tenant, tf)
+		changed = true
+	}
+
+	var rels map[string]*schema.Relationship
+	for name, rel := range s.Relationships.Relations {
+		if rel.FieldSchema == nil {
+			continue
+		}
+		fc := r.buildClone(rel.FieldSchema, memo)
+		if fc == rel.FieldSchema {
+			continue
+		}
+		if rels == nil {
+			rels = maps.Clone(s.Relationships.Relations)
+		}
+		rc := *rel
+		rc.FieldSchema = fc
+		rels[name] = &rc
+		changed = true
+	}
+	if !changed {
+		memo[s] = s
+		return s
+	}
+	if rels != nil {
+		c.Relationships.Relations = rels
+	}
+	return c
+}
+
+func replaced(m map[string]*schema.Field, old, repl *schema.Field) map[string]*schema.Field {
+	out := maps.Clone(m)
+	for k, f := range out {
+		if f == old {
+			out[k] = repl
+		}
+	}
+	return out
+}
+
+// followTenant returns a copy of m's tenant field whose Set, in a
+// followed query, opens the values of the row parked before it.
+func followTenant(r *nameReg, m *model) *schema.Field {
+	tf := new(schema.Field)
+	*tf = *m.tenant
+	set := m.tenant.Set
+	tf.Set = func(ctx context.Context, row reflect.Value, v any) error {
+		if err := set(ctx, row, v); err != nil {
+			return err
+		}
+		if st, ok := ctx.Value(r).(*stmtState); ok && st.query {
+			return st.tenantRead(ctx, m, row)
+		}
+		return nil
+	}
+	return tf
+}

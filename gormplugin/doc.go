@@ -1,0 +1,98 @@
+// Package gormplugin encrypts tagged struct fields transparently in GORM
+// (gorm.io/gorm v1.31): install the [Plugin] once, tag the fields, and
+// keep writing GORM.
+//
+//	kek, _ := kms.Open(ctx, "gcpkms://projects/p/locations/global/keyRings/app/cryptoKeys/pii")
+//	keys, _ := keystore.New(sqlDB, kek)
+//	db.Use(gormplugin.New(field.NewEncryptor(keys)))
+//
+//	type Patient struct {
+//		ID        uint
+//		TenantID  string `colcrypt:"tenant"`
+//		Name      string `gorm:"serializer:colcrypt"`
+//		Email     string `gorm:"serializer:colcrypt" colcrypt:"blindindex:email_bidx,normalize:trim+lower"`
+//		EmailBidx []byte `gorm:"index"`
+//		SSN       string `gorm:"serializer:colcrypt" colcrypt:"deterministic"`
+//	}
+//
+//	err := gormplugin.AutoMigrate(db, &Patient{}) // bytea columns, the key table
+//	ctx = field.WithTenant(ctx, "acme")
+//	db.WithContext(ctx).Create(&p)
+//	db.WithContext(ctx).Scopes(gormplugin.Match(ctx, "Email", "ann@example.com")).Find(&ps)
+//
+// A field with `gorm:"serializer:colcrypt"` is sealed when GORM writes it
+// and opened when GORM reads it; its `colcrypt:"..."` tag says how (see
+// [field.ParseTag]: deterministic, blindindex:<column>, normalize,
+// bidxlen, armor, allowplaintext). Any type [field.EncodePlaintext]
+// encodes works: strings, []byte, numbers, bool, time.Time, pointers to
+// them (nil is NULL), and JSON-marshalable types. The struct keeps its
+// plaintext: the plugin never writes ciphertext into a field.
+//
+// # Tenants
+//
+// Every value is sealed under its tenant's data key. A row's tenant is
+// its field tagged `colcrypt:"tenant"` (a string); if that is empty, the
+// tenant in the context ([field.WithTenant], given with
+// db.WithContext(ctx)); else the Encryptor's fixed tenant
+// ([field.WithFixedTenant]). A row whose tenant differs from the context's
+// is an error ([field.ErrTenantMismatch]); no tenant at all is
+// [field.ErrNoTenant]. Create fills an empty tenant field with the tenant
+// it used, so the row says which key opens it.
+//
+// GORM sets a row's fields in the order of the SELECT's columns, so the
+// tenant column can come after an encrypted one (SELECT *, with the
+// tenant field declared last, or Select("email", "tenant_id")). Find,
+// First, Take, Joins and Preload handle that: a value read before its
+// row's tenant waits until the tenant is set, then opens. Raw(...).Scan,
+// Rows and ScanRows parse their destination after every callback, so
+// there the context's tenant must be set or the tenant column must come
+// first; otherwise the error says so ([ErrTenantOrder], or
+// [field.ErrNoTenant] with a hint). Values are never left silently zero.
+//
+// # Writes
+//
+// Create, CreateInBatches, Save, Updates (with a struct or a map whose
+// keys are field or column names), Update and UpdateColumn(s) all seal,
+// and fill blind index columns from the plaintext (the blind index field
+// must exist, as []byte). For Create, the tenant's key is fetched (or
+// created, which calls the KMS) before any SQL is sent, inside GORM's
+// transaction: a KMS failure fails the statement and, in db.Transaction,
+// rolls the transaction back. An update that writes an encrypted column
+// is limited to the resolved tenant's rows (AND tenant_id = ?), and one
+// statement never writes a value for several tenants ([ErrManyTenants]).
+// SQL expressions cannot be assigned to an encrypted column
+// ([ErrUnsupported]).
+//
+// # Queries
+//
+// A randomized value cannot be compared in SQL. [Match] finds rows by
+// equality on a deterministic or blind-indexed field for the tenant in
+// the context, across every live key version of that tenant. A Where on
+// an encrypted column with a plaintext compares ciphertext and finds
+// nothing; a Pluck of one is refused ([ErrUnsupported]). A Find into maps
+// opens the encrypted columns.
+//
+// # Migrations
+//
+// Use [AutoMigrate] instead of db.AutoMigrate: it creates the key table
+// (keystore.CreateTable in the DB's dialect), gives encrypted fields a
+// binary column type unless they say `gorm:"type:..."`, and reports a
+// column that cannot hold ciphertext ([ErrColumnType]) when it runs,
+// rather than on the first insert. Misused tags and unsupported field
+// types are reported as a [*ModelError] naming the field, at AutoMigrate
+// or at the model's first statement.
+//
+// # Several databases
+//
+// GORM registers serializers globally, by name. One plugin per *gorm.DB
+// is found through the statement; two plugins on one *gorm.DB (two key
+// stores) need different serializer names ([WithSerializerName]).
+//
+// # Errors
+//
+// Failures of one field are a [*FieldError] that names the model, field
+// and column, never the value, and unwraps to the cause, so errors.Is
+// finds codec.ErrAuth, keystore.ErrKeyDestroyed, field.ErrNoTenant and the
+// rest, and kms.IsRetryable sees a transient KMS failure. A statement
+// reports its first such failure once, not once per row.
+package gormplugin

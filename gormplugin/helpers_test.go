@@ -1,0 +1,155 @@
+package gormplugin_test
+
+import (
+	"context"
+	"database/sql"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/glebarez/sqlite"
+	"gorm.io/driver/postgres"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+
+	"github.com/colcrypt/colcrypt/field"
+	"github.com/colcrypt/colcrypt/gormplugin"
+	"github.com/colcrypt/colcrypt/keystore"
+	"github.com/colcrypt/colcrypt/kms"
+	"github.com/colcrypt/colcrypt/kms/localkms"
+	"github.com/colcrypt/colcrypt/testhelpers"
+)
+
+func TestMain(m *testing.M) { testhelpers.Main(m) }
+
+// A dialect is one database the table of cases runs on. MySQL is a third
+// entry: a gorm.Dialector for a fresh database and its name.
+type dialect struct {
+	name string
+	// open returns a fresh, empty database for t.
+	open func(t testing.TB) gorm.Dialector
+}
+
+var dialects = []dialect{
+	{"postgres", func(t testing.TB) gorm.Dialector {
+		return postgres.Open(testhelpers.Postgres(t))
+	}},
+	{"sqlite", func(t testing.TB) gorm.Dialector {
+		// WAL and a busy timeout: the key store writes through its own
+		// connection while GORM holds another.
+		return sqlite.Open(filepath.Join(t.TempDir(), "test.db") + "?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)")
+	}},
+}
+
+// env is one test's database with the plugin installed.
+type env struct {
+	dialect string
+	db      *gorm.DB // GORM with the plugin
+	raw     *sql.DB  // the same database, for plain SQL
+	keys    *keystore.Store
+	enc     *field.Encryptor
+}
+
+type envOptions struct {
+	kek     *kms.Keeper
+	encOpts []field.Option
+	keyOpts []keystore.Option
+	plugOps []gormplugin.Option
+	noUse   bool
+}
+
+// newEnv opens d for t with a local master key, a key store and the
+// plugin, and migrates models (and the key table) with gormplugin.AutoMigrate.
+func newEnv(t testing.TB, d dialect, o envOptions, models ...any) *env {
+	t.Helper()
+	db, err := gorm.Open(d.open(t), &gorm.Config{Logger: logger.Discard})
+	if err != nil {
+		t.Fatalf("gorm.Open(%s): %v", d.name, err)
+	}
+	raw, err := db.DB()
+	if err != nil {
+		t.Fatalf("db.DB(): %v", err)
+	}
+	t.Cleanup(func() { raw.Close() })
+	kek := o.kek
+	if kek == nil {
+		kek = localKeeper(t)
+	}
+	keys, err := keystore.New(raw, kek, o.keyOpts...)
+	if err != nil {
+		t.Fatalf("keystore.New: %v", err)
+	}
+	t.Cleanup(keys.Close)
+	e := &env{dialect: d.name, db: db, raw: raw, keys: keys, enc: field.NewEncryptor(keys, o.encOpts...)}
+	if o.noUse {
+		return e
+	}
+	if err := db.Use(gormplugin.New(e.enc, o.plugOps...)); err != nil {
+		t.Fatalf("db.Use(gormplugin.New(enc)): %v", err)
+	}
+	if err := gormplugin.AutoMigrate(db, models...); err != nil {
+		t.Fatalf("gormplugin.AutoMigrate: %v", err)
+	}
+	return e
+}
+
+// localKeeper returns a local master key written to t's temp dir.
+func localKeeper(t testing.TB) *kms.Keeper {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "master.key")
+	if err := localkms.GenerateKeyFile(path, "k1"); err != nil {
+		t.Fatalf("localkms.GenerateKeyFile: %v", err)
+	}
+	kek, err := kms.Open(context.Background(), "local://"+path+"?id=k1")
+	if err != nil {
+		t.Fatalf("kms.Open(local): %v", err)
+	}
+	t.Cleanup(func() { kek.Close() })
+	return kek
+}
+
+// forEachDialect runs f as a subtest per dialect, in parallel.
+func forEachDialect(t *testing.T, f func(t *testing.T, d dialect)) {
+	t.Helper()
+	for _, d := range dialects {
+		t.Run(d.name, func(t *testing.T) {
+			t.Parallel()
+			f(t, d)
+		})
+	}
+}
+
+// rawBytes reads one column of one row as the bytes the database holds.
+func (e *env) rawBytes(t testing.TB, table, column string, id uint) []byte {
+	t.Helper()
+	var b []byte
+	q := "SELECT " + column + " FROM " + table + " WHERE id = " + placeholder(e.dialect, 1)
+	if err := e.raw.QueryRow(q, id).Scan(&b); err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	return b
+}
+
+func (e *env) exec(t testing.TB, q string, args ...any) {
+	t.Helper()
+	if _, err := e.raw.Exec(q, args...); err != nil {
+		t.Fatalf("Exec(%q): %v", q, err)
+	}
+}
+
+func placeholder(dialect string, n int) string {
+	if dialect == "postgres" {
+		return "$" + string(rune('0'+n))
+	}
+	return "?"
+}
+
+func (e *env) ph(n int) string { return placeholder(e.dialect, n) }
+
+func ctxFor(tenant string) context.Context {
+	return field.WithTenant(context.Background(), tenant)
+}
+
+var day = time.Date(1980, 5, 17, 0, 0, 0, 0, time.UTC)
+
+func ptr[T any](v T) *T { return &v }

@@ -1,0 +1,118 @@
+package gormplugin
+
+import (
+	"context"
+	"fmt"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"github.com/colcrypt/colcrypt/codec"
+	"github.com/colcrypt/colcrypt/field"
+)
+
+// Match returns a GORM scope that finds the rows whose field fieldName
+// (the Go field name or the column) equals value, for the tenant in ctx
+// (or the fixed tenant):
+//
+//	db.WithContext(ctx).Scopes(gormplugin.Match(ctx, "Email", "ann@example.com")).Find(&ps)
+//
+// The field must be deterministic (WHERE col IN (...)) or have a blind
+// index (WHERE bidx_col IN (...)). The list holds the value's form under
+// every live key version of the tenant, newest first, because a row keeps
+// the form of the version it was written under until it is rewritten; so
+// a match keeps working across a key rotation. A blind index applies its
+// normalizers to value first. When the model has a tenant field the rows
+// are limited to the tenant too.
+//
+// A short blind index (bidxlen) matches some other values as well, by
+// design: compare the decrypted field before trusting a match. Equality
+// is all Match can do; both modes reveal which rows are equal to anyone
+// who reads the table.
+func Match(ctx context.Context, fieldName string, value any) func(*gorm.DB) *gorm.DB {
+	return func(db *gorm.DB) *gorm.DB {
+		conds, err := matchConds(ctx, db, fieldName, value)
+		if err != nil {
+			db.AddError(err)
+			return db
+		}
+		return db.Where(clause.And(conds...))
+	}
+}
+
+func matchConds(ctx context.Context, db *gorm.DB, fieldName string, value any) ([]clause.Expression, error) {
+	stmt := db.Statement
+	if stmt.Schema == nil {
+		target := stmt.Model
+		if target == nil {
+			target = stmt.Dest
+		}
+		if target == nil {
+			return nil, fmt.Errorf("gormplugin: Match(%q): no model: use db.Model(&T{}) or Find(&[]T{})", fieldName)
+		}
+		if err := stmt.Parse(target); err != nil {
+			return nil, fmt.Errorf("gormplugin: Match(%q): %w", fieldName, err)
+		}
+	}
+	f := stmt.Schema.LookUpField(fieldName)
+	if f == nil {
+		return nil, fmt.Errorf("gormplugin: Match: %s has no field %q", stmt.Schema.Name, fieldName)
+	}
+	ser, ok := f.Serializer.(serializer)
+	if !ok || ser.reg == nil {
+		return nil, fmt.Errorf("%w: %s.%s is not encrypted: use Where", ErrNotMatchable, stmt.Schema.Name, f.Name)
+	}
+	p, err := pluginOf(db, ser.reg)
+	if err != nil {
+		return nil, err
+	}
+	m := ser.reg.model(stmt.Schema)
+	if m.err != nil {
+		return nil, m.err
+	}
+	ef := m.byField[f]
+	tenant, err := p.enc.ResolveTenant(ctx, "")
+	if err != nil {
+		return nil, ef.errorf("match", err)
+	}
+	var conds []clause.Expression
+	if m.tenant != nil {
+		conds = append(conds, clause.Eq{Column: clause.Column{Table: clause.CurrentTable, Name: m.tenant.DBName}, Value: tenant})
+	}
+	pt, ok, err := encode(value)
+	if err != nil {
+		return nil, ef.errorf("match", err)
+	}
+	column := ef.column
+	var candidates [][]byte
+	switch {
+	case ef.bidx != nil:
+		column = ef.bidx.DBName
+		if ok {
+			candidates, err = p.enc.BlindIndexCandidates(ctx, ef.scope(tenant), ef.spec.BlindIndex, pt)
+		}
+	case ef.spec.Mode == field.Deterministic:
+		if ok {
+			candidates, err = p.enc.DeterministicCandidates(ctx, ef.scope(tenant), pt)
+		}
+	default:
+		return nil, ef.errorf("match", fmt.Errorf("%w: it is randomized and has no blind index (tag it deterministic or blindindex:<column>)", ErrNotMatchable))
+	}
+	if err != nil {
+		return nil, ef.errorf("match", err)
+	}
+	col := clause.Column{Table: clause.CurrentTable, Name: column}
+	if !ok {
+		return append(conds, clause.Eq{Column: col, Value: nil}), nil // IS NULL
+	}
+	values := make([]any, len(candidates))
+	for i, c := range candidates {
+		if ef.bidx == nil && ef.spec.Armor {
+			values[i] = string(codec.Armor(nil, c))
+		} else {
+			values[i] = c
+		}
+	}
+	// No candidates (a tenant without keys) builds IN (NULL): no row.
+	return append(conds, clause.IN{Column: col, Values: values}), nil
+}

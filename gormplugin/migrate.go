@@ -1,0 +1,245 @@
+package gormplugin
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/schema"
+
+	"github.com/colcrypt/colcrypt/codec"
+	"github.com/colcrypt/colcrypt/field"
+	"github.com/colcrypt/colcrypt/keystore"
+)
+
+// AutoMigrate is db.AutoMigrate(models...) for models with encrypted
+// fields. Use it instead of db.AutoMigrate, which cannot know that a
+// string field holds ciphertext. It:
+//
+//  1. checks each model's colcrypt tags and field types (a *ModelError
+//     naming the field);
+//  2. gives each encrypted field without a `gorm:"type:..."` a column
+//     type that holds ciphertext: bytea (Postgres), blob (SQLite),
+//     longblob (MySQL), or text / longtext with colcrypt:"armor"; blind
+//     index fields get bytea / blob / varbinary(n);
+//  3. creates the key table (keystore.CreateTable, in db's dialect)
+//     unless the plugin was built WithoutKeyTable;
+//  4. runs db.AutoMigrate(models...);
+//  5. reads the columns back and returns a *ColumnTypeError (ErrColumnType)
+//     for one that cannot hold its field's values: a text or varchar
+//     column for binary ciphertext on Postgres or MySQL (its bytes are not
+//     valid UTF-8; use a binary type or colcrypt:"armor"), or a
+//     length-limited column shorter than the ciphertext of the field's
+//     `gorm:"size:n"` plaintext bytes (1 byte if no size is given).
+//
+// Column types are set on GORM's cached schema of db, so run AutoMigrate
+// at start-up, before the models are used concurrently. A db.Use of the
+// plugin must come first.
+func AutoMigrate(db *gorm.DB, models ...any) error {
+	ps := plugins(db)
+	if len(ps) == 0 {
+		return ErrNotRegistered
+	}
+	dialect := db.Dialector.Name()
+	type checked struct {
+		model any
+		m     *model
+	}
+	var all []checked
+	for _, mdl := range models {
+		stmt := &gorm.Statement{DB: db}
+		if err := stmt.Parse(mdl); err != nil {
+			return fmt.Errorf("gormplugin: AutoMigrate: %w", err)
+		}
+		for _, p := range ps {
+			m := p.reg.model(stmt.Schema)
+			if m.err != nil {
+				return m.err
+			}
+			setColumnTypes(m, dialect)
+			all = append(all, checked{mdl, m})
+		}
+	}
+
+	ctx := db.Statement.Context
+	for _, p := range ps {
+		if p.keyTable == "" {
+			continue
+		}
+		d, err := keystore.ParseDialect(dialect)
+		if err != nil {
+			return fmt.Errorf("gormplugin: AutoMigrate: key table: %w", err)
+		}
+		sqlDB, err := db.DB()
+		if err != nil {
+			return fmt.Errorf("gormplugin: AutoMigrate: key table: %w", err)
+		}
+		if err := keystore.CreateTable(ctx, sqlDB, d, p.keyTable); err != nil {
+			return fmt.Errorf("gormplugin: AutoMigrate: %w", err)
+		}
+	}
+
+	if err := db.AutoMigrate(models...); err != nil {
+		return err
+	}
+
+	var errs []error
+	for _, c := range all {
+		if len(c.m.fields) == 0 {
+			continue
+		}
+		cols, err := db.Migrator().ColumnTypes(c.model)
+		if err != nil {
+			return fmt.Errorf("gormplugin: AutoMigrate: read columns of %s: %w", c.m.schema.Table, err)
+		}
+		byName := make(map[string]gorm.ColumnType, len(cols))
+		for _, ct := range cols {
+			byName[strings.ToLower(ct.Name())] = ct
+		}
+		for _, ef := range c.m.fields {
+			if ct, ok := byName[strings.ToLower(ef.column)]; ok {
+				errs = append(errs, checkColumn(dialect, ef, ct))
+			}
+			if ef.bidx != nil {
+				if ct, ok := byName[strings.ToLower(ef.bidx.DBName)]; ok {
+					errs = append(errs, checkBidxColumn(dialect, ef, ct))
+				}
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// columnTypes says what column type holds ciphertext, per GORM dialect.
+var columnTypes = map[string]struct{ binary, text string }{
+	"postgres": {"bytea", "text"},
+	"sqlite":   {"blob", "text"},
+	"mysql":    {"longblob", "longtext"},
+}
+
+// setColumnTypes sets the GORM data type of the encrypted and blind index
+// fields that have no type: tag. GORM gives a serializer field the type
+// of its Go kind (text for a string, bigint for an int), which cannot
+// hold ciphertext; the tag is the user's word and is checked instead.
+func setColumnTypes(m *model, dialect string) {
+	types, known := columnTypes[dialect]
+	for _, ef := range m.fields {
+		if _, typed := ef.f.TagSettings["TYPE"]; !typed {
+			want := schema.DataType(types.binary)
+			switch {
+			case !known && ef.spec.Armor:
+				want = schema.String
+			case !known:
+				want = schema.Bytes
+			case ef.spec.Armor:
+				want = schema.DataType(types.text)
+			}
+			if ef.f.DataType != want {
+				ef.f.DataType = want
+			}
+		}
+		if ef.bidx == nil {
+			continue
+		}
+		if _, typed := ef.bidx.TagSettings["TYPE"]; !typed {
+			want := schema.Bytes
+			switch dialect {
+			case "postgres":
+				want = "bytea"
+			case "sqlite":
+				want = "blob"
+			case "mysql":
+				// An indexed BLOB needs a prefix length in MySQL.
+				want = schema.DataType("varbinary(" + strconv.Itoa(ef.spec.BlindIndex.Length) + ")")
+			}
+			if ef.bidx.DataType != want {
+				ef.bidx.DataType = want
+			}
+		}
+	}
+}
+
+// strictTypes reports whether the dialect's text columns refuse bytes that
+// are not valid in their character set and its declared lengths are
+// enforced. SQLite stores whatever it is given.
+func strictTypes(dialect string) bool { return dialect == "postgres" || dialect == "mysql" }
+
+func isTextType(t string) bool {
+	return strings.Contains(t, "char") || strings.Contains(t, "text") || strings.Contains(t, "clob") || strings.Contains(t, "json")
+}
+
+func isBinaryType(t string) bool {
+	return strings.Contains(t, "bytea") || strings.Contains(t, "blob") || strings.Contains(t, "binary")
+}
+
+// maxVersionMargin is the key version the size check assumes: a 3-byte
+// version in the header, room for two million rotations.
+const maxVersionMargin = 1 << 14
+
+// storedSize is the size of the stored form of a plaintext of n bytes.
+func storedSize(ef *encField, n int) int {
+	alg := codec.AESGCM
+	if ef.spec.Mode == field.Deterministic {
+		alg = codec.AESSIV
+	}
+	size := codec.Overhead(alg, maxVersionMargin) + n
+	if ef.spec.Armor {
+		size = len(codec.ArmorPrefix) + base64.RawStdEncoding.EncodedLen(size)
+	}
+	return size
+}
+
+func checkColumn(dialect string, ef *encField, ct gorm.ColumnType) error {
+	typ := strings.ToLower(ct.DatabaseTypeName())
+	fail := func(format string, args ...any) error {
+		return &ColumnTypeError{Model: ef.m.name, Field: ef.f.Name, Table: ef.table, Column: ef.column, Type: columnTypeString(ct), Reason: fmt.Sprintf(format, args...)}
+	}
+	if !strictTypes(dialect) {
+		return nil
+	}
+	switch {
+	case isTextType(typ) && !ef.spec.Armor:
+		return fail("a text column cannot hold binary ciphertext (its bytes are not valid UTF-8): drop the type: tag so AutoMigrate makes it %s, or tag the field colcrypt:\"armor\"", columnTypes[dialect].binary)
+	case !isTextType(typ) && !isBinaryType(typ):
+		return fail("neither a binary nor a text type")
+	}
+	plain := 1
+	if ef.f.Size > 0 {
+		if _, sized := ef.f.TagSettings["SIZE"]; sized {
+			plain = ef.f.Size
+		}
+	}
+	if n, ok := ct.Length(); ok && n > 0 && n < 1<<31-1 {
+		if need := storedSize(ef, plain); int64(need) > n {
+			return fail("too short: the ciphertext of %d plaintext bytes takes %d; widen the column, or drop the type: tag", plain, need)
+		}
+	}
+	return nil
+}
+
+func checkBidxColumn(dialect string, ef *encField, ct gorm.ColumnType) error {
+	typ := strings.ToLower(ct.DatabaseTypeName())
+	fail := func(format string, args ...any) error {
+		return &ColumnTypeError{Model: ef.m.name, Field: ef.bidx.Name, Table: ef.table, Column: ef.bidx.DBName, Type: columnTypeString(ct), Reason: fmt.Sprintf(format, args...)}
+	}
+	if !strictTypes(dialect) {
+		return nil
+	}
+	if !isBinaryType(typ) {
+		return fail("a blind index is binary: use a binary column type (bytea, varbinary)")
+	}
+	if n, ok := ct.Length(); ok && n > 0 && n < int64(ef.spec.BlindIndex.Length) {
+		return fail("too short for a %d-byte blind index", ef.spec.BlindIndex.Length)
+	}
+	return nil
+}
+
+func columnTypeString(ct gorm.ColumnType) string {
+	if t, ok := ct.ColumnType(); ok && t != "" {
+		return t
+	}
+	return ct.DatabaseTypeName()
+}

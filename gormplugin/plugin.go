@@ -1,0 +1,201 @@
+package gormplugin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/schema"
+
+	"github.com/colcrypt/colcrypt/field"
+	"github.com/colcrypt/colcrypt/keystore"
+)
+
+// DefaultSerializerName is the name fields use in
+// `gorm:"serializer:colcrypt"` unless WithSerializerName says otherwise.
+const DefaultSerializerName = "colcrypt"
+
+// Plugin is the GORM plugin: install it with db.Use(gormplugin.New(enc)).
+// It registers the serializer that encrypts tagged fields and the
+// callbacks that fill tenants and blind indexes, decrypt rows once their
+// tenant is known, and keep plaintext out of updates.
+type Plugin struct {
+	enc      *field.Encryptor
+	name     string // serializer name, lower case
+	keyTable string // "" when AutoMigrate should not create the key table
+	reg      *nameReg
+}
+
+var _ gorm.Plugin = (*Plugin)(nil)
+
+// Option configures a Plugin.
+type Option func(*Plugin)
+
+// WithSerializerName registers the serializer under name instead of
+// "colcrypt", so fields say `gorm:"serializer:<name>"`. Two plugins with
+// different encryptors on one *gorm.DB need different names.
+func WithSerializerName(name string) Option {
+	return func(p *Plugin) { p.name = strings.ToLower(strings.TrimSpace(name)) }
+}
+
+// WithKeyTable names the key table AutoMigrate creates (default
+// keystore.DefaultTable). It must match the keystore.WithTable the
+// key store was opened with.
+func WithKeyTable(table string) Option {
+	return func(p *Plugin) { p.keyTable = table }
+}
+
+// WithoutKeyTable makes AutoMigrate leave the key table alone: for a key
+// store in another database, or one created by a migration tool.
+func WithoutKeyTable() Option {
+	return func(p *Plugin) { p.keyTable = "" }
+}
+
+// New returns a plugin that encrypts with enc. Configuration errors are
+// reported by db.Use, which calls Initialize.
+func New(enc *field.Encryptor, opts ...Option) *Plugin {
+	p := &Plugin{enc: enc, name: DefaultSerializerName, keyTable: keystore.DefaultTable}
+	for _, o := range opts {
+		o(p)
+	}
+	return p
+}
+
+// Name is the plugin's name in db.Config.Plugins: "colcrypt", or
+// "colcrypt:<serializer name>" for another serializer name.
+func (p *Plugin) Name() string { return pluginName(p.name) }
+
+func pluginName(serializer string) string {
+	if serializer == DefaultSerializerName {
+		return "colcrypt"
+	}
+	return "colcrypt:" + serializer
+}
+
+// Encryptor returns the Encryptor the plugin seals and opens with.
+func (p *Plugin) Encryptor() *field.Encryptor { return p.enc }
+
+// Initialize registers the serializer and the callbacks; db.Use calls it.
+func (p *Plugin) Initialize(db *gorm.DB) error {
+	if p.enc == nil {
+		return errors.New("gormplugin: New: nil *field.Encryptor")
+	}
+	if p.name == "" || strings.ContainsAny(p.name, ";:, \t") {
+		return fmt.Errorf("gormplugin: invalid serializer name %q", p.name)
+	}
+	p.reg = register(p)
+
+	cb := db.Callback()
+	prefix := p.Name() + ":"
+	errs := []error{
+		cb.Create().Before("gorm:create").Register(prefix+"before_create", p.beforeCreate),
+		cb.Create().Before("gorm:save_after_associations").Register(prefix+"after_create", p.afterCreate),
+		cb.Query().Before("gorm:query").Register(prefix+"before_query", p.beforeQuery),
+		cb.Query().Before("gorm:preload").Register(prefix+"after_scan", p.afterScan),
+		cb.Update().Before("gorm:update").Register(prefix+"before_update", p.beforeUpdate),
+		cb.Update().Before("gorm:save_after_associations").Register(prefix+"after_update", p.afterUpdate),
+		cb.Delete().Before("gorm:delete").Register(prefix+"before_delete", p.beginOnly),
+		cb.Row().Before("gorm:row").Register(prefix+"before_row", p.beginOnly),
+		cb.Raw().Before("gorm:raw").Register(prefix+"before_raw", p.beginOnly),
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("gormplugin: register callbacks: %w", err)
+	}
+	return nil
+}
+
+// nameReg is what one serializer name shares across every *gorm.DB:
+// GORM's serializer registry is global, so the serializer finds its
+// plugin through the statement (see stmtState), or, outside any
+// statement, through the schema or the only plugin of the name.
+type nameReg struct {
+	name string
+	ser  serializer
+
+	mu      sync.Mutex
+	plugins []*Plugin
+	sole    atomic.Pointer[Plugin] // set while exactly one plugin uses the name
+
+	owners sync.Map // *schema.Schema → *Plugin that last ran a statement on it
+	models sync.Map // *schema.Schema → *model
+	clones sync.Map // *schema.Schema → *schema.Schema (see clone.go)
+}
+
+var registry struct {
+	mu    sync.Mutex
+	names map[string]*nameReg
+}
+
+// register records p under its serializer name, registering the
+// serializer with GORM the first time the name is seen.
+func register(p *Plugin) *nameReg {
+	registry.mu.Lock()
+	defer registry.mu.Unlock()
+	if registry.names == nil {
+		registry.names = make(map[string]*nameReg)
+	}
+	r := registry.names[p.name]
+	if r == nil {
+		r = &nameReg{name: p.name}
+		r.ser = serializer{reg: r}
+		registry.names[p.name] = r
+		schema.RegisterSerializer(p.name, r.ser)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, q := range r.plugins {
+		if q == p {
+			return r
+		}
+	}
+	r.plugins = append(r.plugins, p)
+	if len(r.plugins) == 1 {
+		r.sole.Store(p)
+	} else {
+		r.sole.Store(nil)
+	}
+	return r
+}
+
+// plugin finds the plugin for a serializer call: the statement's, else
+// the one whose DB last used the schema, else the only one of the name.
+func (r *nameReg) plugin(ctx context.Context, s *schema.Schema) (*Plugin, *stmtState, error) {
+	if st, ok := ctx.Value(r).(*stmtState); ok {
+		return st.p, st, nil
+	}
+	if s != nil {
+		if p, ok := r.owners.Load(s); ok {
+			return p.(*Plugin), nil, nil
+		}
+	}
+	if p := r.sole.Load(); p != nil {
+		return p, nil, nil
+	}
+	return nil, nil, ErrNoPlugin
+}
+
+// pluginOf returns the plugin installed on db for the serializer name of
+// reg.
+func pluginOf(db *gorm.DB, r *nameReg) (*Plugin, error) {
+	if pl, ok := db.Config.Plugins[pluginName(r.name)]; ok {
+		if p, ok := pl.(*Plugin); ok {
+			return p, nil
+		}
+	}
+	return nil, ErrNotRegistered
+}
+
+// plugins returns every colcrypt plugin installed on db.
+func plugins(db *gorm.DB) []*Plugin {
+	var out []*Plugin
+	for _, pl := range db.Config.Plugins {
+		if p, ok := pl.(*Plugin); ok {
+			out = append(out, p)
+		}
+	}
+	return out
+}

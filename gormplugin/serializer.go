@@ -1,0 +1,211 @@
+package gormplugin
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+
+	"gorm.io/gorm/schema"
+
+	"github.com/colcrypt/colcrypt/codec"
+	"github.com/colcrypt/colcrypt/field"
+)
+
+// serializer is the GORM serializer of encrypted fields. GORM copies the
+// registered value for every scan, so it is one pointer and everything
+// mutable lives behind it.
+type serializer struct{ reg *nameReg }
+
+var _ schema.SerializerInterface = serializer{}
+
+var (
+	stringType = reflect.TypeFor[string]()
+	byteSlice  = reflect.TypeFor[[]byte]()
+)
+
+// Value seals the field's value for the row dst. The row's tenant field
+// wins, then the context's tenant, then the Encryptor's fixed tenant. A
+// nil pointer, slice or map is NULL.
+func (s serializer) Value(ctx context.Context, f *schema.Field, dst reflect.Value, fieldValue any) (any, error) {
+	p, _, err := s.reg.plugin(ctx, f.Schema)
+	if err != nil {
+		return nil, err
+	}
+	m := s.reg.model(f.Schema)
+	if m.err != nil {
+		return nil, m.err
+	}
+	ef := m.byField[f]
+	if ef == nil {
+		return nil, fmt.Errorf("gormplugin: %s.%s is not an encrypted field of the model", m.name, f.Name)
+	}
+	pt, ok, err := encode(fieldValue)
+	if err != nil {
+		return nil, ef.errorf("seal", err)
+	}
+	if !ok {
+		return nil, nil
+	}
+	return ef.seal(ctx, p, m.tenantOf(dst), pt)
+}
+
+// Scan opens the stored value into the field of the row dst, or, when the
+// row's tenant is not known yet (its column comes later in the SELECT),
+// parks it in the statement until it is.
+func (s serializer) Scan(ctx context.Context, f *schema.Field, dst reflect.Value, dbValue any) error {
+	p, st, err := s.reg.plugin(ctx, f.Schema)
+	if err != nil {
+		return err
+	}
+	rv := f.ReflectValueOf(ctx, dst)
+	if dbValue == nil || (st != nil && st.err != nil) {
+		rv.Set(reflect.Zero(rv.Type()))
+		return nil
+	}
+	m := s.reg.model(f.Schema)
+	if m.err != nil {
+		return st.report(m.err)
+	}
+	ef := m.byField[f]
+	if ef == nil {
+		return st.report(fmt.Errorf("gormplugin: %s.%s is not an encrypted field of the model", m.name, f.Name))
+	}
+	var stored []byte
+	switch v := dbValue.(type) {
+	case []byte:
+		stored = v
+	case string:
+		stored = []byte(v)
+	default:
+		// A number, time or bool from a column not yet migrated.
+		if !ef.spec.AllowPlaintext {
+			return st.report(ef.errorf("open", &field.NotEncryptedError{Table: ef.table, Column: ef.column}))
+		}
+		pt, _, err := field.EncodePlaintext(v)
+		if err != nil {
+			return st.report(ef.errorf("open", err))
+		}
+		return st.report(ef.decode(pt, rv))
+	}
+	return st.report(ef.scan(ctx, p, st, dst, rv, stored))
+}
+
+// scan decides the tenant of a value read into rv of row.
+func (ef *encField) scan(ctx context.Context, p *Plugin, st *stmtState, row, rv reflect.Value, stored []byte) error {
+	m := ef.m
+	if ef.spec.AllowPlaintext && !codec.IsValue(stored) && !codec.IsArmored(stored) {
+		// Plaintext left from before the column was encrypted. No key is
+		// involved, but a row of another tenant is still refused.
+		if t := m.tenantOf(row); t != "" {
+			if _, err := p.enc.ResolveTenant(ctx, t); err != nil {
+				return ef.errorf("open", err)
+			}
+		}
+		return ef.decode(stored, rv)
+	}
+	if m.tenant == nil {
+		return ef.openInto(ctx, p, "", stored, rv)
+	}
+	if t := m.tenantOf(row); t != "" {
+		return ef.openInto(ctx, p, t, stored, rv)
+	}
+	if st != nil && st.hasCtxTenant {
+		// The row's tenant, if its column comes later, must be the
+		// context's (checked when it is set); opening now is opening
+		// under the only tenant that can succeed.
+		return ef.openInto(ctx, p, "", stored, rv)
+	}
+	if st == nil || !st.query {
+		err := ef.openInto(ctx, p, "", stored, rv)
+		if errors.Is(err, field.ErrNoTenant) {
+			err = ef.errorf("open", fmt.Errorf("%w (in Raw, Rows and Scan a tenant column must come before the encrypted columns)", field.ErrNoTenant))
+		}
+		return err
+	}
+	// A followed query: park the value until the row's tenant column is
+	// set (or the scan ends). With a fixed tenant it is opened under that
+	// guess now and again under the row's tenant if that differs.
+	e := pending{ef: ef, row: row, key: rowKey(row), stored: bytes.Clone(stored)}
+	if guess, err := p.enc.ResolveTenant(ctx, ""); err != nil {
+		e.err = err
+	} else {
+		e.guess = guess
+		if err := ef.openInto(ctx, p, guess, stored, rv); err != nil {
+			e.err = err
+		} else {
+			e.opened = true
+		}
+	}
+	st.pending = append(st.pending, e)
+	return nil
+}
+
+// seal encrypts pt for the row's tenant and returns the value to store:
+// bytes, or the armored text for an armored column.
+func (ef *encField) seal(ctx context.Context, p *Plugin, rowTenant string, pt []byte) (any, error) {
+	out, err := p.enc.SealMode(ctx, ef.scope(rowTenant), ef.spec.Mode, pt)
+	if err != nil {
+		return nil, ef.errorf("seal", err)
+	}
+	if ef.spec.Armor {
+		return string(codec.Armor(nil, out)), nil
+	}
+	return out, nil
+}
+
+// openInto opens stored under tenant ("" for the context's or the fixed
+// one) and decodes the plaintext into rv.
+func (ef *encField) openInto(ctx context.Context, p *Plugin, tenant string, stored []byte, rv reflect.Value) error {
+	pt, err := p.enc.Open(ctx, ef.scope(tenant), stored)
+	if err != nil {
+		return ef.errorf("open", err)
+	}
+	return ef.decode(pt, rv)
+}
+
+// decode stores plaintext in rv: a fresh pointee for a pointer, so a
+// pointer the caller shares is never written through.
+func (ef *encField) decode(pt []byte, rv reflect.Value) error {
+	switch t := rv.Type(); {
+	case t == stringType:
+		rv.SetString(string(pt))
+		return nil
+	case t == byteSlice:
+		rv.SetBytes(bytes.Clone(pt))
+		return nil
+	case t.Kind() == reflect.Pointer:
+		nv := reflect.New(t.Elem())
+		if err := ef.decode(pt, nv.Elem()); err != nil {
+			return err
+		}
+		rv.Set(nv)
+		return nil
+	}
+	if err := field.DecodePlaintextValue(pt, rv); err != nil {
+		// The cause may quote the plaintext (strconv does): keep it out.
+		return ef.errorf("open", fmt.Errorf("stored plaintext does not decode as %v", rv.Type()))
+	}
+	return nil
+}
+
+// encode is field.EncodePlaintext with strings and byte slices taken
+// without reflection; the bytes are the same.
+func encode(v any) ([]byte, bool, error) {
+	switch x := v.(type) {
+	case string:
+		return []byte(x), true, nil
+	case []byte:
+		if x == nil {
+			return nil, false, nil
+		}
+		return x, true, nil
+	case *string:
+		if x == nil {
+			return nil, false, nil
+		}
+		return []byte(*x), true, nil
+	}
+	return field.EncodePlaintext(v)
+}

@@ -1,0 +1,181 @@
+package gormplugin
+
+import (
+	"context"
+	"reflect"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/schema"
+
+	"github.com/colcrypt/colcrypt/field"
+)
+
+// stmtState is the plugin's state for one GORM statement, carried in the
+// statement's context from the plugin's first callback on. Serializer
+// calls find their plugin through it (GORM's serializer registry is
+// global, the plugin is per *gorm.DB), and reads park values in it until
+// their row's tenant is known. A statement runs on one goroutine, so the
+// state needs no lock.
+type stmtState struct {
+	p *Plugin
+
+	ctxTenant    string // the context's tenant (field.WithTenant)
+	hasCtxTenant bool
+
+	// err is the first error the statement reported; later failures of
+	// the same statement are not added again (10,000 rows with a wrong key
+	// would otherwise make a 10,000-part error), but their fields stay
+	// zero.
+	err error
+
+	// query is set for Find/First/Take/Scan-through-Find statements, whose
+	// scans the plugin can follow: parked values are settled when the
+	// row's tenant column is set (clone.go) or after the scan (afterScan).
+	query   bool
+	pending []pending
+
+	// maps is a Create from maps, sealed into copies (write.go).
+	maps *createMaps
+	// setByPlugin: the SET clause is the plugin's, removed after the update.
+	setByPlugin bool
+
+	// schema is the statement's own schema while a clone stands in for
+	// it during gorm:query.
+	schema *schema.Schema
+	parent context.Context
+}
+
+// pending is an encrypted value read before its row's tenant.
+type pending struct {
+	ef     *encField
+	row    reflect.Value // the struct being scanned (or a pointer to it)
+	key    uintptr       // its address, with ef.m telling nested structs apart
+	stored []byte        // a copy: the driver may reuse its buffer
+	guess  string        // the tenant it was opened under, if guessed
+	opened bool          // opened under guess
+	err    error         // the failure to open under guess, or ErrNoTenant
+}
+
+// begin attaches a fresh state to db's statement.
+func (p *Plugin) begin(db *gorm.DB) *stmtState {
+	ctx := db.Statement.Context
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	st := &stmtState{p: p, parent: ctx}
+	st.ctxTenant, st.hasCtxTenant = field.TenantFromContext(ctx)
+	db.Statement.Context = context.WithValue(ctx, p.reg, st)
+	if s := db.Statement.Schema; s != nil {
+		if v, ok := p.reg.owners.Load(s); !ok || v.(*Plugin) != p {
+			p.reg.owners.Store(s, p)
+		}
+	}
+	return st
+}
+
+// beginOnly is the callback of statements that need nothing but the
+// state: deletes, Row/Rows/Scan and Exec.
+func (p *Plugin) beginOnly(db *gorm.DB) { p.begin(db) }
+
+// report returns err the first time the statement fails, nil afterwards.
+func (st *stmtState) report(err error) error {
+	if err == nil || st == nil {
+		return err
+	}
+	if st.err != nil {
+		return nil
+	}
+	st.err = err
+	return err
+}
+
+// rowKey is the address of the struct v (a pointer, or an addressable
+// struct), 0 if it has none.
+func rowKey(v reflect.Value) uintptr {
+	switch {
+	case v.Kind() == reflect.Pointer:
+		return v.Pointer()
+	case v.CanAddr():
+		return v.Addr().Pointer()
+	}
+	return 0
+}
+
+// tenantRead runs after the tenant field of m was set in row during a
+// followed scan: the values of the row parked before it are opened with
+// the row's tenant, and a tenant that differs from the context's is
+// refused.
+func (st *stmtState) tenantRead(ctx context.Context, m *model, row reflect.Value) error {
+	t := m.tenantOf(row)
+	if st.hasCtxTenant && t != "" && t != st.ctxTenant {
+		if _, err := st.p.enc.ResolveTenant(ctx, t); err != nil {
+			return st.report(&FieldError{Op: "open", Model: m.name, Field: m.tenant.Name, Table: m.schema.Table, Column: m.tenant.DBName, Err: err})
+		}
+	}
+	if len(st.pending) == 0 {
+		return nil
+	}
+	key := rowKey(row)
+	var first error
+	kept := st.pending[:0]
+	for _, e := range st.pending {
+		if e.key != key || e.ef.m != m {
+			kept = append(kept, e)
+			continue
+		}
+		if err := st.settle(ctx, e, t); err != nil && first == nil {
+			first = err
+		}
+	}
+	clear(st.pending[len(kept):])
+	st.pending = kept
+	return st.report(first)
+}
+
+// settle opens a parked value now that its row's tenant t is known.
+func (st *stmtState) settle(ctx context.Context, e pending, t string) error {
+	tenant, err := st.p.enc.ResolveTenant(ctx, t)
+	if err != nil {
+		return e.ef.errorf("open", err)
+	}
+	if e.opened && tenant == e.guess {
+		return nil
+	}
+	rv := e.ef.f.ReflectValueOf(ctx, e.row)
+	if err := e.ef.openInto(ctx, st.p, tenant, e.stored, rv); err != nil {
+		rv.Set(reflect.Zero(rv.Type()))
+		return err
+	}
+	return nil
+}
+
+// leftovers settles what no tenant column settled: values of rows whose
+// tenant column was not selected (the guess, if any, was right), and
+// values of scans the plugin could not follow (an error, never a silent
+// wrong or missing value).
+func (st *stmtState) leftovers(ctx context.Context) error {
+	var first error
+	for _, e := range st.pending {
+		t := e.ef.m.tenantOf(e.row)
+		tenant, err := st.p.enc.ResolveTenant(ctx, t)
+		switch {
+		case err != nil:
+			if t == "" {
+				err = e.err // ErrNoTenant, or the guess's failure
+			}
+			err = e.ef.errorf("open", err)
+		case tenant == e.guess:
+			if !e.opened {
+				err = e.ef.errorf("open", e.err)
+			}
+		default:
+			err = e.ef.errorf("open", ErrTenantOrder)
+		}
+		if err != nil && first == nil {
+			first = err
+		}
+	}
+	clear(st.pending)
+	st.pending = nil
+	return st.report(first)
+}

@@ -1,0 +1,446 @@
+package gormplugin
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"reflect"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/callbacks"
+	"gorm.io/gorm/clause"
+	"gorm.io/gorm/schema"
+)
+
+// beforeCreate runs just before gorm:create, inside its transaction and
+// after the model's BeforeSave/BeforeCreate hooks: for every row it
+// resolves the tenant (filling an empty tenant field), makes sure the
+// tenant's key exists, so that a KMS failure stops the statement before
+// any SQL, and fills the blind index columns. The serializer seals the
+// values themselves as GORM binds them.
+func (p *Plugin) beforeCreate(db *gorm.DB) {
+	st := p.begin(db)
+	stmt := db.Statement
+	if db.Error != nil || stmt.Schema == nil {
+		return
+	}
+	m := p.reg.model(stmt.Schema)
+	if !m.encrypted() {
+		return
+	}
+	if m.err != nil {
+		db.AddError(st.report(m.err))
+		return
+	}
+	switch stmt.Dest.(type) {
+	case map[string]any, *map[string]any, []map[string]any, *[]map[string]any:
+		db.AddError(st.report(p.sealCreateMaps(db, st, m)))
+		return
+	}
+	w := &writer{p: p, m: m, ctx: stmt.Context}
+	db.AddError(st.report(eachRow(stmt.ReflectValue, w.createRow)))
+}
+
+// afterCreate gives a map passed to Create what GORM wrote into the
+// sealed copy the plugin created from it (the primary key).
+func (p *Plugin) afterCreate(db *gorm.DB) {
+	st, ok := db.Statement.Context.Value(p.reg).(*stmtState)
+	if !ok || st.p != p || st.maps == nil {
+		return
+	}
+	for i, sealed := range st.maps.sealed {
+		orig := st.maps.orig[i]
+		for k, v := range sealed {
+			if _, had := orig[k]; !had && !st.maps.added[k] {
+				orig[k] = v
+			}
+		}
+	}
+	db.Statement.Dest = st.maps.dest
+	st.maps = nil
+}
+
+// writer holds what the rows of one write share.
+type writer struct {
+	p    *Plugin
+	m    *model
+	ctx  context.Context
+	warm map[string]bool // tenants whose active key was fetched
+}
+
+// tenant resolves a row's tenant and makes sure its key exists.
+func (w *writer) tenant(rowTenant string) (string, error) {
+	tenant, err := w.p.enc.ResolveTenant(w.ctx, rowTenant)
+	if err != nil {
+		return "", w.m.fields[0].errorf("seal", err)
+	}
+	if !w.warm[tenant] {
+		if _, err := w.p.enc.Keys().Active(w.ctx, tenant); err != nil {
+			return "", w.m.fields[0].errorf("seal", err)
+		}
+		if w.warm == nil {
+			w.warm = make(map[string]bool)
+		}
+		w.warm[tenant] = true
+	}
+	return tenant, nil
+}
+
+func (w *writer) createRow(row reflect.Value) error {
+	m := w.m
+	rowTenant := m.tenantOf(row)
+	tenant, err := w.tenant(rowTenant)
+	if err != nil {
+		return err
+	}
+	if m.tenant != nil && rowTenant == "" {
+		if err := m.setTenant(w.ctx, row, tenant); err != nil {
+			return err
+		}
+	}
+	for _, ef := range m.fields {
+		if ef.bidx == nil {
+			continue
+		}
+		var v any
+		if fv := valueAt(ef.f, row); fv.IsValid() {
+			v = fv.Interface()
+		}
+		idx, err := w.blindIndex(ef, tenant, v)
+		if err != nil {
+			return err
+		}
+		if err := ef.bidx.Set(w.ctx, row, idx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// blindIndex returns the blind index of the plaintext v, nil for NULL.
+func (w *writer) blindIndex(ef *encField, tenant string, v any) ([]byte, error) {
+	pt, ok, err := encode(v)
+	if err != nil {
+		return nil, ef.errorf("blind index", err)
+	}
+	if !ok {
+		return nil, nil
+	}
+	idx, err := w.p.enc.BlindIndex(w.ctx, ef.scope(tenant), ef.spec.BlindIndex, pt)
+	if err != nil {
+		return nil, ef.errorf("blind index", err)
+	}
+	return idx, nil
+}
+
+// eachRow calls f for the struct v or each struct of the slice or array
+// v, as addressable values.
+func eachRow(v reflect.Value, f func(reflect.Value) error) error {
+	v = reflect.Indirect(v)
+	switch v.Kind() {
+	case reflect.Struct:
+		return f(v)
+	case reflect.Slice, reflect.Array:
+		for i := 0; i < v.Len(); i++ {
+			row := reflect.Indirect(v.Index(i))
+			if row.Kind() == reflect.Interface {
+				row = reflect.Indirect(row.Elem())
+			}
+			if row.Kind() != reflect.Struct {
+				continue // GORM reports the invalid element
+			}
+			if err := f(row); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// createMaps is a Create from maps, sealed into copies: the caller's maps
+// are never given ciphertext, and get back the keys GORM adds.
+type createMaps struct {
+	dest   any // the statement's Dest as the caller gave it
+	orig   []map[string]any
+	sealed []map[string]any
+	added  map[string]bool
+}
+
+func (p *Plugin) sealCreateMaps(db *gorm.DB, st *stmtState, m *model) error {
+	stmt := db.Statement
+	cm := &createMaps{dest: stmt.Dest, added: make(map[string]bool)}
+	switch d := stmt.Dest.(type) {
+	case map[string]any:
+		cm.orig = []map[string]any{d}
+	case *map[string]any:
+		cm.orig = []map[string]any{*d}
+	case []map[string]any:
+		cm.orig = d
+	case *[]map[string]any:
+		cm.orig = *d
+	}
+	w := &writer{p: p, m: m, ctx: stmt.Context}
+	for _, src := range cm.orig {
+		out, err := w.sealMap(src, cm.added)
+		if err != nil {
+			return err
+		}
+		cm.sealed = append(cm.sealed, out)
+	}
+	switch stmt.Dest.(type) {
+	case map[string]any, *map[string]any:
+		stmt.Dest = cm.sealed[0]
+	default:
+		stmt.Dest = cm.sealed
+	}
+	st.maps = cm
+	return nil
+}
+
+func (w *writer) sealMap(src map[string]any, added map[string]bool) (map[string]any, error) {
+	m := w.m
+	out := maps.Clone(src)
+	rowTenant := ""
+	if m.tenant != nil {
+		for _, k := range []string{m.tenant.Name, m.tenant.DBName} {
+			if s, ok := src[k].(string); ok && s != "" {
+				rowTenant = s
+			}
+		}
+	}
+	tenant, err := w.tenant(rowTenant)
+	if err != nil {
+		return nil, err
+	}
+	if m.tenant != nil && rowTenant == "" {
+		out[m.tenant.DBName] = tenant
+		added[m.tenant.DBName] = true
+	}
+	for k, v := range src {
+		ef := m.byField[m.schema.LookUpField(k)]
+		if ef == nil {
+			continue
+		}
+		if err := checkAssignable(ef, v); err != nil {
+			return nil, err
+		}
+		sealed, idx, err := w.sealValue(ef, tenant, v)
+		if err != nil {
+			return nil, err
+		}
+		out[k] = sealed
+		if ef.bidx != nil {
+			delete(out, ef.bidx.Name)
+			out[ef.bidx.DBName] = idx
+			added[ef.bidx.DBName] = true
+		}
+	}
+	return out, nil
+}
+
+// sealValue seals the plaintext v for tenant and computes its blind
+// index, if the field has one. A NULL v gives NULL for both.
+func (w *writer) sealValue(ef *encField, tenant string, v any) (sealed any, idx []byte, err error) {
+	pt, ok, err := encode(v)
+	if err != nil {
+		return nil, nil, ef.errorf("seal", err)
+	}
+	if !ok {
+		return nil, nil, nil
+	}
+	if sealed, err = ef.seal(w.ctx, w.p, tenant, pt); err != nil {
+		return nil, nil, err
+	}
+	if ef.bidx != nil {
+		if idx, err = w.p.enc.BlindIndex(w.ctx, ef.scope(tenant), ef.spec.BlindIndex, pt); err != nil {
+			return nil, nil, ef.errorf("blind index", err)
+		}
+	}
+	return sealed, idx, nil
+}
+
+// checkAssignable refuses SQL expressions for an encrypted column: what
+// the database computes, colcrypt cannot encrypt.
+func checkAssignable(ef *encField, v any) error {
+	switch v.(type) {
+	case clause.Expression, *gorm.DB, []any:
+		return ef.errorf("update", fmt.Errorf("%w: an SQL expression cannot be encrypted; assign a Go value", ErrUnsupported))
+	}
+	return nil
+}
+
+// beforeUpdate runs just before gorm:update. GORM would bind a map's
+// values as they are, plaintext, so the plugin builds the SET clause
+// itself (with GORM's own ConvertToAssignments, which also updates the
+// model as GORM does) and replaces every encrypted column's value with
+// its sealed form, under the tenant of the rows being updated, adding
+// the blind index columns. With a tenant field, the UPDATE is limited to
+// that tenant's rows, so a value is never written into another tenant's
+// row, where it could not be opened.
+func (p *Plugin) beforeUpdate(db *gorm.DB) {
+	st := p.begin(db)
+	stmt := db.Statement
+	if db.Error != nil || stmt.Schema == nil || stmt.SQL.Len() > 0 {
+		return
+	}
+	m := p.reg.model(stmt.Schema)
+	if !m.encrypted() {
+		return
+	}
+	if m.err != nil {
+		db.AddError(st.report(m.err))
+		return
+	}
+	var set clause.Set
+	given := false
+	if c, ok := stmt.Clauses["SET"]; ok {
+		set, given = c.Expression.(clause.Set)
+		if !given {
+			return
+		}
+		set = append(clause.Set(nil), set...)
+	} else {
+		set = callbacks.ConvertToAssignments(stmt)
+		if db.Error != nil || len(set) == 0 {
+			return // gorm:update builds (nothing) itself
+		}
+	}
+	if err := p.sealAssignments(stmt, m, &set, given); err != nil {
+		db.AddError(st.report(err))
+		return
+	}
+	stmt.AddClause(set)
+	st.setByPlugin = !given
+}
+
+// afterUpdate removes the SET clause the plugin added, as gorm:update
+// does with its own, so a reused statement builds a fresh one.
+func (p *Plugin) afterUpdate(db *gorm.DB) {
+	st, ok := db.Statement.Context.Value(p.reg).(*stmtState)
+	if ok && st.p == p && st.setByPlugin {
+		delete(db.Statement.Clauses, "SET")
+		st.setByPlugin = false
+	}
+}
+
+func (p *Plugin) sealAssignments(stmt *gorm.Statement, m *model, set *clause.Set, given bool) error {
+	ctx := stmt.Context
+	touched := false
+	for _, a := range *set {
+		if m.byColumn[a.Column.Name] != nil {
+			touched = true
+			break
+		}
+	}
+	if !touched {
+		return nil
+	}
+
+	// The value GORM took for a struct field is its serializer wrapper;
+	// read the plaintext from the struct instead.
+	updating := reflect.ValueOf(stmt.Dest)
+	for updating.Kind() == reflect.Pointer {
+		updating = updating.Elem()
+	}
+	var us *schema.Schema
+	if !given && updating.Kind() == reflect.Struct {
+		if updating.Type() == stmt.Schema.ModelType {
+			us = stmt.Schema
+		} else {
+			s := &gorm.Statement{DB: stmt.DB}
+			if err := s.Parse(stmt.Dest); err == nil {
+				us = s.Schema
+			}
+		}
+	}
+
+	// One tenant for the whole statement: the model rows', the updating
+	// struct's, the tenant column assigned; else the context's or fixed.
+	tenants := map[string]bool{}
+	if m.tenant != nil {
+		eachRow(stmt.ReflectValue, func(row reflect.Value) error {
+			if t := m.tenantOf(row); t != "" {
+				tenants[t] = true
+			}
+			return nil
+		})
+		if us != nil {
+			if tf := us.LookUpField(m.tenant.DBName); tf != nil {
+				if tv := valueAt(tf, updating); tv.IsValid() && tv.Kind() == reflect.String && tv.String() != "" {
+					tenants[tv.String()] = true
+				}
+			}
+		}
+		for _, a := range *set {
+			if a.Column.Name == m.tenant.DBName {
+				if s, ok := a.Value.(string); ok && s != "" {
+					tenants[s] = true
+				}
+			}
+		}
+	}
+	if len(tenants) > 1 {
+		return m.fields[0].errorf("update", ErrManyTenants)
+	}
+	rowTenant := ""
+	for t := range tenants {
+		rowTenant = t
+	}
+	w := &writer{p: p, m: m, ctx: ctx}
+	tenant, err := w.tenant(rowTenant)
+	if err != nil {
+		return err
+	}
+
+	for i := 0; i < len(*set); i++ {
+		a := (*set)[i]
+		ef := m.byColumn[a.Column.Name]
+		if ef == nil {
+			continue
+		}
+		v := a.Value
+		if us != nil {
+			if uf := us.LookUpField(ef.column); uf != nil {
+				v = nil
+				if fv := valueAt(uf, updating); fv.IsValid() {
+					v = fv.Interface()
+				}
+			}
+		}
+		if err := checkAssignable(ef, v); err != nil {
+			return err
+		}
+		sealed, idx, err := w.sealValue(ef, tenant, v)
+		if err != nil {
+			return err
+		}
+		(*set)[i].Value = sealed
+		if ef.bidx == nil {
+			continue
+		}
+		assignColumn(set, ef.bidx.DBName, idx)
+		eachRow(stmt.ReflectValue, func(row reflect.Value) error {
+			if row.CanAddr() {
+				ef.bidx.Set(ctx, row, idx)
+			}
+			return nil
+		})
+	}
+	if m.tenant != nil {
+		stmt.AddClause(clause.Where{Exprs: []clause.Expression{
+			clause.Eq{Column: clause.Column{Table: clause.CurrentTable, Name: m.tenant.DBName}, Value: tenant},
+		}})
+	}
+	return nil
+}
+
+// assignColumn sets column to v in set, adding the assignment if absent.
+func assignColumn(set *clause.Set, column string, v any) {
+	for i := range *set {
+		if (*set)[i].Column.Name == column {
+			(*set)[i].Value = v
+			return
+		}
+	}
+	*set = append(*set, clause.Assignment{Column: clause.Column{Name: column}, Value: v})
+}

@@ -1,0 +1,144 @@
+package keystore
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+)
+
+// Active returns the tenant's active key, the one new values are sealed
+// under. The first call for a new tenant creates version 1.
+//
+// For a tenant whose active key is cached this is the hot path of every
+// seal: two map lookups under a read lock, one clock read, no allocation
+// and no I/O. Otherwise the active row is read (and its key unwrapped)
+// once however many goroutines ask; see [Store.Key].
+//
+// Creating version 1 is safe against other processes doing the same: each
+// wraps a fresh key and inserts it if absent, then everyone reads the row
+// that won and uses that key; a loser's key is zeroed unused. Nothing is
+// ever sealed under a key that is not in the table.
+//
+// Active fails with ErrKeyDestroyed for a shredded tenant, and does not
+// create a new key for it.
+func (s *Store) Active(ctx context.Context, tenant string) (*Key, error) {
+	if k, stale, ok := s.cache.active(tenant, s.now()); ok {
+		s.countHit(stale)
+		return k, nil
+	}
+	return s.activeSlow(ctx, tenant)
+}
+
+func (s *Store) activeSlow(ctx context.Context, tenant string) (*Key, error) {
+	if err := s.errIfClosed(); err != nil {
+		return nil, err
+	}
+	if err := validTenant(tenant); err != nil {
+		return nil, err
+	}
+	s.ctr.misses.Add(1)
+	if s.cache.isDestroyed(tenant) {
+		return nil, fmt.Errorf("%w: tenant %q", ErrKeyDestroyed, tenant)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("keystore: active key of tenant %q: %w", tenant, err)
+	}
+	r, err := s.flights.do(ctx, flightKey{kind: flightActive, tenant: tenant}, func(ctx context.Context) (flightResult, error) {
+		return s.loadActive(ctx, tenant)
+	})
+	if err != nil {
+		if ctx.Err() != nil && err == ctx.Err() {
+			return nil, fmt.Errorf("keystore: active key of tenant %q: %w", tenant, err)
+		}
+		return nil, err
+	}
+	if r.stale {
+		s.ctr.staleServed.Add(1)
+	}
+	return r.key, nil
+}
+
+// maxCreateAttempts bounds get-or-create's loop. A second pass happens
+// only when the insert lost to a row that was no longer active when read
+// back (rotated or shredded in between).
+const maxCreateAttempts = 3
+
+// loadActive reads the tenant's active row, creating it if the tenant has
+// no key yet, and returns its key.
+func (s *Store) loadActive(ctx context.Context, tenant string) (flightResult, error) {
+	for range maxCreateAttempts {
+		row, found, err := s.readActive(ctx, tenant)
+		if err != nil {
+			return flightResult{}, err
+		}
+		if found {
+			return s.useActive(ctx, tenant, row)
+		}
+		sum, err := s.summary(ctx, s.db, tenant)
+		if err != nil {
+			return flightResult{}, err
+		}
+		if sum.destroyed > 0 {
+			s.cache.destroyTenant(tenant)
+			return flightResult{}, fmt.Errorf("%w: tenant %q", ErrKeyDestroyed, tenant)
+		}
+		if sum.maxVersion >= 1<<32-1 {
+			return flightResult{}, fmt.Errorf("keystore: tenant %q has used every key version", tenant)
+		}
+		r, done, err := s.create(ctx, tenant, uint32(sum.maxVersion+1))
+		if err != nil || done {
+			return r, err
+		}
+	}
+	return flightResult{}, fmt.Errorf("%w: creating the first key of tenant %q", ErrConflict, tenant)
+}
+
+// useActive returns the key of the tenant's active row and records it as
+// the active version.
+func (s *Store) useActive(ctx context.Context, tenant string, row keyRow) (flightResult, error) {
+	r, err := s.keyFromRow(ctx, tenant, row)
+	if err != nil {
+		return flightResult{}, err
+	}
+	s.cache.setActive(r.key, s.now().Add(s.ttl))
+	return r, nil
+}
+
+// create is get-or-create's insert-if-absent: wrap a fresh key as version
+// v, insert it unless a row conflicts, read back the active row and use
+// whichever key won. done is false when no active row could be read back,
+// and the caller should look again.
+func (s *Store) create(ctx context.Context, tenant string, v uint32) (r flightResult, done bool, err error) {
+	dek := newDEK()
+	defer func() {
+		if dek != nil {
+			clear(dek)
+		}
+	}()
+	wrapped, err := s.kmsCall(ctx, EventWrap, s.kek, tenant, v, dek)
+	if err != nil {
+		return flightResult{}, false, err
+	}
+	now := s.now()
+	ts := s.dialect.timeArg(now)
+	if _, err := s.db.ExecContext(ctx, s.q.insertActive, tenant, int64(v), s.kek.URI(), wrapped, ts, ts); err != nil && !s.dialect.isUniqueViolation(err) {
+		return flightResult{}, false, fmt.Errorf("keystore: create key of tenant %q: %w", tenant, err)
+	}
+	row, found, err := s.readActive(ctx, tenant)
+	if err != nil || !found {
+		return flightResult{}, false, err
+	}
+	if row.version != v || !bytes.Equal(row.wrapped, wrapped) {
+		// Another process won; its key is the tenant's.
+		r, err := s.useActive(ctx, tenant, row)
+		return r, true, err
+	}
+	// Ours is in the table: use it without asking the KMS to unwrap it.
+	k, _, err := s.cache.install(keyID{tenant, v}, dek, s.now(), s.ttl, s.grace)
+	dek = nil // the cache owns it now, or zeroed it
+	if err != nil {
+		return flightResult{}, false, fmt.Errorf("%w: tenant %q", err, tenant)
+	}
+	s.cache.setActive(k, s.now().Add(s.ttl))
+	return flightResult{key: k}, true, nil
+}

@@ -1,0 +1,361 @@
+package keystore
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// The cache holds unwrapped data keys. It is keyed by (tenant, version);
+// beside the keys it remembers, per tenant, which version is active and
+// which versions are live, each with its own expiry, so that a rotation
+// or shred done by another process is seen within the TTL.
+//
+// Reads take only the read lock: a hit sets the entry's reference bit
+// atomically, and eviction is CLOCK (second chance), the usual LRU
+// approximation that needs no list surgery on a hit. An entry expires
+// after the TTL; it stays, zeroed by nobody, only while the stale grace
+// may still need it, and the janitor or the next access removes it after.
+type cache struct {
+	mu        sync.RWMutex
+	keys      map[keyID]*entry
+	tenants   map[string]*tenantEntry
+	destroyed map[string]struct{} // tenants seen shredded: never cached again
+	hand      *entry              // CLOCK hand over the ring of entries; nil when empty
+	capacity  int
+	closed    bool
+
+	evictions *atomic.Uint64
+}
+
+type keyID struct {
+	tenant  string
+	version uint32
+}
+
+type entry struct {
+	id         keyID
+	key        *Key
+	expires    time.Time // fresh before this
+	graceUntil time.Time // may be served stale before this
+	stale      bool      // kept past expiry because the KMS failed
+	ref        atomic.Bool
+	prev, next *entry // the CLOCK ring
+}
+
+type tenantEntry struct {
+	active    *entry // nil when unknown
+	activeExp time.Time
+	live      []uint32 // newest first; nil when unknown
+	liveExp   time.Time
+	nkeys     int
+}
+
+func newCache(capacity int, evictions *atomic.Uint64) *cache {
+	return &cache{
+		keys:      make(map[keyID]*entry),
+		tenants:   make(map[string]*tenantEntry),
+		destroyed: make(map[string]struct{}),
+		capacity:  capacity,
+		evictions: evictions,
+	}
+}
+
+// touch sets the reference bit, writing only if it was clear so that hot
+// entries' cache lines stay shared between cores.
+func (e *entry) touch() {
+	if !e.ref.Load() {
+		e.ref.Store(true)
+	}
+}
+
+// active returns the tenant's active key if both the active record and
+// the key are fresh at now.
+func (c *cache) active(tenant string, now time.Time) (k *Key, stale, ok bool) {
+	c.mu.RLock()
+	if te := c.tenants[tenant]; te != nil {
+		if e := te.active; e != nil && now.Before(te.activeExp) && now.Before(e.expires) {
+			k, stale = e.key, e.stale
+			e.touch()
+			c.mu.RUnlock()
+			return k, stale, true
+		}
+	}
+	c.mu.RUnlock()
+	return nil, false, false
+}
+
+// key returns a fresh key.
+func (c *cache) key(id keyID, now time.Time) (k *Key, stale, ok bool) {
+	c.mu.RLock()
+	if e := c.keys[id]; e != nil && now.Before(e.expires) {
+		k, stale = e.key, e.stale
+		e.touch()
+		c.mu.RUnlock()
+		return k, stale, true
+	}
+	c.mu.RUnlock()
+	return nil, false, false
+}
+
+// live returns the tenant's live versions if fresh.
+func (c *cache) live(tenant string, now time.Time) ([]uint32, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if te := c.tenants[tenant]; te != nil && te.live != nil && now.Before(te.liveExp) {
+		return te.live, true
+	}
+	return nil, false
+}
+
+// isDestroyed reports whether the tenant was seen shredded.
+func (c *cache) isDestroyed(tenant string) bool {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	_, d := c.destroyed[tenant]
+	return d
+}
+
+// installResult says what install did with the data key it was given.
+type installResult int
+
+const (
+	installedNew      installResult = iota // a new entry
+	installedRefresh                       // same key as cached: expiry extended, dek zeroed
+	installedReplaced                      // a different key was cached for the id: replaced
+)
+
+// install caches dek as the key id, fresh until now+ttl and servable
+// stale until now+ttl+grace. The cache takes ownership of dek: it is
+// either held by the returned Key or zeroed. If the same key is already
+// cached (the usual refresh after a TTL), that Key is kept, so ciphers
+// derived from it survive, and its expiry is extended.
+func (c *cache) install(id keyID, dek []byte, now time.Time, ttl, grace time.Duration) (*Key, installResult, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		clear(dek)
+		return nil, 0, ErrClosed
+	}
+	if _, d := c.destroyed[id.tenant]; d {
+		clear(dek)
+		return nil, 0, ErrKeyDestroyed
+	}
+	exp := now.Add(ttl)
+	if e := c.keys[id]; e != nil {
+		res := installedRefresh
+		if e.key.sameDEK(dek) {
+			clear(dek)
+		} else {
+			// The table now holds another key under this id (restored
+			// from a backup, edited by hand). The table is the truth.
+			e.key.zero(ErrKeyEvicted)
+			c.evictions.Add(1)
+			e.key = newKey(id.tenant, id.version, dek)
+			res = installedReplaced
+		}
+		e.expires, e.graceUntil, e.stale = exp, exp.Add(grace), false
+		return e.key, res, nil
+	}
+	for len(c.keys) >= c.capacity && c.hand != nil {
+		c.removeLocked(c.victimLocked(), ErrKeyEvicted)
+	}
+	e := &entry{id: id, key: newKey(id.tenant, id.version, dek), expires: exp, graceUntil: exp.Add(grace)}
+	c.keys[id] = e
+	te := c.tenants[id.tenant]
+	if te == nil {
+		te = &tenantEntry{}
+		c.tenants[id.tenant] = te
+	}
+	te.nkeys++
+	// Insert behind the hand: a new entry is the last one the hand
+	// reaches, and arrives with its reference bit clear.
+	if c.hand == nil {
+		e.prev, e.next = e, e
+		c.hand = e
+	} else {
+		tail := c.hand.prev
+		e.prev, e.next = tail, c.hand
+		tail.next, c.hand.prev = e, e
+	}
+	return e.key, installedNew, nil
+}
+
+// victimLocked advances the CLOCK hand to the first entry whose reference
+// bit is clear, clearing bits on the way, and returns it.
+func (c *cache) victimLocked() *entry {
+	for {
+		e := c.hand
+		c.hand = e.next
+		if !e.ref.Load() {
+			return e
+		}
+		e.ref.Store(false)
+	}
+}
+
+// removeLocked drops e from every index and zeroes its key.
+func (c *cache) removeLocked(e *entry, reason error) {
+	delete(c.keys, e.id)
+	if e.next == e {
+		c.hand = nil
+	} else {
+		if c.hand == e {
+			c.hand = e.next
+		}
+		e.prev.next, e.next.prev = e.next, e.prev
+	}
+	e.prev, e.next = nil, nil
+	if te := c.tenants[e.id.tenant]; te != nil {
+		if te.active == e {
+			te.active = nil
+		}
+		if te.nkeys--; te.nkeys <= 0 {
+			delete(c.tenants, e.id.tenant)
+		}
+	}
+	e.key.zero(reason)
+	c.evictions.Add(1)
+}
+
+// setActive records k as the tenant's active key until exp, if k is
+// still the cached key of its id.
+func (c *cache) setActive(k *Key, exp time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e := c.keys[keyID{k.tenant, k.version}]
+	if e == nil || e.key != k {
+		return
+	}
+	te := c.tenants[k.tenant]
+	te.active, te.activeExp = e, exp
+}
+
+// setLive records the tenant's live versions until exp, if the tenant has
+// cached keys to hang them on.
+func (c *cache) setLive(tenant string, versions []uint32, exp time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if te := c.tenants[tenant]; te != nil {
+		te.live, te.liveExp = versions, exp
+	}
+}
+
+// forgetTenantViews drops the tenant's active and live records, so the
+// next Active or LiveKeys reads the table; keys stay cached.
+func (c *cache) forgetTenantViews(tenant string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if te := c.tenants[tenant]; te != nil {
+		te.active, te.live = nil, nil
+	}
+}
+
+// fallback decides what a failed refresh of id leaves: the key if
+// another load refreshed it meanwhile; the expired key, marked stale and
+// fresh again until min(probe, graceUntil), if allowStale and the grace
+// has not passed; otherwise nothing, and the expired key is zeroed.
+func (c *cache) fallback(id keyID, now, probe time.Time, allowStale bool) (k *Key, stale, ok bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e := c.keys[id]
+	switch {
+	case e == nil:
+		return nil, false, false
+	case now.Before(e.expires):
+		return e.key, e.stale, true
+	case allowStale && now.Before(e.graceUntil):
+		e.stale = true
+		e.expires = probe
+		if e.graceUntil.Before(probe) {
+			e.expires = e.graceUntil
+		}
+		return e.key, true, true
+	}
+	c.removeLocked(e, ErrKeyEvicted)
+	return nil, false, false
+}
+
+// remove drops one key, zeroing it.
+func (c *cache) remove(id keyID, reason error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e := c.keys[id]; e != nil {
+		c.removeLocked(e, reason)
+	}
+}
+
+// destroyTenant zeroes every cached key of the tenant and remembers it as
+// destroyed, so a load already in flight cannot cache its key again.
+func (c *cache) destroyTenant(tenant string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.destroyed[tenant] = struct{}{}
+	for id, e := range c.keys {
+		if id.tenant == tenant {
+			c.removeLocked(e, ErrKeyDestroyed)
+		}
+	}
+	delete(c.tenants, tenant)
+}
+
+// sweep removes the entries whose stale grace has passed at now. The scan
+// runs under the read lock; only the removals take the write lock.
+func (c *cache) sweep(now time.Time) int {
+	var old []keyID
+	c.mu.RLock()
+	for id, e := range c.keys {
+		if !now.Before(e.graceUntil) {
+			old = append(old, id)
+		}
+	}
+	c.mu.RUnlock()
+	if len(old) == 0 {
+		return 0
+	}
+	n := 0
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, id := range old {
+		if e := c.keys[id]; e != nil && !now.Before(e.graceUntil) {
+			c.removeLocked(e, ErrKeyEvicted)
+			n++
+		}
+	}
+	return n
+}
+
+// len returns the number of cached keys.
+func (c *cache) len() int {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return len(c.keys)
+}
+
+// close zeroes every key; later installs fail with ErrClosed.
+func (c *cache) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return
+	}
+	c.closed = true
+	for _, e := range c.keys {
+		e.key.zero(ErrClosed)
+		e.prev, e.next = nil, nil
+	}
+	c.keys, c.tenants, c.destroyed, c.hand = map[keyID]*entry{}, map[string]*tenantEntry{}, map[string]struct{}{}, nil
+}
+
+// rotated records k as the tenant's new active key until exp and drops
+// the cached list of live versions, which lacks it.
+func (c *cache) rotated(k *Key, exp time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e := c.keys[keyID{k.tenant, k.version}]
+	te := c.tenants[k.tenant]
+	if e == nil || e.key != k || te == nil {
+		return
+	}
+	te.active, te.activeExp, te.live = e, exp, nil
+}

@@ -1,0 +1,244 @@
+package keystore
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/colcrypt/colcrypt/kms"
+	"github.com/colcrypt/colcrypt/testhelpers"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // "pgx"
+	_ "modernc.org/sqlite"             // "sqlite"
+)
+
+const (
+	testKEK  = "test://kek-a"
+	testKEK2 = "test://kek-b"
+)
+
+// testDB is a database with a fresh key table of its own.
+type testDB struct {
+	dialect Dialect
+	driver  string
+	dsn     string
+	table   string
+	db      *sql.DB // the first pool
+}
+
+// opts are the Store options that point at the test's table.
+func (d *testDB) opts() []Option { return []Option{WithDialect(d.dialect), WithTable(d.table)} }
+
+// open returns a new pool on the same database, as another process
+// would have.
+func (d *testDB) open(t testing.TB) *sql.DB {
+	t.Helper()
+	db, err := sql.Open(d.driver, d.dsn)
+	if err != nil {
+		t.Fatalf("sql.Open(%s) = %v", d.driver, err)
+	}
+	db.SetMaxOpenConns(4)
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// q rewrites a query on "keys" with ? placeholders for the test's table
+// and dialect.
+func (d *testDB) q(query string) string {
+	return d.dialect.rebind(strings.ReplaceAll(query, "{keys}", d.table))
+}
+
+var tableSeq atomic.Int64
+
+// forEachBackend runs f once on Postgres and once on SQLite, each with a
+// key table of its own: the same cases on both dialects. Postgres tests
+// share one database per test binary when COLCRYPT_TEST_DATABASE_URL is
+// set (creating a database takes seconds), each test in its own table.
+func forEachBackend(t *testing.T, f func(t *testing.T, tdb *testDB)) {
+	t.Helper()
+	t.Run("postgres", func(t *testing.T) {
+		t.Parallel()
+		dsn := sharedPostgres
+		if dsn == "" {
+			dsn = testhelpers.Postgres(t)
+		}
+		tdb := &testDB{dialect: Postgres, driver: "pgx", dsn: dsn, table: fmt.Sprintf("keys_%d", tableSeq.Add(1))}
+		tdb.db = tdb.open(t)
+		mustCreateTable(t, tdb)
+		f(t, tdb)
+	})
+	t.Run("sqlite", func(t *testing.T) {
+		t.Parallel()
+		path := filepath.Join(t.TempDir(), "keys.db")
+		tdb := &testDB{dialect: SQLite, driver: "sqlite", dsn: "file:" + path + "?_pragma=busy_timeout(30000)&_pragma=journal_mode(WAL)",
+			table: fmt.Sprintf("keys_%d", tableSeq.Add(1))}
+		tdb.db = tdb.open(t)
+		mustCreateTable(t, tdb)
+		f(t, tdb)
+	})
+}
+
+func mustCreateTable(t testing.TB, tdb *testDB) {
+	t.Helper()
+	if err := CreateTable(context.Background(), tdb.db, tdb.dialect, tdb.table); err != nil {
+		t.Fatalf("CreateTable() = %v", err)
+	}
+}
+
+// sharedPostgres is the URL of the database TestMain created, or "".
+var sharedPostgres string
+
+func TestMain(m *testing.M) {
+	drop := func() {}
+	if base := os.Getenv(testhelpers.EnvDatabaseURL); base != "" {
+		var err error
+		if sharedPostgres, drop, err = createSharedDatabase(base); err != nil {
+			fmt.Fprintf(os.Stderr, "keystore tests: shared Postgres database: %v\n", err)
+			os.Exit(1)
+		}
+	}
+	code := m.Run()
+	drop()
+	os.Exit(code)
+}
+
+func createSharedDatabase(base string) (string, func(), error) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	admin, err := pgx.Connect(ctx, base)
+	if err != nil {
+		return "", nil, err
+	}
+	defer admin.Close(ctx)
+	var b [6]byte
+	rand.Read(b[:])
+	name := "colcrypt_keystore_test_" + hex.EncodeToString(b[:])
+	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		return "", nil, err
+	}
+	u, err := url.Parse(base)
+	if err != nil || u.Scheme == "" {
+		return "", nil, fmt.Errorf("%s must be a URL", testhelpers.EnvDatabaseURL)
+	}
+	u.Path = "/" + name
+	drop := func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if c, err := pgx.Connect(ctx, base); err == nil {
+			c.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
+			c.Close(ctx)
+		}
+	}
+	return u.String(), drop, nil
+}
+
+// newTestStore returns a Store on tdb's table, closed by t.Cleanup, with
+// fast retries.
+func newTestStore(t testing.TB, tdb *testDB, db *sql.DB, kek *kms.Keeper, opts ...Option) *Store {
+	t.Helper()
+	opts = append(append([]Option{WithRetry(5, time.Millisecond, 4*time.Millisecond)}, tdb.opts()...), opts...)
+	s, err := New(db, kek, opts...)
+	if err != nil {
+		t.Fatalf("New() = %v", err)
+	}
+	t.Cleanup(s.Close)
+	return s
+}
+
+// fakeClock is a settable clock for cache expiry. It starts on a whole
+// second so that timestamps survive Postgres's microsecond precision.
+type fakeClock struct{ ns atomic.Int64 }
+
+func newFakeClock() *fakeClock {
+	c := &fakeClock{}
+	c.ns.Store(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC).UnixNano())
+	return c
+}
+
+func (c *fakeClock) Now() time.Time          { return time.Unix(0, c.ns.Load()).UTC() }
+func (c *fakeClock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
+
+var ctxb = context.Background()
+
+// sealOpen seals a value with a's cipher for (table, column) and opens it
+// with b's: it proves a and b hold the same data key.
+func sealOpen(t testing.TB, a, b *Key) {
+	t.Helper()
+	ca, err := a.Cipher("patients", "name")
+	if err != nil {
+		t.Fatalf("Cipher() = %v", err)
+	}
+	cb, err := b.Cipher("patients", "name")
+	if err != nil {
+		t.Fatalf("Cipher() = %v", err)
+	}
+	msg := []byte(fmt.Sprintf("secret of %s v%d", a.Tenant(), a.Version()))
+	v, err := ca.Seal(nil, msg)
+	if err != nil {
+		t.Fatalf("Seal() = %v", err)
+	}
+	got, err := cb.Open(nil, v)
+	if err != nil || !bytes.Equal(got, msg) {
+		t.Fatalf("Open(Seal(%q)) = %q, %v; want the same plaintext (keys differ?)", msg, got, err)
+	}
+}
+
+// rawRow is a key table row read with plain SQL.
+type rawRow struct {
+	state   string
+	kekURI  string
+	wrapped []byte
+	null    bool
+}
+
+func readRaw(t testing.TB, tdb *testDB, tenant string, version uint32) rawRow {
+	t.Helper()
+	var r rawRow
+	err := tdb.db.QueryRow(tdb.q(`SELECT state, kek_uri, wrapped_dek FROM {keys} WHERE tenant_id = ? AND version = ?`),
+		tenant, int64(version)).Scan(&r.state, &r.kekURI, &r.wrapped)
+	if err != nil {
+		t.Fatalf("read row (%s, %d) = %v", tenant, version, err)
+	}
+	r.null = r.wrapped == nil
+	return r
+}
+
+func countRows(t testing.TB, tdb *testDB, where string, args ...any) int {
+	t.Helper()
+	var n int
+	if err := tdb.db.QueryRow(tdb.q(`SELECT COUNT(*) FROM {keys} WHERE `+where), args...).Scan(&n); err != nil {
+		t.Fatalf("count rows where %s = %v", where, err)
+	}
+	return n
+}
+
+// waitFor polls cond until it holds, failing after a generous bound. It
+// waits for a state, never measures time.
+func waitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func isKMSError(err error) bool {
+	var ke *KMSError
+	return errors.As(err, &ke)
+}

@@ -1,0 +1,181 @@
+package keystore
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/colcrypt/colcrypt/codec"
+	"github.com/colcrypt/colcrypt/kms"
+)
+
+// Key returns version of the tenant's data key, to open values sealed
+// under it: the active version or a retired one. It fails with
+// ErrKeyNotFound for a version the table does not hold and with
+// ErrKeyDestroyed for a shredded tenant.
+//
+// A cached key is returned without I/O or allocation. Otherwise the row
+// is read and unwrapped, once however many goroutines ask at the same
+// time; each caller waits only as long as its own ctx allows.
+func (s *Store) Key(ctx context.Context, tenant string, version uint32) (*Key, error) {
+	if k, stale, ok := s.cache.key(keyID{tenant, version}, s.now()); ok {
+		s.countHit(stale)
+		return k, nil
+	}
+	return s.keySlow(ctx, tenant, version)
+}
+
+func (s *Store) keySlow(ctx context.Context, tenant string, version uint32) (*Key, error) {
+	if err := s.errIfClosed(); err != nil {
+		return nil, err
+	}
+	if err := validTenant(tenant); err != nil {
+		return nil, err
+	}
+	s.ctr.misses.Add(1)
+	if version == 0 {
+		return nil, fmt.Errorf("%w: tenant %q version 0", ErrKeyNotFound, tenant)
+	}
+	if s.cache.isDestroyed(tenant) {
+		return nil, fmt.Errorf("%w: tenant %q", ErrKeyDestroyed, tenant)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("keystore: key of tenant %q version %d: %w", tenant, version, err)
+	}
+	id := keyID{tenant, version}
+	r, err := s.flights.do(ctx, flightKey{kind: flightVersion, tenant: tenant, version: version}, func(ctx context.Context) (flightResult, error) {
+		return s.loadKey(ctx, id)
+	})
+	if err != nil {
+		if ctx.Err() != nil && err == ctx.Err() {
+			return nil, fmt.Errorf("keystore: key of tenant %q version %d: %w", tenant, version, err)
+		}
+		return nil, err
+	}
+	if r.stale {
+		s.ctr.staleServed.Add(1)
+	}
+	return r.key, nil
+}
+
+// loadKey reads the row of id and unwraps its key. A missing or destroyed
+// row also drops what the cache held for it.
+func (s *Store) loadKey(ctx context.Context, id keyID) (flightResult, error) {
+	row, found, err := s.readKey(ctx, id.tenant, id.version)
+	if err != nil {
+		return flightResult{}, err
+	}
+	if !found {
+		s.cache.remove(id, ErrKeyEvicted)
+		return flightResult{}, fmt.Errorf("%w: tenant %q version %d", ErrKeyNotFound, id.tenant, id.version)
+	}
+	if row.state == StateDestroyed {
+		s.cache.destroyTenant(id.tenant)
+		return flightResult{}, fmt.Errorf("%w: tenant %q version %d", ErrKeyDestroyed, id.tenant, id.version)
+	}
+	return s.unwrapRow(ctx, id, row)
+}
+
+// keyFromRow returns the key of a row already read: from the cache if
+// fresh, else unwrapped under the version's flight, so that Active and
+// Key racing on the same version share one KMS call.
+func (s *Store) keyFromRow(ctx context.Context, tenant string, row keyRow) (flightResult, error) {
+	id := keyID{tenant, row.version}
+	if k, stale, ok := s.cache.key(id, s.now()); ok {
+		return flightResult{key: k, stale: stale}, nil
+	}
+	return s.flights.do(ctx, flightKey{kind: flightVersion, tenant: tenant, version: row.version}, func(ctx context.Context) (flightResult, error) {
+		return s.unwrapRow(ctx, id, row)
+	})
+}
+
+// unwrapRow unwraps a live row's key and caches it. When that fails, the
+// expired cached key is served instead if the error is retryable and the
+// stale grace allows; otherwise the expired key is dropped, so a revoked
+// or failing master key ends this process's use of the key.
+func (s *Store) unwrapRow(ctx context.Context, id keyID, row keyRow) (flightResult, error) {
+	kp, err := s.keepers.get(ctx, row.kekURI)
+	if err != nil {
+		return s.fallback(ctx, id, err)
+	}
+	dek, err := s.kmsCall(ctx, EventUnwrap, kp, id.tenant, id.version, row.wrapped)
+	if err != nil {
+		return s.fallback(ctx, id, err)
+	}
+	if len(dek) != codec.DEKSize {
+		clear(dek)
+		return flightResult{}, &CorruptRowError{Tenant: id.tenant, Version: int64(id.version), Reason: "unwrapped key has the wrong length"}
+	}
+	k, res, err := s.cache.install(id, dek, s.now(), s.ttl, s.grace)
+	if err != nil {
+		return flightResult{}, fmt.Errorf("%w: tenant %q version %d", err, id.tenant, id.version)
+	}
+	if res == installedReplaced {
+		s.log.LogAttrs(ctx, slog.LevelWarn, "keystore: the key table holds a different data key than the one cached; using the table's",
+			slog.String("tenant", id.tenant), slog.Uint64("version", uint64(id.version)))
+	}
+	return flightResult{key: k}, nil
+}
+
+// fallback handles a failed unwrap of id: see cache.fallback.
+func (s *Store) fallback(ctx context.Context, id keyID, err error) (flightResult, error) {
+	now := s.now()
+	allow := s.grace > 0 && kms.IsRetryable(err)
+	k, stale, ok := s.cache.fallback(id, now, now.Add(s.probe), allow)
+	if !ok {
+		return flightResult{}, err
+	}
+	if stale {
+		s.log.LogAttrs(ctx, slog.LevelWarn, "keystore: KMS unavailable; serving an expired data key within the stale grace",
+			slog.String("tenant", id.tenant), slog.Uint64("version", uint64(id.version)), slog.String("error", err.Error()))
+		s.emit(Event{Kind: EventStale, Tenant: id.tenant, Version: id.version, Err: err})
+	}
+	return flightResult{key: k, stale: stale}, nil
+}
+
+// LiveKeys returns the tenant's active and retired keys, newest first:
+// the keys an equality query must try, since matching values may have
+// been sealed under any of them. A tenant without keys has none (nil,
+// nil); a shredded one fails with ErrKeyDestroyed. The list of versions
+// is cached like the active version.
+func (s *Store) LiveKeys(ctx context.Context, tenant string) ([]*Key, error) {
+	if err := s.errIfClosed(); err != nil {
+		return nil, err
+	}
+	if err := validTenant(tenant); err != nil {
+		return nil, err
+	}
+	if s.cache.isDestroyed(tenant) {
+		return nil, fmt.Errorf("%w: tenant %q", ErrKeyDestroyed, tenant)
+	}
+	versions, cached := s.cache.live(tenant, s.now())
+	if !cached {
+		var err error
+		if versions, err = s.liveVersions(ctx, tenant); err != nil {
+			return nil, err
+		}
+		if len(versions) == 0 {
+			sum, err := s.summary(ctx, s.db, tenant)
+			if err != nil {
+				return nil, err
+			}
+			if sum.destroyed > 0 {
+				s.cache.destroyTenant(tenant)
+				return nil, fmt.Errorf("%w: tenant %q", ErrKeyDestroyed, tenant)
+			}
+			return nil, nil
+		}
+	}
+	keys := make([]*Key, 0, len(versions))
+	for _, v := range versions {
+		k, err := s.Key(ctx, tenant, v)
+		if err != nil {
+			return nil, err
+		}
+		keys = append(keys, k)
+	}
+	if !cached {
+		s.cache.setLive(tenant, versions, s.now().Add(s.ttl))
+	}
+	return keys, nil
+}

@@ -1,0 +1,139 @@
+package keystore
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/colcrypt/colcrypt/kms"
+)
+
+// Defaults of the options.
+const (
+	DefaultCacheTTL     = 5 * time.Minute
+	DefaultCacheSize    = 10_000
+	DefaultRetries      = 5
+	DefaultRetryBase    = 50 * time.Millisecond
+	DefaultRetryMax     = 2 * time.Second
+	DefaultKMSTimeout   = 30 * time.Second
+	defaultStaleProbeLo = 100 * time.Millisecond
+	defaultStaleProbeHi = 30 * time.Second
+)
+
+// An Option configures New.
+type Option func(*config)
+
+type config struct {
+	table      string
+	dialect    Dialect
+	ttl        time.Duration
+	size       int
+	grace      time.Duration
+	attempts   int
+	base, max  time.Duration
+	kmsTimeout time.Duration
+	log        *slog.Logger
+	keepers    func(ctx context.Context, uri string) (*kms.Keeper, error)
+	now        func() time.Time
+	observe    func(Event)
+}
+
+func defaults() config {
+	return config{
+		table:      DefaultTable,
+		ttl:        DefaultCacheTTL,
+		size:       DefaultCacheSize,
+		attempts:   DefaultRetries,
+		base:       DefaultRetryBase,
+		max:        DefaultRetryMax,
+		kmsTimeout: DefaultKMSTimeout,
+		now:        time.Now,
+	}
+}
+
+func (c *config) validate() error {
+	switch {
+	case c.ttl <= 0:
+		return fmt.Errorf("keystore: cache TTL must be positive, got %v", c.ttl)
+	case c.size <= 0:
+		return fmt.Errorf("keystore: cache size must be positive, got %d", c.size)
+	case c.grace < 0:
+		return fmt.Errorf("keystore: stale grace must not be negative, got %v", c.grace)
+	case c.attempts < 1:
+		return fmt.Errorf("keystore: retry attempts must be at least 1, got %d", c.attempts)
+	case c.base <= 0 || c.max < c.base:
+		return fmt.Errorf("keystore: retry delays must satisfy 0 < base ≤ max, got %v, %v", c.base, c.max)
+	case c.kmsTimeout <= 0:
+		return fmt.Errorf("keystore: KMS timeout must be positive, got %v", c.kmsTimeout)
+	case c.now == nil:
+		return fmt.Errorf("keystore: nil clock")
+	case c.dialect == nil:
+		return fmt.Errorf("keystore: nil dialect")
+	}
+	return validTable(c.table)
+}
+
+// WithTable names the key table (default "colcrypt_keys"): lower-case
+// letters, digits and underscores, at most 48 bytes.
+func WithTable(name string) Option { return func(c *config) { c.table = name } }
+
+// WithDialect sets the SQL dialect instead of detecting it from the
+// driver with DialectFor.
+func WithDialect(d Dialect) Option { return func(c *config) { c.dialect = d } }
+
+// WithCacheTTL sets how long an unwrapped key, and a tenant's active
+// version, are used before the key table and the KMS are asked again
+// (default 5 minutes). It bounds how long a rotation, shred or revoked
+// KMS access elsewhere goes unnoticed by this process, and how long a
+// plaintext key stays in memory unused.
+func WithCacheTTL(d time.Duration) Option { return func(c *config) { c.ttl = d } }
+
+// WithCacheSize bounds the number of cached keys (tenant versions),
+// default 10,000. Past it the least recently used keys are zeroed and
+// dropped (CLOCK approximation of LRU).
+func WithCacheSize(n int) Option { return func(c *config) { c.size = n } }
+
+// WithStaleGrace lets an expired key be served for up to d past its
+// expiry while the KMS fails with a retryable error (default 0: off).
+// Each such use is counted in Stats.StaleServed and logged at warning
+// level; the KMS is tried again every TTL/10 (between 100ms and 30s).
+// The key table is still read on every refresh, so a shred is seen even
+// during the grace.
+func WithStaleGrace(d time.Duration) Option { return func(c *config) { c.grace = d } }
+
+// WithRetry sets how retryable KMS errors are retried: at most
+// maxAttempts calls in all, sleeping a random time in [0, min(max,
+// base·2^n)] before retry n ("full jitter"), never past the caller's
+// deadline. Defaults: 5 attempts, 50ms, 2s.
+func WithRetry(maxAttempts int, base, max time.Duration) Option {
+	return func(c *config) { c.attempts, c.base, c.max = maxAttempts, base, max }
+}
+
+// WithKMSTimeout bounds each KMS call (default 30s); a call that times
+// out is retried like a retryable error while the caller still waits.
+func WithKMSTimeout(d time.Duration) Option { return func(c *config) { c.kmsTimeout = d } }
+
+// WithLogger sets the logger: debug records for KMS calls, a warning for
+// each stale serve, info for rotations, shreds and rewraps. No record
+// holds key bytes. Default: discard.
+func WithLogger(l *slog.Logger) Option { return func(c *config) { c.log = l } }
+
+// WithKeepers sets how the Store opens the keeper of a row whose kek_uri
+// is not the URI of the Store's own keeper: rows wrapped under an older
+// master key, before or during a Rewrap. Each URI is opened once and
+// kept. Default: kms.Open, whose keepers Close closes; keepers from open
+// are the caller's to close.
+func WithKeepers(open func(ctx context.Context, uri string) (*kms.Keeper, error)) Option {
+	return func(c *config) { c.keepers = open }
+}
+
+// WithClock sets the clock the cache's expiry and the table's timestamps
+// use (default time.Now); for tests. Retry sleeps use real time.
+func WithClock(now func() time.Time) Option { return func(c *config) { c.now = now } }
+
+// WithObserver sets a hook called synchronously for every KMS call,
+// stale serve, rotation and shred, never on a cache hit. It is the place
+// to feed OpenTelemetry: record a span or a histogram from the Event's
+// Start, Duration and Err. It must be fast and must not call the Store.
+func WithObserver(f func(Event)) Option { return func(c *config) { c.observe = f } }

@@ -1,0 +1,92 @@
+package keystore
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+
+	"github.com/colcrypt/colcrypt/kms"
+)
+
+// kmsCall runs one wrap or unwrap with retries: up to s.attempts calls,
+// each bounded by s.kmsTimeout, retried only on errors kms.IsRetryable
+// accepts (or on the per-call timeout, while ctx itself is alive), with
+// exponential backoff and full jitter. It never sleeps past ctx's
+// deadline: when the next sleep would end after it, the last error is
+// returned at once.
+func (s *Store) kmsCall(ctx context.Context, kind EventKind, kp *kms.Keeper, tenant string, version uint32, in []byte) ([]byte, error) {
+	aad := dekAAD(tenant, version)
+	op := kind.String()
+	var err error
+	for attempt := 1; ; attempt++ {
+		if kind == EventWrap {
+			s.ctr.kmsWraps.Add(1)
+		} else {
+			s.ctr.kmsUnwraps.Add(1)
+		}
+		start := time.Now()
+		actx, cancel := context.WithTimeout(ctx, s.kmsTimeout)
+		var out []byte
+		if kind == EventWrap {
+			out, err = kp.Wrap(actx, in, aad)
+		} else {
+			out, err = kp.Unwrap(actx, in, aad)
+		}
+		cancel()
+		d := time.Since(start)
+		s.emit(Event{Kind: kind, Tenant: tenant, Version: version, KEKURI: kp.URI(), Attempt: attempt, Start: start, Duration: d, Err: err})
+		if err == nil {
+			s.log.LogAttrs(ctx, slog.LevelDebug, "keystore: kms "+op,
+				slog.String("tenant", tenant), slog.Uint64("version", uint64(version)),
+				slog.String("kek_uri", kp.URI()), slog.Int("attempt", attempt), slog.Duration("duration", d))
+			return out, nil
+		}
+		s.ctr.kmsErrors.Add(1)
+		s.log.LogAttrs(ctx, slog.LevelDebug, "keystore: kms "+op+" failed",
+			slog.String("tenant", tenant), slog.Uint64("version", uint64(version)),
+			slog.String("kek_uri", kp.URI()), slog.Int("attempt", attempt), slog.Duration("duration", d),
+			slog.String("error", err.Error()))
+
+		timedOut := ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded)
+		if (!kms.IsRetryable(err) && !timedOut) || attempt >= s.attempts || ctx.Err() != nil {
+			return nil, &KMSError{Op: op, Tenant: tenant, Version: version, KEKURI: kp.URI(), Attempts: attempt, Err: retryableIf(err, timedOut)}
+		}
+		sleep := s.backoff(attempt)
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) <= sleep {
+			return nil, &KMSError{Op: op, Tenant: tenant, Version: version, KEKURI: kp.URI(), Attempts: attempt, Err: retryableIf(err, timedOut)}
+		}
+		s.ctr.kmsRetries.Add(1)
+		t := time.NewTimer(sleep)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, &KMSError{Op: op, Tenant: tenant, Version: version, KEKURI: kp.URI(), Attempts: attempt, Err: retryableIf(err, timedOut)}
+		case <-t.C:
+		}
+	}
+}
+
+// backoff returns the sleep before retry n (n ≥ 1): uniform in
+// [0, min(max, base·2^(n-1))]. Full jitter spreads the retries of many
+// processes that failed together, so a KMS coming back is not hit by a
+// synchronized wave.
+func (s *Store) backoff(n int) time.Duration {
+	ceil := s.max
+	if n-1 < 32 {
+		if c := s.base << (n - 1); c > 0 && c < ceil {
+			ceil = c
+		}
+	}
+	return time.Duration(rand.Int64N(int64(ceil) + 1))
+}
+
+// retryableIf marks a per-call timeout as retryable for the caller, who
+// still had time: the KMS, not the caller, was slow.
+func retryableIf(err error, timedOut bool) error {
+	if timedOut && !kms.IsRetryable(err) {
+		return &kms.RetryableError{Err: err}
+	}
+	return err
+}

@@ -1,0 +1,248 @@
+package keystore
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/colcrypt/colcrypt/codec"
+	"github.com/colcrypt/colcrypt/kms"
+)
+
+// RewrapResult counts what Rewrap did.
+type RewrapResult struct {
+	// Scanned counts the live (active or retired) rows read.
+	Scanned int
+	// Rewrapped counts rows now wrapped under the new master key.
+	Rewrapped int
+	// Skipped counts rows left alone: already under the new master key
+	// (without RewrapForce), or under another key than RewrapFrom names.
+	Skipped int
+	// Conflicts counts rows that changed while being rewrapped (shredded,
+	// or rewrapped by a concurrent run) and were left as they now are.
+	Conflicts int
+}
+
+// A RewrapOption narrows or tunes Rewrap.
+type RewrapOption func(*rewrapConfig)
+
+type rewrapConfig struct {
+	tenants  []string
+	from     string
+	force    bool
+	batch    int
+	progress func(RewrapResult)
+}
+
+// RewrapTenants limits Rewrap to the given tenants.
+func RewrapTenants(tenants ...string) RewrapOption {
+	return func(c *rewrapConfig) { c.tenants = append(c.tenants, tenants...) }
+}
+
+// RewrapFrom limits Rewrap to rows wrapped under the master key kekURI.
+func RewrapFrom(kekURI string) RewrapOption { return func(c *rewrapConfig) { c.from = kekURI } }
+
+// RewrapForce rewraps rows already wrapped under the target master key
+// too: after a KMS-side key version rotation (Cloud KMS's primary
+// version changes, its URI does not), this moves every row to the new
+// key version.
+func RewrapForce() RewrapOption { return func(c *rewrapConfig) { c.force = true } }
+
+// RewrapBatchSize sets how many rows are read per query (default 100).
+func RewrapBatchSize(n int) RewrapOption { return func(c *rewrapConfig) { c.batch = n } }
+
+// RewrapProgress calls f with the running totals after each batch.
+func RewrapProgress(f func(RewrapResult)) RewrapOption { return func(c *rewrapConfig) { c.progress = f } }
+
+// Rewrap moves data keys to the master key to: for each live row, it
+// unwraps the key with the keeper the row's kek_uri names, wraps it under
+// to, checks that to unwraps the new blob to the same key, and updates the
+// row's wrapped_dek and kek_uri with a compare-and-set on the old
+// wrapped_dek. The data keys themselves do not change, so no data row is
+// read or written and cached keys stay valid. Destroyed rows are never
+// touched.
+//
+// Rewrap is resumable: rows already under to are skipped, so running it
+// again after a failure finishes the job. On error it stops and returns
+// the totals so far.
+//
+// Rewrap does not change the master key this Store wraps new keys with.
+// Master key rotation is therefore: deploy every process with a Store
+// built on the new keeper (keeping the old one reachable for unwrapping,
+// through WithKeepers or kms.Open); run Rewrap once no process wraps with
+// the old key; then disable the old key in the KMS.
+func (s *Store) Rewrap(ctx context.Context, to *kms.Keeper, opts ...RewrapOption) (RewrapResult, error) {
+	var res RewrapResult
+	if err := s.errIfClosed(); err != nil {
+		return res, err
+	}
+	if to == nil {
+		return res, fmt.Errorf("keystore: rewrap: nil kms.Keeper")
+	}
+	cfg := rewrapConfig{batch: 100}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if cfg.batch < 1 {
+		return res, fmt.Errorf("keystore: rewrap: batch size must be positive, got %d", cfg.batch)
+	}
+	for _, t := range cfg.tenants {
+		if err := validTenant(t); err != nil {
+			return res, err
+		}
+	}
+	r := rewrapper{s: s, to: to, cfg: cfg, res: &res}
+	var err error
+	if len(cfg.tenants) > 0 {
+		for _, t := range cfg.tenants {
+			if err = r.run(ctx, t); err != nil {
+				break
+			}
+		}
+	} else {
+		err = r.run(ctx, "")
+	}
+	s.log.LogAttrs(ctx, slog.LevelInfo, "keystore: rewrap",
+		slog.String("to", to.URI()), slog.Int("scanned", res.Scanned), slog.Int("rewrapped", res.Rewrapped),
+		slog.Int("skipped", res.Skipped), slog.Int("conflicts", res.Conflicts), slog.Bool("complete", err == nil))
+	return res, err
+}
+
+type rewrapper struct {
+	s   *Store
+	to  *kms.Keeper
+	cfg rewrapConfig
+	res *RewrapResult
+}
+
+type rewrapRow struct {
+	tenant  string
+	version uint32
+	kekURI  string
+	wrapped []byte
+}
+
+// run pages through the live rows of one tenant, or of all when tenant
+// is "", in (tenant, version) order.
+func (r *rewrapper) run(ctx context.Context, tenant string) error {
+	afterTenant, afterVersion := "", int64(0)
+	for {
+		page, err := r.page(ctx, tenant, afterTenant, afterVersion)
+		if err != nil {
+			return err
+		}
+		if len(page) == 0 {
+			return nil
+		}
+		for _, row := range page {
+			if err := r.one(ctx, row); err != nil {
+				return err
+			}
+		}
+		last := page[len(page)-1]
+		afterTenant, afterVersion = last.tenant, int64(last.version)
+		if r.cfg.progress != nil {
+			r.cfg.progress(*r.res)
+		}
+		if len(page) < r.cfg.batch {
+			return nil
+		}
+	}
+}
+
+// page reads one batch, closing the result set before any row is updated
+// (a single-connection SQLite pool could not do both at once).
+func (r *rewrapper) page(ctx context.Context, tenant, afterTenant string, afterVersion int64) ([]rewrapRow, error) {
+	q := r.s.q
+	var (
+		query string
+		args  []any
+	)
+	if tenant != "" {
+		query, args = q.rewrapTenant, []any{tenant, afterVersion, r.cfg.batch}
+	} else {
+		query, args = q.rewrapPage, []any{afterTenant, afterTenant, afterVersion, r.cfg.batch}
+	}
+	rows, err := r.s.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("keystore: rewrap: read keys: %w", err)
+	}
+	defer rows.Close()
+	var page []rewrapRow
+	for rows.Next() {
+		var (
+			row rewrapRow
+			v   int64
+		)
+		if err := rows.Scan(&row.tenant, &v, &row.kekURI, &row.wrapped); err != nil {
+			return nil, fmt.Errorf("keystore: rewrap: read keys: %w", err)
+		}
+		if row.version, err = checkVersion(row.tenant, v); err != nil {
+			return nil, err
+		}
+		if len(row.wrapped) == 0 {
+			return nil, &CorruptRowError{Tenant: row.tenant, Version: v, Reason: "live key without wrapped_dek"}
+		}
+		page = append(page, row)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("keystore: rewrap: read keys: %w", err)
+	}
+	return page, nil
+}
+
+// one rewraps a row.
+func (r *rewrapper) one(ctx context.Context, row rewrapRow) error {
+	s := r.s
+	r.res.Scanned++
+	if (r.cfg.from != "" && row.kekURI != r.cfg.from) || (!r.cfg.force && row.kekURI == r.to.URI()) {
+		r.res.Skipped++
+		return nil
+	}
+	from := r.to
+	if row.kekURI != r.to.URI() {
+		var err error
+		if from, err = s.keepers.get(ctx, row.kekURI); err != nil {
+			return err
+		}
+	}
+	dek, err := s.kmsCall(ctx, EventUnwrap, from, row.tenant, row.version, row.wrapped)
+	if err != nil {
+		return err
+	}
+	defer clear(dek)
+	if len(dek) != codec.DEKSize {
+		return &CorruptRowError{Tenant: row.tenant, Version: int64(row.version), Reason: "unwrapped key has the wrong length"}
+	}
+	wrapped, err := s.kmsCall(ctx, EventWrap, r.to, row.tenant, row.version, dek)
+	if err != nil {
+		return err
+	}
+	// The new blob replaces the only stored copy of the key: prove it
+	// unwraps to the same key before the old one is overwritten.
+	check, err := s.kmsCall(ctx, EventUnwrap, r.to, row.tenant, row.version, wrapped)
+	if err != nil {
+		return err
+	}
+	same := constantTimeEqual(check, dek)
+	clear(check)
+	if !same {
+		return fmt.Errorf("keystore: rewrap tenant %q version %d: %s returned a different key on unwrap; row left unchanged",
+			row.tenant, row.version, r.to.URI())
+	}
+	res, err := s.db.ExecContext(ctx, s.q.rewrapCAS, r.to.URI(), wrapped, s.dialect.timeArg(s.now()),
+		row.tenant, int64(row.version), row.wrapped)
+	if err != nil {
+		return fmt.Errorf("keystore: rewrap tenant %q version %d: %w", row.tenant, row.version, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("keystore: rewrap tenant %q version %d: %w", row.tenant, row.version, err)
+	}
+	if n == 1 {
+		r.res.Rewrapped++
+	} else {
+		r.res.Conflicts++
+	}
+	return nil
+}

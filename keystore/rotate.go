@@ -1,0 +1,152 @@
+package keystore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// maxRotateAttempts bounds Rotate's optimistic loop against other
+// writers of the same tenant.
+const maxRotateAttempts = 5
+
+// errRotateRace means the tenant's rows changed between the read that
+// chose the new version and the transaction that writes it.
+var errRotateRace = errors.New("keystore: rotate race")
+
+// Rotate makes a new version of the tenant's key active and retires the
+// old active version, which still opens the values sealed under it, and
+// returns the new version. This process uses the new version at once;
+// other processes within their cache TTL.
+//
+// The new key is wrapped before the transaction, so no row lock is held
+// across a KMS call. The transaction then locks the tenant's rows (SELECT
+// … FOR UPDATE on Postgres; SQLite's write lock), checks that no other
+// writer got in first, retires the active row and inserts the new one.
+// Concurrent rotations therefore run one after the other, each producing
+// its own version; the partial unique index would reject a second active
+// version whatever happened. After maxRotateAttempts lost races Rotate
+// fails with ErrConflict.
+//
+// Rotate fails with ErrKeyNotFound for a tenant that has no key yet
+// (Active creates the first) and ErrKeyDestroyed for a shredded one.
+func (s *Store) Rotate(ctx context.Context, tenant string) (uint32, error) {
+	if err := s.errIfClosed(); err != nil {
+		return 0, err
+	}
+	if err := validTenant(tenant); err != nil {
+		return 0, err
+	}
+	for attempt := range maxRotateAttempts {
+		if attempt > 0 {
+			// Lost a race: let the winner's commit settle, jittered so
+			// that the losers do not collide again.
+			t := time.NewTimer(s.backoff(attempt))
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return 0, fmt.Errorf("keystore: rotate tenant %q: %w", tenant, ctx.Err())
+			case <-t.C:
+			}
+		}
+		sum, err := s.summary(ctx, s.db, tenant)
+		if err != nil {
+			return 0, err
+		}
+		switch {
+		case sum.destroyed > 0:
+			s.cache.destroyTenant(tenant)
+			return 0, fmt.Errorf("%w: tenant %q", ErrKeyDestroyed, tenant)
+		case sum.rows == 0:
+			return 0, fmt.Errorf("%w: tenant %q has no key to rotate", ErrKeyNotFound, tenant)
+		case sum.maxVersion >= 1<<32-1:
+			return 0, fmt.Errorf("keystore: tenant %q has used every key version", tenant)
+		}
+		v := uint32(sum.maxVersion + 1)
+		dek := newDEK()
+		wrapped, err := s.kmsCall(ctx, EventWrap, s.kek, tenant, v, dek)
+		if err != nil {
+			clear(dek)
+			return 0, err
+		}
+		err = s.rotateTx(ctx, tenant, v, wrapped, sum.maxVersion)
+		if errors.Is(err, errRotateRace) || s.dialect.isUniqueViolation(err) {
+			clear(dek)
+			continue
+		}
+		if err != nil {
+			clear(dek)
+			if errors.Is(err, ErrKeyDestroyed) {
+				s.cache.destroyTenant(tenant)
+			}
+			return 0, err
+		}
+		// Committed: only now may anything be sealed under the new key.
+		k, _, err := s.cache.install(keyID{tenant, v}, dek, s.now(), s.ttl, s.grace)
+		if err == nil {
+			s.cache.rotated(k, s.now().Add(s.ttl))
+		} else {
+			// Closed or shredded meanwhile: the rotation stands; the
+			// cache just does not keep the key.
+			s.cache.forgetTenantViews(tenant)
+		}
+		s.log.LogAttrs(ctx, slog.LevelInfo, "keystore: rotated tenant key",
+			slog.String("tenant", tenant), slog.Uint64("version", uint64(v)))
+		s.emit(Event{Kind: EventRotate, Tenant: tenant, Version: v})
+		return v, nil
+	}
+	return 0, fmt.Errorf("%w: rotating tenant %q", ErrConflict, tenant)
+}
+
+// rotateTx writes the rotation if the tenant's highest version is still
+// wantMax once its rows are locked.
+func (s *Store) rotateTx(ctx context.Context, tenant string, v uint32, wrapped []byte, wantMax int64) (err error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("keystore: rotate tenant %q: %w", tenant, err)
+	}
+	defer func() {
+		if err != nil {
+			tx.Rollback()
+		}
+	}()
+	if err = s.lockTenant(ctx, tx, tenant); err != nil {
+		return err
+	}
+	sum, err := s.summary(ctx, tx, tenant)
+	if err != nil {
+		return err
+	}
+	if sum.destroyed > 0 {
+		return fmt.Errorf("%w: tenant %q", ErrKeyDestroyed, tenant)
+	}
+	if sum.maxVersion != wantMax {
+		return errRotateRace
+	}
+	ts := s.dialect.timeArg(s.now())
+	if _, err = tx.ExecContext(ctx, s.q.retireActive, ts, tenant); err != nil {
+		return fmt.Errorf("keystore: rotate tenant %q: %w", tenant, err)
+	}
+	if _, err = tx.ExecContext(ctx, s.q.insertRotated, tenant, int64(v), s.kek.URI(), wrapped, ts, ts); err != nil {
+		if s.dialect.isUniqueViolation(err) {
+			return err
+		}
+		return fmt.Errorf("keystore: rotate tenant %q: %w", tenant, err)
+	}
+	if err = tx.Commit(); err != nil {
+		return fmt.Errorf("keystore: rotate tenant %q: commit: %w", tenant, err)
+	}
+	return nil
+}
+
+// lockTenant runs the dialect's tenant lock as the transaction's first
+// statement.
+func (s *Store) lockTenant(ctx context.Context, tx *sql.Tx, tenant string) error {
+	if _, err := tx.ExecContext(ctx, s.q.lockTenant, tenant); err != nil {
+		return fmt.Errorf("keystore: lock tenant %q: %w", tenant, err)
+	}
+	return nil
+}

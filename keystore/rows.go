@@ -1,0 +1,113 @@
+package keystore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+)
+
+// querier is what *sql.DB and *sql.Tx share.
+type querier interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+// keyRow is the part of a row needed to unwrap its key.
+type keyRow struct {
+	version uint32
+	state   State
+	kekURI  string
+	wrapped []byte
+}
+
+// readActive reads the tenant's active row.
+func (s *Store) readActive(ctx context.Context, tenant string) (keyRow, bool, error) {
+	var (
+		v   int64
+		row = keyRow{state: StateActive}
+	)
+	err := s.db.QueryRowContext(ctx, s.q.selectActive, tenant).Scan(&v, &row.kekURI, &row.wrapped)
+	if errors.Is(err, sql.ErrNoRows) {
+		return keyRow{}, false, nil
+	}
+	if err != nil {
+		return keyRow{}, false, fmt.Errorf("keystore: read active key of tenant %q: %w", tenant, err)
+	}
+	if row.version, err = checkVersion(tenant, v); err != nil {
+		return keyRow{}, false, err
+	}
+	if len(row.wrapped) == 0 {
+		return keyRow{}, false, &CorruptRowError{Tenant: tenant, Version: v, Reason: "active key without wrapped_dek"}
+	}
+	return row, true, nil
+}
+
+// readKey reads one version's row.
+func (s *Store) readKey(ctx context.Context, tenant string, version uint32) (keyRow, bool, error) {
+	var (
+		st  string
+		row = keyRow{version: version}
+	)
+	err := s.db.QueryRowContext(ctx, s.q.selectKey, tenant, int64(version)).Scan(&st, &row.kekURI, &row.wrapped)
+	if errors.Is(err, sql.ErrNoRows) {
+		return keyRow{}, false, nil
+	}
+	if err != nil {
+		return keyRow{}, false, fmt.Errorf("keystore: read key of tenant %q version %d: %w", tenant, version, err)
+	}
+	var ok bool
+	if row.state, ok = parseState(st); !ok {
+		return keyRow{}, false, &CorruptRowError{Tenant: tenant, Version: int64(version), Reason: "unknown state"}
+	}
+	if row.state != StateDestroyed && len(row.wrapped) == 0 {
+		return keyRow{}, false, &CorruptRowError{Tenant: tenant, Version: int64(version), Reason: "live key without wrapped_dek"}
+	}
+	return row, true, nil
+}
+
+// tenantSummary is what get-or-create and Rotate need to know of a
+// tenant's rows.
+type tenantSummary struct {
+	maxVersion int64
+	rows       int64
+	destroyed  int64
+}
+
+func (s *Store) summary(ctx context.Context, q querier, tenant string) (tenantSummary, error) {
+	var t tenantSummary
+	if err := q.QueryRowContext(ctx, s.q.summary, tenant).Scan(&t.maxVersion, &t.rows, &t.destroyed); err != nil {
+		return t, fmt.Errorf("keystore: read keys of tenant %q: %w", tenant, err)
+	}
+	if t.maxVersion < 0 || t.maxVersion > 1<<32-1 {
+		return t, &CorruptRowError{Tenant: tenant, Version: t.maxVersion, Reason: "version out of range"}
+	}
+	return t, nil
+}
+
+// liveVersions lists the tenant's active and retired versions, newest
+// first.
+func (s *Store) liveVersions(ctx context.Context, tenant string) ([]uint32, error) {
+	rows, err := s.db.QueryContext(ctx, s.q.liveVersions, tenant)
+	if err != nil {
+		return nil, fmt.Errorf("keystore: list keys of tenant %q: %w", tenant, err)
+	}
+	defer rows.Close()
+	var out []uint32
+	for rows.Next() {
+		var v int64
+		if err := rows.Scan(&v); err != nil {
+			return nil, fmt.Errorf("keystore: list keys of tenant %q: %w", tenant, err)
+		}
+		u, err := checkVersion(tenant, v)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, u)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("keystore: list keys of tenant %q: %w", tenant, err)
+	}
+	return out, nil
+}

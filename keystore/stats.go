@@ -1,0 +1,100 @@
+package keystore
+
+import (
+	"sync/atomic"
+	"time"
+)
+
+// Stats are a Store's counters since New. Every field counts events, so
+// the difference of two snapshots is the activity between them.
+type Stats struct {
+	// KMSWraps and KMSUnwraps count calls made to the KMS, each attempt
+	// of a retried call included. They grow with tenants × versions per
+	// TTL, never with rows.
+	KMSWraps   uint64
+	KMSUnwraps uint64
+	// KMSErrors counts KMS calls that failed; KMSRetries the calls made
+	// again after a retryable failure.
+	KMSErrors  uint64
+	KMSRetries uint64
+	// Hits counts Active and Key calls answered from the cache; Misses
+	// those that had to read the key table (and maybe call the KMS).
+	Hits   uint64
+	Misses uint64
+	// StaleServed counts calls answered with an expired key during the
+	// stale grace, because the KMS failed.
+	StaleServed uint64
+	// Evictions counts cached keys dropped and zeroed before Close: by
+	// the size bound, by expiry, by Shred, or replaced by a refresh.
+	Evictions uint64
+	// Cached is the number of keys in the cache now.
+	Cached int
+}
+
+type counters struct {
+	kmsWraps, kmsUnwraps, kmsErrors, kmsRetries atomic.Uint64
+	hits, misses, staleServed, evictions        atomic.Uint64
+}
+
+// Stats returns a snapshot of the Store's counters.
+func (s *Store) Stats() Stats {
+	return Stats{
+		KMSWraps:    s.ctr.kmsWraps.Load(),
+		KMSUnwraps:  s.ctr.kmsUnwraps.Load(),
+		KMSErrors:   s.ctr.kmsErrors.Load(),
+		KMSRetries:  s.ctr.kmsRetries.Load(),
+		Hits:        s.ctr.hits.Load(),
+		Misses:      s.ctr.misses.Load(),
+		StaleServed: s.ctr.staleServed.Load(),
+		Evictions:   s.ctr.evictions.Load(),
+		Cached:      s.cache.len(),
+	}
+}
+
+// EventKind says what an [Event] reports.
+type EventKind uint8
+
+const (
+	// EventWrap is one call to the KMS to wrap a data key.
+	EventWrap EventKind = iota + 1
+	// EventUnwrap is one call to the KMS to unwrap a data key.
+	EventUnwrap
+	// EventStale is an expired key served during the stale grace.
+	EventStale
+	// EventRotate is a new active version written by Rotate.
+	EventRotate
+	// EventShred is a tenant's keys destroyed by Shred.
+	EventShred
+)
+
+func (k EventKind) String() string {
+	switch k {
+	case EventWrap:
+		return "wrap"
+	case EventUnwrap:
+		return "unwrap"
+	case EventStale:
+		return "stale"
+	case EventRotate:
+		return "rotate"
+	case EventShred:
+		return "shred"
+	}
+	return "unknown"
+}
+
+// Event is what a [WithObserver] hook receives. It names keys, never
+// holds their bytes.
+type Event struct {
+	Kind    EventKind
+	Tenant  string
+	Version uint32 // 0 for EventShred
+	KEKURI  string // for EventWrap and EventUnwrap
+	// Attempt numbers the call among retries, from 1.
+	Attempt int
+	// Start and Duration time a KMS call (wall clock, not WithClock).
+	Start    time.Time
+	Duration time.Duration
+	// Err is the call's error, nil on success.
+	Err error
+}

@@ -1,0 +1,261 @@
+package keystore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/colcrypt/colcrypt/kms"
+)
+
+// Store is the key table of one database and the cache of its unwrapped
+// data keys. It is safe for concurrent use; create one per process and
+// database and share it.
+//
+// The Store wraps every key it creates with the keeper given to New, and
+// unwraps each row with the keeper its kek_uri names (see WithKeepers).
+type Store struct {
+	db      *sql.DB
+	kek     *kms.Keeper
+	dialect Dialect
+	table   string
+	q       *queries
+
+	ttl, grace, probe time.Duration
+	attempts          int
+	base, max         time.Duration
+	kmsTimeout        time.Duration
+	now               func() time.Time
+	log               *slog.Logger
+	observe           func(Event)
+
+	cache   *cache
+	flights flightGroup
+	keepers keeperSet
+	ctr     counters
+
+	stop   context.CancelFunc // cancels loads in flight and the janitor
+	closed atomic.Bool
+	once   sync.Once
+}
+
+// New returns a Store over the key table in db, wrapping new keys with
+// kek. It does not create the table: run CreateTable first (a migration
+// step). The dialect is detected from db's driver unless WithDialect
+// says otherwise.
+//
+// A Store runs one background goroutine that zeroes expired keys; Close
+// stops it and zeroes every cached key.
+func New(db *sql.DB, kek *kms.Keeper, opts ...Option) (*Store, error) {
+	if db == nil {
+		return nil, fmt.Errorf("keystore: New: nil *sql.DB")
+	}
+	if kek == nil {
+		return nil, fmt.Errorf("keystore: New: nil kms.Keeper")
+	}
+	cfg := defaults()
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if cfg.dialect == nil {
+		d, err := DialectFor(db)
+		if err != nil {
+			return nil, err
+		}
+		cfg.dialect = d
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	if cfg.log == nil {
+		cfg.log = slog.New(slog.DiscardHandler)
+	}
+	stopCtx, stop := context.WithCancel(context.Background())
+	s := &Store{
+		db:         db,
+		kek:        kek,
+		dialect:    cfg.dialect,
+		table:      cfg.table,
+		q:          newQueries(cfg.dialect, cfg.table),
+		ttl:        cfg.ttl,
+		grace:      cfg.grace,
+		probe:      min(max(cfg.ttl/10, defaultStaleProbeLo), defaultStaleProbeHi),
+		attempts:   cfg.attempts,
+		base:       cfg.base,
+		max:        cfg.max,
+		kmsTimeout: cfg.kmsTimeout,
+		now:        cfg.now,
+		log:        cfg.log,
+		observe:    cfg.observe,
+		stop:       stop,
+	}
+	s.cache = newCache(cfg.size, &s.ctr.evictions)
+	s.flights.stop = stopCtx
+	s.keepers = keeperSet{primary: kek, open: cfg.keepers, own: cfg.keepers == nil}
+
+	// The janitor holds the cache and the clock, not the Store, so a
+	// Store dropped without Close can still be collected; its cleanup
+	// then stops the janitor and zeroes the keys.
+	go janitor(stopCtx, s.cache, s.now, sweepInterval(cfg.ttl, cfg.grace))
+	runtime.AddCleanup(s, func(c *cache) { c.close(); stop() }, s.cache)
+	return s, nil
+}
+
+// sweepInterval is how often the janitor looks for keys whose TTL and
+// grace have passed: a quarter of the shortest of them, within [1s, 1m].
+func sweepInterval(ttl, grace time.Duration) time.Duration {
+	d := ttl
+	if grace > 0 && grace < d {
+		d = grace
+	}
+	return min(max(d/4, time.Second), time.Minute)
+}
+
+func janitor(ctx context.Context, c *cache, now func() time.Time, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			c.sweep(now())
+		}
+	}
+}
+
+// Close zeroes every cached key, stops the janitor, cancels loads in
+// flight and closes the keepers the Store opened itself. The keeper given
+// to New is the caller's to close. Keys handed out earlier fail with
+// ErrClosed from then on. Close is idempotent.
+func (s *Store) Close() {
+	s.once.Do(func() {
+		s.closed.Store(true)
+		s.stop()
+		s.cache.close()
+		s.keepers.close()
+	})
+}
+
+// Table returns the key table's name.
+func (s *Store) Table() string { return s.table }
+
+// Dialect returns the Store's SQL dialect.
+func (s *Store) Dialect() Dialect { return s.dialect }
+
+// KEKURI returns the URI of the master key new data keys are wrapped with.
+func (s *Store) KEKURI() string { return s.kek.URI() }
+
+// String describes the Store: table, dialect and master key URI, which
+// hold no secret. Format, GoString and MarshalJSON say the same, so no fmt
+// verb can reach the cache.
+func (s *Store) String() string {
+	return fmt.Sprintf("keystore.Store(table=%s, dialect=%s, kek=%s)", s.table, s.dialect.Name(), s.kek.URI())
+}
+func (s *Store) GoString() string              { return s.String() }
+func (s *Store) Format(f fmt.State, verb rune) { fmt.Fprint(f, s.String()) }
+func (s *Store) MarshalJSON() ([]byte, error)  { return fmt.Appendf(nil, "%q", s.String()), nil }
+func (s *Store) LogValue() slog.Value          { return slog.StringValue(s.String()) }
+
+var (
+	_ fmt.Formatter  = (*Store)(nil)
+	_ slog.LogValuer = (*Store)(nil)
+)
+
+// errIfClosed returns ErrClosed after Close.
+func (s *Store) errIfClosed() error {
+	if s.closed.Load() {
+		return ErrClosed
+	}
+	return nil
+}
+
+// countHit counts a call answered from the cache.
+func (s *Store) countHit(stale bool) {
+	if stale {
+		s.ctr.staleServed.Add(1)
+	} else {
+		s.ctr.hits.Add(1)
+	}
+}
+
+func (s *Store) emit(e Event) {
+	if s.observe != nil {
+		s.observe(e)
+	}
+}
+
+// keeperSet holds the keepers of master keys other than the Store's own,
+// opened on first use, one per URI.
+type keeperSet struct {
+	primary *kms.Keeper
+	open    func(ctx context.Context, uri string) (*kms.Keeper, error)
+	own     bool // opened with kms.Open: closed by close
+
+	mu     sync.Mutex
+	m      map[string]*kms.Keeper
+	closed bool
+}
+
+// get returns the keeper for uri.
+func (k *keeperSet) get(ctx context.Context, uri string) (*kms.Keeper, error) {
+	if uri == k.primary.URI() {
+		return k.primary, nil
+	}
+	k.mu.Lock()
+	kp, closed := k.m[uri], k.closed
+	k.mu.Unlock()
+	if closed {
+		return nil, ErrClosed
+	}
+	if kp != nil {
+		return kp, nil
+	}
+	open := k.open
+	if open == nil {
+		open = kms.Open
+	}
+	kp, err := open(ctx, uri)
+	if err != nil {
+		return nil, fmt.Errorf("keystore: open master key %s: %w", uri, err)
+	}
+	if kp == nil {
+		return nil, fmt.Errorf("keystore: open master key %s: no keeper", uri)
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.closed {
+		if k.own {
+			kp.Close()
+		}
+		return nil, ErrClosed
+	}
+	if k.m == nil {
+		k.m = make(map[string]*kms.Keeper)
+	}
+	if prev := k.m[uri]; prev != nil {
+		// Another load opened it meanwhile; keep one.
+		if k.own && prev != kp {
+			kp.Close()
+		}
+		return prev, nil
+	}
+	k.m[uri] = kp
+	return kp, nil
+}
+
+func (k *keeperSet) close() {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.own {
+		for _, kp := range k.m {
+			kp.Close()
+		}
+	}
+	k.m, k.closed = nil, true
+}

@@ -1,0 +1,228 @@
+package kms_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/colcrypt/colcrypt/kms"
+)
+
+// fakeDriver returns err from every call (or echoes its input) and counts
+// calls and closes.
+type fakeDriver struct {
+	err    error
+	calls  atomic.Int64
+	closes atomic.Int64
+}
+
+func (d *fakeDriver) Wrap(_ context.Context, pt, _ []byte) ([]byte, error) {
+	d.calls.Add(1)
+	if d.err != nil {
+		return nil, d.err
+	}
+	return append([]byte("wrapped:"), pt...), nil
+}
+
+func (d *fakeDriver) Unwrap(_ context.Context, ct, _ []byte) ([]byte, error) {
+	d.calls.Add(1)
+	if d.err != nil {
+		return nil, d.err
+	}
+	return []byte(strings.TrimPrefix(string(ct), "wrapped:")), nil
+}
+
+func (d *fakeDriver) Close() error {
+	d.closes.Add(1)
+	return nil
+}
+
+var errOpen = errors.New("no such key")
+
+func init() {
+	kms.Register("kmstestfake", func(_ context.Context, u *url.URL) (kms.Driver, string, error) {
+		if u.Query().Get("fail") != "" {
+			return nil, "", errOpen
+		}
+		return &fakeDriver{}, "kmstestfake://" + u.Host, nil
+	})
+}
+
+func TestOpen(t *testing.T) {
+	ctx := t.Context()
+	k, err := kms.Open(ctx, "kmstestfake://key1?option=x")
+	if err != nil {
+		t.Fatalf("Open(kmstestfake://key1) err = %v", err)
+	}
+	defer k.Close()
+	if got, want := k.URI(), "kmstestfake://key1"; got != want {
+		t.Errorf("URI() = %q, want %q (the opener's canonical URI)", got, want)
+	}
+	if got, want := k.String(), "kms.Keeper(kmstestfake://key1)"; got != want {
+		t.Errorf("String() = %q, want %q", got, want)
+	}
+	blob, err := k.Wrap(ctx, []byte("dek"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := k.Unwrap(ctx, blob, nil); err != nil || string(got) != "dek" {
+		t.Errorf("Unwrap(Wrap(dek)) = %q, %v; want dek, nil", got, err)
+	}
+	if !slices.Contains(kms.Schemes(), "kmstestfake") || !slices.IsSorted(kms.Schemes()) {
+		t.Errorf("Schemes() = %v, want a sorted list with kmstestfake", kms.Schemes())
+	}
+}
+
+func TestOpenErrors(t *testing.T) {
+	tests := []struct {
+		url    string
+		is     error
+		prefix string
+	}{
+		{"nosuchscheme://x", kms.ErrUnknownScheme, `kms: unknown URL scheme "nosuchscheme" (registered: `},
+		{"kmstestfake://x?fail=1", errOpen, "kms: open kmstestfake: no such key"},
+		{"%zz://x", nil, "kms: open: invalid URL"},
+	}
+	for _, tt := range tests {
+		k, err := kms.Open(t.Context(), tt.url)
+		if err == nil || k != nil {
+			t.Errorf("Open(%q) = %v, %v; want nil and an error", tt.url, k, err)
+			continue
+		}
+		if tt.is != nil && !errors.Is(err, tt.is) {
+			t.Errorf("Open(%q) err = %v, want errors.Is %v", tt.url, err, tt.is)
+		}
+		if !strings.HasPrefix(err.Error(), tt.prefix) || strings.Count(err.Error(), "kms:") != 1 {
+			t.Errorf("Open(%q) err = %q, want prefix %q and one \"kms:\"", tt.url, err, tt.prefix)
+		}
+	}
+}
+
+func TestRegisterTwicePanics(t *testing.T) {
+	defer func() {
+		if r := recover(); r == nil {
+			t.Error("second Register(kmstestfake) did not panic")
+		}
+	}()
+	kms.Register("kmstestfake", nil)
+}
+
+// TestErrorsAreWrapped checks that the Keeper prefixes a driver's error
+// once and keeps it reachable with errors.Is and errors.As.
+func TestErrorsAreWrapped(t *testing.T) {
+	boom := errors.New("fakedriver: boom")
+	retry := &kms.RetryableError{Err: errors.New("fakedriver: unavailable")}
+	tests := []struct {
+		name      string
+		err       error
+		wantWrap  string
+		retryable bool
+	}{
+		{"plain", boom, "kms: wrap: fakedriver: boom", false},
+		{"ErrUnwrap unchanged", kms.ErrUnwrap, "kms: unwrap failed", false},
+		{"already prefixed", fmt.Errorf("kms: custom: %w", boom), "kms: custom: fakedriver: boom", false},
+		{"retryable", retry, "kms: wrap: fakedriver: unavailable", true},
+		{"wrapped retryable", fmt.Errorf("fakedriver: call: %w", retry), "kms: wrap: fakedriver: call: fakedriver: unavailable", true},
+	}
+	for _, tt := range tests {
+		k := kms.NewKeeper("fake://k", &fakeDriver{err: tt.err})
+		_, werr := k.Wrap(t.Context(), []byte("dek"), nil)
+		_, uerr := k.Unwrap(t.Context(), []byte("blob"), nil)
+		if werr == nil || werr.Error() != tt.wantWrap {
+			t.Errorf("%s: Wrap err = %v, want %q", tt.name, werr, tt.wantWrap)
+		}
+		for op, err := range map[string]error{"Wrap": werr, "Unwrap": uerr} {
+			if !errors.Is(err, tt.err) {
+				t.Errorf("%s: %s err = %v, want errors.Is the driver's error", tt.name, op, err)
+			}
+			if n := strings.Count(err.Error(), "kms:"); n != 1 {
+				t.Errorf("%s: %s err = %q has %d \"kms:\" prefixes, want 1", tt.name, op, err, n)
+			}
+			if got := kms.IsRetryable(err); got != tt.retryable {
+				t.Errorf("%s: IsRetryable(%s err %v) = %v, want %v", tt.name, op, err, got, tt.retryable)
+			}
+		}
+	}
+}
+
+func TestClosedKeeper(t *testing.T) {
+	drv := &fakeDriver{}
+	k := kms.NewKeeper("fake://k", drv)
+	if err := k.Close(); err != nil {
+		t.Fatalf("Close() = %v", err)
+	}
+	if err := k.Close(); err != nil {
+		t.Errorf("second Close() = %v, want nil", err)
+	}
+	if n := drv.closes.Load(); n != 1 {
+		t.Errorf("driver closed %d times, want 1", n)
+	}
+	if _, err := k.Wrap(t.Context(), []byte("dek"), nil); !errors.Is(err, kms.ErrClosed) {
+		t.Errorf("Wrap after Close err = %v, want ErrClosed", err)
+	}
+	if _, err := k.Unwrap(t.Context(), []byte("blob"), nil); !errors.Is(err, kms.ErrClosed) {
+		t.Errorf("Unwrap after Close err = %v, want ErrClosed", err)
+	}
+	if n := drv.calls.Load(); n != 0 {
+		t.Errorf("driver called %d times after Close, want 0", n)
+	}
+}
+
+// TestKeeperChecksBeforeDriver: a done context and an empty plaintext are
+// refused without a driver call.
+func TestKeeperChecksBeforeDriver(t *testing.T) {
+	drv := &fakeDriver{}
+	k := kms.NewKeeper("fake://k", drv)
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if _, err := k.Wrap(ctx, []byte("dek"), nil); !errors.Is(err, context.Canceled) || kms.IsRetryable(err) {
+		t.Errorf("Wrap(cancelled) err = %v, want context.Canceled, not retryable", err)
+	}
+	if _, err := k.Unwrap(ctx, []byte("blob"), nil); !errors.Is(err, context.Canceled) {
+		t.Errorf("Unwrap(cancelled) err = %v, want context.Canceled", err)
+	}
+	for _, pt := range [][]byte{nil, {}} {
+		if _, err := k.Wrap(t.Context(), pt, nil); !errors.Is(err, kms.ErrEmptyPlaintext) {
+			t.Errorf("Wrap(%#v) err = %v, want ErrEmptyPlaintext", pt, err)
+		}
+	}
+	if n := drv.calls.Load(); n != 0 {
+		t.Errorf("driver called %d times, want 0", n)
+	}
+}
+
+type notRetryable struct{}
+
+func (notRetryable) Error() string   { return "not retryable" }
+func (notRetryable) Retryable() bool { return false }
+
+func TestIsRetryable(t *testing.T) {
+	tests := []struct {
+		err  error
+		want bool
+	}{
+		{nil, false},
+		{errors.New("x"), false},
+		{context.DeadlineExceeded, false},
+		{context.Canceled, false},
+		{kms.ErrUnwrap, false},
+		{notRetryable{}, false},
+		{&kms.RetryableError{Err: errors.New("x")}, true},
+		{fmt.Errorf("a: %w", &kms.RetryableError{Err: errors.New("x")}), true},
+		{errors.Join(errors.New("a"), &kms.RetryableError{Err: errors.New("x")}), true},
+	}
+	for _, tt := range tests {
+		if got := kms.IsRetryable(tt.err); got != tt.want {
+			t.Errorf("IsRetryable(%v) = %v, want %v", tt.err, got, tt.want)
+		}
+	}
+	inner := errors.New("inner")
+	if r := (&kms.RetryableError{Err: inner}); !errors.Is(r, inner) || r.Error() != "inner" {
+		t.Errorf("RetryableError{inner}: Is = %v, Error = %q; want true, inner", errors.Is(r, inner), r.Error())
+	}
+}

@@ -1,0 +1,193 @@
+package localkms_test
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/colcrypt/colcrypt/kms"
+	"github.com/colcrypt/colcrypt/kms/localkms"
+)
+
+func writeKeys(t *testing.T, ids ...string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "master keys")
+	for _, id := range ids {
+		if err := localkms.GenerateKeyFile(path, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return path
+}
+
+func TestOpenURL(t *testing.T) {
+	one := writeKeys(t, "k1")
+	two := writeKeys(t, "k1", "k2")
+	t.Setenv("COLCRYPT_TEST_KEYS", "k1:"+b64(key1)+" , k2:"+b64(key2))
+	t.Setenv("COLCRYPT_TEST_ONE_KEY", "# a comment line\nonly:"+b64(key1)+"\n")
+	esc := func(p string) string { return strings.ReplaceAll(p, " ", "%20") }
+	tests := []struct {
+		url, wantURI string
+	}{
+		{"local://" + esc(one) + "?id=k1", "local://" + esc(one) + "?id=k1"},
+		{"local://" + esc(one), "local://" + esc(one) + "?id=k1"},
+		{"local://" + esc(two) + "?id=k2", "local://" + esc(two) + "?id=k2"},
+		{"local://?env=COLCRYPT_TEST_KEYS&id=k2", "local://?env=COLCRYPT_TEST_KEYS&id=k2"},
+		{"local://?id=k1&env=COLCRYPT_TEST_KEYS", "local://?env=COLCRYPT_TEST_KEYS&id=k1"},
+		{"local://?env=COLCRYPT_TEST_ONE_KEY", "local://?env=COLCRYPT_TEST_ONE_KEY&id=only"},
+	}
+	ctx := t.Context()
+	for _, tt := range tests {
+		k, err := kms.Open(ctx, tt.url)
+		if err != nil {
+			t.Errorf("kms.Open(%q) err = %v", tt.url, err)
+			continue
+		}
+		if k.URI() != tt.wantURI {
+			t.Errorf("kms.Open(%q).URI() = %q, want %q", tt.url, k.URI(), tt.wantURI)
+		}
+		// The canonical URI opens the same key.
+		blob, err := k.Wrap(ctx, key2, []byte("aad"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		k2, err := kms.Open(ctx, k.URI())
+		if err != nil {
+			t.Fatalf("kms.Open(canonical %q) err = %v", k.URI(), err)
+		}
+		if got, err := k2.Unwrap(ctx, blob, []byte("aad")); err != nil || !bytes.Equal(got, key2) {
+			t.Errorf("Unwrap through canonical URI %q err = %v, want the plaintext", k.URI(), err)
+		}
+		k.Close()
+		k2.Close()
+	}
+}
+
+func TestOpenURLErrors(t *testing.T) {
+	two := writeKeys(t, "k1", "k2")
+	bad := filepath.Join(t.TempDir(), "bad")
+	os.WriteFile(bad, []byte("k1:"+b64(key1[:20])+"\n"), 0o600)
+	t.Setenv("COLCRYPT_TEST_EMPTY", "")
+	t.Setenv("COLCRYPT_TEST_BAD", "k1:"+b64(key1[:20]))
+	tests := []struct {
+		url, want string
+	}{
+		{"local://" + two, "2 keys (k1, k2): choose one"},
+		{"local://" + two + "?id=k3", `no key with id "k3"`},
+		{"local://" + two + "?id=k1&id=k2", `"id" given 2 times`},
+		{"local://" + two + "?id=a/b", "invalid id"},
+		{"local://" + two + "?key=" + b64(key1), `unknown URL parameter "key"`},
+		{"local://relative/keys?id=k1", "must be absolute"},
+		{"local:relative?id=k1", "malformed URL"},
+		{"local://" + two + "#frag", "malformed URL"},
+		{"local://", "no key file path or env"},
+		{"local://" + two + "?env=X", "not both"},
+		{"local://?env=COLCRYPT_TEST_UNSET_XYZ", "COLCRYPT_TEST_UNSET_XYZ is not set"},
+		{"local://?env=COLCRYPT_TEST_EMPTY", "is not set"},
+		{"local://?env=A-B", "invalid environment variable name"},
+		{"local://?env=COLCRYPT_TEST_BAD", "is 20 bytes, want 32 (in $COLCRYPT_TEST_BAD)"},
+		{"local://" + bad + "?id=k1", "(in " + bad + ")"},
+		{"local://" + filepath.Join(t.TempDir(), "missing"), "no such file"},
+	}
+	for _, tt := range tests {
+		_, err := kms.Open(t.Context(), tt.url)
+		if err == nil || !strings.HasPrefix(err.Error(), "kms: open local: localkms: ") || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("kms.Open(%q) err = %v, want one containing %q", tt.url, err, tt.want)
+			continue
+		}
+		assertNoKeyMaterial(t, err.Error(), nil, key1, key2)
+	}
+}
+
+func TestClosedDriver(t *testing.T) {
+	ks, _ := localkms.NewKeyset(map[string][]byte{"k1": key1})
+	d, _ := localkms.New(ks, "k1")
+	blob, err := d.Wrap(t.Context(), key2, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Close(); err != nil {
+		t.Fatalf("Close() = %v", err)
+	}
+	if _, err := d.Wrap(t.Context(), key2, nil); !errors.Is(err, localkms.ErrClosed) {
+		t.Errorf("Wrap after Close err = %v, want ErrClosed", err)
+	}
+	if _, err := d.Unwrap(t.Context(), blob, nil); !errors.Is(err, localkms.ErrClosed) {
+		t.Errorf("Unwrap after Close err = %v, want ErrClosed", err)
+	}
+}
+
+func TestWrapLimits(t *testing.T) {
+	ks, _ := localkms.NewKeyset(map[string][]byte{"k1": key1})
+	d, _ := localkms.New(ks, "k1")
+	blob, err := d.Wrap(t.Context(), make([]byte, localkms.MaxPlaintextSize), nil)
+	if err != nil {
+		t.Fatalf("Wrap(MaxPlaintextSize) err = %v", err)
+	}
+	if got, err := d.Unwrap(t.Context(), blob, nil); err != nil || len(got) != localkms.MaxPlaintextSize {
+		t.Fatalf("Unwrap(MaxPlaintextSize blob) = %d bytes, %v", len(got), err)
+	}
+	if _, err := d.Wrap(t.Context(), make([]byte, localkms.MaxPlaintextSize+1), nil); err == nil || kms.IsRetryable(err) {
+		t.Errorf("Wrap(MaxPlaintextSize+1) err = %v, want a permanent error", err)
+	}
+	if len(blob) != 1+12+localkms.MaxPlaintextSize+16 {
+		t.Errorf("blob overhead = %d, want 29", len(blob)-localkms.MaxPlaintextSize)
+	}
+}
+
+func FuzzUnwrap(f *testing.F) {
+	ks, _ := localkms.NewKeyset(map[string][]byte{"k1": key1})
+	d, _ := localkms.New(ks, "k1")
+	blob, err := d.Wrap(f.Context(), key2, []byte("aad"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(blob, []byte("aad"))
+	f.Add(blob[:29], []byte("aad"))
+	f.Add([]byte{1}, []byte(nil))
+	f.Add([]byte{}, []byte("aad"))
+	f.Fuzz(func(t *testing.T, blob, aad []byte) {
+		got, err := d.Unwrap(t.Context(), blob, aad)
+		if err != nil {
+			if !errors.Is(err, kms.ErrUnwrap) || got != nil {
+				t.Fatalf("Unwrap err = %v with %d bytes, want kms.ErrUnwrap and nil", err, len(got))
+			}
+			return
+		}
+		// Only a blob that Wrap made can open, and then to its plaintext.
+		if !bytes.Equal(got, key2) {
+			t.Fatalf("Unwrap of fuzzed blob opened to %d unexpected bytes", len(got))
+		}
+	})
+}
+
+func TestFileURL(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "odd dir?#%")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "keys")
+	if err := localkms.GenerateKeyFile(path, "k1"); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"k1", ""} {
+		u := localkms.FileURL(path, id)
+		k, err := kms.Open(t.Context(), u)
+		if err != nil {
+			t.Fatalf("kms.Open(FileURL(%q, %q) = %q) err = %v", path, id, u, err)
+		}
+		if want := localkms.FileURL(path, "k1"); k.URI() != want {
+			t.Errorf("URI() = %q, want %q", k.URI(), want)
+		}
+		k.Close()
+	}
+	if got, want := localkms.EnvURL("KEYS", "k1"), "local://?env=KEYS&id=k1"; got != want {
+		t.Errorf("EnvURL = %q, want %q", got, want)
+	}
+	if got, want := localkms.EnvURL("KEYS", ""), "local://?env=KEYS"; got != want {
+		t.Errorf("EnvURL(no id) = %q, want %q", got, want)
+	}
+}

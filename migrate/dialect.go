@@ -1,0 +1,132 @@
+package migrate
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Dialect is the SQL of one database engine: catalog queries, the batched
+// compare-and-set UPDATE, the checkpoint table and how a batch transaction
+// takes its locks. [Postgres] and [SQLite] are the implementations; a new
+// engine (MySQL, say) is one more file implementing the unexported methods.
+type Dialect interface {
+	// Name is the engine's name: "postgres", "sqlite".
+	Name() string
+
+	dialect
+}
+
+// dialect is the engine-specific part. Every SQL string the package runs
+// is built here, from a plan whose identifiers are already checked against
+// the catalog.
+type dialect interface {
+	// quote quotes one identifier.
+	quote(ident string) string
+	// describe reads a table's columns and its single-column primary key
+	// (nil if it has none) from the catalog.
+	describe(ctx context.Context, q querier, table string) (*tableInfo, error)
+	// uniqueColumn reports whether column holds unique values (a primary
+	// key or a single-column unique index), which keyset pagination needs.
+	uniqueColumn(ctx context.Context, q querier, ti *tableInfo, column string) (bool, error)
+
+	// begin starts a batch transaction that holds the write locks the
+	// dialect needs (SQLite: BEGIN IMMEDIATE, so no other writer can come
+	// between the read and the write).
+	begin(ctx context.Context, db *sql.DB) (txn, error)
+
+	// selectRows is the keyset-paginated read of one batch: rows with
+	// pk > $lo (if hasLo) and pk <= $hi (if hasHi), in pk order, limit $n.
+	selectRows(p *plan, hasLo, hasHi bool) string
+	// selectByPK re-reads the rows whose pks are given (after a lost
+	// compare-and-set); returns the query and its arguments.
+	selectByPK(p *plan, pks []any) (string, []any)
+	// write applies the batch's compare-and-set updates and reports, for
+	// each write, whether it was applied (false: the row changed since it
+	// was read).
+	write(ctx context.Context, tx txn, p *plan, ws []write) ([]bool, error)
+	// scanPK is the destination to scan a pk into, and pkValue its value
+	// afterwards: the form the dialect binds back (text on Postgres, the
+	// native value on SQLite), and its text for reports.
+	scanPK() any
+	pkValue(dst any) (v any, text string)
+
+	// estimate returns the approximate number of rows of the table.
+	estimate(ctx context.Context, q querier, p *plan) (int64, error)
+	// boundaries returns up to n-1 pk values that cut the table into n
+	// chunks of about equal size, in pk order.
+	boundaries(ctx context.Context, q querier, p *plan, total int64, n int) ([]any, error)
+
+	// checkpointDDL creates the checkpoint table.
+	checkpointDDL(table string) []string
+	// claimChunk selects one unfinished chunk of a job, locking it so no
+	// other worker in any process takes it until this transaction ends,
+	// and skipping chunks others hold. Arguments: job id.
+	claimChunk(table string) string
+	// ph is the i-th (1-based) bind placeholder.
+	ph(i int) string
+	// keysInTx reports whether the key store may be asked for a key
+	// (which may insert a tenant's first key) while a batch transaction
+	// is open. SQLite's single writer lock makes that a self-deadlock.
+	keysInTx() bool
+	// timeArg is a timestamp as the checkpoint table stores it.
+	timeArg(t time.Time) any
+}
+
+// querier is what reads need: *sql.DB, *sql.Tx and *sql.Conn.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// txn is a batch transaction. *sql.Tx implements it; SQLite uses a
+// connection with a hand-issued BEGIN IMMEDIATE.
+type txn interface {
+	querier
+	Commit() error
+	Rollback() error
+}
+
+var _ txn = (*sql.Tx)(nil)
+
+// DialectByName returns the dialect called name ("postgres", "pgx",
+// "postgresql", "sqlite", "sqlite3").
+func DialectByName(name string) (Dialect, error) {
+	switch strings.ToLower(name) {
+	case "postgres", "postgresql", "pgx", "pg":
+		return Postgres, nil
+	case "sqlite", "sqlite3":
+		return SQLite, nil
+	}
+	return nil, fmt.Errorf("migrate: unknown SQL dialect %q (known: postgres, sqlite)", name)
+}
+
+// DetectDialect guesses the dialect of db from its driver's Go type: the
+// pgx and lib/pq drivers are Postgres, modernc.org/sqlite and
+// mattn/go-sqlite3 are SQLite.
+func DetectDialect(db *sql.DB) (Dialect, error) {
+	t := strings.ToLower(fmt.Sprintf("%T", db.Driver()))
+	switch {
+	case strings.Contains(t, "stdlib"), strings.Contains(t, "pq."), strings.Contains(t, "pgx"):
+		return Postgres, nil
+	case strings.Contains(t, "sqlite"):
+		return SQLite, nil
+	}
+	return nil, fmt.Errorf("migrate: cannot tell the SQL dialect of driver %s; pass one to migrate.New", t)
+}
+
+// quoteDouble quotes an identifier the SQL-standard way.
+func quoteDouble(ident string) string {
+	return `"` + strings.ReplaceAll(ident, `"`, `""`) + `"`
+}
+
+// quoteTable quotes a table name, splitting "schema.table" in two.
+func quoteTable(d dialect, name string) string {
+	if schema, table, ok := strings.Cut(name, "."); ok {
+		return d.quote(schema) + "." + d.quote(table)
+	}
+	return d.quote(name)
+}

@@ -1,0 +1,387 @@
+package migrate
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/colcrypt/colcrypt/codec"
+	"github.com/colcrypt/colcrypt/field"
+)
+
+func lowerBidx(t testing.TB) *field.BlindIndex {
+	b, err := field.NewBlindIndex("email_bidx", 0, "lower")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestEncrypt(t *testing.T) {
+	const n = 2500
+	var nulls, nonNull int64
+	for id := int64(1); id <= n; id++ {
+		if _, ok := emailOf(id); ok {
+			nonNull++
+		} else {
+			nulls++
+		}
+	}
+	cases := []struct {
+		name string
+		job  Job
+		// col holds the ciphertext afterwards; want gives its plaintext.
+		col   string
+		want  func(id int64) (string, bool)
+		setup func(e *env)
+		check func(t *testing.T, e *env)
+	}{
+		{
+			name: "new column with blind index",
+			job:  Job{Column: "email", ToColumn: "email_enc", TenantColumn: "tenant", BlindIndex: lowerBidx(t)},
+			col:  "email_enc", want: emailOf,
+			check: func(t *testing.T, e *env) {
+				// The source is left for the user to drop.
+				var want int64
+				for id := int64(1); id <= n; id++ {
+					if v, _ := emailOf(id); v != "" {
+						want++
+					}
+				}
+				if got := e.count("users", "email LIKE 'user%'"); got != want {
+					t.Errorf("plaintext rows left in email = %d, want all %d untouched", got, want)
+				}
+				// The blind index finds a row the way the application
+				// will look it up.
+				ctx := context.Background()
+				s := field.Scope{Tenant: tenantOfID(42), Table: "users", Column: "email_enc"}
+				cands, err := e.enc.BlindIndexCandidates(ctx, s, lowerBidx(t), []byte("USER42@example.COM"))
+				if err != nil || len(cands) != 1 {
+					t.Fatalf("BlindIndexCandidates = %d, %v", len(cands), err)
+				}
+				var stored []byte
+				if err := e.db.QueryRow("SELECT email_bidx FROM users WHERE id = 42").Scan(&stored); err != nil {
+					t.Fatal(err)
+				}
+				if !bytes.Equal(stored, cands[0]) {
+					t.Errorf("email_bidx of row 42 = %x, want %x", stored, cands[0])
+				}
+			},
+		},
+		{
+			name: "in place, text column gets armor",
+			job:  Job{Column: "email", TenantColumn: "tenant"},
+			col:  "email", want: emailOf,
+			check: func(t *testing.T, e *env) {
+				var v string
+				if err := e.db.QueryRow("SELECT email FROM users WHERE id = 1").Scan(&v); err != nil {
+					t.Fatal(err)
+				}
+				if !codec.IsArmored([]byte(v)) {
+					t.Errorf("email of row 1 = %q, want text armor", v)
+				}
+			},
+		},
+		{
+			name: "in place, binary column",
+			job:  Job{Column: "raw", TenantColumn: "tenant"},
+			col:  "raw", want: emailOf,
+			check: func(t *testing.T, e *env) {
+				var v []byte
+				if err := e.db.QueryRow("SELECT raw FROM users WHERE id = 1").Scan(&v); err != nil {
+					t.Fatal(err)
+				}
+				if !codec.IsValue(v) {
+					t.Errorf("raw of row 1 = %x, want a binary value", v)
+				}
+			},
+		},
+		{
+			name: "deterministic",
+			job:  Job{Column: "email", ToColumn: "email_enc", TenantColumn: "tenant", Mode: field.Deterministic},
+			col:  "email_enc", want: emailOf,
+			check: func(t *testing.T, e *env) {
+				var v []byte
+				if err := e.db.QueryRow("SELECT email_enc FROM users WHERE id = 1").Scan(&v); err != nil {
+					t.Fatal(err)
+				}
+				want, err := e.enc.SealDeterministic(context.Background(), field.Scope{Tenant: tenantOfID(1), Table: "users", Column: "email_enc"}, []byte("user1@Example.com"))
+				if err != nil || !bytes.Equal(v, want) {
+					t.Errorf("email_enc of row 1 = %x, want the deterministic value %x (%v)", v, want, err)
+				}
+			},
+		},
+		{
+			name:  "fixed tenant",
+			job:   Job{Column: "email", ToColumn: "email_enc", Tenant: "solo"},
+			setup: func(e *env) { e.exec("UPDATE users SET tenant = 'solo'") },
+			col:   "email_enc", want: emailOf,
+		},
+		{
+			name: "integer column into a new column",
+			job:  Job{Column: "n", ToColumn: "email_enc", TenantColumn: "tenant"},
+			col:  "email_enc",
+			want: func(id int64) (string, bool) { return strconv.FormatInt(id, 10), true },
+		},
+	}
+	for _, dc := range dialects {
+		for _, tc := range cases {
+			t.Run(dc.name+"/"+tc.name, func(t *testing.T) {
+				e := newEnv(t, dc.d)
+				e.createUsers(n)
+				if tc.setup != nil {
+					tc.setup(e)
+				}
+				job := tc.job
+				job.Kind, job.Table = Encrypt, "users"
+				o := RunOptions{BatchSize: 100, Workers: 2}
+				res := mustRun(t, e.m, job, o)
+				wantUpdated := nonNull
+				if job.Column == "n" {
+					wantUpdated = n
+				}
+				if !res.Done || res.Scanned != n || res.Updated != wantUpdated || res.Updated+res.Null != n || res.Failed != 0 {
+					t.Errorf("Run = %+v, want done, %d scanned, %d updated", res, n, wantUpdated)
+				}
+				e.checkEncrypted(tc.col, tc.want)
+				if tc.check != nil {
+					tc.check(t, e)
+				}
+
+				// Idempotent: a second pass finds nothing to do.
+				o.Restart = true
+				res = mustRun(t, e.m, job, o)
+				if res.Updated != 0 || res.Skipped != wantUpdated {
+					t.Errorf("second Run = %+v, want 0 updated, %d skipped", res, wantUpdated)
+				}
+				e.checkEncrypted(tc.col, tc.want)
+
+				vjob := Job{Table: "users", Column: tc.col, TenantColumn: job.TenantColumn, Tenant: job.Tenant, BlindIndex: job.BlindIndex}
+				rep, err := e.m.Verify(context.Background(), vjob, VerifyOptions{BatchSize: 300})
+				if err != nil || rep.Encrypted != wantUpdated || rep.Failed != 0 || rep.Plaintext != 0 || rep.Rows != n {
+					t.Errorf("Verify = %+v, %v; want %d encrypted, nothing failing", rep, err, wantUpdated)
+				}
+			})
+		}
+	}
+}
+
+// TestEncrypt100k is the size check: 100,000 rows migrated, every
+// row decrypting to its old value and no plaintext left in the column.
+func TestEncrypt100k(t *testing.T) {
+	const n = 100_000
+	for _, dc := range dialects {
+		t.Run(dc.name, func(t *testing.T) {
+			e := newEnv(t, dc.d)
+			e.createUsers(n)
+			start := time.Now()
+			res := mustRun(t, e.m, Job{Kind: Encrypt, Table: "users", Column: "email", ToColumn: "email_enc", TenantColumn: "tenant"},
+				RunOptions{BatchSize: 1000, Workers: 2})
+			d := time.Since(start)
+			t.Logf("%s: %d rows in %v (%.0f rows/s)", dc.name, res.Scanned, d, float64(res.Scanned)/d.Seconds())
+			if !res.Done || res.Scanned != n || res.Failed != 0 || res.Updated+res.Null != n {
+				t.Fatalf("Run = %+v", res)
+			}
+			e.checkEncrypted("email_enc", emailOf)
+			if got := e.count("users", "email IS NOT NULL AND email_enc IS NULL"); got != 0 {
+				t.Errorf("%d rows with an email but no email_enc", got)
+			}
+		})
+	}
+}
+
+// TestConcurrentAppWrites runs an in-place migration while the application
+// keeps writing rows through its encrypted path; no application write may
+// be lost to the migration's write.
+func TestConcurrentAppWrites(t *testing.T) {
+	const n = 20_000
+	for _, dc := range dialects {
+		t.Run(dc.name, func(t *testing.T) {
+			e := newEnv(t, dc.d)
+			e.createUsers(n)
+			ctx, stop := context.WithCancel(context.Background())
+			var (
+				mu     sync.Mutex
+				latest = map[int64]string{}
+				writes atomic.Int64
+				wg     sync.WaitGroup
+				appErr atomic.Value
+			)
+			// Two writers, each on its own half of the rows, so the order of
+			// each row's writes is known.
+			for g := range 2 {
+				wg.Go(func() {
+					rnd := rand.New(rand.NewPCG(uint64(g), 7))
+					bg := context.Background()
+					for i := 0; ctx.Err() == nil; i++ {
+						id := rnd.Int64N(n/2)*2 + int64(g) + 1
+						v := fmt.Sprintf("app%d-%d@example.org", id, i)
+						sealed, err := e.enc.Seal(bg, field.Scope{Tenant: tenantOfID(id), Table: "users", Column: "email"}, []byte(v))
+						if err != nil {
+							appErr.Store(err)
+							return
+						}
+						q := "UPDATE users SET email = $1 WHERE id = $2"
+						if dc.d == SQLite {
+							q = "UPDATE users SET email = ?1 WHERE id = ?2"
+						}
+						if _, err := e.db.ExecContext(bg, q, string(codec.Armor(nil, sealed)), id); err != nil {
+							appErr.Store(err)
+							return
+						}
+						mu.Lock()
+						latest[id] = v
+						mu.Unlock()
+						writes.Add(1)
+						if dc.d == SQLite {
+							// SQLite has one writer: give the migration a turn.
+							time.Sleep(200 * time.Microsecond)
+						}
+					}
+				})
+			}
+			// Let the application get going first.
+			for writes.Load() < 20 && appErr.Load() == nil {
+				time.Sleep(time.Millisecond)
+			}
+			during := writes.Load()
+			res, err := e.m.Run(context.Background(), Job{Kind: Encrypt, Table: "users", Column: "email", TenantColumn: "tenant"}, RunOptions{BatchSize: 200, Workers: 2})
+			during = writes.Load() - during
+			stop()
+			wg.Wait()
+			if err, _ := appErr.Load().(error); err != nil {
+				t.Fatalf("application write: %v", err)
+			}
+			if err != nil {
+				t.Fatalf("Run = %+v, %v", res, err)
+			}
+			t.Logf("%d application writes during the migration; result %+v", during, res)
+			if during == 0 {
+				t.Fatalf("no application write happened during the migration; the test proved nothing")
+			}
+			e.checkEncrypted("email", func(id int64) (string, bool) {
+				if v, ok := latest[id]; ok {
+					return v, true
+				}
+				return emailOf(id)
+			})
+		})
+	}
+}
+
+// TestCompareAndSetLost makes the application write a row between the
+// batch's read and its write: the migration must leave the application's
+// value, re-read the row, and see it needs nothing.
+func TestCompareAndSetLost(t *testing.T) {
+	e := newEnv(t, Postgres)
+	e.createUsers(500)
+	ctx := context.Background()
+	appValue := "written-by-the-app@example.org"
+	var once sync.Once
+	testHookBeforeWrite = func(ws []write) {
+		once.Do(func() {
+			id, _ := strconv.ParseInt(ws[3].r.pkText, 10, 64)
+			sealed, err := e.enc.Seal(ctx, field.Scope{Tenant: tenantOfID(id), Table: "users", Column: "email"}, []byte(appValue))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if _, err := e.db.Exec("UPDATE users SET email = $1 WHERE id = $2", string(codec.Armor(nil, sealed)), id); err != nil {
+				t.Error(err)
+			}
+			t.Logf("application wrote row %d", id)
+		})
+	}
+	t.Cleanup(func() { testHookBeforeWrite = nil })
+	res := mustRun(t, e.m, Job{Kind: Encrypt, Table: "users", Column: "email", TenantColumn: "tenant"}, RunOptions{BatchSize: 100})
+	var nonNull int64
+	for id := int64(1); id <= 500; id++ {
+		if _, ok := emailOf(id); ok {
+			nonNull++
+		}
+	}
+	if res.Updated != nonNull-1 || res.Skipped != 1 || res.Conflicts != 0 {
+		t.Errorf("Run = %+v, want %d updated and the application's row skipped", res, nonNull-1)
+	}
+	e.checkEncrypted("email", func(id int64) (string, bool) {
+		if id == 4 {
+			return appValue, true
+		}
+		return emailOf(id)
+	})
+}
+
+// TestKeyTypes pages tables by keys of other types than integers.
+func TestKeyTypes(t *testing.T) {
+	cases := []struct {
+		name    string
+		d       Dialect
+		keyType string
+		keyExpr string // of x, the row number
+	}{
+		{"postgres/text", Postgres, "text", "'k' || lpad(x::text, 6, '0')"},
+		{"postgres/uuid", Postgres, "uuid", "md5(x::text)::uuid"},
+		{"postgres/varchar", Postgres, "varchar(32)", "'row-' || x"},
+		{"sqlite/text", SQLite, "TEXT", "'row-' || x"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, tc.d)
+			e.exec("CREATE TABLE items (k " + tc.keyType + " PRIMARY KEY, id bigint, tenant text, email text, email_enc " + e.typ("bytea") + ")")
+			if tc.d == Postgres {
+				e.exec("INSERT INTO items SELECT " + tc.keyExpr + ", x, 'acme', 'user' || x || '@Example.com' FROM generate_series(1, 3000) AS g(x)")
+			} else {
+				e.exec("INSERT INTO items (k, id, tenant, email) WITH RECURSIVE g(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM g WHERE x < 3000) SELECT " + tc.keyExpr + ", x, 'acme', 'user' || x || '@Example.com' FROM g")
+			}
+			res := mustRun(t, e.m, Job{Kind: Encrypt, Table: "items", Column: "email", ToColumn: "email_enc", TenantColumn: "tenant"}, RunOptions{BatchSize: 70, Workers: 3})
+			if res.Updated != 3000 || res.Scanned != 3000 {
+				t.Fatalf("Run = %+v, want 3000 rows updated once each", res)
+			}
+			rows := e.rawColumn("items", "email_enc")
+			for _, r := range rows {
+				pt, err := e.enc.Open(context.Background(), field.Scope{Tenant: "acme", Table: "items", Column: "email_enc"}, r.v)
+				if want := fmt.Sprintf("user%d@Example.com", r.id); err != nil || string(pt) != want {
+					t.Fatalf("row %d: Open = %q, %v; want %q", r.id, pt, err, want)
+				}
+			}
+		})
+	}
+}
+
+func TestManyWorkersExactlyOnce(t *testing.T) {
+	for _, dc := range dialects {
+		t.Run(dc.name, func(t *testing.T) {
+			e := newEnv(t, dc.d)
+			e.createUsers(6000)
+			// Several Runs at once, as several processes would run one job.
+			var wg sync.WaitGroup
+			results := make([]*Result, 3)
+			errs := make([]error, 3)
+			for i := range results {
+				wg.Go(func() {
+					results[i], errs[i] = e.m.Run(context.Background(), Job{Kind: Encrypt, Table: "users", Column: "email", ToColumn: "email_enc", TenantColumn: "tenant"},
+						RunOptions{BatchSize: 50, Workers: 2})
+				})
+			}
+			wg.Wait()
+			var thisRun int64
+			for i := range results {
+				if errs[i] != nil {
+					t.Fatalf("Run %d = %v", i, errs[i])
+				}
+				thisRun += results[i].ThisRun
+			}
+			last := results[0]
+			if last.Scanned != 6000 || thisRun != 6000 || last.Updated+last.Null != 6000 || last.Skipped != 0 {
+				t.Errorf("Runs scanned %d rows between them, job totals %+v; want every row exactly once", thisRun, last)
+			}
+			e.checkEncrypted("email_enc", emailOf)
+		})
+	}
+}

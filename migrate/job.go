@@ -1,0 +1,258 @@
+package migrate
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/colcrypt/colcrypt/field"
+)
+
+// Kind is what a job does to a column.
+type Kind string
+
+const (
+	// Encrypt seals plaintext values, in place or into ToColumn.
+	Encrypt Kind = "encrypt"
+	// Reencrypt re-seals values under the tenant's active key version,
+	// skipping values already on it: the data half of a key rotation.
+	Reencrypt Kind = "reencrypt"
+	// Decrypt opens values back to plaintext, in place or into ToColumn:
+	// the way out of colcrypt.
+	Decrypt Kind = "decrypt"
+
+	// kindVerify plans a read-only scan (Verify, Usage).
+	kindVerify Kind = "verify"
+)
+
+// Job describes one migration of one column. It is what the checkpoint
+// records: a rerun with the same ID must describe the same work.
+type Job struct {
+	// ID names the job in the checkpoint table. Default: derived from the
+	// kind, table and columns ("encrypt:users.email->email_enc").
+	ID   string `json:"id"`
+	Kind Kind   `json:"kind"`
+	// Table is the table, optionally "schema.table".
+	Table string `json:"table"`
+	// Column is the column read: plaintext for Encrypt, ciphertext for
+	// Reencrypt and Decrypt.
+	Column string `json:"column"`
+	// ToColumn is the column written; empty means in place. The column
+	// must exist (add it first). Reencrypt is always in place.
+	ToColumn string `json:"to_column,omitempty"`
+	// PK is the column that pages the table: any unique, orderable
+	// column. Default: the table's single-column primary key.
+	PK string `json:"pk,omitempty"`
+	// TenantColumn holds each row's tenant; Tenant is one fixed tenant for
+	// every row. At most one may be set; with neither, the Encryptor's
+	// fixed tenant (field.WithFixedTenant) is used.
+	TenantColumn string `json:"tenant_column,omitempty"`
+	Tenant       string `json:"tenant,omitempty"`
+	// Mode is the encryption mode of Encrypt. Reencrypt keeps each value's
+	// own mode.
+	Mode field.Mode `json:"mode"`
+	// BlindIndex, if set, is filled in the same write as the value
+	// (Encrypt, Reencrypt) and checked by Verify.
+	BlindIndex *field.BlindIndex `json:"-"`
+	// Armor writes text armor even into a binary column. Text columns
+	// always get armor: binary ciphertext is not valid text.
+	Armor bool `json:"armor,omitempty"`
+	// ScopeTable and ScopeColumn are the table and column names bound into
+	// each value's associated data: the names the application uses when
+	// it reads the column. Defaults: Table (without a schema) and the
+	// column that holds the ciphertext (ToColumn for Encrypt into a new
+	// column, Column otherwise).
+	ScopeTable  string `json:"scope_table,omitempty"`
+	ScopeColumn string `json:"scope_column,omitempty"`
+}
+
+// DefaultID is the job id used when Job.ID is empty.
+func (j Job) DefaultID() string {
+	id := string(j.Kind) + ":" + j.Table + "." + j.Column
+	if j.ToColumn != "" && j.ToColumn != j.Column {
+		id += "->" + j.ToColumn
+	}
+	return id
+}
+
+// specJSON is the job's persisted description: everything that changes
+// what the job writes. Two runs of one job id must agree on it.
+func (j Job) specJSON() string {
+	type bidx struct {
+		Column      string   `json:"column"`
+		Length      int      `json:"length"`
+		Normalizers []string `json:"normalizers,omitempty"`
+	}
+	s := struct {
+		Job
+		BlindIndex *bidx `json:"blind_index,omitempty"`
+	}{Job: j}
+	if j.BlindIndex != nil {
+		s.BlindIndex = &bidx{j.BlindIndex.Column, j.BlindIndex.Length, j.BlindIndex.Normalizers}
+	}
+	b, _ := json.Marshal(s) // plain strings and ints: cannot fail
+	return string(b)
+}
+
+// normalize fills defaults and checks the combination of fields.
+func (j Job) normalize() (Job, error) {
+	switch j.Kind {
+	case Encrypt, Reencrypt, Decrypt, kindVerify:
+	default:
+		return j, fmt.Errorf("%w: unknown job kind %q (encrypt, reencrypt, decrypt)", ErrInvalidJob, j.Kind)
+	}
+	if j.Table == "" || j.Column == "" {
+		return j, fmt.Errorf("%w: a job needs a table and a column", ErrInvalidJob)
+	}
+	if j.ToColumn == j.Column {
+		j.ToColumn = ""
+	}
+	if (j.Kind == Reencrypt || j.Kind == kindVerify) && j.ToColumn != "" {
+		return j, fmt.Errorf("%w: %s works on one column; drop ToColumn", ErrInvalidJob, j.Kind)
+	}
+	if j.TenantColumn != "" && j.Tenant != "" {
+		return j, fmt.Errorf("%w: give a tenant column or a fixed tenant, not both", ErrInvalidJob)
+	}
+	if j.Kind == Decrypt && j.BlindIndex != nil {
+		return j, fmt.Errorf("%w: decrypt does not write a blind index", ErrInvalidJob)
+	}
+	if j.BlindIndex != nil {
+		if j.BlindIndex.Length == 0 {
+			b, err := field.NewBlindIndex(j.BlindIndex.Column, 0, j.BlindIndex.Normalizers...)
+			if err != nil {
+				return j, fmt.Errorf("%w: %w", ErrInvalidJob, err)
+			}
+			j.BlindIndex = b
+		}
+		if slices.Contains([]string{j.Column, j.ToColumn, j.PK, j.TenantColumn}, j.BlindIndex.Column) {
+			return j, fmt.Errorf("%w: blind index column %q is also another role's column", ErrInvalidJob, j.BlindIndex.Column)
+		}
+	}
+	if j.ScopeTable == "" {
+		j.ScopeTable = j.Table
+		if _, t, ok := strings.Cut(j.Table, "."); ok {
+			j.ScopeTable = t
+		}
+	}
+	if j.ScopeColumn == "" {
+		j.ScopeColumn = j.Column
+		if j.Kind == Encrypt && j.ToColumn != "" {
+			j.ScopeColumn = j.ToColumn
+		}
+	}
+	if j.ID == "" {
+		j.ID = j.DefaultID()
+	}
+	return j, nil
+}
+
+// plan is a job resolved against the catalog: the columns' types and the
+// SQL built from them.
+type plan struct {
+	job     Job
+	d       dialect
+	table   string // quoted
+	ti      *tableInfo
+	pk      column
+	src     column
+	dst     column // == src in place
+	inPlace bool
+	tenant  *column
+	bidx    *column
+	// armor: sealed values are written as text armor (Encrypt and
+	// Reencrypt into a text column, or with Job.Armor).
+	armor bool
+	// dstText: dst is not a binary column, so what is written must be
+	// text (armor, or decrypted plaintext that is valid UTF-8).
+	dstText bool
+}
+
+// newPlan checks job against the catalog.
+func newPlan(ctx context.Context, d dialect, q querier, job Job) (*plan, error) {
+	ti, err := d.describe(ctx, q, job.Table)
+	if err != nil {
+		return nil, err
+	}
+	p := &plan{job: job, d: d, table: quoteTable(d, job.Table), ti: ti}
+	if p.pk, err = keyColumn(ctx, d, q, ti, job.PK); err != nil {
+		return nil, err
+	}
+	if p.src, err = ti.column(job.Column, "source"); err != nil {
+		return nil, err
+	}
+	p.dst, p.inPlace = p.src, true
+	if job.ToColumn != "" {
+		if p.dst, err = ti.column(job.ToColumn, "target"); err != nil {
+			return nil, err
+		}
+		p.inPlace = false
+	}
+	if p.src.Name == p.pk.Name || p.dst.Name == p.pk.Name {
+		return nil, fmt.Errorf("%w: the key column %q cannot be migrated", ErrInvalidJob, p.pk.Name)
+	}
+	if job.TenantColumn != "" {
+		c, err := ti.column(job.TenantColumn, "tenant")
+		if err != nil {
+			return nil, err
+		}
+		p.tenant = &c
+	}
+	if job.BlindIndex != nil {
+		c, err := ti.column(job.BlindIndex.Column, "blind index")
+		if err != nil {
+			return nil, err
+		}
+		if c.class != classBytes {
+			return nil, fmt.Errorf("%w: blind index column %s.%s is %s (%s); it needs a binary type (bytea, BLOB)", ErrUnsupportedColumn, ti.Name, c.Name, c.class, c.Type)
+		}
+		p.bidx = &c
+	}
+
+	// What the ciphertext column can hold decides the representation.
+	p.dstText = p.dst.class != classBytes
+	switch job.Kind {
+	case Encrypt:
+		switch p.dst.class {
+		case classText:
+			p.armor = true
+		case classBytes:
+			p.armor = job.Armor
+		default:
+			return nil, fmt.Errorf("%w: %s.%s is %s: it cannot hold ciphertext; add a bytea/BLOB or text column and pass it as the target (--to-column)", ErrUnsupportedColumn, ti.Name, p.dst.Name, p.dst.Type)
+		}
+	case Reencrypt:
+		switch p.src.class {
+		case classText:
+			p.armor = true
+		case classBytes:
+			p.armor = job.Armor
+		default:
+			return nil, fmt.Errorf("%w: %s.%s is %s: it cannot hold ciphertext", ErrUnsupportedColumn, ti.Name, p.src.Name, p.src.Type)
+		}
+	case Decrypt:
+		if p.src.class == classOther {
+			return nil, fmt.Errorf("%w: %s.%s is %s: it cannot hold ciphertext", ErrUnsupportedColumn, ti.Name, p.src.Name, p.src.Type)
+		}
+	}
+	return p, nil
+}
+
+// readCols are the columns a batch reads after the key, in scan order.
+func (p *plan) readCols() (src, dst, tenant, bidx *column) {
+	src = &p.src
+	if !p.inPlace {
+		dst = &p.dst
+	}
+	// Only Verify reads the blind index; migrations overwrite it.
+	if p.job.Kind == kindVerify {
+		bidx = p.bidx
+	}
+	return src, dst, p.tenant, bidx
+}
+
+// scope is the associated-data scope of row values for tenant.
+func (p *plan) scope(tenant string) field.Scope {
+	return field.Scope{Tenant: tenant, Table: p.job.ScopeTable, Column: p.job.ScopeColumn}
+}

@@ -1,0 +1,370 @@
+package migrate
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Postgres is the PostgreSQL dialect, for database/sql with the pgx
+// stdlib driver ("pgx"). It needs PostgreSQL 12 or later.
+//
+// Batches are claimed with SELECT … FOR UPDATE SKIP LOCKED on chunk rows
+// of the checkpoint table, so workers in any number of processes share a
+// job; a batch's compare-and-set writes are one UPDATE … FROM unnest(…)
+// statement, and key values travel as text and are cast back to the key
+// column's type, so any orderable key type works.
+var Postgres Dialect = postgres{}
+
+type postgres struct{}
+
+func (postgres) Name() string          { return "postgres" }
+func (postgres) quote(s string) string { return quoteDouble(s) }
+func (postgres) ph(i int) string       { return "$" + strconv.Itoa(i) }
+
+func (postgres) keysInTx() bool { return true }
+
+func (postgres) timeArg(t time.Time) any { return t.UTC() }
+
+func (d postgres) describe(ctx context.Context, q querier, table string) (*tableInfo, error) {
+	name := quoteTable(d, table)
+	var exists bool
+	if err := q.QueryRowContext(ctx, `SELECT to_regclass($1) IS NOT NULL`, name).Scan(&exists); err != nil {
+		return nil, fmt.Errorf("migrate: describe %s: %w", table, err)
+	}
+	if !exists {
+		return nil, fmt.Errorf("%w: %s", ErrNoTable, table)
+	}
+	rows, err := q.QueryContext(ctx, `
+SELECT a.attname, format_type(a.atttypid, a.atttypmod),
+       CASE WHEN bt.typname = 'bytea' THEN 'b' WHEN bt.typcategory = 'S' THEN 't' ELSE 'o' END
+FROM pg_attribute a
+JOIN pg_type ty ON ty.oid = a.atttypid
+JOIN pg_type bt ON bt.oid = CASE WHEN ty.typtype = 'd' THEN ty.typbasetype ELSE ty.oid END
+WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped`, name)
+	if err != nil {
+		return nil, fmt.Errorf("migrate: describe %s: %w", table, err)
+	}
+	defer rows.Close()
+	ti := &tableInfo{Name: table, Columns: map[string]column{}}
+	for rows.Next() {
+		var c column
+		var cls string
+		if err := rows.Scan(&c.Name, &c.Type, &cls); err != nil {
+			return nil, fmt.Errorf("migrate: describe %s: %w", table, err)
+		}
+		switch cls {
+		case "b":
+			c.class = classBytes
+		case "t":
+			c.class = classText
+		}
+		ti.Columns[c.Name] = c
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("migrate: describe %s: %w", table, err)
+	}
+	pkRows, err := q.QueryContext(ctx, `
+SELECT a.attname FROM pg_index i
+JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
+WHERE i.indrelid = to_regclass($1) AND i.indisprimary`, name)
+	if err != nil {
+		return nil, fmt.Errorf("migrate: describe %s: %w", table, err)
+	}
+	defer pkRows.Close()
+	var pks []string
+	for pkRows.Next() {
+		var n string
+		if err := pkRows.Scan(&n); err != nil {
+			return nil, fmt.Errorf("migrate: describe %s: %w", table, err)
+		}
+		pks = append(pks, n)
+	}
+	if err := pkRows.Err(); err != nil {
+		return nil, fmt.Errorf("migrate: describe %s: %w", table, err)
+	}
+	if len(pks) == 1 {
+		c := ti.Columns[pks[0]]
+		ti.PK = &c
+	}
+	return ti, nil
+}
+
+func (d postgres) uniqueColumn(ctx context.Context, q querier, ti *tableInfo, col string) (bool, error) {
+	var ok bool
+	err := q.QueryRowContext(ctx, `
+SELECT EXISTS (
+  SELECT 1 FROM pg_index i
+  JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+  WHERE i.indrelid = to_regclass($1) AND i.indisunique AND i.indnkeyatts = 1
+    AND i.indpred IS NULL AND i.indexprs IS NULL AND a.attname = $2)`,
+		quoteTable(d, ti.Name), col).Scan(&ok)
+	if err != nil {
+		return false, fmt.Errorf("migrate: describe %s: %w", ti.Name, err)
+	}
+	return ok, nil
+}
+
+func (postgres) begin(ctx context.Context, db *sql.DB) (txn, error) {
+	return db.BeginTx(ctx, nil)
+}
+
+// keyCast turns a text bind parameter into the key column's type.
+func (d postgres) keyCast(p *plan, expr string) string {
+	return "CAST(" + expr + "::text AS " + p.pk.Type + ")"
+}
+
+// selectList is the SELECT list of a batch read. Columns that are neither
+// text nor bytea are read in their text form.
+func (d postgres) selectList(p *plan) string {
+	var b strings.Builder
+	b.WriteString("t." + d.quote(p.pk.Name) + "::text")
+	src, dst, tenant, bidx := p.readCols()
+	for _, c := range []*column{src, dst, tenant, bidx} {
+		if c == nil {
+			continue
+		}
+		b.WriteString(", t." + d.quote(c.Name))
+		if c.class == classOther || c == tenant {
+			b.WriteString("::text")
+		}
+	}
+	return b.String()
+}
+
+func (d postgres) selectRows(p *plan, hasLo, hasHi bool) string {
+	var where []string
+	n := 1
+	pk := "t." + d.quote(p.pk.Name)
+	if hasLo {
+		where = append(where, pk+" > "+d.keyCast(p, d.ph(n)))
+		n++
+	}
+	if hasHi {
+		where = append(where, pk+" <= "+d.keyCast(p, d.ph(n)))
+		n++
+	}
+	q := "SELECT " + d.selectList(p) + " FROM " + p.table + " AS t"
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	return q + " ORDER BY " + pk + " LIMIT " + d.ph(n)
+}
+
+func (d postgres) selectByPK(p *plan, pks []any) (string, []any) {
+	keys := make([]string, len(pks))
+	for i, k := range pks {
+		keys[i] = k.(string)
+	}
+	return "SELECT " + d.selectList(p) + " FROM " + p.table + " AS t WHERE t." + d.quote(p.pk.Name) +
+		" = ANY (CAST($1::text[] AS " + p.pk.Type + "[]))", []any{keys}
+}
+
+func (postgres) scanPK() any { return new(string) }
+
+func (postgres) pkValue(dst any) (any, string) {
+	s := *dst.(*string)
+	return s, s
+}
+
+// arrayType is the Postgres array element type a column's values travel
+// as: bytea for binary columns, text for everything else.
+func arrayType(c column) string {
+	if c.class == classBytes {
+		return "bytea"
+	}
+	return "text"
+}
+
+// cellArg appends a cell to a bind array of the column's travel type, NULL
+// kept as NULL.
+func cellArray(c column, cells []*cell) any {
+	if c.class == classBytes {
+		out := make([][]byte, len(cells))
+		for i, x := range cells {
+			if x.valid {
+				out[i] = x.b
+			}
+		}
+		return out
+	}
+	out := make([]*string, len(cells))
+	for i, x := range cells {
+		if x.valid {
+			s := string(x.b)
+			out[i] = &s
+		}
+	}
+	return out
+}
+
+// cmpExpr is a column as the compare-and-set compares it: in its travel
+// type.
+func (d postgres) cmpExpr(c column) string {
+	if c.class == classOther {
+		return "t." + d.quote(c.Name) + "::text"
+	}
+	return "t." + d.quote(c.Name)
+}
+
+// write is one UPDATE … FROM unnest(…) for the whole batch: the
+// compare-and-set condition is part of the join, so a row the application
+// changed since it was read does not match and is left alone (and not
+// returned).
+func (d postgres) write(ctx context.Context, tx txn, p *plan, ws []write) ([]bool, error) {
+	n := len(ws)
+	pks := make([]string, n)
+	srcs := make([]*cell, n)
+	dsts := make([]*cell, n)
+	news := make([]*cell, n)
+	bidxs := make([][]byte, n)
+	for i := range ws {
+		pks[i] = ws[i].r.pk.(string)
+		srcs[i] = &ws[i].r.src
+		dsts[i] = &ws[i].r.dst
+		news[i] = &cell{b: ws[i].val, valid: true}
+		bidxs[i] = ws[i].bidx
+	}
+	set := d.quote(p.dst.Name) + " = v.new"
+	if p.dst.class == classOther {
+		set = d.quote(p.dst.Name) + " = CAST(v.new AS " + p.dst.Type + ")"
+	}
+	cols := []string{"pk", "old", "new"}
+	types := []string{"text", arrayType(p.src), arrayType(p.dst)}
+	args := []any{pks, cellArray(p.src, srcs), cellArray(p.dst, news)}
+	cond := d.cmpExpr(p.src) + " IS NOT DISTINCT FROM v.old"
+	if !p.inPlace {
+		cols = append(cols, "olddst")
+		types = append(types, arrayType(p.dst))
+		args = append(args, cellArray(p.dst, dsts))
+		cond += " AND " + d.cmpExpr(p.dst) + " IS NOT DISTINCT FROM v.olddst"
+	}
+	if p.bidx != nil {
+		cols = append(cols, "bidx")
+		types = append(types, "bytea")
+		args = append(args, bidxs)
+		set += ", " + d.quote(p.bidx.Name) + " = v.bidx"
+	}
+	params := make([]string, len(cols))
+	for i := range cols {
+		params[i] = d.ph(i+1) + "::" + types[i] + "[]"
+	}
+	q := "UPDATE " + p.table + " AS t SET " + set +
+		" FROM unnest(" + strings.Join(params, ", ") + ") AS v(" + strings.Join(cols, ", ") + ")" +
+		" WHERE t." + d.quote(p.pk.Name) + " = CAST(v.pk AS " + p.pk.Type + ") AND " + cond +
+		" RETURNING v.pk"
+	rows, err := tx.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("migrate: update %s: %w", p.ti.Name, err)
+	}
+	defer rows.Close()
+	done := make(map[string]bool, n)
+	for rows.Next() {
+		var k string
+		if err := rows.Scan(&k); err != nil {
+			return nil, fmt.Errorf("migrate: update %s: %w", p.ti.Name, err)
+		}
+		done[k] = true
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("migrate: update %s: %w", p.ti.Name, err)
+	}
+	applied := make([]bool, n)
+	for i, k := range pks {
+		applied[i] = done[k]
+	}
+	return applied, nil
+}
+
+// exactBoundaryRows is the table size up to which chunk boundaries come
+// from a full pass over the key index; larger tables are sampled.
+const exactBoundaryRows = 2_000_000
+
+func (d postgres) estimate(ctx context.Context, q querier, p *plan) (int64, error) {
+	var est float64
+	err := q.QueryRowContext(ctx, `SELECT reltuples FROM pg_class WHERE oid = to_regclass($1)`, p.table).Scan(&est)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return 0, fmt.Errorf("migrate: estimate %s: %w", p.ti.Name, err)
+	}
+	// reltuples is -1 before the first ANALYZE and stale after a bulk
+	// load; below a million rows an exact count is cheap.
+	if est >= 1_000_000 {
+		return int64(est), nil
+	}
+	var n int64
+	if err := q.QueryRowContext(ctx, "SELECT count(*) FROM "+p.table).Scan(&n); err != nil {
+		return 0, fmt.Errorf("migrate: count %s: %w", p.ti.Name, err)
+	}
+	return n, nil
+}
+
+func (d postgres) boundaries(ctx context.Context, q querier, p *plan, total int64, n int) ([]any, error) {
+	if n <= 1 || total <= 0 {
+		return nil, nil
+	}
+	pk := "t." + d.quote(p.pk.Name)
+	var rows *sql.Rows
+	var err error
+	if total <= exactBoundaryRows {
+		step := (total + int64(n) - 1) / int64(n)
+		rows, err = q.QueryContext(ctx, "SELECT k FROM (SELECT "+pk+"::text AS k, row_number() OVER (ORDER BY "+pk+") AS rn FROM "+
+			p.table+" AS t) s WHERE rn % $1 = 0 ORDER BY rn LIMIT $2", step, n-1)
+	} else {
+		// A block sample of about 64 keys per chunk; the quantiles of the
+		// sample cut the table into roughly equal chunks.
+		const perChunk = 64
+		pct := min(100, 100*float64(n*perChunk)/float64(total))
+		rows, err = q.QueryContext(ctx, "SELECT k FROM (SELECT "+pk+"::text AS k, row_number() OVER (ORDER BY "+pk+") AS rn FROM "+
+			p.table+" AS t TABLESAMPLE SYSTEM ($1)) s WHERE rn % $2 = 0 ORDER BY rn LIMIT $3", pct, perChunk, n-1)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("migrate: plan chunks of %s: %w", p.ti.Name, err)
+	}
+	defer rows.Close()
+	var out []any
+	for rows.Next() {
+		var k string
+		if err := rows.Scan(&k); err != nil {
+			return nil, fmt.Errorf("migrate: plan chunks of %s: %w", p.ti.Name, err)
+		}
+		out = append(out, k)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("migrate: plan chunks of %s: %w", p.ti.Name, err)
+	}
+	return out, nil
+}
+
+func (d postgres) checkpointDDL(table string) []string {
+	return []string{`CREATE TABLE IF NOT EXISTS ` + quoteTable(d, table) + ` (
+	job_id      text        NOT NULL,
+	chunk       integer     NOT NULL,
+	kind        text        NOT NULL DEFAULT '',
+	table_name  text        NOT NULL DEFAULT '',
+	column_name text        NOT NULL DEFAULT '',
+	spec        text        NOT NULL DEFAULT '',
+	lo          text,
+	hi          text,
+	last_pk     text,
+	state       text        NOT NULL,
+	total       bigint      NOT NULL DEFAULT 0,
+	scanned     bigint      NOT NULL DEFAULT 0,
+	updated     bigint      NOT NULL DEFAULT 0,
+	skipped     bigint      NOT NULL DEFAULT 0,
+	nulls       bigint      NOT NULL DEFAULT 0,
+	failed      bigint      NOT NULL DEFAULT 0,
+	conflicts   bigint      NOT NULL DEFAULT 0,
+	failures    text        NOT NULL DEFAULT '',
+	updated_at  timestamptz NOT NULL DEFAULT now(),
+	PRIMARY KEY (job_id, chunk)
+)`}
+}
+
+func (d postgres) claimChunk(table string) string {
+	return `SELECT chunk, lo, hi, last_pk, failures FROM ` + quoteTable(d, table) +
+		` WHERE job_id = $1 AND chunk > 0 AND state = 'pending' ORDER BY chunk LIMIT 1 FOR UPDATE SKIP LOCKED`
+}

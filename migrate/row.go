@@ -1,0 +1,97 @@
+package migrate
+
+import (
+	"bytes"
+	"database/sql"
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// cell is one scanned column value: its bytes for the cryptography, and
+// the driver's own value for a compare-and-set that must match exactly
+// what was read (SQLite keeps a value's storage class).
+type cell struct {
+	orig  any
+	b     []byte
+	valid bool
+}
+
+var _ sql.Scanner = (*cell)(nil)
+
+// Scan copies src: drivers may reuse their buffers after the next Next.
+// Non-text values become their text form, the way field encodes
+// plaintext scalars.
+func (c *cell) Scan(src any) error {
+	*c = cell{valid: src != nil}
+	switch v := src.(type) {
+	case nil:
+	case []byte:
+		c.b = bytes.Clone(v)
+		if c.b == nil {
+			c.b = []byte{}
+		}
+		c.orig = c.b
+	case string:
+		c.b, c.orig = []byte(v), v
+	case int64:
+		c.b, c.orig = strconv.AppendInt(nil, v, 10), v
+	case float64:
+		c.b, c.orig = strconv.AppendFloat(nil, v, 'g', -1, 64), v
+	case bool:
+		c.b, c.orig = strconv.AppendBool(nil, v), v
+	case time.Time:
+		c.b, c.orig = []byte(v.Format(time.RFC3339Nano)), v
+	default:
+		return fmt.Errorf("migrate: cannot read a column value of type %T", src)
+	}
+	return nil
+}
+
+// row is one row of a batch.
+type row struct {
+	pk     any    // as the dialect binds it back
+	pkText string // for reports
+	src    cell
+	dst    cell // ToColumn, when not in place
+	tenant cell
+	bidx   cell // Verify only
+}
+
+// write is one compare-and-set update: set the target to val (and the
+// blind index to bidx) if the row still holds what r holds.
+type write struct {
+	r    *row
+	val  []byte
+	bidx []byte
+}
+
+// scanRows reads a batch's rows in the column order of p.readCols.
+func scanRows(d dialect, p *plan, rows *sql.Rows) ([]row, error) {
+	defer rows.Close()
+	_, dst, tenant, bidx := p.readCols()
+	var out []row
+	for rows.Next() {
+		var r row
+		pk := d.scanPK()
+		dest := []any{pk, &r.src}
+		if dst != nil {
+			dest = append(dest, &r.dst)
+		}
+		if tenant != nil {
+			dest = append(dest, &r.tenant)
+		}
+		if bidx != nil {
+			dest = append(dest, &r.bidx)
+		}
+		if err := rows.Scan(dest...); err != nil {
+			return nil, fmt.Errorf("migrate: read %s: %w", p.ti.Name, err)
+		}
+		r.pk, r.pkText = d.pkValue(pk)
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("migrate: read %s: %w", p.ti.Name, err)
+	}
+	return out, nil
+}

@@ -1,0 +1,402 @@
+package migrate
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+	"golang.org/x/time/rate"
+)
+
+// Run runs job until every row is done, or ctx is cancelled, or an error
+// that is not about one row (the database or the KMS failing) stops it.
+//
+// Cancelling ctx stops each worker after the batch it is in commits, and
+// returns an error matching ErrInterrupted and ctx's error; running the job
+// again resumes it. A job the checkpoint records as done returns its
+// recorded result without work unless RunOptions.Restart is set.
+//
+// When the job finishes but some rows could not be migrated, Run returns
+// the Result and a *RowsFailedError (ErrRowsFailed).
+func (m *Migrator) Run(ctx context.Context, job Job, o RunOptions) (*Result, error) {
+	if job.Kind == kindVerify {
+		return nil, fmt.Errorf("%w: unknown job kind %q", ErrInvalidJob, job.Kind)
+	}
+	job, err := job.normalize()
+	if err != nil {
+		return nil, err
+	}
+	o = o.withDefaults()
+	if o.BatchSize > maxBatchSize {
+		return nil, fmt.Errorf("%w: batch size %d above %d", ErrInvalidJob, o.BatchSize, maxBatchSize)
+	}
+	p, err := newPlan(ctx, m.d, m.db, job)
+	if err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	if o.DryRun {
+		return m.dryRun(ctx, p, o, start)
+	}
+	if err := m.CreateCheckpointTable(ctx); err != nil {
+		return nil, err
+	}
+	h, err := m.startJob(ctx, p, o)
+	if err != nil {
+		return nil, err
+	}
+	if h.state == stateDone {
+		return m.finalResult(ctx, job, 0, start)
+	}
+
+	before, err := m.Status(ctx, job.ID)
+	if err != nil {
+		return nil, err
+	}
+	pr := &progress{o: o, jobID: job.ID, total: h.total, done: before.Scanned, start: start}
+
+	var lim *rate.Limiter
+	if o.RowsPerSecond > 0 {
+		lim = rate.NewLimiter(rate.Limit(o.RowsPerSecond), o.BatchSize)
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	for range o.Workers {
+		w := &worker{m: m, p: p}
+		g.Go(func() error { return w.loop(gctx, lim, o, pr) })
+	}
+	werr := g.Wait()
+
+	res, err := m.finalResult(ctx, job, pr.thisRun(), start)
+	if err != nil && werr == nil {
+		werr = err
+	}
+	if werr != nil {
+		if ctx.Err() != nil {
+			return res, fmt.Errorf("%w: %w", ErrInterrupted, ctx.Err())
+		}
+		return res, werr
+	}
+	if res.Failed > 0 || res.Conflicts > 0 {
+		return res, &RowsFailedError{Result: res}
+	}
+	return res, nil
+}
+
+// finalResult reads the job's totals from the checkpoint, and marks the
+// job done if no chunk is pending.
+func (m *Migrator) finalResult(ctx context.Context, job Job, thisRun int64, start time.Time) (*Result, error) {
+	// Reading the checkpoint must work even after ctx was cancelled: the
+	// caller wants to know where the job stopped.
+	rctx := context.WithoutCancel(ctx)
+	pending, err := m.pendingChunks(rctx, job.ID)
+	if err != nil {
+		return nil, err
+	}
+	if pending == 0 {
+		if err := m.finish(rctx, job.ID); err != nil {
+			return nil, err
+		}
+	}
+	s, err := m.Status(rctx, job.ID)
+	if err != nil {
+		return nil, err
+	}
+	return &Result{
+		JobID: job.ID, Kind: job.Kind, Done: pending == 0, Total: s.Total,
+		Scanned: s.Scanned, Updated: s.Updated, Skipped: s.Skipped, Null: s.Null,
+		Failed: s.Failed, Conflicts: s.Conflicts, Failures: s.Failures,
+		ThisRun: thisRun, Duration: time.Since(start),
+	}, nil
+}
+
+// pollInterval is how often a worker with no free chunk looks again while
+// other workers (maybe in processes that could die) hold the rest.
+const pollInterval = 100 * time.Millisecond
+
+// loop runs batches until the job has no pending chunk.
+func (w *worker) loop(ctx context.Context, lim *rate.Limiter, o RunOptions, pr *progress) error {
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if lim != nil {
+			if err := lim.WaitN(ctx, o.BatchSize); err != nil {
+				return ctx.Err()
+			}
+		}
+		// The batch itself is not cancelled by ctx: it commits or rolls
+		// back whole, and a stop request takes effect after it.
+		claimed, t, err := w.step(context.WithoutCancel(ctx), o)
+		if err != nil {
+			return err
+		}
+		if claimed {
+			pr.add(t)
+			continue
+		}
+		pending, err := w.m.pendingChunks(ctx, w.p.job.ID)
+		if err != nil {
+			return err
+		}
+		if pending == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(pollInterval):
+		}
+	}
+}
+
+// maxColdRetries bounds how often a batch is retried to load tenant keys
+// outside its transaction.
+const maxColdRetries = 3
+
+// step runs one batch, retrying it when it met tenants whose keys must be
+// loaded outside the transaction.
+func (w *worker) step(ctx context.Context, o RunOptions) (claimed bool, t tally, err error) {
+	w.startBatch()
+	for attempt := 0; ; attempt++ {
+		claimed, t, err = w.stepTx(ctx, o)
+		if err != errCold || attempt == maxColdRetries {
+			return claimed, t, err
+		}
+		w.warm(ctx)
+	}
+}
+
+// stepTx runs one batch transaction: claim a chunk, read the rows after
+// its last key, transform and write them, advance the chunk, commit.
+func (w *worker) stepTx(ctx context.Context, o RunOptions) (claimed bool, t tally, err error) {
+	m := w.m
+	tx, err := m.d.begin(ctx, m.db)
+	if err != nil {
+		return false, t, fmt.Errorf("migrate: begin batch: %w", err)
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			tx.Rollback()
+		}
+	}()
+	c, ok, err := m.claim(ctx, tx, w.p.job.ID)
+	if err != nil || !ok {
+		return false, t, err
+	}
+	w.noLoad = !m.d.keysInTx()
+	defer func() { w.noLoad = false }()
+	lower := c.last
+	if lower == nil {
+		lower = c.lo
+	}
+	rows, err := w.read(ctx, tx, lower, c.hi, o.BatchSize)
+	if err != nil {
+		return false, t, err
+	}
+	t, failures, err := w.process(ctx, tx, rows, false)
+	if err != nil {
+		return false, t, err
+	}
+	last := c.last
+	if len(rows) > 0 {
+		last = rows[len(rows)-1].pk
+	}
+	if err := m.advance(ctx, tx, w.p.job.ID, c, last, len(rows) < o.BatchSize, t, failures); err != nil {
+		return false, t, err
+	}
+	if err := tx.Commit(); err != nil {
+		return false, t, fmt.Errorf("migrate: commit batch: %w", err)
+	}
+	committed = true
+	return true, t, nil
+}
+
+// read reads up to n rows with lo < pk <= hi (nil bounds are open).
+func (w *worker) read(ctx context.Context, q querier, lo, hi any, n int) ([]row, error) {
+	d := w.m.d
+	var args []any
+	if lo != nil {
+		args = append(args, lo)
+	}
+	if hi != nil {
+		args = append(args, hi)
+	}
+	args = append(args, n)
+	rs, err := q.QueryContext(ctx, d.selectRows(w.p, lo != nil, hi != nil), args...)
+	if err != nil {
+		return nil, fmt.Errorf("migrate: read %s: %w", w.p.ti.Name, err)
+	}
+	return scanRows(d, w.p, rs)
+}
+
+// maxCASRounds bounds how often a batch re-reads rows whose
+// compare-and-set lost to a concurrent write.
+const maxCASRounds = 3
+
+// testHookBeforeWrite, if set by a test, runs between a batch's read and
+// its write: where a concurrent application write makes a
+// compare-and-set lose.
+var testHookBeforeWrite func([]write)
+
+// process transforms and writes a batch's rows (or, for a dry run, only
+// counts the writes), retrying rows that changed under it.
+func (w *worker) process(ctx context.Context, tx txn, rows []row, dry bool) (tally, []Failure, error) {
+	var t tally
+	var failures []Failure
+	t.Scanned = int64(len(rows))
+	for round := 0; len(rows) > 0; round++ {
+		var ws []write
+		for i := range rows {
+			r := &rows[i]
+			out, wr, reason, err := w.transform(ctx, r, dry)
+			if err != nil {
+				return t, nil, err
+			}
+			switch out {
+			case outWrite:
+				ws = append(ws, wr)
+			case outSkip:
+				t.Skipped++
+			case outNull:
+				t.Null++
+			case outFail:
+				t.Failed++
+				failures = append(failures, Failure{PK: r.pkText, Tenant: w.tenantText(r), Reason: reason})
+			}
+		}
+		if len(w.cold) > 0 {
+			return t, nil, errCold
+		}
+		if len(ws) == 0 {
+			break
+		}
+		if dry {
+			t.Updated += int64(len(ws))
+			break
+		}
+		if testHookBeforeWrite != nil {
+			testHookBeforeWrite(ws)
+		}
+		applied, err := w.m.d.write(ctx, tx, w.p, ws)
+		if err != nil {
+			return t, nil, err
+		}
+		var lost []any
+		for i, ok := range applied {
+			if ok {
+				t.Updated++
+			} else {
+				lost = append(lost, ws[i].r.pk)
+			}
+		}
+		if len(lost) == 0 {
+			break
+		}
+		if round+1 == maxCASRounds {
+			t.Conflicts += int64(len(lost))
+			for i, ok := range applied {
+				if !ok {
+					failures = append(failures, Failure{PK: ws[i].r.pkText, Tenant: w.tenantText(ws[i].r), Reason: "kept changing under concurrent writes; rerun to retry"})
+				}
+			}
+			break
+		}
+		// The application wrote these rows after they were read: read
+		// them again and redo whatever still needs doing. Rows deleted
+		// meanwhile are not found and count as skipped.
+		q, args := w.m.d.selectByPK(w.p, lost)
+		rs, err := tx.QueryContext(ctx, q, args...)
+		if err != nil {
+			return t, nil, fmt.Errorf("migrate: re-read %s: %w", w.p.ti.Name, err)
+		}
+		if rows, err = scanRows(w.m.d, w.p, rs); err != nil {
+			return t, nil, err
+		}
+		t.Skipped += int64(len(lost) - len(rows))
+	}
+	return t, failures, nil
+}
+
+// dryRun scans the whole table with one reader and no writes.
+func (m *Migrator) dryRun(ctx context.Context, p *plan, o RunOptions, start time.Time) (*Result, error) {
+	total, err := m.d.estimate(ctx, m.db, p)
+	if err != nil {
+		return nil, err
+	}
+	w := &worker{m: m, p: p}
+	w.startBatch()
+	pr := &progress{o: o, jobID: p.job.ID, total: total, start: start}
+	var lim *rate.Limiter
+	if o.RowsPerSecond > 0 {
+		lim = rate.NewLimiter(rate.Limit(o.RowsPerSecond), o.BatchSize)
+	}
+	res := &Result{JobID: p.job.ID, Kind: p.job.Kind, DryRun: true, Total: total}
+	var sum tally
+	var lower any
+	for {
+		if lim != nil {
+			if err := lim.WaitN(ctx, o.BatchSize); err != nil {
+				return res, fmt.Errorf("%w: %w", ErrInterrupted, ctx.Err())
+			}
+		}
+		if err := ctx.Err(); err != nil {
+			return res, fmt.Errorf("%w: %w", ErrInterrupted, err)
+		}
+		rows, err := w.read(ctx, m.db, lower, nil, o.BatchSize)
+		if err != nil {
+			return res, err
+		}
+		t, failures, err := w.process(ctx, nil, rows, true)
+		if err != nil {
+			return res, err
+		}
+		sum.add(t)
+		if n := maxReportFailures - len(res.Failures); n > 0 {
+			res.Failures = append(res.Failures, failures[:min(n, len(failures))]...)
+		}
+		pr.add(t)
+		if len(rows) < o.BatchSize {
+			break
+		}
+		lower = rows[len(rows)-1].pk
+	}
+	res.Done = true
+	res.Scanned, res.Updated, res.Skipped, res.Null, res.Failed, res.Conflicts = sum.Scanned, sum.Updated, sum.Skipped, sum.Null, sum.Failed, sum.Conflicts
+	res.ThisRun = sum.Scanned
+	res.Duration = time.Since(start)
+	if res.Failed > 0 {
+		return res, &RowsFailedError{Result: res}
+	}
+	return res, nil
+}
+
+// progress aggregates the workers' counts and calls the callback.
+type progress struct {
+	o     RunOptions
+	jobID string
+	total int64
+	start time.Time
+
+	mu    sync.Mutex
+	done  int64 // job-wide, as of the start, plus this run
+	local tally
+}
+
+func (p *progress) add(t tally) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.done += t.Scanned
+	p.local.add(t)
+	if p.o.Progress != nil {
+		p.o.Progress(Progress{JobID: p.jobID, Done: p.done, Total: p.total, Updated: p.local.Updated, Failed: p.local.Failed, Elapsed: time.Since(p.start)})
+	}
+}
+
+func (p *progress) thisRun() int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.local.Scanned
+}

@@ -1,0 +1,307 @@
+package migrate
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"time"
+	"unicode/utf8"
+
+	"github.com/colcrypt/colcrypt/codec"
+	"github.com/colcrypt/colcrypt/field"
+	"github.com/colcrypt/colcrypt/keystore"
+)
+
+// worker processes batches of one plan. It is used by one goroutine.
+type worker struct {
+	m *Migrator
+	p *plan
+
+	// active caches each tenant's active cipher (or the error getting
+	// it) for up to activeTTL: one key-store lookup per tenant, not per
+	// row, and a value and its blind index always under one key version.
+	active   map[string]cipherOrErr
+	activeAt time.Time
+	// noLoad is set while a batch transaction that must not wait on the
+	// key store is open (SQLite: the key store's first-key insert would
+	// wait for this transaction's write lock). Tenants missing from
+	// active are then collected in cold, and the batch is retried after
+	// loading them.
+	noLoad bool
+	cold   map[string]bool
+}
+
+type cipherOrErr struct {
+	c   *codec.Cipher
+	err error
+}
+
+// activeTTL bounds how long a worker uses a tenant's active cipher
+// before asking the key store again (which has its own cache TTL).
+const activeTTL = 2 * time.Second
+
+// errCold is returned by cipher for a tenant not yet loaded while noLoad
+// is set.
+var errCold = errors.New("migrate: tenant key not loaded")
+
+// startBatch expires the active cipher cache when it is old.
+func (w *worker) startBatch() {
+	if time.Since(w.activeAt) > activeTTL {
+		clear(w.active)
+		w.activeAt = time.Now()
+	}
+	clear(w.cold)
+}
+
+// warm loads the cold tenants' keys, outside any batch transaction.
+func (w *worker) warm(ctx context.Context) {
+	for tenant := range w.cold {
+		w.cipher(ctx, tenant, false)
+	}
+	clear(w.cold)
+}
+
+type outcome uint8
+
+const (
+	outWrite outcome = iota
+	outSkip
+	outNull
+	outFail
+	// outCold: the row's tenant key must be loaded outside the batch
+	// transaction first.
+	outCold
+)
+
+// Row failure reasons. They name what is wrong, never a value's bytes.
+const (
+	reasonLookalike    = "looks like a colcrypt value (text armor prefix or magic byte) but does not parse: plaintext that looks encrypted, left as is"
+	reasonNotEncrypted = "not encrypted (plaintext)"
+	reasonTargetTaken  = "target column holds a value that is not a colcrypt value; not overwritten"
+	reasonDoubleSeal   = "source value already looks like a colcrypt value; not encrypted twice"
+	reasonNotText      = "plaintext is not valid UTF-8 text (or holds NUL) for a text column"
+)
+
+// rowFailure classifies an error about one row's value or tenant. Errors
+// it does not know (the database or the KMS failing) stop the job instead.
+func rowFailure(err error) (string, bool) {
+	switch {
+	case errors.Is(err, codec.ErrAuth):
+		return "authentication failed: tampered, another tenant's or column's value, unknown key version, or plaintext that looks encrypted", true
+	case errors.Is(err, keystore.ErrKeyDestroyed):
+		return "key destroyed: the tenant was shredded", true
+	case errors.Is(err, codec.ErrMalformed), errors.Is(err, codec.ErrUnsupported):
+		return "malformed or unsupported colcrypt value", true
+	case errors.Is(err, field.ErrNoTenant):
+		return "no tenant: the tenant column is NULL or empty", true
+	case errors.Is(err, field.ErrTenantMismatch):
+		return "row tenant differs from the context tenant", true
+	}
+	return "", false
+}
+
+// looksEncrypted is the same test field.Encryptor.Open makes before
+// treating a value as ciphertext.
+func looksEncrypted(b []byte) bool { return codec.IsArmored(b) || codec.IsValue(b) }
+
+// parseStored parses a binary or armored stored value.
+func parseStored(b []byte) (v codec.Value, armored bool, err error) {
+	if codec.IsArmored(b) {
+		armored = true
+		if b, err = codec.Dearmor(b); err != nil {
+			return v, true, err
+		}
+	}
+	v, err = codec.Parse(b)
+	return v, armored, err
+}
+
+// tenantOf returns the row's tenant: its tenant column, the job's fixed
+// tenant, or the Encryptor's.
+func (w *worker) tenantOf(ctx context.Context, r *row) (string, error) {
+	if w.p.tenant != nil {
+		if !r.tenant.valid || len(r.tenant.b) == 0 {
+			return "", field.ErrNoTenant
+		}
+		return w.m.enc.ResolveTenant(ctx, string(r.tenant.b))
+	}
+	return w.m.enc.ResolveTenant(ctx, w.p.job.Tenant)
+}
+
+func (w *worker) tenantText(r *row) string {
+	if w.p.tenant != nil {
+		return string(r.tenant.b)
+	}
+	return w.p.job.Tenant
+}
+
+// cipher returns the tenant's active cipher for the job's scope. In a dry
+// run it reads the newest live key rather than Active, which would create
+// a tenant's first key.
+func (w *worker) cipher(ctx context.Context, tenant string, dry bool) (*codec.Cipher, error) {
+	if w.active == nil {
+		w.active = map[string]cipherOrErr{}
+	}
+	if ce, ok := w.active[tenant]; ok {
+		return ce.c, ce.err
+	}
+	if w.noLoad && !dry {
+		if w.cold == nil {
+			w.cold = map[string]bool{}
+		}
+		w.cold[tenant] = true
+		return nil, errCold
+	}
+	var ce cipherOrErr
+	s := w.p.scope(tenant)
+	keys := w.m.enc.Keys()
+	if dry {
+		live, err := keys.LiveKeys(ctx, tenant)
+		switch {
+		case err != nil:
+			ce.err = err
+		case len(live) == 0:
+			ce.err = keystore.ErrKeyNotFound
+		default:
+			ce.c, ce.err = live[0].Cipher(s.Table, s.Column)
+		}
+	} else {
+		k, err := keys.Active(ctx, tenant)
+		if err != nil {
+			ce.err = err
+		} else {
+			ce.c, ce.err = k.Cipher(s.Table, s.Column)
+		}
+	}
+	w.active[tenant] = ce
+	return ce.c, ce.err
+}
+
+// transform decides what to do with one row. err is non-nil only for
+// failures that must stop the job; a row's own problems are outFail with
+// a reason.
+func (w *worker) transform(ctx context.Context, r *row, dry bool) (outcome, write, string, error) {
+	p := w.p
+	fail := func(err error) (outcome, write, string, error) {
+		if err == errCold {
+			return outCold, write{}, "", nil
+		}
+		if reason, ok := rowFailure(err); ok {
+			return outFail, write{}, reason, nil
+		}
+		return outFail, write{}, "", err
+	}
+	if !r.src.valid {
+		return outNull, write{}, "", nil
+	}
+	src := r.src.b
+	switch p.job.Kind {
+	case Encrypt:
+		if !p.inPlace && r.dst.valid {
+			if _, _, err := parseStored(r.dst.b); looksEncrypted(r.dst.b) && err == nil {
+				return outSkip, write{}, "", nil
+			}
+			return outFail, write{}, reasonTargetTaken, nil
+		}
+		if looksEncrypted(src) {
+			if !p.inPlace {
+				return outFail, write{}, reasonDoubleSeal, nil
+			}
+			if _, _, err := parseStored(src); err != nil {
+				return outFail, write{}, reasonLookalike, nil
+			}
+			return outSkip, write{}, "", nil
+		}
+		tenant, err := w.tenantOf(ctx, r)
+		if err != nil {
+			return fail(err)
+		}
+		if dry {
+			return outWrite, write{r: r}, "", nil
+		}
+		c, err := w.cipher(ctx, tenant, false)
+		if err != nil {
+			return fail(err)
+		}
+		return w.seal(r, c, p.job.Mode == field.Deterministic, p.armor, src)
+
+	case Reencrypt:
+		if !looksEncrypted(src) {
+			return outFail, write{}, reasonNotEncrypted, nil
+		}
+		v, armored, err := parseStored(src)
+		if err != nil {
+			return outFail, write{}, reasonLookalike, nil
+		}
+		tenant, err := w.tenantOf(ctx, r)
+		if err != nil {
+			return fail(err)
+		}
+		c, err := w.cipher(ctx, tenant, dry)
+		if err != nil {
+			return fail(err)
+		}
+		if v.KeyVersion == c.Version() {
+			return outSkip, write{}, "", nil
+		}
+		pt, err := w.m.enc.Open(ctx, p.scope(tenant), src)
+		if err != nil {
+			return fail(err)
+		}
+		if dry {
+			return outWrite, write{r: r}, "", nil
+		}
+		return w.seal(r, c, v.Algorithm == codec.AESSIV, p.armor || armored, pt)
+
+	case Decrypt:
+		var pt []byte
+		if looksEncrypted(src) {
+			tenant, err := w.tenantOf(ctx, r)
+			if err != nil {
+				return fail(err)
+			}
+			if pt, err = w.m.enc.Open(ctx, p.scope(tenant), src); err != nil {
+				return fail(err)
+			}
+		} else if p.inPlace {
+			return outSkip, write{}, "", nil
+		} else {
+			// Plaintext left in the source (read with allowplaintext):
+			// it is its own decryption.
+			pt = src
+		}
+		if p.dstText && (!utf8.Valid(pt) || bytes.IndexByte(pt, 0) >= 0) {
+			return outFail, write{}, reasonNotText, nil
+		}
+		if !p.inPlace && r.dst.valid && bytes.Equal(r.dst.b, pt) {
+			return outSkip, write{}, "", nil
+		}
+		return outWrite, write{r: r, val: pt}, "", nil
+	}
+	return outFail, write{}, "", errors.New("migrate: unknown job kind")
+}
+
+// seal encrypts pt for r with c, and computes the blind index under the
+// same key version.
+func (w *worker) seal(r *row, c *codec.Cipher, deterministic, armor bool, pt []byte) (outcome, write, string, error) {
+	var (
+		v   []byte
+		err error
+	)
+	if deterministic {
+		v, err = c.SealDeterministic(nil, pt)
+	} else {
+		v, err = c.Seal(nil, pt)
+	}
+	if err != nil {
+		return outFail, write{}, "cannot seal: " + err.Error(), nil
+	}
+	if armor {
+		v = codec.Armor(nil, v)
+	}
+	wr := write{r: r, val: v}
+	if b := w.p.job.BlindIndex; b != nil {
+		wr.bidx = c.BlindIndex(nil, []byte(b.Normalize(string(pt))), b.Length)
+	}
+	return outWrite, wr, "", nil
+}

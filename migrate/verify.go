@@ -1,0 +1,227 @@
+package migrate
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"time"
+)
+
+// Expect is what Verify expects a column to hold.
+type Expect uint8
+
+const (
+	// ExpectEncrypted reports plaintext values as problems: the check
+	// after an Encrypt job.
+	ExpectEncrypted Expect = iota
+	// ExpectPlaintext reports encrypted values as problems: the check
+	// after a Decrypt job.
+	ExpectPlaintext
+	// ExpectAny reports only values that fail to open.
+	ExpectAny
+)
+
+// VerifyOptions tune Verify.
+type VerifyOptions struct {
+	Expect Expect
+	// BatchSize is the rows read per query (default 5000).
+	BatchSize int
+	// MaxFailures bounds Report.Failures (default 100).
+	MaxFailures int
+	// Progress, if set, is called after every batch.
+	Progress func(Progress)
+}
+
+// Report is what Verify found in a column.
+type Report struct {
+	Table  string `json:"table"`
+	Column string `json:"column"`
+	Rows   int64  `json:"rows"`
+	// Encrypted values opened (for Usage: parsed); Plaintext values are
+	// not colcrypt values; Null are NULL; Failed look like colcrypt
+	// values but do not open (tampered, wrong tenant, shredded tenant,
+	// plaintext lookalikes) or have no tenant.
+	Encrypted int64 `json:"encrypted"`
+	Plaintext int64 `json:"plaintext"`
+	Null      int64 `json:"null"`
+	Failed    int64 `json:"failed"`
+	// BlindIndexMismatch counts opened values whose blind index column
+	// does not hold their blind index.
+	BlindIndexMismatch int64 `json:"blind_index_mismatch,omitempty"`
+	// Versions counts the values that parse, per key version; Tenants
+	// splits them by tenant.
+	Versions map[uint32]int64            `json:"versions"`
+	Tenants  map[string]map[uint32]int64 `json:"tenants"`
+	// Failures lists problem rows, at most VerifyOptions.MaxFailures.
+	Failures          []Failure     `json:"failures,omitempty"`
+	FailuresTruncated bool          `json:"failures_truncated,omitempty"`
+	Duration          time.Duration `json:"duration_ns"`
+
+	expect Expect
+}
+
+// OK reports whether the column holds what was expected and every
+// encrypted value opens.
+func (r *Report) OK() bool {
+	switch {
+	case r.Failed > 0, r.BlindIndexMismatch > 0:
+		return false
+	case r.expect == ExpectEncrypted && r.Plaintext > 0:
+		return false
+	case r.expect == ExpectPlaintext && r.Encrypted > 0:
+		return false
+	}
+	return true
+}
+
+// Verify scans a column and opens every value with its row's tenant. It
+// uses job's Table, Column, PK, TenantColumn or Tenant, BlindIndex and
+// Scope fields; Kind and ToColumn are ignored. It returns the report
+// and, when the report is not OK, a *VerifyError (ErrVerifyFailed).
+func (m *Migrator) Verify(ctx context.Context, job Job, o VerifyOptions) (*Report, error) {
+	return m.scan(ctx, job, o, true)
+}
+
+// Usage scans a column and counts its values per key version and tenant
+// without opening them: which key versions rows still use, for key
+// listings and for checking that a reencrypt left none on an old version.
+func (m *Migrator) Usage(ctx context.Context, job Job) (*Report, error) {
+	return m.scan(ctx, job, VerifyOptions{Expect: ExpectAny}, false)
+}
+
+func (m *Migrator) scan(ctx context.Context, job Job, o VerifyOptions, open bool) (*Report, error) {
+	job.Kind, job.ToColumn = kindVerify, ""
+	job, err := job.normalize()
+	if err != nil {
+		return nil, err
+	}
+	if o.BatchSize <= 0 {
+		o.BatchSize = 5000
+	}
+	if o.MaxFailures <= 0 {
+		o.MaxFailures = maxReportFailures
+	}
+	p, err := newPlan(ctx, m.d, m.db, job)
+	if err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	rep := &Report{Table: job.Table, Column: job.Column, Versions: map[uint32]int64{}, Tenants: map[string]map[uint32]int64{}, expect: o.Expect}
+	var total int64
+	if o.Progress != nil {
+		if total, err = m.d.estimate(ctx, m.db, p); err != nil {
+			return nil, err
+		}
+	}
+	w := &worker{m: m, p: p}
+	fail := func(r *row, reason string) {
+		if len(rep.Failures) < o.MaxFailures {
+			rep.Failures = append(rep.Failures, Failure{PK: r.pkText, Tenant: w.tenantText(r), Reason: reason})
+		} else {
+			rep.FailuresTruncated = true
+		}
+	}
+	var lower any
+	for {
+		if err := ctx.Err(); err != nil {
+			return rep, fmt.Errorf("%w: %w", ErrInterrupted, err)
+		}
+		rows, err := w.read(ctx, m.db, lower, nil, o.BatchSize)
+		if err != nil {
+			return rep, err
+		}
+		for i := range rows {
+			r := &rows[i]
+			rep.Rows++
+			if err := w.check(ctx, r, rep, o.Expect, open, fail); err != nil {
+				return rep, err
+			}
+		}
+		if o.Progress != nil {
+			o.Progress(Progress{Done: rep.Rows, Total: total, Failed: rep.Failed, Elapsed: time.Since(start)})
+		}
+		if len(rows) < o.BatchSize {
+			break
+		}
+		lower = rows[len(rows)-1].pk
+	}
+	rep.Duration = time.Since(start)
+	if !rep.OK() {
+		return rep, &VerifyError{Report: rep}
+	}
+	return rep, nil
+}
+
+// check classifies one row's value into rep.
+func (w *worker) check(ctx context.Context, r *row, rep *Report, expect Expect, open bool, fail func(*row, string)) error {
+	if !r.src.valid {
+		rep.Null++
+		return nil
+	}
+	b := r.src.b
+	if !looksEncrypted(b) {
+		rep.Plaintext++
+		if expect == ExpectEncrypted {
+			fail(r, reasonNotEncrypted)
+		}
+		return nil
+	}
+	v, _, err := parseStored(b)
+	if err != nil {
+		rep.Failed++
+		fail(r, reasonLookalike)
+		return nil
+	}
+	tenant, err := w.tenantOf(ctx, r)
+	if err != nil {
+		reason, ok := rowFailure(err)
+		if !ok {
+			return err
+		}
+		rep.Failed++
+		fail(r, reason)
+		return nil
+	}
+	rep.Versions[v.KeyVersion]++
+	tv := rep.Tenants[tenant]
+	if tv == nil {
+		tv = map[uint32]int64{}
+		rep.Tenants[tenant] = tv
+	}
+	tv[v.KeyVersion]++
+	if !open {
+		rep.Encrypted++
+		return nil
+	}
+	s := w.p.scope(tenant)
+	pt, err := w.m.enc.Open(ctx, s, b)
+	if err != nil {
+		reason, ok := rowFailure(err)
+		if !ok {
+			return err
+		}
+		rep.Failed++
+		fail(r, reason)
+		return nil
+	}
+	rep.Encrypted++
+	if expect == ExpectPlaintext {
+		fail(r, "encrypted value where plaintext was expected")
+	}
+	if bi := w.p.job.BlindIndex; bi != nil {
+		k, err := w.m.enc.Keys().Key(ctx, tenant, v.KeyVersion)
+		if err != nil {
+			return fmt.Errorf("migrate: verify blind index: %w", err)
+		}
+		c, err := k.Cipher(s.Table, s.Column)
+		if err != nil {
+			return err
+		}
+		want := c.BlindIndex(nil, []byte(bi.Normalize(string(pt))), bi.Length)
+		if !r.bidx.valid || !bytes.Equal(r.bidx.b, want) {
+			rep.BlindIndexMismatch++
+			fail(r, "blind index does not match the value")
+		}
+	}
+	return nil
+}

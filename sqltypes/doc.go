@@ -1,0 +1,69 @@
+// Package sqltypes encrypts columns for applications that use database/sql
+// or pgx directly, without GORM: a [Column] is bound to a
+// [field.Encryptor], a table and a column, and hands out a
+// [database/sql/driver.Valuer] for each value written and a [database/sql.Scanner] for
+// each value read.
+//
+//	ssn := sqltypes.NewColumn[string](enc, "patients", "ssn")
+//	_, err := pool.Exec(ctx, `INSERT INTO patients (tenant_id, ssn) VALUES ($1, $2)`,
+//		tenant, ssn.Value(ctx, tenant, "123-45-6789"))
+//	err = pool.QueryRow(ctx, `SELECT ssn FROM patients WHERE id = $1`, id).
+//		Scan(ssn.Scan(ctx, tenant, &out))
+//
+// The same values work with database/sql (the pgx "pgx" driver, modernc's
+// "sqlite", any driver that takes []byte and string) and with native pgx:
+// Exec, Query, QueryRow, SendBatch and CopyFrom, in every
+// [pgx.QueryExecMode].
+//
+// # Column types
+//
+// A column stores the binary value (bytea, BLOB) by default; with [Armor]
+// it stores the text armor (text, varchar), for a column that is encrypted
+// in place without a schema change. A pgx bytea parameter is sent in the
+// binary format, an armored one as text. Scan accepts both forms whatever
+// the option, so a column can move from one to the other.
+//
+// # Value types
+//
+// T is any type [field.EncodePlaintext] encodes: string, []byte, the
+// integer and float types, bool, time.Time, and any JSON-marshalable type.
+// Every integration of colcrypt shares that encoding, so a value written
+// here reads back through gormplugin and migrate, and the reverse.
+//
+// # NULL
+//
+// NULL follows pgx: a nil pointer T (NewColumn[*string]) and a nil []byte
+// are SQL NULL, stored as NULL and never encrypted; scanning NULL sets a
+// pointer, slice or map T to nil. Scanning NULL into any other T (string,
+// int64, a struct) is an error matching [ErrNull]: declare the column with
+// a pointer type if it can hold NULL. (A nil slice or map of another type
+// is JSON, and is sealed as the JSON null, as every colcrypt integration
+// does.)
+//
+// # Tenants
+//
+// Every call takes the row's tenant. An empty tenant falls back to the
+// context's tenant ([field.WithTenant]) and then to the Encryptor's fixed
+// tenant; a tenant that differs from the context's is
+// [field.ErrTenantMismatch]. A ciphertext copied to another tenant's row, or
+// to another column, fails to open with [codec.ErrAuth]. For a query over
+// several tenants, [Column.ScanTenant] reads the tenant from the row being
+// scanned.
+//
+// # Errors
+//
+// Every error names the column ("sqltypes: open patients.ssn: ...") and is
+// a [*ColumnError] that unwraps to its cause, so errors.Is works for
+// [codec.ErrAuth], [keystore.ErrKeyDestroyed], [field.ErrNotEncrypted],
+// [field.ErrNoTenant] and [field.ErrTenantMismatch]. An error from
+// driver.Valuer.Value is returned by the Exec, Query or CopyFrom that used
+// it; nothing in this package panics on data. No error carries plaintext.
+//
+// # Bulk loads
+//
+// [Column.Seal] returns the stored bytes of a value, for COPY and other bulk
+// paths; [ParallelSeal] wraps a pgx CopyFromSource so that its values are
+// sealed on every core while pgx streams the rows before them.
+//
+// [pgx.QueryExecMode]: https://pkg.go.dev/github.com/jackc/pgx/v5#QueryExecMode
+package sqltypes

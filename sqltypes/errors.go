@@ -1,0 +1,53 @@
+package sqltypes
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+)
+
+var (
+	// ErrNull is returned when NULL is scanned into a type that cannot hold
+	// it (string, int64, a struct). Use a pointer type for a nullable
+	// column: NewColumn[*string].
+	ErrNull = errors.New("sqltypes: cannot scan NULL into a non-nullable type")
+	// ErrNoLookup is returned by Match and BlindIndex for a column they
+	// cannot serve: Match on a randomized column without a blind index (no
+	// SQL can match its values), BlindIndex on a column without one.
+	ErrNoLookup = errors.New("sqltypes: column has no blind index")
+	// ErrDecode is returned when a value opens but its plaintext does not
+	// decode as the column's Go type (a column declared with the wrong T,
+	// or plaintext left by a migration that is not of that type). The
+	// error never carries the plaintext.
+	ErrDecode = errors.New("sqltypes: plaintext does not decode as the column's type")
+)
+
+// ColumnError is every error of this package about a value: it names the
+// operation and the column, and unwraps to the cause.
+type ColumnError struct {
+	Op     string // "seal", "open", "scan", "blind index" or "match"
+	Table  string
+	Column string
+	Err    error
+}
+
+func (e *ColumnError) Error() string {
+	// The cause may be one of this package's sentinels; one prefix is enough.
+	return fmt.Sprintf("sqltypes: %s %s.%s: %s", e.Op, e.Table, e.Column, strings.TrimPrefix(e.Err.Error(), "sqltypes: "))
+}
+
+func (e *ColumnError) Unwrap() error { return e.Err }
+
+// typeError is a sentinel about a Go type, with the type named.
+type typeError struct {
+	sentinel error
+	typ      reflect.Type
+}
+
+func (e *typeError) Error() string { return fmt.Sprintf("%v (%v)", e.sentinel, e.typ) }
+
+// Is matches the sentinel. There is no Unwrap to a cause: strconv, time
+// and encoding/json put the offending input in their messages, and here
+// that input is decrypted plaintext.
+func (e *typeError) Is(target error) bool { return target == e.sentinel }

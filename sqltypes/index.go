@@ -1,0 +1,78 @@
+package sqltypes
+
+import (
+	"context"
+
+	"github.com/colcrypt/colcrypt/codec"
+	"github.com/colcrypt/colcrypt/field"
+)
+
+// BlindIndex returns the blind index of v under the tenant's active key:
+// the bytes to store in the index column ([WithBlindIndex]) beside the
+// sealed value. A NULL v returns nil: store NULL. A column without a blind
+// index returns [ErrNoLookup].
+func (c *Column[T]) BlindIndex(ctx context.Context, tenant string, v T) ([]byte, error) {
+	if c.bidx == nil {
+		return nil, c.errorf("blind index", ErrNoLookup)
+	}
+	pt, ok, err := encode(v)
+	if err != nil {
+		return nil, c.errorf("blind index", err)
+	}
+	if !ok {
+		return nil, nil
+	}
+	b, err := c.enc.BlindIndex(ctx, c.scope(tenant), c.bidx, pt)
+	if err != nil {
+		return nil, c.errorf("blind index", err)
+	}
+	return b, nil
+}
+
+// Match returns the values an equality lookup of v must accept, one per
+// live key version of the tenant, newest first: a row keeps the index or
+// ciphertext of the version it was written under until it is re-encrypted.
+//
+// With a blind index they are index values, for the index column:
+//
+//	WHERE email_bidx = ANY($1)
+//
+// On a [Deterministic] column without one they are the column's own
+// values, armored if the column is:
+//
+//	WHERE ssn = ANY($1)
+//
+// (With database/sql drivers that have no arrays, such as SQLite, expand
+// them: WHERE email_bidx IN (?, ?).) A NULL v returns no candidates, as
+// NULL equals nothing in SQL; a tenant without keys returns none too. A
+// randomized column without a blind index returns [ErrNoLookup].
+func (c *Column[T]) Match(ctx context.Context, tenant string, v T) ([][]byte, error) {
+	if c.bidx == nil && c.mode != field.Deterministic {
+		return nil, c.errorf("match", ErrNoLookup)
+	}
+	pt, ok, err := encode(v)
+	if err != nil {
+		return nil, c.errorf("match", err)
+	}
+	if !ok {
+		return [][]byte{}, nil
+	}
+	var out [][]byte
+	if c.bidx != nil {
+		out, err = c.enc.BlindIndexCandidates(ctx, c.scope(tenant), c.bidx, pt)
+	} else {
+		out, err = c.enc.DeterministicCandidates(ctx, c.scope(tenant), pt)
+		if err == nil && c.armor {
+			for i, b := range out {
+				out[i] = codec.Armor(nil, b)
+			}
+		}
+	}
+	if err != nil {
+		return nil, c.errorf("match", err)
+	}
+	if out == nil {
+		out = [][]byte{}
+	}
+	return out, nil
+}

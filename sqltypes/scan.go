@@ -1,0 +1,146 @@
+package sqltypes
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/colcrypt/colcrypt/field"
+)
+
+// Scan returns a sql.Scanner that opens the column's value with the
+// tenant's keys and stores it in *dst, for rows.Scan and pgx's Scan.
+//
+// The Scanner accepts the binary value ([]byte, as bytea and BLOB arrive)
+// and the text armor (string or []byte, as text columns arrive), and NULL
+// (see the package doc). It opens the value inside Scan and keeps no
+// reference to the source, which the driver may reuse. On error *dst is
+// left unchanged.
+//
+// A value that is not a colcrypt value is an error matching
+// [field.ErrNotEncrypted], naming the column, unless the column has
+// [AllowPlaintext]. A value that fails to authenticate — tampered, or
+// moved from another tenant's row or another column — is [codec.ErrAuth].
+func (c *Column[T]) Scan(ctx context.Context, tenant string, dst *T) sql.Scanner {
+	return &scanner[T]{col: c, ctx: ctx, tenant: tenant, dst: dst}
+}
+
+// ScanTenant is Scan for a query over several tenants: the tenant is read
+// from *tenant when the value is scanned, so the SELECT must list the
+// tenant column, scanned into *tenant, before this one. An empty *tenant
+// falls back to the context's tenant, as in Scan.
+//
+//	rows.Scan(&tenant, ssn.ScanTenant(ctx, &tenant, &p.SSN))
+func (c *Column[T]) ScanTenant(ctx context.Context, tenant *string, dst *T) sql.Scanner {
+	return &scanner[T]{col: c, ctx: ctx, tenantPtr: tenant, dst: dst}
+}
+
+type scanner[T any] struct {
+	col       *Column[T]
+	ctx       context.Context
+	tenant    string
+	tenantPtr *string
+	dst       *T
+}
+
+var _ sql.Scanner = (*scanner[string])(nil)
+
+// Scan implements sql.Scanner.
+func (s *scanner[T]) Scan(src any) error {
+	if s.dst == nil {
+		return s.col.errorf("scan", fmt.Errorf("nil destination *%v", s.col.typ))
+	}
+	tenant := s.tenant
+	if s.tenantPtr != nil {
+		tenant = *s.tenantPtr
+	}
+	return s.col.scanInto(s.ctx, tenant, src, s.dst)
+}
+
+// ScanBytes is pgx's pgtype.BytesScanner: pgx hands a bytea or text
+// column's bytes over without copying them into a new slice first (Scan
+// would get a copy). v is only valid during the call; nil is NULL.
+func (s *scanner[T]) ScanBytes(v []byte) error {
+	if v == nil {
+		return s.Scan(nil)
+	}
+	return s.Scan(v)
+}
+
+// String keeps the destination out of logs.
+func (s *scanner[T]) String() string {
+	return "sqltypes.Scan(" + s.col.table + "." + s.col.column + ")"
+}
+
+// scanInto opens src and stores the result in *dst, which it leaves
+// unchanged on error.
+func (c *Column[T]) scanInto(ctx context.Context, tenant string, src any, dst *T) error {
+	var stored []byte
+	switch x := src.(type) {
+	case nil:
+		if !c.nullable {
+			return c.errorf("open", &typeError{ErrNull, c.typ})
+		}
+		var zero T
+		*dst = zero
+		return nil
+	case []byte:
+		// Not copied: Open reads it and returns fresh plaintext; the
+		// plaintext path below copies as it decodes.
+		stored = x
+	case string:
+		stored = []byte(x)
+	case int64, float64, bool, time.Time:
+		// What a driver returns for a numeric, boolean or time column:
+		// never a colcrypt value, but plaintext in a column being migrated.
+		if !c.allowPlaintext {
+			return c.errorf("open", &field.NotEncryptedError{Table: c.table, Column: c.column})
+		}
+		pt, _, err := field.EncodePlaintext(x)
+		if err != nil {
+			return c.errorf("open", err)
+		}
+		return c.decode(pt, dst)
+	default:
+		return c.errorf("open", fmt.Errorf("unsupported source type %T", src))
+	}
+
+	pt, err := c.enc.Open(ctx, c.scope(tenant), stored)
+	if err != nil {
+		if c.allowPlaintext && errors.Is(err, field.ErrNotEncrypted) {
+			// field.Open says "not encrypted" only for a value that does
+			// not start like one: a value that does and fails to
+			// authenticate is codec.ErrAuth and never reaches this branch.
+			// The tenant is still resolved, so a request for the wrong
+			// tenant is refused the same way for plaintext rows.
+			if _, terr := c.enc.ResolveTenant(ctx, tenant); terr != nil {
+				return c.errorf("open", terr)
+			}
+			return c.decode(stored, dst)
+		}
+		return c.errorf("open", err)
+	}
+	return c.decode(pt, dst)
+}
+
+// decode stores the plaintext in *dst. It decodes into a fresh T, so a
+// pointer T gets a new pointee for every row (like pgx) rather than
+// overwriting the one the previous row left, and *dst changes only on
+// success.
+func (c *Column[T]) decode(pt []byte, dst *T) error {
+	var fresh T
+	switch p := any(&fresh).(type) {
+	case *string:
+		*p = string(pt)
+	case *[]byte:
+		*p = append(make([]byte, 0, len(pt)), pt...)
+	default:
+		if err := field.DecodePlaintext(pt, &fresh); err != nil {
+			return c.errorf("open", &typeError{ErrDecode, c.typ})
+		}
+	}
+	*dst = fresh
+	return nil
+}
