@@ -121,3 +121,41 @@ func followTenant(r *nameReg, m *model) *schema.Field {
 	}
 	return tf
 }
+
+// mapClone returns a copy of s whose encrypted fields scan as []byte, for
+// a Find into maps: GORM scans a map's column into a new value of the
+// field's Go type, which a ciphertext is not (an *int cannot hold it).
+// afterScan then opens the bytes into the field's type.
+func (r *nameReg) mapClone(s *schema.Schema) *schema.Schema {
+	if v, ok := r.mapClones.Load(s); ok {
+		return v.(*schema.Schema)
+	}
+	c := s
+	if m := r.model(s); m.err == nil && len(m.fields) > 0 {
+		c = new(schema.Schema)
+		reflect.ValueOf(c).Elem().Set(reflect.ValueOf(s).Elem())
+		c.Fields = slices.Clone(s.Fields)
+		c.FieldsByName = maps.Clone(s.FieldsByName)
+		c.FieldsByDBName = maps.Clone(s.FieldsByDBName)
+		c.FieldsByBindName = maps.Clone(s.FieldsByBindName)
+		for _, ef := range m.fields {
+			bf := new(schema.Field)
+			*bf = *ef.f
+			bf.FieldType, bf.IndirectFieldType = byteSlice, byteSlice
+			for i, f := range c.Fields {
+				if f == ef.f {
+					c.Fields[i] = bf
+				}
+			}
+			for _, fm := range []map[string]*schema.Field{c.FieldsByName, c.FieldsByDBName, c.FieldsByBindName} {
+				for k, f := range fm {
+					if f == ef.f {
+						fm[k] = bf
+					}
+				}
+			}
+		}
+	}
+	v, _ := r.mapClones.LoadOrStore(s, c)
+	return v.(*schema.Schema)
+}

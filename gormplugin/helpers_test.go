@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -28,17 +29,39 @@ type dialect struct {
 	name string
 	// open returns a fresh, empty database for t.
 	open func(t testing.TB) gorm.Dialector
+	// reuse returns a Dialector over an open database.
+	reuse func(*sql.DB) gorm.Dialector
+	// truncate empties the tables.
+	truncate func(tables ...string) []string
 }
 
 var dialects = []dialect{
-	{"postgres", func(t testing.TB) gorm.Dialector {
-		return postgres.Open(testhelpers.Postgres(t))
-	}},
-	{"sqlite", func(t testing.TB) gorm.Dialector {
-		// WAL and a busy timeout: the key store writes through its own
-		// connection while GORM holds another.
-		return sqlite.Open(filepath.Join(t.TempDir(), "test.db") + "?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)")
-	}},
+	{
+		name: "postgres",
+		open: func(t testing.TB) gorm.Dialector {
+			return postgres.Open(testhelpers.Postgres(t))
+		},
+		reuse: func(db *sql.DB) gorm.Dialector { return postgres.New(postgres.Config{Conn: db}) },
+		truncate: func(tables ...string) []string {
+			return []string{"TRUNCATE " + strings.Join(tables, ", ") + " RESTART IDENTITY CASCADE"}
+		},
+	},
+	{
+		name: "sqlite",
+		open: func(t testing.TB) gorm.Dialector {
+			// WAL and a busy timeout: the key store writes through its own
+			// connection while GORM holds another.
+			return sqlite.Open(filepath.Join(t.TempDir(), "test.db") + "?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)")
+		},
+		reuse: func(db *sql.DB) gorm.Dialector { return &sqlite.Dialector{Conn: db} },
+		truncate: func(tables ...string) []string {
+			var qs []string
+			for _, t := range tables {
+				qs = append(qs, "DELETE FROM "+t)
+			}
+			return append(qs, "DELETE FROM sqlite_sequence")
+		},
+	},
 }
 
 // env is one test's database with the plugin installed.
@@ -89,6 +112,30 @@ func newEnv(t testing.TB, d dialect, o envOptions, models ...any) *env {
 	}
 	if err := gormplugin.AutoMigrate(db, models...); err != nil {
 		t.Fatalf("gormplugin.AutoMigrate: %v", err)
+	}
+	return e
+}
+
+// fresh empties base's tables (the key table too) and returns an env over
+// the same database with a new key store, encryptor and *gorm.DB: a clean
+// database for one case without migrating again.
+func (base *env) fresh(t testing.TB, d dialect, tables ...string) *env {
+	t.Helper()
+	for _, q := range d.truncate(append(tables, keystore.DefaultTable)...) {
+		base.exec(t, q)
+	}
+	db, err := gorm.Open(d.reuse(base.raw), &gorm.Config{Logger: logger.Discard})
+	if err != nil {
+		t.Fatalf("gorm.Open(%s): %v", d.name, err)
+	}
+	keys, err := keystore.New(base.raw, localKeeper(t))
+	if err != nil {
+		t.Fatalf("keystore.New: %v", err)
+	}
+	t.Cleanup(keys.Close)
+	e := &env{dialect: d.name, db: db, raw: base.raw, keys: keys, enc: field.NewEncryptor(keys)}
+	if err := db.Use(gormplugin.New(e.enc)); err != nil {
+		t.Fatalf("db.Use(gormplugin.New(enc)): %v", err)
 	}
 	return e
 }

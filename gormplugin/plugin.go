@@ -122,7 +122,8 @@ type nameReg struct {
 
 	owners sync.Map // *schema.Schema → *Plugin that last ran a statement on it
 	models sync.Map // *schema.Schema → *model
-	clones sync.Map // *schema.Schema → *schema.Schema (see clone.go)
+	clones    sync.Map // *schema.Schema → *schema.Schema (see clone.go)
+	mapClones sync.Map // *schema.Schema → *schema.Schema
 }
 
 var registry struct {

@@ -35,7 +35,11 @@ func (p *Plugin) beforeQuery(db *gorm.DB) {
 			}
 		}
 	}
-	if c := p.reg.clone(stmt.Schema); c != stmt.Schema {
+	c := p.reg.clone(stmt.Schema)
+	if isMapDest(stmt.Dest) {
+		c = p.reg.mapClone(stmt.Schema)
+	}
+	if c != stmt.Schema {
 		st.schema = stmt.Schema
 		stmt.Schema = c
 	}
@@ -61,6 +65,14 @@ func (p *Plugin) afterScan(db *gorm.DB) {
 	}
 	st.query = false
 	db.Statement.Context = st.parent
+}
+
+func isMapDest(d any) bool {
+	switch d.(type) {
+	case map[string]any, *map[string]any, []map[string]any, *[]map[string]any:
+		return true
+	}
+	return false
 }
 
 // pluckTarget reports whether a result of type v is not a struct: a

@@ -111,23 +111,21 @@ func (ef *encField) scan(ctx context.Context, p *Plugin, st *stmtState, row, rv 
 	if t := m.tenantOf(row); t != "" {
 		return ef.openInto(ctx, p, t, stored, rv)
 	}
-	if st != nil && st.hasCtxTenant {
-		// The row's tenant, if its column comes later, must be the
-		// context's (checked when it is set); opening now is opening
-		// under the only tenant that can succeed.
-		return ef.openInto(ctx, p, "", stored, rv)
-	}
 	if st == nil || !st.query {
+		// No hook will tell when the tenant arrives: the context's tenant
+		// (a row tenant read later can only succeed if it is the same:
+		// it is part of the value's associated data) or the fixed one.
 		err := ef.openInto(ctx, p, "", stored, rv)
 		if errors.Is(err, field.ErrNoTenant) {
 			err = ef.errorf("open", fmt.Errorf("%w (in Raw, Rows and Scan a tenant column must come before the encrypted columns)", field.ErrNoTenant))
 		}
 		return err
 	}
-	// A followed query: park the value until the row's tenant column is
-	// set (or the scan ends). With a fixed tenant it is opened under that
-	// guess now and again under the row's tenant if that differs.
-	e := pending{ef: ef, row: row, key: rowKey(row), stored: bytes.Clone(stored)}
+	// A followed query (clone.go): the row's tenant column may come later.
+	// Open under the context's or fixed tenant now; the row's tenant, when
+	// set, is checked against it (tenantRead), and with only a fixed
+	// tenant or none the value is parked to be opened under the row's.
+	e := pending{ef: ef, row: row, key: rowKey(row)}
 	if guess, err := p.enc.ResolveTenant(ctx, ""); err != nil {
 		e.err = err
 	} else {
@@ -137,6 +135,12 @@ func (ef *encField) scan(ctx context.Context, p *Plugin, st *stmtState, row, rv 
 		} else {
 			e.opened = true
 		}
+	}
+	if e.opened && st.hasCtxTenant {
+		return nil // nothing the row's tenant can change but a mismatch
+	}
+	if !st.hasCtxTenant {
+		e.stored = bytes.Clone(stored) // the driver may reuse its buffer
 	}
 	st.pending = append(st.pending, e)
 	return nil

@@ -107,28 +107,27 @@ func rowKey(v reflect.Value) uintptr {
 // refused.
 func (st *stmtState) tenantRead(ctx context.Context, m *model, row reflect.Value) error {
 	t := m.tenantOf(row)
+	var first error
 	if st.hasCtxTenant && t != "" && t != st.ctxTenant {
 		if _, err := st.p.enc.ResolveTenant(ctx, t); err != nil {
-			return st.report(&FieldError{Op: "open", Model: m.name, Field: m.tenant.Name, Table: m.schema.Table, Column: m.tenant.DBName, Err: err})
+			first = &FieldError{Op: "open", Model: m.name, Field: m.tenant.Name, Table: m.schema.Table, Column: m.tenant.DBName, Err: err}
 		}
 	}
-	if len(st.pending) == 0 {
-		return nil
-	}
-	key := rowKey(row)
-	var first error
-	kept := st.pending[:0]
-	for _, e := range st.pending {
-		if e.key != key || e.ef.m != m {
-			kept = append(kept, e)
-			continue
+	if len(st.pending) > 0 {
+		key := rowKey(row)
+		kept := st.pending[:0]
+		for _, e := range st.pending {
+			if e.key != key || e.ef.m != m {
+				kept = append(kept, e)
+				continue
+			}
+			if err := st.settle(ctx, e, t); err != nil && first == nil {
+				first = err
+			}
 		}
-		if err := st.settle(ctx, e, t); err != nil && first == nil {
-			first = err
-		}
+		clear(st.pending[len(kept):])
+		st.pending = kept
 	}
-	clear(st.pending[len(kept):])
-	st.pending = kept
 	return st.report(first)
 }
 
@@ -138,8 +137,8 @@ func (st *stmtState) settle(ctx context.Context, e pending, t string) error {
 	if err != nil {
 		return e.ef.errorf("open", err)
 	}
-	if e.opened && tenant == e.guess {
-		return nil
+	if tenant == e.guess {
+		return e.err // opened (nil) or failed under this very tenant
 	}
 	rv := e.ef.f.ReflectValueOf(ctx, e.row)
 	if err := e.ef.openInto(ctx, st.p, tenant, e.stored, rv); err != nil {

@@ -251,7 +251,12 @@ func TestConcurrentAppWrites(t *testing.T) {
 				time.Sleep(time.Millisecond)
 			}
 			during := writes.Load()
-			res, err := e.m.Run(context.Background(), Job{Kind: Encrypt, Table: "users", Column: "email", TenantColumn: "tenant"}, RunOptions{BatchSize: 200, Workers: 2})
+			o := RunOptions{BatchSize: 200, Workers: 2}
+			if dc.d == SQLite {
+				// One writer at a time: leave the application gaps.
+				o = RunOptions{BatchSize: 200, Workers: 1, RowsPerSecond: 20_000}
+			}
+			res, err := e.m.Run(context.Background(), Job{Kind: Encrypt, Table: "users", Column: "email", TenantColumn: "tenant"}, o)
 			during = writes.Load() - during
 			stop()
 			wg.Wait()
@@ -262,7 +267,7 @@ func TestConcurrentAppWrites(t *testing.T) {
 				t.Fatalf("Run = %+v, %v", res, err)
 			}
 			t.Logf("%d application writes during the migration; result %+v", during, res)
-			if during == 0 {
+			if during < 10 {
 				t.Fatalf("no application write happened during the migration; the test proved nothing")
 			}
 			e.checkEncrypted("email", func(id int64) (string, bool) {

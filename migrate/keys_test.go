@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -60,8 +61,6 @@ func TestReencryptAfterRotate(t *testing.T) {
 			var readErr atomic.Value
 			var wg sync.WaitGroup
 			wg.Go(func() {
-				rows := e.rawColumn("users", "id")
-				_ = rows
 				rnd := rand.New(rand.NewPCG(1, 2))
 				for {
 					select {
@@ -128,21 +127,7 @@ func TestReencryptAfterRotate(t *testing.T) {
 	}
 }
 
-func itoa(n int64) string { return strings.TrimSpace(strings.Replace(string(rune('0'+0)), "0", "", 1)) + formatInt(n) }
-
-func formatInt(n int64) string {
-	var b [20]byte
-	i := len(b)
-	if n == 0 {
-		return "0"
-	}
-	for n > 0 {
-		i--
-		b[i] = byte('0' + n%10)
-		n /= 10
-	}
-	return string(b[i:])
-}
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
 func errString(err error) string {
 	if err == nil {

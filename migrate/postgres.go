@@ -187,7 +187,11 @@ func cellArray(c column, cells []*cell) any {
 		out := make([][]byte, len(cells))
 		for i, x := range cells {
 			if x.valid {
+				// A nil slice would travel as NULL.
 				out[i] = x.b
+				if out[i] == nil {
+					out[i] = []byte{}
+				}
 			}
 		}
 		return out

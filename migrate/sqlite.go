@@ -243,6 +243,8 @@ func (d sqlite) write(ctx context.Context, tx txn, p *plan, ws []write) ([]bool,
 		var val any = w.val
 		if p.dstText {
 			val = string(w.val)
+		} else if w.val == nil {
+			val = []byte{} // nil would be bound as NULL
 		}
 		var bidx any
 		if w.bidx != nil {

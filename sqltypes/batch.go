@@ -11,6 +11,12 @@ import (
 	"github.com/colcrypt/colcrypt/field"
 )
 
+// The bulk paths, SealBatch and ParallelSeal, look the tenant's key up
+// once per batch instead of once per value, which is most of what sealing
+// a short value costs beside the AEAD itself. They do what
+// field.Encryptor.Seal does — resolve the tenant, take its active key's
+// cipher for the column, seal — with the cipher held for one batch.
+
 // sealBatchChunk is the fewest values a SealBatch goroutine takes: below
 // it, a goroutine costs more than it saves.
 const sealBatchChunk = 1024
@@ -38,21 +44,10 @@ func (c *Column[T]) SealBatch(ctx context.Context, tenant string, vs []T) ([][]b
 	if len(vs) == 0 {
 		return out, nil
 	}
-	resolved, err := c.enc.ResolveTenant(ctx, tenant)
+	ciph, err := c.activeCipher(ctx, tenant)
 	if err != nil {
-		return nil, c.errorf("seal", err)
+		return nil, err
 	}
-	// What field.Encryptor.Seal does per value, once: the tenant's active
-	// key, and its cipher for this column.
-	k, err := c.enc.Keys().Active(ctx, resolved)
-	if err != nil {
-		return nil, c.errorf("seal", err)
-	}
-	ciph, err := k.Cipher(c.table, c.column)
-	if err != nil {
-		return nil, c.errorf("seal", err)
-	}
-
 	workers := min(runtime.GOMAXPROCS(0), (len(vs)+sealBatchChunk-1)/sealBatchChunk)
 	if workers <= 1 {
 		if err := c.sealChunk(ciph, vs, out, 0); err != nil {
@@ -85,14 +80,27 @@ func (c *Column[T]) SealBatch(ctx context.Context, tenant string, vs []T) ([][]b
 	return out, nil
 }
 
+// activeCipher is field.Encryptor's per-value lookup: the tenant resolved
+// as Seal resolves it, its active key, that key's cipher for the column.
+func (c *Column[T]) activeCipher(ctx context.Context, tenant string) (*codec.Cipher, error) {
+	resolved, err := c.enc.ResolveTenant(ctx, tenant)
+	if err != nil {
+		return nil, c.errorf("seal", err)
+	}
+	k, err := c.enc.Keys().Active(ctx, resolved)
+	if err != nil {
+		return nil, c.errorf("seal", err)
+	}
+	ciph, err := k.Cipher(c.table, c.column)
+	if err != nil {
+		return nil, c.errorf("seal", err)
+	}
+	return ciph, nil
+}
+
 // sealChunk seals vs into out, whose slices share one buffer. base is the
 // index of vs[0] in the caller's slice, for errors.
 func (c *Column[T]) sealChunk(ciph *codec.Cipher, vs []T, out [][]byte, base int) error {
-	alg := codec.AESGCM
-	if c.mode == field.Deterministic {
-		alg = codec.AESSIV
-	}
-	overhead := codec.Overhead(alg, ciph.Version())
 	pts := make([][]byte, len(vs))
 	size := 0
 	for i, v := range vs {
@@ -107,29 +115,74 @@ func (c *Column[T]) sealChunk(ciph *codec.Cipher, vs []T, out [][]byte, base int
 			pt = []byte{} // not NULL: an empty value
 		}
 		pts[i] = pt
-		size += c.storedLen(len(pt) + overhead)
+		size += c.storedLen(ciph, len(pt))
 	}
 	buf := make([]byte, 0, size)
-	var scratch []byte // the binary value, when the column stores armor
+	var scratch []byte
 	for i, pt := range pts {
 		if pt == nil {
 			continue
 		}
 		start := len(buf)
 		var err error
-		if c.armor {
-			if scratch, err = c.sealWith(ciph, scratch[:0], pt); err == nil {
-				buf = codec.Armor(buf, scratch)
-			}
-		} else {
-			buf, err = c.sealWith(ciph, buf, pt)
-		}
-		if err != nil {
+		if buf, err = c.appendSealed(buf, ciph, pt, &scratch); err != nil {
 			return c.errorf("seal", err)
 		}
 		out[i] = buf[start:len(buf):len(buf)]
 	}
 	return nil
+}
+
+// sealCached is Seal with the cipher looked up in cache, a map that lives
+// for one batch of ParallelSeal and one goroutine.
+func (c *Column[T]) sealCached(ctx context.Context, tenant string, v T, cache cipherCache) ([]byte, error) {
+	pt, ok, err := encode(v)
+	if err != nil {
+		return nil, c.errorf("seal", err)
+	}
+	if !ok {
+		return nil, nil
+	}
+	resolved, err := c.enc.ResolveTenant(ctx, tenant)
+	if err != nil {
+		return nil, c.errorf("seal", err)
+	}
+	key := cipherKey{col: c, tenant: resolved}
+	ciph := cache[key]
+	if ciph == nil {
+		if ciph, err = c.activeCipher(ctx, resolved); err != nil {
+			return nil, err
+		}
+		cache[key] = ciph
+	}
+	var scratch []byte
+	out, err := c.appendSealed(make([]byte, 0, c.storedLen(ciph, len(pt))), ciph, pt, &scratch)
+	if err != nil {
+		return nil, c.errorf("seal", err)
+	}
+	return out, nil
+}
+
+// cipherCache holds the ciphers of one batch: per column and tenant.
+type cipherCache map[cipherKey]*codec.Cipher
+
+type cipherKey struct {
+	col    any // the *Column[T]
+	tenant string
+}
+
+// appendSealed appends the stored form of pt to dst: the binary value, or
+// its armor, built in *scratch.
+func (c *Column[T]) appendSealed(dst []byte, ciph *codec.Cipher, pt []byte, scratch *[]byte) ([]byte, error) {
+	if !c.armor {
+		return c.sealWith(ciph, dst, pt)
+	}
+	bin, err := c.sealWith(ciph, (*scratch)[:0], pt)
+	if err != nil {
+		return nil, err
+	}
+	*scratch = bin
+	return codec.Armor(dst, bin), nil
 }
 
 func (c *Column[T]) sealWith(ciph *codec.Cipher, dst, pt []byte) ([]byte, error) {
@@ -139,10 +192,20 @@ func (c *Column[T]) sealWith(ciph *codec.Cipher, dst, pt []byte) ([]byte, error)
 	return ciph.Seal(dst, pt)
 }
 
-// storedLen is the stored size of a binary value of n bytes.
-func (c *Column[T]) storedLen(n int) int {
+// storedLen is the stored size of a plaintext of n bytes under ciph.
+func (c *Column[T]) storedLen(ciph *codec.Cipher, n int) int {
+	alg := codec.AESGCM
+	if c.mode == field.Deterministic {
+		alg = codec.AESSIV
+	}
+	n += codec.Overhead(alg, ciph.Version())
 	if c.armor {
-		return len(codec.ArmorPrefix) + base64.RawStdEncoding.EncodedLen(n)
+		return armoredLen(n)
 	}
 	return n
+}
+
+// armoredLen is the length of the armor of a binary value of n bytes.
+func armoredLen(n int) int {
+	return len(codec.ArmorPrefix) + base64.RawStdEncoding.EncodedLen(n)
 }

@@ -112,12 +112,13 @@ func (c *Column[T]) errorf(op string, err error) error {
 }
 
 // Seal returns the bytes to store for v: the binary value, or with
-// [Armor] the text armor as bytes. A NULL v (a nil pointer, slice or map)
+// [Armor] the text armor as bytes. A NULL v (a nil pointer or []byte)
 // returns nil and no error: store NULL.
 //
-// Seal is the bulk path: the bytes go straight into CopyFrom rows or
-// batches without a Valuer. For an armored column in database/sql, pass
-// string(b), so drivers such as SQLite store text rather than a blob.
+// The bytes go straight into CopyFrom rows, batches or other tools
+// without a Valuer; for many values of one tenant, [Column.SealBatch] is
+// faster. For an armored column in database/sql, pass string(b), so
+// drivers such as SQLite store text rather than a blob.
 func (c *Column[T]) Seal(ctx context.Context, tenant string, v T) ([]byte, error) {
 	pt, ok, err := encode(v)
 	if err != nil {
@@ -131,7 +132,7 @@ func (c *Column[T]) Seal(ctx context.Context, tenant string, v T) ([]byte, error
 		return nil, c.errorf("seal", err)
 	}
 	if c.armor {
-		out = codec.Armor(make([]byte, 0, len(codec.ArmorPrefix)+(len(out)*4+2)/3), out)
+		out = codec.Armor(make([]byte, 0, armoredLen(len(out))), out)
 	}
 	return out, nil
 }

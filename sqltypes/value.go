@@ -63,10 +63,18 @@ func (v *valuer[T]) BytesValue() ([]byte, error) {
 	return v.sealed, err
 }
 
-// seal computes the value once; ParallelSeal calls it ahead of the driver.
-func (v *valuer[T]) seal() error {
+// seal computes the value once, through field.Encryptor.
+func (v *valuer[T]) seal() error { return v.sealIn(nil) }
+
+// sealIn computes the value once; ParallelSeal calls it ahead of the
+// driver with the cipher cache of its batch.
+func (v *valuer[T]) sealIn(cache cipherCache) error {
 	v.once.Do(func() {
-		v.sealed, v.err = v.col.Seal(v.ctx, v.tenant, v.v)
+		if cache == nil {
+			v.sealed, v.err = v.col.Seal(v.ctx, v.tenant, v.v)
+		} else {
+			v.sealed, v.err = v.col.sealCached(v.ctx, v.tenant, v.v, cache)
+		}
 		// Drop the plaintext: the Valuer may live on in a batch or a log
 		// of arguments.
 		var zero T

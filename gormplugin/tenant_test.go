@@ -1,0 +1,199 @@
+package gormplugin_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"gorm.io/gorm"
+
+	"github.com/colcrypt/colcrypt/field"
+	"github.com/colcrypt/colcrypt/gormplugin"
+	"github.com/colcrypt/colcrypt/keystore"
+	"github.com/colcrypt/colcrypt/kms"
+	_ "github.com/colcrypt/colcrypt/kms/gcpkms" // the gcpkms:// scheme
+	"github.com/colcrypt/colcrypt/testhelpers"
+	"github.com/colcrypt/colcrypt/testhelpers/insecurefakekms"
+)
+
+// TestTransactionRollsBackOnKMSFailure: a KMS failure while creating a
+// new tenant's key fails the statement before any SQL, and rolls back
+// what the transaction wrote before it: nothing is half written.
+func TestTransactionRollsBackOnKMSFailure(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, d dialect) {
+		ctx := context.Background()
+		srv := insecurefakekms.Start(t)
+		kek, err := kms.Open(ctx, srv.KeyURI(insecurefakekms.DefaultKeyName))
+		if err != nil {
+			t.Fatalf("kms.Open(fake Cloud KMS) = %v", err)
+		}
+		t.Cleanup(func() { kek.Close() })
+		e := newEnv(t, d, envOptions{kek: kek, keyOpts: []keystore.Option{keystore.WithRetry(2, time.Millisecond, 2*time.Millisecond)}}, allModels...)
+		if _, err := e.keys.Active(ctx, "acme"); err != nil {
+			t.Fatalf("Active(acme) = %v", err)
+		}
+		count := func() int {
+			t.Helper()
+			var n int
+			if err := e.raw.QueryRow("SELECT count(*) FROM patients").Scan(&n); err != nil {
+				t.Fatalf("count: %v", err)
+			}
+			return n
+		}
+
+		srv.SetFailureMode(codes.Unavailable)
+		calls := srv.EncryptCalls()
+		err = e.db.Transaction(func(tx *gorm.DB) error {
+			ann := newPatient("Ann")
+			if err := tx.WithContext(ctxFor("acme")).Create(&ann).Error; err != nil {
+				return err // acme's key is cached: no KMS call
+			}
+			bob := newPatient("Bob")
+			return tx.WithContext(ctxFor("newco")).Create(&bob).Error
+		})
+		var fe *gormplugin.FieldError
+		if err == nil || !kms.IsRetryable(err) || !errors.As(err, &fe) {
+			t.Fatalf("Transaction with a KMS outage = %v, want a retryable FieldError", err)
+		}
+		if srv.EncryptCalls() == calls {
+			t.Fatalf("the KMS was never called for the new tenant")
+		}
+		if n := count(); n != 0 {
+			t.Fatalf("after the rolled back transaction %d patients, want 0", n)
+		}
+
+		// One statement, rows of a known and a new tenant.
+		batch := []Patient{newPatient("Cy"), newPatient("Di")}
+		batch[0].TenantID, batch[1].TenantID = "acme", "newco"
+		if err := e.db.Create(&batch).Error; !kms.IsRetryable(err) {
+			t.Fatalf("Create(batch with a new tenant) during the outage = %v, want a retryable error", err)
+		}
+		if n := count(); n != 0 {
+			t.Fatalf("after the failed batch %d patients, want 0", n)
+		}
+
+		// Once the KMS is back the same work goes through. (SQLite has one
+		// writer: the new tenant's key row is written through the key
+		// store's own connection, so it must exist before the transaction
+		// writes.)
+		srv.ClearFailures()
+		if _, err := e.keys.Active(ctx, "newco"); err != nil {
+			t.Fatalf("Active(newco) after the outage = %v", err)
+		}
+		err = e.db.Transaction(func(tx *gorm.DB) error {
+			ann, bob := newPatient("Ann"), newPatient("Bob")
+			if err := tx.WithContext(ctxFor("acme")).Create(&ann).Error; err != nil {
+				return err
+			}
+			return tx.WithContext(ctxFor("newco")).Create(&bob).Error
+		})
+		if err != nil || count() != 2 {
+			t.Fatalf("Transaction after the outage = %v, %d rows; want nil, 2", err, count())
+		}
+	})
+}
+
+// TestFixedTenant: a single-tenant application sets the tenant once.
+func TestFixedTenant(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, d dialect) {
+		e := newEnv(t, d, envOptions{encOpts: []field.Option{field.WithFixedTenant("solo")}}, allModels...)
+		if err := e.db.Create(&Memo{Body: "hello"}).Error; err != nil {
+			t.Fatalf("Create(Memo) with a fixed tenant = %v", err)
+		}
+		var ms []Memo
+		if err := e.db.Find(&ms).Error; err != nil || len(ms) != 1 || ms[0].Body != "hello" {
+			t.Fatalf("Find(Memo) = %+v, %v", ms, err)
+		}
+		p := newPatient("Ann")
+		if err := e.db.Create(&p).Error; err != nil || p.TenantID != "solo" {
+			t.Fatalf("Create(Patient) = %v, tenant %q; want the fixed tenant filled in", err, p.TenantID)
+		}
+		// Rows of the fixed tenant and of another, tenant column last, no
+		// context: each row's own tenant opens it.
+		for _, tc := range []struct{ ctx context.Context }{{context.Background()}, {ctxFor("other")}} {
+			if err := e.db.WithContext(tc.ctx).Create(&Company{Name: "Initech"}).Error; err != nil {
+				t.Fatalf("Create(Company) = %v", err)
+			}
+		}
+		var cos []Company
+		if err := e.db.Order("id").Find(&cos).Error; err != nil {
+			t.Fatalf("Find(Company) = %v", err)
+		}
+		if len(cos) != 2 || cos[0].TenantID != "solo" || cos[1].TenantID != "other" || cos[0].Name != "Initech" || cos[1].Name != "Initech" {
+			t.Fatalf("Find(Company) = %+v, want both in plaintext", cos)
+		}
+		testhelpers.AssertNoPlaintext(t, e.raw, "companies", "name", "Initech")
+	})
+}
+
+// TestShreddedTenant: after Shred a tenant's rows fail to open with
+// keystore.ErrKeyDestroyed, and nothing new is written for it.
+func TestShreddedTenant(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, d dialect) {
+		e := newEnv(t, d, envOptions{}, allModels...)
+		ctx := ctxFor("acme")
+		p := newPatient("Ann")
+		e.create(t, "acme", &p)
+		if err := e.keys.Shred(context.Background(), "acme"); err != nil {
+			t.Fatalf("Shred = %v", err)
+		}
+		var got Patient
+		if err := e.db.WithContext(ctx).First(&got, p.ID).Error; !errors.Is(err, keystore.ErrKeyDestroyed) {
+			t.Fatalf("First after Shred = %v, want ErrKeyDestroyed", err)
+		}
+		q := newPatient("Bob")
+		if err := e.db.WithContext(ctx).Create(&q).Error; !errors.Is(err, keystore.ErrKeyDestroyed) {
+			t.Fatalf("Create after Shred = %v, want ErrKeyDestroyed", err)
+		}
+	})
+}
+
+// TestSecondSerializer: two key stores on one *gorm.DB, told apart by
+// the serializer name.
+func TestSecondSerializer(t *testing.T) {
+	type Split struct {
+		ID       uint
+		TenantID string `colcrypt:"tenant"`
+		Main     string `gorm:"serializer:colcrypt"`
+		Vault    string `gorm:"serializer:vault"`
+	}
+	forEachDialect(t, func(t *testing.T, d dialect) {
+		e := newEnv(t, d, envOptions{})
+		other := newEnv(t, d, envOptions{noUse: true}) // another key store, its own database
+		if err := e.db.Use(gormplugin.New(other.enc, gormplugin.WithSerializerName("vault"), gormplugin.WithoutKeyTable())); err != nil {
+			t.Fatalf("Use(second plugin) = %v", err)
+		}
+		if err := gormplugin.AutoMigrate(other.db); err == nil {
+			t.Fatalf("AutoMigrate on a DB without the plugin = nil, want ErrNotRegistered")
+		}
+		if err := keystoreTable(other); err != nil {
+			t.Fatal(err)
+		}
+		if err := gormplugin.AutoMigrate(e.db, &Split{}); err != nil {
+			t.Fatalf("AutoMigrate = %v", err)
+		}
+		ctx := ctxFor("acme")
+		in := Split{Main: "main secret", Vault: "vault secret"}
+		if err := e.db.WithContext(ctx).Create(&in).Error; err != nil {
+			t.Fatalf("Create = %v", err)
+		}
+		var out Split
+		if err := e.db.WithContext(ctx).First(&out, in.ID).Error; err != nil || out.Main != in.Main || out.Vault != in.Vault {
+			t.Fatalf("First = %+v, %v; want both fields in plaintext", out, err)
+		}
+		if e.keys.Stats().KMSWraps == 0 || other.keys.Stats().KMSWraps == 0 {
+			t.Fatalf("KMS wraps: %d and %d, want each key store to have made the tenant's key", e.keys.Stats().KMSWraps, other.keys.Stats().KMSWraps)
+		}
+		testhelpers.AssertNoPlaintext(t, e.raw, "splits", "vault", "vault secret")
+	})
+}
+
+func keystoreTable(e *env) error {
+	d, err := keystore.DialectFor(e.raw)
+	if err != nil {
+		return err
+	}
+	return keystore.CreateTable(context.Background(), e.raw, d, "")
+}

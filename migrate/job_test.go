@@ -1,0 +1,188 @@
+package migrate
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/colcrypt/colcrypt/codec"
+)
+
+// TestResume interrupts a job mid-run and runs it again: the second run
+// continues from the checkpoint and every row is migrated exactly once.
+func TestResume(t *testing.T) {
+	const n = 8000
+	for _, dc := range dialects {
+		t.Run(dc.name, func(t *testing.T) {
+			e := newEnv(t, dc.d)
+			e.createUsers(n)
+			job := Job{Kind: Encrypt, Table: "users", Column: "email", ToColumn: "email_enc", TenantColumn: "tenant"}
+			ctx, cancel := context.WithCancel(context.Background())
+			res, err := e.m.Run(ctx, job, RunOptions{BatchSize: 100, Workers: 2, Progress: func(p Progress) {
+				if p.Done >= n/3 {
+					cancel()
+				}
+			}})
+			if !errors.Is(err, ErrInterrupted) || !errors.Is(err, context.Canceled) {
+				t.Fatalf("interrupted Run = %+v, %v; want ErrInterrupted", res, err)
+			}
+			if res.Done || res.Scanned < n/3 || res.Scanned >= n {
+				t.Fatalf("interrupted Run = %+v, want a partial job", res)
+			}
+			// What the checkpoint says is what the table holds: the
+			// interrupted run's batches committed whole.
+			encrypted := e.count("users", "email_enc IS NOT NULL")
+			if encrypted != res.Updated {
+				t.Errorf("after interrupt: %d rows encrypted, checkpoint says %d", encrypted, res.Updated)
+			}
+			st, err := e.m.Status(context.Background(), job.DefaultID())
+			if err != nil || st.State != stateRunning || st.ChunksDone == st.Chunks {
+				t.Fatalf("Status = %+v, %v; want a running job", st, err)
+			}
+
+			var firstDone int64 = -1
+			res2 := mustRun(t, e.m, job, RunOptions{BatchSize: 100, Workers: 2, Progress: func(p Progress) {
+				if firstDone < 0 {
+					firstDone = p.Done
+				}
+			}})
+			if firstDone <= res.Scanned {
+				t.Errorf("resumed progress started at %d rows, want past the %d already done", firstDone, res.Scanned)
+			}
+			if !res2.Done || res2.Scanned != n || res2.ThisRun != n-res.Scanned || res2.Skipped != 0 || res2.Updated+res2.Null != n {
+				t.Errorf("resumed Run = %+v; want the remaining %d rows, none twice", res2, n-res.Scanned)
+			}
+			e.checkEncrypted("email_enc", emailOf)
+
+			// A finished job is not run again without Restart.
+			res3 := mustRun(t, e.m, job, RunOptions{})
+			if res3.ThisRun != 0 || !res3.Done || res3.Updated != res2.Updated {
+				t.Errorf("Run of a done job = %+v, want its recorded result", res3)
+			}
+		})
+	}
+}
+
+// TestLookalikes puts plaintext that looks like colcrypt values in a
+// column: encrypt leaves it alone, and Verify reports it.
+func TestLookalikes(t *testing.T) {
+	for _, dc := range dialects {
+		t.Run(dc.name, func(t *testing.T) {
+			e := newEnv(t, dc.d)
+			ctx := context.Background()
+			e.createUsers(300)
+			ph := "$1"
+			if dc.d == SQLite {
+				ph = "?1"
+			}
+			// Magic byte, then too short to parse / long enough to parse.
+			short := []byte{codec.Magic, 'h', 'i'}
+			parses := append([]byte{codec.Magic, 1, 1}, []byte("0123456789abcdefghijklmnopqrstuvwxyz")...)
+			e.exec("UPDATE users SET raw = "+ph+" WHERE id = 5", short)
+			e.exec("UPDATE users SET raw = "+ph+" WHERE id = 6", parses)
+			e.exec("UPDATE users SET email = "+ph+" WHERE id = 7", codec.ArmorPrefix+"not base64!")
+			e.exec("UPDATE users SET email = "+ph+" WHERE id = 8", string(codec.Armor(nil, parses)))
+
+			for col, ids := range map[string][2]int64{"raw": {5, 6}, "email": {7, 8}} {
+				before := e.rawColumn("users", col)
+				res, err := e.m.Run(ctx, Job{Kind: Encrypt, Table: "users", Column: col, TenantColumn: "tenant"}, RunOptions{BatchSize: 50})
+				var rf *RowsFailedError
+				if !errors.As(err, &rf) || res.Failed != 1 || len(res.Failures) != 1 || !strings.Contains(res.Failures[0].Reason, "looks like") {
+					t.Errorf("Run(%s) = %+v, %v; want the unparseable lookalike reported", col, res, err)
+				}
+				after := e.rawColumn("users", col)
+				for i := range before {
+					if id := before[i].id; (id == ids[0] || id == ids[1]) && string(before[i].v) != string(after[i].v) {
+						t.Errorf("row %d: %s changed from %q to %q; lookalikes must be left alone", id, col, before[i].v, after[i].v)
+					}
+				}
+				rep, err := e.m.Verify(ctx, Job{Table: "users", Column: col, TenantColumn: "tenant"}, VerifyOptions{})
+				if !errors.Is(err, ErrVerifyFailed) || rep.Failed != 2 || rep.Plaintext != 0 {
+					t.Errorf("Verify(%s) = %+v, %v; want both lookalikes failing", col, rep, err)
+				}
+			}
+		})
+	}
+}
+
+func TestJobErrors(t *testing.T) {
+	for _, dc := range dialects {
+		t.Run(dc.name, func(t *testing.T) {
+			e := newEnv(t, dc.d)
+			ctx := context.Background()
+			e.createUsers(10)
+			e.exec("CREATE TABLE nokey (a text, b text, u text)")
+			e.exec("CREATE UNIQUE INDEX nokey_u ON nokey (u)")
+			e.exec("INSERT INTO nokey VALUES ('x', 'y', 'z')")
+			cases := []struct {
+				name string
+				job  Job
+				want error
+			}{
+				{"no kind", Job{Table: "users", Column: "email"}, ErrInvalidJob},
+				{"no table", Job{Kind: Encrypt, Table: "missing", Column: "email"}, ErrNoTable},
+				{"no column", Job{Kind: Encrypt, Table: "users", Column: "missing"}, ErrNoColumn},
+				{"no target column", Job{Kind: Encrypt, Table: "users", Column: "email", ToColumn: "missing"}, ErrNoColumn},
+				{"no primary key", Job{Kind: Encrypt, Table: "nokey", Column: "a", Tenant: "t"}, ErrNoPrimaryKey},
+				{"key not unique", Job{Kind: Encrypt, Table: "nokey", Column: "a", PK: "b", Tenant: "t"}, ErrNoPrimaryKey},
+				{"integer column in place", Job{Kind: Encrypt, Table: "users", Column: "n", TenantColumn: "tenant"}, ErrUnsupportedColumn},
+				{"two tenant sources", Job{Kind: Encrypt, Table: "users", Column: "email", TenantColumn: "tenant", Tenant: "t"}, ErrInvalidJob},
+				{"reencrypt into a column", Job{Kind: Reencrypt, Table: "users", Column: "email_enc", ToColumn: "raw"}, ErrInvalidJob},
+				{"migrating the key", Job{Kind: Encrypt, Table: "users", Column: "id", ToColumn: "email_enc", Tenant: "t"}, ErrInvalidJob},
+			}
+			for _, tc := range cases {
+				if _, err := e.m.Run(ctx, tc.job, RunOptions{}); !errors.Is(err, tc.want) {
+					t.Errorf("%s: Run = %v, want %v", tc.name, err, tc.want)
+				}
+			}
+			// A unique column named as the key works.
+			if _, err := e.m.Run(ctx, Job{Kind: Encrypt, Table: "nokey", Column: "a", PK: "u", Tenant: "t"}, RunOptions{}); err != nil {
+				t.Errorf("Run with PK u = %v", err)
+			}
+			// The same job id for other work is refused.
+			job := Job{ID: "j1", Kind: Encrypt, Table: "users", Column: "email", ToColumn: "email_enc", TenantColumn: "tenant"}
+			mustRun(t, e.m, job, RunOptions{})
+			job.ToColumn = "raw"
+			if _, err := e.m.Run(ctx, job, RunOptions{}); !errors.Is(err, ErrJobMismatch) {
+				t.Errorf("Run with a reused job id = %v, want ErrJobMismatch", err)
+			}
+			if _, err := e.m.Status(ctx, "nope"); !errors.Is(err, ErrNoJob) {
+				t.Errorf("Status(nope) = %v, want ErrNoJob", err)
+			}
+			jobs, err := e.m.Jobs(ctx)
+			if err != nil || len(jobs) != 2 {
+				t.Errorf("Jobs = %+v, %v; want the two jobs", jobs, err)
+			}
+		})
+	}
+}
+
+// TestDryRun counts without writing anything: no data, no checkpoint,
+// no keys.
+func TestDryRun(t *testing.T) {
+	for _, dc := range dialects {
+		t.Run(dc.name, func(t *testing.T) {
+			e := newEnv(t, dc.d)
+			ctx := context.Background()
+			e.createUsers(700)
+			before := e.rawColumn("users", "email")
+			res, err := e.m.Run(ctx, Job{Kind: Encrypt, Table: "users", Column: "email", TenantColumn: "tenant"}, RunOptions{DryRun: true, BatchSize: 64})
+			if err != nil || !res.DryRun || res.Scanned != 700 || res.Updated+res.Null != 700 || res.Updated == 0 {
+				t.Fatalf("dry Run = %+v, %v", res, err)
+			}
+			after := e.rawColumn("users", "email")
+			for i := range before {
+				if string(before[i].v) != string(after[i].v) {
+					t.Fatalf("row %d changed in a dry run", before[i].id)
+				}
+			}
+			if jobs, err := e.m.Jobs(ctx); err != nil || len(jobs) != 0 {
+				t.Errorf("Jobs after a dry run = %v, %v; want none", jobs, err)
+			}
+			if tenants, err := e.store.Tenants(ctx); err != nil || len(tenants) != 0 {
+				t.Errorf("Tenants after a dry run = %v, %v; want no keys created", tenants, err)
+			}
+		})
+	}
+}
