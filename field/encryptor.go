@@ -62,11 +62,19 @@ func (e *Encryptor) activeCipher(ctx context.Context, s Scope) (*codec.Cipher, e
 	if err != nil {
 		return nil, err
 	}
-	k, err := e.keys.Active(ctx, tenant)
-	if err != nil {
-		return nil, fmt.Errorf("field: %s.%s: %w", s.Table, s.Column, err)
+	for attempt := 0; ; attempt++ {
+		k, err := e.keys.Active(ctx, tenant)
+		if err != nil {
+			return nil, fmt.Errorf("field: %s.%s: %w", s.Table, s.Column, err)
+		}
+		c, err := k.Cipher(s.Table, s.Column)
+		// A key can be evicted between Active and Cipher; the store hands
+		// out a fresh one on the next call.
+		if errors.Is(err, keystore.ErrKeyEvicted) && attempt < 2 {
+			continue
+		}
+		return c, err
 	}
-	return k.Cipher(s.Table, s.Column)
 }
 
 // Seal encrypts plaintext for s with randomized AES-256-GCM under the
@@ -121,20 +129,42 @@ func (e *Encryptor) Open(ctx context.Context, s Scope, value []byte) ([]byte, er
 	if err != nil {
 		return nil, codec.ErrAuth
 	}
-	k, err := e.keys.Key(ctx, tenant, v.KeyVersion)
-	if err != nil {
-		if errors.Is(err, keystore.ErrKeyNotFound) {
-			// A version the tenant never had: a relabelled or foreign value.
-			return nil, codec.ErrAuth
-		}
-		return nil, fmt.Errorf("field: %s.%s: %w", s.Table, s.Column, err)
-	}
-	c, err := k.Cipher(s.Table, s.Column)
+	c, err := e.versionCipher(ctx, tenant, v.KeyVersion, s)
 	if err != nil {
 		return nil, err
 	}
 	return c.Open(nil, value)
 }
+
+func (e *Encryptor) versionCipher(ctx context.Context, tenant string, version uint32, s Scope) (*codec.Cipher, error) {
+	for attempt := 0; ; attempt++ {
+		k, err := e.keys.Key(ctx, tenant, version)
+		if err != nil {
+			if errors.Is(err, keystore.ErrKeyNotFound) {
+				// A version the tenant never had: a relabelled or foreign
+				// value, which is an authentication failure like any other.
+				return nil, codec.ErrAuth
+			}
+			return nil, fmt.Errorf("field: %s.%s: %w", s.Table, s.Column, err)
+		}
+		c, err := k.Cipher(s.Table, s.Column)
+		if errors.Is(err, keystore.ErrKeyEvicted) && attempt < 2 {
+			continue
+		}
+		return c, err
+	}
+}
+
+// String, GoString and Format describe the Encryptor without reaching
+// into its key store.
+func (e *Encryptor) String() string   { return "field.Encryptor[redacted]" }
+func (e *Encryptor) GoString() string { return e.String() }
+
+// Format implements fmt.Formatter so every verb prints String.
+func (e *Encryptor) Format(f fmt.State, _ rune) { fmt.Fprint(f, e.String()) }
+
+// MarshalJSON keeps the Encryptor's internals out of JSON.
+func (e *Encryptor) MarshalJSON() ([]byte, error) { return []byte(`"field.Encryptor[redacted]"`), nil }
 
 // KeyVersion returns the key version a stored value (binary or armored)
 // was sealed under, without opening it.

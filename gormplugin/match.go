@@ -42,6 +42,9 @@ func Match(ctx context.Context, fieldName string, value any) func(*gorm.DB) *gor
 
 func matchConds(ctx context.Context, db *gorm.DB, fieldName string, value any) ([]clause.Expression, error) {
 	stmt := db.Statement
+	if len(plugins(db)) == 0 {
+		return nil, ErrNotRegistered
+	}
 	if stmt.Schema == nil {
 		target := stmt.Model
 		if target == nil {

@@ -50,6 +50,8 @@ var cases = []struct {
 	{"Preload", testPreload},
 	{"Joins", testJoins},
 	{"RawScan", testRawScan},
+	{"RowsAndScanRows", testRowsScanRows},
+	{"FindInBatchesAssociationDelete", testFindInBatches},
 	{"TenantColumnAfterEncrypted", testTenantLast},
 	{"TenantMismatch", testTenantMismatch},
 	{"NoTenant", testNoTenant},
@@ -466,6 +468,70 @@ func testRawScan(t *testing.T, e *env) {
 		t.Fatalf("Raw.Scan([]Patient) = %d rows, %v", len(rows), err)
 	}
 	samePatient(t, rows[0], p)
+}
+
+func testRowsScanRows(t *testing.T, e *env) {
+	ann, bob := newPatient("Ann"), newPatient("Bob")
+	e.create(t, "acme", &ann)
+	e.create(t, "globex", &bob)
+	rows, err := e.db.Model(&Patient{}).Order("id").Rows()
+	if err != nil {
+		t.Fatalf("Rows = %v", err)
+	}
+	defer rows.Close()
+	var got []Patient
+	for rows.Next() {
+		var p Patient
+		// ScanRows on the base *gorm.DB: a statement the plugin never saw.
+		if err := e.db.ScanRows(rows, &p); err != nil {
+			t.Fatalf("ScanRows = %v", err)
+		}
+		got = append(got, p)
+	}
+	if len(got) != 2 {
+		t.Fatalf("ScanRows read %d rows, want 2", len(got))
+	}
+	samePatient(t, got[0], ann)
+	samePatient(t, got[1], bob)
+}
+
+func testFindInBatches(t *testing.T, e *env) {
+	ctx := ctxFor("acme")
+	for i := range 5 {
+		p := newPatient("P" + strings.Repeat("y", i))
+		e.create(t, "acme", &p)
+	}
+	var names []string
+	var batch []Patient
+	err := e.db.WithContext(ctx).FindInBatches(&batch, 2, func(tx *gorm.DB, _ int) error {
+		for _, p := range batch {
+			names = append(names, p.Name)
+		}
+		return nil
+	}).Error
+	if err != nil || len(names) != 5 || names[4] != "Pyyyy" {
+		t.Fatalf("FindInBatches = %v, %v; want five names in plaintext", names, err)
+	}
+	var p Patient
+	if err := e.db.WithContext(ctx).First(&p).Error; err != nil {
+		t.Fatalf("First = %v", err)
+	}
+	if err := e.db.WithContext(ctx).Model(&p).Association("Visits").Append(&Visit{Note: "appended"}); err != nil {
+		t.Fatalf("Association(Visits).Append = %v", err)
+	}
+	testhelpers.AssertNoPlaintext(t, e.raw, "visits", "note", "appended")
+	var withVisits Patient
+	if err := e.db.WithContext(ctx).Preload("Visits").First(&withVisits, p.ID).Error; err != nil || len(withVisits.Visits) != 1 || withVisits.Visits[0].Note != "appended" {
+		t.Fatalf("Preload after Append = %+v, %v", withVisits.Visits, err)
+	}
+	if err := e.db.WithContext(ctx).Select("Visits").Delete(&p).Error; err != nil {
+		t.Fatalf("Delete = %v", err)
+	}
+	var n int64
+	e.db.Model(&Patient{}).Count(&n)
+	if n != 4 {
+		t.Fatalf("after Delete %d patients, want 4", n)
+	}
 }
 
 // CompanyView is read from the companies table through another type.

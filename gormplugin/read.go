@@ -134,14 +134,14 @@ func (p *Plugin) openMaps(db *gorm.DB, st *stmtState) {
 	}
 	ctx := db.Statement.Context
 	for _, row := range rows {
-		if err := p.openMap(ctx, m, row); err != nil {
+		if err := p.openMap(ctx, st, m, row); err != nil {
 			db.AddError(st.report(err))
 			return
 		}
 	}
 }
 
-func (p *Plugin) openMap(ctx context.Context, m *model, row map[string]any) error {
+func (p *Plugin) openMap(ctx context.Context, st *stmtState, m *model, row map[string]any) error {
 	tenant := ""
 	if m.tenant != nil {
 		switch t := row[m.tenant.DBName].(type) {
@@ -170,7 +170,7 @@ func (p *Plugin) openMap(ctx context.Context, m *model, row map[string]any) erro
 		if ef.spec.AllowPlaintext && !codec.IsValue(stored) && !codec.IsArmored(stored) {
 			err = ef.decode(stored, out)
 		} else {
-			err = ef.openInto(ctx, p, tenant, stored, out)
+			err = ef.openInto(ctx, p, st, tenant, stored, out)
 		}
 		if err != nil {
 			return err

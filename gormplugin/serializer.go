@@ -29,7 +29,7 @@ var (
 // wins, then the context's tenant, then the Encryptor's fixed tenant. A
 // nil pointer, slice or map is NULL.
 func (s serializer) Value(ctx context.Context, f *schema.Field, dst reflect.Value, fieldValue any) (any, error) {
-	p, _, err := s.reg.plugin(ctx, f.Schema)
+	p, st, err := s.reg.plugin(ctx, f.Schema)
 	if err != nil {
 		return nil, err
 	}
@@ -48,7 +48,7 @@ func (s serializer) Value(ctx context.Context, f *schema.Field, dst reflect.Valu
 	if !ok {
 		return nil, nil
 	}
-	return ef.seal(ctx, p, m.tenantOf(dst), pt)
+	return ef.seal(ctx, p, st, m.tenantOf(dst), pt)
 }
 
 // Scan opens the stored value into the field of the row dst, or, when the
@@ -106,16 +106,16 @@ func (ef *encField) scan(ctx context.Context, p *Plugin, st *stmtState, row, rv 
 		return ef.decode(stored, rv)
 	}
 	if m.tenant == nil {
-		return ef.openInto(ctx, p, "", stored, rv)
+		return ef.openInto(ctx, p, st, "", stored, rv)
 	}
 	if t := m.tenantOf(row); t != "" {
-		return ef.openInto(ctx, p, t, stored, rv)
+		return ef.openInto(ctx, p, st, t, stored, rv)
 	}
 	if st == nil || !st.query {
 		// No hook will tell when the tenant arrives: the context's tenant
 		// (a row tenant read later can only succeed if it is the same:
 		// it is part of the value's associated data) or the fixed one.
-		err := ef.openInto(ctx, p, "", stored, rv)
+		err := ef.openInto(ctx, p, st, "", stored, rv)
 		if errors.Is(err, field.ErrNoTenant) {
 			err = ef.errorf("open", fmt.Errorf("%w (in Raw, Rows and Scan a tenant column must come before the encrypted columns)", field.ErrNoTenant))
 		}
@@ -126,11 +126,11 @@ func (ef *encField) scan(ctx context.Context, p *Plugin, st *stmtState, row, rv 
 	// set, is checked against it (tenantRead), and with only a fixed
 	// tenant or none the value is parked to be opened under the row's.
 	e := pending{ef: ef, row: row, key: rowKey(row)}
-	if guess, err := p.enc.ResolveTenant(ctx, ""); err != nil {
+	if guess, err := st.resolve(ctx, ""); err != nil {
 		e.err = err
 	} else {
 		e.guess = guess
-		if err := ef.openInto(ctx, p, guess, stored, rv); err != nil {
+		if err := ef.openInto(ctx, p, st, guess, stored, rv); err != nil {
 			e.err = err
 		} else {
 			e.opened = true
@@ -147,9 +147,19 @@ func (ef *encField) scan(ctx context.Context, p *Plugin, st *stmtState, row, rv 
 }
 
 // seal encrypts pt for the row's tenant and returns the value to store:
-// bytes, or the armored text for an armored column.
-func (ef *encField) seal(ctx context.Context, p *Plugin, rowTenant string, pt []byte) (any, error) {
-	out, err := p.enc.SealMode(ctx, ef.scope(rowTenant), ef.spec.Mode, pt)
+// bytes, or the armored text for an armored column. st may be nil
+// outside a statement.
+func (ef *encField) seal(ctx context.Context, p *Plugin, st *stmtState, rowTenant string, pt []byte) (any, error) {
+	var out []byte
+	var err error
+	if st == nil {
+		out, err = p.enc.SealMode(ctx, ef.scope(rowTenant), ef.spec.Mode, pt)
+	} else {
+		var tenant string
+		if tenant, err = st.resolve(ctx, rowTenant); err == nil {
+			out, err = st.seal(ctx, ef, tenant, pt)
+		}
+	}
 	if err != nil {
 		return nil, ef.errorf("seal", err)
 	}
@@ -159,10 +169,20 @@ func (ef *encField) seal(ctx context.Context, p *Plugin, rowTenant string, pt []
 	return out, nil
 }
 
-// openInto opens stored under tenant ("" for the context's or the fixed
-// one) and decodes the plaintext into rv.
-func (ef *encField) openInto(ctx context.Context, p *Plugin, tenant string, stored []byte, rv reflect.Value) error {
-	pt, err := p.enc.Open(ctx, ef.scope(tenant), stored)
+// openInto opens stored under the row's tenant ("" for the context's or
+// the fixed one) and decodes the plaintext into rv. st may be nil outside
+// a statement.
+func (ef *encField) openInto(ctx context.Context, p *Plugin, st *stmtState, rowTenant string, stored []byte, rv reflect.Value) error {
+	var pt []byte
+	var err error
+	if st == nil {
+		pt, err = p.enc.Open(ctx, ef.scope(rowTenant), stored)
+	} else {
+		var tenant string
+		if tenant, err = st.resolve(ctx, rowTenant); err == nil {
+			pt, err = st.open(ctx, ef, tenant, stored)
+		}
+	}
 	if err != nil {
 		return ef.errorf("open", err)
 	}

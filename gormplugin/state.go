@@ -7,6 +7,7 @@ import (
 	"gorm.io/gorm"
 	"gorm.io/gorm/schema"
 
+	"github.com/colcrypt/colcrypt/codec"
 	"github.com/colcrypt/colcrypt/field"
 )
 
@@ -39,10 +40,20 @@ type stmtState struct {
 	// setByPlugin: the SET clause is the plugin's, removed after the update.
 	setByPlugin bool
 
+	// The hot path's caches (cipher.go).
+	defaultDone   bool
+	defaultTenant string // the context's tenant, else the fixed one
+	defaultErr    error
+	ciphers       map[cipherKey]*codec.Cipher
+	lastKey       cipherKey
+	lastCipher    *codec.Cipher
+	buf           []byte // plaintext scratch
+
 	// schema is the statement's own schema while a clone stands in for
 	// it during gorm:query.
 	schema *schema.Schema
-	parent context.Context
+	parent context.Context // the statement's context before begin
+	self   context.Context // parent with this state
 }
 
 // pending is an encrypted value read before its row's tenant.
@@ -62,9 +73,15 @@ func (p *Plugin) begin(db *gorm.DB) *stmtState {
 	if ctx == nil {
 		ctx = context.Background()
 	}
+	if prev, ok := ctx.Value(p.reg).(*stmtState); ok && prev.self == ctx {
+		// A statement reused for another operation: replace the previous
+		// operation's state rather than stack a context on it per call.
+		ctx = prev.parent
+	}
 	st := &stmtState{p: p, parent: ctx}
 	st.ctxTenant, st.hasCtxTenant = field.TenantFromContext(ctx)
-	db.Statement.Context = context.WithValue(ctx, p.reg, st)
+	st.self = context.WithValue(ctx, p.reg, st)
+	db.Statement.Context = st.self
 	if s := db.Statement.Schema; s != nil {
 		if v, ok := p.reg.owners.Load(s); !ok || v.(*Plugin) != p {
 			p.reg.owners.Store(s, p)
@@ -141,7 +158,7 @@ func (st *stmtState) settle(ctx context.Context, e pending, t string) error {
 		return e.err // opened (nil) or failed under this very tenant
 	}
 	rv := e.ef.f.ReflectValueOf(ctx, e.row)
-	if err := e.ef.openInto(ctx, st.p, tenant, e.stored, rv); err != nil {
+	if err := e.ef.openInto(ctx, st.p, st, tenant, e.stored, rv); err != nil {
 		rv.Set(reflect.Zero(rv.Type()))
 		return err
 	}

@@ -37,7 +37,7 @@ func (p *Plugin) beforeCreate(db *gorm.DB) {
 		db.AddError(st.report(p.sealCreateMaps(db, st, m)))
 		return
 	}
-	w := &writer{p: p, m: m, ctx: stmt.Context}
+	w := &writer{p: p, st: st, m: m, ctx: stmt.Context}
 	db.AddError(st.report(eachRow(stmt.ReflectValue, w.createRow)))
 }
 
@@ -62,26 +62,21 @@ func (p *Plugin) afterCreate(db *gorm.DB) {
 
 // writer holds what the rows of one write share.
 type writer struct {
-	p    *Plugin
-	m    *model
-	ctx  context.Context
-	warm map[string]bool // tenants whose active key was fetched
+	p   *Plugin
+	st  *stmtState
+	m   *model
+	ctx context.Context
 }
 
-// tenant resolves a row's tenant and makes sure its key exists.
+// tenant resolves a row's tenant and makes sure its key exists (the
+// statement caches it).
 func (w *writer) tenant(rowTenant string) (string, error) {
-	tenant, err := w.p.enc.ResolveTenant(w.ctx, rowTenant)
+	tenant, err := w.st.resolve(w.ctx, rowTenant)
 	if err != nil {
 		return "", w.m.fields[0].errorf("seal", err)
 	}
-	if !w.warm[tenant] {
-		if _, err := w.p.enc.Keys().Active(w.ctx, tenant); err != nil {
-			return "", w.m.fields[0].errorf("seal", err)
-		}
-		if w.warm == nil {
-			w.warm = make(map[string]bool)
-		}
-		w.warm[tenant] = true
+	if _, err := w.st.cipher(w.ctx, w.m.fields[0], tenant, 0); err != nil {
+		return "", w.m.fields[0].errorf("seal", err)
 	}
 	return tenant, nil
 }
@@ -126,7 +121,7 @@ func (w *writer) blindIndex(ef *encField, tenant string, v any) ([]byte, error) 
 	if !ok {
 		return nil, nil
 	}
-	idx, err := w.p.enc.BlindIndex(w.ctx, ef.scope(tenant), ef.spec.BlindIndex, pt)
+	idx, err := w.st.blindIndex(w.ctx, ef, tenant, pt)
 	if err != nil {
 		return nil, ef.errorf("blind index", err)
 	}
@@ -179,7 +174,7 @@ func (p *Plugin) sealCreateMaps(db *gorm.DB, st *stmtState, m *model) error {
 	case *[]map[string]any:
 		cm.orig = *d
 	}
-	w := &writer{p: p, m: m, ctx: stmt.Context}
+	w := &writer{p: p, st: st, m: m, ctx: stmt.Context}
 	for _, src := range cm.orig {
 		out, err := w.sealMap(src, cm.added)
 		if err != nil {
@@ -248,11 +243,11 @@ func (w *writer) sealValue(ef *encField, tenant string, v any) (sealed any, idx 
 	if !ok {
 		return nil, nil, nil
 	}
-	if sealed, err = ef.seal(w.ctx, w.p, tenant, pt); err != nil {
+	if sealed, err = ef.seal(w.ctx, w.p, w.st, tenant, pt); err != nil {
 		return nil, nil, err
 	}
 	if ef.bidx != nil {
-		if idx, err = w.p.enc.BlindIndex(w.ctx, ef.scope(tenant), ef.spec.BlindIndex, pt); err != nil {
+		if idx, err = w.st.blindIndex(w.ctx, ef, tenant, pt); err != nil {
 			return nil, nil, ef.errorf("blind index", err)
 		}
 	}
@@ -305,7 +300,7 @@ func (p *Plugin) beforeUpdate(db *gorm.DB) {
 			return // gorm:update builds (nothing) itself
 		}
 	}
-	if err := p.sealAssignments(stmt, m, &set, given); err != nil {
+	if err := p.sealAssignments(stmt, st, m, &set, given); err != nil {
 		db.AddError(st.report(err))
 		return
 	}
@@ -323,7 +318,7 @@ func (p *Plugin) afterUpdate(db *gorm.DB) {
 	}
 }
 
-func (p *Plugin) sealAssignments(stmt *gorm.Statement, m *model, set *clause.Set, given bool) error {
+func (p *Plugin) sealAssignments(stmt *gorm.Statement, st *stmtState, m *model, set *clause.Set, given bool) error {
 	ctx := stmt.Context
 	touched := false
 	for _, a := range *set {
@@ -386,7 +381,7 @@ func (p *Plugin) sealAssignments(stmt *gorm.Statement, m *model, set *clause.Set
 	for t := range tenants {
 		rowTenant = t
 	}
-	w := &writer{p: p, m: m, ctx: ctx}
+	w := &writer{p: p, st: st, m: m, ctx: ctx}
 	tenant, err := w.tenant(rowTenant)
 	if err != nil {
 		return err

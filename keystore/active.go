@@ -22,7 +22,7 @@ import (
 // Active fails with ErrKeyDestroyed for a shredded tenant, and does not
 // create a new key for it.
 func (s *Store) Active(ctx context.Context, tenant string) (*Key, error) {
-	if k, stale, ok := s.cache.active(tenant, s.now()); ok {
+	if k, stale, ok := s.cache.active(tenant, s.clock.fast()); ok {
 		s.countHit(stale)
 		return k, nil
 	}
@@ -100,7 +100,7 @@ func (s *Store) useActive(ctx context.Context, tenant string, row keyRow) (fligh
 	if err != nil {
 		return flightResult{}, err
 	}
-	s.cache.setActive(r.key, s.now().Add(s.ttl))
+	s.cache.setActive(r.key, s.clock.precise()+ticks(s.ttl))
 	return r, nil
 }
 
@@ -119,8 +119,7 @@ func (s *Store) create(ctx context.Context, tenant string, v uint32) (r flightRe
 	if err != nil {
 		return flightResult{}, false, err
 	}
-	now := s.now()
-	ts := s.dialect.timeArg(now)
+	ts := s.dialect.timeArg(s.clock.wall())
 	if _, err := s.db.ExecContext(ctx, s.q.insertActive, tenant, int64(v), s.kek.URI(), wrapped, ts, ts); err != nil && !s.dialect.isUniqueViolation(err) {
 		return flightResult{}, false, fmt.Errorf("keystore: create key of tenant %q: %w", tenant, err)
 	}
@@ -134,11 +133,11 @@ func (s *Store) create(ctx context.Context, tenant string, v uint32) (r flightRe
 		return r, true, err
 	}
 	// Ours is in the table: use it without asking the KMS to unwrap it.
-	k, _, err := s.cache.install(keyID{tenant, v}, dek, s.now(), s.ttl, s.grace)
+	k, _, err := s.cache.install(keyID{tenant, v}, dek, s.clock.precise(), s.ttl, s.grace)
 	dek = nil // the cache owns it now, or zeroed it
 	if err != nil {
 		return flightResult{}, false, fmt.Errorf("%w: tenant %q", err, tenant)
 	}
-	s.cache.setActive(k, s.now().Add(s.ttl))
+	s.cache.setActive(k, s.clock.precise()+ticks(s.ttl))
 	return flightResult{key: k}, true, nil
 }

@@ -6,6 +6,10 @@ import (
 	"time"
 )
 
+// Times in the cache are ticks: nanoseconds on the Store's clock since
+// the Store was made (see clock.go). An int64 compares in one
+// instruction and needs no clock read beyond the one the caller made.
+
 // The cache holds unwrapped data keys. It is keyed by (tenant, version);
 // beside the keys it remembers, per tenant, which version is active and
 // which versions are live, each with its own expiry, so that a rotation
@@ -36,18 +40,18 @@ type keyID struct {
 type entry struct {
 	id         keyID
 	key        *Key
-	expires    time.Time // fresh before this
-	graceUntil time.Time // may be served stale before this
-	stale      bool      // kept past expiry because the KMS failed
+	expires    int64 // fresh before this
+	graceUntil int64 // may be served stale before this
+	stale      bool  // kept past expiry because the KMS failed
 	ref        atomic.Bool
 	prev, next *entry // the CLOCK ring
 }
 
 type tenantEntry struct {
 	active    *entry // nil when unknown
-	activeExp time.Time
+	activeExp int64
 	live      []uint32 // newest first; nil when unknown
-	liveExp   time.Time
+	liveExp   int64
 	nkeys     int
 }
 
@@ -71,10 +75,10 @@ func (e *entry) touch() {
 
 // active returns the tenant's active key if both the active record and
 // the key are fresh at now.
-func (c *cache) active(tenant string, now time.Time) (k *Key, stale, ok bool) {
+func (c *cache) active(tenant string, now int64) (k *Key, stale, ok bool) {
 	c.mu.RLock()
 	if te := c.tenants[tenant]; te != nil {
-		if e := te.active; e != nil && now.Before(te.activeExp) && now.Before(e.expires) {
+		if e := te.active; e != nil && now < te.activeExp && now < e.expires {
 			k, stale = e.key, e.stale
 			e.touch()
 			c.mu.RUnlock()
@@ -86,9 +90,9 @@ func (c *cache) active(tenant string, now time.Time) (k *Key, stale, ok bool) {
 }
 
 // key returns a fresh key.
-func (c *cache) key(id keyID, now time.Time) (k *Key, stale, ok bool) {
+func (c *cache) key(id keyID, now int64) (k *Key, stale, ok bool) {
 	c.mu.RLock()
-	if e := c.keys[id]; e != nil && now.Before(e.expires) {
+	if e := c.keys[id]; e != nil && now < e.expires {
 		k, stale = e.key, e.stale
 		e.touch()
 		c.mu.RUnlock()
@@ -99,10 +103,10 @@ func (c *cache) key(id keyID, now time.Time) (k *Key, stale, ok bool) {
 }
 
 // live returns the tenant's live versions if fresh.
-func (c *cache) live(tenant string, now time.Time) ([]uint32, bool) {
+func (c *cache) live(tenant string, now int64) ([]uint32, bool) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	if te := c.tenants[tenant]; te != nil && te.live != nil && now.Before(te.liveExp) {
+	if te := c.tenants[tenant]; te != nil && te.live != nil && now < te.liveExp {
 		return te.live, true
 	}
 	return nil, false
@@ -130,7 +134,7 @@ const (
 // either held by the returned Key or zeroed. If the same key is already
 // cached (the usual refresh after a TTL), that Key is kept, so ciphers
 // derived from it survive, and its expiry is extended.
-func (c *cache) install(id keyID, dek []byte, now time.Time, ttl, grace time.Duration) (*Key, installResult, error) {
+func (c *cache) install(id keyID, dek []byte, now int64, ttl, grace time.Duration) (*Key, installResult, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
@@ -141,7 +145,7 @@ func (c *cache) install(id keyID, dek []byte, now time.Time, ttl, grace time.Dur
 		clear(dek)
 		return nil, 0, ErrKeyDestroyed
 	}
-	exp := now.Add(ttl)
+	exp := now + int64(ttl)
 	if e := c.keys[id]; e != nil {
 		res := installedRefresh
 		if e.key.sameDEK(dek) {
@@ -154,13 +158,13 @@ func (c *cache) install(id keyID, dek []byte, now time.Time, ttl, grace time.Dur
 			e.key = newKey(id.tenant, id.version, dek)
 			res = installedReplaced
 		}
-		e.expires, e.graceUntil, e.stale = exp, exp.Add(grace), false
+		e.expires, e.graceUntil, e.stale = exp, exp+int64(grace), false
 		return e.key, res, nil
 	}
 	for len(c.keys) >= c.capacity && c.hand != nil {
 		c.removeLocked(c.victimLocked(), ErrKeyEvicted)
 	}
-	e := &entry{id: id, key: newKey(id.tenant, id.version, dek), expires: exp, graceUntil: exp.Add(grace)}
+	e := &entry{id: id, key: newKey(id.tenant, id.version, dek), expires: exp, graceUntil: exp + int64(grace)}
 	c.keys[id] = e
 	te := c.tenants[id.tenant]
 	if te == nil {
@@ -220,7 +224,7 @@ func (c *cache) removeLocked(e *entry, reason error) {
 
 // setActive records k as the tenant's active key until exp, if k is
 // still the cached key of its id.
-func (c *cache) setActive(k *Key, exp time.Time) {
+func (c *cache) setActive(k *Key, exp int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e := c.keys[keyID{k.tenant, k.version}]
@@ -233,7 +237,7 @@ func (c *cache) setActive(k *Key, exp time.Time) {
 
 // setLive records the tenant's live versions until exp, if the tenant has
 // cached keys to hang them on.
-func (c *cache) setLive(tenant string, versions []uint32, exp time.Time) {
+func (c *cache) setLive(tenant string, versions []uint32, exp int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if te := c.tenants[tenant]; te != nil {
@@ -255,19 +259,19 @@ func (c *cache) forgetTenantViews(tenant string) {
 // another load refreshed it meanwhile; the expired key, marked stale and
 // fresh again until min(probe, graceUntil), if allowStale and the grace
 // has not passed; otherwise nothing, and the expired key is zeroed.
-func (c *cache) fallback(id keyID, now, probe time.Time, allowStale bool) (k *Key, stale, ok bool) {
+func (c *cache) fallback(id keyID, now, probe int64, allowStale bool) (k *Key, stale, ok bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e := c.keys[id]
 	switch {
 	case e == nil:
 		return nil, false, false
-	case now.Before(e.expires):
+	case now < e.expires:
 		return e.key, e.stale, true
-	case allowStale && now.Before(e.graceUntil):
+	case allowStale && now < e.graceUntil:
 		e.stale = true
 		e.expires = probe
-		if e.graceUntil.Before(probe) {
+		if e.graceUntil < probe {
 			e.expires = e.graceUntil
 		}
 		return e.key, true, true
@@ -301,11 +305,11 @@ func (c *cache) destroyTenant(tenant string) {
 
 // sweep removes the entries whose stale grace has passed at now. The scan
 // runs under the read lock; only the removals take the write lock.
-func (c *cache) sweep(now time.Time) int {
+func (c *cache) sweep(now int64) int {
 	var old []keyID
 	c.mu.RLock()
 	for id, e := range c.keys {
-		if !now.Before(e.graceUntil) {
+		if now >= e.graceUntil {
 			old = append(old, id)
 		}
 	}
@@ -317,7 +321,7 @@ func (c *cache) sweep(now time.Time) int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, id := range old {
-		if e := c.keys[id]; e != nil && !now.Before(e.graceUntil) {
+		if e := c.keys[id]; e != nil && now >= e.graceUntil {
 			c.removeLocked(e, ErrKeyEvicted)
 			n++
 		}
@@ -349,7 +353,7 @@ func (c *cache) close() {
 
 // rotated records k as the tenant's new active key until exp and drops
 // the cached list of live versions, which lacks it.
-func (c *cache) rotated(k *Key, exp time.Time) {
+func (c *cache) rotated(k *Key, exp int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e := c.keys[keyID{k.tenant, k.version}]

@@ -161,11 +161,11 @@ func TestCacheSweep(t *testing.T) {
 		}
 		dek := k.dek
 		clock.Advance(time.Minute)
-		if n := s.cache.sweep(clock.Now()); n != 0 || k.zeroed() {
+		if n := s.cache.sweep(s.clock.precise()); n != 0 || k.zeroed() {
 			t.Fatalf("sweep within the grace removed %d keys, want 0", n)
 		}
 		clock.Advance(time.Minute)
-		if n := s.cache.sweep(clock.Now()); n != 1 {
+		if n := s.cache.sweep(s.clock.precise()); n != 1 {
 			t.Fatalf("sweep after TTL+grace removed %d keys, want 1", n)
 		}
 		if !k.zeroed() || !allZero(dek) {
@@ -478,4 +478,31 @@ func TestStatsExact(t *testing.T) {
 			}
 		}, Stats{KMSWraps: 3, KMSUnwraps: 5, KMSErrors: 3, KMSRetries: 2, Misses: 7, Hits: 3, Cached: 1, Evictions: 3})
 	})
+}
+
+// TestDefaultClock: without WithClock the hot path reads the coarse
+// clock, which the janitor advances, so a key still expires.
+func TestDefaultClock(t *testing.T) {
+	drv := newInsecureTestKMS(t)
+	tdb := sqliteOnly(t)
+	creator := newTestStore(t, tdb, tdb.db, drv.keeper(testKEK))
+	if _, err := creator.Active(ctxb, "acme"); err != nil {
+		t.Fatal(err)
+	}
+	s := newTestStore(t, tdb, tdb.open(t), drv.keeper(testKEK), WithCacheTTL(20*time.Millisecond))
+	if s.clock.custom || s.clock.res != time.Millisecond {
+		t.Fatalf("clock = custom %v, resolution %v; want the coarse clock at 1ms", s.clock.custom, s.clock.res)
+	}
+	if _, err := s.Active(ctxb, "acme"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the key to expire and be refreshed", func() bool {
+		if _, err := s.Active(ctxb, "acme"); err != nil {
+			t.Fatal(err)
+		}
+		return s.Stats().KMSUnwraps >= 2
+	})
+	if got := newClock(nil, time.Hour).res; got != 100*time.Millisecond {
+		t.Fatalf("resolution for a 1h TTL = %v, want 100ms", got)
+	}
 }

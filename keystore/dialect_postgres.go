@@ -44,8 +44,8 @@ func (postgres) ddlLock(table string) string {
 	return `SELECT pg_advisory_xact_lock(` + strconv.FormatInt(int64(h.Sum64()), 10) + `)`
 }
 
-func (postgres) rebind(q string) string     { return rebindDollar(q) }
-func (postgres) quote(ident string) string  { return quoteDouble(ident) }
+func (postgres) rebind(q string) string         { return rebindDollar(q) }
+func (postgres) quote(ident string) string      { return quoteDouble(ident) }
 func (postgres) insertIgnore() (string, string) { return "INSERT INTO", " ON CONFLICT DO NOTHING" }
 
 // lockTenant locks every existing row of the tenant. In READ COMMITTED a

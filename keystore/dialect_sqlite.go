@@ -44,8 +44,8 @@ func (sqlite) ddl(table string) []string {
 // lock themselves.
 func (sqlite) ddlLock(string) string { return "" }
 
-func (sqlite) rebind(q string) string       { return q }
-func (sqlite) quote(ident string) string    { return quoteDouble(ident) }
+func (sqlite) rebind(q string) string         { return q }
+func (sqlite) quote(ident string) string      { return quoteDouble(ident) }
 func (sqlite) insertIgnore() (string, string) { return "INSERT INTO", " ON CONFLICT DO NOTHING" }
 
 // lockTenant is a write that changes nothing. A transaction whose first

@@ -23,11 +23,11 @@ type insecureTestKMS struct {
 	wraps, unwraps atomic.Int64
 
 	mu     sync.Mutex
-	faults []error        // returned by the next calls, in order
-	down   error          // returned by every call while non-nil
-	gate   chan struct{}  // while non-nil, Unwrap waits for it to close
-	onWrap func()         // called inside each Wrap, before it returns
-	tamper bool           // Unwrap flips a bit of what it returns
+	faults []error       // returned by the next calls, in order
+	down   error         // returned by every call while non-nil
+	gate   chan struct{} // while non-nil, Unwrap waits for it to close
+	onWrap func()        // called inside each Wrap, before it returns
+	tamper bool          // Unwrap flips a bit of what it returns
 }
 
 var _ kms.Driver = (*insecureTestKMS)(nil)

@@ -18,7 +18,7 @@ import (
 // is read and unwrapped, once however many goroutines ask at the same
 // time; each caller waits only as long as its own ctx allows.
 func (s *Store) Key(ctx context.Context, tenant string, version uint32) (*Key, error) {
-	if k, stale, ok := s.cache.key(keyID{tenant, version}, s.now()); ok {
+	if k, stale, ok := s.cache.key(keyID{tenant, version}, s.clock.fast()); ok {
 		s.countHit(stale)
 		return k, nil
 	}
@@ -81,7 +81,7 @@ func (s *Store) loadKey(ctx context.Context, id keyID) (flightResult, error) {
 // Key racing on the same version share one KMS call.
 func (s *Store) keyFromRow(ctx context.Context, tenant string, row keyRow) (flightResult, error) {
 	id := keyID{tenant, row.version}
-	if k, stale, ok := s.cache.key(id, s.now()); ok {
+	if k, stale, ok := s.cache.key(id, s.clock.precise()); ok {
 		return flightResult{key: k, stale: stale}, nil
 	}
 	return s.flights.do(ctx, flightKey{kind: flightVersion, tenant: tenant, version: row.version}, func(ctx context.Context) (flightResult, error) {
@@ -106,7 +106,7 @@ func (s *Store) unwrapRow(ctx context.Context, id keyID, row keyRow) (flightResu
 		clear(dek)
 		return flightResult{}, &CorruptRowError{Tenant: id.tenant, Version: int64(id.version), Reason: "unwrapped key has the wrong length"}
 	}
-	k, res, err := s.cache.install(id, dek, s.now(), s.ttl, s.grace)
+	k, res, err := s.cache.install(id, dek, s.clock.precise(), s.ttl, s.grace)
 	if err != nil {
 		return flightResult{}, fmt.Errorf("%w: tenant %q version %d", err, id.tenant, id.version)
 	}
@@ -119,9 +119,9 @@ func (s *Store) unwrapRow(ctx context.Context, id keyID, row keyRow) (flightResu
 
 // fallback handles a failed unwrap of id: see cache.fallback.
 func (s *Store) fallback(ctx context.Context, id keyID, err error) (flightResult, error) {
-	now := s.now()
+	now := s.clock.precise()
 	allow := s.grace > 0 && kms.IsRetryable(err)
-	k, stale, ok := s.cache.fallback(id, now, now.Add(s.probe), allow)
+	k, stale, ok := s.cache.fallback(id, now, now+ticks(s.probe), allow)
 	if !ok {
 		return flightResult{}, err
 	}
@@ -148,7 +148,7 @@ func (s *Store) LiveKeys(ctx context.Context, tenant string) ([]*Key, error) {
 	if s.cache.isDestroyed(tenant) {
 		return nil, fmt.Errorf("%w: tenant %q", ErrKeyDestroyed, tenant)
 	}
-	versions, cached := s.cache.live(tenant, s.now())
+	versions, cached := s.cache.live(tenant, s.clock.precise())
 	if !cached {
 		var err error
 		if versions, err = s.liveVersions(ctx, tenant); err != nil {
@@ -175,7 +175,7 @@ func (s *Store) LiveKeys(ctx context.Context, tenant string) ([]*Key, error) {
 		keys = append(keys, k)
 	}
 	if !cached {
-		s.cache.setLive(tenant, versions, s.now().Add(s.ttl))
+		s.cache.setLive(tenant, versions, s.clock.precise()+ticks(s.ttl))
 	}
 	return keys, nil
 }

@@ -48,7 +48,6 @@ func defaults() config {
 		base:       DefaultRetryBase,
 		max:        DefaultRetryMax,
 		kmsTimeout: DefaultKMSTimeout,
-		now:        time.Now,
 	}
 }
 
@@ -66,8 +65,6 @@ func (c *config) validate() error {
 		return fmt.Errorf("keystore: retry delays must satisfy 0 < base ≤ max, got %v, %v", c.base, c.max)
 	case c.kmsTimeout <= 0:
 		return fmt.Errorf("keystore: KMS timeout must be positive, got %v", c.kmsTimeout)
-	case c.now == nil:
-		return fmt.Errorf("keystore: nil clock")
 	case c.dialect == nil:
 		return fmt.Errorf("keystore: nil dialect")
 	}
@@ -129,7 +126,9 @@ func WithKeepers(open func(ctx context.Context, uri string) (*kms.Keeper, error)
 }
 
 // WithClock sets the clock the cache's expiry and the table's timestamps
-// use (default time.Now); for tests. Retry sleeps use real time.
+// use, read on every call; for tests. Without it the table gets
+// time.Now and the cache a coarse clock (see Store.Active). Retry sleeps
+// use real time. A nil clock means the default.
 func WithClock(now func() time.Time) Option { return func(c *config) { c.now = now } }
 
 // WithObserver sets a hook called synchronously for every KMS call,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"time"
 
@@ -73,13 +74,24 @@ func (s *Store) kmsCall(ctx context.Context, kind EventKind, kp *kms.Keeper, ten
 // processes that failed together, so a KMS coming back is not hit by a
 // synchronized wave.
 func (s *Store) backoff(n int) time.Duration {
-	ceil := s.max
-	if n-1 < 32 {
-		if c := s.base << (n - 1); c > 0 && c < ceil {
-			ceil = c
+	ceil := s.base
+	for i := 1; i < n && ceil < s.max; i++ {
+		if ceil > s.max/2 {
+			ceil = s.max
+			break
 		}
+		ceil *= 2
 	}
-	return time.Duration(rand.Int64N(int64(ceil) + 1))
+	ceil = min(ceil, s.max)
+	jitter := s.jitter
+	if jitter == nil {
+		jitter = rand.Int64N
+	}
+	n64 := int64(ceil)
+	if n64 < math.MaxInt64 {
+		n64++ // include ceil itself
+	}
+	return time.Duration(jitter(n64))
 }
 
 // retryableIf marks a per-call timeout as retryable for the caller, who

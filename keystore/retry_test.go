@@ -22,6 +22,7 @@ func coldStore(t *testing.T, tdb *testDB, drv *insecureTestKMS, opts ...Option) 
 
 func TestRetry(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, tdb *testDB) {
+		drv := newInsecureTestKMS(t)
 		for _, tc := range []struct {
 			name                          string
 			faults                        []error
@@ -36,7 +37,6 @@ func TestRetry(t *testing.T) {
 			{"retryable then non-retryable", []error{retryable(), errTestDenied}, true, false, 2, 2, 1, 2},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
-				drv := newInsecureTestKMS(t)
 				s := coldStore(t, tdb, drv, WithRetry(4, time.Millisecond, 2*time.Millisecond))
 				drv.failNext(tc.faults...)
 				_, err := s.Key(ctxb, "acme", 1)
@@ -68,19 +68,21 @@ func TestRetryDeadline(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, tdb *testDB) {
 		drv := newInsecureTestKMS(t)
 		s := coldStore(t, tdb, drv, WithRetry(100, time.Hour, time.Hour))
+		s.jitter = func(n int64) int64 { return n - 1 } // always the full backoff
 		drv.setDown(retryable())
 
-		// Rotate calls the KMS under the caller's ctx: it sees the
-		// deadline and returns the KMS error instead of sleeping.
+		// Rotate calls the KMS under the caller's ctx: it sees that the
+		// backoff would end past the deadline and returns the KMS error
+		// instead of sleeping.
 		ctx, cancel := context.WithTimeout(ctxb, time.Minute)
 		defer cancel()
-		if _, err := s.Active(ctxb, "acme"); err == nil {
-			t.Fatalf("Active with the KMS down = nil error")
-		}
 		_, err := s.Rotate(ctx, "acme")
 		var ke *KMSError
-		if !errors.As(err, &ke) || !kms.IsRetryable(err) {
-			t.Fatalf("Rotate with the KMS down = %v, want a retryable KMSError", err)
+		if !errors.As(err, &ke) || !kms.IsRetryable(err) || ke.Attempts != 1 {
+			t.Fatalf("Rotate with the KMS down = %v, want a retryable KMSError after 1 attempt", err)
+		}
+		if st := s.Stats(); st.KMSWraps != 1 || st.KMSRetries != 0 {
+			t.Fatalf("Stats() = %+v, want 1 wrap, no retry", st)
 		}
 
 		// Active shares its load: the caller leaves at its deadline, and
@@ -161,13 +163,33 @@ func TestUnwrapBinding(t *testing.T) {
 }
 
 func TestBackoffBounds(t *testing.T) {
-	s := &Store{base: 10 * time.Millisecond, max: 300 * time.Millisecond}
-	for n := 1; n < 80; n++ {
-		ceil := min(s.max, s.base<<min(n-1, 40))
-		for range 200 {
-			if d := s.backoff(n); d < 0 || d > ceil {
-				t.Fatalf("backoff(%d) = %v, want in [0, %v]", n, d, ceil)
+	for _, tc := range []struct{ base, max time.Duration }{
+		{10 * time.Millisecond, 300 * time.Millisecond},
+		{time.Hour, 100 * time.Hour},
+		{time.Nanosecond, time.Duration(1<<63 - 1)},
+	} {
+		s := &Store{base: tc.base, max: tc.max}
+		for n := 1; n < 100; n++ {
+			ceil := tc.max
+			if n <= 2 {
+				ceil = min(tc.max, tc.base*time.Duration(n))
 			}
+			for range 100 {
+				if d := s.backoff(n); d < 0 || d > ceil {
+					t.Fatalf("backoff(%d) with base %v, max %v = %v, want in [0, %v]", n, tc.base, tc.max, d, ceil)
+				}
+			}
+		}
+		s.jitter = func(n int64) int64 { return min(n-1, int64(tc.max)) }
+		if d := s.backoff(1); d != tc.base {
+			t.Fatalf("backoff(1) at full jitter = %v, want base %v", d, tc.base)
+		}
+		want := tc.max
+		if want == 1<<63-1 {
+			want-- // [0, MaxInt64] has no uniform int64 draw; the top value is dropped
+		}
+		if d := s.backoff(99); d != want {
+			t.Fatalf("backoff(99) at full jitter = %v, want %v", d, want)
 		}
 	}
 }

@@ -52,7 +52,9 @@ func RewrapForce() RewrapOption { return func(c *rewrapConfig) { c.force = true 
 func RewrapBatchSize(n int) RewrapOption { return func(c *rewrapConfig) { c.batch = n } }
 
 // RewrapProgress calls f with the running totals after each batch.
-func RewrapProgress(f func(RewrapResult)) RewrapOption { return func(c *rewrapConfig) { c.progress = f } }
+func RewrapProgress(f func(RewrapResult)) RewrapOption {
+	return func(c *rewrapConfig) { c.progress = f }
+}
 
 // Rewrap moves data keys to the master key to: for each live row, it
 // unwraps the key with the keeper the row's kek_uri names, wraps it under
@@ -230,7 +232,7 @@ func (r *rewrapper) one(ctx context.Context, row rewrapRow) error {
 		return fmt.Errorf("keystore: rewrap tenant %q version %d: %s returned a different key on unwrap; row left unchanged",
 			row.tenant, row.version, r.to.URI())
 	}
-	res, err := s.db.ExecContext(ctx, s.q.rewrapCAS, r.to.URI(), wrapped, s.dialect.timeArg(s.now()),
+	res, err := s.db.ExecContext(ctx, s.q.rewrapCAS, r.to.URI(), wrapped, s.dialect.timeArg(s.clock.wall()),
 		row.tenant, int64(row.version), row.wrapped)
 	if err != nil {
 		return fmt.Errorf("keystore: rewrap tenant %q version %d: %w", row.tenant, row.version, err)

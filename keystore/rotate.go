@@ -85,9 +85,9 @@ func (s *Store) Rotate(ctx context.Context, tenant string) (uint32, error) {
 			return 0, err
 		}
 		// Committed: only now may anything be sealed under the new key.
-		k, _, err := s.cache.install(keyID{tenant, v}, dek, s.now(), s.ttl, s.grace)
+		k, _, err := s.cache.install(keyID{tenant, v}, dek, s.clock.precise(), s.ttl, s.grace)
 		if err == nil {
-			s.cache.rotated(k, s.now().Add(s.ttl))
+			s.cache.rotated(k, s.clock.precise()+ticks(s.ttl))
 		} else {
 			// Closed or shredded meanwhile: the rotation stands; the
 			// cache just does not keep the key.
@@ -126,7 +126,7 @@ func (s *Store) rotateTx(ctx context.Context, tenant string, v uint32, wrapped [
 	if sum.maxVersion != wantMax {
 		return errRotateRace
 	}
-	ts := s.dialect.timeArg(s.now())
+	ts := s.dialect.timeArg(s.clock.wall())
 	if _, err = tx.ExecContext(ctx, s.q.retireActive, ts, tenant); err != nil {
 		return fmt.Errorf("keystore: rotate tenant %q: %w", tenant, err)
 	}

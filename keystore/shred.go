@@ -29,7 +29,7 @@ func (s *Store) Shred(ctx context.Context, tenant string) error {
 	if err := validTenant(tenant); err != nil {
 		return err
 	}
-	res, err := s.db.ExecContext(ctx, s.q.shred, s.dialect.timeArg(s.now()), tenant)
+	res, err := s.db.ExecContext(ctx, s.q.shred, s.dialect.timeArg(s.clock.wall()), tenant)
 	if err != nil {
 		return fmt.Errorf("keystore: shred tenant %q: %w", tenant, err)
 	}

@@ -30,7 +30,8 @@ type Store struct {
 	attempts          int
 	base, max         time.Duration
 	kmsTimeout        time.Duration
-	now               func() time.Time
+	jitter            func(n int64) int64 // uniform in [0, n); rand.Int64N unless a test says otherwise
+	clock             *clock
 	log               *slog.Logger
 	observe           func(Event)
 
@@ -89,7 +90,7 @@ func New(db *sql.DB, kek *kms.Keeper, opts ...Option) (*Store, error) {
 		base:       cfg.base,
 		max:        cfg.max,
 		kmsTimeout: cfg.kmsTimeout,
-		now:        cfg.now,
+		clock:      newClock(cfg.now, cfg.ttl),
 		log:        cfg.log,
 		observe:    cfg.observe,
 		stop:       stop,
@@ -101,7 +102,7 @@ func New(db *sql.DB, kek *kms.Keeper, opts ...Option) (*Store, error) {
 	// The janitor holds the cache and the clock, not the Store, so a
 	// Store dropped without Close can still be collected; its cleanup
 	// then stops the janitor and zeroes the keys.
-	go janitor(stopCtx, s.cache, s.now, sweepInterval(cfg.ttl, cfg.grace))
+	go janitor(stopCtx, s.cache, s.clock, sweepInterval(cfg.ttl, cfg.grace))
 	runtime.AddCleanup(s, func(c *cache) { c.close(); stop() }, s.cache)
 	return s, nil
 }
@@ -116,15 +117,24 @@ func sweepInterval(ttl, grace time.Duration) time.Duration {
 	return min(max(d/4, time.Second), time.Minute)
 }
 
-func janitor(ctx context.Context, c *cache, now func() time.Time, every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
+// janitor advances the coarse clock and sweeps expired keys.
+func janitor(ctx context.Context, c *cache, clk *clock, every time.Duration) {
+	var tick <-chan time.Time
+	if !clk.custom {
+		t := time.NewTicker(clk.res)
+		defer t.Stop()
+		tick = t.C
+	}
+	sweep := time.NewTicker(every)
+	defer sweep.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
-			c.sweep(now())
+		case <-tick:
+			clk.advance()
+		case <-sweep.C:
+			c.sweep(clk.precise())
 		}
 	}
 }

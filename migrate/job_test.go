@@ -3,10 +3,12 @@ package migrate
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/colcrypt/colcrypt/codec"
+	"github.com/colcrypt/colcrypt/field"
 )
 
 // TestResume interrupts a job mid-run and runs it again: the second run
@@ -184,5 +186,57 @@ func TestDryRun(t *testing.T) {
 				t.Errorf("Tenants after a dry run = %v, %v; want no keys created", tenants, err)
 			}
 		})
+	}
+}
+
+// TestSampledChunks plans chunks from a block sample of the key column,
+// the path tables above exactBoundaryRows take.
+func TestSampledChunks(t *testing.T) {
+	defer func(old int64) { exactBoundaryRows = old }(exactBoundaryRows)
+	exactBoundaryRows = 1000
+	e := newEnv(t, Postgres)
+	e.createUsers(20_000)
+	res := mustRun(t, e.m, Job{Kind: Encrypt, Table: "users", Column: "email", ToColumn: "email_enc", TenantColumn: "tenant"}, RunOptions{BatchSize: 250, Workers: 2})
+	st, err := e.m.Status(context.Background(), res.JobID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Chunks < 2 || res.Scanned != 20_000 || res.Updated+res.Null != 20_000 {
+		t.Errorf("Run = %+v with %d chunks; want several chunks covering every row once", res, st.Chunks)
+	}
+	e.checkEncrypted("email_enc", emailOf)
+}
+
+// TestSQLiteRowid pages a SQLite table without a primary key by its rowid.
+func TestSQLiteRowid(t *testing.T) {
+	e := newEnv(t, SQLite)
+	e.exec("CREATE TABLE notes (tenant TEXT, body TEXT)")
+	for i := range 500 {
+		e.exec("INSERT INTO notes VALUES ('acme', ?1)", "note "+strconv.Itoa(i))
+	}
+	job := Job{Kind: Encrypt, Table: "notes", Column: "body", Tenant: "acme"}
+	if _, err := e.m.Run(context.Background(), job, RunOptions{}); !errors.Is(err, ErrNoPrimaryKey) {
+		t.Fatalf("Run without a key = %v, want ErrNoPrimaryKey", err)
+	}
+	job.PK = "rowid"
+	res := mustRun(t, e.m, job, RunOptions{BatchSize: 60})
+	if res.Updated != 500 {
+		t.Fatalf("Run = %+v, want 500 rows", res)
+	}
+	rows, err := e.db.Query("SELECT rowid, body FROM notes")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var body string
+		if err := rows.Scan(&id, &body); err != nil {
+			t.Fatal(err)
+		}
+		pt, err := e.enc.Open(context.Background(), field.Scope{Tenant: "acme", Table: "notes", Column: "body"}, []byte(body))
+		if err != nil || string(pt) != "note "+strconv.Itoa(int(id-1)) {
+			t.Fatalf("rowid %d: Open = %q, %v", id, pt, err)
+		}
 	}
 }

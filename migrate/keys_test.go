@@ -74,7 +74,7 @@ func TestReencryptAfterRotate(t *testing.T) {
 						continue
 					}
 					var raw []byte
-					if err := e.db.QueryRow("SELECT email_enc FROM users WHERE id = "+itoa(id)).Scan(&raw); err != nil {
+					if err := e.db.QueryRow("SELECT email_enc FROM users WHERE id = " + itoa(id)).Scan(&raw); err != nil {
 						readErr.Store(err)
 						return
 					}

@@ -132,6 +132,8 @@ type Progress struct {
 	// Done is the rows scanned by the job so far: by earlier runs and
 	// other processes (as of this run's start) and by this process.
 	Done int64
+	// ThisRun is the rows this process scanned in this run.
+	ThisRun int64
 	// Total is the estimated number of rows of the table.
 	Total   int64
 	Updated int64

@@ -391,7 +391,7 @@ func (p *progress) add(t tally) {
 	p.done += t.Scanned
 	p.local.add(t)
 	if p.o.Progress != nil {
-		p.o.Progress(Progress{JobID: p.jobID, Done: p.done, Total: p.total, Updated: p.local.Updated, Failed: p.local.Failed, Elapsed: time.Since(p.start)})
+		p.o.Progress(Progress{JobID: p.jobID, Done: p.done, ThisRun: p.local.Scanned, Total: p.total, Updated: p.local.Updated, Failed: p.local.Failed, Elapsed: time.Since(p.start)})
 	}
 }
 

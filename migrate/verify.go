@@ -138,7 +138,7 @@ func (m *Migrator) scan(ctx context.Context, job Job, o VerifyOptions, open bool
 			}
 		}
 		if o.Progress != nil {
-			o.Progress(Progress{Done: rep.Rows, Total: total, Failed: rep.Failed, Elapsed: time.Since(start)})
+			o.Progress(Progress{Done: rep.Rows, ThisRun: rep.Rows, Total: total, Failed: rep.Failed, Elapsed: time.Since(start)})
 		}
 		if len(rows) < o.BatchSize {
 			break

@@ -30,7 +30,7 @@ log() { printf 'build-postgres-image: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
 if [[ -z "${PG_MAJOR:-}" ]]; then
-	PG_MAJOR=$(ls /usr/lib/postgresql 2>/dev/null | sort -V | tail -n 1 || true)
+	PG_MAJOR=$(find /usr/lib/postgresql -mindepth 1 -maxdepth 1 -printf '%f\n' 2>/dev/null | sort -V | tail -n 1 || true)
 fi
 [[ -n "$PG_MAJOR" ]] || die "no PostgreSQL server under /usr/lib/postgresql (apt-get install postgresql)"
 pgbin=/usr/lib/postgresql/$PG_MAJOR/bin
@@ -104,19 +104,20 @@ if [[ -d /usr/lib/locale/C.utf8 ]]; then
 	cp -a /usr/lib/locale/C.utf8 "$root/usr/lib/locale/C.utf8"
 fi
 
-# Shared libraries of every binary and module, and the dynamic loader.
-libs=$(
+# Shared libraries of every binary and module copied, and the dynamic loader.
+deps=$(
 	for f in "$root/usr/lib/postgresql/$PG_MAJOR/bin/"* "$root$pglib/"*.so; do
 		[[ -L "$f" ]] && continue
 		ldd "${f#"$root"}" 2>/dev/null || true
-	done | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }' | sort -u
+	done
 )
+missing=$(grep 'not found' <<<"$deps" | sort -u || true)
+[[ -z "$missing" ]] || die "libraries missing on the host: $missing"
+libs=$(awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }' <<<"$deps" | sort -u)
 [[ -n "$libs" ]] || die "ldd found no libraries"
 while read -r lib; do
 	copy_file "$lib"
 done <<<"$libs"
-missing=$(for f in "$pgbin/"* "$pglib/"*.so; do ldd "$f" 2>/dev/null; done | grep 'not found' | sort -u || true)
-[[ -z "$missing" ]] || die "unresolved libraries on the host: $missing"
 
 # A static shell and the usual tools, as busybox applets.
 cp /bin/busybox "$root/usr/bin/busybox"
@@ -186,6 +187,7 @@ if [ "$1" = postgres ] && [ "$(id -u)" = 0 ]; then
 	mkdir -p "$PGDATA" /var/run/postgresql
 	chown -R postgres:postgres "$PGDATA" /var/run/postgresql
 	chmod 700 "$PGDATA"
+	# shellcheck disable=SC2016 # expanded by the shell su starts
 	exec su -p postgres -s /bin/sh -c 'exec "$0" "$@"' "$0" "$@"
 fi
 
@@ -212,9 +214,14 @@ if [ "$1" = postgres ] && [ ! -s "$PGDATA/PG_VERSION" ]; then
 	# than the rest of the image); say so rather than have the server find out.
 	printf "\nlisten_addresses = '*'\njit = off\n" >>"$PGDATA/postgresql.conf"
 
-	# A temporary server on the socket only, for setup, as the official image does.
+	# A temporary server on the socket only, for setup, as the official image
+	# does, with the same server options as the final one (-c fsync=off ...).
 	shift
-	pg_ctl -D "$PGDATA" -w -o "-c listen_addresses=''" start
+	opts=
+	for a in "$@"; do
+		opts="$opts '$(printf '%s' "$a" | sed "s/'/'\\\\''/g")'"
+	done
+	pg_ctl -D "$PGDATA" -w -o "$opts -c listen_addresses=''" start
 	psql_do() {
 		psql -v ON_ERROR_STOP=1 --no-psqlrc --username "$POSTGRES_USER" --no-password "$@"
 	}
@@ -224,8 +231,9 @@ if [ "$1" = postgres ] && [ ! -s "$PGDATA/PG_VERSION" ]; then
 			WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = :'db')\gexec
 		SQL
 	fi
-	for f in $(ls /docker-entrypoint-initdb.d/ 2>/dev/null | sort); do
-		f=/docker-entrypoint-initdb.d/$f
+	for f in /docker-entrypoint-initdb.d/*; do
+		[ -e "$f" ] || continue
+		# shellcheck disable=SC1090 # *.sh are sourced, as the official image does
 		case "$f" in
 		*.sh) echo "running $f"; . "$f" ;;
 		*.sql) echo "running $f"; psql_do --dbname "$POSTGRES_DB" -f "$f" ;;

@@ -133,9 +133,9 @@ func (c *Column[T]) sealChunk(ciph *codec.Cipher, vs []T, out [][]byte, base int
 	return nil
 }
 
-// sealCached is Seal with the cipher looked up in cache, a map that lives
-// for one batch of ParallelSeal and one goroutine.
-func (c *Column[T]) sealCached(ctx context.Context, tenant string, v T, cache cipherCache) ([]byte, error) {
+// sealCached is Seal for ParallelSeal: the cipher is looked up in the
+// batch's cache, and the value is written into the batch's arena.
+func (c *Column[T]) sealCached(ctx context.Context, tenant string, v T, b *batchState) ([]byte, error) {
 	pt, ok, err := encode(v)
 	if err != nil {
 		return nil, c.errorf("seal", err)
@@ -148,23 +148,35 @@ func (c *Column[T]) sealCached(ctx context.Context, tenant string, v T, cache ci
 		return nil, c.errorf("seal", err)
 	}
 	key := cipherKey{col: c, tenant: resolved}
-	ciph := cache[key]
+	ciph := b.ciphers[key]
 	if ciph == nil {
 		if ciph, err = c.activeCipher(ctx, resolved); err != nil {
 			return nil, err
 		}
-		cache[key] = ciph
+		b.ciphers[key] = ciph
 	}
-	var scratch []byte
-	out, err := c.appendSealed(make([]byte, 0, c.storedLen(ciph, len(pt))), ciph, pt, &scratch)
-	if err != nil {
+	if need := c.storedLen(ciph, len(pt)); cap(b.arena)-len(b.arena) < need {
+		b.arena = make([]byte, 0, max(arenaSize, need))
+	}
+	start := len(b.arena)
+	if b.arena, err = c.appendSealed(b.arena, ciph, pt, &b.scratch); err != nil {
 		return nil, c.errorf("seal", err)
 	}
-	return out, nil
+	return b.arena[start:len(b.arena):len(b.arena)], nil
 }
 
-// cipherCache holds the ciphers of one batch: per column and tenant.
-type cipherCache map[cipherKey]*codec.Cipher
+// arenaSize is the size of the buffers ParallelSeal writes values into:
+// one allocation for a few hundred short values instead of one each.
+const arenaSize = 32 << 10
+
+// batchState is what one ParallelSeal batch, sealed by one goroutine,
+// shares between its values: the ciphers per column and tenant, and the
+// arena the values are written into.
+type batchState struct {
+	ciphers map[cipherKey]*codec.Cipher
+	arena   []byte
+	scratch []byte
+}
 
 type cipherKey struct {
 	col    any // the *Column[T]

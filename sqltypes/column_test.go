@@ -3,6 +3,7 @@ package sqltypes_test
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -272,20 +273,29 @@ func TestScanCopiesSource(t *testing.T) {
 			srcs["plaintext"] = want
 		}
 		for name, s := range srcs {
-			buf := bytes.Clone(s)
-			var b []byte
-			var str string
-			var j json.RawMessage
-			for _, sc := range []interface{ Scan(any) error }{bcol.Scan(ctx, "acme", &b), scol.Scan(ctx, "acme", &str), jcol.Scan(ctx, "acme", &j)} {
-				if err := sc.Scan(buf); err != nil {
-					t.Fatalf("allow=%v %s: Scan: %v", allow, name, err)
+			for _, method := range []string{"Scan", "ScanBytes"} {
+				buf := bytes.Clone(s)
+				var b []byte
+				var str string
+				var j json.RawMessage
+				for _, sc := range []sql.Scanner{bcol.Scan(ctx, "acme", &b), scol.Scan(ctx, "acme", &str), jcol.Scan(ctx, "acme", &j)} {
+					var err error
+					if method == "Scan" {
+						err = sc.Scan(buf)
+					} else {
+						// pgx's pgtype.BytesScanner, given driver memory.
+						err = sc.(interface{ ScanBytes([]byte) error }).ScanBytes(buf)
+					}
+					if err != nil {
+						t.Fatalf("allow=%v %s: %s: %v", allow, name, method, err)
+					}
 				}
-			}
-			for i := range buf {
-				buf[i] = 'X'
-			}
-			if !bytes.Equal(b, want) || str != string(want) || !bytes.Equal(j, want) {
-				t.Errorf("allow=%v %s: after mutating the source, Scan results = %q, %q, %q; want %q", allow, name, b, str, j, want)
+				for i := range buf {
+					buf[i] = 'X'
+				}
+				if !bytes.Equal(b, want) || str != string(want) || !bytes.Equal(j, want) {
+					t.Errorf("allow=%v %s: after mutating the source, %s results = %q, %q, %q; want %q", allow, name, method, b, str, j, want)
+				}
 			}
 		}
 	}

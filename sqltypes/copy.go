@@ -1,6 +1,10 @@
 package sqltypes
 
-import "runtime"
+import (
+	"runtime"
+
+	"github.com/colcrypt/colcrypt/codec"
+)
 
 // CopyFromSource is pgx's CopyFromSource (pgx.CopyFromSource), declared
 // here so that this package does not import pgx: every
@@ -14,20 +18,22 @@ type CopyFromSource interface {
 
 // sealer is implemented by this package's Valuers: ParallelSeal seals
 // them ahead of the driver.
-type sealer interface{ sealIn(cipherCache) error }
+type sealer interface{ sealIn(*batchState) error }
 
 var _ sealer = (*valuer[string])(nil)
 
-const (
-	parallelBatchRows = 256
-)
+// parallelBatchRows is how many rows one goroutine seals at a time: enough
+// to amortize a goroutine, a key lookup and an arena, few enough that pgx
+// is not kept waiting for the first batch.
+const parallelBatchRows = 512
 
 // ParallelSeal returns a CopyFromSource with the rows of src whose
 // [Column.Value] values are sealed by up to workers goroutines (all CPUs
 // if workers <= 0) while pgx encodes and sends the rows before them.
 // Sealing then costs wall time only where the CPUs are busier than the
 // database, and each batch of a few hundred rows looks the tenant's key up
-// once per column instead of once per value.
+// once per column instead of once per value and writes its values into
+// shared buffers.
 //
 //	_, err := pool.CopyFrom(ctx, pgx.Identifier{"patients"}, []string{"tenant_id", "name", "ssn"},
 //		sqltypes.ParallelSeal(pgx.CopyFromSlice(len(ps), func(i int) ([]any, error) {
@@ -165,11 +171,11 @@ func (p *parallelSource) readBatch() *sealBatch {
 
 func (b *sealBatch) seal() {
 	defer close(b.ready)
-	cache := cipherCache{}
+	state := &batchState{ciphers: map[cipherKey]*codec.Cipher{}}
 	for i, row := range b.rows {
 		for _, v := range row {
 			if s, ok := v.(sealer); ok {
-				if err := s.sealIn(cache); err != nil && b.errs[i] == nil {
+				if err := s.sealIn(state); err != nil && b.errs[i] == nil {
 					b.errs[i] = err
 				}
 			}

@@ -61,9 +61,12 @@
 //
 // # Bulk loads
 //
-// [Column.Seal] returns the stored bytes of a value, for COPY and other bulk
-// paths; [ParallelSeal] wraps a pgx CopyFromSource so that its values are
-// sealed on every core while pgx streams the rows before them.
+// pgx's CopyFrom takes the Valuers as they are. For large loads, where the
+// per-value key lookup shows: [Column.SealBatch] seals the values of one
+// tenant on every CPU with one key lookup and returns the stored bytes;
+// [ParallelSeal] wraps a streaming CopyFromSource so that its Valuers are
+// sealed, a batch at a time, while pgx sends the rows before them.
+// [Column.Seal] returns one value's stored bytes for other tools.
 //
 // [pgx.QueryExecMode]: https://pkg.go.dev/github.com/jackc/pgx/v5#QueryExecMode
 package sqltypes

@@ -93,8 +93,8 @@ func pgxBackend(mode pgx.QueryExecMode, pool *pgxpool.Pool, db *sql.DB, enc *fie
 	}
 }
 
-func dollar(n int) string   { return fmt.Sprintf("$%d", n) }
-func question(int) string   { return "?" }
+func dollar(n int) string { return fmt.Sprintf("$%d", n) }
+func question(int) string { return "?" }
 func sqliteBackend(t *testing.T) *backend {
 	e := newSQLite(t)
 	return sqlBackend("sqlite", "BLOB", e.db, e.enc, question)

@@ -91,7 +91,7 @@ func (c *Column[T]) scanInto(ctx context.Context, tenant string, src any, dst *T
 		// plaintext path below copies as it decodes.
 		stored = x
 	case string:
-		stored = []byte(x)
+		stored = stringBytes(x) // only read, like the []byte above
 	case int64, float64, bool, time.Time:
 		// What a driver returns for a numeric, boolean or time column:
 		// never a colcrypt value, but plaintext in a column being migrated.

@@ -16,7 +16,7 @@ import (
 //
 // The Valuer gives []byte for a binary column, which pgx sends as bytea in
 // the binary format, and a string for an [Armor] column, which pgx sends as
-// text. A NULL v (nil pointer, slice or map) gives nil: SQL NULL.
+// text. A NULL v (a nil pointer or []byte) gives nil: SQL NULL.
 //
 // A Valuer seals once, on the first call to its Value method, and returns
 // the same result after: pgx may ask twice while it picks a parameter
@@ -67,13 +67,13 @@ func (v *valuer[T]) BytesValue() ([]byte, error) {
 func (v *valuer[T]) seal() error { return v.sealIn(nil) }
 
 // sealIn computes the value once; ParallelSeal calls it ahead of the
-// driver with the cipher cache of its batch.
-func (v *valuer[T]) sealIn(cache cipherCache) error {
+// driver with the state of its batch.
+func (v *valuer[T]) sealIn(b *batchState) error {
 	v.once.Do(func() {
-		if cache == nil {
+		if b == nil {
 			v.sealed, v.err = v.col.Seal(v.ctx, v.tenant, v.v)
 		} else {
-			v.sealed, v.err = v.col.sealCached(v.ctx, v.tenant, v.v, cache)
+			v.sealed, v.err = v.col.sealCached(v.ctx, v.tenant, v.v, b)
 		}
 		// Drop the plaintext: the Valuer may live on in a batch or a log
 		// of arguments.

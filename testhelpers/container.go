@@ -202,9 +202,12 @@ func startShared() {
 }
 
 // dockerHealth reports why testcontainers cannot reach a Docker daemon, or
-// nil. testcontainers panics in some of its host-discovery paths; a panic
-// here means "no Docker" too.
-func dockerHealth(ctx context.Context) (err error) {
+// nil. A variable so tests can take Docker away.
+var dockerHealth = providerHealth
+
+// providerHealth asks testcontainers' Docker provider. testcontainers panics
+// in some of its host-discovery paths; a panic here means "no Docker" too.
+func providerHealth(ctx context.Context) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("testcontainers panicked looking for Docker: %v", r)

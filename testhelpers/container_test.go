@@ -2,6 +2,7 @@ package testhelpers
 
 import (
 	"context"
+	"errors"
 	"net/url"
 	"os"
 	"os/exec"
@@ -13,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/moby/moby/client"
 	"github.com/testcontainers/testcontainers-go"
+	"github.com/testcontainers/testcontainers-go/modules/postgres"
 )
 
 // TestMain terminates the shared Postgres container when the tests end.
@@ -25,7 +27,7 @@ func TestMain(m *testing.M) { Main(m) }
 func TestPostgresContainer(t *testing.T) {
 	u := PostgresContainer(t)
 	info := shared.info
-	t.Logf("Postgres %s", info)
+	t.Logf("Postgres %s; test database %s", info, redactURL(u))
 	if info.ID == "" {
 		t.Fatalf("PostgresContainer(t) returned a URL but recorded no container")
 	}
@@ -43,7 +45,18 @@ func TestPostgresContainer(t *testing.T) {
 	defer c.Close(ctx)
 
 	// The server behind the URL is the container's: its data directory is
-	// the image's and it listens on 5432 inside, behind a mapped host port.
+	// the image's PGDATA and it listens on 5432 inside, behind a mapped
+	// host port.
+	inspect, err := shared.ctr.Inspect(ctx)
+	if err != nil {
+		t.Fatalf("Inspect() err = %v", err)
+	}
+	pgdata := ""
+	for _, e := range inspect.Config.Env {
+		if v, ok := strings.CutPrefix(e, "PGDATA="); ok {
+			pgdata = v
+		}
+	}
 	var dataDir, db string
 	var serverPort int
 	err = c.QueryRow(ctx, "SELECT current_setting('data_directory'), inet_server_port(), current_database()").
@@ -59,9 +72,9 @@ func TestPostgresContainer(t *testing.T) {
 	if err != nil {
 		t.Fatalf("MappedPort(5432/tcp) err = %v", err)
 	}
-	if dataDir != "/var/lib/postgresql/data" || serverPort != 5432 || parsed.Port() != mapped.Port() {
-		t.Errorf("server: data_directory %q, port %d, URL port %s; want /var/lib/postgresql/data, 5432, mapped port %s",
-			dataDir, serverPort, parsed.Port(), mapped.Port())
+	if pgdata == "" || dataDir != pgdata || serverPort != 5432 || parsed.Port() != mapped.Port() {
+		t.Errorf("server: data_directory %q, port %d, URL port %s; want the image's PGDATA %q, 5432, mapped port %s",
+			dataDir, serverPort, parsed.Port(), pgdata, mapped.Port())
 	}
 	if !strings.HasPrefix(db, "colcrypt_test_") {
 		t.Errorf("current_database() = %q, want a fresh colcrypt_test_* database", db)
@@ -114,6 +127,48 @@ func TestContainersDisabled(t *testing.T) {
 		if ci == "" && (r.skipped == "" || r.failed != "") {
 			t.Errorf("CI unset: Postgres with no server: skipped %q, failed %q; want a skip", r.skipped, r.failed)
 		}
+	}
+}
+
+// TestNoDocker: without a Docker daemon the container path skips, and fails
+// under CI=true; the failed start is remembered, not retried per test.
+func TestNoDocker(t *testing.T) {
+	t.Setenv(EnvContainersDisabled, "")
+	// Set the shared container aside (this binary may have one running) and
+	// put it back afterwards.
+	shared.mu.Lock()
+	saved := struct {
+		tried          bool
+		ctr            *postgres.PostgresContainer
+		url            string
+		info           containerInfo
+		err, dockerErr error
+	}{shared.tried, shared.ctr, shared.url, shared.info, shared.err, shared.dockerErr}
+	shared.tried, shared.ctr, shared.url, shared.info, shared.err, shared.dockerErr = false, nil, "", containerInfo{}, nil, nil
+	shared.mu.Unlock()
+	calls := 0
+	dockerHealth = func(context.Context) error { calls++; return errors.New("no daemon at unix:///var/run/docker.sock") }
+	t.Cleanup(func() {
+		dockerHealth = providerHealth
+		shared.mu.Lock()
+		shared.tried, shared.ctr, shared.url, shared.info, shared.err, shared.dockerErr = saved.tried, saved.ctr, saved.url, saved.info, saved.err, saved.dockerErr
+		shared.mu.Unlock()
+	})
+
+	for _, ci := range []string{"true", ""} {
+		t.Setenv("CI", ci)
+		r := &tbRecorder{TB: t}
+		r.run(func(tb testing.TB) { PostgresContainer(tb) })
+		msg := r.skipped + r.failed
+		if !strings.Contains(msg, "Docker is not available") || !strings.Contains(msg, "no daemon") {
+			t.Errorf("CI=%q: PostgresContainer without Docker: message %q, want one that says Docker is not available and why", ci, msg)
+		}
+		if (ci == "true") != (r.failed != "") {
+			t.Errorf("CI=%q: PostgresContainer without Docker: skipped %q, failed %q; want a failure only under CI", ci, r.skipped, r.failed)
+		}
+	}
+	if calls != 1 {
+		t.Errorf("Docker health checked %d times for two tests, want 1 (the answer is remembered)", calls)
 	}
 }
 

@@ -1,0 +1,179 @@
+package main
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/colcrypt/colcrypt/kms/localkms"
+)
+
+func TestHelp(t *testing.T) {
+	f := &fixture{t: t}
+	cases := []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"--help"}, []string{"Exit codes", "keys", "migrate", "COLCRYPT_DSN", "COLCRYPT_KMS", "Examples:"}},
+		{[]string{"help", "keys"}, []string{"init", "list", "rotate", "rewrap", "shred"}},
+		{[]string{"migrate", "--help"}, []string{"encrypt", "reencrypt", "decrypt", "verify", "status"}},
+		{[]string{"migrate", "encrypt", "--help"}, []string{"Examples:", "--to-column", "--tenant-column", "--blind-index", "--normalize", "--mode", "--armor", "--batch-size", "--workers", "--rate", "--dry-run", "--job", "--pk"}},
+		{[]string{"migrate", "verify", "--help"}, []string{"Examples:", "--expect", "Exit code 3"}},
+		{[]string{"keys", "shred", "--help"}, []string{"--yes", "backups"}},
+		{[]string{"keys", "rewrap", "--help"}, []string{"--to", "no data row"}},
+	}
+	for _, tc := range cases {
+		r := f.run(tc.args...)
+		if r.code != exitOK {
+			t.Errorf("colcrypt %v: exit %d, want 0; stderr %s", tc.args, r.code, r.stderr)
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(r.stdout, w) {
+				t.Errorf("colcrypt %v: output lacks %q:\n%s", tc.args, w, r.stdout)
+			}
+		}
+	}
+}
+
+func TestUsageExitCodes(t *testing.T) {
+	f := newFixture(t, "sqlite")
+	f.users(10)
+	cases := []struct {
+		name string
+		args []string
+		env  map[string]string // overrides
+		want int
+		msg  string
+	}{
+		{"unknown command", []string{"bogus"}, nil, exitUsage, "unknown command"},
+		{"group without subcommand", []string{"keys"}, nil, exitUsage, "needs a subcommand"},
+		{"unknown flag", []string{"migrate", "encrypt", "--bogus"}, nil, exitUsage, "unknown flag"},
+		{"bad flag value", []string{"migrate", "encrypt", "--batch-size", "many"}, nil, exitUsage, "invalid argument"},
+		{"missing column", []string{"migrate", "encrypt", "--table", "users"}, nil, exitUsage, "--column"},
+		{"no tenant source", []string{"migrate", "encrypt", "--table", "users", "--column", "email"}, nil, exitUsage, "--tenant-column"},
+		{"both tenant sources", []string{"migrate", "encrypt", "--table", "users", "--column", "email", "--tenant", "a", "--tenant-column", "tenant"}, nil, exitUsage, "not both"},
+		{"bad mode", []string{"migrate", "encrypt", "--table", "users", "--column", "email", "--tenant", "a", "--mode", "ecb"}, nil, exitUsage, "--mode"},
+		{"bad output", []string{"--output", "yaml", "keys", "list"}, nil, exitUsage, "--output"},
+		{"bad expect", []string{"migrate", "verify", "--table", "users", "--column", "email", "--tenant", "a", "--expect", "maybe"}, nil, exitUsage, "--expect"},
+		{"rotate without tenants", []string{"keys", "rotate"}, nil, exitUsage, "--all"},
+		{"rewrap without --to", []string{"keys", "rewrap"}, nil, exitUsage, "--to"},
+		{"shred without --yes", []string{"keys", "shred", "--tenant", "acme"}, nil, exitUsage, "--yes"},
+		{"no database", []string{"keys", "list"}, map[string]string{envDSN: ""}, exitUsage, envDSN},
+		{"no master key", []string{"migrate", "encrypt", "--table", "users", "--column", "email", "--tenant-column", "tenant"}, map[string]string{envKMS: ""}, exitUsage, envKMS},
+		{"unreachable database", []string{"keys", "list", "--dsn", "postgres://nobody@127.0.0.1:1/none?connect_timeout=2"}, nil, exitFailure, "connect"},
+		{"no such table", []string{"migrate", "encrypt", "--table", "missing", "--column", "email", "--tenant-column", "tenant"}, nil, exitFailure, "no such table"},
+		{"in place into an integer column", []string{"migrate", "encrypt", "--table", "users", "--column", "id", "--tenant", "a"}, nil, exitUsage, "key column"},
+	}
+	f.mustRun(exitOK, "keys", "init")
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cmd := f.cmd(tc.args...)
+			for k, v := range tc.env {
+				cmd.Env = append(cmd.Env, k+"="+v)
+			}
+			var out, errb strings.Builder
+			cmd.Stdout, cmd.Stderr = &out, &errb
+			err := cmd.Run()
+			code := 0
+			if err != nil {
+				code = cmd.ProcessState.ExitCode()
+			}
+			if code != tc.want || !strings.Contains(errb.String(), tc.msg) {
+				t.Errorf("colcrypt %v: exit %d, stderr %q; want exit %d and %q", tc.args, code, errb.String(), tc.want, tc.msg)
+			}
+		})
+	}
+}
+
+// TestEndToEnd walks the lifecycle of one column through the CLI, with
+// JSON output parsed at each step: init, encrypt, verify, rotate,
+// reencrypt, list, rewrap, shred, verify again, status.
+func TestEndToEnd(t *testing.T) {
+	const n = 3000
+	for _, dialect := range []string{"postgres", "sqlite"} {
+		t.Run(dialect, func(t *testing.T) {
+			f := newFixture(t, dialect)
+			f.users(n)
+			col := []string{"--table", "users", "--column", "email_enc", "--tenant-column", "tenant"}
+			bidx := []string{"--blind-index", "email_bidx", "--normalize", "lower,trim"}
+
+			init := decodeJSON[map[string]string](t, f.mustRun(exitOK, "keys", "init", "-o", "json").stdout)
+			if init["key_table"] != "colcrypt_keys" || init["dialect"] != dialect {
+				t.Errorf("keys init = %v", init)
+			}
+			// Dry run first: nothing written.
+			dry := decodeJSON[resultJSON](t, f.mustRun(exitOK, append([]string{"migrate", "encrypt", "--table", "users", "--column", "email", "--to-column", "email_enc", "--tenant-column", "tenant", "--dry-run", "-o", "json"}, bidx...)...).stdout)
+			if !dry.DryRun || dry.Updated != n-n/50 || f.scalar("SELECT count(*) FROM users WHERE email_enc IS NOT NULL") != 0 {
+				t.Errorf("dry run = %+v", dry.Result)
+			}
+			enc := decodeJSON[resultJSON](t, f.mustRun(exitOK, append([]string{"migrate", "encrypt", "--table", "users", "--column", "email", "--to-column", "email_enc", "--tenant-column", "tenant",
+				"--batch-size", "200", "--workers", "2", "-o", "json"}, bidx...)...).stdout)
+			if !enc.Done || enc.Scanned != n || enc.Updated != n-n/50 || enc.Null != n/50 || enc.Failed != 0 {
+				t.Errorf("migrate encrypt = %+v", enc.Result)
+			}
+			e := f.encryptor(f.kmsURL)
+			f.checkEncrypted(e, n)
+
+			rep := decodeJSON[reportJSON](t, f.mustRun(exitOK, append(append([]string{"migrate", "verify", "-o", "json"}, col...), bidx...)...).stdout)
+			if !rep.OK || rep.Encrypted != n-n/50 || rep.Versions[1] != n-n/50 {
+				t.Errorf("migrate verify = %+v", rep.Report)
+			}
+
+			rot := decodeJSON[[]rotated](t, f.mustRun(exitOK, "keys", "rotate", "--all", "-o", "json").stdout)
+			if len(rot) != 3 || rot[0].Version != 2 {
+				t.Errorf("keys rotate --all = %+v", rot)
+			}
+			listed := decodeJSON[[]keyRow](t, f.mustRun(exitOK, append([]string{"keys", "list", "-o", "json"}, col...)...).stdout)
+			if len(listed) != 6 {
+				t.Fatalf("keys list = %+v, want 2 versions of 3 tenants", listed)
+			}
+			re := decodeJSON[resultJSON](t, f.mustRun(exitOK, append(append([]string{"migrate", "reencrypt", "-o", "json"}, col...), bidx...)...).stdout)
+			if re.Updated != n-n/50 {
+				t.Errorf("migrate reencrypt = %+v", re.Result)
+			}
+			listed = decodeJSON[[]keyRow](t, f.mustRun(exitOK, append([]string{"keys", "list", "-o", "json"}, col...)...).stdout)
+			for _, k := range listed {
+				if k.Rows == nil || (k.Version == 1) != (*k.Rows == 0) {
+					t.Errorf("keys list after reencrypt: %s v%d %s has %v rows, want none on v1 and all on v2", k.Tenant, k.Version, k.State, k.Rows)
+				}
+			}
+
+			// Master key rotation: the data does not change.
+			if err := localkms.GenerateKeyFile(f.keyFile, "k2"); err != nil {
+				t.Fatal(err)
+			}
+			k2 := "local://" + f.keyFile + "?id=k2"
+			before := f.scalar("SELECT count(*) FROM users WHERE email_enc IS NOT NULL")
+			rw := decodeJSON[map[string]any](t, f.mustRun(exitOK, "keys", "rewrap", "--to", k2, "-o", "json").stdout)
+			if rw["Rewrapped"] != float64(6) {
+				t.Errorf("keys rewrap = %v, want 6 keys", rw)
+			}
+			f.kmsURL = k2
+			f.checkEncrypted(f.encryptor(k2), n)
+			if after := f.scalar("SELECT count(*) FROM users WHERE email_enc IS NOT NULL"); after != before {
+				t.Errorf("rows with ciphertext: %d before rewrap, %d after", before, after)
+			}
+
+			f.mustRun(exitOK, "keys", "shred", "--tenant", "globex", "--yes")
+			r := f.mustRun(exitProblems, append(append([]string{"migrate", "verify", "-o", "json", "--max-failures", "4"}, col...), bidx...)...)
+			rep = decodeJSON[reportJSON](t, r.stdout)
+			if rep.OK || rep.Failed != f.scalar("SELECT count(*) FROM users WHERE tenant = 'globex' AND email_enc IS NOT NULL") || len(rep.Failures) != 4 {
+				t.Errorf("verify after shred = %+v", rep.Report)
+			}
+			// Text output says the same.
+			r = f.mustRun(exitProblems, append([]string{"migrate", "verify"}, col...)...)
+			if !strings.Contains(r.stdout, "PROBLEMS FOUND") || !strings.Contains(r.stdout, "key destroyed") {
+				t.Errorf("verify text output:\n%s", r.stdout)
+			}
+
+			st := decodeJSON[[]map[string]any](t, f.mustRun(exitOK, "migrate", "status", "-o", "json").stdout)
+			if len(st) != 2 {
+				t.Errorf("migrate status = %v, want the encrypt and reencrypt jobs", st)
+			}
+			for _, s := range st {
+				if s["state"] != "done" {
+					t.Errorf("job %v is %v, want done", s["job_id"], s["state"])
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,349 @@
+package main
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/colcrypt/colcrypt/keystore"
+	"github.com/colcrypt/colcrypt/kms"
+	"github.com/colcrypt/colcrypt/migrate"
+)
+
+func (c *cli) keysCmd() *cobra.Command {
+	return group("keys", "Create the key table, list, rotate, rewrap and shred tenant keys",
+		c.keysInitCmd(), c.keysListCmd(), c.keysRotateCmd(), c.keysRewrapCmd(), c.keysShredCmd())
+}
+
+func (c *cli) keysInitCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "init",
+		Short: "Create the key table and the migration checkpoint table",
+		Long: `Create the key table (--key-table) and the migration checkpoint table
+(--checkpoint-table) if they do not exist. Running it again is harmless.
+It needs no master key.`,
+		Example: `  colcrypt keys init --dsn postgres://app@db:5432/app
+  colcrypt keys init --dsn sqlite:///var/lib/app/app.db --key-table app_keys`,
+		Args: cobra.NoArgs,
+		RunE: action(func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			k, err := c.open(ctx, withoutKMS)
+			if err != nil {
+				return err
+			}
+			defer k.Close()
+			if err := keystore.CreateTable(ctx, k.db, k.kd, c.keyTable); err != nil {
+				return err
+			}
+			if err := k.m.CreateCheckpointTable(ctx); err != nil {
+				return err
+			}
+			out := map[string]string{"key_table": c.keyTable, "checkpoint_table": c.checkpointTable, "dialect": k.md.Name()}
+			return c.emit(out, func(w io.Writer) {
+				fmt.Fprintf(w, "key table %s and checkpoint table %s are ready (%s)\n", c.keyTable, c.checkpointTable, k.md.Name())
+			})
+		}),
+	}
+}
+
+// keyRow is one line of "keys list".
+type keyRow struct {
+	Tenant    string    `json:"tenant"`
+	Version   uint32    `json:"version"`
+	State     string    `json:"state"`
+	KEKURI    string    `json:"kek_uri"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+	// Rows is how many values of the --table/--column use the version.
+	Rows *int64 `json:"rows,omitempty"`
+}
+
+func (c *cli) keysListCmd() *cobra.Command {
+	var tenant string
+	var col columnFlags
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List tenant keys and versions, and how many rows of a column use each",
+		Long: `List the key table: every tenant's key versions with their state (active,
+retired, destroyed) and the master key that wraps them.
+
+With --table and --column, also count how many values of that column use each
+key version (by reading the version from each value's header; nothing is
+decrypted): after "migrate reencrypt", old versions should show 0 rows.
+It needs no master key.`,
+		Example: `  colcrypt keys list
+  colcrypt keys list --tenant acme --output json
+  colcrypt keys list --table users --column email_enc --tenant-column tenant_id`,
+		Args: cobra.NoArgs,
+		RunE: action(func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			if (col.table == "") != (col.column == "") {
+				return usageErr("give --table and --column together")
+			}
+			k, err := c.open(ctx, withoutKMS)
+			if err != nil {
+				return err
+			}
+			defer k.Close()
+			infos, err := k.store.List(ctx, tenant)
+			if err != nil {
+				return err
+			}
+			var usage *migrate.Report
+			if col.table != "" {
+				job := col.job()
+				if job.TenantColumn == "" && job.Tenant == "" {
+					job.Tenant = tenant
+				}
+				if job.TenantColumn == "" && job.Tenant == "" {
+					return usageErr("counting rows per key version needs --tenant-column (or --tenant for a single-tenant table)")
+				}
+				if usage, err = k.m.Usage(ctx, job); err != nil {
+					return err
+				}
+			}
+			rows := make([]keyRow, 0, len(infos))
+			for _, ki := range infos {
+				r := keyRow{Tenant: ki.Tenant, Version: ki.Version, State: string(ki.State), KEKURI: ki.KEKURI, CreatedAt: ki.CreatedAt, UpdatedAt: ki.UpdatedAt}
+				if usage != nil {
+					n := usage.Tenants[ki.Tenant][ki.Version]
+					r.Rows = &n
+				}
+				rows = append(rows, r)
+			}
+			return c.emit(rows, func(w io.Writer) {
+				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+				fmt.Fprint(tw, "TENANT\tVERSION\tSTATE\tCREATED\tMASTER KEY")
+				if usage != nil {
+					fmt.Fprint(tw, "\tROWS")
+				}
+				fmt.Fprintln(tw)
+				for _, r := range rows {
+					fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s", r.Tenant, r.Version, r.State, r.CreatedAt.UTC().Format(time.RFC3339), r.KEKURI)
+					if r.Rows != nil {
+						fmt.Fprintf(tw, "\t%d", *r.Rows)
+					}
+					fmt.Fprintln(tw)
+				}
+				tw.Flush()
+				if len(rows) == 0 {
+					fmt.Fprintln(w, "(no keys)")
+				}
+				if usage != nil && (usage.Plaintext > 0 || usage.Failed > 0) {
+					fmt.Fprintf(w, "%s.%s also holds %d plaintext and %d malformed values\n", col.table, col.column, usage.Plaintext, usage.Failed)
+				}
+			})
+		}),
+	}
+	cmd.Flags().StringVar(&tenant, "tenant", "", "list only this tenant's keys")
+	col.register(cmd, false)
+	return cmd
+}
+
+// rotated is one line of "keys rotate".
+type rotated struct {
+	Tenant  string `json:"tenant"`
+	Version uint32 `json:"version,omitempty"`
+	Error   string `json:"error,omitempty"`
+}
+
+func (c *cli) keysRotateCmd() *cobra.Command {
+	var tenants []string
+	var all bool
+	cmd := &cobra.Command{
+		Use:   "rotate",
+		Short: "Make a new key version active for one, several or all tenants",
+		Long: `Create a new key version for each tenant and make it active; the previous
+version is retired and still opens the values sealed under it. New values use
+the new version at once in this process, and in the application within its key
+cache TTL.
+
+Rotation does not touch data rows: run "colcrypt migrate reencrypt" afterwards
+to move existing values to the new version. Shredded tenants are skipped by
+--all.`,
+		Example: `  colcrypt keys rotate --tenant acme
+  colcrypt keys rotate --all
+  colcrypt migrate reencrypt --table users --column email_enc --tenant-column tenant_id`,
+		Args: cobra.NoArgs,
+		RunE: action(func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			if all == (len(tenants) > 0) {
+				return usageErr("give --tenant (one or more) or --all")
+			}
+			k, err := c.open(ctx, withKMS)
+			if err != nil {
+				return err
+			}
+			defer k.Close()
+			if all {
+				if tenants, err = k.store.Tenants(ctx); err != nil {
+					return err
+				}
+			}
+			var out []rotated
+			failed := 0
+			for _, t := range tenants {
+				v, err := k.store.Rotate(ctx, t)
+				switch {
+				case err == nil:
+					out = append(out, rotated{Tenant: t, Version: v})
+				case all && errors.Is(err, keystore.ErrKeyDestroyed):
+					// A shredded tenant stays shredded.
+				default:
+					failed++
+					out = append(out, rotated{Tenant: t, Error: err.Error()})
+				}
+			}
+			if err := c.emit(out, func(w io.Writer) {
+				for _, r := range out {
+					if r.Error != "" {
+						fmt.Fprintf(w, "%s: failed: %s\n", r.Tenant, r.Error)
+					} else {
+						fmt.Fprintf(w, "%s: version %d is active\n", r.Tenant, r.Version)
+					}
+				}
+				if len(out) == 0 {
+					fmt.Fprintln(w, "no tenant to rotate")
+				}
+			}); err != nil {
+				return err
+			}
+			if failed > 0 {
+				return fmt.Errorf("rotation failed for %d of %d tenants", failed, len(tenants))
+			}
+			return nil
+		}),
+	}
+	cmd.Flags().StringSliceVar(&tenants, "tenant", nil, "tenant to rotate (repeat or comma-separate for several)")
+	cmd.Flags().BoolVar(&all, "all", false, "rotate every tenant in the key table")
+	return cmd
+}
+
+func (c *cli) keysRewrapCmd() *cobra.Command {
+	var to, from string
+	var tenants []string
+	var force bool
+	var batch int
+	cmd := &cobra.Command{
+		Use:   "rewrap --to <master key URL>",
+		Short: "Re-wrap every data key under a new master key (no data row is touched)",
+		Long: `Master key rotation: unwrap each live data key with the master key it is
+wrapped under (its URI is in the key table) and wrap it under --to. The data
+keys themselves do not change, so no data row is read or written. Running it
+again after a failure finishes the job; keys already under --to are skipped.
+
+Order: deploy the application with --to as its master key (keeping the old one
+reachable for unwrapping), run rewrap, then disable the old key in the KMS.`,
+		Example: `  colcrypt keys rewrap --to gcpkms://projects/p/locations/global/keyRings/app/cryptoKeys/pii-2024
+  colcrypt keys rewrap --to local:///etc/colcrypt/master.keys?id=k2 --from local:///etc/colcrypt/master.keys?id=k1`,
+		Args: cobra.NoArgs,
+		RunE: action(func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			if to == "" {
+				return usageErr("rewrap needs --to <new master key URL>")
+			}
+			toKEK, err := kms.Open(ctx, to)
+			if err != nil {
+				return err
+			}
+			defer toKEK.Close()
+			// The Store needs no other master key: each row is unwrapped
+			// with the key its kek_uri names.
+			k, err := c.open(ctx, withoutKMS)
+			if err != nil {
+				return err
+			}
+			defer k.Close()
+			opts := []keystore.RewrapOption{keystore.RewrapBatchSize(batch)}
+			if from != "" {
+				opts = append(opts, keystore.RewrapFrom(from))
+			}
+			if len(tenants) > 0 {
+				opts = append(opts, keystore.RewrapTenants(tenants...))
+			}
+			if force {
+				opts = append(opts, keystore.RewrapForce())
+			}
+			res, err := k.store.Rewrap(ctx, toKEK, opts...)
+			out := struct {
+				keystore.RewrapResult
+				To string `json:"to"`
+			}{res, toKEK.URI()}
+			if eerr := c.emit(out, func(w io.Writer) {
+				fmt.Fprintf(w, "rewrapped %d keys under %s (%d scanned, %d skipped, %d changed concurrently)\n",
+					res.Rewrapped, toKEK.URI(), res.Scanned, res.Skipped, res.Conflicts)
+			}); eerr != nil && err == nil {
+				err = eerr
+			}
+			return err
+		}),
+	}
+	f := cmd.Flags()
+	f.StringVar(&to, "to", "", "URL of the new master key (required)")
+	f.StringVar(&from, "from", "", "rewrap only keys wrapped under this master key URI")
+	f.StringSliceVar(&tenants, "tenant", nil, "rewrap only these tenants")
+	f.BoolVar(&force, "force", false, "rewrap keys already under --to too (after a KMS-side key version rotation)")
+	f.IntVar(&batch, "batch-size", 100, "key rows per query")
+	return cmd
+}
+
+func (c *cli) keysShredDesc() string {
+	return `Destroy every version of one tenant's key: the wrapped keys are erased from the
+key table, and the tenant's values can no longer be decrypted by anyone
+(crypto-shredding). Other tenants are unaffected. This cannot be undone.
+
+Database backups taken before the shred still hold the wrapped keys, which the
+master key can unwrap; for erasure that survives backups give each tenant its
+own master key and destroy that too.
+
+Without --yes, colcrypt asks you to type the tenant id (on a terminal only).`
+}
+
+func (c *cli) keysShredCmd() *cobra.Command {
+	var tenant string
+	var yes bool
+	cmd := &cobra.Command{
+		Use:   "shred --tenant <tenant>",
+		Short: "Destroy a tenant's keys, making its data unreadable (crypto-shredding)",
+		Long:  c.keysShredDesc(),
+		Example: `  colcrypt keys shred --tenant acme
+  colcrypt keys shred --tenant acme --yes --output json`,
+		Args: cobra.NoArgs,
+		RunE: action(func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			if tenant == "" {
+				return usageErr("shred needs --tenant")
+			}
+			if !yes {
+				if !c.stdinIsTerminal {
+					return usageErr("refusing to shred tenant %q without --yes (standard input is not a terminal to confirm on)", tenant)
+				}
+				fmt.Fprintf(c.stderr, "This destroys every key of tenant %q: its data becomes unreadable, for good.\nType the tenant id to confirm: ", tenant)
+				line, _ := bufio.NewReader(c.stdin).ReadString('\n')
+				if strings.TrimRight(line, "\r\n") != tenant {
+					return usageErr("confirmation did not match; nothing was shredded")
+				}
+			}
+			k, err := c.open(ctx, withoutKMS)
+			if err != nil {
+				return err
+			}
+			defer k.Close()
+			if err := k.store.Shred(ctx, tenant); err != nil {
+				return err
+			}
+			return c.emit(map[string]any{"tenant": tenant, "shredded": true}, func(w io.Writer) {
+				fmt.Fprintf(w, "tenant %s shredded: its keys are destroyed\n", tenant)
+			})
+		}),
+	}
+	cmd.Flags().StringVar(&tenant, "tenant", "", "the tenant to shred (required)")
+	cmd.Flags().BoolVar(&yes, "yes", false, "do not ask for confirmation")
+	return cmd
+}

@@ -1,0 +1,64 @@
+// Command colcrypt manages colcrypt's keys and migrates database columns
+// to and from encryption, online, while the application keeps serving.
+//
+//	colcrypt keys init|list|rotate|rewrap|shred
+//	colcrypt migrate encrypt|reencrypt|decrypt|verify|status
+//
+// The database is named by --dsn or COLCRYPT_DSN (postgres://…,
+// sqlite:///path/file.db, file:…), the master key by --kms or COLCRYPT_KMS
+// (gcpkms://…, local:///path/keyfile?id=k1). Run "colcrypt help" for the
+// commands and "colcrypt help <command>" for their flags and examples.
+//
+// # Exit codes
+//
+//	0    success
+//	1    failure: the database, the KMS or the job itself failed
+//	2    usage: unknown command or flag, missing or contradicting flags,
+//	     a refused confirmation
+//	3    problems in the data: verify found values that fail to open (or
+//	     plaintext where ciphertext was expected), or a migration finished
+//	     but left rows it could not migrate
+//	130  interrupted (Ctrl-C, SIGTERM): the batch in flight was finished;
+//	     run the same command again to resume
+//
+// With --output json the result (also for exit codes 3 and 130) is one
+// JSON document on standard output; messages and progress go to standard
+// error.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"golang.org/x/term"
+)
+
+func main() {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	// The first signal asks for a clean stop after the batch in flight,
+	// which leaves a checkpoint to resume from; the second stops at once
+	// (still safe: an uncommitted batch leaves no trace).
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-sigs
+		fmt.Fprintln(os.Stderr, "\ncolcrypt: stopping after the current batch (press Ctrl-C again to stop now)")
+		cancel()
+		<-sigs
+		fmt.Fprintln(os.Stderr, "colcrypt: stopped; run the same command again to resume")
+		os.Exit(exitInterrupted)
+	}()
+	c := &cli{
+		stdin:            os.Stdin,
+		stdout:           os.Stdout,
+		stderr:           os.Stderr,
+		getenv:           os.Getenv,
+		stdinIsTerminal:  term.IsTerminal(int(os.Stdin.Fd())),
+		stderrIsTerminal: term.IsTerminal(int(os.Stderr.Fd())),
+	}
+	os.Exit(c.run(ctx, os.Args[1:]))
+}

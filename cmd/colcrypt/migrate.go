@@ -1,0 +1,422 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/colcrypt/colcrypt/field"
+	"github.com/colcrypt/colcrypt/migrate"
+)
+
+// columnFlags name a column and how its rows' tenants are found.
+type columnFlags struct {
+	table, column, pk          string
+	tenantColumn, tenant       string
+	scopeTable, scopeColumn    string
+	blindIndex, normalize      string
+	bidxLen                    int
+	withTenant, withBlindIndex bool
+}
+
+func (f *columnFlags) register(cmd *cobra.Command, withTenant bool) {
+	fs := cmd.Flags()
+	fs.StringVar(&f.table, "table", "", `table ("schema.table" allowed)`)
+	fs.StringVar(&f.column, "column", "", "column")
+	fs.StringVar(&f.pk, "pk", "", "unique, orderable column that pages the table (default: the primary key)")
+	fs.StringVar(&f.tenantColumn, "tenant-column", "", "column holding each row's tenant id")
+	if withTenant {
+		fs.StringVar(&f.tenant, "tenant", "", "one fixed tenant id for every row (single-tenant tables)")
+		f.withTenant = true
+	}
+	fs.StringVar(&f.scopeTable, "scope-table", "", "table name bound into each value, if the application uses another (default: --table without its schema)")
+	fs.StringVar(&f.scopeColumn, "scope-column", "", "column name bound into each value, if the application uses another (default: the ciphertext column)")
+}
+
+func (f *columnFlags) registerBlindIndex(cmd *cobra.Command) {
+	fs := cmd.Flags()
+	fs.StringVar(&f.blindIndex, "blind-index", "", "bytea/BLOB column that holds the blind index")
+	fs.StringVar(&f.normalize, "normalize", "", "blind index normalizers, comma-separated, applied in order (lower, upper, trim, space, nfkc, digits, alnum)")
+	fs.IntVar(&f.bidxLen, "bidx-len", 0, "blind index length in bytes (default 16)")
+	f.withBlindIndex = true
+}
+
+// check reports missing or contradicting flags as usage errors.
+func (f *columnFlags) check(needTenant bool) error {
+	if f.table == "" || f.column == "" {
+		return usageErr("give --table and --column")
+	}
+	if f.tenantColumn != "" && f.tenant != "" {
+		return usageErr("give --tenant-column or --tenant, not both")
+	}
+	if needTenant && f.tenantColumn == "" && f.tenant == "" {
+		return usageErr("say whose rows these are: --tenant-column <column>, or --tenant <id> for a single-tenant table")
+	}
+	if f.blindIndex == "" && (f.normalize != "" || f.bidxLen != 0) {
+		return usageErr("--normalize and --bidx-len need --blind-index")
+	}
+	return nil
+}
+
+func (f *columnFlags) job() migrate.Job {
+	return migrate.Job{
+		Table: f.table, Column: f.column, PK: f.pk,
+		TenantColumn: f.tenantColumn, Tenant: f.tenant,
+		ScopeTable: f.scopeTable, ScopeColumn: f.scopeColumn,
+	}
+}
+
+func (f *columnFlags) blindIndexSpec() (*field.BlindIndex, error) {
+	if f.blindIndex == "" {
+		return nil, nil
+	}
+	var ns []string
+	for _, n := range strings.FieldsFunc(f.normalize, func(r rune) bool { return r == ',' || r == '+' }) {
+		ns = append(ns, strings.TrimSpace(n))
+	}
+	b, err := field.NewBlindIndex(f.blindIndex, f.bidxLen, ns...)
+	if err != nil {
+		return nil, usageErr("%v", err)
+	}
+	return b, nil
+}
+
+func (c *cli) migrateCmd() *cobra.Command {
+	return group("migrate", "Encrypt, re-encrypt, decrypt and verify columns online, resumably",
+		c.runCmd(migrate.Encrypt), c.runCmd(migrate.Reencrypt), c.runCmd(migrate.Decrypt),
+		c.verifyCmd(), c.statusCmd())
+}
+
+var runDocs = map[migrate.Kind]struct{ short, long, example string }{
+	migrate.Encrypt: {
+		short: "Encrypt an existing plaintext column, into a new column or in place",
+		long: `Encrypt every plaintext value of --column with its row's tenant key.
+
+With --to-column the ciphertext goes into another, existing column (bytea/BLOB,
+or text with armor) and the source is left for you to drop later; without it the
+column is encrypted in place, which needs a column that can hold ciphertext:
+bytea/BLOB, or text (values are then text-armored).
+
+Rows are read in batches in primary-key order and written back with a
+compare-and-set: a row the application changed since it was read is re-read,
+never overwritten. Values already encrypted are skipped, never encrypted twice;
+plaintext that merely looks like a colcrypt value is left alone and reported.
+Progress is checkpointed per batch: if the command is stopped or killed, run it
+again to continue. Several processes may run the same job at once.`,
+		example: `  colcrypt migrate encrypt --table users --column email --to-column email_enc \
+      --tenant-column tenant_id --blind-index email_bidx --normalize lower,trim
+  colcrypt migrate encrypt --table users --column ssn --tenant acme --mode deterministic
+  colcrypt migrate encrypt --table users --column email --tenant-column tenant_id \
+      --batch-size 2000 --workers 4 --rate 20000
+  colcrypt migrate encrypt --table users --column email --tenant-column tenant_id --dry-run`,
+	},
+	migrate.Reencrypt: {
+		short: "Re-encrypt values under each tenant's active key version (after keys rotate)",
+		long: `Re-encrypt every value of --column that is not under its tenant's active key
+version, in place, keeping each value's mode (randomized or deterministic) and
+form (binary or text armor); values already on the active version are skipped.
+With --blind-index the index is recomputed in the same write. Afterwards
+"colcrypt keys list --table ... --column ..." shows no rows on old versions.
+Resumable and safe to run while the application serves, like encrypt.`,
+		example: `  colcrypt keys rotate --all
+  colcrypt migrate reencrypt --table users --column email_enc --tenant-column tenant_id --blind-index email_bidx --normalize lower`,
+	},
+	migrate.Decrypt: {
+		short: "Decrypt a column back to plaintext, in place or into another column",
+		long: `Decrypt every colcrypt value of --column, in place or into --to-column: the way
+out of colcrypt. Plaintext values already there are skipped. Resumable and safe
+to run while the application serves, like encrypt.`,
+		example: `  colcrypt migrate decrypt --table users --column email --tenant-column tenant_id
+  colcrypt migrate decrypt --table users --column email_enc --to-column email --tenant-column tenant_id`,
+	},
+}
+
+func (c *cli) runCmd(kind migrate.Kind) *cobra.Command {
+	var (
+		col                   columnFlags
+		toColumn, mode, jobID string
+		armor, dry, restart   bool
+		o                     migrate.RunOptions
+	)
+	doc := runDocs[kind]
+	cmd := &cobra.Command{
+		Use:     string(kind),
+		Short:   doc.short,
+		Long:    doc.long,
+		Example: doc.example,
+		Args:    cobra.NoArgs,
+		RunE: action(func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			if err := col.check(true); err != nil {
+				return err
+			}
+			job := col.job()
+			job.Kind, job.ID, job.ToColumn, job.Armor = kind, jobID, toColumn, armor
+			switch mode {
+			case "", "randomized":
+			case "deterministic":
+				job.Mode = field.Deterministic
+			default:
+				return usageErr("--mode must be randomized or deterministic, not %q", mode)
+			}
+			var err error
+			if job.BlindIndex, err = col.blindIndexSpec(); err != nil {
+				return err
+			}
+			if o.BatchSize < 0 || o.Workers < 0 || o.RowsPerSecond < 0 {
+				return usageErr("--batch-size, --workers and --rate cannot be negative")
+			}
+			o.DryRun, o.Restart = dry, restart
+			k, err := c.open(ctx, withKMS)
+			if err != nil {
+				return err
+			}
+			defer k.Close()
+
+			desc := string(kind) + " " + job.Table + "." + job.Column
+			if toColumn != "" {
+				desc += "->" + toColumn
+			}
+			pv := c.progress(desc)
+			o.Progress = pv.update
+			res, err := k.m.Run(ctx, job, o)
+			pv.finish()
+			if res != nil {
+				if perr := c.printResult(desc, res); perr != nil && err == nil {
+					err = perr
+				}
+			}
+			return runExit(err)
+		}),
+	}
+	col.register(cmd, true)
+	f := cmd.Flags()
+	if kind != migrate.Reencrypt {
+		f.StringVar(&toColumn, "to-column", "", "write into this existing column instead of in place")
+	}
+	if kind == migrate.Encrypt {
+		f.StringVar(&mode, "mode", "randomized", "randomized (AES-GCM) or deterministic (AES-SIV, allows SQL equality; leaks which rows are equal)")
+	}
+	if kind != migrate.Decrypt {
+		col.registerBlindIndex(cmd)
+		f.BoolVar(&armor, "armor", false, "write text armor even into a binary column (text columns always get it)")
+	}
+	f.StringVar(&jobID, "job", "", "job id in the checkpoint table (default: derived from the kind, table and columns)")
+	f.IntVar(&o.BatchSize, "batch-size", 1000, "rows per batch (one transaction each)")
+	f.IntVar(&o.Workers, "workers", 1, "concurrent batches in this process")
+	f.Float64Var(&o.RowsPerSecond, "rate", 0, "limit this process to this many rows per second (0: no limit)")
+	f.BoolVar(&dry, "dry-run", false, "read and check every row, count what would change, write nothing")
+	f.BoolVar(&restart, "restart", false, "run a job the checkpoint records as done again from the start")
+	return cmd
+}
+
+// runExit maps a migration's error to its exit code.
+func runExit(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, migrate.ErrInterrupted):
+		return &exitError{code: exitInterrupted, err: err}
+	case errors.Is(err, migrate.ErrRowsFailed), errors.Is(err, migrate.ErrVerifyFailed):
+		return &exitError{code: exitProblems, err: err}
+	case errors.Is(err, migrate.ErrInvalidJob), errors.Is(err, migrate.ErrJobMismatch):
+		return &exitError{code: exitUsage, err: err}
+	}
+	return err
+}
+
+// resultJSON is a Result with its rate.
+type resultJSON struct {
+	*migrate.Result
+	RowsPerSecond float64 `json:"rows_per_second"`
+}
+
+func (c *cli) printResult(desc string, r *migrate.Result) error {
+	rate := float64(r.ThisRun) / max(r.Duration.Seconds(), 1e-3)
+	return c.emit(resultJSON{r, rate}, func(w io.Writer) {
+		state := "done"
+		switch {
+		case r.DryRun:
+			state = "dry run, nothing written"
+		case !r.Done:
+			state = "not finished (run again to resume)"
+		}
+		fmt.Fprintf(w, "%s: %s\n", desc, state)
+		verb := "updated"
+		if r.DryRun {
+			verb = "would update"
+		}
+		fmt.Fprintf(w, "  scanned    %d\n  %-10s %d\n  skipped    %d (already done)\n  null       %d\n  failed     %d\n  conflicts  %d\n",
+			r.Scanned, verb, r.Updated, r.Skipped, r.Null, r.Failed, r.Conflicts)
+		fmt.Fprintf(w, "  this run   %d rows in %v (%.0f rows/s)\n", r.ThisRun, r.Duration.Round(time.Millisecond), rate)
+		printFailures(w, r.Failures, false)
+	})
+}
+
+func printFailures(w io.Writer, fs []migrate.Failure, truncated bool) {
+	if len(fs) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "  failing rows (first %d):\n", len(fs))
+	for _, f := range fs {
+		if f.Tenant != "" {
+			fmt.Fprintf(w, "    pk %s (tenant %s): %s\n", f.PK, f.Tenant, f.Reason)
+		} else {
+			fmt.Fprintf(w, "    pk %s: %s\n", f.PK, f.Reason)
+		}
+	}
+	if truncated {
+		fmt.Fprintln(w, "    …")
+	}
+}
+
+// reportJSON is a Report with its verdict.
+type reportJSON struct {
+	*migrate.Report
+	OK bool `json:"ok"`
+}
+
+func (c *cli) verifyCmd() *cobra.Command {
+	var (
+		col    columnFlags
+		expect string
+		o      migrate.VerifyOptions
+	)
+	cmd := &cobra.Command{
+		Use:   "verify",
+		Short: "Check that every value of a column decrypts; count plaintext, NULL and failing values",
+		Long: `Scan --column and open every value with its row's tenant key. Reports counts of
+encrypted, plaintext, NULL and failing values (failing: tampered, another
+tenant's or column's value, a shredded tenant, plaintext that looks like a
+colcrypt value), values per key version, and the primary keys of failing rows.
+With --blind-index it also checks each row's blind index.
+
+Exit code 3 when anything fails, or when plaintext is found and --expect is
+encrypted (the default); --expect plaintext checks the result of a decrypt.`,
+		Example: `  colcrypt migrate verify --table users --column email_enc --tenant-column tenant_id
+  colcrypt migrate verify --table users --column email_enc --tenant-column tenant_id --blind-index email_bidx --normalize lower
+  colcrypt migrate verify --table users --column email --tenant-column tenant_id --expect plaintext --output json`,
+		Args: cobra.NoArgs,
+		RunE: action(func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			if err := col.check(true); err != nil {
+				return err
+			}
+			switch expect {
+			case "encrypted":
+				o.Expect = migrate.ExpectEncrypted
+			case "plaintext":
+				o.Expect = migrate.ExpectPlaintext
+			case "any":
+				o.Expect = migrate.ExpectAny
+			default:
+				return usageErr("--expect must be encrypted, plaintext or any, not %q", expect)
+			}
+			job := col.job()
+			var err error
+			if job.BlindIndex, err = col.blindIndexSpec(); err != nil {
+				return err
+			}
+			k, err := c.open(ctx, withKMS)
+			if err != nil {
+				return err
+			}
+			defer k.Close()
+			desc := "verify " + job.Table + "." + job.Column
+			pv := c.progress(desc)
+			o.Progress = pv.update
+			rep, err := k.m.Verify(ctx, job, o)
+			pv.finish()
+			if rep != nil {
+				if perr := c.printReport(desc, rep); perr != nil && err == nil {
+					err = perr
+				}
+			}
+			return runExit(err)
+		}),
+	}
+	col.register(cmd, true)
+	col.registerBlindIndex(cmd)
+	f := cmd.Flags()
+	f.StringVar(&expect, "expect", "encrypted", "what the column should hold: encrypted, plaintext or any")
+	f.IntVar(&o.MaxFailures, "max-failures", 100, "list at most this many failing rows")
+	f.IntVar(&o.BatchSize, "batch-size", 5000, "rows per query")
+	return cmd
+}
+
+func (c *cli) printReport(desc string, r *migrate.Report) error {
+	return c.emit(reportJSON{r, r.OK()}, func(w io.Writer) {
+		verdict := "OK"
+		if !r.OK() {
+			verdict = "PROBLEMS FOUND"
+		}
+		fmt.Fprintf(w, "%s: %s\n", desc, verdict)
+		fmt.Fprintf(w, "  rows       %d\n  encrypted  %d\n  plaintext  %d\n  null       %d\n  failing    %d\n",
+			r.Rows, r.Encrypted, r.Plaintext, r.Null, r.Failed)
+		if r.BlindIndexMismatch > 0 {
+			fmt.Fprintf(w, "  blind index mismatches %d\n", r.BlindIndexMismatch)
+		}
+		versions := make([]uint32, 0, len(r.Versions))
+		for v := range r.Versions {
+			versions = append(versions, v)
+		}
+		sort.Slice(versions, func(i, j int) bool { return versions[i] < versions[j] })
+		for _, v := range versions {
+			fmt.Fprintf(w, "  key version %d: %d values\n", v, r.Versions[v])
+		}
+		printFailures(w, r.Failures, r.FailuresTruncated)
+	})
+}
+
+func (c *cli) statusCmd() *cobra.Command {
+	var jobID string
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "Show the progress of migration jobs from the checkpoint table",
+		Long: `Show every job recorded in the checkpoint table, or one with --job: its state
+(running or done), chunks done, row counts and failing rows. A running job whose
+process is gone is resumed by running its command again. It needs no master key.`,
+		Example: `  colcrypt migrate status
+  colcrypt migrate status --job 'encrypt:users.email->email_enc' --output json`,
+		Args: cobra.NoArgs,
+		RunE: action(func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			k, err := c.open(ctx, withoutKMS)
+			if err != nil {
+				return err
+			}
+			defer k.Close()
+			var jobs []migrate.Status
+			if jobID != "" {
+				s, err := k.m.Status(ctx, jobID)
+				if err != nil {
+					return err
+				}
+				jobs = []migrate.Status{*s}
+			} else if jobs, err = k.m.Jobs(ctx); err != nil {
+				return err
+			}
+			if jobs == nil {
+				jobs = []migrate.Status{}
+			}
+			return c.emit(jobs, func(w io.Writer) {
+				if len(jobs) == 0 {
+					fmt.Fprintln(w, "no migration jobs recorded")
+				}
+				for _, s := range jobs {
+					fmt.Fprintf(w, "%s: %s, %d/%d chunks, %d of ~%d rows scanned (%d updated, %d skipped, %d null, %d failed, %d conflicts), last update %s\n",
+						s.JobID, s.State, s.ChunksDone, s.Chunks, s.Scanned, s.Total, s.Updated, s.Skipped, s.Null, s.Failed, s.Conflicts,
+						s.UpdatedAt.UTC().Format(time.RFC3339))
+					printFailures(w, s.Failures, false)
+				}
+			})
+		}),
+	}
+	cmd.Flags().StringVar(&jobID, "job", "", "show only this job")
+	return cmd
+}

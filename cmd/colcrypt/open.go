@@ -1,0 +1,155 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // "pgx" database/sql driver
+	_ "modernc.org/sqlite"             // "sqlite" database/sql driver
+
+	"github.com/colcrypt/colcrypt/field"
+	"github.com/colcrypt/colcrypt/keystore"
+	"github.com/colcrypt/colcrypt/kms"
+	_ "github.com/colcrypt/colcrypt/kms/gcpkms"   // gcpkms:// master keys
+	_ "github.com/colcrypt/colcrypt/kms/localkms" // local:// master keys
+	"github.com/colcrypt/colcrypt/migrate"
+)
+
+// conn is an open database with what every command builds on it.
+type conn struct {
+	db    *sql.DB
+	md    migrate.Dialect
+	kd    keystore.Dialect
+	kek   *kms.Keeper // nil when the command did not need one
+	store *keystore.Store
+	enc   *field.Encryptor
+	m     *migrate.Migrator
+}
+
+func (k *conn) Close() {
+	if k.store != nil {
+		k.store.Close()
+	}
+	if k.kek != nil {
+		k.kek.Close()
+	}
+	if k.db != nil {
+		k.db.Close()
+	}
+}
+
+// sqliteBusyTimeout makes SQLite wait for a lock instead of failing at
+// once: a migration's batches, the application and key creation take
+// turns at the single writer lock.
+const sqliteBusyTimeout = "_pragma=busy_timeout(10000)"
+
+// parseDSN turns a --dsn into a database/sql driver name and data source.
+func parseDSN(dsn string) (driver, source, dialect string, err error) {
+	switch {
+	case dsn == "":
+		return "", "", "", usageErr("no database: pass --dsn or set %s", envDSN)
+	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
+		return "pgx", dsn, "postgres", nil
+	case strings.HasPrefix(dsn, "sqlite://"):
+		rest := strings.TrimPrefix(dsn, "sqlite://")
+		path, query, _ := strings.Cut(rest, "?")
+		if path == "" {
+			return "", "", "", usageErr("--dsn %q names no file: use sqlite:///absolute/path.db or sqlite://relative/path.db", dsn)
+		}
+		if path, err = url.PathUnescape(path); err != nil {
+			return "", "", "", usageErr("--dsn: %v", err)
+		}
+		return "sqlite", "file:" + path + "?" + withBusyTimeout(query), "sqlite", nil
+	case strings.HasPrefix(dsn, "file:"):
+		path, query, _ := strings.Cut(dsn, "?")
+		return "sqlite", path + "?" + withBusyTimeout(query), "sqlite", nil
+	case !strings.Contains(dsn, "://") && strings.Contains(dsn, "="):
+		// A keyword/value connection string: "host=db user=app dbname=app".
+		return "pgx", dsn, "postgres", nil
+	}
+	return "", "", "", usageErr("--dsn: unsupported database URL (want postgres://…, sqlite://…, file:…)")
+}
+
+func withBusyTimeout(query string) string {
+	if strings.Contains(query, "busy_timeout") {
+		return query
+	}
+	if query == "" {
+		return sqliteBusyTimeout
+	}
+	return query + "&" + sqliteBusyTimeout
+}
+
+// needKMS says whether a command must open the master key.
+type needKMS bool
+
+const (
+	withKMS    needKMS = true
+	withoutKMS needKMS = false
+)
+
+// open connects to the database, opens the master key if needed, and
+// builds the key store, Encryptor and Migrator. Commands that never wrap
+// or unwrap a key (listing, status, shredding, counting versions) run
+// without --kms.
+func (c *cli) open(ctx context.Context, need needKMS, opts ...field.Option) (*conn, error) {
+	driver, source, dialect, err := parseDSN(c.dsn)
+	if err != nil {
+		return nil, err
+	}
+	k := &conn{}
+	if k.db, err = sql.Open(driver, source); err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	if err := k.db.PingContext(ctx); err != nil {
+		k.Close()
+		return nil, fmt.Errorf("connect to the database: %w", err)
+	}
+	if k.md, err = migrate.DialectByName(dialect); err != nil {
+		k.Close()
+		return nil, err
+	}
+	if k.kd, err = keystore.ParseDialect(dialect); err != nil {
+		k.Close()
+		return nil, err
+	}
+	kek := kms.NewKeeper("none:", noKMS{})
+	if need == withKMS || c.kmsURL != "" {
+		if c.kmsURL == "" {
+			k.Close()
+			return nil, usageErr("no master key: pass --kms or set %s", envKMS)
+		}
+		if k.kek, err = kms.Open(ctx, c.kmsURL); err != nil {
+			k.Close()
+			return nil, err
+		}
+		kek = k.kek
+	}
+	if k.store, err = keystore.New(k.db, kek, keystore.WithTable(c.keyTable), keystore.WithDialect(k.kd)); err != nil {
+		k.Close()
+		return nil, err
+	}
+	k.enc = field.NewEncryptor(k.store, opts...)
+	if k.m, err = migrate.New(k.db, k.md, k.enc, migrate.WithCheckpointTable(c.checkpointTable)); err != nil {
+		k.Close()
+		return nil, err
+	}
+	return k, nil
+}
+
+// errNoKMS is what a command without --kms gets if it does need a key
+// after all (a value to open whose key is not cached, say).
+var errNoKMS = errors.New("this command needs the master key: pass --kms or set " + envKMS)
+
+// noKMS is the master key of commands run without --kms: every call fails.
+type noKMS struct{}
+
+var _ kms.Driver = noKMS{}
+
+func (noKMS) Wrap(context.Context, []byte, []byte) ([]byte, error)   { return nil, errNoKMS }
+func (noKMS) Unwrap(context.Context, []byte, []byte) ([]byte, error) { return nil, errNoKMS }
+func (noKMS) Close() error                                           { return nil }

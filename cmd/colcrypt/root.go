@@ -1,0 +1,160 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/colcrypt/colcrypt/keystore"
+	"github.com/colcrypt/colcrypt/migrate"
+)
+
+// Environment variables that stand in for flags.
+const (
+	envDSN = "COLCRYPT_DSN"
+	envKMS = "COLCRYPT_KMS"
+)
+
+// cli is one invocation: its streams, environment and global flags.
+type cli struct {
+	stdin            io.Reader
+	stdout, stderr   io.Writer
+	getenv           func(string) string
+	stdinIsTerminal  bool
+	stderrIsTerminal bool
+
+	dsn, kmsURL     string
+	output          string
+	keyTable        string
+	checkpointTable string
+	noProgress      bool
+}
+
+// run executes args and returns the exit code.
+func (c *cli) run(ctx context.Context, args []string) int {
+	root := c.rootCmd()
+	root.SetArgs(args)
+	root.SetIn(c.stdin)
+	root.SetOut(c.stdout)
+	root.SetErr(c.stderr)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return exitOK
+	}
+	var ee *exitError
+	if !errors.As(err, &ee) {
+		// cobra's own errors: unknown commands and flags, bad arguments.
+		ee = &exitError{code: exitUsage, err: err}
+	}
+	fmt.Fprintf(c.stderr, "colcrypt: %v\n", ee.err)
+	switch ee.code {
+	case exitUsage:
+		fmt.Fprintln(c.stderr, "Run 'colcrypt help' or 'colcrypt <command> --help' for usage.")
+	case exitInterrupted:
+		fmt.Fprintln(c.stderr, "colcrypt: the checkpoint is saved; run the same command again to resume")
+	}
+	return ee.code
+}
+
+func (c *cli) rootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "colcrypt",
+		Short: "Manage colcrypt keys and migrate database columns to and from encryption",
+		Long: `colcrypt manages the per-tenant data keys of colcrypt's envelope encryption and
+migrates existing columns online: encrypt a plaintext column, re-encrypt after a
+key rotation, decrypt back, and verify, in batches, resumable after any crash,
+while the application keeps serving.
+
+The database is given by --dsn or ` + envDSN + `:
+  postgres://user@host:5432/db?sslmode=disable   (or any pgx connection string)
+  sqlite:///absolute/path/app.db, sqlite://relative/app.db, file:app.db?...
+
+The master key by --kms or ` + envKMS + `:
+  gcpkms://projects/P/locations/L/keyRings/R/cryptoKeys/K
+  local:///absolute/path/master.keys?id=k1      (development and tests only)
+
+Exit codes: 0 success; 1 failure; 2 usage error; 3 problems found in the data
+(verify failed, or a migration left rows it could not migrate); 130 interrupted
+(the checkpoint is saved: run the same command again to resume).`,
+		Example: `  export COLCRYPT_DSN=postgres://app@db:5432/app
+  export COLCRYPT_KMS=gcpkms://projects/p/locations/global/keyRings/app/cryptoKeys/pii
+  colcrypt keys init
+  colcrypt migrate encrypt --table users --column email --to-column email_enc --tenant-column tenant_id
+  colcrypt migrate verify --table users --column email_enc --tenant-column tenant_id`,
+		SilenceErrors: true,
+		SilenceUsage:  true,
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			if c.dsn == "" {
+				c.dsn = c.getenv(envDSN)
+			}
+			if c.kmsURL == "" {
+				c.kmsURL = c.getenv(envKMS)
+			}
+			switch c.output {
+			case "text", "json":
+			default:
+				return usageErr("--output must be text or json, not %q", c.output)
+			}
+			return nil
+		},
+	}
+	pf := root.PersistentFlags()
+	pf.StringVar(&c.dsn, "dsn", "", "database URL (env "+envDSN+")")
+	pf.StringVar(&c.kmsURL, "kms", "", "master key URL (env "+envKMS+")")
+	pf.StringVarP(&c.output, "output", "o", "text", "output format: text or json")
+	pf.StringVar(&c.keyTable, "key-table", keystore.DefaultTable, "name of the key table")
+	pf.StringVar(&c.checkpointTable, "checkpoint-table", migrate.DefaultCheckpointTable, "name of the migration checkpoint table")
+	pf.BoolVar(&c.noProgress, "no-progress", false, "do not show progress")
+	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
+		return usageErr("%v", err)
+	})
+	root.AddCommand(c.keysCmd(), c.migrateCmd())
+	return root
+}
+
+// group is a command that only holds subcommands: run bare, it is a usage
+// error, not a silent success.
+func group(use, short string, subs ...*cobra.Command) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   use,
+		Short: short,
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var names []string
+			for _, s := range cmd.Commands() {
+				names = append(names, s.Name())
+			}
+			return usageErr("%s needs a subcommand: %s", cmd.CommandPath(), strings.Join(names, ", "))
+		},
+	}
+	cmd.AddCommand(subs...)
+	return cmd
+}
+
+// action adapts a command body: its errors default to exit code 1.
+func action(f func(cmd *cobra.Command, args []string) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		return withCode(exitFailure, f(cmd, args))
+	}
+}
+
+// emit prints v as JSON, or calls text, depending on --output.
+func (c *cli) emit(v any, text func(w io.Writer)) error {
+	if c.output == "json" {
+		enc := json.NewEncoder(c.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(v)
+	}
+	text(c.stdout)
+	return nil
+}
+
+// logf prints a message for the user on standard error.
+func (c *cli) logf(format string, args ...any) {
+	fmt.Fprintf(c.stderr, "colcrypt: "+format+"\n", args...)
+}

@@ -1,0 +1,95 @@
+package gormplugin_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log"
+	"os"
+	"path/filepath"
+
+	"github.com/glebarez/sqlite"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+
+	"github.com/colcrypt/colcrypt/field"
+	"github.com/colcrypt/colcrypt/gormplugin"
+	"github.com/colcrypt/colcrypt/keystore"
+	"github.com/colcrypt/colcrypt/kms"
+	"github.com/colcrypt/colcrypt/kms/localkms"
+)
+
+// Customer is the example's model: a tenant column, a randomized name, an
+// email found through a blind index, a deterministic tax id.
+type Customer struct {
+	ID        uint
+	TenantID  string `colcrypt:"tenant"`
+	Name      string `gorm:"serializer:colcrypt"`
+	Email     string `gorm:"serializer:colcrypt" colcrypt:"blindindex:email_bidx,normalize:trim+lower"`
+	EmailBidx []byte `gorm:"index"`
+	TaxID     string `gorm:"serializer:colcrypt" colcrypt:"deterministic"`
+}
+
+func Example() {
+	ctx := context.Background()
+	dir, err := os.MkdirTemp("", "colcrypt-example")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+
+	// A local master key stands in for Cloud KMS (gcpkms://...).
+	keyFile := filepath.Join(dir, "master.key")
+	if err := localkms.GenerateKeyFile(keyFile, "k1"); err != nil {
+		log.Fatal(err)
+	}
+	kek, err := kms.Open(ctx, "local://"+keyFile+"?id=k1")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer kek.Close()
+
+	db, err := gorm.Open(sqlite.Open(filepath.Join(dir, "app.db")+"?_pragma=busy_timeout(5000)"), &gorm.Config{Logger: logger.Discard})
+	if err != nil {
+		log.Fatal(err)
+	}
+	sqlDB, _ := db.DB()
+	defer sqlDB.Close()
+	keys, err := keystore.New(sqlDB, kek)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer keys.Close()
+
+	if err := db.Use(gormplugin.New(field.NewEncryptor(keys))); err != nil {
+		log.Fatal(err)
+	}
+	// Creates the key table and blob columns for the encrypted fields.
+	if err := gormplugin.AutoMigrate(db, &Customer{}); err != nil {
+		log.Fatal(err)
+	}
+
+	ctx = field.WithTenant(ctx, "acme")
+	ann := Customer{Name: "Ann Lee", Email: "ann@example.com", TaxID: "DE123"}
+	if err := db.WithContext(ctx).Create(&ann).Error; err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("after Create:", ann.Name, ann.TenantID)
+
+	var found []Customer
+	err = db.WithContext(ctx).Scopes(gormplugin.Match(ctx, "Email", " ANN@example.com")).Find(&found).Error
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("Match(Email):", found[0].Name, found[0].TaxID)
+
+	var stored []byte
+	if err := sqlDB.QueryRow("SELECT name FROM customers").Scan(&stored); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("plaintext in the table:", bytes.Contains(stored, []byte("Ann")))
+	// Output:
+	// after Create: Ann Lee acme
+	// Match(Email): Ann Lee DE123
+	// plaintext in the table: false
+}

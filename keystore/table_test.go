@@ -1,0 +1,194 @@
+package keystore
+
+import (
+	"database/sql"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestCreateTableIdempotentAndConcurrent(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, tdb *testDB) {
+		// The harness created it once; again, and from 4 pools at once.
+		mustCreateTable(t, tdb)
+		var wg sync.WaitGroup
+		errs := make([]error, 4)
+		for i := range errs {
+			db := tdb.open(t)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs[i] = CreateTable(ctxb, db, nil, tdb.table+"_x")
+			}()
+		}
+		wg.Wait()
+		for i, err := range errs {
+			if err != nil {
+				t.Fatalf("concurrent CreateTable #%d = %v", i, err)
+			}
+		}
+	})
+}
+
+// TestTableConstraints: the schema itself refuses two active versions, a
+// live key without bytes, a destroyed key with bytes, unknown states and
+// version 0.
+func TestTableConstraints(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, tdb *testDB) {
+		ins := tdb.q(`INSERT INTO {keys} (tenant_id, version, state, kek_uri, wrapped_dek, created_at, updated_at) VALUES (?, ?, ?, 'k', ?, ?, ?)`)
+		ts := tdb.dialect.timeArg(time.Now())
+		if _, err := tdb.db.Exec(ins, "acme", 1, "active", []byte{1}, ts, ts); err != nil {
+			t.Fatalf("insert a valid row = %v", err)
+		}
+		for _, tc := range []struct {
+			name    string
+			version int64
+			state   string
+			wrapped []byte
+			unique  bool
+		}{
+			{"second active", 2, "active", []byte{1}, true},
+			{"same version", 1, "retired", []byte{1}, true},
+			{"live without bytes", 2, "retired", nil, false},
+			{"destroyed with bytes", 2, "destroyed", []byte{1}, false},
+			{"unknown state", 2, "paused", []byte{1}, false},
+			{"version 0", 0, "retired", []byte{1}, false},
+			{"version 2^32", 1 << 32, "retired", []byte{1}, false},
+		} {
+			_, err := tdb.db.Exec(ins, "acme", tc.version, tc.state, tc.wrapped, ts, ts)
+			if err == nil {
+				t.Errorf("insert %s = nil error, want a constraint violation", tc.name)
+				continue
+			}
+			if got := tdb.dialect.isUniqueViolation(err); got != tc.unique {
+				t.Errorf("isUniqueViolation(insert %s: %v) = %v, want %v", tc.name, err, got, tc.unique)
+			}
+		}
+		if _, err := tdb.db.Exec(ins, "acme", 2, "destroyed", nil, ts, ts); err != nil {
+			t.Errorf("insert a destroyed row = %v", err)
+		}
+	})
+}
+
+func TestCreateTableRejectsBadNames(t *testing.T) {
+	db, err := sql.Open("sqlite", "file:"+t.TempDir()+"/x.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, name := range []string{"Keys", "a-b", "1abc", "keys; DROP TABLE x", `"keys"`, "schema.keys", "é", strings.Repeat("k", 49)} {
+		if err := CreateTable(ctxb, db, SQLite, name); err == nil || !strings.Contains(err.Error(), "invalid table name") {
+			t.Errorf("CreateTable(%q) = %v, want an invalid table name error", name, err)
+		}
+		if _, err := New(db, newInsecureTestKMS(t).keeper(testKEK), WithTable(name)); err == nil {
+			t.Errorf("New(WithTable(%q)) = nil error, want one", name)
+		}
+	}
+	for _, name := range []string{"", "colcrypt_keys", "_k", strings.Repeat("k", 48)} {
+		if err := CreateTable(ctxb, db, SQLite, name); err != nil {
+			t.Errorf("CreateTable(%q) = %v", name, err)
+		}
+	}
+}
+
+func TestDialectFor(t *testing.T) {
+	sq, err := sql.Open("sqlite", "file:"+t.TempDir()+"/x.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sq.Close()
+	pg, err := sql.Open("pgx", "postgres://nobody@127.0.0.1:1/none") // not connected
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pg.Close()
+	for _, tc := range []struct {
+		db   *sql.DB
+		want Dialect
+	}{{sq, SQLite}, {pg, Postgres}} {
+		if got, err := DialectFor(tc.db); err != nil || got != tc.want {
+			t.Errorf("DialectFor(%T) = %v, %v; want %s", tc.db.Driver(), got, err, tc.want.Name())
+		}
+	}
+	if _, err := DialectFor(nil); err == nil {
+		t.Errorf("DialectFor(nil) = nil error")
+	}
+	// An unknown driver needs an explicit dialect.
+	sql.Register("keystore-test-unknown", unknownDriver{})
+	un, _ := sql.Open("keystore-test-unknown", "")
+	if _, err := DialectFor(un); err == nil || !strings.Contains(err.Error(), "WithDialect") {
+		t.Errorf("DialectFor(unknown) = %v, want an error naming WithDialect", err)
+	}
+	if _, err := New(un, newInsecureTestKMS(t).keeper(testKEK)); err == nil {
+		t.Errorf("New(unknown driver) = nil error, want one")
+	}
+	if s, err := New(un, newInsecureTestKMS(t).keeper(testKEK), WithDialect(Postgres)); err != nil || s.Dialect() != Postgres {
+		t.Errorf("New(unknown driver, WithDialect(Postgres)) = %v, %v", s, err)
+	} else {
+		s.Close()
+	}
+
+	for in, want := range map[string]Dialect{"postgres": Postgres, "PostgreSQL": Postgres, "pgx": Postgres, "sqlite": SQLite, "sqlite3": SQLite} {
+		if got, err := ParseDialect(in); err != nil || got != want {
+			t.Errorf("ParseDialect(%q) = %v, %v; want %s", in, got, err, want.Name())
+		}
+	}
+	if _, err := ParseDialect("oracle"); err == nil {
+		t.Errorf("ParseDialect(oracle) = nil error")
+	}
+}
+
+func TestRebindDollar(t *testing.T) {
+	if got, want := rebindDollar(`SELECT a FROM t WHERE x = ? AND y IN (?, ?)`), `SELECT a FROM t WHERE x = $1 AND y IN ($2, $3)`; got != want {
+		t.Fatalf("rebindDollar() = %q, want %q", got, want)
+	}
+}
+
+func TestTimeCol(t *testing.T) {
+	want := time.Date(2030, 1, 2, 3, 4, 5, 123456789, time.UTC)
+	for _, src := range []any{
+		want, want.In(time.FixedZone("x", 3600)),
+		SQLite.timeArg(want), []byte(SQLite.timeArg(want).(string)),
+		"2030-01-02T04:04:05.123456789+01:00", "2030-01-02 03:04:05.123456789+00:00", "2030-01-02 03:04:05.123456789",
+	} {
+		var got time.Time
+		if err := (timeCol{&got}).Scan(src); err != nil || !got.Equal(want) {
+			t.Errorf("timeCol.Scan(%#v) = %v, %v; want %v", src, got, err, want)
+		}
+	}
+	for _, src := range []any{"yesterday", strings.Repeat("9", 100), 3.5} {
+		var got time.Time
+		if err := (timeCol{&got}).Scan(src); err == nil {
+			t.Errorf("timeCol.Scan(%#v) = nil error", src)
+		}
+	}
+}
+
+func TestNewOptionErrors(t *testing.T) {
+	db, err := sql.Open("sqlite", "file:"+t.TempDir()+"/x.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	kek := newInsecureTestKMS(t).keeper(testKEK)
+	for name, o := range map[string]Option{
+		"ttl 0":       WithCacheTTL(0),
+		"size 0":      WithCacheSize(0),
+		"grace < 0":   WithStaleGrace(-1),
+		"attempts 0":  WithRetry(0, time.Millisecond, time.Second),
+		"base > max":  WithRetry(3, time.Second, time.Millisecond),
+		"kms timeout": WithKMSTimeout(0),
+		"bad table":   WithTable("A"),
+	} {
+		if _, err := New(db, kek, o); err == nil {
+			t.Errorf("New(%s) = nil error, want one", name)
+		}
+	}
+	if _, err := New(nil, kek); err == nil {
+		t.Errorf("New(nil db) = nil error")
+	}
+	if _, err := New(db, nil); err == nil {
+		t.Errorf("New(nil keeper) = nil error")
+	}
+}

@@ -1,0 +1,242 @@
+// Package awskms is colcrypt's AWS KMS driver: data keys are wrapped and
+// unwrapped by a symmetric KMS key through the Encrypt and Decrypt calls of
+// the AWS SDK for Go v2 (github.com/aws/aws-sdk-go-v2/service/kms).
+//
+// Importing the package registers the "awskms" scheme with kms.Open:
+//
+//	awskms://alias/NAME?region=R                            an alias
+//	awskms://1234abcd-12ab-34cd-56ef-1234567890ab?region=R  a key id (or mrk-… for a multi-Region key)
+//	awskms:///arn:aws:kms:R:ACCOUNT:key/KEY-ID              a key ARN
+//	awskms:///arn:aws:kms:R:ACCOUNT:alias/NAME              an alias ARN
+//
+// An ARN takes three slashes: its colons cannot stand in a URL's host part.
+// An ARN names its region and account; an alias or key id means the one in
+// the caller's account, in region R, which is taken from the region
+// parameter or else from the SDK's configuration (AWS_REGION, the profile).
+// Prefer an ARN in production: it names one key whoever reads the URI.
+//
+// The stored key URI is the URL in the form above, with the resolved region
+// for an alias or key id, and without the options that only say how to
+// connect:
+//
+//	endpoint=http://127.0.0.1:4599  another endpoint: local-kms, a VPC or FIPS endpoint, a proxy.
+//	                                Plain http is accepted only to a loopback address, since
+//	                                data keys travel in the request.
+//
+// Credentials come from the SDK's default chain (AWS_ACCESS_KEY_ID and
+// AWS_SECRET_ACCESS_KEY, the shared config and credentials files, SSO, web
+// identity, the container or EC2 role), or from [WithConfig] or
+// [WithClient] when the driver is made with [New].
+//
+// # Encryption context
+//
+// colcrypt binds each data key to its associated data (aad; for the key
+// table, the tenant and key version). AWS KMS takes associated data as an
+// encryption context, a map of strings, so the driver sends the aad as
+//
+//	{"colcrypt-aad": base64(aad)}   (standard base64, padded)
+//
+// and no encryption context at all for an empty aad. The encoding is
+// deterministic and one-to-one, so Decrypt succeeds exactly when it is given
+// the aad that Encrypt was given. KMS logs the encryption context in
+// plaintext in CloudTrail. That is fine for colcrypt's aad, which holds only
+// a domain label, the tenant id and the key version: it makes every KMS call
+// attributable to a tenant in the audit log. It does mean tenant ids are
+// readable (after base64) by whoever reads the trail; a deployment whose
+// tenant ids are themselves secret should use opaque ids.
+//
+// # Errors and retries
+//
+// The SDK's own retries are turned off (one attempt) for Encrypt and
+// Decrypt, so that one Wrap or Unwrap is one request and the caller
+// (colcrypt's keystore) owns retries, backoff and the time budget. The SDK's
+// request and response body logging is turned off too, since bodies hold data
+// keys. Decrypt always names the key (KeyId), so a blob wrapped by another
+// key is refused rather than decrypted by whichever key it names, and sends
+// the same encryption context. Errors are classified:
+// InvalidCiphertextException and IncorrectKeyException on Decrypt are
+// kms.ErrUnwrap; ThrottlingException, LimitExceededException,
+// KMSInternalException, DependencyTimeoutException, KeyUnavailableException,
+// HTTP 5xx and 429, connection failures and network timeouts are retryable
+// (kms.IsRetryable); the rest (NotFoundException, AccessDeniedException,
+// DisabledException, KMSInvalidStateException, …) are permanent [Error]s
+// that say what to check. KMSInvalidStateException is permanent because a
+// key pending deletion or pending import stays so until someone acts on it.
+// When the caller's context ends, the error matches ctx.Err().
+package awskms
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+	"sync/atomic"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	kmssvc "github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/kms/types"
+
+	"github.com/colcrypt/colcrypt/kms"
+)
+
+const (
+	// AADContextKey is the encryption context key that carries the aad.
+	AADContextKey = "colcrypt-aad"
+
+	// MaxPlaintextSize is the largest plaintext AWS KMS Encrypt accepts.
+	// Larger ones are refused without a request. Data keys are 32 bytes.
+	MaxPlaintextSize = 4096
+	// maxCiphertextSize is AWS KMS's limit on Decrypt's CiphertextBlob.
+	maxCiphertextSize = 6144
+)
+
+// ErrClosed is returned by a Driver after Close.
+var ErrClosed = errors.New("awskms: driver is closed")
+
+// Driver wraps data keys with one AWS KMS key. It is safe for concurrent
+// use.
+type Driver struct {
+	client *kmssvc.Client
+	key    keyID
+	region string
+	closed atomic.Bool
+}
+
+var _ kms.Driver = (*Driver)(nil)
+
+// New returns a driver for the KMS key named by keyID: a key id, a key
+// ARN, an alias (alias/NAME) or an alias ARN.
+func New(ctx context.Context, keyID string, opts ...Option) (*Driver, error) {
+	key, err := parseKeyID(keyID)
+	if err != nil {
+		return nil, err
+	}
+	var cfg config
+	for _, o := range opts {
+		o(&cfg)
+	}
+	client, region, err := cfg.newClient(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	return &Driver{client: client, key: key, region: region}, nil
+}
+
+// KeyID is the key id, ARN or alias the driver uses.
+func (d *Driver) KeyID() string { return d.key.id }
+
+// Region is the AWS region the driver calls.
+func (d *Driver) Region() string { return d.region }
+
+// oneAttempt turns off the SDK's retries and body logging for one call;
+// see the package doc. It applies to clients given with WithClient too.
+func oneAttempt(o *kmssvc.Options) {
+	o.Retryer = aws.NopRetryer{}
+	o.RetryMaxAttempts = 1
+	o.ClientLogMode &^= aws.LogRequestWithBody | aws.LogResponseWithBody
+}
+
+// encryptionContext encodes aad as described in the package doc.
+func encryptionContext(aad []byte) map[string]string {
+	if len(aad) == 0 {
+		return nil
+	}
+	return map[string]string{AADContextKey: base64.StdEncoding.EncodeToString(aad)}
+}
+
+// Wrap encrypts plaintext under the key, binding aad as the encryption
+// context.
+func (d *Driver) Wrap(ctx context.Context, plaintext, aad []byte) ([]byte, error) {
+	if d.closed.Load() {
+		return nil, ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("awskms: wrap: %w", err)
+	}
+	if len(plaintext) == 0 {
+		return nil, kms.ErrEmptyPlaintext
+	}
+	if len(plaintext) > MaxPlaintextSize {
+		return nil, fmt.Errorf("awskms: wrap: plaintext is %d bytes; AWS KMS Encrypt takes at most %d", len(plaintext), MaxPlaintextSize)
+	}
+	out, err := d.client.Encrypt(ctx, &kmssvc.EncryptInput{
+		KeyId:               aws.String(d.key.id),
+		Plaintext:           plaintext,
+		EncryptionContext:   encryptionContext(aad),
+		EncryptionAlgorithm: types.EncryptionAlgorithmSpecSymmetricDefault,
+	}, oneAttempt)
+	if err != nil {
+		return nil, d.apiError(ctx, opWrap, err)
+	}
+	if len(out.CiphertextBlob) == 0 {
+		return nil, fmt.Errorf("awskms: wrap with %s: the response has no ciphertext", d.key.id)
+	}
+	if err := d.checkResponseKey(opWrap, aws.ToString(out.KeyId)); err != nil {
+		return nil, err
+	}
+	return out.CiphertextBlob, nil
+}
+
+// Unwrap decrypts ciphertext with the key, which must be the one that
+// wrapped it, and the encryption context of aad.
+func (d *Driver) Unwrap(ctx context.Context, ciphertext, aad []byte) ([]byte, error) {
+	if d.closed.Load() {
+		return nil, ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("awskms: unwrap: %w", err)
+	}
+	// KMS answers these with a ValidationException that quotes the blob;
+	// they are simply not ciphertexts of this key.
+	if len(ciphertext) == 0 || len(ciphertext) > maxCiphertextSize {
+		return nil, kms.ErrUnwrap
+	}
+	out, err := d.client.Decrypt(ctx, &kmssvc.DecryptInput{
+		KeyId:               aws.String(d.key.id),
+		CiphertextBlob:      ciphertext,
+		EncryptionContext:   encryptionContext(aad),
+		EncryptionAlgorithm: types.EncryptionAlgorithmSpecSymmetricDefault,
+	}, oneAttempt)
+	if err != nil {
+		return nil, d.apiError(ctx, opUnwrap, err)
+	}
+	if err := d.checkResponseKey(opUnwrap, aws.ToString(out.KeyId)); err != nil {
+		clear(out.Plaintext)
+		return nil, err
+	}
+	if len(out.Plaintext) == 0 {
+		return nil, fmt.Errorf("awskms: unwrap with %s: the response has no plaintext", d.key.id)
+	}
+	return out.Plaintext, nil
+}
+
+// checkResponseKey checks that the service answered for the driver's key,
+// when the driver's key id says which key that is (an alias does not
+// without a DescribeKey call). AWS KMS always returns the key ARN.
+func (d *Driver) checkResponseKey(op, got string) error {
+	if d.key.keyARN == "" && d.key.bareID == "" {
+		return nil
+	}
+	ok := false
+	switch {
+	case d.key.keyARN != "":
+		ok = got == d.key.keyARN
+	default:
+		ok = strings.HasSuffix(got, ":key/"+d.key.bareID) && strings.HasPrefix(got, "arn:")
+	}
+	if !ok {
+		return fmt.Errorf("awskms: %s with %s: the response names key %q, not this key", op, d.key.id, got)
+	}
+	return nil
+}
+
+// Close marks the driver closed; later calls return [ErrClosed]. The SDK's
+// HTTP client has nothing to close: idle connections time out.
+func (d *Driver) Close() error {
+	d.closed.Store(true)
+	return nil
+}
+
+// String names the key; a Driver holds no key material.
+func (d *Driver) String() string { return "awskms.Driver(" + d.key.id + ")" }
