@@ -139,4 +139,3 @@ func coldRead(dsn, kekURL string) error {
 	fmt.Printf("opened %d values\n", n)
 	return nil
 }
-

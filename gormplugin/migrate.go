@@ -38,6 +38,12 @@ import (
 // Column types are set on GORM's cached schema of db, so run AutoMigrate
 // at start-up, before the models are used concurrently. A db.Use of the
 // plugin must come first.
+//
+// Why a function and not a hook in db.AutoMigrate: GORM runs no callback
+// around migrations, and its migrator takes column types from the
+// Dialector it was built with, so the only hook would be a wrapper around
+// db.Dialector, which would hide the optional interfaces GORM finds on
+// the real one by type assertion (savepoints, error translation).
 func AutoMigrate(db *gorm.DB, models ...any) error {
 	ps := plugins(db)
 	if len(ps) == 0 {

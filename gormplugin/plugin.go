@@ -120,8 +120,8 @@ type nameReg struct {
 	plugins []*Plugin
 	sole    atomic.Pointer[Plugin] // set while exactly one plugin uses the name
 
-	owners sync.Map // *schema.Schema → *Plugin that last ran a statement on it
-	models sync.Map // *schema.Schema → *model
+	owners    sync.Map // *schema.Schema → *Plugin that last ran a statement on it
+	models    sync.Map // *schema.Schema → *model
 	clones    sync.Map // *schema.Schema → *schema.Schema (see clone.go)
 	mapClones sync.Map // *schema.Schema → *schema.Schema
 }

@@ -257,8 +257,16 @@ func (w *writer) sealValue(ef *encField, tenant string, v any) (sealed any, idx 
 // checkAssignable refuses SQL expressions for an encrypted column: what
 // the database computes, colcrypt cannot encrypt.
 func checkAssignable(ef *encField, v any) error {
-	switch v.(type) {
-	case clause.Expression, *gorm.DB, []any:
+	expr := false
+	switch x := v.(type) {
+	case clause.Expression, *gorm.DB:
+		expr = true
+	case []any: // GORM wraps a subquery so
+		if len(x) == 1 {
+			_, expr = x[0].(*gorm.DB)
+		}
+	}
+	if expr {
 		return ef.errorf("update", fmt.Errorf("%w: an SQL expression cannot be encrypted; assign a Go value", ErrUnsupported))
 	}
 	return nil

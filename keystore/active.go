@@ -115,12 +115,16 @@ func (s *Store) create(ctx context.Context, tenant string, v uint32) (r flightRe
 			clear(dek)
 		}
 	}()
-	wrapped, err := s.kmsCall(ctx, EventWrap, s.kek, tenant, v, dek)
+	kek, err := s.wrapKeeper(ctx, tenant)
+	if err != nil {
+		return flightResult{}, false, err
+	}
+	wrapped, err := s.kmsCall(ctx, EventWrap, kek, tenant, v, dek)
 	if err != nil {
 		return flightResult{}, false, err
 	}
 	ts := s.dialect.timeArg(s.clock.wall())
-	if _, err := s.db.ExecContext(ctx, s.q.insertActive, tenant, int64(v), s.kek.URI(), wrapped, ts, ts); err != nil && !s.dialect.isUniqueViolation(err) {
+	if _, err := s.db.ExecContext(ctx, s.q.insertActive, tenant, int64(v), kek.URI(), wrapped, ts, ts); err != nil && !s.dialect.isUniqueViolation(err) {
 		return flightResult{}, false, fmt.Errorf("keystore: create key of tenant %q: %w", tenant, err)
 	}
 	row, found, err := s.readActive(ctx, tenant)

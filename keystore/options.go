@@ -35,6 +35,7 @@ type config struct {
 	kmsTimeout time.Duration
 	log        *slog.Logger
 	keepers    func(ctx context.Context, uri string) (*kms.Keeper, error)
+	tenantKEK  func(tenant string) string
 	now        func() time.Time
 	observe    func(Event)
 }
@@ -123,6 +124,18 @@ func WithLogger(l *slog.Logger) Option { return func(c *config) { c.log = l } }
 // are the caller's to close.
 func WithKeepers(open func(ctx context.Context, uri string) (*kms.Keeper, error)) Option {
 	return func(c *config) { c.keepers = open }
+}
+
+// WithTenantKEK gives tenants master keys of their own: the new keys of
+// tenant t (its first key and each rotation) are wrapped under the master
+// key named by uri(t), opened like any row's through WithKeepers and kept;
+// where uri returns "", under the keeper given to New. With a master key
+// per tenant, destroying that key in the KMS makes a shred hold even for
+// database backups that still contain the wrapped keys. uri must not
+// depend on anything but the tenant, and the URI it returns is stored in
+// the key table, so it must hold no secret.
+func WithTenantKEK(uri func(tenant string) string) Option {
+	return func(c *config) { c.tenantKEK = uri }
 }
 
 // WithClock sets the clock the cache's expiry and the table's timestamps

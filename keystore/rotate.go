@@ -67,12 +67,17 @@ func (s *Store) Rotate(ctx context.Context, tenant string) (uint32, error) {
 		}
 		v := uint32(sum.maxVersion + 1)
 		dek := newDEK()
-		wrapped, err := s.kmsCall(ctx, EventWrap, s.kek, tenant, v, dek)
+		kek, err := s.wrapKeeper(ctx, tenant)
 		if err != nil {
 			clear(dek)
 			return 0, err
 		}
-		err = s.rotateTx(ctx, tenant, v, wrapped, sum.maxVersion)
+		wrapped, err := s.kmsCall(ctx, EventWrap, kek, tenant, v, dek)
+		if err != nil {
+			clear(dek)
+			return 0, err
+		}
+		err = s.rotateTx(ctx, tenant, v, kek.URI(), wrapped, sum.maxVersion)
 		if errors.Is(err, errRotateRace) || s.dialect.isUniqueViolation(err) {
 			clear(dek)
 			continue
@@ -103,7 +108,7 @@ func (s *Store) Rotate(ctx context.Context, tenant string) (uint32, error) {
 
 // rotateTx writes the rotation if the tenant's highest version is still
 // wantMax once its rows are locked.
-func (s *Store) rotateTx(ctx context.Context, tenant string, v uint32, wrapped []byte, wantMax int64) (err error) {
+func (s *Store) rotateTx(ctx context.Context, tenant string, v uint32, kekURI string, wrapped []byte, wantMax int64) (err error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("keystore: rotate tenant %q: %w", tenant, err)
@@ -130,7 +135,7 @@ func (s *Store) rotateTx(ctx context.Context, tenant string, v uint32, wrapped [
 	if _, err = tx.ExecContext(ctx, s.q.retireActive, ts, tenant); err != nil {
 		return fmt.Errorf("keystore: rotate tenant %q: %w", tenant, err)
 	}
-	if _, err = tx.ExecContext(ctx, s.q.insertRotated, tenant, int64(v), s.kek.URI(), wrapped, ts, ts); err != nil {
+	if _, err = tx.ExecContext(ctx, s.q.insertRotated, tenant, int64(v), kekURI, wrapped, ts, ts); err != nil {
 		if s.dialect.isUniqueViolation(err) {
 			return err
 		}

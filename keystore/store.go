@@ -17,8 +17,9 @@ import (
 // data keys. It is safe for concurrent use; create one per process and
 // database and share it.
 //
-// The Store wraps every key it creates with the keeper given to New, and
-// unwraps each row with the keeper its kek_uri names (see WithKeepers).
+// The Store wraps every key it creates with the keeper given to New (or
+// the tenant's own, see WithTenantKEK), and unwraps each row with the
+// keeper its kek_uri names (see WithKeepers).
 type Store struct {
 	db      *sql.DB
 	kek     *kms.Keeper
@@ -30,6 +31,7 @@ type Store struct {
 	attempts          int
 	base, max         time.Duration
 	kmsTimeout        time.Duration
+	tenantKEK         func(tenant string) string
 	jitter            func(n int64) int64 // uniform in [0, n); rand.Int64N unless a test says otherwise
 	clock             *clock
 	log               *slog.Logger
@@ -90,6 +92,7 @@ func New(db *sql.DB, kek *kms.Keeper, opts ...Option) (*Store, error) {
 		base:       cfg.base,
 		max:        cfg.max,
 		kmsTimeout: cfg.kmsTimeout,
+		tenantKEK:  cfg.tenantKEK,
 		clock:      newClock(cfg.now, cfg.ttl),
 		log:        cfg.log,
 		observe:    cfg.observe,
@@ -158,8 +161,21 @@ func (s *Store) Table() string { return s.table }
 // Dialect returns the Store's SQL dialect.
 func (s *Store) Dialect() Dialect { return s.dialect }
 
-// KEKURI returns the URI of the master key new data keys are wrapped with.
+// KEKURI returns the URI of the master key given to New, which wraps new
+// data keys unless WithTenantKEK names another for the tenant.
 func (s *Store) KEKURI() string { return s.kek.URI() }
+
+// wrapKeeper returns the keeper that wraps the tenant's new keys.
+func (s *Store) wrapKeeper(ctx context.Context, tenant string) (*kms.Keeper, error) {
+	if s.tenantKEK == nil {
+		return s.kek, nil
+	}
+	uri := s.tenantKEK(tenant)
+	if uri == "" {
+		return s.kek, nil
+	}
+	return s.keepers.get(ctx, uri)
+}
 
 // String describes the Store: table, dialect and master key URI, which
 // hold no secret. Format, GoString and MarshalJSON say the same, so no fmt

@@ -49,8 +49,8 @@ func TestResume(t *testing.T) {
 					firstDone = p.Done
 				}
 			}})
-			if firstDone <= res.Scanned {
-				t.Errorf("resumed progress started at %d rows, want past the %d already done", firstDone, res.Scanned)
+			if firstDone != res.Scanned {
+				t.Errorf("resumed progress started at %d rows, want the %d already done", firstDone, res.Scanned)
 			}
 			if !res2.Done || res2.Scanned != n || res2.ThisRun != n-res.Scanned || res2.Skipped != 0 || res2.Updated+res2.Null != n {
 				t.Errorf("resumed Run = %+v; want the remaining %d rows, none twice", res2, n-res.Scanned)

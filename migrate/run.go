@@ -61,6 +61,7 @@ func (m *Migrator) Run(ctx context.Context, job Job, o RunOptions) (*Result, err
 	if o.RowsPerSecond > 0 {
 		lim = rate.NewLimiter(rate.Limit(o.RowsPerSecond), o.BatchSize)
 	}
+	pr.add(tally{}) // show the total before the first batch
 	g, gctx := errgroup.WithContext(ctx)
 	for range o.Workers {
 		w := &worker{m: m, p: p}
@@ -335,6 +336,7 @@ func (m *Migrator) dryRun(ctx context.Context, p *plan, o RunOptions, start time
 	}
 	res := &Result{JobID: p.job.ID, Kind: p.job.Kind, DryRun: true, Total: total}
 	var sum tally
+	pr.add(tally{})
 	var lower any
 	for {
 		if lim != nil {

@@ -113,6 +113,9 @@ func (m *Migrator) scan(ctx context.Context, job Job, o VerifyOptions, open bool
 			return nil, err
 		}
 	}
+	if o.Progress != nil {
+		o.Progress(Progress{Total: total})
+	}
 	w := &worker{m: m, p: p}
 	fail := func(r *row, reason string) {
 		if len(rep.Failures) < o.MaxFailures {

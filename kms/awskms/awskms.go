@@ -30,8 +30,8 @@
 //
 // # Encryption context
 //
-// colcrypt binds each data key to its associated data (aad; for the key
-// table, the tenant and key version). AWS KMS takes associated data as an
+// colcrypt binds each data key to its associated data (aad; keystore's is
+// the canonical encoding of ("colcrypt/dek/v1", tenant, version)). AWS KMS takes associated data as an
 // encryption context, a map of strings, so the driver sends the aad as
 //
 //	{"colcrypt-aad": base64(aad)}   (standard base64, padded)
@@ -40,7 +40,7 @@
 // deterministic and one-to-one, so Decrypt succeeds exactly when it is given
 // the aad that Encrypt was given. KMS logs the encryption context in
 // plaintext in CloudTrail. That is fine for colcrypt's aad, which holds only
-// a domain label, the tenant id and the key version: it makes every KMS call
+// a label, the tenant id and the key version, no key material: it makes every KMS call
 // attributable to a tenant in the audit log. It does mean tenant ids are
 // readable (after base64) by whoever reads the trail; a deployment whose
 // tenant ids are themselves secret should use opaque ids.
@@ -57,7 +57,7 @@
 // InvalidCiphertextException and IncorrectKeyException on Decrypt are
 // kms.ErrUnwrap; ThrottlingException, LimitExceededException,
 // KMSInternalException, DependencyTimeoutException, KeyUnavailableException,
-// HTTP 5xx and 429, connection failures and network timeouts are retryable
+// HTTP 500, 502, 503, 504 and 429, connection failures and network timeouts are retryable
 // (kms.IsRetryable); the rest (NotFoundException, AccessDeniedException,
 // DisabledException, KMSInvalidStateException, …) are permanent [Error]s
 // that say what to check. KMSInvalidStateException is permanent because a
@@ -213,20 +213,20 @@ func (d *Driver) Unwrap(ctx context.Context, ciphertext, aad []byte) ([]byte, er
 
 // checkResponseKey checks that the service answered for the driver's key,
 // when the driver's key id says which key that is (an alias does not
-// without a DescribeKey call). AWS KMS always returns the key ARN.
+// without a DescribeKey call). AWS KMS always returns the key ARN. Key ids
+// are hex, so case does not matter.
 func (d *Driver) checkResponseKey(op, got string) error {
-	if d.key.keyARN == "" && d.key.bareID == "" {
-		return nil
-	}
-	ok := false
+	var ok bool
 	switch {
 	case d.key.keyARN != "":
-		ok = got == d.key.keyARN
+		ok = strings.EqualFold(got, d.key.keyARN)
+	case d.key.bareID != "":
+		ok = strings.HasPrefix(got, "arn:") && strings.HasSuffix(strings.ToLower(got), ":key/"+strings.ToLower(d.key.bareID))
 	default:
-		ok = strings.HasSuffix(got, ":key/"+d.key.bareID) && strings.HasPrefix(got, "arn:")
+		return nil
 	}
 	if !ok {
-		return fmt.Errorf("awskms: %s with %s: the response names key %q, not this key", op, d.key.id, got)
+		return fmt.Errorf("awskms: %s with %s: the response names key %s, not this key", op, d.key.id, quote(got))
 	}
 	return nil
 }

@@ -25,9 +25,11 @@ type harness struct {
 	key, other string
 }
 
-func (h *harness) MakeDriver(ctx context.Context) (kms.Driver, error)      { return h.open(ctx, h.key) }
-func (h *harness) MakeOtherDriver(ctx context.Context) (kms.Driver, error) { return h.open(ctx, h.other) }
-func (h *harness) Close()                                                  {}
+func (h *harness) MakeDriver(ctx context.Context) (kms.Driver, error) { return h.open(ctx, h.key) }
+func (h *harness) MakeOtherDriver(ctx context.Context) (kms.Driver, error) {
+	return h.open(ctx, h.other)
+}
+func (h *harness) Close() {}
 
 // TestConformance uses New with key ids.
 func TestConformance(t *testing.T) {

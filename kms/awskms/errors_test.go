@@ -331,8 +331,9 @@ func TestResponseNamesAnotherKey(t *testing.T) {
 		t.Errorf("driver for an alias: Wrap err = %v, want nil", err)
 	}
 	// The same answer for the driver's own key passes.
+	// Key ids are hex: an upper-case one names the same key.
 	g := newFakeKMS(t, func(w http.ResponseWriter, r *http.Request, target string) { writeOK(w, target, fakeKeyARN) })
-	for _, key := range []string{fakeKeyID, fakeKeyARN} {
+	for _, key := range []string{fakeKeyID, fakeKeyARN, strings.ToUpper(fakeKeyID)} {
 		d := g.driver(t, key)
 		if _, err := d.Wrap(t.Context(), dek, aad); err != nil {
 			t.Errorf("driver for %s: Wrap err = %v, want nil", key, err)

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -92,9 +93,9 @@ func (l *captureLogger) String() string {
 // given with WithConfig, that retries and logs bodies, still makes one
 // request per call and logs no data key.
 func TestSDKSettingsOverridden(t *testing.T) {
-	throttle := true
+	var throttle atomic.Bool
 	f := newFakeKMS(t, func(w http.ResponseWriter, r *http.Request, target string) {
-		if throttle {
+		if throttle.Load() {
 			writeAWSError(w, http.StatusBadRequest, "ThrottlingException", "Rate exceeded")
 			return
 		}
@@ -119,7 +120,7 @@ func TestSDKSettingsOverridden(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%s: New err = %v", name, err)
 			}
-			throttle = true
+			throttle.Store(true)
 			f.calls.Store(0)
 			if _, err := d.Wrap(t.Context(), dek, aad); !kms.IsRetryable(err) {
 				t.Errorf("%s #%d: Wrap with ThrottlingException err = %v, want retryable", name, i, err)
@@ -127,7 +128,7 @@ func TestSDKSettingsOverridden(t *testing.T) {
 			if n := f.calls.Load(); n != 1 {
 				t.Errorf("%s #%d: Wrap with ThrottlingException made %d requests, want 1", name, i, n)
 			}
-			throttle = false
+			throttle.Store(false)
 			if _, err := d.Wrap(t.Context(), dek, aad); err != nil {
 				t.Errorf("%s #%d: Wrap err = %v", name, i, err)
 			}

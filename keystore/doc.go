@@ -1,0 +1,109 @@
+// Package keystore holds colcrypt's tenant data keys: the key table in the
+// application's own database, where each key is stored wrapped by a KMS
+// master key, and the in-memory cache of unwrapped keys that keeps the KMS
+// off the per-row path.
+//
+//	kek, err := kms.Open(ctx, "gcpkms://projects/p/locations/global/keyRings/app/cryptoKeys/pii")
+//	err = keystore.CreateTable(ctx, db, nil, "")      // a migration step
+//	keys, err := keystore.New(db, kek)
+//	defer keys.Close()
+//	k, err := keys.Active(ctx, tenant)                // creates version 1 on first use
+//	c, err := k.Cipher("patients", "name")            // a codec.Cipher for one column
+//
+// A [Store] hands out [Key] values: one version of one tenant's 32-byte data
+// key (DEK), from which [Key.Cipher] derives the per-column ciphers of the
+// codec package.
+//
+// # Key table
+//
+// One row per (tenant, version); see [CreateTable] for the columns. A
+// version is active (seals new values; at most one per tenant, enforced by
+// a partial unique index), retired (opens old values only) or destroyed
+// (its wrapped key erased). Each row names the master key that wrapped it
+// (kek_uri), so rows wrapped under several master keys coexist during a
+// master key rotation.
+//
+// The KMS wraps each DEK with an encryption context (associated data) of
+// the canonical encoding of ("colcrypt/dek/v1", tenant, version): a wrapped
+// key copied into another tenant's row, or relabelled with another version,
+// does not unwrap.
+//
+// The first [Store.Active] for a tenant creates version 1. Processes racing
+// on a new tenant end with one key: each wraps a fresh key and inserts it
+// if absent (INSERT … ON CONFLICT DO NOTHING), then reads back the row that
+// won and uses its key. Nothing is sealed under a key before it is in the
+// table.
+//
+// The table lives in Postgres ([Postgres]) or SQLite ([SQLite]); the
+// dialect is told from the database/sql driver ([DialectFor]) or given with
+// [WithDialect]. SQLite needs a busy timeout for concurrent writers; see
+// [SQLite].
+//
+// # Cache
+//
+// Unwrapped keys are cached per (tenant, version), and each tenant's
+// active version and list of live versions beside them, for the TTL
+// ([WithCacheTTL], default 5 minutes). A warm [Store.Active] or [Store.Key]
+// is a read-locked map lookup: no I/O, no allocation, tens of
+// nanoseconds. Past the TTL the row is read again and the KMS asked again,
+// so that a rotation, shred or revoked KMS permission elsewhere is seen
+// within the TTL; the number of KMS calls grows with tenants × versions per
+// TTL, never with rows. The cache is bounded ([WithCacheSize], default
+// 10,000 keys; CLOCK eviction, an approximation of LRU).
+//
+// One load runs per key however many goroutines miss on it at once; each
+// caller waits only as long as its own context allows, and the load is
+// cancelled when no caller is left. Retryable KMS errors (unavailable,
+// throttled, timed out) are retried with exponential backoff and full
+// jitter, never sleeping past the caller's deadline ([WithRetry]). With
+// [WithStaleGrace], an expired key keeps serving while the KMS fails with a
+// retryable error, for at most the grace, with a warning per refresh
+// attempt; a non-retryable failure (a revoked permission) drops the key at
+// once.
+//
+// A key leaving the cache (size bound, TTL and grace passed, [Store.Shred],
+// [Store.Close]) has its bytes zeroed; its Cipher method then fails with
+// [ErrKeyEvicted] (ask the Store again), [ErrKeyDestroyed] or [ErrClosed].
+// Ciphers derived before stay usable: they hold derived subkeys, not the
+// DEK. Zeroing is best effort: Go's AES implementations keep key schedules
+// that cannot be reached to be cleared.
+//
+// Nothing in this package logs, prints or returns key bytes. [Key] prints
+// as [redacted] under every fmt verb, in JSON and in log/slog.
+//
+// # Rotation and shredding
+//
+// [Store.Rotate] adds a new active version and retires the old one, which
+// keeps opening the values sealed under it; re-encrypting them is the
+// migrate package's job. Concurrent rotations run one after the other.
+//
+// [Store.Shred] is crypto-shredding: every version of the tenant's key is
+// marked destroyed and its wrapped bytes erased, and every later [Store.Key]
+// or [Store.Active] fails with [ErrKeyDestroyed] (in other processes once
+// their TTL passes). Active never creates a fresh key for a shredded
+// tenant.
+//
+// Database backups taken before the shred still hold the wrapped keys, and
+// the master key still unwraps them. To make shredding survive backups, give
+// each tenant its own master key ([WithTenantKEK], a KEK URI with the
+// tenant in it) and destroy that key in the KMS when shredding; or keep
+// backups for no longer than the erasure deadline you promise.
+//
+// # Master key rotation
+//
+// [Store.Rewrap] re-wraps every live data key under a new master key,
+// checking the result before it compare-and-sets the row; the data keys,
+// and so every stored value, are unchanged. A Store wraps new keys with
+// the keeper it was built with: deploy the new master key to every process
+// first, then run Rewrap, then retire the old master key.
+//
+// # Observability
+//
+// [Store.Stats] returns counters (KMS calls, errors, retries, hits, misses,
+// stale serves, evictions). [WithLogger] takes a log/slog logger: debug
+// records for each KMS call, a warning for each stale serve. [WithObserver]
+// receives an [Event] for each KMS call (with its duration and error),
+// stale serve, rotation and shred, never for a cache hit; record spans or
+// metrics from it to integrate OpenTelemetry without this package
+// depending on it.
+package keystore

@@ -1,0 +1,58 @@
+package keystore
+
+import (
+	"errors"
+	"testing"
+)
+
+// TestTenantKEK: with WithTenantKEK each tenant's keys are wrapped under
+// its own master key; destroying that master key ends access to the
+// tenant's keys, including copies of its rows in a backup, and no other's.
+func TestTenantKEK(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, tdb *testDB) {
+		shared, acmeKMS := newInsecureTestKMS(t), newInsecureTestKMS(t)
+		acmeKEK := acmeKMS.keeper("test://tenant/acme")
+		opts := []Option{
+			keepersOf(acmeKEK),
+			WithTenantKEK(func(tenant string) string {
+				if tenant == "acme" {
+					return "test://tenant/acme"
+				}
+				return "" // the shared key
+			}),
+		}
+		s := newTestStore(t, tdb, tdb.db, shared.keeper(testKEK), opts...)
+		if _, err := s.Active(ctxb, "acme"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Rotate(ctxb, "acme"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Active(ctxb, "globex"); err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range []struct {
+			tenant  string
+			version uint32
+			kek     string
+		}{{"acme", 1, "test://tenant/acme"}, {"acme", 2, "test://tenant/acme"}, {"globex", 1, testKEK}} {
+			if got := readRaw(t, tdb, r.tenant, r.version); got.kekURI != r.kek {
+				t.Errorf("kek_uri of (%s, %d) = %s, want %s", r.tenant, r.version, got.kekURI, r.kek)
+			}
+		}
+		if acmeKMS.wraps.Load() != 2 || shared.wraps.Load() != 1 {
+			t.Fatalf("wraps = %d by acme's key, %d by the shared one; want 2, 1", acmeKMS.wraps.Load(), shared.wraps.Load())
+		}
+
+		// The tenant's master key is destroyed in the KMS: a process
+		// restored from a backup cannot unwrap acme's keys, only others'.
+		acmeKMS.setDown(errTestDenied)
+		restored := newTestStore(t, tdb, tdb.open(t), shared.keeper(testKEK), opts...)
+		if _, err := restored.Key(ctxb, "acme", 1); !errors.Is(err, errTestDenied) {
+			t.Fatalf("Key(acme, 1) with acme's master key destroyed = %v, want the KMS refusal", err)
+		}
+		if _, err := restored.Active(ctxb, "globex"); err != nil {
+			t.Fatalf("Active(globex) = %v", err)
+		}
+	})
+}
