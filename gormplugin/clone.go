@@ -5,6 +5,7 @@ import (
 	"maps"
 	"reflect"
 	"slices"
+	"sync"
 
 	"gorm.io/gorm/schema"
 )
@@ -32,7 +33,7 @@ import (
 // and reported as ErrTenantOrder, never left silently zero or wrong.
 
 // clone returns the copy of s to scan with, or s itself when no model
-// reachable from s needs following.
+// reachable from s has encrypted fields.
 func (r *nameReg) clone(s *schema.Schema) *schema.Schema {
 	if v, ok := r.clones.Load(s); ok {
 		return v.(*schema.Schema)
@@ -53,17 +54,23 @@ func (r *nameReg) buildClone(s *schema.Schema, memo map[*schema.Schema]*schema.S
 	memo[s] = c
 	changed := false
 
-	if m := r.model(s); m.err == nil && m.tenant != nil && len(m.fields) > 0 {
-		tf := followTenant(r, m)
+	if m := r.model(s); m.err == nil && len(m.fields) > 0 {
+		repl := make(map[*schema.Field]*schema.Field, len(m.fields)+1)
+		if m.tenant != nil {
+			repl[m.tenant] = followTenant(r, m)
+		}
+		for _, ef := range m.fields {
+			repl[ef.f] = directScan(r, ef)
+		}
 		c.Fields = slices.Clone(s.Fields)
 		for i, f := range c.Fields {
-			if f == m.tenant {
-				c.Fields[i] = tf
+			if rf, ok := repl[f]; ok {
+				c.Fields[i] = rf
 			}
 		}
-		c.FieldsByName = replaced(s.FieldsByName, m.tenant, tf)
-		c.FieldsByDBName = replaced(s.FieldsByDBName, m.tenant, tf)
-		c.FieldsByBindName = replaced(s.FieldsByBindName, m.tenant, tf)
+		c.FieldsByName = replaced(s.FieldsByName, repl)
+		c.FieldsByDBName = replaced(s.FieldsByDBName, repl)
+		c.FieldsByBindName = replaced(s.FieldsByBindName, repl)
 		changed = true
 	}
 
@@ -94,14 +101,54 @@ func (r *nameReg) buildClone(s *schema.Schema, memo map[*schema.Schema]*schema.S
 	return c
 }
 
-func replaced(m map[string]*schema.Field, old, repl *schema.Field) map[string]*schema.Field {
+func replaced(m map[string]*schema.Field, repl map[*schema.Field]*schema.Field) map[string]*schema.Field {
 	out := maps.Clone(m)
 	for k, f := range out {
-		if f == old {
-			out[k] = repl
+		if rf, ok := repl[f]; ok {
+			out[k] = rf
 		}
 	}
 	return out
+}
+
+// directScan returns a copy of an encrypted field that a followed query
+// scans straight into the plugin: the column's value goes into a pooled
+// holder and Set opens it, which spares GORM's serializer wrapper (an
+// allocation and a reflect copy of the serializer per value).
+func directScan(r *nameReg, ef *encField) *schema.Field {
+	f := new(schema.Field)
+	*f = *ef.f
+	f.NewValuePool = rawPool{}
+	set, orig := ef.f.Set, ef.f
+	f.Set = func(ctx context.Context, row reflect.Value, v any) error {
+		if raw, ok := v.(*rawValue); ok {
+			return r.ser.Scan(ctx, orig, row, raw.v)
+		}
+		return set(ctx, row, v)
+	}
+	return f
+}
+
+// rawValue holds a column's value as the driver gave it, until Set.
+type rawValue struct{ v any }
+
+func (r *rawValue) Scan(src any) error {
+	r.v = src
+	return nil
+}
+
+var rawValues = sync.Pool{New: func() any { return new(rawValue) }}
+
+// rawPool is the schema.FieldNewValuePool of directScan fields.
+type rawPool struct{}
+
+func (rawPool) Get() any { return rawValues.Get() }
+
+func (rawPool) Put(v any) {
+	if r, ok := v.(*rawValue); ok {
+		r.v = nil
+		rawValues.Put(r)
+	}
 }
 
 // followTenant returns a copy of m's tenant field whose Set, in a

@@ -8,7 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -164,5 +167,73 @@ func TestKeyCipherCache(t *testing.T) {
 	}
 	if allocs := testing.AllocsPerRun(100, func() { k.Cipher("patients", "name") }); allocs != 0 {
 		t.Fatalf("warm Cipher allocates %v times, want 0", allocs)
+	}
+}
+
+// TestStoreCollectedWithoutClose: a Store dropped without Close still has
+// its keys zeroed and its janitor stopped once it is garbage collected.
+func TestStoreCollectedWithoutClose(t *testing.T) {
+	tdb := sqliteOnly(t)
+	kek := newInsecureTestKMS(t).keeper(testKEK)
+	k := func() *Key {
+		s, err := New(tdb.db, kek, tdb.opts()...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		k, err := s.Active(ctxb, "acme")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}()
+	waitFor(t, "the dropped Store's cleanup", func() bool {
+		runtime.GC()
+		return k.zeroed()
+	})
+	if _, err := k.Cipher("t", "c"); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Cipher after the Store was collected = %v, want ErrClosed", err)
+	}
+}
+
+// TestLogsAndEvents: debug logs and observer events describe each KMS
+// call, rotation and shred, and carry no key bytes.
+func TestLogsAndEvents(t *testing.T) {
+	tdb := sqliteOnly(t)
+	var buf bytes.Buffer
+	var mu sync.Mutex
+	logger := slog.New(slog.NewJSONHandler(lockedWriter{&mu, &buf}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	var kinds []EventKind
+	s := newTestStore(t, tdb, tdb.db, newInsecureTestKMS(t).keeper(testKEK), WithLogger(logger),
+		WithObserver(func(e Event) {
+			kinds = append(kinds, e.Kind)
+			if (e.Kind == EventWrap || e.Kind == EventUnwrap) && (e.KEKURI != testKEK || e.Attempt != 1 || e.Start.IsZero() || e.Duration < 0) {
+				t.Errorf("event %+v lacks the KMS call's details", e)
+			}
+		}))
+	k, err := s.Active(ctxb, "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dek := hex.EncodeToString(k.dek)
+	if _, err := s.Rotate(ctxb, "acme"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Shred(ctxb, "acme"); err != nil {
+		t.Fatal(err)
+	}
+	want := []EventKind{EventWrap, EventWrap, EventRotate, EventShred}
+	if !slices.Equal(kinds, want) {
+		t.Fatalf("events = %v, want %v", kinds, want)
+	}
+	mu.Lock()
+	out := buf.String()
+	mu.Unlock()
+	for _, msg := range []string{"keystore: kms wrap", "keystore: rotated tenant key", "keystore: shredded tenant keys"} {
+		if !strings.Contains(out, msg) {
+			t.Errorf("logs lack %q:\n%s", msg, out)
+		}
+	}
+	if strings.Contains(out, dek) {
+		t.Fatalf("logs leak the data key:\n%s", out)
 	}
 }

@@ -5,7 +5,7 @@
 # Usage: scripts/start-local-kms.sh [PORT]
 #   PORT defaults to $COLCRYPT_LOCAL_KMS_PORT, else 4599.
 #
-# It installs local-kms into $(go env GOPATH)/bin when that binary is absent
+# It installs local-kms into $(go env GOPATH)/bin (or GOBIN) when it is absent
 # (pinned version below; `go install` needs the Go module proxy), starts it in
 # the background with a fresh temporary data directory and no seed file, and
 # waits until it answers a ListKeys call. When something on PORT already
@@ -52,9 +52,15 @@ if answers; then
 	exit 0
 fi
 
-bin="$(go env GOPATH)/bin/local-kms"
+# Where `go install` puts binaries: GOBIN, else the first GOPATH entry's bin.
+bindir=$(go env GOBIN)
+if [[ -z "$bindir" ]]; then
+	gopath=$(go env GOPATH)
+	bindir="${gopath%%:*}/bin"
+fi
+bin="$bindir/local-kms"
 if [[ ! -x "$bin" ]]; then
-	log "installing $LOCAL_KMS_MODULE@$LOCAL_KMS_VERSION into $(dirname "$bin")"
+	log "installing $LOCAL_KMS_MODULE@$LOCAL_KMS_VERSION into $bindir"
 	GOFLAGS= go install "$LOCAL_KMS_MODULE@$LOCAL_KMS_VERSION" >&2 ||
 		die "go install $LOCAL_KMS_MODULE@$LOCAL_KMS_VERSION failed"
 fi
@@ -79,9 +85,9 @@ for _ in $(seq 1 100); do
 		exit 0
 	fi
 	if ! kill -0 "$pid" 2>/dev/null; then
-		log "local-kms exited; its log ends with:"
+		log "local-kms exited (is port $port taken?); its log ends with:"
 		tail -n 15 "$logfile" | sed 's/^/    /' >&2
-		rm -f "$pidfile"
+		rm -rf "$pidfile" "$data"
 		exit 1
 	fi
 	sleep 0.2
@@ -89,5 +95,5 @@ done
 log "local-kms did not answer on $endpoint; its log ends with:"
 tail -n 15 "$logfile" | sed 's/^/    /' >&2
 kill "$pid" 2>/dev/null || true
-rm -f "$pidfile"
+rm -rf "$pidfile" "$data"
 exit 1

@@ -18,6 +18,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log"
 	"os"
 	"path/filepath"
@@ -35,7 +36,7 @@ import (
 func main() {
 	dsn := flag.String("dsn", "", "Postgres URL to use instead of a temporary SQLite file")
 	flag.Parse()
-	if err := run(context.Background(), *dsn); err != nil {
+	if err := run(context.Background(), os.Stdout, *dsn); err != nil {
 		log.Fatal(err)
 	}
 }
@@ -44,7 +45,7 @@ type patient struct {
 	tenant, name, email string
 }
 
-func run(ctx context.Context, dsn string) error {
+func run(ctx context.Context, w io.Writer, dsn string) error {
 	dir, err := os.MkdirTemp("", "colcrypt-quickstart-")
 	if err != nil {
 		return err
@@ -69,10 +70,18 @@ func run(ctx context.Context, dsn string) error {
 		return err
 	}
 	defer db.Close()
-	if err := keystore.CreateTable(ctx, db, dialect, "colcrypt_keys"); err != nil {
+	// The quickstart's master key lives in a temporary directory, so its
+	// key table must start empty on every run; an application keeps one
+	// colcrypt_keys table for good.
+	for _, table := range []string{"quickstart_patients", "quickstart_keys"} {
+		if _, err := db.ExecContext(ctx, `DROP TABLE IF EXISTS `+table); err != nil {
+			return err
+		}
+	}
+	if err := keystore.CreateTable(ctx, db, dialect, "quickstart_keys"); err != nil {
 		return err
 	}
-	keys, err := keystore.New(db, kek, keystore.WithDialect(dialect))
+	keys, err := keystore.New(db, kek, keystore.WithDialect(dialect), keystore.WithTable("quickstart_keys"))
 	if err != nil {
 		return err
 	}
@@ -82,9 +91,6 @@ func run(ctx context.Context, dsn string) error {
 	blob := "BLOB"
 	if dialect == keystore.Postgres {
 		blob = "BYTEA"
-	}
-	if _, err := db.ExecContext(ctx, `DROP TABLE IF EXISTS quickstart_patients`); err != nil {
-		return err
 	}
 	if _, err := db.ExecContext(ctx, fmt.Sprintf(`CREATE TABLE quickstart_patients (
 		id INTEGER PRIMARY KEY, tenant_id TEXT NOT NULL,
@@ -123,7 +129,7 @@ func run(ctx context.Context, dsn string) error {
 	}
 
 	// 4. What the database holds, and what the application reads.
-	fmt.Println("id  tenant  stored name (hex, first 24 bytes)                      decrypted")
+	fmt.Fprintln(w, "id  tenant  stored name (hex, first 24 bytes)                      decrypted")
 	rows, err := db.QueryContext(ctx, `SELECT id, tenant_id, name FROM quickstart_patients ORDER BY id`)
 	if err != nil {
 		return err
@@ -139,7 +145,7 @@ func run(ctx context.Context, dsn string) error {
 		if err != nil {
 			return err
 		}
-		fmt.Printf("%-3d %-7s %-54s %s\n", id, tenant, hex.EncodeToString(name[:24])+"…", plain)
+		fmt.Fprintf(w, "%-3d %-7s %-54s %s\n", id, tenant, hex.EncodeToString(name[:24])+"…", plain)
 	}
 	if err := rows.Err(); err != nil {
 		return err
@@ -161,7 +167,7 @@ func run(ctx context.Context, dsn string) error {
 		return err
 	}
 	_, err = enc.Open(ctx, scope("globex", "name"), pasted)
-	fmt.Printf("\nacme's name pasted into globex's row: %v (is codec.ErrAuth: %t)\n", err, errors.Is(err, codec.ErrAuth))
+	fmt.Fprintf(w, "\nacme's name pasted into globex's row: %v (is codec.ErrAuth: %t)\n", err, errors.Is(err, codec.ErrAuth))
 
 	// 6. Find a patient by email without decrypting the table: compute the
 	//    blind index of the query under every live key version.
@@ -182,11 +188,11 @@ func run(ctx context.Context, dsn string) error {
 		if err != nil {
 			return err
 		}
-		fmt.Printf("lookup of \"  Bob@Example.com\" in tenant acme: row %d, %s\n", id, plain)
+		fmt.Fprintf(w, "lookup of \"  Bob@Example.com\" in tenant acme: row %d, %s\n", id, plain)
 	}
 
 	st := keys.Stats()
-	fmt.Printf("\nKMS calls: %d wraps, %d unwraps for %d values (one data key per tenant)\n", st.KMSWraps, st.KMSUnwraps, 2*len(patients))
+	fmt.Fprintf(w, "\nKMS calls: %d wraps, %d unwraps for %d values (one data key per tenant)\n", st.KMSWraps, st.KMSUnwraps, 2*len(patients))
 	return nil
 }
 

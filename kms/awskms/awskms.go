@@ -31,16 +31,18 @@
 // # Encryption context
 //
 // colcrypt binds each data key to its associated data (aad; keystore's is
-// the canonical encoding of ("colcrypt/dek/v1", tenant, version)). AWS KMS takes associated data as an
-// encryption context, a map of strings, so the driver sends the aad as
+// the canonical encoding of ("colcrypt/dek/v1", tenant, version)). AWS KMS
+// takes associated data as an encryption context, a map of strings, so the
+// driver sends the aad as
 //
 //	{"colcrypt-aad": base64(aad)}   (standard base64, padded)
 //
 // and no encryption context at all for an empty aad. The encoding is
 // deterministic and one-to-one, so Decrypt succeeds exactly when it is given
-// the aad that Encrypt was given. KMS logs the encryption context in
-// plaintext in CloudTrail. That is fine for colcrypt's aad, which holds only
-// a label, the tenant id and the key version, no key material: it makes every KMS call
+// the aad that Encrypt was given, and any AWS client that knows it can
+// unwrap a key. KMS logs the encryption context in plaintext in CloudTrail.
+// That is fine for colcrypt's aad, which holds a label, the tenant id and
+// the key version, and no key material: it makes every KMS call
 // attributable to a tenant in the audit log. It does mean tenant ids are
 // readable (after base64) by whoever reads the trail; a deployment whose
 // tenant ids are themselves secret should use opaque ids.
