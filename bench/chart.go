@@ -20,6 +20,7 @@ var chartTmpl = template.Must(template.New("chart").Funcs(template.FuncMap{
 	"add": func(a, b float64) float64 { return a + b },
 	"sub": func(a, b float64) float64 { return a - b },
 	"mid": func(a, b float64) float64 { return (a + b) / 2 },
+	"footY": func(h int) int { return h - 12 },
 }).Parse(
 	`<svg xmlns="http://www.w3.org/2000/svg" width="{{.W}}" height="{{.H}}" viewBox="0 0 {{.W}} {{.H}}" font-family="Helvetica, Arial, sans-serif" font-size="12">
 <title>{{xml .Title}}</title>
@@ -33,6 +34,7 @@ var chartTmpl = template.Must(template.New("chart").Funcs(template.FuncMap{
 {{end}}<rect x="{{.Left}}" y="{{.Top}}" width="{{printf "%.1f" (sub .Right .Left)}}" height="{{printf "%.1f" (sub .Bottom .Top)}}" fill="none" stroke="#999999"/>
 <text x="{{printf "%.1f" (mid .Left .Right)}}" y="{{printf "%.1f" (add .Bottom 40)}}" text-anchor="middle">KMS latency per call (injected into the fake Cloud KMS)</text>
 <text transform="translate(18 {{printf "%.1f" (mid .Top .Bottom)}}) rotate(-90)" text-anchor="middle">values encrypted per second (log scale)</text>
+<text x="{{.Left}}" y="{{printf "%d" (footY .H)}}" font-size="11" fill="#555555">{{xml .Footnote}}</text>
 {{range .Series}}<polyline fill="none" stroke="{{.Color}}" stroke-width="2.5"{{if .Dash}} stroke-dasharray="{{.Dash}}"{{end}} points="{{.Points}}"/>
 {{$c := .Color}}{{range .Dots}}<circle cx="{{.X}}" cy="{{.Y}}" r="3.5" fill="{{$c}}"><title>{{xml .Tip}}</title></circle>
 {{end}}<line x1="{{printf "%.1f" (add $.Right 16)}}" y1="{{.LegendY}}" x2="{{printf "%.1f" (add $.Right 44)}}" y2="{{.LegendY}}" stroke="{{.Color}}" stroke-width="2.5"{{if .Dash}} stroke-dasharray="{{.Dash}}"{{end}}/>
@@ -58,6 +60,7 @@ type chartData struct {
 	W, H                     int
 	Left, Right, Top, Bottom float64
 	Title, Subtitle          string
+	Footnote                 string
 	XTicks, YTicks           []chartTick
 	Series                   []chartSeries
 }
@@ -74,7 +77,8 @@ var seriesStyle = map[string]struct{ color, dash string }{
 
 // renderChart draws the results of one size.
 func renderChart(res []kmsResult, size, tenants, workers int) ([]byte, error) {
-	d := chartData{W: 860, H: 460, Left: 78, Right: 560, Top: 60, Bottom: 390}
+	d := chartData{W: 860, H: 470, Left: 78, Right: 560, Top: 60, Bottom: 390}
+	d.Footnote = "Cold colcrypt: every value is its tenant's first use in a fresh key store (one key-table read and one KMS unwrap each), the worst case. Made by bench/ (go run .)."
 	d.Title = "colcrypt vs alternatives: encryption throughput as KMS latency grows"
 	d.Subtitle = fmt.Sprintf("%s field values, %d tenants, %d goroutines per contender; Cloud KMS via real client and gRPC to an in-process fake", fmtSize(size), tenants, workers)
 

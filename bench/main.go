@@ -174,11 +174,16 @@ func pickSet(what, list string, known []string) (map[string]bool, error) {
 
 // report is everything a run measured; --output json prints it as is.
 type report struct {
-	Started   time.Time  `json:"started"`
-	GoVersion string     `json:"go_version"`
-	GOOS      string     `json:"goos"`
-	GOARCH    string     `json:"goarch"`
-	CPUs      int        `json:"cpus"`
+	Started   time.Time `json:"started"`
+	GoVersion string    `json:"go_version"`
+	GOOS      string    `json:"goos"`
+	GOARCH    string    `json:"goarch"`
+	CPUs      int       `json:"cpus"`
+	// LoadStart and LoadEnd are the machine's load averages (1, 5, 15
+	// minutes) when the run began and ended: other work on the machine
+	// is the first suspect for a surprising number.
+	LoadStart string     `json:"loadavg_start,omitempty"`
+	LoadEnd   string     `json:"loadavg_end,omitempty"`
 	Config    configJSON `json:"config"`
 
 	KMS     []kmsResult `json:"kms,omitempty"`
@@ -228,7 +233,7 @@ func run(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 	start := time.Now()
 	rep := &report{
 		Started: start.UTC(), GoVersion: runtime.Version(), GOOS: runtime.GOOS, GOARCH: runtime.GOARCH,
-		CPUs: runtime.GOMAXPROCS(0), Config: cfg.json(),
+		CPUs: runtime.GOMAXPROCS(0), Config: cfg.json(), LoadStart: loadavg(),
 	}
 	progress := func(format string, args ...any) { fmt.Fprintf(stderr, format+"\n", args...) }
 
@@ -255,6 +260,7 @@ func run(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 		rep.DB, rep.DBNote = res, note
 	}
 	rep.Elapsed = time.Since(start).Seconds()
+	rep.LoadEnd = loadavg()
 
 	if cfg.output == "json" {
 		enc := json.NewEncoder(stdout)
@@ -262,4 +268,18 @@ func run(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 		return enc.Encode(rep)
 	}
 	return printTables(stdout, rep, cfg)
+}
+
+// loadavg returns the 1, 5 and 15 minute load averages, or "" where
+// /proc/loadavg does not exist.
+func loadavg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return ""
+	}
+	return strings.Join(f[:3], " ")
 }

@@ -14,7 +14,11 @@ func printTables(w io.Writer, rep *report, cfg *config) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	p := func(format string, args ...any) { fmt.Fprintf(tw, format, args...) }
 
-	fmt.Fprintf(w, "colcrypt bench — %s %s/%s, %d CPUs, %s\n\n", rep.GoVersion, rep.GOOS, rep.GOARCH, rep.CPUs, rep.Started.Format(time.RFC3339))
+	fmt.Fprintf(w, "colcrypt bench — %s %s/%s, %d CPUs, %s", rep.GoVersion, rep.GOOS, rep.GOARCH, rep.CPUs, rep.Started.Format(time.RFC3339))
+	if rep.LoadStart != "" {
+		fmt.Fprintf(w, ", load average %s at start, %s at end", rep.LoadStart, rep.LoadEnd)
+	}
+	fmt.Fprint(w, "\n\n")
 	if len(rep.KMS) > 0 {
 		fmt.Fprintf(w, "Encrypting one field value, per tenant: %d tenants, %d goroutines per contender,\n", cfg.tenants, cfg.workers)
 		fmt.Fprintf(w, "%d interleaved rounds of %v per cell; Cloud KMS = real client, real gRPC, in-process fake.\n\n", cfg.rounds, cfg.duration)

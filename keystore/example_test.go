@@ -11,9 +11,9 @@ import (
 
 	_ "modernc.org/sqlite"
 
+	"github.com/colcrypt/colcrypt/keystore"
 	"github.com/colcrypt/colcrypt/kms"
 	"github.com/colcrypt/colcrypt/kms/localkms"
-	"github.com/colcrypt/colcrypt/keystore"
 )
 
 // The key table's life: first use creates a tenant's key, rotation adds a

@@ -40,7 +40,7 @@ type Store struct {
 	cache   *cache
 	flights flightGroup
 	keepers keeperSet
-	ctr     counters
+	ctr     *counters // apart from the Store: the cache counts evictions, and must not keep the Store reachable
 
 	stop   context.CancelFunc // cancels loads in flight and the janitor
 	closed atomic.Bool
@@ -97,6 +97,7 @@ func New(db *sql.DB, kek *kms.Keeper, opts ...Option) (*Store, error) {
 		log:        cfg.log,
 		observe:    cfg.observe,
 		stop:       stop,
+		ctr:        new(counters),
 	}
 	s.cache = newCache(cfg.size, &s.ctr.evictions)
 	s.flights.stop = stopCtx
