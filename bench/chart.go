@@ -16,10 +16,10 @@ import (
 // value size of the run. No plotting dependency.
 
 var chartTmpl = template.Must(template.New("chart").Funcs(template.FuncMap{
-	"xml": xmlEscape,
-	"add": func(a, b float64) float64 { return a + b },
-	"sub": func(a, b float64) float64 { return a - b },
-	"mid": func(a, b float64) float64 { return (a + b) / 2 },
+	"xml":   xmlEscape,
+	"add":   func(a, b float64) float64 { return a + b },
+	"sub":   func(a, b float64) float64 { return a - b },
+	"mid":   func(a, b float64) float64 { return (a + b) / 2 },
 	"footY": func(h int) int { return h - 12 },
 }).Parse(
 	`<svg xmlns="http://www.w3.org/2000/svg" width="{{.W}}" height="{{.H}}" viewBox="0 0 {{.W}} {{.H}}" font-family="Helvetica, Arial, sans-serif" font-size="12">
@@ -78,7 +78,7 @@ var seriesStyle = map[string]struct{ color, dash string }{
 // renderChart draws the results of one size.
 func renderChart(res []kmsResult, size, tenants, workers int) ([]byte, error) {
 	d := chartData{W: 860, H: 470, Left: 78, Right: 560, Top: 60, Bottom: 390}
-	d.Footnote = "Cold colcrypt: every value is its tenant's first use in a fresh key store (one key-table read and one KMS unwrap each), the worst case. Made by bench/ (go run .)."
+	d.Footnote = "Cold colcrypt: each value is its tenant's first use in a fresh key store (a key-table read and a KMS unwrap), the worst case."
 	d.Title = "colcrypt vs alternatives: encryption throughput as KMS latency grows"
 	d.Subtitle = fmt.Sprintf("%s field values, %d tenants, %d goroutines per contender; Cloud KMS via real client and gRPC to an in-process fake", fmtSize(size), tenants, workers)
 

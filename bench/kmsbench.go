@@ -24,13 +24,17 @@ type kmsResult struct {
 	KMSCallsPer10k float64   `json:"kms_calls_per_10k_values"`
 	AllocsPerValue float64   `json:"allocs_per_value"`
 	BytesPerValue  float64   `json:"bytes_per_value"`
+	// CPUusPerValue is the process's CPU time (user + system, all
+	// threads) per value: unlike values/s it does not drop when other
+	// processes take the CPU. For KMS-bound contenders it includes the
+	// in-process fake server's work.
+	CPUusPerValue float64 `json:"cpu_us_per_value"`
 
-	kmsCalls         int64
-	mallocs, bytes   uint64
-	elapsed          time.Duration
-	samples          []time.Duration
-	latency          time.Duration
-	contenderOrdinal int
+	kmsCalls       int64
+	mallocs, bytes uint64
+	elapsed        time.Duration
+	cpu            time.Duration
+	samples        []time.Duration
 }
 
 // builders makes each contender; the order is the table's.
@@ -94,7 +98,7 @@ func runKMS(ctx context.Context, cfg *config, progress func(string, ...any)) ([]
 			for i := range cs {
 				k := cellKey{i, n, l}
 				order = append(order, k)
-				cells[k] = &kmsResult{Contender: cs[i].name, Label: cs[i].label, Size: n, LatencyMS: ms(l), latency: l, contenderOrdinal: i}
+				cells[k] = &kmsResult{Contender: cs[i].name, Label: cs[i].label, Size: n, LatencyMS: ms(l)}
 			}
 		}
 	}
@@ -121,6 +125,7 @@ func runKMS(ctx context.Context, cfg *config, progress func(string, ...any)) ([]
 				cell.elapsed += res.elapsed
 				cell.mallocs += res.mallocs
 				cell.bytes += res.bytes
+				cell.cpu += res.cpu
 				cell.kmsCalls += calls
 				cell.samples = append(cell.samples, res.samples...)
 				cell.RoundRates = append(cell.RoundRates, rate)
@@ -141,6 +146,7 @@ func runKMS(ctx context.Context, cfg *config, progress func(string, ...any)) ([]
 			c.KMSCallsPer10k = float64(c.kmsCalls) * 10000 / float64(c.Values)
 			c.AllocsPerValue = float64(c.mallocs) / float64(c.Values)
 			c.BytesPerValue = float64(c.bytes) / float64(c.Values)
+			c.CPUusPerValue = us(c.cpu) / float64(c.Values)
 		}
 		p := percentiles(c.samples, 0.50, 0.99)
 		c.P50us, c.P99us = us(p[0]), us(p[1])

@@ -29,6 +29,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"time"
 )
@@ -49,8 +50,9 @@ type config struct {
 	copyRows    int
 	migrateRows int
 
-	output string
-	chart  string
+	output     string
+	chart      string
+	cpuprofile string
 }
 
 // scenarioNames are the groups --scenarios picks from.
@@ -84,13 +86,14 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		tenants     = fs.Int("tenants", 100, "tenants the values are spread over")
 		workers     = fs.Int("workers", 8, "goroutines per contender (and per GORM scenario)")
 		duration    = fs.Duration("duration", time.Second, "measured time of one contender in one round of the KMS scenario")
-		rounds      = fs.Int("rounds", 3, "interleaved rounds; every cell runs once per round")
+		rounds      = fs.Int("rounds", 5, "interleaved rounds; every cell runs once per round")
 		dsn         = fs.String("dsn", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable", "Postgres for the database scenarios; a scratch database is created on its server and dropped afterwards")
-		dbDuration  = fs.Duration("db-duration", 1500*time.Millisecond, "measured time of one variant in one round of the GORM and CopyFrom scenarios")
+		dbDuration  = fs.Duration("db-duration", time.Second, "measured time of one variant in one round of the GORM and CopyFrom scenarios")
 		copyRows    = fs.Int("copy-rows", 10000, "rows per pgx CopyFrom")
 		migrateRows = fs.Int("migrate-rows", 20000, "rows of the table whose column the migration scenario encrypts")
 		output      = fs.String("output", "table", "output format: table or json")
 		chart       = fs.String("chart", filepath.Join("..", "docs", "bench-kms-latency.svg"), `SVG chart of throughput against KMS latency; "" for none`)
+		cpuprofile  = fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file (go tool pprof)")
 	)
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: go run . [flags]\n\nSide-by-side benchmarks of colcrypt and its alternatives; see README.md.\n\n")
@@ -105,7 +108,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	cfg := &config{
 		tenants: *tenants, workers: *workers, duration: *duration, rounds: *rounds,
 		dsn: *dsn, dbDuration: *dbDuration, copyRows: *copyRows, migrateRows: *migrateRows,
-		output: *output, chart: *chart,
+		output: *output, chart: *chart, cpuprofile: *cpuprofile,
 	}
 	var err error
 	if cfg.scenarios, err = pickSet("scenario", *scenarios, scenarioNames); err != nil {
@@ -236,6 +239,17 @@ func run(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 		CPUs: runtime.GOMAXPROCS(0), Config: cfg.json(), LoadStart: loadavg(),
 	}
 	progress := func(format string, args ...any) { fmt.Fprintf(stderr, format+"\n", args...) }
+	if cfg.cpuprofile != "" {
+		f, err := os.Create(cfg.cpuprofile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 
 	if cfg.scenarios["kms"] && len(cfg.contenders) > 0 {
 		res, err := runKMS(ctx, cfg, progress)

@@ -15,6 +15,7 @@ type roundResult struct {
 	elapsed time.Duration // time inside phases only: setup and teardown excluded
 	mallocs uint64
 	bytes   uint64
+	cpu     time.Duration // process CPU time inside phases
 	samples []time.Duration
 }
 
@@ -39,9 +40,10 @@ func runRound(ctx context.Context, c *contender, plaintext []byte, tenants, work
 		}
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)
-		start := time.Now()
+		cpu0, start := processCPU(), time.Now()
 		n, samples, err := runPhase(ctx, ph, plaintext, tenants, workers, c.sampleEvery, &stop)
 		res.elapsed += time.Since(start)
+		res.cpu += processCPU() - cpu0
 		runtime.ReadMemStats(&after)
 		ph.done()
 		if err != nil {

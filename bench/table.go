@@ -22,18 +22,18 @@ func printTables(w io.Writer, rep *report, cfg *config) error {
 	if len(rep.KMS) > 0 {
 		fmt.Fprintf(w, "Encrypting one field value, per tenant: %d tenants, %d goroutines per contender,\n", cfg.tenants, cfg.workers)
 		fmt.Fprintf(w, "%d interleaved rounds of %v per cell; Cloud KMS = real client, real gRPC, in-process fake.\n\n", cfg.rounds, cfg.duration)
-		p("KMS latency\tsize\tcontender\tvalues/s\tp50\tp99\tKMS calls/10k values\tallocs/value\t\n")
+		p("KMS latency\tsize\tcontender\tvalues/s\tp50\tp99\tKMS calls/10k values\tallocs/value\tCPU/value\t\n")
 		var last string
 		for _, r := range rep.KMS {
 			group := fmt.Sprintf("%g/%d", r.LatencyMS, r.Size)
 			if last != "" && group != last {
-				p("\t\t\t\t\t\t\t\t\n")
+				p("\t\t\t\t\t\t\t\t\t\n")
 			}
 			last = group
-			p("%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n",
+			p("%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n",
 				fmtLatency(time.Duration(r.LatencyMS*float64(time.Millisecond))), fmtSize(r.Size), r.Label,
 				fmtCount(r.ValuesPerSec), fmtMicros(r.P50us), fmtMicros(r.P99us),
-				fmtCalls(r.KMSCallsPer10k), fmt.Sprintf("%.1f", r.AllocsPerValue))
+				fmtCalls(r.KMSCallsPer10k), fmt.Sprintf("%.1f", r.AllocsPerValue), fmtMicros(r.CPUusPerValue))
 		}
 		if err := tw.Flush(); err != nil {
 			return err

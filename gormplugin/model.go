@@ -107,6 +107,10 @@ func buildModel(r *nameReg, s *schema.Schema) *model {
 				fail(f, err)
 				continue
 			}
+			if _, ok := f.TagSettings["DEFAULT"]; ok {
+				fail(f, errors.New("an encrypted field cannot have a default: GORM would insert the default as it is, in plaintext"))
+				continue
+			}
 			ef := &encField{m: m, f: f, spec: spec, table: s.Table, column: f.DBName}
 			if b := spec.BlindIndex; b != nil {
 				bf := s.LookUpField(b.Column)

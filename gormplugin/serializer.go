@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"unsafe"
 
 	"gorm.io/gorm/schema"
 
@@ -213,6 +214,11 @@ func (ef *encField) decode(pt []byte, rv reflect.Value) error {
 	}
 	return nil
 }
+
+// stringBytes returns the bytes of s without copying them. The result
+// must only be read: it is passed to the AEAD's Seal and to the blind
+// index, which read their plaintext and keep no reference to it.
+func stringBytes(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
 
 // encode is field.EncodePlaintext with strings and byte slices taken
 // without reflection; the bytes are the same.

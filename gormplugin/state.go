@@ -35,6 +35,8 @@ type stmtState struct {
 	query   bool
 	pending []pending
 
+	// sealed holds a Create's rows sealed ahead, by row address (write.go).
+	sealed map[uintptr]sealedRow
 	// maps is a Create from maps, sealed into copies (write.go).
 	maps *createMaps
 	// setByPlugin: the SET clause is the plugin's, removed after the update.
@@ -50,7 +52,7 @@ type stmtState struct {
 	buf           []byte // plaintext scratch
 
 	// schema is the statement's own schema while a clone stands in for
-	// it during gorm:query.
+	// it during gorm:query or gorm:create.
 	schema *schema.Schema
 	parent context.Context // the statement's context before begin
 	self   context.Context // parent with this state

@@ -37,15 +37,40 @@ func (p *Plugin) beforeCreate(db *gorm.DB) {
 		db.AddError(st.report(p.sealCreateMaps(db, st, m)))
 		return
 	}
+	// Seal every row now, so that GORM binds the sealed bytes through the
+	// schema copy (clone.go) rather than a serializer per value, and so
+	// that any failure stops the statement before its SQL.
+	if c := p.reg.clone(stmt.Schema); c != stmt.Schema {
+		st.sealed = make(map[uintptr]sealedRow, rowCount(stmt.ReflectValue))
+		st.schema = stmt.Schema
+		stmt.Schema = c
+	}
 	w := &writer{p: p, st: st, m: m, ctx: stmt.Context}
 	db.AddError(st.report(eachRow(stmt.ReflectValue, w.createRow)))
 }
 
-// afterCreate gives a map passed to Create what GORM wrote into the
-// sealed copy the plugin created from it (the primary key).
+func rowCount(v reflect.Value) int {
+	v = reflect.Indirect(v)
+	if v.Kind() == reflect.Slice || v.Kind() == reflect.Array {
+		return v.Len()
+	}
+	return 1
+}
+
+// afterCreate puts the statement's schema back and gives a map passed to
+// Create what GORM wrote into the sealed copy the plugin made of it (the
+// primary key).
 func (p *Plugin) afterCreate(db *gorm.DB) {
 	st, ok := db.Statement.Context.Value(p.reg).(*stmtState)
-	if !ok || st.p != p || st.maps == nil {
+	if !ok || st.p != p {
+		return
+	}
+	if st.schema != nil {
+		db.Statement.Schema = st.schema
+		st.schema = nil
+	}
+	st.sealed = nil
+	if st.maps == nil {
 		return
 	}
 	for i, sealed := range st.maps.sealed {
@@ -93,23 +118,63 @@ func (w *writer) createRow(row reflect.Value) error {
 			return err
 		}
 	}
-	for _, ef := range m.fields {
-		if ef.bidx == nil {
+	var sealed []any
+	if w.st.sealed != nil {
+		sealed = make([]any, len(m.fields))
+		w.st.sealed[rowKey(row)] = sealedRow{m, sealed}
+	}
+	for i, ef := range m.fields {
+		if ef.bidx == nil && sealed == nil {
+			continue
+		}
+		fv := valueAt(ef.f, row)
+		if sealed != nil && fv.IsValid() && fv.Type() == stringType {
+			// The common case without boxing or copying the string.
+			value, idx, err := w.sealPlaintext(ef, tenant, stringBytes(fv.String()))
+			if err != nil {
+				return err
+			}
+			sealed[i] = value
+			if ef.bidx != nil {
+				if err := ef.bidx.Set(w.ctx, row, idx); err != nil {
+					return err
+				}
+			}
 			continue
 		}
 		var v any
-		if fv := valueAt(ef.f, row); fv.IsValid() {
+		if fv.IsValid() {
 			v = fv.Interface()
 		}
-		idx, err := w.blindIndex(ef, tenant, v)
+		if sealed == nil {
+			idx, err := w.blindIndex(ef, tenant, v)
+			if err != nil {
+				return err
+			}
+			if err := ef.bidx.Set(w.ctx, row, idx); err != nil {
+				return err
+			}
+			continue
+		}
+		value, idx, err := w.sealValue(ef, tenant, v)
 		if err != nil {
 			return err
 		}
-		if err := ef.bidx.Set(w.ctx, row, idx); err != nil {
-			return err
+		sealed[i] = value
+		if ef.bidx != nil {
+			if err := ef.bidx.Set(w.ctx, row, idx); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
+}
+
+// sealedRow is a row's encrypted fields sealed ahead of gorm:create, in
+// the order of model.fields.
+type sealedRow struct {
+	m      *model
+	values []any
 }
 
 // blindIndex returns the blind index of the plaintext v, nil for NULL.
@@ -243,6 +308,11 @@ func (w *writer) sealValue(ef *encField, tenant string, v any) (sealed any, idx 
 	if !ok {
 		return nil, nil, nil
 	}
+	return w.sealPlaintext(ef, tenant, pt)
+}
+
+// sealPlaintext is sealValue for plaintext bytes; it only reads pt.
+func (w *writer) sealPlaintext(ef *encField, tenant string, pt []byte) (sealed any, idx []byte, err error) {
 	if sealed, err = ef.seal(w.ctx, w.p, w.st, tenant, pt); err != nil {
 		return nil, nil, err
 	}

@@ -10,8 +10,8 @@ import (
 // under. The first call for a new tenant creates version 1.
 //
 // For a tenant whose active key is cached this is the hot path of every
-// seal: two map lookups under a read lock, one clock read, no allocation
-// and no I/O. Otherwise the active row is read (and its key unwrapped)
+// seal: one map lookup under a read lock and an atomic read of the coarse
+// clock (see WithClock); no allocation, no I/O, no logging. Otherwise the active row is read (and its key unwrapped)
 // once however many goroutines ask; see [Store.Key].
 //
 // Creating version 1 is safe against other processes doing the same: each

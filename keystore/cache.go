@@ -6,10 +6,6 @@ import (
 	"time"
 )
 
-// Times in the cache are ticks: nanoseconds on the Store's clock since
-// the Store was made (see clock.go). An int64 compares in one
-// instruction and needs no clock read beyond the one the caller made.
-
 // The cache holds unwrapped data keys. It is keyed by (tenant, version);
 // beside the keys it remembers, per tenant, which version is active and
 // which versions are live, each with its own expiry, so that a rotation
@@ -17,9 +13,12 @@ import (
 //
 // Reads take only the read lock: a hit sets the entry's reference bit
 // atomically, and eviction is CLOCK (second chance), the usual LRU
-// approximation that needs no list surgery on a hit. An entry expires
-// after the TTL; it stays, zeroed by nobody, only while the stale grace
-// may still need it, and the janitor or the next access removes it after.
+// approximation that needs no list surgery on a hit. An expired entry
+// stays, not yet zeroed, only as long as the stale grace may need it;
+// then the janitor or the next access zeroes and drops it.
+//
+// Times are ticks: nanoseconds on the Store's clock since the Store was
+// made (see clock.go), so that an expiry check is one integer compare.
 type cache struct {
 	mu        sync.RWMutex
 	keys      map[keyID]*entry
@@ -48,11 +47,14 @@ type entry struct {
 }
 
 type tenantEntry struct {
+	// versions indexes the tenant's entries in c.keys by version, for the
+	// hot path: a string-keyed then uint32-keyed lookup hashes faster than
+	// one keyed by a (string, uint32) struct.
+	versions  map[uint32]*entry
 	active    *entry // nil when unknown
 	activeExp int64
 	live      []uint32 // newest first; nil when unknown
 	liveExp   int64
-	nkeys     int
 }
 
 func newCache(capacity int, evictions *atomic.Uint64) *cache {
@@ -92,11 +94,13 @@ func (c *cache) active(tenant string, now int64) (k *Key, stale, ok bool) {
 // key returns a fresh key.
 func (c *cache) key(id keyID, now int64) (k *Key, stale, ok bool) {
 	c.mu.RLock()
-	if e := c.keys[id]; e != nil && now < e.expires {
-		k, stale = e.key, e.stale
-		e.touch()
-		c.mu.RUnlock()
-		return k, stale, true
+	if te := c.tenants[id.tenant]; te != nil {
+		if e := te.versions[id.version]; e != nil && now < e.expires {
+			k, stale = e.key, e.stale
+			e.touch()
+			c.mu.RUnlock()
+			return k, stale, true
+		}
 	}
 	c.mu.RUnlock()
 	return nil, false, false
@@ -168,10 +172,10 @@ func (c *cache) install(id keyID, dek []byte, now int64, ttl, grace time.Duratio
 	c.keys[id] = e
 	te := c.tenants[id.tenant]
 	if te == nil {
-		te = &tenantEntry{}
+		te = &tenantEntry{versions: make(map[uint32]*entry, 1)}
 		c.tenants[id.tenant] = te
 	}
-	te.nkeys++
+	te.versions[id.version] = e
 	// Insert behind the hand: a new entry is the last one the hand
 	// reaches, and arrives with its reference bit clear.
 	if c.hand == nil {
@@ -214,7 +218,8 @@ func (c *cache) removeLocked(e *entry, reason error) {
 		if te.active == e {
 			te.active = nil
 		}
-		if te.nkeys--; te.nkeys <= 0 {
+		delete(te.versions, e.id.version)
+		if len(te.versions) == 0 {
 			delete(c.tenants, e.id.tenant)
 		}
 	}

@@ -34,10 +34,10 @@
 // won and uses its key. Nothing is sealed under a key before it is in the
 // table.
 //
-// The table lives in Postgres ([Postgres]) or SQLite ([SQLite]); the
-// dialect is told from the database/sql driver ([DialectFor]) or given with
-// [WithDialect]. SQLite needs a busy timeout for concurrent writers; see
-// [SQLite].
+// The table lives in Postgres or SQLite (the [Postgres] and [SQLite]
+// dialects), told from the database/sql driver by [DialectFor] or given
+// with [WithDialect]. SQLite needs a busy timeout for concurrent writers;
+// see [SQLite].
 //
 // # Cache
 //
@@ -75,7 +75,8 @@
 //
 // [Store.Rotate] adds a new active version and retires the old one, which
 // keeps opening the values sealed under it; re-encrypting them is the
-// migrate package's job. Concurrent rotations run one after the other.
+// migrate package's job. Concurrent rotations run one after the other; one
+// that keeps losing the race fails with [ErrConflict] rather than wait.
 //
 // [Store.Shred] is crypto-shredding: every version of the tenant's key is
 // marked destroyed and its wrapped bytes erased, and every later [Store.Key]

@@ -9,7 +9,7 @@ import (
 	"github.com/colcrypt/colcrypt/kms"
 )
 
-// Key returns version of the tenant's data key, to open values sealed
+// Key returns the given version of the tenant's data key, to open values sealed
 // under it: the active version or a retired one. It fails with
 // ErrKeyNotFound for a version the table does not hold and with
 // ErrKeyDestroyed for a shredded tenant.

@@ -52,8 +52,10 @@ type Store struct {
 // step). The dialect is detected from db's driver unless WithDialect
 // says otherwise.
 //
-// A Store runs one background goroutine that zeroes expired keys; Close
-// stops it and zeroes every cached key.
+// A Store runs one background goroutine, which advances the cache's
+// coarse clock and zeroes expired keys; Close stops it and zeroes every
+// cached key. (A Store dropped without Close is cleaned up the same way
+// when it is garbage collected, but do not count on when.)
 func New(db *sql.DB, kek *kms.Keeper, opts ...Option) (*Store, error) {
 	if db == nil {
 		return nil, fmt.Errorf("keystore: New: nil *sql.DB")

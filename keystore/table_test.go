@@ -115,8 +115,8 @@ func TestDialectFor(t *testing.T) {
 		t.Errorf("DialectFor(nil) = nil error")
 	}
 	// An unknown driver needs an explicit dialect.
-	sql.Register("keystore-test-unknown", unknownDriver{})
-	un, _ := sql.Open("keystore-test-unknown", "")
+	un := sql.OpenDB(unknownDriver{})
+	defer un.Close()
 	if _, err := DialectFor(un); err == nil || !strings.Contains(err.Error(), "WithDialect") {
 		t.Errorf("DialectFor(unknown) = %v, want an error naming WithDialect", err)
 	}

@@ -67,10 +67,6 @@ type dialect interface {
 	claimChunk(table string) string
 	// ph is the i-th (1-based) bind placeholder.
 	ph(i int) string
-	// keysInTx reports whether the key store may be asked for a key
-	// (which may insert a tenant's first key) while a batch transaction
-	// is open. SQLite's single writer lock makes that a self-deadlock.
-	keysInTx() bool
 	// timeArg is a timestamp as the checkpoint table stores it.
 	timeArg(t time.Time) any
 }
@@ -90,7 +86,11 @@ type txn interface {
 	Rollback() error
 }
 
-var _ txn = (*sql.Tx)(nil)
+var (
+	_ txn     = (*sql.Tx)(nil)
+	_ Dialect = postgres{}
+	_ Dialect = sqlite{}
+)
 
 // DialectByName returns the dialect called name ("postgres", "pgx",
 // "postgresql", "sqlite", "sqlite3").

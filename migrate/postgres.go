@@ -26,8 +26,6 @@ func (postgres) Name() string          { return "postgres" }
 func (postgres) quote(s string) string { return quoteDouble(s) }
 func (postgres) ph(i int) string       { return "$" + strconv.Itoa(i) }
 
-func (postgres) keysInTx() bool { return true }
-
 func (postgres) timeArg(t time.Time) any { return t.UTC() }
 
 func (d postgres) describe(ctx context.Context, q querier, table string) (*tableInfo, error) {

@@ -48,7 +48,11 @@ func (m *Migrator) Run(ctx context.Context, job Job, o RunOptions) (*Result, err
 		return nil, err
 	}
 	if h.state == stateDone {
-		return m.finalResult(ctx, job, 0, start)
+		res, err := m.finalResult(ctx, job, 0, start)
+		if err == nil && (res.Failed > 0 || res.Conflicts > 0) {
+			err = &RowsFailedError{Result: res}
+		}
+		return res, err
 	}
 
 	before, err := m.Status(ctx, job.ID)
@@ -124,7 +128,11 @@ func (w *worker) loop(ctx context.Context, lim *rate.Limiter, o RunOptions, pr *
 		}
 		if lim != nil {
 			if err := lim.WaitN(ctx, o.BatchSize); err != nil {
-				return ctx.Err()
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				// The wait would outlast ctx's deadline.
+				return fmt.Errorf("migrate: rate limit: %w", err)
 			}
 		}
 		// The batch itself is not cancelled by ctx: it commits or rolls
@@ -159,7 +167,7 @@ const maxColdRetries = 3
 // step runs one batch, retrying it when it met tenants whose keys must be
 // loaded outside the transaction.
 func (w *worker) step(ctx context.Context, o RunOptions) (claimed bool, t tally, err error) {
-	w.startBatch()
+	w.startBatch(ctx)
 	for attempt := 0; ; attempt++ {
 		claimed, t, err = w.stepTx(ctx, o)
 		if err != errCold || attempt == maxColdRetries {
@@ -187,8 +195,8 @@ func (w *worker) stepTx(ctx context.Context, o RunOptions) (claimed bool, t tall
 	if err != nil || !ok {
 		return false, t, err
 	}
-	w.noLoad = !m.d.keysInTx()
-	defer func() { w.noLoad = false }()
+	w.keys.noLoad = true
+	defer func() { w.keys.noLoad = false }()
 	lower := c.last
 	if lower == nil {
 		lower = c.lo
@@ -197,7 +205,7 @@ func (w *worker) stepTx(ctx context.Context, o RunOptions) (claimed bool, t tall
 	if err != nil {
 		return false, t, err
 	}
-	t, failures, err := w.process(ctx, tx, rows, false)
+	t, failures, err := w.process(ctx, tx, rows)
 	if err != nil {
 		return false, t, err
 	}
@@ -244,7 +252,7 @@ var testHookBeforeWrite func([]write)
 
 // process transforms and writes a batch's rows (or, for a dry run, only
 // counts the writes), retrying rows that changed under it.
-func (w *worker) process(ctx context.Context, tx txn, rows []row, dry bool) (tally, []Failure, error) {
+func (w *worker) process(ctx context.Context, tx txn, rows []row) (tally, []Failure, error) {
 	var t tally
 	var failures []Failure
 	t.Scanned = int64(len(rows))
@@ -252,7 +260,7 @@ func (w *worker) process(ctx context.Context, tx txn, rows []row, dry bool) (tal
 		var ws []write
 		for i := range rows {
 			r := &rows[i]
-			out, wr, reason, err := w.transform(ctx, r, dry)
+			out, wr, reason, err := w.transform(ctx, r)
 			if err != nil {
 				return t, nil, err
 			}
@@ -268,13 +276,13 @@ func (w *worker) process(ctx context.Context, tx txn, rows []row, dry bool) (tal
 				failures = append(failures, Failure{PK: r.pkText, Tenant: w.tenantText(r), Reason: reason})
 			}
 		}
-		if len(w.cold) > 0 {
+		if len(w.keys.cold) > 0 {
 			return t, nil, errCold
 		}
 		if len(ws) == 0 {
 			break
 		}
-		if dry {
+		if w.dry {
 			t.Updated += int64(len(ws))
 			break
 		}
@@ -327,8 +335,7 @@ func (m *Migrator) dryRun(ctx context.Context, p *plan, o RunOptions, start time
 	if err != nil {
 		return nil, err
 	}
-	w := &worker{m: m, p: p}
-	w.startBatch()
+	w := &worker{m: m, p: p, dry: true}
 	pr := &progress{o: o, jobID: p.job.ID, total: total, start: start}
 	var lim *rate.Limiter
 	if o.RowsPerSecond > 0 {
@@ -347,11 +354,12 @@ func (m *Migrator) dryRun(ctx context.Context, p *plan, o RunOptions, start time
 		if err := ctx.Err(); err != nil {
 			return res, fmt.Errorf("%w: %w", ErrInterrupted, err)
 		}
+		w.startBatch(ctx)
 		rows, err := w.read(ctx, m.db, lower, nil, o.BatchSize)
 		if err != nil {
 			return res, err
 		}
-		t, failures, err := w.process(ctx, nil, rows, true)
+		t, failures, err := w.process(ctx, nil, rows)
 		if err != nil {
 			return res, err
 		}

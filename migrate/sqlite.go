@@ -30,8 +30,6 @@ func (sqlite) ph(i int) string       { return "?" + strconv.Itoa(i) }
 // shell, and max() of it is the latest time.
 const sqliteTimeLayout = "2006-01-02T15:04:05.000000000Z"
 
-func (sqlite) keysInTx() bool { return false }
-
 func (sqlite) timeArg(t time.Time) any { return t.UTC().Format(sqliteTimeLayout) }
 
 // sqliteClass applies SQLite's column affinity rules to a declared type.
@@ -128,6 +126,8 @@ type sqliteTx struct {
 	*sql.Conn
 	done bool
 }
+
+var _ txn = (*sqliteTx)(nil)
 
 func (sqlite) begin(ctx context.Context, db *sql.DB) (txn, error) {
 	c, err := db.Conn(ctx)

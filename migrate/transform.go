@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"time"
 	"unicode/utf8"
 
 	"github.com/colcrypt/colcrypt/codec"
@@ -14,51 +13,10 @@ import (
 
 // worker processes batches of one plan. It is used by one goroutine.
 type worker struct {
-	m *Migrator
-	p *plan
-
-	// active caches each tenant's active cipher (or the error getting
-	// it) for up to activeTTL: one key-store lookup per tenant, not per
-	// row, and a value and its blind index always under one key version.
-	active   map[string]cipherOrErr
-	activeAt time.Time
-	// noLoad is set while a batch transaction that must not wait on the
-	// key store is open (SQLite: the key store's first-key insert would
-	// wait for this transaction's write lock). Tenants missing from
-	// active are then collected in cold, and the batch is retried after
-	// loading them.
-	noLoad bool
-	cold   map[string]bool
-}
-
-type cipherOrErr struct {
-	c   *codec.Cipher
-	err error
-}
-
-// activeTTL bounds how long a worker uses a tenant's active cipher
-// before asking the key store again (which has its own cache TTL).
-const activeTTL = 2 * time.Second
-
-// errCold is returned by cipher for a tenant not yet loaded while noLoad
-// is set.
-var errCold = errors.New("migrate: tenant key not loaded")
-
-// startBatch expires the active cipher cache when it is old.
-func (w *worker) startBatch() {
-	if time.Since(w.activeAt) > activeTTL {
-		clear(w.active)
-		w.activeAt = time.Now()
-	}
-	clear(w.cold)
-}
-
-// warm loads the cold tenants' keys, outside any batch transaction.
-func (w *worker) warm(ctx context.Context) {
-	for tenant := range w.cold {
-		w.cipher(ctx, tenant, false)
-	}
-	clear(w.cold)
+	m    *Migrator
+	p    *plan
+	dry  bool
+	keys keyCache
 }
 
 type outcome uint8
@@ -135,53 +93,11 @@ func (w *worker) tenantText(r *row) string {
 	return w.p.job.Tenant
 }
 
-// cipher returns the tenant's active cipher for the job's scope. In a dry
-// run it reads the newest live key rather than Active, which would create
-// a tenant's first key.
-func (w *worker) cipher(ctx context.Context, tenant string, dry bool) (*codec.Cipher, error) {
-	if w.active == nil {
-		w.active = map[string]cipherOrErr{}
-	}
-	if ce, ok := w.active[tenant]; ok {
-		return ce.c, ce.err
-	}
-	if w.noLoad && !dry {
-		if w.cold == nil {
-			w.cold = map[string]bool{}
-		}
-		w.cold[tenant] = true
-		return nil, errCold
-	}
-	var ce cipherOrErr
-	s := w.p.scope(tenant)
-	keys := w.m.enc.Keys()
-	if dry {
-		live, err := keys.LiveKeys(ctx, tenant)
-		switch {
-		case err != nil:
-			ce.err = err
-		case len(live) == 0:
-			ce.err = keystore.ErrKeyNotFound
-		default:
-			ce.c, ce.err = live[0].Cipher(s.Table, s.Column)
-		}
-	} else {
-		k, err := keys.Active(ctx, tenant)
-		if err != nil {
-			ce.err = err
-		} else {
-			ce.c, ce.err = k.Cipher(s.Table, s.Column)
-		}
-	}
-	w.active[tenant] = ce
-	return ce.c, ce.err
-}
-
 // transform decides what to do with one row. err is non-nil only for
 // failures that must stop the job; a row's own problems are outFail with
 // a reason.
-func (w *worker) transform(ctx context.Context, r *row, dry bool) (outcome, write, string, error) {
-	p := w.p
+func (w *worker) transform(ctx context.Context, r *row) (outcome, write, string, error) {
+	p, dry := w.p, w.dry
 	fail := func(err error) (outcome, write, string, error) {
 		if err == errCold {
 			return outCold, write{}, "", nil
@@ -219,7 +135,7 @@ func (w *worker) transform(ctx context.Context, r *row, dry bool) (outcome, writ
 		if dry {
 			return outWrite, write{r: r}, "", nil
 		}
-		c, err := w.cipher(ctx, tenant, false)
+		c, err := w.key(ctx, keyRef{tenant: tenant})
 		if err != nil {
 			return fail(err)
 		}
@@ -237,14 +153,14 @@ func (w *worker) transform(ctx context.Context, r *row, dry bool) (outcome, writ
 		if err != nil {
 			return fail(err)
 		}
-		c, err := w.cipher(ctx, tenant, dry)
+		c, err := w.key(ctx, keyRef{tenant: tenant})
 		if err != nil {
 			return fail(err)
 		}
 		if v.KeyVersion == c.Version() {
 			return outSkip, write{}, "", nil
 		}
-		pt, err := w.m.enc.Open(ctx, p.scope(tenant), src)
+		pt, err := w.open(ctx, tenant, src)
 		if err != nil {
 			return fail(err)
 		}
@@ -260,7 +176,7 @@ func (w *worker) transform(ctx context.Context, r *row, dry bool) (outcome, writ
 			if err != nil {
 				return fail(err)
 			}
-			if pt, err = w.m.enc.Open(ctx, p.scope(tenant), src); err != nil {
+			if pt, err = w.open(ctx, tenant, src); err != nil {
 				return fail(err)
 			}
 		} else if p.inPlace {

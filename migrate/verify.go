@@ -196,8 +196,7 @@ func (w *worker) check(ctx context.Context, r *row, rep *Report, expect Expect, 
 		rep.Encrypted++
 		return nil
 	}
-	s := w.p.scope(tenant)
-	pt, err := w.m.enc.Open(ctx, s, b)
+	pt, err := w.open(ctx, tenant, b)
 	if err != nil {
 		reason, ok := rowFailure(err)
 		if !ok {
@@ -212,13 +211,9 @@ func (w *worker) check(ctx context.Context, r *row, rep *Report, expect Expect, 
 		fail(r, "encrypted value where plaintext was expected")
 	}
 	if bi := w.p.job.BlindIndex; bi != nil {
-		k, err := w.m.enc.Keys().Key(ctx, tenant, v.KeyVersion)
+		c, err := w.key(ctx, keyRef{tenant: tenant, version: v.KeyVersion})
 		if err != nil {
 			return fmt.Errorf("migrate: verify blind index: %w", err)
-		}
-		c, err := k.Cipher(s.Table, s.Column)
-		if err != nil {
-			return err
 		}
 		want := c.BlindIndex(nil, []byte(bi.Normalize(string(pt))), bi.Length)
 		if !r.bidx.valid || !bytes.Equal(r.bidx.b, want) {

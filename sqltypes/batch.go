@@ -104,7 +104,7 @@ func (c *Column[T]) sealChunk(ciph *codec.Cipher, vs []T, out [][]byte, base int
 	pts := make([][]byte, len(vs))
 	size := 0
 	for i, v := range vs {
-		pt, ok, err := encode(v)
+		pt, ok, err := c.encode(v)
 		if err != nil {
 			return c.errorf("seal", fmt.Errorf("value %d: %w", base+i, err))
 		}
@@ -136,7 +136,7 @@ func (c *Column[T]) sealChunk(ciph *codec.Cipher, vs []T, out [][]byte, base int
 // sealCached is Seal for ParallelSeal: the cipher is looked up in the
 // batch's cache, and the value is written into the batch's arena.
 func (c *Column[T]) sealCached(ctx context.Context, tenant string, v T, b *batchState) ([]byte, error) {
-	pt, ok, err := encode(v)
+	pt, ok, err := c.encode(v)
 	if err != nil {
 		return nil, c.errorf("seal", err)
 	}

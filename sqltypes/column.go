@@ -120,7 +120,7 @@ func (c *Column[T]) errorf(op string, err error) error {
 // faster. For an armored column in database/sql, pass string(b), so
 // drivers such as SQLite store text rather than a blob.
 func (c *Column[T]) Seal(ctx context.Context, tenant string, v T) ([]byte, error) {
-	pt, ok, err := encode(v)
+	pt, ok, err := c.encode(v)
 	if err != nil {
 		return nil, c.errorf("seal", err)
 	}
@@ -147,6 +147,17 @@ func (c *Column[T]) Open(ctx context.Context, tenant string, stored []byte) (T, 
 	}
 	err := c.scanInto(ctx, tenant, src, &out)
 	return out, err
+}
+
+// encode is the plaintext of v. Its error keeps no cause: encoding/json
+// puts values in its messages (json: unsupported value: NaN), and a
+// MarshalJSON method may put anything in its errors.
+func (c *Column[T]) encode(v T) ([]byte, bool, error) {
+	pt, ok, err := encode(v)
+	if err != nil {
+		return nil, false, &typeError{ErrEncode, c.typ}
+	}
+	return pt, ok, nil
 }
 
 // encode is field.EncodePlaintext with the common types taken without

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"testing"
 
@@ -453,6 +454,12 @@ func TestSealOpen(t *testing.T) {
 	}
 	if got, err := sqltypes.NewColumn[*string](e.enc, "p", "n").Seal(ctx, "acme", nil); got != nil || err != nil {
 		t.Errorf("Seal(nil) = %x, %v; want nil, nil", got, err)
+	}
+	// A value JSON cannot encode: the error says so without the value.
+	type reading struct{ V float64 }
+	_, err = sqltypes.NewColumn[reading](e.enc, "p", "n").Seal(ctx, "acme", reading{V: math.Inf(1)})
+	if !errors.Is(err, sqltypes.ErrEncode) || strings.Contains(err.Error(), "Inf") {
+		t.Errorf("Seal(+Inf in JSON) err = %v, want ErrEncode without the value", err)
 	}
 }
 

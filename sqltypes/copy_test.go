@@ -342,8 +342,8 @@ func TestSealBatch(t *testing.T) {
 	}
 	bad := make([]map[string]any, 3000)
 	bad[2500] = map[string]any{"c": make(chan int)}
-	if _, err := sqltypes.NewColumn[map[string]any](e.enc, "p", "v").SealBatch(ctx, "acme", bad); err == nil || !strings.Contains(err.Error(), "value 2500") {
-		t.Errorf("SealBatch with an unencodable value err = %v, want an error naming value 2500", err)
+	if _, err := sqltypes.NewColumn[map[string]any](e.enc, "p", "v").SealBatch(ctx, "acme", bad); !errors.Is(err, sqltypes.ErrEncode) || !strings.Contains(err.Error(), "value 2500") {
+		t.Errorf("SealBatch with an unencodable value err = %v, want ErrEncode naming value 2500", err)
 	}
 	if err := e.keys.Shred(ctx, "acme"); err != nil {
 		t.Fatal(err)

@@ -1,8 +1,8 @@
 // Package sqltypes encrypts columns for applications that use database/sql
 // or pgx directly, without GORM: a [Column] is bound to a
 // [field.Encryptor], a table and a column, and hands out a
-// [database/sql/driver.Valuer] for each value written and a [database/sql.Scanner] for
-// each value read.
+// [database/sql/driver.Valuer] for each value written and a
+// [database/sql.Scanner] for each value read.
 //
 //	ssn := sqltypes.NewColumn[string](enc, "patients", "ssn")
 //	_, err := pool.Exec(ctx, `INSERT INTO patients (tenant_id, ssn) VALUES ($1, $2)`,
@@ -54,10 +54,11 @@
 //
 // Every error names the column ("sqltypes: open patients.ssn: ...") and is
 // a [*ColumnError] that unwraps to its cause, so errors.Is works for
-// [codec.ErrAuth], [keystore.ErrKeyDestroyed], [field.ErrNotEncrypted],
+// [codec.ErrAuth], keystore.ErrKeyDestroyed, [field.ErrNotEncrypted],
 // [field.ErrNoTenant] and [field.ErrTenantMismatch]. An error from
-// driver.Valuer.Value is returned by the Exec, Query or CopyFrom that used
-// it; nothing in this package panics on data. No error carries plaintext.
+// driver.Valuer.Value is returned by the Exec or Query that used it (pgx's
+// CopyFrom keeps only its text; [ParallelSeal] keeps the value). Nothing in
+// this package panics on data, and no error carries plaintext.
 //
 // # Bulk loads
 //

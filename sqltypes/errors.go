@@ -21,6 +21,10 @@ var (
 	// or plaintext left by a migration that is not of that type). The
 	// error never carries the plaintext.
 	ErrDecode = errors.New("sqltypes: plaintext does not decode as the column's type")
+	// ErrEncode is returned when a value cannot be encoded as plaintext: a
+	// JSON-encoded type holding NaN, an infinity or a cycle, or whose
+	// MarshalJSON fails. The error never carries the value.
+	ErrEncode = errors.New("sqltypes: value does not encode as plaintext")
 )
 
 // ColumnError is every error of this package about a value: it names the
@@ -39,13 +43,18 @@ func (e *ColumnError) Error() string {
 
 func (e *ColumnError) Unwrap() error { return e.Err }
 
-// typeError is a sentinel about a Go type, with the type named.
+// typeError is a sentinel about a Go type, with the type named: ErrNull,
+// ErrDecode, ErrEncode.
 type typeError struct {
 	sentinel error
 	typ      reflect.Type
 }
 
-func (e *typeError) Error() string { return fmt.Sprintf("%v (%v)", e.sentinel, e.typ) }
+// Error leaves the package prefix to the *ColumnError it is always
+// wrapped in.
+func (e *typeError) Error() string {
+	return fmt.Sprintf("%s (%v)", strings.TrimPrefix(e.sentinel.Error(), "sqltypes: "), e.typ)
+}
 
 // Is matches the sentinel. There is no Unwrap to a cause: strconv, time
 // and encoding/json put the offending input in their messages, and here

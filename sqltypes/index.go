@@ -15,7 +15,7 @@ func (c *Column[T]) BlindIndex(ctx context.Context, tenant string, v T) ([]byte,
 	if c.bidx == nil {
 		return nil, c.errorf("blind index", ErrNoLookup)
 	}
-	pt, ok, err := encode(v)
+	pt, ok, err := c.encode(v)
 	if err != nil {
 		return nil, c.errorf("blind index", err)
 	}
@@ -50,7 +50,7 @@ func (c *Column[T]) Match(ctx context.Context, tenant string, v T) ([][]byte, er
 	if c.bidx == nil && c.mode != field.Deterministic {
 		return nil, c.errorf("match", ErrNoLookup)
 	}
-	pt, ok, err := encode(v)
+	pt, ok, err := c.encode(v)
 	if err != nil {
 		return nil, c.errorf("match", err)
 	}
