@@ -55,6 +55,15 @@ func NewEncryptor(keys Keys, opts ...Option) *Encryptor {
 // Keys returns the key store the Encryptor uses.
 func (e *Encryptor) Keys() Keys { return e.keys }
 
+// ActiveCipher returns the codec.Cipher that Seal would use for s: the
+// tenant's active key, derived for s's table and column. Bulk paths (a
+// CopyFrom of many rows of one tenant) hold it to seal without a key
+// lookup per value; it stays valid after the key leaves the cache, so ask
+// again now and then to follow rotations.
+func (e *Encryptor) ActiveCipher(ctx context.Context, s Scope) (*codec.Cipher, error) {
+	return e.activeCipher(ctx, s)
+}
+
 // activeCipher returns the Cipher of the tenant's active key for s, with
 // s.Tenant resolved.
 func (e *Encryptor) activeCipher(ctx context.Context, s Scope) (*codec.Cipher, error) {

@@ -2,6 +2,7 @@ package field
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
 	"strconv"
@@ -63,7 +64,10 @@ func EncodePlaintextValue(rv reflect.Value) (b []byte, ok bool, err error) {
 	}
 	if t.Implements(marshaler) {
 		b, err := json.Marshal(rv.Interface())
-		return b, err == nil, err
+		if err != nil {
+			return nil, false, fmt.Errorf("field: encode %v as JSON failed", t)
+		}
+		return b, true, nil
 	}
 	switch rv.Kind() {
 	case reflect.String:
@@ -91,7 +95,9 @@ func EncodePlaintextValue(rv reflect.Value) (b []byte, ok bool, err error) {
 	}
 	b, err = json.Marshal(rv.Interface())
 	if err != nil {
-		return nil, false, fmt.Errorf("field: encode %v as JSON: %w", t, err)
+		// json's errors can quote the value (a MarshalerError's message,
+		// say); name only the type.
+		return nil, false, fmt.Errorf("field: encode %v as JSON failed", t)
 	}
 	return b, true, nil
 }
@@ -119,13 +125,16 @@ func DecodePlaintextValue(b []byte, rv reflect.Value) error {
 	if t == timeType {
 		tm, err := time.Parse(time.RFC3339Nano, string(b))
 		if err != nil {
-			return fmt.Errorf("field: decode time: %w", err)
+			return decodeError(t, b)
 		}
 		rv.Set(reflect.ValueOf(tm))
 		return nil
 	}
 	if reflect.PointerTo(t).Implements(unmarshalr) {
-		return json.Unmarshal(b, rv.Addr().Interface())
+		if json.Unmarshal(b, rv.Addr().Interface()) != nil {
+			return decodeError(t, b)
+		}
+		return nil
 	}
 	var err error
 	switch rv.Kind() {
@@ -163,13 +172,24 @@ func DecodePlaintextValue(b []byte, rv reflect.Value) error {
 		}
 	}
 	if err != nil {
-		return fmt.Errorf("field: decode %v: %w", t, err)
+		return decodeError(t, b)
 	}
 	if err := CheckEncryptable("value", t); err != nil {
 		return err
 	}
-	if err := json.Unmarshal(b, rv.Addr().Interface()); err != nil {
-		return fmt.Errorf("field: decode %v from JSON: %w", t, err)
+	if json.Unmarshal(b, rv.Addr().Interface()) != nil {
+		return decodeError(t, b)
 	}
 	return nil
+}
+
+// ErrDecode is returned when decrypted bytes do not decode into the
+// destination's Go type (a column written as another type, say).
+var ErrDecode = errors.New("field: decrypted value does not decode")
+
+// decodeError reports a decode failure without the decrypted bytes:
+// strconv, time and JSON errors quote their input, which here is
+// plaintext that must not reach a log.
+func decodeError(t reflect.Type, b []byte) error {
+	return fmt.Errorf("%w into %v (%d bytes)", ErrDecode, t, len(b))
 }

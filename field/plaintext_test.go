@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -83,8 +84,17 @@ func TestPlaintextDecodeAllocatesPointers(t *testing.T) {
 
 func TestPlaintextErrors(t *testing.T) {
 	var i8 int8
-	if err := DecodePlaintext([]byte("300"), &i8); err == nil {
-		t.Error("DecodePlaintext(300 into int8) = nil, want a range error")
+	err := DecodePlaintext([]byte("300"), &i8)
+	if !errors.Is(err, ErrDecode) || strings.Contains(err.Error(), "300") {
+		t.Errorf("DecodePlaintext(300 into int8) = %v, want ErrDecode without the plaintext", err)
+	}
+	var when time.Time
+	if err := DecodePlaintext([]byte("secret-date"), &when); !errors.Is(err, ErrDecode) || strings.Contains(err.Error(), "secret") {
+		t.Errorf("DecodePlaintext(bad time) = %v, want ErrDecode without the plaintext", err)
+	}
+	var addr address
+	if err := DecodePlaintext([]byte(`{"zip":"secret-zip"}`), &addr); !errors.Is(err, ErrDecode) || strings.Contains(err.Error(), "secret") {
+		t.Errorf("DecodePlaintext(bad JSON) = %v, want ErrDecode without the plaintext", err)
 	}
 	var b bool
 	if err := DecodePlaintext([]byte("maybe"), &b); err == nil {
@@ -93,7 +103,7 @@ func TestPlaintextErrors(t *testing.T) {
 	if err := DecodePlaintext([]byte("1"), i8); err == nil {
 		t.Error("DecodePlaintext(non-pointer) = nil, want an error")
 	}
-	_, _, err := EncodePlaintext(make(chan int))
+	_, _, err = EncodePlaintext(make(chan int))
 	var ute *UnsupportedTypeError
 	if !errors.As(err, &ute) {
 		t.Errorf("EncodePlaintext(chan) err = %v, want *UnsupportedTypeError", err)

@@ -80,18 +80,9 @@ func (c *Column[T]) SealBatch(ctx context.Context, tenant string, vs []T) ([][]b
 	return out, nil
 }
 
-// activeCipher is field.Encryptor's per-value lookup: the tenant resolved
-// as Seal resolves it, its active key, that key's cipher for the column.
+// activeCipher is the cipher field.Encryptor.Seal would use for tenant.
 func (c *Column[T]) activeCipher(ctx context.Context, tenant string) (*codec.Cipher, error) {
-	resolved, err := c.enc.ResolveTenant(ctx, tenant)
-	if err != nil {
-		return nil, c.errorf("seal", err)
-	}
-	k, err := c.enc.Keys().Active(ctx, resolved)
-	if err != nil {
-		return nil, c.errorf("seal", err)
-	}
-	ciph, err := k.Cipher(c.table, c.column)
+	ciph, err := c.enc.ActiveCipher(ctx, field.Scope{Tenant: tenant, Table: c.table, Column: c.column})
 	if err != nil {
 		return nil, c.errorf("seal", err)
 	}
