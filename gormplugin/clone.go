@@ -37,6 +37,19 @@ import (
 // Model, which GORM parses during the scan) is detected after the scan
 // and reported as ErrTenantOrder, never left silently zero or wrong.
 
+// origins maps every schema copy, of any plugin, to the schema GORM
+// parsed: with two plugins (two serializer names) on one *gorm.DB the
+// second copies the first's copy, and both must put GORM's schema back.
+var origins sync.Map // *schema.Schema → *schema.Schema
+
+// origin returns the schema GORM parsed that s is, or is a copy of.
+func origin(s *schema.Schema) *schema.Schema {
+	if o, ok := origins.Load(s); ok {
+		return o.(*schema.Schema)
+	}
+	return s
+}
+
 // clone returns the copy of s to scan with, or s itself when no model
 // reachable from s has encrypted fields.
 func (r *nameReg) clone(s *schema.Schema) *schema.Schema {
@@ -53,9 +66,14 @@ func (r *nameReg) buildClone(s *schema.Schema, memo map[*schema.Schema]*schema.S
 		return c // done, or in progress on a cycle
 	}
 	c := new(schema.Schema)
-	// A reflect copy: Schema holds a mutex (Relationships.Mux) that GORM
-	// only locks while parsing, and s is parsed.
-	reflect.ValueOf(c).Elem().Set(reflect.ValueOf(s).Elem())
+	// GORM adds relations to a cached schema when it parses a related
+	// one, under Relationships.Mux: copy and list them under it, and
+	// recurse after letting go (GORM locks two schemas at a time).
+	s.Relationships.Mux.RLock()
+	reflect.ValueOf(c).Elem().Set(reflect.ValueOf(s).Elem()) // a reflect copy: Schema holds the mutex
+	relations := maps.Clone(s.Relationships.Relations)
+	s.Relationships.Mux.RUnlock()
+	c.Relationships.Mux = sync.RWMutex{}
 	memo[s] = c
 	changed := false
 
@@ -79,8 +97,8 @@ func (r *nameReg) buildClone(s *schema.Schema, memo map[*schema.Schema]*schema.S
 		changed = true
 	}
 
-	var rels map[string]*schema.Relationship
-	for name, rel := range s.Relationships.Relations {
+	relsChanged := false
+	for name, rel := range relations {
 		if rel.FieldSchema == nil {
 			continue
 		}
@@ -88,21 +106,17 @@ func (r *nameReg) buildClone(s *schema.Schema, memo map[*schema.Schema]*schema.S
 		if fc == rel.FieldSchema {
 			continue
 		}
-		if rels == nil {
-			rels = maps.Clone(s.Relationships.Relations)
-		}
 		rc := *rel
 		rc.FieldSchema = fc
-		rels[name] = &rc
-		changed = true
+		relations[name] = &rc
+		relsChanged = true
 	}
-	if !changed {
+	if !changed && !relsChanged {
 		memo[s] = s
 		return s
 	}
-	if rels != nil {
-		c.Relationships.Relations = rels
-	}
+	c.Relationships.Relations = relations
+	origins.Store(c, origin(s))
 	return c
 }
 
@@ -198,7 +212,10 @@ func (r *nameReg) mapClone(s *schema.Schema) *schema.Schema {
 	c := s
 	if m := r.model(s); m.err == nil && len(m.fields) > 0 {
 		c = new(schema.Schema)
+		s.Relationships.Mux.RLock()
 		reflect.ValueOf(c).Elem().Set(reflect.ValueOf(s).Elem())
+		s.Relationships.Mux.RUnlock()
+		c.Relationships.Mux = sync.RWMutex{}
 		c.Fields = slices.Clone(s.Fields)
 		c.FieldsByName = maps.Clone(s.FieldsByName)
 		c.FieldsByDBName = maps.Clone(s.FieldsByDBName)
@@ -220,6 +237,9 @@ func (r *nameReg) mapClone(s *schema.Schema) *schema.Schema {
 				}
 			}
 		}
+	}
+	if c != s {
+		origins.Store(c, origin(s))
 	}
 	v, _ := r.mapClones.LoadOrStore(s, c)
 	return v.(*schema.Schema)

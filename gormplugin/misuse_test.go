@@ -40,6 +40,7 @@ func TestMisuse(t *testing.T) {
 				var te *field.TagError
 				return isModel(err) && errors.As(err, &te)
 			}, "sparkly", false},
+			{"EncryptedDefault", &BadDefault{}, isModel, "default", false},
 			{"TextColumnWithoutArmor", &BadTextColumn{}, func(err error) bool { return errors.Is(err, gormplugin.ErrColumnType) }, "not valid UTF-8", true},
 			{"ColumnTooShort", &BadShortColumn{}, func(err error) bool { return errors.Is(err, gormplugin.ErrColumnType) }, "too short", true},
 			{"VarcharLongEnough", &GoodVarcharColumn{}, nil, "", false},

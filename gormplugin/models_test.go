@@ -40,7 +40,15 @@ type Memo struct {
 	Body string `gorm:"serializer:colcrypt"`
 }
 
-var allModels = []any{&Company{}, &Patient{}, &Visit{}, &Memo{}}
+// LegacyNote is a text column being encrypted in place: old rows still
+// hold plaintext.
+type LegacyNote struct {
+	ID       uint
+	TenantID string `colcrypt:"tenant"`
+	Body     string `gorm:"serializer:colcrypt" colcrypt:"armor,allowplaintext"`
+}
+
+var allModels = []any{&Company{}, &Patient{}, &Visit{}, &Memo{}, &LegacyNote{}}
 
 // Misused models, each wrong in one way.
 
@@ -72,6 +80,11 @@ type BadTextColumn struct {
 type BadShortColumn struct {
 	ID   uint
 	Name string `gorm:"type:varchar(20);serializer:colcrypt" colcrypt:"armor"`
+}
+
+type BadDefault struct {
+	ID   uint
+	Name string `gorm:"serializer:colcrypt;default:anonymous"`
 }
 
 type GoodVarcharColumn struct {

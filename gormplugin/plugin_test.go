@@ -23,7 +23,7 @@ func TestPlugin(t *testing.T) {
 		base := newEnv(t, d, envOptions{}, allModels...)
 		for _, c := range cases {
 			t.Run(c.name, func(t *testing.T) {
-				c.run(t, base.fresh(t, d, "visits", "patients", "companies", "memos"))
+				c.run(t, base.fresh(t, d, "visits", "patients", "companies", "memos", "legacy_notes"))
 			})
 		}
 	})
@@ -59,6 +59,7 @@ var cases = []struct {
 	{"NullAndTypes", testNullAndTypes},
 	{"Maps", testMaps},
 	{"PluckRefused", testPluck},
+	{"AllowPlaintextDuringMigration", testAllowPlaintext},
 	{"AutoMigrateColumns", testAutoMigrateColumns},
 }
 
@@ -719,6 +720,36 @@ func testPluck(t *testing.T, e *env) {
 	var ids []uint
 	if err := e.db.Model(&Patient{}).Pluck("id", &ids).Error; err != nil || len(ids) != 1 {
 		t.Fatalf("Pluck(id) = %v, %v; want one id", ids, err)
+	}
+}
+
+func testAllowPlaintext(t *testing.T, e *env) {
+	ctx := ctxFor("acme")
+	e.exec(t, "INSERT INTO legacy_notes (tenant_id, body) VALUES ("+e.ph(1)+", "+e.ph(2)+")", "acme", "written before colcrypt")
+	n := LegacyNote{Body: "written after"}
+	if err := e.db.WithContext(ctx).Create(&n).Error; err != nil {
+		t.Fatalf("Create = %v", err)
+	}
+	if b := e.rawBytes(t, "legacy_notes", "body", n.ID); !codec.IsArmored(b) {
+		t.Fatalf("stored body = %q, want text armor", b)
+	}
+	var notes []LegacyNote
+	if err := e.db.WithContext(ctx).Order("id").Find(&notes).Error; err != nil {
+		t.Fatalf("Find = %v", err)
+	}
+	if len(notes) != 2 || notes[0].Body != "written before colcrypt" || notes[1].Body != "written after" {
+		t.Fatalf("Find = %+v, want the plaintext row and the encrypted one", notes)
+	}
+	// The tenant rule holds for plaintext rows too.
+	if err := e.db.WithContext(ctxFor("globex")).First(&LegacyNote{}, notes[0].ID).Error; !errors.Is(err, field.ErrTenantMismatch) {
+		t.Fatalf("First(acme's plaintext row) for globex = %v, want ErrTenantMismatch", err)
+	}
+	// Without allowplaintext, a plaintext value is an error naming it.
+	p := newPatient("Ann")
+	e.create(t, "acme", &p)
+	e.exec(t, "UPDATE patients SET name = "+e.ph(1)+" WHERE id = "+e.ph(2), []byte("not encrypted"), p.ID)
+	if err := e.db.WithContext(ctx).First(&Patient{}, p.ID).Error; !errors.Is(err, field.ErrNotEncrypted) {
+		t.Fatalf("First(row with a plaintext name) = %v, want field.ErrNotEncrypted", err)
 	}
 }
 

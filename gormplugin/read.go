@@ -40,7 +40,7 @@ func (p *Plugin) beforeQuery(db *gorm.DB) {
 		c = p.reg.mapClone(stmt.Schema)
 	}
 	if c != stmt.Schema {
-		st.schema = stmt.Schema
+		st.schema = origin(stmt.Schema)
 		stmt.Schema = c
 	}
 }

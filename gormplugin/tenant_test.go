@@ -182,8 +182,21 @@ func TestSecondSerializer(t *testing.T) {
 			t.Fatalf("Create = %v", err)
 		}
 		var out Split
-		if err := e.db.WithContext(ctx).First(&out, in.ID).Error; err != nil || out.Main != in.Main || out.Vault != in.Vault {
+		tx := e.db.WithContext(ctx).First(&out, in.ID)
+		if err := tx.Error; err != nil || out.Main != in.Main || out.Vault != in.Vault {
 			t.Fatalf("First = %+v, %v; want both fields in plaintext", out, err)
+		}
+		// Both plugins swapped in schema copies; GORM's own is back.
+		parsed := &gorm.Statement{DB: e.db}
+		if err := parsed.Parse(&Split{}); err != nil {
+			t.Fatal(err)
+		}
+		if tx.Statement.Schema != parsed.Schema {
+			t.Fatalf("after First the statement's schema is a copy, want GORM's")
+		}
+		tx = e.db.WithContext(ctx).Create(&Split{Main: "m", Vault: "v"})
+		if tx.Error != nil || tx.Statement.Schema != parsed.Schema {
+			t.Fatalf("Create = %v; schema restored = %v", tx.Error, tx.Statement.Schema == parsed.Schema)
 		}
 		if e.keys.Stats().KMSWraps == 0 || other.keys.Stats().KMSWraps == 0 {
 			t.Fatalf("KMS wraps: %d and %d, want each key store to have made the tenant's key", e.keys.Stats().KMSWraps, other.keys.Stats().KMSWraps)

@@ -14,10 +14,10 @@ import (
 
 // beforeCreate runs just before gorm:create, inside its transaction and
 // after the model's BeforeSave/BeforeCreate hooks: for every row it
-// resolves the tenant (filling an empty tenant field), makes sure the
-// tenant's key exists, so that a KMS failure stops the statement before
-// any SQL, and fills the blind index columns. The serializer seals the
-// values themselves as GORM binds them.
+// resolves the tenant (filling an empty tenant field), seals the
+// encrypted fields and fills the blind index columns. A failure, a KMS
+// outage while creating a new tenant's key included, stops the statement
+// before any SQL is sent.
 func (p *Plugin) beforeCreate(db *gorm.DB) {
 	st := p.begin(db)
 	stmt := db.Statement
@@ -42,7 +42,7 @@ func (p *Plugin) beforeCreate(db *gorm.DB) {
 	// that any failure stops the statement before its SQL.
 	if c := p.reg.clone(stmt.Schema); c != stmt.Schema {
 		st.sealed = make(map[uintptr]sealedRow, rowCount(stmt.ReflectValue))
-		st.schema = stmt.Schema
+		st.schema = origin(stmt.Schema)
 		stmt.Schema = c
 	}
 	w := &writer{p: p, st: st, m: m, ctx: stmt.Context}
