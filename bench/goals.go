@@ -65,7 +65,11 @@ func evaluateGoals(res []kmsResult, tenants int) []goal {
 		}
 		if c, a := cell(nameColcryptWarm, n, 0), cell(nameAESGCM, n, 0); c != nil && a != nil {
 			x := medianRatio(a.RoundRates, c.RoundRates)
-			floorParts = append(floorParts, fmt.Sprintf("%s: %.2fx (p50 %s vs %s)", fmtSize(n), x, fmtMicros(c.P50us), fmtMicros(a.P50us)))
+			part := fmt.Sprintf("%s: %.2fx (p50 %s vs %s", fmtSize(n), x, fmtMicros(c.P50us), fmtMicros(a.P50us))
+			if c.CPUusPerValue > 0 && a.CPUusPerValue > 0 {
+				part += fmt.Sprintf("; CPU/value %s vs %s = %.2fx", fmtMicros(c.CPUusPerValue), fmtMicros(a.CPUusPerValue), c.CPUusPerValue/a.CPUusPerValue)
+			}
+			floorParts = append(floorParts, part+")")
 			floorAny = true
 			floorMet = floorMet && x <= goalFloorRatio
 		}

@@ -124,7 +124,10 @@ func (s *Store) create(ctx context.Context, tenant string, v uint32) (r flightRe
 		return flightResult{}, false, err
 	}
 	ts := s.dialect.timeArg(s.clock.wall())
-	if _, err := s.db.ExecContext(ctx, s.q.insertActive, tenant, int64(v), kek.URI(), wrapped, ts, ts); err != nil && !s.dialect.isUniqueViolation(err) {
+	// A unique violation, or a deadlock InnoDB broke by rolling the insert
+	// back, means another process got there first: read back its row.
+	if _, err := s.db.ExecContext(ctx, s.q.insertActive, tenant, int64(v), kek.URI(), wrapped, ts, ts); err != nil &&
+		!s.dialect.isUniqueViolation(err) && !s.dialect.isSerializationFailure(err) {
 		return flightResult{}, false, fmt.Errorf("keystore: create key of tenant %q: %w", tenant, err)
 	}
 	row, found, err := s.readActive(ctx, tenant)

@@ -11,8 +11,8 @@ import (
 
 // A Dialect is the SQL spoken by one database family: column types,
 // placeholders, how to lock a tenant's rows, how a unique violation looks.
-// The set is closed ([Postgres], [SQLite]); everything a dialect differs in
-// is a method here, so adding one (MySQL) is one file beside
+// The set is closed ([Postgres], [MySQL], [SQLite]); everything a dialect
+// differs in is a method here, so adding one is one file beside
 // dialect_postgres.go and an entry in the dialects list.
 type Dialect interface {
 	// Name is the dialect's lower-case name, as ParseDialect accepts it.
@@ -29,7 +29,8 @@ type Dialect interface {
 	// quote quotes an identifier already checked by validTable.
 	quote(ident string) string
 	// insertIgnore returns the INSERT statement prefix and suffix that
-	// skip a row violating any unique constraint, reporting 0 rows.
+	// skip a row violating any unique constraint, reporting 0 rows, or
+	// else fail with an error isUniqueViolation recognizes.
 	insertIgnore() (prefix, suffix string)
 	// lockTenant returns a statement, taking the tenant id as its only
 	// argument, that when run first in a transaction serializes it against
@@ -38,6 +39,11 @@ type Dialect interface {
 	// isUniqueViolation reports whether err is a primary key or unique
 	// index violation.
 	isUniqueViolation(err error) bool
+	// isSerializationFailure reports whether the server rolled back the
+	// statement or transaction of err to break a deadlock or a
+	// serialization conflict (SQLSTATE 40001, 40P01): another writer won
+	// the race, and running it again may succeed.
+	isSerializationFailure(err error) bool
 	// timeArg encodes a timestamp for the created_at/updated_at columns.
 	timeArg(t time.Time) any
 	// matchDriver reports whether a database/sql driver type from the
@@ -46,13 +52,14 @@ type Dialect interface {
 }
 
 // dialects lists every dialect, for DialectFor and ParseDialect.
-var dialects = []Dialect{Postgres, SQLite}
+var dialects = []Dialect{Postgres, MySQL, SQLite}
 
 // DialectFor tells the dialect of db from the type of its driver: pgx's
-// stdlib driver and lib/pq are Postgres; modernc.org/sqlite,
-// mattn/go-sqlite3 and the other SQLite drivers are SQLite. A driver
-// wrapped by instrumentation (otelsql and the like) hides its type; pass
-// [WithDialect] to New, or the dialect to CreateTable, instead.
+// stdlib driver and lib/pq are Postgres; go-sql-driver/mysql is MySQL
+// (and MariaDB); modernc.org/sqlite, mattn/go-sqlite3 and the other SQLite
+// drivers are SQLite. A driver wrapped by instrumentation (otelsql and the
+// like) hides its type; pass [WithDialect] to New, or the dialect to
+// CreateTable, instead.
 func DialectFor(db *sql.DB) (Dialect, error) {
 	if db == nil {
 		return nil, fmt.Errorf("keystore: DialectFor: nil *sql.DB")
@@ -73,12 +80,15 @@ func DialectFor(db *sql.DB) (Dialect, error) {
 	return nil, fmt.Errorf("keystore: cannot tell the SQL dialect of driver %s.%s; pass keystore.WithDialect", pkg, name)
 }
 
-// ParseDialect returns the dialect called name ("postgres", "sqlite").
+// ParseDialect returns the dialect called name ("postgres", "mysql",
+// "sqlite"); "mariadb" is MySQL.
 func ParseDialect(name string) (Dialect, error) {
 	n := strings.ToLower(strings.TrimSpace(name))
 	switch n {
 	case "postgresql", "pg", "pgx":
 		n = "postgres"
+	case "mariadb":
+		n = "mysql"
 	case "sqlite3":
 		n = "sqlite"
 	}

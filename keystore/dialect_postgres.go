@@ -60,6 +60,11 @@ func (postgres) isUniqueViolation(err error) bool {
 	return errors.As(err, &s) && s.SQLState() == "23505"
 }
 
+func (postgres) isSerializationFailure(err error) bool {
+	var s interface{ SQLState() string }
+	return errors.As(err, &s) && (s.SQLState() == "40001" || s.SQLState() == "40P01")
+}
+
 func (postgres) timeArg(t time.Time) any { return t.UTC() }
 
 func (postgres) matchDriver(pkg string) bool {

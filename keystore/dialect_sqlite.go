@@ -74,6 +74,10 @@ func (sqlite) isUniqueViolation(err error) bool {
 	return strings.Contains(msg, "UNIQUE constraint failed") || strings.Contains(msg, "PRIMARY KEY constraint failed")
 }
 
+// isSerializationFailure is always false: SQLite has one writer at a
+// time, and a writer that must wait does so under the busy timeout.
+func (sqlite) isSerializationFailure(error) bool { return false }
+
 // sqliteTimeLayout is RFC 3339 with fixed nanoseconds, always in UTC, so
 // stored times compare correctly as text.
 const sqliteTimeLayout = "2006-01-02T15:04:05.000000000Z"

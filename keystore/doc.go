@@ -30,13 +30,14 @@
 //
 // The first [Store.Active] for a tenant creates version 1. Processes racing
 // on a new tenant end with one key: each wraps a fresh key and inserts it
-// if absent (INSERT … ON CONFLICT DO NOTHING), then reads back the row that
-// won and uses its key. Nothing is sealed under a key before it is in the
-// table.
+// if absent (INSERT … ON CONFLICT DO NOTHING; on MySQL an INSERT whose
+// duplicate-key error, or InnoDB deadlock, means another process won),
+// then reads back the row that won and uses its key. Nothing is sealed
+// under a key before it is in the table.
 //
-// The table lives in Postgres or SQLite (the [Postgres] and [SQLite]
-// dialects), told from the database/sql driver by [DialectFor] or given
-// with [WithDialect]. SQLite needs a busy timeout for concurrent writers;
+// The table lives in Postgres, MySQL/MariaDB or SQLite (the [Postgres],
+// [MySQL] and [SQLite] dialects), told from the database/sql driver by
+// [DialectFor] or given with [WithDialect]. SQLite needs a busy timeout for concurrent writers;
 // see [SQLite].
 //
 // # Cache

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	mysqldrv "github.com/go-sql-driver/mysql" // also registers "mysql"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/colcrypt/colcrypt/kms"
@@ -63,10 +64,11 @@ func (d *testDB) q(query string) string {
 
 var tableSeq atomic.Int64
 
-// forEachBackend runs f once on Postgres and once on SQLite, each with a
-// key table of its own: the same cases on both dialects. Postgres tests
-// share one database per test binary when COLCRYPT_TEST_DATABASE_URL is
-// set (creating a database takes seconds), each test in its own table.
+// forEachBackend runs f once on Postgres, once on MySQL/MariaDB and once
+// on SQLite, each with a key table of its own: the same cases on every
+// dialect. Postgres and MySQL tests share one database per test binary
+// when COLCRYPT_TEST_DATABASE_URL / COLCRYPT_TEST_MYSQL_URL is set
+// (creating a Postgres database takes seconds), each test in its own table.
 func forEachBackend(t *testing.T, f func(t *testing.T, tdb *testDB)) {
 	t.Helper()
 	t.Run("postgres", func(t *testing.T) {
@@ -76,6 +78,17 @@ func forEachBackend(t *testing.T, f func(t *testing.T, tdb *testDB)) {
 			dsn = testhelpers.Postgres(t)
 		}
 		tdb := &testDB{dialect: Postgres, driver: "pgx", dsn: dsn, table: fmt.Sprintf("keys_%d", tableSeq.Add(1))}
+		tdb.db = tdb.open(t)
+		mustCreateTable(t, tdb)
+		f(t, tdb)
+	})
+	t.Run("mysql", func(t *testing.T) {
+		t.Parallel()
+		dsn := sharedMySQL
+		if dsn == "" {
+			dsn = testhelpers.MySQL(t)
+		}
+		tdb := &testDB{dialect: MySQL, driver: "mysql", dsn: dsn, table: fmt.Sprintf("keys_%d", tableSeq.Add(1))}
 		tdb.db = tdb.open(t)
 		mustCreateTable(t, tdb)
 		f(t, tdb)
@@ -98,11 +111,12 @@ func mustCreateTable(t testing.TB, tdb *testDB) {
 	}
 }
 
-// sharedPostgres is the URL of the database TestMain created, or "".
-var sharedPostgres string
+// sharedPostgres and sharedMySQL are the URL and DSN of the databases
+// TestMain created, or "".
+var sharedPostgres, sharedMySQL string
 
 func TestMain(m *testing.M) {
-	drop := func() {}
+	drop, dropMySQL := func() {}, func() {}
 	if base := os.Getenv(testhelpers.EnvDatabaseURL); base != "" {
 		var err error
 		if sharedPostgres, drop, err = createSharedDatabase(base); err != nil {
@@ -110,9 +124,54 @@ func TestMain(m *testing.M) {
 			os.Exit(1)
 		}
 	}
+	if base := os.Getenv(testhelpers.EnvMySQLURL); base != "" {
+		var err error
+		if sharedMySQL, dropMySQL, err = createSharedMySQL(base); err != nil {
+			drop()
+			fmt.Fprintf(os.Stderr, "keystore tests: shared MySQL database: %v\n", err)
+			os.Exit(1)
+		}
+	}
 	code := m.Run()
 	drop()
+	dropMySQL()
 	os.Exit(code)
+}
+
+// createSharedMySQL creates a database on the server of the DSN base and
+// returns base's DSN pointing at it, with parseTime=true and loc=UTC.
+func createSharedMySQL(base string) (string, func(), error) {
+	cfg, err := mysqldrv.ParseDSN(base)
+	if err != nil {
+		return "", nil, fmt.Errorf("%s: %w", testhelpers.EnvMySQLURL, err)
+	}
+	admin := cfg.Clone()
+	admin.DBName = ""
+	conn, err := mysqldrv.NewConnector(admin)
+	if err != nil {
+		return "", nil, err
+	}
+	db := sql.OpenDB(conn)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var b [6]byte
+	rand.Read(b[:])
+	name := "colcrypt_keystore_test_" + hex.EncodeToString(b[:])
+	if _, err := db.ExecContext(ctx, "CREATE DATABASE "+name+" CHARACTER SET utf8mb4"); err != nil {
+		db.Close()
+		return "", nil, err
+	}
+	drop := func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		db.ExecContext(ctx, "DROP DATABASE IF EXISTS "+name)
+		db.Close()
+	}
+	out := cfg.Clone()
+	out.DBName = name
+	out.ParseTime = true
+	out.Loc = time.UTC
+	return out.FormatDSN(), drop, nil
 }
 
 func createSharedDatabase(base string) (string, func(), error) {

@@ -31,9 +31,9 @@ func TestRewrap(t *testing.T) {
 
 		// A data table with values sealed under several tenants and versions.
 		data := tdb.table + "_patients"
-		blob := "bytea"
-		if tdb.dialect == SQLite {
-			blob = "BLOB"
+		blob := "BLOB"
+		if tdb.dialect == Postgres {
+			blob = "bytea"
 		}
 		if _, err := tdb.db.Exec(`CREATE TABLE ` + data + ` (id integer PRIMARY KEY, tenant_id text, version integer, name ` + blob + `)`); err != nil {
 			t.Fatal(err)

@@ -24,12 +24,13 @@ var errRotateRace = errors.New("keystore: rotate race")
 //
 // The new key is wrapped before the transaction, so no row lock is held
 // across a KMS call. The transaction then locks the tenant's rows (SELECT
-// … FOR UPDATE on Postgres; SQLite's write lock), checks that no other
-// writer got in first, retires the active row and inserts the new one.
-// Concurrent rotations therefore run one after the other, each producing
-// its own version; the partial unique index would reject a second active
-// version whatever happened. After maxRotateAttempts lost races Rotate
-// fails with ErrConflict.
+// … FOR UPDATE on Postgres and MySQL; SQLite's write lock), checks that no
+// other writer got in first, retires the active row and inserts the new
+// one. Concurrent rotations therefore run one after the other, each
+// producing its own version; the one-active unique index would reject a
+// second active version whatever happened. A lost race, a unique violation or a
+// deadlock the server broke (InnoDB) is retried; after maxRotateAttempts
+// lost races Rotate fails with ErrConflict.
 //
 // Rotate fails with ErrKeyNotFound for a tenant that has no key yet
 // (Active creates the first) and ErrKeyDestroyed for a shredded one.
@@ -78,7 +79,7 @@ func (s *Store) Rotate(ctx context.Context, tenant string) (uint32, error) {
 			return 0, err
 		}
 		err = s.rotateTx(ctx, tenant, v, kek.URI(), wrapped, sum.maxVersion)
-		if errors.Is(err, errRotateRace) || s.dialect.isUniqueViolation(err) {
+		if errors.Is(err, errRotateRace) || s.dialect.isUniqueViolation(err) || s.dialect.isSerializationFailure(err) {
 			clear(dek)
 			continue
 		}

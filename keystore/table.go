@@ -33,7 +33,8 @@ func validTable(name string) error {
 // running it again, or from several processes at once, is harmless. An
 // empty table means DefaultTable; a nil d is detected with DialectFor.
 //
-// The table (Postgres; SQLite uses INTEGER, TEXT and BLOB):
+// The table (Postgres; SQLite uses INTEGER, TEXT and BLOB; MySQL byte
+// strings and a generated column for the one active version, see [MySQL]):
 //
 //	tenant_id   text        NOT NULL
 //	version     bigint      NOT NULL  1 ≤ version ≤ 2^32-1

@@ -53,6 +53,8 @@ func TestTableConstraints(t *testing.T) {
 			{"live without bytes", 2, "retired", nil, false},
 			{"destroyed with bytes", 2, "destroyed", []byte{1}, false},
 			{"unknown state", 2, "paused", []byte{1}, false},
+			{"padded state", 2, "active ", []byte{1}, false},
+			{"upper-case state", 2, "Active", []byte{1}, false},
 			{"version 0", 0, "retired", []byte{1}, false},
 			{"version 2^32", 1 << 32, "retired", []byte{1}, false},
 		} {
@@ -103,10 +105,15 @@ func TestDialectFor(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer pg.Close()
+	my, err := sql.Open("mysql", "nobody@tcp(127.0.0.1:1)/none") // not connected
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer my.Close()
 	for _, tc := range []struct {
 		db   *sql.DB
 		want Dialect
-	}{{sq, SQLite}, {pg, Postgres}} {
+	}{{sq, SQLite}, {pg, Postgres}, {my, MySQL}} {
 		if got, err := DialectFor(tc.db); err != nil || got != tc.want {
 			t.Errorf("DialectFor(%T) = %v, %v; want %s", tc.db.Driver(), got, err, tc.want.Name())
 		}
@@ -129,7 +136,8 @@ func TestDialectFor(t *testing.T) {
 		s.Close()
 	}
 
-	for in, want := range map[string]Dialect{"postgres": Postgres, "PostgreSQL": Postgres, "pgx": Postgres, "sqlite": SQLite, "sqlite3": SQLite} {
+	for in, want := range map[string]Dialect{"postgres": Postgres, "PostgreSQL": Postgres, "pgx": Postgres, "sqlite": SQLite, "sqlite3": SQLite,
+		"mysql": MySQL, "MariaDB": MySQL, " mysql ": MySQL} {
 		if got, err := ParseDialect(in); err != nil || got != want {
 			t.Errorf("ParseDialect(%q) = %v, %v; want %s", in, got, err, want.Name())
 		}

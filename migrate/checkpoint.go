@@ -73,10 +73,9 @@ func (t *tally) add(o tally) {
 
 // header is a job's chunk-0 row.
 type header struct {
-	spec    string
-	state   string
-	total   int64
-	created bool // this call planned the job
+	spec  string
+	state string
+	total int64
 }
 
 // startJob records the job and its chunks, or finds them recorded by an
@@ -135,10 +134,12 @@ func (m *Migrator) startJobTx(ctx context.Context, tx txn, p *plan, o RunOptions
 		if err != nil {
 			return nil, fmt.Errorf("migrate: checkpoint: %w", err)
 		}
-		if h.spec != spec {
-			return nil, fmt.Errorf("%w: job %q in %s was %s, now %s; pick another job id or finish that job", ErrJobMismatch, job.ID, m.ckpt, h.spec, spec)
+		if h.spec != spec && h.state != stateDone {
+			return nil, fmt.Errorf("%w: unfinished job %q in %s is %s, not %s; finish it, or pick another job id", ErrJobMismatch, job.ID, m.ckpt, h.spec, spec)
 		}
-		if h.state == stateDone && o.Restart {
+		// A finished job is run again when asked to, or replaced by
+		// different work under its id.
+		if h.state == stateDone && (o.Restart || h.spec != spec) {
 			if _, err := tx.ExecContext(ctx, "DELETE FROM "+tbl+" WHERE job_id = "+ph(1), job.ID); err != nil {
 				return nil, fmt.Errorf("migrate: checkpoint: %w", err)
 			}
@@ -171,20 +172,23 @@ func (m *Migrator) startJobTx(ctx context.Context, tx txn, p *plan, o RunOptions
 	if _, err := tx.ExecContext(ctx, "UPDATE "+tbl+" SET total = "+ph(1)+" WHERE job_id = "+ph(2)+" AND chunk = 0", total, job.ID); err != nil {
 		return nil, fmt.Errorf("migrate: checkpoint: %w", err)
 	}
-	return &header{spec: spec, state: stateRunning, total: total, created: true}, nil
+	return &header{spec: spec, state: stateRunning, total: total}, nil
 }
 
-// chunkCount decides how many chunks a job of total rows gets: about ten
-// batches each, at least 16 when the table is large enough that several
-// workers (in several processes) can share it, at most 4096.
+// chunkCount decides how many chunks a job of total rows gets: ChunkRows
+// each if set; else about ten batches each, but at least 16 when the
+// table has more than 16 batches, so several workers (in several
+// processes) can share it. At most 4096.
 func chunkCount(total int64, o RunOptions) int {
-	per := int64(o.ChunkRows)
-	if per <= 0 {
+	var n int64
+	if per := int64(o.ChunkRows); per > 0 {
+		n = (total + per - 1) / per
+	} else {
 		per = int64(o.BatchSize) * 10
-	}
-	n := (total + per - 1) / per
-	if n < 16 && total > 16*int64(o.BatchSize) {
-		n = 16
+		n = (total + per - 1) / per
+		if n < 16 && total > 16*int64(o.BatchSize) {
+			n = 16
+		}
 	}
 	return int(max(1, min(n, 4096)))
 }

@@ -67,6 +67,10 @@ type dialect interface {
 	claimChunk(table string) string
 	// ph is the i-th (1-based) bind placeholder.
 	ph(i int) string
+	// retryable reports whether a batch that failed with err can simply
+	// run again: a deadlock or serialization failure on Postgres, a
+	// database still locked after the busy timeout on SQLite.
+	retryable(err error) bool
 	// timeArg is a timestamp as the checkpoint table stores it.
 	timeArg(t time.Time) any
 }

@@ -3,6 +3,7 @@ package migrate
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"strconv"
@@ -11,8 +12,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
+
 	"github.com/colcrypt/colcrypt/codec"
 	"github.com/colcrypt/colcrypt/field"
+	"github.com/colcrypt/colcrypt/testhelpers"
 )
 
 func lowerBidx(t testing.TB) *field.BlindIndex {
@@ -189,6 +193,14 @@ func TestEncrypt100k(t *testing.T) {
 				t.Fatalf("Run = %+v", res)
 			}
 			e.checkEncrypted("email_enc", emailOf)
+			// No sampled plaintext, raw or in hex or base64, in any row.
+			var sample []string
+			for id := int64(1); id <= n; id += 4999 {
+				if v, ok := emailOf(id); ok {
+					sample = append(sample, v)
+				}
+			}
+			testhelpers.AssertNoPlaintext(t, e.db, "users", "email_enc", sample...)
 			if got := e.count("users", "email IS NOT NULL AND email_enc IS NULL"); got != 0 {
 				t.Errorf("%d rows with an email but no email_enc", got)
 			}
@@ -199,6 +211,12 @@ func TestEncrypt100k(t *testing.T) {
 // TestConcurrentAppWrites runs an in-place migration while the application
 // keeps writing rows through its encrypted path; no application write may
 // be lost to the migration's write.
+//
+// After each batch the migration waits for the application to make two
+// more writes, so writes land between (and, on Postgres, during) batches
+// however the scheduler runs the goroutines. On Postgres the writers run
+// freely, racing the batches; on SQLite, which has one writer, each write
+// takes a turn handed out by the progress callback.
 func TestConcurrentAppWrites(t *testing.T) {
 	const n = 20_000
 	for _, dc := range dialects {
@@ -212,14 +230,27 @@ func TestConcurrentAppWrites(t *testing.T) {
 				writes atomic.Int64
 				wg     sync.WaitGroup
 				appErr atomic.Value
+				turns  chan struct{} // SQLite: one write per token
 			)
+			if dc.d == SQLite {
+				turns = make(chan struct{}, 2)
+			}
 			// Two writers, each on its own half of the rows, so the order of
 			// each row's writes is known.
 			for g := range 2 {
 				wg.Go(func() {
 					rnd := rand.New(rand.NewPCG(uint64(g), 7))
 					bg := context.Background()
-					for i := 0; ctx.Err() == nil; i++ {
+					for i := 0; ; i++ {
+						if turns != nil {
+							select {
+							case <-turns:
+							case <-ctx.Done():
+								return
+							}
+						} else if ctx.Err() != nil {
+							return
+						}
 						id := rnd.Int64N(n/2)*2 + int64(g) + 1
 						v := fmt.Sprintf("app%d-%d@example.org", id, i)
 						sealed, err := e.enc.Seal(bg, field.Scope{Tenant: tenantOfID(id), Table: "users", Column: "email"}, []byte(v))
@@ -239,25 +270,25 @@ func TestConcurrentAppWrites(t *testing.T) {
 						latest[id] = v
 						mu.Unlock()
 						writes.Add(1)
-						if dc.d == SQLite {
-							// SQLite has one writer: give the migration a turn.
-							time.Sleep(200 * time.Microsecond)
-						}
 					}
 				})
 			}
-			// Let the application get going first.
-			for writes.Load() < 20 && appErr.Load() == nil {
-				time.Sleep(time.Millisecond)
-			}
-			during := writes.Load()
-			o := RunOptions{BatchSize: 200, Workers: 2}
+			batches := 0
+			o := RunOptions{BatchSize: 200, Workers: 2, Progress: func(Progress) {
+				batches++
+				target := writes.Load() + 2
+				if turns != nil {
+					turns <- struct{}{}
+					turns <- struct{}{}
+				}
+				for writes.Load() < target && appErr.Load() == nil {
+					time.Sleep(50 * time.Microsecond)
+				}
+			}}
 			if dc.d == SQLite {
-				// One writer at a time: leave the application gaps.
-				o = RunOptions{BatchSize: 200, Workers: 1, RowsPerSecond: 20_000}
+				o.Workers = 1
 			}
 			res, err := e.m.Run(context.Background(), Job{Kind: Encrypt, Table: "users", Column: "email", TenantColumn: "tenant"}, o)
-			during = writes.Load() - during
 			stop()
 			wg.Wait()
 			if err, _ := appErr.Load().(error); err != nil {
@@ -266,9 +297,9 @@ func TestConcurrentAppWrites(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Run = %+v, %v", res, err)
 			}
-			t.Logf("%d application writes during the migration; result %+v", during, res)
-			if during < 10 {
-				t.Fatalf("no application write happened during the migration; the test proved nothing")
+			t.Logf("%d application writes, %d batches; result %+v", writes.Load(), batches, res)
+			if writes.Load() < int64(2*batches) || batches < 10 {
+				t.Fatalf("%d application writes in %d batches, want at least two per batch", writes.Load(), batches)
 			}
 			e.checkEncrypted("email", func(id int64) (string, bool) {
 				if v, ok := latest[id]; ok {
@@ -289,7 +320,7 @@ func TestCompareAndSetLost(t *testing.T) {
 	ctx := context.Background()
 	appValue := "written-by-the-app@example.org"
 	var once sync.Once
-	testHookBeforeWrite = func(ws []write) {
+	testHookBeforeWrite = func(ws []write) error {
 		once.Do(func() {
 			id, _ := strconv.ParseInt(ws[3].r.pkText, 10, 64)
 			sealed, err := e.enc.Seal(ctx, field.Scope{Tenant: tenantOfID(id), Table: "users", Column: "email"}, []byte(appValue))
@@ -302,6 +333,7 @@ func TestCompareAndSetLost(t *testing.T) {
 			}
 			t.Logf("application wrote row %d", id)
 		})
+		return nil
 	}
 	t.Cleanup(func() { testHookBeforeWrite = nil })
 	res := mustRun(t, e.m, Job{Kind: Encrypt, Table: "users", Column: "email", TenantColumn: "tenant"}, RunOptions{BatchSize: 100})
@@ -389,4 +421,108 @@ func TestManyWorkersExactlyOnce(t *testing.T) {
 			e.checkEncrypted("email_enc", emailOf)
 		})
 	}
+}
+
+// TestDeadlockRetried makes a batch deadlock with an application
+// transaction that locks two of its rows in the opposite order. Postgres
+// aborts one of them; the job finishes either way and every row's
+// ciphertext matches its current plaintext. (Which one Postgres picks
+// depends on timing; TestRetryableBatchError covers the retry itself.)
+func TestDeadlockRetried(t *testing.T) {
+	e := newEnv(t, Postgres)
+	e.createUsers(300)
+	ctx := context.Background()
+	// The batch's sessions check for deadlocks soon, the application's
+	// late: the batch is meant to be the victim.
+	e.exec("ALTER DATABASE " + currentDB(t, e) + " SET deadlock_timeout = '200ms'")
+	e.db.SetMaxIdleConns(0) // drop pooled sessions from before the setting
+	e.db.SetMaxIdleConns(2)
+
+	appDone := make(chan error, 1)
+	var once sync.Once
+	testHookBeforeWrite = func(ws []write) error {
+		once.Do(func() {
+			a, _ := strconv.ParseInt(ws[0].r.pkText, 10, 64)
+			b, _ := strconv.ParseInt(ws[1].r.pkText, 10, 64)
+			app, err := e.db.BeginTx(ctx, nil)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			// The application holds row b, then wants row a, which the
+			// batch's UPDATE locks before it waits for b.
+			for _, q := range []string{"SET LOCAL deadlock_timeout = '20s'", "UPDATE users SET email = 'app-b@example.org' WHERE id = " + itoa(b)} {
+				if _, err := app.Exec(q); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+			go func() {
+				time.Sleep(30 * time.Millisecond)
+				if _, err := app.Exec("UPDATE users SET email = 'app-a@example.org' WHERE id = $1", a); err != nil {
+					app.Rollback()
+					appDone <- err
+					return
+				}
+				appDone <- app.Commit()
+			}()
+		})
+		return nil
+	}
+	t.Cleanup(func() { testHookBeforeWrite = nil })
+	res, err := e.m.Run(ctx, Job{Kind: Encrypt, Table: "users", Column: "email", ToColumn: "email_enc", TenantColumn: "tenant"}, RunOptions{BatchSize: 50})
+	if err != nil {
+		t.Fatalf("Run = %+v, %v", res, err)
+	}
+	if appErr := <-appDone; appErr == nil {
+		t.Logf("the batch lost the deadlock and ran again")
+	} else {
+		t.Logf("the application lost the deadlock: %v", appErr)
+	}
+	emails := e.rawColumn("users", "email")
+	for i, r := range e.rawColumn("users", "email_enc") {
+		if !emails[i].valid {
+			continue
+		}
+		if pt, err := e.open(r.tenant, "email_enc", r.v); err != nil || string(pt) != string(emails[i].v) {
+			t.Errorf("row %d: email_enc opens to %q, %v; email is %q", r.id, pt, err, emails[i].v)
+		}
+	}
+}
+
+// TestRetryableBatchError fails a batch with a deadlock error: it runs
+// again, and every row is still migrated exactly once.
+func TestRetryableBatchError(t *testing.T) {
+	e := newEnv(t, Postgres)
+	e.createUsers(1000)
+	failures := 0
+	testHookBeforeWrite = func([]write) error {
+		if failures < 3 {
+			failures++
+			return fmt.Errorf("migrate: update users: %w", &pgconn.PgError{Code: "40P01", Message: "deadlock detected"})
+		}
+		return nil
+	}
+	t.Cleanup(func() { testHookBeforeWrite = nil })
+	res := mustRun(t, e.m, Job{Kind: Encrypt, Table: "users", Column: "email", ToColumn: "email_enc", TenantColumn: "tenant"}, RunOptions{BatchSize: 100})
+	if failures != 3 || res.Scanned != 1000 || res.Updated+res.Null != 1000 || res.Skipped != 0 {
+		t.Errorf("Run = %+v after %d injected deadlocks; want every row once", res, failures)
+	}
+	e.checkEncrypted("email_enc", emailOf)
+
+	// Errors that are not transient stop the job.
+	testHookBeforeWrite = func([]write) error { return &pgconn.PgError{Code: "42501", Message: "permission denied"} }
+	_, err := e.m.Run(context.Background(), Job{Kind: Encrypt, Table: "users", Column: "email", TenantColumn: "tenant"}, RunOptions{})
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) || pe.Code != "42501" {
+		t.Errorf("Run with a permanent error = %v, want it returned", err)
+	}
+}
+
+func currentDB(t testing.TB, e *env) string {
+	var name string
+	if err := e.db.QueryRow("SELECT current_database()").Scan(&name); err != nil {
+		t.Fatal(err)
+	}
+	return name
 }

@@ -20,8 +20,9 @@ var (
 	// ErrUnsupportedColumn is a column whose type cannot play its role
 	// (an integer column cannot hold ciphertext, say).
 	ErrUnsupportedColumn = errors.New("migrate: unsupported column type")
-	// ErrJobMismatch is returned when a job id already in the checkpoint
-	// table describes other work (another column, mode, tenant source…).
+	// ErrJobMismatch is returned when an unfinished job in the checkpoint
+	// table has the same id but describes other work (another column,
+	// mode, tenant source…). A finished job's id may be reused.
 	ErrJobMismatch = errors.New("migrate: job id already used for another job")
 	// ErrNoJob is returned by Status for a job id the checkpoint table
 	// does not hold.
@@ -43,7 +44,7 @@ var (
 type RowsFailedError struct{ Result *Result }
 
 func (e *RowsFailedError) Error() string {
-	return fmt.Sprintf("migrate: job %s: %d rows could not be migrated (%d left changing under concurrent writes); see the failures, then rerun with Restart to retry them",
+	return fmt.Sprintf("migrate: job %s: %d rows could not be migrated, %d kept changing under concurrent writes; see the failures, fix them, then run the job again with Restart (colcrypt: --restart)",
 		e.Result.JobID, e.Result.Failed, e.Result.Conflicts)
 }
 

@@ -9,6 +9,8 @@ import (
 
 	"github.com/colcrypt/colcrypt/codec"
 	"github.com/colcrypt/colcrypt/field"
+	"github.com/colcrypt/colcrypt/keystore"
+	"github.com/colcrypt/colcrypt/kms"
 )
 
 // TestResume interrupts a job mid-run and runs it again: the second run
@@ -142,12 +144,22 @@ func TestJobErrors(t *testing.T) {
 			if _, err := e.m.Run(ctx, Job{Kind: Encrypt, Table: "nokey", Column: "a", PK: "u", Tenant: "t"}, RunOptions{}); err != nil {
 				t.Errorf("Run with PK u = %v", err)
 			}
-			// The same job id for other work is refused.
+			// The id of an unfinished job cannot be used for other work;
+			// a finished job's can.
 			job := Job{ID: "j1", Kind: Encrypt, Table: "users", Column: "email", ToColumn: "email_enc", TenantColumn: "tenant"}
+			cctx, cancel := context.WithCancel(ctx)
+			if _, err := e.m.Run(cctx, job, RunOptions{Progress: func(Progress) { cancel() }}); !errors.Is(err, ErrInterrupted) {
+				t.Fatalf("interrupted Run = %v", err)
+			}
+			other := job
+			other.ToColumn = "raw"
+			if _, err := e.m.Run(ctx, other, RunOptions{}); !errors.Is(err, ErrJobMismatch) {
+				t.Errorf("Run reusing an unfinished job's id = %v, want ErrJobMismatch", err)
+			}
 			mustRun(t, e.m, job, RunOptions{})
-			job.ToColumn = "raw"
-			if _, err := e.m.Run(ctx, job, RunOptions{}); !errors.Is(err, ErrJobMismatch) {
-				t.Errorf("Run with a reused job id = %v, want ErrJobMismatch", err)
+			e.exec("UPDATE users SET raw = NULL")
+			if res := mustRun(t, e.m, other, RunOptions{}); res.Updated != 10 {
+				t.Errorf("Run reusing a finished job's id = %+v, want a new job", res)
 			}
 			if _, err := e.m.Status(ctx, "nope"); !errors.Is(err, ErrNoJob) {
 				t.Errorf("Status(nope) = %v, want ErrNoJob", err)
@@ -236,5 +248,49 @@ func TestSQLiteRowid(t *testing.T) {
 		if err != nil || string(pt) != "note "+strconv.Itoa(int(id-1)) {
 			t.Fatalf("rowid %d: Open = %q, %v", id, pt, err)
 		}
+	}
+}
+
+var errKMSDown = errors.New("test kms: down")
+
+// downKMS is a master key whose every call fails.
+type downKMS struct{}
+
+func (downKMS) Wrap(context.Context, []byte, []byte) ([]byte, error)   { return nil, errKMSDown }
+func (downKMS) Unwrap(context.Context, []byte, []byte) ([]byte, error) { return nil, errKMSDown }
+func (downKMS) Close() error                                           { return nil }
+
+// TestKMSFailureStopsJob: a failing KMS is not a row's problem. The job
+// stops with the error, wrapped once with the migrate prefix, having
+// written nothing, and a later run with a working KMS finishes it.
+func TestKMSFailureStopsJob(t *testing.T) {
+	for _, dc := range dialects {
+		t.Run(dc.name, func(t *testing.T) {
+			e := newEnv(t, dc.d)
+			e.createUsers(300)
+			kd, _ := keystore.ParseDialect(dc.d.Name())
+			down, err := keystore.New(e.db, kms.NewKeeper("down:", downKMS{}), keystore.WithDialect(kd))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer down.Close()
+			m, err := New(e.db, dc.d, field.NewEncryptor(down))
+			if err != nil {
+				t.Fatal(err)
+			}
+			job := Job{Kind: Encrypt, Table: "users", Column: "email", ToColumn: "email_enc", TenantColumn: "tenant"}
+			res, err := m.Run(context.Background(), job, RunOptions{BatchSize: 50})
+			if !errors.Is(err, errKMSDown) || !strings.HasPrefix(err.Error(), "migrate: ") || strings.Count(err.Error(), "migrate: ") != 1 {
+				t.Fatalf("Run with the KMS down = %v, want the KMS error wrapped once by migrate", err)
+			}
+			if res == nil || res.Done || res.Updated != 0 || e.count("users", "email_enc IS NOT NULL") != 0 {
+				t.Fatalf("Run with the KMS down = %+v; want nothing written", res)
+			}
+			res = mustRun(t, e.m, job, RunOptions{BatchSize: 50})
+			if !res.Done || res.Updated+res.Null != 300 {
+				t.Errorf("Run after the KMS is back = %+v", res)
+			}
+			e.checkEncrypted("email_enc", emailOf)
+		})
 	}
 }

@@ -285,3 +285,30 @@ func TestDecrypt(t *testing.T) {
 		})
 	}
 }
+
+// TestOneConnection runs jobs on a pool of one connection: no key-store
+// call may wait for a connection while a batch transaction holds the only
+// one (or, on SQLite, the write lock).
+func TestOneConnection(t *testing.T) {
+	for _, dc := range dialects {
+		t.Run(dc.name, func(t *testing.T) {
+			e := newEnv(t, dc.d)
+			ctx := context.Background()
+			e.createUsers(2000)
+			e.db.SetMaxOpenConns(1)
+			mustRun(t, e.m, Job{Kind: Encrypt, Table: "users", Column: "email", ToColumn: "email_enc", TenantColumn: "tenant", BlindIndex: lowerBidx(t)},
+				RunOptions{BatchSize: 100, Workers: 2})
+			for _, tn := range tenants {
+				if _, err := e.store.Rotate(ctx, tn); err != nil {
+					t.Fatal(err)
+				}
+			}
+			res := mustRun(t, e.m, Job{Kind: Reencrypt, Table: "users", Column: "email_enc", TenantColumn: "tenant", BlindIndex: lowerBidx(t)},
+				RunOptions{BatchSize: 100, Workers: 2})
+			if res.Updated == 0 || res.Failed != 0 {
+				t.Errorf("reencrypt = %+v", res)
+			}
+			e.checkEncrypted("email_enc", emailOf)
+		})
+	}
+}

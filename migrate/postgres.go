@@ -26,6 +26,23 @@ func (postgres) Name() string          { return "postgres" }
 func (postgres) quote(s string) string { return quoteDouble(s) }
 func (postgres) ph(i int) string       { return "$" + strconv.Itoa(i) }
 
+// retryable matches SQLSTATE 40001 (serialization_failure), 40P01
+// (deadlock_detected) and 55P03 (lock_not_available) through the
+// SQLState method of pgx's and lib/pq's errors. A batch that collides
+// with the application's own row locks in another order is the usual
+// deadlock victim; it rolled back whole and runs again.
+func (postgres) retryable(err error) bool {
+	var se interface{ SQLState() string }
+	if !errors.As(err, &se) {
+		return false
+	}
+	switch se.SQLState() {
+	case "40001", "40P01", "55P03":
+		return true
+	}
+	return false
+}
+
 func (postgres) timeArg(t time.Time) any { return t.UTC() }
 
 func (d postgres) describe(ctx context.Context, q querier, table string) (*tableInfo, error) {

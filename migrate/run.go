@@ -3,6 +3,7 @@ package migrate
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -160,20 +161,32 @@ func (w *worker) loop(ctx context.Context, lim *rate.Limiter, o RunOptions, pr *
 	}
 }
 
-// maxColdRetries bounds how often a batch is retried to load tenant keys
-// outside its transaction.
-const maxColdRetries = 3
+// Batch retries: for keys to load outside the transaction, and for
+// transient database conflicts (deadlocks with the application, busy
+// locks), with a growing, jittered pause.
+const (
+	maxColdRetries = 3
+	maxTxRetries   = 8
+	txRetryBase    = 20 * time.Millisecond
+)
 
-// step runs one batch, retrying it when it met tenants whose keys must be
-// loaded outside the transaction.
+// step runs one batch, running it again when it met keys that must be
+// loaded outside the transaction, or lost a deadlock.
 func (w *worker) step(ctx context.Context, o RunOptions) (claimed bool, t tally, err error) {
 	w.startBatch(ctx)
-	for attempt := 0; ; attempt++ {
+	cold, conflicts := 0, 0
+	for {
 		claimed, t, err = w.stepTx(ctx, o)
-		if err != errCold || attempt == maxColdRetries {
+		switch {
+		case err == errCold && cold < maxColdRetries:
+			cold++
+			w.warm(ctx)
+		case err != nil && err != errCold && w.m.d.retryable(err) && conflicts < maxTxRetries:
+			conflicts++
+			time.Sleep(txRetryBase<<min(conflicts, 6) + time.Duration(rand.Int64N(int64(txRetryBase))))
+		default:
 			return claimed, t, err
 		}
-		w.warm(ctx)
 	}
 }
 
@@ -247,8 +260,8 @@ const maxCASRounds = 3
 
 // testHookBeforeWrite, if set by a test, runs between a batch's read and
 // its write: where a concurrent application write makes a
-// compare-and-set lose.
-var testHookBeforeWrite func([]write)
+// compare-and-set lose. An error it returns fails the batch.
+var testHookBeforeWrite func([]write) error
 
 // process transforms and writes a batch's rows (or, for a dry run, only
 // counts the writes), retrying rows that changed under it.
@@ -287,7 +300,9 @@ func (w *worker) process(ctx context.Context, tx txn, rows []row) (tally, []Fail
 			break
 		}
 		if testHookBeforeWrite != nil {
-			testHookBeforeWrite(ws)
+			if err := testHookBeforeWrite(ws); err != nil {
+				return t, nil, err
+			}
 		}
 		applied, err := w.m.d.write(ctx, tx, w.p, ws)
 		if err != nil {

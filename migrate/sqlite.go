@@ -30,6 +30,17 @@ func (sqlite) ph(i int) string       { return "?" + strconv.Itoa(i) }
 // shell, and max() of it is the latest time.
 const sqliteTimeLayout = "2006-01-02T15:04:05.000000000Z"
 
+// retryable matches SQLITE_BUSY and SQLITE_LOCKED (primary result codes
+// 5 and 6) through the Code method of modernc's and mattn's errors.
+func (sqlite) retryable(err error) bool {
+	var ce interface{ Code() int }
+	if !errors.As(err, &ce) {
+		return false
+	}
+	code := ce.Code() & 0xff
+	return code == 5 || code == 6
+}
+
 func (sqlite) timeArg(t time.Time) any { return t.UTC().Format(sqliteTimeLayout) }
 
 // sqliteClass applies SQLite's column affinity rules to a declared type.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"unicode/utf8"
 
 	"github.com/colcrypt/colcrypt/codec"
@@ -105,7 +106,8 @@ func (w *worker) transform(ctx context.Context, r *row) (outcome, write, string,
 		if reason, ok := rowFailure(err); ok {
 			return outFail, write{}, reason, nil
 		}
-		return outFail, write{}, "", err
+		// The key store or the KMS failed: the job stops.
+		return outFail, write{}, "", fmt.Errorf("migrate: %s row %s: %w", p.ti.Name, r.pkText, err)
 	}
 	if !r.src.valid {
 		return outNull, write{}, "", nil
@@ -132,10 +134,15 @@ func (w *worker) transform(ctx context.Context, r *row) (outcome, write, string,
 		if err != nil {
 			return fail(err)
 		}
+		c, err := w.key(ctx, keyRef{tenant: tenant})
 		if dry {
+			// A tenant without a key would get one; a shredded tenant
+			// would fail.
+			if err != nil && !errors.Is(err, keystore.ErrKeyNotFound) {
+				return fail(err)
+			}
 			return outWrite, write{r: r}, "", nil
 		}
-		c, err := w.key(ctx, keyRef{tenant: tenant})
 		if err != nil {
 			return fail(err)
 		}

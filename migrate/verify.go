@@ -112,8 +112,6 @@ func (m *Migrator) scan(ctx context.Context, job Job, o VerifyOptions, open bool
 		if total, err = m.d.estimate(ctx, m.db, p); err != nil {
 			return nil, err
 		}
-	}
-	if o.Progress != nil {
 		o.Progress(Progress{Total: total})
 	}
 	w := &worker{m: m, p: p}
@@ -129,6 +127,7 @@ func (m *Migrator) scan(ctx context.Context, job Job, o VerifyOptions, open bool
 		if err := ctx.Err(); err != nil {
 			return rep, fmt.Errorf("%w: %w", ErrInterrupted, err)
 		}
+		w.startBatch(ctx)
 		rows, err := w.read(ctx, m.db, lower, nil, o.BatchSize)
 		if err != nil {
 			return rep, err
@@ -179,7 +178,7 @@ func (w *worker) check(ctx context.Context, r *row, rep *Report, expect Expect, 
 	if err != nil {
 		reason, ok := rowFailure(err)
 		if !ok {
-			return err
+			return fmt.Errorf("migrate: %s row %s: %w", rep.Table, r.pkText, err)
 		}
 		rep.Failed++
 		fail(r, reason)
@@ -200,7 +199,7 @@ func (w *worker) check(ctx context.Context, r *row, rep *Report, expect Expect, 
 	if err != nil {
 		reason, ok := rowFailure(err)
 		if !ok {
-			return err
+			return fmt.Errorf("migrate: %s row %s: %w", rep.Table, r.pkText, err)
 		}
 		rep.Failed++
 		fail(r, reason)

@@ -271,12 +271,16 @@ func processAlive(pid int) bool {
 	return err == nil || errors.Is(err, syscall.EPERM)
 }
 
-// TerminateContainers stops and removes the shared Postgres container, if
-// this test binary started one. Call it after m.Run in TestMain (or use
-// [Main]); t.Cleanup cannot, since the container outlives every single test.
-// Without it, the container lives on until Ryuk reaps it or the next test
-// binary on this host removes it as an orphan.
+// TerminateContainers stops and removes the shared Postgres and MySQL
+// containers, if this test binary started them. Call it after m.Run in
+// TestMain (or use [Main]); t.Cleanup cannot, since a container outlives
+// every single test. Without it, a container lives on until Ryuk reaps it
+// or the next test binary on this host removes it as an orphan.
 func TerminateContainers() error {
+	return errors.Join(terminatePostgresContainer(), TerminateMySQLContainer())
+}
+
+func terminatePostgresContainer() error {
 	shared.mu.Lock()
 	defer shared.mu.Unlock()
 	ctr := shared.ctr
@@ -293,7 +297,7 @@ func TerminateContainers() error {
 	return nil
 }
 
-// Main runs the tests of m, terminates the shared Postgres container and
+// Main runs the tests of m, terminates the shared containers and
 // exits. Use it as a package's TestMain:
 //
 //	func TestMain(m *testing.M) { testhelpers.Main(m) }

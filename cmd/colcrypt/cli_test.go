@@ -144,7 +144,7 @@ func TestEndToEnd(t *testing.T) {
 			k2 := "local://" + f.keyFile + "?id=k2"
 			before := f.scalar("SELECT count(*) FROM users WHERE email_enc IS NOT NULL")
 			rw := decodeJSON[map[string]any](t, f.mustRun(exitOK, "keys", "rewrap", "--to", k2, "-o", "json").stdout)
-			if rw["Rewrapped"] != float64(6) {
+			if rw["rewrapped"] != float64(6) || rw["to"] != k2 {
 				t.Errorf("keys rewrap = %v, want 6 keys", rw)
 			}
 			f.kmsURL = k2

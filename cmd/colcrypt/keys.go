@@ -272,9 +272,12 @@ reachable for unwrapping), run rewrap, then disable the old key in the KMS.`,
 			}
 			res, err := k.store.Rewrap(ctx, toKEK, opts...)
 			out := struct {
-				keystore.RewrapResult
-				To string `json:"to"`
-			}{res, toKEK.URI()}
+				To        string `json:"to"`
+				Scanned   int    `json:"scanned"`
+				Rewrapped int    `json:"rewrapped"`
+				Skipped   int    `json:"skipped"`
+				Conflicts int    `json:"conflicts"`
+			}{toKEK.URI(), res.Scanned, res.Rewrapped, res.Skipped, res.Conflicts}
 			if eerr := c.emit(out, func(w io.Writer) {
 				fmt.Fprintf(w, "rewrapped %d keys under %s (%d scanned, %d skipped, %d changed concurrently)\n",
 					res.Rewrapped, toKEK.URI(), res.Scanned, res.Skipped, res.Conflicts)

@@ -95,7 +95,8 @@ const (
 // open connects to the database, opens the master key if needed, and
 // builds the key store, Encryptor and Migrator. Commands that never wrap
 // or unwrap a key (listing, status, shredding, counting versions) run
-// without --kms.
+// without --kms, and ignore it: opening a cloud KMS client may need
+// credentials the operator's machine does not have.
 func (c *cli) open(ctx context.Context, need needKMS, opts ...field.Option) (*conn, error) {
 	driver, source, dialect, err := parseDSN(c.dsn)
 	if err != nil {
@@ -118,7 +119,7 @@ func (c *cli) open(ctx context.Context, need needKMS, opts ...field.Option) (*co
 		return nil, err
 	}
 	kek := kms.NewKeeper("none:", noKMS{})
-	if need == withKMS || c.kmsURL != "" {
+	if need == withKMS {
 		if c.kmsURL == "" {
 			k.Close()
 			return nil, usageErr("no master key: pass --kms or set %s", envKMS)
