@@ -38,7 +38,10 @@ type Cipher struct {
 // under the verb (%s, %q) it expands one level with %v, which prints the
 // pointers inside as addresses. So no verb reaches a key schedule.
 type cipherKeys struct {
-	gcm cipher.AEAD // nonce-prepending AES-256-GCM
+	gcm cipher.AEAD // nonce-prepending AES-256-GCM, for sealing
+	// gcmOpen is the same key with an explicit nonce, for opening a parsed
+	// Value whose nonce and ciphertext are separate slices.
+	gcmOpen cipher.AEAD
 	siv *subtle.AESSIV
 	// bidx hands out HMAC-SHA256 hashes keyed with the blind-index
 	// subkey; the subkey itself lives only in the pool's New closure.
@@ -84,12 +87,16 @@ func NewCipher(dek []byte, version uint32, scope Scope) (*Cipher, error) {
 	if err != nil {
 		return nil, fmt.Errorf("codec: %w", err)
 	}
+	gcmOpen, err := cipher.NewGCM(block)
+	if err != nil {
+		return nil, fmt.Errorf("codec: %w", err)
+	}
 	siv, err := subtle.NewAESSIV(sivKey)
 	if err != nil {
 		return nil, fmt.Errorf("codec: %w", err)
 	}
 
-	c := &Cipher{version: version, scope: scope, k: &cipherKeys{gcm: gcm, siv: siv}}
+	c := &Cipher{version: version, scope: scope, k: &cipherKeys{gcm: gcm, gcmOpen: gcmOpen, siv: siv}}
 	// The AAD is header ‖ canonical scope; the header is kept as a capped
 	// prefix of it so Seal can copy it without a second buffer.
 	h := headerLen(version)
@@ -138,14 +145,28 @@ func (c *Cipher) SealDeterministic(dst, plaintext []byte) ([]byte, error) {
 // plaintext to dst. Every failure is ErrAuth.
 func (c *Cipher) Open(dst, value []byte) ([]byte, error) {
 	v, err := Parse(value)
-	if err != nil || v.KeyVersion != c.version {
+	if err != nil {
 		return nil, ErrAuth
 	}
+	return c.OpenValue(dst, v)
+}
+
+// OpenValue is Open for a value already split by Parse, for callers that
+// parse first to find the key version and should not parse twice. Every
+// failure is ErrAuth.
+func (c *Cipher) OpenValue(dst []byte, v Value) ([]byte, error) {
+	if v.KeyVersion != c.version {
+		return nil, ErrAuth
+	}
+	// The AAD is always this Cipher's own header ‖ scope, never bytes taken
+	// from v: a header that parsed to this algorithm and version has
+	// exactly those bytes, and one that did not cannot authenticate.
 	switch v.Algorithm {
 	case AESGCM:
-		// The header parsed canonically to this algorithm and version, so
-		// its bytes equal c.gcmHdr and c.gcmAAD is the value's AAD.
-		out, err := c.k.gcm.Open(dst, nil, value[len(v.Header):], c.gcmAAD)
+		if len(v.Nonce) != nonceSize {
+			return nil, ErrAuth
+		}
+		out, err := c.k.gcmOpen.Open(dst, v.Nonce, v.Ciphertext, c.gcmAAD)
 		if err != nil {
 			return nil, ErrAuth
 		}

@@ -142,7 +142,7 @@ func (e *Encryptor) Open(ctx context.Context, s Scope, value []byte) ([]byte, er
 	if err != nil {
 		return nil, err
 	}
-	return c.Open(nil, value)
+	return c.OpenValue(nil, v)
 }
 
 func (e *Encryptor) versionCipher(ctx context.Context, tenant string, version uint32, s Scope) (*codec.Cipher, error) {

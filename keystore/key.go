@@ -3,7 +3,9 @@ package keystore
 import (
 	"fmt"
 	"log/slog"
+	"maps"
 	"sync"
+	"sync/atomic"
 
 	"github.com/colcrypt/colcrypt/codec"
 )
@@ -29,10 +31,13 @@ type Key struct {
 	tenant  string
 	version uint32
 
-	mu      sync.RWMutex
-	dek     []byte // nil once zeroed
-	gone    error  // why dek is nil
-	ciphers map[column]*codec.Cipher
+	mu   sync.Mutex
+	dek  []byte // nil once zeroed
+	gone error  // why dek is nil
+	// ciphers is copied on write and read without a lock: it sits on every
+	// seal and open, gains an entry only once per column, and is dropped
+	// (set to nil) when the key is zeroed.
+	ciphers atomic.Pointer[map[column]*codec.Cipher]
 }
 
 // column keys the cipher map. A struct of two strings, not their
@@ -40,7 +45,7 @@ type Key struct {
 type column struct{ table, column string }
 
 func newKey(tenant string, version uint32, dek []byte) *Key {
-	return &Key{tenant: tenant, version: version, dek: dek, ciphers: make(map[column]*codec.Cipher)}
+	return &Key{tenant: tenant, version: version, dek: dek}
 }
 
 // Tenant returns the tenant the key belongs to.
@@ -54,11 +59,10 @@ func (k *Key) Version() uint32 { return k.version }
 // key, deriving it on first use and caching it in the Key. It fails once
 // the key was zeroed.
 func (k *Key) Cipher(table, col string) (*codec.Cipher, error) {
-	k.mu.RLock()
-	c := k.ciphers[column{table, col}]
-	k.mu.RUnlock()
-	if c != nil {
-		return c, nil
+	if m := k.ciphers.Load(); m != nil {
+		if c := (*m)[column{table, col}]; c != nil {
+			return c, nil
+		}
 	}
 	return k.derive(table, col)
 }
@@ -70,14 +74,22 @@ func (k *Key) derive(table, col string) (*codec.Cipher, error) {
 		return nil, k.gone
 	}
 	id := column{table, col}
-	if c := k.ciphers[id]; c != nil {
-		return c, nil
+	old := k.ciphers.Load()
+	if old != nil {
+		if c := (*old)[id]; c != nil {
+			return c, nil
+		}
 	}
 	c, err := codec.NewCipher(k.dek, k.version, codec.Scope{Tenant: k.tenant, Table: table, Column: col})
 	if err != nil {
 		return nil, fmt.Errorf("keystore: %w", err)
 	}
-	k.ciphers[id] = c
+	m := make(map[column]*codec.Cipher, 1)
+	if old != nil {
+		maps.Copy(m, *old)
+	}
+	m[id] = c
+	k.ciphers.Store(&m)
 	return c, nil
 }
 
@@ -89,22 +101,22 @@ func (k *Key) zero(reason error) {
 		clear(k.dek)
 		k.dek = nil
 		k.gone = reason
-		k.ciphers = nil
+		k.ciphers.Store(nil)
 	}
 	k.mu.Unlock()
 }
 
 // sameDEK reports, in constant time, whether the key holds dek.
 func (k *Key) sameDEK(dek []byte) bool {
-	k.mu.RLock()
-	defer k.mu.RUnlock()
+	k.mu.Lock()
+	defer k.mu.Unlock()
 	return k.dek != nil && constantTimeEqual(k.dek, dek)
 }
 
 // zeroed reports whether the key's bytes were cleared.
 func (k *Key) zeroed() bool {
-	k.mu.RLock()
-	defer k.mu.RUnlock()
+	k.mu.Lock()
+	defer k.mu.Unlock()
 	return k.dek == nil
 }
 
