@@ -87,6 +87,17 @@
 // types are reported as a [*ModelError] naming the field, at AutoMigrate
 // or at the model's first statement.
 //
+// # MySQL and MariaDB
+//
+// AutoMigrate gives encrypted fields longblob (longtext with armor),
+// blind indexes VARBINARY of their length (MySQL indexes a BLOB only by a
+// prefix), and the tenant field VARBINARY: a character column compares
+// under its collation, and a case-insensitive or PAD SPACE one would let
+// the tenant "Acme" or "acme " update and Match the rows of "acme". It
+// refuses a tenant column typed as characters ([ErrColumnType]). Run the
+// server with a strict sql_mode (the default), so that a value too long
+// for its column is refused, not truncated.
+//
 // # SQLite
 //
 // The key store creates a new tenant's key through its own connection.

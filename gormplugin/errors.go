@@ -23,7 +23,8 @@ var (
 	ErrModel = errors.New("gormplugin: invalid model")
 
 	// ErrColumnType is matched by every *ColumnTypeError: AutoMigrate
-	// found a column that cannot hold the ciphertext of its field.
+	// found a column that cannot hold the ciphertext of its field, or, on
+	// MySQL, a tenant column that does not compare byte for byte.
 	ErrColumnType = errors.New("gormplugin: column cannot hold ciphertext")
 
 	// ErrNotMatchable is returned by Match for a field that is not
@@ -95,7 +96,9 @@ func (e *FieldError) Unwrap() error { return e.Err }
 // ColumnTypeError is a database column that cannot hold the values of its
 // encrypted field: a text column for binary ciphertext on a database that
 // checks text encoding, or a length-limited column too short for the
-// ciphertext. AutoMigrate returns it; it matches ErrColumnType.
+// ciphertext; or a MySQL tenant column of a character type, which would
+// match other tenants' ids under its collation. AutoMigrate returns it;
+// it matches ErrColumnType.
 type ColumnTypeError struct {
 	Model  string
 	Field  string

@@ -24,7 +24,8 @@ import (
 //  2. gives each encrypted field without a `gorm:"type:..."` a column
 //     type that holds ciphertext: bytea (Postgres), blob (SQLite),
 //     longblob (MySQL), or text / longtext with colcrypt:"armor"; blind
-//     index fields get bytea / blob / varbinary(n);
+//     index fields get bytea / blob / varbinary(n); on MySQL the tenant
+//     field gets varbinary (see below);
 //  3. creates the key table (keystore.CreateTable, in db's dialect)
 //     unless the plugin was built WithoutKeyTable;
 //  4. runs db.AutoMigrate(models...);
@@ -33,7 +34,18 @@ import (
 //     column for binary ciphertext on Postgres or MySQL (its bytes are not
 //     valid UTF-8; use a binary type or colcrypt:"armor"), or a
 //     length-limited column shorter than the ciphertext of the field's
-//     `gorm:"size:n"` plaintext bytes (1 byte if no size is given).
+//     `gorm:"size:n"` plaintext bytes (1 byte if no size is given); on
+//     MySQL, also a tenant column of a character type.
+//
+// On MySQL and MariaDB the tenant column must be binary (VARBINARY or
+// BLOB), because updates of encrypted columns and Match are limited to a
+// tenant's rows by tenant_id = ?, and a character column compares under
+// its collation: a case-insensitive one (the default) makes "Acme" match
+// "acme", and every PAD SPACE one (utf8mb4_bin too) makes "acme " match
+// "acme", so a request for one tenant would overwrite another's values
+// with ciphertext under the wrong key. A tenant
+// field without a type: tag gets VARBINARY of its `gorm:"size:n"`, or of
+// keystore.MaxTenantLen bytes, which InnoDB can still index.
 //
 // Column types are set on GORM's cached schema of db, so run AutoMigrate
 // at start-up, before the models are used concurrently. A db.Use of the
@@ -94,7 +106,7 @@ func AutoMigrate(db *gorm.DB, models ...any) error {
 
 	var errs []error
 	for _, c := range all {
-		if len(c.m.fields) == 0 {
+		if len(c.m.fields) == 0 && (c.m.tenant == nil || dialect != "mysql") {
 			continue
 		}
 		cols, err := db.Migrator().ColumnTypes(c.model)
@@ -104,6 +116,11 @@ func AutoMigrate(db *gorm.DB, models ...any) error {
 		byName := make(map[string]gorm.ColumnType, len(cols))
 		for _, ct := range cols {
 			byName[strings.ToLower(ct.Name())] = ct
+		}
+		if c.m.tenant != nil {
+			if ct, ok := byName[strings.ToLower(c.m.tenant.DBName)]; ok {
+				errs = append(errs, checkTenantColumn(dialect, c.m, ct))
+			}
 		}
 		for _, ef := range c.m.fields {
 			if ct, ok := byName[strings.ToLower(ef.column)]; ok {
@@ -127,10 +144,23 @@ var columnTypes = map[string]struct{ binary, text string }{
 }
 
 // setColumnTypes sets the GORM data type of the encrypted and blind index
-// fields that have no type: tag. GORM gives a serializer field the type
-// of its Go kind (text for a string, bigint for an int), which cannot
-// hold ciphertext; the tag is the user's word and is checked instead.
+// fields, and on MySQL of the tenant field, that have no type: tag. GORM
+// gives a serializer field the type of its Go kind (text for a string,
+// bigint for an int), which cannot hold ciphertext, and a string the
+// MySQL type longtext, which compares under a collation (see
+// AutoMigrate); the tag is the user's word and is checked instead.
 func setColumnTypes(m *model, dialect string) {
+	if t := m.tenant; t != nil && dialect == "mysql" {
+		if _, typed := t.TagSettings["TYPE"]; !typed {
+			n := keystore.MaxTenantLen
+			if _, sized := t.TagSettings["SIZE"]; sized && t.Size > 0 && t.Size < n {
+				n = t.Size
+			}
+			if want := schema.DataType("varbinary(" + strconv.Itoa(n) + ")"); t.DataType != want {
+				t.DataType = want
+			}
+		}
+	}
 	types, known := columnTypes[dialect]
 	for _, ef := range m.fields {
 		if _, typed := ef.f.TagSettings["TYPE"]; !typed {
@@ -241,6 +271,21 @@ func checkBidxColumn(dialect string, ef *encField, ct gorm.ColumnType) error {
 		return fail("too short for a %d-byte blind index", ef.spec.BlindIndex.Length)
 	}
 	return nil
+}
+
+// checkTenantColumn refuses, on MySQL, a tenant column that compares
+// under a collation (see AutoMigrate), and a BINARY(n) one, which pads
+// the tenant with zero bytes so that it no longer equals the context's.
+func checkTenantColumn(dialect string, m *model, ct gorm.ColumnType) error {
+	if dialect != "mysql" {
+		return nil
+	}
+	typ := strings.ToLower(ct.DatabaseTypeName())
+	if strings.Contains(typ, "varbinary") || strings.Contains(typ, "blob") {
+		return nil
+	}
+	return &ColumnTypeError{Model: m.name, Field: m.tenant.Name, Table: m.schema.Table, Column: m.tenant.DBName, Type: columnTypeString(ct),
+		Reason: "a tenant column must be VARBINARY on MySQL: a character column compares under a collation (\"Acme\" = \"acme\", \"acme \" = \"acme\"), letting one tenant's statements reach another's rows, and BINARY pads with zero bytes; drop the type: tag so AutoMigrate makes it varbinary"}
 }
 
 func columnTypeString(ct gorm.ColumnType) string {

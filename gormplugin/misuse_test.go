@@ -29,25 +29,32 @@ func TestMisuse(t *testing.T) {
 			mention string // the error names this
 			// columnOnly: a column check, strict dialects only.
 			columnOnly bool
+			// mysqlOnly: a check MySQL alone needs.
+			mysqlOnly bool
 		}{
 			{"UnsupportedType", &BadType{}, func(err error) bool {
 				var ut *field.UnsupportedTypeError
 				return isModel(err) && errors.As(err, &ut) && ut.Field == "BadType.Ratio"
-			}, "Ratio", false},
-			{"BlindIndexWithoutField", &BadNoBidxField{}, isModel, "email_bidx", false},
-			{"TagWithoutSerializer", &BadNoSerializer{}, isModel, "serializer:colcrypt", false},
+			}, "Ratio", false, false},
+			{"BlindIndexWithoutField", &BadNoBidxField{}, isModel, "email_bidx", false, false},
+			{"TagWithoutSerializer", &BadNoSerializer{}, isModel, "serializer:colcrypt", false, false},
 			{"BadTag", &BadTag{}, func(err error) bool {
 				var te *field.TagError
 				return isModel(err) && errors.As(err, &te)
-			}, "sparkly", false},
-			{"EncryptedDefault", &BadDefault{}, isModel, "default", false},
-			{"TextColumnWithoutArmor", &BadTextColumn{}, func(err error) bool { return errors.Is(err, gormplugin.ErrColumnType) }, "not valid UTF-8", true},
-			{"ColumnTooShort", &BadShortColumn{}, func(err error) bool { return errors.Is(err, gormplugin.ErrColumnType) }, "too short", true},
-			{"VarcharLongEnough", &GoodVarcharColumn{}, nil, "", false},
+			}, "sparkly", false, false},
+			{"EncryptedDefault", &BadDefault{}, isModel, "default", false, false},
+			{"TextColumnWithoutArmor", &BadTextColumn{}, func(err error) bool { return errors.Is(err, gormplugin.ErrColumnType) }, "not valid UTF-8", true, false},
+			{"ColumnTooShort", &BadShortColumn{}, func(err error) bool { return errors.Is(err, gormplugin.ErrColumnType) }, "too short", true, false},
+			{"VarcharLongEnough", &GoodVarcharColumn{}, nil, "", false, false},
+			{"TenantCharacterColumn", &BadTenantColumn{}, func(err error) bool {
+				var ce *gormplugin.ColumnTypeError
+				return errors.As(err, &ce) && ce.Field == "TenantID" && ce.Column == "tenant_id"
+			}, "VARBINARY", true, true},
+			{"TenantSizedColumn", &GoodTenantSized{}, nil, "", false, false},
 		} {
 			t.Run(c.name, func(t *testing.T) {
 				err := gormplugin.AutoMigrate(e.db, c.model)
-				wantErr := c.check != nil && (!c.columnOnly || d.name != "sqlite")
+				wantErr := c.check != nil && (!c.columnOnly || d.name != "sqlite") && (!c.mysqlOnly || d.name == "mysql")
 				switch {
 				case !wantErr && err != nil:
 					t.Fatalf("AutoMigrate(%T) = %v, want nil", c.model, err)
@@ -64,6 +71,27 @@ func TestMisuse(t *testing.T) {
 				}
 			})
 		}
+
+		t.Run("TenantSizedType", func(t *testing.T) {
+			if d.name != "mysql" {
+				return
+			}
+			cols, err := e.db.Migrator().ColumnTypes(&GoodTenantSized{})
+			if err != nil {
+				t.Fatalf("ColumnTypes(GoodTenantSized) = %v", err)
+			}
+			for _, c := range cols {
+				if c.Name() != "tenant_id" {
+					continue
+				}
+				n, _ := c.Length()
+				if got := strings.ToLower(c.DatabaseTypeName()); got != "varbinary" || n != 64 {
+					t.Fatalf("tenant_id is %s(%d), want varbinary(64)", got, n)
+				}
+				return
+			}
+			t.Fatalf("ColumnTypes(GoodTenantSized) has no tenant_id")
+		})
 
 		t.Run("VarcharRoundTrip", func(t *testing.T) {
 			ctx := ctxFor("acme")

@@ -91,3 +91,19 @@ type GoodVarcharColumn struct {
 	ID   uint
 	Name string `gorm:"type:varchar(200);size:64;serializer:colcrypt" colcrypt:"armor"`
 }
+
+// BadTenantColumn's tenant is a character column: on MySQL "Acme" would
+// match "acme".
+type BadTenantColumn struct {
+	ID       uint
+	TenantID string `gorm:"type:varchar(64)" colcrypt:"tenant"`
+	Name     string `gorm:"serializer:colcrypt"`
+}
+
+// GoodTenantSized has an indexed, sized tenant column: VARBINARY(64) on
+// MySQL.
+type GoodTenantSized struct {
+	ID       uint
+	TenantID string `gorm:"size:64;index" colcrypt:"tenant"`
+	Name     string `gorm:"serializer:colcrypt"`
+}

@@ -41,6 +41,7 @@ var cases = []struct {
 	{"UpdatesMap", testUpdatesMap},
 	{"UpdateOneColumn", testUpdateOneColumn},
 	{"UpdateLimitedToTenant", testUpdateLimitedToTenant},
+	{"TenantComparedByteForByte", testTenantBytes},
 	{"UpdateExpressionRefused", testUpdateExpression},
 	{"MatchBlindIndex", testMatchBlindIndex},
 	{"MatchDeterministic", testMatchDeterministic},
@@ -302,6 +303,28 @@ func testUpdateLimitedToTenant(t *testing.T, e *env) {
 	err := e.db.Model(&rows).Update("name", "Both").Error
 	if !errors.Is(err, gormplugin.ErrManyTenants) {
 		t.Fatalf("Update of rows of two tenants = %v, want ErrManyTenants", err)
+	}
+}
+
+// testTenantBytes: a tenant id that equals another only under a
+// collation (MySQL's default is case-insensitive and pads with spaces)
+// neither updates nor matches its rows.
+func testTenantBytes(t *testing.T, e *env) {
+	ann := newPatient("Ann")
+	e.create(t, "acme", &ann)
+	for _, other := range []string{"ACME", "Acme", "acme "} {
+		ctx := ctxFor(other)
+		res := e.db.WithContext(ctx).Model(&Patient{}).Where("id = ?", ann.ID).Update("name", "Mallory")
+		if res.Error != nil || res.RowsAffected != 0 {
+			t.Fatalf("Update of acme's row for %q = %d rows, %v; want 0, nil", other, res.RowsAffected, res.Error)
+		}
+		if n := e.matchCount(t, ctx, "Email", ann.Email); n != 0 {
+			t.Fatalf("Match(Email) for %q = %d rows, want 0", other, n)
+		}
+	}
+	var got Patient
+	if err := e.db.WithContext(ctxFor("acme")).First(&got, ann.ID).Error; err != nil || got.Name != "Ann" {
+		t.Fatalf("First = %q, %v; want Ann", got.Name, err)
 	}
 }
 
@@ -759,8 +782,13 @@ func testAutoMigrateColumns(t *testing.T, e *env) {
 		t.Fatalf("key table: %v", err)
 	}
 	want := map[string]string{"name": "bytea", "notes": "text", "email_bidx": "bytea", "age": "bytea", "born": "bytea"}
-	if e.dialect == "sqlite" {
+	switch e.dialect {
+	case "sqlite":
 		want = map[string]string{"name": "blob", "notes": "text", "email_bidx": "blob", "age": "blob", "born": "blob"}
+	case "mysql":
+		// The blind index is VARBINARY of its length (MySQL indexes a BLOB
+		// only by a prefix length), and the tenant VARBINARY, compared byte for byte.
+		want = map[string]string{"name": "longblob", "notes": "longtext", "email_bidx": "varbinary", "age": "longblob", "born": "longblob", "tenant_id": "varbinary"}
 	}
 	cols, err := e.db.Migrator().ColumnTypes(&Patient{})
 	if err != nil {
@@ -771,10 +799,20 @@ func testAutoMigrateColumns(t *testing.T, e *env) {
 			if got := strings.ToLower(c.DatabaseTypeName()); got != w {
 				t.Errorf("column %s is %s, want %s", c.Name(), got, w)
 			}
+			if e.dialect == "mysql" && c.Name() == "email_bidx" {
+				if n, ok := c.Length(); !ok || n != codec.DefaultBlindIndexLen {
+					t.Errorf("column email_bidx Length() = %d, %t; want %d, true", n, ok, codec.DefaultBlindIndexLen)
+				}
+			}
 			delete(want, c.Name())
 		}
 	}
 	if len(want) != 0 {
 		t.Errorf("columns not found: %v", want)
+	}
+	// The `gorm:"index"` on the blind index was created (on MySQL only a
+	// bounded binary column can be indexed whole).
+	if !e.db.Migrator().HasIndex(&Patient{}, "idx_patients_email_bidx") {
+		t.Errorf("HasIndex(Patient, idx_patients_email_bidx) = false, want true")
 	}
 }

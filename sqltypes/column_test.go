@@ -19,7 +19,8 @@ import (
 )
 
 // TestNoPlaintextAtRest reads the stored columns with plain SQL, in
-// Postgres and SQLite, binary and armored, randomized and deterministic.
+// Postgres, MySQL and SQLite, binary and armored, randomized and
+// deterministic.
 func TestNoPlaintextAtRest(t *testing.T) {
 	plaintexts := []string{"123-45-6789", "ann@example.com", "Zoë Ångström"}
 	check := func(t *testing.T, b *backend) {
@@ -45,6 +46,7 @@ func TestNoPlaintextAtRest(t *testing.T) {
 		pg := newPG(t)
 		check(t, sqlBackend("postgres", "bytea", pg.db, pg.enc, dollar))
 	})
+	t.Run("mysql", func(t *testing.T) { check(t, mysqlBackend(t)) })
 }
 
 // TestMovedCiphertext copies a stored value to another tenant's row and to

@@ -99,6 +99,21 @@ func newSQLite(t testing.TB) *sqliteEnv {
 	return &sqliteEnv{db: db, keys: ks, enc: field.NewEncryptor(ks)}
 }
 
+// mysqlEnv is a fresh MySQL or MariaDB database (COLCRYPT_TEST_MYSQL_URL)
+// opened with go-sql-driver/mysql, with a key store.
+type mysqlEnv struct {
+	db   *sql.DB
+	keys *keystore.Store
+	enc  *field.Encryptor
+}
+
+func newMySQL(t testing.TB) *mysqlEnv {
+	t.Helper()
+	db := testhelpers.OpenMySQL(t)
+	ks := newStore(t, db, keystore.MySQL)
+	return &mysqlEnv{db: db, keys: ks, enc: field.NewEncryptor(ks)}
+}
+
 func mustExec(t testing.TB, db *sql.DB, query string, args ...any) {
 	t.Helper()
 	if _, err := db.ExecContext(context.Background(), query, args...); err != nil {

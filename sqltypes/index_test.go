@@ -161,6 +161,125 @@ func TestMatchSQLite(t *testing.T) {
 	}
 }
 
+// TestMatchMySQL finds rows with IN on MySQL/MariaDB, across a key
+// rotation: a blind index in an indexed VARBINARY column (MySQL indexes a
+// BLOB only by a prefix), a deterministic value in a LONGBLOB and an
+// armored one in a TEXT column under the database's case-insensitive
+// collation.
+func TestMatchMySQL(t *testing.T) {
+	e := newMySQL(t)
+	ctx := context.Background()
+	mustExec(t, e.db, `CREATE TABLE p (id int PRIMARY KEY, tenant_id VARBINARY(64) NOT NULL,
+		email LONGBLOB, email_bidx VARBINARY(16), ssn LONGBLOB, ssn_text TEXT, INDEX (email_bidx))`)
+	bidx, err := field.NewBlindIndex("email_bidx", 0, "lower", "trim")
+	if err != nil {
+		t.Fatal(err)
+	}
+	email := sqltypes.NewColumn[string](e.enc, "p", "email", sqltypes.WithBlindIndex(bidx))
+	ssn := sqltypes.NewColumn[string](e.enc, "p", "ssn", sqltypes.Deterministic())
+	ssnText := sqltypes.NewColumn[string](e.enc, "p", "ssn_text", sqltypes.Deterministic(), sqltypes.Armor())
+	insert := func(id int, tenant, mail, s string) {
+		t.Helper()
+		idx, err := email.BlindIndex(ctx, tenant, mail)
+		if err != nil {
+			t.Fatalf("BlindIndex: %v", err)
+		}
+		mustExec(t, e.db, `INSERT INTO p VALUES (?, ?, ?, ?, ?, ?)`, id, tenant,
+			email.Value(ctx, tenant, mail), idx, ssn.Value(ctx, tenant, s), ssnText.Value(ctx, tenant, s))
+	}
+	// find returns the ids of tenant's rows whose column is one of cands.
+	find := func(column, tenant string, cands [][]byte, armored bool) []int {
+		t.Helper()
+		if len(cands) == 0 {
+			return nil
+		}
+		args := []any{tenant}
+		for _, c := range cands {
+			if armored {
+				args = append(args, string(c)) // Match armors them already
+			} else {
+				args = append(args, c)
+			}
+		}
+		q := `SELECT id FROM p WHERE tenant_id = ? AND ` + column + ` IN (?` + strings.Repeat(", ?", len(cands)-1) + `) ORDER BY id`
+		rows, err := e.db.QueryContext(ctx, q, args...)
+		if err != nil {
+			t.Fatalf("Query(%s): %v", column, err)
+		}
+		defer rows.Close()
+		var ids []int
+		for rows.Next() {
+			var id int
+			if err := rows.Scan(&id); err != nil {
+				t.Fatalf("Scan: %v", err)
+			}
+			ids = append(ids, id)
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatalf("Rows: %v", err)
+		}
+		return ids
+	}
+
+	insert(1, "acme", "Ann@Example.com", "111-11-1111")
+	insert(2, "acme", "bob@example.com", "222-22-2222")
+	insert(3, "globex", "ann@example.com", "111-11-1111")
+	if _, err := e.keys.Rotate(ctx, "acme"); err != nil {
+		t.Fatalf("Rotate: %v", err)
+	}
+	insert(4, "acme", " ann@example.COM ", "111-11-1111")
+
+	mailCands, err := email.Match(ctx, "acme", "ANN@example.com")
+	if err != nil || len(mailCands) != 2 {
+		t.Fatalf("email.Match after one rotation = %d candidates, %v; want 2", len(mailCands), err)
+	}
+	ssnCands, err := ssn.Match(ctx, "acme", "111-11-1111")
+	if err != nil || len(ssnCands) != 2 {
+		t.Fatalf("ssn.Match after one rotation = %d candidates, %v; want 2", len(ssnCands), err)
+	}
+	textCands, err := ssnText.Match(ctx, "acme", "111-11-1111")
+	if err != nil || len(textCands) != 2 {
+		t.Fatalf("ssnText.Match after one rotation = %d candidates, %v; want 2", len(textCands), err)
+	}
+	for _, tc := range []struct {
+		column  string
+		cands   [][]byte
+		armored bool
+	}{
+		{"email_bidx", mailCands, false},
+		{"ssn", ssnCands, false},
+		{"ssn_text", textCands, true},
+	} {
+		if ids := find(tc.column, "acme", tc.cands, tc.armored); len(ids) != 2 || ids[0] != 1 || ids[1] != 4 {
+			t.Errorf("find(%s, acme, 111/ann) = %v, want [1 4] (before and after the rotation)", tc.column, ids)
+		}
+	}
+	globex, err := email.Match(ctx, "globex", "ann@example.com")
+	if err != nil {
+		t.Fatalf("email.Match(globex) = %v", err)
+	}
+	if ids := find("email_bidx", "globex", globex, false); len(ids) != 1 || ids[0] != 3 {
+		t.Errorf("find(email_bidx, globex, ann) = %v, want [3]", ids)
+	}
+	none, err := email.Match(ctx, "acme", "carol@example.com")
+	if err != nil {
+		t.Fatalf("email.Match(carol) = %v", err)
+	}
+	if ids := find("email_bidx", "acme", none, false); len(ids) != 0 {
+		t.Errorf("find(email_bidx, acme, carol) = %v, want none", ids)
+	}
+
+	// The rows read back through the Columns.
+	var gotMail, gotSSN, gotText string
+	if err := e.db.QueryRowContext(ctx, `SELECT email, ssn, ssn_text FROM p WHERE id = 4`).
+		Scan(email.Scan(ctx, "acme", &gotMail), ssn.Scan(ctx, "acme", &gotSSN), ssnText.Scan(ctx, "acme", &gotText)); err != nil {
+		t.Fatalf("QueryRow(4).Scan = %v", err)
+	}
+	if gotMail != " ann@example.COM " || gotSSN != "111-11-1111" || gotText != "111-11-1111" {
+		t.Errorf("row 4 = %q, %q, %q; want the values written", gotMail, gotSSN, gotText)
+	}
+}
+
 func TestLookupErrors(t *testing.T) {
 	e := newSQLite(t)
 	ctx := context.Background()

@@ -100,6 +100,14 @@ func sqliteBackend(t *testing.T) *backend {
 	return sqlBackend("sqlite", "BLOB", e.db, e.enc, question)
 }
 
+// mysqlBackend is database/sql over go-sql-driver/mysql. Its binary type
+// is LONGBLOB; its armored columns stay TEXT, under the database's
+// (case-insensitive utf8mb4) collation.
+func mysqlBackend(t *testing.T) *backend {
+	e := newMySQL(t)
+	return sqlBackend("database/sql+mysql", "LONGBLOB", e.db, e.enc, question)
+}
+
 var pgxModes = []pgx.QueryExecMode{
 	pgx.QueryExecModeCacheStatement,
 	pgx.QueryExecModeCacheDescribe,
@@ -108,10 +116,10 @@ var pgxModes = []pgx.QueryExecMode{
 	pgx.QueryExecModeSimpleProtocol,
 }
 
-// backends returns SQLite, database/sql over pgx, and native pgx in every
-// exec mode, the Postgres ones sharing one database.
+// backends returns SQLite, MySQL, database/sql over pgx, and native pgx
+// in every exec mode, the Postgres ones sharing one database.
 func backends(t *testing.T) []*backend {
-	bs := []*backend{sqliteBackend(t)}
+	bs := []*backend{sqliteBackend(t), mysqlBackend(t)}
 	pg := newPG(t)
 	bs = append(bs, sqlBackend("database/sql+pgx", "bytea", pg.db, pg.enc, dollar))
 	for _, m := range pgxModes {
