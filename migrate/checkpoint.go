@@ -119,14 +119,19 @@ func (m *Migrator) startJobTx(ctx context.Context, tx txn, p *plan, o RunOptions
 	job := p.job
 	now := m.d.timeArg(time.Now())
 	res, err := tx.ExecContext(ctx, "INSERT INTO "+tbl+" (job_id, chunk, kind, table_name, column_name, spec, state, updated_at) VALUES ("+
-		ph(1)+", 0, "+ph(2)+", "+ph(3)+", "+ph(4)+", "+ph(5)+", '"+stateRunning+"', "+ph(6)+") ON CONFLICT (job_id, chunk) DO NOTHING",
+		ph(1)+", 0, "+ph(2)+", "+ph(3)+", "+ph(4)+", "+ph(5)+", '"+stateRunning+"', "+ph(6)+")"+m.d.onConflictDoNothing(),
 		job.ID, string(job.Kind), job.Table, job.Column, spec, now)
-	if err != nil {
+	var inserted int64
+	switch {
+	case err != nil && m.d.duplicate(err):
+		// Another process recorded the job first (MySQL; a duplicate-key
+		// error ends the statement, not the transaction).
+	case err != nil:
 		return nil, fmt.Errorf("migrate: checkpoint: %w", err)
-	}
-	inserted, err := res.RowsAffected()
-	if err != nil {
-		return nil, fmt.Errorf("migrate: checkpoint: %w", err)
+	default:
+		if inserted, err = res.RowsAffected(); err != nil {
+			return nil, fmt.Errorf("migrate: checkpoint: %w", err)
+		}
 	}
 	if inserted == 0 {
 		h := &header{}
@@ -384,7 +389,11 @@ func (m *Migrator) finish(ctx context.Context, jobID string) error {
 	return nil
 }
 
-// nullTime scans a possibly NULL timestamp that SQLite may return as text.
+// mysqlTimeLayout is a DATETIME as MySQL returns it without parseTime.
+const mysqlTimeLayout = "2006-01-02 15:04:05.999999"
+
+// nullTime scans a possibly NULL timestamp that SQLite, or MySQL without
+// parseTime, returns as text.
 type nullTime struct {
 	t     time.Time
 	valid bool
@@ -407,7 +416,7 @@ func (n *nullTime) Scan(src any) error {
 }
 
 func (n *nullTime) parse(s string) error {
-	for _, layout := range []string{sqliteTimeLayout, time.RFC3339Nano} {
+	for _, layout := range []string{sqliteTimeLayout, time.RFC3339Nano, mysqlTimeLayout} {
 		if t, err := time.Parse(layout, s); err == nil {
 			n.t, n.valid = t, true
 			return nil

@@ -10,10 +10,11 @@ import (
 
 // Dialect is the SQL of one database engine: catalog queries, the batched
 // compare-and-set UPDATE, the checkpoint table and how a batch transaction
-// takes its locks. [Postgres] and [SQLite] are the implementations; a new
-// engine (MySQL, say) is one more file implementing the unexported methods.
+// takes its locks. [Postgres], [SQLite] and [MySQL] are the
+// implementations; a new engine is one more file implementing the
+// unexported methods.
 type Dialect interface {
-	// Name is the engine's name: "postgres", "sqlite".
+	// Name is the engine's name: "postgres", "sqlite", "mysql".
 	Name() string
 
 	dialect
@@ -73,6 +74,12 @@ type dialect interface {
 	retryable(err error) bool
 	// timeArg is a timestamp as the checkpoint table stores it.
 	timeArg(t time.Time) any
+	// onConflictDoNothing is the clause that makes an INSERT of an
+	// existing checkpoint row a no-op ("" where the engine has none: MySQL).
+	onConflictDoNothing() string
+	// duplicate reports whether err is a duplicate-key error, which an
+	// INSERT without onConflictDoNothing reports for an existing row.
+	duplicate(err error) bool
 }
 
 // querier is what reads need: *sql.DB, *sql.Tx and *sql.Conn.
@@ -94,23 +101,26 @@ var (
 	_ txn     = (*sql.Tx)(nil)
 	_ Dialect = postgres{}
 	_ Dialect = sqlite{}
+	_ Dialect = mysqlDialect{}
 )
 
 // DialectByName returns the dialect called name ("postgres", "pgx",
-// "postgresql", "sqlite", "sqlite3").
+// "postgresql", "sqlite", "sqlite3", "mysql", "mariadb").
 func DialectByName(name string) (Dialect, error) {
 	switch strings.ToLower(name) {
 	case "postgres", "postgresql", "pgx", "pg":
 		return Postgres, nil
 	case "sqlite", "sqlite3":
 		return SQLite, nil
+	case "mysql", "mariadb":
+		return MySQL, nil
 	}
-	return nil, fmt.Errorf("migrate: unknown SQL dialect %q (known: postgres, sqlite)", name)
+	return nil, fmt.Errorf("migrate: unknown SQL dialect %q (known: postgres, sqlite, mysql)", name)
 }
 
 // DetectDialect guesses the dialect of db from its driver's Go type: the
 // pgx and lib/pq drivers are Postgres, modernc.org/sqlite and
-// mattn/go-sqlite3 are SQLite.
+// mattn/go-sqlite3 are SQLite, go-sql-driver/mysql is MySQL.
 func DetectDialect(db *sql.DB) (Dialect, error) {
 	t := strings.ToLower(fmt.Sprintf("%T", db.Driver()))
 	switch {
@@ -118,6 +128,8 @@ func DetectDialect(db *sql.DB) (Dialect, error) {
 		return Postgres, nil
 	case strings.Contains(t, "sqlite"):
 		return SQLite, nil
+	case strings.Contains(t, "mysql."):
+		return MySQL, nil
 	}
 	return nil, fmt.Errorf("migrate: cannot tell the SQL dialect of driver %s; pass one to migrate.New", t)
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"testing"
 
+	gomysql "github.com/go-sql-driver/mysql"
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
@@ -29,6 +30,10 @@ func TestRetryable(t *testing.T) {
 		{SQLite, fmt.Errorf("x: %w", sqliteErr(6)), true},
 		{SQLite, sqliteErr(19), false}, // SQLITE_CONSTRAINT
 		{SQLite, errors.New("disk I/O error"), false},
+		{MySQL, &gomysql.MySQLError{Number: 1213}, true},                      // ER_LOCK_DEADLOCK
+		{MySQL, fmt.Errorf("x: %w", &gomysql.MySQLError{Number: 1205}), true}, // ER_LOCK_WAIT_TIMEOUT
+		{MySQL, &gomysql.MySQLError{Number: 1062}, false},                     // ER_DUP_ENTRY
+		{MySQL, errors.New("invalid connection"), false},
 	}
 	for _, tc := range cases {
 		if got := tc.d.retryable(tc.err); got != tc.want {
@@ -88,7 +93,7 @@ func TestChunkCount(t *testing.T) {
 }
 
 func TestDialectByName(t *testing.T) {
-	for name, want := range map[string]Dialect{"postgres": Postgres, "PGX": Postgres, "postgresql": Postgres, "sqlite": SQLite, "sqlite3": SQLite} {
+	for name, want := range map[string]Dialect{"postgres": Postgres, "PGX": Postgres, "postgresql": Postgres, "sqlite": SQLite, "sqlite3": SQLite, "mysql": MySQL, "MariaDB": MySQL} {
 		if got, err := DialectByName(name); err != nil || got != want {
 			t.Errorf("DialectByName(%q) = %v, %v; want %s", name, got, err, want.Name())
 		}

@@ -38,12 +38,15 @@ type env struct {
 var dialects = []struct {
 	name string
 	d    Dialect
-}{{"postgres", Postgres}, {"sqlite", SQLite}}
+}{{"postgres", Postgres}, {"sqlite", SQLite}, {"mysql", MySQL}}
 
 func openDB(t testing.TB, d Dialect) *sql.DB {
 	t.Helper()
-	if d == Postgres {
+	switch d {
+	case Postgres:
 		return testhelpers.OpenPostgres(t)
+	case MySQL:
+		return testhelpers.OpenMySQL(t)
 	}
 	path := filepath.Join(t.TempDir(), "test.db")
 	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(20000)&_pragma=journal_mode(WAL)")
@@ -56,8 +59,13 @@ func openDB(t testing.TB, d Dialect) *sql.DB {
 
 func newEnv(t testing.TB, d Dialect) *env {
 	t.Helper()
+	return newEnvDB(t, d, openDB(t, d))
+}
+
+// newEnvDB is newEnv on a database the caller opened.
+func newEnvDB(t testing.TB, d Dialect, db *sql.DB) *env {
+	t.Helper()
 	ctx := context.Background()
-	db := openDB(t, d)
 	e := &env{t: t, d: d, db: db, keyFile: filepath.Join(t.TempDir(), "master.keys")}
 	if err := localkms.GenerateKeyFile(e.keyFile, "k1"); err != nil {
 		t.Fatalf("GenerateKeyFile = %v", err)
@@ -97,6 +105,15 @@ func (e *env) exec(q string, args ...any) {
 // typ maps a Postgres type name to the dialect's.
 func (e *env) typ(pg string) string {
 	if e.d == Postgres {
+		return pg
+	}
+	if e.d == MySQL {
+		switch pg {
+		case "bytea":
+			return "LONGBLOB"
+		case "text":
+			return "VARCHAR(255)"
+		}
 		return pg
 	}
 	switch pg {
@@ -142,6 +159,28 @@ func (e *env) fill(table string, n int) {
 	if e.d == Postgres {
 		e.exec(`INSERT INTO `+table+` (id, tenant, email, raw, n) SELECT x, `+tenant+`, `+email+`, convert_to(`+email+`, 'UTF8'), x FROM generate_series(1, $1) AS g(x)`, n)
 		e.exec(`ANALYZE ` + table)
+		return
+	}
+	if e.d == MySQL {
+		email := strings.ReplaceAll(email, `'user' || x || '@Example.com'`, `CONCAT('user', x, '@Example.com')`)
+		// The recursion limit is a session variable, named differently on
+		// MariaDB and MySQL: set whichever exists, on one connection.
+		ctx := context.Background()
+		c, err := e.db.Conn(ctx)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		defer c.Close()
+		_, err1 := c.ExecContext(ctx, "SET SESSION max_recursive_iterations = 10000000")
+		_, err2 := c.ExecContext(ctx, "SET SESSION cte_max_recursion_depth = 10000000")
+		if err1 != nil && err2 != nil {
+			e.t.Fatalf("raise the CTE recursion limit: %v; %v", err1, err2)
+		}
+		q := `INSERT INTO ` + table + ` (id, tenant, email, raw, n) SELECT x, ` + tenant + `, ` + email + `, CAST(` + email + ` AS BINARY), x
+			FROM (WITH RECURSIVE g(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM g WHERE x < ?) SELECT x FROM g) AS g`
+		if _, err := c.ExecContext(ctx, q, n); err != nil {
+			e.t.Fatalf("%s: %v", q, err)
+		}
 		return
 	}
 	e.exec(`INSERT INTO `+table+` (id, tenant, email, raw, n) WITH RECURSIVE g(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM g WHERE x < ?1)

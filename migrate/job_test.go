@@ -76,10 +76,7 @@ func TestLookalikes(t *testing.T) {
 			e := newEnv(t, dc.d)
 			ctx := context.Background()
 			e.createUsers(300)
-			ph := "$1"
-			if dc.d == SQLite {
-				ph = "?1"
-			}
+			ph := dc.d.ph(1)
 			// Magic byte, then too short to parse / long enough to parse.
 			short := []byte{codec.Magic, 'h', 'i'}
 			parses := append([]byte{codec.Magic, 1, 1}, []byte("0123456789abcdefghijklmnopqrstuvwxyz")...)

@@ -403,3 +403,6 @@ func (d postgres) claimChunk(table string) string {
 	return `SELECT chunk, lo, hi, last_pk, failures FROM ` + quoteTable(d, table) +
 		` WHERE job_id = $1 AND chunk > 0 AND state = 'pending' ORDER BY chunk LIMIT 1 FOR UPDATE SKIP LOCKED`
 }
+
+func (postgres) onConflictDoNothing() string { return " ON CONFLICT (job_id, chunk) DO NOTHING" }
+func (postgres) duplicate(error) bool        { return false }

@@ -343,3 +343,6 @@ func (d sqlite) claimChunk(table string) string {
 	return `SELECT chunk, lo, hi, last_pk, failures FROM ` + quoteTable(d, table) +
 		` WHERE job_id = ?1 AND chunk > 0 AND state = 'pending' ORDER BY chunk LIMIT 1`
 }
+
+func (sqlite) onConflictDoNothing() string { return " ON CONFLICT (job_id, chunk) DO NOTHING" }
+func (sqlite) duplicate(error) bool        { return false }

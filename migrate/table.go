@@ -34,6 +34,9 @@ type column struct {
 	Name  string
 	Type  string // the engine's type name, usable in a CAST
 	class class
+	// MySQL only: the catalog's DATA_TYPE, and a text column's character
+	// set and collation, which casting a key back to the column needs.
+	dataType, charset, collation string
 }
 
 // tableInfo is a table as the catalog describes it.

@@ -13,7 +13,7 @@ func TestHelp(t *testing.T) {
 		args []string
 		want []string
 	}{
-		{[]string{"--help"}, []string{"Exit codes", "keys", "migrate", "COLCRYPT_DSN", "COLCRYPT_KMS", "Examples:"}},
+		{[]string{"--help"}, []string{"Exit codes", "keys", "migrate", "COLCRYPT_DSN", "COLCRYPT_KMS", "Examples:", "postgres://", "mysql://", "sqlite://"}},
 		{[]string{"help", "keys"}, []string{"init", "list", "rotate", "rewrap", "shred"}},
 		{[]string{"migrate", "--help"}, []string{"encrypt", "reencrypt", "decrypt", "verify", "status"}},
 		{[]string{"migrate", "encrypt", "--help"}, []string{"Examples:", "--to-column", "--tenant-column", "--blind-index", "--normalize", "--mode", "--armor", "--batch-size", "--workers", "--rate", "--dry-run", "--job", "--pk"}},
@@ -60,6 +60,8 @@ func TestUsageExitCodes(t *testing.T) {
 		{"no database", []string{"keys", "list"}, map[string]string{envDSN: ""}, exitUsage, envDSN},
 		{"no master key", []string{"migrate", "encrypt", "--table", "users", "--column", "email", "--tenant-column", "tenant"}, map[string]string{envKMS: ""}, exitUsage, envKMS},
 		{"unreachable database", []string{"keys", "list", "--dsn", "postgres://nobody@127.0.0.1:1/none?connect_timeout=2"}, nil, exitFailure, "connect"},
+		{"mysql DSN without its prefix", []string{"keys", "list", "--dsn", "root@tcp(127.0.0.1:3306)/app"}, nil, exitUsage, "mysql://"},
+		{"bad mysql DSN", []string{"keys", "list", "--dsn", "mysql://root@tcp(127.0.0.1:3306"}, nil, exitUsage, "bad MySQL DSN"},
 		{"no such table", []string{"migrate", "encrypt", "--table", "missing", "--column", "email", "--tenant-column", "tenant"}, nil, exitFailure, "no such table"},
 		{"in place into an integer column", []string{"migrate", "encrypt", "--table", "users", "--column", "id", "--tenant", "a"}, nil, exitUsage, "key column"},
 	}
@@ -89,7 +91,7 @@ func TestUsageExitCodes(t *testing.T) {
 // reencrypt, list, rewrap, shred, verify again, status.
 func TestEndToEnd(t *testing.T) {
 	const n = 3000
-	for _, dialect := range []string{"postgres", "sqlite"} {
+	for _, dialect := range []string{"postgres", "sqlite", "mysql"} {
 		t.Run(dialect, func(t *testing.T) {
 			f := newFixture(t, dialect)
 			f.users(n)

@@ -70,6 +70,12 @@ func newFixture(t testing.TB, dialect string) *fixture {
 		path := filepath.Join(t.TempDir(), "app.db")
 		f.dsn = "sqlite://" + path
 		f.db, err = sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(20000)")
+	case "mysql":
+		dsn := testhelpers.MySQL(t)
+		f.dsn = "mysql://" + dsn
+		f.db, err = sql.Open("mysql", dsn)
+	default:
+		t.Fatalf("newFixture(%q): unknown dialect", dialect)
 	}
 	if err != nil {
 		t.Fatal(err)
@@ -99,8 +105,11 @@ func tenantOf(id int64) string { return []string{"acme", "globex", "initech"}[id
 func (f *fixture) users(n int) {
 	f.t.Helper()
 	blob, gen := "bytea", "generate_series(1, $1) AS g(x)"
-	if f.dialect == "sqlite" {
+	switch f.dialect {
+	case "sqlite":
 		blob = "BLOB"
+	case "mysql":
+		blob = "LONGBLOB"
 	}
 	f.exec("CREATE TABLE users (id bigint PRIMARY KEY, tenant text NOT NULL, email text, email_enc " + blob + ", email_bidx " + blob + ")")
 	email := `CASE WHEN x % 50 = 0 THEN NULL ELSE 'person' || x || '@example.com' END`
@@ -108,6 +117,15 @@ func (f *fixture) users(n int) {
 	if f.dialect == "sqlite" {
 		f.exec(`INSERT INTO users (id, tenant, email) WITH RECURSIVE g(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM g WHERE x < ?1)
 			SELECT x, `+tenant+`, `+email+` FROM g`, n)
+		return
+	}
+	if f.dialect == "mysql" {
+		// The digits 0-9, cross-joined: MySQL caps recursive CTEs at 1000
+		// rows by default.
+		digits := "(SELECT 0 d UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3 UNION ALL SELECT 4 UNION ALL SELECT 5 UNION ALL SELECT 6 UNION ALL SELECT 7 UNION ALL SELECT 8 UNION ALL SELECT 9)"
+		email = strings.ReplaceAll(email, `'person' || x || '@example.com'`, `CONCAT('person', x, '@example.com')`)
+		f.exec(`INSERT INTO users (id, tenant, email) SELECT x, `+tenant+`, `+email+` FROM (SELECT a.d + 10 * b.d + 100 * c.d + 1000 * e.d + 10000 * g.d + 1 AS x FROM `+
+			digits+` a, `+digits+` b, `+digits+` c, `+digits+` e, `+digits+` g) s WHERE x <= ?`, n)
 		return
 	}
 	f.exec(`INSERT INTO users (id, tenant, email) SELECT x, `+tenant+`, `+email+` FROM `+gen, n)

@@ -8,8 +8,9 @@ import (
 	"net/url"
 	"strings"
 
-	_ "github.com/jackc/pgx/v5/stdlib" // "pgx" database/sql driver
-	_ "modernc.org/sqlite"             // "sqlite" database/sql driver
+	gomysql "github.com/go-sql-driver/mysql" // "mysql" database/sql driver
+	_ "github.com/jackc/pgx/v5/stdlib"       // "pgx" database/sql driver
+	_ "modernc.org/sqlite"                   // "sqlite" database/sql driver
 
 	"github.com/colcrypt/colcrypt/field"
 	"github.com/colcrypt/colcrypt/keystore"
@@ -67,11 +68,38 @@ func parseDSN(dsn string) (driver, source, dialect string, err error) {
 	case strings.HasPrefix(dsn, "file:"):
 		path, query, _ := strings.Cut(dsn, "?")
 		return "sqlite", path + "?" + withBusyTimeout(query), "sqlite", nil
+	case strings.HasPrefix(dsn, mysqlScheme):
+		// mysql:// then a go-sql-driver/mysql DSN, verbatim: the driver's
+		// own syntax (user:pass@tcp(host:port)/db?param=value) is not a
+		// URL, so it is not parsed as one.
+		source := strings.TrimPrefix(dsn, mysqlScheme)
+		if _, err := gomysql.ParseDSN(source); err != nil {
+			return "", "", "", usageErr("--dsn: bad MySQL DSN after %s (want user:password@tcp(host:3306)/db?param=value): %v", mysqlScheme, redactDSNErr(err))
+		}
+		return "mysql", source, "mysql", nil
+	case !strings.Contains(dsn, "://") && (strings.Contains(dsn, "@tcp(") || strings.Contains(dsn, "@unix(")):
+		// A bare go-sql-driver DSN would otherwise pass for a Postgres
+		// keyword/value string below.
+		return "", "", "", usageErr("--dsn: a MySQL DSN needs the %s prefix: %suser@tcp(host:3306)/db", mysqlScheme, mysqlScheme)
 	case !strings.Contains(dsn, "://") && strings.Contains(dsn, "="):
 		// A keyword/value connection string: "host=db user=app dbname=app".
 		return "pgx", dsn, "postgres", nil
 	}
-	return "", "", "", usageErr("--dsn: unsupported database URL (want postgres://…, sqlite://…, file:…)")
+	return "", "", "", usageErr("--dsn: unsupported database URL (want postgres://…, mysql://…, sqlite://…, file:…)")
+}
+
+// mysqlScheme prefixes a go-sql-driver/mysql DSN in --dsn.
+const mysqlScheme = "mysql://"
+
+// redactDSNErr keeps the driver's parse error but not the DSN, which may
+// hold a password: go-sql-driver's errors name no part of the DSN today,
+// and this keeps it so if that changes.
+func redactDSNErr(err error) string {
+	msg := err.Error()
+	if strings.Contains(msg, "@") {
+		return "invalid DSN"
+	}
+	return msg
 }
 
 func withBusyTimeout(query string) string {

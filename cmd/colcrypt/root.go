@@ -72,6 +72,8 @@ while the application keeps serving.
 
 The database is given by --dsn or ` + envDSN + `:
   postgres://user@host:5432/db?sslmode=disable   (or any pgx connection string)
+  mysql://user:password@tcp(host:3306)/db        (MySQL 8.0+, MariaDB 10.6+: a
+                                                 go-sql-driver DSN after mysql://)
   sqlite:///absolute/path/app.db, sqlite://relative/app.db, file:app.db?...
 
 The master key by --kms or ` + envKMS + `:
