@@ -37,7 +37,7 @@
 // # Time
 //
 // The outage scenario lasts COLCRYPT_FAULT_DURATION (default 30s, at least
-// 9s; or -faulttest.duration after -args), with the outage scaled to the
+// 9s; or the test flag -faulttest.duration), with the outage scaled to the
 // middle third; the package takes about a minute and a half in all with
 // the defaults on two cores. The few time bounds asserted (a failure
 // within the caller's deadline, a recovery within one maximum backoff)

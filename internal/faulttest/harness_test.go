@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -264,4 +265,49 @@ func (f *failures) report(t *testing.T, what string) {
 func retryable(err error) bool {
 	var ke *keystore.KMSError
 	return kms.IsRetryable(err) && errors.As(err, &ke)
+}
+
+// wantRow is a record as a test expects to find it.
+type wantRow struct {
+	tenant string
+	id     uint
+	rev    int
+}
+
+// verifyRows reads each row through db, which must have the plugin, and
+// checks it is at the revision expected, self-consistent, and found by
+// its lookups.
+func verifyRows(t *testing.T, db *gorm.DB, rows []wantRow) {
+	t.Helper()
+	var bad failures
+	for _, w := range rows {
+		tenant, id, rev := w.tenant, w.id, w.rev
+		ctx, cancel := context.WithTimeout(ctxFor(tenant), 10*time.Second)
+		var got record
+		err := db.WithContext(ctx).First(&got, id).Error
+		switch {
+		case err != nil:
+			bad.add("First(%d) of tenant %s err = %v, want nil", id, tenant, err)
+		case got.Rev != rev || got.TenantID != tenant:
+			bad.add("First(%d) = rev %d of %q, want rev %d of %q", id, got.Rev, got.TenantID, rev, tenant)
+		default:
+			if err := got.check(); err != nil {
+				bad.add("%v", err)
+			} else if err := checkLookups(ctx, db, &got); err != nil {
+				bad.add("tenant %s: %v", tenant, err)
+			}
+		}
+		cancel()
+	}
+	bad.report(t, "rows did not verify")
+}
+
+// deadlineError reports whether err says a deadline passed, by its text.
+// For GORM that is all a caller has when the statement's transaction
+// cannot be rolled back (database/sql already rolled it back when the
+// context ended): gorm.DB.AddError then joins the plugin's error and the
+// rollback's with fmt.Errorf("%v; %w"), which keeps the text of the first
+// but not its chain, so errors.Is(err, context.DeadlineExceeded) fails.
+func deadlineError(err error) bool {
+	return strings.Contains(err.Error(), context.DeadlineExceeded.Error())
 }

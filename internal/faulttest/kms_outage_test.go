@@ -29,7 +29,9 @@ import (
 //   - a second process whose cache expires during the outage keeps
 //     reading, on expired keys within its stale grace;
 //   - a new tenant's write fails inside its deadline with a retryable
-//     error and leaves no row and no key behind;
+//     error and leaves no row and no key behind; through a store whose
+//     retries would outlast the deadline, it still returns at the
+//     deadline and writes nothing;
 //   - a write that keeps retrying through the outage succeeds within one
 //     maximum backoff of the KMS coming back (plus slack for the RPC and
 //     the insert), and new tenants work again;
@@ -259,7 +261,8 @@ func TestKMSOutageUnderLoad(t *testing.T) {
 	{
 		tenant := "new-during-outage-patient"
 		elapsed, err := createWithin(dbPatient, tenant, newTenantDeadline)
-		if err == nil || !(retryable(err) || errors.Is(err, context.DeadlineExceeded)) {
+		// deadlineError: GORM may have dropped the error's chain.
+		if err == nil || !(retryable(err) || errors.Is(err, context.DeadlineExceeded) || deadlineError(err)) {
 			t.Errorf("during the outage: patient Create(new tenant %s) err = %v, want a retryable KMS error or context.DeadlineExceeded", tenant, err)
 		}
 		t.Logf("during the outage: patient Create(new tenant %s) failed after %v: %v", tenant, elapsed.Round(time.Millisecond), err)
@@ -373,39 +376,4 @@ func createWithin(db *gorm.DB, tenant string, d time.Duration) (time.Duration, e
 	defer cancel()
 	err := db.WithContext(ctx).Create(newRecord(tenant, tenant+"-s0", 1)).Error
 	return time.Since(start), err
-}
-
-// wantRow is a record as a test expects to find it.
-type wantRow struct {
-	tenant string
-	id     uint
-	rev    int
-}
-
-// verifyRows reads each row through db, which must have the plugin, and
-// checks it is at the revision expected, self-consistent, and found by
-// its lookups.
-func verifyRows(t *testing.T, db *gorm.DB, rows []wantRow) {
-	t.Helper()
-	var bad failures
-	for _, w := range rows {
-		tenant, id, rev := w.tenant, w.id, w.rev
-		ctx, cancel := context.WithTimeout(ctxFor(tenant), 10*time.Second)
-		var got record
-		err := db.WithContext(ctx).First(&got, id).Error
-		switch {
-		case err != nil:
-			bad.add("First(%d) of tenant %s err = %v, want nil", id, tenant, err)
-		case got.Rev != rev || got.TenantID != tenant:
-			bad.add("First(%d) = rev %d of %q, want rev %d of %q", id, got.Rev, got.TenantID, rev, tenant)
-		default:
-			if err := got.check(); err != nil {
-				bad.add("%v", err)
-			} else if err := checkLookups(ctx, db, &got); err != nil {
-				bad.add("tenant %s: %v", tenant, err)
-			}
-		}
-		cancel()
-	}
-	bad.report(t, "rows did not verify")
 }
