@@ -2,6 +2,7 @@ package keystore
 
 import (
 	"context"
+	"fmt"
 	"sync"
 )
 
@@ -40,6 +41,39 @@ type flight struct {
 	err     error
 	waiters int
 	cancel  context.CancelFunc
+	lastKMS kmsErrSink // why the load has not finished yet, if the KMS failed
+}
+
+// kmsErrSink holds the latest KMS failure of a running load, reached
+// through the load's context. A waiter whose context ends while the load
+// is still retrying returns it beside ctx.Err(), so the caller sees that
+// the KMS was failing (and kms.IsRetryable says so), not only that time
+// ran out.
+type kmsErrSink struct {
+	mu  sync.Mutex
+	err error
+}
+
+type kmsErrSinkKey struct{}
+
+func (s *kmsErrSink) set(err error) {
+	s.mu.Lock()
+	s.err = err
+	s.mu.Unlock()
+}
+
+func (s *kmsErrSink) get() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
+}
+
+// recordKMSError notes err as the latest KMS failure of the load running
+// under ctx, if any.
+func recordKMSError(ctx context.Context, err error) {
+	if s, ok := ctx.Value(kmsErrSinkKey{}).(*kmsErrSink); ok {
+		s.set(err)
+	}
 }
 
 // flightResult is what a load returns: a key, and whether it is an
@@ -50,7 +84,8 @@ type flightResult struct {
 }
 
 // do returns the result of load for k, starting it unless a load for k
-// is already running. It returns ctx.Err() if ctx ends first.
+// is already running. If ctx ends first it returns an error matching
+// ctx.Err(), which also wraps the load's latest KMS error if it had one.
 func (g *flightGroup) do(ctx context.Context, k flightKey, load func(ctx context.Context) (flightResult, error)) (flightResult, error) {
 	g.mu.Lock()
 	if g.m == nil {
@@ -58,9 +93,10 @@ func (g *flightGroup) do(ctx context.Context, k flightKey, load func(ctx context
 	}
 	f := g.m[k]
 	if f == nil {
-		lctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		f = &flight{done: make(chan struct{})}
+		lctx, cancel := context.WithCancel(context.WithValue(context.WithoutCancel(ctx), kmsErrSinkKey{}, &f.lastKMS))
+		f.cancel = cancel
 		stopAfter := context.AfterFunc(g.stop, cancel)
-		f = &flight{done: make(chan struct{}), cancel: cancel}
 		g.m[k] = f
 		go func() {
 			r, err := load(lctx)
@@ -93,6 +129,9 @@ func (g *flightGroup) do(ctx context.Context, k flightKey, load func(ctx context
 			f.cancel()
 		}
 		g.mu.Unlock()
+		if kerr := f.lastKMS.get(); kerr != nil {
+			return flightResult{}, fmt.Errorf("%w while the key was loading; last KMS error: %w", ctx.Err(), kerr)
+		}
 		return flightResult{}, ctx.Err()
 	}
 }

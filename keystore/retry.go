@@ -51,6 +51,7 @@ func (s *Store) kmsCall(ctx context.Context, kind EventKind, kp *kms.Keeper, ten
 			slog.String("error", err.Error()))
 
 		timedOut := ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded)
+		recordKMSError(ctx, &KMSError{Op: op, Tenant: tenant, Version: version, KEKURI: kp.URI(), Attempts: attempt, Err: retryableIf(err, timedOut)})
 		if (!kms.IsRetryable(err) && !timedOut) || attempt >= s.attempts || ctx.Err() != nil {
 			return nil, &KMSError{Op: op, Tenant: tenant, Version: version, KEKURI: kp.URI(), Attempts: attempt, Err: retryableIf(err, timedOut)}
 		}

@@ -193,3 +193,21 @@ func TestBackoffBounds(t *testing.T) {
 		}
 	}
 }
+
+// TestWaiterSeesKMSError checks that a caller whose deadline ends while a
+// shared key load is still retrying a failing KMS gets an error that says
+// both: its deadline passed, and the KMS was failing (retryably).
+func TestWaiterSeesKMSError(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, tdb *testDB) {
+		drv := newInsecureTestKMS(t)
+		s := coldStore(t, tdb, drv, WithRetry(1000, 20*time.Millisecond, 40*time.Millisecond))
+		drv.setDown(retryable())
+		ctx, cancel := context.WithTimeout(ctxb, 300*time.Millisecond)
+		defer cancel()
+		_, err := s.Key(ctx, "acme", 1)
+		var ke *KMSError
+		if !errors.Is(err, context.DeadlineExceeded) || !errors.As(err, &ke) || !kms.IsRetryable(err) {
+			t.Fatalf("Key(acme, 1) with the KMS down past the deadline = %v, want DeadlineExceeded and a retryable KMSError", err)
+		}
+	})
+}
