@@ -42,7 +42,7 @@ type cipherKeys struct {
 	// gcmOpen is the same key with an explicit nonce, for opening a parsed
 	// Value whose nonce and ciphertext are separate slices.
 	gcmOpen cipher.AEAD
-	siv *subtle.AESSIV
+	siv     *subtle.AESSIV
 	// bidx hands out HMAC-SHA256 hashes keyed with the blind-index
 	// subkey; the subkey itself lives only in the pool's New closure.
 	bidx sync.Pool

@@ -24,7 +24,7 @@ import (
 	"path/filepath"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
-	_ "modernc.org/sqlite"              // database/sql driver "sqlite", pure Go
+	_ "modernc.org/sqlite"             // database/sql driver "sqlite", pure Go
 
 	"github.com/colcrypt/colcrypt/codec"
 	"github.com/colcrypt/colcrypt/field"
