@@ -12,6 +12,21 @@ import (
 	"gorm.io/gorm/schema"
 )
 
+// writeModel returns the statement's model when a write has encrypted
+// fields to seal, nil when there is nothing to do or the model is
+// misconfigured (the error is then on db).
+func (p *Plugin) writeModel(db *gorm.DB, st *stmtState) *model {
+	m := p.reg.model(db.Statement.Schema)
+	if !m.encrypted() {
+		return nil
+	}
+	if m.err != nil {
+		db.AddError(st.report(m.err))
+		return nil
+	}
+	return m
+}
+
 // beforeCreate runs just before gorm:create, inside its transaction and
 // after the model's BeforeSave/BeforeCreate hooks: for every row it
 // resolves the tenant (filling an empty tenant field), seals the
@@ -24,12 +39,8 @@ func (p *Plugin) beforeCreate(db *gorm.DB) {
 	if db.Error != nil || stmt.Schema == nil {
 		return
 	}
-	m := p.reg.model(stmt.Schema)
-	if !m.encrypted() {
-		return
-	}
-	if m.err != nil {
-		db.AddError(st.report(m.err))
+	m := p.writeModel(db, st)
+	if m == nil {
 		return
 	}
 	switch stmt.Dest.(type) {
@@ -356,12 +367,8 @@ func (p *Plugin) beforeUpdate(db *gorm.DB) {
 	if db.Error != nil || stmt.Schema == nil || stmt.SQL.Len() > 0 {
 		return
 	}
-	m := p.reg.model(stmt.Schema)
-	if !m.encrypted() {
-		return
-	}
-	if m.err != nil {
-		db.AddError(st.report(m.err))
+	m := p.writeModel(db, st)
+	if m == nil {
 		return
 	}
 	var set clause.Set
