@@ -3,6 +3,7 @@ package gormplugin_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -18,6 +19,15 @@ type BenchEncrypted struct {
 	TenantID string `colcrypt:"tenant"`
 	A        string `gorm:"serializer:colcrypt"`
 	B        string `gorm:"serializer:colcrypt"`
+}
+
+// BenchArmored is BenchEncrypted with text-armored columns (text, not
+// bytea, on Postgres).
+type BenchArmored struct {
+	ID       uint
+	TenantID string `colcrypt:"tenant"`
+	A        string `gorm:"serializer:colcrypt" colcrypt:"armor"`
+	B        string `gorm:"serializer:colcrypt" colcrypt:"armor"`
 }
 
 type BenchPlain struct {
@@ -155,6 +165,124 @@ func benchFind[T any](b *testing.B, db *gorm.DB) {
 		}
 	}
 	reportCPU(b, processCPU()-start)
+}
+
+
+// BenchmarkGORMVsPlaintext is the figure the project tracks. Each
+// iteration runs the same operation on each model back to back, in an
+// order that rotates, so that the noise of a shared machine hits all
+// alike: plaintext text columns (the baseline), colcrypt with bytea
+// columns, colcrypt with text-armored columns, and a floor with no
+// colcrypt at all (plain bytes of the ciphertext's size in bytea columns:
+// what storing and moving the bigger values costs on its own). It
+// reports each one's time over the baseline's, for the fastest runs
+// (x-best) and the medians (x-median).
+//
+//	go test -run='^$' -bench=VsPlaintext -benchtime=15x -count=3 ./gormplugin/
+func BenchmarkGORMVsPlaintext(b *testing.B) {
+	e := newEnv(b, dialects[0], envOptions{}, &BenchEncrypted{}, &BenchArmored{}, &BenchPlain{}, &BenchBytes{})
+	ctx := ctxFor("acme")
+	if _, err := e.keys.Active(ctx, "acme"); err != nil {
+		b.Fatal(err)
+	}
+	db := e.db.WithContext(ctx)
+	enc := make([]BenchEncrypted, benchRows)
+	armored := make([]BenchArmored, benchRows)
+	plain := make([]BenchPlain, benchRows)
+	floor := make([]BenchBytes, benchRows)
+	for i := range enc {
+		enc[i] = BenchEncrypted{TenantID: "acme", A: benchValue(i, "a"), B: benchValue(i, "b")}
+		armored[i] = BenchArmored(enc[i])
+		plain[i] = BenchPlain{TenantID: "acme", A: enc[i].A, B: enc[i].B}
+		floor[i] = BenchBytes{TenantID: "acme", A: []byte(enc[i].A + strings.Repeat("p", 31)), B: []byte(enc[i].B + strings.Repeat("p", 31))}
+	}
+	for _, rows := range []any{clone(plain), clone(enc), clone(armored), clone(floor)} {
+		if err := db.CreateInBatches(rows, benchBatch).Error; err != nil {
+			b.Fatal(err)
+		}
+	}
+
+	b.Run("CreateInBatches", func(b *testing.B) {
+		create := func(name, table string, reset func()) contender {
+			return contender{name: name, setup: func() {
+				e.exec(b, "TRUNCATE "+table+" RESTART IDENTITY")
+				reset()
+			}}
+		}
+		pb, eb, ab, fb := make([]BenchPlain, benchRows), make([]BenchEncrypted, benchRows), make([]BenchArmored, benchRows), make([]BenchBytes, benchRows)
+		cs := []contender{
+			create("plaintext", "bench_plains", func() { copy(pb, plain) }),
+			create("bytea", "bench_encrypteds", func() { copy(eb, enc) }),
+			create("armored", "bench_armoreds", func() { copy(ab, armored) }),
+			create("floor", "bench_bytes", func() { copy(fb, floor) }),
+		}
+		for i, rows := range []any{pb, eb, ab, fb} {
+			cs[i].op = func() error { return db.CreateInBatches(rows, benchBatch).Error }
+		}
+		rounds(b, cs...)
+	})
+	b.Run("Find", func(b *testing.B) {
+		var pout []BenchPlain
+		var eout []BenchEncrypted
+		var aout []BenchArmored
+		var fout []BenchBytes
+		find := func(name string, reset func(), dst any) contender {
+			return contender{name: name, setup: reset, op: func() error { return db.Find(dst).Error }}
+		}
+		rounds(b,
+			find("plaintext", func() { pout = nil }, &pout),
+			find("bytea", func() { eout = nil }, &eout),
+			find("armored", func() { aout = nil }, &aout),
+			find("floor", func() { fout = nil }, &fout))
+		if len(pout) != benchRows || len(eout) != benchRows || len(aout) != benchRows || len(fout) != benchRows {
+			b.Fatalf("Find = %d, %d, %d and %d rows, want %d", len(pout), len(eout), len(aout), len(fout), benchRows)
+		}
+		for i := range eout {
+			want := enc[eout[i].ID-1]
+			if eout[i].A != want.A || eout[i].B != want.B || aout[i].A != enc[aout[i].ID-1].A {
+				b.Fatalf("row %d decrypted wrong", eout[i].ID)
+			}
+		}
+	})
+}
+
+// contender is one side of a same-run comparison: setup runs untimed
+// before each timed op.
+type contender struct {
+	name  string
+	setup func()
+	op    func() error
+}
+
+// rounds times each contender once per iteration, in an order that
+// rotates every iteration, and reports every contender after the first
+// as a ratio to the first: "<name>-x-best" for the fastest runs and
+// "<name>-x-median" for the medians.
+func rounds(b *testing.B, cs ...contender) {
+	b.ReportAllocs()
+	times := make([][]time.Duration, len(cs))
+	i := 0
+	for b.Loop() {
+		for j := range cs {
+			k := (i + j) % len(cs)
+			cs[k].setup()
+			start := time.Now()
+			if err := cs[k].op(); err != nil {
+				b.Fatal(err)
+			}
+			times[k] = append(times[k], time.Since(start))
+		}
+		i++
+	}
+	for _, t := range times {
+		slices.Sort(t)
+	}
+	mid := len(times[0]) / 2
+	b.ReportMetric(float64(times[0][0].Microseconds()), cs[0].name+"-best-µs")
+	for k := 1; k < len(cs); k++ {
+		b.ReportMetric(float64(times[k][0])/float64(times[0][0]), cs[k].name+"-x-best")
+		b.ReportMetric(float64(times[k][mid])/float64(times[0][mid]), cs[k].name+"-x-median")
+	}
 }
 
 func clone[T any](s []T) []T { return append([]T(nil), s...) }

@@ -45,12 +45,25 @@ func (st *stmtState) resolve(ctx context.Context, rowTenant string) (string, err
 	return st.defaultTenant, st.defaultErr
 }
 
+// recentCiphers is how many of the statement's last-used ciphers are
+// checked before its map: a row alternates between its encrypted
+// columns, so one remembered cipher would miss on every value of a model
+// with two, and comparing a few keys costs less than hashing one.
+const recentCiphers = 4
+
+type recentCipher struct {
+	key    cipherKey
+	cipher *codec.Cipher
+}
+
 // cipher returns the cipher of ef's column under the tenant's key version
 // (0: the active one), from the statement's cache or the key store.
 func (st *stmtState) cipher(ctx context.Context, ef *encField, tenant string, version uint32) (*codec.Cipher, error) {
 	k := cipherKey{ef, tenant, version}
-	if st.lastCipher != nil && st.lastKey == k {
-		return st.lastCipher, nil
+	for i := range st.recent {
+		if r := &st.recent[i]; r.cipher != nil && r.key == k {
+			return r.cipher, nil
+		}
 	}
 	c, ok := st.ciphers[k]
 	if !ok {
@@ -63,7 +76,8 @@ func (st *stmtState) cipher(ctx context.Context, ef *encField, tenant string, ve
 		}
 		st.ciphers[k] = c
 	}
-	st.lastKey, st.lastCipher = k, c
+	st.recent[st.recentNext] = recentCipher{k, c}
+	st.recentNext = (st.recentNext + 1) % recentCiphers
 	return c, nil
 }
 
@@ -114,7 +128,7 @@ func (st *stmtState) open(ctx context.Context, ef *encField, tenant string, stor
 	if err != nil {
 		return nil, err
 	}
-	pt, err := c.Open(st.buf[:0], value)
+	pt, err := c.OpenValue(st.buf[:0], v)
 	if err != nil {
 		return nil, err
 	}

@@ -47,8 +47,8 @@ type stmtState struct {
 	defaultTenant string // the context's tenant, else the fixed one
 	defaultErr    error
 	ciphers       map[cipherKey]*codec.Cipher
-	lastKey       cipherKey
-	lastCipher    *codec.Cipher
+	recent        [recentCiphers]recentCipher
+	recentNext    int
 	buf           []byte // plaintext scratch
 
 	// schema is the statement's own schema while a clone stands in for
