@@ -42,39 +42,45 @@ func IsValue(b []byte) bool { return len(b) > 0 && b[0] == Magic }
 
 // Parse splits a stored value into its parts, checking every length and
 // bound. It does not authenticate: only Cipher.Open does.
+//
+// Parse runs on every open, so it is written for speed: a one-byte key
+// version (below 128, nearly every one) skips the varint loop, and each
+// case returns its Value whole rather than filling in a zeroed one.
 func Parse(b []byte) (Value, error) {
-	if len(b) < 3 || len(b) > MaxValueSize {
+	if len(b) < 3 || len(b) > MaxValueSize || b[0] != Magic {
 		return Value{}, ErrMalformed
 	}
-	if b[0] != Magic {
-		return Value{}, ErrMalformed
+	ver, n := uint64(b[2]), 1
+	if ver >= 0x80 {
+		ver, n = binary.Uvarint(b[2:])
+		if n <= 0 || ver > math.MaxUint32 || n != uvarintLen(ver) {
+			// n <= 0: truncated or overflowing; a longer encoding than
+			// needed would give one version two headers, so it is
+			// rejected too.
+			return Value{}, ErrMalformed
+		}
 	}
-	alg := Algorithm(b[1])
-	ver, n := binary.Uvarint(b[2:])
-	if n <= 0 || ver == 0 || ver > math.MaxUint32 || n != uvarintLen(ver) {
-		// n <= 0: truncated or overflowing; a longer encoding than needed
-		// would give one version two headers, so it is rejected too.
+	if ver == 0 {
 		return Value{}, ErrMalformed
 	}
 	// Header and Nonce are capped so that appending to them (building an
 	// AAD from v.Header, say) cannot overwrite the bytes that follow.
-	v := Value{Algorithm: alg, KeyVersion: uint32(ver), Header: b[: 2+n : 2+n]}
-	rest := b[2+n:]
-	switch alg {
+	h := 2 + n
+	rest := b[h:]
+	switch alg := Algorithm(b[1]); alg {
 	case AESGCM:
 		if len(rest) < nonceSize+tagSize {
 			return Value{}, ErrMalformed
 		}
-		v.Nonce, v.Ciphertext = rest[:nonceSize:nonceSize], rest[nonceSize:]
+		return Value{Algorithm: alg, KeyVersion: uint32(ver), Header: b[:h:h],
+			Nonce: rest[:nonceSize:nonceSize], Ciphertext: rest[nonceSize:]}, nil
 	case AESSIV:
 		if len(rest) < sivSize {
 			return Value{}, ErrMalformed
 		}
-		v.Ciphertext = rest
-	default:
-		return Value{}, ErrUnsupported
+		return Value{Algorithm: alg, KeyVersion: uint32(ver), Header: b[:h:h], Ciphertext: rest}, nil
 	}
-	return v, nil
+	return Value{}, ErrUnsupported
 }
 
 // appendHeader appends the header of a value of alg under version.

@@ -27,10 +27,20 @@ type Keys interface {
 
 var _ Keys = (*keystore.Store)(nil)
 
+// versionCiphers is what Open uses from Keys when it has it: Key followed
+// by Key.Cipher in one lookup. *keystore.Store answers it from a lock-free
+// index, which is most of what a warm open costs beyond the AES-GCM itself.
+type versionCiphers interface {
+	Cipher(ctx context.Context, tenant string, version uint32, table, column string) (*codec.Cipher, error)
+}
+
+var _ versionCiphers = (*keystore.Store)(nil)
+
 // Encryptor seals and opens column values. It is safe for concurrent use;
 // an application holds one.
 type Encryptor struct {
 	keys        Keys
+	ciphers     versionCiphers // keys, if it implements it; else nil
 	fixedTenant string
 }
 
@@ -46,6 +56,7 @@ func WithFixedTenant(tenant string) Option {
 // NewEncryptor returns an Encryptor over keys.
 func NewEncryptor(keys Keys, opts ...Option) *Encryptor {
 	e := &Encryptor{keys: keys}
+	e.ciphers, _ = keys.(versionCiphers)
 	for _, o := range opts {
 		o(e)
 	}
@@ -127,12 +138,14 @@ func (e *Encryptor) Open(ctx context.Context, s Scope, value []byte) ([]byte, er
 	if err != nil {
 		return nil, err
 	}
-	if codec.IsArmored(value) {
+	// Binary values, the usual case, are told apart first.
+	if !codec.IsValue(value) {
+		if !codec.IsArmored(value) {
+			return nil, &NotEncryptedError{Table: s.Table, Column: s.Column}
+		}
 		if value, err = codec.Dearmor(value); err != nil {
 			return nil, codec.ErrAuth
 		}
-	} else if !codec.IsValue(value) {
-		return nil, &NotEncryptedError{Table: s.Table, Column: s.Column}
 	}
 	v, err := codec.Parse(value)
 	if err != nil {
@@ -146,6 +159,9 @@ func (e *Encryptor) Open(ctx context.Context, s Scope, value []byte) ([]byte, er
 }
 
 func (e *Encryptor) versionCipher(ctx context.Context, tenant string, version uint32, s Scope) (*codec.Cipher, error) {
+	if e.ciphers != nil {
+		return e.indexedCipher(ctx, tenant, version, s)
+	}
 	for attempt := 0; ; attempt++ {
 		k, err := e.keys.Key(ctx, tenant, version)
 		if err != nil {
@@ -161,6 +177,23 @@ func (e *Encryptor) versionCipher(ctx context.Context, tenant string, version ui
 			continue
 		}
 		return c, err
+	}
+}
+
+// indexedCipher is versionCipher through the key store's Cipher, which
+// returns Key's errors and Key.Cipher's alike; both are wrapped.
+func (e *Encryptor) indexedCipher(ctx context.Context, tenant string, version uint32, s Scope) (*codec.Cipher, error) {
+	for attempt := 0; ; attempt++ {
+		c, err := e.ciphers.Cipher(ctx, tenant, version, s.Table, s.Column)
+		switch {
+		case err == nil:
+			return c, nil
+		case errors.Is(err, keystore.ErrKeyNotFound):
+			return nil, codec.ErrAuth
+		case errors.Is(err, keystore.ErrKeyEvicted) && attempt < 2:
+			continue
+		}
+		return nil, fmt.Errorf("field: %s.%s: %w", s.Table, s.Column, err)
 	}
 }
 

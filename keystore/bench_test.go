@@ -19,13 +19,14 @@ func warmStore(tb testing.TB) (*Store, *Key) {
 }
 
 // TestHotPathsAllocationFree pins what the benchmarks report: a warm
-// Active, Key and Key.Cipher allocate nothing.
+// Active, Key, Key.Cipher and Cipher allocate nothing.
 func TestHotPathsAllocationFree(t *testing.T) {
 	s, k := warmStore(t)
 	for name, f := range map[string]func(){
 		"Active":     func() { s.Active(ctxb, "acme") },
 		"Key":        func() { s.Key(ctxb, "acme", 1) },
 		"Key.Cipher": func() { k.Cipher("patients", "name") },
+		"Cipher":     func() { s.Cipher(ctxb, "acme", 1, "patients", "name") },
 	} {
 		if n := testing.AllocsPerRun(1000, f); n != 0 {
 			t.Errorf("warm %s allocates %v times per call, want 0", name, n)
@@ -94,6 +95,21 @@ func BenchmarkActiveCipherSeal(b *testing.B) {
 			b.Fatal(err)
 		}
 		if _, err := c.Seal(buf[:0], pt); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkCipherWarm is Key and Key.Cipher in one, from the cipher
+// index: the key lookup of every open.
+func BenchmarkCipherWarm(b *testing.B) {
+	s, _ := warmStore(b)
+	if _, err := s.Cipher(ctxb, "acme", 1, "patients", "name"); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := s.Cipher(ctxb, "acme", 1, "patients", "name"); err != nil {
 			b.Fatal(err)
 		}
 	}

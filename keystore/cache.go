@@ -4,6 +4,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/colcrypt/colcrypt/codec"
 )
 
 // The cache holds unwrapped data keys. It is keyed by (tenant, version);
@@ -13,7 +15,10 @@ import (
 //
 // Reads take only the read lock: a hit sets the entry's reference bit
 // atomically, and eviction is CLOCK (second chance), the usual LRU
-// approximation that needs no list surgery on a hit. An expired entry
+// approximation that needs no list surgery on a hit. The column ciphers
+// that Store.Cipher hands out are also indexed by (tenant, version,
+// table, column) in a cipherIndex that is read without any lock; an
+// entry's expiry and stale mark are atomic for its sake. An expired entry
 // stays, not yet zeroed, only as long as the stale grace may need it;
 // then the janitor or the next access zeroes and drops it.
 //
@@ -27,6 +32,7 @@ type cache struct {
 	hand      *entry              // CLOCK hand over the ring of entries; nil when empty
 	capacity  int
 	closed    bool
+	ciphers   *cipherIndex
 
 	evictions *atomic.Uint64
 }
@@ -39,11 +45,30 @@ type keyID struct {
 type entry struct {
 	id         keyID
 	key        *Key
-	expires    int64 // fresh before this
+	fresh      freshness
 	graceUntil int64 // may be served stale before this
-	stale      bool  // kept past expiry because the KMS failed
 	ref        atomic.Bool
-	prev, next *entry // the CLOCK ring
+	prev, next *entry   // the CLOCK ring
+	indexed    []column // the key's ciphers in c.ciphers
+}
+
+// freshness is an entry's expiry (fresh before it) and stale mark (kept
+// past its expiry because the KMS failed), packed in one word so that the
+// lock-free hot path reads the two together. Writers hold the cache's
+// lock.
+type freshness struct{ v atomic.Int64 }
+
+func (f *freshness) load() (expires int64, stale bool) {
+	v := f.v.Load()
+	return v >> 1, v&1 != 0
+}
+
+func (f *freshness) store(expires int64, stale bool) {
+	v := expires << 1
+	if stale {
+		v |= 1
+	}
+	f.v.Store(v)
 }
 
 type tenantEntry struct {
@@ -63,6 +88,7 @@ func newCache(capacity int, evictions *atomic.Uint64) *cache {
 		tenants:   make(map[string]*tenantEntry),
 		destroyed: make(map[string]struct{}),
 		capacity:  capacity,
+		ciphers:   newCipherIndex(),
 		evictions: evictions,
 	}
 }
@@ -80,11 +106,13 @@ func (e *entry) touch() {
 func (c *cache) active(tenant string, now int64) (k *Key, stale, ok bool) {
 	c.mu.RLock()
 	if te := c.tenants[tenant]; te != nil {
-		if e := te.active; e != nil && now < te.activeExp && now < e.expires {
-			k, stale = e.key, e.stale
-			e.touch()
-			c.mu.RUnlock()
-			return k, stale, true
+		if e := te.active; e != nil && now < te.activeExp {
+			if exp, st := e.fresh.load(); now < exp {
+				k, stale = e.key, st
+				e.touch()
+				c.mu.RUnlock()
+				return k, stale, true
+			}
 		}
 	}
 	c.mu.RUnlock()
@@ -95,15 +123,55 @@ func (c *cache) active(tenant string, now int64) (k *Key, stale, ok bool) {
 func (c *cache) key(id keyID, now int64) (k *Key, stale, ok bool) {
 	c.mu.RLock()
 	if te := c.tenants[id.tenant]; te != nil {
-		if e := te.versions[id.version]; e != nil && now < e.expires {
-			k, stale = e.key, e.stale
-			e.touch()
-			c.mu.RUnlock()
-			return k, stale, true
+		if e := te.versions[id.version]; e != nil {
+			if exp, st := e.fresh.load(); now < exp {
+				k, stale = e.key, st
+				e.touch()
+				c.mu.RUnlock()
+				return k, stale, true
+			}
 		}
 	}
 	c.mu.RUnlock()
 	return nil, false, false
+}
+
+// cipher returns the indexed cipher of (tenant, version, table, column)
+// if its key is fresh at now: key followed by Key.Cipher, without a lock.
+func (c *cache) cipher(tenant string, version uint32, table, column string, now int64) (ci *codec.Cipher, stale, ok bool) {
+	r := c.ciphers.lookup(tenant, version, table, column)
+	if r == nil {
+		return nil, false, false
+	}
+	exp, stale := r.entry.fresh.load()
+	if now >= exp || r.key.zeroed() {
+		return nil, false, false
+	}
+	r.entry.touch()
+	return r.cipher, stale, true
+}
+
+// indexCipher adds ci, k's cipher for table.column, to the cipher index,
+// if k is still the cached key of its id.
+func (c *cache) indexCipher(k *Key, table, col string, ci *codec.Cipher) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e := c.keys[keyID{k.tenant, k.version}]
+	if e == nil || e.key != k {
+		return
+	}
+	if c.ciphers.add(e, k, table, col, ci) {
+		e.indexed = append(e.indexed, column{table, col})
+	}
+}
+
+// unindexLocked drops the ciphers of e's key from the cipher index; the
+// caller is about to zero or replace that key.
+func (c *cache) unindexLocked(e *entry) {
+	for _, col := range e.indexed {
+		c.ciphers.remove(e.key, col.table, col.column)
+	}
+	e.indexed = nil
 }
 
 // live returns the tenant's live versions if fresh.
@@ -157,18 +225,21 @@ func (c *cache) install(id keyID, dek []byte, now int64, ttl, grace time.Duratio
 		} else {
 			// The table now holds another key under this id (restored
 			// from a backup, edited by hand). The table is the truth.
+			c.unindexLocked(e)
 			e.key.zero(ErrKeyEvicted)
 			c.evictions.Add(1)
 			e.key = newKey(id.tenant, id.version, dek)
 			res = installedReplaced
 		}
-		e.expires, e.graceUntil, e.stale = exp, exp+int64(grace), false
+		e.fresh.store(exp, false)
+		e.graceUntil = exp + int64(grace)
 		return e.key, res, nil
 	}
 	for len(c.keys) >= c.capacity && c.hand != nil {
 		c.removeLocked(c.victimLocked(), ErrKeyEvicted)
 	}
-	e := &entry{id: id, key: newKey(id.tenant, id.version, dek), expires: exp, graceUntil: exp + int64(grace)}
+	e := &entry{id: id, key: newKey(id.tenant, id.version, dek), graceUntil: exp + int64(grace)}
+	e.fresh.store(exp, false)
 	c.keys[id] = e
 	te := c.tenants[id.tenant]
 	if te == nil {
@@ -223,6 +294,7 @@ func (c *cache) removeLocked(e *entry, reason error) {
 			delete(c.tenants, e.id.tenant)
 		}
 	}
+	c.unindexLocked(e)
 	e.key.zero(reason)
 	c.evictions.Add(1)
 }
@@ -268,17 +340,15 @@ func (c *cache) fallback(id keyID, now, probe int64, allowStale bool) (k *Key, s
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e := c.keys[id]
-	switch {
-	case e == nil:
+	if e == nil {
 		return nil, false, false
-	case now < e.expires:
-		return e.key, e.stale, true
+	}
+	exp, st := e.fresh.load()
+	switch {
+	case now < exp:
+		return e.key, st, true
 	case allowStale && now < e.graceUntil:
-		e.stale = true
-		e.expires = probe
-		if e.graceUntil < probe {
-			e.expires = e.graceUntil
-		}
+		e.fresh.store(min(probe, e.graceUntil), true)
 		return e.key, true, true
 	}
 	c.removeLocked(e, ErrKeyEvicted)
@@ -349,9 +419,10 @@ func (c *cache) close() {
 		return
 	}
 	c.closed = true
+	c.ciphers.reset()
 	for _, e := range c.keys {
 		e.key.zero(ErrClosed)
-		e.prev, e.next = nil, nil
+		e.prev, e.next, e.indexed = nil, nil, nil
 	}
 	c.keys, c.tenants, c.destroyed, c.hand = map[keyID]*entry{}, map[string]*tenantEntry{}, map[string]struct{}{}, nil
 }

@@ -34,6 +34,9 @@ type Key struct {
 	mu   sync.Mutex
 	dek  []byte // nil once zeroed
 	gone error  // why dek is nil
+	// cleared is set when dek is zeroed, for readers that take no lock
+	// (the cache's cipher index).
+	cleared atomic.Bool
 	// ciphers is copied on write and read without a lock: it sits on every
 	// seal and open, gains an entry only once per column, and is dropped
 	// (set to nil) when the key is zeroed.
@@ -102,6 +105,7 @@ func (k *Key) zero(reason error) {
 		k.dek = nil
 		k.gone = reason
 		k.ciphers.Store(nil)
+		k.cleared.Store(true)
 	}
 	k.mu.Unlock()
 }
@@ -114,11 +118,7 @@ func (k *Key) sameDEK(dek []byte) bool {
 }
 
 // zeroed reports whether the key's bytes were cleared.
-func (k *Key) zeroed() bool {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	return k.dek == nil
-}
+func (k *Key) zeroed() bool { return k.cleared.Load() }
 
 const redacted = "[redacted]"
 
