@@ -137,3 +137,41 @@ func BenchmarkNewCipher(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkSealNonces is Seal with nonces read in bulk (nonces.go), the
+// bulk paths' way; compare with BenchmarkSeal, and the Parallel pair for
+// how each scales across cores:
+//
+//	go test -run='^$' -bench='Seal(Nonces)?(Parallel)?$' -count=5 ./codec/
+func BenchmarkSealNonces(b *testing.B) {
+	c := benchCipher(b)
+	var n Nonces
+	forSizes(b, func(b *testing.B, pt []byte) {
+		for b.Loop() {
+			c.SealNonces(nil, pt, &n)
+		}
+	})
+}
+
+func BenchmarkSealParallel(b *testing.B) {
+	c := benchCipher(b)
+	pt := patterned(64, 7)
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			c.Seal(nil, pt)
+		}
+	})
+}
+
+func BenchmarkSealNoncesParallel(b *testing.B) {
+	c := benchCipher(b)
+	pt := patterned(64, 7)
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		var n Nonces
+		for pb.Next() {
+			c.SealNonces(nil, pt, &n)
+		}
+	})
+}

@@ -40,7 +40,8 @@ type Cipher struct {
 type cipherKeys struct {
 	gcm cipher.AEAD // nonce-prepending AES-256-GCM, for sealing
 	// gcmOpen is the same key with an explicit nonce, for opening a parsed
-	// Value whose nonce and ciphertext are separate slices.
+	// Value whose nonce and ciphertext are separate slices, and for
+	// SealNonces.
 	gcmOpen cipher.AEAD
 	siv     *subtle.AESSIV
 	// bidx hands out HMAC-SHA256 hashes keyed with the blind-index
@@ -82,7 +83,8 @@ func NewCipher(dek []byte, version uint32, scope Scope) (*Cipher, error) {
 	}
 	// NewGCMWithRandomNonce draws the nonce inside the AEAD and writes it in
 	// front of the ciphertext, which is exactly the v1 layout after the
-	// header; no nonce is ever chosen by colcrypt code.
+	// header. Only SealNonces supplies nonces itself, read from crypto/rand
+	// in bulk (nonces.go).
 	gcm, err := cipher.NewGCMWithRandomNonce(block)
 	if err != nil {
 		return nil, fmt.Errorf("codec: %w", err)

@@ -77,8 +77,10 @@ func TestSealOpenRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			var nonces Nonces
+			sealNonces := func(dst, pt []byte) ([]byte, error) { return c.SealNonces(dst, pt, &nonces) }
 			for _, pt := range [][]byte{nil, {}, {0}, []byte("ann@example.com"), bytes.Repeat([]byte{0xC0}, 1000)} {
-				for _, seal := range []func([]byte, []byte) ([]byte, error){c.Seal, c.SealDeterministic} {
+				for _, seal := range []func([]byte, []byte) ([]byte, error){c.Seal, c.SealDeterministic, sealNonces} {
 					v, err := seal(nil, pt)
 					if err != nil {
 						t.Fatal(err)
@@ -103,7 +105,9 @@ func TestSealOpenAppend(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, seal := range []func([]byte, []byte) ([]byte, error){c.Seal, c.SealDeterministic} {
+	var nonces Nonces
+	sealNonces := func(dst, pt []byte) ([]byte, error) { return c.SealNonces(dst, pt, &nonces) }
+	for _, seal := range []func([]byte, []byte) ([]byte, error){c.Seal, c.SealDeterministic, sealNonces} {
 		prefix := []byte("prefix")
 		dst := append(make([]byte, 0, 100), prefix...)
 		v, err := seal(dst, []byte("hello"))

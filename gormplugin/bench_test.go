@@ -167,7 +167,6 @@ func benchFind[T any](b *testing.B, db *gorm.DB) {
 	reportCPU(b, processCPU()-start)
 }
 
-
 // BenchmarkGORMVsPlaintext is the figure the project tracks. Each
 // iteration runs the same operation on each model back to back, in an
 // order that rotates, so that the noise of a shared machine hits all

@@ -145,7 +145,12 @@ func (st *stmtState) seal(ctx context.Context, ef *encField, tenant string, pt [
 	if ef.spec.Mode == field.Deterministic {
 		return c.SealDeterministic(nil, pt)
 	}
-	return c.Seal(nil, pt)
+	// A statement runs on one goroutine and may seal a whole batch of
+	// rows: its nonces are read in bulk (codec.Nonces).
+	if st.nonces == nil {
+		st.nonces = new(codec.Nonces)
+	}
+	return c.SealNonces(nil, pt, st.nonces)
 }
 
 // blindIndex computes ef's blind index of pt under the tenant's active key.

@@ -49,7 +49,8 @@ type stmtState struct {
 	ciphers       map[cipherKey]*codec.Cipher
 	recent        [recentCiphers]recentCipher
 	recentNext    int
-	buf           []byte // plaintext scratch
+	nonces        *codec.Nonces // for the statement's seals; made on first use
+	buf           []byte        // plaintext scratch
 
 	// schema is the statement's own schema while a clone stands in for
 	// it during gorm:query or gorm:create.

@@ -18,6 +18,9 @@ type worker struct {
 	p    *plan
 	dry  bool
 	keys keyCache
+	// nonces serves the worker's randomized seals: a worker seals a
+	// whole batch on one goroutine (codec.Nonces).
+	nonces codec.Nonces
 }
 
 type outcome uint8
@@ -214,7 +217,7 @@ func (w *worker) seal(r *row, c *codec.Cipher, deterministic, armor bool, pt []b
 	if deterministic {
 		v, err = c.SealDeterministic(nil, pt)
 	} else {
-		v, err = c.Seal(nil, pt)
+		v, err = c.SealNonces(nil, pt, &w.nonces)
 	}
 	if err != nil {
 		return outFail, write{}, "cannot seal: " + err.Error(), nil

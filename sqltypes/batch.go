@@ -110,13 +110,14 @@ func (c *Column[T]) sealChunk(ciph *codec.Cipher, vs []T, out [][]byte, base int
 	}
 	buf := make([]byte, 0, size)
 	var scratch []byte
+	var nonces codec.Nonces
 	for i, pt := range pts {
 		if pt == nil {
 			continue
 		}
 		start := len(buf)
 		var err error
-		if buf, err = c.appendSealed(buf, ciph, pt, &scratch); err != nil {
+		if buf, err = c.appendSealed(buf, ciph, pt, &scratch, &nonces); err != nil {
 			return c.errorf("seal", err)
 		}
 		out[i] = buf[start:len(buf):len(buf)]
@@ -150,7 +151,7 @@ func (c *Column[T]) sealCached(ctx context.Context, tenant string, v T, b *batch
 		b.arena = make([]byte, 0, max(arenaSize, need))
 	}
 	start := len(b.arena)
-	if b.arena, err = c.appendSealed(b.arena, ciph, pt, &b.scratch); err != nil {
+	if b.arena, err = c.appendSealed(b.arena, ciph, pt, &b.scratch, &b.nonces); err != nil {
 		return nil, c.errorf("seal", err)
 	}
 	return b.arena[start:len(b.arena):len(b.arena)], nil
@@ -167,6 +168,7 @@ type batchState struct {
 	ciphers map[cipherKey]*codec.Cipher
 	arena   []byte
 	scratch []byte
+	nonces  codec.Nonces
 }
 
 type cipherKey struct {
@@ -175,12 +177,13 @@ type cipherKey struct {
 }
 
 // appendSealed appends the stored form of pt to dst: the binary value, or
-// its armor, built in *scratch.
-func (c *Column[T]) appendSealed(dst []byte, ciph *codec.Cipher, pt []byte, scratch *[]byte) ([]byte, error) {
+// its armor, built in *scratch. A randomized seal takes its nonce from
+// nonces, which belongs to the calling goroutine.
+func (c *Column[T]) appendSealed(dst []byte, ciph *codec.Cipher, pt []byte, scratch *[]byte, nonces *codec.Nonces) ([]byte, error) {
 	if !c.armor {
-		return c.sealWith(ciph, dst, pt)
+		return c.sealWith(ciph, dst, pt, nonces)
 	}
-	bin, err := c.sealWith(ciph, (*scratch)[:0], pt)
+	bin, err := c.sealWith(ciph, (*scratch)[:0], pt, nonces)
 	if err != nil {
 		return nil, err
 	}
@@ -188,11 +191,11 @@ func (c *Column[T]) appendSealed(dst []byte, ciph *codec.Cipher, pt []byte, scra
 	return codec.Armor(dst, bin), nil
 }
 
-func (c *Column[T]) sealWith(ciph *codec.Cipher, dst, pt []byte) ([]byte, error) {
+func (c *Column[T]) sealWith(ciph *codec.Cipher, dst, pt []byte, nonces *codec.Nonces) ([]byte, error) {
 	if c.mode == field.Deterministic {
 		return ciph.SealDeterministic(dst, pt)
 	}
-	return ciph.Seal(dst, pt)
+	return ciph.SealNonces(dst, pt, nonces)
 }
 
 // storedLen is the stored size of a plaintext of n bytes under ciph.

@@ -1,0 +1,89 @@
+package codec
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+)
+
+// TestSealNoncesUnique seals across several refills of one Nonces and
+// checks that every stored nonce differs, that none is the zero nonce a
+// fresh buffer holds, and that every value opens.
+func TestSealNoncesUnique(t *testing.T) {
+	c, err := NewCipher(patterned(DEKSize, 9), 1, tamperScope)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n Nonces
+	seen := make(map[string]bool)
+	zero := make([]byte, nonceSize)
+	for i := range 3*noncesPerRead + 7 {
+		v, err := c.SealNonces(nil, []byte("ann@example.com"), &n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := Parse(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Equal(p.Nonce, zero) || seen[string(p.Nonce)] {
+			t.Fatalf("value %d reuses nonce %x", i, p.Nonce)
+		}
+		seen[string(p.Nonce)] = true
+		if pt, err := c.Open(nil, v); err != nil || string(pt) != "ann@example.com" {
+			t.Fatalf("Open(value %d) = %q, %v", i, pt, err)
+		}
+	}
+}
+
+// TestSealNoncesFormat: a value from SealNonces is Seal's format, the
+// same length, and fails like one when tampered with.
+func TestSealNoncesFormat(t *testing.T) {
+	c, err := NewCipher(patterned(DEKSize, 9), 300, tamperScope)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n Nonces
+	pt := []byte("4111 1111 1111 1111")
+	a, _ := c.Seal(nil, pt)
+	b, err := c.SealNonces(nil, pt, &n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(a) != len(b) || !bytes.Equal(a[:headerLen(300)], b[:headerLen(300)]) {
+		t.Fatalf("SealNonces = %x, Seal = %x: want the same header and length", b, a)
+	}
+	for i := range len(b) * 8 {
+		bad := bytes.Clone(b)
+		bad[i/8] ^= 1 << (i % 8)
+		if _, err := c.Open(nil, bad); !errors.Is(err, ErrAuth) {
+			t.Fatalf("bit %d flipped: Open = %v, want ErrAuth", i, err)
+		}
+	}
+	other, _ := NewCipher(patterned(DEKSize, 9), 300, Scope{Tenant: "other", Table: "patients", Column: "email"})
+	if _, err := other.Open(nil, b); !errors.Is(err, ErrAuth) {
+		t.Fatalf("Open under another tenant = %v, want ErrAuth", err)
+	}
+	if _, err := c.SealNonces(nil, make([]byte, MaxPlaintextSize+1), &n); err == nil {
+		t.Fatal("SealNonces of an oversized plaintext succeeded")
+	}
+	// A nil Nonces is Seal.
+	if v, err := c.SealNonces(nil, pt, nil); err != nil || len(v) != len(a) {
+		t.Fatalf("SealNonces(nil Nonces) = %x, %v", v, err)
+	}
+}
+
+// TestNoncesNoAllocs: handing out a nonce and sealing into a buffer with
+// room allocates nothing.
+func TestNoncesNoAllocs(t *testing.T) {
+	c, err := NewCipher(patterned(DEKSize, 9), 1, tamperScope)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n Nonces
+	pt := make([]byte, 64)
+	dst := make([]byte, 0, 256)
+	if a := testing.AllocsPerRun(1000, func() { c.SealNonces(dst[:0], pt, &n) }); a != 0 {
+		t.Fatalf("SealNonces allocates %v times", a)
+	}
+}
