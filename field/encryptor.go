@@ -36,11 +36,22 @@ type versionCiphers interface {
 
 var _ versionCiphers = (*keystore.Store)(nil)
 
+// activeCiphers is what the seal path uses from Keys when it has it:
+// Active followed by Key.Cipher in one lookup. *keystore.Store answers it
+// from a lock-free index, so goroutines sealing at once on several cores
+// do not contend for the cache's lock.
+type activeCiphers interface {
+	ActiveCipher(ctx context.Context, tenant, table, column string) (*codec.Cipher, error)
+}
+
+var _ activeCiphers = (*keystore.Store)(nil)
+
 // Encryptor seals and opens column values. It is safe for concurrent use;
 // an application holds one.
 type Encryptor struct {
 	keys        Keys
 	ciphers     versionCiphers // keys, if it implements it; else nil
+	actives     activeCiphers  // keys, if it implements it; else nil
 	fixedTenant string
 }
 
@@ -57,6 +68,7 @@ func WithFixedTenant(tenant string) Option {
 func NewEncryptor(keys Keys, opts ...Option) *Encryptor {
 	e := &Encryptor{keys: keys}
 	e.ciphers, _ = keys.(versionCiphers)
+	e.actives, _ = keys.(activeCiphers)
 	for _, o := range opts {
 		o(e)
 	}
@@ -82,6 +94,9 @@ func (e *Encryptor) activeCipher(ctx context.Context, s Scope) (*codec.Cipher, e
 	if err != nil {
 		return nil, err
 	}
+	if e.actives != nil {
+		return e.indexedActiveCipher(ctx, tenant, s)
+	}
 	for attempt := 0; ; attempt++ {
 		k, err := e.keys.Active(ctx, tenant)
 		if err != nil {
@@ -94,6 +109,24 @@ func (e *Encryptor) activeCipher(ctx context.Context, s Scope) (*codec.Cipher, e
 			continue
 		}
 		return c, err
+	}
+}
+
+// indexedActiveCipher is activeCipher through the key store's
+// ActiveCipher, which returns Active's errors and Key.Cipher's alike;
+// both are wrapped.
+func (e *Encryptor) indexedActiveCipher(ctx context.Context, tenant string, s Scope) (*codec.Cipher, error) {
+	for attempt := 0; ; attempt++ {
+		c, err := e.actives.ActiveCipher(ctx, tenant, s.Table, s.Column)
+		switch {
+		case err == nil:
+			return c, nil
+		case errors.Is(err, keystore.ErrKeyEvicted) && attempt < 2:
+			// Evicted between Active and Key.Cipher: the store hands
+			// out a fresh key on the next call.
+			continue
+		}
+		return nil, fmt.Errorf("field: %s.%s: %w", s.Table, s.Column, err)
 	}
 }
 

@@ -310,3 +310,64 @@ func formatAll(x any) []string {
 	}
 	return out
 }
+
+// plainKeys hides the key store's one-lookup methods (ActiveCipher,
+// Cipher), so an Encryptor over it takes the general path: Active or Key,
+// then Key.Cipher.
+type plainKeys struct{ field.Keys }
+
+// TestSealPaths: an Encryptor over the Store (the lock-free ActiveCipher)
+// and one over plain Keys seal alike, follow a rotation at once, and
+// each opens the other's values; over the Store a warm seal is one hit.
+func TestSealPaths(t *testing.T) {
+	e := newEnv(t, backends[0])
+	plain := field.NewEncryptor(plainKeys{e.store})
+	for _, enc := range []*field.Encryptor{e.enc, plain} {
+		if _, err := enc.Seal(ctxBg, emails, message); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := e.store.Stats()
+	for range 5 {
+		if _, err := e.enc.Seal(ctxBg, emails, message); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st := e.store.Stats(); st.Hits-before.Hits != 5 || st.Misses != before.Misses {
+		t.Fatalf("5 warm seals counted %d hits, %d misses; want 5, 0", st.Hits-before.Hits, st.Misses-before.Misses)
+	}
+	for round := range 2 {
+		want := uint32(round + 1)
+		for i, enc := range []*field.Encryptor{e.enc, plain} {
+			for _, mode := range []field.Mode{field.Randomized, field.Deterministic} {
+				v, err := enc.SealMode(ctxBg, emails, mode, message)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got, _ := field.KeyVersion(v); got != want {
+					t.Errorf("encryptor %d, %v: sealed under version %d, want %d", i, mode, got, want)
+				}
+				for j, o := range []*field.Encryptor{e.enc, plain} {
+					if got, err := o.Open(ctxBg, emails, v); err != nil || !bytes.Equal(got, message) {
+						t.Errorf("encryptor %d opened encryptor %d's value = %q, %v", j, i, got, err)
+					}
+				}
+			}
+			c, err := enc.ActiveCipher(ctxBg, emails)
+			if err != nil || c.Version() != want {
+				t.Errorf("encryptor %d: ActiveCipher = %v; want version %d", i, err, want)
+			}
+		}
+		if _, err := e.store.Rotate(ctxBg, "acme"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := e.store.Shred(ctxBg, "acme"); err != nil {
+		t.Fatal(err)
+	}
+	for i, enc := range []*field.Encryptor{e.enc, plain} {
+		if _, err := enc.Seal(ctxBg, emails, message); !errors.Is(err, keystore.ErrKeyDestroyed) {
+			t.Errorf("encryptor %d: Seal after Shred = %v, want keystore.ErrKeyDestroyed", i, err)
+		}
+	}
+}

@@ -4,15 +4,18 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+
+	"github.com/colcrypt/colcrypt/codec"
 )
 
 // Active returns the tenant's active key, the one new values are sealed
 // under. The first call for a new tenant creates version 1.
 //
-// For a tenant whose active key is cached this is the hot path of every
-// seal: one map lookup under a read lock and an atomic read of the coarse
-// clock (see WithClock); no allocation, no I/O, no logging. Otherwise the active row is read (and its key unwrapped)
-// once however many goroutines ask; see [Store.Key].
+// For a tenant whose active key is cached this is one map lookup under a
+// read lock and an atomic read of the coarse clock (see WithClock); no
+// allocation, no I/O, no logging. (Sealing goes through ActiveCipher,
+// which takes no lock.) Otherwise the active row is read (and its key
+// unwrapped) once however many goroutines ask; see [Store.Key].
 //
 // Creating version 1 is safe against other processes doing the same: each
 // wraps a fresh key and inserts it if absent, then everyone reads the row
@@ -27,6 +30,32 @@ func (s *Store) Active(ctx context.Context, tenant string) (*Key, error) {
 		return k, nil
 	}
 	return s.activeSlow(ctx, tenant)
+}
+
+// ActiveCipher returns the cipher for new values of table and column: the
+// tenant's active key's, Active followed by [Key.Cipher] in one step,
+// with their errors. The cipher's Version is the key version it seals
+// under. It is the hot path of sealing a value: once (tenant, table,
+// column) was asked for, a call while the active key is cached is one
+// hashed lookup with no lock, no I/O, no allocation and no write to
+// memory another core is writing. It answers exactly when Active would
+// answer from the cache (the active version's own expiry included, so a
+// rotation is seen as by Active), and counts as a hit or a miss like it.
+func (s *Store) ActiveCipher(ctx context.Context, tenant, table, column string) (*codec.Cipher, error) {
+	if c, stale, ok := s.cache.activeCipher(tenant, table, column, s.clock.fast()); ok {
+		s.countHit(stale)
+		return c, nil
+	}
+	k, err := s.Active(ctx, tenant)
+	if err != nil {
+		return nil, err
+	}
+	c, err := k.Cipher(table, column)
+	if err != nil {
+		return nil, err
+	}
+	s.cache.indexActive(k, table, column, c)
+	return c, nil
 }
 
 func (s *Store) activeSlow(ctx context.Context, tenant string) (*Key, error) {
@@ -100,7 +129,8 @@ func (s *Store) useActive(ctx context.Context, tenant string, row keyRow) (fligh
 	if err != nil {
 		return flightResult{}, err
 	}
-	s.cache.setActive(r.key, s.clock.precise()+ticks(s.ttl))
+	now := s.clock.precise()
+	s.cache.setActive(r.key, now, now+ticks(s.ttl))
 	return r, nil
 }
 
@@ -145,6 +175,7 @@ func (s *Store) create(ctx context.Context, tenant string, v uint32) (r flightRe
 	if err != nil {
 		return flightResult{}, false, fmt.Errorf("%w: tenant %q", err, tenant)
 	}
-	s.cache.setActive(k, s.clock.precise()+ticks(s.ttl))
+	now := s.clock.precise()
+	s.cache.setActive(k, now, now+ticks(s.ttl))
 	return flightResult{key: k}, true, nil
 }

@@ -18,9 +18,11 @@ import (
 // approximation that needs no list surgery on a hit. The column ciphers
 // that Store.Cipher hands out are also indexed by (tenant, version,
 // table, column) in a cipherIndex that is read without any lock; an
-// entry's expiry and stale mark are atomic for its sake. An expired entry
-// stays, not yet zeroed, only as long as the stale grace may need it;
-// then the janitor or the next access zeroes and drops it.
+// entry's expiry and stale mark are atomic for its sake. Those of the
+// active keys, which Store.ActiveCipher hands out, have an index of their
+// own keyed by (tenant, table, column); see activeindex.go. An expired
+// entry stays, not yet zeroed, only as long as the stale grace may need
+// it; then the janitor or the next access zeroes and drops it.
 //
 // Times are ticks: nanoseconds on the Store's clock since the Store was
 // made (see clock.go), so that an expiry check is one integer compare.
@@ -32,7 +34,8 @@ type cache struct {
 	hand      *entry              // CLOCK hand over the ring of entries; nil when empty
 	capacity  int
 	closed    bool
-	ciphers   *cipherIndex
+	ciphers   *cipherIndex // ciphers by (tenant, version, table, column)
+	actives   *cipherIndex // ciphers of active keys by (tenant, 0, table, column)
 
 	evictions *atomic.Uint64
 }
@@ -75,11 +78,10 @@ type tenantEntry struct {
 	// versions indexes the tenant's entries in c.keys by version, for the
 	// hot path: a string-keyed then uint32-keyed lookup hashes faster than
 	// one keyed by a (string, uint32) struct.
-	versions  map[uint32]*entry
-	active    *entry // nil when unknown
-	activeExp int64
-	live      []uint32 // newest first; nil when unknown
-	liveExp   int64
+	versions map[uint32]*entry
+	active   *activeRecord // nil when unknown
+	live     []uint32      // newest first; nil when unknown
+	liveExp  int64
 }
 
 func newCache(capacity int, evictions *atomic.Uint64) *cache {
@@ -89,6 +91,7 @@ func newCache(capacity int, evictions *atomic.Uint64) *cache {
 		destroyed: make(map[string]struct{}),
 		capacity:  capacity,
 		ciphers:   newCipherIndex(),
+		actives:   newCipherIndex(),
 		evictions: evictions,
 	}
 }
@@ -106,7 +109,8 @@ func (e *entry) touch() {
 func (c *cache) active(tenant string, now int64) (k *Key, stale, ok bool) {
 	c.mu.RLock()
 	if te := c.tenants[tenant]; te != nil {
-		if e := te.active; e != nil && now < te.activeExp {
+		if rec := te.active; rec != nil && now < rec.exp.Load() {
+			e := rec.entry
 			if exp, st := e.fresh.load(); now < exp {
 				k, stale = e.key, st
 				e.touch()
@@ -165,13 +169,17 @@ func (c *cache) indexCipher(k *Key, table, col string, ci *codec.Cipher) {
 	}
 }
 
-// unindexLocked drops the ciphers of e's key from the cipher index; the
-// caller is about to zero or replace that key.
+// unindexLocked drops the ciphers of e's key from the cipher indexes,
+// the active one's too if e is its tenant's active entry; the caller is
+// about to zero or replace that key.
 func (c *cache) unindexLocked(e *entry) {
 	for _, col := range e.indexed {
 		c.ciphers.remove(e.key, col.table, col.column)
 	}
 	e.indexed = nil
+	if te := c.tenants[e.id.tenant]; te != nil && te.active != nil && te.active.entry == e {
+		c.unindexActiveLocked(te.active)
+	}
 }
 
 // live returns the tenant's live versions if fresh.
@@ -285,23 +293,23 @@ func (c *cache) removeLocked(e *entry, reason error) {
 		e.prev.next, e.next.prev = e.next, e.prev
 	}
 	e.prev, e.next = nil, nil
+	c.unindexLocked(e)
 	if te := c.tenants[e.id.tenant]; te != nil {
-		if te.active == e {
-			te.active = nil
+		if te.active != nil && te.active.entry == e {
+			c.retireActiveLocked(te)
 		}
 		delete(te.versions, e.id.version)
 		if len(te.versions) == 0 {
 			delete(c.tenants, e.id.tenant)
 		}
 	}
-	c.unindexLocked(e)
 	e.key.zero(reason)
 	c.evictions.Add(1)
 }
 
 // setActive records k as the tenant's active key until exp, if k is
 // still the cached key of its id.
-func (c *cache) setActive(k *Key, exp int64) {
+func (c *cache) setActive(k *Key, now, exp int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e := c.keys[keyID{k.tenant, k.version}]
@@ -309,7 +317,14 @@ func (c *cache) setActive(k *Key, exp int64) {
 		return
 	}
 	te := c.tenants[k.tenant]
-	te.active, te.activeExp = e, exp
+	if rec := te.active; rec != nil && rec.entry.id.version > k.version && now < rec.exp.Load() {
+		// A load that read the table before a rotation (made by this
+		// process, or seen by it) finished after it: the newer version
+		// stays active until its record expires, so that Rotate's
+		// promise holds that this process seals under the new key at once.
+		return
+	}
+	c.setActiveLocked(te, e, exp)
 }
 
 // setLive records the tenant's live versions until exp, if the tenant has
@@ -328,7 +343,8 @@ func (c *cache) forgetTenantViews(tenant string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if te := c.tenants[tenant]; te != nil {
-		te.active, te.live = nil, nil
+		c.retireActiveLocked(te)
+		te.live = nil
 	}
 }
 
@@ -375,6 +391,9 @@ func (c *cache) destroyTenant(tenant string) {
 			c.removeLocked(e, ErrKeyDestroyed)
 		}
 	}
+	if te := c.tenants[tenant]; te != nil {
+		c.retireActiveLocked(te)
+	}
 	delete(c.tenants, tenant)
 }
 
@@ -419,7 +438,13 @@ func (c *cache) close() {
 		return
 	}
 	c.closed = true
+	for _, te := range c.tenants {
+		if te.active != nil {
+			te.active.exp.Store(retiredExp)
+		}
+	}
 	c.ciphers.reset()
+	c.actives.reset()
 	for _, e := range c.keys {
 		e.key.zero(ErrClosed)
 		e.prev, e.next, e.indexed = nil, nil, nil
@@ -437,5 +462,6 @@ func (c *cache) rotated(k *Key, exp int64) {
 	if e == nil || e.key != k || te == nil {
 		return
 	}
-	te.active, te.activeExp, te.live = e, exp, nil
+	c.setActiveLocked(te, e, exp)
+	te.live = nil
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -504,5 +505,33 @@ func TestDefaultClock(t *testing.T) {
 	})
 	if got := newClock(nil, time.Hour).res; got != 100*time.Millisecond {
 		t.Fatalf("resolution for a 1h TTL = %v, want 100ms", got)
+	}
+}
+
+// TestCacheActiveNotUndone: a load that read the tenant's active row
+// before a rotation and finishes after it must not make the old version
+// active again while the rotation's record is fresh (Rotate promises the
+// new key at once); once that record expires, the table is the truth
+// again, a lower version included (a restored backup).
+func TestCacheActiveNotUndone(t *testing.T) {
+	c := newCache(10, new(atomic.Uint64))
+	k1, _, err := c.install(keyID{"acme", 1}, newDEK(), 0, time.Hour, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k2, _, err := c.install(keyID{"acme", 2}, newDEK(), 0, time.Hour, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ttl := int64(time.Minute)
+	c.setActive(k1, 0, ttl)
+	c.rotated(k2, ttl) // Rotate committed version 2
+	c.setActive(k1, 10, 10+ttl)
+	if k, _, ok := c.active("acme", 20); !ok || k != k2 {
+		t.Fatalf("active after a late load of version 1 = %v, %v; want version 2", k.Version(), ok)
+	}
+	c.setActive(k1, ttl+1, 2*ttl)
+	if k, _, ok := c.active("acme", ttl+2); !ok || k != k1 {
+		t.Fatalf("active after version 2's record expired = %v, %v; want version 1 from the table", k.Version(), ok)
 	}
 }

@@ -12,11 +12,12 @@ import (
 // cipherIndex maps (tenant, version, table, column) straight to the
 // column cipher of a cached key: the hot path of Store.Cipher, which sits
 // on every open. A lookup hashes the three strings once and takes no
-// lock, so concurrent readers write nothing shared but the hit counter.
-// The way it replaces, Store.Key then Key.Cipher, took the cache's read
-// lock (two atomic writes to one reader count, a cache line every core
-// contends for) and three map lookups, one keyed by a struct of two
-// strings, which Go hashes slowly: together a third of a warm open.
+// lock, so concurrent readers write nothing shared (the hit counts are
+// striped: see hitCounts). The way it replaces, Store.Key then
+// Key.Cipher, took the cache's read lock (two atomic writes to one reader
+// count, a cache line every core contends for) and three map lookups, one
+// keyed by a struct of two strings, which Go hashes slowly: together a
+// third of a warm open.
 //
 // Readers load; writers hold cache.mu. Every chain node is immutable once
 // published (read-copy-update): an insert pushes a new node at a chain's
@@ -24,6 +25,9 @@ import (
 // one, and growing builds a new table of copies and swaps it in. A
 // reader thus always walks a consistent chain, old or new, and the
 // garbage collector frees what no reader holds.
+//
+// The cache keeps a second index of this type for the ciphers of the
+// tenants' active keys, under version 0; see activeindex.go.
 //
 // The index holds a ref only while its key is the cached key of its id:
 // the cache removes an entry's refs in the same critical section that
@@ -52,7 +56,11 @@ type cipherRef struct {
 	cipher        *codec.Cipher
 	key           *Key   // the cipher's key: the ref is void once it is zeroed
 	entry         *entry // the key's cache entry, for its expiry and reference bit
-	next          *cipherRef
+	// active is set in the cache's index of active ciphers (version 0):
+	// the tenant's active record the ref was published under, whose
+	// expiry the reader checks as well. Nil in the index of versions.
+	active *activeRecord
+	next   *cipherRef
 }
 
 const minCipherChains = 64
@@ -137,16 +145,32 @@ func (x *cipherIndex) lookup(tenant string, version uint32, table, column string
 // for it is there already, and reports whether it added one. The caller
 // holds cache.mu and has checked that e is cached with key k.
 func (x *cipherIndex) add(e *entry, k *Key, table, column string, c *codec.Cipher) bool {
-	h := x.hash(k.tenant, k.version, table, column)
+	return x.insert(&cipherRef{tenant: k.tenant, version: k.version, table: table, column: column,
+		cipher: c, key: k, entry: e})
+}
+
+// addActive indexes c as the cipher for table.column of the tenant's
+// active key, rec's, under version 0, unless a ref for it is there
+// already, and reports whether it added one. The caller holds cache.mu
+// and has checked that rec is the tenant's active record and k its key.
+func (x *cipherIndex) addActive(rec *activeRecord, k *Key, table, column string, c *codec.Cipher) bool {
+	return x.insert(&cipherRef{tenant: k.tenant, version: 0, table: table, column: column,
+		cipher: c, key: k, entry: rec.entry, active: rec})
+}
+
+// insert publishes r, whose identity fields are set, at the head of its
+// chain unless a ref of the same identity is there.
+func (x *cipherIndex) insert(r *cipherRef) bool {
+	h := x.hash(r.tenant, r.version, r.table, r.column)
 	t := x.table.Load()
 	head := &t.chains[h&t.mask]
-	for r := head.Load(); r != nil; r = r.next {
-		if r.hash == h && r.version == k.version && r.tenant == k.tenant && r.table == table && r.column == column {
+	for o := head.Load(); o != nil; o = o.next {
+		if o.hash == h && o.version == r.version && o.tenant == r.tenant && o.table == r.table && o.column == r.column {
 			return false
 		}
 	}
-	head.Store(&cipherRef{hash: h, tenant: k.tenant, version: k.version, table: table, column: column,
-		cipher: c, key: k, entry: e, next: head.Load()})
+	r.hash, r.next = h, head.Load()
+	head.Store(r)
 	x.n++
 	if x.n > len(t.chains) {
 		x.grow(t)
@@ -171,13 +195,25 @@ func (x *cipherIndex) grow(t *cipherTable) {
 // remove drops the ref of (k's id, table, column) if there is one. The
 // caller holds cache.mu.
 func (x *cipherIndex) remove(k *Key, table, column string) {
-	h := x.hash(k.tenant, k.version, table, column)
+	x.removeRef(k.tenant, k.version, k, table, column)
+}
+
+// removeActive drops the ref of (k's tenant, version 0, table, column) if
+// it is k's. The caller holds cache.mu.
+func (x *cipherIndex) removeActive(k *Key, table, column string) {
+	x.removeRef(k.tenant, 0, k, table, column)
+}
+
+// removeRef drops the ref indexed as (tenant, version, table, column) if
+// it holds k.
+func (x *cipherIndex) removeRef(tenant string, version uint32, k *Key, table, column string) {
+	h := x.hash(tenant, version, table, column)
 	t := x.table.Load()
 	head := &t.chains[h&t.mask]
 	first := head.Load()
 	var target *cipherRef
 	for r := first; r != nil; r = r.next {
-		if r.key == k && r.table == table && r.column == column {
+		if r.key == k && r.version == version && r.table == table && r.column == column {
 			target = r
 			break
 		}

@@ -46,7 +46,9 @@
 // active version and list of live versions beside them, for the TTL
 // ([WithCacheTTL], default 5 minutes). A warm [Store.Active] or [Store.Key]
 // is a read-locked map lookup: no I/O, no allocation, tens of
-// nanoseconds. Past the TTL the row is read again and the KMS asked again,
+// nanoseconds. [Store.ActiveCipher] and [Store.Cipher], which sealing and
+// opening use, go straight to a column's cipher through lock-free
+// indexes, so goroutines on several cores do not contend. Past the TTL the row is read again and the KMS asked again,
 // so that a rotation, shred or revoked KMS permission elsewhere is seen
 // within the TTL; the number of KMS calls grows with tenants × versions per
 // TTL, never with rows. The cache is bounded ([WithCacheSize], default

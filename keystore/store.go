@@ -99,7 +99,7 @@ func New(db *sql.DB, kek *kms.Keeper, opts ...Option) (*Store, error) {
 		log:        cfg.log,
 		observe:    cfg.observe,
 		stop:       stop,
-		ctr:        new(counters),
+		ctr:        newCounters(),
 	}
 	s.cache = newCache(cfg.size, &s.ctr.evictions)
 	s.flights.stop = stopCtx
@@ -204,14 +204,9 @@ func (s *Store) errIfClosed() error {
 	return nil
 }
 
-// countHit counts a call answered from the cache.
-func (s *Store) countHit(stale bool) {
-	if stale {
-		s.ctr.staleServed.Add(1)
-	} else {
-		s.ctr.hits.Add(1)
-	}
-}
+// countHit counts a call answered from the cache: a hit, or a stale
+// serve if stale.
+func (s *Store) countHit(stale bool) { s.ctr.cached.add(stale) }
 
 func (s *Store) emit(e Event) {
 	if s.observe != nil {
