@@ -49,12 +49,7 @@ func (c *cache) activeCipher(tenant, table, column string, now int64) (ci *codec
 	if r == nil || now >= r.active.exp.Load() {
 		return nil, false, false
 	}
-	exp, stale := r.entry.fresh.load()
-	if now >= exp || r.key.zeroed() {
-		return nil, false, false
-	}
-	r.entry.touch()
-	return r.cipher, stale, true
+	return r.serve(now)
 }
 
 // indexActive adds ci, k's cipher for table.column, to the index of

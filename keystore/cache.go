@@ -147,6 +147,12 @@ func (c *cache) cipher(tenant string, version uint32, table, column string, now 
 	if r == nil {
 		return nil, false, false
 	}
+	return r.serve(now)
+}
+
+// serve returns r's cipher if its key is fresh at now and not zeroed,
+// and marks the key's entry used, as a locked hit would.
+func (r *cipherRef) serve(now int64) (ci *codec.Cipher, stale, ok bool) {
 	exp, stale := r.entry.fresh.load()
 	if now >= exp || r.key.zeroed() {
 		return nil, false, false
