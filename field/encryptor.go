@@ -171,24 +171,52 @@ func (e *Encryptor) Open(ctx context.Context, s Scope, value []byte) ([]byte, er
 	if err != nil {
 		return nil, err
 	}
-	// Binary values, the usual case, are told apart first.
-	if !codec.IsValue(value) {
-		if !codec.IsArmored(value) {
-			return nil, &NotEncryptedError{Table: s.Table, Column: s.Column}
-		}
-		if value, err = codec.Dearmor(value); err != nil {
-			return nil, codec.ErrAuth
-		}
-	}
-	v, err := codec.Parse(value)
+	v, err := ParseStored(s, value)
 	if err != nil {
-		return nil, codec.ErrAuth
+		return nil, err
 	}
 	c, err := e.versionCipher(ctx, tenant, v.KeyVersion, s)
 	if err != nil {
 		return nil, err
 	}
 	return c.OpenValue(nil, v)
+}
+
+// ParseStored splits a stored value of s, binary or text-armored, into
+// its parts, by the rules every reader of colcrypt values shares: a value
+// that is not a colcrypt value at all is a *NotEncryptedError (plaintext
+// in a column not yet migrated, say); one that is but does not parse is
+// codec.ErrAuth, like every other way a value fails. The parts of a
+// binary value alias it.
+func ParseStored(s Scope, value []byte) (codec.Value, error) {
+	// Binary values, the usual case, are told apart first.
+	if !codec.IsValue(value) {
+		if !codec.IsArmored(value) {
+			return codec.Value{}, &NotEncryptedError{Table: s.Table, Column: s.Column}
+		}
+		var err error
+		if value, err = codec.Dearmor(value); err != nil {
+			return codec.Value{}, codec.ErrAuth
+		}
+	}
+	v, err := codec.Parse(value)
+	if err != nil {
+		return codec.Value{}, codec.ErrAuth
+	}
+	return v, nil
+}
+
+// VersionCipher returns the codec.Cipher that opens values of s sealed
+// under the given version of the tenant's key: what Open uses once it
+// has read the version from a value. A version the tenant never had is
+// codec.ErrAuth, as it is for Open. Integrations that open many values
+// (a GORM statement, a migration batch) hold the ciphers they use.
+func (e *Encryptor) VersionCipher(ctx context.Context, s Scope, version uint32) (*codec.Cipher, error) {
+	tenant, err := e.ResolveTenant(ctx, s.Tenant)
+	if err != nil {
+		return nil, err
+	}
+	return e.versionCipher(ctx, tenant, version, s)
 }
 
 func (e *Encryptor) versionCipher(ctx context.Context, tenant string, version uint32, s Scope) (*codec.Cipher, error) {

@@ -2,11 +2,9 @@ package gormplugin
 
 import (
 	"context"
-	"errors"
 
 	"github.com/colcrypt/colcrypt/codec"
 	"github.com/colcrypt/colcrypt/field"
-	"github.com/colcrypt/colcrypt/keystore"
 )
 
 // The statement's hot path.
@@ -82,47 +80,19 @@ func (st *stmtState) cipher(ctx context.Context, ef *encField, tenant string, ve
 }
 
 func (st *stmtState) loadCipher(ctx context.Context, ef *encField, tenant string, version uint32) (*codec.Cipher, error) {
-	keys := st.p.enc.Keys()
-	for attempt := 0; ; attempt++ {
-		var key *keystore.Key
-		var err error
-		if version == 0 {
-			key, err = keys.Active(ctx, tenant)
-		} else {
-			key, err = keys.Key(ctx, tenant, version)
-			if errors.Is(err, keystore.ErrKeyNotFound) {
-				// A version the tenant never had: a relabelled or foreign
-				// value, which fails like any other.
-				return nil, codec.ErrAuth
-			}
-		}
-		if err != nil {
-			return nil, err
-		}
-		c, err := key.Cipher(ef.table, ef.column)
-		if errors.Is(err, keystore.ErrKeyEvicted) && attempt == 0 {
-			continue // dropped from the cache between the two calls: ask again
-		}
-		return c, err
+	if version == 0 {
+		return st.p.enc.ActiveCipher(ctx, ef.scope(tenant))
 	}
+	return st.p.enc.VersionCipher(ctx, ef.scope(tenant), version)
 }
 
 // open authenticates and decrypts a stored value (binary or armored) of
 // ef under tenant, already resolved. The plaintext is in the statement's
 // scratch buffer, valid until the next open: decode copies it.
 func (st *stmtState) open(ctx context.Context, ef *encField, tenant string, stored []byte) ([]byte, error) {
-	value := stored
-	if codec.IsArmored(value) {
-		var err error
-		if value, err = codec.Dearmor(value); err != nil {
-			return nil, codec.ErrAuth
-		}
-	} else if !codec.IsValue(value) {
-		return nil, &field.NotEncryptedError{Table: ef.table, Column: ef.column}
-	}
-	v, err := codec.Parse(value)
+	v, err := field.ParseStored(ef.scope(tenant), stored)
 	if err != nil {
-		return nil, codec.ErrAuth
+		return nil, err
 	}
 	c, err := st.cipher(ctx, ef, tenant, v.KeyVersion)
 	if err != nil {

@@ -106,39 +106,31 @@ func (w *worker) key(ctx context.Context, ref keyRef) (*codec.Cipher, error) {
 	return ce.c, ce.err
 }
 
-// load asks the key store. A dry run reads a tenant's newest live key
-// instead of Active, which would create a tenant's first key.
+// load asks the Encryptor, by its rules (an unknown version is
+// codec.ErrAuth). A dry run reads a tenant's newest live key instead of
+// the active one, which would create a tenant's first key.
 func (w *worker) load(ctx context.Context, ref keyRef) cipherOrErr {
-	keys := w.m.enc.Keys()
+	enc := w.m.enc
 	s := w.p.scope(ref.tenant)
 	var (
-		k   *keystore.Key
+		c   *codec.Cipher
 		err error
 	)
 	switch {
 	case ref.version != 0:
-		k, err = keys.Key(ctx, ref.tenant, ref.version)
-		if errors.Is(err, keystore.ErrKeyNotFound) {
-			// A version the tenant never had: a relabelled or foreign
-			// value, as field.Encryptor.Open reports it.
-			err = codec.ErrAuth
-		}
+		c, err = enc.VersionCipher(ctx, s, ref.version)
 	case w.dry:
 		var live []*keystore.Key
-		if live, err = keys.LiveKeys(ctx, ref.tenant); err == nil {
+		if live, err = enc.Keys().LiveKeys(ctx, ref.tenant); err == nil {
 			if len(live) == 0 {
 				err = keystore.ErrKeyNotFound
 			} else {
-				k = live[0]
+				c, err = live[0].Cipher(s.Table, s.Column)
 			}
 		}
 	default:
-		k, err = keys.Active(ctx, ref.tenant)
+		c, err = enc.ActiveCipher(ctx, s)
 	}
-	if err != nil {
-		return cipherOrErr{err: err}
-	}
-	c, err := k.Cipher(s.Table, s.Column)
 	return cipherOrErr{c: c, err: err}
 }
 
@@ -146,22 +138,13 @@ func (w *worker) load(ctx context.Context, ref keyRef) cipherOrErr {
 // tenant, as field.Encryptor.Open does, but through the worker's cache so
 // that it makes no key-store call inside a batch transaction.
 func (w *worker) open(ctx context.Context, tenant string, value []byte) ([]byte, error) {
-	raw := value
-	if codec.IsArmored(value) {
-		var err error
-		if raw, err = codec.Dearmor(value); err != nil {
-			return nil, codec.ErrAuth
-		}
-	} else if !codec.IsValue(value) {
-		return nil, field.ErrNotEncrypted
-	}
-	v, err := codec.Parse(raw)
+	v, err := field.ParseStored(w.p.scope(tenant), value)
 	if err != nil {
-		return nil, codec.ErrAuth
+		return nil, err
 	}
 	c, err := w.key(ctx, keyRef{tenant: tenant, version: v.KeyVersion})
 	if err != nil {
 		return nil, err
 	}
-	return c.Open(nil, raw)
+	return c.OpenValue(nil, v)
 }
