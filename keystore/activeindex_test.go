@@ -173,14 +173,7 @@ func TestStoreActiveCipherRotate(t *testing.T) {
 // seen when the active record's own TTL passes, as by Active, even when
 // opens kept the old key itself fresh in between.
 func TestStoreActiveCipherRotationSeen(t *testing.T) {
-	drv := newInsecureTestKMS(t)
-	tdb := sqliteOnly(t)
-	other := newTestStore(t, tdb, tdb.db, drv.keeper(testKEK))
-	if _, err := other.Active(ctxb, "acme"); err != nil {
-		t.Fatal(err)
-	}
-	clock := newFakeClock()
-	s := newTestStore(t, tdb, tdb.open(t), drv.keeper(testKEK), WithClock(clock.Now), WithCacheTTL(time.Minute))
+	_, other, s, clock := acmeInTable(t, WithCacheTTL(time.Minute))
 	// The key of version 1 is cached half a TTL before it is recorded
 	// active: its TTL ends first.
 	if _, err := s.Cipher(ctxb, "acme", 1, "patients", "name"); err != nil {
@@ -232,14 +225,7 @@ func TestStoreActiveCipherRotationSeen(t *testing.T) {
 // the refresh keeps the Key and renews the record, so the same cipher
 // comes back, from the index again afterwards.
 func TestStoreActiveCipherExpiry(t *testing.T) {
-	drv := newInsecureTestKMS(t)
-	tdb := sqliteOnly(t)
-	creator := newTestStore(t, tdb, tdb.db, drv.keeper(testKEK))
-	if _, err := creator.Active(ctxb, "acme"); err != nil {
-		t.Fatal(err)
-	}
-	clock := newFakeClock()
-	s := newTestStore(t, tdb, tdb.open(t), drv.keeper(testKEK), WithClock(clock.Now), WithCacheTTL(time.Minute))
+	_, _, s, clock := acmeInTable(t, WithCacheTTL(time.Minute))
 	c := mustActiveCipher(t, s, "acme", "patients", "name")
 	clock.Advance(time.Minute - time.Nanosecond)
 	if c2 := mustActiveCipher(t, s, "acme", "patients", "name"); c2 != c || s.Stats().KMSUnwraps != 1 {
@@ -264,15 +250,7 @@ func TestStoreActiveCipherExpiry(t *testing.T) {
 // TestStoreActiveCipherStale: with the KMS down past the TTL, the index
 // serves within the stale grace, counted as stale, and not after it.
 func TestStoreActiveCipherStale(t *testing.T) {
-	drv := newInsecureTestKMS(t)
-	tdb := sqliteOnly(t)
-	creator := newTestStore(t, tdb, tdb.db, drv.keeper(testKEK))
-	if _, err := creator.Active(ctxb, "acme"); err != nil {
-		t.Fatal(err)
-	}
-	clock := newFakeClock()
-	s := newTestStore(t, tdb, tdb.open(t), drv.keeper(testKEK), WithClock(clock.Now),
-		WithCacheTTL(time.Minute), WithStaleGrace(10*time.Minute), WithRetry(1, time.Millisecond, time.Millisecond))
+	drv, _, s, clock := acmeInTable(t, WithCacheTTL(time.Minute), WithStaleGrace(10*time.Minute), WithRetry(1, time.Millisecond, time.Millisecond))
 	c := mustActiveCipher(t, s, "acme", "patients", "name")
 	drv.setDown(retryable())
 	defer drv.setDown(nil)

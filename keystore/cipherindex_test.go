@@ -82,14 +82,7 @@ func TestStoreCipher(t *testing.T) {
 // refresh keeps the Key, so the same cipher comes back, from the index
 // again afterwards.
 func TestStoreCipherExpiry(t *testing.T) {
-	drv := newInsecureTestKMS(t)
-	tdb := sqliteOnly(t)
-	creator := newTestStore(t, tdb, tdb.db, drv.keeper(testKEK))
-	if _, err := creator.Active(ctxb, "acme"); err != nil {
-		t.Fatal(err)
-	}
-	clock := newFakeClock()
-	s := newTestStore(t, tdb, tdb.open(t), drv.keeper(testKEK), WithClock(clock.Now), WithCacheTTL(time.Minute))
+	_, _, s, clock := acmeInTable(t, WithCacheTTL(time.Minute))
 	c, err := s.Cipher(ctxb, "acme", 1, "patients", "name")
 	if err != nil {
 		t.Fatal(err)
@@ -119,15 +112,7 @@ func TestStoreCipherExpiry(t *testing.T) {
 // TestStoreCipherStale: with the KMS down past the TTL, the index serves
 // within the stale grace, counted as stale, and not after it.
 func TestStoreCipherStale(t *testing.T) {
-	drv := newInsecureTestKMS(t)
-	tdb := sqliteOnly(t)
-	creator := newTestStore(t, tdb, tdb.db, drv.keeper(testKEK))
-	if _, err := creator.Active(ctxb, "acme"); err != nil {
-		t.Fatal(err)
-	}
-	clock := newFakeClock()
-	s := newTestStore(t, tdb, tdb.open(t), drv.keeper(testKEK), WithClock(clock.Now),
-		WithCacheTTL(time.Minute), WithStaleGrace(10*time.Minute), WithRetry(1, time.Millisecond, time.Millisecond))
+	drv, _, s, clock := acmeInTable(t, WithCacheTTL(time.Minute), WithStaleGrace(10*time.Minute), WithRetry(1, time.Millisecond, time.Millisecond))
 	c, err := s.Cipher(ctxb, "acme", 1, "patients", "name")
 	if err != nil {
 		t.Fatal(err)
@@ -381,4 +366,20 @@ func TestStoreCipherConcurrent(t *testing.T) {
 	if n, cached := indexed(t, s), s.Stats().Cached; n > cached {
 		t.Fatalf("index holds %d ciphers for %d cached keys of one column", n, cached)
 	}
+}
+
+// acmeInTable has one Store create tenant acme's first key, and returns
+// it with a second Store, on its own connection and with opts, whose
+// clock the test moves: a process that finds the key in the table.
+func acmeInTable(t *testing.T, opts ...Option) (*insecureTestKMS, *Store, *Store, *fakeClock) {
+	t.Helper()
+	drv := newInsecureTestKMS(t)
+	tdb := sqliteOnly(t)
+	first := newTestStore(t, tdb, tdb.db, drv.keeper(testKEK))
+	if _, err := first.Active(ctxb, "acme"); err != nil {
+		t.Fatal(err)
+	}
+	clock := newFakeClock()
+	s := newTestStore(t, tdb, tdb.open(t), drv.keeper(testKEK), append([]Option{WithClock(clock.Now)}, opts...)...)
+	return drv, first, s, clock
 }
