@@ -68,32 +68,8 @@ func benchValue(i int, col string) string {
 //
 //	go test -run='^$' -bench=. -benchtime=3x -count=3 ./gormplugin/
 func BenchmarkGORM(b *testing.B) {
-	e := newEnv(b, dialects[0], envOptions{}, &BenchEncrypted{}, &BenchPlain{}, &BenchBytes{})
-	ctx := ctxFor("acme")
-	if _, err := e.keys.Active(ctx, "acme"); err != nil {
-		b.Fatal(err)
-	}
-	db := e.db.WithContext(ctx)
-
-	enc := make([]BenchEncrypted, benchRows)
-	plain := make([]BenchPlain, benchRows)
-	raw := make([]BenchBytes, benchRows)
-	for i := range enc {
-		enc[i] = BenchEncrypted{TenantID: "acme", A: benchValue(i, "a"), B: benchValue(i, "b")}
-		plain[i] = BenchPlain{TenantID: "acme", A: enc[i].A, B: enc[i].B}
-		raw[i] = BenchBytes{TenantID: "acme", A: []byte(enc[i].A + strings.Repeat("p", 31)), B: []byte(enc[i].B + strings.Repeat("p", 31))}
-	}
-
-	// Fill both tables, so each sub-benchmark can run alone.
-	if err := db.CreateInBatches(clone(plain), benchBatch).Error; err != nil {
-		b.Fatal(err)
-	}
-	if err := db.CreateInBatches(clone(enc), benchBatch).Error; err != nil {
-		b.Fatal(err)
-	}
-	if err := db.CreateInBatches(clone(raw), benchBatch).Error; err != nil {
-		b.Fatal(err)
-	}
+	e, db, d := newBenchData(b)
+	enc, plain, raw := d.enc, d.plain, d.floor
 
 	b.Run("CreateInBatches/plaintext", func(b *testing.B) {
 		benchCreate(b, e, db, "bench_plains", plain)
@@ -116,6 +92,46 @@ func BenchmarkGORM(b *testing.B) {
 	b.Run("Find/encrypted-row-tenant", func(b *testing.B) {
 		benchFind[BenchEncrypted](b, e.db.WithContext(context.Background()))
 	})
+}
+
+// benchData is the rows of every benchmark model, the same values in
+// each: plaintext, encrypted (bytea and armored) and the floor, plain
+// bytes of the ciphertext's size.
+type benchData struct {
+	enc     []BenchEncrypted
+	armored []BenchArmored
+	plain   []BenchPlain
+	floor   []BenchBytes
+}
+
+// newBenchData makes the benchmark tables on Postgres, warms tenant
+// acme's key, and fills every table with benchRows rows, so that each
+// sub-benchmark can run alone. db is bound to acme's context.
+func newBenchData(b *testing.B) (*env, *gorm.DB, benchData) {
+	e := newEnv(b, dialects[0], envOptions{}, &BenchEncrypted{}, &BenchArmored{}, &BenchPlain{}, &BenchBytes{})
+	ctx := ctxFor("acme")
+	if _, err := e.keys.Active(ctx, "acme"); err != nil {
+		b.Fatal(err)
+	}
+	db := e.db.WithContext(ctx)
+	d := benchData{
+		enc:     make([]BenchEncrypted, benchRows),
+		armored: make([]BenchArmored, benchRows),
+		plain:   make([]BenchPlain, benchRows),
+		floor:   make([]BenchBytes, benchRows),
+	}
+	for i := range d.enc {
+		d.enc[i] = BenchEncrypted{TenantID: "acme", A: benchValue(i, "a"), B: benchValue(i, "b")}
+		d.armored[i] = BenchArmored(d.enc[i])
+		d.plain[i] = BenchPlain{TenantID: "acme", A: d.enc[i].A, B: d.enc[i].B}
+		d.floor[i] = BenchBytes{TenantID: "acme", A: []byte(d.enc[i].A + strings.Repeat("p", 31)), B: []byte(d.enc[i].B + strings.Repeat("p", 31))}
+	}
+	for _, rows := range []any{clone(d.plain), clone(d.enc), clone(d.armored), clone(d.floor)} {
+		if err := db.CreateInBatches(rows, benchBatch).Error; err != nil {
+			b.Fatal(err)
+		}
+	}
+	return e, db, d
 }
 
 func benchCreate[T any](b *testing.B, e *env, db *gorm.DB, table string, rows []T) {
@@ -179,27 +195,8 @@ func benchFind[T any](b *testing.B, db *gorm.DB) {
 //
 //	go test -run='^$' -bench=VsPlaintext -benchtime=15x -count=3 ./gormplugin/
 func BenchmarkGORMVsPlaintext(b *testing.B) {
-	e := newEnv(b, dialects[0], envOptions{}, &BenchEncrypted{}, &BenchArmored{}, &BenchPlain{}, &BenchBytes{})
-	ctx := ctxFor("acme")
-	if _, err := e.keys.Active(ctx, "acme"); err != nil {
-		b.Fatal(err)
-	}
-	db := e.db.WithContext(ctx)
-	enc := make([]BenchEncrypted, benchRows)
-	armored := make([]BenchArmored, benchRows)
-	plain := make([]BenchPlain, benchRows)
-	floor := make([]BenchBytes, benchRows)
-	for i := range enc {
-		enc[i] = BenchEncrypted{TenantID: "acme", A: benchValue(i, "a"), B: benchValue(i, "b")}
-		armored[i] = BenchArmored(enc[i])
-		plain[i] = BenchPlain{TenantID: "acme", A: enc[i].A, B: enc[i].B}
-		floor[i] = BenchBytes{TenantID: "acme", A: []byte(enc[i].A + strings.Repeat("p", 31)), B: []byte(enc[i].B + strings.Repeat("p", 31))}
-	}
-	for _, rows := range []any{clone(plain), clone(enc), clone(armored), clone(floor)} {
-		if err := db.CreateInBatches(rows, benchBatch).Error; err != nil {
-			b.Fatal(err)
-		}
-	}
+	e, db, d := newBenchData(b)
+	enc, armored, plain, floor := d.enc, d.armored, d.plain, d.floor
 
 	b.Run("CreateInBatches", func(b *testing.B) {
 		create := func(name, table string, reset func()) contender {
