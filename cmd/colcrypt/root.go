@@ -155,8 +155,3 @@ func (c *cli) emit(v any, text func(w io.Writer)) error {
 	text(c.stdout)
 	return nil
 }
-
-// logf prints a message for the user on standard error.
-func (c *cli) logf(format string, args ...any) {
-	fmt.Fprintf(c.stderr, "colcrypt: "+format+"\n", args...)
-}
