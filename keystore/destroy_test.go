@@ -135,6 +135,10 @@ func TestKeyRedactedByValue(t *testing.T) {
 	mustKeyCipher(t, k, "patients", "name")
 	dek := append([]byte(nil), heldDEK(k)...)
 	redacttest.Check(t, redacttest.Subjects("Key", k), dek)
+	// The Store holds the cache of keys; its Stats are what gets logged.
+	redacttest.Check(t, redacttest.Subjects("Store", s), dek)
+	st := s.Stats()
+	redacttest.Check(t, redacttest.Subjects("Stats", &st), dek)
 	copied := reflect.ValueOf(k).Elem().Interface()
 	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%X", "%d"} {
 		if got := fmt.Sprintf(verb, copied); got != "[redacted]" {
