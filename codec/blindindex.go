@@ -17,10 +17,19 @@ const (
 // BlindIndex appends to dst the HMAC-SHA256, under the scope's blind-index
 // subkey, of the already normalized plaintext, truncated to length bytes.
 // It panics if length is outside [MinBlindIndexLen, MaxBlindIndexLen]: the
-// length is configuration, checked where it is parsed.
-func (c *Cipher) BlindIndex(dst, normalized []byte, length int) []byte {
+// length is configuration, checked where it is parsed. After Destroy it
+// returns ErrCipherDestroyed.
+func (c *Cipher) BlindIndex(dst, normalized []byte, length int) ([]byte, error) {
 	if length < MinBlindIndexLen || length > MaxBlindIndexLen {
 		panic(fmt.Sprintf("codec: blind index length %d outside [%d, %d]", length, MinBlindIndexLen, MaxBlindIndexLen))
+	}
+	// The read lock keeps Destroy from clearing the subkey while the pool
+	// derives a new hash from it, and from emptying the pool before the
+	// hash is back in it.
+	c.k.mu.RLock()
+	defer c.k.mu.RUnlock()
+	if c.k.destroyed.Load() {
+		return nil, ErrCipherDestroyed
 	}
 	h := c.k.bidx.Get().(hash.Hash)
 	h.Reset()
@@ -28,5 +37,5 @@ func (c *Cipher) BlindIndex(dst, normalized []byte, length int) []byte {
 	var sum [32]byte
 	full := h.Sum(sum[:0])
 	c.k.bidx.Put(h)
-	return append(dst, full[:length]...)
+	return append(dst, full[:length]...), nil
 }

@@ -7,18 +7,36 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"log/slog"
+	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 
+	"github.com/colcrypt/colcrypt/internal/secret"
 	"github.com/tink-crypto/tink-go/v2/daead/subtle"
 )
 
 // Cipher seals and opens the values of one Scope under one version of the
 // tenant's data key. It holds the derived subkeys and their ready AEADs, so
 // sealing a value costs no key schedule. A Cipher is immutable after
-// NewCipher and safe for concurrent use.
+// NewCipher, until Destroy, and safe for concurrent use.
 //
-// A Cipher holds key material: it prints as [redacted] under every fmt verb.
+// A Cipher holds key material: it prints as [redacted] under every fmt
+// verb, in JSON and in log/slog, by pointer and by value.
+//
+// # Destroy
+//
+// Destroy zeroes the subkey bytes the Cipher holds and makes every later
+// call fail with [ErrCipherDestroyed]. A Cipher that is never destroyed
+// has the same bytes zeroed when the garbage collector finds it
+// unreachable. What neither can reach is the key material that the
+// standard library and Tink derive and keep inside their own types: the
+// AES-256 key schedule of the GCM subkey (crypto/aes), the AES-256 key
+// schedule and the two CMAC subkeys of the SIV MAC key (Tink's internal
+// aescmac), and the inner and outer HMAC pads of the blind-index subkey
+// (crypto/hmac). Destroy drops its references to them, so the garbage
+// collector reclaims them, without zeroing them.
 type Cipher struct {
 	version uint32
 	scope   Scope
@@ -38,16 +56,33 @@ type Cipher struct {
 // under the verb (%s, %q) it expands one level with %v, which prints the
 // pointers inside as addresses. So no verb reaches a key schedule.
 type cipherKeys struct {
+	// destroyed is set first by destroy. The GCM paths only load it: they
+	// read no byte that destroy clears (the GCM subkey lives only in the
+	// AES key schedule), so the hot path takes no lock.
+	destroyed atomic.Bool
+	// mu is held for reading while the SIV or blind-index subkey bytes are
+	// in use and for writing while destroy clears them, so that no value
+	// is ever sealed under a half-cleared key.
+	mu sync.RWMutex
+
 	gcm cipher.AEAD // nonce-prepending AES-256-GCM, for sealing
 	// gcmOpen is the same key with an explicit nonce, for opening a parsed
 	// Value whose nonce and ciphertext are separate slices, and for
 	// SealNonces.
 	gcmOpen cipher.AEAD
 	siv     *subtle.AESSIV
-	// bidx hands out HMAC-SHA256 hashes keyed with the blind-index
-	// subkey; the subkey itself lives only in the pool's New closure.
-	bidx sync.Pool
+	// sivKey is the slice Tink's AESSIV keeps and reads on every call.
+	sivKey *secret.Bytes
+	// bidx hands out HMAC-SHA256 hashes keyed with bidxKey.
+	bidxKey *secret.Bytes
+	bidx    sync.Pool
 }
+
+// ErrCipherDestroyed is returned by every method of a Cipher that seals,
+// opens or indexes after Destroy: the key it was derived from was
+// destroyed (shredded, or its store closed). It is not ErrAuth: the value
+// may be intact.
+var ErrCipherDestroyed = errors.New("codec: cipher destroyed")
 
 // NewCipher derives the subkeys of scope from a tenant's data key of the
 // given version. dek must be DEKSize bytes; NewCipher keeps no reference
@@ -64,10 +99,12 @@ func NewCipher(dek []byte, version uint32, scope Scope) (*Cipher, error) {
 		return nil, fmt.Errorf("codec: derive: %w", err)
 	}
 	defer clear(gcmKey)
-	// sivKey is not cleared: Tink's AESSIV keeps the slice it is given and
-	// runs the CTR key schedule from key[32:] on every call, so clearing it
-	// here would leave every deterministic value encrypted under an
+	// sivKey is not cleared here: Tink's AESSIV keeps the slice it is
+	// given and runs the CTR key schedule from key[32:] on every call, so
+	// clearing it would leave every deterministic value encrypted under an
 	// all-zero CTR key (while still round-tripping and authenticating).
+	// Destroy clears it, under the write lock that SealDeterministic and
+	// OpenValue hold for reading.
 	sivKey, err := deriveSubkey(dek, labelSIV, scope.Table, scope.Column, subtle.AESSIVKeySize)
 	if err != nil {
 		return nil, fmt.Errorf("codec: derive: %w", err)
@@ -98,7 +135,13 @@ func NewCipher(dek []byte, version uint32, scope Scope) (*Cipher, error) {
 		return nil, fmt.Errorf("codec: %w", err)
 	}
 
-	c := &Cipher{version: version, scope: scope, k: &cipherKeys{gcm: gcm, gcmOpen: gcmOpen, siv: siv}}
+	k := &cipherKeys{gcm: gcm, gcmOpen: gcmOpen, siv: siv, sivKey: secret.New(sivKey), bidxKey: secret.New(bidxKey)}
+	k.bidx.New = func() any { return hmac.New(sha256.New, k.bidxKey.Bytes()) }
+	c := &Cipher{version: version, scope: scope, k: k}
+	// A Cipher dropped without Destroy (an evicted key's, once the last
+	// statement holding it is done) has its subkey bytes zeroed all the
+	// same when it is collected.
+	runtime.AddCleanup(c, (*cipherKeys).destroy, k)
 	// The AAD is header ‖ canonical scope; the header is kept as a capped
 	// prefix of it so Seal can copy it without a second buffer.
 	h := headerLen(version)
@@ -106,7 +149,6 @@ func NewCipher(dek []byte, version uint32, scope Scope) (*Cipher, error) {
 	c.gcmHdr = c.gcmAAD[:h:h]
 	c.sivAAD = scope.AppendCanonical(appendHeader(nil, AESSIV, version))
 	c.sivHdr = c.sivAAD[:h:h]
-	c.k.bidx.New = func() any { return hmac.New(sha256.New, bidxKey) }
 	return c, nil
 }
 
@@ -119,6 +161,9 @@ func (c *Cipher) Scope() Scope { return c.scope }
 // Seal encrypts plaintext with randomized AES-256-GCM and appends the
 // stored value to dst. With dst nil it allocates exactly once.
 func (c *Cipher) Seal(dst, plaintext []byte) ([]byte, error) {
+	if c.k.destroyed.Load() {
+		return nil, ErrCipherDestroyed
+	}
 	if len(plaintext) > MaxPlaintextSize {
 		return nil, errors.New("codec: plaintext too large")
 	}
@@ -133,7 +178,13 @@ func (c *Cipher) SealDeterministic(dst, plaintext []byte) ([]byte, error) {
 	if len(plaintext) > MaxPlaintextSize {
 		return nil, errors.New("codec: plaintext too large")
 	}
+	c.k.mu.RLock()
+	if c.k.destroyed.Load() {
+		c.k.mu.RUnlock()
+		return nil, ErrCipherDestroyed
+	}
 	ct, err := c.k.siv.EncryptDeterministically(plaintext, c.sivAAD)
+	c.k.mu.RUnlock()
 	if err != nil {
 		return nil, fmt.Errorf("codec: %w", err)
 	}
@@ -144,8 +195,12 @@ func (c *Cipher) SealDeterministic(dst, plaintext []byte) ([]byte, error) {
 
 // Open authenticates and decrypts a value sealed by Seal or
 // SealDeterministic for this scope and key version, appending the
-// plaintext to dst. Every failure is ErrAuth.
+// plaintext to dst. Every failure is ErrAuth, except ErrCipherDestroyed
+// after Destroy.
 func (c *Cipher) Open(dst, value []byte) ([]byte, error) {
+	if c.k.destroyed.Load() {
+		return nil, ErrCipherDestroyed
+	}
 	v, err := Parse(value)
 	if err != nil {
 		return nil, ErrAuth
@@ -155,8 +210,11 @@ func (c *Cipher) Open(dst, value []byte) ([]byte, error) {
 
 // OpenValue is Open for a value already split by Parse, for callers that
 // parse first to find the key version and should not parse twice. Every
-// failure is ErrAuth.
+// failure is ErrAuth, except ErrCipherDestroyed after Destroy.
 func (c *Cipher) OpenValue(dst []byte, v Value) ([]byte, error) {
+	if c.k.destroyed.Load() {
+		return nil, ErrCipherDestroyed
+	}
 	if v.KeyVersion != c.version {
 		return nil, ErrAuth
 	}
@@ -174,7 +232,13 @@ func (c *Cipher) OpenValue(dst []byte, v Value) ([]byte, error) {
 		}
 		return out, nil
 	case AESSIV:
+		c.k.mu.RLock()
+		if c.k.destroyed.Load() {
+			c.k.mu.RUnlock()
+			return nil, ErrCipherDestroyed
+		}
 		out, err := c.k.siv.DecryptDeterministically(v.Ciphertext, c.sivAAD)
+		c.k.mu.RUnlock()
 		if err != nil {
 			return nil, ErrAuth
 		}
@@ -183,12 +247,50 @@ func (c *Cipher) OpenValue(dst []byte, v Value) ([]byte, error) {
 	return nil, ErrAuth
 }
 
-// String, GoString and Format keep key material out of every fmt verb.
-func (c *Cipher) String() string   { return "[redacted]" }
-func (c *Cipher) GoString() string { return "[redacted]" }
+// Destroy zeroes the subkey bytes the Cipher holds and drops its AEADs and
+// hashes; from then on every method that seals, opens or indexes returns
+// ErrCipherDestroyed. It waits for deterministic seals and opens and
+// blind indexes in flight, so none of them reads a half-cleared key. It
+// is idempotent and safe to call concurrently with any other method. See
+// the Cipher's doc for what the standard library keeps out of its reach.
+func (c *Cipher) Destroy() { c.k.destroy() }
+
+// Destroyed reports whether Destroy was called.
+func (c *Cipher) Destroyed() bool { return c.k.destroyed.Load() }
+
+func (k *cipherKeys) destroy() {
+	if k.destroyed.Swap(true) {
+		return
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.sivKey.Clear()
+	k.bidxKey.Clear()
+	// Empty the pool so its hashes, whose pads are derived from the
+	// blind-index subkey, become garbage now rather than at the
+	// pool's next clean-up; nothing refills it (BlindIndex checks
+	// destroyed under the read lock).
+	k.bidx.New = nil
+	for k.bidx.Get() != nil {
+	}
+}
+
+// String, GoString, Format, MarshalJSON and LogValue keep key material out
+// of every fmt verb, JSON and log/slog. Their receivers are values, so a
+// Cipher copied by value redacts too.
+func (Cipher) String() string   { return "[redacted]" }
+func (Cipher) GoString() string { return "[redacted]" }
 
 // Format implements fmt.Formatter so %x, %v, %+v and %#v all redact.
-func (c *Cipher) Format(f fmt.State, verb rune) { f.Write([]byte("[redacted]")) }
+func (Cipher) Format(f fmt.State, verb rune) { f.Write([]byte("[redacted]")) }
 
 // MarshalJSON redacts the Cipher in JSON.
-func (c *Cipher) MarshalJSON() ([]byte, error) { return []byte(`"[redacted]"`), nil }
+func (Cipher) MarshalJSON() ([]byte, error) { return []byte(`"[redacted]"`), nil }
+
+// LogValue redacts the Cipher in log/slog.
+func (Cipher) LogValue() slog.Value { return slog.StringValue("[redacted]") }
+
+var (
+	_ fmt.Formatter  = Cipher{}
+	_ slog.LogValuer = Cipher{}
+)

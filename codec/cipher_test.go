@@ -46,7 +46,7 @@ func TestNewCipherKeepsNoDEKReference(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bidx := c.BlindIndex(nil, []byte("x"), 16)
+	bidx := mustIndex(t, c, nil, []byte("x"), 16)
 	clear(dek) // the caller zeroes its copy, as the key cache does on eviction
 	if got, err := c.Open(nil, v); err != nil || string(got) != "x" {
 		t.Errorf("Open after the DEK was cleared = %q, %v, want \"x\"", got, err)
@@ -54,7 +54,7 @@ func TestNewCipherKeepsNoDEKReference(t *testing.T) {
 	if again, _ := c.SealDeterministic(nil, []byte("x")); !bytes.Equal(again, s) {
 		t.Errorf("SealDeterministic after the DEK was cleared = %x, want %x", again, s)
 	}
-	if again := c.BlindIndex(nil, []byte("x"), 16); !bytes.Equal(again, bidx) {
+	if again := mustIndex(t, c, nil, []byte("x"), 16); !bytes.Equal(again, bidx) {
 		t.Errorf("BlindIndex after the DEK was cleared = %x, want %x", again, bidx)
 	}
 }

@@ -39,7 +39,17 @@
 // tenant, table, column, key or version, a truncated or malformed value —
 // returns exactly [ErrAuth]. [Parse], which callers use to route a value to
 // the right key version, returns [ErrMalformed] or [ErrUnsupported] with no
-// detail taken from the input.
+// detail taken from the input. A [Cipher] whose key was destroyed returns
+// [ErrCipherDestroyed] from every call instead.
+//
+// # Key material in memory
+//
+// A Cipher holds its subkeys until [Cipher.Destroy], or until the garbage
+// collector finds it unreachable, and then zeroes the bytes it can reach;
+// its doc lists what the standard library keeps out of reach. Every type
+// that holds key material prints as [redacted] under every fmt verb, in
+// JSON and in log/slog, by pointer and by value. [Nonces] cannot be
+// shared by copying it: a copy reads its own nonces.
 package codec
 
 import "errors"

@@ -92,8 +92,8 @@ func ExampleCipher_BlindIndex() {
 	norm := codec.Chain(trim, lower)
 
 	// Index what is stored, then look up by the index of what is asked.
-	stored := c.BlindIndex(nil, []byte(norm("Ann@Example.com")), codec.DefaultBlindIndexLen)
-	query := c.BlindIndex(nil, []byte(norm("  ann@example.COM ")), codec.DefaultBlindIndexLen)
+	stored, _ := c.BlindIndex(nil, []byte(norm("Ann@Example.com")), codec.DefaultBlindIndexLen)
+	query, _ := c.BlindIndex(nil, []byte(norm("  ann@example.COM ")), codec.DefaultBlindIndexLen)
 	fmt.Println(len(stored), bytes.Equal(stored, query))
 
 	_, err := codec.LookupNormalizer("soundex")

@@ -9,6 +9,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/colcrypt/colcrypt/internal/redacttest"
 )
 
 // TestCipherRedacted formats a Cipher every way a log line might and checks
@@ -65,6 +67,16 @@ func TestCipherRedacted(t *testing.T) {
 		}
 		checkNoSecret(t, "json.Marshal("+name+")", b, secrets)
 	}
+	// The shared table: by pointer and by value, bare and inside
+	// structs, slices, maps; fmt, JSON and slog.
+	redacttest.Check(t, redacttest.Subjects("Cipher", c), secrets...)
+	// A Cipher copied by value redacts itself rather than printing its
+	// fields.
+	for _, verb := range redacttest.Verbs[:len(redacttest.Verbs)-1] {
+		if got := fmt.Sprintf(verb, copied); got != "[redacted]" {
+			t.Errorf("Sprintf(%q, Cipher copy) = %q, want [redacted]", verb, got)
+		}
+	}
 	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%x", "%q", "%d"} {
 		if got := fmt.Sprintf(verb, c); got != "[redacted]" {
 			t.Errorf("Sprintf(%q, c) = %q, want [redacted]", verb, got)
@@ -99,4 +111,12 @@ func checkNoSecret(t *testing.T, what string, out []byte, secrets [][]byte) {
 func decimalBytes(b []byte) string {
 	s := fmt.Sprint(b)
 	return strings.TrimSuffix(strings.TrimPrefix(s, "["), "]")
+}
+
+// TestNoncesRedacted: a Nonces prints no nonce it has yet to hand out.
+func TestNoncesRedacted(t *testing.T) {
+	n := new(Nonces)
+	n.next()
+	pending := bytes.Clone(n.st.buf[nonceSize:])
+	redacttest.Check(t, redacttest.Subjects("Nonces", n), pending)
 }

@@ -59,7 +59,7 @@ func (e *Encryptor) BlindIndex(ctx context.Context, s Scope, b *BlindIndex, plai
 	if err != nil {
 		return nil, err
 	}
-	return c.BlindIndex(nil, []byte(b.Normalize(string(plaintext))), b.Length), nil
+	return c.BlindIndex(nil, []byte(b.Normalize(string(plaintext))), b.Length)
 }
 
 // BlindIndexCandidates returns the blind index of plaintext under every
@@ -69,7 +69,7 @@ func (e *Encryptor) BlindIndex(ctx context.Context, s Scope, b *BlindIndex, plai
 func (e *Encryptor) BlindIndexCandidates(ctx context.Context, s Scope, b *BlindIndex, plaintext []byte) ([][]byte, error) {
 	norm := []byte(b.Normalize(string(plaintext)))
 	return e.eachLiveCipher(ctx, s, func(c *codec.Cipher) ([]byte, error) {
-		return c.BlindIndex(nil, norm, b.Length), nil
+		return c.BlindIndex(nil, norm, b.Length)
 	})
 }
 

@@ -118,7 +118,7 @@ func (st *stmtState) seal(ctx context.Context, ef *encField, tenant string, pt [
 	// A statement runs on one goroutine and may seal a whole batch of
 	// rows: its nonces are read in bulk (codec.Nonces).
 	if st.nonces == nil {
-		st.nonces = new(codec.Nonces)
+		st.nonces = codec.NewNonces()
 	}
 	return c.SealNonces(nil, pt, st.nonces)
 }
@@ -130,5 +130,5 @@ func (st *stmtState) blindIndex(ctx context.Context, ef *encField, tenant string
 		return nil, err
 	}
 	b := ef.spec.BlindIndex
-	return c.BlindIndex(nil, []byte(b.Normalize(string(pt))), b.Length), nil
+	return c.BlindIndex(nil, []byte(b.Normalize(string(pt))), b.Length)
 }

@@ -89,7 +89,7 @@ func TestCacheLRU(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			keys[tn], deks[tn] = k, k.dek
+			keys[tn], deks[tn] = k, heldDEK(k)
 		}
 		c2, _ := keys["t2"].Cipher("patients", "name")
 		sealed, _ := c2.Seal(nil, []byte("kept"))
@@ -160,7 +160,7 @@ func TestCacheSweep(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		dek := k.dek
+		dek := heldDEK(k)
 		clock.Advance(time.Minute)
 		if n := s.cache.sweep(s.clock.precise()); n != 0 || k.zeroed() {
 			t.Fatalf("sweep within the grace removed %d keys, want 0", n)
@@ -325,7 +325,7 @@ func TestStaleGrace(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		dek := bytes.Clone(k.dek)
+		dek := bytes.Clone(heldDEK(k))
 
 		drv.setDown(retryable())
 		clock.Advance(time.Minute)

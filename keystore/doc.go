@@ -67,12 +67,18 @@
 // A key leaving the cache (size bound, TTL and grace passed, [Store.Shred],
 // [Store.Close]) has its bytes zeroed; its Cipher method then fails with
 // [ErrKeyEvicted] (ask the Store again), [ErrKeyDestroyed] or [ErrClosed].
-// Ciphers derived before stay usable: they hold derived subkeys, not the
-// DEK. Zeroing is best effort: Go's AES implementations keep key schedules
-// that cannot be reached to be cleared.
+// Shred and Close also destroy the ciphers the key handed out
+// ([codec.Cipher.Destroy]): their subkeys are zeroed and a statement still
+// holding one fails with [codec.ErrCipherDestroyed]. A key evicted for
+// room or age leaves its ciphers to the statements holding them; each is
+// zeroed when it is garbage collected. Zeroing is best effort: the AES key
+// schedules inside crypto/aes and Tink, and the HMAC pads inside
+// crypto/hmac, cannot be reached to be cleared. [Key] says exactly what is
+// cleared when.
 //
 // Nothing in this package logs, prints or returns key bytes. [Key] prints
-// as [redacted] under every fmt verb, in JSON and in log/slog.
+// as [redacted] under every fmt verb, in JSON and in log/slog, by pointer
+// and by value.
 //
 // # Rotation and shredding
 //

@@ -1,6 +1,7 @@
 package keystore
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -8,32 +9,58 @@ import (
 	"sync/atomic"
 
 	"github.com/colcrypt/colcrypt/codec"
+	"github.com/colcrypt/colcrypt/internal/secret"
 )
 
 // Key is one version of a tenant's data key, unwrapped and held by the
 // Store's cache. Its Cipher method hands out the per-column ciphers that
 // seal and open values.
 //
-// A Key is valid while it is cached. When the cache drops it (the LRU
-// bound, the TTL and stale grace passed, Shred, Close), its data key bytes
-// are zeroed and Cipher returns an error: ErrKeyEvicted, ErrKeyDestroyed
-// or ErrClosed. Ask the Store again after ErrKeyEvicted. Ciphers already
-// handed out keep working, because a [codec.Cipher] holds subkeys derived
-// from the data key, not the data key itself; they are dropped with the
-// last reference to them.
+// A Key is valid while it is cached. When the cache drops it, its data
+// key bytes are zeroed and Cipher returns an error: ErrKeyEvicted,
+// ErrKeyDestroyed or ErrClosed. Ask the Store again after ErrKeyEvicted.
 //
-// Zeroing is best effort, as in every Go program: the AES key schedules
-// inside crypto/aes and crypto/cipher AEADs cannot be reached to be
-// cleared, and the garbage collector may have copied memory before.
+// What happens to the [codec.Cipher] values already handed out depends on
+// why the key was dropped:
 //
-// A Key prints as [redacted] under every fmt verb, in JSON and in slog.
+//   - Shred, a destroyed version and Close destroy them (see
+//     [codec.Cipher.Destroy]): their subkey bytes are zeroed at once and
+//     every later seal or open fails with [codec.ErrCipherDestroyed]. Those
+//     are promises that the key is gone from this process.
+//   - The LRU bound, the TTL with its stale grace, and a key row replaced
+//     in the table only drop them from the cache. A statement, batch or
+//     migration step that holds one keeps sealing and opening with it
+//     until it is done, rather than fail halfway through for a reason
+//     that is not the caller's; each Cipher zeroes its subkey bytes when
+//     the garbage collector finds it unreachable, so those bytes outlive
+//     the data key by as long as a holder keeps the Cipher, plus one
+//     collection.
+//
+// Zeroing is best effort, as in every Go program. What is cleared: the
+// data key, and each Cipher's SIV and blind-index subkeys (the GCM subkey
+// is cleared as soon as its cipher is made). What cannot be reached to be
+// cleared, and is left to the garbage collector: the AES-256 key schedules
+// inside crypto/aes (the GCM subkey's) and inside Tink's AES-SIV (its CMAC
+// key's, with the two CMAC subkeys derived from it), and the HMAC pads of
+// the blind-index subkey inside crypto/hmac. The garbage collector may
+// also have moved or copied memory before it was cleared, and the
+// plaintext of a data key passes through the KMS client's buffers.
+//
+// A Key prints as [redacted] under every fmt verb, in JSON and in slog,
+// by pointer and by value: its bytes sit two pointers away, in a type
+// that redacts itself.
 type Key struct {
 	tenant  string
 	version uint32
+	st      *keyState
+}
 
+// keyState is what a Key shares with its copies: a Key copied by value
+// is the same key, zeroed with it.
+type keyState struct {
 	mu   sync.Mutex
-	dek  []byte // nil once zeroed
-	gone error  // why dek is nil
+	dek  *secret.Bytes // Bytes() nil once zeroed
+	gone error         // why dek is nil
 	// cleared is set when dek is zeroed, for readers that take no lock
 	// (the cache's cipher index).
 	cleared atomic.Bool
@@ -48,7 +75,7 @@ type Key struct {
 type column struct{ table, column string }
 
 func newKey(tenant string, version uint32, dek []byte) *Key {
-	return &Key{tenant: tenant, version: version, dek: dek}
+	return &Key{tenant: tenant, version: version, st: &keyState{dek: secret.New(dek)}}
 }
 
 // Tenant returns the tenant the key belongs to.
@@ -62,7 +89,7 @@ func (k *Key) Version() uint32 { return k.version }
 // key, deriving it on first use and caching it in the Key. It fails once
 // the key was zeroed.
 func (k *Key) Cipher(table, col string) (*codec.Cipher, error) {
-	if m := k.ciphers.Load(); m != nil {
+	if m := k.st.ciphers.Load(); m != nil {
 		if c := (*m)[column{table, col}]; c != nil {
 			return c, nil
 		}
@@ -71,19 +98,21 @@ func (k *Key) Cipher(table, col string) (*codec.Cipher, error) {
 }
 
 func (k *Key) derive(table, col string) (*codec.Cipher, error) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if k.dek == nil {
-		return nil, k.gone
+	st := k.st
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	dek := st.dek.Bytes()
+	if dek == nil {
+		return nil, st.gone
 	}
 	id := column{table, col}
-	old := k.ciphers.Load()
+	old := st.ciphers.Load()
 	if old != nil {
 		if c := (*old)[id]; c != nil {
 			return c, nil
 		}
 	}
-	c, err := codec.NewCipher(k.dek, k.version, codec.Scope{Tenant: k.tenant, Table: table, Column: col})
+	c, err := codec.NewCipher(dek, k.version, codec.Scope{Tenant: k.tenant, Table: table, Column: col})
 	if err != nil {
 		return nil, fmt.Errorf("keystore: %w", err)
 	}
@@ -92,47 +121,59 @@ func (k *Key) derive(table, col string) (*codec.Cipher, error) {
 		maps.Copy(m, *old)
 	}
 	m[id] = c
-	k.ciphers.Store(&m)
+	st.ciphers.Store(&m)
 	return c, nil
 }
 
 // zero clears the data key and drops the cached ciphers; Cipher returns
-// reason from then on. It is idempotent; the first reason stays.
+// reason from then on. Unless reason is ErrKeyEvicted (the cache made
+// room, or the TTL passed, or the table holds another key under the id)
+// it also destroys the ciphers the key handed out: Shred, a destroyed
+// version and Close promise the key is gone, and a holder must not keep
+// sealing under it. It is idempotent; the first reason stays.
 func (k *Key) zero(reason error) {
-	k.mu.Lock()
-	if k.dek != nil {
-		clear(k.dek)
-		k.dek = nil
-		k.gone = reason
-		k.ciphers.Store(nil)
-		k.cleared.Store(true)
+	st := k.st
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.dek.Bytes() == nil {
+		return
 	}
-	k.mu.Unlock()
+	st.dek.Clear()
+	st.gone = reason
+	m := st.ciphers.Swap(nil)
+	st.cleared.Store(true)
+	if m != nil && !errors.Is(reason, ErrKeyEvicted) {
+		for _, c := range *m {
+			c.Destroy()
+		}
+	}
 }
 
 // sameDEK reports, in constant time, whether the key holds dek.
 func (k *Key) sameDEK(dek []byte) bool {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	return k.dek != nil && constantTimeEqual(k.dek, dek)
+	k.st.mu.Lock()
+	defer k.st.mu.Unlock()
+	held := k.st.dek.Bytes()
+	return held != nil && constantTimeEqual(held, dek)
 }
 
 // zeroed reports whether the key's bytes were cleared.
-func (k *Key) zeroed() bool { return k.cleared.Load() }
+func (k *Key) zeroed() bool { return k.st.cleared.Load() }
 
 const redacted = "[redacted]"
 
 // String, GoString, Format, MarshalJSON and LogValue keep the key out of
-// every output.
-func (k *Key) String() string                { return redacted }
-func (k *Key) GoString() string              { return redacted }
-func (k *Key) Format(f fmt.State, verb rune) { f.Write([]byte(redacted)) }
-func (k *Key) MarshalJSON() ([]byte, error)  { return []byte(`"` + redacted + `"`), nil }
-func (k *Key) LogValue() slog.Value          { return slog.StringValue(redacted) }
+// every output. Their receivers are values, so a Key copied by value
+// redacts too.
+func (Key) String() string                { return redacted }
+func (Key) GoString() string              { return redacted }
+func (Key) Format(f fmt.State, verb rune) { f.Write([]byte(redacted)) }
+func (Key) MarshalJSON() ([]byte, error)  { return []byte(`"` + redacted + `"`), nil }
+func (Key) LogValue() slog.Value          { return slog.StringValue(redacted) }
 
 var (
-	_ fmt.Stringer   = (*Key)(nil)
-	_ fmt.GoStringer = (*Key)(nil)
-	_ fmt.Formatter  = (*Key)(nil)
-	_ slog.LogValuer = (*Key)(nil)
+	_ fmt.Stringer   = Key{}
+	_ fmt.GoStringer = Key{}
+	_ fmt.Formatter  = Key{}
+	_ slog.LogValuer = Key{}
 )

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/colcrypt/colcrypt/codec"
 )
 
 func TestShred(t *testing.T) {
@@ -38,7 +40,7 @@ func TestShred(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		dek1, dek2 := k1.dek, k2.dek // white box: the cached bytes
+		dek1, dek2 := heldDEK(k1), heldDEK(k2) // white box: the cached bytes
 
 		if err := s.Shred(ctxb, "acme"); err != nil {
 			t.Fatalf("Shred(acme) = %v", err)
@@ -59,10 +61,10 @@ func TestShred(t *testing.T) {
 		if _, err := k2.Cipher("patients", "email"); !errors.Is(err, ErrKeyDestroyed) {
 			t.Fatalf("Key.Cipher after Shred = %v, want ErrKeyDestroyed", err)
 		}
-		// A cipher derived before stays usable by the goroutine holding it
-		// (it holds subkeys, not the data key).
-		if _, err := c2.Open(nil, sealed); err != nil {
-			t.Fatalf("Open with a cipher derived before Shred = %v", err)
+		// A cipher derived before is destroyed with the key: Shred
+		// promises the key is gone from this process, subkeys included.
+		if _, err := c2.Open(nil, sealed); !errors.Is(err, codec.ErrCipherDestroyed) {
+			t.Fatalf("Open with a cipher derived before Shred = %v, want codec.ErrCipherDestroyed", err)
 		}
 		for _, call := range []struct {
 			name string

@@ -227,7 +227,9 @@ func (w *worker) seal(r *row, c *codec.Cipher, deterministic, armor bool, pt []b
 	}
 	wr := write{r: r, val: v}
 	if b := w.p.job.BlindIndex; b != nil {
-		wr.bidx = c.BlindIndex(nil, []byte(b.Normalize(string(pt))), b.Length)
+		if wr.bidx, err = c.BlindIndex(nil, []byte(b.Normalize(string(pt))), b.Length); err != nil {
+			return outFail, write{}, "cannot index: " + err.Error(), nil
+		}
 	}
 	return outWrite, wr, "", nil
 }

@@ -214,7 +214,10 @@ func (w *worker) check(ctx context.Context, r *row, rep *Report, expect Expect, 
 		if err != nil {
 			return fmt.Errorf("migrate: verify blind index: %w", err)
 		}
-		want := c.BlindIndex(nil, []byte(bi.Normalize(string(pt))), bi.Length)
+		want, err := c.BlindIndex(nil, []byte(bi.Normalize(string(pt))), bi.Length)
+		if err != nil {
+			return fmt.Errorf("migrate: verify blind index: %w", err)
+		}
 		if !r.bidx.valid || !bytes.Equal(r.bidx.b, want) {
 			rep.BlindIndexMismatch++
 			fail(r, "blind index does not match the value")

@@ -11,6 +11,8 @@ import (
 	"os"
 	"regexp"
 	"strings"
+
+	"github.com/colcrypt/colcrypt/internal/secret"
 )
 
 // errNoKeys is the error for a key set with no keys; GenerateKeyFile may
@@ -44,13 +46,13 @@ var idRE = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 // line, a key of the wrong size or a repeated id is an error, and no error
 // quotes key material.
 type Keyset struct {
-	keys map[string]*[KeySize]byte
-	ids  []string // in file order
+	keys map[string]*secret.Bytes // two pointers from the Keyset, see package secret
+	ids  []string                 // in file order
 }
 
 // NewKeyset copies keys into a Keyset, checking ids and key sizes.
 func NewKeyset(keys map[string][]byte) (*Keyset, error) {
-	ks := &Keyset{keys: make(map[string]*[KeySize]byte, len(keys))}
+	ks := &Keyset{keys: make(map[string]*secret.Bytes, len(keys))}
 	for id, k := range keys {
 		if !idRE.MatchString(id) {
 			return nil, errors.New("localkms: invalid key id: use 1 to 64 of A-Z a-z 0-9 . _ -")
@@ -58,7 +60,7 @@ func NewKeyset(keys map[string][]byte) (*Keyset, error) {
 		if len(k) != KeySize {
 			return nil, fmt.Errorf("localkms: key %q is %d bytes, want %d", id, len(k), KeySize)
 		}
-		ks.keys[id] = (*[KeySize]byte)(bytes.Clone(k))
+		ks.keys[id] = secret.New(bytes.Clone(k))
 		ks.ids = append(ks.ids, id)
 	}
 	if len(ks.ids) == 0 {
@@ -79,7 +81,7 @@ func parseKeyset(data []byte, env bool) (*Keyset, error) {
 	if len(data) > maxKeysetSize {
 		return nil, fmt.Errorf("localkms: key set is %d bytes, max %d", len(data), maxKeysetSize)
 	}
-	ks := &Keyset{keys: map[string]*[KeySize]byte{}}
+	ks := &Keyset{keys: map[string]*secret.Bytes{}}
 	for i, line := range strings.Split(string(data), "\n") {
 		line = strings.TrimSpace(line)
 		if line == "" || strings.HasPrefix(line, "#") {
@@ -128,9 +130,7 @@ func (ks *Keyset) addLine(entry string) error {
 	if n != KeySize {
 		return fmt.Errorf("key %q is %d bytes, want %d", id, n, KeySize)
 	}
-	k := new([KeySize]byte)
-	copy(k[:], buf[:n])
-	ks.keys[id] = k
+	ks.keys[id] = secret.New(bytes.Clone(buf[:n]))
 	ks.ids = append(ks.ids, id)
 	return nil
 }
@@ -161,7 +161,7 @@ func (ks *Keyset) IDs() []string { return append([]string(nil), ks.ids...) }
 // cipher, so a parsed key file does not linger in memory.
 func (ks *Keyset) zero() {
 	for _, k := range ks.keys {
-		clear(k[:])
+		k.Clear()
 	}
 }
 

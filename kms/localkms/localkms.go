@@ -93,7 +93,7 @@ func New(ks *Keyset, id string) (*Driver, error) {
 		sort.Strings(ids)
 		return nil, fmt.Errorf("localkms: no key with id %q (have %s)", id, strings.Join(ids, ", "))
 	}
-	block, err := aes.NewCipher(key[:])
+	block, err := aes.NewCipher(key.Bytes())
 	if err != nil {
 		return nil, fmt.Errorf("localkms: %w", err)
 	}
