@@ -87,6 +87,9 @@ func (p *Plugin) Initialize(db *gorm.DB) error {
 	if p.name == "" || strings.ContainsAny(p.name, ";:, \t") {
 		return fmt.Errorf("gormplugin: invalid serializer name %q", p.name)
 	}
+	if err := p.checkPool(db); err != nil {
+		return err
+	}
 	p.reg = register(p)
 
 	cb := db.Callback()
