@@ -55,10 +55,13 @@
 // Create, CreateInBatches, Save, Updates (with a struct or a map whose
 // keys are field or column names), Update and UpdateColumn(s) all seal,
 // and fill blind index columns from the plaintext (the blind index field
-// must exist, as []byte). For Create, the tenant's key is fetched (or
-// created, which calls the KMS) before any SQL is sent, inside GORM's
-// transaction: a KMS failure fails the statement and, in db.Transaction,
-// rolls the transaction back. An update that writes an encrypted column
+// must exist, as []byte). For Create, each row's tenant's key is fetched
+// (or created, which calls the KMS) before GORM begins the statement's
+// own transaction, so a slow KMS holds no database connection, and the
+// rows are sealed after the BeforeSave/BeforeCreate hooks, before any SQL
+// is sent: a KMS failure fails the statement and, in db.Transaction,
+// rolls the transaction back. (Inside db.Transaction, or CreateInBatches
+// of several batches, the transaction has already begun.) An update that writes an encrypted column
 // is limited to the resolved tenant's rows (AND tenant_id = ?), and one
 // statement never writes a value for several tenants ([ErrManyTenants]).
 // SQL expressions cannot be assigned to an encrypted column

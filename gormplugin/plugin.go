@@ -95,6 +95,7 @@ func (p *Plugin) Initialize(db *gorm.DB) error {
 	cb := db.Callback()
 	prefix := p.Name() + ":"
 	errs := []error{
+		cb.Create().Before("gorm:begin_transaction").Register(prefix+"prefetch", p.prefetchCreate),
 		cb.Create().Before("gorm:create").Register(prefix+"before_create", p.beforeCreate),
 		cb.Create().Before("gorm:save_after_associations").Register(prefix+"after_create", p.afterCreate),
 		cb.Query().Before("gorm:query").Register(prefix+"before_query", p.beforeQuery),

@@ -2,10 +2,12 @@ package gormplugin_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -167,6 +169,48 @@ func TestColdTenantsSmallPools(t *testing.T) {
 		})
 		if n := cold.Stats().KMSUnwraps; n != workers {
 			t.Fatalf("KMS unwraps = %d, want %d: one per cold tenant", n, workers)
+		}
+	})
+}
+
+// TestCreateFetchesKeyBeforeTransaction: a Create for new tenants has
+// their keys created, and wrapped by the KMS, before GORM's transaction
+// takes a connection, so a slow KMS holds no database connection.
+func TestCreateFetchesKeyBeforeTransaction(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, d dialect) {
+		var (
+			gormPool atomic.Pointer[sql.DB]
+			wraps    atomic.Int64
+			held     atomic.Int64 // wraps made while GORM's pool had a connection in use
+		)
+		observe := keystore.WithObserver(func(ev keystore.Event) {
+			if ev.Kind != keystore.EventWrap {
+				return
+			}
+			wraps.Add(1)
+			if db := gormPool.Load(); db != nil && db.Stats().InUse > 0 {
+				held.Add(1)
+			}
+		})
+		e := newEnv(t, d, envOptions{keyOpts: []keystore.Option{observe}}, &Company{})
+		gormPool.Store(e.raw)
+
+		if err := e.db.WithContext(ctxFor("first")).Create(&Company{Name: "one row"}).Error; err != nil {
+			t.Fatalf("Create = %v", err)
+		}
+		rows := []Company{{Name: "a", TenantID: "second"}, {Name: "b", TenantID: "third"}, {Name: "c", TenantID: "second"}}
+		if err := e.db.Create(&rows).Error; err != nil {
+			t.Fatalf("Create(3 rows, 2 tenants) = %v", err)
+		}
+		if got := wraps.Load(); got != 3 {
+			t.Fatalf("KMS wraps = %d, want 3 (one per new tenant)", got)
+		}
+		if got := held.Load(); got != 0 {
+			t.Errorf("%d of 3 KMS wraps ran while GORM held a connection, want 0", got)
+		}
+		var got []Company
+		if err := e.db.WithContext(ctxFor("second")).Where("tenant_id = ?", "second").Order("id").Find(&got).Error; err != nil || len(got) != 2 || got[0].Name != "a" || got[1].Name != "c" {
+			t.Fatalf("Find(second) = %+v, %v; want rows a and c", got, err)
 		}
 	})
 }
