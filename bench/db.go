@@ -60,6 +60,7 @@ type dbEnv struct {
 	name    string // the scratch database
 	server  string // version and address, for the report
 	sqlDB   *sql.DB
+	keyDB   *sql.DB // the key store's own pool: gormplugin refuses one shared with GORM
 	pool    *pgxpool.Pool
 	srv     *insecurefakekms.Server
 	kek     *kms.Keeper
@@ -237,6 +238,7 @@ func newDBEnv(ctx context.Context, cfg *config) (_ *dbEnv, note string, err erro
 	scratch.Database = e.name
 	e.sqlDB = stdlib.OpenDB(*scratch)
 	e.sqlDB.SetMaxIdleConns(32)
+	e.keyDB = stdlib.OpenDB(*scratch)
 	pcfg, err := pgxpool.ParseConfig(cfg.dsn)
 	if err != nil {
 		return nil, "", err
@@ -257,7 +259,7 @@ func newDBEnv(ctx context.Context, cfg *config) (_ *dbEnv, note string, err erro
 	if err = keystore.CreateTable(ctx, e.sqlDB, keystore.Postgres, ""); err != nil {
 		return nil, "", err
 	}
-	if e.store, err = keystore.New(e.sqlDB, e.kek); err != nil {
+	if e.store, err = keystore.New(e.keyDB, e.kek); err != nil {
 		return nil, "", err
 	}
 	e.enc = field.NewEncryptor(e.store)
@@ -294,6 +296,9 @@ func (e *dbEnv) close() {
 	}
 	if e.pool != nil {
 		e.pool.Close()
+	}
+	if e.keyDB != nil {
+		e.keyDB.Close()
 	}
 	if e.sqlDB != nil {
 		e.sqlDB.Close()

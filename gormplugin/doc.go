@@ -3,8 +3,9 @@
 // keep writing GORM.
 //
 //	kek, _ := kms.Open(ctx, "gcpkms://projects/p/locations/global/keyRings/app/cryptoKeys/pii")
-//	keys, _ := keystore.New(sqlDB, kek)
-//	db.Use(gormplugin.New(field.NewEncryptor(keys)))
+//	keyDB, _ := sql.Open("pgx", dsn) // the key store's own pool, not GORM's
+//	keys, _ := keystore.New(keyDB, kek)
+//	err := db.Use(gormplugin.New(field.NewEncryptor(keys)))
 //
 //	type Patient struct {
 //		ID        uint
@@ -54,10 +55,13 @@
 // Create, CreateInBatches, Save, Updates (with a struct or a map whose
 // keys are field or column names), Update and UpdateColumn(s) all seal,
 // and fill blind index columns from the plaintext (the blind index field
-// must exist, as []byte). For Create, the tenant's key is fetched (or
-// created, which calls the KMS) before any SQL is sent, inside GORM's
-// transaction: a KMS failure fails the statement and, in db.Transaction,
-// rolls the transaction back. An update that writes an encrypted column
+// must exist, as []byte). For Create, each row's tenant's key is fetched
+// (or created, which calls the KMS) before GORM begins the statement's
+// own transaction, so a slow KMS holds no database connection, and the
+// rows are sealed after the BeforeSave/BeforeCreate hooks, before any SQL
+// is sent: a KMS failure fails the statement and, in db.Transaction,
+// rolls the transaction back. (Inside db.Transaction, or CreateInBatches
+// of several batches, the transaction has already begun.) An update that writes an encrypted column
 // is limited to the resolved tenant's rows (AND tenant_id = ?), and one
 // statement never writes a value for several tenants ([ErrManyTenants]).
 // SQL expressions cannot be assigned to an encrypted column
@@ -100,14 +104,21 @@
 //
 // # Connection pools
 //
-// Give the key store a *sql.DB of its own (a few connections to the same
-// database), not the one under GORM. A GORM statement holds a connection
-// (a write's transaction, a read's open rows) while the plugin asks the
-// key store for a key; on a cache miss the key store needs a connection
-// too. On one shared pool with a connection limit, as many concurrent
-// misses as the limit wait for each other until their deadlines. The
-// fault-injection tests (internal/faulttest) run 64 goroutines over 1,000
-// tenants this way.
+// Give the key store a *sql.DB of its own (sql.Open again with the same
+// DSN, a few connections), not the one under GORM. A GORM statement holds
+// a connection (a write's transaction, a read's open rows) while the
+// plugin asks the key store for a key; on a cache miss the key store
+// needs a connection too. On one shared pool with a connection limit, as
+// many concurrent misses as the limit wait for each other until their
+// deadlines: 32 goroutines creating rows for new tenants in transactions
+// over 4 connections all failed at their deadline. db.Use therefore
+// refuses a key store on GORM's own *sql.DB, also behind GORM's
+// prepared-statement pool, with a [*SharedPoolError] ([ErrSharedPool]);
+// a key store that is not a *keystore.Store, or a custom gorm.ConnPool
+// that cannot name its *sql.DB, is not checked. With separate pools the
+// same load finishes in well under a second (TestColdTenantsSmallPools),
+// and the fault-injection tests (internal/faulttest) run 64 goroutines
+// over 1,000 tenants this way.
 //
 // When a transaction fails and its rollback fails too (the context has
 // expired), GORM keeps only the text of the plugin's error: errors.Is and
@@ -115,11 +126,14 @@
 //
 // # SQLite
 //
-// The key store creates a new tenant's key through its own connection.
-// SQLite has one writer at a time, so inside a transaction that has
-// already written, the first write for a new tenant waits for the busy
-// timeout and fails: create tenants' keys (keystore.Store.Active) before
-// such transactions, or open the key store on its own database file.
+// Open the database file twice, for GORM and for the key store, in WAL
+// mode with a busy timeout
+// (?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)). The key store
+// creates a new tenant's key through its own connection, and SQLite has
+// one writer at a time, so inside a transaction that has already written,
+// the first write for a new tenant waits for the busy timeout and fails:
+// create tenants' keys (keystore.Store.Active) before such transactions,
+// or open the key store on its own database file.
 //
 // # Performance
 //

@@ -3,6 +3,7 @@ package gormplugin_test
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"fmt"
 	"log"
 	"os"
@@ -49,13 +50,22 @@ func Example() {
 	}
 	defer kek.Close()
 
-	db, err := gorm.Open(sqlite.Open(filepath.Join(dir, "app.db")+"?_pragma=busy_timeout(5000)"), &gorm.Config{Logger: logger.Discard})
+	dsn := filepath.Join(dir, "app.db") + "?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)"
+	db, err := gorm.Open(sqlite.Open(dsn), &gorm.Config{Logger: logger.Discard})
 	if err != nil {
 		log.Fatal(err)
 	}
 	sqlDB, _ := db.DB()
 	defer sqlDB.Close()
-	keys, err := keystore.New(sqlDB, kek)
+	// The key store gets a pool of its own on the same database: on
+	// GORM's, a key-store miss could wait for a connection GORM holds
+	// (db.Use refuses that set-up with gormplugin.ErrSharedPool).
+	keyDB, err := sql.Open(sqlite.DriverName, dsn)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer keyDB.Close()
+	keys, err := keystore.New(keyDB, kek)
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -24,37 +24,59 @@ import (
 
 func TestMain(m *testing.M) { testhelpers.Main(m) }
 
-// A dialect is one database the table of cases runs on: a gorm.Dialector
-// for a fresh database and its name.
+// A dialect is one database the table of cases runs on: how to make a
+// fresh database and open it, for GORM and for the key store.
 type dialect struct {
 	name string
-	// open returns a fresh, empty database for t.
-	open func(t testing.TB) gorm.Dialector
+	// dsn returns the DSN of a fresh, empty database for t.
+	dsn func(t testing.TB) string
+	// gorm returns a Dialector that opens dsn.
+	gorm func(dsn string) gorm.Dialector
+	// driver is the database/sql driver that opens dsn: the key store's
+	// own pool, which the plugin refuses to share with GORM.
+	driver string
 	// reuse returns a Dialector over an open database.
 	reuse func(*sql.DB) gorm.Dialector
 	// truncate empties the tables.
 	truncate func(tables ...string) []string
 }
 
+// open returns a Dialector for a fresh, empty database for t.
+func (d dialect) open(t testing.TB) gorm.Dialector { return d.gorm(d.dsn(t)) }
+
+// keyDB opens dsn again, as a *sql.DB of the key store's own, closed
+// when t ends.
+func (d dialect) keyDB(t testing.TB, dsn string) *sql.DB {
+	t.Helper()
+	db, err := sql.Open(d.driver, dsn)
+	if err != nil {
+		t.Fatalf("sql.Open(%s): %v", d.driver, err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
 var dialects = []dialect{
 	{
-		name: "postgres",
-		open: func(t testing.TB) gorm.Dialector {
-			return postgres.Open(testhelpers.Postgres(t))
-		},
-		reuse: func(db *sql.DB) gorm.Dialector { return postgres.New(postgres.Config{Conn: db}) },
+		name:   "postgres",
+		dsn:    func(t testing.TB) string { return testhelpers.Postgres(t) },
+		gorm:   func(dsn string) gorm.Dialector { return postgres.Open(dsn) },
+		driver: "pgx",
+		reuse:  func(db *sql.DB) gorm.Dialector { return postgres.New(postgres.Config{Conn: db}) },
 		truncate: func(tables ...string) []string {
 			return []string{"TRUNCATE " + strings.Join(tables, ", ") + " RESTART IDENTITY CASCADE"}
 		},
 	},
 	{
 		name: "sqlite",
-		open: func(t testing.TB) gorm.Dialector {
+		dsn: func(t testing.TB) string {
 			// WAL and a busy timeout: the key store writes through its own
-			// connection while GORM holds another.
-			return sqlite.Open(filepath.Join(t.TempDir(), "test.db") + "?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)")
+			// *sql.DB on the same file while GORM holds a connection.
+			return filepath.Join(t.TempDir(), "test.db") + "?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)"
 		},
-		reuse: func(db *sql.DB) gorm.Dialector { return &sqlite.Dialector{Conn: db} },
+		gorm:   func(dsn string) gorm.Dialector { return sqlite.Open(dsn) },
+		driver: sqlite.DriverName,
+		reuse:  func(db *sql.DB) gorm.Dialector { return &sqlite.Dialector{Conn: db} },
 		truncate: func(tables ...string) []string {
 			var qs []string
 			for _, t := range tables {
@@ -66,10 +88,10 @@ var dialects = []dialect{
 	{
 		// MySQL or MariaDB (COLCRYPT_TEST_MYSQL_URL), through the driver
 		// applications use with GORM.
-		name: "mysql",
-		open: func(t testing.TB) gorm.Dialector {
-			return mysql.Open(testhelpers.MySQL(t))
-		},
+		name:   "mysql",
+		dsn:    func(t testing.TB) string { return testhelpers.MySQL(t) },
+		gorm:   func(dsn string) gorm.Dialector { return mysql.Open(dsn) },
+		driver: "mysql",
 		reuse: func(db *sql.DB) gorm.Dialector {
 			return mysql.New(mysql.Config{Conn: db, SkipInitializeWithVersion: true})
 		},
@@ -95,7 +117,8 @@ var dialects = []dialect{
 type env struct {
 	dialect string
 	db      *gorm.DB // GORM with the plugin
-	raw     *sql.DB  // the same database, for plain SQL
+	raw     *sql.DB  // GORM's pool, for plain SQL
+	keyDB   *sql.DB  // the same database, the key store's own pool
 	keys    *keystore.Store
 	enc     *field.Encryptor
 }
@@ -108,11 +131,13 @@ type envOptions struct {
 	noUse   bool
 }
 
-// newEnv opens d for t with a local master key, a key store and the
-// plugin, and migrates models (and the key table) with gormplugin.AutoMigrate.
+// newEnv opens d for t with a local master key, a key store on a *sql.DB
+// of its own and the plugin, and migrates models (and the key table) with
+// gormplugin.AutoMigrate.
 func newEnv(t testing.TB, d dialect, o envOptions, models ...any) *env {
 	t.Helper()
-	db, err := gorm.Open(d.open(t), &gorm.Config{Logger: logger.Discard})
+	dsn := d.dsn(t)
+	db, err := gorm.Open(d.gorm(dsn), &gorm.Config{Logger: logger.Discard})
 	if err != nil {
 		t.Fatalf("gorm.Open(%s): %v", d.name, err)
 	}
@@ -125,12 +150,13 @@ func newEnv(t testing.TB, d dialect, o envOptions, models ...any) *env {
 	if kek == nil {
 		kek = localKeeper(t)
 	}
-	keys, err := keystore.New(raw, kek, o.keyOpts...)
+	keyDB := d.keyDB(t, dsn)
+	keys, err := keystore.New(keyDB, kek, o.keyOpts...)
 	if err != nil {
 		t.Fatalf("keystore.New: %v", err)
 	}
 	t.Cleanup(keys.Close)
-	e := &env{dialect: d.name, db: db, raw: raw, keys: keys, enc: field.NewEncryptor(keys, o.encOpts...)}
+	e := &env{dialect: d.name, db: db, raw: raw, keyDB: keyDB, keys: keys, enc: field.NewEncryptor(keys, o.encOpts...)}
 	if o.noUse {
 		return e
 	}
@@ -155,12 +181,12 @@ func (base *env) fresh(t testing.TB, d dialect, tables ...string) *env {
 	if err != nil {
 		t.Fatalf("gorm.Open(%s): %v", d.name, err)
 	}
-	keys, err := keystore.New(base.raw, localKeeper(t))
+	keys, err := keystore.New(base.keyDB, localKeeper(t))
 	if err != nil {
 		t.Fatalf("keystore.New: %v", err)
 	}
 	t.Cleanup(keys.Close)
-	e := &env{dialect: d.name, db: db, raw: base.raw, keys: keys, enc: field.NewEncryptor(keys)}
+	e := &env{dialect: d.name, db: db, raw: base.raw, keyDB: base.keyDB, keys: keys, enc: field.NewEncryptor(keys)}
 	if err := db.Use(gormplugin.New(e.enc)); err != nil {
 		t.Fatalf("db.Use(gormplugin.New(enc)): %v", err)
 	}

@@ -87,11 +87,15 @@ func (p *Plugin) Initialize(db *gorm.DB) error {
 	if p.name == "" || strings.ContainsAny(p.name, ";:, \t") {
 		return fmt.Errorf("gormplugin: invalid serializer name %q", p.name)
 	}
+	if err := p.checkPool(db); err != nil {
+		return err
+	}
 	p.reg = register(p)
 
 	cb := db.Callback()
 	prefix := p.Name() + ":"
 	errs := []error{
+		cb.Create().Before("gorm:begin_transaction").Register(prefix+"prefetch", p.prefetchCreate),
 		cb.Create().Before("gorm:create").Register(prefix+"before_create", p.beforeCreate),
 		cb.Create().Before("gorm:save_after_associations").Register(prefix+"after_create", p.afterCreate),
 		cb.Query().Before("gorm:query").Register(prefix+"before_query", p.beforeQuery),

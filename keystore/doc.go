@@ -107,6 +107,15 @@
 // the keeper it was built with: deploy the new master key to every process
 // first, then run Rewrap, then retire the old master key.
 //
+// # Connection pools
+//
+// Open the Store on a *sql.DB of its own (the same database, a few
+// connections), not the pool the application's queries use: a query that
+// holds a connection (a transaction, rows being read) while it asks for a
+// key would otherwise, on a cache miss, wait for a connection of the same
+// pool, and enough of them at once wait for each other. [Store.UsesPool]
+// lets an integration refuse the shared set-up; gormplugin does.
+//
 // # Observability
 //
 // [Store.Stats] returns counters (KMS calls, errors, retries, hits, misses,

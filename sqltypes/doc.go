@@ -60,6 +60,17 @@
 // CopyFrom keeps only its text; [ParallelSeal] keeps the value). Nothing in
 // this package panics on data, and no error carries plaintext.
 //
+// # Connection pools
+//
+// Open the key store (keystore.New) on a *sql.DB of its own, not on the
+// pool or *sql.DB your queries use. A Scan may ask the key store for a key
+// while the query's rows still hold their connection, and a Valuer may
+// inside a transaction; on a cache miss the key store needs a connection
+// too, and on one bounded pool enough concurrent misses wait for each
+// other until their deadlines. gormplugin refuses that set-up
+// (gormplugin.ErrSharedPool); this package cannot see which pool a query
+// runs on, so here it is the application's to keep them apart.
+//
 // # Bulk loads
 //
 // pgx's CopyFrom takes the Valuers as they are. For large loads, where the

@@ -12,6 +12,7 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"flag"
 	"fmt"
@@ -19,6 +20,7 @@ import (
 	"log"
 	"os"
 
+	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver, for the key store's pool
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
@@ -90,7 +92,18 @@ func run(ctx context.Context, w io.Writer, dsn, kekURL string) error {
 		return err
 	}
 
-	keys, err := keystore.New(sqlDB, kek, keystore.WithTable(keyTable))
+	// The key store gets a pool of its own on the same database. A GORM
+	// statement holds a connection (a transaction, open result rows)
+	// while the plugin asks for a key; on a cache miss the key store needs
+	// one too, and on a shared, bounded pool those waits deadlock. db.Use
+	// refuses a key store on GORM's pool (gormplugin.ErrSharedPool).
+	keyDB, err := sql.Open("pgx", dsn)
+	if err != nil {
+		return err
+	}
+	defer keyDB.Close()
+	keyDB.SetMaxOpenConns(4)
+	keys, err := keystore.New(keyDB, kek, keystore.WithTable(keyTable))
 	if err != nil {
 		return err
 	}

@@ -66,7 +66,10 @@ func run(ctx context.Context, w io.Writer, dsn, kekURL string) error {
 	defer kek.Close()
 
 	// The key table goes through database/sql; the application's own
-	// queries through a pgx pool.
+	// queries through a pgx pool. Keep the two apart: a column's Scan
+	// may ask the key store for a key while the pgx rows still hold
+	// their connection, and a key store on the same bounded pool would
+	// wait for it.
 	sqlDB, err := sql.Open("pgx", dsn)
 	if err != nil {
 		return err

@@ -64,12 +64,22 @@ func run(ctx context.Context, w io.Writer, dsn string) error {
 	}
 	defer kek.Close()
 
-	// 2. The database, with colcrypt's key table in it.
-	db, dialect, err := openDB(dir, dsn)
+	// 2. The database, with colcrypt's key table in it. The key store
+	//    gets a pool of its own on the same database: a key-store miss
+	//    while the application holds a connection (a transaction, rows
+	//    being read) then never waits for a connection of the
+	//    application's pool (the GORM plugin refuses a shared one).
+	driver, dsn, dialect := dataSource(dir, dsn)
+	db, err := sql.Open(driver, dsn)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
+	keyDB, err := sql.Open(driver, dsn)
+	if err != nil {
+		return err
+	}
+	defer keyDB.Close()
 	// The quickstart's master key lives in a temporary directory, so its
 	// key table must start empty on every run; an application keeps one
 	// colcrypt_keys table for good.
@@ -81,7 +91,7 @@ func run(ctx context.Context, w io.Writer, dsn string) error {
 	if err := keystore.CreateTable(ctx, db, dialect, "quickstart_keys"); err != nil {
 		return err
 	}
-	keys, err := keystore.New(db, kek, keystore.WithDialect(dialect), keystore.WithTable("quickstart_keys"))
+	keys, err := keystore.New(keyDB, kek, keystore.WithDialect(dialect), keystore.WithTable("quickstart_keys"))
 	if err != nil {
 		return err
 	}
@@ -200,13 +210,15 @@ func scope(tenant, column string) field.Scope {
 	return field.Scope{Tenant: tenant, Table: "quickstart_patients", Column: column}
 }
 
-func openDB(dir, dsn string) (*sql.DB, keystore.Dialect, error) {
+// dataSource returns the database/sql driver and DSN of the example's
+// database: Postgres at dsn, or a SQLite file in dir, in WAL mode with a
+// busy timeout so that the key store's pool and the application's can
+// both write to it.
+func dataSource(dir, dsn string) (driver, source string, d keystore.Dialect) {
 	if dsn != "" {
-		db, err := sql.Open("pgx", dsn)
-		return db, keystore.Postgres, err
+		return "pgx", dsn, keystore.Postgres
 	}
-	db, err := sql.Open("sqlite", filepath.Join(dir, "quickstart.db"))
-	return db, keystore.SQLite, err
+	return "sqlite", "file:" + filepath.Join(dir, "quickstart.db") + "?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)", keystore.SQLite
 }
 
 // rebind turns ? placeholders into Postgres' $n.

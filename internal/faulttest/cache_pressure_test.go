@@ -2,7 +2,6 @@ package faulttest_test
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -43,18 +42,11 @@ func TestCachePressure(t *testing.T) {
 	}
 	srv, kek := startKMS(t)
 	dsn := testhelpers.Postgres(t)
-	// Bounded pools, as in production. The key store gets its own: a
-	// cache miss reads the key table while GORM's statement holds its
-	// connection (a transaction for a write, the open rows for a read),
-	// so on one shared pool of n connections, n concurrent misses would
-	// each wait for a connection none of them gives back.
+	// Bounded pools, as in production; the key store gets its own (see
+	// openKeyDB).
 	db, raw := openGORM(t, dsn)
 	raw.SetMaxOpenConns(32)
-	keyDB, err := sql.Open("pgx", dsn)
-	if err != nil {
-		t.Fatalf("sql.Open: %v", err)
-	}
-	t.Cleanup(func() { keyDB.Close() })
+	keyDB := openKeyDB(t, dsn)
 	keyDB.SetMaxOpenConns(16)
 	keys := newStore(t, keyDB, kek, keystore.WithCacheSize(cacheSize))
 	usePlugin(t, db, keys)

@@ -43,8 +43,8 @@ func TestDatabaseRestartUnderLoad(t *testing.T) {
 	)
 	pg := startCluster(t)
 	_, kek := startKMS(t)
-	db, raw := openGORM(t, pg.url("postgres"))
-	keys := newStore(t, raw, kek)
+	db, _ := openGORM(t, pg.url("postgres"))
+	keys := newStore(t, openKeyDB(t, pg.url("postgres")), kek)
 	usePlugin(t, db, keys)
 	migrate(t, db)
 
@@ -193,7 +193,7 @@ func TestDatabaseRestartUnderLoad(t *testing.T) {
 
 	// Verify through a fresh process with a cold cache.
 	db2, raw2 := openGORM(t, pg.url("postgres"))
-	usePlugin(t, db2, newStore(t, raw2, kek))
+	usePlugin(t, db2, newStore(t, openKeyDB(t, pg.url("postgres")), kek))
 
 	type stored struct {
 		id     uint

@@ -96,6 +96,23 @@ func openGORM(t *testing.T, dsn string) (*gorm.DB, *sql.DB) {
 	return db, raw
 }
 
+// openKeyDB opens dsn again as the key store's own pool, closed by
+// t.Cleanup. The plugin refuses a key store on GORM's pool
+// (gormplugin.ErrSharedPool): a cache miss reads the key table while
+// GORM's statement holds its connection (a transaction for a write, the
+// open rows for a read), so on one shared pool of n connections, n
+// concurrent misses would each wait for a connection none of them gives
+// back.
+func openKeyDB(t *testing.T, dsn string) *sql.DB {
+	t.Helper()
+	keyDB, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatalf("sql.Open: %v", err)
+	}
+	t.Cleanup(func() { keyDB.Close() })
+	return keyDB
+}
+
 // newStore is keystore.New, closed by t.Cleanup.
 func newStore(t *testing.T, raw *sql.DB, kek *kms.Keeper, opts ...keystore.Option) *keystore.Store {
 	t.Helper()

@@ -77,7 +77,7 @@ func TestKMSOutageUnderLoad(t *testing.T) {
 	// it calls the KMS for once warm-up is over.
 	var watching atomic.Bool
 	var kmsTenants sync.Map
-	keys := newStore(t, raw, kek,
+	keys := newStore(t, openKeyDB(t, dsn), kek,
 		keystore.WithCacheTTL(total+time.Hour),
 		keystore.WithRetry(writerAttempts, writerBase, writerMax),
 		keystore.WithKMSTimeout(2*time.Second),
@@ -93,8 +93,8 @@ func TestKMSOutageUnderLoad(t *testing.T) {
 	// several times during the outage and a stale grace longer than the
 	// test. Few, quick retries: it relies on the grace, not on waiting.
 	staleTTL := outageLen / 4
-	db2, raw2 := openGORM(t, dsn)
-	keys2 := newStore(t, raw2, kek,
+	db2, _ := openGORM(t, dsn)
+	keys2 := newStore(t, openKeyDB(t, dsn), kek,
 		keystore.WithCacheTTL(staleTTL),
 		keystore.WithStaleGrace(total+time.Minute),
 		keystore.WithRetry(2, 10*time.Millisecond, 50*time.Millisecond),
@@ -103,8 +103,8 @@ func TestKMSOutageUnderLoad(t *testing.T) {
 
 	// A third process whose writes retry as long as their callers wait,
 	// with backoff up to maxBackoff.
-	dbPatient, rawPatient := openGORM(t, dsn)
-	usePlugin(t, dbPatient, newStore(t, rawPatient, kek,
+	dbPatient, _ := openGORM(t, dsn)
+	usePlugin(t, dbPatient, newStore(t, openKeyDB(t, dsn), kek,
 		keystore.WithRetry(patientAttempts, patientBase, maxBackoff),
 		keystore.WithKMSTimeout(2*time.Second)))
 
@@ -359,8 +359,8 @@ func TestKMSOutageUnderLoad(t *testing.T) {
 
 	// Every row as its worker last wrote it, read by a process with a
 	// cold cache.
-	db3, raw3 := openGORM(t, dsn)
-	usePlugin(t, db3, newStore(t, raw3, kek))
+	db3, _ := openGORM(t, dsn)
+	usePlugin(t, db3, newStore(t, openKeyDB(t, dsn), kek))
 	want := make([]wantRow, len(all))
 	for i, r := range all {
 		want[i] = wantRow{r.tenant, r.id, r.rev}

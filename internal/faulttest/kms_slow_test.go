@@ -33,7 +33,7 @@ func TestSlowKMSFailsAtDeadline(t *testing.T) {
 	srv, kek := startKMS(t)
 	dsn := testhelpers.Postgres(t)
 	db, raw := openGORM(t, dsn)
-	keys := newStore(t, raw, kek) // default retries and 30s KMS timeout
+	keys := newStore(t, openKeyDB(t, dsn), kek) // default retries and 30s KMS timeout
 	usePlugin(t, db, keys)
 	migrate(t, db)
 
@@ -43,7 +43,7 @@ func TestSlowKMSFailsAtDeadline(t *testing.T) {
 	}
 	// A second process, with a cold cache, for the read paths.
 	db2, raw2 := openGORM(t, dsn)
-	keys2 := newStore(t, raw2, kek)
+	keys2 := newStore(t, openKeyDB(t, dsn), kek)
 	usePlugin(t, db2, keys2)
 	if err := raw2.Ping(); err != nil {
 		t.Fatalf("Ping: %v", err)

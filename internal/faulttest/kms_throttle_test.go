@@ -42,12 +42,12 @@ func TestKMSThrottling(t *testing.T) {
 	retry := keystore.WithRetry(maxAttempts, time.Millisecond, 20*time.Millisecond)
 
 	dbA, rawA := openGORM(t, dsn)
-	keysA := newStore(t, rawA, kek, retry)
+	keysA := newStore(t, openKeyDB(t, dsn), kek, retry)
 	usePlugin(t, dbA, keysA)
 	migrate(t, dbA)
 
-	dbB, rawB := openGORM(t, dsn)
-	keysB := newStore(t, rawB, kek, retry)
+	dbB, _ := openGORM(t, dsn)
+	keysB := newStore(t, openKeyDB(t, dsn), kek, retry)
 	usePlugin(t, dbB, keysB)
 
 	srv.ResetCounts()
