@@ -15,6 +15,13 @@
 //	import _ "github.com/colcrypt/colcrypt/kms/gcpkms"   // gcpkms://projects/…/cryptoKeys/…
 //	import _ "github.com/colcrypt/colcrypt/kms/localkms" // local:///path/to/keyfile?id=k1
 //
+// A URL says which key and how to reach it. [Name] keeps only the first
+// part, the canonical name that [Keeper.URI] returns and key tables store
+// (for Cloud KMS the CryptoKey without endpoint, insecure or
+// skip_integrity_checks). Name only parses, so it is safe on names read
+// back from a database; opening what such a name says would let whoever
+// wrote it choose the KMS.
+//
 // # Errors
 //
 // Every error a Keeper returns is prefixed "kms:" and wraps the driver's
