@@ -23,6 +23,25 @@
 // (kek_uri), so rows wrapped under several master keys coexist during a
 // master key rotation.
 //
+// # Configured master keys only
+//
+// The key table is data, not configuration: whoever can write the
+// database can write it. So a row's kek_uri never decides which KMS is
+// called, how it is reached (endpoint, credentials, insecure transport)
+// or which checks are skipped. A Store unwraps only with the master keys
+// the application configured: the keeper given to [New] and those given
+// to [WithMasterKeys] (older keys during a master key rotation, per-tenant
+// keys of [WithTenantKEK]). A row's kek_uri is compared with their names
+// by canonical name ([kms.Name]: the key's identity without connection
+// settings, found by parsing, never by opening), and a row naming any
+// other key fails with [ErrUnknownMasterKey] ([UnknownMasterKeyError]
+// names the row and what it stores); nothing a row names is opened or
+// connected to. New rows store the canonical name; rows that older
+// releases stored with connection settings in kek_uri still match their
+// key. A row naming a configured key but holding a blob wrapped under
+// another fails in the KMS with [kms.ErrUnwrap]: either way no value is
+// sealed under a data key the application's KMS did not unwrap.
+//
 // The KMS wraps each DEK with an encryption context (associated data) of
 // the canonical encoding of ("colcrypt/dek/v1", tenant, version): a wrapped
 // key copied into another tenant's row, or relabelled with another version,
@@ -105,7 +124,9 @@
 // checking the result before it compare-and-sets the row; the data keys,
 // and so every stored value, are unchanged. A Store wraps new keys with
 // the keeper it was built with: deploy the new master key to every process
-// first, then run Rewrap, then retire the old master key.
+// first, with the old one in [WithMasterKeys] so that rows still under it
+// open, then run Rewrap, then drop the old key from the configuration and
+// retire it in the KMS.
 //
 // # Connection pools
 //

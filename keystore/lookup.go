@@ -117,7 +117,7 @@ func (s *Store) keyFromRow(ctx context.Context, tenant string, row keyRow) (flig
 // stale grace allows; otherwise the expired key is dropped, so a revoked
 // or failing master key ends this process's use of the key.
 func (s *Store) unwrapRow(ctx context.Context, id keyID, row keyRow) (flightResult, error) {
-	kp, err := s.keepers.get(ctx, row.kekURI)
+	kp, err := s.keepers.get(id.tenant, id.version, row.kekURI)
 	if err != nil {
 		return s.fallback(ctx, id, err)
 	}

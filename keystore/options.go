@@ -1,7 +1,6 @@
 package keystore
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"time"
@@ -34,7 +33,7 @@ type config struct {
 	base, max  time.Duration
 	kmsTimeout time.Duration
 	log        *slog.Logger
-	keepers    func(ctx context.Context, uri string) (*kms.Keeper, error)
+	masterKeys []*kms.Keeper
 	tenantKEK  func(tenant string) string
 	now        func() time.Time
 	observe    func(Event)
@@ -117,19 +116,25 @@ func WithKMSTimeout(d time.Duration) Option { return func(c *config) { c.kmsTime
 // holds key bytes. Default: discard.
 func WithLogger(l *slog.Logger) Option { return func(c *config) { c.log = l } }
 
-// WithKeepers sets how the Store opens the keeper of a row whose kek_uri
-// is not the URI of the Store's own keeper: rows wrapped under an older
-// master key, before or during a Rewrap. Each URI is opened once and
-// kept. Default: kms.Open, whose keepers Close closes; keepers from open
-// are the caller's to close.
-func WithKeepers(open func(ctx context.Context, uri string) (*kms.Keeper, error)) Option {
-	return func(c *config) { c.keepers = open }
+// WithMasterKeys adds master keys the Store may unwrap with, beside the
+// keeper given to New: older keys whose rows a Rewrap has not moved yet,
+// or the per-tenant keys of WithTenantKEK. A key table row is unwrapped
+// only with the configured keeper its kek_uri names (compared by
+// canonical name, see kms.Name); a row naming any other key fails with
+// ErrUnknownMasterKey, and nothing a row names is ever opened or
+// connected to: the table is data an attacker may write, so which KMS is
+// called, how it is reached and which checks it skips come from the
+// application alone. The keepers are the caller's to close, after the
+// Store.
+func WithMasterKeys(keepers ...*kms.Keeper) Option {
+	return func(c *config) { c.masterKeys = append(c.masterKeys, keepers...) }
 }
 
 // WithTenantKEK gives tenants master keys of their own: the new keys of
 // tenant t (its first key and each rotation) are wrapped under the master
-// key named by uri(t), opened like any row's through WithKeepers and kept;
-// where uri returns "", under the keeper given to New. With a master key
+// key named by uri(t), which must be a configured one (given to New or
+// WithMasterKeys; else the key is not created and ErrUnknownMasterKey is
+// returned); where uri returns "", under the keeper given to New. With a master key
 // per tenant, destroying that key in the KMS makes a shred hold even for
 // database backups that still contain the wrapped keys. uri must not
 // depend on anything but the tenant, and the URI it returns is stored in

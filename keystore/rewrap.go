@@ -39,7 +39,8 @@ func RewrapTenants(tenants ...string) RewrapOption {
 	return func(c *rewrapConfig) { c.tenants = append(c.tenants, tenants...) }
 }
 
-// RewrapFrom limits Rewrap to rows wrapped under the master key kekURI.
+// RewrapFrom limits Rewrap to rows wrapped under the master key kekURI,
+// compared by canonical name (kms.Name).
 func RewrapFrom(kekURI string) RewrapOption { return func(c *rewrapConfig) { c.from = kekURI } }
 
 // RewrapForce rewraps rows already wrapped under the target master key
@@ -57,7 +58,9 @@ func RewrapProgress(f func(RewrapResult)) RewrapOption {
 }
 
 // Rewrap moves data keys to the master key to: for each live row, it
-// unwraps the key with the keeper the row's kek_uri names, wraps it under
+// unwraps the key with the configured keeper the row's kek_uri names (the
+// Store's own, one given to WithMasterKeys, or to itself; any other name
+// stops Rewrap with ErrUnknownMasterKey), wraps it under
 // to, checks that to unwraps the new blob to the same key, and updates the
 // row's wrapped_dek and kek_uri with a compare-and-set on the old
 // wrapped_dek. The data keys themselves do not change, so no data row is
@@ -70,9 +73,10 @@ func RewrapProgress(f func(RewrapResult)) RewrapOption {
 //
 // Rewrap does not change the master key this Store wraps new keys with.
 // Master key rotation is therefore: deploy every process with a Store
-// built on the new keeper (keeping the old one reachable for unwrapping,
-// through WithKeepers or kms.Open); run Rewrap once no process wraps with
-// the old key; then disable the old key in the KMS.
+// built on the new keeper, with the old one given to WithMasterKeys so
+// that rows still under it open; run Rewrap once no process wraps with
+// the old key; then drop the old keeper from the configuration and
+// disable the old key in the KMS.
 func (s *Store) Rewrap(ctx context.Context, to *kms.Keeper, opts ...RewrapOption) (RewrapResult, error) {
 	var res RewrapResult
 	if err := s.errIfClosed(); err != nil {
@@ -193,18 +197,23 @@ func (r *rewrapper) page(ctx context.Context, tenant, afterTenant string, afterV
 	return page, nil
 }
 
-// one rewraps a row.
+// one rewraps a row. Names are compared canonically (kms.Name): a row
+// stored with connection settings in its kek_uri is under the same key as
+// one without. The row is unwrapped with to or a configured keeper, never
+// with anything the row's kek_uri would open.
 func (r *rewrapper) one(ctx context.Context, row rewrapRow) error {
 	s := r.s
 	r.res.Scanned++
-	if (r.cfg.from != "" && row.kekURI != r.cfg.from) || (!r.cfg.force && row.kekURI == r.to.URI()) {
+	name := canonicalName(row.kekURI)
+	underTo := name == canonicalName(r.to.URI())
+	if (r.cfg.from != "" && name != canonicalName(r.cfg.from)) || (!r.cfg.force && underTo) {
 		r.res.Skipped++
 		return nil
 	}
 	from := r.to
-	if row.kekURI != r.to.URI() {
+	if !underTo {
 		var err error
-		if from, err = s.keepers.get(ctx, row.kekURI); err != nil {
+		if from, err = s.keepers.get(row.tenant, row.version, row.kekURI); err != nil {
 			return err
 		}
 	}

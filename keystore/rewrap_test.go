@@ -2,26 +2,10 @@ package keystore
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"testing"
-
-	"github.com/colcrypt/colcrypt/kms"
 )
-
-// keepersOf returns a WithKeepers opener over fixed keepers; any other
-// URI fails, which proves the Store did not need it.
-func keepersOf(ks ...*kms.Keeper) Option {
-	return WithKeepers(func(_ context.Context, uri string) (*kms.Keeper, error) {
-		for _, k := range ks {
-			if k.URI() == uri {
-				return k, nil
-			}
-		}
-		return nil, fmt.Errorf("test: no keeper for %s", uri)
-	})
-}
 
 func TestRewrap(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, tdb *testDB) {
@@ -96,7 +80,7 @@ func TestRewrap(t *testing.T) {
 
 		// A process holding only the new master key opens every value.
 		kmsA.setDown(errTestDenied)
-		fresh := newTestStore(t, tdb, tdb.open(t), kekB, keepersOf())
+		fresh := newTestStore(t, tdb, tdb.open(t), kekB)
 		rows, err := tdb.db.Query(`SELECT tenant_id, version, name FROM ` + data)
 		if err != nil {
 			t.Fatal(err)

@@ -19,7 +19,9 @@ import (
 //
 // The Store wraps every key it creates with the keeper given to New (or
 // the tenant's own, see WithTenantKEK), and unwraps each row with the
-// keeper its kek_uri names (see WithKeepers).
+// configured keeper its kek_uri names: the one given to New or one given
+// to WithMasterKeys. A row naming any other master key fails with
+// ErrUnknownMasterKey; the Store opens nothing a row names.
 type Store struct {
 	db      *sql.DB
 	kek     *kms.Keeper
@@ -39,7 +41,7 @@ type Store struct {
 
 	cache   *cache
 	flights flightGroup
-	keepers keeperSet
+	keepers masterKeys
 	ctr     *counters // apart from the Store: the cache counts evictions, and must not keep the Store reachable
 
 	stop   context.CancelFunc // cancels loads in flight and the janitor
@@ -77,6 +79,10 @@ func New(db *sql.DB, kek *kms.Keeper, opts ...Option) (*Store, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
+	keepers, err := newMasterKeys(kek, cfg.masterKeys)
+	if err != nil {
+		return nil, err
+	}
 	if cfg.log == nil {
 		cfg.log = slog.New(slog.DiscardHandler)
 	}
@@ -103,7 +109,7 @@ func New(db *sql.DB, kek *kms.Keeper, opts ...Option) (*Store, error) {
 	}
 	s.cache = newCache(cfg.size, &s.ctr.evictions)
 	s.flights.stop = stopCtx
-	s.keepers = keeperSet{primary: kek, open: cfg.keepers, own: cfg.keepers == nil}
+	s.keepers = keepers
 
 	// The janitor holds the cache and the clock, not the Store, so a
 	// Store dropped without Close can still be collected; its cleanup
@@ -145,16 +151,15 @@ func janitor(ctx context.Context, c *cache, clk *clock, every time.Duration) {
 	}
 }
 
-// Close zeroes every cached key, stops the janitor, cancels loads in
-// flight and closes the keepers the Store opened itself. The keeper given
-// to New is the caller's to close. Keys handed out earlier fail with
+// Close zeroes every cached key, stops the janitor and cancels loads in
+// flight. The keepers given to New and WithMasterKeys are the caller's to
+// close. Keys handed out earlier fail with
 // ErrClosed from then on. Close is idempotent.
 func (s *Store) Close() {
 	s.once.Do(func() {
 		s.closed.Store(true)
 		s.stop()
 		s.cache.close()
-		s.keepers.close()
 	})
 }
 
@@ -168,8 +173,9 @@ func (s *Store) Dialect() Dialect { return s.dialect }
 // data keys unless WithTenantKEK names another for the tenant.
 func (s *Store) KEKURI() string { return s.kek.URI() }
 
-// wrapKeeper returns the keeper that wraps the tenant's new keys.
-func (s *Store) wrapKeeper(ctx context.Context, tenant string) (*kms.Keeper, error) {
+// wrapKeeper returns the keeper that wraps the tenant's new keys: a
+// configured one, whatever WithTenantKEK returns.
+func (s *Store) wrapKeeper(_ context.Context, tenant string) (*kms.Keeper, error) {
 	if s.tenantKEK == nil {
 		return s.kek, nil
 	}
@@ -177,7 +183,7 @@ func (s *Store) wrapKeeper(ctx context.Context, tenant string) (*kms.Keeper, err
 	if uri == "" {
 		return s.kek, nil
 	}
-	return s.keepers.get(ctx, uri)
+	return s.keepers.get(tenant, 0, uri)
 }
 
 // String describes the Store: table, dialect and master key URI, which
@@ -212,74 +218,4 @@ func (s *Store) emit(e Event) {
 	if s.observe != nil {
 		s.observe(e)
 	}
-}
-
-// keeperSet holds the keepers of master keys other than the Store's own,
-// opened on first use, one per URI.
-type keeperSet struct {
-	primary *kms.Keeper
-	open    func(ctx context.Context, uri string) (*kms.Keeper, error)
-	own     bool // opened with kms.Open: closed by close
-
-	mu     sync.Mutex
-	m      map[string]*kms.Keeper
-	closed bool
-}
-
-// get returns the keeper for uri.
-func (k *keeperSet) get(ctx context.Context, uri string) (*kms.Keeper, error) {
-	if uri == k.primary.URI() {
-		return k.primary, nil
-	}
-	k.mu.Lock()
-	kp, closed := k.m[uri], k.closed
-	k.mu.Unlock()
-	if closed {
-		return nil, ErrClosed
-	}
-	if kp != nil {
-		return kp, nil
-	}
-	open := k.open
-	if open == nil {
-		open = kms.Open
-	}
-	kp, err := open(ctx, uri)
-	if err != nil {
-		return nil, fmt.Errorf("keystore: open master key %s: %w", uri, err)
-	}
-	if kp == nil {
-		return nil, fmt.Errorf("keystore: open master key %s: no keeper", uri)
-	}
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if k.closed {
-		if k.own {
-			kp.Close()
-		}
-		return nil, ErrClosed
-	}
-	if k.m == nil {
-		k.m = make(map[string]*kms.Keeper)
-	}
-	if prev := k.m[uri]; prev != nil {
-		// Another load opened it meanwhile; keep one.
-		if k.own && prev != kp {
-			kp.Close()
-		}
-		return prev, nil
-	}
-	k.m[uri] = kp
-	return kp, nil
-}
-
-func (k *keeperSet) close() {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if k.own {
-		for _, kp := range k.m {
-			kp.Close()
-		}
-	}
-	k.m, k.closed = nil, true
 }

@@ -13,7 +13,7 @@ func TestTenantKEK(t *testing.T) {
 		shared, acmeKMS := newInsecureTestKMS(t), newInsecureTestKMS(t)
 		acmeKEK := acmeKMS.keeper("test://tenant/acme")
 		opts := []Option{
-			keepersOf(acmeKEK),
+			WithMasterKeys(acmeKEK),
 			WithTenantKEK(func(tenant string) string {
 				if tenant == "acme" {
 					return "test://tenant/acme"

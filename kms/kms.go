@@ -15,6 +15,13 @@
 //	import _ "github.com/colcrypt/colcrypt/kms/gcpkms"   // gcpkms://projects/…/cryptoKeys/…
 //	import _ "github.com/colcrypt/colcrypt/kms/localkms" // local:///path/to/keyfile?id=k1
 //
+// A URL says which key and how to reach it. [Name] keeps only the first
+// part, the canonical name that [Keeper.URI] returns and key tables store
+// (for Cloud KMS the CryptoKey without endpoint, insecure or
+// skip_integrity_checks). Name only parses, so it is safe on names read
+// back from a database; opening what such a name says would let whoever
+// wrote it choose the KMS.
+//
 // # Errors
 //
 // Every error a Keeper returns is prefixed "kms:" and wraps the driver's
@@ -78,6 +85,17 @@ var ErrClosed = errors.New("kms: keeper is closed")
 // driver registered.
 var ErrUnknownScheme = errors.New("kms: unknown URL scheme")
 
+// lookupScheme returns the driver registered for scheme.
+func lookupScheme(name string) (entry, error) {
+	registryMu.RLock()
+	sc, ok := registry[name]
+	registryMu.RUnlock()
+	if !ok {
+		return entry{}, fmt.Errorf("%w %q (registered: %s)", ErrUnknownScheme, name, strings.Join(Schemes(), ", "))
+	}
+	return sc, nil
+}
+
 // IsRetryable reports whether err, or an error it wraps, is a transient KMS
 // failure worth retrying with backoff: the service was unavailable,
 // throttled, or timed out on its side. Cancellation of the caller's own
@@ -107,12 +125,18 @@ type Keeper struct {
 
 // NewKeeper returns a Keeper over drv. uri names the master key; it is
 // stored in the key table beside every key the Keeper wraps, so it must
-// identify the key and hold no secret.
+// identify the key and hold no secret. A URI of a registered scheme is
+// reduced to its canonical name (see [Name]), so that connection options
+// given here (an endpoint, say) never reach the key table.
 func NewKeeper(uri string, drv Driver) *Keeper {
+	if name, err := Name(uri); err == nil {
+		uri = name
+	}
 	return &Keeper{uri: uri, drv: drv}
 }
 
-// URI returns the master key's URI, as stored in the key table.
+// URI returns the master key's canonical name, as stored in the key
+// table: it names the key, never how to reach it (see [Name]).
 func (k *Keeper) URI() string { return k.uri }
 
 // Wrap encrypts a data key under the master key, binding aad.
@@ -177,23 +201,35 @@ func wrapErr(op string, err error) error {
 
 // Opener opens a Driver for a URL of its scheme. The returned URI is the
 // canonical name of the key stored in the key table (usually the URL
-// without options that only say how to connect).
+// without options that only say how to connect); for a URL that names its
+// key fully it must equal what the scheme's [Namer] returns.
 type Opener func(ctx context.Context, u *url.URL) (drv Driver, uri string, err error)
+
+// entry is what a driver registered for its scheme.
+type entry struct {
+	open Opener
+	name Namer
+}
 
 var (
 	registryMu sync.RWMutex
-	registry   = map[string]Opener{}
+	registry   = map[string]entry{}
 )
 
-// Register makes a driver available to Open under scheme. It panics if
-// scheme is registered twice, a programmer error like database/sql's.
-func Register(scheme string, open Opener) {
+// Register makes a driver available to [Open] and [Name] under scheme:
+// open connects to a master key, name only parses a URL into the key's
+// canonical name. It panics if scheme is registered twice or either
+// function is nil, programmer errors like database/sql's.
+func Register(scheme string, open Opener, name Namer) {
 	registryMu.Lock()
 	defer registryMu.Unlock()
 	if _, dup := registry[scheme]; dup {
 		panic("kms: Register called twice for scheme " + scheme)
 	}
-	registry[scheme] = open
+	if open == nil || name == nil {
+		panic("kms: Register of scheme " + scheme + " with a nil function")
+	}
+	registry[scheme] = entry{open: open, name: name}
 }
 
 // Schemes lists the registered URL schemes, sorted.
@@ -215,13 +251,11 @@ func Open(ctx context.Context, rawURL string) (*Keeper, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kms: open: invalid URL: %w", err)
 	}
-	registryMu.RLock()
-	open, ok := registry[u.Scheme]
-	registryMu.RUnlock()
-	if !ok {
-		return nil, fmt.Errorf("%w %q (registered: %s)", ErrUnknownScheme, u.Scheme, strings.Join(Schemes(), ", "))
+	sc, err := lookupScheme(u.Scheme)
+	if err != nil {
+		return nil, err
 	}
-	drv, uri, err := open(ctx, u)
+	drv, uri, err := sc.open(ctx, u)
 	if err != nil {
 		return nil, wrapErr("open "+u.Scheme, err)
 	}

@@ -50,7 +50,39 @@ func init() {
 			return nil, "", errOpen
 		}
 		return &fakeDriver{}, "kmstestfake://" + u.Host, nil
+	}, func(u *url.URL) (string, error) {
+		if u.Host == "" {
+			return "", errors.New("no key")
+		}
+		return "kmstestfake://" + u.Host, nil
 	})
+}
+
+// TestName: Name reduces a URL to its key's canonical name without opening
+// it, and NewKeeper stores that name.
+func TestName(t *testing.T) {
+	for _, tt := range []struct {
+		url, want string
+		is        error
+	}{
+		{"kmstestfake://key1", "kmstestfake://key1", nil},
+		{"kmstestfake://key1?endpoint=10.0.0.1:443&insecure=true", "kmstestfake://key1", nil},
+		{"kmstestfake://key1?fail=1", "kmstestfake://key1", nil}, // not opened
+		{"kmstestfake://", "", kms.ErrInvalidName},
+		{"nosuchscheme://x", "", kms.ErrUnknownScheme},
+		{"%zz://x", "", kms.ErrInvalidName},
+	} {
+		got, err := kms.Name(tt.url)
+		if got != tt.want || (tt.is == nil) != (err == nil) || (tt.is != nil && !errors.Is(err, tt.is)) {
+			t.Errorf("Name(%q) = %q, %v; want %q, %v", tt.url, got, err, tt.want, tt.is)
+		}
+	}
+	if got := kms.NewKeeper("kmstestfake://key1?endpoint=x", &fakeDriver{}).URI(); got != "kmstestfake://key1" {
+		t.Errorf("NewKeeper(kmstestfake://key1?endpoint=x).URI() = %q, want the canonical name", got)
+	}
+	if got := kms.NewKeeper("unregistered://k?x=1", &fakeDriver{}).URI(); got != "unregistered://k?x=1" {
+		t.Errorf("NewKeeper(unregistered://k?x=1).URI() = %q, want it unchanged", got)
+	}
 }
 
 func TestOpen(t *testing.T) {
@@ -109,7 +141,7 @@ func TestRegisterTwicePanics(t *testing.T) {
 			t.Error("second Register(kmstestfake) did not panic")
 		}
 	}()
-	kms.Register("kmstestfake", nil)
+	kms.Register("kmstestfake", nil, nil)
 }
 
 // TestErrorsAreWrapped checks that the Keeper prefixes a driver's error

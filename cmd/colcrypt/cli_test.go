@@ -154,6 +154,22 @@ func TestEndToEnd(t *testing.T) {
 			if after := f.scalar("SELECT count(*) FROM users WHERE email_enc IS NOT NULL"); after != before {
 				t.Errorf("rows with ciphertext: %d before rewrap, %d after", before, after)
 			}
+			// Keys are unwrapped only with the master keys given on the
+			// command line: without the old one rewrap stops, with it as
+			// --old-kms it goes through.
+			if err := localkms.GenerateKeyFile(f.keyFile, "k3"); err != nil {
+				t.Fatal(err)
+			}
+			k3 := "local://" + f.keyFile + "?id=k3"
+			if r := f.mustRun(exitFailure, "keys", "rewrap", "--to", k3, "--kms", k3); !strings.Contains(r.stderr, "master key not configured") || !strings.Contains(r.stderr, "--old-kms") {
+				t.Errorf("keys rewrap without the old master key: stderr = %s, want master key not configured and a hint", r.stderr)
+			}
+			rw = decodeJSON[map[string]any](t, f.mustRun(exitOK, "keys", "rewrap", "--to", k3, "--kms", k3, "--old-kms", k2, "-o", "json").stdout)
+			if rw["rewrapped"] != float64(6) || rw["to"] != k3 {
+				t.Errorf("keys rewrap --old-kms = %v, want 6 keys", rw)
+			}
+			f.kmsURL = k3
+			f.checkEncrypted(f.encryptor(k3), n)
 
 			f.mustRun(exitOK, "keys", "shred", "--tenant", "globex", "--yes")
 			r := f.mustRun(exitProblems, append(append([]string{"migrate", "verify", "-o", "json", "--max-failures", "4"}, col...), bidx...)...)

@@ -12,7 +12,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/colcrypt/colcrypt/keystore"
-	"github.com/colcrypt/colcrypt/kms"
 	"github.com/colcrypt/colcrypt/migrate"
 )
 
@@ -234,32 +233,37 @@ func (c *cli) keysRewrapCmd() *cobra.Command {
 		Use:   "rewrap --to <master key URL>",
 		Short: "Re-wrap every data key under a new master key (no data row is touched)",
 		Long: `Master key rotation: unwrap each live data key with the master key it is
-wrapped under (its URI is in the key table) and wrap it under --to. The data
-keys themselves do not change, so no data row is read or written. Running it
-again after a failure finishes the job; keys already under --to are skipped.
+wrapped under and wrap it under --to. The data keys themselves do not change,
+so no data row is read or written. Running it again after a failure finishes
+the job; keys already under --to are skipped.
+
+The old master key is given by --kms (or ` + envKMS + `) and --old-kms: keys are
+unwrapped only with --to and those; a key the table names under any other
+master key stops rewrap with "master key not configured".
 
 Order: deploy the application with --to as its master key (keeping the old one
-reachable for unwrapping), run rewrap, then disable the old key in the KMS.`,
-		Example: `  colcrypt keys rewrap --to gcpkms://projects/p/locations/global/keyRings/app/cryptoKeys/pii-2024
-  colcrypt keys rewrap --to local:///etc/colcrypt/master.keys?id=k2 --from local:///etc/colcrypt/master.keys?id=k1`,
+configured for unwrapping), run rewrap, then disable the old key in the KMS.`,
+		Example: `  colcrypt keys rewrap --kms gcpkms://projects/p/locations/global/keyRings/app/cryptoKeys/pii-2023 \
+    --to gcpkms://projects/p/locations/global/keyRings/app/cryptoKeys/pii-2024
+  colcrypt keys rewrap --to local:///etc/colcrypt/master.keys?id=k2 --old-kms local:///etc/colcrypt/master.keys?id=k1`,
 		Args: cobra.NoArgs,
 		RunE: action(func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			if to == "" {
 				return usageErr("rewrap needs --to <new master key URL>")
 			}
-			toKEK, err := kms.Open(ctx, to)
-			if err != nil {
-				return err
+			// The store's own master key is --to; --kms and --old-kms
+			// are the old keys rows may still be under.
+			older := c.oldKMS
+			if c.kmsURL != "" {
+				older = append([]string{c.kmsURL}, older...)
 			}
-			defer toKEK.Close()
-			// The Store needs no other master key: each row is unwrapped
-			// with the key its kek_uri names.
-			k, err := c.open(ctx, withoutKMS)
+			k, err := c.openWith(ctx, to, older)
 			if err != nil {
 				return err
 			}
 			defer k.Close()
+			toKEK := k.kek
 			opts := []keystore.RewrapOption{keystore.RewrapBatchSize(batch)}
 			if from != "" {
 				opts = append(opts, keystore.RewrapFrom(from))
@@ -271,6 +275,9 @@ reachable for unwrapping), run rewrap, then disable the old key in the KMS.`,
 				opts = append(opts, keystore.RewrapForce())
 			}
 			res, err := k.store.Rewrap(ctx, toKEK, opts...)
+			if errors.Is(err, keystore.ErrUnknownMasterKey) {
+				err = fmt.Errorf("%w (give the master key it is under with --kms or --old-kms)", err)
+			}
 			out := struct {
 				To        string `json:"to"`
 				Scanned   int    `json:"scanned"`

@@ -25,7 +25,8 @@ type conn struct {
 	db    *sql.DB
 	md    migrate.Dialect
 	kd    keystore.Dialect
-	kek   *kms.Keeper // nil when the command did not need one
+	kek   *kms.Keeper   // nil when the command did not need one
+	older []*kms.Keeper // --old-kms: accepted for unwrapping only
 	store *keystore.Store
 	enc   *field.Encryptor
 	m     *migrate.Migrator
@@ -37,6 +38,9 @@ func (k *conn) Close() {
 	}
 	if k.kek != nil {
 		k.kek.Close()
+	}
+	for _, o := range k.older {
+		o.Close()
 	}
 	if k.db != nil {
 		k.db.Close()
@@ -120,12 +124,26 @@ const (
 	withoutKMS needKMS = false
 )
 
-// open connects to the database, opens the master key if needed, and
+// open connects to the database, opens the master keys if needed, and
 // builds the key store, Encryptor and Migrator. Commands that never wrap
 // or unwrap a key (listing, status, shredding, counting versions) run
 // without --kms, and ignore it: opening a cloud KMS client may need
 // credentials the operator's machine does not have.
 func (c *cli) open(ctx context.Context, need needKMS, opts ...field.Option) (*conn, error) {
+	if need == withoutKMS {
+		return c.openWith(ctx, "", nil, opts...)
+	}
+	if c.kmsURL == "" {
+		return nil, usageErr("no master key: pass --kms or set %s", envKMS)
+	}
+	return c.openWith(ctx, c.kmsURL, c.oldKMS, opts...)
+}
+
+// openWith is open with the master key kmsURL ("" for none) and older
+// master keys accepted for unwrapping. These URLs, from the operator, are
+// the only master keys the store uses: a key table row naming another
+// fails (keystore.ErrUnknownMasterKey).
+func (c *cli) openWith(ctx context.Context, kmsURL string, older []string, opts ...field.Option) (*conn, error) {
 	driver, source, dialect, err := parseDSN(c.dsn)
 	if err != nil {
 		return nil, err
@@ -147,18 +165,28 @@ func (c *cli) open(ctx context.Context, need needKMS, opts ...field.Option) (*co
 		return nil, err
 	}
 	kek := kms.NewKeeper("none:", noKMS{})
-	if need == withKMS {
-		if c.kmsURL == "" {
-			k.Close()
-			return nil, usageErr("no master key: pass --kms or set %s", envKMS)
-		}
-		if k.kek, err = kms.Open(ctx, c.kmsURL); err != nil {
+	if kmsURL != "" {
+		if k.kek, err = kms.Open(ctx, kmsURL); err != nil {
 			k.Close()
 			return nil, err
 		}
 		kek = k.kek
 	}
-	if k.store, err = keystore.New(k.db, kek, keystore.WithTable(c.keyTable), keystore.WithDialect(k.kd)); err != nil {
+	seen := map[string]bool{kek.URI(): true}
+	for _, u := range older {
+		if name, err := kms.Name(u); err == nil && seen[name] {
+			continue // the same key given twice
+		}
+		o, err := kms.Open(ctx, u)
+		if err != nil {
+			k.Close()
+			return nil, fmt.Errorf("--old-kms: %w", err)
+		}
+		k.older = append(k.older, o)
+		seen[o.URI()] = true
+	}
+	sopts := []keystore.Option{keystore.WithTable(c.keyTable), keystore.WithDialect(k.kd), keystore.WithMasterKeys(k.older...)}
+	if k.store, err = keystore.New(k.db, kek, sopts...); err != nil {
 		k.Close()
 		return nil, err
 	}

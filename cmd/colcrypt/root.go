@@ -29,6 +29,7 @@ type cli struct {
 	stderrIsTerminal bool
 
 	dsn, kmsURL     string
+	oldKMS          []string
 	output          string
 	keyTable        string
 	checkpointTable string
@@ -79,6 +80,9 @@ The database is given by --dsn or ` + envDSN + `:
 The master key by --kms or ` + envKMS + `:
   gcpkms://projects/P/locations/L/keyRings/R/cryptoKeys/K
   local:///absolute/path/master.keys?id=k1      (development and tests only)
+Keys are unwrapped only with the master keys given here (--kms, and older ones
+by --old-kms during a master key rotation); the key table names a key, it never
+chooses which KMS is called or how it is reached.
 
 Exit codes: 0 success; 1 failure; 2 usage error; 3 problems found in the data
 (verify failed, or a migration left rows it could not migrate); 130 interrupted
@@ -108,6 +112,7 @@ Exit codes: 0 success; 1 failure; 2 usage error; 3 problems found in the data
 	pf := root.PersistentFlags()
 	pf.StringVar(&c.dsn, "dsn", "", "database URL (env "+envDSN+")")
 	pf.StringVar(&c.kmsURL, "kms", "", "master key URL (env "+envKMS+")")
+	pf.StringArrayVar(&c.oldKMS, "old-kms", nil, "older master key URL, accepted for unwrapping keys still under it (repeatable)")
 	pf.StringVarP(&c.output, "output", "o", "text", "output format: text or json")
 	pf.StringVar(&c.keyTable, "key-table", keystore.DefaultTable, "name of the key table")
 	pf.StringVar(&c.checkpointTable, "checkpoint-table", migrate.DefaultCheckpointTable, "name of the migration checkpoint table")

@@ -167,3 +167,22 @@ func TestKeyURL(t *testing.T) {
 		}
 	}
 }
+
+// TestName: kms.Name keeps the key and its region, drops the endpoint, and
+// reaches no service.
+func TestName(t *testing.T) {
+	const arn = "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+	for _, tt := range []struct{ url, want string }{
+		{"awskms://alias/app?region=eu-west-1&endpoint=http%3A%2F%2F127.0.0.1%3A1", "awskms://alias/app?region=eu-west-1"},
+		{"awskms:///" + arn + "?endpoint=http%3A%2F%2F127.0.0.1%3A1", "awskms:///" + arn},
+		{"awskms:///" + arn + "?region=eu-west-1", "awskms:///" + arn},
+		{"awskms://alias/app", "awskms://alias/app"},
+	} {
+		if got, err := kms.Name(tt.url); err != nil || got != tt.want {
+			t.Errorf("kms.Name(%q) = %q, %v; want %q", tt.url, got, err, tt.want)
+		}
+	}
+	if got, err := kms.Name("awskms://alias/app?bogus=1"); err == nil {
+		t.Errorf("kms.Name(unknown parameter) = %q, nil; want an error", got)
+	}
+}

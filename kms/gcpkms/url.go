@@ -12,35 +12,59 @@ import (
 // Scheme is the kms.Open URL scheme of this driver.
 const Scheme = "gcpkms"
 
-func init() { kms.Register(Scheme, openURL) }
+func init() { kms.Register(Scheme, openURL, nameURL) }
 
 // openURL opens gcpkms://projects/P/locations/L/keyRings/R/cryptoKeys/K
 // with the options in the package doc. The canonical URI drops the query:
 // how to reach the service is not part of the key's identity.
 func openURL(ctx context.Context, u *url.URL) (kms.Driver, string, error) {
+	keyName, opts, err := parseURL(u)
+	if err != nil {
+		return nil, "", err
+	}
+	drv, err := New(ctx, keyName, opts...)
+	if err != nil {
+		return nil, "", err
+	}
+	return drv, Scheme + "://" + keyName, nil
+}
+
+// nameURL is the canonical name of the CryptoKey u names: the resource
+// name, without endpoint, insecure or skip_integrity_checks, which say
+// how to reach the service, never which key.
+func nameURL(u *url.URL) (string, error) {
+	keyName, _, err := parseURL(u)
+	if err != nil {
+		return "", err
+	}
+	return Scheme + "://" + keyName, nil
+}
+
+// parseURL reads the CryptoKey name and the connection options of u.
+func parseURL(u *url.URL) (string, []Option, error) {
 	if u.Opaque != "" || u.User != nil || u.Fragment != "" || u.Host != "projects" {
-		return nil, "", fmt.Errorf("gcpkms: want a URL of the form %s://projects/P/locations/L/keyRings/R/cryptoKeys/K", Scheme)
+		return "", nil, fmt.Errorf("gcpkms: want a URL of the form %s://projects/P/locations/L/keyRings/R/cryptoKeys/K", Scheme)
 	}
 	keyName := u.Host + u.Path
 	if !cryptoKeyRE.MatchString(keyName) {
-		return nil, "", fmt.Errorf("gcpkms: %q is not a CryptoKey name: want %s://projects/P/locations/L/keyRings/R/cryptoKeys/K", keyName, Scheme)
+		return "", nil, fmt.Errorf("gcpkms: %q is not a CryptoKey name: want %s://projects/P/locations/L/keyRings/R/cryptoKeys/K", keyName, Scheme)
 	}
 	var opts []Option
 	for k, vs := range u.Query() {
 		if len(vs) != 1 {
-			return nil, "", fmt.Errorf("gcpkms: URL parameter %q given %d times", k, len(vs))
+			return "", nil, fmt.Errorf("gcpkms: URL parameter %q given %d times", k, len(vs))
 		}
 		v := vs[0]
 		switch k {
 		case "endpoint":
 			if v == "" {
-				return nil, "", fmt.Errorf("gcpkms: URL parameter endpoint is empty")
+				return "", nil, fmt.Errorf("gcpkms: URL parameter endpoint is empty")
 			}
 			opts = append(opts, WithEndpoint(v))
 		case "insecure", "skip_integrity_checks":
 			on, err := strconv.ParseBool(v)
 			if err != nil {
-				return nil, "", fmt.Errorf("gcpkms: URL parameter %s=%q: want true or false", k, v)
+				return "", nil, fmt.Errorf("gcpkms: URL parameter %s=%q: want true or false", k, v)
 			}
 			switch {
 			case !on:
@@ -50,12 +74,8 @@ func openURL(ctx context.Context, u *url.URL) (kms.Driver, string, error) {
 				opts = append(opts, InsecureSkipResponseIntegrityChecks())
 			}
 		default:
-			return nil, "", fmt.Errorf("gcpkms: unknown URL parameter %q (want endpoint, insecure, skip_integrity_checks)", k)
+			return "", nil, fmt.Errorf("gcpkms: unknown URL parameter %q (want endpoint, insecure, skip_integrity_checks)", k)
 		}
 	}
-	drv, err := New(ctx, keyName, opts...)
-	if err != nil {
-		return nil, "", err
-	}
-	return drv, Scheme + "://" + keyName, nil
+	return keyName, opts, nil
 }

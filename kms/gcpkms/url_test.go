@@ -27,6 +27,9 @@ func TestOpenURL(t *testing.T) {
 	if got, want := k.URI(), "gcpkms://"+keyName; got != want {
 		t.Errorf("Keeper.URI() = %q, want %q (no connection options)", got, want)
 	}
+	if got, err := kms.Name(srv.KeyURI(keyName) + "&skip_integrity_checks=true"); err != nil || got != k.URI() {
+		t.Errorf("kms.Name(%s…) = %q, %v; want %q, the opened keeper's name", srv.KeyURI(keyName), got, err, k.URI())
+	}
 	blob, err := k.Wrap(ctx, dek, aad)
 	if err != nil {
 		t.Fatalf("Keeper.Wrap err = %v", err)

@@ -49,6 +49,9 @@ func TestOpenURL(t *testing.T) {
 		if k.URI() != tt.wantURI {
 			t.Errorf("kms.Open(%q).URI() = %q, want %q", tt.url, k.URI(), tt.wantURI)
 		}
+		if got, err := kms.Name(k.URI()); err != nil || got != k.URI() {
+			t.Errorf("kms.Name(%q) = %q, %v; want it unchanged (canonical)", k.URI(), got, err)
+		}
 		// The canonical URI opens the same key.
 		blob, err := k.Wrap(ctx, key2, []byte("aad"))
 		if err != nil {
@@ -63,6 +66,25 @@ func TestOpenURL(t *testing.T) {
 		}
 		k.Close()
 		k2.Close()
+	}
+}
+
+// TestName: kms.Name reads a local:// URL without touching the file or
+// the variable it names.
+func TestName(t *testing.T) {
+	for _, tt := range []struct{ url, want string }{
+		{"local:///no/such/file?id=k1", "local:///no/such/file?id=k1"},
+		{"local://?id=k2&env=NO_SUCH_VARIABLE", "local://?env=NO_SUCH_VARIABLE&id=k2"},
+		{"local:///no/such/file", "local:///no/such/file"},
+	} {
+		if got, err := kms.Name(tt.url); err != nil || got != tt.want {
+			t.Errorf("kms.Name(%q) = %q, %v; want %q", tt.url, got, err, tt.want)
+		}
+	}
+	for _, bad := range []string{"local://relative/path?id=k1", "local:///p?id=k1&endpoint=x", "local:///p?env=X", "local://?id=k1"} {
+		if got, err := kms.Name(bad); !errors.Is(err, kms.ErrInvalidName) {
+			t.Errorf("kms.Name(%q) = %q, %v; want kms.ErrInvalidName", bad, got, err)
+		}
 	}
 }
 

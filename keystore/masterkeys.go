@@ -1,0 +1,96 @@
+package keystore
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/colcrypt/colcrypt/kms"
+)
+
+// ErrUnknownMasterKey is returned for a key table row whose kek_uri names
+// a master key the application did not configure: neither the keeper
+// given to New nor one given to WithMasterKeys. The Store never opens or
+// connects to a key a row names; see [UnknownMasterKeyError].
+var ErrUnknownMasterKey = errors.New("keystore: master key not configured")
+
+// UnknownMasterKeyError is the detail of [ErrUnknownMasterKey]: the row
+// and the name it stores. The table is data an attacker may have written,
+// so the name is quoted and cut short in the message.
+type UnknownMasterKeyError struct {
+	Tenant string
+	// Version is the row's version; 0 when no row was read yet (a name
+	// from WithTenantKEK, say).
+	Version uint32
+	// Name is the kek_uri as stored, or as WithTenantKEK returned it.
+	Name string
+}
+
+func (e *UnknownMasterKeyError) Error() string {
+	return fmt.Sprintf("%v: tenant %q version %d names %s", ErrUnknownMasterKey, e.Tenant, e.Version, quoteName(e.Name))
+}
+
+func (e *UnknownMasterKeyError) Unwrap() error { return ErrUnknownMasterKey }
+
+// quoteName quotes an untrusted name for a message, cut at 200 bytes.
+func quoteName(s string) string {
+	if len(s) > 200 {
+		return strconv.Quote(s[:200]) + "…"
+	}
+	return strconv.Quote(s)
+}
+
+// masterKeys is the fixed set of master keys the application configured,
+// by canonical name (kms.Name). It is built once in New and never grows:
+// a key table row selects among these keepers by name, and nothing a row
+// says can open, reach or reconfigure another. A row stored with
+// connection settings in its kek_uri (what older releases wrote) still
+// matches its key, because only the canonical name is compared.
+type masterKeys struct {
+	primary *kms.Keeper
+	byName  map[string]*kms.Keeper
+}
+
+func newMasterKeys(primary *kms.Keeper, others []*kms.Keeper) (masterKeys, error) {
+	m := masterKeys{primary: primary, byName: map[string]*kms.Keeper{}}
+	for _, k := range append([]*kms.Keeper{primary}, others...) {
+		if k == nil {
+			return masterKeys{}, fmt.Errorf("keystore: New: nil kms.Keeper in WithMasterKeys")
+		}
+		name := canonicalName(k.URI())
+		if prev, dup := m.byName[name]; dup && prev != k {
+			return masterKeys{}, fmt.Errorf("keystore: New: two master keys named %s", quoteName(name))
+		}
+		m.byName[name] = k
+	}
+	return m, nil
+}
+
+// canonicalName is kms.Name of s, or s itself where no registered driver
+// reads it (a test keeper's name, or a scheme this program did not
+// import): such a name then matches only itself, byte for byte.
+func canonicalName(s string) string {
+	if n, err := kms.Name(s); err == nil {
+		return n
+	}
+	return s
+}
+
+// lookup returns the configured keeper that name (a stored kek_uri)
+// names, parsing it only.
+func (m *masterKeys) lookup(name string) (*kms.Keeper, bool) {
+	if k, ok := m.byName[name]; ok {
+		return k, true
+	}
+	k, ok := m.byName[canonicalName(name)]
+	return k, ok
+}
+
+// get returns the configured keeper of the row (tenant, version) whose
+// kek_uri is name, or an *UnknownMasterKeyError.
+func (m *masterKeys) get(tenant string, version uint32, name string) (*kms.Keeper, error) {
+	if k, ok := m.lookup(name); ok {
+		return k, nil
+	}
+	return nil, &UnknownMasterKeyError{Tenant: tenant, Version: version, Name: name}
+}
