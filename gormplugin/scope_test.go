@@ -22,10 +22,10 @@ import (
 // it was.
 func TestWriteScope(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, d dialect) {
-		base := newEnv(t, d, envOptions{}, allModels...)
+		base := newEnv(t, d, envOptions{}, append([]any{&Label{}}, allModels...)...)
 		for _, c := range scopeCases {
 			t.Run(c.name, func(t *testing.T) {
-				e := base.fresh(t, d, "visits", "patients", "companies", "memos", "legacy_notes")
+				e := base.fresh(t, d, "labels", "visits", "patients", "companies", "memos", "legacy_notes")
 				c.run(t, newScene(t, e))
 			})
 		}
@@ -107,6 +107,47 @@ var scopeCases = []struct {
 			t.Fatalf("Save(globex's id) for acme = %v, want ErrTenantMismatch", err)
 		}
 		s.bothUnchanged(t)
+	}},
+	{"SaveIDOfOtherTenantWithoutTransaction", func(t *testing.T, s *scene) {
+		// Without GORM's transaction nothing rolls back: the upsert itself
+		// must leave globex's row alone.
+		in := newPatient("Mallory")
+		in.ID = s.bob.ID
+		err := s.db.Session(&gorm.Session{SkipDefaultTransaction: true}).Save(&in).Error
+		if !errors.Is(err, field.ErrTenantMismatch) {
+			t.Fatalf("Save(globex's id) for acme = %v, want ErrTenantMismatch", err)
+		}
+		s.bothUnchanged(t)
+	}},
+	{"SaveIDOfOtherTenantPlaintextModel", func(t *testing.T, s *scene) {
+		theirs := Label{Text: "globex's"}
+		if err := s.e.db.WithContext(ctxFor("globex")).Create(&theirs).Error; err != nil {
+			t.Fatalf("Create(Label) = %v", err)
+		}
+		before := s.e.storedRow(t, "labels", theirs.ID)
+		err := s.db.Session(&gorm.Session{SkipDefaultTransaction: true}).Save(&Label{ID: theirs.ID, Text: "mine now"}).Error
+		if !errors.Is(err, field.ErrTenantMismatch) {
+			t.Fatalf("Save(globex's Label id) for acme = %v, want ErrTenantMismatch", err)
+		}
+		sameRow(t, "globex's label", s.e.storedRow(t, "labels", theirs.ID), before)
+	}},
+	{"SaveUnchangedOwnRowPlaintextModel", func(t *testing.T, s *scene) {
+		// MySQL reports 0 rows for an UPDATE that changes nothing, so Save
+		// goes on to the upsert: it must not fail for the tenant's own row.
+		mine := Label{Text: "acme's"}
+		if err := s.db.Create(&mine).Error; err != nil || mine.TenantID != "acme" {
+			t.Fatalf("Create(Label) = %v, tenant %q; want acme filled in", err, mine.TenantID)
+		}
+		if err := s.db.Save(&mine).Error; err != nil {
+			t.Fatalf("Save(own unchanged Label) = %v", err)
+		}
+		mine.TenantID = ""
+		if err := s.db.Save(&mine).Error; err != nil || mine.TenantID != "acme" {
+			t.Fatalf("Save(own Label, empty tenant) = %v, tenant %q; want acme", err, mine.TenantID)
+		}
+		if got := string(s.e.rawBytes(t, "labels", "tenant_id", mine.ID)); got != "acme" {
+			t.Fatalf("label tenant_id = %q, want acme", got)
+		}
 	}},
 	{"SaveSliceWithIDOfOtherTenant", func(t *testing.T, s *scene) {
 		in := []Patient{newPatient("Mallory")}
@@ -200,6 +241,13 @@ var scopeCases = []struct {
 			t.Fatalf("Match(SSN) = %d rows, want 1", n)
 		}
 	}},
+}
+
+// Label has a tenant and no encrypted column: its writes are scoped too.
+type Label struct {
+	ID       uint
+	TenantID string `gorm:"size:64" colcrypt:"tenant"`
+	Text     string
 }
 
 // scene is acme's Ann and globex's Bob, and a *gorm.DB for acme that
