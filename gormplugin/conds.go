@@ -36,8 +36,10 @@ func whereExprs(stmt *gorm.Statement) []clause.Expression {
 // condition matches nothing, and it sends the plaintext to the database
 // and to GORM's log: gormplugin.Match finds the rows without either. A
 // string condition is read with sqlTokens, so any identifier equal to an
-// encrypted column's name refuses it, whatever qualifies or quotes it; a
-// literal that mentions the name does not. Issue #14 will turn such
+// encrypted column's name refuses it, whatever qualifies or quotes it
+// (even one that qualifies another table's column of that name); a
+// literal that mentions the name does not, and neither does IS [NOT]
+// NULL, which sends no value. Issue #14 will turn such
 // conditions into index lookups; until then they are refused.
 func refuseEncryptedConds(stmt *gorm.Statement, m *model) error {
 	if len(m.fields) == 0 {
@@ -90,8 +92,14 @@ func encryptedRef(m *model, e clause.Expression) *encField {
 	case clause.NamedExpr:
 		return encryptedIdent(m, x.SQL)
 	case clause.Eq:
+		if x.Value == nil {
+			return nil // IS NULL
+		}
 		return encryptedColumn(m, x.Column)
 	case clause.Neq:
+		if x.Value == nil {
+			return nil // IS NOT NULL
+		}
 		return encryptedColumn(m, x.Column)
 	case clause.IN:
 		return encryptedColumn(m, x.Column)
@@ -110,8 +118,17 @@ func encryptedRef(m *model, e clause.Expression) *encField {
 }
 
 func encryptedIdent(m *model, sql string) *encField {
-	for _, t := range sqlTokens(sql) {
-		if t.kind != tokIdent {
+	toks, clean := sqlTokens(sql)
+	if !clean {
+		for _, w := range bareWords(sql) {
+			if ef := encryptedByName(m, w); ef != nil {
+				return ef
+			}
+		}
+		return nil
+	}
+	for i, t := range toks {
+		if t.kind != tokIdent || isNullTest(toks[i+1:]) {
 			continue
 		}
 		if ef := encryptedByName(m, t.text); ef != nil {
@@ -119,6 +136,15 @@ func encryptedIdent(m *model, sql string) *encField {
 		}
 	}
 	return nil
+}
+
+// isNullTest reports whether the tokens after a column reference are IS
+// NULL or IS NOT NULL: a test that sends no value.
+func isNullTest(next []sqlToken) bool {
+	word := func(i int, w string) bool {
+		return i < len(next) && next[i].kind == tokIdent && strings.EqualFold(next[i].text, w)
+	}
+	return word(0, "is") && (word(1, "null") || (word(1, "not") && word(2, "null")))
 }
 
 // encryptedColumn is encryptedRef for the Column of a clause.Eq and the
@@ -193,7 +219,7 @@ func columnIsTenant(m *model, col any) bool {
 // exprTenants finds "tenant = ?", "? = tenant", "tenant = 'x'" and
 // "tenant IN ?" in a string condition.
 func exprTenants(m *model, x clause.Expr, f func(string) bool) bool {
-	toks := sqlTokens(x.SQL)
+	toks, _ := sqlTokens(x.SQL)
 	value := func(t sqlToken) (any, bool) {
 		switch t.kind {
 		case tokString:

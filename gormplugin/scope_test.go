@@ -197,6 +197,9 @@ var scopeCases = []struct {
 			{"WhereQualifiedQuoted", func(db *gorm.DB) *gorm.DB {
 				return db.Where(`"patients"."SSN" = ? OR `+"`patients`.`name`"+` = ?`, s.bob.SSN, s.bob.Name).Find(&[]Patient{})
 			}},
+			{"WhereAfterComment", func(db *gorm.DB) *gorm.DB {
+				return db.Where("id = 0 /* it's */ OR email = ?", s.bob.Email).Find(&[]Patient{})
+			}},
 			{"FirstInline", func(db *gorm.DB) *gorm.DB { return db.First(&Patient{}, "email = ?", s.bob.Email) }},
 			{"WhereMap", func(db *gorm.DB) *gorm.DB {
 				return db.Where(map[string]any{"email": s.bob.Email}).Find(&[]Patient{})
@@ -236,6 +239,13 @@ var scopeCases = []struct {
 		var ps []Patient
 		if err := s.db.Where("tenant_id <> 'email' AND tenant_id = ?", "acme").Find(&ps).Error; err != nil || len(ps) != 1 {
 			t.Fatalf("Where(literal 'email') = %d rows, %v; want 1, nil", len(ps), err)
+		}
+		// IS NULL sends no value.
+		if err := s.db.Where("tenant_id = ? AND age IS NOT NULL AND notes is null", "acme").Find(&ps).Error; err != nil || len(ps) != 0 {
+			t.Fatalf("Where(IS [NOT] NULL) = %d rows, %v; want 0, nil", len(ps), err)
+		}
+		if err := s.db.Where(map[string]any{"tenant_id": "acme", "notes": nil}).Find(&ps).Error; err != nil || len(ps) != 0 {
+			t.Fatalf("Where(map{notes: nil}) = %d rows, %v; want 0, nil", len(ps), err)
 		}
 		if n := s.e.matchCount(t, s.ctx, "SSN", s.ann.SSN); n != 1 {
 			t.Fatalf("Match(SSN) = %d rows, want 1", n)

@@ -25,14 +25,19 @@ const (
 // sqlTokens splits a condition's SQL text into tokens. It is no SQL
 // parser: it only has to find the identifiers, and errs towards seeing
 // one where there is none. A single-quoted literal ends at the first
-// lone quote (two quotes are one quote inside it); a backslash is not an escape, so
-// in MySQL's 'it\'s' the rest of the text reads as code, which can only
-// make the plugin refuse more. A double-quoted name is an identifier (in
-// MySQL it may be a string: again, refusing more). Comments are read as
-// code too.
-func sqlTokens(sql string) []sqlToken {
+// lone quote (two quotes are one quote inside it). A double-quoted name
+// is an identifier (in MySQL it may be a string: refusing more).
+//
+// clean is false when the text can be read in more than one way by the
+// databases the plugin supports, so that some reading could hide an
+// identifier inside what the tokens call a literal: a backslash inside a
+// quoted string (an escape in MySQL, not in Postgres), a comment marker
+// outside one (a quote in a comment opens no literal), or a literal left
+// open. Callers then look at bareWords instead.
+func sqlTokens(sql string) (toks []sqlToken, clean bool) {
 	var out []sqlToken
 	params := 0
+	clean = true
 	for i := 0; i < len(sql); {
 		c := sql[i]
 		switch {
@@ -50,8 +55,14 @@ func sqlTokens(sql string) []sqlToken {
 					}
 					break
 				}
+				if sql[j] == '\\' {
+					clean = false
+				}
 				b.WriteByte(sql[j])
 				j++
+			}
+			if j >= len(sql) {
+				clean = false
 			}
 			out = append(out, sqlToken{kind: tokString, text: b.String()})
 			i = j + 1
@@ -74,8 +85,14 @@ func sqlTokens(sql string) []sqlToken {
 					}
 					break
 				}
+				if sql[j] == '\\' && end == '"' {
+					clean = false
+				}
 				b.WriteByte(sql[j])
 				j++
+			}
+			if j >= len(sql) {
+				clean = false
 			}
 			out = append(out, sqlToken{kind: tokIdent, text: b.String()})
 			i = j + 1
@@ -112,11 +129,22 @@ func sqlTokens(sql string) []sqlToken {
 			out = append(out, sqlToken{kind: tokOp, text: sql[i:j]})
 			i = j
 		default:
+			if c == '#' || (c == '-' && strings.HasPrefix(sql[i:], "--")) || (c == '/' && strings.HasPrefix(sql[i:], "/*")) {
+				clean = false
+			}
 			out = append(out, sqlToken{kind: tokOp, text: sql[i : i+1]})
 			i++
 		}
 	}
-	return out
+	return out, clean
+}
+
+// bareWords returns every run of identifier bytes in sql, quoted or not,
+// inside literals or not: what an unclean text is checked against.
+func bareWords(sql string) []string {
+	return strings.FieldsFunc(sql, func(r rune) bool {
+		return r < 0x80 && !identByte(byte(r))
+	})
 }
 
 // identByte reports whether c can be part of a bare identifier. Bytes of
@@ -130,7 +158,7 @@ func identByte(c byte) bool {
 // of a possibly qualified, possibly quoted name ("patients"."email",
 // patients.email, `email`).
 func columnName(ref string) string {
-	toks := sqlTokens(ref)
+	toks, _ := sqlTokens(ref)
 	for i := len(toks) - 1; i >= 0; i-- {
 		if toks[i].kind == tokIdent {
 			return toks[i].text

@@ -40,29 +40,40 @@ type upsertGuard struct {
 type tenantGuard struct{ clause.Eq }
 
 // guardUpsert limits the statement's ON CONFLICT DO UPDATE, if any, to
-// tenant's rows.
-func (st *stmtState) guardUpsert(stmt *gorm.Statement, m *model, tenant string) {
+// tenant's rows. On a database other than Postgres, SQLite and MySQL the
+// plugin does not know how the dialect builds the clause, and refuses the
+// upsert rather than let it re-label a row.
+func (st *stmtState) guardUpsert(stmt *gorm.Statement, m *model, tenant string) error {
 	c, ok := stmt.Clauses["ON CONFLICT"]
 	if !ok {
-		return
+		return nil
 	}
 	oc, ok := c.Expression.(clause.OnConflict)
 	if !ok || oc.DoNothing || (!oc.UpdateAll && len(oc.DoUpdates) == 0) {
-		return
+		return nil
 	}
-	st.upsert = &upsertGuard{tenant: tenant, column: m.tenant.DBName}
-	if stmt.Dialector.Name() == "mysql" {
-		return // mysqlUpsertBuilder
+	switch name := stmt.Dialector.Name(); name {
+	case "mysql":
+		st.upsert = &upsertGuard{tenant: tenant, column: m.tenant.DBName}
+		return nil // mysqlUpsertBuilder
+	case "postgres", "sqlite":
+		st.upsert = &upsertGuard{tenant: tenant, column: m.tenant.DBName}
+	default:
+		return &FieldError{
+			Op: "upsert", Model: m.name, Field: m.tenant.Name, Table: m.schema.Table, Column: m.tenant.DBName,
+			Err: fmt.Errorf("%w: an upsert (Save of a row the UPDATE did not find, or ON CONFLICT DO UPDATE) under a tenant on %s: it could re-label another tenant's row", ErrUnsupported, name),
+		}
 	}
 	for _, e := range oc.Where.Exprs {
 		if _, ok := e.(tenantGuard); ok {
-			return
+			return nil
 		}
 	}
 	oc.Where.Exprs = append(append([]clause.Expression(nil), oc.Where.Exprs...), tenantGuard{clause.Eq{
 		Column: clause.Column{Table: clause.CurrentTable, Name: m.tenant.DBName}, Value: tenant,
 	}})
 	stmt.AddClause(oc)
+	return nil
 }
 
 // mysqlUpsertBuilder wraps the MySQL dialect's ON CONFLICT builder: for

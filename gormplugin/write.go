@@ -45,7 +45,10 @@ func (p *Plugin) beforeCreate(db *gorm.DB) {
 				db.AddError(st.report(err))
 				return
 			}
-			st.guardUpsert(stmt, m, tenant)
+			if err := st.guardUpsert(stmt, m, tenant); err != nil {
+				db.AddError(st.report(err))
+				return
+			}
 		}
 	}
 	m := p.writeModel(db, st)
