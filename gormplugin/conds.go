@@ -88,9 +88,15 @@ func walkConds(exprs []clause.Expression, negated bool, f func(e clause.Expressi
 func encryptedRef(m *model, e clause.Expression) *encField {
 	switch x := e.(type) {
 	case clause.Expr:
-		return encryptedIdent(m, x.SQL)
+		if ef := encryptedIdent(m, x.SQL); ef != nil {
+			return ef
+		}
+		return encryptedVars(m, x.Vars)
 	case clause.NamedExpr:
-		return encryptedIdent(m, x.SQL)
+		if ef := encryptedIdent(m, x.SQL); ef != nil {
+			return ef
+		}
+		return encryptedVars(m, x.Vars)
 	case clause.Eq:
 		if x.Value == nil {
 			return nil // IS NULL
@@ -113,6 +119,24 @@ func encryptedRef(m *model, e clause.Expression) *encField {
 		return encryptedColumn(m, x.Column)
 	case clause.Like:
 		return encryptedColumn(m, x.Column)
+	}
+	return nil
+}
+
+// encryptedVars finds an encrypted column passed as an argument of a
+// string condition: Where("? = ?", clause.Column{Name: "email"}, x).
+func encryptedVars(m *model, vars []any) *encField {
+	for _, v := range vars {
+		switch x := v.(type) {
+		case clause.Column:
+			if ef := encryptedColumn(m, x); ef != nil {
+				return ef
+			}
+		case clause.Expression:
+			if ef := encryptedRef(m, x); ef != nil {
+				return ef
+			}
+		}
 	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 	"gorm.io/gorm/logger"
 
 	"github.com/colcrypt/colcrypt/field"
@@ -199,6 +200,9 @@ var scopeCases = []struct {
 			}},
 			{"WhereAfterComment", func(db *gorm.DB) *gorm.DB {
 				return db.Where("id = 0 /* it's */ OR email = ?", s.bob.Email).Find(&[]Patient{})
+			}},
+			{"ColumnAsArgument", func(db *gorm.DB) *gorm.DB {
+				return db.Where("? = ?", clause.Column{Table: "patients", Name: "email"}, s.bob.Email).Find(&[]Patient{})
 			}},
 			{"FirstInline", func(db *gorm.DB) *gorm.DB { return db.First(&Patient{}, "email = ?", s.bob.Email) }},
 			{"WhereMap", func(db *gorm.DB) *gorm.DB {
