@@ -188,6 +188,16 @@ var scopeCases = []struct {
 		s.wantTenant(t, in.ID, "acme")
 		s.bothUnchanged(t)
 	}},
+	{"NoContextTenantIsNotScoped", func(t *testing.T, s *scene) {
+		// Documented behaviour, unchanged: without a tenant in the context
+		// the statement's own conditions decide.
+		unscoped := s.e.db.Session(&gorm.Session{Logger: s.rec})
+		res := unscoped.Model(&Patient{}).Where("tenant_id = ?", "globex").Update("email_bidx", []byte("x"))
+		if res.Error != nil || res.RowsAffected != 1 {
+			t.Fatalf("Update without a context tenant = %d rows, %v; want 1, nil", res.RowsAffected, res.Error)
+		}
+		s.annUnchanged(t)
+	}},
 	// Conditions on encrypted columns.
 	{"WhereEncryptedColumnRefused", func(t *testing.T, s *scene) {
 		for _, q := range []struct {
