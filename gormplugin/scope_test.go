@@ -150,6 +150,27 @@ var scopeCases = []struct {
 			t.Fatalf("label tenant_id = %q, want acme", got)
 		}
 	}},
+	{"SoftDeleteOfOtherTenant", func(t *testing.T, s *scene) {
+		theirs := Label{Text: "globex's"}
+		if err := s.e.db.WithContext(ctxFor("globex")).Create(&theirs).Error; err != nil {
+			t.Fatalf("Create(Label) = %v", err)
+		}
+		before := s.e.storedRow(t, "labels", theirs.ID)
+		if res := s.db.Delete(&Label{}, theirs.ID); res.Error != nil || res.RowsAffected != 0 {
+			t.Fatalf("soft Delete(globex's Label) for acme = %d rows, %v; want 0, nil", res.RowsAffected, res.Error)
+		}
+		if err := s.db.Delete(&Label{}).Error; !errors.Is(err, gorm.ErrMissingWhereClause) {
+			t.Fatalf("soft Delete(&Label{}) = %v, want gorm.ErrMissingWhereClause", err)
+		}
+		s.rec.reset()
+		if err := s.db.Delete(&Label{ID: theirs.ID, TenantID: "globex"}).Error; !errors.Is(err, field.ErrTenantMismatch) {
+			t.Fatalf("soft Delete(globex's Label row) for acme = %v, want ErrTenantMismatch", err)
+		}
+		if sent := s.rec.statements(); len(sent) != 0 {
+			t.Fatalf("soft Delete(globex's Label row) for acme sent %q, want no SQL", sent)
+		}
+		sameRow(t, "globex's label", s.e.storedRow(t, "labels", theirs.ID), before)
+	}},
 	{"SaveSliceWithIDOfOtherTenant", func(t *testing.T, s *scene) {
 		in := []Patient{newPatient("Mallory")}
 		in[0].ID = s.bob.ID
@@ -268,10 +289,12 @@ var scopeCases = []struct {
 }
 
 // Label has a tenant and no encrypted column: its writes are scoped too.
+// Its Delete is GORM's soft delete, an UPDATE.
 type Label struct {
-	ID       uint
-	TenantID string `gorm:"size:64" colcrypt:"tenant"`
-	Text     string
+	ID        uint
+	TenantID  string `gorm:"size:64" colcrypt:"tenant"`
+	Text      string
+	DeletedAt gorm.DeletedAt
 }
 
 // scene is acme's Ann and globex's Bob, and a *gorm.DB for acme that
