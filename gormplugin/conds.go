@@ -1,14 +1,11 @@
 package gormplugin
 
 import (
-	"fmt"
 	"reflect"
 	"strings"
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
-
-	"github.com/colcrypt/colcrypt/field"
 )
 
 // matched marks a condition Match built: it compares an encrypted column
@@ -39,8 +36,9 @@ func whereExprs(stmt *gorm.Statement) []clause.Expression {
 // encrypted column's name refuses it, whatever qualifies or quotes it
 // (even one that qualifies another table's column of that name); a
 // literal that mentions the name does not, and neither does IS [NOT]
-// NULL, which sends no value. Issue #14 will turn such
-// conditions into index lookups; until then they are refused.
+// NULL, which sends no value. Rewriting such conditions into index
+// lookups would need the field's mode and every key version; until the
+// plugin does that, they are refused.
 func refuseEncryptedConds(stmt *gorm.Statement, m *model) error {
 	if len(m.fields) == 0 {
 		return nil
@@ -306,13 +304,4 @@ func eachString(v any, f func(string) bool) bool {
 		}
 	}
 	return true
-}
-
-// tenantMismatch is the error of a write that names another tenant than
-// the request's, for the tenant field of m.
-func (m *model) tenantMismatch(op, named, ctxTenant string) error {
-	return &FieldError{
-		Op: op, Model: m.name, Field: m.tenant.Name, Table: m.schema.Table, Column: m.tenant.DBName,
-		Err: fmt.Errorf("%w: statement names tenant %q, context %q", field.ErrTenantMismatch, named, ctxTenant),
-	}
 }

@@ -200,3 +200,12 @@ func same(a, b any) bool {
 	}
 	return a == b
 }
+
+// tenantMismatch is the error of a write that names another tenant than
+// the request's, for the tenant field of m.
+func (m *model) tenantMismatch(op, named, ctxTenant string) error {
+	return &FieldError{
+		Op: op, Model: m.name, Field: m.tenant.Name, Table: m.schema.Table, Column: m.tenant.DBName,
+		Err: fmt.Errorf("%w: statement names tenant %q, context %q", field.ErrTenantMismatch, named, ctxTenant),
+	}
+}
