@@ -64,6 +64,23 @@
 // of several batches, the transaction has already begun.) An update that writes an encrypted column
 // is limited to the resolved tenant's rows (AND tenant_id = ?), and one
 // statement never writes a value for several tenants ([ErrManyTenants]).
+//
+// Under a tenant in the context, every write on a model with a tenant
+// field is limited to that tenant, whichever columns it sets: Delete in
+// all its forms, Update, Updates, UpdateColumn(s), Save's UPDATE, and the
+// upsert Save falls back to when its UPDATE finds no row, which may only
+// update a conflicting row of the tenant (ON CONFLICT ... DO UPDATE ...
+// WHERE on Postgres and SQLite, IF(tenant <=> ?, ...) on MySQL) and fails
+// with [field.ErrTenantMismatch] when the row with that key is another
+// tenant's, leaving it as it was. A row, a condition (tenant_id = ?, IN,
+// a map or struct condition) or an assignment naming another tenant fails
+// with [field.ErrTenantMismatch] before any SQL is sent; an empty tenant
+// field, or an assignment of "" or nil to the tenant column, is filled
+// with the context's tenant. An UPDATE or DELETE without any condition is
+// left to fail with gorm.ErrMissingWhereClause rather than become "every
+// row of the tenant". Without a tenant in the context, writes are not
+// scoped: their own conditions decide, as in plain GORM. Exec and Raw are
+// never rewritten.
 // SQL expressions cannot be assigned to an encrypted column
 // ([ErrUnsupported]), nor can an encrypted field have a `default:`, which
 // GORM would insert as it is.
@@ -72,11 +89,15 @@
 //
 // A randomized value cannot be compared in SQL. [Match] finds rows by
 // equality on a deterministic or blind-indexed field for the tenant in
-// the context, across every live key version of that tenant. A Where on
-// an encrypted column with a plaintext (a string condition, or a struct
-// condition, which seals with a fresh nonce) compares ciphertext and finds
-// nothing, so FirstOrCreate and the like must not key on encrypted
-// fields. A Find into maps opens the encrypted columns; a Pluck of one is
+// the context, across every live key version of that tenant. A condition
+// on an encrypted column (Where("email = ?", x), First(&p, "email = ?",
+// x), Where(map...), Where(&Patient{Email: x})) would send the plaintext
+// to the database and GORM's log and match nothing: it fails with
+// [ErrEncryptedCondition] before any SQL, in queries, Row/Rows/Scan,
+// updates and deletes. The column is recognised by name in the
+// condition's text, bare, quoted or qualified, erring towards refusing;
+// IS [NOT] NULL is allowed. So FirstOrCreate and the like cannot key on
+// encrypted fields. A Find into maps opens the encrypted columns; a Pluck of one is
 // refused ([ErrUnsupported]). Scan or Row into a non-struct (a []string)
 // bypasses every serializer and would return the stored bytes: scan
 // encrypted columns into a struct.

@@ -45,6 +45,14 @@ var (
 	// need a value sealed under its own key.
 	ErrManyTenants = errors.New("gormplugin: one statement cannot write an encrypted column for several tenants")
 
+	// ErrEncryptedCondition is returned, before any SQL is sent, for a
+	// Where, an inline condition (First(&u, "email = ?", x)), a
+	// Where(map...) or a Where(&Model{...}) on an encrypted column: the
+	// column holds ciphertext, and the condition would send the plaintext
+	// to the database and to GORM's log. Find such rows with
+	// gormplugin.Match (deterministic or blind-indexed fields).
+	ErrEncryptedCondition = errors.New("gormplugin: condition on an encrypted column would send its plaintext to the database: use gormplugin.Match")
+
 	// ErrUnsupported is returned for a GORM operation that would hand
 	// ciphertext to the caller or plaintext to the database: Pluck of an
 	// encrypted column, an SQL expression assigned to one.

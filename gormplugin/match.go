@@ -106,7 +106,7 @@ func matchConds(ctx context.Context, db *gorm.DB, fieldName string, value any) (
 	}
 	col := clause.Column{Table: clause.CurrentTable, Name: column}
 	if !ok {
-		return append(conds, clause.Eq{Column: col, Value: nil}), nil // IS NULL
+		return append(conds, matched{clause.Eq{Column: col, Value: nil}}), nil // IS NULL
 	}
 	values := make([]any, len(candidates))
 	for i, c := range candidates {
@@ -117,5 +117,5 @@ func matchConds(ctx context.Context, db *gorm.DB, fieldName string, value any) (
 		}
 	}
 	// No candidates (a tenant without keys) builds IN (NULL): no row.
-	return append(conds, clause.IN{Column: col, Values: values}), nil
+	return append(conds, matched{clause.IN{Column: col, Values: values}}), nil
 }

@@ -102,12 +102,15 @@ func (p *Plugin) Initialize(db *gorm.DB) error {
 		cb.Query().Before("gorm:preload").Register(prefix+"after_scan", p.afterScan),
 		cb.Update().Before("gorm:update").Register(prefix+"before_update", p.beforeUpdate),
 		cb.Update().Before("gorm:save_after_associations").Register(prefix+"after_update", p.afterUpdate),
-		cb.Delete().Before("gorm:delete").Register(prefix+"before_delete", p.beginOnly),
-		cb.Row().Before("gorm:row").Register(prefix+"before_row", p.beginOnly),
+		cb.Delete().Before("gorm:delete").Register(prefix+"before_delete", p.beforeDelete),
+		cb.Row().Before("gorm:row").Register(prefix+"before_row", p.beforeRow),
 		cb.Raw().Before("gorm:raw").Register(prefix+"before_raw", p.beginOnly),
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("gormplugin: register callbacks: %w", err)
+	}
+	if b, ok := db.ClauseBuilders["ON CONFLICT"]; ok && db.Dialector.Name() == "mysql" {
+		db.ClauseBuilders["ON CONFLICT"] = p.mysqlUpsertBuilder(b)
 	}
 	return nil
 }

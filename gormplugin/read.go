@@ -27,6 +27,10 @@ func (p *Plugin) beforeQuery(db *gorm.DB) {
 		db.AddError(st.report(m.err))
 		return
 	}
+	if err := refuseEncryptedConds(stmt, m); err != nil {
+		db.AddError(st.report(err))
+		return
+	}
 	if len(m.fields) > 0 && pluckTarget(stmt.ReflectValue) {
 		if col := pluckedColumn(stmt); col != "" {
 			if ef := m.byColumn[col]; ef != nil {

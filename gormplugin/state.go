@@ -41,6 +41,10 @@ type stmtState struct {
 	maps *createMaps
 	// setByPlugin: the SET clause is the plugin's, removed after the update.
 	setByPlugin bool
+	// scoped: the tenant condition is on the UPDATE or DELETE (scope.go).
+	scoped bool
+	// upsert is set for an upsert limited to the context's tenant (upsert.go).
+	upsert *upsertGuard
 
 	// The hot path's caches (cipher.go).
 	defaultDone   bool

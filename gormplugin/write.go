@@ -39,6 +39,18 @@ func (p *Plugin) beforeCreate(db *gorm.DB) {
 	if db.Error != nil || stmt.Schema == nil {
 		return
 	}
+	if m := p.reg.model(stmt.Schema); m.err == nil {
+		if tenant, ok := st.scopeTenant(m); ok {
+			if err := scopeRows(stmt, m, "seal", tenant, true); err != nil {
+				db.AddError(st.report(err))
+				return
+			}
+			if err := st.guardUpsert(stmt, m, tenant); err != nil {
+				db.AddError(st.report(err))
+				return
+			}
+		}
+	}
 	m := p.writeModel(db, st)
 	if m == nil {
 		return
@@ -81,6 +93,12 @@ func (p *Plugin) afterCreate(db *gorm.DB) {
 		st.schema = nil
 	}
 	st.sealed = nil
+	if g := st.upsert; g != nil {
+		st.upsert = nil
+		if db.Error == nil {
+			p.checkUpsert(db, g)
+		}
+	}
 	if st.maps == nil {
 		return
 	}
@@ -360,15 +378,26 @@ func checkAssignable(ef *encField, v any) error {
 // its sealed form, under the tenant of the rows being updated, adding
 // the blind index columns. With a tenant field, the UPDATE is limited to
 // that tenant's rows, so a value is never written into another tenant's
-// row, where it could not be opened.
+// row, where it could not be opened. Under a context tenant every UPDATE
+// of a model with a tenant field is scoped (scope.go), whichever columns
+// it sets.
 func (p *Plugin) beforeUpdate(db *gorm.DB) {
 	st := p.begin(db)
 	stmt := db.Statement
 	if db.Error != nil || stmt.Schema == nil || stmt.SQL.Len() > 0 {
 		return
 	}
-	m := p.writeModel(db, st)
-	if m == nil {
+	m := p.reg.model(stmt.Schema)
+	if m.err != nil {
+		db.AddError(st.report(m.err))
+		return
+	}
+	if err := st.scopeWrite(stmt, m, "update", true); err != nil {
+		db.AddError(st.report(err))
+		return
+	}
+	tenant, scoped := st.scopeTenant(m)
+	if len(m.fields) == 0 && !scoped {
 		return
 	}
 	var set clause.Set
@@ -384,6 +413,14 @@ func (p *Plugin) beforeUpdate(db *gorm.DB) {
 		if db.Error != nil || len(set) == 0 {
 			return // gorm:update builds (nothing) itself
 		}
+	}
+	if scoped {
+		if err := scopeAssignments(set, m, tenant); err != nil {
+			db.AddError(st.report(err))
+			return
+		}
+		// ConvertToAssignments added the rows' primary keys, if any.
+		st.limitToTenant(stmt, m, tenant, false)
 	}
 	if err := p.sealAssignments(stmt, st, m, &set, given); err != nil {
 		db.AddError(st.report(err))
@@ -506,10 +543,11 @@ func (p *Plugin) sealAssignments(stmt *gorm.Statement, st *stmtState, m *model, 
 			return nil
 		})
 	}
-	if m.tenant != nil {
+	if m.tenant != nil && !st.scoped {
 		stmt.AddClause(clause.Where{Exprs: []clause.Expression{
 			clause.Eq{Column: clause.Column{Table: clause.CurrentTable, Name: m.tenant.DBName}, Value: tenant},
 		}})
+		st.scoped = true
 	}
 	return nil
 }

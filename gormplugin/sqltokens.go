@@ -1,0 +1,168 @@
+package gormplugin
+
+import "strings"
+
+// sqlToken is one token of a condition's SQL text, as far as the plugin
+// needs to tell: an identifier (bare or quoted), a string literal, a
+// placeholder, or anything else.
+type sqlToken struct {
+	kind  tokenKind
+	text  string // an identifier unquoted, a literal's value, an operator
+	param int    // the placeholder's position among the "?" of the text
+}
+
+type tokenKind int
+
+const (
+	tokIdent  tokenKind = iota // email, "email", `email`, [email]
+	tokString                  // 'text'
+	tokParam                   // ?
+	tokNamed                   // @name (a named argument, not a column)
+	tokOp                      // = <> <=> . ( , and the rest
+	tokNumber                  // 42
+)
+
+// sqlTokens splits a condition's SQL text into tokens. It is no SQL
+// parser: it only has to find the identifiers, and errs towards seeing
+// one where there is none. A single-quoted literal ends at the first
+// lone quote (two quotes are one quote inside it). A double-quoted name
+// is an identifier (in MySQL it may be a string: refusing more).
+//
+// clean is false when the text can be read in more than one way by the
+// databases the plugin supports, so that some reading could hide an
+// identifier inside what the tokens call a literal: a backslash inside a
+// quoted string (an escape in MySQL, not in Postgres), a comment marker
+// outside one (a quote in a comment opens no literal), or a literal left
+// open. Callers then look at bareWords instead.
+func sqlTokens(sql string) (toks []sqlToken, clean bool) {
+	var out []sqlToken
+	params := 0
+	clean = true
+	for i := 0; i < len(sql); {
+		c := sql[i]
+		switch {
+		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
+			i++
+		case c == '\'':
+			var b strings.Builder
+			j := i + 1
+			for j < len(sql) {
+				if sql[j] == '\'' {
+					if j+1 < len(sql) && sql[j+1] == '\'' {
+						b.WriteByte('\'')
+						j += 2
+						continue
+					}
+					break
+				}
+				if sql[j] == '\\' {
+					clean = false
+				}
+				b.WriteByte(sql[j])
+				j++
+			}
+			if j >= len(sql) {
+				clean = false
+			}
+			out = append(out, sqlToken{kind: tokString, text: b.String()})
+			i = j + 1
+		case c == '"' || c == '`' || c == '[':
+			end := byte('"')
+			switch c {
+			case '`':
+				end = '`'
+			case '[':
+				end = ']'
+			}
+			var b strings.Builder
+			j := i + 1
+			for j < len(sql) {
+				if sql[j] == end {
+					if end != ']' && j+1 < len(sql) && sql[j+1] == end {
+						b.WriteByte(end)
+						j += 2
+						continue
+					}
+					break
+				}
+				if sql[j] == '\\' && end == '"' {
+					clean = false
+				}
+				b.WriteByte(sql[j])
+				j++
+			}
+			if j >= len(sql) {
+				clean = false
+			}
+			out = append(out, sqlToken{kind: tokIdent, text: b.String()})
+			i = j + 1
+		case c == '?':
+			out = append(out, sqlToken{kind: tokParam, text: "?", param: params})
+			params++
+			i++
+		case c == '@':
+			j := i + 1
+			for j < len(sql) && identByte(sql[j]) {
+				j++
+			}
+			out = append(out, sqlToken{kind: tokNamed, text: sql[i:j]})
+			i = j
+		case c >= '0' && c <= '9':
+			j := i + 1
+			for j < len(sql) && identByte(sql[j]) {
+				j++
+			}
+			out = append(out, sqlToken{kind: tokNumber, text: sql[i:j]})
+			i = j
+		case identByte(c):
+			j := i + 1
+			for j < len(sql) && identByte(sql[j]) {
+				j++
+			}
+			out = append(out, sqlToken{kind: tokIdent, text: sql[i:j]})
+			i = j
+		case c == '<' || c == '>' || c == '=' || c == '!':
+			j := i + 1
+			for j < len(sql) && strings.IndexByte("<>=!", sql[j]) >= 0 {
+				j++
+			}
+			out = append(out, sqlToken{kind: tokOp, text: sql[i:j]})
+			i = j
+		default:
+			if c == '#' || (c == '-' && strings.HasPrefix(sql[i:], "--")) || (c == '/' && strings.HasPrefix(sql[i:], "/*")) {
+				clean = false
+			}
+			out = append(out, sqlToken{kind: tokOp, text: sql[i : i+1]})
+			i++
+		}
+	}
+	return out, clean
+}
+
+// bareWords returns every run of identifier bytes in sql, quoted or not,
+// inside literals or not: what an unclean text is checked against.
+func bareWords(sql string) []string {
+	return strings.FieldsFunc(sql, func(r rune) bool {
+		return r < 0x80 && !identByte(byte(r))
+	})
+}
+
+// identByte reports whether c can be part of a bare identifier. Bytes of
+// multi-byte UTF-8 characters count, so a non-ASCII name is one token.
+func identByte(c byte) bool {
+	return c == '_' || c == '$' || c >= 0x80 ||
+		(c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
+}
+
+// columnName returns the column a column reference names: the last part
+// of a possibly qualified, possibly quoted name ("patients"."email",
+// patients.email, `email`).
+func columnName(ref string) string {
+	toks, _ := sqlTokens(ref)
+	for i := len(toks) - 1; i >= 0; i-- {
+		if toks[i].kind == tokIdent {
+			return toks[i].text
+		}
+	}
+	return ref
+}

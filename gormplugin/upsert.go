@@ -1,0 +1,149 @@
+package gormplugin
+
+import (
+	"fmt"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+	"gorm.io/gorm/schema"
+
+	"github.com/colcrypt/colcrypt/field"
+)
+
+// Upserts under a context tenant. Save of a row whose UPDATE found
+// nothing (the row is missing, or another tenant's: the UPDATE is limited
+// to the context's tenant) falls back to INSERT ... ON CONFLICT DO UPDATE
+// SET every column, tenant included: left alone, it would take another
+// tenant's row over and re-label it. So an upsert on a model with a
+// tenant field may update only a conflicting row of the context's tenant:
+//
+//   - Postgres and SQLite: ON CONFLICT ... DO UPDATE SET ... WHERE
+//     table.tenant = <tenant>;
+//   - MySQL and MariaDB, whose ON DUPLICATE KEY UPDATE has no WHERE: each
+//     column = IF(tenant <=> <tenant>, VALUES(column), column), the tenant
+//     column itself not assigned (mysqlUpsertBuilder).
+//
+// Another tenant's row is then left as it was, and afterwards the plugin
+// looks for rows with the statement's primary keys under another tenant:
+// if there is one the statement fails with field.ErrTenantMismatch, and
+// GORM's transaction rolls back what it inserted (unless
+// SkipDefaultTransaction).
+
+// upsertGuard is an upsert limited to one tenant's rows.
+type upsertGuard struct {
+	tenant string
+	column string // the tenant column
+}
+
+// tenantGuard is the condition the plugin adds to ON CONFLICT DO UPDATE,
+// told apart so that a reused statement does not get it twice.
+type tenantGuard struct{ clause.Eq }
+
+// guardUpsert limits the statement's ON CONFLICT DO UPDATE, if any, to
+// tenant's rows. On a database other than Postgres, SQLite and MySQL the
+// plugin does not know how the dialect builds the clause, and refuses the
+// upsert rather than let it re-label a row.
+func (st *stmtState) guardUpsert(stmt *gorm.Statement, m *model, tenant string) error {
+	c, ok := stmt.Clauses["ON CONFLICT"]
+	if !ok {
+		return nil
+	}
+	oc, ok := c.Expression.(clause.OnConflict)
+	if !ok || oc.DoNothing || (!oc.UpdateAll && len(oc.DoUpdates) == 0) {
+		return nil
+	}
+	switch name := stmt.Dialector.Name(); name {
+	case "mysql":
+		st.upsert = &upsertGuard{tenant: tenant, column: m.tenant.DBName}
+		return nil // mysqlUpsertBuilder
+	case "postgres", "sqlite":
+		st.upsert = &upsertGuard{tenant: tenant, column: m.tenant.DBName}
+	default:
+		return &FieldError{
+			Op: "upsert", Model: m.name, Field: m.tenant.Name, Table: m.schema.Table, Column: m.tenant.DBName,
+			Err: fmt.Errorf("%w: an upsert (Save of a row the UPDATE did not find, or ON CONFLICT DO UPDATE) under a tenant on %s: it could re-label another tenant's row", ErrUnsupported, name),
+		}
+	}
+	for _, e := range oc.Where.Exprs {
+		if _, ok := e.(tenantGuard); ok {
+			return nil
+		}
+	}
+	oc.Where.Exprs = append(append([]clause.Expression(nil), oc.Where.Exprs...), tenantGuard{clause.Eq{
+		Column: clause.Column{Table: clause.CurrentTable, Name: m.tenant.DBName}, Value: tenant,
+	}})
+	stmt.AddClause(oc)
+	return nil
+}
+
+// mysqlUpsertBuilder wraps the MySQL dialect's ON CONFLICT builder: for
+// a guarded upsert every assignment becomes IF(tenant <=> ?, value,
+// column). The tenant column is not assigned, so every IF of the row
+// compares with the row's own tenant (MySQL applies the assignments in
+// order, each seeing the ones before).
+func (p *Plugin) mysqlUpsertBuilder(next clause.ClauseBuilder) clause.ClauseBuilder {
+	return func(c clause.Clause, b clause.Builder) {
+		if stmt, ok := b.(*gorm.Statement); ok {
+			if st, ok := stmt.Context.Value(p.reg).(*stmtState); ok && st.p == p && st.upsert != nil {
+				if oc, ok := c.Expression.(clause.OnConflict); ok && !oc.DoNothing {
+					c.Expression = st.upsert.mysql(oc)
+				}
+			}
+		}
+		next(c, b)
+	}
+}
+
+func (g *upsertGuard) mysql(oc clause.OnConflict) clause.OnConflict {
+	tenantCol := clause.Column{Name: g.column}
+	set := make(clause.Set, 0, len(oc.DoUpdates))
+	for _, a := range oc.DoUpdates {
+		if a.Column.Name == g.column {
+			continue
+		}
+		v := a.Value
+		if col, ok := v.(clause.Column); ok && col.Table == "excluded" {
+			col.Table = ""
+			v = clause.Expr{SQL: "VALUES(?)", Vars: []any{col}}
+		}
+		set = append(set, clause.Assignment{Column: a.Column, Value: clause.Expr{
+			SQL:  "IF(? <=> ?, ?, ?)",
+			Vars: []any{tenantCol, g.tenant, v, clause.Column{Name: a.Column.Name}},
+		}})
+	}
+	oc.DoUpdates = set
+	return oc
+}
+
+// checkUpsert runs after a guarded upsert: a row with one of the
+// statement's primary keys under another tenant was left unchanged, and
+// the statement fails.
+func (p *Plugin) checkUpsert(db *gorm.DB, g *upsertGuard) {
+	stmt := db.Statement
+	s := origin(stmt.Schema)
+	if len(s.PrimaryFields) == 0 {
+		return
+	}
+	_, vals := schema.GetIdentityFieldValuesMap(stmt.Context, stmt.ReflectValue, s.PrimaryFields)
+	col, values := schema.ToQueryValues("", s.PrimaryFieldDBNames, vals)
+	if len(values) == 0 {
+		return
+	}
+	var n int64
+	err := db.Session(&gorm.Session{NewDB: true}).Raw("SELECT count(*) FROM ? WHERE ? AND ?",
+		clause.Table{Name: stmt.Table},
+		clause.IN{Column: col, Values: values},
+		clause.Neq{Column: clause.Column{Name: g.column}, Value: g.tenant},
+	).Row().Scan(&n)
+	if err != nil {
+		db.AddError(fmt.Errorf("gormplugin: upsert: checking the tenant of conflicting rows: %w", err))
+		return
+	}
+	if n > 0 {
+		m := p.reg.model(s)
+		db.AddError(&FieldError{
+			Op: "upsert", Model: m.name, Field: m.tenant.Name, Table: s.Table, Column: g.column,
+			Err: fmt.Errorf("%w: %d row(s) with the same primary key belong to another tenant than %q and were left unchanged", field.ErrTenantMismatch, n, g.tenant),
+		})
+	}
+}
