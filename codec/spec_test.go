@@ -70,22 +70,6 @@ func specDerive(dek []byte, table, column string) specSubkeys {
 	}
 }
 
-// specSealGCM builds a GCM value with a caller-chosen nonce: header ‖ nonce
-// ‖ AES-256-GCM(key, nonce, plaintext, aad = header ‖ canonical scope).
-func specSealGCM(dek []byte, version uint32, tenant, table, column string, nonce, plaintext []byte) []byte {
-	keys := specDerive(dek, table, column)
-	block, err := aes.NewCipher(keys.gcm)
-	if err != nil {
-		panic(err)
-	}
-	g, err := cipher.NewGCM(block)
-	if err != nil {
-		panic(err)
-	}
-	out := append(specHeader(1, version), nonce...)
-	return g.Seal(out, nonce, plaintext, specAAD(1, version, tenant, table, column))
-}
-
 // specSealSIV builds a SIV value: header ‖ AES-SIV(siv subkey, AD = [aad],
 // plaintext), AES-SIV being the RFC 5297 reference.
 func specSealSIV(dek []byte, version uint32, tenant, table, column string, plaintext []byte) []byte {
@@ -124,7 +108,9 @@ func specAADRow(alg byte, version uint32, tenant, table, column string, row *str
 	return aad
 }
 
-// specSealGCMRow is specSealGCM for a value bound to row (nil: unbound).
+// specSealGCMRow builds a GCM value with a caller-chosen nonce: header ‖
+// nonce ‖ AES-256-GCM(key, nonce, plaintext, aad = header ‖ canonical
+// scope [‖ row part, for a value bound to row; nil: unbound]).
 func specSealGCMRow(dek []byte, version uint32, tenant, table, column string, row *string, nonce, plaintext []byte) []byte {
 	keys := specDerive(dek, table, column)
 	block, err := aes.NewCipher(keys.gcm)

@@ -20,7 +20,6 @@ import (
 
 var (
 	timeType   = reflect.TypeFor[time.Time]()
-	bytesType  = reflect.TypeFor[[]byte]()
 	marshaler  = reflect.TypeFor[json.Marshaler]()
 	unmarshalr = reflect.TypeFor[json.Unmarshaler]()
 )

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -281,6 +280,5 @@ func (e *env) count(table, where string) int64 {
 	return n
 }
 
-func isErr(err, target error) bool { return errors.Is(err, target) }
 
 var _ = codec.Magic
