@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 )
 
 // Row binding.
@@ -26,12 +27,36 @@ import (
 // rowLabel is the domain marker of the row part of the associated data.
 const rowLabel = "colcrypt/v1/row"
 
-// rowAADBuf is how many bytes of associated data a bound call assembles
-// in a fixed-size local buffer before it grows one on the heap: a header,
-// a scope of short names and a UUID fit.
-const rowAADBuf = 192
+// rowAADBuf is the capacity of the pooled buffers a bound call assembles
+// its associated data in: a header, a scope of short names and a UUID
+// fit. Longer ones grow the buffer; buffers above maxPooledAAD are left
+// to the garbage collector rather than kept.
+const (
+	rowAADBuf    = 192
+	maxPooledAAD = 4 << 10
+)
 
-// appendRowAAD appends the row part to aad (the Cipher's header ‖ scope).
+// rowAADs holds the buffers of bound calls. The AEADs take the associated
+// data through an interface, so a local array would move to the heap on
+// every call; a pool keeps the warm bound path free of allocations. The
+// bytes are not secret (names and a row key stored in the clear).
+var rowAADs = sync.Pool{New: func() any { b := make([]byte, 0, rowAADBuf); return &b }}
+
+// rowAAD returns a pooled buffer holding aad (the Cipher's header ‖ scope)
+// followed by the row part; give it back with putRowAAD.
+func rowAAD(aad []byte, row string) *[]byte {
+	p := rowAADs.Get().(*[]byte)
+	*p = appendRowAAD((*p)[:0], aad, row)
+	return p
+}
+
+func putRowAAD(p *[]byte) {
+	if cap(*p) <= maxPooledAAD {
+		rowAADs.Put(p)
+	}
+}
+
+// appendRowAAD appends aad and the row part to dst.
 func appendRowAAD(dst, aad []byte, row string) []byte {
 	dst = append(dst, aad...)
 	dst = appendLP(dst, rowLabel)
@@ -46,11 +71,11 @@ func (c *Cipher) SealRow(dst, plaintext []byte, row string) ([]byte, error) {
 	if len(plaintext) > MaxPlaintextSize {
 		return nil, errors.New("codec: plaintext too large")
 	}
-	var buf [rowAADBuf]byte
-	aad := appendRowAAD(buf[:0], c.gcmAAD, row)
+	aad := rowAAD(c.gcmAAD, row)
+	defer putRowAAD(aad)
 	dst = slices.Grow(dst, len(c.gcmHdr)+nonceSize+len(plaintext)+tagSize)
 	dst = append(dst, c.gcmHdr...)
-	return c.k.gcm.Seal(dst, nil, plaintext, aad), nil
+	return c.k.gcm.Seal(dst, nil, plaintext, *aad), nil
 }
 
 // SealDeterministicRow is SealDeterministic for a value bound to one row:
@@ -59,8 +84,9 @@ func (c *Cipher) SealDeterministicRow(dst, plaintext []byte, row string) ([]byte
 	if len(plaintext) > MaxPlaintextSize {
 		return nil, errors.New("codec: plaintext too large")
 	}
-	var buf [rowAADBuf]byte
-	ct, err := c.k.siv.EncryptDeterministically(plaintext, appendRowAAD(buf[:0], c.sivAAD, row))
+	aad := rowAAD(c.sivAAD, row)
+	defer putRowAAD(aad)
+	ct, err := c.k.siv.EncryptDeterministically(plaintext, *aad)
 	if err != nil {
 		return nil, fmt.Errorf("codec: %w", err)
 	}
@@ -77,19 +103,22 @@ func (c *Cipher) OpenValueRow(dst []byte, v Value, row string) ([]byte, error) {
 	if v.KeyVersion != c.version {
 		return nil, ErrAuth
 	}
-	var buf [rowAADBuf]byte
 	switch v.Algorithm {
 	case AESGCM:
 		if len(v.Nonce) != nonceSize {
 			return nil, ErrAuth
 		}
-		out, err := c.k.gcmOpen.Open(dst, v.Nonce, v.Ciphertext, appendRowAAD(buf[:0], c.gcmAAD, row))
+		aad := rowAAD(c.gcmAAD, row)
+		defer putRowAAD(aad)
+		out, err := c.k.gcmOpen.Open(dst, v.Nonce, v.Ciphertext, *aad)
 		if err != nil {
 			return nil, ErrAuth
 		}
 		return out, nil
 	case AESSIV:
-		out, err := c.k.siv.DecryptDeterministically(v.Ciphertext, appendRowAAD(buf[:0], c.sivAAD, row))
+		aad := rowAAD(c.sivAAD, row)
+		defer putRowAAD(aad)
+		out, err := c.k.siv.DecryptDeterministically(v.Ciphertext, *aad)
 		if err != nil {
 			return nil, ErrAuth
 		}
