@@ -1,7 +1,11 @@
 package gormplugin_test
 
 import (
+	"database/sql/driver"
+	"encoding/hex"
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/colcrypt/colcrypt/codec"
@@ -27,6 +31,37 @@ type BoundNumbered struct {
 	Number   int64
 	TenantID string `colcrypt:"tenant"`
 	Secret   string `gorm:"serializer:colcrypt" colcrypt:"bind:Number"`
+}
+
+// extUUID is a UUID type like github.com/google/uuid.UUID: a [16]byte
+// stored as its text form.
+type extUUID [16]byte
+
+func (u extUUID) Value() (driver.Value, error) {
+	b := hex.EncodeToString(u[:])
+	return b[0:8] + "-" + b[8:12] + "-" + b[12:16] + "-" + b[16:20] + "-" + b[20:], nil
+}
+
+func (u *extUUID) Scan(src any) error {
+	var s string
+	switch v := src.(type) {
+	case string:
+		s = v
+	case []byte:
+		s = string(v)
+	default:
+		return fmt.Errorf("extUUID: cannot scan %T", src)
+	}
+	_, err := hex.Decode(u[:], []byte(strings.ReplaceAll(s, "-", "")))
+	return err
+}
+
+// BoundUUID binds to a UUID field, stored after the value.
+type BoundUUID struct {
+	ID       uint
+	Secret   string  `gorm:"serializer:colcrypt" colcrypt:"bind:Key"`
+	Key      extUUID `gorm:"size:36"`
+	TenantID string  `colcrypt:"tenant"`
 }
 
 // Misused bindings.
@@ -60,7 +95,7 @@ type BadBindEncrypted struct {
 // row key or fail before any SQL.
 func TestRowBinding(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, d dialect) {
-		e := newEnv(t, d, envOptions{}, &BoundRecord{}, &BoundNumbered{})
+		e := newEnv(t, d, envOptions{}, &BoundRecord{}, &BoundNumbered{}, &BoundUUID{})
 		acme := ctxFor("acme")
 		recs := []BoundRecord{
 			{Secret: "s1", Card: "c1", Note: "n1", ExternalID: "ext-1", TenantID: "acme"},
@@ -187,6 +222,13 @@ func TestRowBinding(t *testing.T) {
 			t.Errorf("Find without the bound column err = %v, want field.ErrNoRowKey", err)
 		}
 
+		// A bound deterministic value differs from row to row: Match
+		// refuses it rather than find nothing.
+		var found []BoundRecord
+		if err := e.db.WithContext(acme).Scopes(gormplugin.Match(acme, "Card", "c2")).Find(&found).Error; !errors.Is(err, gormplugin.ErrNotMatchable) {
+			t.Errorf("Match(bound deterministic field) err = %v, want ErrNotMatchable", err)
+		}
+
 		// An integer key, read before the value.
 		nums := []BoundNumbered{{Number: 7, TenantID: "acme", Secret: "seven"}, {Number: 8, TenantID: "acme", Secret: "eight"}}
 		if err := e.db.Create(&nums).Error; err != nil {
@@ -201,6 +243,28 @@ func TestRowBinding(t *testing.T) {
 		var first BoundNumbered
 		if err := e.db.First(&first, nums[0].ID).Error; err != nil || first.Secret != "seven" {
 			t.Errorf("First(BoundNumbered) = %+v, %v", first, err)
+		}
+
+		// A UUID key: bound in its text form, so a value sealed here
+		// opens with the key as a string (what migrate reads).
+		uu := []BoundUUID{{Secret: "u1", Key: extUUID{1, 2, 3}, TenantID: "acme"}, {Secret: "u2", Key: extUUID{4, 5, 6}, TenantID: "acme"}}
+		if err := e.db.Create(&uu).Error; err != nil {
+			t.Fatalf("Create(BoundUUID): %v", err)
+		}
+		var gotUU []BoundUUID
+		if err := e.db.Order("id").Find(&gotUU).Error; err != nil || len(gotUU) != 2 || gotUU[0].Secret != "u1" || gotUU[1].Key != uu[1].Key {
+			t.Errorf("Find(BoundUUID) = %+v, %v", gotUU, err)
+		}
+		raw := e.rawBytes(t, "bound_uuids", "secret", uu[0].ID)
+		keyText, _ := uu[0].Key.Value()
+		s := field.Scope{Tenant: "acme", Table: "bound_uuids", Column: "secret"}
+		if pt, err := e.enc.OpenRow(acme, s, keyText.(string), raw); err != nil || string(pt) != "u1" {
+			t.Errorf("OpenRow(UUID value, key as text) = %q, %v; want u1", pt, err)
+		}
+		e.exec(t, "UPDATE bound_uuids SET secret = "+e.ph(1)+" WHERE id = "+e.ph(2), raw, uu[1].ID)
+		var movedUU BoundUUID
+		if err := e.db.First(&movedUU, uu[1].ID).Error; !errors.Is(err, codec.ErrAuth) {
+			t.Errorf("First(BoundUUID holding another row's value) err = %v, want codec.ErrAuth", err)
 		}
 	})
 }
