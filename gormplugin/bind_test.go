@@ -216,6 +216,16 @@ func TestRowBinding(t *testing.T) {
 			t.Errorf("after the refused update = %+v, %v; want secret s1b", back, err)
 		}
 
+		// Raw scans are not followed: the key column must come first.
+		var raw1 BoundRecord
+		if err := e.db.WithContext(acme).Raw("SELECT id, external_id, tenant_id, secret FROM bound_records WHERE id = ?", r0.ID).Scan(&raw1).Error; err != nil || raw1.Secret != "s1b" {
+			t.Errorf("Raw(key first).Scan = %+v, %v; want secret s1b", raw1, err)
+		}
+		var raw2 BoundRecord
+		if err := e.db.WithContext(acme).Raw("SELECT id, secret, external_id, tenant_id FROM bound_records WHERE id = ?", r0.ID).Scan(&raw2).Error; !errors.Is(err, field.ErrNoRowKey) || raw2.Secret != "" {
+			t.Errorf("Raw(key last).Scan = %+v, %v; want field.ErrNoRowKey and no value", raw2, err)
+		}
+
 		// The row key not selected: an error, not a zero value.
 		var partial []BoundRecord
 		if err := e.db.WithContext(acme).Select("id", "secret", "tenant_id").Find(&partial).Error; !errors.Is(err, field.ErrNoRowKey) {
