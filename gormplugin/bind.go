@@ -148,15 +148,21 @@ func (st *stmtState) settleBound(ctx context.Context, e pending, t string) error
 }
 
 // leftoverBound is leftovers for a bound value: one opened under a guess
-// must have guessed the row's tenant; one not opened yet is opened now
-// (the statement's own row, as First scans it) or fails naming what
-// was missing.
+// must have guessed the row's tenant. One never opened is an error, never
+// opened now: the row it points to may be a copy GORM has already
+// appended to the result (a scan the plugin could not follow), and a
+// value left zero in the result must not pass for a read one.
 func (st *stmtState) leftoverBound(ctx context.Context, e pending) error {
-	t := e.ef.m.tenantOf(e.row)
 	if !e.opened {
-		return st.settleBound(ctx, pending{ef: e.ef, row: e.row, stored: e.stored}, t)
+		if _, err := e.ef.bindOf(e.row); err != nil {
+			return e.ef.errorf("open", fmt.Errorf("%w (select the column %s with %s)", err, e.ef.bound.DBName, e.ef.column))
+		}
+		if e.err != nil {
+			return e.ef.errorf("open", e.err)
+		}
+		return e.ef.errorf("open", fmt.Errorf("%w: the column %s was read after %s; select it first", field.ErrNoRowKey, e.ef.bound.DBName, e.ef.column))
 	}
-	tenant, err := st.p.enc.ResolveTenant(ctx, t)
+	tenant, err := st.p.enc.ResolveTenant(ctx, e.ef.m.tenantOf(e.row))
 	switch {
 	case err != nil:
 		return e.ef.errorf("open", err)
