@@ -70,22 +70,6 @@ func specDerive(dek []byte, table, column string) specSubkeys {
 	}
 }
 
-// specSealGCM builds a GCM value with a caller-chosen nonce: header ‖ nonce
-// ‖ AES-256-GCM(key, nonce, plaintext, aad = header ‖ canonical scope).
-func specSealGCM(dek []byte, version uint32, tenant, table, column string, nonce, plaintext []byte) []byte {
-	keys := specDerive(dek, table, column)
-	block, err := aes.NewCipher(keys.gcm)
-	if err != nil {
-		panic(err)
-	}
-	g, err := cipher.NewGCM(block)
-	if err != nil {
-		panic(err)
-	}
-	out := append(specHeader(1, version), nonce...)
-	return g.Seal(out, nonce, plaintext, specAAD(1, version, tenant, table, column))
-}
-
 // specSealSIV builds a SIV value: header ‖ AES-SIV(siv subkey, AD = [aad],
 // plaintext), AES-SIV being the RFC 5297 reference.
 func specSealSIV(dek []byte, version uint32, tenant, table, column string, plaintext []byte) []byte {
@@ -107,4 +91,43 @@ func specArmor(value []byte) string {
 // specKMSContext is the associated data a DEK is wrapped under.
 func specKMSContext(tenant string, version uint32) []byte {
 	return specCanonical("colcrypt/dek/v1", tenant, strconv.FormatUint(uint64(version), 10))
+}
+
+// specRowPart is the row part a bound value appends to its associated
+// data: canonical("colcrypt/v1/row", row).
+func specRowPart(row string) []byte {
+	return specCanonical("colcrypt/v1/row", row)
+}
+
+// specAADRow is specAAD for a value bound to row (nil: unbound).
+func specAADRow(alg byte, version uint32, tenant, table, column string, row *string) []byte {
+	aad := specAAD(alg, version, tenant, table, column)
+	if row != nil {
+		aad = append(aad, specRowPart(*row)...)
+	}
+	return aad
+}
+
+// specSealGCMRow builds a GCM value with a caller-chosen nonce: header ‖
+// nonce ‖ AES-256-GCM(key, nonce, plaintext, aad = header ‖ canonical
+// scope [‖ row part, for a value bound to row; nil: unbound]).
+func specSealGCMRow(dek []byte, version uint32, tenant, table, column string, row *string, nonce, plaintext []byte) []byte {
+	keys := specDerive(dek, table, column)
+	block, err := aes.NewCipher(keys.gcm)
+	if err != nil {
+		panic(err)
+	}
+	g, err := cipher.NewGCM(block)
+	if err != nil {
+		panic(err)
+	}
+	out := append(specHeader(1, version), nonce...)
+	return g.Seal(out, nonce, plaintext, specAADRow(1, version, tenant, table, column, row))
+}
+
+// specSealSIVRow is specSealSIV for a value bound to row (nil: unbound).
+func specSealSIVRow(dek []byte, version uint32, tenant, table, column string, row *string, plaintext []byte) []byte {
+	keys := specDerive(dek, table, column)
+	ad := specAADRow(2, version, tenant, table, column, row)
+	return append(specHeader(2, version), refSIVSeal(keys.siv, plaintext, ad)...)
 }

@@ -41,14 +41,19 @@ type vector struct {
 	Column    string `json:"column"`
 	Version   uint32 `json:"version"`
 	Plaintext string `json:"plaintext"`
+	// Row is the row key of a bound value; absent for an unbound one
+	// (an empty string is a binding to the empty key, not none).
+	Row *string `json:"row,omitempty"`
 
-	CanonicalScope string        `json:"canonical_scope"`
-	KMSContext     string        `json:"kms_context"`
-	HKDFInfo       vectorSubkeys `json:"hkdf_info"`
-	Subkeys        vectorSubkeys `json:"subkeys"`
-	GCM            vectorGCM     `json:"gcm"`
-	SIV            vectorSIV     `json:"siv"`
-	BlindIndex     []vectorBidx  `json:"blind_index"`
+	CanonicalScope string `json:"canonical_scope"`
+	// RowPart is canonical("colcrypt/v1/row", row), for a bound value.
+	RowPart    string        `json:"row_part,omitempty"`
+	KMSContext string        `json:"kms_context"`
+	HKDFInfo   vectorSubkeys `json:"hkdf_info"`
+	Subkeys    vectorSubkeys `json:"subkeys"`
+	GCM        vectorGCM     `json:"gcm"`
+	SIV        vectorSIV     `json:"siv"`
+	BlindIndex []vectorBidx  `json:"blind_index"`
 }
 
 type vectorSubkeys struct {
@@ -85,7 +90,10 @@ type vectorInput struct {
 	tenant, table, column string
 	version               uint32
 	plaintext             []byte
+	row                   *string // bound to this row key; nil: unbound
 }
+
+func rowKey(s string) *string { return &s }
 
 func patterned(n int, seed byte) []byte {
 	b := make([]byte, n)
@@ -96,14 +104,19 @@ func patterned(n int, seed byte) []byte {
 }
 
 var vectorInputs = []vectorInput{
-	{"v1-empty-plaintext", "acme", "patients", "email", 1, nil},
-	{"v1-short", "acme", "patients", "email", 1, []byte("ann@example.com")},
-	{"empty-scope-v127-64B", "", "", "", 127, patterned(64, 0x10)},
-	{"non-ascii-v128", "müller-gmbh", "пациенты", "名前", 128, []byte("Zoë Ångström 🔐")},
-	{"v300-1KiB", "tenant-42", "documents", "body", 300, patterned(1024, 0x61)},
-	{"vmax-long-tenant-64B", strings.Repeat("t", 130), "t", "c", 1<<32 - 1, patterned(64, 0xC0)},
-	{"v2-binary-plaintext", "acme", "patients", "ssn", 2, []byte{0x00, 0xC0, 0xFF, 0x0A, 0x0D, 0x00}},
-	{"v16384-16B", "acme", "a", "", 16384, []byte("0123456789abcdef")},
+	{"v1-empty-plaintext", "acme", "patients", "email", 1, nil, nil},
+	{"v1-short", "acme", "patients", "email", 1, []byte("ann@example.com"), nil},
+	{"empty-scope-v127-64B", "", "", "", 127, patterned(64, 0x10), nil},
+	{"non-ascii-v128", "müller-gmbh", "пациенты", "名前", 128, []byte("Zoë Ångström 🔐"), nil},
+	{"v300-1KiB", "tenant-42", "documents", "body", 300, patterned(1024, 0x61), nil},
+	{"vmax-long-tenant-64B", strings.Repeat("t", 130), "t", "c", 1<<32 - 1, patterned(64, 0xC0), nil},
+	{"v2-binary-plaintext", "acme", "patients", "ssn", 2, []byte{0x00, 0xC0, 0xFF, 0x0A, 0x0D, 0x00}, nil},
+	{"v16384-16B", "acme", "a", "", 16384, []byte("0123456789abcdef"), nil},
+	// Bound values (row binding): the same scope and plaintext as
+	// v1-short, bound to a UUID row key, and a binding to the empty key,
+	// which differs from none.
+	{"v1-short-row-uuid", "acme", "patients", "email", 1, []byte("ann@example.com"), rowKey("3f2c1a9e-8b7d-4c6e-9f01-23456789abcd")},
+	{"v2-row-empty", "acme", "patients", "ssn", 2, []byte("123-45-6789"), rowKey("")},
 }
 
 var bidxLengths = []int{MinBlindIndexLen, 8, DefaultBlindIndexLen, MaxBlindIndexLen}
@@ -115,12 +128,12 @@ func makeVector(i int, in vectorInput) vector {
 	dek := patterned(DEKSize, byte(0x20*i+1))
 	nonce := patterned(12, byte(0x90+i))
 	keys := specDerive(dek, in.table, in.column)
-	gcm := specSealGCM(dek, in.version, in.tenant, in.table, in.column, nonce, in.plaintext)
-	siv := specSealSIV(dek, in.version, in.tenant, in.table, in.column, in.plaintext)
+	gcm := specSealGCMRow(dek, in.version, in.tenant, in.table, in.column, in.row, nonce, in.plaintext)
+	siv := specSealSIVRow(dek, in.version, in.tenant, in.table, in.column, in.row, in.plaintext)
 	h := hex.EncodeToString
 	v := vector{
 		Name: in.name, DEK: h(dek), Tenant: in.tenant, Table: in.table, Column: in.column,
-		Version: in.version, Plaintext: h(in.plaintext),
+		Version: in.version, Plaintext: h(in.plaintext), Row: in.row,
 		CanonicalScope: h(specCanonical(in.tenant, in.table, in.column)),
 		KMSContext:     h(specKMSContext(in.tenant, in.version)),
 		HKDFInfo: vectorSubkeys{
@@ -130,13 +143,16 @@ func makeVector(i int, in vectorInput) vector {
 		},
 		Subkeys: vectorSubkeys{GCM: h(keys.gcm), SIV: h(keys.siv), Bidx: h(keys.bidx)},
 		GCM: vectorGCM{
-			Header: h(specHeader(1, in.version)), AAD: h(specAAD(1, in.version, in.tenant, in.table, in.column)),
+			Header: h(specHeader(1, in.version)), AAD: h(specAADRow(1, in.version, in.tenant, in.table, in.column, in.row)),
 			Nonce: h(nonce), Value: h(gcm), Armored: specArmor(gcm),
 		},
 		SIV: vectorSIV{
-			Header: h(specHeader(2, in.version)), AAD: h(specAAD(2, in.version, in.tenant, in.table, in.column)),
+			Header: h(specHeader(2, in.version)), AAD: h(specAADRow(2, in.version, in.tenant, in.table, in.column, in.row)),
 			Value: h(siv), Armored: specArmor(siv),
 		},
+	}
+	if in.row != nil {
+		v.RowPart = h(specRowPart(*in.row))
 	}
 	for _, n := range bidxLengths {
 		v.BlindIndex = append(v.BlindIndex, vectorBidx{n, h(specBlindIndex(dek, in.table, in.column, in.plaintext, n))})
@@ -241,12 +257,17 @@ func checkVector(t *testing.T, v vector) {
 	eq("spec siv subkey", keys.siv, v.Subkeys.SIV)
 	eq("spec bidx subkey", keys.bidx, v.Subkeys.Bidx)
 	eq("spec gcm header", specHeader(1, v.Version), v.GCM.Header)
-	eq("spec gcm aad", specAAD(1, v.Version, v.Tenant, v.Table, v.Column), v.GCM.AAD)
+	eq("spec gcm aad", specAADRow(1, v.Version, v.Tenant, v.Table, v.Column, v.Row), v.GCM.AAD)
 	eq("spec siv header", specHeader(2, v.Version), v.SIV.Header)
-	eq("spec siv aad", specAAD(2, v.Version, v.Tenant, v.Table, v.Column), v.SIV.AAD)
+	eq("spec siv aad", specAADRow(2, v.Version, v.Tenant, v.Table, v.Column, v.Row), v.SIV.AAD)
+	if v.Row != nil {
+		eq("spec row part", specRowPart(*v.Row), v.RowPart)
+	} else if v.RowPart != "" {
+		t.Errorf("unbound vector has row_part %s", v.RowPart)
+	}
 	nonce := mustHex(t, v.GCM.Nonce)
-	eq("spec gcm value", specSealGCM(dek, v.Version, v.Tenant, v.Table, v.Column, nonce, pt), v.GCM.Value)
-	eq("spec siv value", specSealSIV(dek, v.Version, v.Tenant, v.Table, v.Column, pt), v.SIV.Value)
+	eq("spec gcm value", specSealGCMRow(dek, v.Version, v.Tenant, v.Table, v.Column, v.Row, nonce, pt), v.GCM.Value)
+	eq("spec siv value", specSealSIVRow(dek, v.Version, v.Tenant, v.Table, v.Column, v.Row, pt), v.SIV.Value)
 	gcmValue, sivValue := mustHex(t, v.GCM.Value), mustHex(t, v.SIV.Value)
 	if got := specArmor(gcmValue); got != v.GCM.Armored {
 		t.Errorf("spec armor(gcm) = %q, want %q", got, v.GCM.Armored)
@@ -275,6 +296,10 @@ func checkVector(t *testing.T, v vector) {
 	c, err := NewCipher(dek, v.Version, scope)
 	if err != nil {
 		t.Fatalf("NewCipher: %v", err)
+	}
+	if v.Row != nil {
+		checkBoundVector(t, c, v, pt, gcmValue, sivValue)
+		return
 	}
 	if got, err := c.Open(nil, gcmValue); err != nil || !bytes.Equal(got, pt) {
 		t.Errorf("Open(gcm vector) = %x, %v, want %x", got, err, pt)
@@ -320,6 +345,55 @@ func checkVector(t *testing.T, v vector) {
 	}
 }
 
+// checkBoundVector checks codec against a vector of a value bound to a
+// row: it opens with its row key only, never unbound or under another
+// key, and the deterministic seal reproduces it.
+func checkBoundVector(t *testing.T, c *Cipher, v vector, pt, gcmValue, sivValue []byte) {
+	t.Helper()
+	row := *v.Row
+	for _, value := range [][]byte{gcmValue, sivValue} {
+		p, err := Parse(value)
+		if err != nil {
+			t.Fatalf("Parse(%x): %v", value, err)
+		}
+		if got, err := c.OpenValueRow(nil, p, row); err != nil || !bytes.Equal(got, pt) {
+			t.Errorf("OpenValueRow(%x, %q) = %x, %v, want %x", value, row, got, err, pt)
+		}
+		if _, err := c.Open(nil, value); err != ErrAuth {
+			t.Errorf("Open(bound %x) err = %v, want ErrAuth", value, err)
+		}
+		for _, other := range []string{row + "x", "", "\x00", strings.ToUpper(row)} {
+			if other == row {
+				continue
+			}
+			if _, err := c.OpenValueRow(nil, p, other); err != ErrAuth {
+				t.Errorf("OpenValueRow(%x, %q) err = %v, want ErrAuth", value, other, err)
+			}
+		}
+		if got, want := len(value)-len(pt), Overhead(p.Algorithm, v.Version); got != want {
+			t.Errorf("bound %s value overhead = %d, want %d: binding adds no stored byte", p.Algorithm, got, want)
+		}
+	}
+	got, err := c.SealDeterministicRow(nil, pt, row)
+	if err != nil {
+		t.Fatalf("SealDeterministicRow: %v", err)
+	}
+	if !bytes.Equal(got, sivValue) {
+		t.Errorf("SealDeterministicRow = %x, want %x", got, sivValue)
+	}
+	sealed, err := c.SealRow(nil, pt, row)
+	if err != nil {
+		t.Fatalf("SealRow: %v", err)
+	}
+	p, err := Parse(sealed)
+	if err != nil {
+		t.Fatalf("Parse(SealRow): %v", err)
+	}
+	if back, err := c.OpenValueRow(nil, p, row); err != nil || !bytes.Equal(back, pt) {
+		t.Errorf("OpenValueRow(SealRow) = %x, %v, want %x", back, err, pt)
+	}
+}
+
 // decimal is the version as the KMS wrap context spells it.
 func decimal(v uint32) string {
 	var b []byte
@@ -359,6 +433,14 @@ func TestVectorsPinned(t *testing.T) {
 		sivValue:   "c002800181ec23c557bb29120b91fe9c0a382c3ef46bf312af9171d4e9248f9be0f1e62fb6a2bd6f",
 		sivArmored: "$cc1$wAKAAYHsI8VXuykSC5H+nAo4LD70a/MSr5Fx1Okkj5vg8eYvtqK9bw",
 		bidx16:     "70c59d75a7a634b80d5a3e072fc9f1b6",
+	}, {
+		// A bound value (its DEK pattern repeats v1-empty-plaintext's).
+		name:       "v1-short-row-uuid",
+		gcmSubkey:  "43ebf26f999614079b0398f30863ccca6796efba10740b9e26e8c5f139dd0386",
+		gcmValue:   "c00101989fa6adb4bbc2c9d0d7dee50fd1d616c40301461016a16cf3dd05b9fe30f15acaa07fa61c0d097109e133",
+		sivValue:   "c002011f6696ba1d8d779e8b43c06586627067b78099c68be8f86da873a4fb912e98",
+		sivArmored: "$cc1$wAIBH2aWuh2Nd56LQ8BlhmJwZ7eAmcaL6PhtqHOk+5EumA",
+		bidx16:     "a85832bbc35a75cd69582f8c921c1d00",
 	}}
 	byName := map[string]vector{}
 	for _, v := range loadVectors(t) {

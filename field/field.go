@@ -21,11 +21,22 @@
 // the value randomized and stores a keyed hash beside it for lookups. Both
 // leak equality within a tenant and column; see SECURITY.md.
 //
+// # Row binding
+//
+// Tenant, table and column are always bound. A column may also bind each
+// value to its row (tag bind:<Field>, [Spec.Bind]): the row key, the value
+// of another field of the row as [RowKey] encodes it, joins the value's
+// associated data ([Encryptor.SealRow], [Encryptor.OpenRow]), so a value
+// copied into another row of the same tenant and column fails to open.
+// The key must be known before the insert (a UUID or natural key, never
+// a database-generated id), and a missing key is [ErrNoRowKey], never an
+// unbound seal.
+//
 // # Errors
 //
 // A value that fails to open returns an error matching [codec.ErrAuth],
 // whatever the cause — tamper, wrong tenant, wrong column, unknown key
-// version. A value whose key was shredded returns
+// version, another row of a bound column. A value whose key was shredded returns
 // [keystore.ErrKeyDestroyed]. A column value that is not a colcrypt value
 // at all returns [ErrNotEncrypted] naming the column.
 package field

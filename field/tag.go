@@ -2,6 +2,7 @@ package field
 
 import (
 	"fmt"
+	"go/token"
 	"strconv"
 	"strings"
 )
@@ -21,6 +22,9 @@ const TagName = "colcrypt"
 //	bidxlen:<bytes>        blind index length, 2 to 32 (default 16)
 //	armor                  store text armor (for text/varchar columns)
 //	allowplaintext         read plaintext too, while the column is migrated
+//	bind:<Field>           bind the value to its row: the Go field <Field>
+//	                       of the same struct (a UUID or natural key known
+//	                       before the insert) joins its associated data
 //
 // An empty tag means a randomized, binary column.
 type Spec struct {
@@ -29,6 +33,10 @@ type Spec struct {
 	BlindIndex     *BlindIndex
 	Armor          bool
 	AllowPlaintext bool
+	// Bind is the Go field whose value is the row key the value is bound
+	// to (see [RowKey]); empty for a value bound to tenant, table and
+	// column only.
+	Bind string
 }
 
 // ParseTag parses the colcrypt tag of the struct field named fieldName.
@@ -59,7 +67,7 @@ func ParseTag(fieldName, tag string) (Spec, error) {
 			return fail("option %q given twice", key)
 		}
 		seen[key] = true
-		needsValue := key == "blindindex" || key == "normalize" || key == "bidxlen"
+		needsValue := key == "blindindex" || key == "normalize" || key == "bidxlen" || key == "bind"
 		if needsValue != hasVal || (hasVal && val == "") {
 			if needsValue {
 				return fail("option %q needs a value (%s:<value>)", key, key)
@@ -87,6 +95,11 @@ func ParseTag(fieldName, tag string) (Spec, error) {
 			spec.Armor = true
 		case "allowplaintext":
 			spec.AllowPlaintext = true
+		case "bind":
+			if !token.IsIdentifier(val) || !token.IsExported(val) {
+				return fail("bind %q is not an exported Go field name", val)
+			}
+			spec.Bind = val
 		default:
 			return fail("unknown option %q", key)
 		}

@@ -22,6 +22,8 @@ func TestParseTag(t *testing.T) {
 		{tag: "blindindex:email_bidx,normalize:trim+lower,bidxlen:8",
 			bidx: &BlindIndex{Column: "email_bidx", Length: 8, Normalizers: []string{"trim", "lower"}}},
 		{tag: "DETERMINISTIC", want: Spec{Mode: Deterministic}},
+		{tag: "bind:ExternalID", want: Spec{Bind: "ExternalID"}},
+		{tag: "deterministic, bind: ID", want: Spec{Mode: Deterministic, Bind: "ID"}},
 	}
 	for _, tt := range tests {
 		got, err := ParseTag("Email", tt.tag)
@@ -62,6 +64,13 @@ func TestParseTagErrors(t *testing.T) {
 		{"deterministic,randomized", "contradict"},
 		{"tenant,deterministic", "tenant cannot be combined"},
 		{"blindindex", "needs a value"},
+		{"bind", "needs a value"},
+		{"bind:", "needs a value"},
+		{"bind:externalID", "not an exported Go field name"},
+		{"bind:external_id,armor", "not an exported Go field name"},
+		{"bind:A.B", "not an exported Go field name"},
+		{"bind:A,bind:B", "twice"},
+		{"tenant,bind:ID", "tenant cannot be combined"},
 		{"blindindex:", "needs a value"},
 		{"armor:yes", "takes no value"},
 		{"normalize:lower", "need blindindex"},

@@ -89,7 +89,7 @@ func (st *stmtState) loadCipher(ctx context.Context, ef *encField, tenant string
 // open authenticates and decrypts a stored value (binary or armored) of
 // ef under tenant, already resolved. The plaintext is in the statement's
 // scratch buffer, valid until the next open: decode copies it.
-func (st *stmtState) open(ctx context.Context, ef *encField, tenant string, stored []byte) ([]byte, error) {
+func (st *stmtState) open(ctx context.Context, ef *encField, tenant, key string, stored []byte) ([]byte, error) {
 	v, err := field.ParseStored(ef.scope(tenant), stored)
 	if err != nil {
 		return nil, err
@@ -98,7 +98,12 @@ func (st *stmtState) open(ctx context.Context, ef *encField, tenant string, stor
 	if err != nil {
 		return nil, err
 	}
-	pt, err := c.OpenValue(st.buf[:0], v)
+	var pt []byte
+	if ef.bound != nil {
+		pt, err = c.OpenValueRow(st.buf[:0], v, key)
+	} else {
+		pt, err = c.OpenValue(st.buf[:0], v)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -106,11 +111,18 @@ func (st *stmtState) open(ctx context.Context, ef *encField, tenant string, stor
 	return pt, nil
 }
 
-// seal encrypts pt for ef under the tenant's active key.
-func (st *stmtState) seal(ctx context.Context, ef *encField, tenant string, pt []byte) ([]byte, error) {
+// seal encrypts pt for ef under the tenant's active key, bound to the
+// row key key if ef is bound.
+func (st *stmtState) seal(ctx context.Context, ef *encField, tenant, key string, pt []byte) ([]byte, error) {
 	c, err := st.cipher(ctx, ef, tenant, 0)
 	if err != nil {
 		return nil, err
+	}
+	if ef.bound != nil {
+		if ef.spec.Mode == field.Deterministic {
+			return c.SealDeterministicRow(nil, pt, key)
+		}
+		return c.SealRow(nil, pt, key)
 	}
 	if ef.spec.Mode == field.Deterministic {
 		return c.SealDeterministic(nil, pt)

@@ -84,6 +84,9 @@ func (r *nameReg) buildClone(s *schema.Schema, memo map[*schema.Schema]*schema.S
 		}
 		for i, ef := range m.fields {
 			repl[ef.f] = direct(r, ef, i)
+			if ef.bound != nil && repl[ef.bound] == nil {
+				repl[ef.bound] = followBind(r, m, ef.bound)
+			}
 		}
 		c.Fields = slices.Clone(s.Fields)
 		for i, f := range c.Fields {

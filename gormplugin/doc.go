@@ -85,6 +85,19 @@
 // ([ErrUnsupported]), nor can an encrypted field have a `default:`, which
 // GORM would insert as it is.
 //
+// # Row binding
+//
+// `colcrypt:"bind:ExternalID"` binds a field's values to their row: the
+// value of the row's ExternalID field (a UUID or natural key the
+// application sets before the insert, never a database-generated id)
+// joins their associated data, so a value copied into another row of the
+// same tenant fails to open with codec.ErrAuth. Writes read the key from
+// the row, the map, or an update's SET clause, updating struct or model
+// row; an update whose key comes from the model row is limited to the
+// rows holding it. Reads wait for the bound field as they wait for the
+// tenant. An empty key, or a read that does not select the bound column,
+// is [field.ErrNoRowKey]. See docs/TAGGING.md.
+//
 // # Queries
 //
 // A randomized value cannot be compared in SQL. [Match] finds rows by

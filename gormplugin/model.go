@@ -32,6 +32,7 @@ type encField struct {
 	f      *schema.Field
 	spec   field.Spec
 	bidx   *schema.Field // the blind index column's field, if spec.BlindIndex
+	bound  *schema.Field // the field holding the row key, if spec.Bind (bind.go)
 	table  string
 	column string
 }
@@ -130,6 +131,12 @@ func buildModel(r *nameReg, s *schema.Schema) *model {
 					continue
 				}
 				ef.bidx = bf
+			}
+			if spec.Bind != "" {
+				if ef.bound, err = boundField(s, f, spec.Bind); err != nil {
+					fail(f, err)
+					continue
+				}
 			}
 			m.fields = append(m.fields, ef)
 			m.byField[f] = ef

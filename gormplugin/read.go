@@ -174,7 +174,13 @@ func (p *Plugin) openMap(ctx context.Context, st *stmtState, m *model, row map[s
 		if ef.spec.AllowPlaintext && !codec.IsValue(stored) && !codec.IsArmored(stored) {
 			err = ef.decode(stored, out)
 		} else {
-			err = ef.openInto(ctx, p, st, tenant, stored, out)
+			var key string
+			if ef.bound != nil {
+				key, err = ef.rowKey(row[ef.bound.DBName])
+			}
+			if err == nil {
+				err = ef.openInto(ctx, p, st, tenant, key, stored, out)
+			}
 		}
 		if err != nil {
 			return err

@@ -49,7 +49,11 @@ func (s serializer) Value(ctx context.Context, f *schema.Field, dst reflect.Valu
 	if !ok {
 		return nil, nil
 	}
-	return ef.seal(ctx, p, st, m.tenantOf(dst), pt)
+	key, err := ef.bindOf(dst)
+	if err != nil {
+		return nil, ef.errorf("seal", err)
+	}
+	return ef.seal(ctx, p, st, m.tenantOf(dst), key, pt)
 }
 
 // Scan opens the stored value into the field of the row dst, or, when the
@@ -106,17 +110,20 @@ func (ef *encField) scan(ctx context.Context, p *Plugin, st *stmtState, row, rv 
 		}
 		return ef.decode(stored, rv)
 	}
+	if ef.bound != nil {
+		return ef.scanBound(ctx, p, st, row, rv, stored)
+	}
 	if m.tenant == nil {
-		return ef.openInto(ctx, p, st, "", stored, rv)
+		return ef.openInto(ctx, p, st, "", "", stored, rv)
 	}
 	if t := m.tenantOf(row); t != "" {
-		return ef.openInto(ctx, p, st, t, stored, rv)
+		return ef.openInto(ctx, p, st, t, "", stored, rv)
 	}
 	if st == nil || !st.query {
 		// No hook will tell when the tenant arrives: the context's tenant
 		// (a row tenant read later can only succeed if it is the same:
 		// it is part of the value's associated data) or the fixed one.
-		err := ef.openInto(ctx, p, st, "", stored, rv)
+		err := ef.openInto(ctx, p, st, "", "", stored, rv)
 		if errors.Is(err, field.ErrNoTenant) {
 			err = ef.errorf("open", fmt.Errorf("%w (in Raw, Rows and Scan a tenant column must come before the encrypted columns)", field.ErrNoTenant))
 		}
@@ -131,7 +138,7 @@ func (ef *encField) scan(ctx context.Context, p *Plugin, st *stmtState, row, rv 
 		e.err = err
 	} else {
 		e.guess = guess
-		if err := ef.openInto(ctx, p, st, guess, stored, rv); err != nil {
+		if err := ef.openInto(ctx, p, st, guess, "", stored, rv); err != nil {
 			e.err = err
 		} else {
 			e.opened = true
@@ -148,17 +155,23 @@ func (ef *encField) scan(ctx context.Context, p *Plugin, st *stmtState, row, rv 
 }
 
 // seal encrypts pt for the row's tenant and returns the value to store:
-// bytes, or the armored text for an armored column. st may be nil
-// outside a statement.
-func (ef *encField) seal(ctx context.Context, p *Plugin, st *stmtState, rowTenant string, pt []byte) (any, error) {
+// bytes, or the armored text for an armored column. key is the row key
+// of a bound field (bind.go), "" otherwise. st may be nil outside a
+// statement.
+func (ef *encField) seal(ctx context.Context, p *Plugin, st *stmtState, rowTenant, key string, pt []byte) (any, error) {
 	var out []byte
 	var err error
-	if st == nil {
+	switch {
+	case ef.bound != nil && key == "":
+		err = &field.RowKeyError{Table: ef.table, Column: ef.column, Field: ef.bound.Name, Err: field.ErrNoRowKey}
+	case st == nil && ef.bound != nil:
+		out, err = p.enc.SealRow(ctx, ef.scope(rowTenant), ef.spec.Mode, key, pt)
+	case st == nil:
 		out, err = p.enc.SealMode(ctx, ef.scope(rowTenant), ef.spec.Mode, pt)
-	} else {
+	default:
 		var tenant string
 		if tenant, err = st.resolve(ctx, rowTenant); err == nil {
-			out, err = st.seal(ctx, ef, tenant, pt)
+			out, err = st.seal(ctx, ef, tenant, key, pt)
 		}
 	}
 	if err != nil {
@@ -171,17 +184,22 @@ func (ef *encField) seal(ctx context.Context, p *Plugin, st *stmtState, rowTenan
 }
 
 // openInto opens stored under the row's tenant ("" for the context's or
-// the fixed one) and decodes the plaintext into rv. st may be nil outside
-// a statement.
-func (ef *encField) openInto(ctx context.Context, p *Plugin, st *stmtState, rowTenant string, stored []byte, rv reflect.Value) error {
+// the fixed one) and, for a bound field, the row key, and decodes the
+// plaintext into rv. st may be nil outside a statement.
+func (ef *encField) openInto(ctx context.Context, p *Plugin, st *stmtState, rowTenant, key string, stored []byte, rv reflect.Value) error {
 	var pt []byte
 	var err error
-	if st == nil {
+	switch {
+	case ef.bound != nil && key == "":
+		err = &field.RowKeyError{Table: ef.table, Column: ef.column, Field: ef.bound.Name, Err: field.ErrNoRowKey}
+	case st == nil && ef.bound != nil:
+		pt, err = p.enc.OpenRow(ctx, ef.scope(rowTenant), key, stored)
+	case st == nil:
 		pt, err = p.enc.Open(ctx, ef.scope(rowTenant), stored)
-	} else {
+	default:
 		var tenant string
 		if tenant, err = st.resolve(ctx, rowTenant); err == nil {
-			pt, err = st.open(ctx, ef, tenant, stored)
+			pt, err = st.open(ctx, ef, tenant, key, stored)
 		}
 	}
 	if err != nil {

@@ -141,7 +141,7 @@ func (st *stmtState) tenantRead(ctx context.Context, m *model, row reflect.Value
 		key := rowKey(row)
 		kept := st.pending[:0]
 		for _, e := range st.pending {
-			if e.key != key || e.ef.m != m {
+			if e.key != key || e.ef.m != m || !e.ef.hasRowKey(row) {
 				kept = append(kept, e)
 				continue
 			}
@@ -157,6 +157,9 @@ func (st *stmtState) tenantRead(ctx context.Context, m *model, row reflect.Value
 
 // settle opens a parked value now that its row's tenant t is known.
 func (st *stmtState) settle(ctx context.Context, e pending, t string) error {
+	if e.ef.bound != nil {
+		return st.settleBound(ctx, e, t)
+	}
 	tenant, err := st.p.enc.ResolveTenant(ctx, t)
 	if err != nil {
 		return e.ef.errorf("open", err)
@@ -165,7 +168,7 @@ func (st *stmtState) settle(ctx context.Context, e pending, t string) error {
 		return e.err // opened (nil) or failed under this very tenant
 	}
 	rv := e.ef.f.ReflectValueOf(ctx, e.row)
-	if err := e.ef.openInto(ctx, st.p, st, tenant, e.stored, rv); err != nil {
+	if err := e.ef.openInto(ctx, st.p, st, tenant, "", e.stored, rv); err != nil {
 		rv.Set(reflect.Zero(rv.Type()))
 		return err
 	}
@@ -179,6 +182,12 @@ func (st *stmtState) settle(ctx context.Context, e pending, t string) error {
 func (st *stmtState) leftovers(ctx context.Context) error {
 	var first error
 	for _, e := range st.pending {
+		if e.ef.bound != nil {
+			if err := st.leftoverBound(ctx, e); err != nil && first == nil {
+				first = err
+			}
+			continue
+		}
 		t := e.ef.m.tenantOf(e.row)
 		tenant, err := st.p.enc.ResolveTenant(ctx, t)
 		switch {

@@ -120,6 +120,8 @@ type writer struct {
 	st  *stmtState
 	m   *model
 	ctx context.Context
+	// bind is where the row keys of bound fields are read (bind.go).
+	bind bindSource
 }
 
 // tenant resolves a row's tenant and makes sure its key exists (the
@@ -137,6 +139,7 @@ func (w *writer) tenant(rowTenant string) (string, error) {
 
 func (w *writer) createRow(row reflect.Value) error {
 	m := w.m
+	w.bind = bindSource{rows: [2]reflect.Value{row}}
 	rowTenant := m.tenantOf(row)
 	tenant, err := w.tenant(rowTenant)
 	if err != nil {
@@ -301,6 +304,7 @@ func (w *writer) sealMap(src map[string]any, added map[string]bool) (map[string]
 	if err != nil {
 		return nil, err
 	}
+	w.bind = bindSource{m: src}
 	if m.tenant != nil && rowTenant == "" {
 		out[m.tenant.DBName] = tenant
 		added[m.tenant.DBName] = true
@@ -342,7 +346,11 @@ func (w *writer) sealValue(ef *encField, tenant string, v any) (sealed any, idx 
 
 // sealPlaintext is sealValue for plaintext bytes; it only reads pt.
 func (w *writer) sealPlaintext(ef *encField, tenant string, pt []byte) (sealed any, idx []byte, err error) {
-	if sealed, err = ef.seal(w.ctx, w.p, w.st, tenant, pt); err != nil {
+	key, err := w.bind.key(ef)
+	if err != nil {
+		return nil, nil, ef.errorf("seal", err)
+	}
+	if sealed, err = ef.seal(w.ctx, w.p, w.st, tenant, key, pt); err != nil {
 		return nil, nil, err
 	}
 	if ef.bidx != nil {
@@ -506,6 +514,9 @@ func (p *Plugin) sealAssignments(stmt *gorm.Statement, st *stmtState, m *model, 
 	w := &writer{p: p, st: st, m: m, ctx: ctx}
 	tenant, err := w.tenant(rowTenant)
 	if err != nil {
+		return err
+	}
+	if w.bind, err = updateBinds(stmt, m, *set, updating, us); err != nil {
 		return err
 	}
 

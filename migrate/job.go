@@ -66,6 +66,16 @@ type Job struct {
 	// column, Column otherwise).
 	ScopeTable  string `json:"scope_table,omitempty"`
 	ScopeColumn string `json:"scope_column,omitempty"`
+	// BindColumn, if set, binds each value to its row: the column's value
+	// (a UUID or natural key; the key column itself is allowed) is the row
+	// key in the value's associated data, as a `colcrypt:"bind:<Field>"`
+	// tag or sqltypes.BindRow does, so the application must read the
+	// column bound to the same field. Postgres reads a column that is not
+	// text or bytea (uuid, integer) in its text form, MySQL and SQLite
+	// integers in decimal: the forms field.RowKey gives a Go UUID or
+	// integer field. A row whose key is NULL or empty fails and is left
+	// as it is.
+	BindColumn string `json:"bind_column,omitempty"`
 }
 
 // DefaultID is the job id used when Job.ID is empty.
@@ -115,6 +125,9 @@ func (j Job) normalize() (Job, error) {
 	if j.TenantColumn != "" && j.Tenant != "" {
 		return j, fmt.Errorf("%w: give a tenant column or a fixed tenant, not both", ErrInvalidJob)
 	}
+	if j.BindColumn != "" && slices.Contains([]string{j.Column, j.ToColumn, j.TenantColumn}, j.BindColumn) {
+		return j, fmt.Errorf("%w: bind column %q is also the migrated, target or tenant column", ErrInvalidJob, j.BindColumn)
+	}
 	if j.Kind == Decrypt && j.BlindIndex != nil {
 		return j, fmt.Errorf("%w: decrypt does not write a blind index", ErrInvalidJob)
 	}
@@ -126,7 +139,7 @@ func (j Job) normalize() (Job, error) {
 			}
 			j.BlindIndex = b
 		}
-		if slices.Contains([]string{j.Column, j.ToColumn, j.PK, j.TenantColumn}, j.BlindIndex.Column) {
+		if slices.Contains([]string{j.Column, j.ToColumn, j.PK, j.TenantColumn, j.BindColumn}, j.BlindIndex.Column) {
 			return j, fmt.Errorf("%w: blind index column %q is also another role's column", ErrInvalidJob, j.BlindIndex.Column)
 		}
 	}
@@ -161,6 +174,7 @@ type plan struct {
 	inPlace bool
 	tenant  *column
 	bidx    *column
+	bind    *column // Job.BindColumn
 	// armor: sealed values are written as text armor (Encrypt and
 	// Reencrypt into a text column, or with Job.Armor).
 	armor bool
@@ -198,6 +212,13 @@ func newPlan(ctx context.Context, d dialect, q querier, job Job) (*plan, error) 
 			return nil, err
 		}
 		p.tenant = &c
+	}
+	if job.BindColumn != "" {
+		c, err := ti.column(job.BindColumn, "bind")
+		if err != nil {
+			return nil, err
+		}
+		p.bind = &c
 	}
 	if job.BlindIndex != nil {
 		c, err := ti.column(job.BlindIndex.Column, "blind index")
@@ -239,7 +260,8 @@ func newPlan(ctx context.Context, d dialect, q querier, job Job) (*plan, error) 
 	return p, nil
 }
 
-// readCols are the columns a batch reads after the key, in scan order.
+// readCols are the columns a batch reads after the key, in scan order;
+// the bind column, if any, comes after them.
 func (p *plan) readCols() (src, dst, tenant, bidx *column) {
 	src = &p.src
 	if !p.inPlace {

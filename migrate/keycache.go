@@ -137,7 +137,11 @@ func (w *worker) load(ctx context.Context, ref keyRef) cipherOrErr {
 // open authenticates and decrypts a stored value (binary or armored) of
 // tenant, as field.Encryptor.Open does, but through the worker's cache so
 // that it makes no key-store call inside a batch transaction.
-func (w *worker) open(ctx context.Context, tenant string, value []byte) ([]byte, error) {
+func (w *worker) open(ctx context.Context, r *row, tenant string, value []byte) ([]byte, error) {
+	key, err := w.rowKey(r)
+	if err != nil {
+		return nil, err
+	}
 	v, err := field.ParseStored(w.p.scope(tenant), value)
 	if err != nil {
 		return nil, err
@@ -145,6 +149,9 @@ func (w *worker) open(ctx context.Context, tenant string, value []byte) ([]byte,
 	c, err := w.key(ctx, keyRef{tenant: tenant, version: v.KeyVersion})
 	if err != nil {
 		return nil, err
+	}
+	if w.p.bind != nil {
+		return c.OpenValueRow(nil, v, key)
 	}
 	return c.OpenValue(nil, v)
 }

@@ -17,7 +17,8 @@
 // target state are skipped, never encrypted twice; a value that looks like
 // a colcrypt value but does not parse (plaintext that happens to start
 // with the text armor prefix or the magic byte) is left alone and
-// reported.
+// reported. With [Job.BindColumn] each value is bound to its row's key,
+// for columns the application reads with row binding (bind:<Field>).
 //
 // # Resumable, and shared between processes
 //

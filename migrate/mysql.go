@@ -242,7 +242,7 @@ func (d mysqlDialect) selectList(p *plan) string {
 	var b strings.Builder
 	b.WriteString(d.pkExpr(p))
 	src, dst, tenant, bidx := p.readCols()
-	for _, c := range []*column{src, dst, tenant, bidx} {
+	for _, c := range []*column{src, dst, tenant, bidx, p.bind} {
 		if c == nil {
 			continue
 		}

@@ -154,7 +154,7 @@ func (d postgres) selectList(p *plan) string {
 	var b strings.Builder
 	b.WriteString("t." + d.quote(p.pk.Name) + "::text")
 	src, dst, tenant, bidx := p.readCols()
-	for _, c := range []*column{src, dst, tenant, bidx} {
+	for _, c := range []*column{src, dst, tenant, bidx, p.bind} {
 		if c == nil {
 			continue
 		}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strconv"
 	"time"
+
+	"github.com/colcrypt/colcrypt/field"
 )
 
 // cell is one scanned column value: its bytes for the cryptography, and
@@ -56,6 +58,7 @@ type row struct {
 	dst    cell // ToColumn, when not in place
 	tenant cell
 	bidx   cell // Verify only
+	bind   cell // the row key, with Job.BindColumn
 }
 
 // write is one compare-and-set update: set the target to val (and the
@@ -84,6 +87,9 @@ func scanRows(d dialect, p *plan, rows *sql.Rows) ([]row, error) {
 		if bidx != nil {
 			dest = append(dest, &r.bidx)
 		}
+		if p.bind != nil {
+			dest = append(dest, &r.bind)
+		}
 		if err := rows.Scan(dest...); err != nil {
 			return nil, fmt.Errorf("migrate: read %s: %w", p.ti.Name, err)
 		}
@@ -94,4 +100,17 @@ func scanRows(d dialect, p *plan, rows *sql.Rows) ([]row, error) {
 		return nil, fmt.Errorf("migrate: read %s: %w", p.ti.Name, err)
 	}
 	return out, nil
+}
+
+// rowKey returns the row key of r for a job with a bind column, "" for
+// one without. A NULL or empty key is field.ErrNoRowKey: the row fails,
+// and is never sealed unbound.
+func (w *worker) rowKey(r *row) (string, error) {
+	if w.p.bind == nil {
+		return "", nil
+	}
+	if !r.bind.valid || len(r.bind.b) == 0 {
+		return "", field.ErrNoRowKey
+	}
+	return string(r.bind.b), nil
 }

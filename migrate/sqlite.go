@@ -179,7 +179,7 @@ func (d sqlite) selectList(p *plan) string {
 	var b strings.Builder
 	b.WriteString(d.quote(p.pk.Name))
 	src, dst, tenant, bidx := p.readCols()
-	for _, c := range []*column{src, dst, tenant, bidx} {
+	for _, c := range []*column{src, dst, tenant, bidx, p.bind} {
 		if c != nil {
 			b.WriteString(", " + d.quote(c.Name))
 		}

@@ -58,6 +58,8 @@ func rowFailure(err error) (string, bool) {
 		return "no tenant: the tenant column is NULL or empty", true
 	case errors.Is(err, field.ErrTenantMismatch):
 		return "row tenant differs from the context tenant", true
+	case errors.Is(err, field.ErrNoRowKey):
+		return "no row key: the bind column is NULL or empty", true
 	}
 	return "", false
 }
@@ -137,6 +139,9 @@ func (w *worker) transform(ctx context.Context, r *row) (outcome, write, string,
 		if err != nil {
 			return fail(err)
 		}
+		if _, err := w.rowKey(r); err != nil {
+			return fail(err)
+		}
 		c, err := w.key(ctx, keyRef{tenant: tenant})
 		if dry {
 			// A tenant without a key would get one; a shredded tenant
@@ -170,7 +175,7 @@ func (w *worker) transform(ctx context.Context, r *row) (outcome, write, string,
 		if v.KeyVersion == c.Version() {
 			return outSkip, write{}, "", nil
 		}
-		pt, err := w.open(ctx, tenant, src)
+		pt, err := w.open(ctx, r, tenant, src)
 		if err != nil {
 			return fail(err)
 		}
@@ -186,7 +191,7 @@ func (w *worker) transform(ctx context.Context, r *row) (outcome, write, string,
 			if err != nil {
 				return fail(err)
 			}
-			if pt, err = w.open(ctx, tenant, src); err != nil {
+			if pt, err = w.open(ctx, r, tenant, src); err != nil {
 				return fail(err)
 			}
 		} else if p.inPlace {
@@ -214,9 +219,20 @@ func (w *worker) seal(r *row, c *codec.Cipher, deterministic, armor bool, pt []b
 		v   []byte
 		err error
 	)
-	if deterministic {
+	key, err := w.rowKey(r)
+	switch {
+	case err != nil:
+		if reason, ok := rowFailure(err); ok {
+			return outFail, write{}, reason, nil
+		}
+		return outFail, write{}, "", err
+	case w.p.bind != nil && deterministic:
+		v, err = c.SealDeterministicRow(nil, pt, key)
+	case w.p.bind != nil:
+		v, err = c.SealRow(nil, pt, key)
+	case deterministic:
 		v, err = c.SealDeterministic(nil, pt)
-	} else {
+	default:
 		v, err = c.SealNonces(nil, pt, &w.nonces)
 	}
 	if err != nil {

@@ -195,7 +195,7 @@ func (w *worker) check(ctx context.Context, r *row, rep *Report, expect Expect, 
 		rep.Encrypted++
 		return nil
 	}
-	pt, err := w.open(ctx, tenant, b)
+	pt, err := w.open(ctx, r, tenant, b)
 	if err != nil {
 		reason, ok := rowFailure(err)
 		if !ok {

@@ -40,6 +40,9 @@ const sealBatchChunk = 1024
 // On error no result is returned; the error names the column and, for a
 // value that cannot be encoded, its index.
 func (c *Column[T]) SealBatch(ctx context.Context, tenant string, vs []T) ([][]byte, error) {
+	if c.bindRow {
+		return nil, c.errorf("seal", errBatchBound)
+	}
 	out := make([][]byte, len(vs))
 	if len(vs) == 0 {
 		return out, nil
@@ -192,6 +195,9 @@ func (c *Column[T]) appendSealed(dst []byte, ciph *codec.Cipher, pt []byte, scra
 }
 
 func (c *Column[T]) sealWith(ciph *codec.Cipher, dst, pt []byte, nonces *codec.Nonces) ([]byte, error) {
+	if c.bindRow {
+		return c.sealRowWith(ciph, dst, pt)
+	}
 	if c.mode == field.Deterministic {
 		return ciph.SealDeterministic(dst, pt)
 	}

@@ -22,6 +22,9 @@ type Column[T any] struct {
 	// or map, like pgx), instead of failing with ErrNull.
 	nullable bool
 	typ      reflect.Type
+	// row is the row key, or a pointer to where it is scanned, of a
+	// column returned by Row; nil otherwise (row.go).
+	row any
 }
 
 type config struct {
@@ -29,6 +32,7 @@ type config struct {
 	armor          bool
 	allowPlaintext bool
 	bidx           *field.BlindIndex
+	bindRow        bool
 }
 
 // Option configures a Column.
@@ -63,6 +67,7 @@ func WithBlindIndex(b *field.BlindIndex) Option { return func(c *config) { c.bid
 func WithSpec(s field.Spec) Option {
 	return func(c *config) {
 		c.mode, c.armor, c.allowPlaintext, c.bidx = s.Mode, s.Armor, s.AllowPlaintext, s.BlindIndex
+		c.bindRow = s.Bind != ""
 	}
 }
 
@@ -127,7 +132,7 @@ func (c *Column[T]) Seal(ctx context.Context, tenant string, v T) ([]byte, error
 	if !ok {
 		return nil, nil
 	}
-	out, err := c.enc.SealMode(ctx, c.scope(tenant), c.mode, pt)
+	out, err := c.seal(ctx, tenant, pt)
 	if err != nil {
 		return nil, c.errorf("seal", err)
 	}

@@ -50,6 +50,14 @@
 // several tenants, [Column.ScanTenant] reads the tenant from the row being
 // scanned.
 //
+// # Row binding
+//
+// A column created with [BindRow] binds each value to its row as well:
+// [Column.Row] names the row's key (a UUID or natural key known before
+// the insert), or points at where the key is scanned, and the value opens
+// in that row only; a copy in another row of the same tenant is
+// [codec.ErrAuth]. Without a key every call is [field.ErrNoRowKey].
+//
 // # Errors
 //
 // Every error names the column ("sqltypes: open patients.ssn: ...") and is

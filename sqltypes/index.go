@@ -47,7 +47,9 @@ func (c *Column[T]) BlindIndex(ctx context.Context, tenant string, v T) ([]byte,
 // NULL equals nothing in SQL; a tenant without keys returns none too. A
 // randomized column without a blind index returns [ErrNoLookup].
 func (c *Column[T]) Match(ctx context.Context, tenant string, v T) ([][]byte, error) {
-	if c.bidx == nil && c.mode != field.Deterministic {
+	if c.bidx == nil && (c.mode != field.Deterministic || c.bindRow) {
+		// A bound deterministic value differs from row to row: no
+		// equality lookup can find it without a blind index.
 		return nil, c.errorf("match", ErrNoLookup)
 	}
 	pt, ok, err := c.encode(v)

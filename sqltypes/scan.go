@@ -107,7 +107,7 @@ func (c *Column[T]) scanInto(ctx context.Context, tenant string, src any, dst *T
 		return c.errorf("open", fmt.Errorf("unsupported source type %T", src))
 	}
 
-	pt, err := c.enc.Open(ctx, c.scope(tenant), stored)
+	pt, err := c.open(ctx, tenant, stored)
 	if err != nil {
 		if c.allowPlaintext && errors.Is(err, field.ErrNotEncrypted) {
 			// field.Open says "not encrypted" only for a value that does

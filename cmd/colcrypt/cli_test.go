@@ -16,7 +16,7 @@ func TestHelp(t *testing.T) {
 		{[]string{"--help"}, []string{"Exit codes", "keys", "migrate", "COLCRYPT_DSN", "COLCRYPT_KMS", "Examples:", "postgres://", "mysql://", "sqlite://"}},
 		{[]string{"help", "keys"}, []string{"init", "list", "rotate", "rewrap", "shred"}},
 		{[]string{"migrate", "--help"}, []string{"encrypt", "reencrypt", "decrypt", "verify", "status"}},
-		{[]string{"migrate", "encrypt", "--help"}, []string{"Examples:", "--to-column", "--tenant-column", "--blind-index", "--normalize", "--mode", "--armor", "--batch-size", "--workers", "--rate", "--dry-run", "--job", "--pk"}},
+		{[]string{"migrate", "encrypt", "--help"}, []string{"Examples:", "--to-column", "--tenant-column", "--bind-column", "--blind-index", "--normalize", "--mode", "--armor", "--batch-size", "--workers", "--rate", "--dry-run", "--job", "--pk"}},
 		{[]string{"migrate", "verify", "--help"}, []string{"Examples:", "--expect", "Exit code 3"}},
 		{[]string{"keys", "shred", "--help"}, []string{"--yes", "backups"}},
 		{[]string{"keys", "rewrap", "--help"}, []string{"--to", "no data row"}},

@@ -99,6 +99,8 @@ func emailOf(id int64) (string, bool) {
 	return fmt.Sprintf("person%d@example.com", id), true
 }
 
+func tenantOf(id int64) string { return []string{"acme", "globex", "initech"}[id%3] }
+
 // users creates users(id, tenant, email, email_enc, email_bidx) with n rows.
 func (f *fixture) users(n int) {
 	f.t.Helper()

@@ -18,6 +18,7 @@ import (
 type columnFlags struct {
 	table, column, pk          string
 	tenantColumn, tenant       string
+	bindColumn                 string
 	scopeTable, scopeColumn    string
 	blindIndex, normalize      string
 	bidxLen                    int
@@ -36,6 +37,7 @@ func (f *columnFlags) register(cmd *cobra.Command, withTenant bool) {
 	}
 	fs.StringVar(&f.scopeTable, "scope-table", "", "table name bound into each value, if the application uses another (default: --table without its schema)")
 	fs.StringVar(&f.scopeColumn, "scope-column", "", "column name bound into each value, if the application uses another (default: the ciphertext column)")
+	fs.StringVar(&f.bindColumn, "bind-column", "", "column whose value binds each value to its row (a UUID or natural key; the application reads the column with bind:<Field>)")
 }
 
 func (f *columnFlags) registerBlindIndex(cmd *cobra.Command) {
@@ -68,6 +70,7 @@ func (f *columnFlags) job() migrate.Job {
 		Table: f.table, Column: f.column, PK: f.pk,
 		TenantColumn: f.tenantColumn, Tenant: f.tenant,
 		ScopeTable: f.scopeTable, ScopeColumn: f.scopeColumn,
+		BindColumn: f.bindColumn,
 	}
 }
 

@@ -1,0 +1,93 @@
+package sqltypes
+
+import (
+	"context"
+	"errors"
+
+	"github.com/colcrypt/colcrypt/codec"
+	"github.com/colcrypt/colcrypt/field"
+)
+
+// Row binding (see field's package doc and docs/TAGGING.md): a column
+// created with BindRow seals each value with its row's key in the
+// associated data, so a value copied into another row of the same tenant
+// fails to open. Every Seal, Value, Open and Scan of such a column goes
+// through Row, which names the row:
+//
+//	ssn := sqltypes.NewColumn[string](enc, "patients", "ssn", sqltypes.BindRow())
+//	db.Exec(`INSERT INTO patients (id, tenant_id, ssn) VALUES ($1, $2, $3)`,
+//		id, t, ssn.Row(id).Value(ctx, t, "123-45-6789"))
+//	rows.Scan(&id, ssn.Row(&id).Scan(ctx, t, &p.SSN)) // id selected before ssn
+
+// errBatchBound: SealBatch seals many rows' values with one call, which
+// has no row key per value.
+var errBatchBound = errors.New("sqltypes: SealBatch cannot seal a bound column: seal each row with Row(key).Seal, or use ParallelSeal with Row(key).Value")
+
+// BindRow binds each value of the column to its row: the row key given
+// to [Column.Row] joins the value's associated data. The key must exist
+// before the insert (a UUID or natural key), never an id the database
+// generates. Without Row, every seal and open of the column fails with
+// [field.ErrNoRowKey]; nothing is sealed unbound.
+func BindRow() Option { return func(c *config) { c.bindRow = true } }
+
+// Row returns the column for the row whose key is key (see
+// [field.RowKey]: a string, []byte, 16-byte UUID or integer). key may be a
+// pointer, read when the value is sealed or scanned: pass the address the
+// row's key column is scanned into, listed before this column in the
+// SELECT. An empty or zero key fails with [field.ErrNoRowKey].
+//
+// Row panics on a column created without [BindRow]: a programmer error,
+// which the first test run shows.
+func (c *Column[T]) Row(key any) *Column[T] {
+	if !c.bindRow {
+		panic("sqltypes: Row on " + c.table + "." + c.column + ", a column created without BindRow")
+	}
+	rc := *c
+	rc.row = key
+	return &rc
+}
+
+// rowKey returns the row key the column's values are bound to.
+func (c *Column[T]) rowKey() (string, error) {
+	key, err := field.RowKey(c.row)
+	if err != nil {
+		return "", &field.RowKeyError{Table: c.table, Column: c.column, Err: err}
+	}
+	return key, nil
+}
+
+// seal is field.Encryptor's seal, bound to the row if the column is.
+func (c *Column[T]) seal(ctx context.Context, tenant string, pt []byte) ([]byte, error) {
+	if !c.bindRow {
+		return c.enc.SealMode(ctx, c.scope(tenant), c.mode, pt)
+	}
+	key, err := c.rowKey()
+	if err != nil {
+		return nil, err
+	}
+	return c.enc.SealRow(ctx, c.scope(tenant), c.mode, key, pt)
+}
+
+// open is field.Encryptor's open, bound to the row if the column is.
+func (c *Column[T]) open(ctx context.Context, tenant string, stored []byte) ([]byte, error) {
+	if !c.bindRow {
+		return c.enc.Open(ctx, c.scope(tenant), stored)
+	}
+	key, err := c.rowKey()
+	if err != nil {
+		return nil, err
+	}
+	return c.enc.OpenRow(ctx, c.scope(tenant), key, stored)
+}
+
+// sealRowWith is sealWith for a bound column.
+func (c *Column[T]) sealRowWith(ciph *codec.Cipher, dst, pt []byte) ([]byte, error) {
+	key, err := c.rowKey()
+	if err != nil {
+		return nil, err
+	}
+	if c.mode == field.Deterministic {
+		return ciph.SealDeterministicRow(dst, pt, key)
+	}
+	return ciph.SealRow(dst, pt, key)
+}
