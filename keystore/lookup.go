@@ -59,8 +59,11 @@ func (s *Store) keySlow(ctx context.Context, tenant string, version uint32) (*Ke
 	if version == 0 {
 		return nil, fmt.Errorf("%w: tenant %q version 0", ErrKeyNotFound, tenant)
 	}
-	if s.cache.isDestroyed(tenant) {
-		return nil, fmt.Errorf("%w: tenant %q", ErrKeyDestroyed, tenant)
+	if err := s.checkMin(tenant, version); err != nil {
+		return nil, err
+	}
+	if s.cache.isDestroyed(tenant) || s.marks.isDestroyed(tenant, version) {
+		return nil, fmt.Errorf("%w: tenant %q version %d", ErrKeyDestroyed, tenant, version)
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("keystore: key of tenant %q version %d: %w", tenant, version, err)
@@ -75,6 +78,11 @@ func (s *Store) keySlow(ctx context.Context, tenant string, version uint32) (*Ke
 		}
 		return nil, err
 	}
+	if s.marks.isDestroyed(tenant, version) {
+		// DestroyVersion ran while the load was reading the row.
+		s.cache.remove(id, ErrKeyDestroyed)
+		return nil, fmt.Errorf("%w: tenant %q version %d", ErrKeyDestroyed, tenant, version)
+	}
 	if r.stale {
 		s.ctr.staleServed.Add(1)
 	}
@@ -84,18 +92,30 @@ func (s *Store) keySlow(ctx context.Context, tenant string, version uint32) (*Ke
 // loadKey reads the row of id and unwraps its key. A missing or destroyed
 // row also drops what the cache held for it.
 func (s *Store) loadKey(ctx context.Context, id keyID) (flightResult, error) {
+	// A caller that missed the cache just before the previous load of id
+	// finished starts a new flight: answer it from the cache that load
+	// filled, not with a second unwrap.
+	if k, stale, ok := s.cache.key(id, s.clock.precise()); ok {
+		return flightResult{key: k, stale: stale}, nil
+	}
 	row, found, err := s.readKey(ctx, id.tenant, id.version)
 	if err != nil {
 		return flightResult{}, err
 	}
 	if !found {
 		s.cache.remove(id, ErrKeyEvicted)
-		return flightResult{}, fmt.Errorf("%w: tenant %q version %d", ErrKeyNotFound, id.tenant, id.version)
+		return flightResult{}, s.missing(id.tenant, id.version)
 	}
 	if row.state == StateDestroyed {
-		s.cache.destroyTenant(id.tenant)
+		s.cache.remove(id, ErrKeyDestroyed)
+		// One version destroyed (DestroyVersion) leaves the others
+		// usable; a tenant with no live version left was shredded.
+		if sum, err := s.summary(ctx, s.db, id.tenant); err == nil && sum.rows == sum.destroyed {
+			s.cache.destroyTenant(id.tenant)
+		}
 		return flightResult{}, fmt.Errorf("%w: tenant %q version %d", ErrKeyDestroyed, id.tenant, id.version)
 	}
+	s.marks.note(id.tenant, id.version)
 	return s.unwrapRow(ctx, id, row)
 }
 
@@ -191,6 +211,9 @@ func (s *Store) LiveKeys(ctx context.Context, tenant string) ([]*Key, error) {
 	}
 	keys := make([]*Key, 0, len(versions))
 	for _, v := range versions {
+		if s.checkMin(tenant, v) != nil {
+			continue // below the minimum: opens nothing, so matches nothing
+		}
 		k, err := s.Key(ctx, tenant, v)
 		if err != nil {
 			return nil, err

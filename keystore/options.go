@@ -38,6 +38,7 @@ type config struct {
 	tenantKEK  func(tenant string) string
 	now        func() time.Time
 	observe    func(Event)
+	policy     statePolicy
 }
 
 func defaults() config {

@@ -57,8 +57,11 @@ func (s *Store) Rotate(ctx context.Context, tenant string) (uint32, error) {
 		if err != nil {
 			return 0, err
 		}
+		if err := s.marks.observe(tenant, uint32(sum.maxVersion)); err != nil {
+			return 0, err
+		}
 		switch {
-		case sum.destroyed > 0:
+		case sum.rows > 0 && sum.rows == sum.destroyed:
 			s.cache.destroyTenant(tenant)
 			return 0, fmt.Errorf("%w: tenant %q", ErrKeyDestroyed, tenant)
 		case sum.rows == 0:
@@ -66,7 +69,9 @@ func (s *Store) Rotate(ctx context.Context, tenant string) (uint32, error) {
 		case sum.maxVersion >= 1<<32-1:
 			return 0, fmt.Errorf("keystore: tenant %q has used every key version", tenant)
 		}
-		v := uint32(sum.maxVersion + 1)
+		// Past every row, destroyed ones included: a version number is
+		// never issued twice. Not below the tenant's minimum either.
+		v := max(uint32(sum.maxVersion+1), s.minVersion(tenant))
 		dek := newDEK()
 		kek, err := s.wrapKeeper(ctx, tenant)
 		if err != nil {
@@ -91,6 +96,7 @@ func (s *Store) Rotate(ctx context.Context, tenant string) (uint32, error) {
 			return 0, err
 		}
 		// Committed: only now may anything be sealed under the new key.
+		s.marks.note(tenant, v)
 		k, _, err := s.cache.install(keyID{tenant, v}, dek, s.clock.precise(), s.ttl, s.grace)
 		if err == nil {
 			s.cache.rotated(k, s.clock.precise()+ticks(s.ttl))
@@ -126,7 +132,7 @@ func (s *Store) rotateTx(ctx context.Context, tenant string, v uint32, kekURI st
 	if err != nil {
 		return err
 	}
-	if sum.destroyed > 0 {
+	if sum.rows > 0 && sum.rows == sum.destroyed {
 		return fmt.Errorf("%w: tenant %q", ErrKeyDestroyed, tenant)
 	}
 	if sum.maxVersion != wantMax {
