@@ -48,7 +48,7 @@ func (s *Store) DestroyVersion(ctx context.Context, tenant string, version uint3
 			tx.Rollback()
 		}
 	}()
-	if err = s.lockTenant(ctx, tx, tenant); err != nil {
+	if err = s.lockTenantRead(ctx, tx, tenant); err != nil {
 		return err
 	}
 	t, err := s.readTenant(ctx, tx, tenant)
@@ -92,6 +92,29 @@ func (s *Store) DestroyVersion(ctx context.Context, tenant string, version uint3
 	s.log.LogAttrs(ctx, slog.LevelInfo, "keystore: destroyed a tenant key version",
 		slog.String("tenant", tenant), slog.Uint64("version", uint64(version)))
 	s.emit(Event{Kind: EventDestroyVersion, Tenant: tenant, Version: version})
+	return nil
+}
+
+// lockTenantRead runs the dialect's tenant lock as a query whose rows
+// are read and closed. (Run through Exec, MySQL's locking SELECT over a
+// tenant with no rows left the go-sql-driver connection waiting for rows
+// the server never sent.)
+func (s *Store) lockTenantRead(ctx context.Context, tx *sql.Tx, tenant string) error {
+	if s.dialect == SQLite {
+		return s.lockTenant(ctx, tx, tenant) // an UPDATE: nothing to read
+	}
+	rows, err := tx.QueryContext(ctx, s.q.lockTenant, tenant)
+	if err == nil {
+		for rows.Next() {
+		}
+		err = rows.Err()
+		if cerr := rows.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("keystore: lock tenant %q: %w", tenant, err)
+	}
 	return nil
 }
 
