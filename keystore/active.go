@@ -9,7 +9,10 @@ import (
 )
 
 // Active returns the tenant's active key, the one new values are sealed
-// under. The first call for a new tenant creates version 1.
+// under: its highest live (active or retired) version, whatever the key
+// table's state column says (see the package doc). The first call for a
+// tenant without rows creates its first key, unless WithKnownTenantsOnly
+// or WithTenantValidator refuse it (ErrUnknownTenant).
 //
 // For a tenant whose active key is cached this is one map lookup under a
 // read lock and an atomic read of the coarse clock (see WithClock); no
@@ -23,7 +26,9 @@ import (
 // ever sealed under a key that is not in the table.
 //
 // Active fails with ErrKeyDestroyed for a shredded tenant, and does not
-// create a new key for it.
+// create a new key for it; with a MissingKeyError when the table shows
+// fewer versions than this process saw; with ErrVersionTooOld when the
+// highest live version is below the tenant's minimum (WithMinVersion).
 func (s *Store) Active(ctx context.Context, tenant string) (*Key, error) {
 	if k, stale, ok := s.cache.active(tenant, s.clock.fast()); ok {
 		s.countHit(stale)

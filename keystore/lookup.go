@@ -11,8 +11,10 @@ import (
 
 // Key returns the given version of the tenant's data key, to open values sealed
 // under it: the active version or a retired one. It fails with
-// ErrKeyNotFound for a version the table does not hold and with
-// ErrKeyDestroyed for a shredded tenant.
+// ErrKeyNotFound for a version the table does not hold (a MissingKeyError
+// if this process saw the tenant's versions reach it: the row was deleted
+// or replaced), with ErrKeyDestroyed for a destroyed version or a shredded
+// tenant, and with ErrVersionTooOld below the tenant's minimum.
 //
 // A cached key is returned without I/O or allocation. Otherwise the row
 // is read and unwrapped, once however many goroutines ask at the same
@@ -176,7 +178,8 @@ func (s *Store) fallback(ctx context.Context, id keyID, err error) (flightResult
 	return flightResult{key: k, stale: stale}, nil
 }
 
-// LiveKeys returns the tenant's active and retired keys, newest first:
+// LiveKeys returns the tenant's active and retired keys at or above its
+// minimum version (WithMinVersion), newest first:
 // the keys an equality query must try, since matching values may have
 // been sealed under any of them. A tenant without keys has none (nil,
 // nil); a shredded one fails with ErrKeyDestroyed. The list of versions
