@@ -114,11 +114,12 @@ func (s *Store) loadActive(ctx context.Context, tenant string, explicit bool) (f
 		return flightResult{key: k, stale: stale}, nil
 	}
 	for range maxCreateAttempts {
+		seen := s.marks.highest(tenant)
 		t, err := s.readTenant(ctx, s.db, tenant)
 		if err != nil {
 			return flightResult{}, err
 		}
-		if err := s.marks.observe(tenant, t.max); err != nil {
+		if err := s.marks.observe(tenant, t.max, seen); err != nil {
 			s.cache.forgetTenantViews(tenant)
 			return flightResult{}, err
 		}
@@ -194,9 +195,7 @@ func (s *Store) create(ctx context.Context, tenant string, v uint32) (r flightRe
 		// from what the table shows now.
 		return flightResult{}, false, nil
 	}
-	if err := s.marks.observe(tenant, v); err != nil {
-		return flightResult{}, false, err
-	}
+	s.marks.note(tenant, v)
 	// Ours is in the table: use it without asking the KMS to unwrap it.
 	k, _, err := s.cache.install(keyID{tenant, v}, dek, s.clock.precise(), s.ttl, s.grace)
 	dek = nil // the cache owns it now, or zeroed it

@@ -57,11 +57,12 @@ func (s *Store) Rotate(ctx context.Context, tenant string) (uint32, error) {
 			case <-t.C:
 			}
 		}
+		seen := s.marks.highest(tenant)
 		sum, err := s.summary(ctx, s.db, tenant)
 		if err != nil {
 			return 0, err
 		}
-		if err := s.marks.observe(tenant, uint32(sum.maxVersion)); err != nil {
+		if err := s.marks.observe(tenant, uint32(sum.maxVersion), seen); err != nil {
 			return 0, err
 		}
 		switch {

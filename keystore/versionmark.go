@@ -74,17 +74,16 @@ func (vm *versionMarks) markLocked(tenant string) *versionMark {
 	return m
 }
 
-// observe records shown, the highest version the table shows for the
-// tenant, and fails with a MissingKeyError if the table used to show
-// more.
-func (vm *versionMarks) observe(tenant string, shown uint32) error {
-	vm.mu.Lock()
-	defer vm.mu.Unlock()
-	m := vm.markLocked(tenant)
-	if shown < m.highest {
-		return &MissingKeyError{Tenant: tenant, Highest: m.highest, Shown: shown}
+// observe records shown, the highest version the table showed for the
+// tenant in a read that started when the highest seen was before (see
+// highest), and fails with a MissingKeyError if the table showed less
+// than before. A version noted while the read ran (a rotation committed
+// meanwhile) may be missing from it without any row having gone.
+func (vm *versionMarks) observe(tenant string, shown, before uint32) error {
+	if shown < before {
+		return &MissingKeyError{Tenant: tenant, Highest: before, Shown: shown}
 	}
-	m.highest = shown
+	vm.note(tenant, shown)
 	return nil
 }
 
