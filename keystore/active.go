@@ -195,7 +195,9 @@ func (s *Store) create(ctx context.Context, tenant string, v uint32) (r flightRe
 		// from what the table shows now.
 		return flightResult{}, false, nil
 	}
-	s.marks.note(tenant, v)
+	if err := s.marks.vouch(tenant, v, dek); err != nil {
+		return flightResult{}, false, err
+	}
 	// Ours is in the table: use it without asking the KMS to unwrap it.
 	k, _, err := s.cache.install(keyID{tenant, v}, dek, s.clock.precise(), s.ttl, s.grace)
 	dek = nil // the cache owns it now, or zeroed it

@@ -41,13 +41,16 @@
 // longer be opened by anyone without the key (a backup of the table can
 // give it back), as if the version had been destroyed but without the
 // tombstone that says so. A Store remembers the highest version it has
-// seen per tenant (as many tenants as the cache holds keys); when the
-// table then shows fewer versions it fails with a [MissingKeyError]
-// (matching [ErrKeyNotFound]) rather than issue a new key under the old
-// number, and opening a value under the missing version fails with the
-// same error, never with the opaque authentication error of a tampered
-// value. A process started after the deletion cannot know the row
-// existed. Never delete key rows: [Store.DestroyVersion] and [Store.Shred]
+// seen per tenant, and a keyed fingerprint of each version's data key (as
+// many tenants as the cache holds keys); when the table then shows fewer
+// versions it fails with a [MissingKeyError] (matching [ErrKeyNotFound])
+// rather than issue a new key under the old number, and opening a value
+// under the missing version fails with the same error, never with the
+// opaque authentication error of a tampered value. A row that shows the
+// version again under another data key (deleted, then issued again by a
+// process that never saw it) is refused the same way, with
+// MissingKeyError.Replaced set. A process started after the deletion
+// cannot know the row existed. Never delete key rows: [Store.DestroyVersion] and [Store.Shred]
 // leave tombstones.
 //
 // # Tenants

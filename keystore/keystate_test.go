@@ -202,3 +202,42 @@ func TestDeletedKeyRow(t *testing.T) {
 		}
 	})
 }
+
+// TestReplacedKeyRow: a key row deleted and issued again (here by a
+// process that never saw it) holds another data key under the same
+// version. The process that used the earlier key refuses the new one,
+// and values under the earlier key fail with an error that says the row
+// was replaced, not with codec.ErrAuth.
+func TestReplacedKeyRow(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, tdb *testDB) {
+		drv := newInsecureTestKMS(t)
+		clock := newFakeClock()
+		opts := []Option{WithClock(clock.Now), WithCacheTTL(time.Minute)}
+		var rec recorder
+		s := newTestStore(t, tdb, tdb.db, drv.keeper(testKEK), append(opts, rec.opts()...)...)
+		_, sealed := sealVersion(t, s, "acme")
+		if _, err := tdb.db.Exec(tdb.q(`DELETE FROM {keys} WHERE tenant_id = ?`), "acme"); err != nil {
+			t.Fatal(err)
+		}
+		fresh := newTestStore(t, tdb, tdb.open(t), drv.keeper(testKEK))
+		if v, _ := sealVersion(t, fresh, "acme"); v != 1 {
+			t.Fatalf("fresh ActiveCipher(acme) = v%d, want v1 (it cannot know)", v)
+		}
+		clock.Advance(time.Minute)
+
+		var me *MissingKeyError
+		c, err := s.Cipher(ctxb, "acme", 1, "patients", "name")
+		if err == nil {
+			_, err = c.Open(nil, sealed)
+		}
+		if errors.Is(err, codec.ErrAuth) || !errors.As(err, &me) || !me.Replaced || !errors.Is(err, ErrKeyNotFound) {
+			t.Fatalf("opening a value under a replaced key row = %v, want a MissingKeyError (replaced)", err)
+		}
+		if _, err := s.Active(ctxb, "acme"); !errors.As(err, &me) || !me.Replaced {
+			t.Fatalf("Active(acme) over a replaced key row = %v, want a MissingKeyError (replaced)", err)
+		}
+		if rec.errorRecords() == 0 {
+			t.Fatalf("no error-level log record for a replaced key row")
+		}
+	})
+}

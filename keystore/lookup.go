@@ -151,6 +151,14 @@ func (s *Store) unwrapRow(ctx context.Context, id keyID, row keyRow) (flightResu
 		clear(dek)
 		return flightResult{}, &CorruptRowError{Tenant: id.tenant, Version: int64(id.version), Reason: "unwrapped key has the wrong length"}
 	}
+	if err := s.marks.vouch(id.tenant, id.version, dek); err != nil {
+		// Another key under a version this process used: values sealed
+		// under the earlier one would fail as if tampered with. Say so.
+		clear(dek)
+		s.log.LogAttrs(ctx, slog.LevelError, "keystore: the key table holds another data key under a version already used; refusing it",
+			slog.String("tenant", id.tenant), slog.Uint64("version", uint64(id.version)))
+		return flightResult{}, err
+	}
 	k, res, err := s.cache.install(id, dek, s.clock.precise(), s.ttl, s.grace)
 	if err != nil {
 		return flightResult{}, fmt.Errorf("%w: tenant %q version %d", err, id.tenant, id.version)

@@ -101,7 +101,7 @@ func (s *Store) Rotate(ctx context.Context, tenant string) (uint32, error) {
 			return 0, err
 		}
 		// Committed: only now may anything be sealed under the new key.
-		s.marks.note(tenant, v)
+		_ = s.marks.vouch(tenant, v, dek) // v is new: no earlier key to disagree with
 		k, _, err := s.cache.install(keyID{tenant, v}, dek, s.clock.precise(), s.ttl, s.grace)
 		if err == nil {
 			s.cache.rotated(k, s.clock.precise()+ticks(s.ttl))

@@ -1,6 +1,10 @@
 package keystore
 
 import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
 	"fmt"
 	"sync"
 )
@@ -24,9 +28,17 @@ type MissingKeyError struct {
 	// Highest is the highest version of the tenant this process has seen;
 	// Shown the highest the table shows now.
 	Highest, Shown uint32
+	// Replaced is true when the table shows Version, but under another
+	// data key than the one this process used: the row was deleted and
+	// the version issued again, or the row was overwritten.
+	Replaced bool
 }
 
 func (e *MissingKeyError) Error() string {
+	if e.Replaced {
+		return fmt.Sprintf("keystore: key row of tenant %q version %d was replaced: the key table holds another data key than the one this process used under that version; values sealed under the earlier key cannot be opened until the row is restored",
+			e.Tenant, e.Version)
+	}
 	if e.Version != 0 {
 		return fmt.Sprintf("keystore: key row of tenant %q version %d is missing from the key table (deleted or replaced; this process saw versions up to %d): values sealed under it cannot be opened until the row is restored",
 			e.Tenant, e.Version, e.Highest)
@@ -39,23 +51,64 @@ func (e *MissingKeyError) Unwrap() error { return ErrKeyNotFound }
 
 // versionMarks remembers, per tenant, the highest key version this
 // process has seen in the key table (a version number is never issued
-// twice, so the highest never goes down), and the versions it destroyed,
-// so that a load that read a row before DestroyVersion cannot bring the
-// key back into the cache. It is bounded: past its capacity an arbitrary
-// tenant is forgotten, which only weakens the check for that tenant.
+// twice, so the highest never goes down), a fingerprint of each version's
+// data key (a version's key never changes: Rewrap wraps the same key
+// again), and the versions it destroyed, so that a load that read a row
+// before DestroyVersion cannot bring the key back into the cache. It is
+// bounded: past its capacity an arbitrary tenant is forgotten, which only
+// weakens the checks for that tenant.
 type versionMarks struct {
 	mu  sync.Mutex
 	m   map[string]*versionMark
 	cap int
+	// fpKey keys the fingerprints: random per Store, so a fingerprint
+	// says nothing about a key outside this process.
+	fpKey [32]byte
 }
 
 type versionMark struct {
 	highest   uint32
 	destroyed map[uint32]struct{}
+	keys      map[uint32]fingerprint
 }
 
+// fingerprint identifies a data key within one process: HMAC-SHA256 under
+// the Store's random fpKey, truncated. It is not the key and does not
+// lead to it.
+type fingerprint [16]byte
+
 func newVersionMarks(capacity int) *versionMarks {
-	return &versionMarks{m: make(map[string]*versionMark), cap: capacity}
+	vm := &versionMarks{m: make(map[string]*versionMark), cap: capacity}
+	rand.Read(vm.fpKey[:])
+	return vm
+}
+
+// vouch records the fingerprint of the data key the table holds for the
+// tenant's version, and fails with a MissingKeyError (Replaced) if this
+// process saw another key under that version before.
+func (vm *versionMarks) vouch(tenant string, version uint32, dek []byte) error {
+	h := hmac.New(sha256.New, vm.fpKey[:])
+	var n [4]byte
+	binary.BigEndian.PutUint32(n[:], uint32(len(tenant)))
+	h.Write(n[:])
+	h.Write([]byte(tenant))
+	binary.BigEndian.PutUint32(n[:], version)
+	h.Write(n[:])
+	h.Write(dek)
+	var fp fingerprint
+	copy(fp[:], h.Sum(nil))
+	vm.mu.Lock()
+	defer vm.mu.Unlock()
+	m := vm.markLocked(tenant)
+	if old, ok := m.keys[version]; ok && old != fp {
+		return &MissingKeyError{Tenant: tenant, Version: version, Highest: m.highest, Replaced: true}
+	}
+	if m.keys == nil {
+		m.keys = make(map[uint32]fingerprint, 1)
+	}
+	m.keys[version] = fp
+	m.highest = max(m.highest, version)
+	return nil
 }
 
 // markLocked returns the tenant's mark, making room for it.
