@@ -9,7 +9,10 @@ import (
 )
 
 // Active returns the tenant's active key, the one new values are sealed
-// under. The first call for a new tenant creates version 1.
+// under: its highest live (active or retired) version, whatever the key
+// table's state column says (see the package doc). The first call for a
+// tenant without rows creates its first key, unless WithKnownTenantsOnly
+// or WithTenantValidator refuse it (ErrUnknownTenant).
 //
 // For a tenant whose active key is cached this is one map lookup under a
 // read lock and an atomic read of the coarse clock (see WithClock); no
@@ -23,7 +26,9 @@ import (
 // ever sealed under a key that is not in the table.
 //
 // Active fails with ErrKeyDestroyed for a shredded tenant, and does not
-// create a new key for it.
+// create a new key for it; with a MissingKeyError when the table shows
+// fewer versions than this process saw; with ErrVersionTooOld when the
+// highest live version is below the tenant's minimum (WithMinVersion).
 func (s *Store) Active(ctx context.Context, tenant string) (*Key, error) {
 	if k, stale, ok := s.cache.active(tenant, s.clock.fast()); ok {
 		s.countHit(stale)
@@ -73,7 +78,7 @@ func (s *Store) activeSlow(ctx context.Context, tenant string) (*Key, error) {
 		return nil, fmt.Errorf("keystore: active key of tenant %q: %w", tenant, err)
 	}
 	r, err := s.flights.do(ctx, flightKey{kind: flightActive, tenant: tenant}, func(ctx context.Context) (flightResult, error) {
-		return s.loadActive(ctx, tenant)
+		return s.loadActive(ctx, tenant, false)
 	})
 	if err != nil {
 		if ctx.Err() != nil && err == ctx.Err() {
@@ -92,29 +97,50 @@ func (s *Store) activeSlow(ctx context.Context, tenant string) (*Key, error) {
 // back (rotated or shredded in between).
 const maxCreateAttempts = 3
 
-// loadActive reads the tenant's active row, creating it if the tenant has
-// no key yet, and returns its key.
-func (s *Store) loadActive(ctx context.Context, tenant string) (flightResult, error) {
+// loadActive chooses the tenant's sealing key and returns it, creating
+// the first key if the tenant has no row and the creation policy allows
+// (explicit is true for InitTenant).
+//
+// The sealing key is the highest live version, not the row whose state
+// says active (see sealRow). A new version is never made while live rows
+// exist, and never under a number the table, or this process, has seen:
+// a table that shows fewer versions than before fails with a
+// MissingKeyError instead.
+func (s *Store) loadActive(ctx context.Context, tenant string, explicit bool) (flightResult, error) {
+	// A caller that missed the cache just before the previous load
+	// finished starts a new flight: answer it from the cache that load
+	// filled, not with a second read and unwrap.
+	if k, stale, ok := s.cache.active(tenant, s.clock.precise()); ok {
+		return flightResult{key: k, stale: stale}, nil
+	}
 	for range maxCreateAttempts {
-		row, found, err := s.readActive(ctx, tenant)
+		seen := s.marks.highest(tenant)
+		t, err := s.readTenant(ctx, s.db, tenant)
 		if err != nil {
 			return flightResult{}, err
 		}
-		if found {
+		if err := s.marks.observe(tenant, t.max, seen); err != nil {
+			s.cache.forgetTenantViews(tenant)
+			return flightResult{}, err
+		}
+		if t.top != nil {
+			row := s.sealRow(ctx, tenant, t)
+			if err := s.checkMin(tenant, row.version); err != nil {
+				return flightResult{}, fmt.Errorf("%w (rotate the tenant's key)", err)
+			}
 			return s.useActive(ctx, tenant, row)
 		}
-		sum, err := s.summary(ctx, s.db, tenant)
-		if err != nil {
-			return flightResult{}, err
-		}
-		if sum.destroyed > 0 {
+		if t.destroyed > 0 {
 			s.cache.destroyTenant(tenant)
 			return flightResult{}, fmt.Errorf("%w: tenant %q", ErrKeyDestroyed, tenant)
 		}
-		if sum.maxVersion >= 1<<32-1 {
+		if err := s.mayCreate(ctx, tenant, explicit); err != nil {
+			return flightResult{}, err
+		}
+		if t.max >= 1<<32-1 {
 			return flightResult{}, fmt.Errorf("keystore: tenant %q has used every key version", tenant)
 		}
-		r, done, err := s.create(ctx, tenant, uint32(sum.maxVersion+1))
+		r, done, err := s.create(ctx, tenant, max(t.max+1, s.minVersion(tenant)))
 		if err != nil || done {
 			return r, err
 		}
@@ -165,9 +191,12 @@ func (s *Store) create(ctx context.Context, tenant string, v uint32) (r flightRe
 		return flightResult{}, false, err
 	}
 	if row.version != v || !bytes.Equal(row.wrapped, wrapped) {
-		// Another process won; its key is the tenant's.
-		r, err := s.useActive(ctx, tenant, row)
-		return r, true, err
+		// Another process won, or the tenant changed since: choose again
+		// from what the table shows now.
+		return flightResult{}, false, nil
+	}
+	if err := s.marks.vouch(tenant, v, dek); err != nil {
+		return flightResult{}, false, err
 	}
 	// Ours is in the table: use it without asking the KMS to unwrap it.
 	k, _, err := s.cache.install(keyID{tenant, v}, dek, s.clock.precise(), s.ttl, s.grace)

@@ -47,7 +47,52 @@
 // key copied into another tenant's row, or relabelled with another version,
 // does not unwrap.
 //
-// The first [Store.Active] for a tenant creates version 1. Processes racing
+// The table is data, not configuration: whoever can write it is not
+// trusted to choose keys. New values are sealed under the tenant's highest
+// live (active or retired) version, whatever the state column says; a
+// disagreement (the active row is not the highest live version, or no row
+// is active while live rows exist) is logged at error level and reported
+// as an [EventStateMismatch], and no new version is created while live
+// rows exist. A version number is never issued twice for a tenant: a new
+// version is one past every row, destroyed ones included.
+//
+// A deleted key row is not a fresh start. Values sealed under it can no
+// longer be opened by anyone without the key (a backup of the table can
+// give it back), as if the version had been destroyed but without the
+// tombstone that says so. A Store remembers the highest version it has
+// seen per tenant, and a keyed fingerprint of each version's data key (as
+// many tenants as the cache holds keys); when the table then shows fewer
+// versions it fails with a [MissingKeyError] (matching [ErrKeyNotFound])
+// rather than issue a new key under the old number, and opening a value
+// under the missing version fails with the same error, never with the
+// opaque authentication error of a tampered value. A row that shows the
+// version again under another data key (deleted, then issued again by a
+// process that never saw it) is refused the same way, with
+// MissingKeyError.Replaced set. A process started after the deletion
+// cannot know the row existed. Never delete key rows: [Store.DestroyVersion] and [Store.Shred]
+// leave tombstones.
+//
+// # Tenants
+//
+// By default the first [Store.Active] for a tenant creates its first key
+// (version 1), as earlier releases did. Then every string that reaches
+// Active as a tenant id becomes a tenant with a KMS-wrapped key: a tenant
+// id taken from a request is a lever on KMS cost and the key table's size.
+// Applications whose tenant ids come from requests should use
+// [WithKnownTenantsOnly] (keys only for tenants already in the table, put
+// there by [Store.InitTenant] or "colcrypt keys init --tenant") or
+// [WithTenantValidator] (a hook consulted before a first key is created).
+// A refused tenant fails with [ErrUnknownTenant] after one read of the key
+// table, without a KMS call or a write.
+//
+// [WithMinVersion] sets a minimum version per tenant, below which versions
+// neither open nor seal ([ErrVersionTooOld]). It is the application's
+// configuration, not a column, so that writing the table cannot lower it;
+// it is checked when a key enters the cache.
+//
+// # Creating keys
+//
+// The first key of a tenant without rows is version 1. Processes racing
 // on a new tenant end with one key: each wraps a fresh key and inserts it
 // if absent (INSERT … ON CONFLICT DO NOTHING; on MySQL an INSERT whose
 // duplicate-key error, or InnoDB deadlock, means another process won),
@@ -105,6 +150,11 @@
 // keeps opening the values sealed under it; re-encrypting them is the
 // migrate package's job. Concurrent rotations run one after the other; one
 // that keeps losing the race fails with [ErrConflict] rather than wait.
+//
+// [Store.DestroyVersion] destroys one retired version (never the one that
+// seals new values): its wrapped key is erased, this process zeroes it at
+// once, and values under it fail with [ErrKeyDestroyed]; the tenant's
+// other versions are untouched.
 //
 // [Store.Shred] is crypto-shredding: every version of the tenant's key is
 // marked destroyed and its wrapped bytes erased, and every later [Store.Key]

@@ -27,6 +27,7 @@ type flightKind uint8
 const (
 	flightActive flightKind = iota + 1
 	flightVersion
+	flightInit
 )
 
 type flightKey struct {

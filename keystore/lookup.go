@@ -11,8 +11,10 @@ import (
 
 // Key returns the given version of the tenant's data key, to open values sealed
 // under it: the active version or a retired one. It fails with
-// ErrKeyNotFound for a version the table does not hold and with
-// ErrKeyDestroyed for a shredded tenant.
+// ErrKeyNotFound for a version the table does not hold (a MissingKeyError
+// if this process saw the tenant's versions reach it: the row was deleted
+// or replaced), with ErrKeyDestroyed for a destroyed version or a shredded
+// tenant, and with ErrVersionTooOld below the tenant's minimum.
 //
 // A cached key is returned without I/O or allocation. Otherwise the row
 // is read and unwrapped, once however many goroutines ask at the same
@@ -59,8 +61,11 @@ func (s *Store) keySlow(ctx context.Context, tenant string, version uint32) (*Ke
 	if version == 0 {
 		return nil, fmt.Errorf("%w: tenant %q version 0", ErrKeyNotFound, tenant)
 	}
-	if s.cache.isDestroyed(tenant) {
-		return nil, fmt.Errorf("%w: tenant %q", ErrKeyDestroyed, tenant)
+	if err := s.checkMin(tenant, version); err != nil {
+		return nil, err
+	}
+	if s.cache.isDestroyed(tenant) || s.marks.isDestroyed(tenant, version) {
+		return nil, fmt.Errorf("%w: tenant %q version %d", ErrKeyDestroyed, tenant, version)
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("keystore: key of tenant %q version %d: %w", tenant, version, err)
@@ -75,6 +80,11 @@ func (s *Store) keySlow(ctx context.Context, tenant string, version uint32) (*Ke
 		}
 		return nil, err
 	}
+	if s.marks.isDestroyed(tenant, version) {
+		// DestroyVersion ran while the load was reading the row.
+		s.cache.remove(id, ErrKeyDestroyed)
+		return nil, fmt.Errorf("%w: tenant %q version %d", ErrKeyDestroyed, tenant, version)
+	}
 	if r.stale {
 		s.ctr.staleServed.Add(1)
 	}
@@ -84,18 +94,30 @@ func (s *Store) keySlow(ctx context.Context, tenant string, version uint32) (*Ke
 // loadKey reads the row of id and unwraps its key. A missing or destroyed
 // row also drops what the cache held for it.
 func (s *Store) loadKey(ctx context.Context, id keyID) (flightResult, error) {
+	// A caller that missed the cache just before the previous load of id
+	// finished starts a new flight: answer it from the cache that load
+	// filled, not with a second unwrap.
+	if k, stale, ok := s.cache.key(id, s.clock.precise()); ok {
+		return flightResult{key: k, stale: stale}, nil
+	}
 	row, found, err := s.readKey(ctx, id.tenant, id.version)
 	if err != nil {
 		return flightResult{}, err
 	}
 	if !found {
 		s.cache.remove(id, ErrKeyEvicted)
-		return flightResult{}, fmt.Errorf("%w: tenant %q version %d", ErrKeyNotFound, id.tenant, id.version)
+		return flightResult{}, s.missing(id.tenant, id.version)
 	}
 	if row.state == StateDestroyed {
-		s.cache.destroyTenant(id.tenant)
+		s.cache.remove(id, ErrKeyDestroyed)
+		// One version destroyed (DestroyVersion) leaves the others
+		// usable; a tenant with no live version left was shredded.
+		if sum, err := s.summary(ctx, s.db, id.tenant); err == nil && sum.rows == sum.destroyed {
+			s.cache.destroyTenant(id.tenant)
+		}
 		return flightResult{}, fmt.Errorf("%w: tenant %q version %d", ErrKeyDestroyed, id.tenant, id.version)
 	}
+	s.marks.note(id.tenant, id.version)
 	return s.unwrapRow(ctx, id, row)
 }
 
@@ -129,6 +151,14 @@ func (s *Store) unwrapRow(ctx context.Context, id keyID, row keyRow) (flightResu
 		clear(dek)
 		return flightResult{}, &CorruptRowError{Tenant: id.tenant, Version: int64(id.version), Reason: "unwrapped key has the wrong length"}
 	}
+	if err := s.marks.vouch(id.tenant, id.version, dek); err != nil {
+		// Another key under a version this process used: values sealed
+		// under the earlier one would fail as if tampered with. Say so.
+		clear(dek)
+		s.log.LogAttrs(ctx, slog.LevelError, "keystore: the key table holds another data key under a version already used; refusing it",
+			slog.String("tenant", id.tenant), slog.Uint64("version", uint64(id.version)))
+		return flightResult{}, err
+	}
 	k, res, err := s.cache.install(id, dek, s.clock.precise(), s.ttl, s.grace)
 	if err != nil {
 		return flightResult{}, fmt.Errorf("%w: tenant %q version %d", err, id.tenant, id.version)
@@ -156,7 +186,8 @@ func (s *Store) fallback(ctx context.Context, id keyID, err error) (flightResult
 	return flightResult{key: k, stale: stale}, nil
 }
 
-// LiveKeys returns the tenant's active and retired keys, newest first:
+// LiveKeys returns the tenant's active and retired keys at or above its
+// minimum version (WithMinVersion), newest first:
 // the keys an equality query must try, since matching values may have
 // been sealed under any of them. A tenant without keys has none (nil,
 // nil); a shredded one fails with ErrKeyDestroyed. The list of versions
@@ -191,6 +222,9 @@ func (s *Store) LiveKeys(ctx context.Context, tenant string) ([]*Key, error) {
 	}
 	keys := make([]*Key, 0, len(versions))
 	for _, v := range versions {
+		if s.checkMin(tenant, v) != nil {
+			continue // below the minimum: opens nothing, so matches nothing
+		}
 		k, err := s.Key(ctx, tenant, v)
 		if err != nil {
 			return nil, err

@@ -37,6 +37,7 @@ type config struct {
 	tenantKEK  func(tenant string) string
 	now        func() time.Time
 	observe    func(Event)
+	policy     statePolicy
 }
 
 func defaults() config {
@@ -150,7 +151,8 @@ func WithTenantKEK(uri func(tenant string) string) Option {
 func WithClock(now func() time.Time) Option { return func(c *config) { c.now = now } }
 
 // WithObserver sets a hook called synchronously for every KMS call,
-// stale serve, rotation and shred, never on a cache hit. It is the place
+// stale serve, rotation, destroyed version, shred and key table state
+// mismatch, never on a cache hit. It is the place
 // to feed OpenTelemetry: record a span or a histogram from the Event's
 // Start, Duration and Err. It must be fast and must not call the Store.
 func WithObserver(f func(Event)) Option { return func(c *config) { c.observe = f } }

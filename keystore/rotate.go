@@ -19,7 +19,9 @@ var errRotateRace = errors.New("keystore: rotate race")
 
 // Rotate makes a new version of the tenant's key active and retires the
 // old active version, which still opens the values sealed under it, and
-// returns the new version. This process uses the new version at once;
+// returns the new version: one past every row of the tenant, destroyed
+// ones included (a version number is never issued twice), and at least the
+// tenant's minimum (WithMinVersion). This process uses the new version at once;
 // other processes within their cache TTL.
 //
 // The new key is wrapped before the transaction, so no row lock is held
@@ -33,7 +35,9 @@ var errRotateRace = errors.New("keystore: rotate race")
 // lost races Rotate fails with ErrConflict.
 //
 // Rotate fails with ErrKeyNotFound for a tenant that has no key yet
-// (Active creates the first) and ErrKeyDestroyed for a shredded one.
+// (Active creates the first), with a MissingKeyError when the table shows
+// fewer versions than this process saw, and ErrKeyDestroyed for a
+// shredded one.
 func (s *Store) Rotate(ctx context.Context, tenant string) (uint32, error) {
 	if err := s.errIfClosed(); err != nil {
 		return 0, err
@@ -53,12 +57,16 @@ func (s *Store) Rotate(ctx context.Context, tenant string) (uint32, error) {
 			case <-t.C:
 			}
 		}
+		seen := s.marks.highest(tenant)
 		sum, err := s.summary(ctx, s.db, tenant)
 		if err != nil {
 			return 0, err
 		}
+		if err := s.marks.observe(tenant, uint32(sum.maxVersion), seen); err != nil {
+			return 0, err
+		}
 		switch {
-		case sum.destroyed > 0:
+		case sum.rows > 0 && sum.rows == sum.destroyed:
 			s.cache.destroyTenant(tenant)
 			return 0, fmt.Errorf("%w: tenant %q", ErrKeyDestroyed, tenant)
 		case sum.rows == 0:
@@ -66,7 +74,9 @@ func (s *Store) Rotate(ctx context.Context, tenant string) (uint32, error) {
 		case sum.maxVersion >= 1<<32-1:
 			return 0, fmt.Errorf("keystore: tenant %q has used every key version", tenant)
 		}
-		v := uint32(sum.maxVersion + 1)
+		// Past every row, destroyed ones included: a version number is
+		// never issued twice. Not below the tenant's minimum either.
+		v := max(uint32(sum.maxVersion+1), s.minVersion(tenant))
 		dek := newDEK()
 		kek, err := s.wrapKeeper(ctx, tenant)
 		if err != nil {
@@ -91,6 +101,7 @@ func (s *Store) Rotate(ctx context.Context, tenant string) (uint32, error) {
 			return 0, err
 		}
 		// Committed: only now may anything be sealed under the new key.
+		_ = s.marks.vouch(tenant, v, dek) // v is new: no earlier key to disagree with
 		k, _, err := s.cache.install(keyID{tenant, v}, dek, s.clock.precise(), s.ttl, s.grace)
 		if err == nil {
 			s.cache.rotated(k, s.clock.precise()+ticks(s.ttl))
@@ -126,7 +137,7 @@ func (s *Store) rotateTx(ctx context.Context, tenant string, v uint32, kekURI st
 	if err != nil {
 		return err
 	}
-	if sum.destroyed > 0 {
+	if sum.rows > 0 && sum.rows == sum.destroyed {
 		return fmt.Errorf("%w: tenant %q", ErrKeyDestroyed, tenant)
 	}
 	if sum.maxVersion != wantMax {

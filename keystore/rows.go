@@ -111,3 +111,61 @@ func (s *Store) liveVersions(ctx context.Context, tenant string) ([]uint32, erro
 	}
 	return out, nil
 }
+
+// tenantRows is what the key table shows of one tenant: enough to choose
+// the version that seals, without trusting the state column to name it.
+type tenantRows struct {
+	max       uint32   // highest version of any row, destroyed ones included
+	top       *keyRow  // the highest live (active or retired) row; nil if none
+	actives   []uint32 // versions whose state is active, newest first
+	live      int
+	destroyed int
+}
+
+// readTenant reads every row of the tenant, newest first. Only the
+// highest live row's wrapped key is kept.
+func (s *Store) readTenant(ctx context.Context, q querier, tenant string) (tenantRows, error) {
+	var t tenantRows
+	rows, err := q.QueryContext(ctx, s.q.tenantRows, tenant)
+	if err != nil {
+		return t, fmt.Errorf("keystore: read keys of tenant %q: %w", tenant, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			v       int64
+			st, uri string
+			wrapped []byte
+		)
+		if err := rows.Scan(&v, &st, &uri, &wrapped); err != nil {
+			return t, fmt.Errorf("keystore: read keys of tenant %q: %w", tenant, err)
+		}
+		u, err := checkVersion(tenant, v)
+		if err != nil {
+			return t, err
+		}
+		state, ok := parseState(st)
+		if !ok {
+			return t, &CorruptRowError{Tenant: tenant, Version: v, Reason: "unknown state"}
+		}
+		t.max = max(t.max, u)
+		if state == StateDestroyed {
+			t.destroyed++
+			continue
+		}
+		if len(wrapped) == 0 {
+			return t, &CorruptRowError{Tenant: tenant, Version: v, Reason: "live key without wrapped_dek"}
+		}
+		t.live++
+		if state == StateActive {
+			t.actives = append(t.actives, u)
+		}
+		if t.top == nil {
+			t.top = &keyRow{version: u, state: state, kekURI: uri, wrapped: wrapped}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return t, fmt.Errorf("keystore: read keys of tenant %q: %w", tenant, err)
+	}
+	return t, nil
+}

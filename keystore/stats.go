@@ -73,6 +73,15 @@ const (
 	EventRotate
 	// EventShred is a tenant's keys destroyed by Shred.
 	EventShred
+	// EventStateMismatch is a key table whose state column disagrees with
+	// its versions: the active row is not the tenant's highest live
+	// version, or no row is active while live rows exist. The Store seals
+	// under the highest live version (Event.Version) anyway; Err says what
+	// the table showed. Someone or something wrote the table.
+	EventStateMismatch
+	// EventDestroyVersion is one retired version destroyed by
+	// DestroyVersion.
+	EventDestroyVersion
 )
 
 func (k EventKind) String() string {
@@ -87,6 +96,10 @@ func (k EventKind) String() string {
 		return "rotate"
 	case EventShred:
 		return "shred"
+	case EventStateMismatch:
+		return "state-mismatch"
+	case EventDestroyVersion:
+		return "destroy-version"
 	}
 	return "unknown"
 }

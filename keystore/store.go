@@ -38,6 +38,8 @@ type Store struct {
 	clock             *clock
 	log               *slog.Logger
 	observe           func(Event)
+	policy            statePolicy   // tenants and versions the application allows
+	marks             *versionMarks // highest version seen and versions destroyed, per tenant
 
 	cache   *cache
 	flights flightGroup
@@ -104,6 +106,8 @@ func New(db *sql.DB, kek *kms.Keeper, opts ...Option) (*Store, error) {
 		clock:      newClock(cfg.now, cfg.ttl),
 		log:        cfg.log,
 		observe:    cfg.observe,
+		policy:     cfg.policy,
+		marks:      newVersionMarks(cfg.size),
 		stop:       stop,
 		ctr:        newCounters(),
 	}

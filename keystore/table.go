@@ -95,6 +95,8 @@ type queries struct {
 	retireActive  string // updated_at, tenant
 	insertRotated string // plain insert of a new active row
 	liveVersions  string // tenant → versions, newest first
+	tenantRows    string // tenant → version, state, kek_uri, wrapped_dek, newest first
+	destroyOne    string // updated_at, tenant, version: retired → destroyed
 	shred         string // updated_at, tenant
 	rewrapPage    string // after tenant, after tenant, after version, limit
 	rewrapTenant  string // tenant, after version, limit
@@ -119,6 +121,8 @@ func newQueries(d Dialect, table string) *queries {
 		retireActive:  r(`UPDATE ` + t + ` SET state = 'retired', updated_at = ? WHERE tenant_id = ? AND state = 'active'`),
 		insertRotated: r(`INSERT INTO ` + t + cols),
 		liveVersions:  r(`SELECT version FROM ` + t + ` WHERE tenant_id = ? AND ` + live + ` ORDER BY version DESC`),
+		tenantRows:    r(`SELECT version, state, kek_uri, wrapped_dek FROM ` + t + ` WHERE tenant_id = ? ORDER BY version DESC`),
+		destroyOne:    r(`UPDATE ` + t + ` SET state = 'destroyed', wrapped_dek = NULL, updated_at = ? WHERE tenant_id = ? AND version = ? AND state = 'retired'`),
 		shred:         r(`UPDATE ` + t + ` SET state = 'destroyed', wrapped_dek = NULL, updated_at = ? WHERE tenant_id = ? AND state <> 'destroyed'`),
 		rewrapPage: r(`SELECT tenant_id, version, kek_uri, wrapped_dek FROM ` + t + ` WHERE ` + live +
 			` AND (tenant_id > ? OR (tenant_id = ? AND version > ?)) ORDER BY tenant_id, version LIMIT ?`),

@@ -14,7 +14,9 @@ func TestHelp(t *testing.T) {
 		want []string
 	}{
 		{[]string{"--help"}, []string{"Exit codes", "keys", "migrate", "COLCRYPT_DSN", "COLCRYPT_KMS", "Examples:", "postgres://", "mysql://", "sqlite://"}},
-		{[]string{"help", "keys"}, []string{"init", "list", "rotate", "rewrap", "shred"}},
+		{[]string{"help", "keys"}, []string{"init", "list", "rotate", "rewrap", "destroy-version", "shred"}},
+		{[]string{"keys", "destroy-version", "--help"}, []string{"--tenant", "--version", "--yes", "backups"}},
+		{[]string{"keys", "init", "--help"}, []string{"--tenant", "WithKnownTenantsOnly"}},
 		{[]string{"migrate", "--help"}, []string{"encrypt", "reencrypt", "decrypt", "verify", "status"}},
 		{[]string{"migrate", "encrypt", "--help"}, []string{"Examples:", "--to-column", "--tenant-column", "--bind-column", "--blind-index", "--normalize", "--mode", "--armor", "--batch-size", "--workers", "--rate", "--dry-run", "--job", "--pk"}},
 		{[]string{"migrate", "verify", "--help"}, []string{"Examples:", "--expect", "Exit code 3"}},
@@ -57,6 +59,9 @@ func TestUsageExitCodes(t *testing.T) {
 		{"rotate without tenants", []string{"keys", "rotate"}, nil, exitUsage, "--all"},
 		{"rewrap without --to", []string{"keys", "rewrap"}, nil, exitUsage, "--to"},
 		{"shred without --yes", []string{"keys", "shred", "--tenant", "acme"}, nil, exitUsage, "--yes"},
+		{"destroy-version without --version", []string{"keys", "destroy-version", "--tenant", "acme", "--yes"}, nil, exitUsage, "--version"},
+		{"destroy-version without --yes", []string{"keys", "destroy-version", "--tenant", "acme", "--version", "1"}, nil, exitUsage, "--yes"},
+		{"init --tenant without master key", []string{"keys", "init", "--tenant", "acme"}, map[string]string{envKMS: ""}, exitUsage, envKMS},
 		{"no database", []string{"keys", "list"}, map[string]string{envDSN: ""}, exitUsage, envDSN},
 		{"no master key", []string{"migrate", "encrypt", "--table", "users", "--column", "email", "--tenant-column", "tenant"}, map[string]string{envKMS: ""}, exitUsage, envKMS},
 		{"unreachable database", []string{"keys", "list", "--dsn", "postgres://nobody@127.0.0.1:1/none?connect_timeout=2"}, nil, exitFailure, "connect"},
@@ -191,6 +196,53 @@ func TestEndToEnd(t *testing.T) {
 				if s["state"] != "done" {
 					t.Errorf("job %v is %v, want done", s["job_id"], s["state"])
 				}
+			}
+		})
+	}
+}
+
+// TestKeysInitTenantAndDestroyVersion: "keys init --tenant" creates a
+// tenant's first key once; "keys destroy-version" destroys one retired
+// version, refuses the one that seals, and leaves the others.
+func TestKeysInitTenantAndDestroyVersion(t *testing.T) {
+	for _, dialect := range []string{"postgres", "sqlite", "mysql"} {
+		t.Run(dialect, func(t *testing.T) {
+			f := newFixture(t, dialect)
+			out := decodeJSON[map[string]any](t, f.mustRun(exitOK, "keys", "init", "--tenant", "acme,globex", "-o", "json").stdout)
+			if ts, _ := out["tenants"].([]any); len(ts) != 2 {
+				t.Errorf("keys init --tenant acme,globex = %v", out)
+			}
+			f.mustRun(exitOK, "keys", "init", "--tenant", "acme")
+			if n := f.scalar("SELECT count(*) FROM colcrypt_keys"); n != 2 {
+				t.Fatalf("key rows after init of acme, globex, acme = %d, want 2", n)
+			}
+			f.mustRun(exitOK, "keys", "rotate", "--tenant", "acme")
+			f.mustRun(exitOK, "keys", "rotate", "--tenant", "acme")
+
+			r := f.mustRun(exitFailure, "keys", "destroy-version", "--tenant", "acme", "--version", "3", "--yes")
+			if !strings.Contains(r.stderr, "still seals new values") {
+				t.Errorf("destroy-version of the active version: stderr %q", r.stderr)
+			}
+			got := decodeJSON[map[string]any](t, f.mustRun(exitOK, "keys", "destroy-version", "--tenant", "acme", "--version", "1", "--yes", "-o", "json").stdout)
+			if got["destroyed"] != true || got["version"] != float64(1) {
+				t.Errorf("keys destroy-version = %v", got)
+			}
+			listed := decodeJSON[[]keyRow](t, f.mustRun(exitOK, "keys", "list", "--tenant", "acme", "-o", "json").stdout)
+			want := []string{"destroyed", "retired", "active"}
+			if len(listed) != 3 {
+				t.Fatalf("keys list after destroy-version = %+v", listed)
+			}
+			for i, k := range listed {
+				if k.State != want[i] {
+					t.Errorf("acme v%d is %s, want %s", k.Version, k.State, want[i])
+				}
+			}
+			if n := f.scalar("SELECT count(*) FROM colcrypt_keys WHERE tenant_id = 'acme' AND wrapped_dek IS NULL"); n != 1 {
+				t.Errorf("erased wrapped keys of acme = %d, want 1", n)
+			}
+			r = f.mustRun(exitFailure, "keys", "destroy-version", "--tenant", "acme", "--version", "7", "--yes")
+			if !strings.Contains(r.stderr, "key not found") {
+				t.Errorf("destroy-version of a missing version: stderr %q", r.stderr)
 			}
 		})
 	}

@@ -16,23 +16,33 @@ import (
 )
 
 func (c *cli) keysCmd() *cobra.Command {
-	return group("keys", "Create the key table, list, rotate, rewrap and shred tenant keys",
-		c.keysInitCmd(), c.keysListCmd(), c.keysRotateCmd(), c.keysRewrapCmd(), c.keysShredCmd())
+	return group("keys", "Create the key table and tenants, list, rotate, rewrap, destroy versions and shred tenant keys",
+		c.keysInitCmd(), c.keysListCmd(), c.keysRotateCmd(), c.keysRewrapCmd(), c.keysDestroyVersionCmd(), c.keysShredCmd())
 }
 
 func (c *cli) keysInitCmd() *cobra.Command {
-	return &cobra.Command{
+	var tenants []string
+	cmd := &cobra.Command{
 		Use:   "init",
-		Short: "Create the key table and the migration checkpoint table",
+		Short: "Create the key table and the migration checkpoint table, and tenants' first keys",
 		Long: `Create the key table (--key-table) and the migration checkpoint table
 (--checkpoint-table) if they do not exist. Running it again is harmless.
-It needs no master key.`,
+Without --tenant it needs no master key.
+
+With --tenant, also create each tenant's first key unless it has one: the way
+to make a tenant known to an application that creates keys only for known
+tenants (keystore.WithKnownTenantsOnly). This needs the master key.`,
 		Example: `  colcrypt keys init --dsn postgres://app@db:5432/app
-  colcrypt keys init --dsn sqlite:///var/lib/app/app.db --key-table app_keys`,
+  colcrypt keys init --dsn sqlite:///var/lib/app/app.db --key-table app_keys
+  colcrypt keys init --tenant acme --tenant globex`,
 		Args: cobra.NoArgs,
 		RunE: action(func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			k, err := c.open(ctx, withoutKMS)
+			need := withoutKMS
+			if len(tenants) > 0 {
+				need = withKMS
+			}
+			k, err := c.open(ctx, need)
 			if err != nil {
 				return err
 			}
@@ -43,12 +53,25 @@ It needs no master key.`,
 			if err := k.m.CreateCheckpointTable(ctx); err != nil {
 				return err
 			}
-			out := map[string]string{"key_table": c.keyTable, "checkpoint_table": c.checkpointTable, "dialect": k.md.Name()}
+			for _, t := range tenants {
+				if err := k.store.InitTenant(ctx, t); err != nil {
+					return err
+				}
+			}
+			out := map[string]any{"key_table": c.keyTable, "checkpoint_table": c.checkpointTable, "dialect": k.md.Name()}
+			if len(tenants) > 0 {
+				out["tenants"] = tenants
+			}
 			return c.emit(out, func(w io.Writer) {
 				fmt.Fprintf(w, "key table %s and checkpoint table %s are ready (%s)\n", c.keyTable, c.checkpointTable, k.md.Name())
+				for _, t := range tenants {
+					fmt.Fprintf(w, "tenant %s has a key\n", t)
+				}
 			})
 		}),
 	}
+	cmd.Flags().StringSliceVar(&tenants, "tenant", nil, "create this tenant's first key unless it has one (repeat or comma-separate for several)")
+	return cmd
 }
 
 // keyRow is one line of "keys list".
@@ -354,6 +377,60 @@ func (c *cli) keysShredCmd() *cobra.Command {
 		}),
 	}
 	cmd.Flags().StringVar(&tenant, "tenant", "", "the tenant to shred (required)")
+	cmd.Flags().BoolVar(&yes, "yes", false, "do not ask for confirmation")
+	return cmd
+}
+
+func (c *cli) keysDestroyVersionCmd() *cobra.Command {
+	var tenant string
+	var version uint32
+	var yes bool
+	cmd := &cobra.Command{
+		Use:   "destroy-version --tenant <tenant> --version <n>",
+		Short: "Destroy one retired key version of a tenant, making the values under it unreadable",
+		Long: `Destroy one retired version of a tenant's key: its wrapped key is erased from
+the key table and the values still sealed under it can no longer be decrypted.
+The tenant's other versions are unaffected. This cannot be undone.
+
+The version that seals new values (the highest live one) is refused: rotate
+first. Run "colcrypt migrate reencrypt" and check with "colcrypt keys list
+--table ... --column ..." that no row uses the version any more before
+destroying it. Database backups taken before still hold the wrapped key.
+
+Without --yes, colcrypt asks you to type the tenant id (on a terminal only).`,
+		Example: `  colcrypt keys destroy-version --tenant acme --version 1
+  colcrypt keys destroy-version --tenant acme --version 1 --yes --output json`,
+		Args: cobra.NoArgs,
+		RunE: action(func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			if tenant == "" || version == 0 {
+				return usageErr("destroy-version needs --tenant and --version")
+			}
+			if !yes {
+				if !c.stdinIsTerminal {
+					return usageErr("refusing to destroy version %d of tenant %q without --yes (standard input is not a terminal to confirm on)", version, tenant)
+				}
+				fmt.Fprintf(c.stderr, "This destroys version %d of tenant %q's key: values sealed under it become unreadable, for good.\nType the tenant id to confirm: ", version, tenant)
+				line, _ := bufio.NewReader(c.stdin).ReadString('\n')
+				if strings.TrimRight(line, "\r\n") != tenant {
+					return usageErr("confirmation did not match; nothing was destroyed")
+				}
+			}
+			k, err := c.open(ctx, withoutKMS)
+			if err != nil {
+				return err
+			}
+			defer k.Close()
+			if err := k.store.DestroyVersion(ctx, tenant, version); err != nil {
+				return err
+			}
+			return c.emit(map[string]any{"tenant": tenant, "version": version, "destroyed": true}, func(w io.Writer) {
+				fmt.Fprintf(w, "tenant %s version %d destroyed\n", tenant, version)
+			})
+		}),
+	}
+	cmd.Flags().StringVar(&tenant, "tenant", "", "the tenant (required)")
+	cmd.Flags().Uint32Var(&version, "version", 0, "the retired key version to destroy (required)")
 	cmd.Flags().BoolVar(&yes, "yes", false, "do not ask for confirmation")
 	return cmd
 }

@@ -1,0 +1,150 @@
+package keystore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+)
+
+// ErrVersionInUse is returned by DestroyVersion for the version that
+// seals the tenant's new values: its active version, or its highest live
+// one. Rotate first, re-encrypt, then destroy the old version.
+var ErrVersionInUse = errors.New("keystore: key version still seals new values")
+
+// DestroyVersion destroys one retired version of the tenant's key: its
+// wrapped key is erased (NULL) and its state becomes destroyed, in one
+// transaction that locks the tenant's rows and updates the row only if
+// it is still retired. This process drops and zeroes the key at once, and
+// the values sealed under it fail with ErrKeyDestroyed from then on;
+// other processes see it when their cached copy expires (the TTL). Other
+// versions are untouched.
+//
+// It refuses, with ErrVersionInUse, the version new values are sealed
+// under (the highest live one, and any row marked active). Destroying a
+// destroyed version does nothing; a version the table does not hold fails
+// with ErrKeyNotFound, and a shredded tenant with ErrKeyDestroyed.
+//
+// Use it after migrate reencrypt has moved every value off the version,
+// to end the use of an old key (one that may have been exposed) without
+// shredding the tenant. Like Shred, it does not reach database backups.
+func (s *Store) DestroyVersion(ctx context.Context, tenant string, version uint32) (err error) {
+	if err := s.errIfClosed(); err != nil {
+		return err
+	}
+	if err := validTenant(tenant); err != nil {
+		return err
+	}
+	if version == 0 {
+		return fmt.Errorf("%w: tenant %q version 0", ErrKeyNotFound, tenant)
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("keystore: destroy tenant %q version %d: %w", tenant, version, err)
+	}
+	defer func() {
+		if err != nil {
+			tx.Rollback()
+		}
+	}()
+	if err = s.lockTenantRead(ctx, tx, tenant); err != nil {
+		return err
+	}
+	t, err := s.readTenant(ctx, tx, tenant)
+	if err != nil {
+		return err
+	}
+	var state State
+	switch {
+	case t.top == nil && t.destroyed > 0:
+		return fmt.Errorf("%w: tenant %q", ErrKeyDestroyed, tenant)
+	case version > t.max:
+		return s.missing(tenant, version)
+	case version == t.top.version:
+		return fmt.Errorf("%w: tenant %q version %d is its highest live version", ErrVersionInUse, tenant, version)
+	}
+	if state, err = s.stateOf(ctx, tx, tenant, version); err != nil {
+		return err
+	}
+	switch state {
+	case "":
+		return s.missing(tenant, version)
+	case StateDestroyed:
+		err = tx.Commit()
+		s.forgetVersion(tenant, version)
+		return err
+	case StateActive:
+		return fmt.Errorf("%w: tenant %q version %d is marked active", ErrVersionInUse, tenant, version)
+	}
+	res, err := tx.ExecContext(ctx, s.q.destroyOne, s.dialect.timeArg(s.clock.wall()), tenant, int64(version))
+	if err != nil {
+		return fmt.Errorf("keystore: destroy tenant %q version %d: %w", tenant, version, err)
+	}
+	if n, rerr := res.RowsAffected(); rerr != nil || n != 1 {
+		err = fmt.Errorf("%w: destroying tenant %q version %d", ErrConflict, tenant, version)
+		return err
+	}
+	if err = tx.Commit(); err != nil {
+		return fmt.Errorf("keystore: destroy tenant %q version %d: commit: %w", tenant, version, err)
+	}
+	s.forgetVersion(tenant, version)
+	s.log.LogAttrs(ctx, slog.LevelInfo, "keystore: destroyed a tenant key version",
+		slog.String("tenant", tenant), slog.Uint64("version", uint64(version)))
+	s.emit(Event{Kind: EventDestroyVersion, Tenant: tenant, Version: version})
+	return nil
+}
+
+// lockTenantRead runs the dialect's tenant lock as a query whose rows
+// are read and closed. (Run through Exec, MySQL's locking SELECT over a
+// tenant with no rows left the go-sql-driver connection waiting for rows
+// the server never sent.)
+func (s *Store) lockTenantRead(ctx context.Context, tx *sql.Tx, tenant string) error {
+	if s.dialect == SQLite {
+		return s.lockTenant(ctx, tx, tenant) // an UPDATE: nothing to read
+	}
+	rows, err := tx.QueryContext(ctx, s.q.lockTenant, tenant)
+	if err == nil {
+		for rows.Next() {
+		}
+		err = rows.Err()
+		if cerr := rows.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("keystore: lock tenant %q: %w", tenant, err)
+	}
+	return nil
+}
+
+// stateOf returns the state of one version's row, "" if there is none.
+func (s *Store) stateOf(ctx context.Context, q querier, tenant string, version uint32) (State, error) {
+	var st string
+	var wrapped []byte
+	var uri string
+	err := q.QueryRowContext(ctx, s.q.selectKey, tenant, int64(version)).Scan(&st, &uri, &wrapped)
+	if err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return "", nil
+		}
+		return "", fmt.Errorf("keystore: read key of tenant %q version %d: %w", tenant, version, err)
+	}
+	clear(wrapped)
+	state, ok := parseState(st)
+	if !ok {
+		return "", &CorruptRowError{Tenant: tenant, Version: int64(version), Reason: "unknown state"}
+	}
+	return state, nil
+}
+
+// forgetVersion makes this process refuse a destroyed version: it is
+// remembered as destroyed, so a load that read the row before cannot
+// cache it again, and its cached key is zeroed and dropped from the
+// cache and the cipher indexes. The tenant's active and live records are
+// dropped too, so the next Active and LiveKeys read the table.
+func (s *Store) forgetVersion(tenant string, version uint32) {
+	s.marks.destroy(tenant, version)
+	s.cache.remove(keyID{tenant, version}, ErrKeyDestroyed)
+	s.cache.forgetTenantViews(tenant)
+}

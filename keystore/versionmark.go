@@ -1,0 +1,193 @@
+package keystore
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+	"sync"
+)
+
+// MissingKeyError is a key version the key table no longer shows although
+// this process saw the tenant's versions reach it: its row was deleted,
+// or the table was cut back (restored from an older backup, rows removed
+// by hand). It wraps ErrKeyNotFound.
+//
+// A deleted key row is not a way to make a version fresh again: values
+// sealed under the deleted key cannot be opened by anyone without that
+// key (a backup of the table), and the Store does not issue a new key
+// under the old number, which would make those values fail as if they had
+// been tampered with. The error names the version, so the operator knows
+// to restore the row rather than suspect the data.
+type MissingKeyError struct {
+	Tenant string
+	// Version is the version asked for, or 0 when the tenant's highest
+	// version went missing.
+	Version uint32
+	// Highest is the highest version of the tenant this process has seen;
+	// Shown the highest the table shows now.
+	Highest, Shown uint32
+	// Replaced is true when the table shows Version, but under another
+	// data key than the one this process used: the row was deleted and
+	// the version issued again, or the row was overwritten.
+	Replaced bool
+}
+
+func (e *MissingKeyError) Error() string {
+	if e.Replaced {
+		return fmt.Sprintf("keystore: key row of tenant %q version %d was replaced: the key table holds another data key than the one this process used under that version; values sealed under the earlier key cannot be opened until the row is restored",
+			e.Tenant, e.Version)
+	}
+	if e.Version != 0 {
+		return fmt.Sprintf("keystore: key row of tenant %q version %d is missing from the key table (deleted or replaced; this process saw versions up to %d): values sealed under it cannot be opened until the row is restored",
+			e.Tenant, e.Version, e.Highest)
+	}
+	return fmt.Sprintf("keystore: key rows of tenant %q are missing from the key table (this process saw versions up to %d, the table shows %d): deleted or replaced rows; no key is issued under a version number already used",
+		e.Tenant, e.Highest, e.Shown)
+}
+
+func (e *MissingKeyError) Unwrap() error { return ErrKeyNotFound }
+
+// versionMarks remembers, per tenant, the highest key version this
+// process has seen in the key table (a version number is never issued
+// twice, so the highest never goes down), a fingerprint of each version's
+// data key (a version's key never changes: Rewrap wraps the same key
+// again), and the versions it destroyed, so that a load that read a row
+// before DestroyVersion cannot bring the key back into the cache. It is
+// bounded: past its capacity an arbitrary tenant is forgotten, which only
+// weakens the checks for that tenant.
+type versionMarks struct {
+	mu  sync.Mutex
+	m   map[string]*versionMark
+	cap int
+	// fpKey keys the fingerprints: random per Store, so a fingerprint
+	// says nothing about a key outside this process.
+	fpKey [32]byte
+}
+
+type versionMark struct {
+	highest   uint32
+	destroyed map[uint32]struct{}
+	keys      map[uint32]fingerprint
+}
+
+// fingerprint identifies a data key within one process: HMAC-SHA256 under
+// the Store's random fpKey, truncated. It is not the key and does not
+// lead to it.
+type fingerprint [16]byte
+
+func newVersionMarks(capacity int) *versionMarks {
+	vm := &versionMarks{m: make(map[string]*versionMark), cap: capacity}
+	rand.Read(vm.fpKey[:])
+	return vm
+}
+
+// vouch records the fingerprint of the data key the table holds for the
+// tenant's version, and fails with a MissingKeyError (Replaced) if this
+// process saw another key under that version before.
+func (vm *versionMarks) vouch(tenant string, version uint32, dek []byte) error {
+	h := hmac.New(sha256.New, vm.fpKey[:])
+	var n [4]byte
+	binary.BigEndian.PutUint32(n[:], uint32(len(tenant)))
+	h.Write(n[:])
+	h.Write([]byte(tenant))
+	binary.BigEndian.PutUint32(n[:], version)
+	h.Write(n[:])
+	h.Write(dek)
+	var fp fingerprint
+	copy(fp[:], h.Sum(nil))
+	vm.mu.Lock()
+	defer vm.mu.Unlock()
+	m := vm.markLocked(tenant)
+	if old, ok := m.keys[version]; ok && old != fp {
+		return &MissingKeyError{Tenant: tenant, Version: version, Highest: m.highest, Replaced: true}
+	}
+	if m.keys == nil {
+		m.keys = make(map[uint32]fingerprint, 1)
+	}
+	m.keys[version] = fp
+	m.highest = max(m.highest, version)
+	return nil
+}
+
+// markLocked returns the tenant's mark, making room for it.
+func (vm *versionMarks) markLocked(tenant string) *versionMark {
+	m := vm.m[tenant]
+	if m == nil {
+		if len(vm.m) >= vm.cap {
+			for t := range vm.m {
+				delete(vm.m, t)
+				break
+			}
+		}
+		m = &versionMark{}
+		vm.m[tenant] = m
+	}
+	return m
+}
+
+// observe records shown, the highest version the table showed for the
+// tenant in a read that started when the highest seen was before (see
+// highest), and fails with a MissingKeyError if the table showed less
+// than before. A version noted while the read ran (a rotation committed
+// meanwhile) may be missing from it without any row having gone.
+func (vm *versionMarks) observe(tenant string, shown, before uint32) error {
+	if shown < before {
+		return &MissingKeyError{Tenant: tenant, Highest: before, Shown: shown}
+	}
+	vm.note(tenant, shown)
+	return nil
+}
+
+// note records that the table holds the tenant's version.
+func (vm *versionMarks) note(tenant string, version uint32) {
+	vm.mu.Lock()
+	defer vm.mu.Unlock()
+	m := vm.markLocked(tenant)
+	m.highest = max(m.highest, version)
+}
+
+// highest returns the highest version seen for the tenant, 0 if none.
+func (vm *versionMarks) highest(tenant string) uint32 {
+	vm.mu.Lock()
+	defer vm.mu.Unlock()
+	if m := vm.m[tenant]; m != nil {
+		return m.highest
+	}
+	return 0
+}
+
+// destroy records that this process destroyed the tenant's version.
+func (vm *versionMarks) destroy(tenant string, version uint32) {
+	vm.mu.Lock()
+	defer vm.mu.Unlock()
+	m := vm.markLocked(tenant)
+	if m.destroyed == nil {
+		m.destroyed = make(map[uint32]struct{})
+	}
+	m.destroyed[version] = struct{}{}
+	m.highest = max(m.highest, version)
+}
+
+// isDestroyed reports whether this process destroyed the version.
+func (vm *versionMarks) isDestroyed(tenant string, version uint32) bool {
+	vm.mu.Lock()
+	defer vm.mu.Unlock()
+	m := vm.m[tenant]
+	if m == nil {
+		return false
+	}
+	_, d := m.destroyed[version]
+	return d
+}
+
+// missing returns the error for a version the table does not hold: a
+// MissingKeyError if this process saw the tenant's versions reach it,
+// else ErrKeyNotFound.
+func (s *Store) missing(tenant string, version uint32) error {
+	if h := s.marks.highest(tenant); version <= h {
+		return &MissingKeyError{Tenant: tenant, Version: version, Highest: h}
+	}
+	return fmt.Errorf("%w: tenant %q version %d", ErrKeyNotFound, tenant, version)
+}
