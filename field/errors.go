@@ -16,6 +16,11 @@ var (
 	// ErrNotEncrypted is returned by Open for a column value that is not a
 	// colcrypt value (plaintext left from before a migration, say).
 	ErrNotEncrypted = errors.New("field: value is not encrypted")
+	// ErrNull is returned for a NULL read from, or a nil value written to,
+	// a column tagged notnull. NULL is never encrypted, so without notnull
+	// anyone who can write the database can erase a value by setting it to
+	// NULL and the application reads an absent value.
+	ErrNull = errors.New("field: NULL in a notnull column")
 )
 
 // NotEncryptedError says which column held a value that is not encrypted.

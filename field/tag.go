@@ -22,6 +22,9 @@ const TagName = "colcrypt"
 //	bidxlen:<bytes>        blind index length, 2 to 32 (default 16)
 //	armor                  store text armor (for text/varchar columns)
 //	allowplaintext         read plaintext too, while the column is migrated
+//	notnull                the column never holds NULL: writing a nil value
+//	                       and reading NULL are errors (ErrNull), so a value
+//	                       erased by setting it to NULL is noticed
 //	bind:<Field>           bind the value to its row: the Go field <Field>
 //	                       of the same struct (a UUID or natural key known
 //	                       before the insert) joins its associated data
@@ -33,6 +36,9 @@ type Spec struct {
 	BlindIndex     *BlindIndex
 	Armor          bool
 	AllowPlaintext bool
+	// NotNull makes NULL an error both ways: an attacker who can write the
+	// database cannot erase a value unnoticed by setting it to NULL.
+	NotNull bool
 	// Bind is the Go field whose value is the row key the value is bound
 	// to (see [RowKey]); empty for a value bound to tenant, table and
 	// column only.
@@ -95,6 +101,8 @@ func ParseTag(fieldName, tag string) (Spec, error) {
 			spec.Armor = true
 		case "allowplaintext":
 			spec.AllowPlaintext = true
+		case "notnull":
+			spec.NotNull = true
 		case "bind":
 			if !token.IsIdentifier(val) || !token.IsExported(val) {
 				return fail("bind %q is not an exported Go field name", val)

@@ -47,6 +47,9 @@ func (s serializer) Value(ctx context.Context, f *schema.Field, dst reflect.Valu
 		return nil, ef.errorf("seal", err)
 	}
 	if !ok {
+		if ef.spec.NotNull {
+			return nil, ef.errorf("seal", field.ErrNull)
+		}
 		return nil, nil
 	}
 	key, err := ef.bindOf(dst)
@@ -65,7 +68,7 @@ func (s serializer) Scan(ctx context.Context, f *schema.Field, dst reflect.Value
 		return err
 	}
 	rv := f.ReflectValueOf(ctx, dst)
-	if dbValue == nil || (st != nil && st.err != nil) {
+	if st != nil && st.err != nil {
 		rv.Set(reflect.Zero(rv.Type()))
 		return nil
 	}
@@ -76,6 +79,13 @@ func (s serializer) Scan(ctx context.Context, f *schema.Field, dst reflect.Value
 	ef := m.byField[f]
 	if ef == nil {
 		return st.report(fmt.Errorf("gormplugin: %s.%s is not an encrypted field of the model", m.name, f.Name))
+	}
+	if dbValue == nil {
+		rv.Set(reflect.Zero(rv.Type()))
+		if ef.spec.NotNull {
+			return st.report(ef.errorf("open", field.ErrNull))
+		}
+		return nil
 	}
 	var stored []byte
 	switch v := dbValue.(type) {

@@ -10,6 +10,8 @@ import (
 	"gorm.io/gorm/callbacks"
 	"gorm.io/gorm/clause"
 	"gorm.io/gorm/schema"
+
+	"github.com/colcrypt/colcrypt/field"
 )
 
 // writeModel returns the statement's model when a write has encrypted
@@ -339,6 +341,9 @@ func (w *writer) sealValue(ef *encField, tenant string, v any) (sealed any, idx 
 		return nil, nil, ef.errorf("seal", err)
 	}
 	if !ok {
+		if ef.spec.NotNull {
+			return nil, nil, ef.errorf("seal", field.ErrNull)
+		}
 		return nil, nil, nil
 	}
 	return w.sealPlaintext(ef, tenant, pt)

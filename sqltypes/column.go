@@ -31,6 +31,7 @@ type config struct {
 	mode           field.Mode
 	armor          bool
 	allowPlaintext bool
+	notNull        bool
 	bidx           *field.BlindIndex
 	bindRow        bool
 }
@@ -56,6 +57,13 @@ func Armor() Option { return func(c *config) { c.armor = true } }
 // option once the migration is verified.
 func AllowPlaintext() Option { return func(c *config) { c.allowPlaintext = true } }
 
+// NotNull makes NULL an error for a nullable T too (a pointer, slice or
+// map): Scan of NULL and Value of nil fail with an error matching
+// [ErrNull]. NULL is never encrypted, so this is how
+// a column notices a value erased by someone who writes the database.
+// (A non-pointer T refuses NULL without it.)
+func NotNull() Option { return func(c *config) { c.notNull = true } }
+
 // WithBlindIndex gives the column a blind index, stored in its own column
 // (b.Column): [Column.BlindIndex] computes the value to store and
 // [Column.Match] the candidates to look up.
@@ -67,6 +75,7 @@ func WithBlindIndex(b *field.BlindIndex) Option { return func(c *config) { c.bid
 func WithSpec(s field.Spec) Option {
 	return func(c *config) {
 		c.mode, c.armor, c.allowPlaintext, c.bidx = s.Mode, s.Armor, s.AllowPlaintext, s.BlindIndex
+		c.notNull = s.NotNull
 		c.bindRow = s.Bind != ""
 	}
 }
@@ -161,6 +170,9 @@ func (c *Column[T]) encode(v T) ([]byte, bool, error) {
 	pt, ok, err := encode(v)
 	if err != nil {
 		return nil, false, &typeError{ErrEncode, c.typ}
+	}
+	if !ok && c.notNull {
+		return nil, false, &typeError{ErrNull, c.typ}
 	}
 	return pt, ok, nil
 }

@@ -80,7 +80,7 @@ func (c *Column[T]) scanInto(ctx context.Context, tenant string, src any, dst *T
 	var stored []byte
 	switch x := src.(type) {
 	case nil:
-		if !c.nullable {
+		if !c.nullable || c.notNull {
 			return c.errorf("open", &typeError{ErrNull, c.typ})
 		}
 		var zero T
