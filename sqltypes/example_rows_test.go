@@ -1,0 +1,103 @@
+package sqltypes_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"os"
+
+	"github.com/colcrypt/colcrypt/codec"
+	"github.com/colcrypt/colcrypt/field"
+	"github.com/colcrypt/colcrypt/sqltypes"
+)
+
+// Row binding: with BindRow each value is bound to its row's key (here a
+// natural key known before the insert), so a value copied into another
+// row of the same tenant and column, by someone who can write the
+// database, fails to open instead of showing one employee another's
+// salary.
+func ExampleBindRow() {
+	ctx := context.Background()
+	dir, err := os.MkdirTemp("", "colcrypt-example")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	db, enc := exampleEncryptor(ctx, dir)
+	defer db.Close()
+
+	if _, err := db.Exec(`CREATE TABLE employees (badge TEXT PRIMARY KEY, salary BLOB NOT NULL)`); err != nil {
+		log.Fatal(err)
+	}
+	salary := sqltypes.NewColumn[int](enc, "employees", "salary", sqltypes.BindRow())
+	for badge, pay := range map[string]int{"E-1001": 98000, "E-1002": 51000} {
+		if _, err := db.ExecContext(ctx, `INSERT INTO employees VALUES (?, ?)`,
+			badge, salary.Row(badge).Value(ctx, "acme", pay)); err != nil {
+			log.Fatal(err)
+		}
+	}
+
+	// The row's key column comes first in the SELECT, and Row reads it
+	// through the pointer when the salary is scanned.
+	var badge string
+	var pay int
+	err = db.QueryRowContext(ctx, `SELECT badge, salary FROM employees WHERE badge = 'E-1002'`).
+		Scan(&badge, salary.Row(&badge).Scan(ctx, "acme", &pay))
+	fmt.Println(badge, pay, err)
+
+	// Copy E-1001's value over E-1002's, as an attacker with write access
+	// to the table could.
+	if _, err := db.Exec(`UPDATE employees SET salary = (SELECT salary FROM employees WHERE badge = 'E-1001') WHERE badge = 'E-1002'`); err != nil {
+		log.Fatal(err)
+	}
+	err = db.QueryRowContext(ctx, `SELECT badge, salary FROM employees WHERE badge = 'E-1002'`).
+		Scan(&badge, salary.Row(&badge).Scan(ctx, "acme", &pay))
+	fmt.Println("copied value:", errors.Is(err, codec.ErrAuth))
+
+	// A bound column without its row key seals nothing.
+	_, err = salary.Seal(ctx, "acme", 1)
+	fmt.Println("no row key:", errors.Is(err, field.ErrNoRowKey))
+	// Output:
+	// E-1002 51000 <nil>
+	// copied value: true
+	// no row key: true
+}
+
+// NULL is never encrypted, so anyone who can write the database can erase
+// a value by setting it to NULL. NotNull makes that an error on read, and
+// a nil written by the application an error on write, for a nullable Go
+// type too.
+func ExampleNotNull() {
+	ctx := context.Background()
+	dir, err := os.MkdirTemp("", "colcrypt-example")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	db, enc := exampleEncryptor(ctx, dir)
+	defer db.Close()
+
+	if _, err := db.Exec(`CREATE TABLE patients (id INTEGER PRIMARY KEY, allergies BLOB)`); err != nil {
+		log.Fatal(err)
+	}
+	allergies := sqltypes.NewColumn[*string](enc, "patients", "allergies", sqltypes.NotNull())
+	penicillin := "penicillin"
+	if _, err := db.ExecContext(ctx, `INSERT INTO patients VALUES (1, ?)`, allergies.Value(ctx, "acme", &penicillin)); err != nil {
+		log.Fatal(err)
+	}
+
+	_, err = db.ExecContext(ctx, `INSERT INTO patients VALUES (2, ?)`, allergies.Value(ctx, "acme", nil))
+	fmt.Println("write nil:", errors.Is(err, sqltypes.ErrNull))
+
+	// Erase the value behind the application's back.
+	if _, err := db.Exec(`UPDATE patients SET allergies = NULL WHERE id = 1`); err != nil {
+		log.Fatal(err)
+	}
+	var got *string
+	err = db.QueryRowContext(ctx, `SELECT allergies FROM patients WHERE id = 1`).Scan(allergies.Scan(ctx, "acme", &got))
+	fmt.Println("read NULL:", errors.Is(err, sqltypes.ErrNull))
+	// Output:
+	// write nil: true
+	// read NULL: true
+}
