@@ -74,6 +74,45 @@ func ExamplePostgres() {
 	// Output:
 }
 
+// MySQL and MariaDB work the same way: COLCRYPT_TEST_MYSQL_URL names a
+// server (a go-sql-driver/mysql DSN), or testcontainers starts one. The
+// key table and the application's tables share the database here.
+func ExampleOpenMySQL() {
+	runTest("TestKeyTableOnMySQL", func(t testing.TB) {
+		ctx := context.Background()
+		db := testhelpers.OpenMySQL(t)
+
+		keyFile := filepath.Join(t.TempDir(), "master.keys")
+		if err := localkms.GenerateKeyFile(keyFile, "k1"); err != nil {
+			t.Fatal(err)
+		}
+		kek, err := kms.Open(ctx, localkms.FileURL(keyFile, "k1"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { kek.Close() })
+		if err := keystore.CreateTable(ctx, db, keystore.MySQL, ""); err != nil {
+			t.Fatal(err)
+		}
+		keys, err := keystore.New(db, kek)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { keys.Close() })
+		enc := field.NewEncryptor(keys)
+
+		s := field.Scope{Tenant: "acme", Table: "patients", Column: "ssn"}
+		v, err := enc.Seal(ctx, s, []byte("123-45-6789"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := enc.Open(ctx, s, v); err != nil || string(got) != "123-45-6789" {
+			t.Fatalf("Open = %q, %v; want the sealed value", got, err)
+		}
+	})
+	// Output:
+}
+
 // Main is a package's TestMain: it runs the tests, then stops the
 // containers that Postgres and MySQL started, which outlive any single
 // test. Write it once, in any _test.go file of the package:
