@@ -143,3 +143,65 @@ func ExampleWithTenantValidator() {
 	// cust-42: <nil>
 	// admin: true true
 }
+
+// A configured minimum version holds against the key table: after the
+// tenant's values are re-encrypted under version 2, a minimum of 2 makes
+// version 1 useless even if someone edits its row back to life. The
+// minimum is read when a key is loaded, so a Store started with it (after
+// a restart, say) honours it at once.
+func ExampleWithMinVersion() {
+	ctx := context.Background()
+	dir, err := os.MkdirTemp("", "keystore-example")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	keyFile := filepath.Join(dir, "master.keys")
+	if err := localkms.GenerateKeyFile(keyFile, "k1"); err != nil {
+		log.Fatal(err)
+	}
+	kek, err := kms.Open(ctx, localkms.FileURL(keyFile, "k1"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer kek.Close()
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "app.db")+"?_pragma=busy_timeout(5000)")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer db.Close()
+	if err := keystore.CreateTable(ctx, db, keystore.SQLite, ""); err != nil {
+		log.Fatal(err)
+	}
+
+	before, err := keystore.New(db, kek)
+	if err != nil {
+		log.Fatal(err)
+	}
+	if _, err := before.Active(ctx, "acme"); err != nil { // version 1
+		log.Fatal(err)
+	}
+	if _, err := before.Rotate(ctx, "acme"); err != nil { // version 2
+		log.Fatal(err)
+	}
+	// ... colcrypt migrate reencrypt moves every value to version 2 ...
+	before.Close()
+
+	keys, err := keystore.New(db, kek, keystore.WithMinVersion(func(tenant string) uint32 { return 2 }))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer keys.Close()
+	_, err = keys.Key(ctx, "acme", 1)
+	fmt.Println("version 1:", errors.Is(err, keystore.ErrVersionTooOld))
+	k, err := keys.Active(ctx, "acme")
+	fmt.Println("active version:", k.Version(), err)
+
+	// A new tenant's first key starts at the minimum.
+	k, err = keys.Active(ctx, "globex")
+	fmt.Println("globex starts at version:", k.Version(), err)
+	// Output:
+	// version 1: true
+	// active version: 2 <nil>
+	// globex starts at version: 2 <nil>
+}
