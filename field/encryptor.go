@@ -167,6 +167,16 @@ func (e *Encryptor) SealMode(ctx context.Context, s Scope, m Mode, plaintext []b
 // authenticate, an unknown key version included; keystore.ErrKeyDestroyed
 // for a shredded tenant; KMS errors, which kms.IsRetryable classifies.
 func (e *Encryptor) Open(ctx context.Context, s Scope, value []byte) ([]byte, error) {
+	return e.AppendOpen(ctx, nil, s, value)
+}
+
+// AppendOpen is Open appending the plaintext to dst, for readers that
+// decode the plaintext and drop it (a string built from it, a number
+// parsed from it): opened into a buffer they reuse, a value costs no
+// allocation of its own. With dst nil it allocates exactly the plaintext,
+// as Open does. On error dst's contents past len(dst) are undefined, and
+// the caller should clear a reused buffer once it is done with it.
+func (e *Encryptor) AppendOpen(ctx context.Context, dst []byte, s Scope, value []byte) ([]byte, error) {
 	tenant, err := e.ResolveTenant(ctx, s.Tenant)
 	if err != nil {
 		return nil, err
@@ -179,7 +189,7 @@ func (e *Encryptor) Open(ctx context.Context, s Scope, value []byte) ([]byte, er
 	if err != nil {
 		return nil, err
 	}
-	return c.OpenValue(nil, v)
+	return c.OpenValue(dst, v)
 }
 
 // ParseStored splits a stored value of s, binary or text-armored, into
