@@ -252,7 +252,9 @@ func benchFind[T any](b *testing.B, db *gorm.DB) {
 // (x-best) and the medians (x-median). A fifth contender is the
 // hand-written baseline, a GORM serializer doing AES-256-GCM under one
 // static key (BenchHand): every other one is reported over it too
-// (x-hand, medians), with allocations per row.
+// (x-hand, medians), with allocations per row, and by the client
+// process's CPU time (cpu-x-hand, medians), which the load of a shared
+// machine moves far less than wall time.
 //
 //	go test -run='^$' -bench=VsPlaintext -benchtime=15x -count=3 ./gormplugin/
 func BenchmarkGORMVsPlaintext(b *testing.B) {
@@ -327,6 +329,7 @@ type contender struct {
 func rounds(b *testing.B, cs ...contender) {
 	b.ReportAllocs()
 	times := make([][]time.Duration, len(cs))
+	cpus := make([][]time.Duration, len(cs))
 	allocs := make([][]uint64, len(cs))
 	var ms runtime.MemStats
 	i := 0
@@ -336,11 +339,13 @@ func rounds(b *testing.B, cs ...contender) {
 			cs[k].setup()
 			runtime.ReadMemStats(&ms)
 			m0 := ms.Mallocs
+			c0 := processCPU()
 			start := time.Now()
 			if err := cs[k].op(); err != nil {
 				b.Fatal(err)
 			}
 			times[k] = append(times[k], time.Since(start))
+			cpus[k] = append(cpus[k], processCPU()-c0)
 			runtime.ReadMemStats(&ms)
 			allocs[k] = append(allocs[k], ms.Mallocs-m0)
 		}
@@ -348,6 +353,7 @@ func rounds(b *testing.B, cs ...contender) {
 	}
 	for k := range cs {
 		slices.Sort(times[k])
+		slices.Sort(cpus[k])
 		slices.Sort(allocs[k])
 	}
 	mid := len(times[0]) / 2
@@ -361,6 +367,7 @@ func rounds(b *testing.B, cs ...contender) {
 		b.ReportMetric(float64(allocs[k][mid])/benchRows, c.name+"-allocs/row")
 		if hand >= 0 && k != hand {
 			b.ReportMetric(float64(times[k][mid])/float64(times[hand][mid]), c.name+"-x-hand")
+			b.ReportMetric(float64(cpus[k][mid])/float64(cpus[hand][mid]), c.name+"-cpu-x-hand")
 		}
 	}
 }

@@ -92,11 +92,14 @@ type vsContender struct {
 
 // vsRounds times each contender once per iteration, in an order that
 // rotates every iteration, and reports each one's median time over the
-// median of the contender named base ("<name>-x-<base>"), the best
-// round's µs of base, and each contender's allocations per row (the
-// median round's, counted around the op outside the timed part).
+// median of the contender named base ("<name>-x-<base>"), the same for
+// the client process's CPU time ("<name>-cpu-x-<base>", which the load
+// of a shared machine moves far less than wall time), the best round's
+// µs of base, and each contender's allocations per row (the median
+// round's, counted around the op outside the timed part).
 func vsRounds(b *testing.B, base string, rows int, cs ...vsContender) {
 	times := make([][]time.Duration, len(cs))
+	cpus := make([][]time.Duration, len(cs))
 	allocs := make([][]uint64, len(cs))
 	var ms runtime.MemStats
 	i := 0
@@ -106,11 +109,13 @@ func vsRounds(b *testing.B, base string, rows int, cs ...vsContender) {
 			cs[k].setup()
 			runtime.ReadMemStats(&ms)
 			m0 := ms.Mallocs
+			c0 := processCPU(0)
 			start := time.Now()
 			if err := cs[k].op(); err != nil {
 				b.Fatalf("%s: %v", cs[k].name, err)
 			}
 			times[k] = append(times[k], time.Since(start))
+			cpus[k] = append(cpus[k], processCPU(0)-c0)
 			runtime.ReadMemStats(&ms)
 			allocs[k] = append(allocs[k], ms.Mallocs-m0)
 		}
@@ -120,6 +125,7 @@ func vsRounds(b *testing.B, base string, rows int, cs ...vsContender) {
 	mid := len(times[0]) / 2
 	for k := range cs {
 		slices.Sort(times[k])
+		slices.Sort(cpus[k])
 		slices.Sort(allocs[k])
 	}
 	b.ReportMetric(float64(times[bi][0].Microseconds()), base+"-best-µs")
@@ -127,6 +133,7 @@ func vsRounds(b *testing.B, base string, rows int, cs ...vsContender) {
 		b.ReportMetric(float64(allocs[k][mid])/float64(rows), c.name+"-allocs/row")
 		if k != bi {
 			b.ReportMetric(float64(times[k][mid])/float64(times[bi][mid]), c.name+"-x-"+base)
+			b.ReportMetric(float64(cpus[k][mid])/float64(cpus[bi][mid]), c.name+"-cpu-x-"+base)
 		}
 	}
 }
