@@ -15,6 +15,9 @@ import (
 // with room allocates nothing. Counts, not timings: they are
 // deterministic.
 func TestWarmAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts mean nothing under -race")
+	}
 	forEachBackend(t, func(t *testing.T, b backend) {
 		e := newEnv(t, b)
 		ctx := context.Background()

@@ -50,6 +50,9 @@ func scanAllocs[T any](t *testing.T, e *sqliteEnv, col string, v T, opts ...sqlt
 // once from a pooled buffer, a []byte is the slice the AEAD opened into,
 // a number allocates nothing, and ScanBytes (pgx's path) boxes nothing.
 func TestScanAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts mean nothing under -race")
+	}
 	e := newSQLite(t)
 	when := time.Date(2026, 12, 6, 5, 0, 0, 123, time.UTC)
 	name := "given.family.0000000042@example.com.test"
@@ -88,6 +91,9 @@ func TestScanAllocs(t *testing.T) {
 // row keeps being built from the plaintext rather than handed over by
 // the driver. The Scanners are built once for the query and reused.
 func TestSelectAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts mean nothing under -race")
+	}
 	pg := newPG(t)
 	ctx := context.Background()
 	const rows = 200
