@@ -13,7 +13,8 @@ import (
 
 // scanAllocs seals v for column col of a fresh Column[T] and returns the
 // allocations one Scan and one ScanBytes of the stored value make, with
-// the Scanner built once and reused, as a loop over rows may.
+// the Scanner built once and reused, as a loop over rows may. It also
+// checks that Column.Open allocates what Scan does.
 func scanAllocs[T any](t *testing.T, e *sqliteEnv, col string, v T, opts ...sqltypes.Option) (scan, scanBytes float64) {
 	t.Helper()
 	ctx := context.Background()
@@ -41,6 +42,14 @@ func scanAllocs[T any](t *testing.T, e *sqliteEnv, col string, v T, opts ...sqlt
 	})
 	if !equal(dst, v) {
 		t.Fatalf("Scan stored %v, want %v", dst, v)
+	}
+	open := testing.AllocsPerRun(200, func() {
+		if _, err := c.Open(ctx, "acme", stored); err != nil {
+			t.Fatalf("Open: %v", err)
+		}
+	})
+	if open != scan {
+		t.Errorf("Column.Open allocs = %v, want Scan's %v", open, scan)
 	}
 	return scan, scanBytes
 }
