@@ -155,11 +155,11 @@ func (c *Column[T]) Seal(ctx context.Context, tenant string, v T) ([]byte, error
 // without database/sql: a nil stored value is NULL.
 func (c *Column[T]) Open(ctx context.Context, tenant string, stored []byte) (T, error) {
 	var out T
-	var src any
-	if stored != nil {
-		src = stored
+	if stored == nil {
+		return out, c.scanInto(ctx, tenant, nil, &out)
 	}
-	err := c.scanInto(ctx, tenant, src, &out)
+	// Not through scanInto's any: boxing stored would allocate.
+	err := c.scanStored(ctx, tenant, stored, &out)
 	return out, err
 }
 

@@ -69,9 +69,9 @@ func (c *Column[T]) seal(ctx context.Context, tenant string, pt []byte) ([]byte,
 }
 
 // open is field.Encryptor's open, bound to the row if the column is.
-func (c *Column[T]) open(ctx context.Context, tenant string, stored []byte) ([]byte, error) {
+func (c *Column[T]) open(ctx context.Context, tenant string, dst, stored []byte) ([]byte, error) {
 	if !c.bindRow {
-		return c.enc.Open(ctx, c.scope(tenant), stored)
+		return c.enc.AppendOpen(ctx, dst, c.scope(tenant), stored)
 	}
 	key, err := c.rowKey()
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/colcrypt/colcrypt/field"
@@ -61,12 +62,21 @@ func (s *scanner[T]) Scan(src any) error {
 
 // ScanBytes is pgx's pgtype.BytesScanner: pgx hands a bytea or text
 // column's bytes over without copying them into a new slice first (Scan
-// would get a copy). v is only valid during the call; nil is NULL.
+// would get a copy). v is only valid during the call; nil is NULL. It
+// goes straight to the open, without boxing v into Scan's any (an
+// allocation per value).
 func (s *scanner[T]) ScanBytes(v []byte) error {
 	if v == nil {
 		return s.Scan(nil)
 	}
-	return s.Scan(v)
+	if s.dst == nil {
+		return s.col.errorf("scan", fmt.Errorf("nil destination *%v", s.col.typ))
+	}
+	tenant := s.tenant
+	if s.tenantPtr != nil {
+		tenant = *s.tenantPtr
+	}
+	return s.col.scanStored(s.ctx, tenant, v, s.dst)
 }
 
 // String keeps the destination out of logs.
@@ -107,39 +117,115 @@ func (c *Column[T]) scanInto(ctx context.Context, tenant string, src any, dst *T
 		return c.errorf("open", fmt.Errorf("unsupported source type %T", src))
 	}
 
-	pt, err := c.open(ctx, tenant, stored)
-	if err != nil {
-		if c.allowPlaintext && errors.Is(err, field.ErrNotEncrypted) {
-			// field.Open says "not encrypted" only for a value that does
-			// not start like one: a value that does and fails to
-			// authenticate is codec.ErrAuth and never reaches this branch.
-			// The tenant is still resolved, so a request for the wrong
-			// tenant is refused the same way for plaintext rows.
-			if _, terr := c.enc.ResolveTenant(ctx, tenant); terr != nil {
-				return c.errorf("open", terr)
-			}
-			return c.decode(stored, dst)
+	return c.scanStored(ctx, tenant, stored, dst)
+}
+
+// scanStored opens the stored bytes of a value (binary or armored, or
+// plaintext with AllowPlaintext) into *dst, which it leaves unchanged on
+// error. stored is only read.
+//
+// A []byte column opens straight into the slice *dst gets: one
+// allocation, the plaintext the caller keeps. Every other type opens into
+// a pooled buffer (plaintext.go), cleared after, that decode reads from:
+// a string is then built once, a number allocates nothing.
+func (c *Column[T]) scanStored(ctx context.Context, tenant string, stored []byte, dst *T) error {
+	if p, ok := any(dst).(*[]byte); ok {
+		pt, err := c.open(ctx, tenant, nil, stored)
+		if err != nil {
+			return c.openFailed(ctx, tenant, stored, dst, err)
 		}
-		return c.errorf("open", err)
+		if pt == nil {
+			pt = []byte{} // an empty value, not NULL; costs no allocation
+		}
+		*p = pt
+		return nil
 	}
+	buf := getPlainBuf()
+	defer putPlainBuf(buf)
+	pt, err := c.open(ctx, tenant, (*buf)[:0], stored)
+	if err != nil {
+		return c.openFailed(ctx, tenant, stored, dst, err)
+	}
+	*buf = pt // keep a buffer open grew, so the pool clears and reuses it
 	return c.decode(pt, dst)
 }
 
-// decode stores the plaintext in *dst. It decodes into a fresh T, so a
-// pointer T gets a new pointee for every row (like pgx) rather than
-// overwriting the one the previous row left, and *dst changes only on
-// success.
+// openFailed handles an open's error: plaintext in a column with
+// AllowPlaintext decodes as it is, anything else is the error.
+func (c *Column[T]) openFailed(ctx context.Context, tenant string, stored []byte, dst *T, err error) error {
+	if c.allowPlaintext && errors.Is(err, field.ErrNotEncrypted) {
+		// field.Open says "not encrypted" only for a value that does
+		// not start like one: a value that does and fails to
+		// authenticate is codec.ErrAuth and never reaches this branch.
+		// The tenant is still resolved, so a request for the wrong
+		// tenant is refused the same way for plaintext rows.
+		if _, terr := c.enc.ResolveTenant(ctx, tenant); terr != nil {
+			return c.errorf("open", terr)
+		}
+		return c.decode(stored, dst)
+	}
+	return c.errorf("open", err)
+}
+
+// decode stores the plaintext in *dst, copying what it keeps: pt may be a
+// pooled buffer or the driver's. A pointer T gets a new pointee for every
+// row (like pgx) rather than overwriting the one the previous row left,
+// and *dst changes only on success.
+//
+// The common types are decoded through a type switch on dst itself, not
+// on a fresh T: a pointer to a local converted to any escapes, one more
+// allocation per value.
 func (c *Column[T]) decode(pt []byte, dst *T) error {
-	var fresh T
-	switch p := any(&fresh).(type) {
+	switch p := any(dst).(type) {
 	case *string:
 		*p = string(pt)
+		return nil
 	case *[]byte:
 		*p = append(make([]byte, 0, len(pt)), pt...)
-	default:
-		if err := field.DecodePlaintext(pt, &fresh); err != nil {
+		return nil
+	case **string:
+		s := string(pt)
+		*p = &s
+		return nil
+	case *int64:
+		v, err := strconv.ParseInt(string(pt), 10, 64)
+		if err != nil {
 			return c.errorf("open", &typeError{ErrDecode, c.typ})
 		}
+		*p = v
+		return nil
+	case *int:
+		v, err := strconv.ParseInt(string(pt), 10, strconv.IntSize)
+		if err != nil {
+			return c.errorf("open", &typeError{ErrDecode, c.typ})
+		}
+		*p = int(v)
+		return nil
+	case *bool:
+		v, err := strconv.ParseBool(string(pt))
+		if err != nil {
+			return c.errorf("open", &typeError{ErrDecode, c.typ})
+		}
+		*p = v
+		return nil
+	case *float64:
+		v, err := strconv.ParseFloat(string(pt), 64)
+		if err != nil {
+			return c.errorf("open", &typeError{ErrDecode, c.typ})
+		}
+		*p = v
+		return nil
+	case *time.Time:
+		v, err := time.Parse(time.RFC3339Nano, string(pt))
+		if err != nil {
+			return c.errorf("open", &typeError{ErrDecode, c.typ})
+		}
+		*p = v
+		return nil
+	}
+	var fresh T
+	if err := field.DecodePlaintext(pt, &fresh); err != nil {
+		return c.errorf("open", &typeError{ErrDecode, c.typ})
 	}
 	*dst = fresh
 	return nil

@@ -1,0 +1,7 @@
+//go:build race
+
+package field_test
+
+// raceEnabled reports a -race build, under which the runtime and sync.Pool
+// allocate on their own and allocation counts mean nothing.
+const raceEnabled = true

@@ -1,0 +1,5 @@
+//go:build !race
+
+package sqltypes_test
+
+const raceEnabled = false
