@@ -95,7 +95,7 @@ func (c *Cipher) SealNonces(dst, plaintext []byte, n *Nonces) ([]byte, error) {
 	dst = slices.Grow(dst, len(c.gcmHdr)+nonceSize+len(plaintext)+tagSize)
 	dst = append(dst, c.gcmHdr...)
 	dst = append(dst, nonce...)
-	return c.k.gcmOpen.Seal(dst, nonce, plaintext, c.gcmAAD), nil
+	return c.k.gcm.Seal(dst, nonce, plaintext, c.gcmAAD), nil
 }
 
 // String, GoString and Format print [redacted]. Their receivers are
