@@ -33,6 +33,8 @@ type cache struct {
 	destroyed map[string]struct{} // tenants seen shredded: never cached again
 	hand      *entry              // CLOCK hand over the ring of entries; nil when empty
 	capacity  int
+	maxBytes  int64 // WithCacheBytes; 0: no bound
+	bytes     int64 // the accounted size of the cached keys: see keyBytes
 	closed    bool
 	ciphers   *cipherIndex // ciphers by (tenant, version, table, column)
 	actives   *cipherIndex // ciphers of active keys by (tenant, 0, table, column)
@@ -51,8 +53,9 @@ type entry struct {
 	fresh      freshness
 	graceUntil int64 // may be served stale before this
 	ref        atomic.Bool
-	prev, next *entry   // the CLOCK ring
-	indexed    []column // the key's ciphers in c.ciphers
+	prev, next *entry // the CLOCK ring
+	// charged is how many of the key's ciphers c.bytes accounts.
+	charged int
 }
 
 // freshness is an entry's expiry (fresh before it) and stale mark (kept
@@ -84,8 +87,9 @@ type tenantEntry struct {
 	liveExp  int64
 }
 
-func newCache(capacity int, evictions *atomic.Uint64) *cache {
+func newCache(capacity int, maxBytes int64, evictions *atomic.Uint64) *cache {
 	return &cache{
+		maxBytes:  maxBytes,
 		keys:      make(map[keyID]*entry),
 		tenants:   make(map[string]*tenantEntry),
 		destroyed: make(map[string]struct{}),
@@ -170,19 +174,19 @@ func (c *cache) indexCipher(k *Key, table, col string, ci *codec.Cipher) {
 	if e == nil || e.key != k {
 		return
 	}
-	if c.ciphers.add(e, k, table, col, ci) {
-		e.indexed = append(e.indexed, column{table, col})
-	}
+	c.ciphers.add(e, k, table, col, ci)
 }
 
 // unindexLocked drops the ciphers of e's key from the cipher indexes,
 // the active one's too if e is its tenant's active entry; the caller is
-// about to zero or replace that key.
+// about to zero or replace that key. It looks for every cipher the key
+// handed out (a superset of those indexed: an index ref is added only
+// after its key derived the cipher), rather than keep a list per entry.
 func (c *cache) unindexLocked(e *entry) {
-	for _, col := range e.indexed {
-		c.ciphers.remove(e.key, col.table, col.column)
+	for _, ci := range e.key.cipherList() {
+		s := ci.Scope()
+		c.ciphers.remove(e.key, s.Table, s.Column)
 	}
-	e.indexed = nil
 	if te := c.tenants[e.id.tenant]; te != nil && te.active != nil && te.active.entry == e {
 		c.unindexActiveLocked(te.active)
 	}
@@ -242,17 +246,20 @@ func (c *cache) install(id keyID, dek []byte, now int64, ttl, grace time.Duratio
 			c.unindexLocked(e)
 			e.key.zero(ErrKeyEvicted)
 			c.evictions.Add(1)
-			e.key = newKey(id.tenant, id.version, dek)
+			c.bytes -= int64(e.charged) * cipherBytes
+			e.charged = 0
+			e.key = c.newKeyLocked(id, dek)
 			res = installedReplaced
 		}
 		e.fresh.store(exp, false)
 		e.graceUntil = exp + int64(grace)
 		return e.key, res, nil
 	}
-	for len(c.keys) >= c.capacity && c.hand != nil {
+	for (len(c.keys) >= c.capacity || c.maxBytes > 0 && c.bytes+keyBytes > c.maxBytes) && c.hand != nil {
 		c.removeLocked(c.victimLocked(), ErrKeyEvicted)
 	}
-	e := &entry{id: id, key: newKey(id.tenant, id.version, dek), graceUntil: exp + int64(grace)}
+	e := &entry{id: id, key: c.newKeyLocked(id, dek), graceUntil: exp + int64(grace)}
+	c.bytes += keyBytes
 	e.fresh.store(exp, false)
 	c.keys[id] = e
 	te := c.tenants[id.tenant]
@@ -299,6 +306,7 @@ func (c *cache) removeLocked(e *entry, reason error) {
 		e.prev.next, e.next.prev = e.next, e.prev
 	}
 	e.prev, e.next = nil, nil
+	c.bytes -= keyBytes + int64(e.charged)*cipherBytes
 	c.unindexLocked(e)
 	if te := c.tenants[e.id.tenant]; te != nil {
 		if te.active != nil && te.active.entry == e {
@@ -453,8 +461,9 @@ func (c *cache) close() {
 	c.actives.reset()
 	for _, e := range c.keys {
 		e.key.zero(ErrClosed)
-		e.prev, e.next, e.indexed = nil, nil, nil
+		e.prev, e.next = nil, nil
 	}
+	c.bytes = 0
 	c.keys, c.tenants, c.destroyed, c.hand = map[keyID]*entry{}, map[string]*tenantEntry{}, map[string]struct{}{}, nil
 }
 
