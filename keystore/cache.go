@@ -1,6 +1,7 @@
 package keystore
 
 import (
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -78,10 +79,12 @@ func (f *freshness) store(expires int64, stale bool) {
 }
 
 type tenantEntry struct {
-	// versions indexes the tenant's entries in c.keys by version, for the
-	// hot path: a string-keyed then uint32-keyed lookup hashes faster than
-	// one keyed by a (string, uint32) struct.
-	versions map[uint32]*entry
+	// versions lists the tenant's entries in c.keys, for the hot path: a
+	// string-keyed lookup then a scan of a tenant's few cached versions is
+	// faster than a lookup keyed by a (string, uint32) struct, which Go
+	// hashes slowly, and a list of one costs 8 bytes where a map of one
+	// costs 190.
+	versions []*entry
 	active   *activeRecord // nil when unknown
 	live     []uint32      // newest first; nil when unknown
 	liveExp  int64
@@ -98,6 +101,16 @@ func newCache(capacity int, maxBytes int64, evictions *atomic.Uint64) *cache {
 		actives:   newCipherIndex(),
 		evictions: evictions,
 	}
+}
+
+// version returns the tenant's entry of version v, or nil.
+func (te *tenantEntry) version(v uint32) *entry {
+	for _, e := range te.versions {
+		if e.id.version == v {
+			return e
+		}
+	}
+	return nil
 }
 
 // touch sets the reference bit, writing only if it was clear so that hot
@@ -131,7 +144,7 @@ func (c *cache) active(tenant string, now int64) (k *Key, stale, ok bool) {
 func (c *cache) key(id keyID, now int64) (k *Key, stale, ok bool) {
 	c.mu.RLock()
 	if te := c.tenants[id.tenant]; te != nil {
-		if e := te.versions[id.version]; e != nil {
+		if e := te.version(id.version); e != nil {
 			if exp, st := e.fresh.load(); now < exp {
 				k, stale = e.key, st
 				e.touch()
@@ -264,10 +277,10 @@ func (c *cache) install(id keyID, dek []byte, now int64, ttl, grace time.Duratio
 	c.keys[id] = e
 	te := c.tenants[id.tenant]
 	if te == nil {
-		te = &tenantEntry{versions: make(map[uint32]*entry, 1)}
+		te = &tenantEntry{versions: make([]*entry, 0, 1)}
 		c.tenants[id.tenant] = te
 	}
-	te.versions[id.version] = e
+	te.versions = append(te.versions, e)
 	// Insert behind the hand: a new entry is the last one the hand
 	// reaches, and arrives with its reference bit clear.
 	if c.hand == nil {
@@ -312,7 +325,7 @@ func (c *cache) removeLocked(e *entry, reason error) {
 		if te.active != nil && te.active.entry == e {
 			c.retireActiveLocked(te)
 		}
-		delete(te.versions, e.id.version)
+		te.versions = slices.DeleteFunc(te.versions, func(x *entry) bool { return x == e })
 		if len(te.versions) == 0 {
 			delete(c.tenants, e.id.tenant)
 		}
