@@ -101,8 +101,8 @@ func WithCacheSize(n int) Option { return func(c *config) { c.size = n } }
 // bytes). The size is accounted, not measured: each key counts 640
 // bytes and each (table, column) cipher it handed out 1,280, estimates
 // of the heap a key and a randomized column's cipher keep on
-// linux/amd64 (a deterministic or blind-indexed column keeps about
-// 1.5 KB more, not counted). So a Store with 10 encrypted columns per
+// linux/amd64 (a deterministic column keeps about 0.7 KB more, not
+// counted). So a Store with 10 encrypted columns per
 // tenant holds about n / 13,440 tenants warm. A single key whose ciphers
 // alone pass the bound stays cached, since its caller is using it.
 // Stats.CachedBytes reports the accounted size.
