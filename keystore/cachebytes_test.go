@@ -3,7 +3,10 @@ package keystore
 import (
 	"errors"
 	"fmt"
+	"sync"
 	"testing"
+
+	"github.com/colcrypt/colcrypt/codec"
 )
 
 // TestCacheBytesEvicts: with WithCacheBytes the cache stays within its
@@ -93,4 +96,80 @@ func TestCacheBytesValidated(t *testing.T) {
 	if err == nil || err.Error() != "keystore: cache bytes must not be negative, got -1" {
 		t.Fatalf("New(WithCacheBytes(-1)) = %v", err)
 	}
+}
+
+// TestCacheBytesConcurrent: goroutines sealing and opening across more
+// tenants than the bound in bytes holds leave the cache within it, with
+// its accounted size the sum over its entries and every entry charged
+// for exactly the ciphers its key handed out. Run it under -race.
+func TestCacheBytesConcurrent(t *testing.T) {
+	tdb := sqliteOnly(t)
+	const perTenant = keyBytes + 3*cipherBytes
+	bound := int64(5 * perTenant)
+	s := newTestStore(t, tdb, tdb.db, newInsecureTestKMS(t).keeper(testKEK), WithCacheBytes(bound))
+	cols := []string{"name", "email", "phone"}
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 150 {
+				tn := fmt.Sprintf("t%d", (g*7+i)%20)
+				col := cols[i%len(cols)]
+				if err := sealOpenRetry(s, tn, col); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	c := s.cache
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var sum int64
+	for _, e := range c.keys {
+		if n := len(e.key.cipherList()); e.charged != n {
+			t.Errorf("entry %v charged for %d ciphers, its key has %d", e.id, e.charged, n)
+		}
+		sum += keyBytes + int64(e.charged)*cipherBytes
+	}
+	if c.bytes != sum || c.bytes > bound {
+		t.Fatalf("cache accounts %d bytes, its entries %d, bound %d", c.bytes, sum, bound)
+	}
+}
+
+// sealOpenRetry seals a value in the tenant's column and opens it by
+// version, asking again after ErrKeyEvicted as the package doc says: a
+// key can be evicted between Active and Key.Cipher.
+func sealOpenRetry(s *Store, tenant, col string) error {
+	var err error
+	for range 5 {
+		var c *codec.Cipher
+		if c, err = s.ActiveCipher(ctxb, tenant, "patients", col); err != nil {
+			if errors.Is(err, ErrKeyEvicted) {
+				continue
+			}
+			return err
+		}
+		v, err := c.Seal(nil, []byte("x"))
+		if err != nil {
+			return err
+		}
+		o, err := s.Cipher(ctxb, tenant, c.Version(), "patients", col)
+		if errors.Is(err, ErrKeyEvicted) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if _, err := o.Open(nil, v); err != nil {
+			return err
+		}
+		return nil
+	}
+	return err
 }
