@@ -2,8 +2,6 @@ package codec
 
 import (
 	"errors"
-	"fmt"
-	"slices"
 	"sync"
 )
 
@@ -73,9 +71,7 @@ func (c *Cipher) SealRow(dst, plaintext []byte, row string) ([]byte, error) {
 	}
 	aad := rowAAD(c.gcmAAD, row)
 	defer putRowAAD(aad)
-	dst = slices.Grow(dst, len(c.gcmHdr)+nonceSize+len(plaintext)+tagSize)
-	dst = append(dst, c.gcmHdr...)
-	return c.k.gcm.Seal(dst, nil, plaintext, *aad), nil
+	return c.sealGCM(dst, plaintext, *aad), nil
 }
 
 // SealDeterministicRow is SealDeterministic for a value bound to one row:
@@ -84,15 +80,13 @@ func (c *Cipher) SealDeterministicRow(dst, plaintext []byte, row string) ([]byte
 	if len(plaintext) > MaxPlaintextSize {
 		return nil, errors.New("codec: plaintext too large")
 	}
-	aad := rowAAD(c.sivAAD, row)
-	defer putRowAAD(aad)
-	ct, err := c.k.siv.EncryptDeterministically(plaintext, *aad)
+	s, err := c.sivState()
 	if err != nil {
-		return nil, fmt.Errorf("codec: %w", err)
+		return nil, err
 	}
-	dst = slices.Grow(dst, len(c.sivHdr)+len(ct))
-	dst = append(dst, c.sivHdr...)
-	return append(dst, ct...), nil
+	aad := rowAAD(s.aad, row)
+	defer putRowAAD(aad)
+	return c.sealSIV(dst, plaintext, s, *aad)
 }
 
 // OpenValueRow is OpenValue for a value sealed by SealRow or
@@ -110,19 +104,19 @@ func (c *Cipher) OpenValueRow(dst []byte, v Value, row string) ([]byte, error) {
 		}
 		aad := rowAAD(c.gcmAAD, row)
 		defer putRowAAD(aad)
-		out, err := c.k.gcmOpen.Open(dst, v.Nonce, v.Ciphertext, *aad)
+		out, err := c.k.gcm.Open(dst, v.Nonce, v.Ciphertext, *aad)
 		if err != nil {
 			return nil, ErrAuth
 		}
 		return out, nil
 	case AESSIV:
-		aad := rowAAD(c.sivAAD, row)
-		defer putRowAAD(aad)
-		out, err := c.k.siv.DecryptDeterministically(v.Ciphertext, *aad)
+		s, err := c.sivState()
 		if err != nil {
-			return nil, ErrAuth
+			return nil, err
 		}
-		return append(dst, out...), nil
+		aad := rowAAD(s.aad, row)
+		defer putRowAAD(aad)
+		return c.openSIV(dst, v.Ciphertext, s, *aad)
 	}
 	return nil, ErrAuth
 }

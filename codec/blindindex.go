@@ -23,6 +23,10 @@ func (c *Cipher) BlindIndex(dst, normalized []byte, length int) ([]byte, error) 
 	if length < MinBlindIndexLen || length > MaxBlindIndexLen {
 		panic(fmt.Sprintf("codec: blind index length %d outside [%d, %d]", length, MinBlindIndexLen, MaxBlindIndexLen))
 	}
+	b, err := c.bidxState()
+	if err != nil {
+		return nil, err
+	}
 	// The read lock keeps Destroy from clearing the subkey while the pool
 	// derives a new hash from it, and from emptying the pool before the
 	// hash is back in it.
@@ -31,11 +35,11 @@ func (c *Cipher) BlindIndex(dst, normalized []byte, length int) ([]byte, error) 
 	if c.k.destroyed.Load() {
 		return nil, ErrCipherDestroyed
 	}
-	h := c.k.bidx.Get().(hash.Hash)
+	h := b.pool.Get().(hash.Hash)
 	h.Reset()
 	h.Write(normalized)
 	var sum [32]byte
 	full := h.Sum(sum[:0])
-	c.k.bidx.Put(h)
+	b.pool.Put(h)
 	return append(dst, full[:length]...), nil
 }

@@ -4,6 +4,7 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -19,8 +20,21 @@ import (
 
 // Cipher seals and opens the values of one Scope under one version of the
 // tenant's data key. It holds the derived subkeys and their ready AEADs, so
-// sealing a value costs no key schedule. A Cipher is immutable after
-// NewCipher, until Destroy, and safe for concurrent use.
+// sealing a value costs no key schedule. A Cipher is safe for concurrent
+// use; its observable behaviour never changes after NewCipher, until
+// Destroy.
+//
+// # Memory
+//
+// A key store keeps one Cipher per (tenant, column, key version) warm,
+// so its size is what a cached tenant costs. NewCipher builds only the
+// AES-256-GCM state, which every column needs: one AEAD for seal and open
+// alike, with the nonce drawn from crypto/rand by Seal. The AES-SIV and
+// blind-index state, which only deterministic and indexed columns use,
+// is built on the first SealDeterministic, deterministic open or
+// BlindIndex (under the Cipher's lock, once; read lock-free after), from
+// subkey bytes derived by NewCipher. A randomized column's Cipher thus
+// never holds an AES-SIV or HMAC object.
 //
 // A Cipher holds key material: it prints as [redacted] under every fmt
 // verb, in JSON and in log/slog, by pointer and by value.
@@ -35,16 +49,15 @@ import (
 // AES-256 key schedule of the GCM subkey (crypto/aes), the AES-256 key
 // schedule and the two CMAC subkeys of the SIV MAC key (Tink's internal
 // aescmac), and the inner and outer HMAC pads of the blind-index subkey
-// (crypto/hmac). Destroy drops its references to them, so the garbage
-// collector reclaims them, without zeroing them.
+// (crypto/hmac), the last two only if they were built. Destroy drops its
+// references to them, so the garbage collector reclaims them, without
+// zeroing them.
 type Cipher struct {
 	version uint32
 	scope   Scope
 
 	gcmAAD []byte // GCM header ‖ canonical scope
 	gcmHdr []byte // a prefix of gcmAAD
-	sivAAD []byte
-	sivHdr []byte
 
 	k *cipherKeys
 }
@@ -61,22 +74,41 @@ type cipherKeys struct {
 	// AES key schedule), so the hot path takes no lock.
 	destroyed atomic.Bool
 	// mu is held for reading while the SIV or blind-index subkey bytes are
-	// in use and for writing while destroy clears them, so that no value
-	// is ever sealed under a half-cleared key.
+	// in use, and for writing while destroy clears them and while the
+	// state built from them is built, so that no value is ever sealed
+	// under a half-cleared key and no state is built from one.
 	mu sync.RWMutex
 
-	gcm cipher.AEAD // nonce-prepending AES-256-GCM, for sealing
-	// gcmOpen is the same key with an explicit nonce, for opening a parsed
-	// Value whose nonce and ciphertext are separate slices, and for
-	// SealNonces.
-	gcmOpen cipher.AEAD
-	siv     *subtle.AESSIV
-	// sivKey is the slice Tink's AESSIV keeps and reads on every call.
-	sivKey *secret.Bytes
-	// bidx hands out HMAC-SHA256 hashes keyed with bidxKey.
-	bidxKey *secret.Bytes
-	bidx    sync.Pool
+	// gcm is AES-256-GCM with an explicit nonce, for Seal (which draws
+	// the nonce), SealNonces and every open: one AEAD, one key schedule
+	// and one GHASH table per Cipher.
+	gcm cipher.AEAD
+	// sub is the SIV subkey (sivKeyLen bytes) followed by the blind-index
+	// subkey (bidxKeyLen bytes), derived by NewCipher and read only to
+	// build siv and bidx, and by the blind-index hashes those build.
+	sub *secret.Bytes
+	// siv and bidx are nil until first use, and again after destroy.
+	siv  atomic.Pointer[sivState]
+	bidx atomic.Pointer[bidxState]
 }
+
+// sivState is a Cipher's deterministic mode: Tink's AES-SIV, which keeps
+// and reads on every call the slice of sub it was given, and the SIV
+// associated data.
+type sivState struct {
+	siv *subtle.AESSIV
+	aad []byte // SIV header ‖ canonical scope
+	hdr []byte // a prefix of aad
+}
+
+// bidxState hands out HMAC-SHA256 hashes keyed with the blind-index
+// subkey.
+type bidxState struct{ pool sync.Pool }
+
+const (
+	sivKeyLen  = subtle.AESSIVKeySize
+	bidxKeyLen = 32
+)
 
 // ErrCipherDestroyed is returned by every method of a Cipher that seals,
 // opens or indexes after Destroy: the key it was derived from was
@@ -99,44 +131,37 @@ func NewCipher(dek []byte, version uint32, scope Scope) (*Cipher, error) {
 		return nil, fmt.Errorf("codec: derive: %w", err)
 	}
 	defer clear(gcmKey)
-	// sivKey is not cleared here: Tink's AESSIV keeps the slice it is
-	// given and runs the CTR key schedule from key[32:] on every call, so
-	// clearing it would leave every deterministic value encrypted under an
-	// all-zero CTR key (while still round-tripping and authenticating).
-	// Destroy clears it, under the write lock that SealDeterministic and
-	// OpenValue hold for reading.
-	sivKey, err := deriveSubkey(dek, labelSIV, scope.Table, scope.Column, subtle.AESSIVKeySize)
+	// The SIV and blind-index subkeys are derived now, while the data key
+	// is at hand (the Cipher keeps no reference to it), into one buffer
+	// that destroy clears; the AEAD and hashes built from them wait for
+	// first use.
+	sub := make([]byte, 0, sivKeyLen+bidxKeyLen)
+	sivKey, err := deriveSubkey(dek, labelSIV, scope.Table, scope.Column, sivKeyLen)
 	if err != nil {
 		return nil, fmt.Errorf("codec: derive: %w", err)
 	}
-	bidxKey, err := deriveSubkey(dek, labelBidx, scope.Table, scope.Column, 32)
+	sub = append(sub, sivKey...)
+	clear(sivKey)
+	bidxKey, err := deriveSubkey(dek, labelBidx, scope.Table, scope.Column, bidxKeyLen)
 	if err != nil {
+		clear(sub)
 		return nil, fmt.Errorf("codec: derive: %w", err)
 	}
+	sub = append(sub, bidxKey...)
+	clear(bidxKey)
 
 	block, err := aes.NewCipher(gcmKey)
 	if err != nil {
+		clear(sub)
 		return nil, fmt.Errorf("codec: %w", err)
 	}
-	// NewGCMWithRandomNonce draws the nonce inside the AEAD and writes it in
-	// front of the ciphertext, which is exactly the v1 layout after the
-	// header. Only SealNonces supplies nonces itself, read from crypto/rand
-	// in bulk (nonces.go).
-	gcm, err := cipher.NewGCMWithRandomNonce(block)
+	gcm, err := cipher.NewGCM(block)
 	if err != nil {
-		return nil, fmt.Errorf("codec: %w", err)
-	}
-	gcmOpen, err := cipher.NewGCM(block)
-	if err != nil {
-		return nil, fmt.Errorf("codec: %w", err)
-	}
-	siv, err := subtle.NewAESSIV(sivKey)
-	if err != nil {
+		clear(sub)
 		return nil, fmt.Errorf("codec: %w", err)
 	}
 
-	k := &cipherKeys{gcm: gcm, gcmOpen: gcmOpen, siv: siv, sivKey: secret.New(sivKey), bidxKey: secret.New(bidxKey)}
-	k.bidx.New = func() any { return hmac.New(sha256.New, k.bidxKey.Bytes()) }
+	k := &cipherKeys{gcm: gcm, sub: secret.New(sub)}
 	c := &Cipher{version: version, scope: scope, k: k}
 	// A Cipher dropped without Destroy (an evicted key's, once the last
 	// statement holding it is done) has its subkey bytes zeroed all the
@@ -147,9 +172,56 @@ func NewCipher(dek []byte, version uint32, scope Scope) (*Cipher, error) {
 	h := headerLen(version)
 	c.gcmAAD = scope.AppendCanonical(appendHeader(nil, AESGCM, version))
 	c.gcmHdr = c.gcmAAD[:h:h]
-	c.sivAAD = scope.AppendCanonical(appendHeader(nil, AESSIV, version))
-	c.sivHdr = c.sivAAD[:h:h]
 	return c, nil
+}
+
+// sivState returns the Cipher's AES-SIV state, building it on first use.
+// Callers hold no lock; they take the read lock to use it.
+func (c *Cipher) sivState() (*sivState, error) {
+	if s := c.k.siv.Load(); s != nil {
+		return s, nil
+	}
+	k := c.k
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.destroyed.Load() {
+		return nil, ErrCipherDestroyed
+	}
+	if s := k.siv.Load(); s != nil {
+		return s, nil
+	}
+	siv, err := subtle.NewAESSIV(k.sub.Bytes()[:sivKeyLen:sivKeyLen])
+	if err != nil {
+		return nil, fmt.Errorf("codec: %w", err)
+	}
+	s := &sivState{siv: siv}
+	h := headerLen(c.version)
+	s.aad = c.scope.AppendCanonical(appendHeader(nil, AESSIV, c.version))
+	s.hdr = s.aad[:h:h]
+	k.siv.Store(s)
+	return s, nil
+}
+
+// bidxState returns the Cipher's blind-index state, building it on first
+// use. Its pool makes hashes from the subkey bytes, so callers take the
+// read lock around Get.
+func (c *Cipher) bidxState() (*bidxState, error) {
+	if b := c.k.bidx.Load(); b != nil {
+		return b, nil
+	}
+	k := c.k
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.destroyed.Load() {
+		return nil, ErrCipherDestroyed
+	}
+	if b := k.bidx.Load(); b != nil {
+		return b, nil
+	}
+	b := new(bidxState)
+	b.pool.New = func() any { return hmac.New(sha256.New, k.sub.Bytes()[sivKeyLen:]) }
+	k.bidx.Store(b)
+	return b, nil
 }
 
 // Version returns the key version the Cipher seals under.
@@ -167,9 +239,23 @@ func (c *Cipher) Seal(dst, plaintext []byte) ([]byte, error) {
 	if len(plaintext) > MaxPlaintextSize {
 		return nil, errors.New("codec: plaintext too large")
 	}
+	return c.sealGCM(dst, plaintext, c.gcmAAD), nil
+}
+
+// sealGCM appends header ‖ nonce ‖ AES-GCM(plaintext, aad) to dst, with a
+// fresh random nonce read straight into dst: what the random-nonce AEAD
+// of crypto/cipher does (the same generator, crypto/rand's), on the one
+// AEAD that also opens.
+func (c *Cipher) sealGCM(dst, plaintext, aad []byte) []byte {
 	dst = slices.Grow(dst, len(c.gcmHdr)+nonceSize+len(plaintext)+tagSize)
 	dst = append(dst, c.gcmHdr...)
-	return c.k.gcm.Seal(dst, nil, plaintext, c.gcmAAD), nil
+	n := len(dst)
+	dst = dst[:n+nonceSize]
+	nonce := dst[n:]
+	// crypto/rand.Read never fails: it crashes the program rather than
+	// return short, so no value is ever sealed under a nonce not drawn.
+	rand.Read(nonce)
+	return c.k.gcm.Seal(dst, nonce, plaintext, aad)
 }
 
 // SealDeterministic encrypts plaintext with AES-SIV: the same plaintext in
@@ -178,19 +264,44 @@ func (c *Cipher) SealDeterministic(dst, plaintext []byte) ([]byte, error) {
 	if len(plaintext) > MaxPlaintextSize {
 		return nil, errors.New("codec: plaintext too large")
 	}
+	s, err := c.sivState()
+	if err != nil {
+		return nil, err
+	}
+	return c.sealSIV(dst, plaintext, s, s.aad)
+}
+
+// sealSIV appends the SIV header and AES-SIV(plaintext, aad) to dst,
+// under the read lock that keeps destroy from clearing the key in use.
+func (c *Cipher) sealSIV(dst, plaintext []byte, s *sivState, aad []byte) ([]byte, error) {
 	c.k.mu.RLock()
 	if c.k.destroyed.Load() {
 		c.k.mu.RUnlock()
 		return nil, ErrCipherDestroyed
 	}
-	ct, err := c.k.siv.EncryptDeterministically(plaintext, c.sivAAD)
+	ct, err := s.siv.EncryptDeterministically(plaintext, aad)
 	c.k.mu.RUnlock()
 	if err != nil {
 		return nil, fmt.Errorf("codec: %w", err)
 	}
-	dst = slices.Grow(dst, len(c.sivHdr)+len(ct))
-	dst = append(dst, c.sivHdr...)
+	dst = slices.Grow(dst, len(s.hdr)+len(ct))
+	dst = append(dst, s.hdr...)
 	return append(dst, ct...), nil
+}
+
+// openSIV is sealSIV's inverse; every failure but destruction is ErrAuth.
+func (c *Cipher) openSIV(dst, ciphertext []byte, s *sivState, aad []byte) ([]byte, error) {
+	c.k.mu.RLock()
+	if c.k.destroyed.Load() {
+		c.k.mu.RUnlock()
+		return nil, ErrCipherDestroyed
+	}
+	out, err := s.siv.DecryptDeterministically(ciphertext, aad)
+	c.k.mu.RUnlock()
+	if err != nil {
+		return nil, ErrAuth
+	}
+	return append(dst, out...), nil
 }
 
 // Open authenticates and decrypts a value sealed by Seal or
@@ -207,7 +318,7 @@ func (c *Cipher) Open(dst, value []byte) ([]byte, error) {
 	// of what a small value costs beyond the AES-GCM itself.
 	if h := len(c.gcmHdr); len(value) >= h+nonceSize+tagSize && len(value) <= MaxValueSize &&
 		string(value[:h]) == string(c.gcmHdr) {
-		out, err := c.k.gcmOpen.Open(dst, value[h:h+nonceSize:h+nonceSize], value[h+nonceSize:], c.gcmAAD)
+		out, err := c.k.gcm.Open(dst, value[h:h+nonceSize:h+nonceSize], value[h+nonceSize:], c.gcmAAD)
 		if err != nil {
 			return nil, ErrAuth
 		}
@@ -238,23 +349,17 @@ func (c *Cipher) OpenValue(dst []byte, v Value) ([]byte, error) {
 		if len(v.Nonce) != nonceSize {
 			return nil, ErrAuth
 		}
-		out, err := c.k.gcmOpen.Open(dst, v.Nonce, v.Ciphertext, c.gcmAAD)
+		out, err := c.k.gcm.Open(dst, v.Nonce, v.Ciphertext, c.gcmAAD)
 		if err != nil {
 			return nil, ErrAuth
 		}
 		return out, nil
 	case AESSIV:
-		c.k.mu.RLock()
-		if c.k.destroyed.Load() {
-			c.k.mu.RUnlock()
-			return nil, ErrCipherDestroyed
-		}
-		out, err := c.k.siv.DecryptDeterministically(v.Ciphertext, c.sivAAD)
-		c.k.mu.RUnlock()
+		s, err := c.sivState()
 		if err != nil {
-			return nil, ErrAuth
+			return nil, err
 		}
-		return append(dst, out...), nil
+		return c.openSIV(dst, v.Ciphertext, s, s.aad)
 	}
 	return nil, ErrAuth
 }
@@ -276,14 +381,16 @@ func (k *cipherKeys) destroy() {
 	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	k.sivKey.Clear()
-	k.bidxKey.Clear()
+	k.sub.Clear()
+	k.siv.Store(nil)
 	// Empty the pool so its hashes, whose pads are derived from the
 	// blind-index subkey, become garbage now rather than at the
 	// pool's next clean-up; nothing refills it (BlindIndex checks
 	// destroyed under the read lock).
-	k.bidx.New = nil
-	for k.bidx.Get() != nil {
+	if b := k.bidx.Swap(nil); b != nil {
+		b.pool.New = nil
+		for b.pool.Get() != nil {
+		}
 	}
 }
 

@@ -20,7 +20,7 @@ func TestCipherDestroy(t *testing.T) {
 	pt := []byte("ann@example.com")
 	gcmValue, _ := c.Seal(nil, pt)
 	sivValue, _ := c.SealDeterministic(nil, pt)
-	sivKey, bidxKey := c.k.sivKey.Bytes(), c.k.bidxKey.Bytes() // white box: the held bytes
+	sivKey, bidxKey := c.k.sub.Bytes()[:sivKeyLen], c.k.sub.Bytes()[sivKeyLen:] // white box: the held bytes
 	if allZero(sivKey) || allZero(bidxKey) {
 		t.Fatal("subkeys are zero before Destroy")
 	}
@@ -134,7 +134,7 @@ func TestCipherCollectedZeroes(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return c.k.sivKey.Bytes(), c.k.bidxKey.Bytes()
+		return c.k.sub.Bytes()[:sivKeyLen], c.k.sub.Bytes()[sivKeyLen:]
 	}()
 	deadline := time.Now().Add(10 * time.Second)
 	for !allZero(sivKey) || !allZero(bidxKey) {

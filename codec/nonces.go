@@ -15,8 +15,8 @@ const noncesPerRead = 256
 // Nonces hands out random AES-GCM nonces to one goroutine that seals many
 // values, read from crypto/rand noncesPerRead at a time.
 //
-// Why: Cipher.Seal draws each nonce inside the AEAD with one call to the
-// system's random generator, which costs about as much as sealing a short
+// Why: Cipher.Seal draws each nonce with one call to the system's random
+// generator, which costs about as much as sealing a short
 // value and, on the machines measured, does not scale across cores (the
 // per-call part of the kernel's generator is shared). Reading the same
 // generator in bulk costs half per nonce and scales. The nonces are the
@@ -95,7 +95,7 @@ func (c *Cipher) SealNonces(dst, plaintext []byte, n *Nonces) ([]byte, error) {
 	dst = slices.Grow(dst, len(c.gcmHdr)+nonceSize+len(plaintext)+tagSize)
 	dst = append(dst, c.gcmHdr...)
 	dst = append(dst, nonce...)
-	return c.k.gcmOpen.Seal(dst, nonce, plaintext, c.gcmAAD), nil
+	return c.k.gcm.Seal(dst, nonce, plaintext, c.gcmAAD), nil
 }
 
 // String, GoString and Format print [redacted]. Their receivers are

@@ -33,9 +33,6 @@ import (
 type activeRecord struct {
 	entry *entry
 	exp   atomic.Int64 // ticks; retiredExp once replaced or dropped
-	// indexed lists the columns whose refs in c.actives were published
-	// under this record; under cache.mu.
-	indexed []column
 }
 
 // retiredExp is the expiry of a retired record: no tick is before it.
@@ -61,9 +58,7 @@ func (c *cache) indexActive(k *Key, table, col string, ci *codec.Cipher) {
 	if te == nil || te.active == nil || te.active.entry.key != k {
 		return
 	}
-	if rec := te.active; c.actives.addActive(rec, k, table, col, ci) {
-		rec.indexed = append(rec.indexed, column{table, col})
-	}
+	c.actives.addActive(te.active, k, table, col, ci)
 }
 
 // setActiveLocked records e as the tenant's active entry until exp:
@@ -92,10 +87,15 @@ func (c *cache) retireActiveLocked(te *tenantEntry) {
 }
 
 // unindexActiveLocked drops the refs published under rec; the caller is
-// about to retire rec or zero or replace its key.
+// about to retire rec or zero or replace its key. Like unindexLocked it
+// looks for every cipher of the record's key: the refs published under
+// rec are refs of that key (a record's key changes only by
+// unindexLocked, which drops them first), and the key is zeroed only
+// after its refs are dropped.
 func (c *cache) unindexActiveLocked(rec *activeRecord) {
-	for _, col := range rec.indexed {
-		c.actives.removeActive(rec.entry.key, col.table, col.column)
+	k := rec.entry.key
+	for _, ci := range k.cipherList() {
+		s := ci.Scope()
+		c.actives.removeActive(k, s.Table, s.Column)
 	}
-	rec.indexed = nil
 }

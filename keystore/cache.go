@@ -1,6 +1,7 @@
 package keystore
 
 import (
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -33,6 +34,8 @@ type cache struct {
 	destroyed map[string]struct{} // tenants seen shredded: never cached again
 	hand      *entry              // CLOCK hand over the ring of entries; nil when empty
 	capacity  int
+	maxBytes  int64 // WithCacheBytes; 0: no bound
+	bytes     int64 // the accounted size of the cached keys: see keyBytes
 	closed    bool
 	ciphers   *cipherIndex // ciphers by (tenant, version, table, column)
 	actives   *cipherIndex // ciphers of active keys by (tenant, 0, table, column)
@@ -51,8 +54,9 @@ type entry struct {
 	fresh      freshness
 	graceUntil int64 // may be served stale before this
 	ref        atomic.Bool
-	prev, next *entry   // the CLOCK ring
-	indexed    []column // the key's ciphers in c.ciphers
+	prev, next *entry // the CLOCK ring
+	// charged is how many of the key's ciphers c.bytes accounts.
+	charged int
 }
 
 // freshness is an entry's expiry (fresh before it) and stale mark (kept
@@ -75,17 +79,20 @@ func (f *freshness) store(expires int64, stale bool) {
 }
 
 type tenantEntry struct {
-	// versions indexes the tenant's entries in c.keys by version, for the
-	// hot path: a string-keyed then uint32-keyed lookup hashes faster than
-	// one keyed by a (string, uint32) struct.
-	versions map[uint32]*entry
+	// versions lists the tenant's entries in c.keys, for the hot path: a
+	// string-keyed lookup then a scan of a tenant's few cached versions is
+	// faster than a lookup keyed by a (string, uint32) struct, which Go
+	// hashes slowly, and a list of one costs 8 bytes where a map of one
+	// costs 190.
+	versions []*entry
 	active   *activeRecord // nil when unknown
 	live     []uint32      // newest first; nil when unknown
 	liveExp  int64
 }
 
-func newCache(capacity int, evictions *atomic.Uint64) *cache {
+func newCache(capacity int, maxBytes int64, evictions *atomic.Uint64) *cache {
 	return &cache{
+		maxBytes:  maxBytes,
 		keys:      make(map[keyID]*entry),
 		tenants:   make(map[string]*tenantEntry),
 		destroyed: make(map[string]struct{}),
@@ -94,6 +101,16 @@ func newCache(capacity int, evictions *atomic.Uint64) *cache {
 		actives:   newCipherIndex(),
 		evictions: evictions,
 	}
+}
+
+// version returns the tenant's entry of version v, or nil.
+func (te *tenantEntry) version(v uint32) *entry {
+	for _, e := range te.versions {
+		if e.id.version == v {
+			return e
+		}
+	}
+	return nil
 }
 
 // touch sets the reference bit, writing only if it was clear so that hot
@@ -127,7 +144,7 @@ func (c *cache) active(tenant string, now int64) (k *Key, stale, ok bool) {
 func (c *cache) key(id keyID, now int64) (k *Key, stale, ok bool) {
 	c.mu.RLock()
 	if te := c.tenants[id.tenant]; te != nil {
-		if e := te.versions[id.version]; e != nil {
+		if e := te.version(id.version); e != nil {
 			if exp, st := e.fresh.load(); now < exp {
 				k, stale = e.key, st
 				e.touch()
@@ -170,19 +187,19 @@ func (c *cache) indexCipher(k *Key, table, col string, ci *codec.Cipher) {
 	if e == nil || e.key != k {
 		return
 	}
-	if c.ciphers.add(e, k, table, col, ci) {
-		e.indexed = append(e.indexed, column{table, col})
-	}
+	c.ciphers.add(e, k, table, col, ci)
 }
 
 // unindexLocked drops the ciphers of e's key from the cipher indexes,
 // the active one's too if e is its tenant's active entry; the caller is
-// about to zero or replace that key.
+// about to zero or replace that key. It looks for every cipher the key
+// handed out (a superset of those indexed: an index ref is added only
+// after its key derived the cipher), rather than keep a list per entry.
 func (c *cache) unindexLocked(e *entry) {
-	for _, col := range e.indexed {
-		c.ciphers.remove(e.key, col.table, col.column)
+	for _, ci := range e.key.cipherList() {
+		s := ci.Scope()
+		c.ciphers.remove(e.key, s.Table, s.Column)
 	}
-	e.indexed = nil
 	if te := c.tenants[e.id.tenant]; te != nil && te.active != nil && te.active.entry == e {
 		c.unindexActiveLocked(te.active)
 	}
@@ -242,25 +259,28 @@ func (c *cache) install(id keyID, dek []byte, now int64, ttl, grace time.Duratio
 			c.unindexLocked(e)
 			e.key.zero(ErrKeyEvicted)
 			c.evictions.Add(1)
-			e.key = newKey(id.tenant, id.version, dek)
+			c.bytes -= int64(e.charged) * cipherBytes
+			e.charged = 0
+			e.key = c.newKeyLocked(id, dek)
 			res = installedReplaced
 		}
 		e.fresh.store(exp, false)
 		e.graceUntil = exp + int64(grace)
 		return e.key, res, nil
 	}
-	for len(c.keys) >= c.capacity && c.hand != nil {
+	for (len(c.keys) >= c.capacity || c.maxBytes > 0 && c.bytes+keyBytes > c.maxBytes) && c.hand != nil {
 		c.removeLocked(c.victimLocked(), ErrKeyEvicted)
 	}
-	e := &entry{id: id, key: newKey(id.tenant, id.version, dek), graceUntil: exp + int64(grace)}
+	e := &entry{id: id, key: c.newKeyLocked(id, dek), graceUntil: exp + int64(grace)}
+	c.bytes += keyBytes
 	e.fresh.store(exp, false)
 	c.keys[id] = e
 	te := c.tenants[id.tenant]
 	if te == nil {
-		te = &tenantEntry{versions: make(map[uint32]*entry, 1)}
+		te = &tenantEntry{versions: make([]*entry, 0, 1)}
 		c.tenants[id.tenant] = te
 	}
-	te.versions[id.version] = e
+	te.versions = append(te.versions, e)
 	// Insert behind the hand: a new entry is the last one the hand
 	// reaches, and arrives with its reference bit clear.
 	if c.hand == nil {
@@ -299,12 +319,13 @@ func (c *cache) removeLocked(e *entry, reason error) {
 		e.prev.next, e.next.prev = e.next, e.prev
 	}
 	e.prev, e.next = nil, nil
+	c.bytes -= keyBytes + int64(e.charged)*cipherBytes
 	c.unindexLocked(e)
 	if te := c.tenants[e.id.tenant]; te != nil {
 		if te.active != nil && te.active.entry == e {
 			c.retireActiveLocked(te)
 		}
-		delete(te.versions, e.id.version)
+		te.versions = slices.DeleteFunc(te.versions, func(x *entry) bool { return x == e })
 		if len(te.versions) == 0 {
 			delete(c.tenants, e.id.tenant)
 		}
@@ -453,8 +474,9 @@ func (c *cache) close() {
 	c.actives.reset()
 	for _, e := range c.keys {
 		e.key.zero(ErrClosed)
-		e.prev, e.next, e.indexed = nil, nil, nil
+		e.prev, e.next = nil, nil
 	}
+	c.bytes = 0
 	c.keys, c.tenants, c.destroyed, c.hand = map[keyID]*entry{}, map[string]*tenantEntry{}, map[string]struct{}{}, nil
 }
 

@@ -47,15 +47,15 @@ type cipherTable struct {
 }
 
 // cipherRef is one indexed cipher. All fields are set before the ref is
-// published and never written after.
+// published and never written after. Its tenant, table and column are
+// its cipher's Scope, not fields of its own: a ref is 64 bytes, not 112,
+// and the reader that compares them goes on to use the cipher anyway.
 type cipherRef struct {
-	hash          uint64
-	tenant        string
-	version       uint32
-	table, column string
-	cipher        *codec.Cipher
-	key           *Key   // the cipher's key: the ref is void once it is zeroed
-	entry         *entry // the key's cache entry, for its expiry and reference bit
+	hash    uint64
+	version uint32
+	cipher  *codec.Cipher
+	key     *Key   // the cipher's key: the ref is void once it is zeroed
+	entry   *entry // the key's cache entry, for its expiry and reference bit
 	// active is set in the cache's index of active ciphers (version 0):
 	// the tenant's active record the ref was published under, whose
 	// expiry the reader checks as well. Nil in the index of versions.
@@ -134,19 +134,24 @@ func (x *cipherIndex) lookup(tenant string, version uint32, table, column string
 	h := x.hash(tenant, version, table, column)
 	t := x.table.Load()
 	for r := t.chains[h&t.mask].Load(); r != nil; r = r.next {
-		if r.hash == h && r.version == version && r.tenant == tenant && r.table == table && r.column == column {
+		if r.hash == h && r.version == version && r.is(tenant, table, column) {
 			return r
 		}
 	}
 	return nil
 }
 
+// is reports whether r's cipher is of tenant, table and column.
+func (r *cipherRef) is(tenant, table, column string) bool {
+	s := r.cipher.Scope()
+	return s.Column == column && s.Table == table && s.Tenant == tenant
+}
+
 // add indexes c as the cipher of e's key for table.column, unless a ref
 // for it is there already, and reports whether it added one. The caller
 // holds cache.mu and has checked that e is cached with key k.
 func (x *cipherIndex) add(e *entry, k *Key, table, column string, c *codec.Cipher) bool {
-	return x.insert(&cipherRef{tenant: k.tenant, version: k.version, table: table, column: column,
-		cipher: c, key: k, entry: e})
+	return x.insert(k.tenant, table, column, &cipherRef{version: k.version, cipher: c, key: k, entry: e})
 }
 
 // addActive indexes c as the cipher for table.column of the tenant's
@@ -154,18 +159,17 @@ func (x *cipherIndex) add(e *entry, k *Key, table, column string, c *codec.Ciphe
 // already, and reports whether it added one. The caller holds cache.mu
 // and has checked that rec is the tenant's active record and k its key.
 func (x *cipherIndex) addActive(rec *activeRecord, k *Key, table, column string, c *codec.Cipher) bool {
-	return x.insert(&cipherRef{tenant: k.tenant, version: 0, table: table, column: column,
-		cipher: c, key: k, entry: rec.entry, active: rec})
+	return x.insert(k.tenant, table, column, &cipherRef{version: 0, cipher: c, key: k, entry: rec.entry, active: rec})
 }
 
-// insert publishes r, whose identity fields are set, at the head of its
-// chain unless a ref of the same identity is there.
-func (x *cipherIndex) insert(r *cipherRef) bool {
-	h := x.hash(r.tenant, r.version, r.table, r.column)
+// insert publishes r, the ref of (tenant, r.version, table, column), at
+// the head of its chain unless a ref of the same identity is there.
+func (x *cipherIndex) insert(tenant, table, column string, r *cipherRef) bool {
+	h := x.hash(tenant, r.version, table, column)
 	t := x.table.Load()
 	head := &t.chains[h&t.mask]
 	for o := head.Load(); o != nil; o = o.next {
-		if o.hash == h && o.version == r.version && o.tenant == r.tenant && o.table == r.table && o.column == r.column {
+		if o.hash == h && o.version == r.version && o.is(tenant, table, column) {
 			return false
 		}
 	}
@@ -213,7 +217,7 @@ func (x *cipherIndex) removeRef(tenant string, version uint32, k *Key, table, co
 	first := head.Load()
 	var target *cipherRef
 	for r := first; r != nil; r = r.next {
-		if r.key == k && r.version == version && r.table == table && r.column == column {
+		if r.key == k && r.version == version && r.is(tenant, table, column) {
 			target = r
 			break
 		}

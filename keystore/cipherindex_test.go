@@ -22,7 +22,7 @@ func indexed(t testing.TB, s *Store) int {
 	for i := range tb.chains {
 		for r := tb.chains[i].Load(); r != nil; r = r.next {
 			if r.hash&tb.mask != uint64(i) {
-				t.Fatalf("ref (%s, %d, %s, %s) in chain %d, its hash says %d", r.tenant, r.version, r.table, r.column, i, r.hash&tb.mask)
+				t.Fatalf("ref (%s, %d, %s, %s) in chain %d, its hash says %d", r.cipher.Scope().Tenant, r.version, r.cipher.Scope().Table, r.cipher.Scope().Column, i, r.hash&tb.mask)
 			}
 			n++
 		}
@@ -275,7 +275,13 @@ func TestCipherIndexGrowAndRemove(t *testing.T) {
 			k = newKey(tn, v, bytes.Repeat([]byte{1}, 32))
 			keys[id] = k
 		}
-		r := ref{k: k, e: &entry{key: k}, table: fmt.Sprintf("tab%d", i%5), col: fmt.Sprintf("col%d", i), c: new(codec.Cipher)}
+		r := ref{k: k, e: &entry{key: k}, table: fmt.Sprintf("tab%d", i%5), col: fmt.Sprintf("col%d", i)}
+		// A ref's identity is its cipher's scope.
+		c, err := k.Cipher(r.table, r.col)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.c = c
 		if !x.add(r.e, k, r.table, r.col, r.c) {
 			t.Fatalf("add #%d found it there already", i)
 		}

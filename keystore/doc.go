@@ -115,8 +115,12 @@
 // indexes, so goroutines on several cores do not contend. Past the TTL the row is read again and the KMS asked again,
 // so that a rotation, shred or revoked KMS permission elsewhere is seen
 // within the TTL; the number of KMS calls grows with tenants × versions per
-// TTL, never with rows. The cache is bounded ([WithCacheSize], default
-// 10,000 keys; CLOCK eviction, an approximation of LRU).
+// TTL, never with rows. The cache is bounded in keys ([WithCacheSize],
+// default 10,000) and optionally in bytes ([WithCacheBytes], accounted
+// per key and per column cipher); CLOCK eviction, an approximation of
+// LRU, makes room when either bound is passed. A warm tenant costs about
+// 1.4 KB of heap per randomized column it uses (a deterministic column
+// about 0.7 KB more), most of it the column's AES-GCM state.
 //
 // One load runs per key however many goroutines miss on it at once; each
 // caller waits only as long as its own context allows, and the load is

@@ -29,6 +29,9 @@ type Stats struct {
 	Evictions uint64
 	// Cached is the number of keys in the cache now.
 	Cached int
+	// CachedBytes is the accounted size of the cached keys and their
+	// ciphers now, which WithCacheBytes bounds.
+	CachedBytes int64
 }
 
 type counters struct {
@@ -56,6 +59,7 @@ func (s *Store) Stats() Stats {
 		StaleServed: s.ctr.staleServed.Load() + stale,
 		Evictions:   s.ctr.evictions.Load(),
 		Cached:      s.cache.len(),
+		CachedBytes: s.cache.accountedBytes(),
 	}
 }
 

@@ -111,7 +111,7 @@ func New(db *sql.DB, kek *kms.Keeper, opts ...Option) (*Store, error) {
 		stop:       stop,
 		ctr:        newCounters(),
 	}
-	s.cache = newCache(cfg.size, &s.ctr.evictions)
+	s.cache = newCache(cfg.size, cfg.bytes, &s.ctr.evictions)
 	s.flights.stop = stopCtx
 	s.keepers = keepers
 

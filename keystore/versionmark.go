@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
+	"slices"
 	"sync"
 )
 
@@ -69,7 +70,14 @@ type versionMarks struct {
 type versionMark struct {
 	highest   uint32
 	destroyed map[uint32]struct{}
-	keys      map[uint32]fingerprint
+	// keys lists the fingerprints of the versions seen: a tenant has a
+	// few, and a list of one costs 24 bytes where a map of one costs 190.
+	keys []versionKey
+}
+
+type versionKey struct {
+	version uint32
+	fp      fingerprint
 }
 
 // fingerprint identifies a data key within one process: HMAC-SHA256 under
@@ -100,13 +108,13 @@ func (vm *versionMarks) vouch(tenant string, version uint32, dek []byte) error {
 	vm.mu.Lock()
 	defer vm.mu.Unlock()
 	m := vm.markLocked(tenant)
-	if old, ok := m.keys[version]; ok && old != fp {
+	i := slices.IndexFunc(m.keys, func(k versionKey) bool { return k.version == version })
+	switch {
+	case i < 0:
+		m.keys = append(m.keys, versionKey{version, fp})
+	case m.keys[i].fp != fp:
 		return &MissingKeyError{Tenant: tenant, Version: version, Highest: m.highest, Replaced: true}
 	}
-	if m.keys == nil {
-		m.keys = make(map[uint32]fingerprint, 1)
-	}
-	m.keys[version] = fp
 	m.highest = max(m.highest, version)
 	return nil
 }

@@ -1,0 +1,139 @@
+package keystore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"path/filepath"
+	"runtime"
+	"testing"
+
+	"github.com/colcrypt/colcrypt/kms"
+	"github.com/colcrypt/colcrypt/kms/localkms"
+)
+
+// The memory a warm tenant costs, as issue measurements take it: the
+// heap's growth (live bytes after a collection) while a Store with a
+// local master key and a SQLite key table seals one value in each of a
+// few randomized columns for many tenants, divided by tenants × columns.
+// It includes everything the Store keeps per tenant (the key, its cache
+// entry, the cipher indexes, the version marks) and the key table's
+// growth in SQLite's page cache, which is bounded.
+
+// memStore returns a Store on a fresh SQLite key table with a local
+// master key, sized to cache tenants keys.
+func memStore(tb testing.TB, tenants int, opts ...Option) *Store {
+	tb.Helper()
+	dir := tb.TempDir()
+	keyFile := filepath.Join(dir, "master.keys")
+	if err := localkms.GenerateKeyFile(keyFile, "k1"); err != nil {
+		tb.Fatal(err)
+	}
+	kek, err := kms.Open(context.Background(), localkms.FileURL(keyFile, "k1"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { kek.Close() })
+	// synchronous(OFF): the measurement is of memory, and 20,000 key
+	// inserts each waiting for a sync would take minutes.
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "keys.db")+"?_pragma=busy_timeout(30000)&_pragma=journal_mode(WAL)&_pragma=synchronous(OFF)")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	db.SetMaxOpenConns(1)
+	tb.Cleanup(func() { db.Close() })
+	if err := CreateTable(context.Background(), db, SQLite, DefaultTable); err != nil {
+		tb.Fatal(err)
+	}
+	s, err := New(db, kek, append([]Option{WithDialect(SQLite), WithCacheSize(tenants)}, opts...)...)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(s.Close)
+	return s
+}
+
+// cachedColumnBytes seals a value in columns randomized columns for
+// tenants tenants and returns the heap growth per tenant-column.
+func cachedColumnBytes(tb testing.TB, s *Store, tenants, columns int) float64 {
+	tb.Helper()
+	ctx := context.Background()
+	cols := make([]string, columns)
+	for i := range cols {
+		cols[i] = fmt.Sprintf("col_%d", i)
+	}
+	names := make([]string, tenants)
+	for i := range names {
+		names[i] = fmt.Sprintf("tenant-%06d", i)
+	}
+	pt := []byte("ann@example.com")
+	// One tenant first, so that the growth below counts tenants, not the
+	// pools, statements and tables a first call makes.
+	warm := func(tenant string) {
+		for _, col := range cols {
+			c, err := s.ActiveCipher(ctx, tenant, "patients", col)
+			if err != nil {
+				tb.Fatal(err)
+			}
+			if _, err := c.Seal(nil, pt); err != nil {
+				tb.Fatal(err)
+			}
+		}
+	}
+	warm("warm-up")
+	before := liveHeap()
+	for _, t := range names {
+		warm(t)
+	}
+	after := liveHeap()
+	runtime.KeepAlive(names)
+	return float64(int64(after)-int64(before)) / float64(tenants*columns)
+}
+
+func liveHeap() uint64 {
+	runtime.GC()
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapAlloc
+}
+
+// maxTenantColumnBytes bounds the heap per cached tenant-column of a
+// randomized column over 2,000 tenants × 4 columns, where SQLite's page
+// cache weighs more than over 20,000. It was 3.3 KB when each column's
+// cipher built its AES-SIV and blind-index state up front and each key
+// kept a map of its ciphers.
+const maxTenantColumnBytes = 2000
+
+// TestCachedTenantColumnHeap: the heap a warm tenant-column costs stays
+// within maxTenantColumnBytes.
+func TestCachedTenantColumnHeap(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector adds to every allocation")
+	}
+	const tenants, columns = 2000, 4
+	s := memStore(t, tenants)
+	if per := cachedColumnBytes(t, s, tenants, columns); per > maxTenantColumnBytes {
+		t.Fatalf("a cached tenant-column costs %.0f bytes of heap, want at most %d", per, maxTenantColumnBytes)
+	} else {
+		t.Logf("%.0f bytes per cached tenant-column", per)
+	}
+}
+
+// BenchmarkCachedTenantColumnBytes reports the heap a cached
+// tenant-column of a randomized column costs, over 20,000 tenants × 4
+// columns. It measures memory, not time: run it once,
+//
+//	go test -run='^$' -bench=CachedTenantColumnBytes -benchtime=1x ./keystore/
+func BenchmarkCachedTenantColumnBytes(b *testing.B) {
+	const tenants, columns = 20_000, 4
+	var per float64
+	for b.Loop() {
+		b.StopTimer()
+		s := memStore(b, tenants)
+		b.StartTimer()
+		per = cachedColumnBytes(b, s, tenants, columns)
+	}
+	b.ReportMetric(per, "B/tenant-column")
+	b.ReportMetric(per*columns, "B/tenant")
+}
