@@ -17,7 +17,8 @@ import (
 
 func (c *cli) keysCmd() *cobra.Command {
 	return group("keys", "Create the key table, list, rotate, rewrap and shred tenant keys",
-		c.keysInitCmd(), c.keysListCmd(), c.keysRotateCmd(), c.keysRewrapCmd(), c.keysShredCmd())
+		c.keysInitCmd(), c.keysListCmd(), c.keysRotateCmd(), c.keysRewrapCmd(), c.keysShredCmd(),
+		c.keysNewLocalKeyCmd())
 }
 
 func (c *cli) keysInitCmd() *cobra.Command {
@@ -219,6 +220,7 @@ to move existing values to the new version. Shredded tenants are skipped by
 			return nil
 		}),
 	}
+	c.kmsFlags(cmd)
 	cmd.Flags().StringSliceVar(&tenants, "tenant", nil, "tenant to rotate (repeat or comma-separate for several)")
 	cmd.Flags().BoolVar(&all, "all", false, "rotate every tenant in the key table")
 	return cmd
@@ -294,6 +296,7 @@ configured for unwrapping), run rewrap, then disable the old key in the KMS.`,
 			return err
 		}),
 	}
+	c.kmsFlags(cmd)
 	f := cmd.Flags()
 	f.StringVar(&to, "to", "", "URL of the new master key (required)")
 	f.StringVar(&from, "from", "", "rewrap only keys wrapped under this master key URI")
