@@ -66,8 +66,12 @@ func (p *progressView) update(pr migrate.Progress) {
 		p.started = true
 		p.start = now.Add(-pr.Elapsed)
 		p.base = pr.Done - pr.ThisRun
-		if p.base > 0 && !p.terminal {
-			fmt.Fprintf(p.w, "colcrypt: %s: resuming after %d rows done earlier\n", p.desc, p.base)
+		if !p.terminal {
+			// A log gets its first line after plainEvery, with a rate.
+			p.last = now
+			if p.base > 0 {
+				fmt.Fprintf(p.w, "colcrypt: %s: resuming after %d rows done earlier\n", p.desc, p.base)
+			}
 		}
 	} else if pr.Done < p.pr.Done {
 		return // a report that arrived out of order: never step back

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 
 	"github.com/colcrypt/colcrypt/field"
@@ -40,9 +41,12 @@ func specObject(spec string) json.RawMessage {
 	if n, ok := m["mode"].(float64); ok {
 		m["mode"] = field.Mode(n).String()
 	}
-	b, err := json.Marshal(m)
-	if err != nil {
-		b, _ = json.Marshal(spec)
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false) // "->" in the job id stays "->"
+	if err := enc.Encode(m); err != nil {
+		raw, _ := json.Marshal(spec)
+		return raw
 	}
-	return b
+	return bytes.TrimSpace(b.Bytes())
 }
