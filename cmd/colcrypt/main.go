@@ -50,6 +50,9 @@ func main() {
 		stdinIsTerminal:  term.IsTerminal(int(os.Stdin.Fd())),
 		stderrIsTerminal: term.IsTerminal(int(os.Stderr.Fd())),
 	}
+	if c.stderrIsTerminal {
+		c.stderrWidth, _, _ = term.GetSize(int(os.Stderr.Fd()))
+	}
 	c.handleSignals(cancel)
 	os.Exit(c.run(ctx, os.Args[1:]))
 }

@@ -23,6 +23,8 @@ const (
 	// barWidth is the width of the bar's track, in cells; the line stays
 	// under 120 columns with a long job description.
 	barWidth = 24
+	// minTrack is the narrowest the track gets on a narrow terminal.
+	minTrack = 8
 )
 
 // progressView shows a job's progress on standard error: a bar redrawn in
@@ -36,6 +38,7 @@ type progressView struct {
 	w        io.Writer
 	desc     string
 	terminal bool
+	width    int // the terminal's columns; 0 if unknown
 	off      bool
 
 	mu       sync.Mutex
@@ -48,7 +51,7 @@ type progressView struct {
 }
 
 func (c *cli) progress(desc string) *progressView {
-	p := &progressView{w: c.stderr, desc: desc, terminal: c.stderrIsTerminal, off: c.noProgress}
+	p := &progressView{w: c.stderr, desc: desc, terminal: c.stderrIsTerminal, width: c.stderrWidth, off: c.noProgress}
 	c.setView(p)
 	return p
 }
@@ -92,43 +95,48 @@ func (p *progressView) update(pr migrate.Progress) {
 // The caller holds mu.
 func (p *progressView) draw(now time.Time) {
 	if p.terminal {
-		fmt.Fprintf(p.w, "\r%s\x1b[K", p.frame(now))
+		// A frame wider than the terminal wraps, and "\r" then redraws
+		// only its last line: cut it to fit.
+		f := []rune(p.frame(now))
+		if p.width > 1 && len(f) > p.width-1 {
+			f = f[:p.width-1]
+		}
+		fmt.Fprintf(p.w, "\r%s\x1b[K", string(f))
 		return
 	}
 	fmt.Fprintf(p.w, "colcrypt: %s\n", p.frame(now))
 }
 
-// frame is one rendering of the progress, without line control.
+// frame is one rendering of the progress, without line control. On a
+// terminal of known width the track shrinks (to minTrack) so that the
+// counts, rate and ETA stay on screen.
 func (p *progressView) frame(now time.Time) string {
 	pr := p.pr
 	total := max(pr.Total, pr.Done) // rows inserted since the estimate
-	var b strings.Builder
-	b.WriteString(p.desc)
+	head := p.desc
 	if p.base > 0 {
-		fmt.Fprintf(&b, " (resumed at %d)", p.base)
+		head += fmt.Sprintf(" (resumed at %d)", p.base)
 	}
 	pct := 0.0
 	if total > 0 {
 		pct = float64(pr.Done) / float64(total)
 	}
-	if p.terminal {
-		filled := int(pct * barWidth)
-		if pr.Done < total && filled == barWidth {
-			filled-- // a full bar means done, and this is not
-		}
-		fmt.Fprintf(&b, " [%s%s]", strings.Repeat("=", filled), strings.Repeat(" ", barWidth-filled))
-	}
+	var b strings.Builder
 	fmt.Fprintf(&b, " %d/%d rows", pr.Done, total)
 	if total > 0 {
-		p := int(pct * 100)
-		if pr.Done < total && p == 100 {
-			p = 99
+		percent := int(pct * 100)
+		if pr.Done < total && percent == 100 {
+			percent = 99 // 100% means done
 		}
-		fmt.Fprintf(&b, " (%d%%)", p)
+		fmt.Fprintf(&b, " (%d%%)", percent)
 	}
 	el := now.Sub(p.start)
 	run := pr.Done - p.base
-	if el >= rateAfter && run > 0 {
+	switch {
+	case p.stopping != "":
+		// No rate or ETA for a run that is stopping or stopped.
+		b.WriteString(", " + p.stopping)
+	case el >= rateAfter && run > 0:
 		rate := float64(run) / el.Seconds()
 		fmt.Fprintf(&b, ", %.0f rows/s", rate)
 		if total > pr.Done {
@@ -136,10 +144,19 @@ func (p *progressView) frame(now time.Time) string {
 			fmt.Fprintf(&b, ", ETA %v", eta.Round(time.Second))
 		}
 	}
-	if p.stopping != "" {
-		b.WriteString(", " + p.stopping)
+	tail := b.String()
+	if !p.terminal {
+		return head + tail
 	}
-	return b.String()
+	track := barWidth
+	if p.width > 0 {
+		track = min(barWidth, max(minTrack, p.width-1-len([]rune(head))-len([]rune(tail))-3))
+	}
+	filled := int(pct * float64(track))
+	if pr.Done < total && filled == track {
+		filled-- // a full bar means done, and this is not
+	}
+	return head + " [" + strings.Repeat("=", filled) + strings.Repeat(" ", track-filled) + "]" + tail
 }
 
 // stop shows on the bar that a signal asked the job to stop: the bar is
@@ -169,10 +186,12 @@ func (p *progressView) finish(done bool) {
 	if !p.started || !p.terminal {
 		return
 	}
+	p.stopping = ""
 	if done {
 		p.pr.Total = p.pr.Done
+	} else {
+		p.stopping = "not finished" // and no ETA: nothing is running
 	}
-	p.stopping = ""
 	p.draw(time.Now())
 	fmt.Fprintln(p.w)
 }

@@ -34,16 +34,23 @@ func TestProgressBarFrames(t *testing.T) {
 	if !strings.Contains(f, "400/1000 rows (40%)") || !strings.Contains(f, "rows/s, ETA ") {
 		t.Errorf("frame %q, want 400/1000 rows (40%%), a rate and a labelled ETA", f)
 	}
-	p.stop("stopping after the batch in flight (Ctrl-C again to stop now)")
-	if f := lastFrame(out.String()); !strings.Contains(f, "stopping after the batch in flight") {
-		t.Errorf("frame after a stop request %q, want it on the bar", f)
+	p.stop("stopping after this batch (Ctrl-C again: stop now)")
+	if f := lastFrame(out.String()); !strings.Contains(f, "stopping after this batch") || strings.Contains(f, "ETA") {
+		t.Errorf("frame after a stop request %q, want it on the bar, without an ETA", f)
 	}
+	// Cut to the terminal's width, so that "\r" redraws the whole frame.
+	p.width = 40
+	p.stop("stopping after this batch (Ctrl-C again: stop now)")
+	if f := lastFrame(out.String()); len([]rune(f)) != 39 {
+		t.Errorf("frame on a 40-column terminal = %q (%d columns), want 39", f, len([]rune(f)))
+	}
+	p.width = 0
 	// A late report of fewer rows never steps the bar back.
 	p.last = time.Time{}
 	p.update(migrate.Progress{Done: 300, ThisRun: 300, Total: 1000})
 	p.finish(false)
 	f = lastFrame(out.String())
-	if !strings.Contains(f, "400/1000 rows (40%)") || strings.Contains(f, "100%") || !strings.HasSuffix(out.String(), "\n") {
+	if !strings.Contains(f, "400/1000 rows (40%), not finished") || strings.Contains(f, "100%") || strings.Contains(f, "ETA") || !strings.HasSuffix(out.String(), "\n") {
 		t.Errorf("last frame of a stopped run %q, want 400/1000 (40%%) and a newline after it", f)
 	}
 	if strings.Contains(f, "[========================]") {

@@ -29,6 +29,7 @@ type cli struct {
 	getenv           func(string) string
 	stdinIsTerminal  bool
 	stderrIsTerminal bool
+	stderrWidth      int // columns of the terminal on standard error, 0 if none
 
 	dsn, kmsURL     string
 	oldKMS          []string

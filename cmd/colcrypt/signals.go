@@ -34,11 +34,8 @@ func (c *cli) handleSignals(cancel context.CancelFunc) {
 		sig := <-sigs
 		c.stopSig.Store(&sig)
 		if v := c.view.Load(); v != nil {
-			again := "send it again to stop now"
-			if sig == os.Interrupt {
-				again = "Ctrl-C again to stop now"
-			}
-			v.stop(fmt.Sprintf("stopping after the batch in flight (%s)", again))
+			again := signalName(sig) + " again: stop now"
+			v.stop(fmt.Sprintf("stopping after this batch (%s)", again))
 		}
 		cancel()
 		sig = <-sigs
