@@ -83,6 +83,8 @@ var libraryWords = strings.NewReplacer(
 	"; drop ToColumn", "; drop --to-column",
 	"give a tenant column or a fixed tenant, not both", "give --tenant-column or --tenant, not both",
 	"rerun the job to resume", "run the same command again to resume",
+	"finish it, or pick another job id", "finish it (run its command again), or give this one another --job",
+	`\u003e`, ">", // a job spec quoted from the checkpoint: "->" in its id
 )
 
 // message is the text a failed command ends with. A stopped job gets one

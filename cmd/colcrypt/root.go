@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"sync/atomic"
 
@@ -44,6 +45,14 @@ type cli struct {
 
 // run executes args and returns the exit code.
 func (c *cli) run(ctx context.Context, args []string) int {
+	// cobra prints --version from a template; JSON is written here. Only
+	// "--version" with -o json and nothing else: a command's own flags
+	// are not silently skipped.
+	if len(args) <= 3 && slices.Contains(args, "--version") && wantsJSON(args) {
+		c.output = "json"
+		c.emit(map[string]string{"version": version()}, nil)
+		return exitOK
+	}
 	root := c.rootCmd()
 	root.SetArgs(args)
 	root.SetIn(c.stdin)

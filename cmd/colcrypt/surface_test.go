@@ -333,6 +333,9 @@ func TestFlagsWhereTheyAct(t *testing.T) {
 	if r := f0.run("--version"); r.code != exitOK || !strings.HasPrefix(r.stdout, "colcrypt ") {
 		t.Errorf("colcrypt --version: exit %d, stdout %q", r.code, r.stdout)
 	}
+	if r := f0.run("--version", "-o", "json"); r.code != exitOK || decodeJSON[map[string]string](t, r.stdout)["version"] == "" {
+		t.Errorf("colcrypt --version -o json: exit %d, stdout %q", r.code, r.stdout)
+	}
 	cases := []struct {
 		args []string
 		exit int
