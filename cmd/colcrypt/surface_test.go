@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -17,6 +18,25 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	kmssvc "github.com/aws/aws-sdk-go-v2/service/kms"
 )
+
+// syncBuffer is a bytes.Buffer safe to read while os/exec's copying
+// goroutine writes to it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
 
 // serverDialects are the databases the CLI surface tests run against:
 // the two servers, where a job's writes go over the network.
@@ -181,7 +201,8 @@ func TestStopSignals(t *testing.T) {
 				f.mustRun(exitOK, "keys", "init")
 				args := []string{"migrate", "encrypt", "--table", "users", "--column", "email", "--to-column", "email_enc", "--tenant-column", "tenant", "--batch-size", "100", "--rate", "3000"}
 				cmd := f.cmd(args...)
-				var stdout, stderr bytes.Buffer
+				var stdout bytes.Buffer
+				var stderr syncBuffer // read while the process writes it
 				cmd.Stdout, cmd.Stderr = &stdout, &stderr
 				if err := cmd.Start(); err != nil {
 					t.Fatal(err)
