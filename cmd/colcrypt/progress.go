@@ -1,8 +1,11 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"strings"
 	"sync"
 	"time"
@@ -38,7 +41,8 @@ type progressView struct {
 	w        io.Writer
 	desc     string
 	terminal bool
-	width    int // the terminal's columns; 0 if unknown
+	json     bool // -o json: lines are JSON objects (not on a terminal)
+	width    int  // the terminal's columns; 0 if unknown
 	off      bool
 
 	mu       sync.Mutex
@@ -51,7 +55,8 @@ type progressView struct {
 }
 
 func (c *cli) progress(desc string) *progressView {
-	p := &progressView{w: c.stderr, desc: desc, terminal: c.stderrIsTerminal, width: c.stderrWidth, off: c.noProgress}
+	p := &progressView{w: c.stderr, desc: desc, terminal: c.stderrIsTerminal, width: c.stderrWidth, off: c.noProgress,
+		json: c.output == "json" && !c.stderrIsTerminal}
 	c.setView(p)
 	return p
 }
@@ -72,7 +77,7 @@ func (p *progressView) update(pr migrate.Progress) {
 		if !p.terminal {
 			// A log gets its first line after plainEvery, with a rate.
 			p.last = now
-			if p.base > 0 {
+			if p.base > 0 && !p.json {
 				fmt.Fprintf(p.w, "colcrypt: %s: resuming after %d rows done earlier\n", p.desc, p.base)
 			}
 		}
@@ -104,7 +109,39 @@ func (p *progressView) draw(now time.Time) {
 		fmt.Fprintf(p.w, "\r%s\x1b[K", string(f))
 		return
 	}
+	if p.json {
+		p.jsonLine(now)
+		return
+	}
 	fmt.Fprintf(p.w, "colcrypt: %s\n", p.frame(now))
+}
+
+// progressJSON is a progress line under -o json when standard error is
+// not a terminal: with it, everything a JSON run writes to standard
+// error (progress, warnings, the error) is one JSON object a line.
+type progressJSON struct {
+	Progress      string  `json:"progress"`
+	Done          int64   `json:"done"`
+	Total         int64   `json:"total_estimate"`
+	RowsPerSecond float64 `json:"rows_per_second,omitempty"`
+	ETASeconds    float64 `json:"eta_seconds,omitempty"`
+}
+
+func (p *progressView) jsonLine(now time.Time) {
+	pr := p.pr
+	l := progressJSON{Progress: p.desc, Done: pr.Done, Total: max(pr.Total, pr.Done)}
+	if el := now.Sub(p.start); el >= rateAfter && pr.Done > p.base {
+		l.RowsPerSecond = math.Round(float64(pr.Done-p.base) / el.Seconds())
+		if l.Total > pr.Done {
+			l.ETASeconds = math.Round(float64(l.Total-pr.Done) / l.RowsPerSecond)
+		}
+	}
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if enc.Encode(l) == nil { // strings and numbers: cannot fail
+		p.w.Write(b.Bytes())
+	}
 }
 
 // frame is one rendering of the progress, without line control. On a

@@ -433,3 +433,59 @@ func TestFlagsWhereTheyAct(t *testing.T) {
 		})
 	}
 }
+
+// TestJSONStop stops a JSON run with SIGTERM: standard error holds only
+// JSON objects, a line each (progress, then the error with its code), and
+// standard output the partial result.
+func TestJSONStop(t *testing.T) {
+	const n = 20_000
+	for _, dialect := range serverDialects {
+		t.Run(dialect, func(t *testing.T) {
+			f := newFixture(t, dialect)
+			f.users(n)
+			f.mustRun(exitOK, "keys", "init")
+			cmd := f.cmd("migrate", "encrypt", "--table", "users", "--column", "email", "--to-column", "email_enc", "--tenant-column", "tenant",
+				"--batch-size", "100", "--rate", "3000", "-o", "json")
+			var stdout bytes.Buffer
+			var stderr syncBuffer
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			deadline := time.Now().Add(60 * time.Second)
+			for !strings.Contains(stderr.String(), `"progress"`) {
+				if time.Now().After(deadline) {
+					cmd.Process.Kill()
+					t.Fatalf("no progress line; stderr:\n%s", stderr.String())
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			cmd.Process.Signal(syscall.SIGTERM)
+			cmd.Wait()
+			if code := cmd.ProcessState.ExitCode(); code != exitInterrupted {
+				t.Fatalf("exit %d, want %d\n%s", code, exitInterrupted, stderr.String())
+			}
+			lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
+			for i, l := range lines {
+				var m map[string]any
+				if err := json.Unmarshal([]byte(l), &m); err != nil {
+					t.Fatalf("stderr line %d is not a JSON object: %q", i, l)
+				}
+				if i < len(lines)-1 && (m["progress"] == nil || m["done"] == nil) {
+					t.Errorf("stderr line %d = %v, want a progress object", i, m)
+				}
+				if rate, ok := m["rows_per_second"].(float64); ok && rate == 0 {
+					t.Errorf("stderr line %d = %v: a zero rate", i, m)
+				}
+			}
+			var e errorJSON
+			if json.Unmarshal([]byte(lines[len(lines)-1]), &e) != nil || e.Code != "interrupted" || e.ExitCode != exitInterrupted || !strings.Contains(e.Error, "stopped by SIGTERM") {
+				t.Errorf("last stderr line %q, want the interrupted error naming SIGTERM", lines[len(lines)-1])
+			}
+			res := decodeJSON[resultJSON](t, stdout.String())
+			if res.Done || res.Scanned == 0 || res.Scanned >= n {
+				t.Errorf("stdout result %+v, want a partial job", res.Result)
+			}
+		})
+	}
+}
