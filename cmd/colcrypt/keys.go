@@ -16,8 +16,9 @@ import (
 )
 
 func (c *cli) keysCmd() *cobra.Command {
-	return group("keys", "Create the key table and tenants, list, rotate, rewrap, destroy versions and shred tenant keys",
-		c.keysInitCmd(), c.keysListCmd(), c.keysRotateCmd(), c.keysRewrapCmd(), c.keysDestroyVersionCmd(), c.keysShredCmd())
+	return group("keys", "Create the key table, tenants and local master keys; list, rotate, rewrap, destroy versions and shred tenant keys",
+		c.keysInitCmd(), c.keysListCmd(), c.keysRotateCmd(), c.keysRewrapCmd(), c.keysDestroyVersionCmd(), c.keysShredCmd(),
+		c.keysNewLocalKeyCmd())
 }
 
 func (c *cli) keysInitCmd() *cobra.Command {
@@ -71,6 +72,7 @@ tenants (keystore.WithKnownTenantsOnly). This needs the master key.`,
 		}),
 	}
 	cmd.Flags().StringSliceVar(&tenants, "tenant", nil, "create this tenant's first key unless it has one (repeat or comma-separate for several)")
+	c.kmsFlags(cmd) // --tenant wraps a new key
 	return cmd
 }
 
@@ -242,6 +244,7 @@ to move existing values to the new version. Shredded tenants are skipped by
 			return nil
 		}),
 	}
+	c.kmsFlags(cmd)
 	cmd.Flags().StringSliceVar(&tenants, "tenant", nil, "tenant to rotate (repeat or comma-separate for several)")
 	cmd.Flags().BoolVar(&all, "all", false, "rotate every tenant in the key table")
 	return cmd
@@ -317,6 +320,7 @@ configured for unwrapping), run rewrap, then disable the old key in the KMS.`,
 			return err
 		}),
 	}
+	c.kmsFlags(cmd)
 	f := cmd.Flags()
 	f.StringVar(&to, "to", "", "URL of the new master key (required)")
 	f.StringVar(&from, "from", "", "rewrap only keys wrapped under this master key URI")

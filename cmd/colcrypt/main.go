@@ -1,12 +1,13 @@
 // Command colcrypt manages colcrypt's keys and migrates database columns
 // to and from encryption, online, while the application keeps serving.
 //
-//	colcrypt keys init|list|rotate|rewrap|shred
+//	colcrypt keys init|list|rotate|rewrap|shred|new-local-key
 //	colcrypt migrate encrypt|reencrypt|decrypt|verify|status
 //
 // The database is named by --dsn or COLCRYPT_DSN (postgres://…,
 // sqlite:///path/file.db, file:…), the master key by --kms or COLCRYPT_KMS
-// (gcpkms://…, local:///path/keyfile?id=k1). Run "colcrypt help" for the
+// (awskms://…, gcpkms://…, local:///path/keyfile?id=k1) on the commands
+// that wrap or unwrap keys. Run "colcrypt help" for the
 // commands and "colcrypt help <command>" for their flags and examples.
 //
 // # Exit codes
@@ -19,19 +20,21 @@
 //	     plaintext where ciphertext was expected), or a migration finished
 //	     but left rows it could not migrate
 //	130  interrupted (Ctrl-C, SIGTERM): the batch in flight was finished;
-//	     run the same command again to resume
+//	     run the same command again to resume. A second signal stops at
+//	     once; the batch in flight is then rolled back, equally safe
+//
+// # Output
 //
 // With --output json the result (also for exit codes 3 and 130) is one
-// JSON document on standard output; messages and progress go to standard
-// error.
+// JSON document on standard output, and an error is one JSON object on
+// standard error: {"error": "...", "code": "no_such_table", "exit_code": 1}.
+// Scripts branch on code. Progress and warnings go to standard error, as
+// JSON objects too unless standard error is a terminal.
 package main
 
 import (
 	"context"
-	"fmt"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"golang.org/x/term"
 )
@@ -39,19 +42,6 @@ import (
 func main() {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	// The first signal asks for a clean stop after the batch in flight,
-	// which leaves a checkpoint to resume from; the second stops at once
-	// (still safe: an uncommitted batch leaves no trace).
-	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-	go func() {
-		<-sigs
-		fmt.Fprintln(os.Stderr, "\ncolcrypt: stopping after the current batch (press Ctrl-C again to stop now)")
-		cancel()
-		<-sigs
-		fmt.Fprintln(os.Stderr, "colcrypt: stopped; run the same command again to resume")
-		os.Exit(exitInterrupted)
-	}()
 	c := &cli{
 		stdin:            os.Stdin,
 		stdout:           os.Stdout,
@@ -60,5 +50,9 @@ func main() {
 		stdinIsTerminal:  term.IsTerminal(int(os.Stdin.Fd())),
 		stderrIsTerminal: term.IsTerminal(int(os.Stderr.Fd())),
 	}
+	if c.stderrIsTerminal {
+		c.stderrWidth, _, _ = term.GetSize(int(os.Stderr.Fd()))
+	}
+	c.handleSignals(cancel)
 	os.Exit(c.run(ctx, os.Args[1:]))
 }

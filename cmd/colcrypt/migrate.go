@@ -28,7 +28,7 @@ type columnFlags struct {
 func (f *columnFlags) register(cmd *cobra.Command, withTenant bool) {
 	fs := cmd.Flags()
 	fs.StringVar(&f.table, "table", "", `table ("schema.table" allowed)`)
-	fs.StringVar(&f.column, "column", "", "column")
+	fs.StringVar(&f.column, "column", "", "the column to migrate or check (for encrypt: the plaintext column read)")
 	fs.StringVar(&f.pk, "pk", "", "unique, orderable column that pages the table (default: the primary key)")
 	fs.StringVar(&f.tenantColumn, "tenant-column", "", "column holding each row's tenant id")
 	if withTenant {
@@ -171,8 +171,8 @@ func (c *cli) runCmd(kind migrate.Kind) *cobra.Command {
 			if job.BlindIndex, err = col.blindIndexSpec(); err != nil {
 				return err
 			}
-			if o.BatchSize < 0 || o.Workers < 0 || o.RowsPerSecond < 0 {
-				return usageErr("--batch-size, --workers and --rate cannot be negative")
+			if err := checkRunFlags(col, toColumn, o); err != nil {
+				return err
 			}
 			o.DryRun, o.Restart = dry, restart
 			k, err := c.open(ctx, withKMS)
@@ -188,7 +188,7 @@ func (c *cli) runCmd(kind migrate.Kind) *cobra.Command {
 			pv := c.progress(desc)
 			o.Progress = pv.update
 			res, err := k.m.Run(ctx, job, o)
-			pv.finish()
+			pv.finish(err == nil && res != nil && res.Done)
 			if res != nil {
 				if perr := c.printResult(desc, res); perr != nil && err == nil {
 					err = perr
@@ -198,6 +198,8 @@ func (c *cli) runCmd(kind migrate.Kind) *cobra.Command {
 		}),
 	}
 	col.register(cmd, true)
+	c.kmsFlags(cmd)
+	c.progressFlag(cmd)
 	f := cmd.Flags()
 	if kind != migrate.Reencrypt {
 		f.StringVar(&toColumn, "to-column", "", "write into this existing column instead of in place")
@@ -233,15 +235,18 @@ func runExit(err error) error {
 	return err
 }
 
-// resultJSON is a Result with its rate.
+// resultJSON is a Result with its rate. Done shadows the Result's: a dry
+// run finishes nothing, and a script that reads "done": true must be able
+// to trust that the column was migrated.
 type resultJSON struct {
 	*migrate.Result
+	Done          bool    `json:"done"`
 	RowsPerSecond float64 `json:"rows_per_second"`
 }
 
 func (c *cli) printResult(desc string, r *migrate.Result) error {
 	rate := float64(r.ThisRun) / max(r.Duration.Seconds(), 1e-3)
-	return c.emit(resultJSON{r, rate}, func(w io.Writer) {
+	return c.emit(resultJSON{r, r.Done && !r.DryRun, rate}, func(w io.Writer) {
 		state := "done"
 		switch {
 		case r.DryRun:
@@ -334,7 +339,7 @@ encrypted (the default); --expect plaintext checks the result of a decrypt.`,
 			pv := c.progress(desc)
 			o.Progress = pv.update
 			rep, err := k.m.Verify(ctx, job, o)
-			pv.finish()
+			pv.finish(rep != nil && !errors.Is(err, migrate.ErrInterrupted))
 			if rep != nil {
 				if perr := c.printReport(desc, rep); perr != nil && err == nil {
 					err = perr
@@ -345,6 +350,8 @@ encrypted (the default); --expect plaintext checks the result of a decrypt.`,
 	}
 	col.register(cmd, true)
 	col.registerBlindIndex(cmd)
+	c.kmsFlags(cmd)
+	c.progressFlag(cmd)
 	f := cmd.Flags()
 	f.StringVar(&expect, "expect", "encrypted", "what the column should hold: encrypted, plaintext or any")
 	f.IntVar(&o.MaxFailures, "max-failures", 100, "list at most this many failing rows")
@@ -407,7 +414,7 @@ process is gone is resumed by running its command again. It needs no master key.
 			if jobs == nil {
 				jobs = []migrate.Status{}
 			}
-			return c.emit(jobs, func(w io.Writer) {
+			return c.emit(statusesJSON(jobs), func(w io.Writer) {
 				if len(jobs) == 0 {
 					fmt.Fprintln(w, "no migration jobs recorded")
 				}

@@ -15,6 +15,7 @@ import (
 	"github.com/colcrypt/colcrypt/field"
 	"github.com/colcrypt/colcrypt/keystore"
 	"github.com/colcrypt/colcrypt/kms"
+	_ "github.com/colcrypt/colcrypt/kms/awskms"   // awskms:// master keys
 	_ "github.com/colcrypt/colcrypt/kms/gcpkms"   // gcpkms:// master keys
 	_ "github.com/colcrypt/colcrypt/kms/localkms" // local:// master keys
 	"github.com/colcrypt/colcrypt/migrate"
@@ -166,9 +167,10 @@ func (c *cli) openWith(ctx context.Context, kmsURL string, older []string, opts 
 	}
 	kek := kms.NewKeeper("none:", noKMS{})
 	if kmsURL != "" {
+		c.warnKeyFile(kmsURL)
 		if k.kek, err = kms.Open(ctx, kmsURL); err != nil {
 			k.Close()
-			return nil, err
+			return nil, kmsOpenHint(kmsURL, err)
 		}
 		kek = k.kek
 	}
@@ -177,10 +179,11 @@ func (c *cli) openWith(ctx context.Context, kmsURL string, older []string, opts 
 		if name, err := kms.Name(u); err == nil && seen[name] {
 			continue // the same key given twice
 		}
+		c.warnKeyFile(u)
 		o, err := kms.Open(ctx, u)
 		if err != nil {
 			k.Close()
-			return nil, fmt.Errorf("--old-kms: %w", err)
+			return nil, fmt.Errorf("--old-kms: %w", kmsOpenHint(u, err))
 		}
 		k.older = append(k.older, o)
 		seen[o.URI()] = true

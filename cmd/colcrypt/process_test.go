@@ -147,7 +147,7 @@ func TestInterrupt(t *testing.T) {
 	if code := cmd.ProcessState.ExitCode(); code != exitInterrupted {
 		t.Fatalf("exit code after SIGINT = %d, want %d\nstderr:\n%s", code, exitInterrupted, stderr.String())
 	}
-	if !strings.Contains(stderr.String(), "stopping after the current batch") || !strings.Contains(stderr.String(), "resume") {
+	if !strings.Contains(stderr.String(), "stopped by Ctrl-C") || !strings.Contains(stderr.String(), "resume") {
 		t.Errorf("stderr after SIGINT:\n%s", stderr.String())
 	}
 	res := decodeJSON[resultJSON](t, stdout.String())

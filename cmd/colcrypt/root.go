@@ -6,7 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"slices"
 	"strings"
+	"sync/atomic"
 
 	"github.com/spf13/cobra"
 
@@ -27,6 +30,7 @@ type cli struct {
 	getenv           func(string) string
 	stdinIsTerminal  bool
 	stderrIsTerminal bool
+	stderrWidth      int // columns of the terminal on standard error, 0 if none
 
 	dsn, kmsURL     string
 	oldKMS          []string
@@ -34,10 +38,21 @@ type cli struct {
 	keyTable        string
 	checkpointTable string
 	noProgress      bool
+
+	stopSig atomic.Pointer[os.Signal]    // the signal that asked to stop
+	view    atomic.Pointer[progressView] // the progress shown, for the signal handler
 }
 
 // run executes args and returns the exit code.
 func (c *cli) run(ctx context.Context, args []string) int {
+	// cobra prints --version from a template; JSON is written here. Only
+	// "--version" with -o json and nothing else: a command's own flags
+	// are not silently skipped.
+	if len(args) <= 3 && slices.Contains(args, "--version") && wantsJSON(args) {
+		c.output = "json"
+		c.emit(map[string]string{"version": version()}, nil)
+		return exitOK
+	}
 	root := c.rootCmd()
 	root.SetArgs(args)
 	root.SetIn(c.stdin)
@@ -52,12 +67,17 @@ func (c *cli) run(ctx context.Context, args []string) int {
 		// cobra's own errors: unknown commands and flags, bad arguments.
 		ee = &exitError{code: exitUsage, err: err}
 	}
-	fmt.Fprintf(c.stderr, "colcrypt: %v\n", ee.err)
+	if c.output == "json" || wantsJSON(args) {
+		c.emitError(ee)
+		return ee.code
+	}
+	fmt.Fprintf(c.stderr, "colcrypt: %s\n", c.message(ee))
+	if ee.code == exitInterrupted {
+		return ee.code
+	}
 	switch ee.code {
 	case exitUsage:
 		fmt.Fprintln(c.stderr, "Run 'colcrypt help' or 'colcrypt <command> --help' for usage.")
-	case exitInterrupted:
-		fmt.Fprintln(c.stderr, "colcrypt: the checkpoint is saved; run the same command again to resume")
 	}
 	return ee.code
 }
@@ -78,8 +98,10 @@ The database is given by --dsn or ` + envDSN + `:
   sqlite:///absolute/path/app.db, sqlite://relative/app.db, file:app.db?...
 
 The master key by --kms or ` + envKMS + `:
+  awskms://alias/NAME?region=R                  (or a key id, or awskms:///arn:…)
   gcpkms://projects/P/locations/L/keyRings/R/cryptoKeys/K
-  local:///absolute/path/master.keys?id=k1      (development and tests only)
+  local:///absolute/path/master.keys?id=k1      (development and tests only;
+                                                 colcrypt keys new-local-key makes one)
 Keys are unwrapped only with the master keys given here (--kms, and older ones
 by --old-kms during a master key rotation); the key table names a key, it never
 chooses which KMS is called or how it is reached.
@@ -111,17 +133,30 @@ Exit codes: 0 success; 1 failure; 2 usage error; 3 problems found in the data
 	}
 	pf := root.PersistentFlags()
 	pf.StringVar(&c.dsn, "dsn", "", "database URL (env "+envDSN+")")
-	pf.StringVar(&c.kmsURL, "kms", "", "master key URL (env "+envKMS+")")
-	pf.StringArrayVar(&c.oldKMS, "old-kms", nil, "older master key URL, accepted for unwrapping keys still under it (repeatable)")
 	pf.StringVarP(&c.output, "output", "o", "text", "output format: text or json")
 	pf.StringVar(&c.keyTable, "key-table", keystore.DefaultTable, "name of the key table")
 	pf.StringVar(&c.checkpointTable, "checkpoint-table", migrate.DefaultCheckpointTable, "name of the migration checkpoint table")
-	pf.BoolVar(&c.noProgress, "no-progress", false, "do not show progress")
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
-		return usageErr("%v", err)
+		return usageErr("%s", withFlagSuggestion(cmd, err))
 	})
+	root.Version = version()
+	root.SetVersionTemplate("colcrypt {{.Version}}\n")
 	root.AddCommand(c.keysCmd(), c.migrateCmd())
 	return root
+}
+
+// kmsFlags registers --kms and --old-kms on the commands that wrap or
+// unwrap keys, and only on those: a flag that shows on a command which
+// ignores it reads as if it mattered there.
+func (c *cli) kmsFlags(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.StringVar(&c.kmsURL, "kms", "", "master key URL (env "+envKMS+"): awskms://…, gcpkms://…, local:///path?id=k1")
+	f.StringArrayVar(&c.oldKMS, "old-kms", nil, "older master key URL, accepted for unwrapping keys still under it (repeatable)")
+}
+
+// progressFlag registers --no-progress on the commands that show progress.
+func (c *cli) progressFlag(cmd *cobra.Command) {
+	cmd.Flags().BoolVar(&c.noProgress, "no-progress", false, "do not show progress")
 }
 
 // group is a command that only holds subcommands: run bare, it is a usage
@@ -130,11 +165,14 @@ func group(use, short string, subs ...*cobra.Command) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   use,
 		Short: short,
-		Args:  cobra.NoArgs,
+		Args:  cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var names []string
 			for _, s := range cmd.Commands() {
 				names = append(names, s.Name())
+			}
+			if len(args) > 0 {
+				return usageErr("%s", unknownSubcommand(cmd, args[0]))
 			}
 			return usageErr("%s needs a subcommand: %s", cmd.CommandPath(), strings.Join(names, ", "))
 		},
@@ -155,6 +193,8 @@ func (c *cli) emit(v any, text func(w io.Writer)) error {
 	if c.output == "json" {
 		enc := json.NewEncoder(c.stdout)
 		enc.SetIndent("", "  ")
+		// "->" in a job id stays "->": this is not HTML.
+		enc.SetEscapeHTML(false)
 		return enc.Encode(v)
 	}
 	text(c.stdout)

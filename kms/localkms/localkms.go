@@ -19,6 +19,14 @@
 // absolute, because the URI must mean the same key from any working
 // directory. [FileURL] builds a file URL with the path escaped.
 //
+// # Key files
+//
+// A key file must be readable by its owner only: [GenerateKeyFile] (and
+// "colcrypt keys new-local-key") create it with mode 0600, and
+// [CheckKeyFile] and [CheckURL] report one that group or others may read
+// ([ErrKeyFileExposed]); the colcrypt CLI warns on such a file whenever it
+// opens one.
+//
 // # Rotation
 //
 // [GenerateKeyFile] appends a key to a key file. Open the new id to wrap
