@@ -164,10 +164,14 @@ func (j Job) normalize() (Job, error) {
 // plan is a job resolved against the catalog: the columns' types and the
 // SQL built from them.
 type plan struct {
-	job     Job
-	d       dialect
-	table   string // quoted
-	ti      *tableInfo
+	job   Job
+	d     dialect
+	table string // quoted
+	ti    *tableInfo
+	// ident identifies the table itself (tableIdent), "" if unknown.
+	ident string
+	// dstMax is dst's declared length (0: unbounded), see preflight.
+	dstMax  int64
 	pk      column
 	src     column
 	dst     column // == src in place
