@@ -181,6 +181,12 @@ func (m *Migrator) startJobTx(ctx context.Context, tx txn, p *plan, o RunOptions
 	if err != nil {
 		return nil, err
 	}
+	// Chunk rows of the id without a header (deleted by hand, the way an
+	// older MIGRATING.md suggested) belong to no job: this transaction
+	// inserted the header, so it owns the id's chunks.
+	if _, err := tx.ExecContext(ctx, "DELETE FROM "+tbl+" WHERE job_id = "+ph(1)+" AND chunk > 0", job.ID); err != nil {
+		return nil, fmt.Errorf("migrate: checkpoint: %w", err)
+	}
 	ins := "INSERT INTO " + tbl + " (job_id, chunk, lo, hi, state, updated_at) VALUES (" + ph(1) + ", " + ph(2) + ", " + ph(3) + ", " + ph(4) + ", '" + statePending + "', " + ph(5) + ")"
 	var lo any
 	for i := 0; i <= len(bounds); i++ {
