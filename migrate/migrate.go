@@ -33,6 +33,19 @@
 // only through the checkpoint table, and every row is processed by
 // exactly one of them.
 //
+// # What an operator sees
+//
+// The header row also records the job's owner ("host:pid"), a heartbeat
+// each running process refreshes ([WithHeartbeat]), the error that
+// stopped its last run, and the table's identity; [Migrator.Status]
+// reports running, stalled (no heartbeat: killed or interrupted), failed
+// or done, and [Migrator.Forget] removes a job's rows. A run of a job the
+// checkpoint records as done re-checks the column instead of reporting
+// done over rows that need work ([ErrFinishedJobHasWork]); a table
+// dropped and created again is a new job. Before the first batch, and in
+// a dry run, the target column's declared width is read: a value that
+// would not fit fails its row instead of the batch.
+//
 // # Dialects
 //
 // [Postgres] (pgx stdlib driver) and [SQLite] (modernc.org/sqlite). The
