@@ -108,7 +108,10 @@ func BenchmarkEncryptMigration(b *testing.B) {
 	measure("pgcrypto-pgp_sym_encrypt", pn, sqlUpdate(`UPDATE bench SET email_enc = pgp_sym_encrypt(email, 'benchmark passphrase') WHERE id <= `+strconv.Itoa(pn)))
 }
 
-var benchRounds = flag.Int("migrate.rounds", 5, "rounds of BenchmarkMigrationRatio")
+var (
+	benchRounds = flag.Int("migrate.rounds", 5, "rounds of BenchmarkMigrationRatio")
+	benchBatch  = flag.Int("migrate.batch", 1000, "batch size of BenchmarkMigrationRatio")
+)
 
 // BenchmarkMigrationRatio measures the encrypt migration as a ratio to the
 // in-database copy (UPDATE … convert_to) on the same table in the same
@@ -145,7 +148,7 @@ func BenchmarkMigrationRatio(b *testing.B) {
 	colcrypt := func(w int) func() {
 		return func() {
 			res, err := e.m.Run(ctx, Job{Kind: Encrypt, Table: "bench", Column: "email", ToColumn: "email_enc", TenantColumn: "tenant"},
-				RunOptions{BatchSize: 1000, Workers: w})
+				RunOptions{BatchSize: *benchBatch, Workers: w})
 			if err != nil || res.Updated != int64(n) {
 				b.Fatalf("Run = %+v, %v", res, err)
 			}

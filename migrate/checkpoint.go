@@ -145,7 +145,7 @@ func (m *Migrator) startJobTx(ctx context.Context, tx txn, p *plan, o RunOptions
 			return nil, fmt.Errorf("migrate: checkpoint: %w", err)
 		}
 		switch {
-		case ident != "" && p.ident != "" && ident != p.ident:
+		case sameIdentKind(ident, p.ident) && ident != p.ident:
 			// The table was dropped and created again: the recorded job,
 			// finished or not, was about rows that no longer exist.
 			if _, err := tx.ExecContext(ctx, "DELETE FROM "+tbl+" WHERE job_id = "+ph(1), job.ID); err != nil {

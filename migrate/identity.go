@@ -9,6 +9,16 @@ import (
 	"strings"
 )
 
+// sameIdentKind reports whether two table identities were read the same
+// way ("oid:", "innodb:", "created:", "root:"), so that comparing them
+// means something: a process without the privilege to read InnoDB's
+// table id must not take the table for a new one.
+func sameIdentKind(a, b string) bool {
+	ka, _, oka := strings.Cut(a, ":")
+	kb, _, okb := strings.Cut(b, ":")
+	return oka && okb && ka == kb
+}
+
 // tableIdent identifies the table behind a name, so that a table dropped
 // and created again under the same name is a new job rather than a job
 // the checkpoint already records as done:

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -113,12 +114,30 @@ func (m *Migrator) recordStop(ctx context.Context, jobID string, runErr error, i
 			" WHERE job_id = "+ph(2)+" AND chunk = 0 AND state = '"+stateRunning+"'", "interrupted", jobID)
 		return
 	}
-	msg := runErr.Error()
+	msg := redactError(runErr.Error())
 	if len(msg) > maxErrorText {
 		msg = msg[:maxErrorText]
 	}
 	m.db.ExecContext(ctx, "UPDATE "+tbl+" SET state = '"+stateFailed+"', heartbeat_at = NULL, error = "+ph(1)+", updated_at = "+ph(2)+
 		" WHERE job_id = "+ph(3)+" AND chunk = 0 AND state <> '"+stateDone+"'", msg, m.d.timeArg(time.Now()), jobID)
+}
+
+// redactError drops the one value a database error message quotes:
+// MySQL's "Duplicate entry '<value>' for key", which for a decrypt into a
+// unique column would be plaintext. The error text is stored in the
+// checkpoint table, where it outlives the run.
+func redactError(msg string) string {
+	const dup = "Duplicate entry '"
+	i := strings.Index(msg, dup)
+	if i < 0 {
+		return msg
+	}
+	rest := msg[i+len(dup):]
+	j := strings.LastIndex(rest, "' for key")
+	if j < 0 {
+		return msg[:i] + "Duplicate entry (value not shown)"
+	}
+	return msg[:i] + "Duplicate entry (value not shown)" + rest[j+1:]
 }
 
 // maxErrorText bounds the error text a header keeps.

@@ -346,3 +346,17 @@ func TestOlderCheckpointTable(t *testing.T) {
 		})
 	}
 }
+
+// TestRedactError: the error a failed run leaves in the checkpoint table
+// does not carry the value MySQL quotes in a duplicate-key error.
+func TestRedactError(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"migrate: update users: Error 1062 (23000): Duplicate entry 'alice@example.com' for key 'users.email'", "migrate: update users: Error 1062 (23000): Duplicate entry (value not shown) for key 'users.email'"},
+		{"migrate: update users: ERROR: value too long for type character varying(40) (SQLSTATE 22001)", "migrate: update users: ERROR: value too long for type character varying(40) (SQLSTATE 22001)"},
+		{"Duplicate entry 'x", "Duplicate entry (value not shown)"},
+	} {
+		if got := redactError(c.in); got != c.want || strings.Contains(got, "alice") {
+			t.Errorf("redactError(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}
