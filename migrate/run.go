@@ -43,6 +43,11 @@ func (m *Migrator) Run(ctx context.Context, job Job, o RunOptions) (*Result, err
 	if err != nil {
 		return nil, err
 	}
+	more, err := m.planColumns(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	warns = append(warns, more...)
 	if o.DryRun {
 		cw, err := m.checkpointPreflight(ctx, p)
 		if err != nil {
@@ -86,7 +91,7 @@ func (m *Migrator) Run(ctx context.Context, job Job, o RunOptions) (*Result, err
 	pr.add(tally{}) // show the total before the first batch
 	g, gctx := errgroup.WithContext(ctx)
 	for range o.Workers {
-		w := &worker{m: m, p: p}
+		w := m.newWorker(p, false)
 		g.Go(func() error { return w.loop(gctx, lim, o, pr) })
 	}
 	werr := g.Wait()
@@ -232,8 +237,8 @@ func (w *worker) stepTx(ctx context.Context, o RunOptions) (claimed bool, t tall
 	if err != nil || !ok {
 		return false, t, err
 	}
-	w.keys.noLoad = true
-	defer func() { w.keys.noLoad = false }()
+	w.setNoLoad(true)
+	defer w.setNoLoad(false)
 	lower := c.last
 	if lower == nil {
 		lower = c.lo
@@ -245,6 +250,14 @@ func (w *worker) stepTx(ctx context.Context, o RunOptions) (claimed bool, t tall
 	t, failures, err := w.process(ctx, tx, rows)
 	if err != nil {
 		return false, t, err
+	}
+	if len(w.subs) > 0 && len(rows) > 0 {
+		at, afs, err := w.processAlso(ctx, tx, tx, lower, rows[len(rows)-1].pk)
+		if err != nil {
+			return false, t, err
+		}
+		t.add(at)
+		failures = append(failures, afs...)
 	}
 	last := c.last
 	if len(rows) > 0 {
@@ -316,7 +329,7 @@ func (w *worker) process(ctx context.Context, tx txn, rows []row) (tally, []Fail
 				failures = append(failures, Failure{PK: r.pkText, Tenant: w.tenantText(r), Reason: reason})
 			}
 		}
-		if len(w.keys.cold) > 0 {
+		if len(w.keys.cold) > 0 || w.anyCold() {
 			return t, nil, errCold
 		}
 		if len(ws) == 0 {
@@ -378,7 +391,7 @@ func (m *Migrator) dryRun(ctx context.Context, p *plan, o RunOptions, start time
 	if err != nil {
 		return nil, err
 	}
-	w := &worker{m: m, p: p, dry: true}
+	w := m.newWorker(p, true)
 	pr := &progress{o: o, jobID: p.job.ID, total: total, start: start}
 	var lim *rate.Limiter
 	if o.RowsPerSecond > 0 {
@@ -405,6 +418,14 @@ func (m *Migrator) dryRun(ctx context.Context, p *plan, o RunOptions, start time
 		t, failures, err := w.process(ctx, nil, rows)
 		if err != nil {
 			return res, err
+		}
+		if len(w.subs) > 0 && len(rows) > 0 {
+			at, afs, err := w.processAlso(ctx, m.db, nil, lower, rows[len(rows)-1].pk)
+			if err != nil {
+				return res, err
+			}
+			t.add(at)
+			failures = append(failures, afs...)
 		}
 		sum.add(t)
 		if n := maxReportFailures - len(res.Failures); n > 0 {

@@ -23,12 +23,29 @@ type columnFlags struct {
 	blindIndex, normalize      string
 	bidxLen                    int
 	withTenant, withBlindIndex bool
+	// columns are every --column given, in order (column is the first);
+	// multi: the command takes more than one (one job over several
+	// columns of the table).
+	columns []string
+	multi   bool
+}
+
+// columnList is the --column flag: repeatable, the first one also kept
+// as the column of commands that take one.
+type columnList struct{ f *columnFlags }
+
+func (c columnList) String() string { return strings.Join(c.f.columns, ",") }
+func (c columnList) Type() string   { return "string" }
+func (c columnList) Set(v string) error {
+	c.f.columns = append(c.f.columns, v)
+	c.f.column = c.f.columns[0]
+	return nil
 }
 
 func (f *columnFlags) register(cmd *cobra.Command, withTenant bool) {
 	fs := cmd.Flags()
 	fs.StringVar(&f.table, "table", "", `table ("schema.table" allowed)`)
-	fs.StringVar(&f.column, "column", "", "column")
+	fs.Var(columnList{f}, "column", "column")
 	fs.StringVar(&f.pk, "pk", "", "unique, orderable column that pages the table (default: the primary key)")
 	fs.StringVar(&f.tenantColumn, "tenant-column", "", "column holding each row's tenant id")
 	if withTenant {
@@ -52,6 +69,9 @@ func (f *columnFlags) registerBlindIndex(cmd *cobra.Command) {
 func (f *columnFlags) check(needTenant bool) error {
 	if f.table == "" || f.column == "" {
 		return usageErr("give --table and --column")
+	}
+	if len(f.columns) > 1 && !f.multi {
+		return usageErr("this command takes one --column")
 	}
 	if f.tenantColumn != "" && f.tenant != "" {
 		return usageErr("give --tenant-column or --tenant, not both")
@@ -114,6 +134,7 @@ again to continue. Several processes may run the same job at once.`,
 		example: `  colcrypt migrate encrypt --table users --column email --to-column email_enc \
       --tenant-column tenant_id --blind-index email_bidx --normalize lower,trim
   colcrypt migrate encrypt --table users --column ssn --tenant acme --mode deterministic
+  colcrypt migrate encrypt --table users --column email --column note --tenant-column tenant_id   # two columns, one pass
   colcrypt migrate encrypt --table users --column email --tenant-column tenant_id \
       --batch-size 2000 --workers 4 --rate 20000
   colcrypt migrate encrypt --table users --column email --tenant-column tenant_id --dry-run`,
@@ -141,10 +162,11 @@ to run while the application serves, like encrypt.`,
 
 func (c *cli) runCmd(kind migrate.Kind) *cobra.Command {
 	var (
-		col                   columnFlags
-		toColumn, mode, jobID string
-		armor, dry, restart   bool
-		o                     migrate.RunOptions
+		col                 columnFlags
+		toColumns           []string
+		mode, jobID         string
+		armor, dry, restart bool
+		o                   migrate.RunOptions
 	)
 	doc := runDocs[kind]
 	cmd := &cobra.Command{
@@ -159,7 +181,20 @@ func (c *cli) runCmd(kind migrate.Kind) *cobra.Command {
 				return err
 			}
 			job := col.job()
-			job.Kind, job.ID, job.ToColumn, job.Armor = kind, jobID, toColumn, armor
+			job.Kind, job.ID, job.Armor = kind, jobID, armor
+			if len(toColumns) > 0 && len(toColumns) != len(col.columns) {
+				return usageErr("give one --to-column per --column, in the same order, or none")
+			}
+			if len(toColumns) > 0 {
+				job.ToColumn = toColumns[0]
+			}
+			for i, c := range col.columns[1:] {
+				pair := migrate.ColumnPair{Column: c}
+				if len(toColumns) > 0 {
+					pair.ToColumn = toColumns[i+1]
+				}
+				job.Also = append(job.Also, pair)
+			}
 			switch mode {
 			case "", "randomized":
 			case "deterministic":
@@ -182,8 +217,14 @@ func (c *cli) runCmd(kind migrate.Kind) *cobra.Command {
 			defer k.Close()
 
 			desc := string(kind) + " " + job.Table + "." + job.Column
-			if toColumn != "" {
-				desc += "->" + toColumn
+			if job.ToColumn != "" {
+				desc += "->" + job.ToColumn
+			}
+			for _, c := range job.Also {
+				desc += "," + c.Column
+				if c.ToColumn != "" {
+					desc += "->" + c.ToColumn
+				}
 			}
 			pv := c.progress(desc)
 			o.Progress = pv.update
@@ -198,9 +239,10 @@ func (c *cli) runCmd(kind migrate.Kind) *cobra.Command {
 		}),
 	}
 	col.register(cmd, true)
+	col.multi = true
 	f := cmd.Flags()
 	if kind != migrate.Reencrypt {
-		f.StringVar(&toColumn, "to-column", "", "write into this existing column instead of in place")
+		f.StringArrayVar(&toColumns, "to-column", nil, "write into this existing column instead of in place (with several --column: one --to-column each, in order)")
 	}
 	if kind == migrate.Encrypt {
 		f.StringVar(&mode, "mode", "randomized", "randomized (AES-GCM) or deterministic (AES-SIV, allows SQL equality; leaks which rows are equal)")
