@@ -10,7 +10,9 @@ import (
 // pass (Job.Also): read from Column, written to ToColumn ("" in place),
 // bound to ScopeColumn (default: the column that holds the ciphertext).
 // The job's kind, tenant, key, bind column and mode apply to it; a blind
-// index is only written for the job's first column.
+// index is only written for the job's first column. A failing row of
+// one of these columns is reported with "column <name>: " before its
+// reason; a reason without it is about the job's first column.
 type ColumnPair struct {
 	Column      string `json:"column"`
 	ToColumn    string `json:"to_column,omitempty"`
@@ -115,7 +117,10 @@ func (w *worker) processAlso(ctx context.Context, q querier, tx txn, lo, hi any)
 		}
 		t.Scanned = 0
 		sum.add(t)
-		failures = append(failures, fs...)
+		for _, f := range fs {
+			f.Reason = "column " + s.p.src.Name + ": " + f.Reason
+			failures = append(failures, f)
+		}
 	}
 	return sum, failures, nil
 }

@@ -77,6 +77,7 @@ func (m *Migrator) Run(ctx context.Context, job Job, o RunOptions) (*Result, err
 		return nil, err
 	}
 	stopBeat := m.beat(ctx, job.ID)
+	defer stopBeat() // on an early return; stopping twice is harmless
 
 	before, err := m.Status(ctx, job.ID)
 	if err != nil {
