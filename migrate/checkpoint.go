@@ -41,7 +41,7 @@ func (m *Migrator) CreateCheckpointTable(ctx context.Context) error {
 			return fmt.Errorf("migrate: create checkpoint table %s: %w", m.ckpt, err)
 		}
 	}
-	return nil
+	return m.upgradeCheckpointTable(ctx)
 }
 
 func (m *Migrator) checkpointExists(ctx context.Context) bool {
@@ -60,6 +60,9 @@ type chunk struct {
 // tally counts what happened to rows.
 type tally struct {
 	Scanned, Updated, Skipped, Null, Failed, Conflicts int64
+	// Rereads are rows read again after their compare-and-set lost to a
+	// concurrent write (each round counts).
+	Rereads int64
 }
 
 func (t *tally) add(o tally) {
@@ -69,6 +72,7 @@ func (t *tally) add(o tally) {
 	t.Null += o.Null
 	t.Failed += o.Failed
 	t.Conflicts += o.Conflicts
+	t.Rereads += o.Rereads
 }
 
 // header is a job's chunk-0 row.
@@ -118,9 +122,9 @@ func (m *Migrator) startJob(ctx context.Context, p *plan, o RunOptions) (*header
 func (m *Migrator) startJobTx(ctx context.Context, tx txn, p *plan, o RunOptions, tbl string, ph func(int) string, spec string) (*header, error) {
 	job := p.job
 	now := m.d.timeArg(time.Now())
-	res, err := tx.ExecContext(ctx, "INSERT INTO "+tbl+" (job_id, chunk, kind, table_name, column_name, spec, state, updated_at) VALUES ("+
-		ph(1)+", 0, "+ph(2)+", "+ph(3)+", "+ph(4)+", "+ph(5)+", '"+stateRunning+"', "+ph(6)+")"+m.d.onConflictDoNothing(),
-		job.ID, string(job.Kind), job.Table, job.Column, spec, now)
+	res, err := tx.ExecContext(ctx, "INSERT INTO "+tbl+" (job_id, chunk, kind, table_name, column_name, spec, state, updated_at, table_ident) VALUES ("+
+		ph(1)+", 0, "+ph(2)+", "+ph(3)+", "+ph(4)+", "+ph(5)+", '"+stateRunning+"', "+ph(6)+", "+ph(7)+")"+m.d.onConflictDoNothing(),
+		job.ID, string(job.Kind), job.Table, job.Column, spec, now, p.ident)
 	var inserted int64
 	switch {
 	case err != nil && m.d.duplicate(err):
@@ -135,12 +139,27 @@ func (m *Migrator) startJobTx(ctx context.Context, tx txn, p *plan, o RunOptions
 	}
 	if inserted == 0 {
 		h := &header{}
-		err := tx.QueryRowContext(ctx, "SELECT spec, state, total FROM "+tbl+" WHERE job_id = "+ph(1)+" AND chunk = 0", job.ID).Scan(&h.spec, &h.state, &h.total)
+		var ident string
+		err := tx.QueryRowContext(ctx, "SELECT spec, state, total, table_ident FROM "+tbl+" WHERE job_id = "+ph(1)+" AND chunk = 0", job.ID).Scan(&h.spec, &h.state, &h.total, &ident)
 		if err != nil {
 			return nil, fmt.Errorf("migrate: checkpoint: %w", err)
 		}
+		switch {
+		case sameIdentKind(ident, p.ident) && ident != p.ident:
+			// The table was dropped and created again: the recorded job,
+			// finished or not, was about rows that no longer exist.
+			if _, err := tx.ExecContext(ctx, "DELETE FROM "+tbl+" WHERE job_id = "+ph(1), job.ID); err != nil {
+				return nil, fmt.Errorf("migrate: checkpoint: %w", err)
+			}
+			return nil, nil
+		case ident == "" && p.ident != "":
+			// Recorded before tables were identified: adopt this one.
+			if _, err := tx.ExecContext(ctx, "UPDATE "+tbl+" SET table_ident = "+ph(1)+" WHERE job_id = "+ph(2)+" AND chunk = 0", p.ident, job.ID); err != nil {
+				return nil, fmt.Errorf("migrate: checkpoint: %w", err)
+			}
+		}
 		if h.spec != spec && h.state != stateDone {
-			return nil, fmt.Errorf("%w: unfinished job %q in %s is %s, not %s; finish it, or pick another job id", ErrJobMismatch, job.ID, m.ckpt, h.spec, spec)
+			return nil, fmt.Errorf("%w: unfinished job %q in %s is %s, not %s; finish it, forget it (Forget; colcrypt: migrate forget), or pick another job id", ErrJobMismatch, job.ID, m.ckpt, h.spec, spec)
 		}
 		// A finished job is run again when asked to, or replaced by
 		// different work under its id.
@@ -161,6 +180,12 @@ func (m *Migrator) startJobTx(ctx context.Context, tx txn, p *plan, o RunOptions
 	bounds, err := m.d.boundaries(ctx, tx, p, total, chunkCount(total, o))
 	if err != nil {
 		return nil, err
+	}
+	// Chunk rows of the id without a header (deleted by hand, the way an
+	// older MIGRATING.md suggested) belong to no job: this transaction
+	// inserted the header, so it owns the id's chunks.
+	if _, err := tx.ExecContext(ctx, "DELETE FROM "+tbl+" WHERE job_id = "+ph(1)+" AND chunk > 0", job.ID); err != nil {
+		return nil, fmt.Errorf("migrate: checkpoint: %w", err)
 	}
 	ins := "INSERT INTO " + tbl + " (job_id, chunk, lo, hi, state, updated_at) VALUES (" + ph(1) + ", " + ph(2) + ", " + ph(3) + ", " + ph(4) + ", '" + statePending + "', " + ph(5) + ")"
 	var lo any
@@ -242,8 +267,8 @@ func (m *Migrator) advance(ctx context.Context, tx txn, jobID string, c chunk, l
 	_, err := tx.ExecContext(ctx, "UPDATE "+quoteTable(m.d, m.ckpt)+" SET last_pk = "+ph(1)+", state = "+ph(2)+
 		", scanned = scanned + "+ph(3)+", updated = updated + "+ph(4)+", skipped = skipped + "+ph(5)+
 		", nulls = nulls + "+ph(6)+", failed = failed + "+ph(7)+", conflicts = conflicts + "+ph(8)+
-		", failures = "+ph(9)+", updated_at = "+ph(10)+" WHERE job_id = "+ph(11)+" AND chunk = "+ph(12),
-		last, state, t.Scanned, t.Updated, t.Skipped, t.Null, t.Failed, t.Conflicts, fj, m.d.timeArg(time.Now()), jobID, c.n)
+		", failures = "+ph(9)+", updated_at = "+ph(10)+", rereads = rereads + "+ph(11)+" WHERE job_id = "+ph(12)+" AND chunk = "+ph(13),
+		last, state, t.Scanned, t.Updated, t.Skipped, t.Null, t.Failed, t.Conflicts, fj, m.d.timeArg(time.Now()), t.Rereads, jobID, c.n)
 	if err != nil {
 		return fmt.Errorf("migrate: checkpoint: %w", err)
 	}
@@ -252,11 +277,25 @@ func (m *Migrator) advance(ctx context.Context, tx txn, jobID string, c chunk, l
 
 // Status is a job's progress as the checkpoint table records it.
 type Status struct {
-	JobID      string    `json:"job_id"`
-	Kind       Kind      `json:"kind"`
-	Table      string    `json:"table"`
-	Column     string    `json:"column"`
-	State      string    `json:"state"` // running, done
+	JobID  string `json:"job_id"`
+	Kind   Kind   `json:"kind"`
+	Table  string `json:"table"`
+	Column string `json:"column"`
+	// State is running (a process beat recently), stalled (unfinished,
+	// no heartbeat for the stale-after window: killed or interrupted),
+	// failed (the last run stopped on Error) or done.
+	State string `json:"state"`
+	// Owner is "host:pid" of the process that last started or beat for
+	// the job; Heartbeat is its last beat (zero when none is current).
+	Owner     string    `json:"owner,omitempty"`
+	Heartbeat time.Time `json:"heartbeat,omitzero"`
+	// Error is what stopped the last run: "interrupted", or the error of
+	// a failed run.
+	Error string `json:"error,omitempty"`
+	// Rereads are rows read again after a lost compare-and-set; Left are
+	// rows left as they were (Failed plus Conflicts).
+	Rereads    int64     `json:"rereads"`
+	Left       int64     `json:"left_behind"`
 	Total      int64     `json:"total_estimate"`
 	Chunks     int       `json:"chunks"`
 	ChunksDone int       `json:"chunks_done"`
@@ -294,12 +333,17 @@ func (m *Migrator) Jobs(ctx context.Context) ([]Status, error) {
 }
 
 func (m *Migrator) statuses(ctx context.Context, jobID string) ([]Status, error) {
+	// A table an older version created lacks the liveness columns.
+	if err := m.upgradeCheckpointTable(ctx); err != nil {
+		return nil, err
+	}
 	tbl := quoteTable(m.d, m.ckpt)
 	q := `SELECT h.job_id, h.kind, h.table_name, h.column_name, h.state, h.total, h.spec, h.updated_at,
+  h.owner, h.heartbeat_at, h.error,
   count(c.chunk), coalesce(sum(CASE WHEN c.state = 'done' THEN 1 ELSE 0 END), 0),
   coalesce(sum(c.scanned), 0), coalesce(sum(c.updated), 0), coalesce(sum(c.skipped), 0),
   coalesce(sum(c.nulls), 0), coalesce(sum(c.failed), 0), coalesce(sum(c.conflicts), 0),
-  max(c.updated_at)
+  coalesce(sum(c.rereads), 0), max(c.updated_at)
 FROM ` + tbl + ` h LEFT JOIN ` + tbl + ` c ON c.job_id = h.job_id AND c.chunk > 0
 WHERE h.chunk = 0`
 	var args []any
@@ -307,7 +351,7 @@ WHERE h.chunk = 0`
 		q += " AND h.job_id = " + m.d.ph(1)
 		args = append(args, jobID)
 	}
-	q += " GROUP BY h.job_id, h.kind, h.table_name, h.column_name, h.state, h.total, h.spec, h.updated_at ORDER BY h.updated_at DESC, h.job_id"
+	q += " GROUP BY h.job_id, h.kind, h.table_name, h.column_name, h.state, h.total, h.spec, h.updated_at, h.owner, h.heartbeat_at, h.error ORDER BY h.updated_at DESC, h.job_id"
 	rows, err := m.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("migrate: status: %w", err)
@@ -317,12 +361,18 @@ WHERE h.chunk = 0`
 	for rows.Next() {
 		var s Status
 		var kind string
-		var hAt, cAt nullTime
+		var hAt, cAt, beat nullTime
 		if err := rows.Scan(&s.JobID, &kind, &s.Table, &s.Column, &s.State, &s.Total, &s.Spec, &hAt,
-			&s.Chunks, &s.ChunksDone, &s.Scanned, &s.Updated, &s.Skipped, &s.Null, &s.Failed, &s.Conflicts, &cAt); err != nil {
+			&s.Owner, &beat, &s.Error,
+			&s.Chunks, &s.ChunksDone, &s.Scanned, &s.Updated, &s.Skipped, &s.Null, &s.Failed, &s.Conflicts, &s.Rereads, &cAt); err != nil {
 			return nil, fmt.Errorf("migrate: status: %w", err)
 		}
 		s.Kind = Kind(kind)
+		s.State = m.liveState(s.State, beat, time.Now())
+		if beat.valid {
+			s.Heartbeat = beat.t
+		}
+		s.Left = s.Failed + s.Conflicts
 		s.UpdatedAt = hAt.t
 		if cAt.valid && cAt.t.After(hAt.t) {
 			s.UpdatedAt = cAt.t

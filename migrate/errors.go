@@ -24,6 +24,12 @@ var (
 	// table has the same id but describes other work (another column,
 	// mode, tenant source…). A finished job's id may be reused.
 	ErrJobMismatch = errors.New("migrate: job id already used for another job")
+	// ErrFinishedJobHasWork is returned (as a *FinishedJobError) when a
+	// job the checkpoint records as done is run again without Restart and
+	// the re-check of its column finds rows that need the job's work:
+	// written since, or undone by another job (a decrypt after an
+	// encrypt). Never "done" over such a column.
+	ErrFinishedJobHasWork = errors.New("migrate: finished job has rows to do again")
 	// ErrNoJob is returned by Status for a job id the checkpoint table
 	// does not hold.
 	ErrNoJob = errors.New("migrate: no such job")
@@ -49,6 +55,29 @@ func (e *RowsFailedError) Error() string {
 }
 
 func (e *RowsFailedError) Is(target error) bool { return target == ErrRowsFailed }
+
+// FinishedJobError carries the re-check of a finished job that found
+// work. It matches ErrFinishedJobHasWork.
+type FinishedJobError struct {
+	Kind          Kind
+	Table, Column string
+	Result        *Result
+}
+
+func (e *FinishedJobError) Error() string {
+	what := "still plaintext"
+	switch e.Kind {
+	case Decrypt:
+		what = "still encrypted"
+	case Reencrypt:
+		what = "not on their tenant's active key version"
+	}
+	rc := e.Result.Recheck
+	return fmt.Sprintf("migrate: job %s finished earlier, but a re-check of %s.%s found %d of %d rows %s; run it again from the start with Restart (colcrypt: --restart)",
+		e.Result.JobID, e.Table, e.Column, rc.Pending, rc.Rows, what)
+}
+
+func (e *FinishedJobError) Is(target error) bool { return target == ErrFinishedJobHasWork }
 
 // VerifyError carries the report of a failed verification. It matches
 // ErrVerifyFailed.

@@ -76,6 +76,10 @@ type Job struct {
 	// integer field. A row whose key is NULL or empty fails and is left
 	// as it is.
 	BindColumn string `json:"bind_column,omitempty"`
+	// Also lists more columns of the table to migrate in the same pass
+	// over its rows, with this job's kind, tenant, key and mode (see
+	// ColumnPair). Counts other than rows scanned then count values.
+	Also []ColumnPair `json:"also,omitempty"`
 }
 
 // DefaultID is the job id used when Job.ID is empty.
@@ -83,6 +87,12 @@ func (j Job) DefaultID() string {
 	id := string(j.Kind) + ":" + j.Table + "." + j.Column
 	if j.ToColumn != "" && j.ToColumn != j.Column {
 		id += "->" + j.ToColumn
+	}
+	for _, c := range j.Also {
+		id += "," + c.Column
+		if c.ToColumn != "" && c.ToColumn != c.Column {
+			id += "->" + c.ToColumn
+		}
 	}
 	return id
 }
@@ -164,10 +174,16 @@ func (j Job) normalize() (Job, error) {
 // plan is a job resolved against the catalog: the columns' types and the
 // SQL built from them.
 type plan struct {
-	job     Job
-	d       dialect
-	table   string // quoted
-	ti      *tableInfo
+	job   Job
+	d     dialect
+	table string // quoted
+	ti    *tableInfo
+	// ident identifies the table itself (tableIdent), "" if unknown.
+	ident string
+	// dstMax is dst's declared length (0: unbounded), see preflight.
+	dstMax int64
+	// also are the plans of Job.Also's columns.
+	also    []*plan
 	pk      column
 	src     column
 	dst     column // == src in place

@@ -41,8 +41,8 @@ func TestResume(t *testing.T) {
 				t.Errorf("after interrupt: %d rows encrypted, checkpoint says %d", encrypted, res.Updated)
 			}
 			st, err := e.m.Status(context.Background(), job.DefaultID())
-			if err != nil || st.State != stateRunning || st.ChunksDone == st.Chunks {
-				t.Fatalf("Status = %+v, %v; want a running job", st, err)
+			if err != nil || st.State != stateStalled || st.Error != "interrupted" || st.ChunksDone == st.Chunks {
+				t.Fatalf("Status = %+v, %v; want an interrupted, stalled job", st, err)
 			}
 
 			var firstDone int64 = -1
@@ -59,10 +59,14 @@ func TestResume(t *testing.T) {
 			}
 			e.checkEncrypted("email_enc", emailOf)
 
-			// A finished job is not run again without Restart.
+			// A finished job is not run again without Restart: the column
+			// is re-checked, and the evidence reported.
 			res3 := mustRun(t, e.m, job, RunOptions{})
 			if res3.ThisRun != 0 || !res3.Done || res3.Updated != res2.Updated {
 				t.Errorf("Run of a done job = %+v, want its recorded result", res3)
+			}
+			if rc := res3.Recheck; rc == nil || rc.Rows != n || rc.Pending != 0 {
+				t.Errorf("Run of a done job: Recheck = %+v, want %d rows checked, 0 pending", rc, n)
 			}
 		})
 	}

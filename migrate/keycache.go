@@ -57,6 +57,9 @@ var errCold = errors.New("migrate: key not loaded")
 // startBatch refreshes the cache when it is older than keyTTL. It runs
 // outside any batch transaction.
 func (w *worker) startBatch(ctx context.Context) {
+	for _, s := range w.subs {
+		s.startBatch(ctx)
+	}
 	kc := &w.keys
 	clear(kc.cold)
 	if time.Since(kc.at) <= keyTTL {
@@ -74,6 +77,9 @@ func (w *worker) startBatch(ctx context.Context) {
 
 // warm loads the keys a batch found cold, outside its transaction.
 func (w *worker) warm(ctx context.Context) {
+	for _, s := range w.subs {
+		s.warm(ctx)
+	}
 	if w.keys.ciphers == nil {
 		w.keys.ciphers = map[keyRef]cipherOrErr{}
 	}

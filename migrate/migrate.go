@@ -33,6 +33,19 @@
 // only through the checkpoint table, and every row is processed by
 // exactly one of them.
 //
+// # What an operator sees
+//
+// The header row also records the job's owner ("host:pid"), a heartbeat
+// each running process refreshes ([WithHeartbeat]), the error that
+// stopped its last run, and the table's identity; [Migrator.Status]
+// reports running, stalled (no heartbeat: killed or interrupted), failed
+// or done, and [Migrator.Forget] removes a job's rows. A run of a job the
+// checkpoint records as done re-checks the column instead of reporting
+// done over rows that need work ([ErrFinishedJobHasWork]); a table
+// dropped and created again is a new job. Before the first batch, and in
+// a dry run, the target column's declared width is read: a value that
+// would not fit fails its row instead of the batch.
+//
 // # Dialects
 //
 // [Postgres] (pgx stdlib driver) and [SQLite] (modernc.org/sqlite). The
@@ -53,6 +66,8 @@ type Migrator struct {
 	d    Dialect
 	enc  *field.Encryptor
 	ckpt string
+	// beatEvery and staleAfter: see WithHeartbeat.
+	beatEvery, staleAfter time.Duration
 }
 
 // Option configures a Migrator.
@@ -76,7 +91,8 @@ func New(db *sql.DB, d Dialect, enc *field.Encryptor, opts ...Option) (*Migrator
 			return nil, err
 		}
 	}
-	m := &Migrator{db: db, d: d, enc: enc, ckpt: DefaultCheckpointTable}
+	m := &Migrator{db: db, d: d, enc: enc, ckpt: DefaultCheckpointTable,
+		beatEvery: DefaultHeartbeatInterval, staleAfter: DefaultStaleAfter}
 	for _, o := range opts {
 		o(m)
 	}
@@ -158,16 +174,38 @@ type Result struct {
 	// in the target state; Null held NULL; Failed could not be migrated
 	// (see Failures); Conflicts kept changing under concurrent writes
 	// and were left for a rerun.
-	Scanned   int64     `json:"scanned"`
-	Updated   int64     `json:"updated"`
-	Skipped   int64     `json:"skipped"`
-	Null      int64     `json:"null"`
-	Failed    int64     `json:"failed"`
-	Conflicts int64     `json:"conflicts"`
-	Failures  []Failure `json:"failures,omitempty"`
-	// ThisRun counts the rows this call scanned.
+	Scanned   int64 `json:"scanned"`
+	Updated   int64 `json:"updated"`
+	Skipped   int64 `json:"skipped"`
+	Null      int64 `json:"null"`
+	Failed    int64 `json:"failed"`
+	Conflicts int64 `json:"conflicts"`
+	// Rereads are rows read again after their compare-and-set lost to a
+	// concurrent write: the online path at work (each round counts).
+	Rereads int64 `json:"rereads"`
+	// Left are the rows left as they were, Failed plus Conflicts: for
+	// Encrypt, the plaintext left behind.
+	Left     int64     `json:"left_behind"`
+	Failures []Failure `json:"failures,omitempty"`
+	// Recheck is set when the checkpoint recorded the job as done and this
+	// run re-checked the column instead of running it again.
+	Recheck *Recheck `json:"recheck,omitempty"`
+	// Warnings are what the checks before the first batch found worth
+	// knowing (triggers, a NOT NULL target, the checkpoint table).
+	Warnings []string `json:"warnings,omitempty"`
+	// ThisRun counts the rows this call scanned to migrate them (a
+	// re-check's rows are in Recheck).
 	ThisRun  int64         `json:"this_run"`
 	Duration time.Duration `json:"duration_ns"`
+}
+
+// Recheck is what a run of a finished job found when it read the column
+// again: Rows read, Pending rows that still need the job's work (for
+// Encrypt: plaintext), Failed rows that cannot be migrated.
+type Recheck struct {
+	Rows    int64 `json:"rows"`
+	Pending int64 `json:"pending"`
+	Failed  int64 `json:"failed"`
 }
 
 // maxReportFailures bounds the failures a Result or Report lists.

@@ -2,6 +2,7 @@ package migrate
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"sync"
@@ -38,8 +39,25 @@ func (m *Migrator) Run(ctx context.Context, job Job, o RunOptions) (*Result, err
 		return nil, err
 	}
 	start := time.Now()
+	warns, err := m.preflight(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	more, err := m.planColumns(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	warns = append(warns, more...)
 	if o.DryRun {
-		return m.dryRun(ctx, p, o, start)
+		cw, err := m.checkpointPreflight(ctx, p)
+		if err != nil {
+			return nil, err
+		}
+		res, err := m.dryRun(ctx, p, o, start)
+		if res != nil {
+			res.Warnings = append(warns, cw...)
+		}
+		return res, err
 	}
 	if err := m.CreateCheckpointTable(ctx); err != nil {
 		return nil, err
@@ -49,12 +67,17 @@ func (m *Migrator) Run(ctx context.Context, job Job, o RunOptions) (*Result, err
 		return nil, err
 	}
 	if h.state == stateDone {
-		res, err := m.finalResult(ctx, job, 0, start)
-		if err == nil && (res.Failed > 0 || res.Conflicts > 0) {
-			err = &RowsFailedError{Result: res}
+		res, err := m.recheck(ctx, p, o, start)
+		if res != nil {
+			res.Warnings = warns
 		}
 		return res, err
 	}
+	if err := m.takeOwnership(ctx, job.ID); err != nil {
+		return nil, err
+	}
+	stopBeat := m.beat(ctx, job.ID)
+	defer stopBeat() // on an early return; stopping twice is harmless
 
 	before, err := m.Status(ctx, job.ID)
 	if err != nil {
@@ -69,19 +92,25 @@ func (m *Migrator) Run(ctx context.Context, job Job, o RunOptions) (*Result, err
 	pr.add(tally{}) // show the total before the first batch
 	g, gctx := errgroup.WithContext(ctx)
 	for range o.Workers {
-		w := &worker{m: m, p: p}
+		w := m.newWorker(p, false)
 		g.Go(func() error { return w.loop(gctx, lim, o, pr) })
 	}
 	werr := g.Wait()
+	stopBeat()
 
 	res, err := m.finalResult(ctx, job, pr.thisRun(), start)
 	if err != nil && werr == nil {
 		werr = err
 	}
+	if res != nil {
+		res.Warnings = warns
+	}
 	if werr != nil {
 		if ctx.Err() != nil {
+			m.recordStop(ctx, job.ID, werr, true)
 			return res, fmt.Errorf("%w: %w", ErrInterrupted, ctx.Err())
 		}
+		m.recordStop(ctx, job.ID, werr, false)
 		return res, werr
 	}
 	if res.Failed > 0 || res.Conflicts > 0 {
@@ -113,6 +142,7 @@ func (m *Migrator) finalResult(ctx context.Context, job Job, thisRun int64, star
 		JobID: job.ID, Kind: job.Kind, Done: pending == 0, Total: s.Total,
 		Scanned: s.Scanned, Updated: s.Updated, Skipped: s.Skipped, Null: s.Null,
 		Failed: s.Failed, Conflicts: s.Conflicts, Failures: s.Failures,
+		Rereads: s.Rereads, Left: s.Left,
 		ThisRun: thisRun, Duration: time.Since(start),
 	}, nil
 }
@@ -208,8 +238,8 @@ func (w *worker) stepTx(ctx context.Context, o RunOptions) (claimed bool, t tall
 	if err != nil || !ok {
 		return false, t, err
 	}
-	w.keys.noLoad = true
-	defer func() { w.keys.noLoad = false }()
+	w.setNoLoad(true)
+	defer w.setNoLoad(false)
 	lower := c.last
 	if lower == nil {
 		lower = c.lo
@@ -221,6 +251,14 @@ func (w *worker) stepTx(ctx context.Context, o RunOptions) (claimed bool, t tall
 	t, failures, err := w.process(ctx, tx, rows)
 	if err != nil {
 		return false, t, err
+	}
+	if len(w.subs) > 0 && len(rows) > 0 {
+		at, afs, err := w.processAlso(ctx, tx, tx, lower, rows[len(rows)-1].pk)
+		if err != nil {
+			return false, t, err
+		}
+		t.add(at)
+		failures = append(failures, afs...)
 	}
 	last := c.last
 	if len(rows) > 0 {
@@ -277,6 +315,9 @@ func (w *worker) process(ctx context.Context, tx txn, rows []row) (tally, []Fail
 			if err != nil {
 				return t, nil, err
 			}
+			if out == outWrite && !w.fits(wr) {
+				out, reason = outFail, fmt.Sprintf(reasonTooLong, w.p.dst.Name, w.p.dstMax)
+			}
 			switch out {
 			case outWrite:
 				ws = append(ws, wr)
@@ -289,7 +330,7 @@ func (w *worker) process(ctx context.Context, tx txn, rows []row) (tally, []Fail
 				failures = append(failures, Failure{PK: r.pkText, Tenant: w.tenantText(r), Reason: reason})
 			}
 		}
-		if len(w.keys.cold) > 0 {
+		if len(w.keys.cold) > 0 || w.anyCold() {
 			return t, nil, errCold
 		}
 		if len(ws) == 0 {
@@ -331,6 +372,7 @@ func (w *worker) process(ctx context.Context, tx txn, rows []row) (tally, []Fail
 		// The application wrote these rows after they were read: read
 		// them again and redo whatever still needs doing. Rows deleted
 		// meanwhile are not found and count as skipped.
+		t.Rereads += int64(len(lost))
 		q, args := w.m.d.selectByPK(w.p, lost)
 		rs, err := tx.QueryContext(ctx, q, args...)
 		if err != nil {
@@ -350,7 +392,7 @@ func (m *Migrator) dryRun(ctx context.Context, p *plan, o RunOptions, start time
 	if err != nil {
 		return nil, err
 	}
-	w := &worker{m: m, p: p, dry: true}
+	w := m.newWorker(p, true)
 	pr := &progress{o: o, jobID: p.job.ID, total: total, start: start}
 	var lim *rate.Limiter
 	if o.RowsPerSecond > 0 {
@@ -378,6 +420,14 @@ func (m *Migrator) dryRun(ctx context.Context, p *plan, o RunOptions, start time
 		if err != nil {
 			return res, err
 		}
+		if len(w.subs) > 0 && len(rows) > 0 {
+			at, afs, err := w.processAlso(ctx, m.db, nil, lower, rows[len(rows)-1].pk)
+			if err != nil {
+				return res, err
+			}
+			t.add(at)
+			failures = append(failures, afs...)
+		}
 		sum.add(t)
 		if n := maxReportFailures - len(res.Failures); n > 0 {
 			res.Failures = append(res.Failures, failures[:min(n, len(failures))]...)
@@ -390,6 +440,7 @@ func (m *Migrator) dryRun(ctx context.Context, p *plan, o RunOptions, start time
 	}
 	res.Done = true
 	res.Scanned, res.Updated, res.Skipped, res.Null, res.Failed, res.Conflicts = sum.Scanned, sum.Updated, sum.Skipped, sum.Null, sum.Failed, sum.Conflicts
+	res.Left = sum.Failed + sum.Conflicts
 	res.ThisRun = sum.Scanned
 	res.Duration = time.Since(start)
 	if res.Failed > 0 {
@@ -424,4 +475,28 @@ func (p *progress) thisRun() int64 {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.local.Scanned
+}
+
+// recheck is a run of a job the checkpoint records as done: it reads the
+// column again, writing nothing, and reports what it found. Rows that
+// need the job's work (plaintext written since, or a decrypt that undid
+// an encrypt) make it a *FinishedJobError naming the flag that starts the
+// job again; a finished job is never reported done over them.
+func (m *Migrator) recheck(ctx context.Context, p *plan, o RunOptions, start time.Time) (*Result, error) {
+	scan, err := m.dryRun(ctx, p, o, start)
+	if err != nil && !errors.Is(err, ErrRowsFailed) {
+		return scan, err
+	}
+	res, err := m.finalResult(ctx, p.job, 0, start)
+	if err != nil {
+		return nil, err
+	}
+	res.Recheck = &Recheck{Rows: scan.Scanned, Pending: scan.Updated, Failed: scan.Failed}
+	if scan.Updated > 0 {
+		return res, &FinishedJobError{Kind: p.job.Kind, Table: p.job.Table, Column: p.job.Column, Result: res}
+	}
+	if res.Failed > 0 || res.Conflicts > 0 {
+		return res, &RowsFailedError{Result: res}
+	}
+	return res, nil
 }

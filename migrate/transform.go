@@ -21,6 +21,9 @@ type worker struct {
 	// nonces serves the worker's randomized seals: a worker seals a
 	// whole batch on one goroutine (codec.Nonces).
 	nonces codec.Nonces
+	// subs work on the job's further columns (Job.Also), in the same
+	// batch transactions.
+	subs []*worker
 }
 
 type outcome uint8

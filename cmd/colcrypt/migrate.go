@@ -23,12 +23,29 @@ type columnFlags struct {
 	blindIndex, normalize      string
 	bidxLen                    int
 	withTenant, withBlindIndex bool
+	// columns are every --column given, in order (column is the first);
+	// multi: the command takes more than one (one job over several
+	// columns of the table).
+	columns []string
+	multi   bool
+}
+
+// columnList is the --column flag: repeatable, the first one also kept
+// as the column of commands that take one.
+type columnList struct{ f *columnFlags }
+
+func (c columnList) String() string { return strings.Join(c.f.columns, ",") }
+func (c columnList) Type() string   { return "string" }
+func (c columnList) Set(v string) error {
+	c.f.columns = append(c.f.columns, v)
+	c.f.column = c.f.columns[0]
+	return nil
 }
 
 func (f *columnFlags) register(cmd *cobra.Command, withTenant bool) {
 	fs := cmd.Flags()
 	fs.StringVar(&f.table, "table", "", `table ("schema.table" allowed)`)
-	fs.StringVar(&f.column, "column", "", "the column to migrate or check (for encrypt: the plaintext column read)")
+	fs.Var(columnList{f}, "column", "the column to migrate or check (for encrypt: the plaintext column read); repeat it on encrypt, decrypt and reencrypt to migrate several columns of the table in one pass")
 	fs.StringVar(&f.pk, "pk", "", "unique, orderable column that pages the table (default: the primary key)")
 	fs.StringVar(&f.tenantColumn, "tenant-column", "", "column holding each row's tenant id")
 	if withTenant {
@@ -52,6 +69,9 @@ func (f *columnFlags) registerBlindIndex(cmd *cobra.Command) {
 func (f *columnFlags) check(needTenant bool) error {
 	if f.table == "" || f.column == "" {
 		return usageErr("give --table and --column")
+	}
+	if len(f.columns) > 1 && !f.multi {
+		return usageErr("this command takes one --column")
 	}
 	if f.tenantColumn != "" && f.tenant != "" {
 		return usageErr("give --tenant-column or --tenant, not both")
@@ -92,7 +112,7 @@ func (f *columnFlags) blindIndexSpec() (*field.BlindIndex, error) {
 func (c *cli) migrateCmd() *cobra.Command {
 	return group("migrate", "Encrypt, re-encrypt, decrypt and verify columns online, resumably",
 		c.runCmd(migrate.Encrypt), c.runCmd(migrate.Reencrypt), c.runCmd(migrate.Decrypt),
-		c.verifyCmd(), c.statusCmd())
+		c.verifyCmd(), c.statusCmd(), c.forgetCmd())
 }
 
 var runDocs = map[migrate.Kind]struct{ short, long, example string }{
@@ -114,6 +134,7 @@ again to continue. Several processes may run the same job at once.`,
 		example: `  colcrypt migrate encrypt --table users --column email --to-column email_enc \
       --tenant-column tenant_id --blind-index email_bidx --normalize lower,trim
   colcrypt migrate encrypt --table users --column ssn --tenant acme --mode deterministic
+  colcrypt migrate encrypt --table users --column email --column note --tenant-column tenant_id   # two columns, one pass
   colcrypt migrate encrypt --table users --column email --tenant-column tenant_id \
       --batch-size 2000 --workers 4 --rate 20000
   colcrypt migrate encrypt --table users --column email --tenant-column tenant_id --dry-run`,
@@ -141,10 +162,11 @@ to run while the application serves, like encrypt.`,
 
 func (c *cli) runCmd(kind migrate.Kind) *cobra.Command {
 	var (
-		col                   columnFlags
-		toColumn, mode, jobID string
-		armor, dry, restart   bool
-		o                     migrate.RunOptions
+		col                 columnFlags
+		toColumns           []string
+		mode, jobID         string
+		armor, dry, restart bool
+		o                   migrate.RunOptions
 	)
 	doc := runDocs[kind]
 	cmd := &cobra.Command{
@@ -159,7 +181,20 @@ func (c *cli) runCmd(kind migrate.Kind) *cobra.Command {
 				return err
 			}
 			job := col.job()
-			job.Kind, job.ID, job.ToColumn, job.Armor = kind, jobID, toColumn, armor
+			job.Kind, job.ID, job.Armor = kind, jobID, armor
+			if len(toColumns) > 0 && len(toColumns) != len(col.columns) {
+				return usageErr("give one --to-column per --column, in the same order, or none")
+			}
+			if len(toColumns) > 0 {
+				job.ToColumn = toColumns[0]
+			}
+			for i, c := range col.columns[1:] {
+				pair := migrate.ColumnPair{Column: c}
+				if len(toColumns) > 0 {
+					pair.ToColumn = toColumns[i+1]
+				}
+				job.Also = append(job.Also, pair)
+			}
 			switch mode {
 			case "", "randomized":
 			case "deterministic":
@@ -171,7 +206,7 @@ func (c *cli) runCmd(kind migrate.Kind) *cobra.Command {
 			if job.BlindIndex, err = col.blindIndexSpec(); err != nil {
 				return err
 			}
-			if err := checkRunFlags(col, toColumn, o); err != nil {
+			if err := checkRunFlags(col, toColumns, o); err != nil {
 				return err
 			}
 			o.DryRun, o.Restart = dry, restart
@@ -182,8 +217,14 @@ func (c *cli) runCmd(kind migrate.Kind) *cobra.Command {
 			defer k.Close()
 
 			desc := string(kind) + " " + job.Table + "." + job.Column
-			if toColumn != "" {
-				desc += "->" + toColumn
+			if job.ToColumn != "" {
+				desc += "->" + job.ToColumn
+			}
+			for _, c := range job.Also {
+				desc += "," + c.Column
+				if c.ToColumn != "" {
+					desc += "->" + c.ToColumn
+				}
 			}
 			pv := c.progress(desc)
 			o.Progress = pv.update
@@ -200,9 +241,10 @@ func (c *cli) runCmd(kind migrate.Kind) *cobra.Command {
 	col.register(cmd, true)
 	c.kmsFlags(cmd)
 	c.progressFlag(cmd)
+	col.multi = true
 	f := cmd.Flags()
 	if kind != migrate.Reencrypt {
-		f.StringVar(&toColumn, "to-column", "", "write into this existing column instead of in place")
+		f.StringArrayVar(&toColumns, "to-column", nil, "write into this existing column instead of in place (with several --column: one --to-column each, in order)")
 	}
 	if kind == migrate.Encrypt {
 		f.StringVar(&mode, "mode", "randomized", "randomized (AES-GCM) or deterministic (AES-SIV, allows SQL equality; leaks which rows are equal)")
@@ -227,7 +269,7 @@ func runExit(err error) error {
 		return nil
 	case errors.Is(err, migrate.ErrInterrupted):
 		return &exitError{code: exitInterrupted, err: err}
-	case errors.Is(err, migrate.ErrRowsFailed), errors.Is(err, migrate.ErrVerifyFailed):
+	case errors.Is(err, migrate.ErrRowsFailed), errors.Is(err, migrate.ErrVerifyFailed), errors.Is(err, migrate.ErrFinishedJobHasWork):
 		return &exitError{code: exitProblems, err: err}
 	case errors.Is(err, migrate.ErrInvalidJob), errors.Is(err, migrate.ErrJobMismatch):
 		return &exitError{code: exitUsage, err: err}
@@ -251,19 +293,43 @@ func (c *cli) printResult(desc string, r *migrate.Result) error {
 		switch {
 		case r.DryRun:
 			state = "dry run, nothing written"
+		case r.Recheck != nil && r.Recheck.Pending > 0:
+			state = fmt.Sprintf("finished earlier, but a re-check of %d rows found %d %s: run again with --restart to process them",
+				r.Recheck.Rows, r.Recheck.Pending, leftWord(r.Kind))
+		case r.Recheck != nil:
+			state = fmt.Sprintf("done (finished earlier; re-checked %d rows: 0 %s, nothing to do)", r.Recheck.Rows, leftWord(r.Kind))
 		case !r.Done:
 			state = "not finished (run again to resume)"
 		}
 		fmt.Fprintf(w, "%s: %s\n", desc, state)
-		verb := "updated"
-		if r.DryRun {
-			verb = "would update"
+		for _, warn := range r.Warnings {
+			fmt.Fprintf(w, "  warning: %s\n", warn)
 		}
-		fmt.Fprintf(w, "  scanned    %d\n  %-10s %d\n  skipped    %d (already done)\n  null       %d\n  failed     %d\n  conflicts  %d\n",
-			r.Scanned, verb, r.Updated, r.Skipped, r.Null, r.Failed, r.Conflicts)
+		verb := "sealed"
+		if r.Kind == migrate.Decrypt {
+			verb = "decrypted"
+		}
+		if r.DryRun {
+			verb = "would be " + verb
+		}
+		fmt.Fprintf(w, "  scanned    %d\n  %-10s %d\n  skipped    %d (already done)\n  null       %d\n  failed     %d\n",
+			r.Scanned, verb, r.Updated, r.Skipped, r.Null, r.Failed)
+		fmt.Fprintf(w, "  re-read    %d (a concurrent write won the compare-and-set; read again)\n  given up   %d (kept changing under concurrent writes)\n  left       %d (%s left behind)\n",
+			r.Rereads, r.Conflicts, r.Left, leftWord(r.Kind))
 		fmt.Fprintf(w, "  this run   %d rows in %v (%.0f rows/s)\n", r.ThisRun, r.Duration.Round(time.Millisecond), rate)
 		printFailures(w, r.Failures, false)
 	})
+}
+
+// leftWord names what a job of kind leaves behind when a row fails.
+func leftWord(kind migrate.Kind) string {
+	switch kind {
+	case migrate.Decrypt:
+		return "encrypted"
+	case migrate.Reencrypt:
+		return "on an old key version"
+	}
+	return "plaintext"
 }
 
 func printFailures(w io.Writer, fs []migrate.Failure, truncated bool) {
@@ -388,9 +454,13 @@ func (c *cli) statusCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "status",
 		Short: "Show the progress of migration jobs from the checkpoint table",
-		Long: `Show every job recorded in the checkpoint table, or one with --job: its state
-(running or done), chunks done, row counts and failing rows. A running job whose
-process is gone is resumed by running its command again. It needs no master key.`,
+		Long: `Show every job recorded in the checkpoint table, or one with --job: its state,
+owner (host:pid) and last heartbeat, chunks done, row counts and failing rows.
+
+States: running (a process beat within the last 30 s), stalled (unfinished and
+no heartbeat: the process was killed or interrupted; run its command again to
+resume), failed (the last run stopped on the error shown; run again to resume),
+done. It needs no master key.`,
 		Example: `  colcrypt migrate status
   colcrypt migrate status --job 'encrypt:users.email->email_enc' --output json`,
 		Args: cobra.NoArgs,
@@ -419,14 +489,57 @@ process is gone is resumed by running its command again. It needs no master key.
 					fmt.Fprintln(w, "no migration jobs recorded")
 				}
 				for _, s := range jobs {
-					fmt.Fprintf(w, "%s: %s, %d/%d chunks, %d of ~%d rows scanned (%d updated, %d skipped, %d null, %d failed, %d conflicts), last update %s\n",
-						s.JobID, s.State, s.ChunksDone, s.Chunks, s.Scanned, s.Total, s.Updated, s.Skipped, s.Null, s.Failed, s.Conflicts,
+					fmt.Fprintf(w, "%s: %s, %d/%d chunks, %d of ~%d rows scanned (%d sealed, %d skipped, %d null, %d failed, %d re-read, %d given up, %d left behind), last update %s\n",
+						s.JobID, s.State, s.ChunksDone, s.Chunks, s.Scanned, s.Total, s.Updated, s.Skipped, s.Null, s.Failed, s.Rereads, s.Conflicts, s.Left,
 						s.UpdatedAt.UTC().Format(time.RFC3339))
+					if s.Owner != "" {
+						beat := "none current"
+						if !s.Heartbeat.IsZero() {
+							beat = s.Heartbeat.UTC().Format(time.RFC3339)
+						}
+						fmt.Fprintf(w, "  owner %s, last heartbeat %s\n", s.Owner, beat)
+					}
+					if s.Error != "" {
+						fmt.Fprintf(w, "  last run stopped: %s\n", s.Error)
+					}
 					printFailures(w, s.Failures, false)
 				}
 			})
 		}),
 	}
 	cmd.Flags().StringVar(&jobID, "job", "", "show only this job")
+	return cmd
+}
+
+func (c *cli) forgetCmd() *cobra.Command {
+	var jobID string
+	cmd := &cobra.Command{
+		Use:   "forget",
+		Short: "Remove a job from the checkpoint table (its header and every chunk row)",
+		Long: `Remove the job named by --job from the checkpoint table, header and chunk rows
+together, so that its next run plans afresh. No data is touched: rows already
+migrated stay migrated, and the next run skips them. A running job (heartbeat
+within the last 30 s) is refused: stop it first. It needs no master key.`,
+		Example: `  colcrypt migrate forget --job 'encrypt:users.email->email_enc'`,
+		Args:    cobra.NoArgs,
+		RunE: action(func(cmd *cobra.Command, args []string) error {
+			if jobID == "" {
+				return usageErr("give --job (see colcrypt migrate status)")
+			}
+			ctx := cmd.Context()
+			k, err := c.open(ctx, withoutKMS)
+			if err != nil {
+				return err
+			}
+			defer k.Close()
+			if err := k.m.Forget(ctx, jobID); err != nil {
+				return err
+			}
+			return c.emit(map[string]any{"job_id": jobID, "forgotten": true}, func(w io.Writer) {
+				fmt.Fprintf(w, "%s: forgotten (checkpoint rows removed; data untouched)\n", jobID)
+			})
+		}),
+	}
+	cmd.Flags().StringVar(&jobID, "job", "", "the job id, as colcrypt migrate status shows it")
 	return cmd
 }

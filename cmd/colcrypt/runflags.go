@@ -7,7 +7,7 @@ import "github.com/colcrypt/colcrypt/migrate"
 // or empty batches would never start, and a target column that is also
 // the tenant, key, bind or blind index column would have each row's
 // identity overwritten with ciphertext, one failure line per row.
-func checkRunFlags(col columnFlags, toColumn string, o migrate.RunOptions) error {
+func checkRunFlags(col columnFlags, toColumns []string, o migrate.RunOptions) error {
 	switch {
 	case o.Workers < 1:
 		return usageErr("--workers must be at least 1, not %d", o.Workers)
@@ -16,9 +16,9 @@ func checkRunFlags(col columnFlags, toColumn string, o migrate.RunOptions) error
 	case o.RowsPerSecond < 0:
 		return usageErr("--rate cannot be negative (0 means no limit)")
 	}
-	target, flag := col.column, "--column (migrated in place)"
-	if toColumn != "" {
-		target, flag = toColumn, "--to-column"
+	columns := col.columns
+	if len(columns) == 0 {
+		columns = []string{col.column}
 	}
 	roles := []struct{ name, flag string }{
 		{col.tenantColumn, "--tenant-column"},
@@ -26,13 +26,19 @@ func checkRunFlags(col columnFlags, toColumn string, o migrate.RunOptions) error
 		{col.bindColumn, "--bind-column"},
 		{col.blindIndex, "--blind-index"},
 	}
-	for _, r := range roles {
-		if r.name != "" && r.name == target {
-			return usageErr("%s %s is also the %s: it would be overwritten; write into another column", flag, target, r.flag)
+	for i, column := range columns {
+		target, flag := column, "--column (migrated in place)"
+		if i < len(toColumns) && toColumns[i] != "" {
+			target, flag = toColumns[i], "--to-column"
 		}
-	}
-	if toColumn != "" && col.blindIndex != "" && col.blindIndex == col.column {
-		return usageErr("--blind-index %s is also the --column read", col.blindIndex)
+		for _, r := range roles {
+			if r.name != "" && r.name == target {
+				return usageErr("%s %s is also the %s: it would be overwritten; write into another column", flag, target, r.flag)
+			}
+		}
+		if len(toColumns) > 0 && col.blindIndex != "" && col.blindIndex == column {
+			return usageErr("--blind-index %s is also the --column read", col.blindIndex)
+		}
 	}
 	return nil
 }
