@@ -5,6 +5,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/colcrypt/colcrypt/codec"
 )
 
 // The cache holds unwrapped data keys. It is keyed by (tenant, version);
@@ -14,13 +16,14 @@ import (
 //
 // Reads take only the read lock: a hit sets the entry's reference bit
 // atomically, and eviction is CLOCK (second chance), the usual LRU
-// approximation that needs no list surgery on a hit; see "Concurrency in
-// the cache" in docs/ARCHITECTURE.md for what that buys over an exact
-// LRU. A column cipher is found through its key (Store.Cipher is
-// Store.Key then Key.Cipher): a lock-free index of ciphers beside the
-// maps measured no faster than them. An expired entry stays, not yet
-// zeroed, only as long as the stale grace may need it; then the janitor
-// or the next access zeroes and drops it.
+// approximation that needs no list surgery on a hit. The column ciphers
+// that Store.Cipher hands out are also indexed by (tenant, version,
+// table, column) in a cipherIndex that is read without any lock; an
+// entry's expiry and stale mark are atomic for its sake. Those of the
+// active keys, which Store.ActiveCipher hands out, have an index of their
+// own keyed by (tenant, table, column); see activeindex.go. An expired
+// entry stays, not yet zeroed, only as long as the stale grace may need
+// it; then the janitor or the next access zeroes and drops it.
 //
 // Times are ticks: nanoseconds on the Store's clock since the Store was
 // made (see clock.go), so that an expiry check is one integer compare.
@@ -34,6 +37,8 @@ type cache struct {
 	maxBytes  int64 // WithCacheBytes; 0: no bound
 	bytes     int64 // the accounted size of the cached keys: see keyBytes
 	closed    bool
+	ciphers   *cipherIndex // ciphers by (tenant, version, table, column)
+	actives   *cipherIndex // ciphers of active keys by (tenant, 0, table, column)
 
 	evictions *atomic.Uint64
 }
@@ -46,13 +51,31 @@ type keyID struct {
 type entry struct {
 	id         keyID
 	key        *Key
-	expires    int64       // fresh before this
-	stale      bool        // kept past its expiry because the KMS failed
-	graceUntil int64       // may be served stale before this
-	ref        atomic.Bool // CLOCK's reference bit, set by readers under the read lock
-	prev, next *entry      // the CLOCK ring
+	fresh      freshness
+	graceUntil int64 // may be served stale before this
+	ref        atomic.Bool
+	prev, next *entry // the CLOCK ring
 	// charged is how many of the key's ciphers c.bytes accounts.
 	charged int
+}
+
+// freshness is an entry's expiry (fresh before it) and stale mark (kept
+// past its expiry because the KMS failed), packed in one word so that the
+// lock-free hot path reads the two together. Writers hold the cache's
+// lock.
+type freshness struct{ v atomic.Int64 }
+
+func (f *freshness) load() (expires int64, stale bool) {
+	v := f.v.Load()
+	return v >> 1, v&1 != 0
+}
+
+func (f *freshness) store(expires int64, stale bool) {
+	v := expires << 1
+	if stale {
+		v |= 1
+	}
+	f.v.Store(v)
 }
 
 type tenantEntry struct {
@@ -62,13 +85,9 @@ type tenantEntry struct {
 	// hashes slowly, and a list of one costs 8 bytes where a map of one
 	// costs 190.
 	versions []*entry
-	// active is the entry of the tenant's active key, which stays the
-	// active one before activeExp (its own TTL, so that a rotation by
-	// another process is seen); nil when unknown.
-	active    *entry
-	activeExp int64
-	live      []uint32 // newest first; nil when unknown
-	liveExp   int64
+	active   *activeRecord // nil when unknown
+	live     []uint32      // newest first; nil when unknown
+	liveExp  int64
 }
 
 func newCache(capacity int, maxBytes int64, evictions *atomic.Uint64) *cache {
@@ -78,6 +97,8 @@ func newCache(capacity int, maxBytes int64, evictions *atomic.Uint64) *cache {
 		tenants:   make(map[string]*tenantEntry),
 		destroyed: make(map[string]struct{}),
 		capacity:  capacity,
+		ciphers:   newCipherIndex(),
+		actives:   newCipherIndex(),
 		evictions: evictions,
 	}
 }
@@ -105,9 +126,10 @@ func (e *entry) touch() {
 func (c *cache) active(tenant string, now int64) (k *Key, stale, ok bool) {
 	c.mu.RLock()
 	if te := c.tenants[tenant]; te != nil {
-		if e := te.active; e != nil && now < te.activeExp {
-			if now < e.expires {
-				k, stale = e.key, e.stale
+		if rec := te.active; rec != nil && now < rec.exp.Load() {
+			e := rec.entry
+			if exp, st := e.fresh.load(); now < exp {
+				k, stale = e.key, st
 				e.touch()
 				c.mu.RUnlock()
 				return k, stale, true
@@ -123,8 +145,8 @@ func (c *cache) key(id keyID, now int64) (k *Key, stale, ok bool) {
 	c.mu.RLock()
 	if te := c.tenants[id.tenant]; te != nil {
 		if e := te.version(id.version); e != nil {
-			if now < e.expires {
-				k, stale = e.key, e.stale
+			if exp, st := e.fresh.load(); now < exp {
+				k, stale = e.key, st
 				e.touch()
 				c.mu.RUnlock()
 				return k, stale, true
@@ -133,6 +155,54 @@ func (c *cache) key(id keyID, now int64) (k *Key, stale, ok bool) {
 	}
 	c.mu.RUnlock()
 	return nil, false, false
+}
+
+// cipher returns the indexed cipher of (tenant, version, table, column)
+// if its key is fresh at now: key followed by Key.Cipher, without a lock.
+func (c *cache) cipher(tenant string, version uint32, table, column string, now int64) (ci *codec.Cipher, stale, ok bool) {
+	r := c.ciphers.lookup(tenant, version, table, column)
+	if r == nil {
+		return nil, false, false
+	}
+	return r.serve(now)
+}
+
+// serve returns r's cipher if its key is fresh at now and not zeroed,
+// and marks the key's entry used, as a locked hit would.
+func (r *cipherRef) serve(now int64) (ci *codec.Cipher, stale, ok bool) {
+	exp, stale := r.entry.fresh.load()
+	if now >= exp || r.key.zeroed() {
+		return nil, false, false
+	}
+	r.entry.touch()
+	return r.cipher, stale, true
+}
+
+// indexCipher adds ci, k's cipher for table.column, to the cipher index,
+// if k is still the cached key of its id.
+func (c *cache) indexCipher(k *Key, table, col string, ci *codec.Cipher) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e := c.keys[keyID{k.tenant, k.version}]
+	if e == nil || e.key != k {
+		return
+	}
+	c.ciphers.add(e, k, table, col, ci)
+}
+
+// unindexLocked drops the ciphers of e's key from the cipher indexes,
+// the active one's too if e is its tenant's active entry; the caller is
+// about to zero or replace that key. It looks for every cipher the key
+// handed out (a superset of those indexed: an index ref is added only
+// after its key derived the cipher), rather than keep a list per entry.
+func (c *cache) unindexLocked(e *entry) {
+	for _, ci := range e.key.cipherList() {
+		s := ci.Scope()
+		c.ciphers.remove(e.key, s.Table, s.Column)
+	}
+	if te := c.tenants[e.id.tenant]; te != nil && te.active != nil && te.active.entry == e {
+		c.unindexActiveLocked(te.active)
+	}
 }
 
 // live returns the tenant's live versions if fresh.
@@ -186,6 +256,7 @@ func (c *cache) install(id keyID, dek []byte, now int64, ttl, grace time.Duratio
 		} else {
 			// The table now holds another key under this id (restored
 			// from a backup, edited by hand). The table is the truth.
+			c.unindexLocked(e)
 			e.key.zero(ErrKeyEvicted)
 			c.evictions.Add(1)
 			c.bytes -= int64(e.charged) * cipherBytes
@@ -193,15 +264,16 @@ func (c *cache) install(id keyID, dek []byte, now int64, ttl, grace time.Duratio
 			e.key = c.newKeyLocked(id, dek)
 			res = installedReplaced
 		}
-		e.expires, e.stale = exp, false
+		e.fresh.store(exp, false)
 		e.graceUntil = exp + int64(grace)
 		return e.key, res, nil
 	}
 	for (len(c.keys) >= c.capacity || c.maxBytes > 0 && c.bytes+keyBytes > c.maxBytes) && c.hand != nil {
 		c.removeLocked(c.victimLocked(), ErrKeyEvicted)
 	}
-	e := &entry{id: id, key: c.newKeyLocked(id, dek), expires: exp, graceUntil: exp + int64(grace)}
+	e := &entry{id: id, key: c.newKeyLocked(id, dek), graceUntil: exp + int64(grace)}
 	c.bytes += keyBytes
+	e.fresh.store(exp, false)
 	c.keys[id] = e
 	te := c.tenants[id.tenant]
 	if te == nil {
@@ -248,9 +320,10 @@ func (c *cache) removeLocked(e *entry, reason error) {
 	}
 	e.prev, e.next = nil, nil
 	c.bytes -= keyBytes + int64(e.charged)*cipherBytes
+	c.unindexLocked(e)
 	if te := c.tenants[e.id.tenant]; te != nil {
-		if te.active == e {
-			te.active = nil
+		if te.active != nil && te.active.entry == e {
+			c.retireActiveLocked(te)
 		}
 		te.versions = slices.DeleteFunc(te.versions, func(x *entry) bool { return x == e })
 		if len(te.versions) == 0 {
@@ -271,14 +344,14 @@ func (c *cache) setActive(k *Key, now, exp int64) {
 		return
 	}
 	te := c.tenants[k.tenant]
-	if a := te.active; a != nil && a.id.version > k.version && now < te.activeExp {
+	if rec := te.active; rec != nil && rec.entry.id.version > k.version && now < rec.exp.Load() {
 		// A load that read the table before a rotation (made by this
 		// process, or seen by it) finished after it: the newer version
 		// stays active until its record expires, so that Rotate's
 		// promise holds that this process seals under the new key at once.
 		return
 	}
-	te.active, te.activeExp = e, exp
+	c.setActiveLocked(te, e, exp)
 }
 
 // setLive records the tenant's live versions until exp, if the tenant has
@@ -297,7 +370,8 @@ func (c *cache) forgetTenantViews(tenant string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if te := c.tenants[tenant]; te != nil {
-		te.active, te.live = nil, nil
+		c.retireActiveLocked(te)
+		te.live = nil
 	}
 }
 
@@ -312,11 +386,12 @@ func (c *cache) fallback(id keyID, now, probe int64, allowStale bool) (k *Key, s
 	if e == nil {
 		return nil, false, false
 	}
+	exp, st := e.fresh.load()
 	switch {
-	case now < e.expires:
-		return e.key, e.stale, true
+	case now < exp:
+		return e.key, st, true
 	case allowStale && now < e.graceUntil:
-		e.expires, e.stale = min(probe, e.graceUntil), true
+		e.fresh.store(min(probe, e.graceUntil), true)
 		return e.key, true, true
 	}
 	c.removeLocked(e, ErrKeyEvicted)
@@ -342,6 +417,9 @@ func (c *cache) destroyTenant(tenant string) {
 		if id.tenant == tenant {
 			c.removeLocked(e, ErrKeyDestroyed)
 		}
+	}
+	if te := c.tenants[tenant]; te != nil {
+		c.retireActiveLocked(te)
 	}
 	delete(c.tenants, tenant)
 }
@@ -387,6 +465,13 @@ func (c *cache) close() {
 		return
 	}
 	c.closed = true
+	for _, te := range c.tenants {
+		if te.active != nil {
+			te.active.exp.Store(retiredExp)
+		}
+	}
+	c.ciphers.reset()
+	c.actives.reset()
 	for _, e := range c.keys {
 		e.key.zero(ErrClosed)
 		e.prev, e.next = nil, nil
@@ -405,6 +490,6 @@ func (c *cache) rotated(k *Key, exp int64) {
 	if e == nil || e.key != k || te == nil {
 		return
 	}
-	te.active, te.activeExp = e, exp
+	c.setActiveLocked(te, e, exp)
 	te.live = nil
 }

@@ -12,7 +12,7 @@ import (
 // TestCacheBytesEvicts: with WithCacheBytes the cache stays within its
 // bound in bytes, keys and ciphers counted, by evicting (and zeroing)
 // the least recently used keys, while its bound in entries is far off;
-// the evicted keys' ciphers are no longer accounted.
+// the cipher indexes drop the evicted keys' ciphers.
 func TestCacheBytesEvicts(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, tdb *testDB) {
 		const perTenant = keyBytes + 2*cipherBytes
@@ -48,6 +48,9 @@ func TestCacheBytesEvicts(t *testing.T) {
 		}
 		if _, err := first.Cipher("patients", "phone"); !errors.Is(err, ErrKeyEvicted) {
 			t.Fatalf("Cipher of an evicted key = %v, want ErrKeyEvicted", err)
+		}
+		if n := activeIndexed(t, s); n != 6 {
+			t.Fatalf("active index holds %d ciphers, want 6 (3 tenants × 2 columns)", n)
 		}
 	})
 }

@@ -12,8 +12,8 @@ import (
 )
 
 // TestShredDestroysCiphers: every cipher the tenant's keys handed out,
-// through Key.Cipher, Store.Cipher or Store.ActiveCipher, of every
-// version, fails with codec.ErrCipherDestroyed once
+// through Key.Cipher, Store.Cipher or Store.ActiveCipher (the lock-free
+// indexes), of every version, fails with codec.ErrCipherDestroyed once
 // the tenant is shredded; another tenant's ciphers keep working.
 func TestShredDestroysCiphers(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, tdb *testDB) {

@@ -111,8 +111,8 @@
 // ([WithCacheTTL], default 5 minutes). A warm [Store.Active] or [Store.Key]
 // is a read-locked map lookup: no I/O, no allocation, tens of
 // nanoseconds. [Store.ActiveCipher] and [Store.Cipher], which sealing and
-// opening use, are that lookup followed by a scan of the key's few
-// column ciphers. Past the TTL the row is read again and the KMS asked again,
+// opening use, go straight to a column's cipher through lock-free
+// indexes, so goroutines on several cores do not contend. Past the TTL the row is read again and the KMS asked again,
 // so that a rotation, shred or revoked KMS permission elsewhere is seen
 // within the TTL; the number of KMS calls grows with tenants × versions per
 // TTL, never with rows. The cache is bounded in keys ([WithCacheSize],

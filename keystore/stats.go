@@ -37,25 +37,26 @@ type Stats struct {
 type counters struct {
 	kmsWraps, kmsUnwraps, kmsErrors, kmsRetries atomic.Uint64
 	misses, evictions                           atomic.Uint64
-	// staleServed counts stale keys served by loads; hits and staleHits
-	// the calls answered from the cache, which every warm seal and open
-	// adds to. Plain atomics: striping them per core measured no faster
-	// on a warm open (docs/ARCHITECTURE.md, "Concurrency in the cache").
-	staleServed, hits, staleHits atomic.Uint64
+	// staleServed counts stale keys served by loads; cached counts the
+	// hits and stale serves answered from the cache, which every warm
+	// seal and open adds to, striped (see hitCounts).
+	staleServed atomic.Uint64
+	cached      *hitCounts
 }
 
-func newCounters() *counters { return &counters{} }
+func newCounters() *counters { return &counters{cached: newStoreHitCounts()} }
 
 // Stats returns a snapshot of the Store's counters.
 func (s *Store) Stats() Stats {
+	hits, stale := s.ctr.cached.sum()
 	return Stats{
 		KMSWraps:    s.ctr.kmsWraps.Load(),
 		KMSUnwraps:  s.ctr.kmsUnwraps.Load(),
 		KMSErrors:   s.ctr.kmsErrors.Load(),
 		KMSRetries:  s.ctr.kmsRetries.Load(),
-		Hits:        s.ctr.hits.Load(),
+		Hits:        hits,
 		Misses:      s.ctr.misses.Load(),
-		StaleServed: s.ctr.staleServed.Load() + s.ctr.staleHits.Load(),
+		StaleServed: s.ctr.staleServed.Load() + stale,
 		Evictions:   s.ctr.evictions.Load(),
 		Cached:      s.cache.len(),
 		CachedBytes: s.cache.accountedBytes(),

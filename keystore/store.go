@@ -216,13 +216,7 @@ func (s *Store) errIfClosed() error {
 
 // countHit counts a call answered from the cache: a hit, or a stale
 // serve if stale.
-func (s *Store) countHit(stale bool) {
-	if stale {
-		s.ctr.staleHits.Add(1)
-	} else {
-		s.ctr.hits.Add(1)
-	}
-}
+func (s *Store) countHit(stale bool) { s.ctr.cached.add(stale) }
 
 func (s *Store) emit(e Event) {
 	if s.observe != nil {

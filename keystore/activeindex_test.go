@@ -10,6 +10,48 @@ import (
 	"github.com/colcrypt/colcrypt/codec"
 )
 
+// activeIndexed returns how many ciphers the store's index of active
+// ciphers holds, and fails unless every one of them is published under
+// its tenant's current, unretired active record, for a cipher that
+// record's key handed out.
+func activeIndexed(t testing.TB, s *Store) int {
+	t.Helper()
+	c := s.cache
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	tb := c.actives.table.Load()
+	for i := range tb.chains {
+		for r := tb.chains[i].Load(); r != nil; r = r.next {
+			sc := r.cipher.Scope()
+			if r.hash&tb.mask != uint64(i) {
+				t.Fatalf("active ref (%s, %s, %s) in chain %d, its hash says %d", sc.Tenant, sc.Table, sc.Column, i, r.hash&tb.mask)
+			}
+			te := c.tenants[sc.Tenant]
+			switch {
+			case r.version != 0 || r.active == nil:
+				t.Fatalf("active ref (%s, %s, %s) indexed as version %d, record %p", sc.Tenant, sc.Table, sc.Column, r.version, r.active)
+			case te == nil || te.active != r.active:
+				t.Fatalf("active ref (%s, %s, %s) of a record that is not its tenant's", sc.Tenant, sc.Table, sc.Column)
+			case r.active.exp.Load() == retiredExp:
+				t.Fatalf("active ref (%s, %s, %s) of a retired record", sc.Tenant, sc.Table, sc.Column)
+			case r.entry != r.active.entry || r.key != r.entry.key || r.key.zeroed():
+				t.Fatalf("active ref (%s, %s, %s) not of its record's key", sc.Tenant, sc.Table, sc.Column)
+			case r.cipher.Version() != r.key.version:
+				t.Fatalf("active ref (%s, %s, %s) holds a cipher of version %d for key version %d", sc.Tenant, sc.Table, sc.Column, r.cipher.Version(), r.key.version)
+			}
+			if findCipher(r.key.st.ciphers.Load(), sc.Table, sc.Column) != r.cipher {
+				t.Fatalf("active ref (%s, %s, %s) holds a cipher its key did not hand out", sc.Tenant, sc.Table, sc.Column)
+			}
+			n++
+		}
+	}
+	if n != c.actives.n {
+		t.Fatalf("active index holds %d refs, counts %d", n, c.actives.n)
+	}
+	return n
+}
+
 // mustActiveCipher is ActiveCipher that fails the test on error.
 func mustActiveCipher(t testing.TB, s *Store, tenant, table, column string) *codec.Cipher {
 	t.Helper()
@@ -21,7 +63,7 @@ func mustActiveCipher(t testing.TB, s *Store, tenant, table, column string) *cod
 }
 
 // TestStoreActiveCipher: ActiveCipher is Active then Key.Cipher, counted
-// like Active, and after the first call answers from the cache.
+// like Active, and after the first call answers from the index.
 func TestStoreActiveCipher(t *testing.T) {
 	drv := newInsecureTestKMS(t)
 	tdb := sqliteOnly(t)
@@ -39,9 +81,16 @@ func TestStoreActiveCipher(t *testing.T) {
 			t.Fatalf("ActiveCipher() #%d = %p, want %p", i, c2, c)
 		}
 	}
-	// 1 miss creating the key, then Active and 3 cached answers.
+	// 1 miss creating the key, then Active and 3 indexed answers.
 	if st := s.Stats(); st.Hits != 4 || st.Misses != 1 {
 		t.Fatalf("Stats() = %+v, want 4 hits and 1 miss", st)
+	}
+	if n := activeIndexed(t, s); n != 1 {
+		t.Fatalf("active index holds %d ciphers, want 1", n)
+	}
+	// The index of versions is Cipher's alone.
+	if n := indexed(t, s); n != 0 {
+		t.Fatalf("version index holds %d ciphers, want 0", n)
 	}
 	// Another column, another tenant: each its own.
 	email := mustActiveCipher(t, s, "acme", "patients", "email")
@@ -51,6 +100,9 @@ func TestStoreActiveCipher(t *testing.T) {
 	}
 	if _, err := s.ActiveCipher(ctxb, "", "patients", "name"); err == nil {
 		t.Fatalf("ActiveCipher(empty tenant) succeeded")
+	}
+	if n := activeIndexed(t, s); n != 3 {
+		t.Fatalf("active index holds %d ciphers, want 3", n)
 	}
 	// What it seals, Cipher of its version opens.
 	v, _ := email.Seal(nil, []byte("x"))
@@ -72,16 +124,26 @@ func TestStoreActiveCipherRotate(t *testing.T) {
 	s := newTestStore(t, tdb, tdb.db, drv.keeper(testKEK))
 	c1 := mustActiveCipher(t, s, "acme", "patients", "name")
 	sealed, _ := c1.Seal(nil, []byte("old"))
+	held := s.cache.actives.lookup("acme", 0, "patients", "name")
+	if held == nil {
+		t.Fatal("no active ref after ActiveCipher")
+	}
 	v, err := s.Rotate(ctxb, "acme")
 	if err != nil {
 		t.Fatal(err)
+	}
+	if held.active.exp.Load() != retiredExp {
+		t.Fatalf("the record of the rotated-out version is not retired")
+	}
+	if n := activeIndexed(t, s); n != 0 {
+		t.Fatalf("active index holds %d ciphers after Rotate, want 0", n)
 	}
 	c2 := mustActiveCipher(t, s, "acme", "patients", "name")
 	if c2 == c1 || c2.Version() != v {
 		t.Fatalf("ActiveCipher after Rotate = version %d, want %d", c2.Version(), v)
 	}
 	if c3 := mustActiveCipher(t, s, "acme", "patients", "name"); c3 != c2 {
-		t.Fatalf("ActiveCipher after Rotate is not answered from the cache")
+		t.Fatalf("ActiveCipher after Rotate is not answered from the index")
 	}
 	old, err := s.Cipher(ctxb, "acme", 1, "patients", "name")
 	if err != nil || old != c1 {
@@ -89,6 +151,9 @@ func TestStoreActiveCipherRotate(t *testing.T) {
 	}
 	if pt, err := old.Open(nil, sealed); err != nil || string(pt) != "old" {
 		t.Fatalf("the retired version cannot open its value: %v", err)
+	}
+	if n := activeIndexed(t, s); n != 1 {
+		t.Fatalf("active index holds %d ciphers, want 1", n)
 	}
 }
 
@@ -139,11 +204,14 @@ func TestStoreActiveCipherRotationSeen(t *testing.T) {
 	if c := mustActiveCipher(t, s, "acme", "patients", "name"); c != c2 {
 		t.Fatalf("ActiveCipher after the refresh is not the new version's")
 	}
+	if n := activeIndexed(t, s); n != 1 {
+		t.Fatalf("active index holds %d ciphers, want 1", n)
+	}
 }
 
-// TestStoreActiveCipherExpiry: past the TTL the cache does not answer;
+// TestStoreActiveCipherExpiry: past the TTL the index does not answer;
 // the refresh keeps the Key and renews the record, so the same cipher
-// comes back, from the cache again afterwards.
+// comes back, from the index again afterwards.
 func TestStoreActiveCipherExpiry(t *testing.T) {
 	_, _, s, clock := acmeInTable(t, WithCacheTTL(time.Minute))
 	c := mustActiveCipher(t, s, "acme", "patients", "name")
@@ -162,9 +230,12 @@ func TestStoreActiveCipherExpiry(t *testing.T) {
 	if st := s.Stats(); st.KMSUnwraps != 2 || st.Hits != 2 {
 		t.Fatalf("Stats() after the refresh = %+v, want a hit without unwrap", st)
 	}
+	if n := activeIndexed(t, s); n != 1 {
+		t.Fatalf("active index holds %d ciphers, want 1", n)
+	}
 }
 
-// TestStoreActiveCipherStale: with the KMS down past the TTL, the cache
+// TestStoreActiveCipherStale: with the KMS down past the TTL, the index
 // serves within the stale grace, counted as stale, and not after it.
 func TestStoreActiveCipherStale(t *testing.T) {
 	drv, _, s, clock := acmeInTable(t, WithCacheTTL(time.Minute), WithStaleGrace(10*time.Minute), WithRetry(1, time.Millisecond, time.Millisecond))
@@ -177,7 +248,7 @@ func TestStoreActiveCipherStale(t *testing.T) {
 			t.Fatalf("ActiveCipher #%d in the grace = %v; want the expired key's cipher", i, err)
 		}
 	}
-	// One stale serve by the failed refresh, two from the cache.
+	// One stale serve by the failed refresh, two from the index.
 	if st := s.Stats(); st.StaleServed != 3 || st.KMSUnwraps != 2 || st.Hits != 0 || st.Misses != 2 {
 		t.Fatalf("Stats() in the grace = %+v, want 3 stale, 2 unwraps, 0 hits, 2 misses", st)
 	}
@@ -185,17 +256,27 @@ func TestStoreActiveCipherStale(t *testing.T) {
 	if _, err := s.ActiveCipher(ctxb, "acme", "patients", "name"); !isKMSError(err) {
 		t.Fatalf("ActiveCipher after the grace = %v, want the KMS error", err)
 	}
+	if n := activeIndexed(t, s); n != 0 {
+		t.Fatalf("active index holds %d ciphers after the key was dropped, want 0", n)
+	}
 }
 
-// TestStoreActiveCipherEvicted: an evicted key's ciphers are no longer
-// handed out, and a reload derives the new key's cipher.
+// TestStoreActiveCipherEvicted: an evicted key leaves the active index
+// with its record, and a reload indexes the new key's cipher.
 func TestStoreActiveCipherEvicted(t *testing.T) {
 	drv := newInsecureTestKMS(t)
 	tdb := sqliteOnly(t)
 	s := newTestStore(t, tdb, tdb.db, drv.keeper(testKEK), WithCacheSize(1))
 	c1 := mustActiveCipher(t, s, "t1", "patients", "name")
 	sealed, _ := c1.Seal(nil, []byte("kept"))
+	held := s.cache.actives.lookup("t1", 0, "patients", "name")
 	mustActiveCipher(t, s, "t2", "patients", "name")
+	if held.active.exp.Load() != retiredExp {
+		t.Fatalf("the evicted key's active record is not retired")
+	}
+	if n := activeIndexed(t, s); n != 1 {
+		t.Fatalf("active index holds %d ciphers after eviction, want t2's 1", n)
+	}
 	c1b := mustActiveCipher(t, s, "t1", "patients", "name")
 	if c1b == c1 {
 		t.Fatalf("ActiveCipher(t1) after eviction = the evicted key's cipher")
@@ -206,11 +287,14 @@ func TestStoreActiveCipherEvicted(t *testing.T) {
 	if st := s.Stats(); st.Evictions != 2 || st.Cached != 1 {
 		t.Fatalf("Stats() = %+v, want 2 evictions, 1 cached", st)
 	}
+	if n := activeIndexed(t, s); n != 1 {
+		t.Fatalf("active index holds %d ciphers, want 1", n)
+	}
 }
 
 // TestStoreActiveCipherReplaced: when a refresh (here by an open) finds
 // another data key in the table under the active version, the old key's
-// cipher is no longer handed out at once, and the active record, fresh in
+// cipher leaves the active index at once, and the active record, fresh in
 // its own right, names the new key.
 func TestStoreActiveCipherReplaced(t *testing.T) {
 	drv := newInsecureTestKMS(t)
@@ -243,6 +327,9 @@ func TestStoreActiveCipherReplaced(t *testing.T) {
 	if _, err := s.Cipher(ctxb, "acme", 1, "patients", "name"); err != nil {
 		t.Fatal(err)
 	}
+	if n := activeIndexed(t, s); n != 0 {
+		t.Fatalf("active index holds %d ciphers after the key was replaced, want 0", n)
+	}
 	misses := s.Stats().Misses
 	c := mustActiveCipher(t, s, "acme", "patients", "name")
 	if c == old || c.Version() != 1 {
@@ -255,9 +342,12 @@ func TestStoreActiveCipherReplaced(t *testing.T) {
 	if _, err := old.Open(nil, v); err == nil {
 		t.Fatalf("the old key's cipher opened a value of the new key")
 	}
+	if n := activeIndexed(t, s); n != 1 {
+		t.Fatalf("active index holds %d ciphers, want 1", n)
+	}
 }
 
-// TestStoreActiveCipherShredClose: Shred and Close end the cache's
+// TestStoreActiveCipherShredClose: Shred and Close end the index's
 // answers at once; forgetting the tenant's views ends them until the
 // table is read again.
 func TestStoreActiveCipherShredClose(t *testing.T) {
@@ -267,24 +357,69 @@ func TestStoreActiveCipherShredClose(t *testing.T) {
 	for _, tn := range []string{"acme", "globex", "initech"} {
 		mustActiveCipher(t, s, tn, "patients", "name")
 	}
+	held := s.cache.actives.lookup("acme", 0, "patients", "name")
 	if err := s.Shred(ctxb, "acme"); err != nil {
 		t.Fatal(err)
+	}
+	if held.active.exp.Load() != retiredExp {
+		t.Fatalf("the shredded tenant's active record is not retired")
 	}
 	if _, err := s.ActiveCipher(ctxb, "acme", "patients", "name"); !errors.Is(err, ErrKeyDestroyed) {
 		t.Fatalf("ActiveCipher after Shred = %v, want ErrKeyDestroyed", err)
 	}
 	mustActiveCipher(t, s, "globex", "patients", "name")
+	if n := activeIndexed(t, s); n != 2 {
+		t.Fatalf("active index holds %d ciphers after Shred, want 2", n)
+	}
 
 	s.cache.forgetTenantViews("initech")
+	if n := activeIndexed(t, s); n != 1 {
+		t.Fatalf("active index holds %d ciphers after forgetTenantViews, want 1", n)
+	}
 	misses := s.Stats().Misses
 	mustActiveCipher(t, s, "initech", "patients", "name")
 	if st := s.Stats(); st.Misses != misses+1 {
 		t.Fatalf("ActiveCipher after forgetTenantViews did not read the table")
 	}
 
+	held = s.cache.actives.lookup("globex", 0, "patients", "name")
 	s.Close()
+	if held.active.exp.Load() != retiredExp {
+		t.Fatalf("an active record survived Close")
+	}
 	if _, err := s.ActiveCipher(ctxb, "globex", "patients", "name"); !errors.Is(err, ErrClosed) {
 		t.Fatalf("ActiveCipher after Close = %v, want ErrClosed", err)
+	}
+	if n := activeIndexed(t, s); n != 0 {
+		t.Fatalf("active index holds %d ciphers after Close, want 0", n)
+	}
+}
+
+// TestHitCountsExact counts from many goroutines into the stripes and
+// checks the sum, and the stripe count's bounds.
+func TestHitCountsExact(t *testing.T) {
+	for procs, want := range map[int]int{1: minHitStripes, 4: minHitStripes, 5: 32, 64: maxHitStripes, 1000: maxHitStripes} {
+		h := newHitCounts(procs)
+		if len(h.stripes) != want || 1<<(64-h.shift) != want {
+			t.Fatalf("newHitCounts(%d): %d stripes, shift %d; want %d", procs, len(h.stripes), h.shift, want)
+		}
+	}
+	h := newHitCounts(4)
+	var wg sync.WaitGroup
+	for g := range 16 {
+		wg.Go(func() {
+			for i := range 1000 {
+				h.add(i%(g+2) == 0)
+			}
+		})
+	}
+	wg.Wait()
+	var wantStale uint64
+	for g := range 16 {
+		wantStale += uint64((1000 + g + 1) / (g + 2))
+	}
+	if hits, stale := h.sum(); hits+stale != 16000 || stale != wantStale {
+		t.Fatalf("sum() = %d hits, %d stale; want %d, %d", hits, stale, 16000-wantStale, wantStale)
 	}
 }
 
@@ -345,6 +480,9 @@ func TestStoreActiveCipherConcurrent(t *testing.T) {
 	}
 	if _, err := s.ActiveCipher(ctxb, "f", "patients", "name"); !errors.Is(err, ErrKeyDestroyed) {
 		t.Fatalf("ActiveCipher(f) after Shred = %v, want ErrKeyDestroyed", err)
+	}
+	if n, cached := activeIndexed(t, s), s.Stats().Cached; n > cached {
+		t.Fatalf("active index holds %d ciphers for %d cached keys of one column", n, cached)
 	}
 
 	// Warm, in a cache that holds every key: every call a hit, every hit

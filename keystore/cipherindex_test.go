@@ -1,15 +1,40 @@
 package keystore
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/colcrypt/colcrypt/codec"
 )
 
+// indexed returns how many ciphers the store's index holds, counting
+// every chain, and fails if that disagrees with the index's own count.
+func indexed(t testing.TB, s *Store) int {
+	t.Helper()
+	s.cache.mu.Lock()
+	defer s.cache.mu.Unlock()
+	n := 0
+	tb := s.cache.ciphers.table.Load()
+	for i := range tb.chains {
+		for r := tb.chains[i].Load(); r != nil; r = r.next {
+			if r.hash&tb.mask != uint64(i) {
+				t.Fatalf("ref (%s, %d, %s, %s) in chain %d, its hash says %d", r.cipher.Scope().Tenant, r.version, r.cipher.Scope().Table, r.cipher.Scope().Column, i, r.hash&tb.mask)
+			}
+			n++
+		}
+	}
+	if n != s.cache.ciphers.n {
+		t.Fatalf("index holds %d refs, counts %d", n, s.cache.ciphers.n)
+	}
+	return n
+}
+
 // TestStoreCipher: Store.Cipher is Key then Key.Cipher, counted like Key,
-// and after the first call answers from the cache.
+// and after the first call answers from the index.
 func TestStoreCipher(t *testing.T) {
 	drv := newInsecureTestKMS(t)
 	tdb := sqliteOnly(t)
@@ -28,6 +53,9 @@ func TestStoreCipher(t *testing.T) {
 	if st := s.Stats(); st.Hits != 3 || st.Misses != 1 {
 		t.Fatalf("Stats() = %+v, want 3 hits (one per Cipher) and the 1 miss of Active", st)
 	}
+	if n := indexed(t, s); n != 1 {
+		t.Fatalf("index holds %d ciphers, want 1", n)
+	}
 	// Another column, another version, another tenant: each its own.
 	email, _ := s.Cipher(ctxb, "acme", 1, "patients", "email")
 	if email == want || email == nil {
@@ -39,6 +67,9 @@ func TestStoreCipher(t *testing.T) {
 	if _, err := s.Cipher(ctxb, "", 1, "patients", "name"); err == nil {
 		t.Fatalf("Cipher(empty tenant) succeeded")
 	}
+	if n := indexed(t, s); n != 2 {
+		t.Fatalf("index holds %d ciphers, want 2", n)
+	}
 	// Length-prefixed scope: ("ab", "c") and ("a", "bc") are different.
 	c1, _ := s.Cipher(ctxb, "acme", 1, "ab", "c")
 	c2, _ := s.Cipher(ctxb, "acme", 1, "a", "bc")
@@ -47,8 +78,8 @@ func TestStoreCipher(t *testing.T) {
 	}
 }
 
-// TestStoreCipherExpiry: past the TTL the cache does not answer; the
-// refresh keeps the Key, so the same cipher comes back, from the cache
+// TestStoreCipherExpiry: past the TTL the index does not answer; the
+// refresh keeps the Key, so the same cipher comes back, from the index
 // again afterwards.
 func TestStoreCipherExpiry(t *testing.T) {
 	_, _, s, clock := acmeInTable(t, WithCacheTTL(time.Minute))
@@ -73,9 +104,12 @@ func TestStoreCipherExpiry(t *testing.T) {
 	if st := s.Stats(); st.KMSUnwraps != 2 || st.Hits != 2 {
 		t.Fatalf("Stats() after the refresh = %+v, want a hit without unwrap", st)
 	}
+	if n := indexed(t, s); n != 1 {
+		t.Fatalf("index holds %d ciphers, want 1", n)
+	}
 }
 
-// TestStoreCipherStale: with the KMS down past the TTL, the cache serves
+// TestStoreCipherStale: with the KMS down past the TTL, the index serves
 // within the stale grace, counted as stale, and not after it.
 func TestStoreCipherStale(t *testing.T) {
 	drv, _, s, clock := acmeInTable(t, WithCacheTTL(time.Minute), WithStaleGrace(10*time.Minute), WithRetry(1, time.Millisecond, time.Millisecond))
@@ -91,7 +125,7 @@ func TestStoreCipherStale(t *testing.T) {
 			t.Fatalf("Cipher #%d in the grace = %v; want the expired key's cipher", i, err)
 		}
 	}
-	// One stale serve by the failed refresh, two from the cache.
+	// One stale serve by the failed refresh, two from the index.
 	if st := s.Stats(); st.StaleServed != 3 || st.KMSUnwraps != 2 || st.Hits != 0 {
 		t.Fatalf("Stats() in the grace = %+v, want 3 stale, 2 unwraps, 0 hits", st)
 	}
@@ -99,10 +133,13 @@ func TestStoreCipherStale(t *testing.T) {
 	if _, err := s.Cipher(ctxb, "acme", 1, "patients", "name"); !isKMSError(err) {
 		t.Fatalf("Cipher after the grace = %v, want the KMS error", err)
 	}
+	if n := indexed(t, s); n != 0 {
+		t.Fatalf("index holds %d ciphers after the key was dropped, want 0", n)
+	}
 }
 
-// TestStoreCipherEvicted: an evicted key's ciphers are no longer
-// handed out, and a reload derives the new key's cipher.
+// TestStoreCipherEvicted: an evicted key leaves the index with it, and a
+// reload indexes the new key's cipher.
 func TestStoreCipherEvicted(t *testing.T) {
 	drv := newInsecureTestKMS(t)
 	tdb := sqliteOnly(t)
@@ -118,6 +155,9 @@ func TestStoreCipherEvicted(t *testing.T) {
 	if _, err := s.Active(ctxb, "t2"); err != nil {
 		t.Fatal(err)
 	}
+	if n := indexed(t, s); n != 0 {
+		t.Fatalf("index holds %d ciphers after eviction, want 0", n)
+	}
 	c1b, err := s.Cipher(ctxb, "t1", 1, "patients", "name")
 	if err != nil || c1b == c1 {
 		t.Fatalf("Cipher(t1) after eviction = %p, %v; want a new key's cipher", c1b, err)
@@ -128,10 +168,13 @@ func TestStoreCipherEvicted(t *testing.T) {
 	if st := s.Stats(); st.Evictions != 2 || st.Cached != 1 {
 		t.Fatalf("Stats() = %+v, want 2 evictions, 1 cached", st)
 	}
+	if n := indexed(t, s); n != 1 {
+		t.Fatalf("index holds %d ciphers, want 1", n)
+	}
 }
 
 // TestStoreCipherReplaced: when a refresh finds another data key in the
-// table, the old key's ciphers are no longer handed out.
+// table, the old key's ciphers leave the index.
 func TestStoreCipherReplaced(t *testing.T) {
 	drv := newInsecureTestKMS(t)
 	tdb := sqliteOnly(t)
@@ -169,9 +212,12 @@ func TestStoreCipherReplaced(t *testing.T) {
 	if _, err := old.Open(nil, v); err == nil {
 		t.Fatalf("the old key's cipher opened a value of the new key")
 	}
+	if n := indexed(t, s); n != 1 {
+		t.Fatalf("index holds %d ciphers, want 1", n)
+	}
 }
 
-// TestStoreCipherShredClose: Shred and Close end the cache's answers at
+// TestStoreCipherShredClose: Shred and Close end the index's answers at
 // once.
 func TestStoreCipherShredClose(t *testing.T) {
 	drv := newInsecureTestKMS(t)
@@ -194,9 +240,83 @@ func TestStoreCipherShredClose(t *testing.T) {
 	if _, err := s.Cipher(ctxb, "globex", 1, "patients", "name"); err != nil {
 		t.Fatalf("Cipher of another tenant after Shred = %v", err)
 	}
+	if n := indexed(t, s); n != 1 {
+		t.Fatalf("index holds %d ciphers after Shred, want 1", n)
+	}
 	s.Close()
 	if _, err := s.Cipher(ctxb, "globex", 1, "patients", "name"); !errors.Is(err, ErrClosed) {
 		t.Fatalf("Cipher after Close = %v, want ErrClosed", err)
+	}
+	if n := indexed(t, s); n != 0 {
+		t.Fatalf("index holds %d ciphers after Close, want 0", n)
+	}
+}
+
+// TestCipherIndexGrowAndRemove drives the index alone past several
+// growths, with every ref found, then removes them in an order that hits
+// chain heads, middles and tails.
+func TestCipherIndexGrowAndRemove(t *testing.T) {
+	x := newCipherIndex()
+	type ref struct {
+		k     *Key
+		e     *entry
+		table string
+		col   string
+		c     *codec.Cipher
+	}
+	var refs []ref
+	keys := map[string]*Key{}
+	for i := range 1000 {
+		tn := fmt.Sprintf("t%d", i%37)
+		v := uint32(1 + i%3)
+		id := fmt.Sprintf("%s/%d", tn, v)
+		k := keys[id]
+		if k == nil {
+			k = newKey(tn, v, bytes.Repeat([]byte{1}, 32))
+			keys[id] = k
+		}
+		r := ref{k: k, e: &entry{key: k}, table: fmt.Sprintf("tab%d", i%5), col: fmt.Sprintf("col%d", i)}
+		// A ref's identity is its cipher's scope.
+		c, err := k.Cipher(r.table, r.col)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.c = c
+		if !x.add(r.e, k, r.table, r.col, r.c) {
+			t.Fatalf("add #%d found it there already", i)
+		}
+		if x.add(r.e, k, r.table, r.col, r.c) {
+			t.Fatalf("add #%d twice added twice", i)
+		}
+		refs = append(refs, r)
+	}
+	if got := len(x.table.Load().chains); got < 1000 {
+		t.Fatalf("index has %d chains for 1000 refs, want it grown", got)
+	}
+	for i, r := range refs {
+		got := x.lookup(r.k.tenant, r.k.version, r.table, r.col)
+		if got == nil || got.cipher != r.c || got.key != r.k || got.entry != r.e {
+			t.Fatalf("lookup #%d = %+v", i, got)
+		}
+		if x.lookup(r.k.tenant, r.k.version+3, r.table, r.col) != nil || x.lookup(r.k.tenant, r.k.version, r.col, r.table) != nil {
+			t.Fatalf("lookup of a ref never added found one")
+		}
+	}
+	for i := 0; i < len(refs); i += 2 {
+		x.remove(refs[i].k, refs[i].table, refs[i].col)
+	}
+	found := func(r ref) bool { return x.lookup(r.k.tenant, r.k.version, r.table, r.col) != nil }
+	for i := len(refs) - 1; i >= 0; i -= 2 {
+		x.remove(refs[i].k, refs[i].table, refs[i].col)
+		if found(refs[i]) || found(refs[i-1]) {
+			t.Fatalf("ref %d or %d found after its removal", i, i-1)
+		}
+		if i >= 2 && !found(refs[i-2]) {
+			t.Fatalf("ref %d lost by the removal of ref %d", i-2, i)
+		}
+	}
+	if x.n != 0 {
+		t.Fatalf("index counts %d refs after removing all", x.n)
 	}
 }
 
@@ -253,6 +373,9 @@ func TestStoreCipherConcurrent(t *testing.T) {
 	}
 	if _, err := s.Cipher(ctxb, "f", 1, "patients", "name"); !errors.Is(err, ErrKeyDestroyed) {
 		t.Fatalf("Cipher(f) after Shred = %v, want ErrKeyDestroyed", err)
+	}
+	if n, cached := indexed(t, s), s.Stats().Cached; n > cached {
+		t.Fatalf("index holds %d ciphers for %d cached keys of one column", n, cached)
 	}
 }
 

@@ -1,0 +1,247 @@
+package keystore
+
+import (
+	"hash/maphash"
+	"math/bits"
+	"math/rand/v2"
+	"sync/atomic"
+
+	"github.com/colcrypt/colcrypt/codec"
+)
+
+// cipherIndex maps (tenant, version, table, column) straight to the
+// column cipher of a cached key: the hot path of Store.Cipher, which sits
+// on every open. A lookup hashes the three strings once and takes no
+// lock, so concurrent readers write nothing shared (the hit counts are
+// striped: see hitCounts). The way it replaces, Store.Key then
+// Key.Cipher, took the cache's read lock (two atomic writes to one reader
+// count, a cache line every core contends for) and three map lookups, one
+// keyed by a struct of two strings, which Go hashes slowly: together a
+// third of a warm open.
+//
+// Readers load; writers hold cache.mu. Every chain node is immutable once
+// published (read-copy-update): an insert pushes a new node at a chain's
+// head, a removal republishes copies of the nodes in front of the removed
+// one, and growing builds a new table of copies and swaps it in. A
+// reader thus always walks a consistent chain, old or new, and the
+// garbage collector frees what no reader holds.
+//
+// The cache keeps a second index of this type for the ciphers of the
+// tenants' active keys, under version 0; see activeindex.go.
+//
+// The index holds a ref only while its key is the cached key of its id:
+// the cache removes an entry's refs in the same critical section that
+// zeroes or replaces its key. Freshness is not the index's business: a
+// ref outlives its key's TTL, and the reader checks the entry's expiry.
+type cipherIndex struct {
+	seed  maphash.Seed
+	keys  [3]uint64 // nameHash's, random per index
+	table atomic.Pointer[cipherTable]
+	n     int // refs held; under cache.mu
+}
+
+// cipherTable is a power-of-two array of chains.
+type cipherTable struct {
+	chains []atomic.Pointer[cipherRef]
+	mask   uint64
+}
+
+// cipherRef is one indexed cipher. All fields are set before the ref is
+// published and never written after. Its tenant, table and column are
+// its cipher's Scope, not fields of its own: a ref is 64 bytes, not 112,
+// and the reader that compares them goes on to use the cipher anyway.
+type cipherRef struct {
+	hash    uint64
+	version uint32
+	cipher  *codec.Cipher
+	key     *Key   // the cipher's key: the ref is void once it is zeroed
+	entry   *entry // the key's cache entry, for its expiry and reference bit
+	// active is set in the cache's index of active ciphers (version 0):
+	// the tenant's active record the ref was published under, whose
+	// expiry the reader checks as well. Nil in the index of versions.
+	active *activeRecord
+	next   *cipherRef
+}
+
+const minCipherChains = 64
+
+func newCipherIndex() *cipherIndex {
+	x := &cipherIndex{seed: maphash.MakeSeed(), keys: [3]uint64{rand.Uint64(), rand.Uint64(), rand.Uint64()}}
+	x.table.Store(newCipherTable(minCipherChains))
+	return x
+}
+
+func newCipherTable(n int) *cipherTable {
+	return &cipherTable{chains: make([]atomic.Pointer[cipherRef], n), mask: uint64(n - 1)}
+}
+
+// hash hashes a ref's identity. The tenant, which may come from outside,
+// gets maphash, seeded per index, so tenant names cannot be chosen to
+// collide. The table and column are the application's schema, short and
+// not chosen by users: they get nameHash, which costs a third of two more
+// maphash calls, a difference that shows in a warm open. Multiplying the
+// version by an odd constant keeps a column's versions in different
+// chains.
+func (x *cipherIndex) hash(tenant string, version uint32, table, column string) uint64 {
+	const odd = 0x9e3779b97f4a7c15
+	return maphash.String(x.seed, tenant) ^ uint64(version)*odd ^
+		nameHash(table, x.keys[0], x.keys[2]) ^ nameHash(column, x.keys[1], x.keys[2])
+}
+
+// nameHash is a seeded hash of every byte of s, inlined: 8-byte words
+// folded by 128-bit multiplication, the scheme of wyhash (and of the Go
+// runtime's own fallback hash).
+func nameHash(s string, seed, key uint64) uint64 {
+	h := seed ^ uint64(len(s))
+	for ; len(s) > 8; s = s[8:] {
+		h = mulFold(h^le64(s), key)
+	}
+	// The last 1 to 8 bytes, read as overlapping words: len(s) is already
+	// in h, so the overlap is unambiguous.
+	var w uint64
+	switch n := len(s); {
+	case n == 8:
+		w = le64(s)
+	case n >= 4:
+		w = le32(s) | le32(s[n-4:])<<32
+	case n > 0:
+		w = uint64(s[0])<<16 | uint64(s[n/2])<<8 | uint64(s[n-1])
+	}
+	return mulFold(h^w, key^seed)
+}
+
+// mulFold multiplies a by b into 128 bits and folds the halves together.
+func mulFold(a, b uint64) uint64 {
+	hi, lo := bits.Mul64(a, b)
+	return hi ^ lo
+}
+
+// le64 and le32 read little-endian words from a string; the compiler
+// turns each into one load.
+func le64(s string) uint64 {
+	_ = s[7]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
+
+func le32(s string) uint64 {
+	_ = s[3]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24
+}
+
+// lookup returns the ref of (tenant, version, table, column), or nil.
+func (x *cipherIndex) lookup(tenant string, version uint32, table, column string) *cipherRef {
+	h := x.hash(tenant, version, table, column)
+	t := x.table.Load()
+	for r := t.chains[h&t.mask].Load(); r != nil; r = r.next {
+		if r.hash == h && r.version == version && r.is(tenant, table, column) {
+			return r
+		}
+	}
+	return nil
+}
+
+// is reports whether r's cipher is of tenant, table and column.
+func (r *cipherRef) is(tenant, table, column string) bool {
+	s := r.cipher.Scope()
+	return s.Column == column && s.Table == table && s.Tenant == tenant
+}
+
+// add indexes c as the cipher of e's key for table.column, unless a ref
+// for it is there already, and reports whether it added one. The caller
+// holds cache.mu and has checked that e is cached with key k.
+func (x *cipherIndex) add(e *entry, k *Key, table, column string, c *codec.Cipher) bool {
+	return x.insert(k.tenant, table, column, &cipherRef{version: k.version, cipher: c, key: k, entry: e})
+}
+
+// addActive indexes c as the cipher for table.column of the tenant's
+// active key, rec's, under version 0, unless a ref for it is there
+// already, and reports whether it added one. The caller holds cache.mu
+// and has checked that rec is the tenant's active record and k its key.
+func (x *cipherIndex) addActive(rec *activeRecord, k *Key, table, column string, c *codec.Cipher) bool {
+	return x.insert(k.tenant, table, column, &cipherRef{version: 0, cipher: c, key: k, entry: rec.entry, active: rec})
+}
+
+// insert publishes r, the ref of (tenant, r.version, table, column), at
+// the head of its chain unless a ref of the same identity is there.
+func (x *cipherIndex) insert(tenant, table, column string, r *cipherRef) bool {
+	h := x.hash(tenant, r.version, table, column)
+	t := x.table.Load()
+	head := &t.chains[h&t.mask]
+	for o := head.Load(); o != nil; o = o.next {
+		if o.hash == h && o.version == r.version && o.is(tenant, table, column) {
+			return false
+		}
+	}
+	r.hash, r.next = h, head.Load()
+	head.Store(r)
+	x.n++
+	if x.n > len(t.chains) {
+		x.grow(t)
+	}
+	return true
+}
+
+// grow publishes a table twice the size of t holding copies of its refs.
+func (x *cipherIndex) grow(t *cipherTable) {
+	nt := newCipherTable(2 * len(t.chains))
+	for i := range t.chains {
+		for r := t.chains[i].Load(); r != nil; r = r.next {
+			cp := *r
+			head := &nt.chains[cp.hash&nt.mask]
+			cp.next = head.Load()
+			head.Store(&cp)
+		}
+	}
+	x.table.Store(nt)
+}
+
+// remove drops the ref of (k's id, table, column) if there is one. The
+// caller holds cache.mu.
+func (x *cipherIndex) remove(k *Key, table, column string) {
+	x.removeRef(k.tenant, k.version, k, table, column)
+}
+
+// removeActive drops the ref of (k's tenant, version 0, table, column) if
+// it is k's. The caller holds cache.mu.
+func (x *cipherIndex) removeActive(k *Key, table, column string) {
+	x.removeRef(k.tenant, 0, k, table, column)
+}
+
+// removeRef drops the ref indexed as (tenant, version, table, column) if
+// it holds k.
+func (x *cipherIndex) removeRef(tenant string, version uint32, k *Key, table, column string) {
+	h := x.hash(tenant, version, table, column)
+	t := x.table.Load()
+	head := &t.chains[h&t.mask]
+	first := head.Load()
+	var target *cipherRef
+	for r := first; r != nil; r = r.next {
+		if r.key == k && r.version == version && r.is(tenant, table, column) {
+			target = r
+			break
+		}
+	}
+	if target == nil {
+		return
+	}
+	// Copy the nodes in front of target, linked to what follows it.
+	rest := target.next
+	var front []*cipherRef
+	for r := first; r != target; r = r.next {
+		front = append(front, r)
+	}
+	for i := len(front) - 1; i >= 0; i-- {
+		cp := *front[i]
+		cp.next = rest
+		rest = &cp
+	}
+	head.Store(rest)
+	x.n--
+}
+
+// reset empties the index. The caller holds cache.mu.
+func (x *cipherIndex) reset() {
+	x.table.Store(newCipherTable(minCipherChains))
+	x.n = 0
+}
