@@ -24,6 +24,11 @@ import (
 // variant going first alternating from pair to pair. It reports the
 // median over pairs of the clever/boring ratio of batch times ("ratio"),
 // and each variant's fastest batch per call. ns/op is not meaningful.
+// The -cpu=2 figures need both cores free: while other work holds one,
+// the two goroutines seldom run at once and contention does not show
+// (BenchmarkConcCounters went from 0.70 to 1.02 that way), so note the
+// load average beside them, and confirm on the figures themselves
+// (field's Benchmark*ParallelVsRaw, old and new binaries alternating).
 //
 //	go test -run='^$' -bench='^BenchmarkConc' -cpu=1,2 -count=5 -benchtime=300x ./keystore/
 
