@@ -30,6 +30,7 @@ var errorCodes = []struct {
 	{migrate.ErrInterrupted, "interrupted"},
 	{migrate.ErrRowsFailed, "rows_failed"},
 	{migrate.ErrVerifyFailed, "verify_failed"},
+	{errDoctorFailed, "doctor_failed"},
 	{migrate.ErrInvalidJob, "invalid_job"},
 	{migrate.ErrJobMismatch, "job_mismatch"},
 	{migrate.ErrNoJob, "no_such_job"},

@@ -141,7 +141,7 @@ Exit codes: 0 success; 1 failure; 2 usage error; 3 problems found in the data
 	})
 	root.Version = version()
 	root.SetVersionTemplate("colcrypt {{.Version}}\n")
-	root.AddCommand(c.keysCmd(), c.migrateCmd())
+	root.AddCommand(c.keysCmd(), c.migrateCmd(), c.doctorCmd())
 	return root
 }
 
