@@ -3,6 +3,7 @@
 //
 //	colcrypt keys init|list|rotate|rewrap|shred|new-local-key
 //	colcrypt migrate encrypt|reencrypt|decrypt|verify|status
+//	colcrypt doctor
 //
 // The database is named by --dsn or COLCRYPT_DSN (postgres://…,
 // sqlite:///path/file.db, file:…), the master key by --kms or COLCRYPT_KMS
@@ -18,7 +19,7 @@
 //	     a refused confirmation
 //	3    problems in the data: verify found values that fail to open (or
 //	     plaintext where ciphertext was expected), or a migration finished
-//	     but left rows it could not migrate
+//	     but left rows it could not migrate, or a doctor check failed
 //	130  interrupted (Ctrl-C, SIGTERM): the batch in flight was finished;
 //	     run the same command again to resume. A second signal stops at
 //	     once; the batch in flight is then rolled back, equally safe

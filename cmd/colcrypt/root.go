@@ -106,9 +106,11 @@ Keys are unwrapped only with the master keys given here (--kms, and older ones
 by --old-kms during a master key rotation); the key table names a key, it never
 chooses which KMS is called or how it is reached.
 
-Exit codes: 0 success; 1 failure; 2 usage error; 3 problems found in the data
-(verify failed, or a migration left rows it could not migrate); 130 interrupted
-(the checkpoint is saved: run the same command again to resume).`,
+Exit codes: 0 success; 1 failure; 2 usage error; 3 problems found (verify
+failed, a migration left rows it could not migrate, or a doctor check failed);
+130 interrupted (the checkpoint is saved: run the same command again to resume).
+
+Check a deployment end to end with colcrypt doctor.`,
 		Example: `  export COLCRYPT_DSN=postgres://app@db:5432/app
   export COLCRYPT_KMS=gcpkms://projects/p/locations/global/keyRings/app/cryptoKeys/pii
   colcrypt keys init
