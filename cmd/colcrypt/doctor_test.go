@@ -2,10 +2,16 @@ package main
 
 import (
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	kmssvc "github.com/aws/aws-sdk-go-v2/service/kms"
+
+	"github.com/colcrypt/colcrypt/kms"
 	"github.com/colcrypt/colcrypt/kms/localkms"
 )
 
@@ -203,5 +209,64 @@ func TestDoctorNoDatabase(t *testing.T) {
 	wantStatus(t, rep, "master_key", f.kmsURL, statusOK, "wraps and unwraps")
 	if slices.ContainsFunc(rep.Checks, func(r checkResult) bool { return r.Check == "key_table" }) {
 		t.Fatalf("key_table checked without a database: %+v", rep)
+	}
+}
+
+// TestDoctorAWSKMS checks an awskms:// master key on local-kms: key rows
+// under it fail until it is given as --old-kms; then it wraps and unwraps
+// the test blob; once disabled in the KMS, its master_key check fails.
+func TestDoctorAWSKMS(t *testing.T) {
+	ep := os.Getenv("COLCRYPT_TEST_AWSKMS_ENDPOINT")
+	if ep == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("COLCRYPT_TEST_AWSKMS_ENDPOINT is not set; CI=true, so this is a failure, not a skip")
+		}
+		t.Skip("COLCRYPT_TEST_AWSKMS_ENDPOINT is not set (scripts/start-local-kms.sh)")
+	}
+	creds := credentials.NewStaticCredentialsProvider("AKIDCOLCRYPTTEST", "colcrypt-test-secret", "")
+	admin := kmssvc.NewFromConfig(aws.Config{Region: "eu-west-2", Credentials: creds}, func(o *kmssvc.Options) {
+		o.BaseEndpoint = aws.String(ep)
+	})
+	none := filepath.Join(t.TempDir(), "none")
+	env := []string{"AWS_ACCESS_KEY_ID=AKIDCOLCRYPTTEST", "AWS_SECRET_ACCESS_KEY=colcrypt-test-secret", "AWS_SESSION_TOKEN=",
+		"AWS_PROFILE=", "AWS_CONFIG_FILE=" + none, "AWS_SHARED_CREDENTIALS_FILE=" + none, "AWS_EC2_METADATA_DISABLED=true"}
+	for _, dialect := range serverDialects {
+		t.Run(dialect, func(t *testing.T) {
+			out, err := admin.CreateKey(t.Context(), &kmssvc.CreateKeyInput{Description: aws.String("colcrypt doctor test " + t.Name())})
+			if err != nil {
+				t.Fatalf("CreateKey on local-kms: %v", err)
+			}
+			awsURL := "awskms:///" + aws.ToString(out.KeyMetadata.Arn) + "?endpoint=" + ep
+			name, err := kms.Name(awsURL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f := newFixture(t, dialect)
+			doctor := func(want int, args ...string) doctorReport {
+				t.Helper()
+				r := f.runEnv(env, append([]string{"doctor", "-o", "json"}, args...)...)
+				if r.code != want {
+					t.Fatalf("colcrypt doctor %v: exit %d, want %d\n%s\n%s", args, r.code, want, r.stdout, r.stderr)
+				}
+				f.noKeyBytes(r)
+				return decodeJSON[doctorReport](t, r.stdout)
+			}
+			if r := f.runEnv(env, "keys", "init", "--tenant", "acme", "--kms", awsURL); r.code != exitOK {
+				t.Fatalf("keys init --kms awskms://…: exit %d\n%s", r.code, r.stderr)
+			}
+
+			rep := doctor(exitProblems)
+			wantStatus(t, rep, "key_rows", name, statusFail, "1 live key rows name a master key not given here")
+
+			rep = doctor(exitOK, "--old-kms", awsURL)
+			wantStatus(t, rep, "master_key", name, statusOK, "wraps and unwraps")
+			wantStatus(t, rep, "key_rows", name, statusOK, "given by --old-kms")
+
+			if _, err := admin.DisableKey(t.Context(), &kmssvc.DisableKeyInput{KeyId: out.KeyMetadata.KeyId}); err != nil {
+				t.Fatalf("DisableKey on local-kms: %v", err)
+			}
+			rep = doctor(exitProblems, "--old-kms", awsURL)
+			wantStatus(t, rep, "master_key", name, statusFail, "wrap failed")
+		})
 	}
 }
