@@ -126,12 +126,12 @@ func (w *worker) load(ctx context.Context, ref keyRef) cipherOrErr {
 	case ref.version != 0:
 		c, err = enc.VersionCipher(ctx, s, ref.version)
 	case w.dry:
-		var live []*keystore.Key
-		if live, err = enc.Keys().LiveKeys(ctx, ref.tenant); err == nil {
+		var live []*codec.Cipher
+		if live, err = enc.Keys().LiveCiphers(ctx, ref.tenant, s.Table, s.Column); err == nil {
 			if len(live) == 0 {
 				err = keystore.ErrKeyNotFound
 			} else {
-				c, err = live[0].Cipher(s.Table, s.Column)
+				c = live[0]
 			}
 		}
 	default:
