@@ -181,3 +181,13 @@ func (h *Handle) String() string {
 
 // GoString is String, for %#v.
 func (h *Handle) GoString() string { return h.String() }
+
+// Fork returns a handle for another goroutine sealing the same batch: the
+// same scope and, if h has looked it up, the same active key version, so
+// every value of a batch split across goroutines is sealed under one
+// version even if the key rotates meanwhile; but its own bulk nonces and
+// its own ciphers for opening, since a Handle is not safe for concurrent
+// use.
+func (h *Handle) Fork() *Handle {
+	return &Handle{enc: h.enc, scope: h.scope, active: h.active}
+}
