@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/colcrypt/colcrypt/codec"
+	"github.com/colcrypt/colcrypt/keystore"
 )
 
 // Handle is one tenant's ciphers for one (table, column): what an
@@ -190,4 +191,47 @@ func (h *Handle) GoString() string { return h.String() }
 // use.
 func (h *Handle) Fork() *Handle {
 	return &Handle{enc: h.enc, scope: h.scope, active: h.active}
+}
+
+// Load looks up, now, the cipher of the given key version (0: the
+// tenant's active version) so that later seals and opens under it make no
+// key-source call: for a caller that must not reach the key store at some
+// point, such as inside a transaction on the key table's database. Its
+// errors are Seal's for version 0 and Open's otherwise (a version the
+// tenant never had is codec.ErrAuth).
+func (h *Handle) Load(ctx context.Context, version uint32) error {
+	var err error
+	if version == 0 {
+		_, err = h.activeCipher(ctx)
+	} else {
+		_, err = h.versionCipher(ctx, version)
+	}
+	return err
+}
+
+// LoadNewest makes the tenant's newest live version the one h seals
+// under, without creating a first key as the active lookup would: for a
+// dry run that must not write. A tenant without keys is
+// keystore.ErrKeyNotFound.
+func (h *Handle) LoadNewest(ctx context.Context) error {
+	live, err := h.enc.keys.LiveCiphers(ctx, h.scope.Tenant, h.scope.Table, h.scope.Column)
+	if err != nil {
+		return err
+	}
+	if len(live) == 0 {
+		return keystore.ErrKeyNotFound
+	}
+	h.active = live[0]
+	return nil
+}
+
+// BlindIndexVersion is BlindIndex under the given key version rather
+// than the active one: the index a value sealed under that version
+// should have beside it, for a verification.
+func (h *Handle) BlindIndexVersion(ctx context.Context, version uint32, b *BlindIndex, plaintext []byte) ([]byte, error) {
+	c, err := h.versionCipher(ctx, version)
+	if err != nil {
+		return nil, err
+	}
+	return c.BlindIndex(nil, []byte(b.Normalize(string(plaintext))), b.Length)
 }
