@@ -88,17 +88,13 @@ func (e *Encryptor) eachLiveCipher(ctx context.Context, s Scope, f func(*codec.C
 		return nil, err
 	}
 	// Creating the tenant's first key here would be harmless, but a lookup
-	// of an unknown tenant should not write; LiveKeys returns none then.
-	keys, err := e.keys.LiveKeys(ctx, tenant)
+	// of an unknown tenant should not write; LiveCiphers returns none then.
+	ciphers, err := e.keys.LiveCiphers(ctx, tenant, s.Table, s.Column)
 	if err != nil {
 		return nil, fmt.Errorf("field: %s.%s: %w", s.Table, s.Column, err)
 	}
-	out := make([][]byte, 0, len(keys))
-	for _, k := range keys {
-		c, err := k.Cipher(s.Table, s.Column)
-		if err != nil {
-			return nil, err
-		}
+	out := make([][]byte, 0, len(ciphers))
+	for _, c := range ciphers {
 		v, err := f(c)
 		if err != nil {
 			return nil, err

@@ -14,44 +14,10 @@ import (
 // (see [Encryptor.ResolveTenant]).
 type Scope = codec.Scope
 
-// Keys is what an Encryptor needs from a key store. *keystore.Store
-// implements it; the interface exists so tests and wrappers can stand in.
-type Keys interface {
-	// Active returns the tenant's active key, creating version 1 on first use.
-	Active(ctx context.Context, tenant string) (*keystore.Key, error)
-	// Key returns one version of the tenant's key, for opening.
-	Key(ctx context.Context, tenant string, version uint32) (*keystore.Key, error)
-	// LiveKeys returns every version that still decrypts, newest first.
-	LiveKeys(ctx context.Context, tenant string) ([]*keystore.Key, error)
-}
-
-var _ Keys = (*keystore.Store)(nil)
-
-// versionCiphers is what Open uses from Keys when it has it: Key followed
-// by Key.Cipher in one lookup. *keystore.Store answers it from a lock-free
-// index, which is most of what a warm open costs beyond the AES-GCM itself.
-type versionCiphers interface {
-	Cipher(ctx context.Context, tenant string, version uint32, table, column string) (*codec.Cipher, error)
-}
-
-var _ versionCiphers = (*keystore.Store)(nil)
-
-// activeCiphers is what the seal path uses from Keys when it has it:
-// Active followed by Key.Cipher in one lookup. *keystore.Store answers it
-// from a lock-free index, so goroutines sealing at once on several cores
-// do not contend for the cache's lock.
-type activeCiphers interface {
-	ActiveCipher(ctx context.Context, tenant, table, column string) (*codec.Cipher, error)
-}
-
-var _ activeCiphers = (*keystore.Store)(nil)
-
 // Encryptor seals and opens column values. It is safe for concurrent use;
 // an application holds one.
 type Encryptor struct {
 	keys        Keys
-	ciphers     versionCiphers // keys, if it implements it; else nil
-	actives     activeCiphers  // keys, if it implements it; else nil
 	fixedTenant string
 }
 
@@ -67,8 +33,6 @@ func WithFixedTenant(tenant string) Option {
 // NewEncryptor returns an Encryptor over keys.
 func NewEncryptor(keys Keys, opts ...Option) *Encryptor {
 	e := &Encryptor{keys: keys}
-	e.ciphers, _ = keys.(versionCiphers)
-	e.actives, _ = keys.(activeCiphers)
 	for _, o := range opts {
 		o(e)
 	}
@@ -94,30 +58,14 @@ func (e *Encryptor) activeCipher(ctx context.Context, s Scope) (*codec.Cipher, e
 	if err != nil {
 		return nil, err
 	}
-	if e.actives != nil {
-		return e.indexedActiveCipher(ctx, tenant, s)
-	}
-	for attempt := 0; ; attempt++ {
-		k, err := e.keys.Active(ctx, tenant)
-		if err != nil {
-			return nil, fmt.Errorf("field: %s.%s: %w", s.Table, s.Column, err)
-		}
-		c, err := k.Cipher(s.Table, s.Column)
-		// A key can be evicted between Active and Cipher; the store hands
-		// out a fresh one on the next call.
-		if errors.Is(err, keystore.ErrKeyEvicted) && attempt < 2 {
-			continue
-		}
-		return c, err
-	}
+	return e.indexedActiveCipher(ctx, tenant, s)
 }
 
-// indexedActiveCipher is activeCipher through the key store's
-// ActiveCipher, which returns Active's errors and Key.Cipher's alike;
-// both are wrapped.
+// indexedActiveCipher is activeCipher through the key source's
+// ActiveCipher, whose errors are wrapped.
 func (e *Encryptor) indexedActiveCipher(ctx context.Context, tenant string, s Scope) (*codec.Cipher, error) {
 	for attempt := 0; ; attempt++ {
-		c, err := e.actives.ActiveCipher(ctx, tenant, s.Table, s.Column)
+		c, err := e.keys.ActiveCipher(ctx, tenant, s.Table, s.Column)
 		switch {
 		case err == nil:
 			return c, nil
@@ -253,32 +201,14 @@ func (e *Encryptor) VersionCipher(ctx context.Context, s Scope, version uint32) 
 }
 
 func (e *Encryptor) versionCipher(ctx context.Context, tenant string, version uint32, s Scope) (*codec.Cipher, error) {
-	if e.ciphers != nil {
-		return e.indexedCipher(ctx, tenant, version, s)
-	}
-	for attempt := 0; ; attempt++ {
-		k, err := e.keys.Key(ctx, tenant, version)
-		if err != nil {
-			if errors.Is(err, keystore.ErrKeyNotFound) {
-				// A version the tenant never had: a relabelled or foreign
-				// value, which is an authentication failure like any other.
-				return nil, codec.ErrAuth
-			}
-			return nil, fmt.Errorf("field: %s.%s: %w", s.Table, s.Column, err)
-		}
-		c, err := k.Cipher(s.Table, s.Column)
-		if errors.Is(err, keystore.ErrKeyEvicted) && attempt < 2 {
-			continue
-		}
-		return c, err
-	}
+	return e.indexedCipher(ctx, tenant, version, s)
 }
 
-// indexedCipher is versionCipher through the key store's Cipher, which
-// returns Key's errors and Key.Cipher's alike; both are wrapped.
+// indexedCipher is versionCipher through the key source's Cipher, whose
+// errors are wrapped.
 func (e *Encryptor) indexedCipher(ctx context.Context, tenant string, version uint32, s Scope) (*codec.Cipher, error) {
 	for attempt := 0; ; attempt++ {
-		c, err := e.ciphers.Cipher(ctx, tenant, version, s.Table, s.Column)
+		c, err := e.keys.Cipher(ctx, tenant, version, s.Table, s.Column)
 		switch {
 		case err == nil:
 			return c, nil

@@ -32,6 +32,16 @@
 // a database-generated id), and a missing key is [ErrNoRowKey], never an
 // unbound seal.
 //
+// # Handles and key sources
+//
+// An integration that seals or opens many values of one column holds a
+// [Handle] ([Encryptor.Handle]): the tenant's ciphers for that column,
+// looked up once per key version, with the rules about keys (destroyed
+// keys, row binding, bulk nonces) inside it. The Encryptor takes its keys
+// from a [Keys], three lookups of ciphers that *keystore.Store answers
+// from its indexes and a test can answer from a raw key (package
+// fieldtest).
+//
 // # Errors
 //
 // A value that fails to open returns an error matching [codec.ErrAuth],

@@ -3,7 +3,6 @@ package gormplugin
 import (
 	"context"
 
-	"github.com/colcrypt/colcrypt/codec"
 	"github.com/colcrypt/colcrypt/field"
 )
 
@@ -11,20 +10,19 @@ import (
 //
 // A Find of 10,000 rows opens 10,000 values per encrypted column. Going
 // through field.Encryptor for each would resolve the tenant from the
-// context, read the key store's cache (a lock and a clock read) and the
-// key's cipher map, every time. A statement instead resolves the context
-// and fixed tenants once and keeps the ciphers it used, by tenant, key
-// version and column: the key store is asked once per (tenant, version,
-// column) per statement. Semantics are field.Encryptor's: the same
-// tenant rules, the same errors (codec.ErrAuth for every value that does
-// not open, an unknown key version included).
+// context and look the key up every time. A statement instead resolves
+// the context and fixed tenants once and keeps a field.Handle per
+// (column, tenant): the key store is asked once per (tenant, version,
+// column) per statement, and the handle keeps the rules about keys
+// (destroyed keys, row binding, bulk nonces). Semantics are
+// field.Encryptor's: the same tenant rules, the same errors
+// (codec.ErrAuth for every value that does not open, an unknown key
+// version included).
 
-// cipherKey names a cipher in the statement's cache; version 0 is the
-// tenant's active version.
-type cipherKey struct {
-	ef      *encField
-	tenant  string
-	version uint32
+// handleKey names a handle in the statement's cache.
+type handleKey struct {
+	ef     *encField
+	tenant string
 }
 
 // resolve is field.Encryptor.ResolveTenant with the context's and the
@@ -43,66 +41,65 @@ func (st *stmtState) resolve(ctx context.Context, rowTenant string) (string, err
 	return st.defaultTenant, st.defaultErr
 }
 
-// recentCiphers is how many of the statement's last-used ciphers are
+// recentHandles is how many of the statement's last-used handles are
 // checked before its map: a row alternates between its encrypted
-// columns, so one remembered cipher would miss on every value of a model
+// columns, so one remembered handle would miss on every value of a model
 // with two, and comparing a few keys costs less than hashing one.
-const recentCiphers = 4
+const recentHandles = 4
 
-type recentCipher struct {
-	key    cipherKey
-	cipher *codec.Cipher
+type recentHandle struct {
+	key    handleKey
+	handle *field.Handle
 }
 
-// cipher returns the cipher of ef's column under the tenant's key version
-// (0: the active one), from the statement's cache or the key store.
-func (st *stmtState) cipher(ctx context.Context, ef *encField, tenant string, version uint32) (*codec.Cipher, error) {
-	k := cipherKey{ef, tenant, version}
+// handle returns the handle of ef's column for tenant, already resolved,
+// from the statement's cache or made on first use.
+func (st *stmtState) handle(ctx context.Context, ef *encField, tenant string) (*field.Handle, error) {
+	k := handleKey{ef, tenant}
 	for i := range st.recent {
-		if r := &st.recent[i]; r.cipher != nil && r.key == k {
-			return r.cipher, nil
+		if r := &st.recent[i]; r.handle != nil && r.key == k {
+			return r.handle, nil
 		}
 	}
-	c, ok := st.ciphers[k]
+	h, ok := st.handles[k]
 	if !ok {
 		var err error
-		if c, err = st.loadCipher(ctx, ef, tenant, version); err != nil {
+		if h, err = st.p.enc.Handle(ctx, ef.scope(tenant)); err != nil {
 			return nil, err
 		}
-		if st.ciphers == nil {
-			st.ciphers = make(map[cipherKey]*codec.Cipher)
+		if st.handles == nil {
+			st.handles = make(map[handleKey]*field.Handle)
 		}
-		st.ciphers[k] = c
+		st.handles[k] = h
 	}
-	st.recent[st.recentNext] = recentCipher{k, c}
-	st.recentNext = (st.recentNext + 1) % recentCiphers
-	return c, nil
+	st.recent[st.recentNext] = recentHandle{k, h}
+	st.recentNext = (st.recentNext + 1) % recentHandles
+	return h, nil
 }
 
-func (st *stmtState) loadCipher(ctx context.Context, ef *encField, tenant string, version uint32) (*codec.Cipher, error) {
-	if version == 0 {
-		return st.p.enc.ActiveCipher(ctx, ef.scope(tenant))
+// activeVersion makes sure the tenant's active key for ef exists (a
+// write looks it up before it seals anything) and returns its version.
+func (st *stmtState) activeVersion(ctx context.Context, ef *encField, tenant string) (uint32, error) {
+	h, err := st.handle(ctx, ef, tenant)
+	if err != nil {
+		return 0, err
 	}
-	return st.p.enc.VersionCipher(ctx, ef.scope(tenant), version)
+	return h.KeyVersion(ctx)
 }
 
 // open authenticates and decrypts a stored value (binary or armored) of
 // ef under tenant, already resolved. The plaintext is in the statement's
 // scratch buffer, valid until the next open: decode copies it.
 func (st *stmtState) open(ctx context.Context, ef *encField, tenant, key string, stored []byte) ([]byte, error) {
-	v, err := field.ParseStored(ef.scope(tenant), stored)
-	if err != nil {
-		return nil, err
-	}
-	c, err := st.cipher(ctx, ef, tenant, v.KeyVersion)
+	h, err := st.handle(ctx, ef, tenant)
 	if err != nil {
 		return nil, err
 	}
 	var pt []byte
 	if ef.bound != nil {
-		pt, err = c.OpenValueRow(st.buf[:0], v, key)
+		pt, err = h.OpenRow(ctx, key, st.buf[:0], stored)
 	} else {
-		pt, err = c.OpenValue(st.buf[:0], v)
+		pt, err = h.Open(ctx, st.buf[:0], stored)
 	}
 	if err != nil {
 		return nil, err
@@ -114,33 +111,21 @@ func (st *stmtState) open(ctx context.Context, ef *encField, tenant, key string,
 // seal encrypts pt for ef under the tenant's active key, bound to the
 // row key key if ef is bound.
 func (st *stmtState) seal(ctx context.Context, ef *encField, tenant, key string, pt []byte) ([]byte, error) {
-	c, err := st.cipher(ctx, ef, tenant, 0)
+	h, err := st.handle(ctx, ef, tenant)
 	if err != nil {
 		return nil, err
 	}
 	if ef.bound != nil {
-		if ef.spec.Mode == field.Deterministic {
-			return c.SealDeterministicRow(nil, pt, key)
-		}
-		return c.SealRow(nil, pt, key)
+		return h.SealRow(ctx, ef.spec.Mode, key, nil, pt)
 	}
-	if ef.spec.Mode == field.Deterministic {
-		return c.SealDeterministic(nil, pt)
-	}
-	// A statement runs on one goroutine and may seal a whole batch of
-	// rows: its nonces are read in bulk (codec.Nonces).
-	if st.nonces == nil {
-		st.nonces = codec.NewNonces()
-	}
-	return c.SealNonces(nil, pt, st.nonces)
+	return h.Seal(ctx, ef.spec.Mode, nil, pt)
 }
 
 // blindIndex computes ef's blind index of pt under the tenant's active key.
 func (st *stmtState) blindIndex(ctx context.Context, ef *encField, tenant string, pt []byte) ([]byte, error) {
-	c, err := st.cipher(ctx, ef, tenant, 0)
+	h, err := st.handle(ctx, ef, tenant)
 	if err != nil {
 		return nil, err
 	}
-	b := ef.spec.BlindIndex
-	return c.BlindIndex(nil, []byte(b.Normalize(string(pt))), b.Length)
+	return h.BlindIndex(ctx, ef.spec.BlindIndex, pt)
 }

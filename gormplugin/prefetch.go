@@ -75,7 +75,11 @@ func (p *Plugin) prefetchCreate(db *gorm.DB) {
 		add("")
 	}
 	for _, tenant := range tenants {
-		if _, err := p.enc.ActiveCipher(ctx, m.fields[0].scope(tenant)); err != nil {
+		h, err := p.enc.Handle(ctx, m.fields[0].scope(tenant))
+		if err == nil {
+			_, err = h.KeyVersion(ctx)
+		}
+		if err != nil {
 			db.AddError(m.fields[0].errorf("seal", err))
 			return
 		}

@@ -7,7 +7,6 @@ import (
 	"gorm.io/gorm"
 	"gorm.io/gorm/schema"
 
-	"github.com/colcrypt/colcrypt/codec"
 	"github.com/colcrypt/colcrypt/field"
 )
 
@@ -50,11 +49,10 @@ type stmtState struct {
 	defaultDone   bool
 	defaultTenant string // the context's tenant, else the fixed one
 	defaultErr    error
-	ciphers       map[cipherKey]*codec.Cipher
-	recent        [recentCiphers]recentCipher
+	handles       map[handleKey]*field.Handle
+	recent        [recentHandles]recentHandle
 	recentNext    int
-	nonces        *codec.Nonces // for the statement's seals; made on first use
-	buf           []byte        // plaintext scratch
+	buf           []byte // plaintext scratch
 
 	// schema is the statement's own schema while a clone stands in for
 	// it during gorm:query or gorm:create.

@@ -133,7 +133,7 @@ func (w *writer) tenant(rowTenant string) (string, error) {
 	if err != nil {
 		return "", w.m.fields[0].errorf("seal", err)
 	}
-	if _, err := w.st.cipher(w.ctx, w.m.fields[0], tenant, 0); err != nil {
+	if _, err := w.st.activeVersion(w.ctx, w.m.fields[0], tenant); err != nil {
 		return "", w.m.fields[0].errorf("seal", err)
 	}
 	return tenant, nil

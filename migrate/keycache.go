@@ -5,9 +5,7 @@ import (
 	"errors"
 	"time"
 
-	"github.com/colcrypt/colcrypt/codec"
 	"github.com/colcrypt/colcrypt/field"
-	"github.com/colcrypt/colcrypt/keystore"
 )
 
 // keyRef names a key a batch needs: a tenant's active key (version 0), or
@@ -17,28 +15,26 @@ type keyRef struct {
 	version uint32
 }
 
-// keyCache holds, per worker, the ciphers of the keys its batches use.
+// keyCache holds, per worker, a field.Handle per tenant of the job's
+// scope, and which key versions of it are loaded.
 //
 // No key-store call is made while a batch transaction is open: the key
 // store reads and writes the key table through the same database, and a
 // call waiting on it from inside the transaction could wait forever — on
 // SQLite's single write lock the batch holds, or on a connection pool too
-// small for both. A batch that meets a key not yet cached notes it as
-// cold, rolls back, loads the cold keys outside, and runs again.
+// small for both. A batch that meets a key not yet loaded notes it as
+// cold, rolls back, loads the cold keys outside (Handle.Load), and runs
+// again.
 //
 // The cache also makes a batch use one key-store lookup per tenant
 // rather than per row, and seal a value and its blind index under one
 // key version even if a rotation lands meanwhile.
 type keyCache struct {
-	ciphers map[keyRef]cipherOrErr
+	handles map[string]*field.Handle // by tenant
+	loaded  map[keyRef]error         // the keys loaded, and how that went
 	at      time.Time
 	noLoad  bool // a batch transaction is open
 	cold    map[keyRef]bool
-}
-
-type cipherOrErr struct {
-	c   *codec.Cipher
-	err error
 }
 
 const (
@@ -66,12 +62,14 @@ func (w *worker) startBatch(ctx context.Context) {
 		return
 	}
 	kc.at = time.Now()
-	if len(kc.ciphers) > maxCachedKeys {
-		clear(kc.ciphers)
+	// Fresh handles see a rotation or a shred since the last load.
+	clear(kc.handles)
+	if len(kc.loaded) > maxCachedKeys {
+		clear(kc.loaded)
 		return
 	}
-	for ref := range kc.ciphers {
-		kc.ciphers[ref] = w.load(ctx, ref)
+	for ref := range kc.loaded {
+		kc.loaded[ref] = w.load(ctx, ref)
 	}
 }
 
@@ -80,21 +78,21 @@ func (w *worker) warm(ctx context.Context) {
 	for _, s := range w.subs {
 		s.warm(ctx)
 	}
-	if w.keys.ciphers == nil {
-		w.keys.ciphers = map[keyRef]cipherOrErr{}
+	if w.keys.loaded == nil {
+		w.keys.loaded = map[keyRef]error{}
 	}
 	for ref := range w.keys.cold {
-		w.keys.ciphers[ref] = w.load(ctx, ref)
+		w.keys.loaded[ref] = w.load(ctx, ref)
 	}
 	clear(w.keys.cold)
 }
 
-// key returns the cipher of ref for the job's scope, or errCold inside a
-// batch transaction when it is not cached.
-func (w *worker) key(ctx context.Context, ref keyRef) (*codec.Cipher, error) {
+// key returns the handle of ref's tenant with ref's key loaded, or
+// errCold inside a batch transaction when it is not.
+func (w *worker) key(ctx context.Context, ref keyRef) (*field.Handle, error) {
 	kc := &w.keys
-	if ce, ok := kc.ciphers[ref]; ok {
-		return ce.c, ce.err
+	if err, ok := kc.loaded[ref]; ok {
+		return kc.handles[ref.tenant], err
 	}
 	if kc.noLoad {
 		if kc.cold == nil {
@@ -103,41 +101,36 @@ func (w *worker) key(ctx context.Context, ref keyRef) (*codec.Cipher, error) {
 		kc.cold[ref] = true
 		return nil, errCold
 	}
-	if kc.ciphers == nil {
-		kc.ciphers = map[keyRef]cipherOrErr{}
+	if kc.loaded == nil {
+		kc.loaded = map[keyRef]error{}
 		kc.at = time.Now()
 	}
-	ce := w.load(ctx, ref)
-	kc.ciphers[ref] = ce
-	return ce.c, ce.err
+	err := w.load(ctx, ref)
+	kc.loaded[ref] = err
+	return kc.handles[ref.tenant], err
 }
 
-// load asks the Encryptor, by its rules (an unknown version is
-// codec.ErrAuth). A dry run reads a tenant's newest live key instead of
-// the active one, which would create a tenant's first key.
-func (w *worker) load(ctx context.Context, ref keyRef) cipherOrErr {
-	enc := w.m.enc
-	s := w.p.scope(ref.tenant)
-	var (
-		c   *codec.Cipher
-		err error
-	)
-	switch {
-	case ref.version != 0:
-		c, err = enc.VersionCipher(ctx, s, ref.version)
-	case w.dry:
-		var live []*keystore.Key
-		if live, err = enc.Keys().LiveKeys(ctx, ref.tenant); err == nil {
-			if len(live) == 0 {
-				err = keystore.ErrKeyNotFound
-			} else {
-				c, err = live[0].Cipher(s.Table, s.Column)
-			}
+// load loads ref's key into its tenant's handle, made if need be, by the
+// Encryptor's rules (an unknown version is codec.ErrAuth). A dry run
+// seals under a tenant's newest live key instead of the active one,
+// whose lookup would create a tenant's first key.
+func (w *worker) load(ctx context.Context, ref keyRef) error {
+	kc := &w.keys
+	h := kc.handles[ref.tenant]
+	if h == nil {
+		var err error
+		if h, err = w.m.enc.Handle(ctx, w.p.scope(ref.tenant)); err != nil {
+			return err
 		}
-	default:
-		c, err = enc.ActiveCipher(ctx, s)
+		if kc.handles == nil {
+			kc.handles = map[string]*field.Handle{}
+		}
+		kc.handles[ref.tenant] = h
 	}
-	return cipherOrErr{c: c, err: err}
+	if ref.version == 0 && w.dry {
+		return h.LoadNewest(ctx)
+	}
+	return h.Load(ctx, ref.version)
 }
 
 // open authenticates and decrypts a stored value (binary or armored) of
@@ -152,12 +145,12 @@ func (w *worker) open(ctx context.Context, r *row, tenant string, value []byte) 
 	if err != nil {
 		return nil, err
 	}
-	c, err := w.key(ctx, keyRef{tenant: tenant, version: v.KeyVersion})
+	h, err := w.key(ctx, keyRef{tenant: tenant, version: v.KeyVersion})
 	if err != nil {
 		return nil, err
 	}
 	if w.p.bind != nil {
-		return c.OpenValueRow(nil, v, key)
+		return h.OpenRow(ctx, key, nil, value)
 	}
-	return c.OpenValue(nil, v)
+	return h.Open(ctx, nil, value)
 }

@@ -18,9 +18,6 @@ type worker struct {
 	p    *plan
 	dry  bool
 	keys keyCache
-	// nonces serves the worker's randomized seals: a worker seals a
-	// whole batch on one goroutine (codec.Nonces).
-	nonces codec.Nonces
 	// subs work on the job's further columns (Job.Also), in the same
 	// batch transactions.
 	subs []*worker
@@ -157,7 +154,7 @@ func (w *worker) transform(ctx context.Context, r *row) (outcome, write, string,
 		if err != nil {
 			return fail(err)
 		}
-		return w.seal(r, c, p.job.Mode == field.Deterministic, p.armor, src)
+		return w.seal(ctx, r, c, p.job.Mode == field.Deterministic, p.armor, src)
 
 	case Reencrypt:
 		if !looksEncrypted(src) {
@@ -175,7 +172,11 @@ func (w *worker) transform(ctx context.Context, r *row) (outcome, write, string,
 		if err != nil {
 			return fail(err)
 		}
-		if v.KeyVersion == c.Version() {
+		active, err := c.KeyVersion(ctx)
+		if err != nil {
+			return fail(err)
+		}
+		if v.KeyVersion == active {
 			return outSkip, write{}, "", nil
 		}
 		pt, err := w.open(ctx, r, tenant, src)
@@ -185,7 +186,7 @@ func (w *worker) transform(ctx context.Context, r *row) (outcome, write, string,
 		if dry {
 			return outWrite, write{r: r}, "", nil
 		}
-		return w.seal(r, c, v.Algorithm == codec.AESSIV, p.armor || armored, pt)
+		return w.seal(ctx, r, c, v.Algorithm == codec.AESSIV, p.armor || armored, pt)
 
 	case Decrypt:
 		var pt []byte
@@ -215,9 +216,13 @@ func (w *worker) transform(ctx context.Context, r *row) (outcome, write, string,
 	return outFail, write{}, "", errors.New("migrate: unknown job kind")
 }
 
-// seal encrypts pt for r with c, and computes the blind index under the
-// same key version.
-func (w *worker) seal(r *row, c *codec.Cipher, deterministic, armor bool, pt []byte) (outcome, write, string, error) {
+// seal encrypts pt for r with h's loaded active key, and computes the
+// blind index under the same key version.
+func (w *worker) seal(ctx context.Context, r *row, h *field.Handle, deterministic, armor bool, pt []byte) (outcome, write, string, error) {
+	mode := field.Randomized
+	if deterministic {
+		mode = field.Deterministic
+	}
 	var (
 		v   []byte
 		err error
@@ -229,14 +234,10 @@ func (w *worker) seal(r *row, c *codec.Cipher, deterministic, armor bool, pt []b
 			return outFail, write{}, reason, nil
 		}
 		return outFail, write{}, "", err
-	case w.p.bind != nil && deterministic:
-		v, err = c.SealDeterministicRow(nil, pt, key)
 	case w.p.bind != nil:
-		v, err = c.SealRow(nil, pt, key)
-	case deterministic:
-		v, err = c.SealDeterministic(nil, pt)
+		v, err = h.SealRow(ctx, mode, key, nil, pt)
 	default:
-		v, err = c.SealNonces(nil, pt, &w.nonces)
+		v, err = h.Seal(ctx, mode, nil, pt)
 	}
 	if err != nil {
 		return outFail, write{}, "cannot seal: " + err.Error(), nil
@@ -246,7 +247,7 @@ func (w *worker) seal(r *row, c *codec.Cipher, deterministic, armor bool, pt []b
 	}
 	wr := write{r: r, val: v}
 	if b := w.p.job.BlindIndex; b != nil {
-		if wr.bidx, err = c.BlindIndex(nil, []byte(b.Normalize(string(pt))), b.Length); err != nil {
+		if wr.bidx, err = h.BlindIndex(ctx, b, pt); err != nil {
 			return outFail, write{}, "cannot index: " + err.Error(), nil
 		}
 	}

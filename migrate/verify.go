@@ -210,11 +210,11 @@ func (w *worker) check(ctx context.Context, r *row, rep *Report, expect Expect, 
 		fail(r, "encrypted value where plaintext was expected")
 	}
 	if bi := w.p.job.BlindIndex; bi != nil {
-		c, err := w.key(ctx, keyRef{tenant: tenant, version: v.KeyVersion})
+		h, err := w.key(ctx, keyRef{tenant: tenant, version: v.KeyVersion})
 		if err != nil {
 			return fmt.Errorf("migrate: verify blind index: %w", err)
 		}
-		want, err := c.BlindIndex(nil, []byte(bi.Normalize(string(pt))), bi.Length)
+		want, err := h.BlindIndexVersion(ctx, v.KeyVersion, bi, pt)
 		if err != nil {
 			return fmt.Errorf("migrate: verify blind index: %w", err)
 		}

@@ -47,13 +47,13 @@ func (c *Column[T]) SealBatch(ctx context.Context, tenant string, vs []T) ([][]b
 	if len(vs) == 0 {
 		return out, nil
 	}
-	ciph, err := c.activeCipher(ctx, tenant)
+	h, err := c.activeHandle(ctx, tenant)
 	if err != nil {
 		return nil, err
 	}
 	workers := min(runtime.GOMAXPROCS(0), (len(vs)+sealBatchChunk-1)/sealBatchChunk)
 	if workers <= 1 {
-		if err := c.sealChunk(ciph, vs, out, 0); err != nil {
+		if err := c.sealChunk(ctx, h, vs, out, 0); err != nil {
 			return nil, err
 		}
 		return out, nil
@@ -66,8 +66,11 @@ func (c *Column[T]) SealBatch(ctx context.Context, tenant string, vs []T) ([][]b
 	per := (len(vs) + workers - 1) / workers
 	for lo := 0; lo < len(vs); lo += per {
 		hi := min(lo+per, len(vs))
+		// Each goroutine seals with a fork of h: the same key version,
+		// its own nonces.
+		fork := h.Fork()
 		wg.Go(func() {
-			if err := c.sealChunk(ciph, vs[lo:hi], out[lo:hi], lo); err != nil {
+			if err := c.sealChunk(ctx, fork, vs[lo:hi], out[lo:hi], lo); err != nil {
 				mu.Lock()
 				if firstErr == nil {
 					firstErr = err
@@ -83,18 +86,27 @@ func (c *Column[T]) SealBatch(ctx context.Context, tenant string, vs []T) ([][]b
 	return out, nil
 }
 
-// activeCipher is the cipher field.Encryptor.Seal would use for tenant.
-func (c *Column[T]) activeCipher(ctx context.Context, tenant string) (*codec.Cipher, error) {
-	ciph, err := c.enc.ActiveCipher(ctx, field.Scope{Tenant: tenant, Table: c.table, Column: c.column})
+// activeHandle is a field.Handle of the column for tenant whose active
+// key is looked up already: what field.Encryptor.Seal would use, held for
+// a batch.
+func (c *Column[T]) activeHandle(ctx context.Context, tenant string) (*field.Handle, error) {
+	h, err := c.enc.Handle(ctx, field.Scope{Tenant: tenant, Table: c.table, Column: c.column})
+	if err == nil {
+		_, err = h.KeyVersion(ctx)
+	}
 	if err != nil {
 		return nil, c.errorf("seal", err)
 	}
-	return ciph, nil
+	return h, nil
 }
 
 // sealChunk seals vs into out, whose slices share one buffer. base is the
 // index of vs[0] in the caller's slice, for errors.
-func (c *Column[T]) sealChunk(ciph *codec.Cipher, vs []T, out [][]byte, base int) error {
+func (c *Column[T]) sealChunk(ctx context.Context, h *field.Handle, vs []T, out [][]byte, base int) error {
+	version, err := h.KeyVersion(ctx)
+	if err != nil {
+		return c.errorf("seal", err)
+	}
 	pts := make([][]byte, len(vs))
 	size := 0
 	for i, v := range vs {
@@ -109,18 +121,17 @@ func (c *Column[T]) sealChunk(ciph *codec.Cipher, vs []T, out [][]byte, base int
 			pt = []byte{} // not NULL: an empty value
 		}
 		pts[i] = pt
-		size += c.storedLen(ciph, len(pt))
+		size += c.storedLen(version, len(pt))
 	}
 	buf := make([]byte, 0, size)
 	var scratch []byte
-	var nonces codec.Nonces
 	for i, pt := range pts {
 		if pt == nil {
 			continue
 		}
 		start := len(buf)
 		var err error
-		if buf, err = c.appendSealed(buf, ciph, pt, &scratch, &nonces); err != nil {
+		if buf, err = c.appendSealed(ctx, buf, h, pt, &scratch); err != nil {
 			return c.errorf("seal", err)
 		}
 		out[i] = buf[start:len(buf):len(buf)]
@@ -128,7 +139,7 @@ func (c *Column[T]) sealChunk(ciph *codec.Cipher, vs []T, out [][]byte, base int
 	return nil
 }
 
-// sealCached is Seal for ParallelSeal: the cipher is looked up in the
+// sealCached is Seal for ParallelSeal: the handle is looked up in the
 // batch's cache, and the value is written into the batch's arena.
 func (c *Column[T]) sealCached(ctx context.Context, tenant string, v T, b *batchState) ([]byte, error) {
 	pt, ok, err := c.encode(v)
@@ -142,19 +153,23 @@ func (c *Column[T]) sealCached(ctx context.Context, tenant string, v T, b *batch
 	if err != nil {
 		return nil, c.errorf("seal", err)
 	}
-	key := cipherKey{col: c, tenant: resolved}
-	ciph := b.ciphers[key]
-	if ciph == nil {
-		if ciph, err = c.activeCipher(ctx, resolved); err != nil {
+	key := handleKey{col: c, tenant: resolved}
+	h := b.handles[key]
+	if h == nil {
+		if h, err = c.activeHandle(ctx, resolved); err != nil {
 			return nil, err
 		}
-		b.ciphers[key] = ciph
+		b.handles[key] = h
 	}
-	if need := c.storedLen(ciph, len(pt)); cap(b.arena)-len(b.arena) < need {
+	version, err := h.KeyVersion(ctx)
+	if err != nil {
+		return nil, c.errorf("seal", err)
+	}
+	if need := c.storedLen(version, len(pt)); cap(b.arena)-len(b.arena) < need {
 		b.arena = make([]byte, 0, max(arenaSize, need))
 	}
 	start := len(b.arena)
-	if b.arena, err = c.appendSealed(b.arena, ciph, pt, &b.scratch, &b.nonces); err != nil {
+	if b.arena, err = c.appendSealed(ctx, b.arena, h, pt, &b.scratch); err != nil {
 		return nil, c.errorf("seal", err)
 	}
 	return b.arena[start:len(b.arena):len(b.arena)], nil
@@ -165,28 +180,26 @@ func (c *Column[T]) sealCached(ctx context.Context, tenant string, v T, b *batch
 const arenaSize = 32 << 10
 
 // batchState is what one ParallelSeal batch, sealed by one goroutine,
-// shares between its values: the ciphers per column and tenant, and the
+// shares between its values: the handles per column and tenant, and the
 // arena the values are written into.
 type batchState struct {
-	ciphers map[cipherKey]*codec.Cipher
+	handles map[handleKey]*field.Handle
 	arena   []byte
 	scratch []byte
-	nonces  codec.Nonces
 }
 
-type cipherKey struct {
+type handleKey struct {
 	col    any // the *Column[T]
 	tenant string
 }
 
 // appendSealed appends the stored form of pt to dst: the binary value, or
-// its armor, built in *scratch. A randomized seal takes its nonce from
-// nonces, which belongs to the calling goroutine.
-func (c *Column[T]) appendSealed(dst []byte, ciph *codec.Cipher, pt []byte, scratch *[]byte, nonces *codec.Nonces) ([]byte, error) {
+// its armor, built in *scratch. h belongs to the calling goroutine.
+func (c *Column[T]) appendSealed(ctx context.Context, dst []byte, h *field.Handle, pt []byte, scratch *[]byte) ([]byte, error) {
 	if !c.armor {
-		return c.sealWith(ciph, dst, pt, nonces)
+		return c.sealWith(ctx, h, dst, pt)
 	}
-	bin, err := c.sealWith(ciph, (*scratch)[:0], pt, nonces)
+	bin, err := c.sealWith(ctx, h, (*scratch)[:0], pt)
 	if err != nil {
 		return nil, err
 	}
@@ -194,23 +207,21 @@ func (c *Column[T]) appendSealed(dst []byte, ciph *codec.Cipher, pt []byte, scra
 	return codec.Armor(dst, bin), nil
 }
 
-func (c *Column[T]) sealWith(ciph *codec.Cipher, dst, pt []byte, nonces *codec.Nonces) ([]byte, error) {
+func (c *Column[T]) sealWith(ctx context.Context, h *field.Handle, dst, pt []byte) ([]byte, error) {
 	if c.bindRow {
-		return c.sealRowWith(ciph, dst, pt)
+		return c.sealRowWith(ctx, h, dst, pt)
 	}
-	if c.mode == field.Deterministic {
-		return ciph.SealDeterministic(dst, pt)
-	}
-	return ciph.SealNonces(dst, pt, nonces)
+	return h.Seal(ctx, c.mode, dst, pt)
 }
 
-// storedLen is the stored size of a plaintext of n bytes under ciph.
-func (c *Column[T]) storedLen(ciph *codec.Cipher, n int) int {
+// storedLen is the stored size of a plaintext of n bytes under the given
+// key version.
+func (c *Column[T]) storedLen(version uint32, n int) int {
 	alg := codec.AESGCM
 	if c.mode == field.Deterministic {
 		alg = codec.AESSIV
 	}
-	n += codec.Overhead(alg, ciph.Version())
+	n += codec.Overhead(alg, version)
 	if c.armor {
 		return armoredLen(n)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 
-	"github.com/colcrypt/colcrypt/codec"
 	"github.com/colcrypt/colcrypt/field"
 )
 
@@ -81,13 +80,10 @@ func (c *Column[T]) open(ctx context.Context, tenant string, dst, stored []byte)
 }
 
 // sealRowWith is sealWith for a bound column.
-func (c *Column[T]) sealRowWith(ciph *codec.Cipher, dst, pt []byte) ([]byte, error) {
+func (c *Column[T]) sealRowWith(ctx context.Context, h *field.Handle, dst, pt []byte) ([]byte, error) {
 	key, err := c.rowKey()
 	if err != nil {
 		return nil, err
 	}
-	if c.mode == field.Deterministic {
-		return ciph.SealDeterministicRow(dst, pt, key)
-	}
-	return ciph.SealRow(dst, pt, key)
+	return h.SealRow(ctx, c.mode, key, dst, pt)
 }

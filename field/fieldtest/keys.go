@@ -1,0 +1,125 @@
+// Package fieldtest builds a field.Keys from raw data keys, for tests of
+// code that takes a field.Encryptor but should not need a key table or a
+// KMS: the ciphers it returns are codec.NewCipher's, exactly what the
+// key store derives from the same key, so a value sealed through it
+// opens through a store holding that key, and the other way round.
+//
+// It is for tests only: it holds raw data keys in memory for its whole
+// life and never destroys them.
+package fieldtest
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+
+	"github.com/colcrypt/colcrypt/codec"
+	"github.com/colcrypt/colcrypt/keystore"
+)
+
+// Keys is a field.Keys over raw data keys added with Add. The highest
+// version of a tenant is its active one. It is safe for concurrent use.
+type Keys struct {
+	mu      sync.Mutex
+	keys    map[string]map[uint32][]byte // tenant → version → data key
+	ciphers map[cipherKey]*codec.Cipher
+}
+
+type cipherKey struct {
+	tenant, table, column string
+	version               uint32
+}
+
+// NewKeys returns a Keys without keys.
+func NewKeys() *Keys {
+	return &Keys{keys: map[string]map[uint32][]byte{}, ciphers: map[cipherKey]*codec.Cipher{}}
+}
+
+// Add gives tenant the data key dek (codec.DEKSize bytes, copied) as
+// version. A wrong size or version 0 is an error and adds nothing.
+func (k *Keys) Add(tenant string, version uint32, dek []byte) error {
+	if len(dek) != codec.DEKSize {
+		return fmt.Errorf("fieldtest: data key must be %d bytes, got %d", codec.DEKSize, len(dek))
+	}
+	if version == 0 {
+		return fmt.Errorf("fieldtest: key version must be at least 1")
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.keys[tenant] == nil {
+		k.keys[tenant] = map[uint32][]byte{}
+	}
+	k.keys[tenant][version] = append([]byte(nil), dek...)
+	return nil
+}
+
+// ActiveCipher implements field.Keys: the cipher of the tenant's highest
+// version. A tenant without keys is keystore.ErrKeyNotFound (the fake
+// creates none).
+func (k *Keys) ActiveCipher(ctx context.Context, tenant, table, column string) (*codec.Cipher, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	vs := k.versions(tenant)
+	if len(vs) == 0 {
+		return nil, fmt.Errorf("%w: tenant %q", keystore.ErrKeyNotFound, tenant)
+	}
+	return k.cipher(tenant, vs[0], table, column)
+}
+
+// Cipher implements field.Keys.
+func (k *Keys) Cipher(ctx context.Context, tenant string, version uint32, table, column string) (*codec.Cipher, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.cipher(tenant, version, table, column)
+}
+
+// LiveCiphers implements field.Keys: every version, newest first.
+func (k *Keys) LiveCiphers(ctx context.Context, tenant, table, column string) ([]*codec.Cipher, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	var out []*codec.Cipher
+	for _, v := range k.versions(tenant) {
+		c, err := k.cipher(tenant, v, table, column)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// versions returns the tenant's versions, newest first; k.mu is held.
+func (k *Keys) versions(tenant string) []uint32 {
+	vs := make([]uint32, 0, len(k.keys[tenant]))
+	for v := range k.keys[tenant] {
+		vs = append(vs, v)
+	}
+	sort.Slice(vs, func(i, j int) bool { return vs[i] > vs[j] })
+	return vs
+}
+
+// cipher derives, once, the cipher of (tenant, version, table, column);
+// k.mu is held.
+func (k *Keys) cipher(tenant string, version uint32, table, column string) (*codec.Cipher, error) {
+	ck := cipherKey{tenant, table, column, version}
+	if c, ok := k.ciphers[ck]; ok {
+		return c, nil
+	}
+	dek, ok := k.keys[tenant][version]
+	if !ok {
+		return nil, fmt.Errorf("%w: tenant %q version %d", keystore.ErrKeyNotFound, tenant, version)
+	}
+	c, err := codec.NewCipher(dek, version, codec.Scope{Tenant: tenant, Table: table, Column: column})
+	if err != nil {
+		return nil, err
+	}
+	k.ciphers[ck] = c
+	return c, nil
+}
+
+// String keeps the data keys out of fmt output.
+func (k *Keys) String() string { return "fieldtest.Keys[redacted]" }
+
+// GoString is String, for %#v.
+func (k *Keys) GoString() string { return k.String() }
