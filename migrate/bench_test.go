@@ -9,8 +9,6 @@ import (
 	"strconv"
 	"testing"
 	"time"
-
-	"golang.org/x/sync/errgroup"
 )
 
 // benchRows is N, the table size of BenchmarkEncryptMigration: the
@@ -122,10 +120,7 @@ var (
 // variant's median ratio: on a shared, noisy machine a ratio taken
 // seconds apart is stable where absolute rates are not. A two-column job
 // is compared with the copy of both columns. Each variant starts from a
-// freshly loaded, vacuumed table. The floor variants are the database's
-// share alone: the same batched compare-and-set UPDATEs from two
-// connections, values of the sealed size, no cryptography and no
-// checkpoint; a ratio above theirs is out of reach.
+// freshly loaded, vacuumed table.
 //
 //	go test ./migrate -run '^$' -bench MigrationRatio -benchtime 1x -migrate.rows 200000 -migrate.rounds 5
 func BenchmarkMigrationRatio(b *testing.B) {
@@ -170,74 +165,6 @@ func BenchmarkMigrationRatio(b *testing.B) {
 		}
 	}
 	two := []ColumnPair{{Column: "note", ToColumn: "note_enc"}}
-	// floor is the database's share of a migration without the
-	// cryptography: w connections each walk half the key range in
-	// batches (read, one UPDATE … FROM unnest(…) with the same
-	// compare-and-set, commit) writing values of the sealed size (the
-	// plaintext padded by 28 bytes: nonce, tag, header), no checkpoint.
-	floor := func(w int, cols int) func() {
-		return func() {
-			var g errgroup.Group
-			for k := range w {
-				lo, hi := int64(k*n/w), int64((k+1)*n/w)
-				g.Go(func() error {
-					pad := make([]byte, 28)
-					for lo < hi {
-						tx, err := e.db.BeginTx(ctx, nil)
-						if err != nil {
-							return err
-						}
-						// As the migration's batches: no WAL flush wait.
-						if _, err := tx.ExecContext(ctx, "SET LOCAL synchronous_commit = off"); err != nil {
-							tx.Rollback()
-							return err
-						}
-						rs, err := tx.QueryContext(ctx, `SELECT id::text, email, note FROM bench WHERE id > $1 AND id <= $2 ORDER BY id LIMIT 1000`, lo, hi)
-						if err != nil {
-							tx.Rollback()
-							return err
-						}
-						var ids, es, ns []string
-						var ev, nv [][]byte
-						for rs.Next() {
-							var id, em, no string
-							if err := rs.Scan(&id, &em, &no); err != nil {
-								tx.Rollback()
-								return err
-							}
-							ids, es, ns = append(ids, id), append(es, em), append(ns, no)
-							ev, nv = append(ev, append([]byte(em), pad...)), append(nv, append([]byte(no), pad...))
-						}
-						rs.Close()
-						if len(ids) == 0 {
-							return tx.Rollback()
-						}
-						q := `UPDATE bench AS t SET email_enc = v.e FROM unnest($1::text[], $2::text[], $3::bytea[]) AS v(id, oe, e)
-							WHERE t.id = CAST(v.id AS bigint) AND t.email IS NOT DISTINCT FROM v.oe AND t.email_enc IS NULL`
-						args := []any{ids, es, ev}
-						if cols == 2 {
-							q = `UPDATE bench AS t SET email_enc = v.e, note_enc = v.n FROM unnest($1::text[], $2::text[], $3::bytea[], $4::text[], $5::bytea[]) AS v(id, oe, e, onote, n)
-								WHERE t.id = CAST(v.id AS bigint) AND t.email IS NOT DISTINCT FROM v.oe AND t.email_enc IS NULL
-								AND t.note IS NOT DISTINCT FROM v.onote AND t.note_enc IS NULL`
-							args = append(args, ns, nv)
-						}
-						if _, err := tx.ExecContext(ctx, q, args...); err != nil {
-							tx.Rollback()
-							return err
-						}
-						if err := tx.Commit(); err != nil {
-							return err
-						}
-						lo, _ = strconv.ParseInt(ids[len(ids)-1], 10, 64)
-					}
-					return nil
-				})
-			}
-			if err := g.Wait(); err != nil {
-				b.Fatal(err)
-			}
-		}
-	}
 	type variant struct {
 		name string
 		run  func()
@@ -249,8 +176,6 @@ func BenchmarkMigrationRatio(b *testing.B) {
 		{"colcrypt, 1 column, 1 worker", colcrypt(1, nil, int64(n)), 0},
 		{"colcrypt, 1 column, 2 workers", colcrypt(2, nil, int64(n)), 0},
 		{"colcrypt, 2 columns, 2 workers", colcrypt(2, two, 2*int64(n)), 1},
-		{"floor: batched UPDATE without cryptography, 1 column, 2 connections", floor(2, 1), 0},
-		{"floor: batched UPDATE without cryptography, 2 columns, 2 connections", floor(2, 2), 1},
 	}
 	ratios := make([][]float64, len(vs))
 	for round := range *benchRounds {
