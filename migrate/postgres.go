@@ -151,8 +151,13 @@ func (d postgres) keyCast(p *plan, expr string) string {
 // selectList is the SELECT list of a batch read. Columns that are neither
 // text nor bytea are read in their text form.
 func (d postgres) selectList(p *plan) string {
+	return "t." + d.quote(p.pk.Name) + "::text" + d.columnList(p)
+}
+
+// columnList is the part of a batch read's SELECT list after the key: the
+// plan's readCols and bind column, each after a comma.
+func (d postgres) columnList(p *plan) string {
 	var b strings.Builder
-	b.WriteString("t." + d.quote(p.pk.Name) + "::text")
 	src, dst, tenant, bidx := p.readCols()
 	for _, c := range []*column{src, dst, tenant, bidx, p.bind} {
 		if c == nil {
@@ -167,6 +172,11 @@ func (d postgres) selectList(p *plan) string {
 }
 
 func (d postgres) selectRows(p *plan, hasLo, hasHi bool) string {
+	return d.selectRowsOf(p, d.selectList(p), hasLo, hasHi)
+}
+
+// selectRowsOf is selectRows with the SELECT list given.
+func (d postgres) selectRowsOf(p *plan, list string, hasLo, hasHi bool) string {
 	var where []string
 	n := 1
 	pk := "t." + d.quote(p.pk.Name)
@@ -178,7 +188,7 @@ func (d postgres) selectRows(p *plan, hasLo, hasHi bool) string {
 		where = append(where, pk+" <= "+d.keyCast(p, d.ph(n)))
 		n++
 	}
-	q := "SELECT " + d.selectList(p) + " FROM " + p.table + " AS t"
+	q := "SELECT " + list + " FROM " + p.table + " AS t"
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}

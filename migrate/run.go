@@ -244,21 +244,9 @@ func (w *worker) stepTx(ctx context.Context, o RunOptions) (claimed bool, t tall
 	if lower == nil {
 		lower = c.lo
 	}
-	rows, err := w.read(ctx, tx, lower, c.hi, o.BatchSize)
+	rows, t, failures, err := w.batch(ctx, tx, tx, lower, c.hi, o.BatchSize)
 	if err != nil {
 		return false, t, err
-	}
-	t, failures, err := w.process(ctx, tx, rows)
-	if err != nil {
-		return false, t, err
-	}
-	if len(w.subs) > 0 && len(rows) > 0 {
-		at, afs, err := w.processAlso(ctx, tx, tx, lower, rows[len(rows)-1].pk)
-		if err != nil {
-			return false, t, err
-		}
-		t.add(at)
-		failures = append(failures, afs...)
 	}
 	last := c.last
 	if len(rows) > 0 {
@@ -307,31 +295,21 @@ func (w *worker) process(ctx context.Context, tx txn, rows []row) (tally, []Fail
 	var t tally
 	var failures []Failure
 	t.Scanned = int64(len(rows))
-	for round := 0; len(rows) > 0; round++ {
-		var ws []write
-		for i := range rows {
-			r := &rows[i]
-			out, wr, reason, err := w.transform(ctx, r)
-			if err != nil {
-				return t, nil, err
-			}
-			if out == outWrite && !w.fits(wr) {
-				out, reason = outFail, fmt.Sprintf(reasonTooLong, w.p.dst.Name, w.p.dstMax)
-			}
-			switch out {
-			case outWrite:
-				ws = append(ws, wr)
-			case outSkip:
-				t.Skipped++
-			case outNull:
-				t.Null++
-			case outFail:
-				t.Failed++
-				failures = append(failures, Failure{PK: r.pkText, Tenant: w.tenantText(r), Reason: reason})
-			}
+	err := w.processFrom(ctx, tx, rows, 0, &t, &failures)
+	return t, failures, err
+}
+
+// processFrom runs the compare-and-set rounds of process from round on:
+// round 0 with a batch's rows, later rounds with rows re-read after a
+// lost compare-and-set.
+func (w *worker) processFrom(ctx context.Context, tx txn, rows []row, round int, t *tally, failures *[]Failure) error {
+	for ; len(rows) > 0; round++ {
+		ws, err := w.decide(ctx, rows, t, failures)
+		if err != nil {
+			return err
 		}
 		if len(w.keys.cold) > 0 || w.anyCold() {
-			return t, nil, errCold
+			return errCold
 		}
 		if len(ws) == 0 {
 			break
@@ -342,48 +320,87 @@ func (w *worker) process(ctx context.Context, tx txn, rows []row) (tally, []Fail
 		}
 		if testHookBeforeWrite != nil {
 			if err := testHookBeforeWrite(ws); err != nil {
-				return t, nil, err
+				return err
 			}
 		}
 		applied, err := w.m.d.write(ctx, tx, w.p, ws)
 		if err != nil {
-			return t, nil, err
+			return err
 		}
-		var lost []any
-		for i, ok := range applied {
-			if ok {
-				t.Updated++
-			} else {
-				lost = append(lost, ws[i].r.pk)
-			}
+		if rows, err = w.settle(ctx, tx, ws, applied, round, t, failures); err != nil {
+			return err
 		}
-		if len(lost) == 0 {
-			break
-		}
-		if round+1 == maxCASRounds {
-			t.Conflicts += int64(len(lost))
-			for i, ok := range applied {
-				if !ok {
-					failures = append(failures, Failure{PK: ws[i].r.pkText, Tenant: w.tenantText(ws[i].r), Reason: "kept changing under concurrent writes; rerun to retry"})
-				}
-			}
-			break
-		}
-		// The application wrote these rows after they were read: read
-		// them again and redo whatever still needs doing. Rows deleted
-		// meanwhile are not found and count as skipped.
-		t.Rereads += int64(len(lost))
-		q, args := w.m.d.selectByPK(w.p, lost)
-		rs, err := tx.QueryContext(ctx, q, args...)
-		if err != nil {
-			return t, nil, fmt.Errorf("migrate: re-read %s: %w", w.p.ti.Name, err)
-		}
-		if rows, err = scanRows(w.m.d, w.p, rs); err != nil {
-			return t, nil, err
-		}
-		t.Skipped += int64(len(lost) - len(rows))
 	}
-	return t, failures, nil
+	return nil
+}
+
+// decide transforms rows and returns the writes they need, counting the
+// rows that need none in t and failures.
+func (w *worker) decide(ctx context.Context, rows []row, t *tally, failures *[]Failure) ([]write, error) {
+	var ws []write
+	for i := range rows {
+		r := &rows[i]
+		out, wr, reason, err := w.transform(ctx, r)
+		if err != nil {
+			return nil, err
+		}
+		if out == outWrite && !w.fits(wr) {
+			out, reason = outFail, fmt.Sprintf(reasonTooLong, w.p.dst.Name, w.p.dstMax)
+		}
+		switch out {
+		case outWrite:
+			ws = append(ws, wr)
+		case outSkip:
+			t.Skipped++
+		case outNull:
+			t.Null++
+		case outFail:
+			t.Failed++
+			*failures = append(*failures, Failure{PK: r.pkText, Tenant: w.tenantText(r), Reason: reason})
+		}
+	}
+	return ws, nil
+}
+
+// settle counts the writes of round that were applied and returns the
+// rows whose compare-and-set was lost, read again, for the next round
+// (none after the last round: those rows are given up and reported).
+func (w *worker) settle(ctx context.Context, tx txn, ws []write, applied []bool, round int, t *tally, failures *[]Failure) ([]row, error) {
+	var lost []any
+	for i, ok := range applied {
+		if ok {
+			t.Updated++
+		} else {
+			lost = append(lost, ws[i].r.pk)
+		}
+	}
+	if len(lost) == 0 {
+		return nil, nil
+	}
+	if round+1 >= maxCASRounds {
+		t.Conflicts += int64(len(lost))
+		for i, ok := range applied {
+			if !ok {
+				*failures = append(*failures, Failure{PK: ws[i].r.pkText, Tenant: w.tenantText(ws[i].r), Reason: "kept changing under concurrent writes; rerun to retry"})
+			}
+		}
+		return nil, nil
+	}
+	// The application wrote these rows after they were read: read them
+	// again and redo whatever still needs doing. Rows deleted meanwhile
+	// are not found and count as skipped.
+	t.Rereads += int64(len(lost))
+	q, args := w.m.d.selectByPK(w.p, lost)
+	rs, err := tx.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("migrate: re-read %s: %w", w.p.ti.Name, err)
+	}
+	rows, err := scanRows(w.m.d, w.p, rs)
+	if err != nil {
+		return nil, err
+	}
+	t.Skipped += int64(len(lost) - len(rows))
+	return rows, nil
 }
 
 // dryRun scans the whole table with one reader and no writes.
@@ -412,21 +429,9 @@ func (m *Migrator) dryRun(ctx context.Context, p *plan, o RunOptions, start time
 			return res, fmt.Errorf("%w: %w", ErrInterrupted, err)
 		}
 		w.startBatch(ctx)
-		rows, err := w.read(ctx, m.db, lower, nil, o.BatchSize)
+		rows, t, failures, err := w.batch(ctx, m.db, nil, lower, nil, o.BatchSize)
 		if err != nil {
 			return res, err
-		}
-		t, failures, err := w.process(ctx, nil, rows)
-		if err != nil {
-			return res, err
-		}
-		if len(w.subs) > 0 && len(rows) > 0 {
-			at, afs, err := w.processAlso(ctx, m.db, nil, lower, rows[len(rows)-1].pk)
-			if err != nil {
-				return res, err
-			}
-			t.add(at)
-			failures = append(failures, afs...)
 		}
 		sum.add(t)
 		if n := maxReportFailures - len(res.Failures); n > 0 {
