@@ -73,6 +73,10 @@ func (e *AuditChainError) Error() string {
 
 func (e *AuditChainError) Unwrap() error { return ErrAuditChainBroken }
 
+// errChainKeyRace means another process appended a usable chain-key row
+// while this one was wrapping its own.
+var errChainKeyRace = errors.New("keystore: audit chain key race")
+
 // chainKeySize is the HMAC-SHA256 key length.
 const chainKeySize = 32
 
@@ -160,7 +164,7 @@ func (s *Store) chainKey(ctx context.Context, create bool) ([]byte, int64, error
 			return s.audit.key, seq, nil
 		}
 		// Another process appended first: use its key if it can.
-		if !s.dialect.isUniqueViolation(err) && !s.dialect.isSerializationFailure(err) {
+		if !errors.Is(err, errChainKeyRace) && !s.dialect.isUniqueViolation(err) && !s.dialect.isSerializationFailure(err) {
 			return nil, 0, err
 		}
 	}
@@ -194,6 +198,19 @@ func (s *Store) appendChainKey(ctx context.Context, key, wrapped []byte) (seq in
 	}
 	if err != nil {
 		return 0, err
+	}
+	// Another process may have started the trail, or a segment under a
+	// master key this Store holds, since chainKey looked: use that one.
+	var (
+		at  int64
+		uri string
+		w   []byte
+	)
+	if err = tx.QueryRowContext(ctx, s.eq.chainKey).Scan(&at, &uri, &w); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return 0, fmt.Errorf("%w: %w", ErrAuditTable, err)
+	}
+	if _, kerr := s.keepers.get("", 0, uri); err == nil && kerr == nil {
+		return 0, errChainKeyRace
 	}
 	ev := AuditEvent{Seq: seq + 1, At: auditTime(s.clock.wall()), Operation: OpChainKey, KEKURI: s.kek.URI(),
 		Actor: ActorFrom(ctx), KeySeq: seq + 1}
