@@ -193,7 +193,7 @@ func TestAuditTamper(t *testing.T) {
 		}
 		tamperCase(t, tdb, "edit_actor", 2, func(ev string) { exec(`UPDATE `+ev+` SET actor = ? WHERE seq = 2`, "mallory") })
 		tamperCase(t, tdb, "edit_tenant", 3, func(ev string) { exec(`UPDATE `+ev+` SET tenant_id = ? WHERE seq = 3`, "c") })
-		tamperCase(t, tdb, "edit_op", 5, func(ev string) { exec(`UPDATE `+ev+` SET operation = 'rotate' WHERE seq = 5`) })
+		tamperCase(t, tdb, "edit_op", 5, func(ev string) { exec(`UPDATE ` + ev + ` SET operation = 'rotate' WHERE seq = 5`) })
 		tamperCase(t, tdb, "edit_chain_key", 0, func(ev string) { exec(`UPDATE ` + ev + ` SET kek_uri = 'test://other' WHERE seq = 0`) })
 		tamperCase(t, tdb, "delete", 3, func(ev string) { exec(`DELETE FROM ` + ev + ` WHERE seq = 2`) })
 		tamperCase(t, tdb, "delete_first", 1, func(ev string) { exec(`DELETE FROM ` + ev + ` WHERE seq = 0`) })
