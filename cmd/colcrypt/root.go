@@ -38,6 +38,7 @@ type cli struct {
 	keyTable        string
 	checkpointTable string
 	noProgress      bool
+	actor           string // --actor: who the audit trail records
 
 	stopSig atomic.Pointer[os.Signal]    // the signal that asked to stop
 	view    atomic.Pointer[progressView] // the progress shown, for the signal handler
@@ -128,6 +129,7 @@ Exit codes: 0 success; 1 failure; 2 usage error; 3 problems found in the data
 			default:
 				return usageErr("--output must be text or json, not %q", c.output)
 			}
+			cmd.SetContext(keystore.WithActor(cmd.Context(), c.actorName()))
 			return nil
 		},
 	}
@@ -152,6 +154,7 @@ func (c *cli) kmsFlags(cmd *cobra.Command) {
 	f := cmd.Flags()
 	f.StringVar(&c.kmsURL, "kms", "", "master key URL (env "+envKMS+"): awskms://…, gcpkms://…, local:///path?id=k1")
 	f.StringArrayVar(&c.oldKMS, "old-kms", nil, "older master key URL, accepted for unwrapping keys still under it (repeatable)")
+	f.StringVar(&c.actor, "actor", "", "who the key audit trail records as doing this (default: the OS user)")
 }
 
 // progressFlag registers --no-progress on the commands that show progress.
