@@ -137,8 +137,9 @@ func TestColdTenantsSmallPools(t *testing.T) {
 				return nil
 			})
 		})
-		if n := e.keys.Stats().KMSWraps; n != workers {
-			t.Fatalf("KMS wraps = %d, want %d: one new key per tenant", n, workers)
+		// One new key per tenant, and the key audit trail's chain key.
+		if n := e.keys.Stats().KMSWraps; n != workers+1 {
+			t.Fatalf("KMS wraps = %d, want %d: one new key per tenant and the audit chain key", n, workers+1)
 		}
 
 		// A second process: a key store with an empty cache (on its own
@@ -202,8 +203,8 @@ func TestCreateFetchesKeyBeforeTransaction(t *testing.T) {
 		if err := e.db.Create(&rows).Error; err != nil {
 			t.Fatalf("Create(3 rows, 2 tenants) = %v", err)
 		}
-		if got := wraps.Load(); got != 3 {
-			t.Fatalf("KMS wraps = %d, want 3 (one per new tenant)", got)
+		if got := wraps.Load(); got != 4 {
+			t.Fatalf("KMS wraps = %d, want 4 (one per new tenant, one for the audit chain key)", got)
 		}
 		if got := held.Load(); got != 0 {
 			t.Errorf("%d of 3 KMS wraps ran while GORM held a connection, want 0", got)

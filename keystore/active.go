@@ -179,10 +179,14 @@ func (s *Store) create(ctx context.Context, tenant string, v uint32) (r flightRe
 	if err != nil {
 		return flightResult{}, false, err
 	}
-	ts := s.dialect.timeArg(s.clock.wall())
-	// A unique violation, or a deadlock InnoDB broke by rolling the insert
-	// back, means another process got there first: read back its row.
-	if _, err := s.db.ExecContext(ctx, s.q.insertActive, tenant, int64(v), kek.URI(), wrapped, ts, ts); err != nil &&
+	chain, err := s.auditRef(ctx)
+	if err != nil {
+		return flightResult{}, false, err
+	}
+	// A unique violation, or a deadlock InnoDB broke by rolling the
+	// transaction back, means another process got there first: read back
+	// its row.
+	if err := s.insertFirst(ctx, chain, tenant, v, kek.URI(), wrapped); err != nil &&
 		!s.dialect.isUniqueViolation(err) && !s.dialect.isSerializationFailure(err) {
 		return flightResult{}, false, fmt.Errorf("keystore: create key of tenant %q: %w", tenant, err)
 	}
@@ -207,4 +211,33 @@ func (s *Store) create(ctx context.Context, tenant string, v uint32) (r flightRe
 	now := s.clock.precise()
 	s.cache.setActive(k, now, now+ticks(s.ttl))
 	return flightResult{key: k}, true, nil
+}
+
+// insertFirst inserts the tenant's first key unless a row conflicts and,
+// when it did insert, appends its audit event in the same transaction.
+func (s *Store) insertFirst(ctx context.Context, chain chainRef, tenant string, v uint32, kekURI string, wrapped []byte) (err error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			tx.Rollback()
+		}
+	}()
+	ts := s.dialect.timeArg(s.clock.wall())
+	res, err := tx.ExecContext(ctx, s.q.insertActive, tenant, int64(v), kekURI, wrapped, ts, ts)
+	if err != nil {
+		return err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n == 1 {
+		if err = s.appendEvent(ctx, tx, chain, OpCreate, tenant, v, kekURI); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
 }

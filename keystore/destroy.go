@@ -39,6 +39,10 @@ func (s *Store) DestroyVersion(ctx context.Context, tenant string, version uint3
 	if version == 0 {
 		return fmt.Errorf("%w: tenant %q version 0", ErrKeyNotFound, tenant)
 	}
+	chain, err := s.auditRef(ctx)
+	if err != nil {
+		return err
+	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("keystore: destroy tenant %q version %d: %w", tenant, version, err)
@@ -55,7 +59,10 @@ func (s *Store) DestroyVersion(ctx context.Context, tenant string, version uint3
 	if err != nil {
 		return err
 	}
-	var state State
+	var (
+		state State
+		uri   string
+	)
 	switch {
 	case t.top == nil && t.destroyed > 0:
 		return fmt.Errorf("%w: tenant %q", ErrKeyDestroyed, tenant)
@@ -64,7 +71,7 @@ func (s *Store) DestroyVersion(ctx context.Context, tenant string, version uint3
 	case version == t.top.version:
 		return fmt.Errorf("%w: tenant %q version %d is its highest live version", ErrVersionInUse, tenant, version)
 	}
-	if state, err = s.stateOf(ctx, tx, tenant, version); err != nil {
+	if state, uri, err = s.stateOf(ctx, tx, tenant, version); err != nil {
 		return err
 	}
 	switch state {
@@ -83,6 +90,9 @@ func (s *Store) DestroyVersion(ctx context.Context, tenant string, version uint3
 	}
 	if n, rerr := res.RowsAffected(); rerr != nil || n != 1 {
 		err = fmt.Errorf("%w: destroying tenant %q version %d", ErrConflict, tenant, version)
+		return err
+	}
+	if err = s.appendEvent(ctx, tx, chain, OpDestroyVersion, tenant, version, uri); err != nil {
 		return err
 	}
 	if err = tx.Commit(); err != nil {
@@ -118,24 +128,25 @@ func (s *Store) lockTenantRead(ctx context.Context, tx *sql.Tx, tenant string) e
 	return nil
 }
 
-// stateOf returns the state of one version's row, "" if there is none.
-func (s *Store) stateOf(ctx context.Context, q querier, tenant string, version uint32) (State, error) {
+// stateOf returns the state and master key name of one version's row,
+// "" if there is none.
+func (s *Store) stateOf(ctx context.Context, q querier, tenant string, version uint32) (State, string, error) {
 	var st string
 	var wrapped []byte
 	var uri string
 	err := q.QueryRowContext(ctx, s.q.selectKey, tenant, int64(version)).Scan(&st, &uri, &wrapped)
 	if err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
-			return "", nil
+			return "", "", nil
 		}
-		return "", fmt.Errorf("keystore: read key of tenant %q version %d: %w", tenant, version, err)
+		return "", "", fmt.Errorf("keystore: read key of tenant %q version %d: %w", tenant, version, err)
 	}
 	clear(wrapped)
 	state, ok := parseState(st)
 	if !ok {
-		return "", &CorruptRowError{Tenant: tenant, Version: int64(version), Reason: "unknown state"}
+		return "", "", &CorruptRowError{Tenant: tenant, Version: int64(version), Reason: "unknown state"}
 	}
-	return state, nil
+	return state, uri, nil
 }
 
 // forgetVersion makes this process refuse a destroyed version: it is

@@ -182,6 +182,18 @@
 // open, then run Rewrap, then drop the old key from the configuration and
 // retire it in the KMS.
 //
+// # Audit trail
+//
+// Every key operation that changes the table (a first key, Rotate, each
+// row Rewrap moves, DestroyVersion, Shred) appends one event to the table
+// named the key table's name plus [EventsSuffix], in the same transaction:
+// time, operation, tenant, version, master key and the actor [WithActor]
+// put in the context. Each event's MAC (HMAC-SHA256) covers its fields and
+// the previous event's MAC, under a chain key wrapped by the master key
+// and never stored in the clear, so [Store.VerifyAudit] finds an edited,
+// deleted or reordered event; [Store.AuditEvents] lists them. See
+// docs/AUDIT.md.
+//
 // # Connection pools
 //
 // Open the Store on a *sql.DB of its own (the same database, a few

@@ -221,7 +221,8 @@ func TestLogsAndEvents(t *testing.T) {
 	if err := s.Shred(ctxb, "acme"); err != nil {
 		t.Fatal(err)
 	}
-	want := []EventKind{EventWrap, EventWrap, EventRotate, EventShred}
+	// Data key, audit chain key, rotated data key.
+	want := []EventKind{EventWrap, EventWrap, EventWrap, EventRotate, EventShred}
 	if !slices.Equal(kinds, want) {
 		t.Fatalf("events = %v, want %v", kinds, want)
 	}

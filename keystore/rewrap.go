@@ -2,6 +2,7 @@ package keystore
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"log/slog"
 
@@ -241,12 +242,7 @@ func (r *rewrapper) one(ctx context.Context, row rewrapRow) error {
 		return fmt.Errorf("keystore: rewrap tenant %q version %d: %s returned a different key on unwrap; row left unchanged",
 			row.tenant, row.version, r.to.URI())
 	}
-	res, err := s.db.ExecContext(ctx, s.q.rewrapCAS, r.to.URI(), wrapped, s.dialect.timeArg(s.clock.wall()),
-		row.tenant, int64(row.version), row.wrapped)
-	if err != nil {
-		return fmt.Errorf("keystore: rewrap tenant %q version %d: %w", row.tenant, row.version, err)
-	}
-	n, err := res.RowsAffected()
+	n, err := r.swap(ctx, row, wrapped)
 	if err != nil {
 		return fmt.Errorf("keystore: rewrap tenant %q version %d: %w", row.tenant, row.version, err)
 	}
@@ -256,4 +252,38 @@ func (r *rewrapper) one(ctx context.Context, row rewrapRow) error {
 		r.res.Conflicts++
 	}
 	return nil
+}
+
+// swap replaces the row's wrapped key if it still holds the one read
+// and, when it did, appends the rewrap's audit event in the same
+// transaction. It returns how many rows it changed (0 or 1).
+func (r *rewrapper) swap(ctx context.Context, row rewrapRow, wrapped []byte) (n int64, err error) {
+	s := r.s
+	chain, err := s.auditRef(ctx) // cached after the first row
+	if err != nil {
+		return 0, err
+	}
+	var tx *sql.Tx
+	if tx, err = s.db.BeginTx(ctx, nil); err != nil {
+		return 0, err
+	}
+	defer func() {
+		if err != nil {
+			tx.Rollback()
+		}
+	}()
+	res, err := tx.ExecContext(ctx, s.q.rewrapCAS, r.to.URI(), wrapped, s.dialect.timeArg(s.clock.wall()),
+		row.tenant, int64(row.version), row.wrapped)
+	if err != nil {
+		return 0, err
+	}
+	if n, err = res.RowsAffected(); err != nil {
+		return 0, err
+	}
+	if n == 1 {
+		if err = s.appendEvent(ctx, tx, chain, OpRewrap, row.tenant, row.version, r.to.URI()); err != nil {
+			return 0, err
+		}
+	}
+	return n, tx.Commit()
 }

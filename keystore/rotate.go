@@ -88,7 +88,12 @@ func (s *Store) Rotate(ctx context.Context, tenant string) (uint32, error) {
 			clear(dek)
 			return 0, err
 		}
-		err = s.rotateTx(ctx, tenant, v, kek.URI(), wrapped, sum.maxVersion)
+		chain, err := s.auditRef(ctx)
+		if err != nil {
+			clear(dek)
+			return 0, err
+		}
+		err = s.rotateTx(ctx, chain, tenant, v, kek.URI(), wrapped, sum.maxVersion)
 		if errors.Is(err, errRotateRace) || s.dialect.isUniqueViolation(err) || s.dialect.isSerializationFailure(err) {
 			clear(dek)
 			continue
@@ -118,9 +123,9 @@ func (s *Store) Rotate(ctx context.Context, tenant string) (uint32, error) {
 	return 0, fmt.Errorf("%w: rotating tenant %q", ErrConflict, tenant)
 }
 
-// rotateTx writes the rotation if the tenant's highest version is still
+// rotateTx writes the rotation, and its audit event, if the tenant's highest version is still
 // wantMax once its rows are locked.
-func (s *Store) rotateTx(ctx context.Context, tenant string, v uint32, kekURI string, wrapped []byte, wantMax int64) (err error) {
+func (s *Store) rotateTx(ctx context.Context, chain chainRef, tenant string, v uint32, kekURI string, wrapped []byte, wantMax int64) (err error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("keystore: rotate tenant %q: %w", tenant, err)
@@ -152,6 +157,9 @@ func (s *Store) rotateTx(ctx context.Context, tenant string, v uint32, kekURI st
 			return err
 		}
 		return fmt.Errorf("keystore: rotate tenant %q: %w", tenant, err)
+	}
+	if err = s.appendEvent(ctx, tx, chain, OpRotate, tenant, v, kekURI); err != nil {
+		return err
 	}
 	if err = tx.Commit(); err != nil {
 		return fmt.Errorf("keystore: rotate tenant %q: commit: %w", tenant, err)

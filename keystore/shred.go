@@ -2,6 +2,7 @@ package keystore
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"log/slog"
 )
@@ -22,18 +23,18 @@ import (
 // which the master key can unwrap. For erasure that survives backups,
 // give each tenant its own master key (a KEK URI with the tenant in it)
 // and destroy that key in the KMS as well.
-func (s *Store) Shred(ctx context.Context, tenant string) error {
+func (s *Store) Shred(ctx context.Context, tenant string) (err error) {
 	if err := s.errIfClosed(); err != nil {
 		return err
 	}
 	if err := validTenant(tenant); err != nil {
 		return err
 	}
-	res, err := s.db.ExecContext(ctx, s.q.shred, s.dialect.timeArg(s.clock.wall()), tenant)
+	chain, err := s.auditRef(ctx)
 	if err != nil {
-		return fmt.Errorf("keystore: shred tenant %q: %w", tenant, err)
+		return err
 	}
-	n, err := res.RowsAffected()
+	n, err := s.shredTx(ctx, chain, tenant)
 	if err != nil {
 		return fmt.Errorf("keystore: shred tenant %q: %w", tenant, err)
 	}
@@ -51,4 +52,32 @@ func (s *Store) Shred(ctx context.Context, tenant string) error {
 		slog.String("tenant", tenant), slog.Int64("versions", n))
 	s.emit(Event{Kind: EventShred, Tenant: tenant})
 	return nil
+}
+
+// shredTx destroys the tenant's live rows and, if there were any, appends
+// the shred's audit event in the same transaction. It returns how many
+// rows it destroyed.
+func (s *Store) shredTx(ctx context.Context, chain chainRef, tenant string) (n int64, err error) {
+	var tx *sql.Tx
+	if tx, err = s.db.BeginTx(ctx, nil); err != nil {
+		return 0, err
+	}
+	defer func() {
+		if err != nil {
+			tx.Rollback()
+		}
+	}()
+	res, err := tx.ExecContext(ctx, s.q.shred, s.dialect.timeArg(s.clock.wall()), tenant)
+	if err != nil {
+		return 0, err
+	}
+	if n, err = res.RowsAffected(); err != nil {
+		return 0, err
+	}
+	if n > 0 {
+		if err = s.appendEvent(ctx, tx, chain, OpShred, tenant, 0, ""); err != nil {
+			return 0, err
+		}
+	}
+	return n, tx.Commit()
 }

@@ -28,6 +28,7 @@ type Store struct {
 	dialect Dialect
 	table   string
 	q       *queries
+	eq      eventQueries // the audit trail's statements
 
 	ttl, grace, probe time.Duration
 	attempts          int
@@ -44,6 +45,7 @@ type Store struct {
 	cache   *cache
 	flights flightGroup
 	keepers masterKeys
+	audit   auditChain
 	ctr     *counters // apart from the Store: the cache counts evictions, and must not keep the Store reachable
 
 	stop   context.CancelFunc // cancels loads in flight and the janitor
@@ -95,6 +97,7 @@ func New(db *sql.DB, kek *kms.Keeper, opts ...Option) (*Store, error) {
 		dialect:    cfg.dialect,
 		table:      cfg.table,
 		q:          newQueries(cfg.dialect, cfg.table),
+		eq:         newEventQueries(cfg.dialect, cfg.table),
 		ttl:        cfg.ttl,
 		grace:      cfg.grace,
 		probe:      min(max(cfg.ttl/10, defaultStaleProbeLo), defaultStaleProbeHi),
@@ -164,6 +167,9 @@ func (s *Store) Close() {
 		s.closed.Store(true)
 		s.stop()
 		s.cache.close()
+		s.audit.mu.Lock()
+		clear(s.audit.key)
+		s.audit.mu.Unlock()
 	})
 }
 

@@ -29,7 +29,8 @@ func validTable(name string) error {
 	return nil
 }
 
-// CreateTable creates the key table and its index if they do not exist;
+// CreateTable creates the key table, its index and its audit trail table
+// (table+EventsSuffix, see [Store.AuditEvents]) if they do not exist;
 // running it again, or from several processes at once, is harmless. An
 // empty table means DefaultTable; a nil d is detected with DialectFor.
 //
@@ -69,7 +70,7 @@ func CreateTable(ctx context.Context, db *sql.DB, d Dialect, table string) (err 
 			tx.Rollback()
 		}
 	}()
-	stmts := d.ddl(table)
+	stmts := append(d.ddl(table), eventsDDL(d, table))
 	if l := d.ddlLock(table); l != "" {
 		stmts = append([]string{l}, stmts...)
 	}

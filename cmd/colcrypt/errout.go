@@ -38,6 +38,8 @@ var errorCodes = []struct {
 	{migrate.ErrNoColumn, "no_such_column"},
 	{migrate.ErrNoPrimaryKey, "no_key_column"},
 	{migrate.ErrUnsupportedColumn, "unsupported_column"},
+	{keystore.ErrAuditChainBroken, "audit_chain_broken"},
+	{keystore.ErrAuditTable, "audit_table_unavailable"},
 	{keystore.ErrUnknownMasterKey, "master_key_not_configured"},
 	{keystore.ErrKeyDestroyed, "key_destroyed"},
 	{keystore.ErrKeyNotFound, "key_not_found"},

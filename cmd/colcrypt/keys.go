@@ -18,7 +18,7 @@ import (
 func (c *cli) keysCmd() *cobra.Command {
 	return group("keys", "Create the key table, tenants and local master keys; list, rotate, rewrap, destroy versions and shred tenant keys",
 		c.keysInitCmd(), c.keysListCmd(), c.keysRotateCmd(), c.keysRewrapCmd(), c.keysDestroyVersionCmd(), c.keysShredCmd(),
-		c.keysNewLocalKeyCmd())
+		c.keysAuditCmd(), c.keysNewLocalKeyCmd())
 }
 
 func (c *cli) keysInitCmd() *cobra.Command {
@@ -339,6 +339,9 @@ Database backups taken before the shred still hold the wrapped keys, which the
 master key can unwrap; for erasure that survives backups give each tenant its
 own master key and destroy that too.
 
+It needs the master key (--kms): the shred is recorded in the key audit trail
+("colcrypt keys audit"), whose MAC key the master key wraps.
+
 Without --yes, colcrypt asks you to type the tenant id (on a terminal only).`
 }
 
@@ -367,7 +370,7 @@ func (c *cli) keysShredCmd() *cobra.Command {
 					return usageErr("confirmation did not match; nothing was shredded")
 				}
 			}
-			k, err := c.open(ctx, withoutKMS)
+			k, err := c.open(ctx, withKMS) // the audit event's MAC needs the chain key
 			if err != nil {
 				return err
 			}
@@ -382,6 +385,7 @@ func (c *cli) keysShredCmd() *cobra.Command {
 	}
 	cmd.Flags().StringVar(&tenant, "tenant", "", "the tenant to shred (required)")
 	cmd.Flags().BoolVar(&yes, "yes", false, "do not ask for confirmation")
+	c.kmsFlags(cmd)
 	return cmd
 }
 
@@ -400,6 +404,9 @@ The version that seals new values (the highest live one) is refused: rotate
 first. Run "colcrypt migrate reencrypt" and check with "colcrypt keys list
 --table ... --column ..." that no row uses the version any more before
 destroying it. Database backups taken before still hold the wrapped key.
+
+It needs the master key (--kms): the destruction is recorded in the key audit
+trail ("colcrypt keys audit"), whose MAC key the master key wraps.
 
 Without --yes, colcrypt asks you to type the tenant id (on a terminal only).`,
 		Example: `  colcrypt keys destroy-version --tenant acme --version 1
@@ -420,7 +427,7 @@ Without --yes, colcrypt asks you to type the tenant id (on a terminal only).`,
 					return usageErr("confirmation did not match; nothing was destroyed")
 				}
 			}
-			k, err := c.open(ctx, withoutKMS)
+			k, err := c.open(ctx, withKMS) // the audit event's MAC needs the chain key
 			if err != nil {
 				return err
 			}
@@ -436,5 +443,6 @@ Without --yes, colcrypt asks you to type the tenant id (on a terminal only).`,
 	cmd.Flags().StringVar(&tenant, "tenant", "", "the tenant (required)")
 	cmd.Flags().Uint32Var(&version, "version", 0, "the retired key version to destroy (required)")
 	cmd.Flags().BoolVar(&yes, "yes", false, "do not ask for confirmation")
+	c.kmsFlags(cmd)
 	return cmd
 }

@@ -127,7 +127,7 @@ const (
 
 // open connects to the database, opens the master keys if needed, and
 // builds the key store, Encryptor and Migrator. Commands that never wrap
-// or unwrap a key (listing, status, shredding, counting versions) run
+// or unwrap a key (listing, status, counting versions) run
 // without --kms, and ignore it: opening a cloud KMS client may need
 // credentials the operator's machine does not have.
 func (c *cli) open(ctx context.Context, need needKMS, opts ...field.Option) (*conn, error) {

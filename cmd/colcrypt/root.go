@@ -38,6 +38,7 @@ type cli struct {
 	keyTable        string
 	checkpointTable string
 	noProgress      bool
+	actor           string // --actor: who the audit trail records
 
 	stopSig atomic.Pointer[os.Signal]    // the signal that asked to stop
 	view    atomic.Pointer[progressView] // the progress shown, for the signal handler
@@ -130,6 +131,7 @@ Check a deployment end to end with colcrypt doctor.`,
 			default:
 				return usageErr("--output must be text or json, not %q", c.output)
 			}
+			cmd.SetContext(keystore.WithActor(cmd.Context(), c.actorName()))
 			return nil
 		},
 	}
@@ -154,6 +156,7 @@ func (c *cli) kmsFlags(cmd *cobra.Command) {
 	f := cmd.Flags()
 	f.StringVar(&c.kmsURL, "kms", "", "master key URL (env "+envKMS+"): awskms://…, gcpkms://…, local:///path?id=k1")
 	f.StringArrayVar(&c.oldKMS, "old-kms", nil, "older master key URL, accepted for unwrapping keys still under it (repeatable)")
+	f.StringVar(&c.actor, "actor", "", "who the key audit trail records as doing this (default: the OS user)")
 }
 
 // progressFlag registers --no-progress on the commands that show progress.

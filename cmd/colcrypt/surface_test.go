@@ -370,7 +370,7 @@ func TestFlagsWhereTheyAct(t *testing.T) {
 		{[]string{"keys", "list", "--kms", "local:///x?id=k1"}, exitUsage, "unknown flag: --kms"},
 		{[]string{"keys", "init", "--no-progress"}, exitUsage, "unknown flag: --no-progress"},
 		{[]string{"migrate", "status", "--kms", "local:///x?id=k1"}, exitUsage, "unknown flag: --kms"},
-		{[]string{"keys", "shred", "--old-kms", "local:///x?id=k1"}, exitUsage, "unknown flag: --old-kms"},
+		{[]string{"keys", "audit", "--no-progress"}, exitUsage, "unknown flag: --no-progress"},
 	}
 	for _, tc := range cases {
 		if r := f0.run(tc.args...); r.code != tc.exit || !strings.Contains(r.stderr, tc.want) {
