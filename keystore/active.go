@@ -182,7 +182,10 @@ func (s *Store) create(ctx context.Context, tenant string, v uint32) (r flightRe
 	ts := s.dialect.timeArg(s.clock.wall())
 	// A unique violation, or a deadlock InnoDB broke by rolling the insert
 	// back, means another process got there first: read back its row.
-	if _, err := s.db.ExecContext(ctx, s.q.insertActive, tenant, int64(v), kek.URI(), wrapped, ts, ts); err != nil &&
+	qctx, span := s.querySpan(ctx, "insert_active", tenant)
+	_, err = s.db.ExecContext(qctx, s.q.insertActive, tenant, int64(v), kek.URI(), wrapped, ts, ts)
+	endSpan(span, err)
+	if err != nil &&
 		!s.dialect.isUniqueViolation(err) && !s.dialect.isSerializationFailure(err) {
 		return flightResult{}, false, fmt.Errorf("keystore: create key of tenant %q: %w", tenant, err)
 	}

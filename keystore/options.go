@@ -5,6 +5,9 @@ import (
 	"log/slog"
 	"time"
 
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/colcrypt/colcrypt/kms"
 )
 
@@ -39,6 +42,10 @@ type config struct {
 	now        func() time.Time
 	observe    func(Event)
 	policy     statePolicy
+
+	meters        metric.MeterProvider
+	tracers       trace.TracerProvider
+	tenantMetrics bool
 }
 
 func defaults() config {

@@ -29,7 +29,9 @@ func (s *Store) Shred(ctx context.Context, tenant string) error {
 	if err := validTenant(tenant); err != nil {
 		return err
 	}
-	res, err := s.db.ExecContext(ctx, s.q.shred, s.dialect.timeArg(s.clock.wall()), tenant)
+	qctx, span := s.querySpan(ctx, "shred", tenant)
+	res, err := s.db.ExecContext(qctx, s.q.shred, s.dialect.timeArg(s.clock.wall()), tenant)
+	endSpan(span, err)
 	if err != nil {
 		return fmt.Errorf("keystore: shred tenant %q: %w", tenant, err)
 	}

@@ -38,6 +38,7 @@ type Store struct {
 	clock             *clock
 	log               *slog.Logger
 	observe           func(Event)
+	tel               *telemetry    // OpenTelemetry instruments: KMS calls, key table queries, cache counters
 	policy            statePolicy   // tenants and versions the application allows
 	marks             *versionMarks // highest version seen and versions destroyed, per tenant
 
@@ -112,6 +113,10 @@ func New(db *sql.DB, kek *kms.Keeper, opts ...Option) (*Store, error) {
 		ctr:        newCounters(),
 	}
 	s.cache = newCache(cfg.size, cfg.bytes, &s.ctr.evictions)
+	if s.tel, err = newTelemetry(&cfg, s.ctr, s.cache); err != nil {
+		stop()
+		return nil, err
+	}
 	s.flights.stop = stopCtx
 	s.keepers = keepers
 
@@ -119,8 +124,15 @@ func New(db *sql.DB, kek *kms.Keeper, opts ...Option) (*Store, error) {
 	// Store dropped without Close can still be collected; its cleanup
 	// then stops the janitor and zeroes the keys.
 	go janitor(stopCtx, s.cache, s.clock, sweepInterval(cfg.ttl, cfg.grace))
-	runtime.AddCleanup(s, func(c *cache) { c.close(); stop() }, s.cache)
+	runtime.AddCleanup(s, func(a cleanupArgs) { a.cache.close(); a.tel.close(); stop() }, cleanupArgs{s.cache, s.tel})
 	return s, nil
+}
+
+// cleanupArgs is what the cleanup of a Store dropped without Close
+// needs, none of it holding the Store.
+type cleanupArgs struct {
+	cache *cache
+	tel   *telemetry
 }
 
 // sweepInterval is how often the janitor looks for keys whose TTL and
@@ -164,6 +176,7 @@ func (s *Store) Close() {
 		s.closed.Store(true)
 		s.stop()
 		s.cache.close()
+		s.tel.close()
 	})
 }
 
