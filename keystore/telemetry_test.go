@@ -345,7 +345,7 @@ func TestTelemetryRedaction(t *testing.T) {
 			fmt.Fprintf(&out, "%s %v %v %v\n", sp.Name(), sp.Attributes(), sp.Events(), sp.Status())
 		}
 		for _, kv := range metricAttrs(o.collect(t)) {
-			fmt.Fprintf(&out, "%s=%s\n", kv.Key, kv.Value.Emit())
+			fmt.Fprintf(&out, "%s=%s\n", kv.Key, kv.Value.String())
 		}
 		out.WriteString(logs.String())
 		if !strings.Contains(out.String(), "colcrypt.keystore.kms.unwrap") || !strings.Contains(out.String(), "keystore: kms") {
