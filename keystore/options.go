@@ -175,7 +175,8 @@ func WithClock(now func() time.Time) Option { return func(c *config) { c.now = n
 
 // WithObserver sets a hook called synchronously for every KMS call,
 // stale serve, rotation, destroyed version, shred and key table state
-// mismatch, never on a cache hit. It is the place
-// to feed OpenTelemetry: record a span or a histogram from the Event's
-// Start, Duration and Err. It must be fast and must not call the Store.
+// mismatch, never on a cache hit: the place to feed a metrics system
+// other than OpenTelemetry, which WithMeterProvider and
+// WithTracerProvider serve directly. It must be fast and must not call
+// the Store.
 func WithObserver(f func(Event)) Option { return func(c *config) { c.observe = f } }
