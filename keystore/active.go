@@ -186,7 +186,10 @@ func (s *Store) create(ctx context.Context, tenant string, v uint32) (r flightRe
 	// A unique violation, or a deadlock InnoDB broke by rolling the
 	// transaction back, means another process got there first: read back
 	// its row.
-	if err := s.insertFirst(ctx, chain, tenant, v, kek.URI(), wrapped); err != nil &&
+	qctx, span := s.querySpan(ctx, "insert_active", tenant)
+	err = s.insertFirst(qctx, chain, tenant, v, kek.URI(), wrapped)
+	endSpan(span, err)
+	if err != nil &&
 		!s.dialect.isUniqueViolation(err) && !s.dialect.isSerializationFailure(err) {
 		return flightResult{}, false, fmt.Errorf("keystore: create key of tenant %q: %w", tenant, err)
 	}

@@ -209,7 +209,15 @@
 // stale serves, evictions). [WithLogger] takes a log/slog logger: debug
 // records for each KMS call, a warning for each stale serve. [WithObserver]
 // receives an [Event] for each KMS call (with its duration and error),
-// stale serve, rotation and shred, never for a cache hit; record spans or
-// metrics from it to integrate OpenTelemetry without this package
-// depending on it.
+// stale serve, rotation and shred, never for a cache hit.
+//
+// OpenTelemetry, through its API only: [WithMeterProvider] and
+// [WithTracerProvider] (default: the global providers, no-ops until the
+// application installs an SDK). Metrics: KMS calls by operation, driver
+// and outcome with a latency histogram, and the cache counters, observed
+// from the same counters as Stats so a warm seal does no metric work; the
+// tenant is an attribute only with [WithTenantMetrics]. Spans: one per
+// KMS call attempt and per key table query, children of the caller's
+// context, never one per seal; a failed span holds the error's kind, not
+// its text. docs/OPERATING.md lists the instruments.
 package keystore

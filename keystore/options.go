@@ -5,6 +5,9 @@ import (
 	"log/slog"
 	"time"
 
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/colcrypt/colcrypt/kms"
 )
 
@@ -39,6 +42,10 @@ type config struct {
 	now        func() time.Time
 	observe    func(Event)
 	policy     statePolicy
+
+	meters        metric.MeterProvider
+	tracers       trace.TracerProvider
+	tenantMetrics bool
 }
 
 func defaults() config {
@@ -168,7 +175,8 @@ func WithClock(now func() time.Time) Option { return func(c *config) { c.now = n
 
 // WithObserver sets a hook called synchronously for every KMS call,
 // stale serve, rotation, destroyed version, shred and key table state
-// mismatch, never on a cache hit. It is the place
-// to feed OpenTelemetry: record a span or a histogram from the Event's
-// Start, Duration and Err. It must be fast and must not call the Store.
+// mismatch, never on a cache hit: the place to feed a metrics system
+// other than OpenTelemetry, which WithMeterProvider and
+// WithTracerProvider serve directly. It must be fast and must not call
+// the Store.
 func WithObserver(f func(Event)) Option { return func(c *config) { c.observe = f } }

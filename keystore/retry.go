@@ -27,8 +27,9 @@ func (s *Store) kmsCall(ctx context.Context, kind EventKind, kp *kms.Keeper, ten
 		} else {
 			s.ctr.kmsUnwraps.Add(1)
 		}
+		sctx, span := s.tel.kmsSpan(ctx, op, kp, tenant, version, attempt)
 		start := time.Now()
-		actx, cancel := context.WithTimeout(ctx, s.kmsTimeout)
+		actx, cancel := context.WithTimeout(sctx, s.kmsTimeout)
 		var out []byte
 		if kind == EventWrap {
 			out, err = kp.Wrap(actx, in, aad)
@@ -37,6 +38,7 @@ func (s *Store) kmsCall(ctx context.Context, kind EventKind, kp *kms.Keeper, ten
 		}
 		cancel()
 		d := time.Since(start)
+		s.tel.kmsDone(ctx, span, op, kp, tenant, d, err, err != nil && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded))
 		s.emit(Event{Kind: kind, Tenant: tenant, Version: version, KEKURI: kp.URI(), Attempt: attempt, Start: start, Duration: d, Err: err})
 		if err == nil {
 			s.log.LogAttrs(ctx, slog.LevelDebug, "keystore: kms "+op,

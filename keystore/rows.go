@@ -28,7 +28,9 @@ func (s *Store) readActive(ctx context.Context, tenant string) (keyRow, bool, er
 		v   int64
 		row = keyRow{state: StateActive}
 	)
-	err := s.db.QueryRowContext(ctx, s.q.selectActive, tenant).Scan(&v, &row.kekURI, &row.wrapped)
+	qctx, span := s.querySpan(ctx, "select_active", tenant)
+	err := s.db.QueryRowContext(qctx, s.q.selectActive, tenant).Scan(&v, &row.kekURI, &row.wrapped)
+	endSpan(span, spanErr(err))
 	if errors.Is(err, sql.ErrNoRows) {
 		return keyRow{}, false, nil
 	}
@@ -50,7 +52,9 @@ func (s *Store) readKey(ctx context.Context, tenant string, version uint32) (key
 		st  string
 		row = keyRow{version: version}
 	)
-	err := s.db.QueryRowContext(ctx, s.q.selectKey, tenant, int64(version)).Scan(&st, &row.kekURI, &row.wrapped)
+	qctx, span := s.querySpan(ctx, "select_key", tenant)
+	err := s.db.QueryRowContext(qctx, s.q.selectKey, tenant, int64(version)).Scan(&st, &row.kekURI, &row.wrapped)
+	endSpan(span, spanErr(err))
 	if errors.Is(err, sql.ErrNoRows) {
 		return keyRow{}, false, nil
 	}
@@ -77,7 +81,10 @@ type tenantSummary struct {
 
 func (s *Store) summary(ctx context.Context, q querier, tenant string) (tenantSummary, error) {
 	var t tenantSummary
-	if err := q.QueryRowContext(ctx, s.q.summary, tenant).Scan(&t.maxVersion, &t.rows, &t.destroyed); err != nil {
+	qctx, span := s.querySpan(ctx, "summary", tenant)
+	err := q.QueryRowContext(qctx, s.q.summary, tenant).Scan(&t.maxVersion, &t.rows, &t.destroyed)
+	endSpan(span, err)
+	if err != nil {
 		return t, fmt.Errorf("keystore: read keys of tenant %q: %w", tenant, err)
 	}
 	if t.maxVersion < 0 || t.maxVersion > 1<<32-1 {
@@ -88,7 +95,9 @@ func (s *Store) summary(ctx context.Context, q querier, tenant string) (tenantSu
 
 // liveVersions lists the tenant's active and retired versions, newest
 // first.
-func (s *Store) liveVersions(ctx context.Context, tenant string) ([]uint32, error) {
+func (s *Store) liveVersions(ctx context.Context, tenant string) (_ []uint32, err error) {
+	ctx, span := s.querySpan(ctx, "live_versions", tenant)
+	defer func() { endSpan(span, err) }()
 	rows, err := s.db.QueryContext(ctx, s.q.liveVersions, tenant)
 	if err != nil {
 		return nil, fmt.Errorf("keystore: list keys of tenant %q: %w", tenant, err)
@@ -124,7 +133,9 @@ type tenantRows struct {
 
 // readTenant reads every row of the tenant, newest first. Only the
 // highest live row's wrapped key is kept.
-func (s *Store) readTenant(ctx context.Context, q querier, tenant string) (tenantRows, error) {
+func (s *Store) readTenant(ctx context.Context, q querier, tenant string) (_ tenantRows, err error) {
+	ctx, span := s.querySpan(ctx, "tenant_rows", tenant)
+	defer func() { endSpan(span, err) }()
 	var t tenantRows
 	rows, err := q.QueryContext(ctx, s.q.tenantRows, tenant)
 	if err != nil {
@@ -168,4 +179,13 @@ func (s *Store) readTenant(ctx context.Context, q querier, tenant string) (tenan
 		return t, fmt.Errorf("keystore: read keys of tenant %q: %w", tenant, err)
 	}
 	return t, nil
+}
+
+// spanErr is err as a span should see it: a query that found no row did
+// not fail.
+func spanErr(err error) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil
+	}
+	return err
 }

@@ -34,7 +34,9 @@ func (s *Store) Shred(ctx context.Context, tenant string) (err error) {
 	if err != nil {
 		return err
 	}
-	n, err := s.shredTx(ctx, chain, tenant)
+	qctx, span := s.querySpan(ctx, "shred", tenant)
+	n, err := s.shredTx(qctx, chain, tenant)
+	endSpan(span, err)
 	if err != nil {
 		return fmt.Errorf("keystore: shred tenant %q: %w", tenant, err)
 	}

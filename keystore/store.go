@@ -39,6 +39,7 @@ type Store struct {
 	clock             *clock
 	log               *slog.Logger
 	observe           func(Event)
+	tel               *telemetry    // OpenTelemetry instruments: KMS calls, key table queries, cache counters
 	policy            statePolicy   // tenants and versions the application allows
 	marks             *versionMarks // highest version seen and versions destroyed, per tenant
 
@@ -115,6 +116,10 @@ func New(db *sql.DB, kek *kms.Keeper, opts ...Option) (*Store, error) {
 		ctr:        newCounters(),
 	}
 	s.cache = newCache(cfg.size, cfg.bytes, &s.ctr.evictions)
+	if s.tel, err = newTelemetry(&cfg, s.ctr, s.cache); err != nil {
+		stop()
+		return nil, err
+	}
 	s.flights.stop = stopCtx
 	s.keepers = keepers
 
@@ -122,8 +127,15 @@ func New(db *sql.DB, kek *kms.Keeper, opts ...Option) (*Store, error) {
 	// Store dropped without Close can still be collected; its cleanup
 	// then stops the janitor and zeroes the keys.
 	go janitor(stopCtx, s.cache, s.clock, sweepInterval(cfg.ttl, cfg.grace))
-	runtime.AddCleanup(s, func(c *cache) { c.close(); stop() }, s.cache)
+	runtime.AddCleanup(s, func(a cleanupArgs) { a.cache.close(); a.tel.close(); stop() }, cleanupArgs{s.cache, s.tel})
 	return s, nil
+}
+
+// cleanupArgs is what the cleanup of a Store dropped without Close
+// needs, none of it holding the Store.
+type cleanupArgs struct {
+	cache *cache
+	tel   *telemetry
 }
 
 // sweepInterval is how often the janitor looks for keys whose TTL and
@@ -170,6 +182,7 @@ func (s *Store) Close() {
 		s.audit.mu.Lock()
 		clear(s.audit.key)
 		s.audit.mu.Unlock()
+		s.tel.close()
 	})
 }
 

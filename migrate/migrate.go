@@ -44,7 +44,9 @@
 // done over rows that need work ([ErrFinishedJobHasWork]); a table
 // dropped and created again is a new job. Before the first batch, and in
 // a dry run, the target column's declared width is read: a value that
-// would not fit fails its row instead of the batch.
+// would not fit fails its row instead of the batch. [WithMeterProvider]
+// exports rows by outcome and the estimated rows left as OpenTelemetry
+// metrics, once per batch.
 //
 // # Dialects
 //
@@ -57,6 +59,8 @@ import (
 	"fmt"
 	"time"
 
+	"go.opentelemetry.io/otel/metric"
+
 	"github.com/colcrypt/colcrypt/field"
 )
 
@@ -68,6 +72,9 @@ type Migrator struct {
 	ckpt string
 	// beatEvery and staleAfter: see WithHeartbeat.
 	beatEvery, staleAfter time.Duration
+	// meters and tel: see WithMeterProvider.
+	meters metric.MeterProvider
+	tel    *telemetry
 }
 
 // Option configures a Migrator.
@@ -99,6 +106,11 @@ func New(db *sql.DB, d Dialect, enc *field.Encryptor, opts ...Option) (*Migrator
 	if m.ckpt == "" {
 		return nil, fmt.Errorf("migrate: empty checkpoint table name")
 	}
+	tel, err := newTelemetry(m.meters)
+	if err != nil {
+		return nil, err
+	}
+	m.tel = tel
 	return m, nil
 }
 

@@ -83,7 +83,7 @@ func (m *Migrator) Run(ctx context.Context, job Job, o RunOptions) (*Result, err
 	if err != nil {
 		return nil, err
 	}
-	pr := &progress{o: o, jobID: job.ID, total: h.total, done: before.Scanned, start: start}
+	pr := &progress{o: o, jobID: job.ID, total: h.total, done: before.Scanned, start: start, metrics: m.tel.job(job.ID, job.Kind)}
 
 	var lim *rate.Limiter
 	if o.RowsPerSecond > 0 {
@@ -464,6 +464,8 @@ type progress struct {
 	mu    sync.Mutex
 	done  int64 // job-wide, as of the start, plus this run
 	local tally
+
+	metrics *jobMetrics // nil in a dry run
 }
 
 func (p *progress) add(t tally) {
@@ -471,6 +473,7 @@ func (p *progress) add(t tally) {
 	defer p.mu.Unlock()
 	p.done += t.Scanned
 	p.local.add(t)
+	p.metrics.batch(t, p.done, p.total)
 	if p.o.Progress != nil {
 		p.o.Progress(Progress{JobID: p.jobID, Done: p.done, ThisRun: p.local.Scanned, Total: p.total, Updated: p.local.Updated, Failed: p.local.Failed, Elapsed: time.Since(p.start)})
 	}

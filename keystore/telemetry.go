@@ -1,0 +1,225 @@
+package keystore
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/colcrypt/colcrypt/kms"
+)
+
+// instrumentationName names the meter and the tracer of this package, as
+// the OpenTelemetry conventions ask: the import path.
+const instrumentationName = "github.com/colcrypt/colcrypt/keystore"
+
+// Metric and span attribute keys. None holds a key byte, a wrapped key
+// or a value: only names (operation, driver, dialect, query) and, for
+// spans or where the application opts in, the tenant and the version.
+const (
+	attrOperation = attribute.Key("colcrypt.kms.operation")
+	attrDriver    = attribute.Key("colcrypt.kms.driver")
+	attrOutcome   = attribute.Key("colcrypt.kms.outcome")
+	attrAttempt   = attribute.Key("colcrypt.kms.attempt")
+	attrTenant    = attribute.Key("colcrypt.tenant")
+	attrVersion   = attribute.Key("colcrypt.key.version")
+	attrQuery     = attribute.Key("colcrypt.keystore.query")
+	attrErrorType = attribute.Key("error.type")
+	attrDBSystem  = attribute.Key("db.system.name")
+	attrTable     = attribute.Key("db.collection.name")
+)
+
+// WithMeterProvider sets where the Store's metrics go (default: the
+// global provider, otel.GetMeterProvider, which records nothing unless
+// the application installs an SDK). The Store records only on a KMS
+// call; the cache counters are observed from the counters Stats reads,
+// so a warm seal or open does no metric work.
+func WithMeterProvider(mp metric.MeterProvider) Option {
+	return func(c *config) { c.meters = mp }
+}
+
+// WithTracerProvider sets where the Store's spans go (default: the global
+// provider, otel.GetTracerProvider). The Store starts a span for each KMS
+// call and each key table query, as a child of the caller's context;
+// never one per seal or open, which are too hot.
+func WithTracerProvider(tp trace.TracerProvider) Option {
+	return func(c *config) { c.tracers = tp }
+}
+
+// WithTenantMetrics adds the tenant id as attribute colcrypt.tenant to the
+// KMS call metrics. Off by default: with many tenants it multiplies the
+// number of time series, which metric backends bill and cap. Spans carry
+// the tenant regardless.
+func WithTenantMetrics() Option { return func(c *config) { c.tenantMetrics = true } }
+
+// telemetry is the Store's instruments. Built once in New; each KMS call
+// and key table query uses them, nothing else does.
+type telemetry struct {
+	tracer        trace.Tracer
+	kmsCalls      metric.Int64Counter
+	kmsDuration   metric.Float64Histogram
+	tenantMetrics bool
+	dbSystem      attribute.KeyValue
+	table         attribute.KeyValue
+	reg           metric.Registration // the cache observers; nil if none
+}
+
+// newTelemetry creates the instruments. An instrument the provider
+// refuses (a bad name for its SDK) is an error: a Store that silently
+// records nothing would be worse than one that does not start.
+func newTelemetry(cfg *config, ctr *counters, c *cache) (*telemetry, error) {
+	mp, tp := cfg.meters, cfg.tracers
+	if mp == nil {
+		mp = otel.GetMeterProvider()
+	}
+	if tp == nil {
+		tp = otel.GetTracerProvider()
+	}
+	m := mp.Meter(instrumentationName)
+	t := &telemetry{
+		tracer:        tp.Tracer(instrumentationName),
+		tenantMetrics: cfg.tenantMetrics,
+		dbSystem:      attrDBSystem.String(cfg.dialect.Name()),
+		table:         attrTable.String(cfg.table),
+	}
+	var err error
+	if t.kmsCalls, err = m.Int64Counter("colcrypt.keystore.kms.calls", metric.WithUnit("{call}"),
+		metric.WithDescription("KMS wrap and unwrap calls, each retry attempt counted")); err != nil {
+		return nil, &TelemetryError{Err: err}
+	}
+	if t.kmsDuration, err = m.Float64Histogram("colcrypt.keystore.kms.duration", metric.WithUnit("s"),
+		metric.WithDescription("Duration of each KMS wrap and unwrap call"),
+		metric.WithExplicitBucketBoundaries(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)); err != nil {
+		return nil, &TelemetryError{Err: err}
+	}
+	hits, err1 := m.Int64ObservableCounter("colcrypt.keystore.cache.hits", metric.WithUnit("{call}"),
+		metric.WithDescription("Key lookups answered from the cache"))
+	misses, err2 := m.Int64ObservableCounter("colcrypt.keystore.cache.misses", metric.WithUnit("{call}"),
+		metric.WithDescription("Key lookups that read the key table"))
+	stale, err3 := m.Int64ObservableCounter("colcrypt.keystore.cache.stale_served", metric.WithUnit("{call}"),
+		metric.WithDescription("Expired keys served during the stale grace because the KMS failed"))
+	evict, err4 := m.Int64ObservableCounter("colcrypt.keystore.cache.evictions", metric.WithUnit("{key}"),
+		metric.WithDescription("Cached keys dropped and zeroed before Close"))
+	size, err5 := m.Int64ObservableUpDownCounter("colcrypt.keystore.cache.keys", metric.WithUnit("{key}"),
+		metric.WithDescription("Keys in the cache now"))
+	if err := errors.Join(err1, err2, err3, err4, err5); err != nil {
+		return nil, &TelemetryError{Err: err}
+	}
+	// The callback holds the counters and the cache, never the Store, so
+	// a Store dropped without Close can still be collected.
+	t.reg, err = m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+		h, st := ctr.cached.sum()
+		o.ObserveInt64(hits, clampInt64(h))
+		o.ObserveInt64(misses, clampInt64(ctr.misses.Load()))
+		o.ObserveInt64(stale, clampInt64(ctr.staleServed.Load()+st))
+		o.ObserveInt64(evict, clampInt64(ctr.evictions.Load()))
+		o.ObserveInt64(size, int64(c.len()))
+		return nil
+	}, hits, misses, stale, evict, size)
+	if err != nil {
+		return nil, &TelemetryError{Err: err}
+	}
+	return t, nil
+}
+
+func clampInt64(u uint64) int64 { return int64(min(u, 1<<63-1)) }
+
+// close unregisters the cache observers, so a closed Store stops
+// reporting.
+func (t *telemetry) close() {
+	if t != nil && t.reg != nil {
+		_ = t.reg.Unregister()
+	}
+}
+
+// kmsSpan starts the span of one KMS call attempt.
+func (t *telemetry) kmsSpan(ctx context.Context, op string, kp *kms.Keeper, tenant string, version uint32, attempt int) (context.Context, trace.Span) {
+	return t.tracer.Start(ctx, "colcrypt.keystore.kms."+op, trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(attrOperation.String(op), attrDriver.String(driverOf(kp)),
+			attrTenant.String(tenant), attrVersion.Int64(int64(version)), attrAttempt.Int(attempt)))
+}
+
+// kmsDone ends a KMS call's span and records its count and duration.
+func (t *telemetry) kmsDone(ctx context.Context, span trace.Span, op string, kp *kms.Keeper, tenant string, d time.Duration, err error, timedOut bool) {
+	outcome := "ok"
+	if err != nil {
+		outcome = errorKind(err, timedOut)
+		span.SetAttributes(attrErrorType.String(outcome))
+		span.SetStatus(codes.Error, outcome)
+	}
+	span.End()
+	attrs := []attribute.KeyValue{attrOperation.String(op), attrDriver.String(driverOf(kp)), attrOutcome.String(outcome)}
+	if t.tenantMetrics {
+		attrs = append(attrs, attrTenant.String(tenant))
+	}
+	set := metric.WithAttributeSet(attribute.NewSet(attrs...))
+	t.kmsCalls.Add(ctx, 1, set)
+	t.kmsDuration.Record(ctx, d.Seconds(), set)
+}
+
+// querySpan starts the span of one key table query (or transaction),
+// named by what it does, not by its SQL text, which the table name and
+// dialect already determine.
+func (s *Store) querySpan(ctx context.Context, name, tenant string) (context.Context, trace.Span) {
+	return s.tel.tracer.Start(ctx, "colcrypt.keystore.query."+name, trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(attrQuery.String(name), s.tel.dbSystem, s.tel.table, attrTenant.String(tenant)))
+}
+
+// endSpan ends a span, marking it failed with the error's kind only: an
+// error's text may quote a driver's message, and a span is exported
+// outside the process, so no error text goes into it.
+func endSpan(span trace.Span, err error) {
+	if err != nil {
+		k := errorKind(err, false)
+		span.SetAttributes(attrErrorType.String(k))
+		span.SetStatus(codes.Error, k)
+	}
+	span.End()
+}
+
+// errorKind classifies an error for metrics and spans by a fixed, small
+// set of words.
+func errorKind(err error, timedOut bool) string {
+	var corrupt *CorruptRowError
+	switch {
+	case timedOut || errors.Is(err, context.DeadlineExceeded):
+		return "timeout"
+	case errors.Is(err, context.Canceled):
+		return "canceled"
+	case kms.IsRetryable(err):
+		return "retryable"
+	case errors.As(err, &corrupt):
+		return "corrupt_row"
+	}
+	return "error"
+}
+
+// driverOf names a keeper's KMS driver by its URI scheme ("awskms",
+// "gcpkms", "localkms"...): what the metric needs, and no key name.
+func driverOf(kp *kms.Keeper) string {
+	scheme, _, ok := strings.Cut(kp.URI(), "://")
+	if !ok || scheme == "" {
+		return "unknown"
+	}
+	return scheme
+}
+
+// ErrTelemetry is returned by New when the meter provider refuses an
+// instrument or a callback.
+var ErrTelemetry = errors.New("keystore: telemetry setup failed")
+
+// TelemetryError is an instrument or callback the meter provider given
+// to WithMeterProvider (or the global one) refused. errors.Is(err,
+// ErrTelemetry) holds.
+type TelemetryError struct{ Err error }
+
+func (e *TelemetryError) Error() string { return ErrTelemetry.Error() + ": " + e.Err.Error() }
+
+// Unwrap returns both the sentinel and the provider's error.
+func (e *TelemetryError) Unwrap() []error { return []error{ErrTelemetry, e.Err} }
