@@ -20,10 +20,11 @@ var packageDirs = map[string]string{
 	"cmd/colcrypt": "cmd/colcrypt",
 	"localkms":     "kms/localkms",
 	"secret":       "internal/secret",
+	"lint":         "internal/lint",
 }
 
 var (
-	pkgRE  = regexp.MustCompile(`(?:^|[;(]\s*|\s)(codec|keystore|field|sqltypes|gormplugin|migrate|cmd/colcrypt|localkms|secret) `)
+	pkgRE  = regexp.MustCompile(`(?:^|[;(]\s*|\s)(codec|keystore|field|sqltypes|gormplugin|migrate|cmd/colcrypt|localkms|secret|lint) `)
 	testRE = regexp.MustCompile("`((?:Test|Fuzz)[A-Za-z0-9_]+)(?:/([A-Za-z0-9_]+))?[^`]*`")
 )
 
