@@ -259,16 +259,18 @@ func BenchmarkSQLVsHandwritten(b *testing.B) {
 		}
 		vsRounds(b, "handwritten", vsRows, cs...)
 	})
-	b.Run("SELECT", func(b *testing.B) {
+	// selectAll is a contender per name reading the whole table through
+	// query, which is database/sql's or native pgx's.
+	selectAll := func(query func(q string) (scanRows, func(), error)) []vsContender {
 		var cs []vsContender
 		for _, n := range names {
 			q := "SELECT id, tenant_id, a, b FROM " + tables[n]
 			cs = append(cs, vsContender{name: n, setup: func() { out = out[:0] }, op: func() error {
-				rows, err := pg.db.QueryContext(ctx, q)
+				rows, closeRows, err := query(q)
 				if err != nil {
 					return err
 				}
-				defer rows.Close()
+				defer closeRows()
 				var r row
 				dst := scanArgs[n](&r)
 				for rows.Next() {
@@ -283,6 +285,16 @@ func BenchmarkSQLVsHandwritten(b *testing.B) {
 				return check()
 			}})
 		}
+		return cs
+	}
+	b.Run("SELECT", func(b *testing.B) {
+		cs := selectAll(func(q string) (scanRows, func(), error) {
+			rows, err := pg.db.QueryContext(ctx, q)
+			if err != nil {
+				return nil, nil, err
+			}
+			return rows, func() { rows.Close() }, nil
+		})
 		vsRounds(b, "handwritten", vsRows, cs...)
 	})
 	// pgx scans no bytea into a string: the floor's are built from
@@ -291,31 +303,22 @@ func BenchmarkSQLVsHandwritten(b *testing.B) {
 		return []any{&r.id, &r.tenant, floorString{&r.a}, floorString{&r.b}}
 	}
 	b.Run("SELECT-pgx", func(b *testing.B) {
-		var cs []vsContender
-		for _, n := range names {
-			q := "SELECT id, tenant_id, a, b FROM " + tables[n]
-			cs = append(cs, vsContender{name: n, setup: func() { out = out[:0] }, op: func() error {
-				rows, err := pg.pool.Query(ctx, q)
-				if err != nil {
-					return err
-				}
-				defer rows.Close()
-				var r row
-				dst := scanArgs[n](&r)
-				for rows.Next() {
-					if err := rows.Scan(dst...); err != nil {
-						return err
-					}
-					out = append(out, r)
-				}
-				if err := rows.Err(); err != nil {
-					return err
-				}
-				return check()
-			}})
-		}
+		cs := selectAll(func(q string) (scanRows, func(), error) {
+			rows, err := pg.pool.Query(ctx, q)
+			if err != nil {
+				return nil, nil, err
+			}
+			return rows, rows.Close, nil
+		})
 		vsRounds(b, "handwritten", vsRows, cs...)
 	})
+}
+
+// scanRows is what database/sql's and pgx's result sets share.
+type scanRows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
 }
 
 // floorString is the floor's string destination for native pgx: the
