@@ -156,15 +156,7 @@ func TestForget(t *testing.T) {
 			e := newEnv(t, dc.d)
 			e.createUsers(n)
 			job := Job{Kind: Encrypt, Table: "users", Column: "email", ToColumn: "email_enc", TenantColumn: "tenant"}
-			ctx, cancel := context.WithCancel(context.Background())
-			_, err := e.m.Run(ctx, job, RunOptions{BatchSize: 100, Progress: func(p Progress) {
-				if p.Done >= n/4 {
-					cancel()
-				}
-			}})
-			if !errors.Is(err, ErrInterrupted) {
-				t.Fatalf("interrupted Run = %v", err)
-			}
+			e.interrupt(job, n/4)
 			if err := e.m.Forget(context.Background(), job.DefaultID()); err != nil {
 				t.Fatalf("Forget = %v", err)
 			}
@@ -321,15 +313,7 @@ func TestOlderCheckpointTable(t *testing.T) {
 			e := newEnv(t, dc.d)
 			e.createUsers(n)
 			job := Job{Kind: Encrypt, Table: "users", Column: "email", ToColumn: "email_enc", TenantColumn: "tenant"}
-			ctx, cancel := context.WithCancel(context.Background())
-			_, err := e.m.Run(ctx, job, RunOptions{BatchSize: 100, Progress: func(p Progress) {
-				if p.Done >= n/4 {
-					cancel()
-				}
-			}})
-			if !errors.Is(err, ErrInterrupted) {
-				t.Fatalf("interrupted Run = %v", err)
-			}
+			e.interrupt(job, n/4)
 			for _, c := range laterCheckpointColumns {
 				e.exec("ALTER TABLE " + DefaultCheckpointTable + " DROP COLUMN " + e.d.quote(c.name))
 			}
@@ -412,5 +396,21 @@ func TestMultiColumnJob(t *testing.T) {
 				t.Errorf("Run with a column twice = %v, want ErrInvalidJob", err)
 			}
 		})
+	}
+}
+
+// interrupt runs job in batches of 100 and stops it once at least done
+// rows are done, leaving an unfinished job in the checkpoint table.
+func (e *env) interrupt(job Job, done int64) {
+	e.t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	_, err := e.m.Run(ctx, job, RunOptions{BatchSize: 100, Progress: func(p Progress) {
+		if p.Done >= done {
+			cancel()
+		}
+	}})
+	if !errors.Is(err, ErrInterrupted) {
+		e.t.Fatalf("interrupted Run = %v", err)
 	}
 }
