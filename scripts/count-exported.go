@@ -2,7 +2,8 @@
 
 // count-exported counts the library's exported API: top-level exported
 // types, functions, variables and constants, and exported methods of
-// exported types (a method of an unexported type is not API), per package, leaving out internal/, cmd/, examples/, bench/ and tests.
+// exported types (a method of an unexported type is not API), per
+// package, leaving out internal/, cmd/, examples/, bench/ and tests.
 // Struct fields are not counted. Run from the repository root:
 //
 //	go run scripts/count-exported.go
