@@ -26,7 +26,9 @@
 // [field.ParseTag]: deterministic, blindindex:<column>, normalize,
 // bidxlen, armor, allowplaintext). Any type [field.EncodePlaintext]
 // encodes works: strings, []byte, numbers, bool, time.Time, pointers to
-// them (nil is NULL), and JSON-marshalable types. The struct keeps its
+// them (nil is NULL), database/sql's Null types (sql.Null[T],
+// sql.NullString, ...: Valid=false is NULL, a valid value is sealed as
+// its inner value), and JSON-marshalable types. The struct keeps its
 // plaintext: the plugin never writes ciphertext into a field.
 //
 // # Tenants

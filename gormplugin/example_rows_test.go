@@ -151,3 +151,45 @@ func Example_notNull() {
 	// write nil: true
 	// read NULL: true
 }
+
+// Contact declares its nullable columns with database/sql's Null types.
+type Contact struct {
+	ID       uint
+	TenantID string         `colcrypt:"tenant"`
+	Email    sql.NullString `gorm:"serializer:colcrypt" colcrypt:"deterministic"`
+	Visits   sql.NullInt64  `gorm:"serializer:colcrypt"`
+}
+
+// sql.NullString and the other Null types are nullable columns: Valid:
+// false is stored as SQL NULL, not as a ciphertext, and reads back as
+// Valid: false; a valid value is sealed as its bare inner value, so Match
+// takes the plain string.
+func Example_nullTypes() {
+	ctx := context.Background()
+	db, cleanup := exampleDB(ctx)
+	defer cleanup()
+	if err := gormplugin.AutoMigrate(db, &Contact{}); err != nil {
+		log.Fatal(err)
+	}
+	ctx = field.WithTenant(ctx, "acme")
+	c := Contact{ID: 1, Email: sql.NullString{String: "ann@example.com", Valid: true}}
+	if err := db.WithContext(ctx).Create(&c).Error; err != nil {
+		log.Fatal(err)
+	}
+
+	raw, _ := db.DB()
+	var stored []byte
+	if err := raw.QueryRow(`SELECT visits FROM contacts WHERE id = 1`).Scan(&stored); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("visits stored as NULL:", stored == nil)
+
+	var got Contact
+	if err := db.WithContext(ctx).Scopes(gormplugin.Match(ctx, "Email", "ann@example.com")).First(&got).Error; err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("email: %q valid=%v, visits valid=%v\n", got.Email.String, got.Email.Valid, got.Visits.Valid)
+	// Output:
+	// visits stored as NULL: true
+	// email: "ann@example.com" valid=true, visits valid=false
+}

@@ -11,6 +11,7 @@ import (
 	"gorm.io/gorm/schema"
 
 	"github.com/colcrypt/colcrypt/field"
+	"github.com/colcrypt/colcrypt/internal/sqlnull"
 )
 
 // model is what the plugin knows about one GORM schema: its tenant field,
@@ -104,7 +105,11 @@ func buildModel(r *nameReg, s *schema.Schema) *model {
 			}
 			m.tenant = f
 		case ours:
-			if err := field.CheckEncryptable(s.Name+"."+f.Name, f.FieldType); err != nil {
+			inner := f.FieldType
+			if t, ok := sqlnull.Inner(inner); ok {
+				inner = t // sql.Null[T] is sealed as its T
+			}
+			if err := field.CheckEncryptable(s.Name+"."+f.Name, inner); err != nil {
 				fail(f, err)
 				continue
 			}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/colcrypt/colcrypt/codec"
 	"github.com/colcrypt/colcrypt/field"
+	"github.com/colcrypt/colcrypt/internal/sqlnull"
 )
 
 // serializer is the GORM serializer of encrypted fields. GORM copies the
@@ -236,7 +237,11 @@ func (ef *encField) decode(pt []byte, rv reflect.Value) error {
 		rv.Set(nv)
 		return nil
 	}
-	if err := field.DecodePlaintextValue(pt, rv); err != nil {
+	handled, err := sqlnull.Decode(pt, rv) // sql.NullString and the like
+	if !handled {
+		err = field.DecodePlaintextValue(pt, rv)
+	}
+	if err != nil {
 		// The cause may quote the plaintext (strconv does): keep it out.
 		return ef.errorf("open", fmt.Errorf("stored plaintext does not decode as %v", rv.Type()))
 	}
@@ -249,7 +254,8 @@ func (ef *encField) decode(pt []byte, rv reflect.Value) error {
 func stringBytes(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
 
 // encode is field.EncodePlaintext with strings and byte slices taken
-// without reflection; the bytes are the same.
+// without reflection, the bytes the same, and database/sql's Null types
+// encoded as their inner value (internal/sqlnull).
 func encode(v any) ([]byte, bool, error) {
 	switch x := v.(type) {
 	case string:
@@ -264,6 +270,10 @@ func encode(v any) ([]byte, bool, error) {
 			return nil, false, nil
 		}
 		return []byte(*x), true, nil
+	}
+	// sql.NullString and the like: the inner value, or NULL.
+	if pt, ok, handled, err := sqlnull.Encode(v); handled {
+		return pt, ok, err
 	}
 	return field.EncodePlaintext(v)
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/colcrypt/colcrypt/codec"
 	"github.com/colcrypt/colcrypt/field"
+	"github.com/colcrypt/colcrypt/internal/sqlnull"
 )
 
 // Column is one encrypted column of values of Go type T. It is immutable
@@ -19,9 +20,12 @@ type Column[T any] struct {
 	column string
 	config
 	// nullable: NULL scans into T as its zero value (T is a pointer, slice
-	// or map, like pgx), instead of failing with ErrNull.
+	// or map, like pgx, or a database/sql Null type), instead of failing
+	// with ErrNull.
 	nullable bool
-	typ      reflect.Type
+	// null: T is a database/sql Null type (nullable.go).
+	null bool
+	typ  reflect.Type
 	// row is the row key, or a pointer to where it is scanned, of a
 	// column returned by Row; nil otherwise (row.go).
 	row any
@@ -94,10 +98,10 @@ func NewColumn[T any](enc *field.Encryptor, table, column string, opts ...Option
 	if table == "" || column == "" {
 		panic("sqltypes: NewColumn needs a table and a column name")
 	}
-	if err := field.CheckEncryptable(table+"."+column, typ); err != nil {
+	if err := field.CheckEncryptable(table+"."+column, nullInner(typ)); err != nil {
 		panic(fmt.Sprintf("sqltypes: NewColumn[%v]: %v", typ, err))
 	}
-	c := &Column[T]{enc: enc, table: table, column: column, typ: typ}
+	c := &Column[T]{enc: enc, table: table, column: column, typ: typ, null: sqlnull.Is(typ)}
 	for _, o := range opts {
 		o(&c.config)
 	}
@@ -105,6 +109,7 @@ func NewColumn[T any](enc *field.Encryptor, table, column string, opts ...Option
 	case reflect.Pointer, reflect.Slice, reflect.Map:
 		c.nullable = true
 	}
+	c.nullable = c.nullable || c.null
 	return c
 }
 
@@ -167,7 +172,14 @@ func (c *Column[T]) Open(ctx context.Context, tenant string, stored []byte) (T, 
 // puts values in its messages (json: unsupported value: NaN), and a
 // MarshalJSON method may put anything in its errors.
 func (c *Column[T]) encode(v T) ([]byte, bool, error) {
-	pt, ok, err := encode(v)
+	var pt []byte
+	var ok bool
+	var err error
+	if c.null {
+		pt, ok, err = encodeNull(v)
+	} else {
+		pt, ok, err = encode(v)
+	}
 	if err != nil {
 		return nil, false, &typeError{ErrEncode, c.typ}
 	}

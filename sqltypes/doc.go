@@ -34,11 +34,16 @@
 //
 // NULL follows pgx: a nil pointer T (NewColumn[*string]) and a nil []byte
 // are SQL NULL, stored as NULL and never encrypted; scanning NULL sets a
-// pointer, slice or map T to nil. Scanning NULL into any other T (string,
-// int64, a struct) is an error matching [ErrNull]: declare the column with
-// a pointer type if it can hold NULL. (A nil slice or map of another type
-// is JSON, and is sealed as the JSON null, as every colcrypt integration
-// does.)
+// pointer, slice or map T to nil. database/sql's Null types
+// (NewColumn[sql.NullString], NewColumn[sql.Null[int64]], sql.NullTime
+// and the rest) are nullable the same way: Valid=false is stored as NULL,
+// NULL scans as Valid=false, and a valid value is sealed exactly as its
+// bare inner value, so a column can move between string and
+// sql.NullString without re-encrypting. Scanning NULL into any other T
+// (string, int64, a struct) is an error matching [ErrNull]: declare the
+// column with a pointer or Null type if it can hold NULL. (A nil slice or
+// map of another type is JSON, and is sealed as the JSON null, as every
+// colcrypt integration does.)
 //
 // # Tenants
 //

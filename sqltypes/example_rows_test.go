@@ -2,6 +2,7 @@ package sqltypes_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log"
@@ -100,4 +101,43 @@ func ExampleNotNull() {
 	// Output:
 	// write nil: true
 	// read NULL: true
+}
+
+// database/sql's Null types are nullable columns: Valid=false is stored as
+// NULL (nothing is encrypted) and NULL scans as Valid=false. A valid value
+// is sealed as its inner value, so a column written as string reads as
+// sql.NullString, and the reverse, without re-encrypting.
+func ExampleNewColumn_nullTypes() {
+	ctx := context.Background()
+	dir, _ := os.MkdirTemp("", "colcrypt-example")
+	defer os.RemoveAll(dir)
+	db, enc := exampleEncryptor(ctx, dir)
+	defer db.Close()
+	if _, err := db.Exec(`CREATE TABLE contacts (id INTEGER PRIMARY KEY, email BLOB, visits BLOB)`); err != nil {
+		log.Fatal(err)
+	}
+	email := sqltypes.NewColumn[sql.NullString](enc, "contacts", "email")
+	visits := sqltypes.NewColumn[sql.Null[int64]](enc, "contacts", "visits")
+	ctx = field.WithTenant(ctx, "acme")
+
+	_, err := db.ExecContext(ctx, `INSERT INTO contacts VALUES (1, ?, ?)`,
+		email.Value(ctx, "", sql.NullString{String: "ann@example.com", Valid: true}),
+		visits.Value(ctx, "", sql.Null[int64]{})) // NULL
+	if err != nil {
+		log.Fatal(err)
+	}
+	var isNull bool
+	db.QueryRow(`SELECT visits IS NULL FROM contacts WHERE id = 1`).Scan(&isNull)
+	fmt.Println("visits stored as NULL:", isNull)
+
+	var e sql.NullString
+	var v sql.Null[int64]
+	var bare string
+	asString := sqltypes.NewColumn[string](enc, "contacts", "email")
+	err = db.QueryRowContext(ctx, `SELECT email, visits, email FROM contacts WHERE id = 1`).
+		Scan(email.Scan(ctx, "", &e), visits.Scan(ctx, "", &v), asString.Scan(ctx, "", &bare))
+	fmt.Println(e.String, e.Valid, v.Valid, bare, err)
+	// Output:
+	// visits stored as NULL: true
+	// ann@example.com true false ann@example.com <nil>
 }

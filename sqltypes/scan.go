@@ -223,6 +223,9 @@ func (c *Column[T]) decode(pt []byte, dst *T) error {
 		*p = v
 		return nil
 	}
+	if c.null {
+		return c.decodeNull(pt, dst)
+	}
 	var fresh T
 	if err := field.DecodePlaintext(pt, &fresh); err != nil {
 		return c.errorf("open", &typeError{ErrDecode, c.typ})
