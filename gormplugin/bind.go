@@ -79,7 +79,7 @@ func (ef *encField) hasRowKey(row reflect.Value) bool {
 
 // scanBound is encField.scan for a bound field: it opens the value when
 // the row's key and tenant are known, and parks it otherwise.
-func (ef *encField) scanBound(ctx context.Context, p *Plugin, st *stmtState, row, rv reflect.Value, stored []byte) error {
+func (ef *encField) scanBound(ctx context.Context, p *plugin, st *stmtState, row, rv reflect.Value, stored []byte) error {
 	m := ef.m
 	key, kerr := ef.bindOf(row)
 	t := m.tenantOf(row)

@@ -1,5 +1,5 @@
 // Package gormplugin encrypts tagged struct fields transparently in GORM
-// (gorm.io/gorm v1.31): install the [Plugin] once, tag the fields, and
+// (gorm.io/gorm v1.31): install the plugin once ([New]), tag the fields, and
 // keep writing GORM.
 //
 //	kek, _ := kms.Open(ctx, "gcpkms://projects/p/locations/global/keyRings/app/cryptoKeys/pii")
@@ -122,7 +122,8 @@
 // Use [AutoMigrate] instead of db.AutoMigrate: it creates the key table
 // (keystore.CreateTable in the DB's dialect), gives encrypted fields a
 // binary column type unless they say `gorm:"type:..."`, and reports a
-// column that cannot hold ciphertext ([ErrColumnType]) when it runs,
+// column that cannot hold ciphertext (a [*ModelError] matching
+// [ErrColumnType]) when it runs,
 // rather than on the first insert. Misused tags and unsupported field
 // types are reported as a [*ModelError] naming the field, at AutoMigrate
 // or at the model's first statement.
@@ -149,7 +150,7 @@
 // deadlines: 32 goroutines creating rows for new tenants in transactions
 // over 4 connections all failed at their deadline. db.Use therefore
 // refuses a key store on GORM's own *sql.DB, also behind GORM's
-// prepared-statement pool, with a [*SharedPoolError] ([ErrSharedPool]);
+// prepared-statement pool, with [ErrSharedPool];
 // a key store that is not a *keystore.Store, or a custom gorm.ConnPool
 // that cannot name its *sql.DB, is not checked. With separate pools the
 // same load finishes in well under a second (TestColdTenantsSmallPools),

@@ -6,25 +6,25 @@ import (
 )
 
 var (
-	// ErrNoPlugin is returned when a colcrypt serializer runs and no
-	// plugin can be found for it: the serializer was registered by
-	// db.Use(gormplugin.New(...)) on another *gorm.DB, or several
-	// databases use plugins of the same serializer name and the statement
-	// does not say which (scan through a statement of the right DB, or give
-	// each plugin its own name with WithSerializerName).
-	ErrNoPlugin = errors.New("gormplugin: no colcrypt plugin for this statement")
-
-	// ErrNotRegistered is returned by AutoMigrate and Match for a *gorm.DB
-	// on which no gormplugin.Plugin was installed with db.Use.
-	ErrNotRegistered = errors.New("gormplugin: plugin not registered: call db.Use(gormplugin.New(enc)) first")
+	// ErrNoPlugin is returned when no colcrypt plugin can be found: by
+	// AutoMigrate and Match for a *gorm.DB on which none was installed with
+	// db.Use(gormplugin.New(enc)); by the serializer when it was registered
+	// by a plugin on another *gorm.DB, or when several databases use
+	// plugins of the same serializer name and the statement does not say
+	// which (scan through a statement of the right DB, or give each plugin
+	// its own name with WithSerializerName).
+	ErrNoPlugin = errors.New("gormplugin: no colcrypt plugin for this statement: call db.Use(gormplugin.New(enc)) first")
 
 	// ErrModel is matched by every *ModelError: a model whose tags or
 	// field types colcrypt cannot work with.
 	ErrModel = errors.New("gormplugin: invalid model")
 
-	// ErrColumnType is matched by every *ColumnTypeError: AutoMigrate
-	// found a column that cannot hold the ciphertext of its field, or, on
-	// MySQL, a tenant column that does not compare byte for byte.
+	// ErrColumnType is returned by AutoMigrate, in a *ModelError naming the
+	// field, for a column that cannot hold the ciphertext of its field: a
+	// text column for binary ciphertext on a database that checks text
+	// encoding, a length-limited column too short for the ciphertext; or,
+	// on MySQL, a tenant column of a character type, which would match
+	// other tenants' ids under its collation.
 	ErrColumnType = errors.New("gormplugin: column cannot hold ciphertext")
 
 	// ErrNotMatchable is returned by Match for a field that is not
@@ -61,10 +61,11 @@ var (
 
 // ModelError is a model that colcrypt cannot encrypt as tagged: a bad
 // colcrypt tag, an unsupported field type, a blind index column without a
-// field, a colcrypt tag without the serializer. It is reported when the
-// model is first used (a statement or AutoMigrate), before any value is
-// written. It matches ErrModel and unwraps to the cause
-// (*field.TagError, *field.UnsupportedTypeError, ...).
+// field, a colcrypt tag without the serializer, or (from AutoMigrate) a
+// database column that cannot hold its values ([ErrColumnType]). It is
+// reported when the model is first used (a statement or AutoMigrate),
+// before any value is written. It matches ErrModel and its cause
+// (*field.TagError, *field.UnsupportedTypeError, ErrColumnType, ...).
 type ModelError struct {
 	Model string // Go type name
 	Field string // Go field name, "" for the model as a whole
@@ -78,9 +79,8 @@ func (e *ModelError) Error() string {
 	return fmt.Sprintf("gormplugin: model %s, field %s: %v", e.Model, e.Field, e.Err)
 }
 
-func (e *ModelError) Unwrap() error { return e.Err }
-
-func (e *ModelError) Is(target error) bool { return target == ErrModel }
+// Unwrap gives ErrModel and the cause, for errors.Is and errors.As.
+func (e *ModelError) Unwrap() []error { return []error{ErrModel, e.Err} }
 
 // FieldError is a failure to seal, open or index one encrypted field. It
 // names the field and its column, never the value, and unwraps to the
@@ -101,23 +101,15 @@ func (e *FieldError) Error() string {
 
 func (e *FieldError) Unwrap() error { return e.Err }
 
-// ColumnTypeError is a database column that cannot hold the values of its
-// encrypted field: a text column for binary ciphertext on a database that
-// checks text encoding, or a length-limited column too short for the
-// ciphertext; or a MySQL tenant column of a character type, which would
-// match other tenants' ids under its collation. AutoMigrate returns it;
-// it matches ErrColumnType.
-type ColumnTypeError struct {
-	Model  string
-	Field  string
-	Table  string
-	Column string
-	Type   string // the column's type as the database reports it
-	Reason string
+// columnTypeError is the cause, in a *ModelError, of ErrColumnType.
+type columnTypeError struct {
+	table, column string
+	typ           string // the column's type as the database reports it
+	reason        string
 }
 
-func (e *ColumnTypeError) Error() string {
-	return fmt.Sprintf("gormplugin: column %s.%s (%s %s) is %s: %s", e.Table, e.Column, e.Model, e.Field, e.Type, e.Reason)
+func (e *columnTypeError) Error() string {
+	return fmt.Sprintf("column %s.%s is %s: %s", e.table, e.column, e.typ, e.reason)
 }
 
-func (e *ColumnTypeError) Is(target error) bool { return target == ErrColumnType }
+func (e *columnTypeError) Is(target error) bool { return target == ErrColumnType }

@@ -43,7 +43,7 @@ func Match(ctx context.Context, fieldName string, value any) func(*gorm.DB) *gor
 func matchConds(ctx context.Context, db *gorm.DB, fieldName string, value any) ([]clause.Expression, error) {
 	stmt := db.Statement
 	if len(plugins(db)) == 0 {
-		return nil, ErrNotRegistered
+		return nil, ErrNoPlugin
 	}
 	if stmt.Schema == nil {
 		target := stmt.Model

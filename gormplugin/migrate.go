@@ -29,7 +29,7 @@ import (
 //  3. creates the key table (keystore.CreateTable, in db's dialect)
 //     unless the plugin was built WithoutKeyTable;
 //  4. runs db.AutoMigrate(models...);
-//  5. reads the columns back and returns a *ColumnTypeError (ErrColumnType)
+//  5. reads the columns back and returns a *ModelError matching ErrColumnType
 //     for one that cannot hold its field's values: a text or varchar
 //     column for binary ciphertext on Postgres or MySQL (its bytes are not
 //     valid UTF-8; use a binary type or colcrypt:"armor"), or a
@@ -59,7 +59,7 @@ import (
 func AutoMigrate(db *gorm.DB, models ...any) error {
 	ps := plugins(db)
 	if len(ps) == 0 {
-		return ErrNotRegistered
+		return ErrNoPlugin
 	}
 	dialect := db.Dialector.Name()
 	type checked struct {
@@ -231,7 +231,7 @@ func storedSize(ef *encField, n int) int {
 func checkColumn(dialect string, ef *encField, ct gorm.ColumnType) error {
 	typ := strings.ToLower(ct.DatabaseTypeName())
 	fail := func(format string, args ...any) error {
-		return &ColumnTypeError{Model: ef.m.name, Field: ef.f.Name, Table: ef.table, Column: ef.column, Type: columnTypeString(ct), Reason: fmt.Sprintf(format, args...)}
+		return &ModelError{Model: ef.m.name, Field: ef.f.Name, Err: &columnTypeError{ef.table, ef.column, columnTypeString(ct), fmt.Sprintf(format, args...)}}
 	}
 	if !strictTypes(dialect) {
 		return nil
@@ -259,7 +259,7 @@ func checkColumn(dialect string, ef *encField, ct gorm.ColumnType) error {
 func checkBidxColumn(dialect string, ef *encField, ct gorm.ColumnType) error {
 	typ := strings.ToLower(ct.DatabaseTypeName())
 	fail := func(format string, args ...any) error {
-		return &ColumnTypeError{Model: ef.m.name, Field: ef.bidx.Name, Table: ef.table, Column: ef.bidx.DBName, Type: columnTypeString(ct), Reason: fmt.Sprintf(format, args...)}
+		return &ModelError{Model: ef.m.name, Field: ef.bidx.Name, Err: &columnTypeError{ef.table, ef.bidx.DBName, columnTypeString(ct), fmt.Sprintf(format, args...)}}
 	}
 	if !strictTypes(dialect) {
 		return nil
@@ -284,8 +284,8 @@ func checkTenantColumn(dialect string, m *model, ct gorm.ColumnType) error {
 	if strings.Contains(typ, "varbinary") || strings.Contains(typ, "blob") {
 		return nil
 	}
-	return &ColumnTypeError{Model: m.name, Field: m.tenant.Name, Table: m.schema.Table, Column: m.tenant.DBName, Type: columnTypeString(ct),
-		Reason: "a tenant column must be VARBINARY on MySQL: a character column compares under a collation (\"Acme\" = \"acme\", \"acme \" = \"acme\"), letting one tenant's statements reach another's rows, and BINARY pads with zero bytes; drop the type: tag so AutoMigrate makes it varbinary"}
+	return &ModelError{Model: m.name, Field: m.tenant.Name, Err: &columnTypeError{m.schema.Table, m.tenant.DBName, columnTypeString(ct),
+		"a tenant column must be VARBINARY on MySQL: a character column compares under a collation (\"Acme\" = \"acme\", \"acme \" = \"acme\"), letting one tenant's statements reach another's rows, and BINARY pads with zero bytes; drop the type: tag so AutoMigrate makes it varbinary"}}
 }
 
 func columnTypeString(ct gorm.ColumnType) string {

@@ -15,72 +15,73 @@ import (
 	"github.com/colcrypt/colcrypt/keystore"
 )
 
-// DefaultSerializerName is the name fields use in
+// defaultSerializerName is the name fields use in
 // `gorm:"serializer:colcrypt"` unless WithSerializerName says otherwise.
-const DefaultSerializerName = "colcrypt"
+const defaultSerializerName = "colcrypt"
 
-// Plugin is the GORM plugin: install it with db.Use(gormplugin.New(enc)).
-// It registers the serializer that encrypts tagged fields and the
-// callbacks that fill tenants and blind indexes, decrypt rows once their
-// tenant is known, and keep plaintext out of updates.
-type Plugin struct {
+// plugin is the GORM plugin New returns. It registers the serializer that
+// encrypts tagged fields and the callbacks that fill tenants and blind
+// indexes, decrypt rows once their tenant is known, and keep plaintext
+// out of updates.
+type plugin struct {
 	enc      *field.Encryptor
 	name     string // serializer name, lower case
 	keyTable string // "" when AutoMigrate should not create the key table
 	reg      *nameReg
 }
 
-var _ gorm.Plugin = (*Plugin)(nil)
+var _ gorm.Plugin = (*plugin)(nil)
 
-// Option configures a Plugin.
-type Option func(*Plugin)
+// Option configures the plugin New returns.
+type Option func(*plugin)
 
 // WithSerializerName registers the serializer under name instead of
 // "colcrypt", so fields say `gorm:"serializer:<name>"`. Two plugins with
 // different encryptors on one *gorm.DB need different names.
 func WithSerializerName(name string) Option {
-	return func(p *Plugin) { p.name = strings.ToLower(strings.TrimSpace(name)) }
+	return func(p *plugin) { p.name = strings.ToLower(strings.TrimSpace(name)) }
 }
 
 // WithKeyTable names the key table AutoMigrate creates (default
 // keystore.DefaultTable). It must match the keystore.WithTable the
 // key store was opened with.
 func WithKeyTable(table string) Option {
-	return func(p *Plugin) { p.keyTable = table }
+	return func(p *plugin) { p.keyTable = table }
 }
 
 // WithoutKeyTable makes AutoMigrate leave the key table alone: for a key
 // store in another database, or one created by a migration tool.
 func WithoutKeyTable() Option {
-	return func(p *Plugin) { p.keyTable = "" }
+	return func(p *plugin) { p.keyTable = "" }
 }
 
-// New returns a plugin that encrypts with enc. Configuration errors are
-// reported by db.Use, which calls Initialize.
-func New(enc *field.Encryptor, opts ...Option) *Plugin {
-	p := &Plugin{enc: enc, name: DefaultSerializerName, keyTable: keystore.DefaultTable}
+// New returns the GORM plugin that encrypts with enc, to install with
+// db.Use(gormplugin.New(enc, opts...)). Configuration errors (a nil enc,
+// a bad serializer name, a key store on GORM's own pool: ErrSharedPool)
+// are returned by db.Use.
+//
+// Its name in db.Config.Plugins is "colcrypt", or "colcrypt:<name>" with
+// WithSerializerName.
+func New(enc *field.Encryptor, opts ...Option) gorm.Plugin {
+	p := &plugin{enc: enc, name: defaultSerializerName, keyTable: keystore.DefaultTable}
 	for _, o := range opts {
 		o(p)
 	}
 	return p
 }
 
-// Name is the plugin's name in db.Config.Plugins: "colcrypt", or
-// "colcrypt:<serializer name>" for another serializer name.
-func (p *Plugin) Name() string { return pluginName(p.name) }
+// Name is the plugin's name in db.Config.Plugins (gorm.Plugin).
+func (p *plugin) Name() string { return pluginName(p.name) }
 
 func pluginName(serializer string) string {
-	if serializer == DefaultSerializerName {
+	if serializer == defaultSerializerName {
 		return "colcrypt"
 	}
 	return "colcrypt:" + serializer
 }
 
-// Encryptor returns the Encryptor the plugin seals and opens with.
-func (p *Plugin) Encryptor() *field.Encryptor { return p.enc }
-
 // Initialize registers the serializer and the callbacks; db.Use calls it.
-func (p *Plugin) Initialize(db *gorm.DB) error {
+func (p *plugin) Initialize(db *gorm.DB) error {
 	if p.enc == nil {
 		return errors.New("gormplugin: New: nil *field.Encryptor")
 	}
@@ -124,10 +125,10 @@ type nameReg struct {
 	ser  serializer
 
 	mu      sync.Mutex
-	plugins []*Plugin
-	sole    atomic.Pointer[Plugin] // set while exactly one plugin uses the name
+	plugins []*plugin
+	sole    atomic.Pointer[plugin] // set while exactly one plugin uses the name
 
-	owners    sync.Map // *schema.Schema → *Plugin that last ran a statement on it
+	owners    sync.Map // *schema.Schema → *plugin that last ran a statement on it
 	models    sync.Map // *schema.Schema → *model
 	clones    sync.Map // *schema.Schema → *schema.Schema (see clone.go)
 	mapClones sync.Map // *schema.Schema → *schema.Schema
@@ -140,7 +141,7 @@ var registry struct {
 
 // register records p under its serializer name, registering the
 // serializer with GORM the first time the name is seen.
-func register(p *Plugin) *nameReg {
+func register(p *plugin) *nameReg {
 	registry.mu.Lock()
 	defer registry.mu.Unlock()
 	if registry.names == nil {
@@ -171,13 +172,13 @@ func register(p *Plugin) *nameReg {
 
 // plugin finds the plugin for a serializer call: the statement's, else
 // the one whose DB last used the schema, else the only one of the name.
-func (r *nameReg) plugin(ctx context.Context, s *schema.Schema) (*Plugin, *stmtState, error) {
+func (r *nameReg) plugin(ctx context.Context, s *schema.Schema) (*plugin, *stmtState, error) {
 	if st, ok := ctx.Value(r).(*stmtState); ok {
 		return st.p, st, nil
 	}
 	if s != nil {
 		if p, ok := r.owners.Load(s); ok {
-			return p.(*Plugin), nil, nil
+			return p.(*plugin), nil, nil
 		}
 	}
 	if p := r.sole.Load(); p != nil {
@@ -188,20 +189,20 @@ func (r *nameReg) plugin(ctx context.Context, s *schema.Schema) (*Plugin, *stmtS
 
 // pluginOf returns the plugin installed on db for the serializer name of
 // reg.
-func pluginOf(db *gorm.DB, r *nameReg) (*Plugin, error) {
+func pluginOf(db *gorm.DB, r *nameReg) (*plugin, error) {
 	if pl, ok := db.Config.Plugins[pluginName(r.name)]; ok {
-		if p, ok := pl.(*Plugin); ok {
+		if p, ok := pl.(*plugin); ok {
 			return p, nil
 		}
 	}
-	return nil, ErrNotRegistered
+	return nil, ErrNoPlugin
 }
 
 // plugins returns every colcrypt plugin installed on db.
-func plugins(db *gorm.DB) []*Plugin {
-	var out []*Plugin
+func plugins(db *gorm.DB) []*plugin {
+	var out []*plugin
 	for _, pl := range db.Config.Plugins {
-		if p, ok := pl.(*Plugin); ok {
+		if p, ok := pl.(*plugin); ok {
 			out = append(out, p)
 		}
 	}

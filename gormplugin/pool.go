@@ -3,17 +3,15 @@ package gormplugin
 import (
 	"database/sql"
 	"errors"
+	"fmt"
 
 	"gorm.io/gorm"
 )
 
-// ErrSharedPool is matched by every *SharedPoolError: the key store was
-// opened on GORM's own *sql.DB.
-var ErrSharedPool = errors.New("gormplugin: key store shares GORM's connection pool")
-
-// SharedPoolError is returned by db.Use(gormplugin.New(enc)) when enc's
+// ErrSharedPool is returned by db.Use(gormplugin.New(enc)) when enc's
 // key store reads its key table through the *sql.DB under db (seen
-// through GORM's wrappers, such as the prepared-statement pool).
+// through GORM's wrappers, such as the prepared-statement pool); the
+// error names the plugin.
 //
 // That set-up deadlocks under load: a GORM statement holds a connection
 // (a transaction, or result rows still being read) while the plugin asks
@@ -22,17 +20,8 @@ var ErrSharedPool = errors.New("gormplugin: key store shares GORM's connection p
 // reached by such statements, each waits for the others until its
 // deadline. Open a second *sql.DB with the same DSN for keystore.New, with
 // a few connections of its own (on SQLite, the same file with WAL and a
-// busy_timeout). It matches ErrSharedPool.
-type SharedPoolError struct {
-	Plugin string // the plugin's name, as in db.Config.Plugins
-}
-
-func (e *SharedPoolError) Error() string {
-	return "gormplugin: " + e.Plugin + ": the key store uses GORM's connection pool, which deadlocks when key-store misses wait for connections held by GORM statements; " +
-		"open a second *sql.DB with the same DSN for keystore.New"
-}
-
-func (e *SharedPoolError) Unwrap() error { return ErrSharedPool }
+// busy_timeout).
+var ErrSharedPool = errors.New("gormplugin: key store shares GORM's connection pool")
 
 // poolUser is what the plugin asks of a key store to refuse a shared
 // pool; *keystore.Store implements it. A field.Keys that does not (a test
@@ -41,11 +30,11 @@ type poolUser interface {
 	UsesPool(db *sql.DB) bool
 }
 
-// checkPool returns a *SharedPoolError if the key store behind p uses the
+// checkPool returns ErrSharedPool, naming the plugin, if the key store behind p uses the
 // *sql.DB under db. db.DB() sees through *sql.Tx and GORM's
 // prepared-statement wrappers; a connection pool GORM cannot name (a
 // custom gorm.ConnPool) cannot be compared and is let through.
-func (p *Plugin) checkPool(db *gorm.DB) error {
+func (p *plugin) checkPool(db *gorm.DB) error {
 	keys, ok := p.enc.Keys().(poolUser)
 	if !ok {
 		return nil
@@ -55,7 +44,8 @@ func (p *Plugin) checkPool(db *gorm.DB) error {
 		return nil
 	}
 	if keys.UsesPool(sqlDB) {
-		return &SharedPoolError{Plugin: p.Name()}
+		return fmt.Errorf("%w (plugin %s): this deadlocks when key-store misses wait for connections held by GORM statements; "+
+			"open a second *sql.DB with the same DSN for keystore.New", ErrSharedPool, p.Name())
 	}
 	return nil
 }

@@ -46,9 +46,8 @@ func TestSharedPoolRefused(t *testing.T) {
 				if !errors.Is(err, gormplugin.ErrSharedPool) {
 					t.Fatalf("Use(New(enc on GORM's pool)) = %v, want ErrSharedPool", err)
 				}
-				var pe *gormplugin.SharedPoolError
-				if !errors.As(err, &pe) || pe.Plugin != "colcrypt" {
-					t.Fatalf("Use(...) = %#v, want a *SharedPoolError for plugin colcrypt", err)
+				if !strings.Contains(err.Error(), "plugin colcrypt") {
+					t.Fatalf("Use(...) = %q, want it to name plugin colcrypt", err)
 				}
 				if !strings.Contains(err.Error(), "second *sql.DB") {
 					t.Errorf("Use(...) = %q, want it to say to open a second *sql.DB", err)

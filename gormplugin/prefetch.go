@@ -29,7 +29,7 @@ import (
 //
 // Updates are not prefetched: an update that touches no encrypted column
 // needs no key, and must not create one.
-func (p *Plugin) prefetchCreate(db *gorm.DB) {
+func (p *plugin) prefetchCreate(db *gorm.DB) {
 	stmt := db.Statement
 	if db.Error != nil || stmt.Schema == nil {
 		return

@@ -15,7 +15,7 @@ import (
 // puts the schema copy that follows tenant columns in place (clone.go),
 // and refuses a Pluck of an encrypted column, which would hand out
 // ciphertext as data.
-func (p *Plugin) beforeQuery(db *gorm.DB) {
+func (p *plugin) beforeQuery(db *gorm.DB) {
 	st := p.begin(db)
 	st.query = true
 	stmt := db.Statement
@@ -52,7 +52,7 @@ func (p *Plugin) beforeQuery(db *gorm.DB) {
 // afterScan runs after gorm:query, before preloads and AfterFind hooks:
 // it puts the statement's own schema back, settles the values still
 // parked, and opens the encrypted columns of map results.
-func (p *Plugin) afterScan(db *gorm.DB) {
+func (p *plugin) afterScan(db *gorm.DB) {
 	st, ok := db.Statement.Context.Value(p.reg).(*stmtState)
 	if !ok || st.p != p {
 		return
@@ -114,7 +114,7 @@ func pluckedColumn(stmt *gorm.Statement) string {
 
 // openMaps opens the encrypted columns of a Find into maps: each map's
 // tenant column, if selected, is its tenant.
-func (p *Plugin) openMaps(db *gorm.DB, st *stmtState) {
+func (p *plugin) openMaps(db *gorm.DB, st *stmtState) {
 	var rows []map[string]any
 	switch d := db.Statement.Dest.(type) {
 	case map[string]any:
@@ -145,7 +145,7 @@ func (p *Plugin) openMaps(db *gorm.DB, st *stmtState) {
 	}
 }
 
-func (p *Plugin) openMap(ctx context.Context, st *stmtState, m *model, row map[string]any) error {
+func (p *plugin) openMap(ctx context.Context, st *stmtState, m *model, row map[string]any) error {
 	tenant := ""
 	if m.tenant != nil {
 		switch t := row[m.tenant.DBName].(type) {

@@ -150,7 +150,7 @@ func deleteHasKeys(stmt *gorm.Statement) bool {
 // beforeDelete runs before gorm:delete: Delete(&row), Delete(&Model{},
 // id), Where(...).Delete(&Model{}) and the deletes of associations are
 // checked and, under a context tenant, limited to its rows.
-func (p *Plugin) beforeDelete(db *gorm.DB) {
+func (p *plugin) beforeDelete(db *gorm.DB) {
 	st := p.begin(db)
 	stmt := db.Statement
 	if db.Error != nil || stmt.Schema == nil || stmt.SQL.Len() > 0 {
@@ -172,7 +172,7 @@ func (p *Plugin) beforeDelete(db *gorm.DB) {
 
 // beforeRow runs before gorm:row (Row, Rows, Scan): a condition on an
 // encrypted column is refused as in a Find.
-func (p *Plugin) beforeRow(db *gorm.DB) {
+func (p *plugin) beforeRow(db *gorm.DB) {
 	st := p.begin(db)
 	stmt := db.Statement
 	if db.Error != nil || stmt.Schema == nil || stmt.SQL.Len() > 0 {

@@ -109,7 +109,7 @@ func (s serializer) Scan(ctx context.Context, f *schema.Field, dst reflect.Value
 }
 
 // scan decides the tenant of a value read into rv of row.
-func (ef *encField) scan(ctx context.Context, p *Plugin, st *stmtState, row, rv reflect.Value, stored []byte) error {
+func (ef *encField) scan(ctx context.Context, p *plugin, st *stmtState, row, rv reflect.Value, stored []byte) error {
 	m := ef.m
 	if ef.spec.AllowPlaintext && !codec.IsValue(stored) && !codec.IsArmored(stored) {
 		// Plaintext left from before the column was encrypted. No key is
@@ -169,7 +169,7 @@ func (ef *encField) scan(ctx context.Context, p *Plugin, st *stmtState, row, rv 
 // bytes, or the armored text for an armored column. key is the row key
 // of a bound field (bind.go), "" otherwise. st may be nil outside a
 // statement.
-func (ef *encField) seal(ctx context.Context, p *Plugin, st *stmtState, rowTenant, key string, pt []byte) (any, error) {
+func (ef *encField) seal(ctx context.Context, p *plugin, st *stmtState, rowTenant, key string, pt []byte) (any, error) {
 	var out []byte
 	var err error
 	switch {
@@ -197,7 +197,7 @@ func (ef *encField) seal(ctx context.Context, p *Plugin, st *stmtState, rowTenan
 // openInto opens stored under the row's tenant ("" for the context's or
 // the fixed one) and, for a bound field, the row key, and decodes the
 // plaintext into rv. st may be nil outside a statement.
-func (ef *encField) openInto(ctx context.Context, p *Plugin, st *stmtState, rowTenant, key string, stored []byte, rv reflect.Value) error {
+func (ef *encField) openInto(ctx context.Context, p *plugin, st *stmtState, rowTenant, key string, stored []byte, rv reflect.Value) error {
 	var pt []byte
 	var err error
 	switch {

@@ -17,7 +17,7 @@ import (
 // their row's tenant is known. A statement runs on one goroutine, so the
 // state needs no lock.
 type stmtState struct {
-	p *Plugin
+	p *plugin
 
 	ctxTenant    string // the context's tenant (field.WithTenant)
 	hasCtxTenant bool
@@ -73,7 +73,7 @@ type pending struct {
 }
 
 // begin attaches a fresh state to db's statement.
-func (p *Plugin) begin(db *gorm.DB) *stmtState {
+func (p *plugin) begin(db *gorm.DB) *stmtState {
 	ctx := db.Statement.Context
 	if ctx == nil {
 		ctx = context.Background()
@@ -88,7 +88,7 @@ func (p *Plugin) begin(db *gorm.DB) *stmtState {
 	st.self = context.WithValue(ctx, p.reg, st)
 	db.Statement.Context = st.self
 	if s := db.Statement.Schema; s != nil {
-		if v, ok := p.reg.owners.Load(s); !ok || v.(*Plugin) != p {
+		if v, ok := p.reg.owners.Load(s); !ok || v.(*plugin) != p {
 			p.reg.owners.Store(s, p)
 		}
 	}
@@ -97,7 +97,7 @@ func (p *Plugin) begin(db *gorm.DB) *stmtState {
 
 // beginOnly is the callback of statements that need nothing but the
 // state: deletes, Row/Rows/Scan and Exec.
-func (p *Plugin) beginOnly(db *gorm.DB) { p.begin(db) }
+func (p *plugin) beginOnly(db *gorm.DB) { p.begin(db) }
 
 // report returns err the first time the statement fails, nil afterwards.
 func (st *stmtState) report(err error) error {

@@ -168,7 +168,7 @@ func TestSecondSerializer(t *testing.T) {
 			t.Fatalf("Use(second plugin) = %v", err)
 		}
 		if err := gormplugin.AutoMigrate(other.db); err == nil {
-			t.Fatalf("AutoMigrate on a DB without the plugin = nil, want ErrNotRegistered")
+			t.Fatalf("AutoMigrate on a DB without the plugin = nil, want ErrNoPlugin")
 		}
 		if err := keystoreTable(other); err != nil {
 			t.Fatal(err)

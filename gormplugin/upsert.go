@@ -81,7 +81,7 @@ func (st *stmtState) guardUpsert(stmt *gorm.Statement, m *model, tenant string) 
 // column). The tenant column is not assigned, so every IF of the row
 // compares with the row's own tenant (MySQL applies the assignments in
 // order, each seeing the ones before).
-func (p *Plugin) mysqlUpsertBuilder(next clause.ClauseBuilder) clause.ClauseBuilder {
+func (p *plugin) mysqlUpsertBuilder(next clause.ClauseBuilder) clause.ClauseBuilder {
 	return func(c clause.Clause, b clause.Builder) {
 		if stmt, ok := b.(*gorm.Statement); ok {
 			if st, ok := stmt.Context.Value(p.reg).(*stmtState); ok && st.p == p && st.upsert != nil {
@@ -118,7 +118,7 @@ func (g *upsertGuard) mysql(oc clause.OnConflict) clause.OnConflict {
 // checkUpsert runs after a guarded upsert: a row with one of the
 // statement's primary keys under another tenant was left unchanged, and
 // the statement fails.
-func (p *Plugin) checkUpsert(db *gorm.DB, g *upsertGuard) {
+func (p *plugin) checkUpsert(db *gorm.DB, g *upsertGuard) {
 	stmt := db.Statement
 	s := origin(stmt.Schema)
 	if len(s.PrimaryFields) == 0 {

@@ -17,7 +17,7 @@ import (
 // writeModel returns the statement's model when a write has encrypted
 // fields to seal, nil when there is nothing to do or the model is
 // misconfigured (the error is then on db).
-func (p *Plugin) writeModel(db *gorm.DB, st *stmtState) *model {
+func (p *plugin) writeModel(db *gorm.DB, st *stmtState) *model {
 	m := p.reg.model(db.Statement.Schema)
 	if !m.encrypted() {
 		return nil
@@ -35,7 +35,7 @@ func (p *Plugin) writeModel(db *gorm.DB, st *stmtState) *model {
 // encrypted fields and fills the blind index columns. A failure, a KMS
 // outage while creating a new tenant's key included, stops the statement
 // before any SQL is sent.
-func (p *Plugin) beforeCreate(db *gorm.DB) {
+func (p *plugin) beforeCreate(db *gorm.DB) {
 	st := p.begin(db)
 	stmt := db.Statement
 	if db.Error != nil || stmt.Schema == nil {
@@ -85,7 +85,7 @@ func rowCount(v reflect.Value) int {
 // afterCreate puts the statement's schema back and gives a map passed to
 // Create what GORM wrote into the sealed copy the plugin made of it (the
 // primary key).
-func (p *Plugin) afterCreate(db *gorm.DB) {
+func (p *plugin) afterCreate(db *gorm.DB) {
 	st, ok := db.Statement.Context.Value(p.reg).(*stmtState)
 	if !ok || st.p != p {
 		return
@@ -118,7 +118,7 @@ func (p *Plugin) afterCreate(db *gorm.DB) {
 
 // writer holds what the rows of one write share.
 type writer struct {
-	p   *Plugin
+	p   *plugin
 	st  *stmtState
 	m   *model
 	ctx context.Context
@@ -260,7 +260,7 @@ type createMaps struct {
 	added  map[string]bool
 }
 
-func (p *Plugin) sealCreateMaps(db *gorm.DB, st *stmtState, m *model) error {
+func (p *plugin) sealCreateMaps(db *gorm.DB, st *stmtState, m *model) error {
 	stmt := db.Statement
 	cm := &createMaps{dest: stmt.Dest, added: make(map[string]bool)}
 	switch d := stmt.Dest.(type) {
@@ -394,7 +394,7 @@ func checkAssignable(ef *encField, v any) error {
 // row, where it could not be opened. Under a context tenant every UPDATE
 // of a model with a tenant field is scoped (scope.go), whichever columns
 // it sets.
-func (p *Plugin) beforeUpdate(db *gorm.DB) {
+func (p *plugin) beforeUpdate(db *gorm.DB) {
 	st := p.begin(db)
 	stmt := db.Statement
 	if db.Error != nil || stmt.Schema == nil || stmt.SQL.Len() > 0 {
@@ -445,7 +445,7 @@ func (p *Plugin) beforeUpdate(db *gorm.DB) {
 
 // afterUpdate removes the SET clause the plugin added, as gorm:update
 // does with its own, so a reused statement builds a fresh one.
-func (p *Plugin) afterUpdate(db *gorm.DB) {
+func (p *plugin) afterUpdate(db *gorm.DB) {
 	st, ok := db.Statement.Context.Value(p.reg).(*stmtState)
 	if ok && st.p == p && st.setByPlugin {
 		delete(db.Statement.Clauses, "SET")
@@ -453,7 +453,7 @@ func (p *Plugin) afterUpdate(db *gorm.DB) {
 	}
 }
 
-func (p *Plugin) sealAssignments(stmt *gorm.Statement, st *stmtState, m *model, set *clause.Set, given bool) error {
+func (p *plugin) sealAssignments(stmt *gorm.Statement, st *stmtState, m *model, set *clause.Set, given bool) error {
 	ctx := stmt.Context
 	touched := false
 	for _, a := range *set {

@@ -28,7 +28,7 @@ var bindRows = []struct {
 
 // TestEncryptBindColumn: Encrypt with a bind column seals each value bound
 // to its row's key, which the application then reads through a bound
-// column (sqltypes.BindRow, the key as a string or as a Go UUID); a value
+// column (sqltypes.WithTag("bind"), the key as a string or as a Go UUID); a value
 // copied into another row of the same tenant fails with codec.ErrAuth,
 // in the application and in Verify; a row without a key fails and keeps
 // its plaintext; Decrypt with the same binding gives the plaintext back.
@@ -56,7 +56,7 @@ func TestEncryptBindColumn(t *testing.T) {
 				t.Errorf("row 3 without a row key: ssn_enc = %x, %v; want NULL", enc3, err)
 			}
 
-			col := sqltypes.NewColumn[string](e.enc, "people", "ssn_enc", sqltypes.BindRow())
+			col := sqltypes.NewColumn[string](e.enc, "people", "ssn_enc", sqltypes.WithTag("bind"))
 			read := func(id int64) (string, error) {
 				var key, out string
 				err := e.db.QueryRowContext(ctx, ph(`SELECT ext, ssn_enc FROM people WHERE id = ?`), id).Scan(&key, col.Row(&key).Scan(ctx, "acme", &out))

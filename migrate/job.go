@@ -69,7 +69,7 @@ type Job struct {
 	// BindColumn, if set, binds each value to its row: the column's value
 	// (a UUID or natural key; the key column itself is allowed) is the row
 	// key in the value's associated data, as a `colcrypt:"bind:<Field>"`
-	// tag or sqltypes.BindRow does, so the application must read the
+	// tag or sqltypes.WithTag("bind") does, so the application must read the
 	// column bound to the same field. Postgres reads a column that is not
 	// text or bytea (uuid, integer) in its text form, MySQL and SQLite
 	// integers in decimal: the forms field.RowKey gives a Go UUID or

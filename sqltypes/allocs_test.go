@@ -71,7 +71,7 @@ func TestScanAllocs(t *testing.T) {
 		want float64
 	}{
 		{"string", func(t *testing.T) (float64, float64) { return scanAllocs(t, e, "s", name) }, 1},
-		{"string/armored", func(t *testing.T) (float64, float64) { return scanAllocs(t, e, "sa", name, sqltypes.Armor()) }, 2}, // and the dearmored bytes
+		{"string/armored", func(t *testing.T) (float64, float64) { return scanAllocs(t, e, "sa", name, sqltypes.WithTag("armor")) }, 2}, // and the dearmored bytes
 		{"bytes", func(t *testing.T) (float64, float64) { return scanAllocs(t, e, "b", []byte(name)) }, 1},
 		{"*string", func(t *testing.T) (float64, float64) { return scanAllocs(t, e, "ps", &name) }, 2}, // the string and its pointee
 		{"int64", func(t *testing.T) (float64, float64) { return scanAllocs(t, e, "i", int64(-1234567890123)) }, 0},

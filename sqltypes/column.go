@@ -2,8 +2,10 @@ package sqltypes
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 	"unsafe"
 
 	"github.com/colcrypt/colcrypt/codec"
@@ -21,7 +23,7 @@ type Column[T any] struct {
 	config
 	// nullable: NULL scans into T as its zero value (T is a pointer, slice
 	// or map, like pgx, or a database/sql Null type), instead of failing
-	// with ErrNull.
+	// with field.ErrNull.
 	nullable bool
 	// null: T is a database/sql Null type (nullable.go).
 	null bool
@@ -43,45 +45,80 @@ type config struct {
 // Option configures a Column.
 type Option func(*config)
 
-// Deterministic seals with AES-SIV instead of randomized AES-GCM: equal
-// values in one tenant give equal ciphertexts (until the tenant's key
-// rotates), so the column can be matched with SQL equality through
-// [Column.Match]. It leaks which rows hold equal values.
-func Deterministic() Option { return func(c *config) { c.mode = field.Deterministic } }
-
-// Armor stores the text armor of each value instead of the binary value,
-// for a text or varchar column. Scan reads both forms either way.
-func Armor() Option { return func(c *config) { c.armor = true } }
-
-// AllowPlaintext lets Scan read values that are not colcrypt values as
-// plaintext, decoded as they are: the setting for a column whose rows are
-// being encrypted in place (see package migrate). A value that looks like
-// a colcrypt value and fails to open is still an error, never taken for
-// plaintext, so a tampered ciphertext cannot pass as data. Remove the
-// option once the migration is verified.
-func AllowPlaintext() Option { return func(c *config) { c.allowPlaintext = true } }
-
-// NotNull makes NULL an error for a nullable T too (a pointer, slice or
-// map): Scan of NULL and Value of nil fail with an error matching
-// [ErrNull]. NULL is never encrypted, so this is how
-// a column notices a value erased by someone who writes the database.
-// (A non-pointer T refuses NULL without it.)
-func NotNull() Option { return func(c *config) { c.notNull = true } }
-
-// WithBlindIndex gives the column a blind index, stored in its own column
-// (b.Column): [Column.BlindIndex] computes the value to store and
-// [Column.Match] the candidates to look up.
-func WithBlindIndex(b *field.BlindIndex) Option { return func(c *config) { c.bidx = b } }
-
-// WithSpec applies a parsed colcrypt struct tag (mode, armor,
-// allowplaintext, blind index), so a column configured by a tag elsewhere
-// can be read and written here the same way.
-func WithSpec(s field.Spec) Option {
-	return func(c *config) {
-		c.mode, c.armor, c.allowPlaintext, c.bidx = s.Mode, s.Armor, s.AllowPlaintext, s.BlindIndex
-		c.notNull = s.NotNull
-		c.bindRow = s.Bind != ""
+// WithTag configures the column with a colcrypt tag, in the words GORM
+// models use (docs/TAGGING.md), so one vocabulary describes a column
+// whichever integration writes it:
+//
+//	deterministic          AES-SIV instead of randomized AES-GCM: equal
+//	                       values in one tenant give equal ciphertexts, so
+//	                       Column.Match finds them with SQL equality; it
+//	                       leaks which rows hold equal values
+//	blindindex:<column>    a blind index stored in <column>
+//	                       (Column.BlindIndex, Column.Match), with
+//	normalize:<n>[+<n>…]   and bidxlen:<bytes> as in the tag
+//	armor                  store the text armor (text, varchar columns);
+//	                       Scan reads both forms either way
+//	allowplaintext         Scan reads values that are not colcrypt values
+//	                       as plaintext, while the column is encrypted in
+//	                       place (package migrate); a value that looks
+//	                       encrypted and fails to open is still an error
+//	notnull                NULL is an error for a nullable T too: Scan of
+//	                       NULL and Value of nil fail with field.ErrNull,
+//	                       so a value erased by someone who writes the
+//	                       database is noticed
+//	bind                   bind each value to its row (row.go, Column.Row);
+//	                       bind:<Field>, as a GORM model says it, means the same
+//
+// Several WithTag options add up. WithTag panics on a tag that does not
+// parse, or on tenant (a Column's tenant is given with each call): a
+// programmer error, which the first test run shows.
+func WithTag(tag string) Option {
+	spec, bind, err := parseTag(tag)
+	if err != nil {
+		panic(fmt.Sprintf("sqltypes: WithTag(%q): %v", tag, err))
 	}
+	return func(c *config) {
+		if spec.Mode == field.Deterministic {
+			c.mode = field.Deterministic
+		}
+		if spec.BlindIndex != nil {
+			c.bidx = spec.BlindIndex
+		}
+		c.armor = c.armor || spec.Armor
+		c.allowPlaintext = c.allowPlaintext || spec.AllowPlaintext
+		c.notNull = c.notNull || spec.NotNull
+		c.bindRow = c.bindRow || bind
+	}
+}
+
+// parseTag is field.ParseTag with bind allowed without a field name: a
+// Column's row key comes from Column.Row, not from a struct field.
+func parseTag(tag string) (spec field.Spec, bind bool, err error) {
+	items := strings.Split(tag, ",")
+	kept := items[:0]
+	for _, item := range items {
+		if strings.EqualFold(strings.TrimSpace(item), "bind") {
+			if bind {
+				return field.Spec{}, false, errors.New(`option "bind" given twice`)
+			}
+			bind = true
+			continue
+		}
+		kept = append(kept, item)
+	}
+	if spec, err = field.ParseTag("Column", strings.Join(kept, ",")); err != nil {
+		return field.Spec{}, false, err
+	}
+	if spec.Tenant {
+		return field.Spec{}, false, errors.New("tenant is an option of a GORM model's field: a Column's tenant is given with each call")
+	}
+	if spec.Bind != "" {
+		if bind {
+			return field.Spec{}, false, errors.New(`option "bind" given twice`)
+		}
+		bind = true
+	}
+	return spec, bind, nil
 }
 
 // NewColumn returns the encrypted column table.column of values of type T,
@@ -113,15 +150,6 @@ func NewColumn[T any](enc *field.Encryptor, table, column string, opts ...Option
 	return c
 }
 
-// Table returns the column's table.
-func (c *Column[T]) Table() string { return c.table }
-
-// Name returns the column's name.
-func (c *Column[T]) Name() string { return c.column }
-
-// Mode returns how the column's values are sealed.
-func (c *Column[T]) Mode() field.Mode { return c.mode }
-
 func (c *Column[T]) scope(tenant string) field.Scope {
 	return field.Scope{Tenant: tenant, Table: c.table, Column: c.column}
 }
@@ -131,7 +159,7 @@ func (c *Column[T]) errorf(op string, err error) error {
 }
 
 // Seal returns the bytes to store for v: the binary value, or with
-// [Armor] the text armor as bytes. A NULL v (a nil pointer or []byte)
+// armor the text armor as bytes. A NULL v (a nil pointer or []byte)
 // returns nil and no error: store NULL.
 //
 // The bytes go straight into CopyFrom rows, batches or other tools
@@ -184,7 +212,7 @@ func (c *Column[T]) encode(v T) ([]byte, bool, error) {
 		return nil, false, &typeError{ErrEncode, c.typ}
 	}
 	if !ok && c.notNull {
-		return nil, false, &typeError{ErrNull, c.typ}
+		return nil, false, &typeError{field.ErrNull, c.typ}
 	}
 	return pt, ok, nil
 }

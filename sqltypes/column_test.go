@@ -29,8 +29,8 @@ func TestNoPlaintextAtRest(t *testing.T) {
 			t.Fatalf("CREATE TABLE: %v", err)
 		}
 		bin := sqltypes.NewColumn[string](b.enc, "people", "b")
-		arm := sqltypes.NewColumn[string](b.enc, "people", "a", sqltypes.Armor())
-		det := sqltypes.NewColumn[string](b.enc, "people", "d", sqltypes.Deterministic())
+		arm := sqltypes.NewColumn[string](b.enc, "people", "a", sqltypes.WithTag("armor"))
+		det := sqltypes.NewColumn[string](b.enc, "people", "d", sqltypes.WithTag("deterministic"))
 		for i, p := range plaintexts {
 			if err := b.exec(ctx, b.sub(`INSERT INTO people VALUES (?, ?, ?, ?, ?)`), i, "acme",
 				bin.Value(ctx, "acme", p), arm.Value(ctx, "acme", p), det.Value(ctx, "acme", p)); err != nil {
@@ -59,7 +59,7 @@ func TestMovedCiphertext(t *testing.T) {
 			mustExec(t, e.db, `CREATE TABLE p (id integer PRIMARY KEY, tenant_id text, ssn BLOB, email BLOB)`)
 			var opts []sqltypes.Option
 			if armored {
-				opts = append(opts, sqltypes.Armor())
+				opts = append(opts, sqltypes.WithTag("armor"))
 			}
 			ssn := sqltypes.NewColumn[string](e.enc, "p", "ssn", opts...)
 			email := sqltypes.NewColumn[string](e.enc, "p", "email", opts...)
@@ -75,9 +75,10 @@ func TestMovedCiphertext(t *testing.T) {
 				query  string
 				tenant string
 				col    *sqltypes.Column[string]
+				column string
 			}{
-				{"other tenant", `SELECT ssn FROM p WHERE id = 2`, "globex", ssn},
-				{"other column", `SELECT email FROM p WHERE id = 1`, "acme", email},
+				{"other tenant", `SELECT ssn FROM p WHERE id = 2`, "globex", ssn, "ssn"},
+				{"other column", `SELECT email FROM p WHERE id = 1`, "acme", email, "email"},
 			} {
 				out := "unchanged"
 				err := e.db.QueryRowContext(ctx, tc.query).Scan(tc.col.Scan(ctx, tc.tenant, &out))
@@ -87,8 +88,8 @@ func TestMovedCiphertext(t *testing.T) {
 				if out != "unchanged" {
 					t.Errorf("%s: Scan set dst = %q after an error, want it unchanged", tc.name, out)
 				}
-				if err != nil && !strings.Contains(err.Error(), "p."+tc.col.Name()) {
-					t.Errorf("%s: err = %q, want it to name p.%s", tc.name, err, tc.col.Name())
+				if err != nil && !strings.Contains(err.Error(), "p."+tc.column) {
+					t.Errorf("%s: err = %q, want it to name p.%s", tc.name, err, tc.column)
 				}
 			}
 		})
@@ -129,7 +130,7 @@ func TestNull(t *testing.T) {
 		col := sqltypes.NewColumn[string](e.enc, "p", "v")
 		out := "unchanged"
 		err := e.db.QueryRow(`SELECT v FROM p WHERE id = 1`).Scan(col.Scan(ctx, "acme", &out))
-		if !errors.Is(err, sqltypes.ErrNull) {
+		if !errors.Is(err, field.ErrNull) {
 			t.Errorf("Scan(NULL) into string err = %v, want ErrNull", err)
 		}
 		var ce *sqltypes.ColumnError
@@ -143,7 +144,7 @@ func TestNull(t *testing.T) {
 	t.Run("into int64", func(t *testing.T) {
 		col := sqltypes.NewColumn[int64](e.enc, "p", "v")
 		var out int64
-		if err := e.db.QueryRow(`SELECT v FROM p WHERE id = 1`).Scan(col.Scan(ctx, "acme", &out)); !errors.Is(err, sqltypes.ErrNull) {
+		if err := e.db.QueryRow(`SELECT v FROM p WHERE id = 1`).Scan(col.Scan(ctx, "acme", &out)); !errors.Is(err, field.ErrNull) {
 			t.Errorf("Scan(NULL) into int64 err = %v, want ErrNull", err)
 		}
 	})
@@ -173,8 +174,8 @@ func TestAllowPlaintext(t *testing.T) {
 	e := newSQLite(t)
 	ctx := context.Background()
 	mustExec(t, e.db, `CREATE TABLE p (id integer PRIMARY KEY, s TEXT, n INTEGER)`)
-	strict := sqltypes.NewColumn[string](e.enc, "p", "s", sqltypes.Armor())
-	lenient := sqltypes.NewColumn[string](e.enc, "p", "s", sqltypes.Armor(), sqltypes.AllowPlaintext())
+	strict := sqltypes.NewColumn[string](e.enc, "p", "s", sqltypes.WithTag("armor"))
+	lenient := sqltypes.NewColumn[string](e.enc, "p", "s", sqltypes.WithTag("armor"), sqltypes.WithTag("allowplaintext"))
 
 	mustExec(t, e.db, `INSERT INTO p VALUES (1, 'plain old value', 42)`)
 	mustExec(t, e.db, `INSERT INTO p VALUES (2, ?, NULL)`, strict.Value(ctx, "acme", "sealed value"))
@@ -233,7 +234,7 @@ func TestAllowPlaintext(t *testing.T) {
 		}
 	})
 	t.Run("numeric plaintext", func(t *testing.T) {
-		n := sqltypes.NewColumn[int64](e.enc, "p", "n", sqltypes.AllowPlaintext())
+		n := sqltypes.NewColumn[int64](e.enc, "p", "n", sqltypes.WithTag("allowplaintext"))
 		var out int64
 		if err := e.db.QueryRow(`SELECT n FROM p WHERE id = 1`).Scan(n.Scan(ctx, "acme", &out)); err != nil || out != 42 {
 			t.Errorf("Scan(INTEGER 42) = %d, %v; want 42", out, err)
@@ -244,7 +245,7 @@ func TestAllowPlaintext(t *testing.T) {
 		}
 	})
 	t.Run("plaintext of the wrong type", func(t *testing.T) {
-		n := sqltypes.NewColumn[int64](e.enc, "p", "s", sqltypes.AllowPlaintext())
+		n := sqltypes.NewColumn[int64](e.enc, "p", "s", sqltypes.WithTag("allowplaintext"))
 		var out int64
 		err := e.db.QueryRow(`SELECT s FROM p WHERE id = 1`).Scan(n.Scan(ctx, "acme", &out))
 		if !errors.Is(err, sqltypes.ErrDecode) || strings.Contains(err.Error(), "plain old value") {
@@ -261,7 +262,7 @@ func TestScanCopiesSource(t *testing.T) {
 	for _, allow := range []bool{false, true} {
 		var opts []sqltypes.Option
 		if allow {
-			opts = append(opts, sqltypes.AllowPlaintext())
+			opts = append(opts, sqltypes.WithTag("allowplaintext"))
 		}
 		bcol := sqltypes.NewColumn[[]byte](e.enc, "p", "v", opts...)
 		scol := sqltypes.NewColumn[string](e.enc, "p", "v", opts...)
@@ -413,7 +414,7 @@ func TestValuer(t *testing.T) {
 		t.Errorf("formatted Valuer after Value() = %q", s)
 	}
 
-	arm, err := sqltypes.NewColumn[string](e.enc, "p", "ssn", sqltypes.Armor()).Value(ctx, "acme", secret).Value()
+	arm, err := sqltypes.NewColumn[string](e.enc, "p", "ssn", sqltypes.WithTag("armor")).Value(ctx, "acme", secret).Value()
 	if s, ok := arm.(string); err != nil || !ok || !strings.HasPrefix(s, codec.ArmorPrefix) {
 		t.Errorf("armored Value() = %T %v, %v; want an armored string", arm, arm, err)
 	}
@@ -440,7 +441,7 @@ func TestSealOpen(t *testing.T) {
 	if got, err := col.Open(ctx, "acme", b); err != nil || got != 42 {
 		t.Errorf("Open(Seal(42)) = %d, %v; want 42", got, err)
 	}
-	if _, err := col.Open(ctx, "acme", nil); !errors.Is(err, sqltypes.ErrNull) {
+	if _, err := col.Open(ctx, "acme", nil); !errors.Is(err, field.ErrNull) {
 		t.Errorf("Open(nil) into int64 err = %v, want ErrNull", err)
 	}
 	strCol := sqltypes.NewColumn[string](e.enc, "p", "n")
@@ -488,7 +489,7 @@ func TestNewColumnPanics(t *testing.T) {
 
 func TestScanUnsupportedSource(t *testing.T) {
 	e := newSQLite(t)
-	col := sqltypes.NewColumn[string](e.enc, "p", "v", sqltypes.AllowPlaintext())
+	col := sqltypes.NewColumn[string](e.enc, "p", "v", sqltypes.WithTag("allowplaintext"))
 	var out string
 	if err := col.Scan(context.Background(), "acme", &out).Scan(struct{}{}); err == nil || !strings.Contains(err.Error(), "p.v") {
 		t.Errorf("Scan(struct{}{}) err = %v, want an error naming p.v", err)
@@ -498,20 +499,38 @@ func TestScanUnsupportedSource(t *testing.T) {
 	}
 }
 
-func TestWithSpec(t *testing.T) {
+// TestWithTag: WithTag takes the words of a GORM model's colcrypt tag,
+// several WithTag options add up, and a tag that does not parse, or that
+// names a tenant, panics when the option is made.
+func TestWithTag(t *testing.T) {
 	e := newSQLite(t)
 	ctx := context.Background()
-	spec, err := field.ParseTag("SSN", "deterministic,armor")
-	if err != nil {
-		t.Fatal(err)
+	for name, opts := range map[string][]sqltypes.Option{
+		"one tag":  {sqltypes.WithTag("deterministic,armor")},
+		"two tags": {sqltypes.WithTag("deterministic"), sqltypes.WithTag("armor")},
+	} {
+		col := sqltypes.NewColumn[string](e.enc, "p", "ssn", opts...)
+		a, _ := col.Seal(ctx, "acme", "x")
+		b, _ := col.Seal(ctx, "acme", "x")
+		if !codec.IsArmored(a) || !bytes.Equal(a, b) {
+			t.Errorf("%s: Seal twice with deterministic,armor = %q, %q; want equal armored values", name, a, b)
+		}
 	}
-	col := sqltypes.NewColumn[string](e.enc, "p", "ssn", sqltypes.WithSpec(spec))
-	a, _ := col.Seal(ctx, "acme", "x")
-	b, _ := col.Seal(ctx, "acme", "x")
-	if !codec.IsArmored(a) || !bytes.Equal(a, b) {
-		t.Errorf("Seal twice with a deterministic,armor spec = %q, %q; want equal armored values", a, b)
+	// bind, bare or as a GORM model spells it, needs Row.
+	for _, tag := range []string{"bind", "bind:ExternalID", "notnull, BIND"} {
+		col := sqltypes.NewColumn[string](e.enc, "p", "ssn", sqltypes.WithTag(tag))
+		if _, err := col.Seal(ctx, "acme", "x"); !errors.Is(err, field.ErrNoRowKey) {
+			t.Errorf("WithTag(%q): Seal without Row err = %v, want field.ErrNoRowKey", tag, err)
+		}
 	}
-	if col.Mode() != field.Deterministic {
-		t.Errorf("Mode() = %v, want deterministic", col.Mode())
+	for _, tag := range []string{"determinstic", "tenant", "bind,bind", "bind,bind:ID", "bidxlen:8", "blindindex:"} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("WithTag(%q) did not panic", tag)
+				}
+			}()
+			sqltypes.WithTag(tag)
+		}()
 	}
 }

@@ -40,7 +40,7 @@ func TestCopyFrom(t *testing.T) {
 	ctx := context.Background()
 	mustPoolExec(t, pg.pool, `CREATE TABLE p (id int PRIMARY KEY, tenant_id text NOT NULL, name bytea, email text)`)
 	name := sqltypes.NewColumn[string](pg.enc, "p", "name")
-	email := sqltypes.NewColumn[*string](pg.enc, "p", "email", sqltypes.Armor())
+	email := sqltypes.NewColumn[*string](pg.enc, "p", "email", sqltypes.WithTag("armor"))
 	const n = 1000
 	ps := people(n)
 	cols := []string{"id", "tenant_id", "name", "email"}
@@ -290,9 +290,9 @@ func TestSealBatch(t *testing.T) {
 	ctx := context.Background()
 	for _, opts := range [][]sqltypes.Option{
 		nil,
-		{sqltypes.Armor()},
-		{sqltypes.Deterministic()},
-		{sqltypes.Deterministic(), sqltypes.Armor()},
+		{sqltypes.WithTag("armor")},
+		{sqltypes.WithTag("deterministic")},
+		{sqltypes.WithTag("deterministic"), sqltypes.WithTag("armor")},
 	} {
 		col := sqltypes.NewColumn[*string](e.enc, "p", "v", opts...)
 		for _, n := range []int{0, 1, 1023, 5000} {

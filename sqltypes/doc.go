@@ -17,8 +17,8 @@
 //
 // # Column types
 //
-// A column stores the binary value (bytea, BLOB) by default; with [Armor]
-// it stores the text armor (text, varchar), for a column that is encrypted
+// A column stores the binary value (bytea, BLOB) by default; with armor
+// ([WithTag]("armor")) it stores the text armor (text, varchar), for a column that is encrypted
 // in place without a schema change. A pgx bytea parameter is sent in the
 // binary format, an armored one as text. Scan accepts both forms whatever
 // the option, so a column can move from one to the other.
@@ -40,7 +40,7 @@
 // NULL scans as Valid=false, and a valid value is sealed exactly as its
 // bare inner value, so a column can move between string and
 // sql.NullString without re-encrypting. Scanning NULL into any other T
-// (string, int64, a struct) is an error matching [ErrNull]: declare the
+// (string, int64, a struct) is an error matching [field.ErrNull]: declare the
 // column with a pointer or Null type if it can hold NULL. (A nil slice or
 // map of another type is JSON, and is sealed as the JSON null, as every
 // colcrypt integration does.)
@@ -57,7 +57,7 @@
 //
 // # Row binding
 //
-// A column created with [BindRow] binds each value to its row as well:
+// A column created with WithTag("bind") binds each value to its row as well:
 // [Column.Row] names the row's key (a UUID or natural key known before
 // the insert), or points at where the key is scanned, and the value opens
 // in that row only; a copy in another row of the same tenant is

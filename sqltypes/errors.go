@@ -8,10 +8,6 @@ import (
 )
 
 var (
-	// ErrNull is returned when NULL is scanned into a type that cannot hold
-	// it (string, int64, a struct). Use a pointer type for a nullable
-	// column: NewColumn[*string].
-	ErrNull = errors.New("sqltypes: cannot scan NULL into a non-nullable type")
 	// ErrNoLookup is returned by Match and BlindIndex for a column they
 	// cannot serve: Match on a randomized column without a blind index (no
 	// SQL can match its values), BlindIndex on a column without one.
@@ -43,8 +39,9 @@ func (e *ColumnError) Error() string {
 
 func (e *ColumnError) Unwrap() error { return e.Err }
 
-// typeError is a sentinel about a Go type, with the type named: ErrNull,
-// ErrDecode, ErrEncode.
+// typeError is a sentinel about a Go type, with the type named:
+// field.ErrNull (NULL for a type that cannot hold it, or a notnull
+// column), ErrDecode, ErrEncode.
 type typeError struct {
 	sentinel error
 	typ      reflect.Type
@@ -53,7 +50,8 @@ type typeError struct {
 // Error leaves the package prefix to the *ColumnError it is always
 // wrapped in.
 func (e *typeError) Error() string {
-	return fmt.Sprintf("%s (%v)", strings.TrimPrefix(e.sentinel.Error(), "sqltypes: "), e.typ)
+	msg := strings.TrimPrefix(strings.TrimPrefix(e.sentinel.Error(), "sqltypes: "), "field: ")
+	return fmt.Sprintf("%s (%v)", msg, e.typ)
 }
 
 // Is matches the sentinel. There is no Unwrap to a cause: strconv, time

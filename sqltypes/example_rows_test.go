@@ -13,12 +13,12 @@ import (
 	"github.com/colcrypt/colcrypt/sqltypes"
 )
 
-// Row binding: with BindRow each value is bound to its row's key (here a
+// Row binding: with WithTag("bind") each value is bound to its row's key (here a
 // natural key known before the insert), so a value copied into another
 // row of the same tenant and column, by someone who can write the
 // database, fails to open instead of showing one employee another's
 // salary.
-func ExampleBindRow() {
+func ExampleColumn_Row() {
 	ctx := context.Background()
 	dir, err := os.MkdirTemp("", "colcrypt-example")
 	if err != nil {
@@ -31,7 +31,7 @@ func ExampleBindRow() {
 	if _, err := db.Exec(`CREATE TABLE employees (badge TEXT PRIMARY KEY, salary BLOB NOT NULL)`); err != nil {
 		log.Fatal(err)
 	}
-	salary := sqltypes.NewColumn[int](enc, "employees", "salary", sqltypes.BindRow())
+	salary := sqltypes.NewColumn[int](enc, "employees", "salary", sqltypes.WithTag("bind"))
 	for badge, pay := range map[string]int{"E-1001": 98000, "E-1002": 51000} {
 		if _, err := db.ExecContext(ctx, `INSERT INTO employees VALUES (?, ?)`,
 			badge, salary.Row(badge).Value(ctx, "acme", pay)); err != nil {
@@ -66,10 +66,10 @@ func ExampleBindRow() {
 }
 
 // NULL is never encrypted, so anyone who can write the database can erase
-// a value by setting it to NULL. NotNull makes that an error on read, and
+// a value by setting it to NULL. The notnull tag makes that an error on read, and
 // a nil written by the application an error on write, for a nullable Go
 // type too.
-func ExampleNotNull() {
+func ExampleWithTag_notnull() {
 	ctx := context.Background()
 	dir, err := os.MkdirTemp("", "colcrypt-example")
 	if err != nil {
@@ -82,14 +82,14 @@ func ExampleNotNull() {
 	if _, err := db.Exec(`CREATE TABLE patients (id INTEGER PRIMARY KEY, allergies BLOB)`); err != nil {
 		log.Fatal(err)
 	}
-	allergies := sqltypes.NewColumn[*string](enc, "patients", "allergies", sqltypes.NotNull())
+	allergies := sqltypes.NewColumn[*string](enc, "patients", "allergies", sqltypes.WithTag("notnull"))
 	penicillin := "penicillin"
 	if _, err := db.ExecContext(ctx, `INSERT INTO patients VALUES (1, ?)`, allergies.Value(ctx, "acme", &penicillin)); err != nil {
 		log.Fatal(err)
 	}
 
 	_, err = db.ExecContext(ctx, `INSERT INTO patients VALUES (2, ?)`, allergies.Value(ctx, "acme", nil))
-	fmt.Println("write nil:", errors.Is(err, sqltypes.ErrNull))
+	fmt.Println("write nil:", errors.Is(err, field.ErrNull))
 
 	// Erase the value behind the application's back.
 	if _, err := db.Exec(`UPDATE patients SET allergies = NULL WHERE id = 1`); err != nil {
@@ -97,7 +97,7 @@ func ExampleNotNull() {
 	}
 	var got *string
 	err = db.QueryRowContext(ctx, `SELECT allergies FROM patients WHERE id = 1`).Scan(allergies.Scan(ctx, "acme", &got))
-	fmt.Println("read NULL:", errors.Is(err, sqltypes.ErrNull))
+	fmt.Println("read NULL:", errors.Is(err, field.ErrNull))
 	// Output:
 	// write nil: true
 	// read NULL: true

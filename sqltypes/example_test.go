@@ -96,11 +96,7 @@ func ExampleColumn_Match() {
 	if _, err := db.Exec(`CREATE TABLE users (id INTEGER PRIMARY KEY, email BLOB, email_bidx BLOB)`); err != nil {
 		log.Fatal(err)
 	}
-	bidx, err := field.NewBlindIndex("email_bidx", 0, "lower", "trim")
-	if err != nil {
-		log.Fatal(err)
-	}
-	email := sqltypes.NewColumn[string](enc, "users", "email", sqltypes.WithBlindIndex(bidx))
+	email := sqltypes.NewColumn[string](enc, "users", "email", sqltypes.WithTag("blindindex:email_bidx,normalize:lower+trim"))
 	ctx = field.WithTenant(ctx, "acme") // the request's tenant, for every call below
 
 	for id, addr := range []string{"Ann@Example.com", "bob@example.com"} {

@@ -8,7 +8,7 @@ import (
 )
 
 // BlindIndex returns the blind index of v under the tenant's active key:
-// the bytes to store in the index column ([WithBlindIndex]) beside the
+// the bytes to store in the index column (blindindex:<column> in [WithTag]) beside the
 // sealed value. A NULL v returns nil: store NULL. A column without a blind
 // index returns [ErrNoLookup].
 func (c *Column[T]) BlindIndex(ctx context.Context, tenant string, v T) ([]byte, error) {
@@ -37,7 +37,7 @@ func (c *Column[T]) BlindIndex(ctx context.Context, tenant string, v T) ([]byte,
 //
 //	WHERE email_bidx = ANY($1)
 //
-// On a [Deterministic] column without one they are the column's own
+// On a deterministic column without one they are the column's own
 // values, armored if the column is:
 //
 //	WHERE ssn = ANY($1)

@@ -92,9 +92,9 @@ func TestNullTypesShareBareEncoding(t *testing.T) {
 	ctx := context.Background()
 	const tenant = "acme"
 
-	bare := sqltypes.NewColumn[string](e.enc, "people", "email", sqltypes.Deterministic())
-	null := sqltypes.NewColumn[sql.NullString](e.enc, "people", "email", sqltypes.Deterministic())
-	generic := sqltypes.NewColumn[sql.Null[string]](e.enc, "people", "email", sqltypes.Deterministic())
+	bare := sqltypes.NewColumn[string](e.enc, "people", "email", sqltypes.WithTag("deterministic"))
+	null := sqltypes.NewColumn[sql.NullString](e.enc, "people", "email", sqltypes.WithTag("deterministic"))
+	generic := sqltypes.NewColumn[sql.Null[string]](e.enc, "people", "email", sqltypes.WithTag("deterministic"))
 	fromBare, err := bare.Seal(ctx, tenant, "ann@example.com")
 	if err != nil {
 		t.Fatal(err)
@@ -154,32 +154,23 @@ func TestNullTypesShareBareEncoding(t *testing.T) {
 	}
 }
 
-// TestNullTypesNotNull: NotNull refuses NULL for a Null type as for a
+// TestNullTypesNotNull: notnull refuses NULL for a Null type as for a
 // pointer: Valid=false is not written, and NULL does not read as
 // Valid=false.
 func TestNullTypesNotNull(t *testing.T) {
 	e := newSQLite(t)
 	ctx := context.Background()
 	mustExec(t, e.db, `CREATE TABLE nullnn (id integer PRIMARY KEY, v BLOB)`)
-	spec, err := field.ParseTag("Diagnosis", "notnull")
-	if err != nil {
-		t.Fatal(err)
+	strict := sqltypes.NewColumn[sql.NullString](e.enc, "nullnn", "v", sqltypes.WithTag("notnull"))
+	if _, err := strict.Seal(ctx, "acme", sql.NullString{}); !errors.Is(err, field.ErrNull) {
+		t.Errorf("Seal(Valid=false) err = %v, want field.ErrNull", err)
 	}
-	for name, col := range map[string]*sqltypes.Column[sql.NullString]{
-		"NotNull":  sqltypes.NewColumn[sql.NullString](e.enc, "nullnn", "v", sqltypes.NotNull()),
-		"WithSpec": sqltypes.NewColumn[sql.NullString](e.enc, "nullnn", "v", sqltypes.WithSpec(spec)),
-	} {
-		if _, err := col.Seal(ctx, "acme", sql.NullString{}); !errors.Is(err, sqltypes.ErrNull) {
-			t.Errorf("%s: Seal(Valid=false) err = %v, want ErrNull", name, err)
-		}
-		if _, err := e.db.ExecContext(ctx, `INSERT INTO nullnn (id, v) VALUES (1, ?)`, col.Value(ctx, "acme", sql.NullString{})); !errors.Is(err, sqltypes.ErrNull) {
-			t.Errorf("%s: INSERT of Valid=false err = %v, want ErrNull", name, err)
-		}
+	if _, err := e.db.ExecContext(ctx, `INSERT INTO nullnn (id, v) VALUES (1, ?)`, strict.Value(ctx, "acme", sql.NullString{})); !errors.Is(err, field.ErrNull) {
+		t.Errorf("INSERT of Valid=false err = %v, want field.ErrNull", err)
 	}
 	mustExec(t, e.db, `INSERT INTO nullnn (id, v) VALUES (2, NULL)`)
-	strict := sqltypes.NewColumn[sql.NullString](e.enc, "nullnn", "v", sqltypes.NotNull())
 	out := sql.NullString{String: "before", Valid: true}
-	if err := e.db.QueryRow(`SELECT v FROM nullnn WHERE id = 2`).Scan(strict.Scan(ctx, "acme", &out)); !errors.Is(err, sqltypes.ErrNull) {
+	if err := e.db.QueryRow(`SELECT v FROM nullnn WHERE id = 2`).Scan(strict.Scan(ctx, "acme", &out)); !errors.Is(err, field.ErrNull) {
 		t.Errorf("NotNull Scan(NULL) err = %v, want ErrNull", err)
 	}
 	if out != (sql.NullString{String: "before", Valid: true}) {

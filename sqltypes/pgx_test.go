@@ -24,7 +24,7 @@ func TestPgxParameterFormat(t *testing.T) {
 	e := newSQLite(t)
 	ctx := context.Background()
 	bin := sqltypes.NewColumn[string](e.enc, "p", "b")
-	arm := sqltypes.NewColumn[string](e.enc, "p", "a", sqltypes.Armor())
+	arm := sqltypes.NewColumn[string](e.enc, "p", "a", sqltypes.WithTag("armor"))
 	m := pgtype.NewMap()
 
 	bv, av := bin.Value(ctx, "acme", "secret"), arm.Value(ctx, "acme", "secret")
@@ -65,7 +65,7 @@ func TestPgxResultFormats(t *testing.T) {
 	ctx := context.Background()
 	mustPoolExec(t, pg.pool, `CREATE TABLE p (id int PRIMARY KEY, tenant_id text, b bytea, a text)`)
 	bin := sqltypes.NewColumn[string](pg.enc, "p", "b")
-	arm := sqltypes.NewColumn[string](pg.enc, "p", "a", sqltypes.Armor())
+	arm := sqltypes.NewColumn[string](pg.enc, "p", "a", sqltypes.WithTag("armor"))
 	mustPoolExec(t, pg.pool, `INSERT INTO p VALUES (1, 'acme', $1, $2)`, bin.Value(ctx, "acme", "one"), arm.Value(ctx, "acme", "one"))
 
 	conn, err := pg.pool.Acquire(ctx)
@@ -169,7 +169,7 @@ func TestPgxScanErrors(t *testing.T) {
 		if err := pg.pool.QueryRow(ctx, `SELECT t FROM p WHERE id = 1`, mode).Scan(sqltypes.NewColumn[string](pg.enc, "p", "t").Scan(ctx, "acme", &out)); !errors.Is(err, field.ErrNotEncrypted) {
 			t.Errorf("%v: Scan of plaintext err = %v, want ErrNotEncrypted", mode, err)
 		}
-		if err := pg.pool.QueryRow(ctx, `SELECT b FROM p WHERE id = 2`, mode).Scan(col.Scan(ctx, "acme", &out)); !errors.Is(err, sqltypes.ErrNull) {
+		if err := pg.pool.QueryRow(ctx, `SELECT b FROM p WHERE id = 2`, mode).Scan(col.Scan(ctx, "acme", &out)); !errors.Is(err, field.ErrNull) {
 			t.Errorf("%v: Scan of NULL into string err = %v, want ErrNull", mode, err)
 		}
 	}

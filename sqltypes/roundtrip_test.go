@@ -145,7 +145,7 @@ func rt[T any](name string, v T) roundTripCase {
 		ctx := context.Background()
 		const tenant = "acme"
 		bin := sqltypes.NewColumn[T](b.enc, table, "b")
-		arm := sqltypes.NewColumn[T](b.enc, table, "a", sqltypes.Armor())
+		arm := sqltypes.NewColumn[T](b.enc, table, "a", sqltypes.WithTag("armor"))
 		isValue := storesValue(t, v)
 
 		if err := b.exec(ctx, b.sub(`INSERT INTO `+table+` (id, tenant_id, b, a) VALUES (?, ?, ?, ?)`),
@@ -202,7 +202,7 @@ func rt[T any](name string, v T) roundTripCase {
 		// (and the binary through an armored one): Scan takes both forms.
 		var crossB, crossA T
 		crossBin := sqltypes.NewColumn[T](b.enc, table, "a")
-		crossArm := sqltypes.NewColumn[T](b.enc, table, "b", sqltypes.Armor())
+		crossArm := sqltypes.NewColumn[T](b.enc, table, "b", sqltypes.WithTag("armor"))
 		if err := b.row(ctx, b.sub(`SELECT a, b FROM `+table+` WHERE id = ?`), id).
 			Scan(crossBin.Scan(ctx, tenant, &crossA), crossArm.Scan(ctx, tenant, &crossB)); err != nil {
 			t.Fatalf("QueryRow.Scan (other form): %v", err)

@@ -8,12 +8,12 @@ import (
 )
 
 // Row binding (see field's package doc and docs/TAGGING.md): a column
-// created with BindRow seals each value with its row's key in the
+// created with WithTag("bind") seals each value with its row's key in the
 // associated data, so a value copied into another row of the same tenant
 // fails to open. Every Seal, Value, Open and Scan of such a column goes
 // through Row, which names the row:
 //
-//	ssn := sqltypes.NewColumn[string](enc, "patients", "ssn", sqltypes.BindRow())
+//	ssn := sqltypes.NewColumn[string](enc, "patients", "ssn", sqltypes.WithTag("bind"))
 //	db.Exec(`INSERT INTO patients (id, tenant_id, ssn) VALUES ($1, $2, $3)`,
 //		id, t, ssn.Row(id).Value(ctx, t, "123-45-6789"))
 //	rows.Scan(&id, ssn.Row(&id).Scan(ctx, t, &p.SSN)) // id selected before ssn
@@ -22,24 +22,17 @@ import (
 // has no row key per value.
 var errBatchBound = errors.New("sqltypes: SealBatch cannot seal a bound column: seal each row with Row(key).Seal, or use ParallelSeal with Row(key).Value")
 
-// BindRow binds each value of the column to its row: the row key given
-// to [Column.Row] joins the value's associated data. The key must exist
-// before the insert (a UUID or natural key), never an id the database
-// generates. Without Row, every seal and open of the column fails with
-// [field.ErrNoRowKey]; nothing is sealed unbound.
-func BindRow() Option { return func(c *config) { c.bindRow = true } }
-
 // Row returns the column for the row whose key is key (see
 // [field.RowKey]: a string, []byte, 16-byte UUID or integer). key may be a
 // pointer, read when the value is sealed or scanned: pass the address the
 // row's key column is scanned into, listed before this column in the
 // SELECT. An empty or zero key fails with [field.ErrNoRowKey].
 //
-// Row panics on a column created without [BindRow]: a programmer error,
+// Row panics on a column created without WithTag("bind"): a programmer error,
 // which the first test run shows.
 func (c *Column[T]) Row(key any) *Column[T] {
 	if !c.bindRow {
-		panic("sqltypes: Row on " + c.table + "." + c.column + ", a column created without BindRow")
+		panic("sqltypes: Row on " + c.table + "." + c.column + ", a column created without WithTag(\"bind\")")
 	}
 	rc := *c
 	rc.row = key

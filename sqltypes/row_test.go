@@ -26,7 +26,7 @@ func rowBackends(t *testing.T) []*backend {
 	}
 }
 
-// TestRowBinding: a column bound to its row (BindRow, Row) round-trips,
+// TestRowBinding: a column bound to its row (WithTag("bind"), Row) round-trips,
 // binary and armored; its value copied by SQL into another row of the
 // same tenant fails with codec.ErrAuth while an unbound column's copy
 // still opens (unchanged behaviour); and a bound column without its row
@@ -39,8 +39,8 @@ func TestRowBinding(t *testing.T) {
 			if err := b.exec(ctx, `CREATE TABLE `+tbl+` (id varchar(64) PRIMARY KEY, tenant_id varchar(64), ssn `+b.blob+`, arm text, note `+b.blob+`)`); err != nil {
 				t.Fatalf("CREATE TABLE: %v", err)
 			}
-			ssn := sqltypes.NewColumn[string](b.enc, tbl, "ssn", sqltypes.BindRow())
-			arm := sqltypes.NewColumn[string](b.enc, tbl, "arm", sqltypes.BindRow(), sqltypes.Armor(), sqltypes.Deterministic())
+			ssn := sqltypes.NewColumn[string](b.enc, tbl, "ssn", sqltypes.WithTag("bind"))
+			arm := sqltypes.NewColumn[string](b.enc, tbl, "arm", sqltypes.WithTag("bind"), sqltypes.WithTag("armor"), sqltypes.WithTag("deterministic"))
 			note := sqltypes.NewColumn[string](b.enc, tbl, "note")
 			insert := b.sub(`INSERT INTO ` + tbl + ` VALUES (?, ?, ?, ?, ?)`)
 			for _, id := range []string{"r1", "r2"} {
@@ -126,7 +126,7 @@ func TestRowBinding(t *testing.T) {
 func TestRowBindingParallelSeal(t *testing.T) {
 	e := newSQLite(t)
 	ctx := context.Background()
-	ssn := sqltypes.NewColumn[string](e.enc, "p", "ssn", sqltypes.BindRow())
+	ssn := sqltypes.NewColumn[string](e.enc, "p", "ssn", sqltypes.WithTag("bind"))
 	ids := []string{"a", "b", "c"}
 	src := sqltypes.ParallelSeal(&valueRows{ids: ids, col: ssn}, 2)
 	i := 0
@@ -158,7 +158,7 @@ func TestRowOnUnboundColumnPanics(t *testing.T) {
 	c := sqltypes.NewColumn[string](e.enc, "p", "ssn")
 	defer func() {
 		if recover() == nil {
-			t.Errorf("Row on a column without BindRow did not panic")
+			t.Errorf("Row on a column without bind did not panic")
 		}
 	}()
 	c.Row("r1")

@@ -22,7 +22,7 @@ import (
 //
 // A value that is not a colcrypt value is an error matching
 // [field.ErrNotEncrypted], naming the column, unless the column has
-// [AllowPlaintext]. A value that fails to authenticate — tampered, or
+// allowplaintext ([WithTag]). A value that fails to authenticate — tampered, or
 // moved from another tenant's row or another column — is [codec.ErrAuth].
 func (c *Column[T]) Scan(ctx context.Context, tenant string, dst *T) sql.Scanner {
 	return &scanner[T]{col: c, ctx: ctx, tenant: tenant, dst: dst}
@@ -91,7 +91,7 @@ func (c *Column[T]) scanInto(ctx context.Context, tenant string, src any, dst *T
 	switch x := src.(type) {
 	case nil:
 		if !c.nullable || c.notNull {
-			return c.errorf("open", &typeError{ErrNull, c.typ})
+			return c.errorf("open", &typeError{field.ErrNull, c.typ})
 		}
 		var zero T
 		*dst = zero

@@ -15,7 +15,7 @@ import (
 // that call.
 //
 // The Valuer gives []byte for a binary column, which pgx sends as bytea in
-// the binary format, and a string for an [Armor] column, which pgx sends as
+// the binary format, and a string for an armored column, which pgx sends as
 // text. A NULL v (a nil pointer or []byte) gives nil: SQL NULL.
 //
 // A Valuer seals once, on the first call to its Value method, and returns

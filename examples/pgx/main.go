@@ -102,12 +102,8 @@ func run(ctx context.Context, w io.Writer, dsn, kekURL string) error {
 		return err
 	}
 
-	emailIndex, err := field.NewBlindIndex("email_bidx", 16, "trim", "lower")
-	if err != nil {
-		return err
-	}
 	name := sqltypes.NewColumn[string](enc, "pgx_example_patients", "name")
-	email := sqltypes.NewColumn[string](enc, "pgx_example_patients", "email", sqltypes.WithBlindIndex(emailIndex))
+	email := sqltypes.NewColumn[string](enc, "pgx_example_patients", "email", sqltypes.WithTag("blindindex:email_bidx,normalize:trim+lower"))
 
 	// One row with Exec: the Valuers seal on the way out.
 	bidx, err := email.BlindIndex(ctx, "acme", "ann@example.com")
