@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
+
+	"github.com/colcrypt/colcrypt/field"
 )
 
 var (
@@ -50,7 +52,12 @@ type typeError struct {
 // Error leaves the package prefix to the *ColumnError it is always
 // wrapped in.
 func (e *typeError) Error() string {
-	msg := strings.TrimPrefix(strings.TrimPrefix(e.sentinel.Error(), "sqltypes: "), "field: ")
+	msg := strings.TrimPrefix(e.sentinel.Error(), "sqltypes: ")
+	if e.sentinel == field.ErrNull {
+		// field's text speaks of the notnull tag only; here a string or
+		// int64 refuses NULL as well.
+		msg = "NULL where the column's Go type or notnull refuses it"
+	}
 	return fmt.Sprintf("%s (%v)", msg, e.typ)
 }
 
