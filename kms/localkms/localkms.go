@@ -47,9 +47,9 @@
 // # Wrapped format
 //
 // A wrapped key is 0x01 ‖ 12-byte random nonce ‖ AES-256-GCM ciphertext ‖
-// 16-byte tag, with the version byte and the caller's aad as GCM's
-// additional data. The master key's identity is not in the blob: it is the
-// key URI stored beside it.
+// 16-byte tag, with the version byte and the wrap context's canonical
+// encoding (kms.WrapContext.AAD) as GCM's additional data. The master
+// key's identity is not in the blob: it is the key URI stored beside it.
 package localkms
 
 import (
@@ -122,7 +122,7 @@ func newDriver(ks *keyset, id string) (*driver, error) {
 	return d, nil
 }
 
-// gcmAAD authenticates the version byte along with the caller's aad, so a
+// gcmAAD authenticates the version byte along with the wrap context's encoding, so a
 // later format cannot be confused with this one.
 func gcmAAD(aad []byte) []byte {
 	return append([]byte{blobVersion}, aad...)
