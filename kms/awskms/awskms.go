@@ -56,8 +56,9 @@
 // {"colcrypt-aad": base64(kms.WrapContext.AAD)}. Unwrap tries the
 // entries above first and, when AWS KMS answers that the ciphertext does
 // not match (InvalidCiphertextException), once more with that single
-// entry, so such keys keep unwrapping; each costs one extra Decrypt until
-// it is rewrapped (keystore's Rewrap to the same key writes the new form).
+// entry, so such keys keep unwrapping; each costs one extra Decrypt (once
+// per cache load) until it is rewrapped under another master key, which
+// writes the new form.
 // Both forms bind the same purpose, tenant and version, so the fallback
 // accepts nothing the new form would refuse.
 //
