@@ -2,6 +2,9 @@ package kms_test
 
 import (
 	"bytes"
+	"encoding/hex"
+	"encoding/json"
+	"os"
 	"strings"
 	"testing"
 
@@ -31,5 +34,35 @@ func TestWrapContextAAD(t *testing.T) {
 	b := kms.WrapContext{Purpose: "colcrypt/dek/v1t", Tenant: "enant-a", Version: 1}
 	if bytes.Equal(a.AAD(), b.AAD()) {
 		t.Errorf("AAD(%+v) = AAD(%+v), want them distinct", a, b)
+	}
+}
+
+// TestWrapContextVectors checks AAD against the kms_context of every
+// vector in codec/testdata/vectors.json, the bytes a second
+// implementation binds (docs/FORMAT.md, "Data key wrap context").
+func TestWrapContextVectors(t *testing.T) {
+	data, err := os.ReadFile("../codec/testdata/vectors.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var file struct {
+		Vectors []struct {
+			Name       string `json:"name"`
+			Tenant     string `json:"tenant"`
+			Version    uint32 `json:"version"`
+			KMSContext string `json:"kms_context"`
+		} `json:"vectors"`
+	}
+	if err := json.Unmarshal(data, &file); err != nil {
+		t.Fatal(err)
+	}
+	if len(file.Vectors) == 0 {
+		t.Fatal("vectors.json holds no vectors")
+	}
+	for _, v := range file.Vectors {
+		wc := kms.WrapContext{Purpose: "colcrypt/dek/v1", Tenant: v.Tenant, Version: v.Version}
+		if got := hex.EncodeToString(wc.AAD()); got != v.KMSContext {
+			t.Errorf("%s: %+v.AAD() = %s, want kms_context %s", v.Name, wc, got, v.KMSContext)
+		}
 	}
 }
