@@ -4,6 +4,8 @@ import (
 	"context"
 	"testing"
 	"time"
+
+	"github.com/colcrypt/colcrypt/testhelpers/insecurefakekms"
 )
 
 // TestContenders runs every contender for a short round against the fake
@@ -17,7 +19,7 @@ func TestContenders(t *testing.T) {
 		t.Fatalf("newKMSEnv = %v", err)
 	}
 	defer e.close()
-	e.srv.SetLatency(time.Millisecond)
+	e.srv.SetFaults(insecurefakekms.Faults{Latency: time.Millisecond})
 
 	// KMS calls per value: none once colcrypt's cache is warm; one per
 	// value for Tink (wrap a fresh DEK) and gocloud (the value itself);

@@ -5,6 +5,8 @@ import (
 	"crypto/rand"
 	"fmt"
 	"time"
+
+	"github.com/colcrypt/colcrypt/testhelpers/insecurefakekms"
 )
 
 // kmsResult is one cell of the KMS scenario: a contender sealing values of
@@ -109,7 +111,7 @@ func runKMS(ctx context.Context, cfg *config, progress func(string, ...any)) ([]
 	step := 0
 	for r := range cfg.rounds {
 		for li, l := range cfg.latencies {
-			env.srv.SetLatency(l)
+			env.srv.SetFaults(insecurefakekms.Faults{Latency: l})
 			block := order[li*perLatency : (li+1)*perLatency]
 			for j := range block {
 				k := block[(j+r+li)%len(block)]
@@ -135,7 +137,7 @@ func runKMS(ctx context.Context, cfg *config, progress func(string, ...any)) ([]
 			}
 		}
 	}
-	env.srv.SetLatency(0)
+	env.srv.SetFaults(insecurefakekms.Faults{})
 
 	out := make([]kmsResult, 0, len(order))
 	for _, k := range order {

@@ -89,7 +89,10 @@ func (e *kmsEnv) clientOptions() []option.ClientOption {
 }
 
 // kmsCalls is the number of requests the fake has received.
-func (e *kmsEnv) kmsCalls() int64 { return e.srv.EncryptCalls() + e.srv.DecryptCalls() }
+func (e *kmsEnv) kmsCalls() int64 {
+	enc, dec := e.srv.Calls()
+	return enc + dec
+}
 
 func (e *kmsEnv) close() {
 	if e.kek != nil {

@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/colcrypt/colcrypt/codec"
+	"github.com/colcrypt/colcrypt/kms"
 )
 
 func jsonMarshal(x any) ([]byte, error) { return json.Marshal(x) }
@@ -26,8 +26,8 @@ func unwrapDEK(t *testing.T, e *env, tenant string, version uint32) []byte {
 	if err := e.db.QueryRow(q, tenant, version).Scan(&wrapped); err != nil {
 		t.Fatal(err)
 	}
-	aad := codec.AppendCanonical(nil, "colcrypt/dek/v1", tenant, strconv.FormatUint(uint64(version), 10))
-	dek, err := e.kek.Unwrap(ctxBg, wrapped, aad)
+	wc := kms.WrapContext{Purpose: "colcrypt/dek/v1", Tenant: tenant, Version: version}
+	dek, err := e.kek.Unwrap(ctxBg, wrapped, wc)
 	if err != nil {
 		t.Fatalf("unwrap the test's data key: %v", err)
 	}

@@ -45,8 +45,8 @@ func TestTransactionRollsBackOnKMSFailure(t *testing.T) {
 			return n
 		}
 
-		srv.SetFailureMode(codes.Unavailable)
-		calls := srv.EncryptCalls()
+		srv.SetFaults(insecurefakekms.Faults{FailAll: codes.Unavailable})
+		calls, _ := srv.Calls()
 		err = e.db.Transaction(func(tx *gorm.DB) error {
 			ann := newPatient("Ann")
 			if err := tx.WithContext(ctxFor("acme")).Create(&ann).Error; err != nil {
@@ -59,7 +59,7 @@ func TestTransactionRollsBackOnKMSFailure(t *testing.T) {
 		if err == nil || !kms.IsRetryable(err) || !errors.As(err, &fe) {
 			t.Fatalf("Transaction with a KMS outage = %v, want a retryable FieldError", err)
 		}
-		if srv.EncryptCalls() == calls {
+		if enc, _ := srv.Calls(); enc == calls {
 			t.Fatalf("the KMS was never called for the new tenant")
 		}
 		if n := count(); n != 0 {
@@ -80,7 +80,7 @@ func TestTransactionRollsBackOnKMSFailure(t *testing.T) {
 		// writer: the new tenant's key row is written through the key
 		// store's own connection, so it must exist before the transaction
 		// writes.)
-		srv.ClearFailures()
+		srv.SetFaults(insecurefakekms.Faults{})
 		if _, err := e.keys.Active(ctx, "newco"); err != nil {
 			t.Fatalf("Active(newco) after the outage = %v", err)
 		}

@@ -3,21 +3,23 @@ package keystore
 import (
 	"crypto/rand"
 	"crypto/subtle"
-	"strconv"
 	"unicode/utf8"
 
 	"github.com/colcrypt/colcrypt/codec"
+	"github.com/colcrypt/colcrypt/kms"
 )
 
-// dekContextLabel starts the KMS encryption context of every data key.
-const dekContextLabel = "colcrypt/dek/v1"
+// dekPurpose is the purpose of every data key's KMS wrap context.
+const dekPurpose = "colcrypt/dek/v1"
 
-// dekAAD is the associated data bound to a data key when the KMS wraps
-// it: the canonical (length-prefixed) encoding of the label, the tenant
-// and the version. A wrapped key copied into another tenant's row, or
-// relabelled with another version, does not unwrap.
-func dekAAD(tenant string, version uint32) []byte {
-	return codec.AppendCanonical(nil, dekContextLabel, tenant, strconv.FormatUint(uint64(version), 10))
+// dekContext is what a data key is bound to when the KMS wraps it: its
+// purpose, tenant and version. A wrapped key copied into another tenant's
+// row, or relabelled with another version, does not unwrap. Drivers bind
+// it as the canonical encoding kms.WrapContext.AAD (the bytes earlier
+// releases built here) or, on AWS KMS, as readable encryption-context
+// entries.
+func dekContext(tenant string, version uint32) kms.WrapContext {
+	return kms.WrapContext{Purpose: dekPurpose, Tenant: tenant, Version: version}
 }
 
 // newDEK returns a fresh random data key. crypto/rand.Read does not fail

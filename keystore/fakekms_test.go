@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/colcrypt/colcrypt/internal/kmserr"
 	"github.com/colcrypt/colcrypt/kms"
 )
 
@@ -56,7 +57,7 @@ var (
 )
 
 // retryable returns a fresh retryable error as a driver would.
-func retryable() error { return &kms.RetryableError{Err: errTestUnavailable} }
+func retryable() error { return kmserr.Retryable(errTestUnavailable) }
 
 func (d *insecureTestKMS) failNext(errs ...error) {
 	d.mu.Lock()
@@ -103,7 +104,7 @@ func (d *insecureTestKMS) fault() error {
 	return nil
 }
 
-func (d *insecureTestKMS) Wrap(ctx context.Context, plaintext, aad []byte) ([]byte, error) {
+func (d *insecureTestKMS) Wrap(ctx context.Context, plaintext []byte, wc kms.WrapContext) ([]byte, error) {
 	d.wraps.Add(1)
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -119,10 +120,10 @@ func (d *insecureTestKMS) Wrap(ctx context.Context, plaintext, aad []byte) ([]by
 	}
 	nonce := make([]byte, d.aead.NonceSize())
 	rand.Read(nonce)
-	return d.aead.Seal(nonce, nonce, plaintext, aad), nil
+	return d.aead.Seal(nonce, nonce, plaintext, wc.AAD()), nil
 }
 
-func (d *insecureTestKMS) Unwrap(ctx context.Context, ciphertext, aad []byte) ([]byte, error) {
+func (d *insecureTestKMS) Unwrap(ctx context.Context, ciphertext []byte, wc kms.WrapContext) ([]byte, error) {
 	d.unwraps.Add(1)
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -144,7 +145,7 @@ func (d *insecureTestKMS) Unwrap(ctx context.Context, ciphertext, aad []byte) ([
 	if len(ciphertext) < n+d.aead.Overhead() {
 		return nil, kms.ErrUnwrap
 	}
-	out, err := d.aead.Open(nil, ciphertext[:n], ciphertext[n:], aad)
+	out, err := d.aead.Open(nil, ciphertext[:n], ciphertext[n:], wc.AAD())
 	if err != nil {
 		return nil, kms.ErrUnwrap
 	}

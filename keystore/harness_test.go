@@ -117,14 +117,14 @@ var sharedPostgres, sharedMySQL string
 
 func TestMain(m *testing.M) {
 	drop, dropMySQL := func() {}, func() {}
-	if base := os.Getenv(testhelpers.EnvDatabaseURL); base != "" {
+	if base := os.Getenv("COLCRYPT_TEST_DATABASE_URL"); base != "" {
 		var err error
 		if sharedPostgres, drop, err = createSharedDatabase(base); err != nil {
 			fmt.Fprintf(os.Stderr, "keystore tests: shared Postgres database: %v\n", err)
 			os.Exit(1)
 		}
 	}
-	if base := os.Getenv(testhelpers.EnvMySQLURL); base != "" {
+	if base := os.Getenv("COLCRYPT_TEST_MYSQL_URL"); base != "" {
 		var err error
 		if sharedMySQL, dropMySQL, err = createSharedMySQL(base); err != nil {
 			drop()
@@ -143,7 +143,7 @@ func TestMain(m *testing.M) {
 func createSharedMySQL(base string) (string, func(), error) {
 	cfg, err := mysqldrv.ParseDSN(base)
 	if err != nil {
-		return "", nil, fmt.Errorf("%s: %w", testhelpers.EnvMySQLURL, err)
+		return "", nil, fmt.Errorf("%s: %w", "COLCRYPT_TEST_MYSQL_URL", err)
 	}
 	admin := cfg.Clone()
 	admin.DBName = ""
@@ -190,7 +190,7 @@ func createSharedDatabase(base string) (string, func(), error) {
 	}
 	u, err := url.Parse(base)
 	if err != nil || u.Scheme == "" {
-		return "", nil, fmt.Errorf("%s must be a URL", testhelpers.EnvDatabaseURL)
+		return "", nil, fmt.Errorf("%s must be a URL", "COLCRYPT_TEST_DATABASE_URL")
 	}
 	u.Path = "/" + name
 	drop := func() {

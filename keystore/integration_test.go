@@ -34,11 +34,11 @@ func TestCloudKMSOverGRPC(t *testing.T) {
 			t.Fatalf("Active(acme) = %v", err)
 		}
 		// One encrypt for the data key, one for the audit trail's chain key.
-		if srv.EncryptCalls() != 2 || srv.DecryptCalls() != 0 {
-			t.Fatalf("KMS calls = %d encrypt, %d decrypt; want 2, 0", srv.EncryptCalls(), srv.DecryptCalls())
+		if e, d := srv.Calls(); e != 2 || d != 0 {
+			t.Fatalf("KMS calls = %d encrypt, %d decrypt; want 2, 0", e, d)
 		}
 
-		srv.FailNext(2, codes.Unavailable)
+		srv.SetFaults(insecurefakekms.Faults{FailNext: 2, FailNextCode: codes.Unavailable})
 		b := newTestStore(t, tdb, tdb.open(t), open())
 		kb, err := b.Active(ctxb, "acme")
 		if err != nil {
@@ -49,7 +49,7 @@ func TestCloudKMSOverGRPC(t *testing.T) {
 			t.Fatalf("Stats() = %+v, want 3 unwraps, 2 retries", st)
 		}
 
-		srv.FailNext(1, codes.PermissionDenied)
+		srv.SetFaults(insecurefakekms.Faults{FailNext: 1, FailNextCode: codes.PermissionDenied})
 		c := newTestStore(t, tdb, tdb.open(t), open())
 		_, err = c.Key(ctxb, "acme", 1)
 		if !isKMSError(err) || kms.IsRetryable(err) {
@@ -124,7 +124,7 @@ func TestLocalKMSRotation(t *testing.T) {
 
 		s2.Close()
 		for _, k := range []*kms.Keeper{k1, k2} {
-			if _, err := k.Wrap(ctxb, make([]byte, 32), nil); err != nil {
+			if _, err := k.Wrap(ctxb, make([]byte, 32), dekContext("acme", 9)); err != nil {
 				t.Fatalf("the caller's keeper %s after Store.Close: Wrap = %v, want it open", k.URI(), err)
 			}
 		}

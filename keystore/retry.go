@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"github.com/colcrypt/colcrypt/internal/kmserr"
 	"github.com/colcrypt/colcrypt/kms"
 )
 
@@ -18,7 +19,7 @@ import (
 // deadline: when the next sleep would end after it, the last error is
 // returned at once.
 func (s *Store) kmsCall(ctx context.Context, kind EventKind, kp *kms.Keeper, tenant string, version uint32, in []byte) ([]byte, error) {
-	aad := dekAAD(tenant, version)
+	wc := dekContext(tenant, version)
 	op := kind.String()
 	var err error
 	for attempt := 1; ; attempt++ {
@@ -32,9 +33,9 @@ func (s *Store) kmsCall(ctx context.Context, kind EventKind, kp *kms.Keeper, ten
 		actx, cancel := context.WithTimeout(sctx, s.kmsTimeout)
 		var out []byte
 		if kind == EventWrap {
-			out, err = kp.Wrap(actx, in, aad)
+			out, err = kp.Wrap(actx, in, wc)
 		} else {
-			out, err = kp.Unwrap(actx, in, aad)
+			out, err = kp.Unwrap(actx, in, wc)
 		}
 		cancel()
 		d := time.Since(start)
@@ -101,7 +102,7 @@ func (s *Store) backoff(n int) time.Duration {
 // still had time: the KMS, not the caller, was slow.
 func retryableIf(err error, timedOut bool) error {
 	if timedOut && !kms.IsRetryable(err) {
-		return &kms.RetryableError{Err: err}
+		return kmserr.Retryable(err)
 	}
 	return err
 }

@@ -22,12 +22,19 @@
 // back from a database; opening what such a name says would let whoever
 // wrote it choose the KMS.
 //
+// # Wrap context
+//
+// Every data key is wrapped for a [WrapContext]: its purpose, its tenant
+// and its key version. Drivers bind it as the KMS's associated data, each
+// in the form its KMS reads best (see [WrapContext]), and a blob unwraps
+// only for an equal context.
+//
 // # Errors
 //
 // Every error a Keeper returns is prefixed "kms:" and wraps the driver's
 // error once. [ErrUnwrap] is returned, for every driver, when a blob cannot be
 // unwrapped because it is tampered, was wrapped under another master key, or
-// was wrapped with other associated data: callers cannot and should not tell
+// was wrapped for another context: callers cannot and should not tell
 // those apart. [IsRetryable] reports whether an error is transient
 // (unavailable, throttled, deadline exceeded).
 package kms
@@ -46,27 +53,25 @@ import (
 // for concurrent use, must not retain or modify the slices they are given,
 // and must return a fresh slice from Unwrap.
 //
-// A nil aad and an empty aad are the same associated data: protobuf cannot
-// tell them apart on the wire, and AES-GCM authenticates them identically.
-//
 // Error contract:
 //   - Unwrap returns an error that matches [ErrUnwrap] (errors.Is) when the
-//     ciphertext is not authentic under this key and aad: tampered, wrapped
-//     by another key, wrapped with other aad, or truncated.
-//   - Wrap returns an error that matches [ErrEmptyPlaintext] for a nil or
-//     empty plaintext, without calling the KMS: a data key is never empty,
-//     and Cloud KMS rejects an empty plaintext anyway, so every driver
-//     refuses it the same way.
+//     ciphertext is not authentic under this key and wrap context:
+//     tampered, wrapped by another key, wrapped for another context, or
+//     truncated.
+//   - Wrap refuses a nil or empty plaintext with an error that is not
+//     retryable, without calling the KMS: a data key is never empty, and
+//     Cloud KMS rejects an empty plaintext anyway. (A [Keeper] never passes
+//     one.)
 //   - Transient failures return an error for which [IsRetryable] is true,
-//     typically by implementing Retryable() bool.
+//     by implementing Retryable() bool.
 //   - A cancelled or expired ctx returns an error that matches ctx.Err().
 //   - No error and no log line may contain plaintext key bytes.
 type Driver interface {
-	// Wrap encrypts plaintext (a data key) under the master key, binding aad.
-	// Two calls with the same input must return different ciphertexts.
-	Wrap(ctx context.Context, plaintext, aad []byte) ([]byte, error)
-	// Unwrap reverses Wrap; aad must be the one given to Wrap.
-	Unwrap(ctx context.Context, ciphertext, aad []byte) ([]byte, error)
+	// Wrap encrypts plaintext (a data key) under the master key, binding
+	// wc. Two calls with the same input must return different ciphertexts.
+	Wrap(ctx context.Context, plaintext []byte, wc WrapContext) ([]byte, error)
+	// Unwrap reverses Wrap; wc must equal the one given to Wrap.
+	Unwrap(ctx context.Context, ciphertext []byte, wc WrapContext) ([]byte, error)
 	// Close releases the driver's resources.
 	Close() error
 }
@@ -75,43 +80,25 @@ type Driver interface {
 // authenticate.
 var ErrUnwrap = errors.New("kms: unwrap failed")
 
-// ErrEmptyPlaintext is returned by Wrap for a nil or empty plaintext.
-var ErrEmptyPlaintext = errors.New("kms: empty plaintext")
-
-// ErrClosed is returned by a Keeper after Close.
-var ErrClosed = errors.New("kms: keeper is closed")
-
-// ErrUnknownScheme is returned by Open for a URL whose scheme no imported
-// driver registered.
+// ErrUnknownScheme is returned by Open and Name for a URL whose scheme no
+// imported driver registered.
 var ErrUnknownScheme = errors.New("kms: unknown URL scheme")
 
-// lookupScheme returns the driver registered for scheme.
-func lookupScheme(name string) (entry, error) {
-	registryMu.RLock()
-	sc, ok := registry[name]
-	registryMu.RUnlock()
-	if !ok {
-		return entry{}, fmt.Errorf("%w %q (registered: %s)", ErrUnknownScheme, name, strings.Join(Schemes(), ", "))
-	}
-	return sc, nil
-}
+var (
+	errEmptyPlaintext = errors.New("kms: empty plaintext")
+	errClosed         = errors.New("kms: keeper is closed")
+	errNoPurpose      = errors.New("kms: the wrap context has no purpose")
+)
 
 // IsRetryable reports whether err, or an error it wraps, is a transient KMS
 // failure worth retrying with backoff: the service was unavailable,
 // throttled, or timed out on its side. Cancellation of the caller's own
-// context is not retryable.
+// context is not retryable. An error is retryable when it, or one it wraps,
+// has a method Retryable() bool that reports true.
 func IsRetryable(err error) bool {
 	var r interface{ Retryable() bool }
 	return errors.As(err, &r) && r.Retryable()
 }
-
-// RetryableError marks Err as transient. Drivers return it for errors that
-// [IsRetryable] must accept.
-type RetryableError struct{ Err error }
-
-func (e *RetryableError) Error() string   { return e.Err.Error() }
-func (e *RetryableError) Unwrap() error   { return e.Err }
-func (e *RetryableError) Retryable() bool { return true }
 
 // Keeper wraps and unwraps data keys with one master key. It is safe for
 // concurrent use.
@@ -139,44 +126,49 @@ func NewKeeper(uri string, drv Driver) *Keeper {
 // table: it names the key, never how to reach it (see [Name]).
 func (k *Keeper) URI() string { return k.uri }
 
-// Wrap encrypts a data key under the master key, binding aad.
-func (k *Keeper) Wrap(ctx context.Context, plaintext, aad []byte) ([]byte, error) {
+// Wrap encrypts a data key under the master key, binding wc: the blob
+// unwraps only with an equal WrapContext.
+func (k *Keeper) Wrap(ctx context.Context, plaintext []byte, wc WrapContext) ([]byte, error) {
 	k.mu.RLock()
 	defer k.mu.RUnlock()
 	if k.closed {
-		return nil, ErrClosed
+		return nil, errClosed
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("kms: wrap: %w", err)
 	}
 	if len(plaintext) == 0 {
-		return nil, ErrEmptyPlaintext
+		return nil, errEmptyPlaintext
 	}
-	out, err := k.drv.Wrap(ctx, plaintext, aad)
+	if wc.Purpose == "" {
+		return nil, errNoPurpose
+	}
+	out, err := k.drv.Wrap(ctx, plaintext, wc)
 	if err != nil {
 		return nil, wrapErr("wrap", err)
 	}
 	return out, nil
 }
 
-// Unwrap decrypts a data key wrapped by Wrap with the same aad.
-func (k *Keeper) Unwrap(ctx context.Context, ciphertext, aad []byte) ([]byte, error) {
+// Unwrap decrypts a data key wrapped by Wrap with an equal wc. Every way
+// the blob can fail to authenticate is [ErrUnwrap].
+func (k *Keeper) Unwrap(ctx context.Context, ciphertext []byte, wc WrapContext) ([]byte, error) {
 	k.mu.RLock()
 	defer k.mu.RUnlock()
 	if k.closed {
-		return nil, ErrClosed
+		return nil, errClosed
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("kms: unwrap: %w", err)
 	}
-	out, err := k.drv.Unwrap(ctx, ciphertext, aad)
+	out, err := k.drv.Unwrap(ctx, ciphertext, wc)
 	if err != nil {
 		return nil, wrapErr("unwrap", err)
 	}
 	return out, nil
 }
 
-// Close releases the driver. Calls after Close return [ErrClosed].
+// Close releases the driver. Calls after Close fail.
 func (k *Keeper) Close() error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
@@ -199,16 +191,17 @@ func wrapErr(op string, err error) error {
 	return fmt.Errorf("kms: %s: %w", op, err)
 }
 
-// Opener opens a Driver for a URL of its scheme. The returned URI is the
-// canonical name of the key stored in the key table (usually the URL
-// without options that only say how to connect); for a URL that names its
-// key fully it must equal what the scheme's [Namer] returns.
-type Opener func(ctx context.Context, u *url.URL) (drv Driver, uri string, err error)
+// opener connects to the master key a URL of its scheme names and returns
+// the key's canonical name; namer only parses such a URL into that name.
+type (
+	opener func(ctx context.Context, u *url.URL) (drv Driver, name string, err error)
+	namer  func(u *url.URL) (string, error)
+)
 
 // entry is what a driver registered for its scheme.
 type entry struct {
-	open Opener
-	name Namer
+	open opener
+	name namer
 }
 
 var (
@@ -216,11 +209,21 @@ var (
 	registry   = map[string]entry{}
 )
 
-// Register makes a driver available to [Open] and [Name] under scheme:
-// open connects to a master key, name only parses a URL into the key's
-// canonical name. It panics if scheme is registered twice or either
-// function is nil, programmer errors like database/sql's.
-func Register(scheme string, open Opener, name Namer) {
+// Register makes a driver available to [Open] and [Name] under scheme, as
+// database/sql drivers do from their package's init. open connects to the
+// master key u names and returns its canonical name (for a URL that names
+// its key fully, what name returns). name only parses u into the key's
+// canonical name: the parts that identify the key (for Cloud KMS the
+// CryptoKey, for a key file its path and key id), without those that only
+// say how to reach it (endpoint, credentials, insecure transport, skipped
+// checks); it must do no I/O, because it is given names read from a key
+// table, which an attacker may have written. Register panics if scheme is
+// registered twice or either function is nil, programmer errors like
+// database/sql's.
+func Register(scheme string,
+	open func(ctx context.Context, u *url.URL) (drv Driver, name string, err error),
+	name func(u *url.URL) (string, error),
+) {
 	registryMu.Lock()
 	defer registryMu.Unlock()
 	if _, dup := registry[scheme]; dup {
@@ -232,8 +235,19 @@ func Register(scheme string, open Opener, name Namer) {
 	registry[scheme] = entry{open: open, name: name}
 }
 
-// Schemes lists the registered URL schemes, sorted.
-func Schemes() []string {
+// lookupScheme returns the driver registered for scheme.
+func lookupScheme(name string) (entry, error) {
+	registryMu.RLock()
+	sc, ok := registry[name]
+	registryMu.RUnlock()
+	if !ok {
+		return entry{}, fmt.Errorf("%w %q (registered: %s)", ErrUnknownScheme, name, strings.Join(schemes(), ", "))
+	}
+	return sc, nil
+}
+
+// schemes lists the registered URL schemes, sorted, for error messages.
+func schemes() []string {
 	registryMu.RLock()
 	defer registryMu.RUnlock()
 	out := make([]string, 0, len(registry))

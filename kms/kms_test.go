@@ -5,13 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
 
+	"github.com/colcrypt/colcrypt/internal/kmserr"
 	"github.com/colcrypt/colcrypt/kms"
 )
+
+// wc is the wrap context of the tests' data keys.
+var wc = kms.WrapContext{Purpose: "colcrypt/dek/v1", Tenant: "tenant-a", Version: 1}
 
 // fakeDriver returns err from every call (or echoes its input) and counts
 // calls and closes.
@@ -21,7 +24,7 @@ type fakeDriver struct {
 	closes atomic.Int64
 }
 
-func (d *fakeDriver) Wrap(_ context.Context, pt, _ []byte) ([]byte, error) {
+func (d *fakeDriver) Wrap(_ context.Context, pt []byte, _ kms.WrapContext) ([]byte, error) {
 	d.calls.Add(1)
 	if d.err != nil {
 		return nil, d.err
@@ -29,7 +32,7 @@ func (d *fakeDriver) Wrap(_ context.Context, pt, _ []byte) ([]byte, error) {
 	return append([]byte("wrapped:"), pt...), nil
 }
 
-func (d *fakeDriver) Unwrap(_ context.Context, ct, _ []byte) ([]byte, error) {
+func (d *fakeDriver) Unwrap(_ context.Context, ct []byte, _ kms.WrapContext) ([]byte, error) {
 	d.calls.Add(1)
 	if d.err != nil {
 		return nil, d.err
@@ -98,15 +101,12 @@ func TestOpen(t *testing.T) {
 	if got, want := k.String(), "kms.Keeper(kmstestfake://key1)"; got != want {
 		t.Errorf("String() = %q, want %q", got, want)
 	}
-	blob, err := k.Wrap(ctx, []byte("dek"), nil)
+	blob, err := k.Wrap(ctx, []byte("dek"), wc)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, err := k.Unwrap(ctx, blob, nil); err != nil || string(got) != "dek" {
+	if got, err := k.Unwrap(ctx, blob, wc); err != nil || string(got) != "dek" {
 		t.Errorf("Unwrap(Wrap(dek)) = %q, %v; want dek, nil", got, err)
-	}
-	if !slices.Contains(kms.Schemes(), "kmstestfake") || !slices.IsSorted(kms.Schemes()) {
-		t.Errorf("Schemes() = %v, want a sorted list with kmstestfake", kms.Schemes())
 	}
 }
 
@@ -148,7 +148,7 @@ func TestRegisterTwicePanics(t *testing.T) {
 // once and keeps it reachable with errors.Is and errors.As.
 func TestErrorsAreWrapped(t *testing.T) {
 	boom := errors.New("fakedriver: boom")
-	retry := &kms.RetryableError{Err: errors.New("fakedriver: unavailable")}
+	retry := kmserr.Retryable(errors.New("fakedriver: unavailable"))
 	tests := []struct {
 		name      string
 		err       error
@@ -163,8 +163,8 @@ func TestErrorsAreWrapped(t *testing.T) {
 	}
 	for _, tt := range tests {
 		k := kms.NewKeeper("fake://k", &fakeDriver{err: tt.err})
-		_, werr := k.Wrap(t.Context(), []byte("dek"), nil)
-		_, uerr := k.Unwrap(t.Context(), []byte("blob"), nil)
+		_, werr := k.Wrap(t.Context(), []byte("dek"), wc)
+		_, uerr := k.Unwrap(t.Context(), []byte("blob"), wc)
 		if werr == nil || werr.Error() != tt.wantWrap {
 			t.Errorf("%s: Wrap err = %v, want %q", tt.name, werr, tt.wantWrap)
 		}
@@ -194,11 +194,11 @@ func TestClosedKeeper(t *testing.T) {
 	if n := drv.closes.Load(); n != 1 {
 		t.Errorf("driver closed %d times, want 1", n)
 	}
-	if _, err := k.Wrap(t.Context(), []byte("dek"), nil); !errors.Is(err, kms.ErrClosed) {
-		t.Errorf("Wrap after Close err = %v, want ErrClosed", err)
+	if _, err := k.Wrap(t.Context(), []byte("dek"), wc); err == nil || !strings.Contains(err.Error(), "closed") {
+		t.Errorf("Wrap after Close err = %v, want a closed keeper's error", err)
 	}
-	if _, err := k.Unwrap(t.Context(), []byte("blob"), nil); !errors.Is(err, kms.ErrClosed) {
-		t.Errorf("Unwrap after Close err = %v, want ErrClosed", err)
+	if _, err := k.Unwrap(t.Context(), []byte("blob"), wc); err == nil || !strings.Contains(err.Error(), "closed") {
+		t.Errorf("Unwrap after Close err = %v, want a closed keeper's error", err)
 	}
 	if n := drv.calls.Load(); n != 0 {
 		t.Errorf("driver called %d times after Close, want 0", n)
@@ -212,16 +212,19 @@ func TestKeeperChecksBeforeDriver(t *testing.T) {
 	k := kms.NewKeeper("fake://k", drv)
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	if _, err := k.Wrap(ctx, []byte("dek"), nil); !errors.Is(err, context.Canceled) || kms.IsRetryable(err) {
+	if _, err := k.Wrap(ctx, []byte("dek"), wc); !errors.Is(err, context.Canceled) || kms.IsRetryable(err) {
 		t.Errorf("Wrap(cancelled) err = %v, want context.Canceled, not retryable", err)
 	}
-	if _, err := k.Unwrap(ctx, []byte("blob"), nil); !errors.Is(err, context.Canceled) {
+	if _, err := k.Unwrap(ctx, []byte("blob"), wc); !errors.Is(err, context.Canceled) {
 		t.Errorf("Unwrap(cancelled) err = %v, want context.Canceled", err)
 	}
 	for _, pt := range [][]byte{nil, {}} {
-		if _, err := k.Wrap(t.Context(), pt, nil); !errors.Is(err, kms.ErrEmptyPlaintext) {
-			t.Errorf("Wrap(%#v) err = %v, want ErrEmptyPlaintext", pt, err)
+		if _, err := k.Wrap(t.Context(), pt, wc); err == nil || kms.IsRetryable(err) {
+			t.Errorf("Wrap(%#v) err = %v, want an error, not retryable", pt, err)
 		}
+	}
+	if _, err := k.Wrap(t.Context(), []byte("dek"), kms.WrapContext{Tenant: "t"}); err == nil {
+		t.Errorf("Wrap(context without a purpose) err = nil, want an error")
 	}
 	if n := drv.calls.Load(); n != 0 {
 		t.Errorf("driver called %d times, want 0", n)
@@ -244,17 +247,13 @@ func TestIsRetryable(t *testing.T) {
 		{context.Canceled, false},
 		{kms.ErrUnwrap, false},
 		{notRetryable{}, false},
-		{&kms.RetryableError{Err: errors.New("x")}, true},
-		{fmt.Errorf("a: %w", &kms.RetryableError{Err: errors.New("x")}), true},
-		{errors.Join(errors.New("a"), &kms.RetryableError{Err: errors.New("x")}), true},
+		{kmserr.Retryable(errors.New("x")), true},
+		{fmt.Errorf("a: %w", kmserr.Retryable(errors.New("x"))), true},
+		{errors.Join(errors.New("a"), kmserr.Retryable(errors.New("x"))), true},
 	}
 	for _, tt := range tests {
 		if got := kms.IsRetryable(tt.err); got != tt.want {
 			t.Errorf("IsRetryable(%v) = %v, want %v", tt.err, got, tt.want)
 		}
-	}
-	inner := errors.New("inner")
-	if r := (&kms.RetryableError{Err: inner}); !errors.Is(r, inner) || r.Error() != "inner" {
-		t.Errorf("RetryableError{inner}: Is = %v, Error = %q; want true, inner", errors.Is(r, inner), r.Error())
 	}
 }

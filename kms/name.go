@@ -6,18 +6,7 @@ import (
 	"net/url"
 )
 
-// Namer returns the canonical name of the master key a URL of its scheme
-// names: the parts that identify the key (for Cloud KMS the CryptoKey's
-// resource name, for a key file its path and key id), without the parts
-// that only say how to reach it (endpoint, credentials, insecure
-// transport, skipped checks). It must only parse: no I/O, no file read,
-// no connection, because it is given names read from a key table, which
-// an attacker may have written.
-type Namer func(u *url.URL) (string, error)
-
-// ErrInvalidName is returned by [Name] for a URL its scheme's driver
-// cannot read as a master key name.
-var ErrInvalidName = errors.New("kms: invalid master key name")
+var errInvalidName = errors.New("kms: invalid master key name")
 
 // Name returns the canonical name of the master key rawURL names, the
 // form [Keeper.URI] returns and the key table stores. It parses only: it
@@ -28,7 +17,7 @@ var ErrInvalidName = errors.New("kms: invalid master key name")
 func Name(rawURL string) (string, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
-		return "", fmt.Errorf("%w: not a URL", ErrInvalidName)
+		return "", fmt.Errorf("%w: not a URL", errInvalidName)
 	}
 	sc, err := lookupScheme(u.Scheme)
 	if err != nil {
@@ -36,7 +25,7 @@ func Name(rawURL string) (string, error) {
 	}
 	name, err := sc.name(u)
 	if err != nil {
-		return "", fmt.Errorf("%w: %v", ErrInvalidName, err)
+		return "", fmt.Errorf("%w: %v", errInvalidName, err)
 	}
 	return name, nil
 }

@@ -257,9 +257,11 @@ var errKMSDown = errors.New("test kms: down")
 // downKMS is a master key whose every call fails.
 type downKMS struct{}
 
-func (downKMS) Wrap(context.Context, []byte, []byte) ([]byte, error)   { return nil, errKMSDown }
-func (downKMS) Unwrap(context.Context, []byte, []byte) ([]byte, error) { return nil, errKMSDown }
-func (downKMS) Close() error                                           { return nil }
+func (downKMS) Wrap(context.Context, []byte, kms.WrapContext) ([]byte, error) { return nil, errKMSDown }
+func (downKMS) Unwrap(context.Context, []byte, kms.WrapContext) ([]byte, error) {
+	return nil, errKMSDown
+}
+func (downKMS) Close() error { return nil }
 
 // TestKMSFailureStopsJob: a failing KMS is not a row's problem. The job
 // stops with the error, wrapped once with the migrate prefix, having

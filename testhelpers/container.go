@@ -24,21 +24,21 @@ import (
 
 // Environment variables read by the testcontainers path.
 const (
-	// EnvPostgresImage names the Postgres image to start; default
-	// [DefaultPostgresImage]. Where no image registry is reachable, build a
+	// envPostgresImage names the Postgres image to start; default
+	// defaultPostgresImage. Where no image registry is reachable, build a
 	// local one with scripts/build-postgres-image.sh and name it here.
-	EnvPostgresImage = "COLCRYPT_TEST_POSTGRES_IMAGE"
+	envPostgresImage = "COLCRYPT_TEST_POSTGRES_IMAGE"
 
-	// EnvContainersDisabled, when non-empty, says why the testcontainers path
+	// envContainersDisabled, when non-empty, says why the testcontainers path
 	// was deliberately switched off (CI sets it to the reason Docker could not
-	// start). [PostgresContainer] then skips, even under CI=true, with that
+	// start); the container-path tests then skip, even under CI=true, with that
 	// reason; [Postgres] without COLCRYPT_TEST_DATABASE_URL treats it as "no
 	// Postgres" and fails under CI.
-	EnvContainersDisabled = "COLCRYPT_TEST_CONTAINERS_DISABLED"
+	envContainersDisabled = "COLCRYPT_TEST_CONTAINERS_DISABLED"
 )
 
-// DefaultPostgresImage is the image started when EnvPostgresImage is unset.
-const DefaultPostgresImage = "postgres:16-alpine"
+// defaultPostgresImage is the image started when envPostgresImage is unset.
+const defaultPostgresImage = "postgres:16-alpine"
 
 // Labels on the shared container. They let a later test binary on the same
 // host remove a container whose owner died without terminating it (Ryuk, the
@@ -83,7 +83,7 @@ func (i containerInfo) String() string {
 	return fmt.Sprintf("container %s from image %s (ready in %s)", id, i.Image, i.Elapsed.Round(10*time.Millisecond))
 }
 
-// PostgresContainer returns the URL of a fresh database, dropped by
+// containerDatabase returns the URL of a fresh database, dropped by
 // t.Cleanup, on this test binary's shared Postgres container, started with
 // testcontainers-go on first use. Unlike [Postgres] it ignores
 // COLCRYPT_TEST_DATABASE_URL: it is for tests of the container path itself.
@@ -94,10 +94,10 @@ func (i containerInfo) String() string {
 //
 // The container outlives t; end it with [TerminateContainers] or [Main] from
 // TestMain.
-func PostgresContainer(t testing.TB) string {
+func containerDatabase(t testing.TB) string {
 	t.Helper()
-	if reason := os.Getenv(EnvContainersDisabled); reason != "" {
-		t.Skipf("testcontainers path deliberately disabled (%s=%q); this test did NOT run", EnvContainersDisabled, reason)
+	if reason := os.Getenv(envContainersDisabled); reason != "" {
+		t.Skipf("testcontainers path deliberately disabled (%s=%q); this test did NOT run", envContainersDisabled, reason)
 	}
 	return freshDatabase(t, postgresContainer(t))
 }
@@ -106,9 +106,9 @@ func PostgresContainer(t testing.TB) string {
 // it on first use.
 func postgresContainer(t testing.TB) string {
 	t.Helper()
-	if reason := os.Getenv(EnvContainersDisabled); reason != "" {
+	if reason := os.Getenv(envContainersDisabled); reason != "" {
 		unavailable(t, "%s is not set and the testcontainers path is disabled (%s=%q)",
-			EnvDatabaseURL, EnvContainersDisabled, reason)
+			envDatabaseURL, envContainersDisabled, reason)
 		return ""
 	}
 
@@ -123,7 +123,7 @@ func postgresContainer(t testing.TB) string {
 	}
 	switch {
 	case shared.dockerErr != nil:
-		unavailable(t, "%s is not set and Docker is not available for testcontainers: %v", EnvDatabaseURL, shared.dockerErr)
+		unavailable(t, "%s is not set and Docker is not available for testcontainers: %v", envDatabaseURL, shared.dockerErr)
 		return ""
 	case shared.err != nil:
 		t.Fatalf("testhelpers: start Postgres container: %v", shared.err)
@@ -144,9 +144,9 @@ func startShared() {
 	}
 	removeOrphans(ctx)
 
-	image := os.Getenv(EnvPostgresImage)
+	image := os.Getenv(envPostgresImage)
 	if image == "" {
-		image = DefaultPostgresImage
+		image = defaultPostgresImage
 	}
 	var pw [12]byte
 	rand.Read(pw[:])
@@ -187,7 +187,7 @@ func startShared() {
 			_ = ctr.Terminate(context.Background(), testcontainers.StopTimeout(0))
 		}
 		shared.err = fmt.Errorf("image %s: %w (without an image registry, build a local image with scripts/build-postgres-image.sh and set %s)",
-			image, err, EnvPostgresImage)
+			image, err, envPostgresImage)
 		return
 	}
 	u, err := ctr.ConnectionString(ctx, "sslmode=disable")
@@ -277,7 +277,7 @@ func processAlive(pid int) bool {
 // every single test. Without it, a container lives on until Ryuk reaps it
 // or the next test binary on this host removes it as an orphan.
 func TerminateContainers() error {
-	return errors.Join(terminatePostgresContainer(), TerminateMySQLContainer())
+	return errors.Join(terminatePostgresContainer(), terminateMySQLContainer())
 }
 
 func terminatePostgresContainer() error {

@@ -25,11 +25,11 @@ func TestMain(m *testing.M) { Main(m) }
 // binary's container, checks that the URL leads into it, and round-trips a
 // row. CI runs it with -v first, so its log shows the container.
 func TestPostgresContainer(t *testing.T) {
-	u := PostgresContainer(t)
+	u := containerDatabase(t)
 	info := shared.info
 	t.Logf("Postgres %s; test database %s", info, redactURL(u))
 	if info.ID == "" {
-		t.Fatalf("PostgresContainer(t) returned a URL but recorded no container")
+		t.Fatalf("containerDatabase(t) returned a URL but recorded no container")
 	}
 
 	ctx := context.Background()
@@ -40,7 +40,7 @@ func TestPostgresContainer(t *testing.T) {
 
 	c, err := pgx.Connect(ctx, u)
 	if err != nil {
-		t.Fatalf("pgx.Connect(PostgresContainer(t)) err = %v", err)
+		t.Fatalf("pgx.Connect(containerDatabase(t)) err = %v", err)
 	}
 	defer c.Close(ctx)
 
@@ -66,7 +66,7 @@ func TestPostgresContainer(t *testing.T) {
 	}
 	parsed, err := url.Parse(u)
 	if err != nil {
-		t.Fatalf("url.Parse(PostgresContainer(t)) err = %v", err)
+		t.Fatalf("url.Parse(containerDatabase(t)) err = %v", err)
 	}
 	mapped, err := shared.ctr.MappedPort(ctx, "5432/tcp")
 	if err != nil {
@@ -96,10 +96,10 @@ func TestPostgresContainer(t *testing.T) {
 	}
 
 	// A second database comes from the same container: one per binary.
-	u2 := PostgresContainer(t)
+	u2 := containerDatabase(t)
 	p2, _ := url.Parse(u2)
 	if shared.info.ID != info.ID || p2.Host != parsed.Host || p2.Path == parsed.Path {
-		t.Errorf("second PostgresContainer(t) = container %s, host %s, db %s; want container %s, host %s, another db",
+		t.Errorf("second containerDatabase(t) = container %s, host %s, db %s; want container %s, host %s, another db",
 			shared.info.ID, p2.Host, p2.Path, info.ID, parsed.Host)
 	}
 }
@@ -107,16 +107,16 @@ func TestPostgresContainer(t *testing.T) {
 // TestContainersDisabled: the CI switch makes the container test skip with
 // its reason, while Postgres(t) with no server still fails under CI.
 func TestContainersDisabled(t *testing.T) {
-	t.Setenv(EnvContainersDisabled, "dockerd did not start")
-	t.Setenv(EnvDatabaseURL, "")
+	t.Setenv(envContainersDisabled, "dockerd did not start")
+	t.Setenv(envDatabaseURL, "")
 
 	for _, ci := range []string{"true", ""} {
 		t.Setenv("CI", ci)
 
 		r := &tbRecorder{TB: t}
-		r.run(func(tb testing.TB) { PostgresContainer(tb) })
+		r.run(func(tb testing.TB) { containerDatabase(tb) })
 		if !strings.Contains(r.skipped, "deliberately disabled") || !strings.Contains(r.skipped, "dockerd did not start") || r.failed != "" {
-			t.Errorf("CI=%q: PostgresContainer: skipped %q, failed %q; want a skip that gives the reason", ci, r.skipped, r.failed)
+			t.Errorf("CI=%q: containerDatabase: skipped %q, failed %q; want a skip that gives the reason", ci, r.skipped, r.failed)
 		}
 
 		r = &tbRecorder{TB: t}
@@ -133,7 +133,7 @@ func TestContainersDisabled(t *testing.T) {
 // TestNoDocker: without a Docker daemon the container path skips, and fails
 // under CI=true; the failed start is remembered, not retried per test.
 func TestNoDocker(t *testing.T) {
-	t.Setenv(EnvContainersDisabled, "")
+	t.Setenv(envContainersDisabled, "")
 	// Set the shared container aside (this binary may have one running) and
 	// put it back afterwards.
 	shared.mu.Lock()
@@ -158,13 +158,13 @@ func TestNoDocker(t *testing.T) {
 	for _, ci := range []string{"true", ""} {
 		t.Setenv("CI", ci)
 		r := &tbRecorder{TB: t}
-		r.run(func(tb testing.TB) { PostgresContainer(tb) })
+		r.run(func(tb testing.TB) { containerDatabase(tb) })
 		msg := r.skipped + r.failed
 		if !strings.Contains(msg, "Docker is not available") || !strings.Contains(msg, "no daemon") {
-			t.Errorf("CI=%q: PostgresContainer without Docker: message %q, want one that says Docker is not available and why", ci, msg)
+			t.Errorf("CI=%q: containerDatabase without Docker: message %q, want one that says Docker is not available and why", ci, msg)
 		}
 		if (ci == "true") != (r.failed != "") {
-			t.Errorf("CI=%q: PostgresContainer without Docker: skipped %q, failed %q; want a failure only under CI", ci, r.skipped, r.failed)
+			t.Errorf("CI=%q: containerDatabase without Docker: skipped %q, failed %q; want a failure only under CI", ci, r.skipped, r.failed)
 		}
 	}
 	if calls != 1 {
@@ -203,8 +203,8 @@ func TestRemoveOrphans(t *testing.T) {
 	if runtime.GOOS == "windows" {
 		t.Skip("removeOrphans does not run on Windows")
 	}
-	if reason := os.Getenv(EnvContainersDisabled); reason != "" {
-		t.Skipf("testcontainers path deliberately disabled (%s=%q); this test did NOT run", EnvContainersDisabled, reason)
+	if reason := os.Getenv(envContainersDisabled); reason != "" {
+		t.Skipf("testcontainers path deliberately disabled (%s=%q); this test did NOT run", envContainersDisabled, reason)
 	}
 	postgresContainer(t) // the shared container, which must survive
 	ctx := context.Background()

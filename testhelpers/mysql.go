@@ -24,24 +24,24 @@ import (
 
 // Environment variables of the MySQL/MariaDB helpers.
 const (
-	// EnvMySQLURL names a MySQL or MariaDB server for tests, as a
+	// envMySQLURL names a MySQL or MariaDB server for tests, as a
 	// go-sql-driver/mysql DSN (not a URL), e.g.
 	// root@tcp(127.0.0.1:3306)/test?parseTime=true. The user must be
 	// allowed to create and drop databases. Each test gets a fresh database
 	// on it, dropped when the test ends.
-	EnvMySQLURL = "COLCRYPT_TEST_MYSQL_URL"
+	envMySQLURL = "COLCRYPT_TEST_MYSQL_URL"
 
-	// EnvMySQLImage names the image the testcontainers path starts when
-	// EnvMySQLURL is unset; default [DefaultMySQLImage]. Official mysql
+	// envMySQLImage names the image the testcontainers path starts when
+	// envMySQLURL is unset; default defaultMySQLImage. Official mysql
 	// images work too: both read the MYSQL_* variables testcontainers'
 	// mysql module sets.
-	EnvMySQLImage = "COLCRYPT_TEST_MYSQL_IMAGE"
+	envMySQLImage = "COLCRYPT_TEST_MYSQL_IMAGE"
 )
 
-// DefaultMySQLImage is the image started when EnvMySQLImage is unset: the
+// defaultMySQLImage is the image started when envMySQLImage is unset: the
 // MariaDB LTS that Debian 12 ships, so a container test and a test against
 // the distribution's server see the same SQL.
-const DefaultMySQLImage = "mariadb:10.11"
+const defaultMySQLImage = "mariadb:10.11"
 
 // MySQL returns a go-sql-driver/mysql DSN of a fresh, empty MySQL or
 // MariaDB database for t, dropped by t.Cleanup. With COLCRYPT_TEST_MYSQL_URL
@@ -58,7 +58,7 @@ const DefaultMySQLImage = "mariadb:10.11"
 // databases.
 func MySQL(t testing.TB) string {
 	t.Helper()
-	base := os.Getenv(EnvMySQLURL)
+	base := os.Getenv(envMySQLURL)
 	if base == "" {
 		base = mysqlContainer(t)
 	}
@@ -119,14 +119,14 @@ func freshMySQLDatabase(t testing.TB, base string) string {
 	t.Helper()
 	cfg, err := parseMySQLDSN(base)
 	if err != nil {
-		t.Fatalf("testhelpers: %s: %v", EnvMySQLURL, err)
+		t.Fatalf("testhelpers: %s: %v", envMySQLURL, err)
 		return ""
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	admin, err := openMySQLAdmin(ctx, cfg)
 	if err != nil {
-		unavailable(t, "no MySQL at %s=%s: %v", EnvMySQLURL, redactMySQLDSN(base), err)
+		unavailable(t, "no MySQL at %s=%s: %v", envMySQLURL, redactMySQLDSN(base), err)
 		return ""
 	}
 	defer admin.Close()
@@ -210,9 +210,9 @@ var sharedMySQL struct {
 // it on first use.
 func mysqlContainer(t testing.TB) string {
 	t.Helper()
-	if reason := os.Getenv(EnvContainersDisabled); reason != "" {
+	if reason := os.Getenv(envContainersDisabled); reason != "" {
 		unavailable(t, "%s is not set and the testcontainers path is disabled (%s=%q)",
-			EnvMySQLURL, EnvContainersDisabled, reason)
+			envMySQLURL, envContainersDisabled, reason)
 		return ""
 	}
 	sharedMySQL.mu.Lock()
@@ -226,7 +226,7 @@ func mysqlContainer(t testing.TB) string {
 	}
 	switch {
 	case sharedMySQL.dockerErr != nil:
-		unavailable(t, "%s is not set and Docker is not available for testcontainers: %v", EnvMySQLURL, sharedMySQL.dockerErr)
+		unavailable(t, "%s is not set and Docker is not available for testcontainers: %v", envMySQLURL, sharedMySQL.dockerErr)
 		return ""
 	case sharedMySQL.err != nil:
 		t.Fatalf("testhelpers: start MySQL container: %v", sharedMySQL.err)
@@ -249,9 +249,9 @@ func startSharedMySQL() {
 	}
 	removeOrphans(ctx)
 
-	image := os.Getenv(EnvMySQLImage)
+	image := os.Getenv(envMySQLImage)
 	if image == "" {
-		image = DefaultMySQLImage
+		image = defaultMySQLImage
 	}
 	var pw [12]byte
 	rand.Read(pw[:])
@@ -259,7 +259,7 @@ func startSharedMySQL() {
 	ctr, dsn, err := runMySQLContainer(ctx, image, hex.EncodeToString(pw[:]))
 	if err != nil {
 		sharedMySQL.err = fmt.Errorf("image %s: %w (where no image registry is reachable, set %s to a MySQL or MariaDB server, e.g. root@tcp(127.0.0.1:3306)/test, or %s to a local image)",
-			image, err, EnvMySQLURL, EnvMySQLImage)
+			image, err, envMySQLURL, envMySQLImage)
 		return
 	}
 	sharedMySQL.ctr = ctr
@@ -313,10 +313,10 @@ func runMySQLContainerDocker(ctx context.Context, image, password string) (*tcmy
 	return ctr, adminDSN(ep), nil
 }
 
-// TerminateMySQLContainer stops and removes the shared MySQL container, if
+// terminateMySQLContainer stops and removes the shared MySQL container, if
 // this test binary started one. [TerminateContainers] (and so [Main]) calls
 // it.
-func TerminateMySQLContainer() error {
+func terminateMySQLContainer() error {
 	sharedMySQL.mu.Lock()
 	defer sharedMySQL.mu.Unlock()
 	ctr := sharedMySQL.ctr

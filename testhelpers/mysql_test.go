@@ -17,7 +17,7 @@ import (
 // on: COLCRYPT_TEST_MYSQL_URL, else the shared container.
 func mysqlServerDSN(t *testing.T) string {
 	t.Helper()
-	if u := os.Getenv(EnvMySQLURL); u != "" {
+	if u := os.Getenv(envMySQLURL); u != "" {
 		return u
 	}
 	return mysqlContainer(t)
@@ -132,13 +132,13 @@ func TestOpenMySQL(t *testing.T) {
 // pass, and the message does not show the password.
 func TestMySQLNoServer(t *testing.T) {
 	// Port 1 on loopback: nothing listens there, the dial fails at once.
-	t.Setenv(EnvMySQLURL, "root:s3cret@tcp(127.0.0.1:1)/test?timeout=2s")
+	t.Setenv(envMySQLURL, "root:s3cret@tcp(127.0.0.1:1)/test?timeout=2s")
 	for _, ci := range []string{"true", ""} {
 		t.Setenv("CI", ci)
 		r := &tbRecorder{TB: t}
 		r.run(func(tb testing.TB) { MySQL(tb) })
 		msg := r.skipped + r.failed
-		if (ci == "true") != (r.failed != "") || !strings.Contains(msg, "no MySQL at "+EnvMySQLURL) {
+		if (ci == "true") != (r.failed != "") || !strings.Contains(msg, "no MySQL at "+envMySQLURL) {
 			t.Errorf("CI=%q: MySQL(no server): skipped %q, failed %q; want a skip, or a failure under CI", ci, r.skipped, r.failed)
 		}
 		if strings.Contains(msg, "s3cret") {
@@ -155,12 +155,12 @@ func TestMySQLBadDSN(t *testing.T) {
 		"root@tcp(127.0.0.1:3306/test",
 		"root@tcp(127.0.0.1:3306)/test?parseTime=maybe",
 	} {
-		t.Setenv(EnvMySQLURL, dsn)
+		t.Setenv(envMySQLURL, dsn)
 		t.Setenv("CI", "")
 		r := &tbRecorder{TB: t}
 		r.run(func(tb testing.TB) { MySQL(tb) })
-		if r.failed == "" || r.skipped != "" || !strings.Contains(r.failed, EnvMySQLURL) {
-			t.Errorf("MySQL(%s=%q): skipped %q, failed %q; want a failure naming the variable", EnvMySQLURL, dsn, r.skipped, r.failed)
+		if r.failed == "" || r.skipped != "" || !strings.Contains(r.failed, envMySQLURL) {
+			t.Errorf("MySQL(%s=%q): skipped %q, failed %q; want a failure naming the variable", envMySQLURL, dsn, r.skipped, r.failed)
 		}
 	}
 }
@@ -205,8 +205,8 @@ func resetSharedMySQL(t *testing.T) {
 // MySQL skips, or fails under CI=true, saying which variable to set; the
 // failed start is remembered, not retried per test.
 func TestMySQLNoDocker(t *testing.T) {
-	t.Setenv(EnvMySQLURL, "")
-	t.Setenv(EnvContainersDisabled, "")
+	t.Setenv(envMySQLURL, "")
+	t.Setenv(envContainersDisabled, "")
 	resetSharedMySQL(t)
 	calls := 0
 	dockerHealth = func(context.Context) error { calls++; return errors.New("no daemon at unix:///var/run/docker.sock") }
@@ -219,8 +219,8 @@ func TestMySQLNoDocker(t *testing.T) {
 		r := &tbRecorder{TB: t}
 		r.run(func(tb testing.TB) { MySQL(tb) })
 		msg := r.skipped + r.failed
-		if !strings.Contains(msg, EnvMySQLURL) || !strings.Contains(msg, "Docker is not available") || !strings.Contains(msg, "no daemon") {
-			t.Errorf("CI=%q: MySQL without server or Docker: message %q, want one naming %s and why Docker is unavailable", ci, msg, EnvMySQLURL)
+		if !strings.Contains(msg, envMySQLURL) || !strings.Contains(msg, "Docker is not available") || !strings.Contains(msg, "no daemon") {
+			t.Errorf("CI=%q: MySQL without server or Docker: message %q, want one naming %s and why Docker is unavailable", ci, msg, envMySQLURL)
 		}
 		if (ci == "true") != (r.failed != "") {
 			t.Errorf("CI=%q: MySQL without server or Docker: skipped %q, failed %q; want a failure only under CI", ci, r.skipped, r.failed)
@@ -235,9 +235,9 @@ func TestMySQLNoDocker(t *testing.T) {
 // (no registry): a failure even outside CI, naming the image and the
 // variables that fix it.
 func TestMySQLImageUnavailable(t *testing.T) {
-	t.Setenv(EnvMySQLURL, "")
-	t.Setenv(EnvContainersDisabled, "")
-	t.Setenv(EnvMySQLImage, "example.invalid/mariadb:10.11")
+	t.Setenv(envMySQLURL, "")
+	t.Setenv(envContainersDisabled, "")
+	t.Setenv(envMySQLImage, "example.invalid/mariadb:10.11")
 	resetSharedMySQL(t)
 	dockerHealth = func(context.Context) error { return nil }
 	var gotImage string
@@ -252,7 +252,7 @@ func TestMySQLImageUnavailable(t *testing.T) {
 		t.Setenv("CI", ci)
 		r := &tbRecorder{TB: t}
 		r.run(func(tb testing.TB) { MySQL(tb) })
-		for _, want := range []string{"example.invalid/mariadb:10.11", "pull access denied", EnvMySQLURL, EnvMySQLImage} {
+		for _, want := range []string{"example.invalid/mariadb:10.11", "pull access denied", envMySQLURL, envMySQLImage} {
 			if !strings.Contains(r.failed, want) {
 				t.Errorf("CI=%q: MySQL with an unpullable image: failed %q, want it to mention %q", ci, r.failed, want)
 			}
@@ -262,7 +262,7 @@ func TestMySQLImageUnavailable(t *testing.T) {
 		}
 	}
 	if gotImage != "example.invalid/mariadb:10.11" {
-		t.Errorf("container image = %q, want the one %s names", gotImage, EnvMySQLImage)
+		t.Errorf("container image = %q, want the one %s names", gotImage, envMySQLImage)
 	}
 }
 
@@ -270,16 +270,16 @@ func TestMySQLImageUnavailable(t *testing.T) {
 // MySQL with no server then fails under CI and skips elsewhere, with the
 // reason.
 func TestMySQLContainersDisabled(t *testing.T) {
-	t.Setenv(EnvMySQLURL, "")
-	t.Setenv(EnvContainersDisabled, "dockerd did not start")
+	t.Setenv(envMySQLURL, "")
+	t.Setenv(envContainersDisabled, "dockerd did not start")
 	resetSharedMySQL(t)
 	for _, ci := range []string{"true", ""} {
 		t.Setenv("CI", ci)
 		r := &tbRecorder{TB: t}
 		r.run(func(tb testing.TB) { MySQL(tb) })
 		msg := r.skipped + r.failed
-		if !strings.Contains(msg, "dockerd did not start") || !strings.Contains(msg, EnvMySQLURL) {
-			t.Errorf("CI=%q: message %q, want the reason and %s", ci, msg, EnvMySQLURL)
+		if !strings.Contains(msg, "dockerd did not start") || !strings.Contains(msg, envMySQLURL) {
+			t.Errorf("CI=%q: message %q, want the reason and %s", ci, msg, envMySQLURL)
 		}
 		if (ci == "true") != (r.failed != "") {
 			t.Errorf("CI=%q: skipped %q, failed %q; want a failure only under CI", ci, r.skipped, r.failed)

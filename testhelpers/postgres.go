@@ -1,6 +1,19 @@
 // Package testhelpers is what a colcrypt user imports into their own tests:
-// a real Postgres per test, fake and local KMS servers, and assertions such
-// as "this column holds no plaintext".
+// a real Postgres or MySQL/MariaDB database per test, and assertions such
+// as "this column holds no plaintext". The fake Cloud KMS is in
+// testhelpers/insecurefakekms.
+//
+// # Environment
+//
+//	COLCRYPT_TEST_DATABASE_URL         a Postgres server; each test gets a fresh database on it
+//	COLCRYPT_TEST_MYSQL_URL            a MySQL or MariaDB server, as a go-sql-driver DSN
+//	                                   (root@tcp(127.0.0.1:3306)/test?parseTime=true)
+//	COLCRYPT_TEST_POSTGRES_IMAGE       the image the testcontainers path starts without a
+//	                                   Postgres URL (default postgres:16-alpine)
+//	COLCRYPT_TEST_MYSQL_IMAGE          the same for MySQL (default mariadb:10.11)
+//	COLCRYPT_TEST_CONTAINERS_DISABLED  non-empty: the container path is off on purpose, and why
+//	CI=true                            a test that needs a database and finds none fails
+//	                                   instead of skipping
 package testhelpers
 
 import (
@@ -19,9 +32,9 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
 )
 
-// EnvDatabaseURL names a Postgres server for tests. Each test gets a fresh
+// envDatabaseURL names a Postgres server for tests. Each test gets a fresh
 // database on it, dropped when the test ends.
-const EnvDatabaseURL = "COLCRYPT_TEST_DATABASE_URL"
+const envDatabaseURL = "COLCRYPT_TEST_DATABASE_URL"
 
 // InCI reports whether tests run under CI (CI=true), where a test that needs
 // Postgres and finds none must fail rather than skip.
@@ -36,7 +49,7 @@ func InCI() bool {
 // testcontainers-go. Without either, t is skipped, or fails under CI=true.
 func Postgres(t testing.TB) string {
 	t.Helper()
-	base := os.Getenv(EnvDatabaseURL)
+	base := os.Getenv(envDatabaseURL)
 	if base == "" {
 		base = postgresContainer(t)
 	}
@@ -73,7 +86,7 @@ func freshDatabase(t testing.TB, base string) string {
 	defer cancel()
 	admin, err := pgx.Connect(ctx, base)
 	if err != nil {
-		unavailable(t, "no Postgres at %s=%s: %v", EnvDatabaseURL, redactURL(base), err)
+		unavailable(t, "no Postgres at %s=%s: %v", envDatabaseURL, redactURL(base), err)
 		return ""
 	}
 	defer admin.Close(context.Background())

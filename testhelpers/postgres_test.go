@@ -47,7 +47,7 @@ func (r *tbRecorder) run(f func(testing.TB)) {
 // on: COLCRYPT_TEST_DATABASE_URL, else the shared container.
 func serverURL(t *testing.T) string {
 	t.Helper()
-	if u := os.Getenv(EnvDatabaseURL); u != "" {
+	if u := os.Getenv(envDatabaseURL); u != "" {
 		return u
 	}
 	return postgresContainer(t)

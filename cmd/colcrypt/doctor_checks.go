@@ -18,10 +18,10 @@ import (
 	"github.com/colcrypt/colcrypt/kms/localkms"
 )
 
-// doctorAAD binds doctor's test blob to doctor: a wrapped data key (whose
-// AAD names its tenant and version) can never be mistaken for it, and the
+// doctorContext binds doctor's test blob to doctor: its purpose is not a
+// data key's, so a wrapped data key can never be mistaken for it, and the
 // test blob can never be passed off as a data key.
-var doctorAAD = []byte("colcrypt doctor test blob v1")
+var doctorContext = kms.WrapContext{Purpose: "colcrypt/doctor-test-blob/v1"}
 
 // Thresholds of the checks. Skew of a second is ordinary NTP noise; a
 // minute means a clock that is not synchronised at all, which makes the
@@ -162,11 +162,11 @@ func masterKeyCheck(ctx context.Context, u string) checkResult {
 		return fail("no randomness", err, "check the host")
 	}
 	start := time.Now()
-	ct, err := kek.Wrap(ctx, blob, doctorAAD)
+	ct, err := kek.Wrap(ctx, blob, doctorContext)
 	if err != nil {
 		return fail("wrap failed", err, "grant this identity encrypt on the key, and check the KMS is reachable")
 	}
-	pt, err := kek.Unwrap(ctx, ct, doctorAAD)
+	pt, err := kek.Unwrap(ctx, ct, doctorContext)
 	defer clear(pt)
 	if err != nil {
 		return fail("unwrap failed", err, "grant this identity decrypt on the key, and check the KMS is reachable")
@@ -356,7 +356,7 @@ func quotaCheck(_ context.Context, k *conn, q quotaFlags, live map[string]int64)
 // keyFileCheck checks the permissions of the key file a local:// URL
 // names; ok is false for other master keys, which have no file here.
 func keyFileCheck(u string) (checkResult, bool) {
-	if !strings.HasPrefix(u, localkms.Scheme+":") {
+	if !strings.HasPrefix(u, "local:") {
 		return checkResult{}, false
 	}
 	r := checkResult{Check: "key_file", Target: u}

@@ -80,7 +80,7 @@ unwrap every data key. Use a cloud KMS (awskms://, gcpkms://) for real data.`,
 func (c *cli) warnKeyFile(urlOrPath string) {
 	err := localkms.CheckURL(urlOrPath)
 	if filepath.IsAbs(urlOrPath) {
-		err = localkms.CheckKeyFile(urlOrPath)
+		err = localkms.CheckURL(localkms.FileURL(urlOrPath, ""))
 	}
 	var ex *localkms.ExposedKeyFileError
 	if !errors.As(err, &ex) {

@@ -210,6 +210,6 @@ type noKMS struct{}
 
 var _ kms.Driver = noKMS{}
 
-func (noKMS) Wrap(context.Context, []byte, []byte) ([]byte, error)   { return nil, errNoKMS }
-func (noKMS) Unwrap(context.Context, []byte, []byte) ([]byte, error) { return nil, errNoKMS }
-func (noKMS) Close() error                                           { return nil }
+func (noKMS) Wrap(context.Context, []byte, kms.WrapContext) ([]byte, error)   { return nil, errNoKMS }
+func (noKMS) Unwrap(context.Context, []byte, kms.WrapContext) ([]byte, error) { return nil, errNoKMS }
+func (noKMS) Close() error                                                    { return nil }

@@ -175,7 +175,8 @@ func run(ctx context.Context, w io.Writer, dsn, kekURL string) error {
 	st := keys.Stats()
 	fmt.Fprintf(w, "KMS calls: %d wraps, %d unwraps", st.KMSWraps, st.KMSUnwraps)
 	if fake != nil {
-		fmt.Fprintf(w, " (fake server counted %d Encrypt, %d Decrypt)", fake.EncryptCalls(), fake.DecryptCalls())
+		enc, dec := fake.Calls()
+		fmt.Fprintf(w, " (fake server counted %d Encrypt, %d Decrypt)", enc, dec)
 	}
 	fmt.Fprintln(w)
 	return nil

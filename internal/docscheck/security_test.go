@@ -19,12 +19,15 @@ var packageDirs = map[string]string{
 	"migrate":      "migrate",
 	"cmd/colcrypt": "cmd/colcrypt",
 	"localkms":     "kms/localkms",
+	"awskms":       "kms/awskms",
+	"kmstest":      "kms/kmstest",
+	"kms":          "kms",
 	"secret":       "internal/secret",
 	"lint":         "internal/lint",
 }
 
 var (
-	pkgRE  = regexp.MustCompile(`(?:^|[;(]\s*|\s)(codec|keystore|field|sqltypes|gormplugin|migrate|cmd/colcrypt|localkms|secret|lint) `)
+	pkgRE  = regexp.MustCompile(`(?:^|[;(]\s*|\s)(codec|keystore|field|sqltypes|gormplugin|migrate|cmd/colcrypt|localkms|awskms|kmstest|kms|secret|lint) `)
 	testRE = regexp.MustCompile("`((?:Test|Fuzz)[A-Za-z0-9_]+)(?:/([A-Za-z0-9_]+))?[^`]*`")
 )
 

@@ -10,6 +10,7 @@ import (
 	"github.com/colcrypt/colcrypt/keystore"
 	"github.com/colcrypt/colcrypt/kms"
 	"github.com/colcrypt/colcrypt/testhelpers"
+	"github.com/colcrypt/colcrypt/testhelpers/insecurefakekms"
 )
 
 // TestSlowKMSFailsAtDeadline makes every KMS call take 2s and gives each
@@ -76,7 +77,7 @@ func TestSlowKMSFailsAtDeadline(t *testing.T) {
 		}, false, false},
 	}
 
-	srv.SetLatency(latency)
+	srv.SetFaults(insecurefakekms.Faults{Latency: latency})
 	before := goroutines()
 	for _, c := range cases {
 		ctx, cancel := context.WithTimeout(ctxFor(c.tenant), deadline)
@@ -107,7 +108,7 @@ func TestSlowKMSFailsAtDeadline(t *testing.T) {
 	}
 	checkNoLeak(t, before, 5*time.Second)
 
-	srv.SetLatency(0)
+	srv.SetFaults(insecurefakekms.Faults{})
 	for _, c := range cases {
 		ctx, cancel := context.WithTimeout(ctxFor(c.tenant), 10*time.Second)
 		if err := c.op(ctx); err != nil {
@@ -139,8 +140,8 @@ func TestSlowKMSCallTimeout(t *testing.T) {
 		keystore.WithKMSTimeout(callTimeout),
 		keystore.WithRetry(maxAttempts, 10*time.Millisecond, 20*time.Millisecond))
 
-	srv.SetLatency(latency)
-	srv.ResetCounts()
+	srv.SetFaults(insecurefakekms.Faults{Latency: latency})
+	enc0, _ := srv.Calls()
 	before := goroutines()
 	ctx, cancel := context.WithTimeout(context.Background(), callerWait)
 	start := time.Now()
@@ -155,8 +156,8 @@ func TestSlowKMSCallTimeout(t *testing.T) {
 	case !errors.As(err, &ke) || ke.Attempts != maxAttempts:
 		t.Errorf("Active(slow-call) err = %v, want a *keystore.KMSError after %d attempts", err, maxAttempts)
 	}
-	if got := srv.EncryptCalls(); got != maxAttempts {
-		t.Errorf("fake EncryptCalls() = %d, want %d", got, maxAttempts)
+	if enc, _ := srv.Calls(); enc-enc0 != maxAttempts {
+		t.Errorf("fake Encrypt calls = %d, want %d", enc-enc0, maxAttempts)
 	}
 	if elapsed > bound {
 		t.Errorf("Active(slow-call) returned after %v, want within %v (%d attempts of %v)", elapsed, bound, maxAttempts, callTimeout)

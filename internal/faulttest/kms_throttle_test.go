@@ -11,6 +11,7 @@ import (
 
 	"github.com/colcrypt/colcrypt/keystore"
 	"github.com/colcrypt/colcrypt/testhelpers"
+	"github.com/colcrypt/colcrypt/testhelpers/insecurefakekms"
 )
 
 // TestKMSThrottling answers every second KMS call with RESOURCE_EXHAUSTED
@@ -50,8 +51,8 @@ func TestKMSThrottling(t *testing.T) {
 	keysB := newStore(t, openKeyDB(t, dsn), kek, retry)
 	usePlugin(t, dbB, keysB)
 
-	srv.ResetCounts()
-	srv.SetFailureRate(0.5, codes.ResourceExhausted)
+	enc0, dec0 := srv.Calls()
+	srv.SetFaults(insecurefakekms.Faults{FailureRate: 0.5, FailureRateCode: codes.ResourceExhausted})
 
 	type row struct {
 		tenant string
@@ -111,11 +112,12 @@ func TestKMSThrottling(t *testing.T) {
 			bad.add("second process: %v", err)
 		}
 	})
-	srv.ClearFailures()
+	srv.SetFaults(insecurefakekms.Faults{})
 	bad.report(t, "operations failed under throttling")
 
 	a, b := keysA.Stats(), keysB.Stats()
-	enc, dec := srv.EncryptCalls(), srv.DecryptCalls()
+	enc, dec := srv.Calls()
+	enc, dec = enc-enc0, dec-dec0
 	calls := uint64(enc + dec)
 	t.Logf("fake KMS: %d Encrypt, %d Decrypt calls; store A %+v; store B %+v", enc, dec, a, b)
 

@@ -26,26 +26,41 @@
 // Credentials come from the SDK's default chain (AWS_ACCESS_KEY_ID and
 // AWS_SECRET_ACCESS_KEY, the shared config and credentials files, SSO, web
 // identity, the container or EC2 role), or from [WithConfig] or
-// [WithClient] when the driver is made with [New].
+// [WithClient] when the keeper is made with [New].
 //
 // # Encryption context
 //
-// colcrypt binds each data key to its associated data (aad; keystore's is
-// the canonical encoding of ("colcrypt/dek/v1", tenant, version)). AWS KMS
-// takes associated data as an encryption context, a map of strings, so the
-// driver sends the aad as
+// colcrypt binds each data key to a kms.WrapContext: its purpose, its
+// tenant and its key version. AWS KMS takes associated data as an
+// encryption context, a map of strings, and the driver sends each field as
+// its own entry:
 //
-//	{"colcrypt-aad": base64(aad)}   (standard base64, padded)
+//	{"colcrypt-purpose": "colcrypt/dek/v1", "colcrypt-tenant": "acme", "colcrypt-key-version": "3"}
 //
-// and no encryption context at all for an empty aad. The encoding is
-// deterministic and one-to-one, so Decrypt succeeds exactly when it is given
-// the aad that Encrypt was given, and any AWS client that knows it can
-// unwrap a key. KMS logs the encryption context in plaintext in CloudTrail.
-// That is fine for colcrypt's aad, which holds a label, the tenant id and
-// the key version, and no key material: it makes every KMS call
-// attributable to a tenant in the audit log. It does mean tenant ids are
-// readable (after base64) by whoever reads the trail; a deployment whose
-// tenant ids are themselves secret should use opaque ids.
+// (colcrypt-tenant is left out for a context with no tenant). Decrypt
+// succeeds exactly when it is given the context Encrypt was given, and any
+// AWS client that knows these three keys can unwrap a key. Because the
+// entries are plain strings, a key policy or IAM policy can condition on
+// them, for example to let one service's role unwrap only its own tenants'
+// keys:
+//
+//	"Condition": {"StringEquals": {"kms:EncryptionContext:colcrypt-tenant": "acme"}}
+//
+// and CloudTrail records each entry readably with every Encrypt and
+// Decrypt, which makes every KMS call attributable to a tenant and key
+// version in the audit log. It also means tenant ids are readable by
+// whoever reads the trail; a deployment whose tenant ids are themselves
+// secret should use opaque ids.
+//
+// Keys wrapped by earlier releases carry the context as a single entry,
+// {"colcrypt-aad": base64(kms.WrapContext.AAD)}. Unwrap tries the
+// entries above first and, when AWS KMS answers that the ciphertext does
+// not match (InvalidCiphertextException), once more with that single
+// entry, so such keys keep unwrapping; each costs one extra Decrypt (once
+// per cache load) until it is rewrapped under another master key, which
+// writes the new form.
+// Both forms bind the same purpose, tenant and version, so the fallback
+// accepts nothing the new form would refuse.
 //
 // # Errors and retries
 //
@@ -61,8 +76,9 @@
 // KMSInternalException, DependencyTimeoutException, KeyUnavailableException,
 // HTTP 500, 502, 503, 504 and 429, connection failures and network timeouts are retryable
 // (kms.IsRetryable); the rest (NotFoundException, AccessDeniedException,
-// DisabledException, KMSInvalidStateException, …) are permanent [Error]s
-// that say what to check. KMSInvalidStateException is permanent because a
+// DisabledException, KMSInvalidStateException, …) are permanent errors
+// that say what to check; errors.As finds the SDK's smithy.APIError (and the
+// service's exception types) through them. KMSInvalidStateException is permanent because a
 // key pending deletion or pending import stays so until someone acts on it.
 // When the caller's context ends, the error matches ctx.Err().
 package awskms
@@ -72,6 +88,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync/atomic"
 
@@ -82,34 +99,49 @@ import (
 	"github.com/colcrypt/colcrypt/kms"
 )
 
+// Encryption context keys; see the package doc.
 const (
-	// AADContextKey is the encryption context key that carries the aad.
-	AADContextKey = "colcrypt-aad"
+	contextPurpose = "colcrypt-purpose"
+	contextTenant  = "colcrypt-tenant"
+	contextVersion = "colcrypt-key-version"
+	// legacyContextKey carried base64(WrapContext.AAD()) in keys wrapped
+	// by earlier releases.
+	legacyContextKey = "colcrypt-aad"
+)
 
-	// MaxPlaintextSize is the largest plaintext AWS KMS Encrypt accepts.
+const (
+	// maxPlaintextSize is the largest plaintext AWS KMS Encrypt accepts.
 	// Larger ones are refused without a request. Data keys are 32 bytes.
-	MaxPlaintextSize = 4096
+	maxPlaintextSize = 4096
 	// maxCiphertextSize is AWS KMS's limit on Decrypt's CiphertextBlob.
 	maxCiphertextSize = 6144
 )
 
-// ErrClosed is returned by a Driver after Close.
-var ErrClosed = errors.New("awskms: driver is closed")
+var errClosed = errors.New("awskms: driver is closed")
 
-// Driver wraps data keys with one AWS KMS key. It is safe for concurrent
+// driver wraps data keys with one AWS KMS key. It is safe for concurrent
 // use.
-type Driver struct {
+type driver struct {
 	client *kmssvc.Client
 	key    keyID
 	region string
 	closed atomic.Bool
 }
 
-var _ kms.Driver = (*Driver)(nil)
+var _ kms.Driver = (*driver)(nil)
 
-// New returns a driver for the KMS key named by keyID: a key id, a key
-// ARN, an alias (alias/NAME) or an alias ARN.
-func New(ctx context.Context, keyID string, opts ...Option) (*Driver, error) {
+// New returns a keeper for the KMS key named by keyID: a key id, a key ARN,
+// an alias (alias/NAME) or an alias ARN. Its URI is the key's canonical
+// URL (awskms:///ARN, or awskms://ID?region=R for a key id or alias).
+func New(ctx context.Context, keyID string, opts ...Option) (*kms.Keeper, error) {
+	d, err := newDriver(ctx, keyID, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return kms.NewKeeper(keyURL(d.key.id, d.region), d), nil
+}
+
+func newDriver(ctx context.Context, keyID string, opts ...Option) (*driver, error) {
 	key, err := parseKeyID(keyID)
 	if err != nil {
 		return nil, err
@@ -122,14 +154,8 @@ func New(ctx context.Context, keyID string, opts ...Option) (*Driver, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Driver{client: client, key: key, region: region}, nil
+	return &driver{client: client, key: key, region: region}, nil
 }
-
-// KeyID is the key id, ARN or alias the driver uses.
-func (d *Driver) KeyID() string { return d.key.id }
-
-// Region is the AWS region the driver calls.
-func (d *Driver) Region() string { return d.region }
 
 // oneAttempt turns off the SDK's retries and body logging for one call;
 // see the package doc. It applies to clients given with WithClient too.
@@ -139,33 +165,42 @@ func oneAttempt(o *kmssvc.Options) {
 	o.ClientLogMode &^= aws.LogRequestWithBody | aws.LogResponseWithBody
 }
 
-// encryptionContext encodes aad as described in the package doc.
-func encryptionContext(aad []byte) map[string]string {
-	if len(aad) == 0 {
-		return nil
+// encryptionContext is wc as the entries described in the package doc.
+func encryptionContext(wc kms.WrapContext) map[string]string {
+	ec := map[string]string{
+		contextPurpose: wc.Purpose,
+		contextVersion: strconv.FormatUint(uint64(wc.Version), 10),
 	}
-	return map[string]string{AADContextKey: base64.StdEncoding.EncodeToString(aad)}
+	if wc.Tenant != "" {
+		ec[contextTenant] = wc.Tenant
+	}
+	return ec
 }
 
-// Wrap encrypts plaintext under the key, binding aad as the encryption
+// legacyEncryptionContext is wc as earlier releases sent it.
+func legacyEncryptionContext(wc kms.WrapContext) map[string]string {
+	return map[string]string{legacyContextKey: base64.StdEncoding.EncodeToString(wc.AAD())}
+}
+
+// Wrap encrypts plaintext under the key, binding wc as the encryption
 // context.
-func (d *Driver) Wrap(ctx context.Context, plaintext, aad []byte) ([]byte, error) {
+func (d *driver) Wrap(ctx context.Context, plaintext []byte, wc kms.WrapContext) ([]byte, error) {
 	if d.closed.Load() {
-		return nil, ErrClosed
+		return nil, errClosed
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("awskms: wrap: %w", err)
 	}
 	if len(plaintext) == 0 {
-		return nil, kms.ErrEmptyPlaintext
+		return nil, errors.New("awskms: wrap: empty plaintext")
 	}
-	if len(plaintext) > MaxPlaintextSize {
-		return nil, fmt.Errorf("awskms: wrap: plaintext is %d bytes; AWS KMS Encrypt takes at most %d", len(plaintext), MaxPlaintextSize)
+	if len(plaintext) > maxPlaintextSize {
+		return nil, fmt.Errorf("awskms: wrap: plaintext is %d bytes; AWS KMS Encrypt takes at most %d", len(plaintext), maxPlaintextSize)
 	}
 	out, err := d.client.Encrypt(ctx, &kmssvc.EncryptInput{
 		KeyId:               aws.String(d.key.id),
 		Plaintext:           plaintext,
-		EncryptionContext:   encryptionContext(aad),
+		EncryptionContext:   encryptionContext(wc),
 		EncryptionAlgorithm: types.EncryptionAlgorithmSpecSymmetricDefault,
 	}, oneAttempt)
 	if err != nil {
@@ -181,10 +216,11 @@ func (d *Driver) Wrap(ctx context.Context, plaintext, aad []byte) ([]byte, error
 }
 
 // Unwrap decrypts ciphertext with the key, which must be the one that
-// wrapped it, and the encryption context of aad.
-func (d *Driver) Unwrap(ctx context.Context, ciphertext, aad []byte) ([]byte, error) {
+// wrapped it, and the encryption context of wc: first as entries, then in
+// the single-entry form of earlier releases (see the package doc).
+func (d *driver) Unwrap(ctx context.Context, ciphertext []byte, wc kms.WrapContext) ([]byte, error) {
 	if d.closed.Load() {
-		return nil, ErrClosed
+		return nil, errClosed
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("awskms: unwrap: %w", err)
@@ -194,10 +230,22 @@ func (d *Driver) Unwrap(ctx context.Context, ciphertext, aad []byte) ([]byte, er
 	if len(ciphertext) == 0 || len(ciphertext) > maxCiphertextSize {
 		return nil, kms.ErrUnwrap
 	}
+	pt, err := d.decrypt(ctx, ciphertext, encryptionContext(wc))
+	if err == errContextMismatch {
+		pt, err = d.decrypt(ctx, ciphertext, legacyEncryptionContext(wc))
+	}
+	if errors.Is(err, kms.ErrUnwrap) {
+		return nil, kms.ErrUnwrap
+	}
+	return pt, err
+}
+
+// decrypt is one Decrypt call with the encryption context ec.
+func (d *driver) decrypt(ctx context.Context, ciphertext []byte, ec map[string]string) ([]byte, error) {
 	out, err := d.client.Decrypt(ctx, &kmssvc.DecryptInput{
 		KeyId:               aws.String(d.key.id),
 		CiphertextBlob:      ciphertext,
-		EncryptionContext:   encryptionContext(aad),
+		EncryptionContext:   ec,
 		EncryptionAlgorithm: types.EncryptionAlgorithmSpecSymmetricDefault,
 	}, oneAttempt)
 	if err != nil {
@@ -217,7 +265,7 @@ func (d *Driver) Unwrap(ctx context.Context, ciphertext, aad []byte) ([]byte, er
 // when the driver's key id says which key that is (an alias does not
 // without a DescribeKey call). AWS KMS always returns the key ARN. Key ids
 // are hex, so case does not matter.
-func (d *Driver) checkResponseKey(op, got string) error {
+func (d *driver) checkResponseKey(op, got string) error {
 	var ok bool
 	switch {
 	case d.key.keyARN != "":
@@ -233,12 +281,12 @@ func (d *Driver) checkResponseKey(op, got string) error {
 	return nil
 }
 
-// Close marks the driver closed; later calls return [ErrClosed]. The SDK's
-// HTTP client has nothing to close: idle connections time out.
-func (d *Driver) Close() error {
+// Close marks the driver closed; later calls fail. The SDK's HTTP client
+// has nothing to close: idle connections time out.
+func (d *driver) Close() error {
 	d.closed.Store(true)
 	return nil
 }
 
-// String names the key; a Driver holds no key material.
-func (d *Driver) String() string { return "awskms.Driver(" + d.key.id + ")" }
+// String names the key; a driver holds no key material.
+func (d *driver) String() string { return "awskms(" + d.key.id + ")" }

@@ -1,4 +1,4 @@
-package awskms_test
+package awskms
 
 import (
 	"bytes"
@@ -14,7 +14,6 @@ import (
 	kmssvc "github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/colcrypt/colcrypt/kms"
-	"github.com/colcrypt/colcrypt/kms/awskms"
 	"github.com/colcrypt/colcrypt/kms/kmstest"
 )
 
@@ -39,7 +38,7 @@ func TestConformance(t *testing.T) {
 		a, b := createKey(t, admin, symmetric), createKey(t, admin, nil)
 		return &harness{
 			open: func(ctx context.Context, key string) (kms.Driver, error) {
-				return awskms.New(ctx, key, awskms.WithEndpoint(p.URL), awskms.WithConfig(testConfig(a.Region)))
+				return newDriver(ctx, key, WithEndpoint(p.URL), WithConfig(testConfig(a.Region)))
 			},
 			key: a.ID, other: b.ID,
 		}, nil
@@ -65,67 +64,123 @@ func TestConformanceURL(t *testing.T) {
 	})
 }
 
-// TestRequests checks what the driver sends to local-kms, and that the
-// documented encryption context is all another AWS client needs to
-// decrypt a wrapped key.
+// TestRequests checks what the driver sends to local-kms: the wrap
+// context as readable entries (purpose, tenant, key version) that IAM
+// conditions and CloudTrail can use, and that those entries are all
+// another AWS client needs to decrypt a wrapped key.
 func TestRequests(t *testing.T) {
 	ep := localEndpoint(t)
 	admin, p := adminClient(t, ep), newProxy(t, ep)
 	key := createKey(t, admin, nil)
-	d, err := awskms.New(t.Context(), key.ID, awskms.WithEndpoint(p.URL), awskms.WithConfig(testConfig(key.Region)))
+	d, err := newDriver(t.Context(), key.ID, WithEndpoint(p.URL), WithConfig(testConfig(key.Region)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer d.Close()
 	b64 := base64.StdEncoding.EncodeToString
-	for _, a := range [][]byte{aad, nil} {
+	for _, tt := range []struct {
+		wc   kms.WrapContext
+		want map[string]string
+	}{
+		{aad, map[string]string{"colcrypt-purpose": "colcrypt/dek/v1", "colcrypt-tenant": "tenant-a", "colcrypt-key-version": "1"}},
+		{kms.WrapContext{Purpose: "colcrypt/doctor/v1"}, map[string]string{"colcrypt-purpose": "colcrypt/doctor/v1", "colcrypt-key-version": "0"}},
+		{kms.WrapContext{Purpose: "colcrypt/dek/v1", Tenant: "Zürich ü", Version: 1<<32 - 1}, map[string]string{"colcrypt-purpose": "colcrypt/dek/v1", "colcrypt-tenant": "Zürich ü", "colcrypt-key-version": "4294967295"}},
+	} {
 		before := len(p.Calls())
-		blob, err := d.Wrap(t.Context(), dek, a)
+		blob, err := d.Wrap(t.Context(), dek, tt.wc)
 		if err != nil {
-			t.Fatalf("Wrap err = %v", err)
+			t.Fatalf("Wrap(%+v) err = %v", tt.wc, err)
 		}
-		if _, err := d.Unwrap(t.Context(), blob, a); err != nil {
-			t.Fatalf("Unwrap err = %v", err)
+		if _, err := d.Unwrap(t.Context(), blob, tt.wc); err != nil {
+			t.Fatalf("Unwrap(%+v) err = %v", tt.wc, err)
 		}
 		calls := p.Calls()[before:]
 		if len(calls) != 2 || calls[0].Target != "TrentService.Encrypt" || calls[1].Target != "TrentService.Decrypt" {
 			t.Fatalf("Wrap and Unwrap sent %+v, want one Encrypt and one Decrypt", calls)
 		}
-		wantCtx := map[string]any{awskms.AADContextKey: b64(a)}
-		if len(a) == 0 {
-			wantCtx = nil
-		}
 		for i, want := range []map[string]any{
-			{"KeyId": key.ID, "Plaintext": b64(dek), "EncryptionAlgorithm": "SYMMETRIC_DEFAULT", "EncryptionContext": wantCtx},
-			{"KeyId": key.ID, "CiphertextBlob": b64(blob), "EncryptionAlgorithm": "SYMMETRIC_DEFAULT", "EncryptionContext": wantCtx},
+			{"KeyId": key.ID, "Plaintext": b64(dek), "EncryptionAlgorithm": "SYMMETRIC_DEFAULT", "EncryptionContext": tt.want},
+			{"KeyId": key.ID, "CiphertextBlob": b64(blob), "EncryptionAlgorithm": "SYMMETRIC_DEFAULT", "EncryptionContext": tt.want},
 		} {
-			if wantCtx == nil {
-				delete(want, "EncryptionContext")
-			}
 			var got map[string]any
 			if err := json.Unmarshal(calls[i].Body, &got); err != nil {
 				t.Fatalf("%s body: %v", calls[i].Target, err)
 			}
 			if !jsonEqual(got, want) {
-				t.Errorf("aad %q: %s body fields = %v, want %v", a, calls[i].Target, slices.Sorted(maps.Keys(got)), slices.Sorted(maps.Keys(want)))
+				t.Errorf("%+v: %s body fields = %v, want %v", tt.wc, calls[i].Target, slices.Sorted(maps.Keys(got)), slices.Sorted(maps.Keys(want)))
 				if ctx, ok := got["EncryptionContext"]; ok {
-					t.Errorf("aad %q: %s EncryptionContext = %v, want %v", a, calls[i].Target, ctx, wantCtx)
+					t.Errorf("%+v: %s EncryptionContext = %v, want %v", tt.wc, calls[i].Target, ctx, tt.want)
 				}
 			}
 		}
-		// Any AWS client that knows the encoding can unwrap.
+		// Any AWS client that knows the entries can unwrap.
 		out, err := admin.Decrypt(t.Context(), &kmssvc.DecryptInput{
 			KeyId:             aws.String(key.ARN),
 			CiphertextBlob:    blob,
-			EncryptionContext: map[string]string{awskms.AADContextKey: b64(a)},
+			EncryptionContext: tt.want,
 		})
-		if len(a) == 0 {
-			// An empty aad is no context at all.
-			out, err = admin.Decrypt(t.Context(), &kmssvc.DecryptInput{KeyId: aws.String(key.ARN), CiphertextBlob: blob})
-		}
 		if err != nil || !bytes.Equal(out.Plaintext, dek) {
-			t.Errorf("aad %q: SDK Decrypt with the documented encryption context err = %v", a, err)
+			t.Errorf("%+v: SDK Decrypt with the documented encryption context err = %v", tt.wc, err)
 		}
+	}
+}
+
+// TestLegacyContext: a key wrapped the way earlier releases wrapped it,
+// with the whole context as one base64 entry, still unwraps with the
+// driver (one Decrypt with the entries, refused, then one with the old
+// form), but only for its own tenant and version.
+func TestLegacyContext(t *testing.T) {
+	ep := localEndpoint(t)
+	admin, p := adminClient(t, ep), newProxy(t, ep)
+	key := createKey(t, admin, nil)
+	d, err := newDriver(t.Context(), key.ID, WithEndpoint(p.URL), WithConfig(testConfig(key.Region)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	// What the previous driver sent: {"colcrypt-aad": base64(lp(purpose) ‖
+	// lp(tenant) ‖ lp(version))}, spelled out here rather than taken from
+	// the driver, so a change to either side shows.
+	oldAAD := []byte("\x0fcolcrypt/dek/v1\x08tenant-a\x011")
+	if !bytes.Equal(oldAAD, aad.AAD()) {
+		t.Fatalf("WrapContext.AAD() = %q, want the encoding earlier releases bound, %q", aad.AAD(), oldAAD)
+	}
+	enc, err := admin.Encrypt(t.Context(), &kmssvc.EncryptInput{
+		KeyId:             aws.String(key.ID),
+		Plaintext:         dek,
+		EncryptionContext: map[string]string{"colcrypt-aad": base64.StdEncoding.EncodeToString(oldAAD)},
+	})
+	if err != nil {
+		t.Fatalf("SDK Encrypt with the old context err = %v", err)
+	}
+	before := len(p.Calls())
+	got, err := d.Unwrap(t.Context(), enc.CiphertextBlob, aad)
+	if err != nil || !bytes.Equal(got, dek) {
+		t.Fatalf("Unwrap(key wrapped with the old context) = %x, %v; want the key, nil", got, err)
+	}
+	if n := len(p.Calls()) - before; n != 2 {
+		t.Errorf("Unwrap of an old key sent %d requests, want 2 (the entries, then the old form)", n)
+	}
+	for _, wrong := range []kms.WrapContext{
+		{Purpose: "colcrypt/dek/v1", Tenant: "tenant-b", Version: 1},
+		{Purpose: "colcrypt/dek/v1", Tenant: "tenant-a", Version: 2},
+	} {
+		if _, err := d.Unwrap(t.Context(), enc.CiphertextBlob, wrong); !errors.Is(err, kms.ErrUnwrap) {
+			t.Errorf("Unwrap(old key, %+v) err = %v, want kms.ErrUnwrap", wrong, err)
+		}
+	}
+	// A key wrapped by this driver is not accepted under the old form
+	// alone: the forms are distinct contexts.
+	blob, err := d.Wrap(t.Context(), dek, aad)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.Decrypt(t.Context(), &kmssvc.DecryptInput{
+		KeyId:             aws.String(key.ID),
+		CiphertextBlob:    blob,
+		EncryptionContext: map[string]string{"colcrypt-aad": base64.StdEncoding.EncodeToString(oldAAD)},
+	}); err == nil {
+		t.Errorf("SDK Decrypt of a new key with the old context succeeded, want InvalidCiphertextException")
 	}
 }
 
@@ -142,7 +197,7 @@ func TestLocalKMSGaps(t *testing.T) {
 	ep := localEndpoint(t)
 	admin := adminClient(t, ep)
 	key := createKey(t, admin, nil)
-	d, err := awskms.New(t.Context(), key.ID, awskms.WithEndpoint(ep), awskms.WithConfig(testConfig(key.Region)))
+	d, err := newDriver(t.Context(), key.ID, WithEndpoint(ep), WithConfig(testConfig(key.Region)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/smithy-go"
 
+	"github.com/colcrypt/colcrypt/internal/kmserr"
 	"github.com/colcrypt/colcrypt/kms"
 )
 
@@ -18,10 +19,10 @@ const (
 	opUnwrap = "unwrap"
 )
 
-// Error is a failed AWS KMS call. It wraps the SDK's error, so errors.As
+// apiError is a failed AWS KMS call. It wraps the SDK's error, so errors.As
 // finds the SDK's types (smithy.APIError, the service's exception types)
-// through it; a retryable one is further wrapped in kms.RetryableError.
-type Error struct {
+// through it; a retryable one is further marked retryable.
+type apiError struct {
 	Op         string // "wrap" or "unwrap"
 	KeyID      string // the key id, ARN or alias
 	Code       string // the AWS error code, e.g. "NotFoundException"; "" when no answer came back
@@ -31,7 +32,7 @@ type Error struct {
 	err        error
 }
 
-func (e *Error) Error() string {
+func (e *apiError) Error() string {
 	s := "awskms: " + e.Op + " with " + e.KeyID + ": "
 	if e.Code != "" {
 		s += e.Code
@@ -50,7 +51,7 @@ func (e *Error) Error() string {
 	return s
 }
 
-func (e *Error) Unwrap() error { return e.err }
+func (e *apiError) Unwrap() error { return e.err }
 
 // unwrapCodes are the Decrypt failures that mean "not a ciphertext of this
 // key with this encryption context": tampered, truncated, wrapped by
@@ -60,6 +61,12 @@ var unwrapCodes = map[string]bool{
 	"InvalidCiphertextException": true,
 	"IncorrectKeyException":      true,
 }
+
+// errContextMismatch is InvalidCiphertextException on Decrypt: not a
+// ciphertext of this key under this encryption context. Unwrap tries the
+// old context form on it (see the package doc) and returns kms.ErrUnwrap
+// in its place.
+var errContextMismatch = fmt.Errorf("%w (InvalidCiphertextException)", kms.ErrUnwrap)
 
 // retryableCodes are KMS's transient failures, beside the SDK's own list
 // (retry.DefaultRetryables: throttling codes such as ThrottlingException
@@ -108,7 +115,7 @@ func hint(code string, retryable bool) string {
 }
 
 // apiError classifies a failed Encrypt or Decrypt; see the package doc.
-func (d *Driver) apiError(ctx context.Context, op string, err error) error {
+func (d *driver) apiError(ctx context.Context, op string, err error) error {
 	// The caller's own cancellation or deadline wins over whatever the
 	// transport reported for it, and is never retryable.
 	if cerr := ctx.Err(); cerr != nil {
@@ -117,10 +124,13 @@ func (d *Driver) apiError(ctx context.Context, op string, err error) error {
 	if dl, ok := ctx.Deadline(); ok && !time.Now().Before(dl) {
 		return fmt.Errorf("awskms: %s: %w", op, context.DeadlineExceeded)
 	}
-	e := &Error{Op: op, KeyID: d.key.id, Message: err.Error(), err: err}
+	e := &apiError{Op: op, KeyID: d.key.id, Message: err.Error(), err: err}
 	var ae smithy.APIError
 	if errors.As(err, &ae) {
 		e.Code, e.Message = ae.ErrorCode(), ae.ErrorMessage()
+		if op == opUnwrap && e.Code == "InvalidCiphertextException" {
+			return errContextMismatch
+		}
 		if op == opUnwrap && unwrapCodes[e.Code] {
 			return kms.ErrUnwrap
 		}
@@ -130,7 +140,7 @@ func (d *Driver) apiError(ctx context.Context, op string, err error) error {
 		e.HTTPStatus, e.RequestID = re.HTTPStatusCode(), re.ServiceRequestID()
 	}
 	if isRetryable(err) {
-		return &kms.RetryableError{Err: e}
+		return kmserr.Retryable(e)
 	}
 	return e
 }

@@ -1,4 +1,4 @@
-package awskms_test
+package awskms
 
 import (
 	"bytes"
@@ -19,7 +19,6 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/colcrypt/colcrypt/kms"
-	"github.com/colcrypt/colcrypt/kms/awskms"
 )
 
 const (
@@ -29,7 +28,7 @@ const (
 
 var (
 	dek = []byte("0123456789abcdef0123456789abcdef")
-	aad = []byte("colcrypt/dek/v1 tenant-a 1")
+	aad = kms.WrapContext{Purpose: "colcrypt/dek/v1", Tenant: "tenant-a", Version: 1}
 )
 
 // fakeKMS is a loopback HTTP server that answers AWS KMS's JSON protocol
@@ -54,10 +53,10 @@ func newFakeKMS(t *testing.T, handle func(w http.ResponseWriter, r *http.Request
 }
 
 // driver makes a driver for key against the fake.
-func (f *fakeKMS) driver(t *testing.T, key string, opts ...awskms.Option) *awskms.Driver {
+func (f *fakeKMS) driver(t *testing.T, key string, opts ...Option) *driver {
 	t.Helper()
-	opts = append([]awskms.Option{awskms.WithEndpoint(f.URL), awskms.WithConfig(testConfig("eu-west-1"))}, opts...)
-	d, err := awskms.New(t.Context(), key, opts...)
+	opts = append([]Option{WithEndpoint(f.URL), WithConfig(testConfig("eu-west-1"))}, opts...)
+	d, err := newDriver(t.Context(), key, opts...)
 	if err != nil {
 		t.Fatalf("New(%s) err = %v", key, err)
 	}
@@ -129,8 +128,15 @@ func TestErrorMapping(t *testing.T) {
 				if err == nil {
 					t.Fatalf("%s with injected %s err = nil, want an error", op, name)
 				}
-				if n := f.calls.Swap(0); n != 1 {
-					t.Errorf("%s with injected %s made %d requests, want 1 (the SDK must not retry)", op, name, n)
+				// InvalidCiphertextException on Decrypt is also what a key
+				// wrapped with the old single-entry context gets: the driver
+				// asks once more in that form, and no more.
+				want := int32(1)
+				if op == "unwrap" && tt.code == "InvalidCiphertextException" {
+					want = 2
+				}
+				if n := f.calls.Swap(0); n != want {
+					t.Errorf("%s with injected %s made %d requests, want %d (the SDK must not retry)", op, name, n, want)
 				}
 				if got := kms.IsRetryable(err); got != tt.retryable {
 					t.Errorf("%s: IsRetryable(%v) = %v, want %v", op, err, got, tt.retryable)
@@ -144,14 +150,14 @@ func TestErrorMapping(t *testing.T) {
 					}
 					return
 				}
-				var ae *awskms.Error
+				var ae *apiError
 				if !errors.As(err, &ae) || ae.Op != op || ae.KeyID != fakeKeyID || ae.HTTPStatus != tt.status {
-					t.Fatalf("%s: errors.As(%v, *awskms.Error) = %+v, want op %s, key %s, status %d", op, err, ae, op, fakeKeyID, tt.status)
+					t.Fatalf("%s: errors.As(%v, *apiError) = %+v, want op %s, key %s, status %d", op, err, ae, op, fakeKeyID, tt.status)
 				}
 				if tt.code != "" {
 					var api smithy.APIError
 					if ae.Code != tt.code || ae.Message != "injected "+tt.code || ae.RequestID != "req-"+tt.code {
-						t.Errorf("%s: *awskms.Error = %+v, want code %s, message %q, request id %q", op, ae, tt.code, "injected "+tt.code, "req-"+tt.code)
+						t.Errorf("%s: *apiError = %+v, want code %s, message %q, request id %q", op, ae, tt.code, "injected "+tt.code, "req-"+tt.code)
 					}
 					if !errors.As(err, &api) || api.ErrorCode() != tt.code {
 						t.Errorf("%s: errors.As(%v, smithy.APIError) code = %v, want %s", op, err, api, tt.code)
@@ -187,9 +193,9 @@ func TestKeeperErrors(t *testing.T) {
 	})
 	k := kms.NewKeeper("awskms://"+fakeKeyID+"?region=eu-west-1", f.driver(t, fakeKeyID))
 	_, err := k.Wrap(t.Context(), dek, aad)
-	var ae *awskms.Error
+	var ae *apiError
 	if !kms.IsRetryable(err) || !errors.As(err, &ae) || !strings.HasPrefix(err.Error(), "kms: wrap: awskms: wrap") {
-		t.Errorf("Keeper.Wrap with ThrottlingException err = %v, want retryable *awskms.Error prefixed once", err)
+		t.Errorf("Keeper.Wrap with ThrottlingException err = %v, want retryable *apiError prefixed once", err)
 	}
 }
 
@@ -197,8 +203,8 @@ func TestKeeperErrors(t *testing.T) {
 func TestLocalErrors(t *testing.T) {
 	ep := localEndpoint(t)
 	admin := adminClient(t, ep)
-	open := func(key string) *awskms.Driver {
-		d, err := awskms.New(t.Context(), key, awskms.WithEndpoint(ep), awskms.WithConfig(testConfig("eu-west-2")))
+	open := func(key string) *driver {
+		d, err := newDriver(t.Context(), key, WithEndpoint(ep), WithConfig(testConfig("eu-west-2")))
 		if err != nil {
 			t.Fatalf("New(%s) err = %v", key, err)
 		}
@@ -244,10 +250,10 @@ func TestLocalErrors(t *testing.T) {
 			_, errs["unwrap"] = d.Unwrap(t.Context(), tt.blob, aad)
 		}
 		for op, err := range errs {
-			var ae *awskms.Error
+			var ae *apiError
 			switch {
 			case !errors.As(err, &ae) || ae.Code != tt.code:
-				t.Errorf("%s: %s err = %v, want *awskms.Error with code %s", tt.name, op, err, tt.code)
+				t.Errorf("%s: %s err = %v, want *apiError with code %s", tt.name, op, err, tt.code)
 			case kms.IsRetryable(err) || errors.Is(err, kms.ErrUnwrap):
 				t.Errorf("%s: %s err = %v, want permanent, not ErrUnwrap", tt.name, op, err)
 			case !strings.Contains(err.Error(), tt.hint):
@@ -262,14 +268,14 @@ func TestConnectionRefused(t *testing.T) {
 	srv := httptest.NewServer(http.NotFoundHandler())
 	url := srv.URL
 	srv.Close()
-	d, err := awskms.New(t.Context(), fakeKeyID, awskms.WithEndpoint(url), awskms.WithConfig(testConfig("eu-west-1")))
+	d, err := newDriver(t.Context(), fakeKeyID, WithEndpoint(url), WithConfig(testConfig("eu-west-1")))
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, err = d.Wrap(t.Context(), dek, aad)
-	var ae *awskms.Error
+	var ae *apiError
 	if !kms.IsRetryable(err) || !errors.As(err, &ae) || ae.Code != "" || ae.HTTPStatus != 0 || !strings.Contains(err.Error(), "retry") {
-		t.Errorf("Wrap to a closed port err = %v (%+v), want retryable *awskms.Error without code or status", err, ae)
+		t.Errorf("Wrap to a closed port err = %v (%+v), want retryable *apiError without code or status", err, ae)
 	}
 }
 
@@ -279,7 +285,7 @@ func TestNetworkTimeout(t *testing.T) {
 	f := newFakeKMS(t, func(w http.ResponseWriter, r *http.Request, target string) { <-r.Context().Done() })
 	cfg := testConfig("eu-west-1")
 	cfg.HTTPClient = &http.Client{Timeout: 50 * time.Millisecond}
-	d := f.driver(t, fakeKeyID, awskms.WithConfig(cfg))
+	d := f.driver(t, fakeKeyID, WithConfig(cfg))
 	_, err := d.Unwrap(t.Context(), []byte("blob"), aad)
 	if !kms.IsRetryable(err) || errors.Is(err, kms.ErrUnwrap) || errors.Is(err, context.DeadlineExceeded) && t.Context().Err() != nil {
 		t.Errorf("Unwrap with an HTTP client timeout err = %v, want retryable", err)
@@ -348,10 +354,10 @@ func TestResponseNamesAnotherKey(t *testing.T) {
 func TestRefusedWithoutRequest(t *testing.T) {
 	f := newFakeKMS(t, func(w http.ResponseWriter, r *http.Request, target string) { writeOK(w, target, fakeKeyARN) })
 	d := f.driver(t, fakeKeyID)
-	if _, err := d.Wrap(t.Context(), make([]byte, awskms.MaxPlaintextSize+1), aad); err == nil || kms.IsRetryable(err) || !strings.Contains(err.Error(), "at most 4096") {
+	if _, err := d.Wrap(t.Context(), make([]byte, maxPlaintextSize+1), aad); err == nil || kms.IsRetryable(err) || !strings.Contains(err.Error(), "at most 4096") {
 		t.Errorf("Wrap(4097 bytes) err = %v, want a permanent size error", err)
 	}
-	if _, err := d.Wrap(t.Context(), make([]byte, awskms.MaxPlaintextSize), aad); err != nil {
+	if _, err := d.Wrap(t.Context(), make([]byte, maxPlaintextSize), aad); err != nil {
 		t.Errorf("Wrap(4096 bytes) err = %v, want nil", err)
 	}
 	f.calls.Store(0)
@@ -361,10 +367,10 @@ func TestRefusedWithoutRequest(t *testing.T) {
 		}
 	}
 	d.Close()
-	if _, err := d.Wrap(t.Context(), dek, aad); !errors.Is(err, awskms.ErrClosed) {
+	if _, err := d.Wrap(t.Context(), dek, aad); !errors.Is(err, errClosed) {
 		t.Errorf("Wrap after Close err = %v, want ErrClosed", err)
 	}
-	if _, err := d.Unwrap(t.Context(), []byte("blob"), aad); !errors.Is(err, awskms.ErrClosed) {
+	if _, err := d.Unwrap(t.Context(), []byte("blob"), aad); !errors.Is(err, errClosed) {
 		t.Errorf("Unwrap after Close err = %v, want ErrClosed", err)
 	}
 	if n := f.calls.Load(); n != 0 {

@@ -37,14 +37,14 @@ func WithEndpoint(endpoint string) Option {
 }
 
 // WithConfig uses cfg (credentials, HTTP client, region, …) instead of the
-// SDK's default configuration chain. The driver copies it and turns off the
+// SDK's default configuration chain. The keeper copies it and turns off the
 // SDK's retries and body logging in its copy.
 func WithConfig(cfg aws.Config) Option {
 	return func(c *config) { c.awsConfig = &cfg }
 }
 
 // WithClient uses an existing KMS client instead of creating one; it may be
-// shared. The driver still turns off the client's retries and body logging
+// shared. The keeper still turns off the client's retries and body logging
 // for each of its own calls.
 func WithClient(client *kmssvc.Client) Option {
 	return func(c *config) { c.client = client }

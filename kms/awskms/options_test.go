@@ -1,4 +1,4 @@
-package awskms_test
+package awskms
 
 import (
 	"encoding/base64"
@@ -14,7 +14,6 @@ import (
 	"github.com/aws/smithy-go/logging"
 
 	"github.com/colcrypt/colcrypt/kms"
-	"github.com/colcrypt/colcrypt/kms/awskms"
 )
 
 func TestNewErrors(t *testing.T) {
@@ -22,22 +21,22 @@ func TestNewErrors(t *testing.T) {
 	tests := []struct {
 		name string
 		key  string
-		opts []awskms.Option
+		opts []Option
 		want string
 	}{
 		{"bad key id", "projects/p/keyRings/r", nil, "not a KMS key identifier"},
 		{"empty key id", "", nil, "not a KMS key identifier"},
 		{"long key id", "alias/" + strings.Repeat("a", 3000), nil, "not a KMS key identifier"},
-		{"client and endpoint", fakeKeyID, []awskms.Option{awskms.WithClient(client), awskms.WithEndpoint("https://h")}, "cannot be combined"},
-		{"client and config", fakeKeyID, []awskms.Option{awskms.WithClient(client), awskms.WithConfig(testConfig("eu-west-1"))}, "cannot be combined"},
-		{"client and region", fakeKeyID, []awskms.Option{awskms.WithClient(client), awskms.WithRegion("eu-west-1")}, "cannot be combined"},
-		{"client in another region than the ARN", "arn:aws:kms:us-east-1:111122223333:key/" + fakeKeyID, []awskms.Option{awskms.WithClient(client)}, "key ARN is in us-east-1"},
-		{"region other than the ARN's", fakeKeyARN, []awskms.Option{awskms.WithRegion("us-east-1"), awskms.WithConfig(testConfig(""))}, "does not match"},
-		{"no region", fakeKeyID, []awskms.Option{awskms.WithConfig(testConfig(""))}, "no region"},
-		{"http to a remote host", fakeKeyID, []awskms.Option{awskms.WithEndpoint("http://kms.example.com"), awskms.WithConfig(testConfig("eu-west-1"))}, "plain http"},
+		{"client and endpoint", fakeKeyID, []Option{WithClient(client), WithEndpoint("https://h")}, "cannot be combined"},
+		{"client and config", fakeKeyID, []Option{WithClient(client), WithConfig(testConfig("eu-west-1"))}, "cannot be combined"},
+		{"client and region", fakeKeyID, []Option{WithClient(client), WithRegion("eu-west-1")}, "cannot be combined"},
+		{"client in another region than the ARN", "arn:aws:kms:us-east-1:111122223333:key/" + fakeKeyID, []Option{WithClient(client)}, "key ARN is in us-east-1"},
+		{"region other than the ARN's", fakeKeyARN, []Option{WithRegion("us-east-1"), WithConfig(testConfig(""))}, "does not match"},
+		{"no region", fakeKeyID, []Option{WithConfig(testConfig(""))}, "no region"},
+		{"http to a remote host", fakeKeyID, []Option{WithEndpoint("http://kms.example.com"), WithConfig(testConfig("eu-west-1"))}, "plain http"},
 	}
 	for _, tt := range tests {
-		d, err := awskms.New(t.Context(), tt.key, tt.opts...)
+		d, err := newDriver(t.Context(), tt.key, tt.opts...)
 		if err == nil || !strings.HasPrefix(err.Error(), "awskms: ") || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("New(%s) err = %v, want one mentioning %q", tt.name, err, tt.want)
 		}
@@ -51,22 +50,22 @@ func TestNewRegion(t *testing.T) {
 	tests := []struct {
 		name string
 		key  string
-		opts []awskms.Option
+		opts []Option
 		want string
 	}{
-		{"from the config", fakeKeyID, []awskms.Option{awskms.WithConfig(testConfig("ap-south-1"))}, "ap-south-1"},
-		{"WithRegion over the config", "alias/app", []awskms.Option{awskms.WithConfig(testConfig("ap-south-1")), awskms.WithRegion("eu-central-1")}, "eu-central-1"},
-		{"the ARN's over the config", fakeKeyARN, []awskms.Option{awskms.WithConfig(testConfig("ap-south-1"))}, "eu-west-1"},
-		{"a client's", fakeKeyID, []awskms.Option{awskms.WithClient(kmssvc.NewFromConfig(testConfig("sa-east-1")))}, "sa-east-1"},
+		{"from the config", fakeKeyID, []Option{WithConfig(testConfig("ap-south-1"))}, "ap-south-1"},
+		{"WithRegion over the config", "alias/app", []Option{WithConfig(testConfig("ap-south-1")), WithRegion("eu-central-1")}, "eu-central-1"},
+		{"the ARN's over the config", fakeKeyARN, []Option{WithConfig(testConfig("ap-south-1"))}, "eu-west-1"},
+		{"a client's", fakeKeyID, []Option{WithClient(kmssvc.NewFromConfig(testConfig("sa-east-1")))}, "sa-east-1"},
 	}
 	for _, tt := range tests {
-		d, err := awskms.New(t.Context(), tt.key, tt.opts...)
+		d, err := newDriver(t.Context(), tt.key, tt.opts...)
 		if err != nil {
 			t.Errorf("New(%s) err = %v", tt.name, err)
 			continue
 		}
-		if d.Region() != tt.want || d.KeyID() != tt.key {
-			t.Errorf("New(%s): Region(), KeyID() = %q, %q; want %q, %q", tt.name, d.Region(), d.KeyID(), tt.want, tt.key)
+		if d.region != tt.want || d.key.id != tt.key {
+			t.Errorf("New(%s): Region(), KeyID() = %q, %q; want %q, %q", tt.name, d.region, d.key.id, tt.want, tt.key)
 		}
 	}
 }
@@ -107,10 +106,10 @@ func TestSDKSettingsOverridden(t *testing.T) {
 	cfg.ClientLogMode = aws.LogRequest | aws.LogRequestWithBody | aws.LogResponseWithBody | aws.LogRetries
 	cfg.Logger = logger
 	client := kmssvc.NewFromConfig(cfg, func(o *kmssvc.Options) { o.BaseEndpoint = aws.String(f.URL) })
-	drivers := map[string]func() (*awskms.Driver, error){
-		"WithClient": func() (*awskms.Driver, error) { return awskms.New(t.Context(), fakeKeyID, awskms.WithClient(client)) },
-		"WithConfig": func() (*awskms.Driver, error) {
-			return awskms.New(t.Context(), fakeKeyID, awskms.WithConfig(cfg), awskms.WithEndpoint(f.URL))
+	drivers := map[string]func() (*driver, error){
+		"WithClient": func() (*driver, error) { return newDriver(t.Context(), fakeKeyID, WithClient(client)) },
+		"WithConfig": func() (*driver, error) {
+			return newDriver(t.Context(), fakeKeyID, WithConfig(cfg), WithEndpoint(f.URL))
 		},
 	}
 	secrets := []string{base64.StdEncoding.EncodeToString(dek), string(dek)}
@@ -150,11 +149,11 @@ func TestSDKSettingsOverridden(t *testing.T) {
 }
 
 func TestDriverString(t *testing.T) {
-	d, err := awskms.New(t.Context(), "alias/app-pii", awskms.WithConfig(testConfig("eu-west-1")))
+	d, err := newDriver(t.Context(), "alias/app-pii", WithConfig(testConfig("eu-west-1")))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := d.String(), "awskms.Driver(alias/app-pii)"; got != want {
+	if got, want := d.String(), "awskms(alias/app-pii)"; got != want {
 		t.Errorf("String() = %q, want %q", got, want)
 	}
 }

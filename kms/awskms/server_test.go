@@ -1,4 +1,4 @@
-package awskms_test
+package awskms
 
 import (
 	"bytes"
@@ -174,6 +174,15 @@ func newProxy(t *testing.T, endpoint string) *proxy {
 	}
 	p := &proxy{admin: adminClient(t, endpoint), arns: map[string]string{}}
 	rp := httputil.NewSingleHostReverseProxy(target)
+	// A transport of its own that never reuses a connection. Sharing
+	// http.DefaultTransport's idle pool, a forwarded POST could be written
+	// on a connection local-kms had just closed (it closes one whenever a
+	// handler panics, which the tamper cases provoke); the transport does
+	// not replay a POST, so the request failed with "use of closed network
+	// connection" and a 502, whichever case was running. A fresh connection
+	// per request costs a loopback handshake and removes that race.
+	transport := &http.Transport{DisableKeepAlives: true}
+	rp.Transport = transport
 	rp.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) {
 		if r.Header.Get("X-Amz-Target") == "TrentService.Decrypt" && (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)) {
 			p.mu.Lock()
@@ -206,6 +215,7 @@ func newProxy(t *testing.T, endpoint string) *proxy {
 	}))
 	t.Cleanup(func() {
 		srv.Close()
+		transport.CloseIdleConnections()
 		p.mu.Lock()
 		defer p.mu.Unlock()
 		if p.crashes+p.otherKeys > 0 {

@@ -10,10 +10,10 @@ import (
 	"github.com/colcrypt/colcrypt/kms"
 )
 
-// Scheme is the kms.Open URL scheme of this driver.
-const Scheme = "awskms"
+// scheme is the kms.Open URL scheme of this driver.
+const scheme = "awskms"
 
-func init() { kms.Register(Scheme, openURL, nameURL) }
+func init() { kms.Register(scheme, openURL, nameURL) }
 
 const urlForms = "want awskms://alias/NAME?region=R, awskms://KEY-ID?region=R or awskms:///arn:aws:kms:R:ACCOUNT:key/KEY-ID (an ARN takes three slashes)"
 
@@ -25,11 +25,11 @@ func openURL(ctx context.Context, u *url.URL) (kms.Driver, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	drv, err := New(ctx, id, opts...)
+	drv, err := newDriver(ctx, id, opts...)
 	if err != nil {
 		return nil, "", err
 	}
-	return drv, KeyURL(drv.key.id, drv.region), nil
+	return drv, keyURL(drv.key.id, drv.region), nil
 }
 
 // nameURL is the canonical name of the key u names, from the URL alone:
@@ -43,9 +43,9 @@ func nameURL(u *url.URL) (string, error) {
 		return "", err
 	}
 	if region == "" && !strings.HasPrefix(id, "arn:") {
-		return Scheme + "://" + id, nil
+		return scheme + "://" + id, nil
 	}
-	return KeyURL(id, region), nil
+	return keyURL(id, region), nil
 }
 
 // parseURL reads the key, the options and the region= parameter of u.
@@ -90,12 +90,12 @@ func parseURL(u *url.URL) (id string, opts []Option, region string, err error) {
 	return id, opts, region, nil
 }
 
-// KeyURL is the canonical URL of the KMS key keyID (a key id, alias, key ARN
+// keyURL is the canonical URL of the KMS key keyID (a key id, alias, key ARN
 // or alias ARN) in region: awskms:///ARN for an ARN, which names its own
 // region, and awskms://ID?region=REGION otherwise.
-func KeyURL(keyID, region string) string {
+func keyURL(keyID, region string) string {
 	if strings.HasPrefix(keyID, "arn:") {
-		return Scheme + ":///" + keyID
+		return scheme + ":///" + keyID
 	}
-	return Scheme + "://" + keyID + "?" + url.Values{"region": {region}}.Encode()
+	return scheme + "://" + keyID + "?" + url.Values{"region": {region}}.Encode()
 }

@@ -1,4 +1,4 @@
-package awskms_test
+package awskms
 
 import (
 	"bytes"
@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/colcrypt/colcrypt/kms"
-	"github.com/colcrypt/colcrypt/kms/awskms"
 )
 
 // TestOpenURL opens one key by every URL form against local-kms, checks
@@ -162,7 +161,7 @@ func TestKeyURL(t *testing.T) {
 		{"arn:aws:kms:eu-west-1:111122223333:alias/app", "", "awskms:///arn:aws:kms:eu-west-1:111122223333:alias/app"},
 	}
 	for _, tt := range tests {
-		if got := awskms.KeyURL(tt.key, tt.region); got != tt.want {
+		if got := keyURL(tt.key, tt.region); got != tt.want {
 			t.Errorf("KeyURL(%q, %q) = %q, want %q", tt.key, tt.region, got, tt.want)
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/colcrypt/colcrypt/internal/kmserr"
 	"github.com/colcrypt/colcrypt/kms"
 )
 
@@ -18,31 +19,33 @@ const (
 	opUnwrap = "unwrap"
 )
 
-// ErrIntegrity matches (errors.Is) every [IntegrityError].
+// ErrIntegrity is matched (errors.Is) by a failed CRC32C or key-name check
+// on a request or response. Google's guidance is to retry a few times: it
+// means data was corrupted between the client and the service, and it is
+// transient (kms.IsRetryable reports true). A rate of them worth alerting
+// on means a broken network path or proxy.
 var ErrIntegrity = errors.New("gcpkms: integrity check failed")
 
-// IntegrityError reports a failed CRC32C or key-name check on a request or
-// response. Google's guidance is to retry a few times: it means data was
-// corrupted between the client and the service, and it is transient.
-type IntegrityError struct {
+// integrityError is an [ErrIntegrity] that says which check failed.
+type integrityError struct {
 	Op    string // "wrap" or "unwrap"
 	Check string // what did not match; never key material
 }
 
-func (e *IntegrityError) Error() string {
+func (e *integrityError) Error() string {
 	return "gcpkms: " + e.Op + ": integrity check failed: " + e.Check + " (data corrupted in transit; retry)"
 }
 
 // Is makes errors.Is(err, ErrIntegrity) true.
-func (e *IntegrityError) Is(target error) bool { return target == ErrIntegrity }
+func (e *integrityError) Is(target error) bool { return target == ErrIntegrity }
 
 // Retryable reports true: see the type's doc.
-func (e *IntegrityError) Retryable() bool { return true }
+func (e *integrityError) Retryable() bool { return true }
 
-// Error is a failed Cloud KMS call. It wraps the gRPC error, so
-// status.Code(err) works on it; a retryable one is further wrapped in
-// kms.RetryableError.
-type Error struct {
+// rpcFailure is a failed Cloud KMS call. It wraps the gRPC error, so
+// status.Code(err) works on it; a retryable one is further marked
+// retryable.
+type rpcFailure struct {
 	Op      string     // "wrap" or "unwrap"
 	KeyName string     // the CryptoKey
 	Code    codes.Code // the gRPC status code
@@ -50,7 +53,7 @@ type Error struct {
 	err     error
 }
 
-func (e *Error) Error() string {
+func (e *rpcFailure) Error() string {
 	s := fmt.Sprintf("gcpkms: %s with %s: %s: %s", e.Op, e.KeyName, e.Code, e.Message)
 	if h := hint(e.Op, e.Code); h != "" {
 		s += " (" + h + ")"
@@ -58,7 +61,7 @@ func (e *Error) Error() string {
 	return s
 }
 
-func (e *Error) Unwrap() error { return e.err }
+func (e *rpcFailure) Unwrap() error { return e.err }
 
 // retryableCodes are the transient failures: the service is unavailable,
 // throttled (quota), out of time on its side, or aborted the call.
@@ -90,7 +93,7 @@ func hint(op string, code codes.Code) string {
 }
 
 // rpcError classifies a failed Encrypt or Decrypt; see the package doc.
-func (d *Driver) rpcError(ctx context.Context, op string, err error) error {
+func (d *driver) rpcError(ctx context.Context, op string, err error) error {
 	// The caller's own cancellation or deadline wins over whatever status
 	// the transport reported for it, and is never retryable.
 	if cerr := ctx.Err(); cerr != nil {
@@ -109,7 +112,7 @@ func (d *Driver) rpcError(ctx context.Context, op string, err error) error {
 		// The driver computes each checksum from the very bytes it sends, so
 		// the request was corrupted on the way: transient, per Google.
 		if strings.Contains(strings.ToLower(msg), "checksum") {
-			return &IntegrityError{Op: op, Check: "the service rejected a request checksum: " + msg}
+			return &integrityError{Op: op, Check: "the service rejected a request checksum: " + msg}
 		}
 		// Every other way a ciphertext fails to decrypt is the one opaque
 		// error: tampered, another key, other aad, truncated.
@@ -117,9 +120,9 @@ func (d *Driver) rpcError(ctx context.Context, op string, err error) error {
 			return kms.ErrUnwrap
 		}
 	}
-	e := &Error{Op: op, KeyName: d.keyName, Code: code, Message: msg, err: err}
+	e := &rpcFailure{Op: op, KeyName: d.keyName, Code: code, Message: msg, err: err}
 	if retryableCodes[code] {
-		return &kms.RetryableError{Err: e}
+		return kmserr.Retryable(e)
 	}
 	return e
 }

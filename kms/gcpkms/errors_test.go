@@ -1,4 +1,4 @@
-package gcpkms_test
+package gcpkms
 
 import (
 	"context"
@@ -15,7 +15,6 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/colcrypt/colcrypt/kms"
-	"github.com/colcrypt/colcrypt/kms/gcpkms"
 	"github.com/colcrypt/colcrypt/testhelpers/insecurefakekms"
 )
 
@@ -43,7 +42,7 @@ func TestErrorCodes(t *testing.T) {
 	}
 	ctx := t.Context()
 	srv := insecurefakekms.Start(t, keyName)
-	d := newDriver(t, srv, keyName)
+	d := testDriver(t, srv, keyName)
 	blob, err := d.Wrap(ctx, dek, aad)
 	if err != nil {
 		t.Fatal(err)
@@ -67,24 +66,24 @@ func TestErrorCodes(t *testing.T) {
 				if got := status.Code(err); got != tt.code {
 					t.Errorf("%s: status.Code(%v) = %s, want %s", op, err, got, tt.code)
 				}
-				var ge *gcpkms.Error
+				var ge *rpcFailure
 				if !errors.As(err, &ge) || ge.Code != tt.code || ge.Op != op || ge.KeyName != keyName {
-					t.Errorf("%s: errors.As(%v, *gcpkms.Error) = %+v, want code %s, op %s, key %s", op, err, ge, tt.code, op, keyName)
+					t.Errorf("%s: errors.As(%v, *rpcFailure) = %+v, want code %s, op %s, key %s", op, err, ge, tt.code, op, keyName)
 				}
 				if !strings.HasPrefix(err.Error(), "gcpkms: "+op) || !strings.Contains(err.Error(), tt.hint) {
 					t.Errorf("%s err = %q, want prefix %q and hint %q", op, err, "gcpkms: "+op, tt.hint)
 				}
 			}
-			srv.ResetCounts()
-			srv.FailNext(1, tt.code)
+			e0, d0 := srv.Calls()
+			srv.SetFaults(insecurefakekms.Faults{FailNext: 1, FailNextCode: tt.code})
 			_, err := d.Wrap(ctx, dek, aad)
 			check("wrap", err, false)
-			srv.FailNext(1, tt.code)
+			srv.SetFaults(insecurefakekms.Faults{FailNext: 1, FailNextCode: tt.code})
 			_, err = d.Unwrap(ctx, blob, aad)
 			check("unwrap", err, tt.unwrapErr)
 			// One RPC per call: the client library's retries are off, so
 			// the caller's backoff is the only one.
-			if e, dc := srv.EncryptCalls(), srv.DecryptCalls(); e != 1 || dc != 1 {
+			if e, dc := srv.Calls(); e-e0 != 1 || dc-d0 != 1 {
 				t.Errorf("server calls = %d encrypt, %d decrypt; want 1, 1", e, dc)
 			}
 			if _, err := d.Unwrap(ctx, blob, aad); err != nil {
@@ -97,7 +96,7 @@ func TestErrorCodes(t *testing.T) {
 // TestUnknownKeyIsNotFound uses a key the server does not have.
 func TestUnknownKeyIsNotFound(t *testing.T) {
 	srv := insecurefakekms.Start(t, keyName)
-	d := newDriver(t, srv, otherName)
+	d := testDriver(t, srv, otherName)
 	_, err := d.Wrap(t.Context(), dek, aad)
 	if status.Code(err) != codes.NotFound || kms.IsRetryable(err) || !strings.Contains(err.Error(), otherName) {
 		t.Fatalf("Wrap(unknown key) err = %v, want NotFound naming the key, not retryable", err)
@@ -109,12 +108,12 @@ func TestUnknownKeyIsNotFound(t *testing.T) {
 // The watchdog only guards against a hang; it measures nothing.
 func TestDeadlineFailsFast(t *testing.T) {
 	srv := insecurefakekms.Start(t, keyName)
-	d := newDriver(t, srv, keyName)
+	d := testDriver(t, srv, keyName)
 	blob, err := d.Wrap(t.Context(), dek, aad)
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv.SetLatency(time.Hour)
+	srv.SetFaults(insecurefakekms.Faults{Latency: time.Hour})
 	for _, op := range []string{"wrap", "unwrap"} {
 		ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
 		done := make(chan error, 1)
@@ -143,8 +142,8 @@ func TestDeadlineFailsFast(t *testing.T) {
 // still working.
 func TestCancelInFlight(t *testing.T) {
 	srv := insecurefakekms.Start(t, keyName)
-	d := newDriver(t, srv, keyName)
-	srv.SetLatency(time.Hour)
+	d := testDriver(t, srv, keyName)
+	srv.SetFaults(insecurefakekms.Faults{Latency: time.Hour})
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	go func() {
@@ -152,7 +151,7 @@ func TestCancelInFlight(t *testing.T) {
 		done <- err
 	}()
 	// Cancel once the request has reached the server.
-	for srv.EncryptCalls() == 0 {
+	for e, _ := srv.Calls(); e == 0; e, _ = srv.Calls() {
 		time.Sleep(time.Millisecond)
 	}
 	cancel()
@@ -184,16 +183,16 @@ func TestRequestCorruptedInTransit(t *testing.T) {
 		return invoker(ctx, method, req, reply, cc, opts...)
 	}
 	srv := insecurefakekms.Start(t, keyName)
-	good := newDriver(t, srv, keyName)
+	good := testDriver(t, srv, keyName)
 	blob, err := good.Wrap(t.Context(), dek, aad)
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := newDriver(t, srv, keyName, gcpkms.WithClientOptions(option.WithGRPCDialOption(grpc.WithUnaryInterceptor(corrupt))))
+	d := testDriver(t, srv, keyName, WithClientOptions(option.WithGRPCDialOption(grpc.WithUnaryInterceptor(corrupt))))
 	_, werr := d.Wrap(t.Context(), dek, aad)
 	_, uerr := d.Unwrap(t.Context(), blob, aad)
 	for op, err := range map[string]error{"wrap": werr, "unwrap": uerr} {
-		if !errors.Is(err, gcpkms.ErrIntegrity) || !kms.IsRetryable(err) || errors.Is(err, kms.ErrUnwrap) {
+		if !errors.Is(err, ErrIntegrity) || !kms.IsRetryable(err) || errors.Is(err, kms.ErrUnwrap) {
 			t.Errorf("%s with a request corrupted in transit err = %v, want retryable ErrIntegrity", op, err)
 		}
 	}

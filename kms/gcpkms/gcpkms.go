@@ -22,8 +22,8 @@
 // (https://cloud.google.com/kms/docs/data-integrity-guidelines): the
 // service must report that it verified the checksums, the returned data
 // must match the returned checksums, and an Encrypt response must name a
-// version of the requested key. A failed check is an [IntegrityError]; it is
-// retryable, since it means corruption in transit.
+// version of the requested key. A failed check matches [ErrIntegrity]; it
+// is retryable, since it means corruption in transit.
 //
 // # Errors and retries
 //
@@ -33,8 +33,9 @@
 // UNAVAILABLE, RESOURCE_EXHAUSTED, DEADLINE_EXCEEDED (from the server),
 // ABORTED, INTERNAL and integrity failures are retryable (kms.IsRetryable);
 // INVALID_ARGUMENT on Decrypt is kms.ErrUnwrap; the rest (NOT_FOUND,
-// PERMISSION_DENIED, …) are permanent and say what to check. When the
-// caller's context ends, the error matches ctx.Err().
+// PERMISSION_DENIED, …) are permanent and say what to check; status.Code
+// and errors.As reach the gRPC status through them. When the caller's
+// context ends, the error matches ctx.Err().
 package gcpkms
 
 import (
@@ -70,16 +71,16 @@ func crc32c(b []byte) int64 { return int64(crc32.Checksum(b, castagnoli)) }
 // package doc.
 var noRetry = gax.WithRetry(func() gax.Retryer { return nil })
 
-// Driver wraps data keys with one Cloud KMS CryptoKey. It is safe for
+// driver wraps data keys with one Cloud KMS CryptoKey. It is safe for
 // concurrent use.
-type Driver struct {
+type driver struct {
 	client     *cloudkms.KeyManagementClient
 	ownsClient bool
 	keyName    string
 	skipChecks bool
 }
 
-var _ kms.Driver = (*Driver)(nil)
+var _ kms.Driver = (*driver)(nil)
 
 type config struct {
 	clientOpts []option.ClientOption
@@ -125,9 +126,18 @@ func InsecureSkipResponseIntegrityChecks() Option {
 	return func(c *config) { c.skipChecks = true }
 }
 
-// New returns a driver for the CryptoKey keyName
-// (projects/P/locations/L/keyRings/R/cryptoKeys/K).
-func New(ctx context.Context, keyName string, opts ...Option) (*Driver, error) {
+// New returns a keeper for the CryptoKey keyName
+// (projects/P/locations/L/keyRings/R/cryptoKeys/K). Its URI is
+// gcpkms://keyName.
+func New(ctx context.Context, keyName string, opts ...Option) (*kms.Keeper, error) {
+	d, err := newDriver(ctx, keyName, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return kms.NewKeeper(scheme+"://"+keyName, d), nil
+}
+
+func newDriver(ctx context.Context, keyName string, opts ...Option) (*driver, error) {
 	if !cryptoKeyRE.MatchString(keyName) {
 		return nil, fmt.Errorf("gcpkms: %q is not a CryptoKey name: want projects/P/locations/L/keyRings/R/cryptoKeys/K", keyName)
 	}
@@ -135,7 +145,7 @@ func New(ctx context.Context, keyName string, opts ...Option) (*Driver, error) {
 	for _, o := range opts {
 		o(&cfg)
 	}
-	d := &Driver{client: cfg.client, keyName: keyName, skipChecks: cfg.skipChecks}
+	d := &driver{client: cfg.client, keyName: keyName, skipChecks: cfg.skipChecks}
 	if cfg.client != nil {
 		if len(cfg.clientOpts) > 0 || cfg.endpoint != "" || cfg.insecure {
 			return nil, errors.New("gcpkms: WithClient cannot be combined with WithClientOptions, WithEndpoint or WithInsecure")
@@ -162,36 +172,29 @@ func New(ctx context.Context, keyName string, opts ...Option) (*Driver, error) {
 	return d, nil
 }
 
-// KeyName is the CryptoKey resource name the driver uses.
-func (d *Driver) KeyName() string { return d.keyName }
-
-// Wrap encrypts plaintext with the CryptoKey's primary version, binding aad
-// as additional authenticated data.
-func (d *Driver) Wrap(ctx context.Context, plaintext, aad []byte) ([]byte, error) {
+// Wrap encrypts plaintext with the CryptoKey's primary version, binding
+// wc's canonical encoding as additional authenticated data.
+func (d *driver) Wrap(ctx context.Context, plaintext []byte, wc kms.WrapContext) ([]byte, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("gcpkms: wrap: %w", err)
 	}
 	if len(plaintext) == 0 {
-		return nil, kms.ErrEmptyPlaintext
+		return nil, errors.New("gcpkms: wrap: empty plaintext")
 	}
+	aad := wc.AAD()
 	req := &kmspb.EncryptRequest{
 		Name:                        d.keyName,
 		Plaintext:                   plaintext,
 		PlaintextCrc32C:             wrapperspb.Int64(crc32c(plaintext)),
 		AdditionalAuthenticatedData: aad,
 	}
-	// The AAD checksum is sent only with AAD: for empty AAD there is nothing
-	// to corrupt, and requiring the service to flag an empty field as
-	// verified would rest on behaviour the API does not document.
-	if len(aad) > 0 {
-		req.AdditionalAuthenticatedDataCrc32C = wrapperspb.Int64(crc32c(aad))
-	}
+	req.AdditionalAuthenticatedDataCrc32C = wrapperspb.Int64(crc32c(aad))
 	resp, err := d.client.Encrypt(ctx, req, noRetry)
 	if err != nil {
 		return nil, d.rpcError(ctx, opWrap, err)
 	}
 	if !d.skipChecks {
-		if err := d.checkEncrypt(resp, len(aad) > 0); err != nil {
+		if err := d.checkEncrypt(resp); err != nil {
 			return nil, err
 		}
 	}
@@ -200,18 +203,17 @@ func (d *Driver) Wrap(ctx context.Context, plaintext, aad []byte) ([]byte, error
 
 // Unwrap decrypts ciphertext with the CryptoKey; the service picks the
 // version that encrypted it.
-func (d *Driver) Unwrap(ctx context.Context, ciphertext, aad []byte) ([]byte, error) {
+func (d *driver) Unwrap(ctx context.Context, ciphertext []byte, wc kms.WrapContext) ([]byte, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("gcpkms: unwrap: %w", err)
 	}
+	aad := wc.AAD()
 	req := &kmspb.DecryptRequest{
-		Name:                        d.keyName,
-		Ciphertext:                  ciphertext,
-		CiphertextCrc32C:            wrapperspb.Int64(crc32c(ciphertext)),
-		AdditionalAuthenticatedData: aad,
-	}
-	if len(aad) > 0 {
-		req.AdditionalAuthenticatedDataCrc32C = wrapperspb.Int64(crc32c(aad))
+		Name:                              d.keyName,
+		Ciphertext:                        ciphertext,
+		CiphertextCrc32C:                  wrapperspb.Int64(crc32c(ciphertext)),
+		AdditionalAuthenticatedData:       aad,
+		AdditionalAuthenticatedDataCrc32C: wrapperspb.Int64(crc32c(aad)),
 	}
 	resp, err := d.client.Decrypt(ctx, req, noRetry)
 	if err != nil {
@@ -227,7 +229,7 @@ func (d *Driver) Unwrap(ctx context.Context, ciphertext, aad []byte) ([]byte, er
 }
 
 // Close closes the client if the driver created it.
-func (d *Driver) Close() error {
+func (d *driver) Close() error {
 	if !d.ownsClient {
 		return nil
 	}
@@ -237,23 +239,23 @@ func (d *Driver) Close() error {
 	return nil
 }
 
-// String names the key; a Driver holds no key material.
-func (d *Driver) String() string { return "gcpkms.Driver(" + d.keyName + ")" }
+// String names the key; a driver holds no key material.
+func (d *driver) String() string { return "gcpkms(" + d.keyName + ")" }
 
 // checkEncrypt verifies an Encrypt response per the data-integrity
 // guidelines.
-func (d *Driver) checkEncrypt(resp *kmspb.EncryptResponse, sentAAD bool) error {
+func (d *driver) checkEncrypt(resp *kmspb.EncryptResponse) error {
 	switch {
 	case !resp.GetVerifiedPlaintextCrc32C():
-		return &IntegrityError{Op: opWrap, Check: "the service did not verify the plaintext checksum (verified_plaintext_crc32c is false)"}
-	case sentAAD && !resp.GetVerifiedAdditionalAuthenticatedDataCrc32C():
-		return &IntegrityError{Op: opWrap, Check: "the service did not verify the additional authenticated data checksum (verified_additional_authenticated_data_crc32c is false)"}
+		return &integrityError{Op: opWrap, Check: "the service did not verify the plaintext checksum (verified_plaintext_crc32c is false)"}
+	case !resp.GetVerifiedAdditionalAuthenticatedDataCrc32C():
+		return &integrityError{Op: opWrap, Check: "the service did not verify the additional authenticated data checksum (verified_additional_authenticated_data_crc32c is false)"}
 	case resp.GetCiphertextCrc32C() == nil:
-		return &IntegrityError{Op: opWrap, Check: "the response has no ciphertext_crc32c"}
+		return &integrityError{Op: opWrap, Check: "the response has no ciphertext_crc32c"}
 	case resp.GetCiphertextCrc32C().GetValue() != crc32c(resp.GetCiphertext()):
-		return &IntegrityError{Op: opWrap, Check: "the ciphertext does not match ciphertext_crc32c"}
+		return &integrityError{Op: opWrap, Check: "the ciphertext does not match ciphertext_crc32c"}
 	case !d.isVersionOfKey(resp.GetName()):
-		return &IntegrityError{Op: opWrap, Check: fmt.Sprintf("the response names %q, not a version of %s", resp.GetName(), d.keyName)}
+		return &integrityError{Op: opWrap, Check: fmt.Sprintf("the response names %q, not a version of %s", resp.GetName(), d.keyName)}
 	}
 	return nil
 }
@@ -263,16 +265,16 @@ func (d *Driver) checkEncrypt(resp *kmspb.EncryptResponse, sentAAD bool) error {
 func checkDecrypt(resp *kmspb.DecryptResponse) error {
 	switch {
 	case resp.GetPlaintextCrc32C() == nil:
-		return &IntegrityError{Op: opUnwrap, Check: "the response has no plaintext_crc32c"}
+		return &integrityError{Op: opUnwrap, Check: "the response has no plaintext_crc32c"}
 	case resp.GetPlaintextCrc32C().GetValue() != crc32c(resp.GetPlaintext()):
-		return &IntegrityError{Op: opUnwrap, Check: "the plaintext does not match plaintext_crc32c"}
+		return &integrityError{Op: opUnwrap, Check: "the plaintext does not match plaintext_crc32c"}
 	}
 	return nil
 }
 
 // isVersionOfKey reports whether name is keyName/cryptoKeyVersions/V for a
 // single path segment V.
-func (d *Driver) isVersionOfKey(name string) bool {
+func (d *driver) isVersionOfKey(name string) bool {
 	v, ok := strings.CutPrefix(name, d.keyName+"/cryptoKeyVersions/")
 	return ok && v != "" && !strings.Contains(v, "/")
 }

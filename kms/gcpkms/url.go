@@ -9,10 +9,10 @@ import (
 	"github.com/colcrypt/colcrypt/kms"
 )
 
-// Scheme is the kms.Open URL scheme of this driver.
-const Scheme = "gcpkms"
+// scheme is the kms.Open URL scheme of this driver.
+const scheme = "gcpkms"
 
-func init() { kms.Register(Scheme, openURL, nameURL) }
+func init() { kms.Register(scheme, openURL, nameURL) }
 
 // openURL opens gcpkms://projects/P/locations/L/keyRings/R/cryptoKeys/K
 // with the options in the package doc. The canonical URI drops the query:
@@ -22,11 +22,11 @@ func openURL(ctx context.Context, u *url.URL) (kms.Driver, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	drv, err := New(ctx, keyName, opts...)
+	drv, err := newDriver(ctx, keyName, opts...)
 	if err != nil {
 		return nil, "", err
 	}
-	return drv, Scheme + "://" + keyName, nil
+	return drv, scheme + "://" + keyName, nil
 }
 
 // nameURL is the canonical name of the CryptoKey u names: the resource
@@ -37,17 +37,17 @@ func nameURL(u *url.URL) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return Scheme + "://" + keyName, nil
+	return scheme + "://" + keyName, nil
 }
 
 // parseURL reads the CryptoKey name and the connection options of u.
 func parseURL(u *url.URL) (string, []Option, error) {
 	if u.Opaque != "" || u.User != nil || u.Fragment != "" || u.Host != "projects" {
-		return "", nil, fmt.Errorf("gcpkms: want a URL of the form %s://projects/P/locations/L/keyRings/R/cryptoKeys/K", Scheme)
+		return "", nil, fmt.Errorf("gcpkms: want a URL of the form %s://projects/P/locations/L/keyRings/R/cryptoKeys/K", scheme)
 	}
 	keyName := u.Host + u.Path
 	if !cryptoKeyRE.MatchString(keyName) {
-		return "", nil, fmt.Errorf("gcpkms: %q is not a CryptoKey name: want %s://projects/P/locations/L/keyRings/R/cryptoKeys/K", keyName, Scheme)
+		return "", nil, fmt.Errorf("gcpkms: %q is not a CryptoKey name: want %s://projects/P/locations/L/keyRings/R/cryptoKeys/K", keyName, scheme)
 	}
 	var opts []Option
 	for k, vs := range u.Query() {

@@ -1,4 +1,4 @@
-package gcpkms_test
+package gcpkms
 
 import (
 	"bytes"
@@ -12,7 +12,6 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/colcrypt/colcrypt/kms"
-	"github.com/colcrypt/colcrypt/kms/gcpkms"
 	"github.com/colcrypt/colcrypt/testhelpers/insecurefakekms"
 )
 
@@ -37,7 +36,7 @@ func TestOpenURL(t *testing.T) {
 	if got, err := k.Unwrap(ctx, blob, aad); err != nil || !bytes.Equal(got, dek) {
 		t.Fatalf("Keeper.Unwrap err = %v, plaintext equal = %v; want nil, true", err, bytes.Equal(got, dek))
 	}
-	if e, d := srv.EncryptCalls(), srv.DecryptCalls(); e != 1 || d != 1 {
+	if e, d := srv.Calls(); e != 1 || d != 1 {
 		t.Errorf("server calls = %d encrypt, %d decrypt; want 1, 1", e, d)
 	}
 }
@@ -45,7 +44,7 @@ func TestOpenURL(t *testing.T) {
 func TestOpenURLSkipIntegrityChecks(t *testing.T) {
 	ctx := t.Context()
 	srv := insecurefakekms.Start(t, keyName)
-	srv.SetResponseTampering(insecurefakekms.Tampering{OmitVerifiedPlaintextCRC32C: true, OmitCiphertextCRC32C: true})
+	srv.SetFaults(insecurefakekms.Faults{OmitVerifiedPlaintextCRC32C: true, OmitCiphertextCRC32C: true})
 	for _, tt := range []struct {
 		query   string
 		wantErr bool
@@ -59,7 +58,7 @@ func TestOpenURLSkipIntegrityChecks(t *testing.T) {
 			t.Fatalf("kms.Open(…%s) err = %v", tt.query, err)
 		}
 		_, err = k.Wrap(ctx, dek, aad)
-		if got := err != nil; got != tt.wantErr || (err != nil && !errors.Is(err, gcpkms.ErrIntegrity)) {
+		if got := err != nil; got != tt.wantErr || (err != nil && !errors.Is(err, ErrIntegrity)) {
 			t.Errorf("Wrap via …%s err = %v, want error %v (ErrIntegrity)", tt.query, err, tt.wantErr)
 		}
 		k.Close()
@@ -104,16 +103,16 @@ func TestNewErrors(t *testing.T) {
 	tests := []struct {
 		name string
 		key  string
-		opts []gcpkms.Option
+		opts []Option
 		want string
 	}{
 		{"bad key name", "projects/p/keyRings/r/cryptoKeys/k", nil, "not a CryptoKey name"},
-		{"insecure without endpoint", keyName, []gcpkms.Option{gcpkms.WithInsecure()}, "needs WithEndpoint"},
-		{"client and endpoint", keyName, []gcpkms.Option{gcpkms.WithClient(client), gcpkms.WithEndpoint("x:1")}, "cannot be combined"},
-		{"client and client options", keyName, []gcpkms.Option{gcpkms.WithClient(client), gcpkms.WithClientOptions(option.WithUserAgent("x"))}, "cannot be combined"},
+		{"insecure without endpoint", keyName, []Option{WithInsecure()}, "needs WithEndpoint"},
+		{"client and endpoint", keyName, []Option{WithClient(client), WithEndpoint("x:1")}, "cannot be combined"},
+		{"client and client options", keyName, []Option{WithClient(client), WithClientOptions(option.WithUserAgent("x"))}, "cannot be combined"},
 	}
 	for _, tt := range tests {
-		d, err := gcpkms.New(ctx, tt.key, tt.opts...)
+		d, err := newDriver(ctx, tt.key, tt.opts...)
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("New(%s) err = %v, want one mentioning %q", tt.name, err, tt.want)
 		}
@@ -135,7 +134,7 @@ func TestWithClient(t *testing.T) {
 	}
 	defer client.Close()
 	for i := range 2 {
-		d, err := gcpkms.New(ctx, keyName, gcpkms.WithClient(client))
+		d, err := newDriver(ctx, keyName, WithClient(client))
 		if err != nil {
 			t.Fatalf("New(WithClient) err = %v", err)
 		}
@@ -146,18 +145,15 @@ func TestWithClient(t *testing.T) {
 			t.Fatalf("Close err = %v", err)
 		}
 	}
-	if d := srv.EncryptCalls(); d != 2 {
+	if d, _ := srv.Calls(); d != 2 {
 		t.Errorf("EncryptCalls = %d, want 2", d)
 	}
 }
 
 func TestDriverString(t *testing.T) {
 	srv := insecurefakekms.Start(t, keyName)
-	d := newDriver(t, srv, keyName)
-	if got, want := d.String(), "gcpkms.Driver("+keyName+")"; got != want {
+	d := testDriver(t, srv, keyName)
+	if got, want := d.String(), "gcpkms("+keyName+")"; got != want {
 		t.Errorf("String() = %q, want %q", got, want)
-	}
-	if d.KeyName() != keyName {
-		t.Errorf("KeyName() = %q, want %q", d.KeyName(), keyName)
 	}
 }

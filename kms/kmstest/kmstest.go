@@ -9,12 +9,14 @@
 //	}
 //
 // The suite checks the contract written on kms.Driver: round trips at
-// several sizes; randomized wrapping; aad binding (a nil and an empty aad
-// are the same); a blob from another master key, a tampered, truncated or
-// extended blob all fail with kms.ErrUnwrap, never a panic and never a
-// retryable error; an empty plaintext is refused with kms.ErrEmptyPlaintext;
-// a cancelled or expired context gives an error matching it; concurrent use;
-// no aliasing of the caller's slices; and no plaintext byte in any error.
+// several sizes and wrap contexts; randomized wrapping; binding to the
+// whole kms.WrapContext (another purpose, tenant or version, or a tenant
+// shifted across the purpose's boundary, fails); a blob from another
+// master key, a tampered, truncated or extended blob all fail with
+// kms.ErrUnwrap, never a panic and never a retryable error; an empty
+// plaintext is refused, not retryably; a cancelled or expired context
+// gives an error matching it; concurrent use; no aliasing of the caller's
+// slices; and no plaintext byte in any error.
 package kmstest
 
 import (
@@ -60,8 +62,7 @@ func RunConformanceTests(t *testing.T, newHarness HarnessMaker) {
 		{"RoundTrip", testRoundTrip},
 		{"WrapIsRandomized", testWrapIsRandomized},
 		{"SameKeyAcrossDrivers", testSameKeyAcrossDrivers},
-		{"WrongAAD", testWrongAAD},
-		{"NilAndEmptyAADAreEqual", testNilAndEmptyAAD},
+		{"WrongContext", testWrongContext},
 		{"OtherKey", testOtherKey},
 		{"Tamper", testTamper},
 		{"EmptyPlaintext", testEmptyPlaintext},
@@ -116,29 +117,35 @@ func randBytes(n int) []byte {
 	return b
 }
 
+// dekContext is the wrap context of tenant's data key version v, as
+// colcrypt's keystore builds it.
+func dekContext(tenant string, v uint32) kms.WrapContext {
+	return kms.WrapContext{Purpose: "colcrypt/dek/v1", Tenant: tenant, Version: v}
+}
+
 // mustWrap wraps or fails the test.
-func mustWrap(t *testing.T, e *env, plaintext, aad []byte) []byte {
+func mustWrap(t *testing.T, e *env, plaintext []byte, wc kms.WrapContext) []byte {
 	t.Helper()
-	blob, err := e.drv.Wrap(e.ctx, plaintext, aad)
+	blob, err := e.drv.Wrap(e.ctx, plaintext, wc)
 	if err != nil {
-		t.Fatalf("Wrap(%d bytes, aad %q) err = %v, want nil", len(plaintext), aad, err)
+		t.Fatalf("Wrap(%d bytes, %+v) err = %v, want nil", len(plaintext), wc, err)
 	}
 	if len(blob) == 0 {
-		t.Fatalf("Wrap(%d bytes, aad %q) = empty blob, want a ciphertext", len(plaintext), aad)
+		t.Fatalf("Wrap(%d bytes, %+v) = empty blob, want a ciphertext", len(plaintext), wc)
 	}
 	return blob
 }
 
-// wantUnwrapFails checks that Unwrap of blob with aad fails with
+// wantUnwrapFails checks that Unwrap of blob with wc fails with
 // kms.ErrUnwrap, without a plaintext, a retryable error or a panic.
-func wantUnwrapFails(t *testing.T, drv kms.Driver, ctx context.Context, what string, blob, aad []byte) {
+func wantUnwrapFails(t *testing.T, drv kms.Driver, ctx context.Context, what string, blob []byte, wc kms.WrapContext) {
 	t.Helper()
 	defer func() {
 		if r := recover(); r != nil {
 			t.Errorf("Unwrap(%s) panicked", what)
 		}
 	}()
-	got, err := drv.Unwrap(ctx, blob, aad)
+	got, err := drv.Unwrap(ctx, blob, wc)
 	switch {
 	case err == nil:
 		t.Errorf("Unwrap(%s) err = nil, want kms.ErrUnwrap", what)
@@ -153,21 +160,21 @@ func wantUnwrapFails(t *testing.T, drv kms.Driver, ctx context.Context, what str
 }
 
 func testRoundTrip(t *testing.T, e *env) {
-	aads := []struct {
+	contexts := []struct {
 		name string
-		aad  []byte
+		wc   kms.WrapContext
 	}{
-		{"nil", nil},
-		{"text", []byte("colcrypt/dek/v1 tenant-a 1")},
-		{"zeros", make([]byte, 7)},
-		{"1KiB", randBytes(1024)},
+		{"no-tenant", kms.WrapContext{Purpose: "colcrypt/doctor/v1"}},
+		{"dek", dekContext("tenant-a", 1)},
+		{"unicode", dekContext("Zürich/東京 tenant", 1<<32-1)},
+		{"1KiB", dekContext(hex.EncodeToString(randBytes(512)), 7)},
 	}
 	for _, size := range []int{1, 16, 31, 32, 33, 64, 256, 1024, 4096} {
-		for _, a := range aads {
-			t.Run(fmt.Sprintf("%dB/aad=%s", size, a.name), func(t *testing.T) {
+		for _, c := range contexts {
+			t.Run(fmt.Sprintf("%dB/ctx=%s", size, c.name), func(t *testing.T) {
 				pt := randBytes(size)
-				blob := mustWrap(t, e, pt, a.aad)
-				got, err := e.drv.Unwrap(e.ctx, blob, a.aad)
+				blob := mustWrap(t, e, pt, c.wc)
+				got, err := e.drv.Unwrap(e.ctx, blob, c.wc)
 				if err != nil {
 					t.Fatalf("Unwrap(Wrap(%d bytes)) err = %v, want nil", size, err)
 				}
@@ -180,8 +187,8 @@ func testRoundTrip(t *testing.T, e *env) {
 }
 
 func testWrapIsRandomized(t *testing.T, e *env) {
-	pt, aad := randBytes(32), []byte("aad")
-	b1, b2 := mustWrap(t, e, pt, aad), mustWrap(t, e, pt, aad)
+	pt, wc := randBytes(32), dekContext("tenant-a", 1)
+	b1, b2 := mustWrap(t, e, pt, wc), mustWrap(t, e, pt, wc)
 	if bytes.Equal(b1, b2) {
 		t.Fatalf("Wrap twice with the same input = same blob %x, want different blobs", b1)
 	}
@@ -189,7 +196,7 @@ func testWrapIsRandomized(t *testing.T, e *env) {
 		if bytes.Contains(b, pt) {
 			t.Errorf("Wrap(pt) = blob containing pt, want pt encrypted")
 		}
-		got, err := e.drv.Unwrap(e.ctx, b, aad)
+		got, err := e.drv.Unwrap(e.ctx, b, wc)
 		if err != nil || !bytes.Equal(got, pt) {
 			t.Errorf("Unwrap(one of two wraps) err = %v, plaintext equal = %v; want nil, true", err, bytes.Equal(got, pt))
 		}
@@ -197,68 +204,60 @@ func testWrapIsRandomized(t *testing.T, e *env) {
 }
 
 func testSameKeyAcrossDrivers(t *testing.T, e *env) {
-	pt, aad := randBytes(32), []byte("aad")
-	blob := mustWrap(t, e, pt, aad)
+	pt, wc := randBytes(32), dekContext("tenant-a", 1)
+	blob := mustWrap(t, e, pt, wc)
 	drv2 := makeDriver(t, e.ctx, e.h.MakeDriver)
-	got, err := drv2.Unwrap(e.ctx, blob, aad)
+	got, err := drv2.Unwrap(e.ctx, blob, wc)
 	if err != nil || !bytes.Equal(got, pt) {
 		t.Fatalf("second driver for the same key: Unwrap err = %v, plaintext equal = %v; want nil, true", err, bytes.Equal(got, pt))
 	}
 }
 
-func testWrongAAD(t *testing.T, e *env) {
-	pt, aad := randBytes(32), []byte("colcrypt/dek/v1 tenant-a 1")
-	blob := mustWrap(t, e, pt, aad)
-	wrong := map[string][]byte{
-		"nil aad":                 nil,
-		"other tenant":            []byte("colcrypt/dek/v1 tenant-b 1"),
-		"other version":           []byte("colcrypt/dek/v1 tenant-a 2"),
-		"aad prefix":              aad[:len(aad)-1],
-		"aad extended":            append(bytes.Clone(aad), 0),
-		"aad with a leading zero": append([]byte{0}, aad...),
+// testWrongContext: a blob unwraps only with the context it was wrapped
+// with, field by field and across field boundaries.
+func testWrongContext(t *testing.T, e *env) {
+	pt, wc := randBytes(32), dekContext("tenant-a", 1)
+	blob := mustWrap(t, e, pt, wc)
+	wrong := map[string]kms.WrapContext{
+		"zero context":            {},
+		"no tenant":               dekContext("", 1),
+		"other tenant":            dekContext("tenant-b", 1),
+		"other version":           dekContext("tenant-a", 2),
+		"version 0":               dekContext("tenant-a", 0),
+		"other purpose":           {Purpose: "colcrypt/dek/v2", Tenant: "tenant-a", Version: 1},
+		"tenant prefix":           dekContext("tenant-", 1),
+		"tenant extended":         dekContext("tenant-a\x00", 1),
+		"tenant with a version":   dekContext("tenant-a1", 1),
+		"purpose takes a byte":    {Purpose: "colcrypt/dek/v1t", Tenant: "enant-a", Version: 1},
+		"tenant takes a byte":     {Purpose: "colcrypt/dek/v", Tenant: "1tenant-a", Version: 1},
+		"tenant upper case":       dekContext("TENANT-A", 1),
+		"tenant with a leading 0": dekContext("\x00tenant-a", 1),
 	}
-	for i := range aad {
-		a := bytes.Clone(aad)
-		a[i] ^= 1 << (i % 8)
-		wrong[fmt.Sprintf("aad byte %d bit %d flipped", i, i%8)] = a
+	for i := range len(wc.Tenant) {
+		b := []byte(wc.Tenant)
+		b[i] ^= 1
+		wrong[fmt.Sprintf("tenant byte %d flipped", i)] = dekContext(string(b), 1)
 	}
-	for what, a := range wrong {
-		wantUnwrapFails(t, e.drv, e.ctx, what, blob, a)
+	for what, w := range wrong {
+		wantUnwrapFails(t, e.drv, e.ctx, what, blob, w)
 	}
-	// And the other way: wrapped without aad, unwrapped with some.
-	blob = mustWrap(t, e, pt, nil)
-	wantUnwrapFails(t, e.drv, e.ctx, "wrapped with nil aad, unwrapped with aad", blob, aad)
-}
-
-func testNilAndEmptyAAD(t *testing.T, e *env) {
-	pt := randBytes(32)
-	for _, c := range []struct {
-		name      string
-		wrap, use []byte
-	}{
-		{"wrap nil, unwrap empty", nil, []byte{}},
-		{"wrap empty, unwrap nil", []byte{}, nil},
-	} {
-		blob := mustWrap(t, e, pt, c.wrap)
-		got, err := e.drv.Unwrap(e.ctx, blob, c.use)
-		if err != nil || !bytes.Equal(got, pt) {
-			t.Errorf("%s: Unwrap err = %v, plaintext equal = %v; want nil, true (nil and empty aad are the same)", c.name, err, bytes.Equal(got, pt))
-		}
-	}
+	// And the other way: wrapped without a tenant, unwrapped with one.
+	blob = mustWrap(t, e, pt, dekContext("", 1))
+	wantUnwrapFails(t, e.drv, e.ctx, "wrapped without a tenant, unwrapped with one", blob, wc)
 }
 
 func testOtherKey(t *testing.T, e *env) {
 	other := makeDriver(t, e.ctx, e.h.MakeOtherDriver)
-	pt, aad := randBytes(32), []byte("aad")
-	blob := mustWrap(t, e, pt, aad)
-	wantUnwrapFails(t, other, e.ctx, "blob of the first key with the other key", blob, aad)
+	pt, wc := randBytes(32), dekContext("tenant-a", 1)
+	blob := mustWrap(t, e, pt, wc)
+	wantUnwrapFails(t, other, e.ctx, "blob of the first key with the other key", blob, wc)
 
-	otherBlob, err := other.Wrap(e.ctx, pt, aad)
+	otherBlob, err := other.Wrap(e.ctx, pt, wc)
 	if err != nil {
 		t.Fatalf("other key: Wrap err = %v, want nil", err)
 	}
-	wantUnwrapFails(t, e.drv, e.ctx, "blob of the other key with the first key", otherBlob, aad)
-	if got, err := other.Unwrap(e.ctx, otherBlob, aad); err != nil || !bytes.Equal(got, pt) {
+	wantUnwrapFails(t, e.drv, e.ctx, "blob of the other key with the first key", otherBlob, wc)
+	if got, err := other.Unwrap(e.ctx, otherBlob, wc); err != nil || !bytes.Equal(got, pt) {
 		t.Errorf("other key: Unwrap(own blob) err = %v, plaintext equal = %v; want nil, true", err, bytes.Equal(got, pt))
 	}
 }
@@ -266,8 +265,8 @@ func testOtherKey(t *testing.T, e *env) {
 // testTamper flips a bit in every byte and every bit of the first and last
 // bytes, truncates to every length, extends, and substitutes garbage.
 func testTamper(t *testing.T, e *env) {
-	pt, aad := randBytes(32), []byte("aad")
-	blob := mustWrap(t, e, pt, aad)
+	pt, wc := randBytes(32), dekContext("tenant-a", 1)
+	blob := mustWrap(t, e, pt, wc)
 	n := len(blob)
 	flip := func(i int, bit uint) []byte {
 		b := bytes.Clone(blob)
@@ -304,19 +303,21 @@ func testTamper(t *testing.T, e *env) {
 		cases = append(cases, tc{fmt.Sprintf("%d random bytes", l), randBytes(l)})
 	}
 	for _, c := range cases {
-		wantUnwrapFails(t, e.drv, e.ctx, c.what, c.blob, aad)
+		wantUnwrapFails(t, e.drv, e.ctx, c.what, c.blob, wc)
 	}
 	// The original still works: nothing above changed it.
-	if got, err := e.drv.Unwrap(e.ctx, blob, aad); err != nil || !bytes.Equal(got, pt) {
+	if got, err := e.drv.Unwrap(e.ctx, blob, wc); err != nil || !bytes.Equal(got, pt) {
 		t.Errorf("Unwrap(untampered blob) err = %v, plaintext equal = %v; want nil, true", err, bytes.Equal(got, pt))
 	}
 }
 
+// testEmptyPlaintext: a data key is never empty, so a driver refuses one
+// before calling its KMS, and not retryably.
 func testEmptyPlaintext(t *testing.T, e *env) {
 	for _, pt := range [][]byte{nil, {}} {
-		blob, err := e.drv.Wrap(e.ctx, pt, []byte("aad"))
-		if !errors.Is(err, kms.ErrEmptyPlaintext) {
-			t.Errorf("Wrap(%#v) err = %v, want kms.ErrEmptyPlaintext", pt, err)
+		blob, err := e.drv.Wrap(e.ctx, pt, dekContext("tenant-a", 1))
+		if err == nil {
+			t.Errorf("Wrap(%#v) err = nil, want an error", pt)
 		}
 		if kms.IsRetryable(err) {
 			t.Errorf("Wrap(%#v): IsRetryable(%v) = true, want false", pt, err)
@@ -328,8 +329,8 @@ func testEmptyPlaintext(t *testing.T, e *env) {
 }
 
 func testContext(t *testing.T, e *env) {
-	pt, aad := randBytes(32), []byte("aad")
-	blob := mustWrap(t, e, pt, aad)
+	pt, wc := randBytes(32), dekContext("tenant-a", 1)
+	blob := mustWrap(t, e, pt, wc)
 
 	cancelled, cancel := context.WithCancel(e.ctx)
 	cancel()
@@ -343,10 +344,10 @@ func testContext(t *testing.T, e *env) {
 		{"cancelled", cancelled, context.Canceled},
 		{"expired", expired, context.DeadlineExceeded},
 	} {
-		if _, err := e.drv.Wrap(c.ctx, pt, aad); !errors.Is(err, c.want) || kms.IsRetryable(err) {
+		if _, err := e.drv.Wrap(c.ctx, pt, wc); !errors.Is(err, c.want) || kms.IsRetryable(err) {
 			t.Errorf("Wrap(%s ctx) err = %v, retryable %v; want %v, not retryable", c.name, err, kms.IsRetryable(err), c.want)
 		}
-		got, err := e.drv.Unwrap(c.ctx, blob, aad)
+		got, err := e.drv.Unwrap(c.ctx, blob, wc)
 		if !errors.Is(err, c.want) || kms.IsRetryable(err) {
 			t.Errorf("Unwrap(%s ctx) err = %v, retryable %v; want %v, not retryable", c.name, err, kms.IsRetryable(err), c.want)
 		}
@@ -359,22 +360,19 @@ func testContext(t *testing.T, e *env) {
 // testBuffers checks that drivers neither modify nor keep the caller's
 // slices, and return a fresh plaintext each time.
 func testBuffers(t *testing.T, e *env) {
-	pt, aad := randBytes(32), []byte("colcrypt/dek/v1 tenant-a 1")
-	ptIn, aadIn := bytes.Clone(pt), bytes.Clone(aad)
-	blob := mustWrap(t, e, ptIn, aadIn)
-	if !bytes.Equal(ptIn, pt) || !bytes.Equal(aadIn, aad) {
-		t.Fatalf("Wrap modified its plaintext or aad argument")
+	pt, wc := randBytes(32), dekContext("tenant-a", 1)
+	ptIn := bytes.Clone(pt)
+	blob := mustWrap(t, e, ptIn, wc)
+	if !bytes.Equal(ptIn, pt) {
+		t.Fatalf("Wrap modified its plaintext argument")
 	}
 	for i := range ptIn {
 		ptIn[i] ^= 0xff
 	}
-	for i := range aadIn {
-		aadIn[i] ^= 0xff
-	}
 	blobIn := bytes.Clone(blob)
-	got, err := e.drv.Unwrap(e.ctx, blobIn, aad)
+	got, err := e.drv.Unwrap(e.ctx, blobIn, wc)
 	if err != nil || !bytes.Equal(got, pt) {
-		t.Fatalf("Unwrap after the caller reused Wrap's buffers: err = %v, plaintext equal = %v; want nil, true", err, bytes.Equal(got, pt))
+		t.Fatalf("Unwrap after the caller reused Wrap's buffer: err = %v, plaintext equal = %v; want nil, true", err, bytes.Equal(got, pt))
 	}
 	if !bytes.Equal(blobIn, blob) {
 		t.Fatalf("Unwrap modified its ciphertext argument")
@@ -382,7 +380,7 @@ func testBuffers(t *testing.T, e *env) {
 	for i := range got {
 		got[i] ^= 0xff
 	}
-	got2, err := e.drv.Unwrap(e.ctx, blob, aad)
+	got2, err := e.drv.Unwrap(e.ctx, blob, wc)
 	if err != nil || !bytes.Equal(got2, pt) {
 		t.Fatalf("Unwrap after the caller changed the previous result: err = %v, plaintext equal = %v; want nil, true", err, bytes.Equal(got2, pt))
 	}
@@ -394,19 +392,21 @@ func testConcurrent(t *testing.T, e *env) {
 	for g := range goroutines {
 		wg.Go(func() {
 			for i := range iterations {
-				pt, aad := randBytes(32), fmt.Appendf(nil, "tenant-%d/%d", g, i)
-				blob, err := e.drv.Wrap(e.ctx, pt, aad)
+				pt, wc := randBytes(32), dekContext(fmt.Sprintf("tenant-%d", g), uint32(i))
+				blob, err := e.drv.Wrap(e.ctx, pt, wc)
 				if err != nil {
 					t.Errorf("goroutine %d: Wrap err = %v, want nil", g, err)
 					return
 				}
-				got, err := e.drv.Unwrap(e.ctx, blob, aad)
+				got, err := e.drv.Unwrap(e.ctx, blob, wc)
 				if err != nil || !bytes.Equal(got, pt) {
 					t.Errorf("goroutine %d: Unwrap err = %v, plaintext equal = %v; want nil, true", g, err, bytes.Equal(got, pt))
 					return
 				}
-				if _, err := e.drv.Unwrap(e.ctx, blob, append(aad, '!')); !errors.Is(err, kms.ErrUnwrap) {
-					t.Errorf("goroutine %d: Unwrap(other aad) err = %v, want kms.ErrUnwrap", g, err)
+				next := wc
+				next.Version++
+				if _, err := e.drv.Unwrap(e.ctx, blob, next); !errors.Is(err, kms.ErrUnwrap) {
+					t.Errorf("goroutine %d: Unwrap(next version) err = %v, want kms.ErrUnwrap", g, err)
 					return
 				}
 			}
@@ -419,8 +419,8 @@ func testConcurrent(t *testing.T, e *env) {
 // that no rendering of any error holds the plaintext, whole or in part,
 // raw, hex or base64.
 func testErrorsHoldNoPlaintext(t *testing.T, e *env) {
-	pt, aad := randBytes(32), []byte("aad")
-	blob := mustWrap(t, e, pt, aad)
+	pt, wc := randBytes(32), dekContext("tenant-a", 1)
+	blob := mustWrap(t, e, pt, wc)
 	other := makeDriver(t, e.ctx, e.h.MakeOtherDriver)
 	cancelled, cancel := context.WithCancel(e.ctx)
 	cancel()
@@ -434,15 +434,15 @@ func testErrorsHoldNoPlaintext(t *testing.T, e *env) {
 		}
 		errs = append(errs, err)
 	}
-	collect(e.drv.Wrap(cancelled, pt, aad))
-	collect(e.drv.Unwrap(cancelled, blob, aad))
-	collect(e.drv.Unwrap(e.ctx, blob, []byte("other aad")))
-	collect(e.drv.Unwrap(e.ctx, flipped, aad))
-	collect(other.Unwrap(e.ctx, blob, aad))
+	collect(e.drv.Wrap(cancelled, pt, wc))
+	collect(e.drv.Unwrap(cancelled, blob, wc))
+	collect(e.drv.Unwrap(e.ctx, blob, dekContext("tenant-b", 1)))
+	collect(e.drv.Unwrap(e.ctx, flipped, wc))
+	collect(other.Unwrap(e.ctx, blob, wc))
 	// An oversized plaintext that begins with pt may be refused; if it is,
 	// the refusal must not quote it.
 	big := append(bytes.Clone(pt), randBytes(1<<20)...)
-	if _, err := e.drv.Wrap(e.ctx, big, aad); err != nil {
+	if _, err := e.drv.Wrap(e.ctx, big, wc); err != nil {
 		errs = append(errs, err)
 	}
 

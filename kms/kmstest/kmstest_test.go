@@ -28,16 +28,27 @@ type refDriver struct {
 	cache map[string][]byte
 }
 
-func (d *refDriver) Wrap(ctx context.Context, pt, aad []byte) ([]byte, error) {
+// aad is the associated data the driver binds for wc.
+func (d *refDriver) aad(wc kms.WrapContext) []byte {
+	switch d.flaw {
+	case "ignoresWrapContext":
+		return nil
+	case "ambiguousEncoding":
+		// Fields run together: "colcrypt/dek/v1" + "tenant-a" equals
+		// "colcrypt/dek/v1t" + "enant-a".
+		return fmt.Appendf(nil, "%s%s/%d", wc.Purpose, wc.Tenant, wc.Version)
+	}
+	return wc.AAD()
+}
+
+func (d *refDriver) Wrap(ctx context.Context, pt []byte, wc kms.WrapContext) ([]byte, error) {
 	if err := ctx.Err(); err != nil && d.flaw != "ignoresContext" {
 		return nil, err
 	}
 	if len(pt) == 0 && d.flaw != "acceptsEmpty" {
-		return nil, kms.ErrEmptyPlaintext
+		return nil, errors.New("empty plaintext")
 	}
-	if d.flaw == "ignoresAAD" {
-		aad = nil
-	}
+	aad := d.aad(wc)
 	nonce := make([]byte, 12)
 	if d.flaw != "deterministic" {
 		rand.Read(nonce)
@@ -45,13 +56,11 @@ func (d *refDriver) Wrap(ctx context.Context, pt, aad []byte) ([]byte, error) {
 	return d.aead.Seal(nonce, nonce, pt, aad), nil
 }
 
-func (d *refDriver) Unwrap(ctx context.Context, ct, aad []byte) ([]byte, error) {
+func (d *refDriver) Unwrap(ctx context.Context, ct []byte, wc kms.WrapContext) ([]byte, error) {
 	if err := ctx.Err(); err != nil && d.flaw != "ignoresContext" {
 		return nil, err
 	}
-	if d.flaw == "ignoresAAD" {
-		aad = nil
-	}
+	aad := d.aad(wc)
 	if len(ct) < 12 {
 		if d.flaw == "plainErrors" {
 			return nil, errors.New("short ciphertext")
@@ -129,7 +138,8 @@ func TestSuiteCatchesFlaws(t *testing.T) {
 		failCase string // "" for the correct driver
 	}{
 		{"none", ""},
-		{"ignoresAAD", "WrongAAD"},
+		{"ignoresWrapContext", "WrongContext"},
+		{"ambiguousEncoding", "WrongContext"},
 		{"deterministic", "WrapIsRandomized"},
 		{"plainErrors", "Tamper"},
 		{"leaksPlaintext", "ErrorsHoldNoPlaintext"},

@@ -32,7 +32,8 @@ func Example() {
 	}
 	defer k1.Close()
 	dek := make([]byte, 32)
-	wrapped, err := k1.Wrap(ctx, dek, []byte("tenant-a/1"))
+	wc := kms.WrapContext{Purpose: "colcrypt/dek/v1", Tenant: "tenant-a", Version: 1}
+	wrapped, err := k1.Wrap(ctx, dek, wc)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -55,9 +56,9 @@ func Example() {
 		log.Fatal(err)
 	}
 	defer old.Close()
-	got, err := old.Unwrap(ctx, wrapped, []byte("tenant-a/1"))
+	got, err := old.Unwrap(ctx, wrapped, wc)
 	fmt.Println(len(got), err)
-	_, err = k2.Unwrap(ctx, wrapped, []byte("tenant-a/1"))
+	_, err = k2.Unwrap(ctx, wrapped, wc)
 	fmt.Println(err)
 	// Output:
 	// ?id=k1

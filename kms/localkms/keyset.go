@@ -19,10 +19,10 @@ import (
 // still add a key to such a file.
 var errNoKeys = errors.New("localkms: no keys found (want lines of id:base64-key)")
 
-// KeySize is the size of a master key: AES-256.
-const KeySize = 32
+// keySize is the size of a master key: AES-256.
+const keySize = 32
 
-// maxKeysetSize bounds what ParseKeyset reads: a key line is about 110
+// maxKeysetSize bounds what parseKeyset reads: a key line is about 110
 // bytes, so this is thousands of keys, and no input can make the parser
 // allocate without bound.
 const maxKeysetSize = 1 << 20
@@ -31,34 +31,23 @@ const maxKeysetSize = 1 << 20
 // format and URLs give meaning to.
 var idRE = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 
-// Keyset is a set of master keys by id, as read from a key file or an
-// environment variable. It prints as [redacted] under every fmt verb and in
-// JSON.
-//
-// The key file format is one key per line, "id:base64(32 bytes)", with
-// blank lines and lines starting with # ignored:
-//
-//	# colcrypt localkms master keys
-//	k1:QEFCQ0RFRkdISUpLTE1OT1BRUlNUVVZXWFlaW1xdXl8=
-//
-// that is, the id, a colon, and 44 characters of standard, padded base64.
-// Ids are 1 to 64 of A–Z a–z 0–9 . _ -. Parsing is strict: a malformed
-// line, a key of the wrong size or a repeated id is an error, and no error
-// quotes key material.
-type Keyset struct {
-	keys map[string]*secret.Bytes // two pointers from the Keyset, see package secret
+// keyset is a set of master keys by id, as read from a key file or an
+// environment variable (the format is in the package doc). It prints as
+// [redacted] under every fmt verb and in JSON.
+type keyset struct {
+	keys map[string]*secret.Bytes // two pointers from the keyset, see package secret
 	ids  []string                 // in file order
 }
 
-// NewKeyset copies keys into a Keyset, checking ids and key sizes.
-func NewKeyset(keys map[string][]byte) (*Keyset, error) {
-	ks := &Keyset{keys: make(map[string]*secret.Bytes, len(keys))}
+// newKeyset copies keys into a keyset, checking ids and key sizes.
+func newKeyset(keys map[string][]byte) (*keyset, error) {
+	ks := &keyset{keys: make(map[string]*secret.Bytes, len(keys))}
 	for id, k := range keys {
 		if !idRE.MatchString(id) {
 			return nil, errors.New("localkms: invalid key id: use 1 to 64 of A-Z a-z 0-9 . _ -")
 		}
-		if len(k) != KeySize {
-			return nil, fmt.Errorf("localkms: key %q is %d bytes, want %d", id, len(k), KeySize)
+		if len(k) != keySize {
+			return nil, fmt.Errorf("localkms: key %q is %d bytes, want %d", id, len(k), keySize)
 		}
 		ks.keys[id] = secret.New(bytes.Clone(k))
 		ks.ids = append(ks.ids, id)
@@ -69,19 +58,14 @@ func NewKeyset(keys map[string][]byte) (*Keyset, error) {
 	return ks, nil
 }
 
-// ParseKeyset parses the key file format described on [Keyset].
-func ParseKeyset(data []byte) (*Keyset, error) {
-	return parseKeyset(data, false)
-}
-
 // parseKeyset parses data. In an environment variable (env), keys may also
 // be separated by commas, since a multi-line value is awkward in many
 // deployment systems; base64 and ids contain no commas.
-func parseKeyset(data []byte, env bool) (*Keyset, error) {
+func parseKeyset(data []byte, env bool) (*keyset, error) {
 	if len(data) > maxKeysetSize {
 		return nil, fmt.Errorf("localkms: key set is %d bytes, max %d", len(data), maxKeysetSize)
 	}
-	ks := &Keyset{keys: map[string]*secret.Bytes{}}
+	ks := &keyset{keys: map[string]*secret.Bytes{}}
 	for i, line := range strings.Split(string(data), "\n") {
 		line = strings.TrimSpace(line)
 		if line == "" || strings.HasPrefix(line, "#") {
@@ -106,7 +90,7 @@ func parseKeyset(data []byte, env bool) (*Keyset, error) {
 
 // addLine adds one "id:base64" entry. Its errors name the id at most: the
 // id is checked before it is quoted, and the key part is never quoted.
-func (ks *Keyset) addLine(entry string) error {
+func (ks *keyset) addLine(entry string) error {
 	id, b64, ok := strings.Cut(entry, ":")
 	id, b64 = strings.TrimSpace(id), strings.TrimSpace(b64)
 	switch {
@@ -118,25 +102,25 @@ func (ks *Keyset) addLine(entry string) error {
 		return errors.New("invalid key id: use 1 to 64 of A-Z a-z 0-9 . _ -")
 	case ks.keys[id] != nil:
 		return fmt.Errorf("key id %q appears twice", id)
-	case base64.StdEncoding.DecodedLen(len(b64)) > KeySize+2:
-		return fmt.Errorf("key %q is too long: want %d bytes in standard base64", id, KeySize)
+	case base64.StdEncoding.DecodedLen(len(b64)) > keySize+2:
+		return fmt.Errorf("key %q is too long: want %d bytes in standard base64", id, keySize)
 	}
-	var buf [KeySize + 2]byte
+	var buf [keySize + 2]byte
 	n, err := base64.StdEncoding.Strict().Decode(buf[:], []byte(b64))
 	defer clear(buf[:])
 	if err != nil {
 		return fmt.Errorf("key %q is not valid standard base64", id)
 	}
-	if n != KeySize {
-		return fmt.Errorf("key %q is %d bytes, want %d", id, n, KeySize)
+	if n != keySize {
+		return fmt.Errorf("key %q is %d bytes, want %d", id, n, keySize)
 	}
 	ks.keys[id] = secret.New(bytes.Clone(buf[:n]))
 	ks.ids = append(ks.ids, id)
 	return nil
 }
 
-// ReadKeyFile reads and parses a key file.
-func ReadKeyFile(path string) (*Keyset, error) {
+// readKeyFile reads and parses a key file.
+func readKeyFile(path string) (*keyset, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("localkms: %w", err)
@@ -147,19 +131,16 @@ func ReadKeyFile(path string) (*Keyset, error) {
 	if err != nil {
 		return nil, fmt.Errorf("localkms: reading %s: %w", path, err)
 	}
-	ks, err := ParseKeyset(data)
+	ks, err := parseKeyset(data, false)
 	if err != nil {
 		return nil, fmt.Errorf("%w (in %s)", err, path)
 	}
 	return ks, nil
 }
 
-// IDs lists the key ids in file order.
-func (ks *Keyset) IDs() []string { return append([]string(nil), ks.ids...) }
-
 // zero overwrites the keys. The opener calls it once the driver holds its
 // cipher, so a parsed key file does not linger in memory.
-func (ks *Keyset) zero() {
+func (ks *keyset) zero() {
 	for _, k := range ks.keys {
 		k.Clear()
 	}
@@ -168,20 +149,20 @@ func (ks *Keyset) zero() {
 const redacted = "[redacted]"
 
 // String returns "[redacted]".
-func (Keyset) String() string { return redacted }
+func (keyset) String() string { return redacted }
 
 // GoString returns "[redacted]".
-func (Keyset) GoString() string { return redacted }
+func (keyset) GoString() string { return redacted }
 
 // Format prints "[redacted]" under every verb, so that no fmt call, %#v
 // and %x included, can print key bytes.
-func (Keyset) Format(f fmt.State, _ rune) { io.WriteString(f, redacted) }
+func (keyset) Format(f fmt.State, _ rune) { io.WriteString(f, redacted) }
 
 // MarshalJSON returns the JSON string "[redacted]".
-func (Keyset) MarshalJSON() ([]byte, error) { return []byte(`"` + redacted + `"`), nil }
+func (keyset) MarshalJSON() ([]byte, error) { return []byte(`"` + redacted + `"`), nil }
 
 // MarshalText returns "[redacted]", for encoders other than JSON.
-func (Keyset) MarshalText() ([]byte, error) { return []byte(redacted), nil }
+func (keyset) MarshalText() ([]byte, error) { return []byte(redacted), nil }
 
 const keyFileHeader = `# colcrypt localkms master keys: FOR DEVELOPMENT AND TESTS ONLY.
 # Keep this file secret (mode 0600). One key per line: id:base64(32 bytes).
@@ -206,7 +187,7 @@ func GenerateKeyFile(path, id string) error {
 	case err != nil:
 		return fmt.Errorf("localkms: %w", err)
 	default:
-		ks, err := ParseKeyset(existing)
+		ks, err := parseKeyset(existing, false)
 		switch {
 		case errors.Is(err, errNoKeys):
 		case err != nil:
@@ -226,9 +207,9 @@ func GenerateKeyFile(path, id string) error {
 		clear(existing)
 	}
 
-	var key [KeySize]byte
+	var key [keySize]byte
 	rand.Read(key[:])
-	line := make([]byte, 0, len(prefix)+len(id)+1+base64.StdEncoding.EncodedLen(KeySize)+1)
+	line := make([]byte, 0, len(prefix)+len(id)+1+base64.StdEncoding.EncodedLen(keySize)+1)
 	line = append(line, prefix...)
 	line = append(line, id...)
 	line = append(line, ':')

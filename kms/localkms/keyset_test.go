@@ -1,4 +1,4 @@
-package localkms_test
+package localkms
 
 import (
 	"bytes"
@@ -10,8 +10,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/colcrypt/colcrypt/kms/localkms"
 )
 
 var (
@@ -33,13 +31,13 @@ func TestParseKeyset(t *testing.T) {
 		{"id charset", "A-z_0.9:" + b64(key1), []string{"A-z_0.9"}},
 	}
 	for _, tt := range tests {
-		ks, err := localkms.ParseKeyset([]byte(tt.in))
+		ks, err := parseKeyset([]byte(tt.in), false)
 		if err != nil {
 			t.Errorf("ParseKeyset(%s) err = %v, want nil", tt.name, err)
 			continue
 		}
-		if got := ks.IDs(); fmt.Sprint(got) != fmt.Sprint(tt.ids) {
-			t.Errorf("ParseKeyset(%s).IDs() = %q, want %q", tt.name, got, tt.ids)
+		if got := ks.ids; fmt.Sprint(got) != fmt.Sprint(tt.ids) {
+			t.Errorf("ParseKeyset(%s).ids = %q, want %q", tt.name, got, tt.ids)
 		}
 	}
 }
@@ -68,7 +66,7 @@ func TestParseKeysetErrors(t *testing.T) {
 		{"too big", strings.Repeat("#", 1<<20+1), "max"},
 	}
 	for _, tt := range tests {
-		ks, err := localkms.ParseKeyset([]byte(tt.in))
+		ks, err := parseKeyset([]byte(tt.in), false)
 		if err == nil || !strings.HasPrefix(err.Error(), "localkms: ") || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("ParseKeyset(%s) err = %v, want one containing %q", tt.name, err, tt.want)
 		}
@@ -103,38 +101,38 @@ func assertNoKeyMaterial(t *testing.T, s string, input []byte, keys ...[]byte) {
 }
 
 func TestNewKeyset(t *testing.T) {
-	if _, err := localkms.NewKeyset(map[string][]byte{"k1": key1[:31]}); err == nil {
+	if _, err := newKeyset(map[string][]byte{"k1": key1[:31]}); err == nil {
 		t.Error("NewKeyset(31-byte key) err = nil, want an error")
 	}
-	if _, err := localkms.NewKeyset(map[string][]byte{"k/1": key1}); err == nil {
+	if _, err := newKeyset(map[string][]byte{"k/1": key1}); err == nil {
 		t.Error("NewKeyset(id k/1) err = nil, want an error")
 	}
-	if _, err := localkms.NewKeyset(nil); err == nil {
+	if _, err := newKeyset(nil); err == nil {
 		t.Error("NewKeyset(nil) err = nil, want an error")
 	}
 	// The key set holds its own copy.
 	k := bytes.Clone(key1)
-	ks, err := localkms.NewKeyset(map[string][]byte{"k1": k})
+	ks, err := newKeyset(map[string][]byte{"k1": k})
 	if err != nil {
 		t.Fatal(err)
 	}
-	d1, _ := localkms.New(ks, "k1")
+	d1, _ := newDriver(ks, "k1")
 	clear(k)
-	d2, _ := localkms.New(ks, "k1")
-	blob, err := d1.Wrap(t.Context(), []byte("dek"), nil)
+	d2, _ := newDriver(ks, "k1")
+	blob, err := d1.Wrap(t.Context(), []byte("dek"), testWC)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := d2.Unwrap(t.Context(), blob, nil); err != nil {
+	if _, err := d2.Unwrap(t.Context(), blob, testWC); err != nil {
 		t.Errorf("Unwrap after the caller cleared its key slice err = %v, want nil", err)
 	}
 }
 
 func TestNewChoosesKey(t *testing.T) {
-	one, _ := localkms.NewKeyset(map[string][]byte{"only": key1})
-	two, _ := localkms.NewKeyset(map[string][]byte{"k1": key1, "k2": key2})
+	one, _ := newKeyset(map[string][]byte{"only": key1})
+	two, _ := newKeyset(map[string][]byte{"k1": key1, "k2": key2})
 	tests := []struct {
-		ks      *localkms.Keyset
+		ks      *keyset
 		id      string
 		wantID  string
 		wantErr string
@@ -147,14 +145,14 @@ func TestNewChoosesKey(t *testing.T) {
 		{nil, "", "", "no keys"},
 	}
 	for _, tt := range tests {
-		d, err := localkms.New(tt.ks, tt.id)
+		d, err := newDriver(tt.ks, tt.id)
 		if tt.wantErr != "" {
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 				t.Errorf("New(%q) err = %v, want %q", tt.id, err, tt.wantErr)
 			}
 			continue
 		}
-		if err != nil || d.KeyID() != tt.wantID {
+		if err != nil || d.id != tt.wantID {
 			t.Errorf("New(%q) = %v, %v; want key %q", tt.id, d, err, tt.wantID)
 		}
 	}
@@ -162,21 +160,21 @@ func TestNewChoosesKey(t *testing.T) {
 
 // TestRedaction prints a Keyset and a Driver every way fmt and JSON can.
 func TestRedaction(t *testing.T) {
-	ks, err := localkms.NewKeyset(map[string][]byte{"k1": key1})
+	ks, err := newKeyset(map[string][]byte{"k1": key1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := localkms.New(ks, "k1")
+	d, err := newDriver(ks, "k1")
 	if err != nil {
 		t.Fatal(err)
 	}
 	var outs []string
-	for _, v := range []any{ks, *ks, d, struct{ K *localkms.Keyset }{ks}, []any{ks, d}} {
+	for _, v := range []any{ks, *ks, d, struct{ K *keyset }{ks}, []any{ks, d}} {
 		for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%X", "%d", "%T"} {
 			outs = append(outs, fmt.Sprintf(verb, v))
 		}
 	}
-	for _, v := range []any{ks, *ks, struct{ K *localkms.Keyset }{ks}} {
+	for _, v := range []any{ks, *ks, struct{ K *keyset }{ks}} {
 		j, err := json.Marshal(v)
 		if err != nil {
 			t.Fatalf("json.Marshal err = %v", err)
@@ -192,15 +190,15 @@ func TestRedaction(t *testing.T) {
 	if got := fmt.Sprintf("%v", ks); got != "[redacted]" {
 		t.Errorf("Sprintf(%%v, keyset) = %q, want [redacted]", got)
 	}
-	if got := d.String(); got != "localkms.Driver(k1, key [redacted])" {
-		t.Errorf("Driver.String() = %q, want localkms.Driver(k1, key [redacted])", got)
+	if got := d.String(); got != "localkms(k1, key [redacted])" {
+		t.Errorf("driver.String() = %q, want localkms(k1, key [redacted])", got)
 	}
 }
 
 func TestGenerateKeyFile(t *testing.T) {
 	ctx := t.Context()
 	path := filepath.Join(t.TempDir(), "keys")
-	if err := localkms.GenerateKeyFile(path, "k1"); err != nil {
+	if err := GenerateKeyFile(path, "k1"); err != nil {
 		t.Fatalf("GenerateKeyFile(new, k1) err = %v", err)
 	}
 	fi, err := os.Stat(path)
@@ -210,38 +208,38 @@ func TestGenerateKeyFile(t *testing.T) {
 	if fi.Mode().Perm() != 0o600 {
 		t.Errorf("key file mode = %v, want 0600", fi.Mode().Perm())
 	}
-	ks1, err := localkms.ReadKeyFile(path)
-	if err != nil || fmt.Sprint(ks1.IDs()) != "[k1]" {
-		t.Fatalf("ReadKeyFile after one key = %v, %v; want [k1]", ks1.IDs(), err)
+	ks1, err := readKeyFile(path)
+	if err != nil || fmt.Sprint(ks1.ids) != "[k1]" {
+		t.Fatalf("ReadKeyFile after one key = %v, %v; want [k1]", ks1.ids, err)
 	}
-	d1, _ := localkms.New(ks1, "k1")
-	blob, err := d1.Wrap(ctx, key2, []byte("aad"))
+	d1, _ := newDriver(ks1, "k1")
+	blob, err := d1.Wrap(ctx, key2, testWC)
 	if err != nil {
 		t.Fatal(err)
 	}
 
 	// A rotation: k2 is appended, k1 still unwraps what it wrapped.
-	if err := localkms.GenerateKeyFile(path, "k2"); err != nil {
+	if err := GenerateKeyFile(path, "k2"); err != nil {
 		t.Fatalf("GenerateKeyFile(existing, k2) err = %v", err)
 	}
-	ks2, err := localkms.ReadKeyFile(path)
-	if err != nil || fmt.Sprint(ks2.IDs()) != "[k1 k2]" {
-		t.Fatalf("ReadKeyFile after rotation = %v, %v; want [k1 k2]", ks2.IDs(), err)
+	ks2, err := readKeyFile(path)
+	if err != nil || fmt.Sprint(ks2.ids) != "[k1 k2]" {
+		t.Fatalf("ReadKeyFile after rotation = %v, %v; want [k1 k2]", ks2.ids, err)
 	}
-	d1again, _ := localkms.New(ks2, "k1")
-	if got, err := d1again.Unwrap(ctx, blob, []byte("aad")); err != nil || !bytes.Equal(got, key2) {
+	d1again, _ := newDriver(ks2, "k1")
+	if got, err := d1again.Unwrap(ctx, blob, testWC); err != nil || !bytes.Equal(got, key2) {
 		t.Errorf("k1 after rotation: Unwrap err = %v, want nil and the plaintext", err)
 	}
-	d2, _ := localkms.New(ks2, "k2")
-	if _, err := d2.Unwrap(ctx, blob, []byte("aad")); err == nil {
+	d2, _ := newDriver(ks2, "k2")
+	if _, err := d2.Unwrap(ctx, blob, testWC); err == nil {
 		t.Errorf("k2 unwrapped a blob of k1, want an error: keys must differ")
 	}
 
 	before, _ := os.ReadFile(path)
-	if err := localkms.GenerateKeyFile(path, "k1"); err == nil || !strings.Contains(err.Error(), "already in") {
+	if err := GenerateKeyFile(path, "k1"); err == nil || !strings.Contains(err.Error(), "already in") {
 		t.Errorf("GenerateKeyFile(duplicate k1) err = %v, want already in", err)
 	}
-	if err := localkms.GenerateKeyFile(path, "bad id"); err == nil {
+	if err := GenerateKeyFile(path, "bad id"); err == nil {
 		t.Errorf("GenerateKeyFile(bad id) err = nil, want an error")
 	}
 	if after, _ := os.ReadFile(path); !bytes.Equal(before, after) {
@@ -251,16 +249,16 @@ func TestGenerateKeyFile(t *testing.T) {
 	// A file without a trailing newline, and a broken file.
 	other := filepath.Join(t.TempDir(), "keys")
 	os.WriteFile(other, []byte("# mine\nk1:"+b64(key1)), 0o600)
-	if err := localkms.GenerateKeyFile(other, "k2"); err != nil {
+	if err := GenerateKeyFile(other, "k2"); err != nil {
 		t.Fatalf("GenerateKeyFile(no trailing newline) err = %v", err)
 	}
-	if ks, err := localkms.ReadKeyFile(other); err != nil || fmt.Sprint(ks.IDs()) != "[k1 k2]" {
+	if ks, err := readKeyFile(other); err != nil || fmt.Sprint(ks.ids) != "[k1 k2]" {
 		t.Errorf("after appending to a file without trailing newline: %v, %v; want [k1 k2]", ks, err)
 	}
 	broken := filepath.Join(t.TempDir(), "keys")
 	os.WriteFile(broken, []byte("k1:"+b64(key1[:8])+"\n"), 0o600)
 	before, _ = os.ReadFile(broken)
-	if err := localkms.GenerateKeyFile(broken, "k2"); err == nil || !strings.Contains(err.Error(), "not adding a key") {
+	if err := GenerateKeyFile(broken, "k2"); err == nil || !strings.Contains(err.Error(), "not adding a key") {
 		t.Errorf("GenerateKeyFile(broken file) err = %v, want not adding a key", err)
 	}
 	if after, _ := os.ReadFile(broken); !bytes.Equal(before, after) {
@@ -269,10 +267,10 @@ func TestGenerateKeyFile(t *testing.T) {
 	// A file with only comments takes a key.
 	empty := filepath.Join(t.TempDir(), "keys")
 	os.WriteFile(empty, []byte("# to be filled\n"), 0o600)
-	if err := localkms.GenerateKeyFile(empty, "k1"); err != nil {
+	if err := GenerateKeyFile(empty, "k1"); err != nil {
 		t.Errorf("GenerateKeyFile(comments only) err = %v, want nil", err)
 	}
-	if _, err := localkms.ReadKeyFile(filepath.Join(t.TempDir(), "missing")); err == nil {
+	if _, err := readKeyFile(filepath.Join(t.TempDir(), "missing")); err == nil {
 		t.Errorf("ReadKeyFile(missing) err = nil, want an error")
 	}
 }
@@ -290,19 +288,19 @@ func FuzzParseKeyset(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		ks, err := localkms.ParseKeyset(data)
+		ks, err := parseKeyset(data, false)
 		if err != nil {
 			if ks != nil {
 				t.Fatalf("ParseKeyset returned a key set with error %v", err)
 			}
 			return
 		}
-		ids := ks.IDs()
+		ids := ks.ids
 		if len(ids) == 0 {
 			t.Fatalf("ParseKeyset succeeded with no keys")
 		}
 		for _, id := range ids {
-			if _, err := localkms.New(ks, id); err != nil {
+			if _, err := newDriver(ks, id); err != nil {
 				t.Fatalf("New(parsed key set, %q) err = %v", id, err)
 			}
 		}

@@ -9,7 +9,7 @@
 //
 // Importing the package registers the "local" scheme with kms.Open:
 //
-//	local:///abs/path/to/keyfile?id=k1      a key file (see Keyset for its format)
+//	local:///abs/path/to/keyfile?id=k1      a key file (format below)
 //	local://?env=COLCRYPT_MASTER_KEYS&id=k1  the same format in an environment variable
 //
 // id may be left out when the file or variable holds exactly one key. The
@@ -21,11 +21,22 @@
 //
 // # Key files
 //
+// A key file holds one key per line, "id:base64(32 bytes)", with blank
+// lines and lines starting with # ignored:
+//
+//	# colcrypt localkms master keys
+//	k1:QEFCQ0RFRkdISUpLTE1OT1BRUlNUVVZXWFlaW1xdXl8=
+//
+// that is, the id, a colon, and 44 characters of standard, padded base64.
+// Ids are 1 to 64 of A–Z a–z 0–9 . _ -. Parsing is strict: a malformed
+// line, a key of the wrong size or a repeated id is an error, and no error
+// quotes key material. In an environment variable, keys may also be
+// separated by commas.
+//
 // A key file must be readable by its owner only: [GenerateKeyFile] (and
-// "colcrypt keys new-local-key") create it with mode 0600, and
-// [CheckKeyFile] and [CheckURL] report one that group or others may read
-// ([ErrKeyFileExposed]); the colcrypt CLI warns on such a file whenever it
-// opens one.
+// "colcrypt keys new-local-key") create it with mode 0600, and [CheckURL]
+// reports one that group or others may read (an [ExposedKeyFileError]);
+// the colcrypt CLI warns on such a file whenever it opens one.
 //
 // # Rotation
 //
@@ -36,9 +47,9 @@
 // # Wrapped format
 //
 // A wrapped key is 0x01 ‖ 12-byte random nonce ‖ AES-256-GCM ciphertext ‖
-// 16-byte tag, with the version byte and the caller's aad as GCM's
-// additional data. The master key's identity is not in the blob: it is the
-// key URI stored beside it.
+// 16-byte tag, with the version byte and the wrap context's canonical
+// encoding (kms.WrapContext.AAD) as GCM's additional data. The master
+// key's identity is not in the blob: it is the key URI stored beside it.
 package localkms
 
 import (
@@ -49,7 +60,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sort"
+	"slices"
 	"strings"
 	"sync/atomic"
 
@@ -60,45 +71,42 @@ const (
 	blobVersion = 0x01
 	nonceSize   = 12
 	tagSize     = 16
-	// MaxPlaintextSize is the largest plaintext Wrap accepts, the same as
+	// maxPlaintextSize is the largest plaintext Wrap accepts, the same as
 	// Cloud KMS's, so that code developed against localkms does not break
 	// in production. Data keys are 32 bytes.
-	MaxPlaintextSize = 64 << 10
+	maxPlaintextSize = 64 << 10
 	minBlob          = 1 + nonceSize + 1 + tagSize // the plaintext is never empty
-	maxBlob          = 1 + nonceSize + MaxPlaintextSize + tagSize
+	maxBlob          = 1 + nonceSize + maxPlaintextSize + tagSize
 )
 
-// ErrClosed is returned by a Driver after Close.
-var ErrClosed = errors.New("localkms: driver is closed")
+var errClosed = errors.New("localkms: driver is closed")
 
-// Driver wraps data keys with one master key. It is safe for concurrent
+// driver wraps data keys with one master key. It is safe for concurrent
 // use. It prints its key id, never its key.
-type Driver struct {
+type driver struct {
 	id   string
 	aead atomic.Pointer[cipher.AEAD] // nil after Close
 }
 
-var _ kms.Driver = (*Driver)(nil)
+var _ kms.Driver = (*driver)(nil)
 
-// New returns a driver for the key with the given id in ks, or for its only
-// key when id is empty. The driver keeps its own copy of the key (inside
-// the AES cipher), so ks may be discarded.
-func New(ks *Keyset, id string) (*Driver, error) {
+// newDriver returns a driver for the key with the given id in ks, or for
+// its only key when id is empty. The driver keeps its own copy of the key
+// (inside the AES cipher), so ks may be discarded.
+func newDriver(ks *keyset, id string) (*driver, error) {
 	if ks == nil || len(ks.ids) == 0 {
 		return nil, errors.New("localkms: no keys")
 	}
 	if id == "" {
 		if len(ks.ids) != 1 {
-			ids := ks.IDs()
-			sort.Strings(ids)
+			ids := slices.Sorted(slices.Values(ks.ids))
 			return nil, fmt.Errorf("localkms: %d keys (%s): choose one with an id", len(ids), strings.Join(ids, ", "))
 		}
 		id = ks.ids[0]
 	}
 	key, ok := ks.keys[id]
 	if !ok {
-		ids := ks.IDs()
-		sort.Strings(ids)
+		ids := slices.Sorted(slices.Values(ks.ids))
 		return nil, fmt.Errorf("localkms: no key with id %q (have %s)", id, strings.Join(ids, ", "))
 	}
 	block, err := aes.NewCipher(key.Bytes())
@@ -109,34 +117,32 @@ func New(ks *Keyset, id string) (*Driver, error) {
 	if err != nil {
 		return nil, fmt.Errorf("localkms: %w", err)
 	}
-	d := &Driver{id: id}
+	d := &driver{id: id}
 	d.aead.Store(&aead)
 	return d, nil
 }
 
-// KeyID is the id of the driver's master key.
-func (d *Driver) KeyID() string { return d.id }
-
-// gcmAAD authenticates the version byte along with the caller's aad, so a
+// gcmAAD authenticates the version byte along with the wrap context's encoding, so a
 // later format cannot be confused with this one.
 func gcmAAD(aad []byte) []byte {
 	return append([]byte{blobVersion}, aad...)
 }
 
-// Wrap encrypts plaintext under the master key, binding aad.
-func (d *Driver) Wrap(ctx context.Context, plaintext, aad []byte) ([]byte, error) {
+// Wrap encrypts plaintext under the master key, binding wc's canonical
+// encoding.
+func (d *driver) Wrap(ctx context.Context, plaintext []byte, wc kms.WrapContext) ([]byte, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("localkms: wrap: %w", err)
 	}
 	if len(plaintext) == 0 {
-		return nil, kms.ErrEmptyPlaintext
+		return nil, errors.New("localkms: wrap: empty plaintext")
 	}
-	if len(plaintext) > MaxPlaintextSize {
-		return nil, fmt.Errorf("localkms: wrap: plaintext is %d bytes, max %d", len(plaintext), MaxPlaintextSize)
+	if len(plaintext) > maxPlaintextSize {
+		return nil, fmt.Errorf("localkms: wrap: plaintext is %d bytes, max %d", len(plaintext), maxPlaintextSize)
 	}
 	aead := d.aead.Load()
 	if aead == nil {
-		return nil, ErrClosed
+		return nil, errClosed
 	}
 	// A random 96-bit nonce per wrap: a master key wraps one data key per
 	// tenant and version, far below the 2^32 messages where random GCM
@@ -144,42 +150,42 @@ func (d *Driver) Wrap(ctx context.Context, plaintext, aad []byte) ([]byte, error
 	out := make([]byte, 1+nonceSize, 1+nonceSize+len(plaintext)+tagSize)
 	out[0] = blobVersion
 	rand.Read(out[1:])
-	return (*aead).Seal(out, out[1:1+nonceSize], plaintext, gcmAAD(aad)), nil
+	return (*aead).Seal(out, out[1:1+nonceSize], plaintext, gcmAAD(wc.AAD())), nil
 }
 
 // Unwrap decrypts a blob from Wrap. Every way it can fail to authenticate
 // returns kms.ErrUnwrap.
-func (d *Driver) Unwrap(ctx context.Context, ciphertext, aad []byte) ([]byte, error) {
+func (d *driver) Unwrap(ctx context.Context, ciphertext []byte, wc kms.WrapContext) ([]byte, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("localkms: unwrap: %w", err)
 	}
 	aead := d.aead.Load()
 	if aead == nil {
-		return nil, ErrClosed
+		return nil, errClosed
 	}
 	if len(ciphertext) < minBlob || len(ciphertext) > maxBlob || ciphertext[0] != blobVersion {
 		return nil, kms.ErrUnwrap
 	}
-	pt, err := (*aead).Open(nil, ciphertext[1:1+nonceSize], ciphertext[1+nonceSize:], gcmAAD(aad))
+	pt, err := (*aead).Open(nil, ciphertext[1:1+nonceSize], ciphertext[1+nonceSize:], gcmAAD(wc.AAD()))
 	if err != nil {
 		return nil, kms.ErrUnwrap
 	}
 	return pt, nil
 }
 
-// Close drops the driver's cipher; later calls return ErrClosed. The Go
+// Close drops the driver's cipher; later calls fail. The Go
 // runtime gives no way to erase the AES key schedule itself; dropping it
 // leaves it to the garbage collector.
-func (d *Driver) Close() error {
+func (d *driver) Close() error {
 	d.aead.Store(nil)
 	return nil
 }
 
 // String names the key id and redacts the key.
-func (d *Driver) String() string { return "localkms.Driver(" + d.id + ", key " + redacted + ")" }
+func (d *driver) String() string { return "localkms(" + d.id + ", key " + redacted + ")" }
 
 // GoString is String.
-func (d *Driver) GoString() string { return d.String() }
+func (d *driver) GoString() string { return d.String() }
 
 // Format prints String under every verb.
-func (d *Driver) Format(f fmt.State, _ rune) { io.WriteString(f, d.String()) }
+func (d *driver) Format(f fmt.State, _ rune) { io.WriteString(f, d.String()) }

@@ -1,4 +1,4 @@
-package localkms_test
+package localkms
 
 import (
 	"context"
@@ -8,19 +8,18 @@ import (
 
 	"github.com/colcrypt/colcrypt/kms"
 	"github.com/colcrypt/colcrypt/kms/kmstest"
-	"github.com/colcrypt/colcrypt/kms/localkms"
 )
 
 // harness makes drivers for key k1 and, as the other key, k2 of one key
 // set, either with New or by URL through kms.Open (a Keeper is a Driver).
 type harness struct {
-	ks  *localkms.Keyset
+	ks  *keyset
 	url func(id string) string // nil: use New
 }
 
 func (h *harness) make(ctx context.Context, id string) (kms.Driver, error) {
 	if h.url == nil {
-		return localkms.New(h.ks, id)
+		return newDriver(h.ks, id)
 	}
 	return kms.Open(ctx, h.url(id))
 }
@@ -29,13 +28,16 @@ func (h *harness) MakeDriver(ctx context.Context) (kms.Driver, error)      { ret
 func (h *harness) MakeOtherDriver(ctx context.Context) (kms.Driver, error) { return h.make(ctx, "k2") }
 func (h *harness) Close()                                                  {}
 
-func newKeyset(t *testing.T) *localkms.Keyset {
+// testWC is the wrap context of the tests' data keys.
+var testWC = kms.WrapContext{Purpose: "colcrypt/dek/v1", Tenant: "tenant-a", Version: 1}
+
+func testKeyset(t *testing.T) *keyset {
 	t.Helper()
 	keys := map[string][]byte{"k1": make([]byte, 32), "k2": make([]byte, 32)}
 	for _, k := range keys {
 		rand.Read(k)
 	}
-	ks, err := localkms.NewKeyset(keys)
+	ks, err := newKeyset(keys)
 	if err != nil {
 		t.Fatalf("NewKeyset: %v", err)
 	}
@@ -44,7 +46,7 @@ func newKeyset(t *testing.T) *localkms.Keyset {
 
 func TestConformance(t *testing.T) {
 	kmstest.RunConformanceTests(t, func(ctx context.Context, t *testing.T) (kmstest.Harness, error) {
-		return &harness{ks: newKeyset(t)}, nil
+		return &harness{ks: testKeyset(t)}, nil
 	})
 }
 
@@ -52,7 +54,7 @@ func TestConformanceKeyFileURL(t *testing.T) {
 	kmstest.RunConformanceTests(t, func(ctx context.Context, t *testing.T) (kmstest.Harness, error) {
 		path := filepath.Join(t.TempDir(), "keys")
 		for _, id := range []string{"k1", "k2"} {
-			if err := localkms.GenerateKeyFile(path, id); err != nil {
+			if err := GenerateKeyFile(path, id); err != nil {
 				return nil, err
 			}
 		}

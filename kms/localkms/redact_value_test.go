@@ -1,11 +1,10 @@
-package localkms_test
+package localkms
 
 import (
 	"bytes"
 	"testing"
 
 	"github.com/colcrypt/colcrypt/internal/redacttest"
-	"github.com/colcrypt/colcrypt/kms/localkms"
 )
 
 // TestRedactionShared runs the shared redaction table over a Keyset and a
@@ -13,11 +12,11 @@ import (
 // slices, maps and interfaces, under every fmt verb, JSON and slog.
 func TestRedactionShared(t *testing.T) {
 	key := bytes.Repeat([]byte{0xa7, 0x3c, 0x51, 0xe2}, 8)
-	ks, err := localkms.NewKeyset(map[string][]byte{"k1": key})
+	ks, err := newKeyset(map[string][]byte{"k1": key})
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := localkms.New(ks, "k1")
+	d, err := newDriver(ks, "k1")
 	if err != nil {
 		t.Fatal(err)
 	}

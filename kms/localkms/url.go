@@ -12,10 +12,10 @@ import (
 	"github.com/colcrypt/colcrypt/kms"
 )
 
-// Scheme is the kms.Open URL scheme of this driver.
-const Scheme = "local"
+// scheme is the kms.Open URL scheme of this driver.
+const scheme = "local"
 
-func init() { kms.Register(Scheme, openURL, nameURL) }
+func init() { kms.Register(scheme, openURL, nameURL) }
 
 var envNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
@@ -29,9 +29,9 @@ func openURL(_ context.Context, u *url.URL) (kms.Driver, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	var ks *Keyset
+	var ks *keyset
 	if loc.path != "" {
-		ks, err = ReadKeyFile(loc.path)
+		ks, err = readKeyFile(loc.path)
 	} else {
 		v, ok := os.LookupEnv(loc.env)
 		if !ok || v == "" {
@@ -46,7 +46,7 @@ func openURL(_ context.Context, u *url.URL) (kms.Driver, string, error) {
 		return nil, "", err
 	}
 	defer ks.zero()
-	drv, err := New(ks, loc.id)
+	drv, err := newDriver(ks, loc.id)
 	if err != nil {
 		return nil, "", err
 	}
@@ -122,7 +122,7 @@ func parseURL(u *url.URL) (location, error) {
 // the path escaped (a path may hold spaces, '?' or '#'). An empty id is
 // left out.
 func FileURL(path, id string) string {
-	u := &url.URL{Scheme: Scheme, Path: path}
+	u := &url.URL{Scheme: scheme, Path: path}
 	if id != "" {
 		u.RawQuery = url.Values{"id": {id}}.Encode()
 	}
@@ -136,5 +136,5 @@ func EnvURL(name, id string) string {
 	if id != "" {
 		q.Set("id", id)
 	}
-	return Scheme + "://?" + q.Encode()
+	return scheme + "://?" + q.Encode()
 }

@@ -1,4 +1,4 @@
-package localkms_test
+package localkms
 
 import (
 	"bytes"
@@ -9,14 +9,13 @@ import (
 	"testing"
 
 	"github.com/colcrypt/colcrypt/kms"
-	"github.com/colcrypt/colcrypt/kms/localkms"
 )
 
 func writeKeys(t *testing.T, ids ...string) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "master keys")
 	for _, id := range ids {
-		if err := localkms.GenerateKeyFile(path, id); err != nil {
+		if err := GenerateKeyFile(path, id); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -53,7 +52,7 @@ func TestOpenURL(t *testing.T) {
 			t.Errorf("kms.Name(%q) = %q, %v; want it unchanged (canonical)", k.URI(), got, err)
 		}
 		// The canonical URI opens the same key.
-		blob, err := k.Wrap(ctx, key2, []byte("aad"))
+		blob, err := k.Wrap(ctx, key2, testWC)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -61,7 +60,7 @@ func TestOpenURL(t *testing.T) {
 		if err != nil {
 			t.Fatalf("kms.Open(canonical %q) err = %v", k.URI(), err)
 		}
-		if got, err := k2.Unwrap(ctx, blob, []byte("aad")); err != nil || !bytes.Equal(got, key2) {
+		if got, err := k2.Unwrap(ctx, blob, testWC); err != nil || !bytes.Equal(got, key2) {
 			t.Errorf("Unwrap through canonical URI %q err = %v, want the plaintext", k.URI(), err)
 		}
 		k.Close()
@@ -82,8 +81,8 @@ func TestName(t *testing.T) {
 		}
 	}
 	for _, bad := range []string{"local://relative/path?id=k1", "local:///p?id=k1&endpoint=x", "local:///p?env=X", "local://?id=k1"} {
-		if got, err := kms.Name(bad); !errors.Is(err, kms.ErrInvalidName) {
-			t.Errorf("kms.Name(%q) = %q, %v; want kms.ErrInvalidName", bad, got, err)
+		if got, err := kms.Name(bad); err == nil || errors.Is(err, kms.ErrUnknownScheme) {
+			t.Errorf("kms.Name(%q) = %q, %v; want an invalid-name error", bad, got, err)
 		}
 	}
 }
@@ -125,62 +124,66 @@ func TestOpenURLErrors(t *testing.T) {
 }
 
 func TestClosedDriver(t *testing.T) {
-	ks, _ := localkms.NewKeyset(map[string][]byte{"k1": key1})
-	d, _ := localkms.New(ks, "k1")
-	blob, err := d.Wrap(t.Context(), key2, nil)
+	ks, _ := newKeyset(map[string][]byte{"k1": key1})
+	d, _ := newDriver(ks, "k1")
+	blob, err := d.Wrap(t.Context(), key2, testWC)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := d.Close(); err != nil {
 		t.Fatalf("Close() = %v", err)
 	}
-	if _, err := d.Wrap(t.Context(), key2, nil); !errors.Is(err, localkms.ErrClosed) {
+	if _, err := d.Wrap(t.Context(), key2, testWC); !errors.Is(err, errClosed) {
 		t.Errorf("Wrap after Close err = %v, want ErrClosed", err)
 	}
-	if _, err := d.Unwrap(t.Context(), blob, nil); !errors.Is(err, localkms.ErrClosed) {
+	if _, err := d.Unwrap(t.Context(), blob, testWC); !errors.Is(err, errClosed) {
 		t.Errorf("Unwrap after Close err = %v, want ErrClosed", err)
 	}
 }
 
 func TestWrapLimits(t *testing.T) {
-	ks, _ := localkms.NewKeyset(map[string][]byte{"k1": key1})
-	d, _ := localkms.New(ks, "k1")
-	blob, err := d.Wrap(t.Context(), make([]byte, localkms.MaxPlaintextSize), nil)
+	ks, _ := newKeyset(map[string][]byte{"k1": key1})
+	d, _ := newDriver(ks, "k1")
+	blob, err := d.Wrap(t.Context(), make([]byte, maxPlaintextSize), testWC)
 	if err != nil {
 		t.Fatalf("Wrap(MaxPlaintextSize) err = %v", err)
 	}
-	if got, err := d.Unwrap(t.Context(), blob, nil); err != nil || len(got) != localkms.MaxPlaintextSize {
+	if got, err := d.Unwrap(t.Context(), blob, testWC); err != nil || len(got) != maxPlaintextSize {
 		t.Fatalf("Unwrap(MaxPlaintextSize blob) = %d bytes, %v", len(got), err)
 	}
-	if _, err := d.Wrap(t.Context(), make([]byte, localkms.MaxPlaintextSize+1), nil); err == nil || kms.IsRetryable(err) {
+	if _, err := d.Wrap(t.Context(), make([]byte, maxPlaintextSize+1), testWC); err == nil || kms.IsRetryable(err) {
 		t.Errorf("Wrap(MaxPlaintextSize+1) err = %v, want a permanent error", err)
 	}
-	if len(blob) != 1+12+localkms.MaxPlaintextSize+16 {
-		t.Errorf("blob overhead = %d, want 29", len(blob)-localkms.MaxPlaintextSize)
+	if len(blob) != 1+12+maxPlaintextSize+16 {
+		t.Errorf("blob overhead = %d, want 29", len(blob)-maxPlaintextSize)
 	}
 }
 
 func FuzzUnwrap(f *testing.F) {
-	ks, _ := localkms.NewKeyset(map[string][]byte{"k1": key1})
-	d, _ := localkms.New(ks, "k1")
-	blob, err := d.Wrap(f.Context(), key2, []byte("aad"))
+	ks, _ := newKeyset(map[string][]byte{"k1": key1})
+	d, _ := newDriver(ks, "k1")
+	blob, err := d.Wrap(f.Context(), key2, testWC)
 	if err != nil {
 		f.Fatal(err)
 	}
-	f.Add(blob, []byte("aad"))
-	f.Add(blob[:29], []byte("aad"))
-	f.Add([]byte{1}, []byte(nil))
-	f.Add([]byte{}, []byte("aad"))
-	f.Fuzz(func(t *testing.T, blob, aad []byte) {
-		got, err := d.Unwrap(t.Context(), blob, aad)
+	f.Add(blob, testWC.Tenant)
+	f.Add(blob, "tenant-b")
+	f.Add(blob[:29], testWC.Tenant)
+	f.Add([]byte{1}, "")
+	f.Add([]byte{}, testWC.Tenant)
+	f.Fuzz(func(t *testing.T, blob []byte, tenant string) {
+		wc := testWC
+		wc.Tenant = tenant
+		got, err := d.Unwrap(t.Context(), blob, wc)
 		if err != nil {
 			if !errors.Is(err, kms.ErrUnwrap) || got != nil {
 				t.Fatalf("Unwrap err = %v with %d bytes, want kms.ErrUnwrap and nil", err, len(got))
 			}
 			return
 		}
-		// Only a blob that Wrap made can open, and then to its plaintext.
-		if !bytes.Equal(got, key2) {
+		// Only a blob that Wrap made can open, for its tenant, and then to
+		// its plaintext.
+		if tenant != testWC.Tenant || !bytes.Equal(got, key2) {
 			t.Fatalf("Unwrap of fuzzed blob opened to %d unexpected bytes", len(got))
 		}
 	})
@@ -192,24 +195,24 @@ func TestFileURL(t *testing.T) {
 		t.Fatal(err)
 	}
 	path := filepath.Join(dir, "keys")
-	if err := localkms.GenerateKeyFile(path, "k1"); err != nil {
+	if err := GenerateKeyFile(path, "k1"); err != nil {
 		t.Fatal(err)
 	}
 	for _, id := range []string{"k1", ""} {
-		u := localkms.FileURL(path, id)
+		u := FileURL(path, id)
 		k, err := kms.Open(t.Context(), u)
 		if err != nil {
 			t.Fatalf("kms.Open(FileURL(%q, %q) = %q) err = %v", path, id, u, err)
 		}
-		if want := localkms.FileURL(path, "k1"); k.URI() != want {
+		if want := FileURL(path, "k1"); k.URI() != want {
 			t.Errorf("URI() = %q, want %q", k.URI(), want)
 		}
 		k.Close()
 	}
-	if got, want := localkms.EnvURL("KEYS", "k1"), "local://?env=KEYS&id=k1"; got != want {
+	if got, want := EnvURL("KEYS", "k1"), "local://?env=KEYS&id=k1"; got != want {
 		t.Errorf("EnvURL = %q, want %q", got, want)
 	}
-	if got, want := localkms.EnvURL("KEYS", ""), "local://?env=KEYS"; got != want {
+	if got, want := EnvURL("KEYS", ""), "local://?env=KEYS"; got != want {
 		t.Errorf("EnvURL(no id) = %q, want %q", got, want)
 	}
 }

@@ -15,21 +15,23 @@
 //     are bound to the additional authenticated data; a ciphertext that does
 //     not authenticate is INVALID_ARGUMENT "Decryption failed: the ciphertext
 //     is invalid.", as the service says;
-//   - request CRC32C checksums (Castagnoli) are verified when present
-//     (INVALID_ARGUMENT on a mismatch) and, with [Server.SetRequireChecksums],
-//     required; responses carry the checksums and verified_* flags the
-//     service returns, and the CryptoKeyVersion name used;
+//   - request CRC32C checksums (Castagnoli) are verified (INVALID_ARGUMENT
+//     on a mismatch) and required, unless [Faults] says LenientChecksums:
+//     the real service accepts a request without them, but a fake that
+//     asserts what a client sends catches a client that forgot them;
+//     responses carry the checksums and verified_* flags the service
+//     returns, and the CryptoKeyVersion name used;
 //   - plaintext and additional authenticated data are limited to 64 KiB.
 //
 // # Faults
 //
-// Every fault can be changed while calls are in flight: [Server.SetLatency]
-// (a delay that ends early when the caller's context does),
-// [Server.FailNext], [Server.SetFailureMode], [Server.SetFailureRate] and
-// [Server.SetResponseTampering], which breaks response integrity fields so a
-// client's checks can be shown to fire. [Server.EncryptCalls] and
-// [Server.DecryptCalls] count every request that reached the server,
-// failed ones included, which is what a KMS bill counts.
+// [Server.SetFaults] sets latency (a delay that ends early when the
+// caller's context does), failures (the next n calls, every call, or an
+// even fraction of calls) and response tampering, which breaks response
+// integrity fields so a client's checks can be shown to fire. It may be
+// called while calls are in flight. [Server.Calls] counts every request
+// that reached the server, failed ones included, which is what a KMS bill
+// counts.
 //
 // # Use
 //
@@ -65,9 +67,9 @@ import (
 // key names.
 const DefaultKeyName = "projects/insecure-fake/locations/global/keyRings/colcrypt/cryptoKeys/default"
 
-// MaxDataSize is the service's limit on plaintext and on additional
+// maxDataSize is the service's limit on plaintext and on additional
 // authenticated data for software keys.
-const MaxDataSize = 64 << 10
+const maxDataSize = 64 << 10
 
 // The fake's ciphertext is nonce ‖ AES-GCM ciphertext ‖ tag, so the largest
 // one it can have produced is bounded; anything longer is rejected before
@@ -75,7 +77,7 @@ const MaxDataSize = 64 << 10
 const (
 	nonceSize     = 12
 	tagSize       = 16
-	maxCiphertext = nonceSize + MaxDataSize + tagSize
+	maxCiphertext = nonceSize + maxDataSize + tagSize
 )
 
 // Messages the real service returns, so that client code matching on them
@@ -97,34 +99,30 @@ func crc32c(b []byte) int64 { return int64(crc32.Checksum(b, castagnoli)) }
 // Server is the insecure fake Cloud KMS. Its methods are safe for concurrent
 // use.
 type Server struct {
-	kmspb.UnimplementedKeyManagementServiceServer
-
-	keys  map[string]cipher.AEAD // CryptoKey name → AEAD; fixed after New
-	names []string
-
+	svc       *service
 	lis       net.Listener
 	srv       *grpc.Server
 	closeOnce sync.Once
 	serveErr  chan error
+}
+
+// service implements the KeyManagementService methods the fake serves.
+type service struct {
+	kmspb.UnimplementedKeyManagementServiceServer
+
+	keys map[string]cipher.AEAD // CryptoKey name → AEAD; fixed after New
 
 	encryptCalls atomic.Int64
 	decryptCalls atomic.Int64
 
 	mu       sync.Mutex
-	latency  time.Duration
-	failN    int
-	failNErr codes.Code
-	failAll  bool
-	failCode codes.Code
-	rate     float64
-	rateCode codes.Code
-	rateSeen int64
-	tamper   Tampering
-	strict   bool
+	faults   Faults
+	failNext int   // calls left of faults.FailNext
+	rateSeen int64 // calls seen under faults.FailureRate
 }
 
 // Compile-time check that the fake implements the service.
-var _ kmspb.KeyManagementServiceServer = (*Server)(nil)
+var _ kmspb.KeyManagementServiceServer = (*service)(nil)
 
 // New starts a fake serving the given CryptoKey names (DefaultKeyName if
 // none) on a loopback port. The caller must Close it. Tests should use
@@ -133,12 +131,12 @@ func New(keyNames ...string) (*Server, error) {
 	if len(keyNames) == 0 {
 		keyNames = []string{DefaultKeyName}
 	}
-	s := &Server{keys: make(map[string]cipher.AEAD, len(keyNames)), serveErr: make(chan error, 1)}
+	svc := &service{keys: make(map[string]cipher.AEAD, len(keyNames))}
 	for _, name := range keyNames {
 		if !cryptoKeyRE.MatchString(name) {
 			return nil, fmt.Errorf("insecurefakekms: %q is not a CryptoKey name (projects/P/locations/L/keyRings/R/cryptoKeys/K)", name)
 		}
-		if _, dup := s.keys[name]; dup {
+		if _, dup := svc.keys[name]; dup {
 			return nil, fmt.Errorf("insecurefakekms: key %q given twice", name)
 		}
 		key := make([]byte, 32)
@@ -152,16 +150,14 @@ func New(keyNames ...string) (*Server, error) {
 		if err != nil {
 			return nil, fmt.Errorf("insecurefakekms: %w", err)
 		}
-		s.keys[name] = aead
-		s.names = append(s.names, name)
+		svc.keys[name] = aead
 	}
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("insecurefakekms: listen: %w", err)
 	}
-	s.lis = lis
-	s.srv = grpc.NewServer()
-	kmspb.RegisterKeyManagementServiceServer(s.srv, s)
+	s := &Server{svc: svc, lis: lis, srv: grpc.NewServer(), serveErr: make(chan error, 1)}
+	kmspb.RegisterKeyManagementServiceServer(s.srv, svc)
 	go func() { s.serveErr <- s.srv.Serve(lis) }()
 	return s, nil
 }
@@ -188,101 +184,108 @@ func (s *Server) Close() error {
 	return nil
 }
 
-// Addr is the server's loopback address, host:port.
-func (s *Server) Addr() string { return s.lis.Addr().String() }
-
-// Endpoint is the address to give a Cloud KMS client (option.WithEndpoint,
-// gcpkms.WithEndpoint); it is the same as Addr.
-func (s *Server) Endpoint() string { return s.Addr() }
-
-// KeyNames lists the CryptoKey names the server holds, in the order given.
-func (s *Server) KeyNames() []string { return append([]string(nil), s.names...) }
+// Endpoint is the server's loopback address, host:port, to give a Cloud
+// KMS client (option.WithEndpoint, gcpkms.WithEndpoint).
+func (s *Server) Endpoint() string { return s.lis.Addr().String() }
 
 // KeyURI is a colcrypt gcpkms URL for the CryptoKey name, pointing at this
 // server over plaintext gRPC, for kms.Open. The name need not be one the
 // server holds (calls with it then fail NOT_FOUND, as the service would).
 func (s *Server) KeyURI(name string) string {
-	return "gcpkms://" + name + "?endpoint=" + s.Addr() + "&insecure=true"
+	return "gcpkms://" + name + "?endpoint=" + s.Endpoint() + "&insecure=true"
 }
 
-// EncryptCalls is the number of Encrypt requests received, failed ones
-// included.
-func (s *Server) EncryptCalls() int64 { return s.encryptCalls.Load() }
-
-// DecryptCalls is the number of Decrypt requests received, failed ones
-// included.
-func (s *Server) DecryptCalls() int64 { return s.decryptCalls.Load() }
-
-// ResetCounts sets both call counters to zero.
-func (s *Server) ResetCounts() {
-	s.encryptCalls.Store(0)
-	s.decryptCalls.Store(0)
+// Calls returns the number of Encrypt and Decrypt requests received so far,
+// failed ones included. Take the difference of two readings to count the
+// calls of one step.
+func (s *Server) Calls() (encrypt, decrypt int64) {
+	return s.svc.encryptCalls.Load(), s.svc.decryptCalls.Load()
 }
 
-// SetLatency delays every later call by d before it is handled. The delay
-// ends early, with the context's error, when the caller's deadline passes or
-// it cancels. Zero removes the delay.
-func (s *Server) SetLatency(d time.Duration) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.latency = d
+// Faults is how the server misbehaves; the zero Faults is an honest server
+// that requires request checksums. Failures are injected after the
+// latency, and at most one applies to a call: FailAll, else FailNext, else
+// FailureRate.
+type Faults struct {
+	// Latency delays every call before it is handled. The delay ends
+	// early, with the context's error, when the caller's deadline passes or
+	// it cancels.
+	Latency time.Duration
+
+	// FailAll, unless codes.OK, fails every call with that code.
+	FailAll codes.Code
+	// FailNext fails the next FailNext calls with FailNextCode.
+	FailNext     int
+	FailNextCode codes.Code
+	// FailureRate fails a fraction (0 ≤ FailureRate ≤ 1) of calls with
+	// FailureRateCode. Failures are spread evenly and deterministically
+	// rather than drawn at random, so a test sees the same sequence every
+	// run: with 0.5 every second call fails, with 0.25 every fourth.
+	FailureRate     float64
+	FailureRateCode codes.Code
+
+	// LenientChecksums accepts requests without CRC32C checksums, as the
+	// real service does. By default the server rejects, with
+	// INVALID_ARGUMENT, a request that omits a checksum the client could
+	// have sent (plaintext_crc32c on Encrypt, ciphertext_crc32c on Decrypt,
+	// the additional authenticated data's whenever that data is not empty),
+	// to prove a client sends them. A checksum that is sent is always
+	// checked.
+	LenientChecksums bool
+
+	// Response tampering, to show that a client checks the integrity fields
+	// as Google's data-integrity guidelines ask
+	// (https://cloud.google.com/kms/docs/data-integrity-guidelines).
+
+	// BadCiphertextCRC32C returns an Encrypt ciphertext_crc32c that does
+	// not match the ciphertext.
+	BadCiphertextCRC32C bool
+	// OmitCiphertextCRC32C leaves Encrypt's ciphertext_crc32c unset.
+	OmitCiphertextCRC32C bool
+	// CorruptCiphertext flips a bit of Encrypt's ciphertext after its
+	// checksum is computed, as corruption in transit would.
+	CorruptCiphertext bool
+	// OmitVerifiedPlaintextCRC32C reports verified_plaintext_crc32c false,
+	// as a server that ignored the request checksum would.
+	OmitVerifiedPlaintextCRC32C bool
+	// OmitVerifiedAADCRC32C reports
+	// verified_additional_authenticated_data_crc32c false.
+	OmitVerifiedAADCRC32C bool
+	// WrongKeyName names a version of another CryptoKey whose name has the
+	// requested one as a prefix ("…/cryptoKeys/k-other/cryptoKeyVersions/1"),
+	// which a naive prefix check would accept.
+	WrongKeyName bool
+	// BadPlaintextCRC32C returns a Decrypt plaintext_crc32c that does not
+	// match the plaintext.
+	BadPlaintextCRC32C bool
+	// OmitPlaintextCRC32C leaves Decrypt's plaintext_crc32c unset.
+	OmitPlaintextCRC32C bool
+	// CorruptPlaintext flips a bit of Decrypt's plaintext after its
+	// checksum is computed.
+	CorruptPlaintext bool
 }
 
-// FailNext makes the next n calls (Encrypt or Decrypt) fail with code,
-// after any latency.
-func (s *Server) FailNext(n int, code codes.Code) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.failN, s.failNErr = n, code
-}
-
-// SetFailureMode makes every call fail with code until [Server.ClearFailures].
-func (s *Server) SetFailureMode(code codes.Code) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.failAll, s.failCode = true, code
-}
-
-// SetFailureRate makes a fraction p (0 ≤ p ≤ 1) of later calls fail with
-// code. Failures are spread evenly and deterministically rather than drawn
-// at random, so a test sees the same sequence every run: with p = 0.5 every
-// second call fails, with p = 0.25 every fourth. It panics if p is out of
-// range.
-func (s *Server) SetFailureRate(p float64, code codes.Code) {
-	if !(p >= 0 && p <= 1) {
-		panic(fmt.Sprintf("insecurefakekms: SetFailureRate(%v): p must be in [0, 1]", p))
+// SetFaults replaces every fault set before with f, for later calls (calls
+// in flight may see either). It panics if f.FailureRate is outside [0, 1],
+// a programmer error.
+func (s *Server) SetFaults(f Faults) {
+	if !(f.FailureRate >= 0 && f.FailureRate <= 1) {
+		panic(fmt.Sprintf("insecurefakekms: SetFaults: FailureRate %v must be in [0, 1]", f.FailureRate))
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.rate, s.rateCode, s.rateSeen = p, code, 0
+	s.svc.mu.Lock()
+	defer s.svc.mu.Unlock()
+	s.svc.faults, s.svc.failNext, s.svc.rateSeen = f, f.FailNext, 0
 }
 
-// ClearFailures removes FailNext, SetFailureMode and SetFailureRate faults.
-// Latency and tampering stay as set.
-func (s *Server) ClearFailures() {
+func (s *service) currentFaults() Faults {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.failN, s.failAll, s.rate, s.rateSeen = 0, false, 0, 0
-}
-
-// SetRequireChecksums makes the server reject, with INVALID_ARGUMENT, a
-// request that omits a CRC32C the client could have sent: plaintext_crc32c
-// on Encrypt, ciphertext_crc32c on Decrypt, and the additional
-// authenticated data's checksum whenever that data is not empty. The real
-// service accepts requests without checksums; this strict mode exists to
-// prove a client sends them.
-func (s *Server) SetRequireChecksums(strict bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.strict = strict
+	return s.faults
 }
 
 // fault applies latency and injected failures, in that order, to one call.
-func (s *Server) fault(ctx context.Context) error {
-	s.mu.Lock()
-	d := s.latency
-	s.mu.Unlock()
-	if d > 0 {
+func (s *service) fault(ctx context.Context) error {
+	if d := s.currentFaults().Latency; d > 0 {
 		t := time.NewTimer(d)
 		select {
 		case <-t.C:
@@ -293,17 +296,18 @@ func (s *Server) fault(ctx context.Context) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	f := &s.faults
 	switch {
-	case s.failAll:
-		return injected(s.failCode)
-	case s.failN > 0:
-		s.failN--
-		return injected(s.failNErr)
-	case s.rate > 0:
+	case f.FailAll != codes.OK:
+		return injected(f.FailAll)
+	case s.failNext > 0:
+		s.failNext--
+		return injected(f.FailNextCode)
+	case f.FailureRate > 0:
 		n := s.rateSeen
 		s.rateSeen++
-		if math.Floor(float64(n+1)*s.rate) > math.Floor(float64(n)*s.rate) {
-			return injected(s.rateCode)
+		if math.Floor(float64(n+1)*f.FailureRate) > math.Floor(float64(n)*f.FailureRate) {
+			return injected(f.FailureRateCode)
 		}
 	}
 	return nil
@@ -313,15 +317,9 @@ func injected(code codes.Code) error {
 	return status.Errorf(code, "insecurefakekms: injected fault (%s)", code)
 }
 
-func (s *Server) isStrict() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.strict
-}
-
 // checkCRC verifies an optional request checksum. It reports whether the
 // checksum was present (and so verified).
-func (s *Server) checkCRC(data []byte, sum *wrapperspb.Int64Value, sumField, dataField string, required bool) (bool, error) {
+func checkCRC(data []byte, sum *wrapperspb.Int64Value, sumField, dataField string, required bool) (bool, error) {
 	if sum == nil {
 		if required {
 			return false, status.Errorf(codes.InvalidArgument, "insecurefakekms: strict mode: %s is required", sumField)
@@ -338,7 +336,7 @@ func (s *Server) checkCRC(data []byte, sum *wrapperspb.Int64Value, sumField, dat
 }
 
 // cryptoKey resolves a CryptoKey name to its AEAD.
-func (s *Server) cryptoKey(name string) (cipher.AEAD, error) {
+func (s *service) cryptoKey(name string) (cipher.AEAD, error) {
 	if !cryptoKeyRE.MatchString(name) {
 		return nil, status.Errorf(codes.InvalidArgument, "Resource name [%s] does not represent a valid CryptoKey.", name)
 	}
@@ -351,7 +349,7 @@ func (s *Server) cryptoKey(name string) (cipher.AEAD, error) {
 
 // Encrypt implements the service's Encrypt: AES-256-GCM under the named
 // key's version 1, bound to the additional authenticated data.
-func (s *Server) Encrypt(ctx context.Context, req *kmspb.EncryptRequest) (*kmspb.EncryptResponse, error) {
+func (s *service) Encrypt(ctx context.Context, req *kmspb.EncryptRequest) (*kmspb.EncryptResponse, error) {
 	s.encryptCalls.Add(1)
 	if err := s.fault(ctx); err != nil {
 		return nil, err
@@ -371,17 +369,17 @@ func (s *Server) Encrypt(ctx context.Context, req *kmspb.EncryptRequest) (*kmspb
 	switch {
 	case len(pt) == 0:
 		return nil, status.Error(codes.InvalidArgument, "Plaintext is required.")
-	case len(pt) > MaxDataSize:
-		return nil, status.Errorf(codes.InvalidArgument, "The plaintext must be no larger than %d bytes.", MaxDataSize)
-	case len(aad) > MaxDataSize:
-		return nil, status.Errorf(codes.InvalidArgument, "The additional authenticated data must be no larger than %d bytes.", MaxDataSize)
+	case len(pt) > maxDataSize:
+		return nil, status.Errorf(codes.InvalidArgument, "The plaintext must be no larger than %d bytes.", maxDataSize)
+	case len(aad) > maxDataSize:
+		return nil, status.Errorf(codes.InvalidArgument, "The additional authenticated data must be no larger than %d bytes.", maxDataSize)
 	}
-	strict := s.isStrict()
-	verifiedPT, err := s.checkCRC(pt, req.GetPlaintextCrc32C(), "plaintext_crc32c", "plaintext", strict)
+	strict := !s.currentFaults().LenientChecksums
+	verifiedPT, err := checkCRC(pt, req.GetPlaintextCrc32C(), "plaintext_crc32c", "plaintext", strict)
 	if err != nil {
 		return nil, err
 	}
-	verifiedAAD, err := s.checkCRC(aad, req.GetAdditionalAuthenticatedDataCrc32C(),
+	verifiedAAD, err := checkCRC(aad, req.GetAdditionalAuthenticatedDataCrc32C(),
 		"additional_authenticated_data_crc32c", "additional_authenticated_data", strict && len(aad) > 0)
 	if err != nil {
 		return nil, err
@@ -404,7 +402,7 @@ func (s *Server) Encrypt(ctx context.Context, req *kmspb.EncryptRequest) (*kmspb
 
 // Decrypt implements the service's Decrypt. Every way a ciphertext can fail
 // to authenticate gives the same INVALID_ARGUMENT, as the service does.
-func (s *Server) Decrypt(ctx context.Context, req *kmspb.DecryptRequest) (*kmspb.DecryptResponse, error) {
+func (s *service) Decrypt(ctx context.Context, req *kmspb.DecryptRequest) (*kmspb.DecryptResponse, error) {
 	s.decryptCalls.Add(1)
 	if err := s.fault(ctx); err != nil {
 		return nil, err
@@ -419,14 +417,14 @@ func (s *Server) Decrypt(ctx context.Context, req *kmspb.DecryptRequest) (*kmspb
 		return nil, status.Error(codes.InvalidArgument, "Ciphertext is required.")
 	case len(ct) > maxCiphertext:
 		return nil, status.Errorf(codes.InvalidArgument, "The ciphertext must be no larger than %d bytes.", maxCiphertext)
-	case len(aad) > MaxDataSize:
-		return nil, status.Errorf(codes.InvalidArgument, "The additional authenticated data must be no larger than %d bytes.", MaxDataSize)
+	case len(aad) > maxDataSize:
+		return nil, status.Errorf(codes.InvalidArgument, "The additional authenticated data must be no larger than %d bytes.", maxDataSize)
 	}
-	strict := s.isStrict()
-	if _, err := s.checkCRC(ct, req.GetCiphertextCrc32C(), "ciphertext_crc32c", "ciphertext", strict); err != nil {
+	strict := !s.currentFaults().LenientChecksums
+	if _, err := checkCRC(ct, req.GetCiphertextCrc32C(), "ciphertext_crc32c", "ciphertext", strict); err != nil {
 		return nil, err
 	}
-	if _, err := s.checkCRC(aad, req.GetAdditionalAuthenticatedDataCrc32C(),
+	if _, err := checkCRC(aad, req.GetAdditionalAuthenticatedDataCrc32C(),
 		"additional_authenticated_data_crc32c", "additional_authenticated_data", strict && len(aad) > 0); err != nil {
 		return nil, err
 	}

@@ -76,7 +76,7 @@ func wantStatus(t *testing.T, what string, err error, code codes.Code, msg strin
 }
 
 func TestRoundTripResponseFields(t *testing.T) {
-	_, c := start(t)
+	srv, c := start(t)
 	ctx := t.Context()
 	eresp, err := c.Encrypt(ctx, encReq(key1))
 	if err != nil {
@@ -105,8 +105,9 @@ func TestRoundTripResponseFields(t *testing.T) {
 		t.Errorf("Decrypt = %q crc %v primary %v, want the plaintext, its crc, true", dresp.Plaintext, dresp.PlaintextCrc32C, dresp.UsedPrimary)
 	}
 
-	// Without checksums the service still works, and says it verified
-	// nothing.
+	// Without checksums the lenient server works, as the service does, and
+	// says it verified nothing.
+	srv.SetFaults(insecurefakekms.Faults{LenientChecksums: true})
 	eresp, err = c.Encrypt(ctx, &kmspb.EncryptRequest{Name: key1, Plaintext: pt, AdditionalAuthenticatedData: aad})
 	if err != nil {
 		t.Fatalf("Encrypt without checksums err = %v", err)
@@ -191,8 +192,7 @@ func TestRequestChecksums(t *testing.T) {
 	_, err = c.Decrypt(ctx, d)
 	wantStatus(t, "Decrypt(bad aad crc32c)", err, codes.InvalidArgument, "checksum in field additional_authenticated_data_crc32c did not match")
 
-	// Strict mode: each missing checksum is refused.
-	srv.SetRequireChecksums(true)
+	// By default each missing checksum is refused.
 	e = encReq(key1)
 	e.PlaintextCrc32C = nil
 	_, err = c.Encrypt(ctx, e)
@@ -213,18 +213,23 @@ func TestRequestChecksums(t *testing.T) {
 	if _, err := c.Encrypt(ctx, &kmspb.EncryptRequest{Name: key1, Plaintext: pt, PlaintextCrc32C: crc(pt)}); err != nil {
 		t.Errorf("strict Encrypt(no aad) err = %v, want nil", err)
 	}
-	srv.SetRequireChecksums(false)
+	srv.SetFaults(insecurefakekms.Faults{LenientChecksums: true})
 	e = encReq(key1)
 	e.PlaintextCrc32C = nil
 	if _, err := c.Encrypt(ctx, e); err != nil {
-		t.Errorf("Encrypt(no checksum) after strict mode off err = %v, want nil", err)
+		t.Errorf("lenient Encrypt(no checksum) err = %v, want nil", err)
 	}
+	e = encReq(key1)
+	e.PlaintextCrc32C = bad(e.PlaintextCrc32C)
+	_, err = c.Encrypt(ctx, e)
+	wantStatus(t, "lenient Encrypt(bad plaintext_crc32c)", err, codes.InvalidArgument, "checksum in field plaintext_crc32c did not match")
 }
 
 func TestSizeLimits(t *testing.T) {
-	_, c := start(t)
+	srv, c := start(t)
+	srv.SetFaults(insecurefakekms.Faults{LenientChecksums: true})
 	ctx := t.Context()
-	big := make([]byte, insecurefakekms.MaxDataSize)
+	big := make([]byte, 64<<10)
 	resp, err := c.Encrypt(ctx, &kmspb.EncryptRequest{Name: key1, Plaintext: big})
 	if err != nil {
 		t.Fatalf("Encrypt(64 KiB) err = %v, want nil", err)
@@ -240,7 +245,7 @@ func TestSizeLimits(t *testing.T) {
 	wantStatus(t, "Encrypt(empty)", err, codes.InvalidArgument, "Plaintext is required")
 	_, err = c.Decrypt(ctx, &kmspb.DecryptRequest{Name: key1})
 	wantStatus(t, "Decrypt(empty)", err, codes.InvalidArgument, "Ciphertext is required")
-	_, err = c.Decrypt(ctx, &kmspb.DecryptRequest{Name: key1, Ciphertext: make([]byte, 2*insecurefakekms.MaxDataSize)})
+	_, err = c.Decrypt(ctx, &kmspb.DecryptRequest{Name: key1, Ciphertext: make([]byte, 2*len(big))})
 	wantStatus(t, "Decrypt(128 KiB)", err, codes.InvalidArgument, "no larger than")
 }
 
@@ -250,14 +255,10 @@ func TestCounts(t *testing.T) {
 	ct := encrypt(t, c)
 	encrypt(t, c)
 	c.Decrypt(ctx, decReq(key1, ct))
-	srv.FailNext(1, codes.Unavailable)
+	srv.SetFaults(insecurefakekms.Faults{FailNext: 1, FailNextCode: codes.Unavailable})
 	c.Decrypt(ctx, decReq(key1, ct)) // failed calls count too
-	if e, d := srv.EncryptCalls(), srv.DecryptCalls(); e != 2 || d != 2 {
-		t.Errorf("calls = %d encrypt, %d decrypt; want 2, 2", e, d)
-	}
-	srv.ResetCounts()
-	if e, d := srv.EncryptCalls(), srv.DecryptCalls(); e != 0 || d != 0 {
-		t.Errorf("after ResetCounts calls = %d, %d; want 0, 0", e, d)
+	if e, d := srv.Calls(); e != 2 || d != 2 {
+		t.Errorf("Calls() = %d encrypt, %d decrypt; want 2, 2", e, d)
 	}
 }
 
@@ -286,30 +287,30 @@ func equalCodes(a, b []codes.Code) bool {
 
 func TestFaults(t *testing.T) {
 	const ok, un, re, de = codes.OK, codes.Unavailable, codes.ResourceExhausted, codes.DeadlineExceeded
+	type F = insecurefakekms.Faults
 	tests := []struct {
-		name  string
-		setup func(*insecurefakekms.Server)
-		want  []codes.Code
+		name   string
+		faults []F // set in order
+		want   []codes.Code
 	}{
-		{"none", func(*insecurefakekms.Server) {}, []codes.Code{ok, ok, ok}},
-		{"FailNext(2)", func(s *insecurefakekms.Server) { s.FailNext(2, un) }, []codes.Code{un, un, ok, ok}},
-		{"FailureMode", func(s *insecurefakekms.Server) { s.SetFailureMode(re) }, []codes.Code{re, re, re, re}},
-		{"FailureMode over FailNext", func(s *insecurefakekms.Server) { s.FailNext(1, un); s.SetFailureMode(de) }, []codes.Code{de, de}},
-		{"FailureRate(0.5)", func(s *insecurefakekms.Server) { s.SetFailureRate(0.5, re) }, []codes.Code{ok, re, ok, re, ok, re}},
-		{"FailureRate(0.25)", func(s *insecurefakekms.Server) { s.SetFailureRate(0.25, un) }, []codes.Code{ok, ok, ok, un, ok, ok, ok, un}},
-		{"FailureRate(1)", func(s *insecurefakekms.Server) { s.SetFailureRate(1, codes.Aborted) }, []codes.Code{codes.Aborted, codes.Aborted}},
-		{"FailureRate(0)", func(s *insecurefakekms.Server) { s.SetFailureRate(0, un) }, []codes.Code{ok, ok, ok}},
-		{"ClearFailures", func(s *insecurefakekms.Server) {
-			s.FailNext(5, un)
-			s.SetFailureMode(un)
-			s.SetFailureRate(1, un)
-			s.ClearFailures()
-		}, []codes.Code{ok, ok}},
+		{"none", nil, []codes.Code{ok, ok, ok}},
+		{"FailNext(2)", []F{{FailNext: 2, FailNextCode: un}}, []codes.Code{un, un, ok, ok}},
+		{"FailAll", []F{{FailAll: re}}, []codes.Code{re, re, re, re}},
+		{"FailAll over FailNext", []F{{FailNext: 1, FailNextCode: un, FailAll: de}}, []codes.Code{de, de}},
+		{"FailNext over FailureRate", []F{{FailNext: 1, FailNextCode: un, FailureRate: 1, FailureRateCode: re}}, []codes.Code{un, re}},
+		{"FailureRate(0.5)", []F{{FailureRate: 0.5, FailureRateCode: re}}, []codes.Code{ok, re, ok, re, ok, re}},
+		{"FailureRate(0.25)", []F{{FailureRate: 0.25, FailureRateCode: un}}, []codes.Code{ok, ok, ok, un, ok, ok, ok, un}},
+		{"FailureRate(1)", []F{{FailureRate: 1, FailureRateCode: codes.Aborted}}, []codes.Code{codes.Aborted, codes.Aborted}},
+		{"FailureRate(0)", []F{{FailureRate: 0, FailureRateCode: un}}, []codes.Code{ok, ok, ok}},
+		{"replaced by zero Faults", []F{{FailNext: 5, FailNextCode: un, FailAll: un, FailureRate: 1, FailureRateCode: un}, {}}, []codes.Code{ok, ok}},
+		{"FailNext restarts", []F{{FailNext: 1, FailNextCode: un}, {FailNext: 1, FailNextCode: re}}, []codes.Code{re, ok}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			srv, c := start(t)
-			tt.setup(srv)
+			for _, f := range tt.faults {
+				srv.SetFaults(f)
+			}
 			if got := outcomes(t, c, len(tt.want)); !equalCodes(got, tt.want) {
 				t.Errorf("codes = %v, want %v", got, tt.want)
 			}
@@ -323,10 +324,10 @@ func TestFailureRateOutOfRangePanics(t *testing.T) {
 		func() {
 			defer func() {
 				if recover() == nil {
-					t.Errorf("SetFailureRate(%v) did not panic", p)
+					t.Errorf("SetFaults(FailureRate: %v) did not panic", p)
 				}
 			}()
-			srv.SetFailureRate(p, codes.Unavailable)
+			srv.SetFaults(insecurefakekms.Faults{FailureRate: p, FailureRateCode: codes.Unavailable})
 		}()
 	}
 }
@@ -335,7 +336,7 @@ func TestFailureRateOutOfRangePanics(t *testing.T) {
 // deadline. The watchdog guards against a hang; it measures nothing.
 func TestLatencyRespectsContext(t *testing.T) {
 	srv, c := start(t)
-	srv.SetLatency(time.Hour)
+	srv.SetFaults(insecurefakekms.Faults{Latency: time.Hour})
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Millisecond)
 	defer cancel()
 	done := make(chan error, 1)
@@ -351,15 +352,15 @@ func TestLatencyRespectsContext(t *testing.T) {
 	case <-time.After(time.Minute):
 		t.Fatal("Encrypt with an expired deadline did not return")
 	}
-	srv.SetLatency(0)
+	srv.SetFaults(insecurefakekms.Faults{})
 	encrypt(t, c)
 }
 
 func TestTampering(t *testing.T) {
 	srv, c := start(t)
 	ctx := t.Context()
-	type T = insecurefakekms.Tampering
-	srv.SetResponseTampering(T{BadCiphertextCRC32C: true, OmitVerifiedPlaintextCRC32C: true, OmitVerifiedAADCRC32C: true, WrongKeyName: true})
+	type T = insecurefakekms.Faults
+	srv.SetFaults(T{BadCiphertextCRC32C: true, OmitVerifiedPlaintextCRC32C: true, OmitVerifiedAADCRC32C: true, WrongKeyName: true})
 	e, err := c.Encrypt(ctx, encReq(key1))
 	if err != nil {
 		t.Fatal(err)
@@ -368,11 +369,11 @@ func TestTampering(t *testing.T) {
 		e.Name != "projects/p/locations/global/keyRings/r/cryptoKeys/k1-other/cryptoKeyVersions/1" {
 		t.Errorf("tampered EncryptResponse = %v, want bad crc, false flags, another key's name", e)
 	}
-	srv.SetResponseTampering(T{OmitCiphertextCRC32C: true})
+	srv.SetFaults(T{OmitCiphertextCRC32C: true})
 	if e, _ := c.Encrypt(ctx, encReq(key1)); e.GetCiphertextCrc32C() != nil {
 		t.Errorf("OmitCiphertextCRC32C: ciphertext_crc32c = %v, want unset", e.GetCiphertextCrc32C())
 	}
-	srv.SetResponseTampering(T{CorruptCiphertext: true})
+	srv.SetFaults(T{CorruptCiphertext: true})
 	e, _ = c.Encrypt(ctx, encReq(key1))
 	if e.GetCiphertextCrc32C().GetValue() == crc(e.GetCiphertext()).Value {
 		t.Errorf("CorruptCiphertext: ciphertext matches its checksum, want a mismatch")
@@ -381,7 +382,7 @@ func TestTampering(t *testing.T) {
 		t.Errorf("Decrypt(corrupted ciphertext) err = %v, want InvalidArgument", err)
 	}
 
-	srv.SetResponseTampering(T{})
+	srv.SetFaults(T{})
 	ct := encrypt(t, c)
 	for _, tt := range []struct {
 		tamper T
@@ -395,13 +396,13 @@ func TestTampering(t *testing.T) {
 			return !bytes.Equal(d.Plaintext, pt) && d.PlaintextCrc32C.GetValue() == crc(pt).Value
 		}},
 	} {
-		srv.SetResponseTampering(tt.tamper)
+		srv.SetFaults(tt.tamper)
 		d, err := c.Decrypt(ctx, decReq(key1, ct))
 		if err != nil || !tt.check(d) {
 			t.Errorf("Decrypt with %+v = %v, %v; want the tampering visible", tt.tamper, d, err)
 		}
 	}
-	srv.SetResponseTampering(T{})
+	srv.SetFaults(T{})
 	if d, err := c.Decrypt(ctx, decReq(key1, ct)); err != nil || !bytes.Equal(d.Plaintext, pt) || d.PlaintextCrc32C.Value != crc(pt).Value {
 		t.Errorf("Decrypt after tampering cleared = %v, %v; want honest", d, err)
 	}
@@ -423,14 +424,11 @@ func TestNewAndAddresses(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer srv.Close()
-	if got := srv.KeyNames(); len(got) != 1 || got[0] != insecurefakekms.DefaultKeyName {
-		t.Errorf("KeyNames() = %q, want [DefaultKeyName]", got)
+	host, _, err := net.SplitHostPort(srv.Endpoint())
+	if err != nil || host != "127.0.0.1" {
+		t.Errorf("Endpoint() = %q, want 127.0.0.1:port", srv.Endpoint())
 	}
-	host, _, err := net.SplitHostPort(srv.Addr())
-	if err != nil || host != "127.0.0.1" || srv.Endpoint() != srv.Addr() {
-		t.Errorf("Addr() = %q, Endpoint() = %q; want the same 127.0.0.1:port", srv.Addr(), srv.Endpoint())
-	}
-	want := "gcpkms://" + key1 + "?endpoint=" + srv.Addr() + "&insecure=true"
+	want := "gcpkms://" + key1 + "?endpoint=" + srv.Endpoint() + "&insecure=true"
 	if got := srv.KeyURI(key1); got != want {
 		t.Errorf("KeyURI = %q, want %q", got, want)
 	}
@@ -464,13 +462,15 @@ func TestConcurrentFaultChanges(t *testing.T) {
 				return
 			default:
 			}
-			srv.FailNext(1, codes.Unavailable)
-			srv.SetFailureRate(0.5, codes.ResourceExhausted)
-			srv.SetLatency(time.Duration(i%2) * time.Microsecond)
-			srv.SetResponseTampering(insecurefakekms.Tampering{BadCiphertextCRC32C: i%2 == 0})
-			srv.SetRequireChecksums(i%2 == 0)
-			srv.ClearFailures()
-			srv.ResetCounts()
+			srv.SetFaults(insecurefakekms.Faults{
+				FailNext: 1, FailNextCode: codes.Unavailable,
+				FailureRate: 0.5, FailureRateCode: codes.ResourceExhausted,
+				Latency:             time.Duration(i%2) * time.Microsecond,
+				BadCiphertextCRC32C: i%2 == 0,
+				LenientChecksums:    i%2 == 0,
+			})
+			srv.SetFaults(insecurefakekms.Faults{})
+			srv.Calls()
 		}
 	})
 	var calls sync.WaitGroup
