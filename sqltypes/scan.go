@@ -44,6 +44,51 @@ type scanner[T any] struct {
 	tenant    string
 	tenantPtr *string
 	dst       *T
+	// scanned is set by the first value; held by the second (see hold).
+	scanned bool
+	held    *heldColumn
+}
+
+// heldColumn is what a Scanner reused across rows keeps from one row to
+// the next: a field.Handle for the column and the tenant it first read
+// twice, so that each value skips the tenant resolution and the key
+// store's cipher lookup (one lookup per key version for the whole loop,
+// as a GORM statement makes), and a buffer of its own for the plaintext
+// it decodes, cleared after every value as the pool's buffers are.
+type heldColumn struct {
+	tenant string // the row tenant h was made for, before resolution
+	h      *field.Handle
+	buf    []byte
+}
+
+// hold returns the Scanner's held column for tenant, or nil: the first
+// value of a Scanner takes the Encryptor's path, so a Scanner built for
+// one row allocates nothing more; the second makes the handle, for the
+// rest of the loop. A tenant other than the held one (ScanTenant over
+// several tenants), a bound column, or a tenant that does not resolve
+// takes the Encryptor's path, which reports the error.
+//
+// The handle keeps the ciphers it opened with for as long as the Scanner
+// lives, with the Handle's rules: a key destroyed meanwhile (Shred) is
+// looked up again and fails as the key store says. A Scanner is for one
+// query, used by one goroutine, like the destination it writes.
+func (s *scanner[T]) hold(tenant string) *heldColumn {
+	if s.held != nil {
+		if s.held.tenant == tenant {
+			return s.held
+		}
+		return nil
+	}
+	if !s.scanned || s.col.bindRow {
+		s.scanned = true
+		return nil
+	}
+	h, err := s.col.enc.Handle(s.ctx, s.col.scope(tenant))
+	if err != nil {
+		return nil
+	}
+	s.held = &heldColumn{tenant: tenant, h: h}
+	return s.held
 }
 
 var _ sql.Scanner = (*scanner[string])(nil)
@@ -57,7 +102,7 @@ func (s *scanner[T]) Scan(src any) error {
 	if s.tenantPtr != nil {
 		tenant = *s.tenantPtr
 	}
-	return s.col.scanInto(s.ctx, tenant, src, s.dst)
+	return s.col.scanInto(s.ctx, tenant, s.hold(tenant), src, s.dst)
 }
 
 // ScanBytes is pgx's pgtype.BytesScanner: pgx hands a bytea or text
@@ -76,7 +121,7 @@ func (s *scanner[T]) ScanBytes(v []byte) error {
 	if s.tenantPtr != nil {
 		tenant = *s.tenantPtr
 	}
-	return s.col.scanStored(s.ctx, tenant, v, s.dst)
+	return s.col.scanStored(s.ctx, tenant, s.hold(tenant), v, s.dst)
 }
 
 // String keeps the destination out of logs.
@@ -85,8 +130,8 @@ func (s *scanner[T]) String() string {
 }
 
 // scanInto opens src and stores the result in *dst, which it leaves
-// unchanged on error.
-func (c *Column[T]) scanInto(ctx context.Context, tenant string, src any, dst *T) error {
+// unchanged on error; held is as for scanStored.
+func (c *Column[T]) scanInto(ctx context.Context, tenant string, held *heldColumn, src any, dst *T) error {
 	var stored []byte
 	switch x := src.(type) {
 	case nil:
@@ -117,20 +162,22 @@ func (c *Column[T]) scanInto(ctx context.Context, tenant string, src any, dst *T
 		return c.errorf("open", fmt.Errorf("unsupported source type %T", src))
 	}
 
-	return c.scanStored(ctx, tenant, stored, dst)
+	return c.scanStored(ctx, tenant, held, stored, dst)
 }
 
 // scanStored opens the stored bytes of a value (binary or armored, or
 // plaintext with AllowPlaintext) into *dst, which it leaves unchanged on
-// error. stored is only read.
+// error. stored is only read. held, if not nil, is a reusing Scanner's
+// handle and buffer (see scanner.hold).
 //
 // A []byte column opens straight into the slice *dst gets: one
 // allocation, the plaintext the caller keeps. Every other type opens into
-// a pooled buffer (plaintext.go), cleared after, that decode reads from:
-// a string is then built once, a number allocates nothing.
-func (c *Column[T]) scanStored(ctx context.Context, tenant string, stored []byte, dst *T) error {
+// a buffer, held's or a pooled one (plainbuf.go), cleared after, that
+// decode reads from: a string is then built once, a number allocates
+// nothing.
+func (c *Column[T]) scanStored(ctx context.Context, tenant string, held *heldColumn, stored []byte, dst *T) error {
 	if p, ok := any(dst).(*[]byte); ok {
-		pt, err := c.open(ctx, tenant, nil, stored)
+		pt, err := c.openHeld(ctx, tenant, held, nil, stored)
 		if err != nil {
 			return c.openFailed(ctx, tenant, stored, dst, err)
 		}
@@ -140,6 +187,19 @@ func (c *Column[T]) scanStored(ctx context.Context, tenant string, stored []byte
 		*p = pt
 		return nil
 	}
+	if held != nil {
+		pt, err := held.h.Open(ctx, held.buf[:0], stored)
+		if err != nil {
+			clear(held.buf[:cap(held.buf)]) // an open that failed part way may have written
+			return c.openFailed(ctx, tenant, stored, dst, err)
+		}
+		err = c.decode(pt, dst)
+		clear(pt)
+		if cap(pt) <= maxPooledPlain {
+			held.buf = pt // keep a buffer open grew
+		}
+		return err
+	}
 	buf := getPlainBuf()
 	defer putPlainBuf(buf)
 	pt, err := c.open(ctx, tenant, (*buf)[:0], stored)
@@ -148,6 +208,15 @@ func (c *Column[T]) scanStored(ctx context.Context, tenant string, stored []byte
 	}
 	*buf = pt // keep a buffer open grew, so the pool clears and reuses it
 	return c.decode(pt, dst)
+}
+
+// openHeld opens stored through held's handle if there is one, else
+// through the Encryptor.
+func (c *Column[T]) openHeld(ctx context.Context, tenant string, held *heldColumn, dst, stored []byte) ([]byte, error) {
+	if held != nil {
+		return held.h.Open(ctx, dst, stored)
+	}
+	return c.open(ctx, tenant, dst, stored)
 }
 
 // openFailed handles an open's error: plaintext in a column with
