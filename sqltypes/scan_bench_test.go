@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"github.com/colcrypt/colcrypt/internal/handscoped"
 	"github.com/colcrypt/colcrypt/sqltypes"
 )
 
@@ -11,7 +12,7 @@ import (
 // without the database: the Scan of a stored ~40-byte string, handed over
 // as database/sql does (a []byte boxed once), by the hand-written
 // baseline, the baseline doing colcrypt's per-value work
-// (handscoped_test.go) and colcrypt's Scanner, built once and reused as
+// (internal/handscoped) and colcrypt's Scanner, built once and reused as
 // a loop over rows may, or built for every row. Each run times the four
 // in turn; run it several times and take medians:
 //
@@ -27,10 +28,10 @@ func BenchmarkScanValue(b *testing.B) {
 		b.Fatal(err)
 	}
 	hand := newHandGCM(b)
-	scoped := newHandScoped(stored)
-	scope := handScope{tenant, "vs_enc", "a"}
+	scoped := handscoped.New(stored)
+	scope := handscoped.Scope{Tenant: tenant, Table: "vs_enc", Column: "a"}
 	handStored, _ := handValue{hand, v}.Value()
-	scopedStored, err := scoped.seal(ctx, scope, []byte(v))
+	scopedStored, err := scoped.Seal(ctx, scope, []byte(v))
 	if err != nil {
 		b.Fatal(err)
 	}
