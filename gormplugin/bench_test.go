@@ -18,6 +18,7 @@ import (
 	"gorm.io/gorm"
 	"gorm.io/gorm/schema"
 
+	"github.com/colcrypt/colcrypt/field"
 	"github.com/colcrypt/colcrypt/internal/handscoped"
 )
 
@@ -195,7 +196,7 @@ func newBenchData(b *testing.B) (*env, *gorm.DB, benchData) {
 		}
 	}
 	// The scoped baseline writes colcrypt's header, taken from a value.
-	handScopedBaseline = handscoped.New(e.rawBytes(b, "bench_encrypteds", "a", 1))
+	handScopedBaseline = handscoped.New(e.rawBytes(b, "bench_encrypteds", "a", 1), field.TenantFromContext)
 	if err := db.CreateInBatches(clone(d.scoped), benchBatch).Error; err != nil {
 		b.Fatal(err)
 	}

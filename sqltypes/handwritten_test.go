@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/colcrypt/colcrypt/field"
 	"github.com/colcrypt/colcrypt/internal/handscoped"
 	"github.com/colcrypt/colcrypt/sqltypes"
 )
@@ -190,7 +191,7 @@ func BenchmarkSQLVsHandwritten(b *testing.B) {
 	}
 	// The scoped baseline binds the same associated data as colcrypt:
 	// colcrypt's header and scope (tenant, vs_enc, a or b).
-	scoped := handscoped.New(warm)
+	scoped := handscoped.New(warm, field.TenantFromContext)
 	scopeA, scopeB := handscoped.Scope{Tenant: tenant, Table: "vs_enc", Column: "a"}, handscoped.Scope{Tenant: tenant, Table: "vs_enc", Column: "b"}
 
 	// args returns the parameters of row i for each contender.

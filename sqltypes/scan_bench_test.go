@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"github.com/colcrypt/colcrypt/field"
 	"github.com/colcrypt/colcrypt/internal/handscoped"
 	"github.com/colcrypt/colcrypt/sqltypes"
 )
@@ -28,7 +29,7 @@ func BenchmarkScanValue(b *testing.B) {
 		b.Fatal(err)
 	}
 	hand := newHandGCM(b)
-	scoped := handscoped.New(stored)
+	scoped := handscoped.New(stored, field.TenantFromContext)
 	scope := handscoped.Scope{Tenant: tenant, Table: "vs_enc", Column: "a"}
 	handStored, _ := handValue{hand, v}.Value()
 	scopedStored, err := scoped.Seal(ctx, scope, []byte(v))

@@ -23,8 +23,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"sync"
-
-	"github.com/colcrypt/colcrypt/field"
 )
 
 const (
@@ -37,9 +35,10 @@ type Scope struct{ Tenant, Table, Column string }
 
 // Baseline holds the keys; it is safe for concurrent use.
 type Baseline struct {
-	hdr  []byte
-	mu   sync.RWMutex
-	keys map[Scope]*key
+	hdr       []byte
+	ctxTenant func(context.Context) (string, bool)
+	mu        sync.RWMutex
+	keys      map[Scope]*key
 }
 
 type key struct {
@@ -55,9 +54,13 @@ var ErrTenant = errors.New("handscoped: tenant refused")
 var ErrValue = errors.New("handscoped: value refused")
 
 // New returns a Baseline writing hdr (the first three bytes of a colcrypt
-// value it stands beside) in front of every value.
-func New(hdr []byte) *Baseline {
-	return &Baseline{hdr: append([]byte(nil), hdr[:3]...), keys: make(map[Scope]*key)}
+// value it stands beside) in front of every value, reading the request's
+// tenant with ctxTenant (field.TenantFromContext; nil for none).
+func New(hdr []byte, ctxTenant func(context.Context) (string, bool)) *Baseline {
+	if ctxTenant == nil {
+		ctxTenant = func(context.Context) (string, bool) { return "", false }
+	}
+	return &Baseline{hdr: append([]byte(nil), hdr[:3]...), ctxTenant: ctxTenant, keys: make(map[Scope]*key)}
 }
 
 // AAD is the associated data of a value of s: colcrypt's.
@@ -70,18 +73,19 @@ func (b *Baseline) AAD(s Scope) []byte {
 	return aad
 }
 
-// resolve is colcrypt's tenant rule for a row that names its tenant.
-func resolve(ctx context.Context, row string) (string, error) {
-	if t, ok := field.TenantFromContext(ctx); ok && row != "" && t != row {
+// resolve is colcrypt's tenant rule: the row's tenant, refused if the
+// context names another, else the context's.
+func (b *Baseline) resolve(ctx context.Context, row string) (string, error) {
+	t, ok := b.ctxTenant(ctx)
+	switch {
+	case row != "" && ok && t != row:
 		return "", ErrTenant
+	case row != "":
+		return row, nil
+	case ok:
+		return t, nil
 	}
-	if row == "" {
-		if t, ok := field.TenantFromContext(ctx); ok {
-			return t, nil
-		}
-		return "", ErrTenant
-	}
-	return row, nil
+	return "", ErrTenant
 }
 
 func (b *Baseline) key(s Scope) *key {
@@ -113,7 +117,7 @@ func (b *Baseline) key(s Scope) *key {
 
 // Seal returns header ‖ nonce ‖ AES-GCM(plaintext, AAD) for a value of s.
 func (b *Baseline) Seal(ctx context.Context, s Scope, plaintext []byte) ([]byte, error) {
-	tenant, err := resolve(ctx, s.Tenant)
+	tenant, err := b.resolve(ctx, s.Tenant)
 	if err != nil {
 		return nil, err
 	}
@@ -128,7 +132,7 @@ func (b *Baseline) Seal(ctx context.Context, s Scope, plaintext []byte) ([]byte,
 
 // Open returns the plaintext of a value of s, in a new slice.
 func (b *Baseline) Open(ctx context.Context, s Scope, value []byte) ([]byte, error) {
-	tenant, err := resolve(ctx, s.Tenant)
+	tenant, err := b.resolve(ctx, s.Tenant)
 	if err != nil {
 		return nil, err
 	}

@@ -13,7 +13,7 @@ import (
 // tenant, as colcrypt does, or it would do less work than it claims.
 func TestBindsScope(t *testing.T) {
 	ctx := context.Background()
-	b := New([]byte{0xC0, 1, 1})
+	b := New([]byte{0xC0, 1, 1}, field.TenantFromContext)
 	a := Scope{"acme", "t", "a"}
 	v, err := b.Seal(ctx, a, []byte("secret"))
 	if err != nil {
