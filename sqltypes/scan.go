@@ -20,6 +20,13 @@ import (
 // reference to the source, which the driver may reuse. On error *dst is
 // left unchanged.
 //
+// Build the Scanner once per query and pass it to every rows.Scan: from
+// its second value on it keeps the column's keys for its tenant (a
+// field.Handle) and a plaintext buffer, so a row costs no tenant
+// resolution or key-store lookup. It keeps them for as long as it lives,
+// with the Handle's rules (a key destroyed meanwhile fails as the key
+// store says), and is for one goroutine, like the destination it writes.
+//
 // A value that is not a colcrypt value is an error matching
 // [field.ErrNotEncrypted], naming the column, unless the column has
 // [AllowPlaintext]. A value that fails to authenticate — tampered, or
