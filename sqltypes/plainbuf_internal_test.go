@@ -57,7 +57,7 @@ func TestHeldBufferClears(t *testing.T) {
 			t.Fatalf("Scan %d = %q, %v", i, dst, err)
 		}
 	}
-	if sc.held == nil {
+	if sc.held == nil || sc.held == scannedOnce {
 		t.Fatalf("a Scanner used 3 times holds no handle")
 	}
 	buf := sc.held.buf[:cap(sc.held.buf)]

@@ -51,10 +51,15 @@ type scanner[T any] struct {
 	tenant    string
 	tenantPtr *string
 	dst       *T
-	// scanned is set by the first value; held by the second (see hold).
-	scanned bool
-	held    *heldColumn
+	// held is nil before the first value, scannedOnce after it, and the
+	// held column from the second on (see hold). One word, so a Scanner
+	// built for each row stays in the allocator's 64-byte class.
+	held *heldColumn
 }
+
+// scannedOnce marks a Scanner that has scanned one value and holds
+// nothing yet.
+var scannedOnce = new(heldColumn)
 
 // heldColumn is what a Scanner reused across rows keeps from one row to
 // the next: a field.Handle for the column and the tenant it first read
@@ -80,14 +85,18 @@ type heldColumn struct {
 // looked up again and fails as the key store says. A Scanner is for one
 // query, used by one goroutine, like the destination it writes.
 func (s *scanner[T]) hold(tenant string) *heldColumn {
-	if s.held != nil {
+	switch s.held {
+	case nil:
+		s.held = scannedOnce
+		return nil
+	case scannedOnce:
+	default:
 		if s.held.tenant == tenant {
 			return s.held
 		}
 		return nil
 	}
-	if !s.scanned || s.col.bindRow {
-		s.scanned = true
+	if s.col.bindRow {
 		return nil
 	}
 	h, err := s.col.enc.Handle(s.ctx, s.col.scope(tenant))
