@@ -189,10 +189,10 @@ func (c *Column[T]) Seal(ctx context.Context, tenant string, v T) ([]byte, error
 func (c *Column[T]) Open(ctx context.Context, tenant string, stored []byte) (T, error) {
 	var out T
 	if stored == nil {
-		return out, c.scanInto(ctx, tenant, nil, &out)
+		return out, c.scanInto(ctx, tenant, nil, nil, &out)
 	}
 	// Not through scanInto's any: boxing stored would allocate.
-	err := c.scanStored(ctx, tenant, stored, &out)
+	err := c.scanStored(ctx, tenant, nil, stored, &out)
 	return out, err
 }
 

@@ -2,7 +2,11 @@ package sqltypes
 
 import (
 	"bytes"
+	"context"
 	"testing"
+
+	"github.com/colcrypt/colcrypt/field"
+	"github.com/colcrypt/colcrypt/field/fieldtest"
 )
 
 // TestPutPlainBufClears checks that a plaintext buffer is cleared before
@@ -29,5 +33,35 @@ func TestPutPlainBufClears(t *testing.T) {
 		if cap(*getPlainBuf()) > maxPooledPlain {
 			t.Fatalf("getPlainBuf returned a buffer past maxPooledPlain")
 		}
+	}
+}
+
+// TestHeldBufferClears checks that a reused Scanner's own plaintext
+// buffer is cleared after every value, as the pool's are.
+func TestHeldBufferClears(t *testing.T) {
+	keys := fieldtest.NewKeys()
+	if err := keys.Add("acme", 1, bytes.Repeat([]byte{7}, 32)); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	col := NewColumn[string](field.NewEncryptor(keys), "p", "v")
+	const secret = "given.family@example.com"
+	stored, err := col.Seal(ctx, "acme", secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dst string
+	sc := col.Scan(ctx, "acme", &dst).(*scanner[string])
+	for i := range 3 {
+		if err := sc.Scan(stored); err != nil || dst != secret {
+			t.Fatalf("Scan %d = %q, %v", i, dst, err)
+		}
+	}
+	if sc.held == nil || sc.held == scannedOnce {
+		t.Fatalf("a Scanner used 3 times holds no handle")
+	}
+	buf := sc.held.buf[:cap(sc.held.buf)]
+	if len(buf) < len(secret) || !bytes.Equal(buf, make([]byte, len(buf))) {
+		t.Errorf("held buffer (cap %d) holds %q, want zeros", cap(buf), buf)
 	}
 }

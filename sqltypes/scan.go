@@ -20,6 +20,13 @@ import (
 // reference to the source, which the driver may reuse. On error *dst is
 // left unchanged.
 //
+// Build the Scanner once per query and pass it to every rows.Scan: from
+// its second value on it keeps the column's keys for its tenant (a
+// field.Handle) and a plaintext buffer, so a row costs no tenant
+// resolution or key-store lookup. It keeps them for as long as it lives,
+// with the Handle's rules (a key destroyed meanwhile fails as the key
+// store says), and is for one goroutine, like the destination it writes.
+//
 // A value that is not a colcrypt value is an error matching
 // [field.ErrNotEncrypted], naming the column, unless the column has
 // allowplaintext ([WithTag]). A value that fails to authenticate — tampered, or
@@ -44,6 +51,60 @@ type scanner[T any] struct {
 	tenant    string
 	tenantPtr *string
 	dst       *T
+	// held is nil before the first value, scannedOnce after it, and the
+	// held column from the second on (see hold). One word, so a Scanner
+	// built for each row stays in the allocator's 64-byte class.
+	held *heldColumn
+}
+
+// scannedOnce marks a Scanner that has scanned one value and holds
+// nothing yet.
+var scannedOnce = new(heldColumn)
+
+// heldColumn is what a Scanner reused across rows keeps from one row to
+// the next: a field.Handle for the column and the tenant it first read
+// twice, so that each value skips the tenant resolution and the key
+// store's cipher lookup (one lookup per key version for the whole loop,
+// as a GORM statement makes), and a buffer of its own for the plaintext
+// it decodes, cleared after every value as the pool's buffers are.
+type heldColumn struct {
+	tenant string // the row tenant h was made for, before resolution
+	h      *field.Handle
+	buf    []byte
+}
+
+// hold returns the Scanner's held column for tenant, or nil: the first
+// value of a Scanner takes the Encryptor's path, so a Scanner built for
+// one row allocates nothing more; the second makes the handle, for the
+// rest of the loop. A tenant other than the held one (ScanTenant over
+// several tenants), a bound column, or a tenant that does not resolve
+// takes the Encryptor's path, which reports the error.
+//
+// The handle keeps the ciphers it opened with for as long as the Scanner
+// lives, with the Handle's rules: a key destroyed meanwhile (Shred) is
+// looked up again and fails as the key store says. A Scanner is for one
+// query, used by one goroutine, like the destination it writes.
+func (s *scanner[T]) hold(tenant string) *heldColumn {
+	switch s.held {
+	case nil:
+		s.held = scannedOnce
+		return nil
+	case scannedOnce:
+	default:
+		if s.held.tenant == tenant {
+			return s.held
+		}
+		return nil
+	}
+	if s.col.bindRow {
+		return nil
+	}
+	h, err := s.col.enc.Handle(s.ctx, s.col.scope(tenant))
+	if err != nil {
+		return nil
+	}
+	s.held = &heldColumn{tenant: tenant, h: h}
+	return s.held
 }
 
 var _ sql.Scanner = (*scanner[string])(nil)
@@ -57,7 +118,7 @@ func (s *scanner[T]) Scan(src any) error {
 	if s.tenantPtr != nil {
 		tenant = *s.tenantPtr
 	}
-	return s.col.scanInto(s.ctx, tenant, src, s.dst)
+	return s.col.scanInto(s.ctx, tenant, s.hold(tenant), src, s.dst)
 }
 
 // ScanBytes is pgx's pgtype.BytesScanner: pgx hands a bytea or text
@@ -76,7 +137,7 @@ func (s *scanner[T]) ScanBytes(v []byte) error {
 	if s.tenantPtr != nil {
 		tenant = *s.tenantPtr
 	}
-	return s.col.scanStored(s.ctx, tenant, v, s.dst)
+	return s.col.scanStored(s.ctx, tenant, s.hold(tenant), v, s.dst)
 }
 
 // String keeps the destination out of logs.
@@ -85,8 +146,8 @@ func (s *scanner[T]) String() string {
 }
 
 // scanInto opens src and stores the result in *dst, which it leaves
-// unchanged on error.
-func (c *Column[T]) scanInto(ctx context.Context, tenant string, src any, dst *T) error {
+// unchanged on error; held is as for scanStored.
+func (c *Column[T]) scanInto(ctx context.Context, tenant string, held *heldColumn, src any, dst *T) error {
 	var stored []byte
 	switch x := src.(type) {
 	case nil:
@@ -117,20 +178,22 @@ func (c *Column[T]) scanInto(ctx context.Context, tenant string, src any, dst *T
 		return c.errorf("open", fmt.Errorf("unsupported source type %T", src))
 	}
 
-	return c.scanStored(ctx, tenant, stored, dst)
+	return c.scanStored(ctx, tenant, held, stored, dst)
 }
 
 // scanStored opens the stored bytes of a value (binary or armored, or
 // plaintext with AllowPlaintext) into *dst, which it leaves unchanged on
-// error. stored is only read.
+// error. stored is only read. held, if not nil, is a reusing Scanner's
+// handle and buffer (see scanner.hold).
 //
 // A []byte column opens straight into the slice *dst gets: one
 // allocation, the plaintext the caller keeps. Every other type opens into
-// a pooled buffer (plaintext.go), cleared after, that decode reads from:
-// a string is then built once, a number allocates nothing.
-func (c *Column[T]) scanStored(ctx context.Context, tenant string, stored []byte, dst *T) error {
+// a buffer, held's or a pooled one (plainbuf.go), cleared after, that
+// decode reads from: a string is then built once, a number allocates
+// nothing.
+func (c *Column[T]) scanStored(ctx context.Context, tenant string, held *heldColumn, stored []byte, dst *T) error {
 	if p, ok := any(dst).(*[]byte); ok {
-		pt, err := c.open(ctx, tenant, nil, stored)
+		pt, err := c.openHeld(ctx, tenant, held, nil, stored)
 		if err != nil {
 			return c.openFailed(ctx, tenant, stored, dst, err)
 		}
@@ -140,6 +203,19 @@ func (c *Column[T]) scanStored(ctx context.Context, tenant string, stored []byte
 		*p = pt
 		return nil
 	}
+	if held != nil {
+		pt, err := held.h.Open(ctx, held.buf[:0], stored)
+		if err != nil {
+			clear(held.buf[:cap(held.buf)]) // an open that failed part way may have written
+			return c.openFailed(ctx, tenant, stored, dst, err)
+		}
+		err = c.decode(pt, dst)
+		clear(pt)
+		if cap(pt) <= maxPooledPlain {
+			held.buf = pt // keep a buffer open grew
+		}
+		return err
+	}
 	buf := getPlainBuf()
 	defer putPlainBuf(buf)
 	pt, err := c.open(ctx, tenant, (*buf)[:0], stored)
@@ -148,6 +224,15 @@ func (c *Column[T]) scanStored(ctx context.Context, tenant string, stored []byte
 	}
 	*buf = pt // keep a buffer open grew, so the pool clears and reuses it
 	return c.decode(pt, dst)
+}
+
+// openHeld opens stored through held's handle if there is one, else
+// through the Encryptor.
+func (c *Column[T]) openHeld(ctx context.Context, tenant string, held *heldColumn, dst, stored []byte) ([]byte, error) {
+	if held != nil {
+		return held.h.Open(ctx, dst, stored)
+	}
+	return c.open(ctx, tenant, dst, stored)
 }
 
 // openFailed handles an open's error: plaintext in a column with
