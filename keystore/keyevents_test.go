@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"database/sql"
 	"errors"
-	"fmt"
 	"log/slog"
 	"path/filepath"
 	"strings"
@@ -13,7 +12,6 @@ import (
 	"time"
 
 	"github.com/colcrypt/colcrypt/codec"
-	"github.com/colcrypt/colcrypt/testhelpers"
 )
 
 // eventLog records the observer events of one Store.
@@ -303,21 +301,6 @@ func TestWithKeyEventsNegative(t *testing.T) {
 	}
 }
 
-// onPostgres runs f on Postgres alone, in a key table of its own: for
-// LISTEN/NOTIFY, which the other databases lack (they always poll, as
-// the forEachBackend tests show).
-func onPostgres(t *testing.T, f func(t *testing.T, tdb *testDB)) {
-	t.Helper()
-	dsn := sharedPostgres
-	if dsn == "" {
-		dsn = testhelpers.Postgres(t)
-	}
-	tdb := &testDB{dialect: Postgres, driver: "pgx", dsn: dsn, table: fmt.Sprintf("keys_%d", tableSeq.Add(1))}
-	tdb.db = tdb.open(t)
-	mustCreateTable(t, tdb)
-	f(t, tdb)
-}
-
 // withListenRetry sets the first wait before listening again after the
 // listener was lost, so a test can see the polling in between.
 func withListenRetry(d time.Duration) Option { return func(c *config) { c.listenRetry = d } }
@@ -340,52 +323,53 @@ func listenerPID(t *testing.T, tdb *testDB) int {
 // shred by polling while it cannot listen, then listens again on a new
 // connection and sees the next change.
 func TestKeyEventsListenerLost(t *testing.T) {
-	onPostgres(t, func(t *testing.T, tdb *testDB) {
-		var (
-			logMu sync.Mutex
-			logs  bytes.Buffer
-		)
-		logger := slog.New(slog.NewJSONHandler(lockedWriter{&logMu, &logs}, &slog.HandlerOptions{Level: slog.LevelWarn}))
-		p := newKeyEventsPair(t, tdb, WithLogger(logger), withListenRetry(3*time.Second))
-		for _, tenant := range []string{"acme", "globex"} {
-			if _, err := p.watcher.ActiveCipher(ctxb, tenant, "patients", "name"); err != nil {
-				t.Fatal(err)
-			}
-		}
-		var pid int
-		waitFor(t, "the listener to start", func() bool { pid = listenerPID(t, tdb); return pid != 0 })
-
-		if _, err := tdb.db.Exec(`SELECT pg_terminate_backend($1)`, pid); err != nil {
-			t.Fatalf("pg_terminate_backend(listener) = %v", err)
-		}
-		waitFor(t, "EventKeyEventsPolling", func() bool { return p.events.count(EventKeyEventsPolling, "") == 1 })
-		if err := p.writer.Shred(ctxb, "acme"); err != nil {
+	// LISTEN/NOTIFY is Postgres's; the other databases always poll, as
+	// the forEachBackend tests show.
+	tdb := postgresTestDB(t)
+	var (
+		logMu sync.Mutex
+		logs  bytes.Buffer
+	)
+	logger := slog.New(slog.NewJSONHandler(lockedWriter{&logMu, &logs}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	p := newKeyEventsPair(t, tdb, WithLogger(logger), withListenRetry(3*time.Second))
+	for _, tenant := range []string{"acme", "globex"} {
+		if _, err := p.watcher.ActiveCipher(ctxb, tenant, "patients", "name"); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, "the watcher to refuse acme by polling", func() bool {
-			_, err := p.watcher.ActiveCipher(ctxb, "acme", "patients", "name")
-			return errors.Is(err, ErrKeyDestroyed)
-		})
-		if n := p.events.count(EventKeyEventsListening, ""); n != 0 {
-			t.Fatalf("the listener came back before the shred was seen (%d EventKeyEventsListening): polling not shown", n)
-		}
+	}
+	var pid int
+	waitFor(t, "the listener to start", func() bool { pid = listenerPID(t, tdb); return pid != 0 })
 
-		waitFor(t, "EventKeyEventsListening", func() bool { return p.events.count(EventKeyEventsListening, "") == 1 })
-		if again := listenerPID(t, tdb); again == 0 || again == pid {
-			t.Fatalf("listener pid after resuming = %d, want a new connection (was %d)", again, pid)
-		}
-		if _, err := p.writer.Rotate(ctxb, "globex"); err != nil {
-			t.Fatal(err)
-		}
-		waitFor(t, "the watcher to seal globex under version 2", func() bool {
-			c, err := p.watcher.ActiveCipher(ctxb, "globex", "patients", "name")
-			return err == nil && c.Version() == 2
-		})
-		logMu.Lock()
-		warned := strings.Count(logs.String(), "lost the key events listener")
-		logMu.Unlock()
-		if warned != 1 {
-			t.Errorf("warnings about the lost listener = %d, want 1; logs:\n%s", warned, logs.String())
-		}
+	if _, err := tdb.db.Exec(`SELECT pg_terminate_backend($1)`, pid); err != nil {
+		t.Fatalf("pg_terminate_backend(listener) = %v", err)
+	}
+	waitFor(t, "EventKeyEventsPolling", func() bool { return p.events.count(EventKeyEventsPolling, "") == 1 })
+	if err := p.writer.Shred(ctxb, "acme"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the watcher to refuse acme by polling", func() bool {
+		_, err := p.watcher.ActiveCipher(ctxb, "acme", "patients", "name")
+		return errors.Is(err, ErrKeyDestroyed)
 	})
+	if n := p.events.count(EventKeyEventsListening, ""); n != 0 {
+		t.Fatalf("the listener came back before the shred was seen (%d EventKeyEventsListening): polling not shown", n)
+	}
+
+	waitFor(t, "EventKeyEventsListening", func() bool { return p.events.count(EventKeyEventsListening, "") == 1 })
+	if again := listenerPID(t, tdb); again == 0 || again == pid {
+		t.Fatalf("listener pid after resuming = %d, want a new connection (was %d)", again, pid)
+	}
+	if _, err := p.writer.Rotate(ctxb, "globex"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the watcher to seal globex under version 2", func() bool {
+		c, err := p.watcher.ActiveCipher(ctxb, "globex", "patients", "name")
+		return err == nil && c.Version() == 2
+	})
+	logMu.Lock()
+	warned := strings.Count(logs.String(), "lost the key events listener")
+	logMu.Unlock()
+	if warned != 1 {
+		t.Errorf("warnings about the lost listener = %d, want 1; logs:\n%s", warned, logs.String())
+	}
 }

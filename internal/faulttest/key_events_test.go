@@ -104,9 +104,7 @@ func TestKeyEventsAcrossProcesses(t *testing.T) {
 	dsn := testhelpers.Postgres(t)
 	srv, kek := startKMS(t)
 	raw := openKeyDB(t, dsn)
-	if err := keystore.CreateTable(context.Background(), raw, keystore.Postgres, ""); err != nil {
-		t.Fatalf("keystore.CreateTable: %v", err)
-	}
+	createKeyTable(t, raw)
 	var (
 		mu      sync.Mutex
 		applied []time.Time // when this process applied a change of the tenant to its cache
@@ -174,9 +172,7 @@ func TestKeyEventsNoLeak(t *testing.T) {
 	dsn := testhelpers.Postgres(t)
 	_, kek := startKMS(t)
 	raw := openKeyDB(t, dsn)
-	if err := keystore.CreateTable(context.Background(), raw, keystore.Postgres, ""); err != nil {
-		t.Fatalf("keystore.CreateTable: %v", err)
-	}
+	createKeyTable(t, raw)
 	admin := openKeyDB(t, dsn)
 	listener := func() (pid int) {
 		err := admin.QueryRow(`SELECT COALESCE(MAX(pid), 0) FROM pg_stat_activity WHERE query = 'LISTEN "colcrypt_keys_events"' AND datname = current_database()`).Scan(&pid)
@@ -200,6 +196,14 @@ func TestKeyEventsNoLeak(t *testing.T) {
 	waitPID(t, listener, first)
 	keys.Close()
 	checkNoLeak(t, before, 10*time.Second)
+}
+
+// createKeyTable creates the default key table and its audit trail.
+func createKeyTable(t *testing.T, raw *sql.DB) {
+	t.Helper()
+	if err := keystore.CreateTable(context.Background(), raw, keystore.Postgres, ""); err != nil {
+		t.Fatalf("keystore.CreateTable: %v", err)
+	}
 }
 
 // waitPID waits until pid() returns a listener other than not and 0.
