@@ -107,11 +107,12 @@ type keyEvents struct {
 	done    chan struct{} // closed when run has returned
 
 	// Owned by the run goroutine.
-	cursor     int64 // the highest trail seq applied
-	haveCursor bool
-	readFailed bool              // the last trail read failed (logged once)
-	pending    map[string]uint32 // rotated tenant → the version its active key must reach
-	rounds     map[string]int    // rounds each pending tenant has left
+	cursor      int64 // the highest trail seq applied
+	haveCursor  bool
+	triedCreate bool              // the trail table was missing or unreadable once: CREATE IF NOT EXISTS was tried
+	readFailed  bool              // the last trail read failed (logged once)
+	pending     map[string]uint32 // rotated tenant → the version its active key must reach
+	rounds      map[string]int    // rounds each pending tenant has left
 }
 
 func newKeyEvents(s *Store, poll, retry time.Duration) *keyEvents {
@@ -238,12 +239,14 @@ type trailEvent struct {
 }
 
 // catchUp reads the trail past the cursor and applies it, in pages. The
-// first call only takes the cursor, creating the trail table if it is
-// missing (a key table made before the audit trail existed).
+// first successful call only takes the cursor; the first failing one
+// creates the trail table if it is missing (a key table made before the
+// audit trail existed).
 func (w *keyEvents) catchUp(ctx context.Context) {
 	if !w.haveCursor {
 		err := w.db.QueryRowContext(ctx, w.q.head).Scan(&w.cursor)
-		if err != nil && ctx.Err() == nil {
+		if err != nil && ctx.Err() == nil && !w.triedCreate {
+			w.triedCreate = true
 			if cerr := createEventsTable(ctx, w.db, w.dialect, w.table); cerr == nil {
 				err = w.db.QueryRowContext(ctx, w.q.head).Scan(&w.cursor)
 			}

@@ -373,3 +373,29 @@ func TestKeyEventsListenerLost(t *testing.T) {
 		t.Errorf("warnings about the lost listener = %d, want 1; logs:\n%s", warned, logs.String())
 	}
 }
+
+// TestKeyEventsCreateTrail: a key table whose audit trail table does not
+// exist yet (made before the trail existed) gets it from a Store with key
+// events when it opens, and changes made after are seen.
+func TestKeyEventsCreateTrail(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, tdb *testDB) {
+		if _, err := tdb.db.Exec(`DROP TABLE ` + tdb.dialect.quote(tdb.table+EventsSuffix)); err != nil {
+			t.Fatalf("drop the trail table: %v", err)
+		}
+		p := newKeyEventsPair(t, tdb)
+		waitFor(t, "the watcher to create the trail table", func() bool {
+			var n int
+			return tdb.db.QueryRow(tdb.q(`SELECT COUNT(*) FROM {keys}_events`)).Scan(&n) == nil
+		})
+		if _, err := p.watcher.Active(ctxb, "acme"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := p.writer.Rotate(ctxb, "acme"); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "the watcher to seal under version 2", func() bool {
+			c, err := p.watcher.ActiveCipher(ctxb, "acme", "patients", "name")
+			return err == nil && c.Version() == 2
+		})
+	})
+}
