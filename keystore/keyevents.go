@@ -256,6 +256,11 @@ func (w *keyEvents) catchUp(ctx context.Context) {
 			return
 		}
 		w.haveCursor = true
+		// Keys cached before the cursor was taken may predate a change
+		// committed before it: check each against the table once.
+		for _, t := range w.cache.tenantNames() {
+			w.reconcile(ctx, t)
+		}
 		w.applied.Store(w.cursor)
 		w.recovered(ctx)
 		return
@@ -310,21 +315,24 @@ func changesCache(op string) bool {
 // that the cache holds, once however many events name it.
 func (w *keyEvents) apply(ctx context.Context, evs []trailEvent) {
 	var tenants []string
-	seen := make(map[string]struct{})
+	shred := make(map[string]bool) // tenant → a shred names it
 	for _, e := range evs {
 		w.cursor = max(w.cursor, e.seq)
 		if !changesCache(e.operation) || validTenant(e.tenant) != nil {
 			continue
 		}
-		if _, dup := seen[e.tenant]; dup {
-			continue
+		if _, dup := shred[e.tenant]; !dup {
+			tenants = append(tenants, e.tenant)
 		}
-		seen[e.tenant] = struct{}{}
-		tenants = append(tenants, e.tenant)
+		shred[e.tenant] = shred[e.tenant] || e.operation == OpShred
 	}
 	for _, t := range tenants {
-		if !w.cache.holdsTenant(t) {
-			continue // nothing cached, nothing to drop: the next load reads the table
+		// Nothing cached, nothing to drop: the next load reads the table.
+		// But a shredded tenant is looked at anyway, so that a load in
+		// flight cannot cache its key after the shred (see
+		// cache.destroyTenant).
+		if !w.cache.holdsTenant(t) && !shred[t] {
+			continue
 		}
 		w.reconcile(ctx, t)
 		w.emit(Event{Kind: EventKeyChange, Tenant: t})
@@ -446,6 +454,17 @@ func (c *cache) holdsTenant(tenant string) bool {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	return c.tenants[tenant] != nil
+}
+
+// tenantNames returns the tenants the cache holds keys of.
+func (c *cache) tenantNames() []string {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	names := make([]string, 0, len(c.tenants))
+	for t := range c.tenants {
+		names = append(names, t)
+	}
+	return names
 }
 
 // cachedVersions returns the versions of the tenant the cache holds.
