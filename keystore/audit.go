@@ -303,7 +303,10 @@ func (s *Store) appendEvent(ctx context.Context, tx *sql.Tx, c chainRef, op, ten
 	}
 	ev := AuditEvent{Seq: last + 1, At: auditTime(s.clock.wall()), Operation: op, Tenant: tenant, Version: version,
 		KEKURI: kekURI, Actor: ActorFrom(ctx), KeySeq: c.seq}
-	return s.insertEvent(ctx, tx, ev, nil, eventMAC(c.key, ev, nil, prev))
+	if err := s.insertEvent(ctx, tx, ev, nil, eventMAC(c.key, ev, nil, prev)); err != nil {
+		return err
+	}
+	return s.announceChange(ctx, tx, ev.Seq)
 }
 
 // chainRef is the chain key a Store MACs with and its row's seq.

@@ -73,14 +73,7 @@ func forEachBackend(t *testing.T, f func(t *testing.T, tdb *testDB)) {
 	t.Helper()
 	t.Run("postgres", func(t *testing.T) {
 		t.Parallel()
-		dsn := sharedPostgres
-		if dsn == "" {
-			dsn = testhelpers.Postgres(t)
-		}
-		tdb := &testDB{dialect: Postgres, driver: "pgx", dsn: dsn, table: fmt.Sprintf("keys_%d", tableSeq.Add(1))}
-		tdb.db = tdb.open(t)
-		mustCreateTable(t, tdb)
-		f(t, tdb)
+		f(t, postgresTestDB(t))
 	})
 	t.Run("mysql", func(t *testing.T) {
 		t.Parallel()
@@ -88,20 +81,32 @@ func forEachBackend(t *testing.T, f func(t *testing.T, tdb *testDB)) {
 		if dsn == "" {
 			dsn = testhelpers.MySQL(t)
 		}
-		tdb := &testDB{dialect: MySQL, driver: "mysql", dsn: dsn, table: fmt.Sprintf("keys_%d", tableSeq.Add(1))}
-		tdb.db = tdb.open(t)
-		mustCreateTable(t, tdb)
-		f(t, tdb)
+		f(t, newTestDB(t, MySQL, "mysql", dsn))
 	})
 	t.Run("sqlite", func(t *testing.T) {
 		t.Parallel()
 		path := filepath.Join(t.TempDir(), "keys.db")
-		tdb := &testDB{dialect: SQLite, driver: "sqlite", dsn: "file:" + path + "?_pragma=busy_timeout(30000)&_pragma=journal_mode(WAL)",
-			table: fmt.Sprintf("keys_%d", tableSeq.Add(1))}
-		tdb.db = tdb.open(t)
-		mustCreateTable(t, tdb)
-		f(t, tdb)
+		f(t, newTestDB(t, SQLite, "sqlite", "file:"+path+"?_pragma=busy_timeout(30000)&_pragma=journal_mode(WAL)"))
 	})
+}
+
+// postgresTestDB returns a Postgres database with a fresh key table.
+func postgresTestDB(t *testing.T) *testDB {
+	t.Helper()
+	dsn := sharedPostgres
+	if dsn == "" {
+		dsn = testhelpers.Postgres(t)
+	}
+	return newTestDB(t, Postgres, "pgx", dsn)
+}
+
+// newTestDB opens dsn and creates a key table of the test's own in it.
+func newTestDB(t *testing.T, d Dialect, driver, dsn string) *testDB {
+	t.Helper()
+	tdb := &testDB{dialect: d, driver: driver, dsn: dsn, table: fmt.Sprintf("keys_%d", tableSeq.Add(1))}
+	tdb.db = tdb.open(t)
+	mustCreateTable(t, tdb)
+	return tdb
 }
 
 func mustCreateTable(t testing.TB, tdb *testDB) {

@@ -43,6 +43,10 @@ type config struct {
 	observe    func(Event)
 	policy     statePolicy
 
+	keyEvents     bool          // WithKeyEvents
+	keyEventsPoll time.Duration // WithKeyEvents
+	listenRetry   time.Duration // first wait before listening again; tests set it
+
 	meters        metric.MeterProvider
 	tracers       trace.TracerProvider
 	tenantMetrics bool
@@ -174,8 +178,8 @@ func WithTenantKEK(uri func(tenant string) string) Option {
 func WithClock(now func() time.Time) Option { return func(c *config) { c.now = now } }
 
 // WithObserver sets a hook called synchronously for every KMS call,
-// stale serve, rotation, destroyed version, shred and key table state
-// mismatch, never on a cache hit: the place to feed a metrics system
+// stale serve, rotation, destroyed version, shred, key table state
+// mismatch and key event (WithKeyEvents), never on a cache hit: the place to feed a metrics system
 // other than OpenTelemetry, which WithMeterProvider and
 // WithTracerProvider serve directly. It must be fast and must not call
 // the Store.

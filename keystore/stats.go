@@ -86,6 +86,15 @@ const (
 	// EventDestroyVersion is one retired version destroyed by
 	// DestroyVersion.
 	EventDestroyVersion
+	// EventKeyChange is a key change of the tenant, made by any process,
+	// that WithKeyEvents applied to this process's cache.
+	EventKeyChange
+	// EventKeyEventsPolling is the key events listener lost (Err says
+	// why): changes are polled for until it is back.
+	EventKeyEventsPolling
+	// EventKeyEventsListening is the key events listener back after a
+	// loss.
+	EventKeyEventsListening
 )
 
 func (k EventKind) String() string {
@@ -104,6 +113,12 @@ func (k EventKind) String() string {
 		return "state-mismatch"
 	case EventDestroyVersion:
 		return "destroy-version"
+	case EventKeyChange:
+		return "key-change"
+	case EventKeyEventsPolling:
+		return "key-events-polling"
+	case EventKeyEventsListening:
+		return "key-events-listening"
 	}
 	return "unknown"
 }

@@ -29,6 +29,8 @@ type Store struct {
 	table   string
 	q       *queries
 	eq      eventQueries // the audit trail's statements
+	kq      keyEventQueries
+	events  *keyEvents // nil without WithKeyEvents
 
 	ttl, grace, probe time.Duration
 	attempts          int
@@ -84,6 +86,10 @@ func New(db *sql.DB, kek *kms.Keeper, opts ...Option) (*Store, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
+	poll, err := cfg.keyEventsInterval()
+	if err != nil {
+		return nil, err
+	}
 	keepers, err := newMasterKeys(kek, cfg.masterKeys)
 	if err != nil {
 		return nil, err
@@ -99,6 +105,7 @@ func New(db *sql.DB, kek *kms.Keeper, opts ...Option) (*Store, error) {
 		table:      cfg.table,
 		q:          newQueries(cfg.dialect, cfg.table),
 		eq:         newEventQueries(cfg.dialect, cfg.table),
+		kq:         newKeyEventQueries(cfg.dialect, cfg.table),
 		ttl:        cfg.ttl,
 		grace:      cfg.grace,
 		probe:      min(max(cfg.ttl/10, defaultStaleProbeLo), defaultStaleProbeHi),
@@ -127,6 +134,10 @@ func New(db *sql.DB, kek *kms.Keeper, opts ...Option) (*Store, error) {
 	// Store dropped without Close can still be collected; its cleanup
 	// then stops the janitor and zeroes the keys.
 	go janitor(stopCtx, s.cache, s.clock, sweepInterval(cfg.ttl, cfg.grace))
+	if cfg.keyEvents {
+		s.events = newKeyEvents(s, poll, cfg.listenRetry)
+		go s.events.run(stopCtx)
+	}
 	runtime.AddCleanup(s, func(a cleanupArgs) { a.cache.close(); a.tel.close(); stop() }, cleanupArgs{s.cache, s.tel})
 	return s, nil
 }
@@ -170,14 +181,18 @@ func janitor(ctx context.Context, c *cache, clk *clock, every time.Duration) {
 	}
 }
 
-// Close zeroes every cached key, stops the janitor and cancels loads in
+// Close zeroes every cached key, stops the janitor and the key events
+// watcher (WithKeyEvents, waiting for it to return), and cancels loads in
 // flight. The keepers given to New and WithMasterKeys are the caller's to
-// close. Keys handed out earlier fail with
-// ErrClosed from then on. Close is idempotent.
+// close. Keys handed out earlier fail with ErrClosed from then on. Close
+// is idempotent.
 func (s *Store) Close() {
 	s.once.Do(func() {
 		s.closed.Store(true)
 		s.stop()
+		if s.events != nil {
+			<-s.events.done
+		}
 		s.cache.close()
 		s.audit.mu.Lock()
 		clear(s.audit.key)

@@ -33,6 +33,12 @@
 //   - cache_pressure_test.go: 64 goroutines over 1,000 tenants with a cache
 //     of 100 keys. Every value is right, KMS unwraps stay within cache
 //     misses, and an evicted key is unusable.
+//   - key_events_test.go: another OS process (this test binary started
+//     again) rotates, then shreds, a tenant this process holds warm under
+//     an hour's cache TTL; with keystore.WithKeyEvents this process seals
+//     under the new version, then refuses the tenant, within a second of
+//     each change committing. A Store whose listening connection was
+//     killed and came back leaves no goroutine after Close.
 //
 // # Time
 //

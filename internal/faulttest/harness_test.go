@@ -25,7 +25,12 @@ import (
 	"github.com/colcrypt/colcrypt/testhelpers/insecurefakekms"
 )
 
-func TestMain(m *testing.M) { testhelpers.Main(m) }
+func TestMain(m *testing.M) {
+	if op := os.Getenv(envKeyChange); op != "" {
+		os.Exit(runKeyChange(op)) // the other process of key_events_test.go
+	}
+	testhelpers.Main(m)
+}
 
 // envDuration sets how long the KMS outage scenario runs its load.
 const envDuration = "COLCRYPT_FAULT_DURATION"
