@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/colcrypt/colcrypt/codec"
+	"github.com/colcrypt/colcrypt/internal/cipher"
 )
 
 func jsonMarshal(x any) ([]byte, error) { return json.Marshal(x) }
@@ -26,7 +26,7 @@ func unwrapDEK(t *testing.T, e *env, tenant string, version uint32) []byte {
 	if err := e.db.QueryRow(q, tenant, version).Scan(&wrapped); err != nil {
 		t.Fatal(err)
 	}
-	aad := codec.AppendCanonical(nil, "colcrypt/dek/v1", tenant, strconv.FormatUint(uint64(version), 10))
+	aad := cipher.AppendCanonical(nil, "colcrypt/dek/v1", tenant, strconv.FormatUint(uint64(version), 10))
 	dek, err := e.kek.Unwrap(ctxBg, wrapped, aad)
 	if err != nil {
 		t.Fatalf("unwrap the test's data key: %v", err)

@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"unicode/utf8"
 
-	"github.com/colcrypt/colcrypt/codec"
+	"github.com/colcrypt/colcrypt/internal/cipher"
 )
 
 // dekContextLabel starts the KMS encryption context of every data key.
@@ -17,14 +17,14 @@ const dekContextLabel = "colcrypt/dek/v1"
 // and the version. A wrapped key copied into another tenant's row, or
 // relabelled with another version, does not unwrap.
 func dekAAD(tenant string, version uint32) []byte {
-	return codec.AppendCanonical(nil, dekContextLabel, tenant, strconv.FormatUint(uint64(version), 10))
+	return cipher.AppendCanonical(nil, dekContextLabel, tenant, strconv.FormatUint(uint64(version), 10))
 }
 
 // newDEK returns a fresh random data key. crypto/rand.Read does not fail
 // on supported platforms (it crashes the program rather than return
 // predictable bytes).
 func newDEK() []byte {
-	dek := make([]byte, codec.DEKSize)
+	dek := make([]byte, cipher.DEKSize)
 	rand.Read(dek)
 	return dek
 }

@@ -1,8 +1,8 @@
-package codec
+package cipher
 
 import (
 	"crypto/aes"
-	"crypto/cipher"
+	stdcipher "crypto/cipher"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -14,6 +14,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/colcrypt/colcrypt/codec"
 	"github.com/colcrypt/colcrypt/internal/secret"
 	"github.com/tink-crypto/tink-go/v2/daead/subtle"
 )
@@ -54,7 +55,7 @@ import (
 // zeroing them.
 type Cipher struct {
 	version uint32
-	scope   Scope
+	scope   codec.Scope
 
 	gcmAAD []byte // GCM header ‖ canonical scope
 	gcmHdr []byte // a prefix of gcmAAD
@@ -82,7 +83,7 @@ type cipherKeys struct {
 	// gcm is AES-256-GCM with an explicit nonce, for Seal (which draws
 	// the nonce), SealNonces and every open: one AEAD, one key schedule
 	// and one GHASH table per Cipher.
-	gcm cipher.AEAD
+	gcm stdcipher.AEAD
 	// sub is the SIV subkey (sivKeyLen bytes) followed by the blind-index
 	// subkey (bidxKeyLen bytes), derived by NewCipher and read only to
 	// build siv and bidx, and by the blind-index hashes those build.
@@ -119,7 +120,7 @@ var ErrCipherDestroyed = errors.New("codec: cipher destroyed")
 // NewCipher derives the subkeys of scope from a tenant's data key of the
 // given version. dek must be DEKSize bytes; NewCipher keeps no reference
 // to it.
-func NewCipher(dek []byte, version uint32, scope Scope) (*Cipher, error) {
+func NewCipher(dek []byte, version uint32, scope codec.Scope) (*Cipher, error) {
 	if len(dek) != DEKSize {
 		return nil, fmt.Errorf("codec: data key must be %d bytes, got %d", DEKSize, len(dek))
 	}
@@ -155,7 +156,7 @@ func NewCipher(dek []byte, version uint32, scope Scope) (*Cipher, error) {
 		clear(sub)
 		return nil, fmt.Errorf("codec: %w", err)
 	}
-	gcm, err := cipher.NewGCM(block)
+	gcm, err := stdcipher.NewGCM(block)
 	if err != nil {
 		clear(sub)
 		return nil, fmt.Errorf("codec: %w", err)
@@ -170,7 +171,7 @@ func NewCipher(dek []byte, version uint32, scope Scope) (*Cipher, error) {
 	// The AAD is header ‖ canonical scope; the header is kept as a capped
 	// prefix of it so Seal can copy it without a second buffer.
 	h := headerLen(version)
-	c.gcmAAD = scope.AppendCanonical(appendHeader(nil, AESGCM, version))
+	c.gcmAAD = appendScope(appendHeader(nil, codec.AESGCM, version), scope)
 	c.gcmHdr = c.gcmAAD[:h:h]
 	return c, nil
 }
@@ -196,7 +197,7 @@ func (c *Cipher) sivState() (*sivState, error) {
 	}
 	s := &sivState{siv: siv}
 	h := headerLen(c.version)
-	s.aad = c.scope.AppendCanonical(appendHeader(nil, AESSIV, c.version))
+	s.aad = appendScope(appendHeader(nil, codec.AESSIV, c.version), c.scope)
 	s.hdr = s.aad[:h:h]
 	k.siv.Store(s)
 	return s, nil
@@ -228,7 +229,7 @@ func (c *Cipher) bidxState() (*bidxState, error) {
 func (c *Cipher) Version() uint32 { return c.version }
 
 // Scope returns the scope the Cipher is bound to.
-func (c *Cipher) Scope() Scope { return c.scope }
+func (c *Cipher) Scope() codec.Scope { return c.scope }
 
 // Seal encrypts plaintext with randomized AES-256-GCM and appends the
 // stored value to dst. With dst nil it allocates exactly once.
@@ -299,7 +300,7 @@ func (c *Cipher) openSIV(dst, ciphertext []byte, s *sivState, aad []byte) ([]byt
 	out, err := s.siv.DecryptDeterministically(ciphertext, aad)
 	c.k.mu.RUnlock()
 	if err != nil {
-		return nil, ErrAuth
+		return nil, codec.ErrAuth
 	}
 	return append(dst, out...), nil
 }
@@ -316,17 +317,17 @@ func (c *Cipher) Open(dst, value []byte) ([]byte, error) {
 	// header's version is a canonical varint, so one version has one
 	// header): it opens without the general parse, which is a fair part
 	// of what a small value costs beyond the AES-GCM itself.
-	if h := len(c.gcmHdr); len(value) >= h+nonceSize+tagSize && len(value) <= MaxValueSize &&
+	if h := len(c.gcmHdr); len(value) >= h+nonceSize+tagSize && len(value) <= codec.MaxValueSize &&
 		string(value[:h]) == string(c.gcmHdr) {
 		out, err := c.k.gcm.Open(dst, value[h:h+nonceSize:h+nonceSize], value[h+nonceSize:], c.gcmAAD)
 		if err != nil {
-			return nil, ErrAuth
+			return nil, codec.ErrAuth
 		}
 		return out, nil
 	}
-	v, err := Parse(value)
+	v, err := codec.Parse(value)
 	if err != nil {
-		return nil, ErrAuth
+		return nil, codec.ErrAuth
 	}
 	return c.OpenValue(dst, v)
 }
@@ -334,34 +335,34 @@ func (c *Cipher) Open(dst, value []byte) ([]byte, error) {
 // OpenValue is Open for a value already split by Parse, for callers that
 // parse first to find the key version and should not parse twice. Every
 // failure is ErrAuth, except ErrCipherDestroyed after Destroy.
-func (c *Cipher) OpenValue(dst []byte, v Value) ([]byte, error) {
+func (c *Cipher) OpenValue(dst []byte, v codec.Value) ([]byte, error) {
 	if c.k.destroyed.Load() {
 		return nil, ErrCipherDestroyed
 	}
 	if v.KeyVersion != c.version {
-		return nil, ErrAuth
+		return nil, codec.ErrAuth
 	}
 	// The AAD is always this Cipher's own header ‖ scope, never bytes taken
 	// from v: a header that parsed to this algorithm and version has
 	// exactly those bytes, and one that did not cannot authenticate.
 	switch v.Algorithm {
-	case AESGCM:
+	case codec.AESGCM:
 		if len(v.Nonce) != nonceSize {
-			return nil, ErrAuth
+			return nil, codec.ErrAuth
 		}
 		out, err := c.k.gcm.Open(dst, v.Nonce, v.Ciphertext, c.gcmAAD)
 		if err != nil {
-			return nil, ErrAuth
+			return nil, codec.ErrAuth
 		}
 		return out, nil
-	case AESSIV:
+	case codec.AESSIV:
 		s, err := c.sivState()
 		if err != nil {
 			return nil, err
 		}
 		return c.openSIV(dst, v.Ciphertext, s, s.aad)
 	}
-	return nil, ErrAuth
+	return nil, codec.ErrAuth
 }
 
 // Destroy zeroes the subkey bytes the Cipher holds and drops its AEADs and

@@ -1,10 +1,12 @@
-package codec
+package cipher
 
 import (
 	"crypto/aes"
 	"crypto/cipher"
 	"fmt"
 	"testing"
+
+	"github.com/colcrypt/colcrypt/codec"
 )
 
 // The benchmarks compare codec with the floor a correct raw use of
@@ -17,7 +19,7 @@ import (
 
 var benchSizes = []int{64, 1024}
 
-var benchScope = Scope{Tenant: "tenant-0042", Table: "patients", Column: "email"}
+var benchScope = codec.Scope{Tenant: "tenant-0042", Table: "patients", Column: "email"}
 
 func benchCipher(b *testing.B) *Cipher {
 	c, err := NewCipher(patterned(DEKSize, 1), 1, benchScope)

@@ -1,4 +1,4 @@
-package codec
+package cipher
 
 // A test-only reference implementation of AES-CMAC (RFC 4493) and AES-SIV
 // (RFC 5297), written for clarity, not speed or constant time. NOT for use
@@ -20,6 +20,8 @@ import (
 	"testing"
 
 	tinksubtle "github.com/tink-crypto/tink-go/v2/daead/subtle"
+
+	"github.com/colcrypt/colcrypt/codec"
 )
 
 const refBlock = 16
@@ -364,7 +366,7 @@ func TestSealDeterministicMatchesReference(t *testing.T) {
 	for i := range 200 {
 		dek := randBytes(rng, DEKSize)
 		version := []uint32{1, 127, 128, 300, 1 << 31, ^uint32(0)}[i%6]
-		s := Scope{Tenant: randString(rng, 20), Table: randString(rng, 10), Column: randString(rng, 10)}
+		s := codec.Scope{Tenant: randString(rng, 20), Table: randString(rng, 10), Column: randString(rng, 10)}
 		pt := randBytes(rng, rng.IntN(100))
 		c, err := NewCipher(dek, version, s)
 		if err != nil {
