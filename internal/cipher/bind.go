@@ -88,7 +88,7 @@ func (c *Cipher) SealDeterministicRow(dst, plaintext []byte, row string) ([]byte
 	}
 	aad := rowAAD(s.aad, row)
 	defer putRowAAD(aad)
-	return c.sealSIV(dst, plaintext, s, *aad)
+	return c.sealSIV(dst, plaintext, s, aad)
 }
 
 // OpenValueRow is OpenValue for a value sealed by SealRow or
@@ -118,7 +118,7 @@ func (c *Cipher) OpenValueRow(dst []byte, v codec.Value, row string) ([]byte, er
 		}
 		aad := rowAAD(s.aad, row)
 		defer putRowAAD(aad)
-		return c.openSIV(dst, v.Ciphertext, s, *aad)
+		return c.openSIV(dst, v.Ciphertext, s, aad)
 	}
 	return nil, codec.ErrAuth
 }

@@ -211,6 +211,8 @@ func TestSealAllocs(t *testing.T) {
 	}
 	pt := make([]byte, 64)
 	v, _ := c.Seal(nil, pt)
+	dv, _ := c.SealDeterministic(nil, pt)
+	p, _ := codec.Parse(dv)
 	buf := make([]byte, 0, 256)
 	for _, tc := range []struct {
 		name string
@@ -221,6 +223,14 @@ func TestSealAllocs(t *testing.T) {
 		{"Seal(buf)", 0, func() { c.Seal(buf[:0], pt) }},
 		{"Open(nil)", 1, func() { c.Open(nil, v) }},
 		{"Open(buf)", 0, func() { c.Open(buf[:0], v) }},
+		// Deterministic mode: the S2V state of the column's associated
+		// data is kept, so a seal is one output buffer.
+		{"SealDeterministic(nil)", 1, func() { c.SealDeterministic(nil, pt) }},
+		{"SealDeterministic(buf)", 0, func() { c.SealDeterministic(buf[:0], pt) }},
+		{"Open(deterministic, nil)", 1, func() { c.Open(nil, dv) }},
+		{"Open(deterministic, buf)", 0, func() { c.Open(buf[:0], dv) }},
+		{"OpenValue(deterministic, buf)", 0, func() { c.OpenValue(buf[:0], p) }},
+		{"SealDeterministicRow(buf)", 0, func() { c.SealDeterministicRow(buf[:0], pt, "row-1") }},
 		// The HMAC sum buffer escapes through the hash.Hash interface.
 		{"BlindIndex(buf)", 1, func() { c.BlindIndex(buf[:0], pt, 16) }},
 	} {
