@@ -203,3 +203,25 @@ func TestSIVKeySize(t *testing.T) {
 		}
 	}
 }
+
+// TestSIVOpenFailureLeavesNoPlaintext checks that an open that fails to
+// authenticate leaves no decrypted byte in the caller's buffer, nor any
+// keystream or tag in its spare capacity.
+func TestSIVOpenFailureLeavesNoPlaintext(t *testing.T) {
+	s, err := newSIVKey(patterned(sivKeyLen, 9))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := sivD(s, []byte("ad"))
+	for _, n := range []int{1, 16, 40} {
+		sealed := s.seal(nil, patterned(n, 1), d)
+		sealed[0] ^= 1
+		buf := make([]byte, 3, 128)
+		if got, ok := s.open(buf, sealed, d); ok || got != nil {
+			t.Fatalf("open(tampered) = %x, %v, want failure", got, ok)
+		}
+		if tail := buf[3:cap(buf)]; !allZero(tail) {
+			t.Fatalf("open(tampered, %d bytes) left %x in the buffer", n, tail)
+		}
+	}
+}
