@@ -7,14 +7,12 @@ import (
 )
 
 func TestArmorRoundTrip(t *testing.T) {
-	c, err := NewCipher(patterned(DEKSize, 9), 1, tamperScope)
-	if err != nil {
-		t.Fatal(err)
-	}
+	// Every length mod 3 and every byte value: armor does not care
+	// whether the bytes authenticate.
 	for n := range 40 {
-		v, err := c.Seal(nil, make([]byte, n))
-		if err != nil {
-			t.Fatal(err)
+		v := value(n, Magic, byte(AESGCM), 1)
+		for i := range v[3:] {
+			v[3+i] = byte(i*37 + n)
 		}
 		a := Armor(nil, v)
 		if !IsArmored(a) || !strings.HasPrefix(string(a), "$cc1$") {

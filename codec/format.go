@@ -12,14 +12,14 @@ const Magic byte = 0xC0
 
 const (
 	nonceSize = 12 // AES-GCM standard nonce
-	tagSize   = 16 // AES-GCM and AES-SIV tags
+	tagSize   = 16 // AES-GCM tag
 	sivSize   = 16 // the synthetic IV that leads an AES-SIV ciphertext
 
 	// MaxValueSize bounds every value the parser accepts, so no input can
-	// make it allocate or work without limit.
+	// make it allocate or work without limit. Writers seal at most 64
+	// bytes less of plaintext, so every value written is one a reader
+	// accepts.
 	MaxValueSize = 64 << 20
-	// MaxPlaintextSize is the largest plaintext Seal accepts.
-	MaxPlaintextSize = MaxValueSize - 64
 )
 
 // Value is a parsed stored value. Its slices alias the parsed input.
@@ -41,7 +41,8 @@ type Value struct {
 func IsValue(b []byte) bool { return len(b) > 0 && b[0] == Magic }
 
 // Parse splits a stored value into its parts, checking every length and
-// bound. It does not authenticate: only Cipher.Open does.
+// bound. It does not authenticate: only opening the value under its key
+// does.
 //
 // Parse runs on every open, so it is written for speed: a one-byte key
 // version (below 128, nearly every one) skips the varint loop, and each
@@ -81,12 +82,6 @@ func Parse(b []byte) (Value, error) {
 		return Value{Algorithm: alg, KeyVersion: uint32(ver), Header: b[:h:h], Ciphertext: rest}, nil
 	}
 	return Value{}, ErrUnsupported
-}
-
-// appendHeader appends the header of a value of alg under version.
-func appendHeader(dst []byte, alg Algorithm, version uint32) []byte {
-	dst = append(dst, Magic, byte(alg))
-	return binary.AppendUvarint(dst, uint64(version))
 }
 
 // headerLen is the length of a v1 header for version.

@@ -4,7 +4,8 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/colcrypt/colcrypt/codec"
+	"github.com/colcrypt/colcrypt/internal/cipher"
+	"github.com/colcrypt/colcrypt/internal/normalize"
 )
 
 // BlindIndex configures a blind index: a keyed hash of a normalized
@@ -13,12 +14,12 @@ import (
 type BlindIndex struct {
 	// Column holds the index.
 	Column string
-	// Length is the index length in bytes (codec.DefaultBlindIndexLen if 0).
+	// Length is the index length in bytes (cipher.DefaultBlindIndexLen if 0).
 	Length int
 	// Normalizers name the codec normalizers applied in order.
 	Normalizers []string
 
-	normalize codec.Normalizer
+	normalize normalize.Func
 }
 
 // NewBlindIndex checks a configuration and resolves its normalizers.
@@ -27,20 +28,20 @@ func NewBlindIndex(column string, length int, normalizers ...string) (*BlindInde
 		return nil, fmt.Errorf("field: blind index needs a column")
 	}
 	if length == 0 {
-		length = codec.DefaultBlindIndexLen
+		length = cipher.DefaultBlindIndexLen
 	}
-	if length < codec.MinBlindIndexLen || length > codec.MaxBlindIndexLen {
-		return nil, fmt.Errorf("field: blind index length %d outside [%d, %d] bytes", length, codec.MinBlindIndexLen, codec.MaxBlindIndexLen)
+	if length < cipher.MinBlindIndexLen || length > cipher.MaxBlindIndexLen {
+		return nil, fmt.Errorf("field: blind index length %d outside [%d, %d] bytes", length, cipher.MinBlindIndexLen, cipher.MaxBlindIndexLen)
 	}
-	ns := make([]codec.Normalizer, 0, len(normalizers))
+	ns := make([]normalize.Func, 0, len(normalizers))
 	for _, name := range normalizers {
-		n, err := codec.LookupNormalizer(name)
+		n, err := normalize.Lookup(name)
 		if err != nil {
 			return nil, err
 		}
 		ns = append(ns, n)
 	}
-	return &BlindIndex{Column: column, Length: length, Normalizers: normalizers, normalize: codec.Chain(ns...)}, nil
+	return &BlindIndex{Column: column, Length: length, Normalizers: normalizers, normalize: normalize.Chain(ns...)}, nil
 }
 
 // Normalize applies the index's normalizers.
@@ -68,7 +69,7 @@ func (e *Encryptor) BlindIndex(ctx context.Context, s Scope, b *BlindIndex, plai
 // query must match any of them (WHERE bidx IN (...)).
 func (e *Encryptor) BlindIndexCandidates(ctx context.Context, s Scope, b *BlindIndex, plaintext []byte) ([][]byte, error) {
 	norm := []byte(b.Normalize(string(plaintext)))
-	return e.eachLiveCipher(ctx, s, func(c *codec.Cipher) ([]byte, error) {
+	return e.eachLiveCipher(ctx, s, func(c *cipher.Cipher) ([]byte, error) {
 		return c.BlindIndex(nil, norm, b.Length)
 	})
 }
@@ -77,12 +78,12 @@ func (e *Encryptor) BlindIndexCandidates(ctx context.Context, s Scope, b *BlindI
 // under every live key version of the tenant, newest first, for an
 // equality query on a deterministic column (WHERE col IN (...)).
 func (e *Encryptor) DeterministicCandidates(ctx context.Context, s Scope, plaintext []byte) ([][]byte, error) {
-	return e.eachLiveCipher(ctx, s, func(c *codec.Cipher) ([]byte, error) {
+	return e.eachLiveCipher(ctx, s, func(c *cipher.Cipher) ([]byte, error) {
 		return c.SealDeterministic(nil, plaintext)
 	})
 }
 
-func (e *Encryptor) eachLiveCipher(ctx context.Context, s Scope, f func(*codec.Cipher) ([]byte, error)) ([][]byte, error) {
+func (e *Encryptor) eachLiveCipher(ctx context.Context, s Scope, f func(*cipher.Cipher) ([]byte, error)) ([][]byte, error) {
 	tenant, err := e.ResolveTenant(ctx, s.Tenant)
 	if err != nil {
 		return nil, err

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/colcrypt/colcrypt/codec"
+	"github.com/colcrypt/colcrypt/internal/cipher"
 	"github.com/colcrypt/colcrypt/keystore"
 )
 
@@ -42,18 +43,18 @@ func NewEncryptor(keys Keys, opts ...Option) *Encryptor {
 // Keys returns the key store the Encryptor uses.
 func (e *Encryptor) Keys() Keys { return e.keys }
 
-// ActiveCipher returns the codec.Cipher that Seal would use for s: the
+// ActiveCipher returns the cipher.Cipher that Seal would use for s: the
 // tenant's active key, derived for s's table and column. Bulk paths (a
 // CopyFrom of many rows of one tenant) hold it to seal without a key
 // lookup per value; it stays valid after the key leaves the cache, so ask
 // again now and then to follow rotations.
-func (e *Encryptor) ActiveCipher(ctx context.Context, s Scope) (*codec.Cipher, error) {
+func (e *Encryptor) ActiveCipher(ctx context.Context, s Scope) (*cipher.Cipher, error) {
 	return e.activeCipher(ctx, s)
 }
 
 // activeCipher returns the Cipher of the tenant's active key for s, with
 // s.Tenant resolved.
-func (e *Encryptor) activeCipher(ctx context.Context, s Scope) (*codec.Cipher, error) {
+func (e *Encryptor) activeCipher(ctx context.Context, s Scope) (*cipher.Cipher, error) {
 	tenant, err := e.ResolveTenant(ctx, s.Tenant)
 	if err != nil {
 		return nil, err
@@ -63,7 +64,7 @@ func (e *Encryptor) activeCipher(ctx context.Context, s Scope) (*codec.Cipher, e
 
 // indexedActiveCipher is activeCipher through the key source's
 // ActiveCipher, whose errors are wrapped.
-func (e *Encryptor) indexedActiveCipher(ctx context.Context, tenant string, s Scope) (*codec.Cipher, error) {
+func (e *Encryptor) indexedActiveCipher(ctx context.Context, tenant string, s Scope) (*cipher.Cipher, error) {
 	for attempt := 0; ; attempt++ {
 		c, err := e.keys.ActiveCipher(ctx, tenant, s.Table, s.Column)
 		switch {
@@ -149,7 +150,7 @@ func (e *Encryptor) AppendOpen(ctx context.Context, dst []byte, s Scope, value [
 
 // gcmVersion reads the key version of the usual stored value, binary
 // AES-GCM under a version below 128, from its third byte, for an open
-// that then needs no codec.Value (codec.Cipher.Open checks the header
+// that then needs no codec.Value (cipher.Cipher.Open checks the header
 // again). It accepts only values that codec.Parse accepts, so every other
 // value takes ParseStored's way and fails, if it does, the same way
 // before any key is looked up.
@@ -187,12 +188,12 @@ func ParseStored(s Scope, value []byte) (codec.Value, error) {
 	return v, nil
 }
 
-// VersionCipher returns the codec.Cipher that opens values of s sealed
+// VersionCipher returns the cipher.Cipher that opens values of s sealed
 // under the given version of the tenant's key: what Open uses once it
 // has read the version from a value. A version the tenant never had is
 // codec.ErrAuth, as it is for Open. Integrations that open many values
 // (a GORM statement, a migration batch) hold the ciphers they use.
-func (e *Encryptor) VersionCipher(ctx context.Context, s Scope, version uint32) (*codec.Cipher, error) {
+func (e *Encryptor) VersionCipher(ctx context.Context, s Scope, version uint32) (*cipher.Cipher, error) {
 	tenant, err := e.ResolveTenant(ctx, s.Tenant)
 	if err != nil {
 		return nil, err
@@ -200,13 +201,13 @@ func (e *Encryptor) VersionCipher(ctx context.Context, s Scope, version uint32) 
 	return e.versionCipher(ctx, tenant, version, s)
 }
 
-func (e *Encryptor) versionCipher(ctx context.Context, tenant string, version uint32, s Scope) (*codec.Cipher, error) {
+func (e *Encryptor) versionCipher(ctx context.Context, tenant string, version uint32, s Scope) (*cipher.Cipher, error) {
 	return e.indexedCipher(ctx, tenant, version, s)
 }
 
 // indexedCipher is versionCipher through the key source's Cipher, whose
 // errors are wrapped.
-func (e *Encryptor) indexedCipher(ctx context.Context, tenant string, version uint32, s Scope) (*codec.Cipher, error) {
+func (e *Encryptor) indexedCipher(ctx context.Context, tenant string, version uint32, s Scope) (*cipher.Cipher, error) {
 	for attempt := 0; ; attempt++ {
 		c, err := e.keys.Cipher(ctx, tenant, version, s.Table, s.Column)
 		switch {

@@ -3,7 +3,7 @@ package field
 import (
 	"context"
 
-	"github.com/colcrypt/colcrypt/codec"
+	"github.com/colcrypt/colcrypt/internal/cipher"
 	"github.com/colcrypt/colcrypt/keystore"
 )
 
@@ -27,11 +27,11 @@ import (
 type Handle struct {
 	enc    *Encryptor
 	scope  Scope // Tenant resolved
-	active *codec.Cipher
+	active *cipher.Cipher
 	// opened holds the ciphers the handle opened with, by version; a
 	// column's values are nearly all under one or two versions.
-	opened map[uint32]*codec.Cipher
-	nonces codec.Nonces
+	opened map[uint32]*cipher.Cipher
+	nonces cipher.Nonces
 }
 
 // Handle returns a Handle for s, its tenant resolved as Seal resolves it
@@ -51,7 +51,7 @@ func (h *Handle) Scope() Scope { return h.scope }
 
 // activeCipher returns the tenant's active cipher for the column, looked
 // up on first use and again if its key was destroyed since.
-func (h *Handle) activeCipher(ctx context.Context) (*codec.Cipher, error) {
+func (h *Handle) activeCipher(ctx context.Context) (*cipher.Cipher, error) {
 	if c := h.active; c != nil && !c.Destroyed() {
 		return c, nil
 	}
@@ -66,7 +66,7 @@ func (h *Handle) activeCipher(ctx context.Context) (*codec.Cipher, error) {
 
 // versionCipher returns the cipher that opens values under version, by
 // the Encryptor's rules (a version the tenant never had is codec.ErrAuth).
-func (h *Handle) versionCipher(ctx context.Context, version uint32) (*codec.Cipher, error) {
+func (h *Handle) versionCipher(ctx context.Context, version uint32) (*cipher.Cipher, error) {
 	if c := h.active; c != nil && c.Version() == version && !c.Destroyed() {
 		return c, nil
 	}
@@ -79,7 +79,7 @@ func (h *Handle) versionCipher(ctx context.Context, version uint32) (*codec.Ciph
 		return nil, err
 	}
 	if h.opened == nil {
-		h.opened = make(map[uint32]*codec.Cipher, 2)
+		h.opened = make(map[uint32]*cipher.Cipher, 2)
 	}
 	h.opened[version] = c
 	return c, nil

@@ -11,6 +11,7 @@ import (
 	"github.com/colcrypt/colcrypt/codec"
 	"github.com/colcrypt/colcrypt/field"
 	"github.com/colcrypt/colcrypt/field/fieldtest"
+	"github.com/colcrypt/colcrypt/internal/cipher"
 	"github.com/colcrypt/colcrypt/keystore"
 )
 
@@ -21,17 +22,17 @@ type countingKeys struct {
 	active, opened atomic.Int64
 }
 
-func (k *countingKeys) ActiveCipher(ctx context.Context, tenant, table, column string) (*codec.Cipher, error) {
+func (k *countingKeys) ActiveCipher(ctx context.Context, tenant, table, column string) (*cipher.Cipher, error) {
 	k.active.Add(1)
 	return k.store.ActiveCipher(ctx, tenant, table, column)
 }
 
-func (k *countingKeys) Cipher(ctx context.Context, tenant string, version uint32, table, column string) (*codec.Cipher, error) {
+func (k *countingKeys) Cipher(ctx context.Context, tenant string, version uint32, table, column string) (*cipher.Cipher, error) {
 	k.opened.Add(1)
 	return k.store.Cipher(ctx, tenant, version, table, column)
 }
 
-func (k *countingKeys) LiveCiphers(ctx context.Context, tenant, table, column string) ([]*codec.Cipher, error) {
+func (k *countingKeys) LiveCiphers(ctx context.Context, tenant, table, column string) ([]*cipher.Cipher, error) {
 	return k.store.LiveCiphers(ctx, tenant, table, column)
 }
 
@@ -127,11 +128,11 @@ func TestFakeKeysFromRawKey(t *testing.T) {
 // wrong size or version 0 and adds nothing.
 func TestFakeKeysRefusesBadKey(t *testing.T) {
 	fake := fieldtest.NewKeys()
-	short := make([]byte, codec.DEKSize-1)
+	short := make([]byte, cipher.DEKSize-1)
 	if err := fake.Add("acme", 1, short); err == nil {
 		t.Error("Add of a short key: no error")
 	}
-	key := make([]byte, codec.DEKSize)
+	key := make([]byte, cipher.DEKSize)
 	rand.Read(key)
 	if err := fake.Add("acme", 0, key); err == nil {
 		t.Error("Add of version 0: no error")

@@ -12,6 +12,7 @@ import (
 	"github.com/colcrypt/colcrypt/codec"
 	"github.com/colcrypt/colcrypt/field"
 	"github.com/colcrypt/colcrypt/gormplugin"
+	"github.com/colcrypt/colcrypt/internal/cipher"
 	"github.com/colcrypt/colcrypt/testhelpers"
 )
 
@@ -800,8 +801,8 @@ func testAutoMigrateColumns(t *testing.T, e *env) {
 				t.Errorf("column %s is %s, want %s", c.Name(), got, w)
 			}
 			if e.dialect == "mysql" && c.Name() == "email_bidx" {
-				if n, ok := c.Length(); !ok || n != codec.DefaultBlindIndexLen {
-					t.Errorf("column email_bidx Length() = %d, %t; want %d, true", n, ok, codec.DefaultBlindIndexLen)
+				if n, ok := c.Length(); !ok || n != cipher.DefaultBlindIndexLen {
+					t.Errorf("column email_bidx Length() = %d, %t; want %d, true", n, ok, cipher.DefaultBlindIndexLen)
 				}
 			}
 			delete(want, c.Name())

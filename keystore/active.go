@@ -5,7 +5,7 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/colcrypt/colcrypt/codec"
+	"github.com/colcrypt/colcrypt/internal/cipher"
 )
 
 // Active returns the tenant's active key, the one new values are sealed
@@ -46,7 +46,7 @@ func (s *Store) Active(ctx context.Context, tenant string) (*Key, error) {
 // memory another core is writing. It answers exactly when Active would
 // answer from the cache (the active version's own expiry included, so a
 // rotation is seen as by Active), and counts as a hit or a miss like it.
-func (s *Store) ActiveCipher(ctx context.Context, tenant, table, column string) (*codec.Cipher, error) {
+func (s *Store) ActiveCipher(ctx context.Context, tenant, table, column string) (*cipher.Cipher, error) {
 	if c, stale, ok := s.cache.activeCipher(tenant, table, column, s.clock.fast()); ok {
 		s.countHit(stale)
 		return c, nil

@@ -4,7 +4,7 @@ import (
 	"math"
 	"sync/atomic"
 
-	"github.com/colcrypt/colcrypt/codec"
+	"github.com/colcrypt/colcrypt/internal/cipher"
 )
 
 // The seal path asks for the column cipher of a tenant's active key on
@@ -43,7 +43,7 @@ const retiredExp = math.MinInt64
 // activeCipher returns the indexed cipher of the tenant's active key for
 // table.column if the active record and the key are fresh at now: what
 // cache.active followed by Key.Cipher would return, without a lock.
-func (c *cache) activeCipher(tenant, table, column string, now int64) (ci *codec.Cipher, stale, ok bool) {
+func (c *cache) activeCipher(tenant, table, column string, now int64) (ci *cipher.Cipher, stale, ok bool) {
 	r := c.actives.lookup(tenant, 0, table, column)
 	if r == nil || now >= r.active.exp.Load() {
 		return nil, false, false
@@ -53,7 +53,7 @@ func (c *cache) activeCipher(tenant, table, column string, now int64) (ci *codec
 
 // indexActive adds ci, k's cipher for table.column, to the index of
 // active ciphers, if k is still the key of the tenant's active record.
-func (c *cache) indexActive(k *Key, table, col string, ci *codec.Cipher) {
+func (c *cache) indexActive(k *Key, table, col string, ci *cipher.Cipher) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	te := c.tenants[k.tenant]

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/colcrypt/colcrypt/codec"
+	"github.com/colcrypt/colcrypt/internal/cipher"
 )
 
 // activeIndexed returns how many ciphers the store's index of active
@@ -53,7 +53,7 @@ func activeIndexed(t testing.TB, s *Store) int {
 }
 
 // mustActiveCipher is ActiveCipher that fails the test on error.
-func mustActiveCipher(t testing.TB, s *Store, tenant, table, column string) *codec.Cipher {
+func mustActiveCipher(t testing.TB, s *Store, tenant, table, column string) *cipher.Cipher {
 	t.Helper()
 	c, err := s.ActiveCipher(ctxb, tenant, table, column)
 	if err != nil {

@@ -12,7 +12,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/colcrypt/colcrypt/codec"
+	"github.com/colcrypt/colcrypt/internal/cipher"
 )
 
 // The operations an audit event records.
@@ -278,7 +278,7 @@ func auditTime(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond
 // the row before it.
 func eventMAC(key []byte, ev AuditEvent, wrapped, prev []byte) []byte {
 	m := hmac.New(sha256.New, key)
-	m.Write(codec.AppendCanonical(nil, chainLabel,
+	m.Write(cipher.AppendCanonical(nil, chainLabel,
 		strconv.FormatInt(ev.Seq, 10),
 		strconv.FormatInt(ev.At.UnixMicro(), 10),
 		ev.Operation, ev.Tenant,

@@ -6,7 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/colcrypt/colcrypt/codec"
+	"github.com/colcrypt/colcrypt/internal/cipher"
 )
 
 // The cache holds unwrapped data keys. It is keyed by (tenant, version);
@@ -161,7 +161,7 @@ func (c *cache) key(id keyID, now int64) (k *Key, stale, ok bool) {
 
 // cipher returns the indexed cipher of (tenant, version, table, column)
 // if its key is fresh at now: key followed by Key.Cipher, without a lock.
-func (c *cache) cipher(tenant string, version uint32, table, column string, now int64) (ci *codec.Cipher, stale, ok bool) {
+func (c *cache) cipher(tenant string, version uint32, table, column string, now int64) (ci *cipher.Cipher, stale, ok bool) {
 	r := c.ciphers.lookup(tenant, version, table, column)
 	if r == nil {
 		return nil, false, false
@@ -171,7 +171,7 @@ func (c *cache) cipher(tenant string, version uint32, table, column string, now 
 
 // serve returns r's cipher if its key is fresh at now and not zeroed,
 // and marks the key's entry used, as a locked hit would.
-func (r *cipherRef) serve(now int64) (ci *codec.Cipher, stale, ok bool) {
+func (r *cipherRef) serve(now int64) (ci *cipher.Cipher, stale, ok bool) {
 	exp, stale := r.entry.fresh.load()
 	if now >= exp || r.key.zeroed() {
 		return nil, false, false
@@ -182,7 +182,7 @@ func (r *cipherRef) serve(now int64) (ci *codec.Cipher, stale, ok bool) {
 
 // indexCipher adds ci, k's cipher for table.column, to the cipher index,
 // if k is still the cached key of its id.
-func (c *cache) indexCipher(k *Key, table, col string, ci *codec.Cipher) {
+func (c *cache) indexCipher(k *Key, table, col string, ci *cipher.Cipher) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e := c.keys[keyID{k.tenant, k.version}]

@@ -10,7 +10,7 @@ package keystore
 //
 // What a cipher costs is mostly the AES-256-GCM state of its subkey
 // (768 bytes inside crypto/internal: two AES key schedules and a GHASH
-// table), then the codec.Cipher around it with its associated data and
+// table), then the cipher.Cipher around it with its associated data and
 // its SIV and blind-index subkey bytes, and the ref in the cache's
 // cipher index. A deterministic column builds AES-SIV state on first
 // use, about 0.7 KB more, which the estimate does not count; a blind

@@ -6,7 +6,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/colcrypt/colcrypt/codec"
+	"github.com/colcrypt/colcrypt/internal/cipher"
 )
 
 // TestCacheBytesEvicts: with WithCacheBytes the cache stays within its
@@ -148,7 +148,7 @@ func TestCacheBytesConcurrent(t *testing.T) {
 func sealOpenRetry(s *Store, tenant, col string) error {
 	var err error
 	for range 5 {
-		var c *codec.Cipher
+		var c *cipher.Cipher
 		if c, err = s.ActiveCipher(ctxb, tenant, "patients", col); err != nil {
 			if errors.Is(err, ErrKeyEvicted) {
 				continue

@@ -7,13 +7,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/colcrypt/colcrypt/codec"
+	"github.com/colcrypt/colcrypt/internal/cipher"
 	"github.com/colcrypt/colcrypt/internal/redacttest"
 )
 
 // TestShredDestroysCiphers: every cipher the tenant's keys handed out,
 // through Key.Cipher, Store.Cipher or Store.ActiveCipher (the lock-free
-// indexes), of every version, fails with codec.ErrCipherDestroyed once
+// indexes), of every version, fails with cipher.ErrCipherDestroyed once
 // the tenant is shredded; another tenant's ciphers keep working.
 func TestShredDestroysCiphers(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, tdb *testDB) {
@@ -42,19 +42,19 @@ func TestShredDestroysCiphers(t *testing.T) {
 		if err := s.Shred(ctxb, "acme"); err != nil {
 			t.Fatal(err)
 		}
-		for name, c := range map[string]*codec.Cipher{"Key(1).Cipher": viaKey1, "ActiveCipher": viaActive, "Cipher(1)": viaStore} {
+		for name, c := range map[string]*cipher.Cipher{"Key(1).Cipher": viaKey1, "ActiveCipher": viaActive, "Cipher(1)": viaStore} {
 			if !c.Destroyed() {
 				t.Errorf("%s not destroyed by Shred", name)
 			}
-			if _, err := c.Seal(nil, []byte("x")); !errors.Is(err, codec.ErrCipherDestroyed) {
-				t.Errorf("%s: Seal after Shred = %v, want codec.ErrCipherDestroyed", name, err)
+			if _, err := c.Seal(nil, []byte("x")); !errors.Is(err, cipher.ErrCipherDestroyed) {
+				t.Errorf("%s: Seal after Shred = %v, want cipher.ErrCipherDestroyed", name, err)
 			}
-			if _, err := c.SealDeterministic(nil, []byte("x")); !errors.Is(err, codec.ErrCipherDestroyed) {
-				t.Errorf("%s: SealDeterministic after Shred = %v, want codec.ErrCipherDestroyed", name, err)
+			if _, err := c.SealDeterministic(nil, []byte("x")); !errors.Is(err, cipher.ErrCipherDestroyed) {
+				t.Errorf("%s: SealDeterministic after Shred = %v, want cipher.ErrCipherDestroyed", name, err)
 			}
 		}
-		if _, err := viaActive.Open(nil, sealed); !errors.Is(err, codec.ErrCipherDestroyed) {
-			t.Errorf("Open after Shred = %v, want codec.ErrCipherDestroyed", err)
+		if _, err := viaActive.Open(nil, sealed); !errors.Is(err, cipher.ErrCipherDestroyed) {
+			t.Errorf("Open after Shred = %v, want cipher.ErrCipherDestroyed", err)
 		}
 		if v, err := other.Seal(nil, []byte("kept")); err != nil {
 			t.Errorf("globex Seal after shredding acme = %v", err)
@@ -69,7 +69,7 @@ func TestShredDestroysCiphers(t *testing.T) {
 func TestCloseDestroysCiphers(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, tdb *testDB) {
 		s := newTestStore(t, tdb, tdb.open(t), newInsecureTestKMS(t).keeper(testKEK))
-		var held []*codec.Cipher
+		var held []*cipher.Cipher
 		for _, tenant := range []string{"acme", "globex"} {
 			c, err := s.ActiveCipher(ctxb, tenant, "patients", "name")
 			if err != nil {
@@ -83,8 +83,8 @@ func TestCloseDestroysCiphers(t *testing.T) {
 		}
 		s.Close()
 		for i, c := range held {
-			if _, err := c.Seal(nil, []byte("x")); !errors.Is(err, codec.ErrCipherDestroyed) {
-				t.Errorf("cipher %d: Seal after Close = %v, want codec.ErrCipherDestroyed", i, err)
+			if _, err := c.Seal(nil, []byte("x")); !errors.Is(err, cipher.ErrCipherDestroyed) {
+				t.Errorf("cipher %d: Seal after Close = %v, want cipher.ErrCipherDestroyed", i, err)
 			}
 		}
 	})
@@ -152,7 +152,7 @@ func TestKeyRedactedByValue(t *testing.T) {
 	}
 }
 
-func mustKeyCipher(t testing.TB, k *Key, table, col string) *codec.Cipher {
+func mustKeyCipher(t testing.TB, k *Key, table, col string) *cipher.Cipher {
 	t.Helper()
 	c, err := k.Cipher(table, col)
 	if err != nil {

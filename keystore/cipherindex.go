@@ -6,7 +6,7 @@ import (
 	"math/rand/v2"
 	"sync/atomic"
 
-	"github.com/colcrypt/colcrypt/codec"
+	"github.com/colcrypt/colcrypt/internal/cipher"
 )
 
 // cipherIndex maps (tenant, version, table, column) straight to the
@@ -57,7 +57,7 @@ type cipherTable struct {
 type cipherRef struct {
 	hash    uint64
 	version uint32
-	cipher  *codec.Cipher
+	cipher  *cipher.Cipher
 	key     *Key   // the cipher's key: the ref is void once it is zeroed
 	entry   *entry // the key's cache entry, for its expiry and reference bit
 	// active is set in the cache's index of active ciphers (version 0):
@@ -154,7 +154,7 @@ func (r *cipherRef) is(tenant, table, column string) bool {
 // add indexes c as the cipher of e's key for table.column, unless a ref
 // for it is there already, and reports whether it added one. The caller
 // holds cache.mu and has checked that e is cached with key k.
-func (x *cipherIndex) add(e *entry, k *Key, table, column string, c *codec.Cipher) bool {
+func (x *cipherIndex) add(e *entry, k *Key, table, column string, c *cipher.Cipher) bool {
 	return x.insert(k.tenant, table, column, &cipherRef{version: k.version, cipher: c, key: k, entry: e})
 }
 
@@ -162,7 +162,7 @@ func (x *cipherIndex) add(e *entry, k *Key, table, column string, c *codec.Ciphe
 // active key, rec's, under version 0, unless a ref for it is there
 // already, and reports whether it added one. The caller holds cache.mu
 // and has checked that rec is the tenant's active record and k its key.
-func (x *cipherIndex) addActive(rec *activeRecord, k *Key, table, column string, c *codec.Cipher) bool {
+func (x *cipherIndex) addActive(rec *activeRecord, k *Key, table, column string, c *cipher.Cipher) bool {
 	return x.insert(k.tenant, table, column, &cipherRef{version: 0, cipher: c, key: k, entry: rec.entry, active: rec})
 }
 

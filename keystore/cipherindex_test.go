@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/colcrypt/colcrypt/codec"
+	"github.com/colcrypt/colcrypt/internal/cipher"
 )
 
 // indexed returns how many ciphers the store's index holds, counting
@@ -262,7 +262,7 @@ func TestCipherIndexGrowAndRemove(t *testing.T) {
 		e     *entry
 		table string
 		col   string
-		c     *codec.Cipher
+		c     *cipher.Cipher
 	}
 	var refs []ref
 	keys := map[string]*Key{}

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/colcrypt/colcrypt/codec"
+	"github.com/colcrypt/colcrypt/internal/cipher"
 )
 
 // The benchmarks in this file weigh each of the cache's hand-made
@@ -113,7 +113,7 @@ func (f *openFixture) open(b *testing.B, dst []byte) {
 	openWith(b, c, f.ct, dst)
 }
 
-func openWith(b *testing.B, c *codec.Cipher, ct, dst []byte) {
+func openWith(b *testing.B, c *cipher.Cipher, ct, dst []byte) {
 	if _, err := c.Open(dst[:0], ct); err != nil {
 		b.Error(err)
 	}
@@ -201,7 +201,7 @@ func BenchmarkConcEviction(b *testing.B) {
 func BenchmarkConcActiveIndex(b *testing.B) {
 	f := newOpenFixture(b)
 	pt := make([]byte, 64)
-	seal := func(b *testing.B, c *codec.Cipher, dst []byte) {
+	seal := func(b *testing.B, c *cipher.Cipher, dst []byte) {
 		if _, err := c.Seal(dst[:0], pt); err != nil {
 			b.Error(err)
 		}

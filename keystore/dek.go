@@ -5,7 +5,7 @@ import (
 	"crypto/subtle"
 	"unicode/utf8"
 
-	"github.com/colcrypt/colcrypt/codec"
+	"github.com/colcrypt/colcrypt/internal/cipher"
 	"github.com/colcrypt/colcrypt/kms"
 )
 
@@ -26,7 +26,7 @@ func dekContext(tenant string, version uint32) kms.WrapContext {
 // on supported platforms (it crashes the program rather than return
 // predictable bytes).
 func newDEK() []byte {
-	dek := make([]byte, codec.DEKSize)
+	dek := make([]byte, cipher.DEKSize)
 	rand.Read(dek)
 	return dek
 }

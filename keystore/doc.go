@@ -8,7 +8,7 @@
 //	keys, err := keystore.New(db, kek)
 //	defer keys.Close()
 //	k, err := keys.Active(ctx, tenant)                // creates version 1 on first use
-//	c, err := k.Cipher("patients", "name")            // a codec.Cipher for one column
+//	c, err := k.Cipher("patients", "name")            // a cipher.Cipher for one column
 //
 // A [Store] hands out [Key] values: one version of one tenant's 32-byte data
 // key (DEK), from which [Key.Cipher] derives the per-column ciphers of the
@@ -136,8 +136,8 @@
 // [Store.Close]) has its bytes zeroed; its Cipher method then fails with
 // [ErrKeyEvicted] (ask the Store again), [ErrKeyDestroyed] or [ErrClosed].
 // Shred and Close also destroy the ciphers the key handed out
-// ([codec.Cipher.Destroy]): their subkeys are zeroed and a statement still
-// holding one fails with [codec.ErrCipherDestroyed]. A key evicted for
+// ([cipher.Cipher.Destroy]): their subkeys are zeroed and a statement still
+// holding one fails with [cipher.ErrCipherDestroyed]. A key evicted for
 // room or age leaves its ciphers to the statements holding them; each is
 // zeroed when it is garbage collected. Zeroing is best effort: the AES key
 // schedules inside crypto/aes and Tink, and the HMAC pads inside

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 
 	"github.com/colcrypt/colcrypt/codec"
+	"github.com/colcrypt/colcrypt/internal/cipher"
 	"github.com/colcrypt/colcrypt/internal/secret"
 )
 
@@ -19,12 +20,12 @@ import (
 // key bytes are zeroed and Cipher returns an error: ErrKeyEvicted,
 // ErrKeyDestroyed or ErrClosed. Ask the Store again after ErrKeyEvicted.
 //
-// What happens to the [codec.Cipher] values already handed out depends on
+// What happens to the [cipher.Cipher] values already handed out depends on
 // why the key was dropped:
 //
 //   - Shred, a destroyed version and Close destroy them (see
-//     [codec.Cipher.Destroy]): their subkey bytes are zeroed at once and
-//     every later seal or open fails with [codec.ErrCipherDestroyed]. Those
+//     [cipher.Cipher.Destroy]): their subkey bytes are zeroed at once and
+//     every later seal or open fails with [cipher.ErrCipherDestroyed]. Those
 //     are promises that the key is gone from this process.
 //   - The LRU bound, the TTL with its stale grace, and a key row replaced
 //     in the table only drop them from the cache. A statement, batch or
@@ -68,7 +69,7 @@ type keyState struct {
 	// (set to nil) when the key is zeroed. A list, not a map: a tenant
 	// uses a handful of columns, which a scan finds as fast as a map
 	// lookup, and a map of four costs ten times the list's 32 bytes.
-	ciphers atomic.Pointer[[]*codec.Cipher]
+	ciphers atomic.Pointer[[]*cipher.Cipher]
 	// cache, if set, is told of each new cipher, which it accounts
 	// against WithCacheBytes.
 	cache *cache
@@ -88,7 +89,7 @@ func (k *Key) Version() uint32 { return k.version }
 // Cipher returns the cipher for values of one table and column under this
 // key, deriving it on first use and caching it in the Key. It fails once
 // the key was zeroed.
-func (k *Key) Cipher(table, col string) (*codec.Cipher, error) {
+func (k *Key) Cipher(table, col string) (*cipher.Cipher, error) {
 	if c := findCipher(k.st.ciphers.Load(), table, col); c != nil {
 		return c, nil
 	}
@@ -100,7 +101,7 @@ func (k *Key) Cipher(table, col string) (*codec.Cipher, error) {
 }
 
 // findCipher returns the cipher of table.col in l, or nil.
-func findCipher(l *[]*codec.Cipher, table, col string) *codec.Cipher {
+func findCipher(l *[]*cipher.Cipher, table, col string) *cipher.Cipher {
 	if l == nil {
 		return nil
 	}
@@ -114,7 +115,7 @@ func findCipher(l *[]*codec.Cipher, table, col string) *codec.Cipher {
 
 // derive returns the cipher of table.col, deriving it if the key has
 // none yet (fresh).
-func (k *Key) derive(table, col string) (c *codec.Cipher, fresh bool, err error) {
+func (k *Key) derive(table, col string) (c *cipher.Cipher, fresh bool, err error) {
 	st := k.st
 	st.mu.Lock()
 	defer st.mu.Unlock()
@@ -126,13 +127,13 @@ func (k *Key) derive(table, col string) (c *codec.Cipher, fresh bool, err error)
 	if c := findCipher(old, table, col); c != nil {
 		return c, false, nil
 	}
-	c, err = codec.NewCipher(dek, k.version, codec.Scope{Tenant: k.tenant, Table: table, Column: col})
+	c, err = cipher.NewCipher(dek, k.version, codec.Scope{Tenant: k.tenant, Table: table, Column: col})
 	if err != nil {
 		return nil, false, fmt.Errorf("keystore: %w", err)
 	}
-	var l []*codec.Cipher
+	var l []*cipher.Cipher
 	if old != nil {
-		l = make([]*codec.Cipher, len(*old), len(*old)+1)
+		l = make([]*cipher.Cipher, len(*old), len(*old)+1)
 		copy(l, *old)
 	}
 	l = append(l, c)
@@ -142,7 +143,7 @@ func (k *Key) derive(table, col string) (c *codec.Cipher, fresh bool, err error)
 
 // cipherList returns the ciphers the key has handed out, nil once it is
 // zeroed.
-func (k *Key) cipherList() []*codec.Cipher {
+func (k *Key) cipherList() []*cipher.Cipher {
 	if l := k.st.ciphers.Load(); l != nil {
 		return *l
 	}

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/colcrypt/colcrypt/codec"
+	"github.com/colcrypt/colcrypt/internal/cipher"
 )
 
 // eventLog records the observer events of one Store.
@@ -58,7 +58,7 @@ func newKeyEventsPair(t *testing.T, tdb *testDB, opts ...Option) keyEventsPair {
 }
 
 // sealWith seals a value with c, reporting its error.
-func sealWith(c *codec.Cipher) error {
+func sealWith(c *cipher.Cipher) error {
 	_, err := c.Seal(nil, []byte("a value"))
 	return err
 }
@@ -87,7 +87,7 @@ func TestKeyEventsShred(t *testing.T) {
 			return errors.Is(err, ErrKeyDestroyed)
 		})
 		t.Logf("watcher refused the shredded tenant %v after Shred returned (cache TTL 1h)", time.Since(start))
-		if err := sealWith(held); !errors.Is(err, codec.ErrCipherDestroyed) {
+		if err := sealWith(held); !errors.Is(err, cipher.ErrCipherDestroyed) {
 			t.Errorf("Seal with the watcher's handed-out cipher after a remote Shred = %v, want ErrCipherDestroyed", err)
 		}
 		if _, err := p.watcher.Key(ctxb, "acme", 1); !errors.Is(err, ErrKeyDestroyed) {
@@ -155,7 +155,7 @@ func TestKeyEventsDestroyVersion(t *testing.T) {
 			_, err := p.watcher.Cipher(ctxb, "acme", 1, "patients", "name")
 			return errors.Is(err, ErrKeyDestroyed)
 		})
-		if err := sealWith(old); !errors.Is(err, codec.ErrCipherDestroyed) {
+		if err := sealWith(old); !errors.Is(err, cipher.ErrCipherDestroyed) {
 			t.Errorf("Seal with the destroyed version's handed-out cipher = %v, want ErrCipherDestroyed", err)
 		}
 		if err := sealWith(cur); err != nil {

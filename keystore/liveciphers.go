@@ -3,7 +3,7 @@ package keystore
 import (
 	"context"
 
-	"github.com/colcrypt/colcrypt/codec"
+	"github.com/colcrypt/colcrypt/internal/cipher"
 )
 
 // LiveCiphers returns the cipher of table and column under each of the
@@ -11,12 +11,12 @@ import (
 // [Key.Cipher], so that field's key-source interface speaks only of
 // ciphers, which a test can build from a raw key, and never of *Key,
 // which only the store can. A tenant without keys has none (nil, nil).
-func (s *Store) LiveCiphers(ctx context.Context, tenant, table, column string) ([]*codec.Cipher, error) {
+func (s *Store) LiveCiphers(ctx context.Context, tenant, table, column string) ([]*cipher.Cipher, error) {
 	keys, err := s.LiveKeys(ctx, tenant)
 	if err != nil || len(keys) == 0 {
 		return nil, err
 	}
-	out := make([]*codec.Cipher, 0, len(keys))
+	out := make([]*cipher.Cipher, 0, len(keys))
 	for _, k := range keys {
 		c, err := k.Cipher(table, column)
 		if err != nil {

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 
-	"github.com/colcrypt/colcrypt/codec"
+	"github.com/colcrypt/colcrypt/internal/cipher"
 	"github.com/colcrypt/colcrypt/kms"
 )
 
@@ -33,7 +33,7 @@ func (s *Store) Key(ctx context.Context, tenant string, version uint32) (*Key, e
 // opening a value: once a (tenant, version, table, column) was asked for,
 // a call while the key is cached is one hashed lookup, with no lock, no
 // I/O and no allocation. It counts as a hit or a miss like Key.
-func (s *Store) Cipher(ctx context.Context, tenant string, version uint32, table, column string) (*codec.Cipher, error) {
+func (s *Store) Cipher(ctx context.Context, tenant string, version uint32, table, column string) (*cipher.Cipher, error) {
 	if c, stale, ok := s.cache.cipher(tenant, version, table, column, s.clock.fast()); ok {
 		s.countHit(stale)
 		return c, nil
@@ -147,7 +147,7 @@ func (s *Store) unwrapRow(ctx context.Context, id keyID, row keyRow) (flightResu
 	if err != nil {
 		return s.fallback(ctx, id, err)
 	}
-	if len(dek) != codec.DEKSize {
+	if len(dek) != cipher.DEKSize {
 		clear(dek)
 		return flightResult{}, &CorruptRowError{Tenant: id.tenant, Version: int64(id.version), Reason: "unwrapped key has the wrong length"}
 	}

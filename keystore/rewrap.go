@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 
-	"github.com/colcrypt/colcrypt/codec"
+	"github.com/colcrypt/colcrypt/internal/cipher"
 	"github.com/colcrypt/colcrypt/kms"
 )
 
@@ -223,7 +223,7 @@ func (r *rewrapper) one(ctx context.Context, row rewrapRow) error {
 		return err
 	}
 	defer clear(dek)
-	if len(dek) != codec.DEKSize {
+	if len(dek) != cipher.DEKSize {
 		return &CorruptRowError{Tenant: row.tenant, Version: int64(row.version), Reason: "unwrapped key has the wrong length"}
 	}
 	wrapped, err := s.kmsCall(ctx, EventWrap, r.to, row.tenant, row.version, dek)

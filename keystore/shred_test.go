@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/colcrypt/colcrypt/codec"
+	"github.com/colcrypt/colcrypt/internal/cipher"
 )
 
 func TestShred(t *testing.T) {
@@ -63,8 +63,8 @@ func TestShred(t *testing.T) {
 		}
 		// A cipher derived before is destroyed with the key: Shred
 		// promises the key is gone from this process, subkeys included.
-		if _, err := c2.Open(nil, sealed); !errors.Is(err, codec.ErrCipherDestroyed) {
-			t.Fatalf("Open with a cipher derived before Shred = %v, want codec.ErrCipherDestroyed", err)
+		if _, err := c2.Open(nil, sealed); !errors.Is(err, cipher.ErrCipherDestroyed) {
+			t.Fatalf("Open with a cipher derived before Shred = %v, want cipher.ErrCipherDestroyed", err)
 		}
 		for _, call := range []struct {
 			name string

@@ -1,6 +1,6 @@
 // Package fieldtest builds a field.Keys from raw data keys, for tests of
 // code that takes a field.Encryptor but should not need a key table or a
-// KMS: the ciphers it returns are codec.NewCipher's, exactly what the
+// KMS: the ciphers it returns are cipher.NewCipher's, exactly what the
 // key store derives from the same key, so a value sealed through it
 // opens through a store holding that key, and the other way round.
 //
@@ -15,6 +15,7 @@ import (
 	"sync"
 
 	"github.com/colcrypt/colcrypt/codec"
+	"github.com/colcrypt/colcrypt/internal/cipher"
 	"github.com/colcrypt/colcrypt/keystore"
 )
 
@@ -23,7 +24,7 @@ import (
 type Keys struct {
 	mu      sync.Mutex
 	keys    map[string]map[uint32][]byte // tenant → version → data key
-	ciphers map[cipherKey]*codec.Cipher
+	ciphers map[cipherKey]*cipher.Cipher
 }
 
 type cipherKey struct {
@@ -33,14 +34,14 @@ type cipherKey struct {
 
 // NewKeys returns a Keys without keys.
 func NewKeys() *Keys {
-	return &Keys{keys: map[string]map[uint32][]byte{}, ciphers: map[cipherKey]*codec.Cipher{}}
+	return &Keys{keys: map[string]map[uint32][]byte{}, ciphers: map[cipherKey]*cipher.Cipher{}}
 }
 
-// Add gives tenant the data key dek (codec.DEKSize bytes, copied) as
+// Add gives tenant the data key dek (cipher.DEKSize bytes, copied) as
 // version. A wrong size or version 0 is an error and adds nothing.
 func (k *Keys) Add(tenant string, version uint32, dek []byte) error {
-	if len(dek) != codec.DEKSize {
-		return fmt.Errorf("fieldtest: data key must be %d bytes, got %d", codec.DEKSize, len(dek))
+	if len(dek) != cipher.DEKSize {
+		return fmt.Errorf("fieldtest: data key must be %d bytes, got %d", cipher.DEKSize, len(dek))
 	}
 	if version == 0 {
 		return fmt.Errorf("fieldtest: key version must be at least 1")
@@ -57,7 +58,7 @@ func (k *Keys) Add(tenant string, version uint32, dek []byte) error {
 // ActiveCipher implements field.Keys: the cipher of the tenant's highest
 // version. A tenant without keys is keystore.ErrKeyNotFound (the fake
 // creates none).
-func (k *Keys) ActiveCipher(ctx context.Context, tenant, table, column string) (*codec.Cipher, error) {
+func (k *Keys) ActiveCipher(ctx context.Context, tenant, table, column string) (*cipher.Cipher, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	vs := k.versions(tenant)
@@ -68,17 +69,17 @@ func (k *Keys) ActiveCipher(ctx context.Context, tenant, table, column string) (
 }
 
 // Cipher implements field.Keys.
-func (k *Keys) Cipher(ctx context.Context, tenant string, version uint32, table, column string) (*codec.Cipher, error) {
+func (k *Keys) Cipher(ctx context.Context, tenant string, version uint32, table, column string) (*cipher.Cipher, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	return k.cipher(tenant, version, table, column)
 }
 
 // LiveCiphers implements field.Keys: every version, newest first.
-func (k *Keys) LiveCiphers(ctx context.Context, tenant, table, column string) ([]*codec.Cipher, error) {
+func (k *Keys) LiveCiphers(ctx context.Context, tenant, table, column string) ([]*cipher.Cipher, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	var out []*codec.Cipher
+	var out []*cipher.Cipher
 	for _, v := range k.versions(tenant) {
 		c, err := k.cipher(tenant, v, table, column)
 		if err != nil {
@@ -101,7 +102,7 @@ func (k *Keys) versions(tenant string) []uint32 {
 
 // cipher derives, once, the cipher of (tenant, version, table, column);
 // k.mu is held.
-func (k *Keys) cipher(tenant string, version uint32, table, column string) (*codec.Cipher, error) {
+func (k *Keys) cipher(tenant string, version uint32, table, column string) (*cipher.Cipher, error) {
 	ck := cipherKey{tenant, table, column, version}
 	if c, ok := k.ciphers[ck]; ok {
 		return c, nil
@@ -110,7 +111,7 @@ func (k *Keys) cipher(tenant string, version uint32, table, column string) (*cod
 	if !ok {
 		return nil, fmt.Errorf("%w: tenant %q version %d", keystore.ErrKeyNotFound, tenant, version)
 	}
-	c, err := codec.NewCipher(dek, version, codec.Scope{Tenant: tenant, Table: table, Column: column})
+	c, err := cipher.NewCipher(dek, version, codec.Scope{Tenant: tenant, Table: table, Column: column})
 	if err != nil {
 		return nil, err
 	}

@@ -12,6 +12,7 @@ import (
 // directories, relative to the repository root.
 var packageDirs = map[string]string{
 	"codec":        "codec",
+	"cipher":       "internal/cipher",
 	"keystore":     "keystore",
 	"field":        "field",
 	"sqltypes":     "sqltypes",
@@ -27,7 +28,7 @@ var packageDirs = map[string]string{
 }
 
 var (
-	pkgRE  = regexp.MustCompile(`(?:^|[;(]\s*|\s)(codec|keystore|field|sqltypes|gormplugin|migrate|cmd/colcrypt|localkms|awskms|kmstest|kms|secret|lint) `)
+	pkgRE  = regexp.MustCompile(`(?:^|[;(]\s*|\s)(codec|cipher|keystore|field|sqltypes|gormplugin|migrate|cmd/colcrypt|localkms|awskms|kmstest|kms|secret|lint) `)
 	testRE = regexp.MustCompile("`((?:Test|Fuzz)[A-Za-z0-9_]+)(?:/([A-Za-z0-9_]+))?[^`]*`")
 )
 

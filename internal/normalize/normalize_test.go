@@ -1,4 +1,4 @@
-package codec
+package normalize
 
 import (
 	"slices"
@@ -33,9 +33,9 @@ func TestNormalizers(t *testing.T) {
 		{"alnum", "Ann-Marie O'Neil, 3rd!", "AnnMarieONeil3rd"},
 		{"alnum", "Zoë 42 ✓", "Zoë42"},
 	} {
-		n, err := LookupNormalizer(tc.name)
+		n, err := Lookup(tc.name)
 		if err != nil {
-			t.Fatalf("LookupNormalizer(%q) err = %v", tc.name, err)
+			t.Fatalf("Lookup(%q) err = %v", tc.name, err)
 		}
 		if got := n(tc.in); got != tc.want {
 			t.Errorf("%s(%q) = %q, want %q", tc.name, tc.in, got, tc.want)
@@ -45,8 +45,8 @@ func TestNormalizers(t *testing.T) {
 
 func TestNormalizersIdempotent(t *testing.T) {
 	inputs := []string{"", " Ann@Example.COM ", "ｆｕｌｌ ﬁle ①", "+1 (555) 010-9999", "Zoë\t\tÅngström", "straße"}
-	for _, name := range NormalizerNames() {
-		n, _ := LookupNormalizer(name)
+	for _, name := range Names() {
+		n, _ := Lookup(name)
 		for _, in := range inputs {
 			once := n(in)
 			if twice := n(once); twice != once {
@@ -57,8 +57,8 @@ func TestNormalizersIdempotent(t *testing.T) {
 }
 
 func TestChain(t *testing.T) {
-	get := func(name string) Normalizer {
-		n, err := LookupNormalizer(name)
+	get := func(name string) Func {
+		n, err := Lookup(name)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -76,7 +76,7 @@ func TestChain(t *testing.T) {
 		{[]string{"digits", "nfkc"}, "①2", "2"},
 		{[]string{"digits", "trim"}, " 12 34 ", "1234"},
 	} {
-		var ns []Normalizer
+		var ns []Func
 		for _, name := range tc.names {
 			ns = append(ns, get(name))
 		}
@@ -88,21 +88,21 @@ func TestChain(t *testing.T) {
 
 func TestLookupNormalizerUnknown(t *testing.T) {
 	for _, name := range []string{"", "Lower", "lower ", "nfc", "lower,trim"} {
-		n, err := LookupNormalizer(name)
+		n, err := Lookup(name)
 		if err == nil || n != nil {
-			t.Errorf("LookupNormalizer(%q) = %v, %v, want an error", name, n != nil, err)
+			t.Errorf("Lookup(%q) = %v, %v, want an error", name, n != nil, err)
 			continue
 		}
-		if msg := err.Error(); !strings.HasPrefix(msg, "codec: ") || !strings.Contains(msg, "lower") {
-			t.Errorf("LookupNormalizer(%q) err = %q, want a codec: error listing the known names", name, msg)
+		if msg := err.Error(); !strings.HasPrefix(msg, "normalize: ") || !strings.Contains(msg, "lower") {
+			t.Errorf("Lookup(%q) err = %q, want a normalize: error listing the known names", name, msg)
 		}
 	}
 }
 
 func TestNormalizerNames(t *testing.T) {
-	got := NormalizerNames()
+	got := Names()
 	want := []string{"alnum", "digits", "lower", "nfkc", "space", "trim", "upper"}
 	if !slices.Equal(got, want) {
-		t.Errorf("NormalizerNames() = %v, want %v", got, want)
+		t.Errorf("Names() = %v, want %v", got, want)
 	}
 }

@@ -1,6 +1,6 @@
 //go:build race
 
-package codec
+package cipher
 
 // raceEnabled reports a -race build, under which the runtime and sync.Pool
 // allocate on their own and allocation counts mean nothing.

@@ -1,8 +1,8 @@
-package codec
+package cipher
 
 import (
 	"crypto/aes"
-	"crypto/cipher"
+	stdcipher "crypto/cipher"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -14,8 +14,8 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/colcrypt/colcrypt/codec"
 	"github.com/colcrypt/colcrypt/internal/secret"
-	"github.com/tink-crypto/tink-go/v2/daead/subtle"
 )
 
 // Cipher seals and opens the values of one Scope under one version of the
@@ -45,16 +45,19 @@ import (
 // call fail with [ErrCipherDestroyed]. A Cipher that is never destroyed
 // has the same bytes zeroed when the garbage collector finds it
 // unreachable. What neither can reach is the key material that the
-// standard library and Tink derive and keep inside their own types: the
-// AES-256 key schedule of the GCM subkey (crypto/aes), the AES-256 key
-// schedule and the two CMAC subkeys of the SIV MAC key (Tink's internal
-// aescmac), and the inner and outer HMAC pads of the blind-index subkey
-// (crypto/hmac), the last two only if they were built. Destroy drops its
-// references to them, so the garbage collector reclaims them, without
-// zeroing them.
+// standard library derives and keeps inside its own types: the AES-256
+// key schedule of the GCM subkey (crypto/aes), the AES-256 key schedules
+// of the two halves of the SIV subkey (crypto/aes), and the inner and
+// outer HMAC pads of the blind-index subkey (crypto/hmac), the last two
+// only if they were built. Destroy drops its references to them, so the
+// garbage collector reclaims them, without zeroing them. It drops the
+// CMAC subkeys and S2V states siv.go derives from the SIV key schedule
+// the same way, unzeroed: the schedule they come from starts with the
+// key itself and stays out of reach, so zeroing them would buy nothing
+// and would cost the deterministic paths a lock.
 type Cipher struct {
 	version uint32
-	scope   Scope
+	scope   codec.Scope
 
 	gcmAAD []byte // GCM header ‖ canonical scope
 	gcmHdr []byte // a prefix of gcmAAD
@@ -69,20 +72,21 @@ type Cipher struct {
 // under the verb (%s, %q) it expands one level with %v, which prints the
 // pointers inside as addresses. So no verb reaches a key schedule.
 type cipherKeys struct {
-	// destroyed is set first by destroy. The GCM paths only load it: they
-	// read no byte that destroy clears (the GCM subkey lives only in the
-	// AES key schedule), so the hot path takes no lock.
+	// destroyed is set first by destroy. The GCM and SIV paths only load
+	// it: they read no byte that destroy clears (the GCM and SIV subkeys
+	// live only in AES key schedules and what siv.go derived from them,
+	// which destroy drops rather than clears), so they take no lock.
 	destroyed atomic.Bool
-	// mu is held for reading while the SIV or blind-index subkey bytes are
-	// in use, and for writing while destroy clears them and while the
-	// state built from them is built, so that no value is ever sealed
-	// under a half-cleared key and no state is built from one.
+	// mu is held for reading while the blind-index subkey bytes are in
+	// use, and for writing while destroy clears them and while the SIV
+	// and blind-index state is built from sub, so that no index is ever
+	// taken under a half-cleared key and no state is built from one.
 	mu sync.RWMutex
 
 	// gcm is AES-256-GCM with an explicit nonce, for Seal (which draws
 	// the nonce), SealNonces and every open: one AEAD, one key schedule
 	// and one GHASH table per Cipher.
-	gcm cipher.AEAD
+	gcm stdcipher.AEAD
 	// sub is the SIV subkey (sivKeyLen bytes) followed by the blind-index
 	// subkey (bidxKeyLen bytes), derived by NewCipher and read only to
 	// build siv and bidx, and by the blind-index hashes those build.
@@ -92,13 +96,14 @@ type cipherKeys struct {
 	bidx atomic.Pointer[bidxState]
 }
 
-// sivState is a Cipher's deterministic mode: Tink's AES-SIV, which keeps
-// and reads on every call the slice of sub it was given, and the SIV
-// associated data.
+// sivState is a Cipher's deterministic mode: AES-SIV keyed once (siv.go)
+// and S2V's state after the Cipher's associated data, so that a seal
+// hashes only the plaintext.
 type sivState struct {
-	siv *subtle.AESSIV
-	aad []byte // SIV header ‖ canonical scope
-	hdr []byte // a prefix of aad
+	key *sivKey
+	d   [sivBlock]byte // S2V's D after aad
+	aad []byte         // SIV header ‖ canonical scope
+	hdr []byte         // a prefix of aad
 }
 
 // bidxState hands out HMAC-SHA256 hashes keyed with the blind-index
@@ -106,7 +111,7 @@ type sivState struct {
 type bidxState struct{ pool sync.Pool }
 
 const (
-	sivKeyLen  = subtle.AESSIVKeySize
+	sivKeyLen  = 64 // AEAD_AES_SIV_CMAC_512: two AES-256 keys
 	bidxKeyLen = 32
 )
 
@@ -119,7 +124,7 @@ var ErrCipherDestroyed = errors.New("codec: cipher destroyed")
 // NewCipher derives the subkeys of scope from a tenant's data key of the
 // given version. dek must be DEKSize bytes; NewCipher keeps no reference
 // to it.
-func NewCipher(dek []byte, version uint32, scope Scope) (*Cipher, error) {
+func NewCipher(dek []byte, version uint32, scope codec.Scope) (*Cipher, error) {
 	if len(dek) != DEKSize {
 		return nil, fmt.Errorf("codec: data key must be %d bytes, got %d", DEKSize, len(dek))
 	}
@@ -155,7 +160,7 @@ func NewCipher(dek []byte, version uint32, scope Scope) (*Cipher, error) {
 		clear(sub)
 		return nil, fmt.Errorf("codec: %w", err)
 	}
-	gcm, err := cipher.NewGCM(block)
+	gcm, err := stdcipher.NewGCM(block)
 	if err != nil {
 		clear(sub)
 		return nil, fmt.Errorf("codec: %w", err)
@@ -170,7 +175,7 @@ func NewCipher(dek []byte, version uint32, scope Scope) (*Cipher, error) {
 	// The AAD is header ‖ canonical scope; the header is kept as a capped
 	// prefix of it so Seal can copy it without a second buffer.
 	h := headerLen(version)
-	c.gcmAAD = scope.AppendCanonical(appendHeader(nil, AESGCM, version))
+	c.gcmAAD = appendScope(appendHeader(nil, codec.AESGCM, version), scope)
 	c.gcmHdr = c.gcmAAD[:h:h]
 	return c, nil
 }
@@ -190,14 +195,15 @@ func (c *Cipher) sivState() (*sivState, error) {
 	if s := k.siv.Load(); s != nil {
 		return s, nil
 	}
-	siv, err := subtle.NewAESSIV(k.sub.Bytes()[:sivKeyLen:sivKeyLen])
+	key, err := newSIVKey(k.sub.Bytes()[:sivKeyLen])
 	if err != nil {
 		return nil, fmt.Errorf("codec: %w", err)
 	}
-	s := &sivState{siv: siv}
+	s := &sivState{key: key}
 	h := headerLen(c.version)
-	s.aad = c.scope.AppendCanonical(appendHeader(nil, AESSIV, c.version))
+	s.aad = appendScope(appendHeader(nil, codec.AESSIV, c.version), c.scope)
 	s.hdr = s.aad[:h:h]
+	key.adState(s.d[:], s.aad)
 	k.siv.Store(s)
 	return s, nil
 }
@@ -228,7 +234,7 @@ func (c *Cipher) bidxState() (*bidxState, error) {
 func (c *Cipher) Version() uint32 { return c.version }
 
 // Scope returns the scope the Cipher is bound to.
-func (c *Cipher) Scope() Scope { return c.scope }
+func (c *Cipher) Scope() codec.Scope { return c.scope }
 
 // Seal encrypts plaintext with randomized AES-256-GCM and appends the
 // stored value to dst. With dst nil it allocates exactly once.
@@ -268,41 +274,58 @@ func (c *Cipher) SealDeterministic(dst, plaintext []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return c.sealSIV(dst, plaintext, s, s.aad)
+	return c.sealSIV(dst, plaintext, s, nil)
 }
 
-// sealSIV appends the SIV header and AES-SIV(plaintext, aad) to dst,
-// under the read lock that keeps destroy from clearing the key in use.
-func (c *Cipher) sealSIV(dst, plaintext []byte, s *sivState, aad []byte) ([]byte, error) {
-	c.k.mu.RLock()
+// sealSIV appends the SIV header and AES-SIV(plaintext, aad) to dst, the
+// aad being the Cipher's own (its S2V state precomputed) or, for a bound
+// value, the pooled row aad. With dst nil it allocates once.
+func (c *Cipher) sealSIV(dst, plaintext []byte, s *sivState, row *[]byte) ([]byte, error) {
 	if c.k.destroyed.Load() {
-		c.k.mu.RUnlock()
 		return nil, ErrCipherDestroyed
 	}
-	ct, err := s.siv.EncryptDeterministically(plaintext, aad)
-	c.k.mu.RUnlock()
-	if err != nil {
-		return nil, fmt.Errorf("codec: %w", err)
-	}
-	dst = slices.Grow(dst, len(s.hdr)+len(ct))
+	d := c.sivD(s, row)
+	dst = slices.Grow(dst, len(s.hdr)+sivBlock+len(plaintext)+sivBlock)
 	dst = append(dst, s.hdr...)
-	return append(dst, ct...), nil
+	dst = s.key.seal(dst, plaintext, d)
+	if row != nil {
+		clear(d) // the row's S2V state goes back to the pool with the buffer
+	}
+	return dst, nil
 }
 
 // openSIV is sealSIV's inverse; every failure but destruction is ErrAuth.
-func (c *Cipher) openSIV(dst, ciphertext []byte, s *sivState, aad []byte) ([]byte, error) {
-	c.k.mu.RLock()
+func (c *Cipher) openSIV(dst, ciphertext []byte, s *sivState, row *[]byte) ([]byte, error) {
 	if c.k.destroyed.Load() {
-		c.k.mu.RUnlock()
 		return nil, ErrCipherDestroyed
 	}
-	out, err := s.siv.DecryptDeterministically(ciphertext, aad)
-	c.k.mu.RUnlock()
-	if err != nil {
-		return nil, ErrAuth
+	d := c.sivD(s, row)
+	out, ok := s.key.open(dst, ciphertext, d)
+	if row != nil {
+		clear(d) // the row's S2V state goes back to the pool with the buffer
 	}
-	return append(dst, out...), nil
+	if !ok {
+		return nil, codec.ErrAuth
+	}
+	return out, nil
 }
+
+// sivD returns S2V's state after the associated data: the Cipher's own,
+// precomputed, or for a bound value (row not nil) the state after the
+// pooled row aad, computed into 16 bytes appended to that buffer.
+func (c *Cipher) sivD(s *sivState, row *[]byte) []byte {
+	if row == nil {
+		return s.d[:]
+	}
+	n := len(*row)
+	*row = append(*row, zeroBlock[:]...)
+	d := (*row)[n : n+sivBlock : n+sivBlock]
+	s.key.adState(d, (*row)[:n])
+	return d
+}
+
+// zeroBlock is what sivD appends to make room for a row's S2V state.
+var zeroBlock [sivBlock]byte
 
 // Open authenticates and decrypts a value sealed by Seal or
 // SealDeterministic for this scope and key version, appending the
@@ -316,17 +339,23 @@ func (c *Cipher) Open(dst, value []byte) ([]byte, error) {
 	// header's version is a canonical varint, so one version has one
 	// header): it opens without the general parse, which is a fair part
 	// of what a small value costs beyond the AES-GCM itself.
-	if h := len(c.gcmHdr); len(value) >= h+nonceSize+tagSize && len(value) <= MaxValueSize &&
+	if h := len(c.gcmHdr); len(value) >= h+nonceSize+tagSize && len(value) <= codec.MaxValueSize &&
 		string(value[:h]) == string(c.gcmHdr) {
 		out, err := c.k.gcm.Open(dst, value[h:h+nonceSize:h+nonceSize], value[h+nonceSize:], c.gcmAAD)
 		if err != nil {
-			return nil, ErrAuth
+			return nil, codec.ErrAuth
 		}
 		return out, nil
 	}
-	v, err := Parse(value)
+	// Likewise a deterministic value under this version, once the
+	// Cipher has its AES-SIV state.
+	if s := c.k.siv.Load(); s != nil && len(value) >= len(s.hdr)+sivSize && len(value) <= codec.MaxValueSize &&
+		string(value[:len(s.hdr)]) == string(s.hdr) {
+		return c.openSIV(dst, value[len(s.hdr):], s, nil)
+	}
+	v, err := codec.Parse(value)
 	if err != nil {
-		return nil, ErrAuth
+		return nil, codec.ErrAuth
 	}
 	return c.OpenValue(dst, v)
 }
@@ -334,34 +363,34 @@ func (c *Cipher) Open(dst, value []byte) ([]byte, error) {
 // OpenValue is Open for a value already split by Parse, for callers that
 // parse first to find the key version and should not parse twice. Every
 // failure is ErrAuth, except ErrCipherDestroyed after Destroy.
-func (c *Cipher) OpenValue(dst []byte, v Value) ([]byte, error) {
+func (c *Cipher) OpenValue(dst []byte, v codec.Value) ([]byte, error) {
 	if c.k.destroyed.Load() {
 		return nil, ErrCipherDestroyed
 	}
 	if v.KeyVersion != c.version {
-		return nil, ErrAuth
+		return nil, codec.ErrAuth
 	}
 	// The AAD is always this Cipher's own header ‖ scope, never bytes taken
 	// from v: a header that parsed to this algorithm and version has
 	// exactly those bytes, and one that did not cannot authenticate.
 	switch v.Algorithm {
-	case AESGCM:
+	case codec.AESGCM:
 		if len(v.Nonce) != nonceSize {
-			return nil, ErrAuth
+			return nil, codec.ErrAuth
 		}
 		out, err := c.k.gcm.Open(dst, v.Nonce, v.Ciphertext, c.gcmAAD)
 		if err != nil {
-			return nil, ErrAuth
+			return nil, codec.ErrAuth
 		}
 		return out, nil
-	case AESSIV:
+	case codec.AESSIV:
 		s, err := c.sivState()
 		if err != nil {
 			return nil, err
 		}
-		return c.openSIV(dst, v.Ciphertext, s, s.aad)
+		return c.openSIV(dst, v.Ciphertext, s, nil)
 	}
-	return nil, ErrAuth
+	return nil, codec.ErrAuth
 }
 
 // Destroy zeroes the subkey bytes the Cipher holds and drops its AEADs and

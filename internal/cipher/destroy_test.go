@@ -1,4 +1,4 @@
-package codec
+package cipher
 
 import (
 	"bytes"
@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/colcrypt/colcrypt/codec"
 )
 
 // TestCipherDestroy: after Destroy every method that seals, opens or
@@ -35,7 +37,7 @@ func TestCipherDestroy(t *testing.T) {
 	if !allZero(sivKey) || !allZero(bidxKey) {
 		t.Fatalf("Destroy left subkey bytes: siv zero %v, bidx zero %v", allZero(sivKey), allZero(bidxKey))
 	}
-	parsed, err := Parse(sivValue)
+	parsed, err := codec.Parse(sivValue)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,8 +1,10 @@
-package codec
+package cipher
 
 import (
 	"bytes"
 	"testing"
+
+	"github.com/colcrypt/colcrypt/codec"
 )
 
 // TestRowBinding: a bound value opens with its own row key only; an
@@ -29,22 +31,22 @@ func TestRowBinding(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%s(%q): %v", s.name, row, err)
 			}
-			v, err := Parse(value)
+			v, err := codec.Parse(value)
 			if err != nil {
-				t.Fatalf("Parse(%s(%q)): %v", s.name, row, err)
+				t.Fatalf("codec.Parse(%s(%q)): %v", s.name, row, err)
 			}
 			if got, err := c.OpenValueRow(nil, v, row); err != nil || !bytes.Equal(got, pt) {
 				t.Errorf("OpenValueRow(%s(%q), %q) = %q, %v, want %q", s.name, row, row, got, err, pt)
 			}
-			if _, err := c.OpenValue(nil, v); err != ErrAuth {
-				t.Errorf("OpenValue(%s(%q)) err = %v, want ErrAuth (bound value opened unbound)", s.name, row, err)
+			if _, err := c.OpenValue(nil, v); err != codec.ErrAuth {
+				t.Errorf("OpenValue(%s(%q)) err = %v, want codec.ErrAuth (bound value opened unbound)", s.name, row, err)
 			}
 			for _, other := range rows {
 				if other == row {
 					continue
 				}
-				if _, err := c.OpenValueRow(nil, v, other); err != ErrAuth {
-					t.Errorf("OpenValueRow(%s(%q), %q) err = %v, want ErrAuth", s.name, row, other, err)
+				if _, err := c.OpenValueRow(nil, v, other); err != codec.ErrAuth {
+					t.Errorf("OpenValueRow(%s(%q), %q) err = %v, want codec.ErrAuth", s.name, row, other, err)
 				}
 			}
 		}
@@ -57,10 +59,10 @@ func TestRowBinding(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		v, _ := Parse(value)
+		v, _ := codec.Parse(value)
 		for _, row := range rows {
-			if _, err := c.OpenValueRow(nil, v, row); err != ErrAuth {
-				t.Errorf("OpenValueRow(unbound %x, %q) err = %v, want ErrAuth", value, row, err)
+			if _, err := c.OpenValueRow(nil, v, row); err != codec.ErrAuth {
+				t.Errorf("OpenValueRow(unbound %x, %q) err = %v, want codec.ErrAuth", value, row, err)
 			}
 		}
 	}
@@ -87,12 +89,12 @@ func TestRowBindingTamper(t *testing.T) {
 		for i := range len(value) * 8 {
 			bad := bytes.Clone(value)
 			bad[i/8] ^= 1 << (i % 8)
-			v, err := Parse(bad)
+			v, err := codec.Parse(bad)
 			if err != nil {
 				continue // a header that no longer parses
 			}
-			if _, err := c.OpenValueRow(nil, v, "row-1"); err != ErrAuth {
-				t.Fatalf("OpenValueRow(bit %d flipped) err = %v, want ErrAuth", i, err)
+			if _, err := c.OpenValueRow(nil, v, "row-1"); err != codec.ErrAuth {
+				t.Fatalf("OpenValueRow(bit %d flipped) err = %v, want codec.ErrAuth", i, err)
 			}
 		}
 	}
@@ -107,12 +109,12 @@ func TestRowBindingLongKey(t *testing.T) {
 	}
 	long := string(patterned(rowAADBuf*3, 1))
 	value := must(c.SealRow(nil, []byte("x"), long))
-	v, _ := Parse(value)
+	v, _ := codec.Parse(value)
 	if got, err := c.OpenValueRow(nil, v, long); err != nil || string(got) != "x" {
 		t.Errorf("OpenValueRow(long key) = %q, %v, want x", got, err)
 	}
-	if _, err := c.OpenValueRow(nil, v, long[:len(long)-1]); err != ErrAuth {
-		t.Errorf("OpenValueRow(long key minus one byte) err = %v, want ErrAuth", err)
+	if _, err := c.OpenValueRow(nil, v, long[:len(long)-1]); err != codec.ErrAuth {
+		t.Errorf("OpenValueRow(long key minus one byte) err = %v, want codec.ErrAuth", err)
 	}
 }
 
@@ -135,7 +137,7 @@ func TestRowBindingAllocs(t *testing.T) {
 	}
 	pt := make([]byte, 64)
 	row := "3f2c1a9e-8b7d-4c6e-9f01-23456789abcd"
-	v, _ := Parse(must(c.SealRow(nil, pt, row)))
+	v, _ := codec.Parse(must(c.SealRow(nil, pt, row)))
 	buf := make([]byte, 0, 256)
 	for _, tc := range []struct {
 		name string

@@ -1,10 +1,12 @@
-package codec
+package cipher
 
 import (
 	"bytes"
 	"errors"
 	"fmt"
 	"testing"
+
+	"github.com/colcrypt/colcrypt/codec"
 )
 
 // tamperCase is one sealed value and the cipher that opens it.
@@ -12,14 +14,14 @@ type tamperCase struct {
 	name      string
 	c         *Cipher
 	dek       []byte
-	scope     Scope
+	scope     codec.Scope
 	version   uint32
-	alg       Algorithm
+	alg       codec.Algorithm
 	value     []byte
 	plaintext []byte
 }
 
-var tamperScope = Scope{Tenant: "acme", Table: "patients", Column: "email"}
+var tamperScope = codec.Scope{Tenant: "acme", Table: "patients", Column: "email"}
 
 func tamperDEK() []byte { return patterned(DEKSize, 0x33) }
 
@@ -32,9 +34,9 @@ func tamperCases(t *testing.T) []tamperCase {
 			t.Fatal(err)
 		}
 		for _, pt := range [][]byte{nil, []byte("a plaintext of thirty-three bytes")} {
-			for _, alg := range []Algorithm{AESGCM, AESSIV} {
+			for _, alg := range []codec.Algorithm{codec.AESGCM, codec.AESSIV} {
 				var v []byte
-				if alg == AESGCM {
+				if alg == codec.AESGCM {
 					v, err = c.Seal(nil, pt)
 				} else {
 					v, err = c.SealDeterministic(nil, pt)
@@ -54,7 +56,7 @@ func tamperCases(t *testing.T) []tamperCase {
 }
 
 // regionOf names the part of a value byte i falls in.
-func regionOf(alg Algorithm, version uint32, n, i int) string {
+func regionOf(alg codec.Algorithm, version uint32, n, i int) string {
 	h := headerLen(version)
 	switch {
 	case i == 0:
@@ -64,7 +66,7 @@ func regionOf(alg Algorithm, version uint32, n, i int) string {
 	case i < h:
 		return "version"
 	}
-	if alg == AESGCM {
+	if alg == codec.AESGCM {
 		switch {
 		case i < h+nonceSize:
 			return "nonce"
@@ -82,11 +84,11 @@ func regionOf(alg Algorithm, version uint32, n, i int) string {
 // wantAuth fails unless Open returned exactly ErrAuth and no plaintext.
 func wantAuth(t *testing.T, what string, got []byte, err error) {
 	t.Helper()
-	if err != ErrAuth || !errors.Is(err, ErrAuth) {
-		t.Fatalf("%s: Open err = %v, want ErrAuth", what, err)
+	if err != codec.ErrAuth || !errors.Is(err, codec.ErrAuth) {
+		t.Fatalf("%s: Open err = %v, want codec.ErrAuth", what, err)
 	}
 	if got != nil {
-		t.Fatalf("%s: Open returned %x with ErrAuth, want nil", what, got)
+		t.Fatalf("%s: Open returned %x with codec.ErrAuth, want nil", what, got)
 	}
 }
 
@@ -108,7 +110,7 @@ func TestOpenRejectsEveryBitFlip(t *testing.T) {
 				}
 			}
 			want := []string{"magic", "algorithm", "version", "ciphertext"}
-			if tc.alg == AESGCM {
+			if tc.alg == codec.AESGCM {
 				want = append(want, "nonce", "tag")
 			} else {
 				want = append(want, "synthetic IV")
@@ -160,38 +162,38 @@ func TestOpenRejectsWrongContext(t *testing.T) {
 				what    string
 				dek     []byte
 				version uint32
-				scope   Scope
+				scope   codec.Scope
 			}
-			add := func(what string, dek []byte, version uint32, s Scope) {
+			add := func(what string, dek []byte, version uint32, s codec.Scope) {
 				wrong = append(wrong, struct {
 					what    string
 					dek     []byte
 					version uint32
-					scope   Scope
+					scope   codec.Scope
 				}{what, dek, version, s})
 			}
 			s := tc.scope
-			add("other tenant", tc.dek, tc.version, Scope{"acme2", s.Table, s.Column})
-			add("empty tenant", tc.dek, tc.version, Scope{"", s.Table, s.Column})
-			add("other table", tc.dek, tc.version, Scope{s.Tenant, "doctors", s.Column})
-			add("other column", tc.dek, tc.version, Scope{s.Tenant, s.Table, "phone"})
+			add("other tenant", tc.dek, tc.version, codec.Scope{Tenant: "acme2", Table: s.Table, Column: s.Column})
+			add("empty tenant", tc.dek, tc.version, codec.Scope{Tenant: "", Table: s.Table, Column: s.Column})
+			add("other table", tc.dek, tc.version, codec.Scope{Tenant: s.Tenant, Table: "doctors", Column: s.Column})
+			add("other column", tc.dek, tc.version, codec.Scope{Tenant: s.Tenant, Table: s.Table, Column: "phone"})
 			// Parts shifted across the boundaries: the length prefixes
 			// must keep these apart.
-			add("tenant/table boundary", tc.dek, tc.version, Scope{"acmep", "atients", s.Column})
-			add("table/column boundary", tc.dek, tc.version, Scope{s.Tenant, "patientse", "mail"})
+			add("tenant/table boundary", tc.dek, tc.version, codec.Scope{Tenant: "acmep", Table: "atients", Column: s.Column})
+			add("table/column boundary", tc.dek, tc.version, codec.Scope{Tenant: s.Tenant, Table: "patientse", Column: "mail"})
 			add("other version", tc.dek, tc.version%(1<<32-1)+1, s)
 			other := bytes.Clone(tc.dek)
 			other[0] ^= 1
 			add("DEK with one bit flipped", other, tc.version, s)
 			add("other DEK", patterned(DEKSize, 0x77), tc.version, s)
 			for _, x := range flipBits(s.Tenant) {
-				add(fmt.Sprintf("tenant %q", x), tc.dek, tc.version, Scope{x, s.Table, s.Column})
+				add(fmt.Sprintf("tenant %q", x), tc.dek, tc.version, codec.Scope{Tenant: x, Table: s.Table, Column: s.Column})
 			}
 			for _, x := range flipBits(s.Table) {
-				add(fmt.Sprintf("table %q", x), tc.dek, tc.version, Scope{s.Tenant, x, s.Column})
+				add(fmt.Sprintf("table %q", x), tc.dek, tc.version, codec.Scope{Tenant: s.Tenant, Table: x, Column: s.Column})
 			}
 			for _, x := range flipBits(s.Column) {
-				add(fmt.Sprintf("column %q", x), tc.dek, tc.version, Scope{s.Tenant, s.Table, x})
+				add(fmt.Sprintf("column %q", x), tc.dek, tc.version, codec.Scope{Tenant: s.Tenant, Table: s.Table, Column: x})
 			}
 			for _, w := range wrong {
 				c, err := NewCipher(w.dek, w.version, w.scope)
@@ -228,13 +230,13 @@ func TestOpenRejectsVersionRelabel(t *testing.T) {
 				wantAuth(t, fmt.Sprintf("relabelled v%d to v%d", tc.version, to), got, err)
 			}
 			// A non-minimal encoding of the same version is malformed.
-			nonMinimal := append([]byte{Magic, byte(tc.alg)}, padUvarint(uint64(tc.version))...)
+			nonMinimal := append([]byte{codec.Magic, byte(tc.alg)}, padUvarint(uint64(tc.version))...)
 			got, err := tc.c.Open(nil, append(nonMinimal, body...))
 			wantAuth(t, "non-minimal version encoding", got, err)
 			// So is the same body under the other algorithm.
-			otherAlg := AESSIV
-			if tc.alg == AESSIV {
-				otherAlg = AESGCM
+			otherAlg := codec.AESSIV
+			if tc.alg == codec.AESSIV {
+				otherAlg = codec.AESGCM
 			}
 			got, err = tc.c.Open(nil, append(appendHeader(nil, otherAlg, tc.version), body...))
 			wantAuth(t, "algorithm relabelled", got, err)
@@ -258,25 +260,25 @@ func padUvarint(x uint64) []byte {
 func TestArmoredTamper(t *testing.T) {
 	for _, tc := range tamperCases(t) {
 		t.Run(tc.name, func(t *testing.T) {
-			armored := Armor(nil, tc.value)
+			armored := codec.Armor(nil, tc.value)
 			open := func(s []byte) ([]byte, error) {
-				v, err := Dearmor(s)
+				v, err := codec.Dearmor(s)
 				if err != nil {
-					if err != ErrMalformed {
-						t.Fatalf("Dearmor(%q) err = %v, want ErrMalformed", s, err)
+					if err != codec.ErrMalformed {
+						t.Fatalf("codec.Dearmor(%q) err = %v, want codec.ErrMalformed", s, err)
 					}
 					return nil, err
 				}
 				return tc.c.Open(nil, v)
 			}
 			if got, err := open(armored); err != nil || !bytes.Equal(got, tc.plaintext) {
-				t.Fatalf("Dearmor+Open(%q) = %x, %v, want %x", armored, got, err, tc.plaintext)
+				t.Fatalf("codec.Dearmor+Open(%q) = %x, %v, want %x", armored, got, err, tc.plaintext)
 			}
 			check := func(what string, s []byte) {
 				t.Helper()
 				got, err := open(s)
 				if err == nil || got != nil {
-					t.Fatalf("%s: Dearmor+Open(%q) = %x, %v, want an error", what, s, got, err)
+					t.Fatalf("%s: codec.Dearmor+Open(%q) = %x, %v, want an error", what, s, got, err)
 				}
 			}
 			for i := range armored {

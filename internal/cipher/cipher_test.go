@@ -1,4 +1,4 @@
-package codec
+package cipher
 
 import (
 	"bytes"
@@ -6,6 +6,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/colcrypt/colcrypt/codec"
 )
 
 func TestNewCipherErrors(t *testing.T) {
@@ -60,19 +62,19 @@ func TestNewCipherKeepsNoDEKReference(t *testing.T) {
 }
 
 func TestCipherAccessors(t *testing.T) {
-	s := Scope{"t", "tb", "col"}
+	s := codec.Scope{Tenant: "t", Table: "tb", Column: "col"}
 	c, err := NewCipher(patterned(DEKSize, 3), 77, s)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if c.Version() != 77 || c.Scope() != s {
-		t.Errorf("Version, Scope = %d, %+v, want 77, %+v", c.Version(), c.Scope(), s)
+		t.Errorf("Version, codec.Scope = %d, %+v, want 77, %+v", c.Version(), c.Scope(), s)
 	}
 }
 
 func TestSealOpenRoundTrip(t *testing.T) {
 	for _, version := range []uint32{1, 127, 128, 300, 1<<32 - 1} {
-		for _, s := range []Scope{{}, tamperScope, {"müller", "пациенты", "名前"}, {"\x00\xff", "", "\xc0"}} {
+		for _, s := range []codec.Scope{{}, tamperScope, {Tenant: "müller", Table: "пациенты", Column: "名前"}, {Tenant: "\x00\xff", Column: "\xc0"}} {
 			c, err := NewCipher(patterned(DEKSize, byte(version)), version, s)
 			if err != nil {
 				t.Fatal(err)
@@ -85,8 +87,8 @@ func TestSealOpenRoundTrip(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					if !IsValue(v) {
-						t.Fatalf("sealed value %x does not start with Magic", v)
+					if !codec.IsValue(v) {
+						t.Fatalf("sealed value %x does not start with codec.Magic", v)
 					}
 					got, err := c.Open(nil, v)
 					if err != nil || !bytes.Equal(got, pt) {
@@ -166,9 +168,9 @@ func TestSealRandomizedDeterministic(t *testing.T) {
 func TestSealSizeBounds(t *testing.T) {
 	// MaxPlaintextSize leaves room for every overhead, so whatever Seal
 	// accepts, Parse accepts.
-	for _, alg := range []Algorithm{AESGCM, AESSIV} {
-		if n := MaxPlaintextSize + Overhead(alg, 1<<32-1); n > MaxValueSize {
-			t.Errorf("MaxPlaintextSize + Overhead(%v, max version) = %d, over MaxValueSize %d", alg, n, MaxValueSize)
+	for _, alg := range []codec.Algorithm{codec.AESGCM, codec.AESSIV} {
+		if n := MaxPlaintextSize + codec.Overhead(alg, 1<<32-1); n > codec.MaxValueSize {
+			t.Errorf("MaxPlaintextSize + codec.Overhead(%v, max version) = %d, over codec.MaxValueSize %d", alg, n, codec.MaxValueSize)
 		}
 	}
 	// And for real, at the longest header, with GCM (AES-SIV through Tink
@@ -190,7 +192,7 @@ func TestSealSizeBounds(t *testing.T) {
 		f    func([]byte, []byte) ([]byte, error)
 	}{{"Seal", c.Seal}, {"SealDeterministic", c.SealDeterministic}} {
 		v, err = seal.f(nil, big)
-		if err == nil || v != nil || errors.Is(err, ErrAuth) || !strings.HasPrefix(err.Error(), "codec: ") {
+		if err == nil || v != nil || errors.Is(err, codec.ErrAuth) || !strings.HasPrefix(err.Error(), "codec: ") {
 			t.Errorf("%s(MaxPlaintextSize+1) = %d bytes, %v, want a codec: error", seal.name, len(v), err)
 		}
 	}
@@ -209,6 +211,8 @@ func TestSealAllocs(t *testing.T) {
 	}
 	pt := make([]byte, 64)
 	v, _ := c.Seal(nil, pt)
+	dv, _ := c.SealDeterministic(nil, pt)
+	p, _ := codec.Parse(dv)
 	buf := make([]byte, 0, 256)
 	for _, tc := range []struct {
 		name string
@@ -219,6 +223,14 @@ func TestSealAllocs(t *testing.T) {
 		{"Seal(buf)", 0, func() { c.Seal(buf[:0], pt) }},
 		{"Open(nil)", 1, func() { c.Open(nil, v) }},
 		{"Open(buf)", 0, func() { c.Open(buf[:0], v) }},
+		// Deterministic mode: the S2V state of the column's associated
+		// data is kept, so a seal is one output buffer.
+		{"SealDeterministic(nil)", 1, func() { c.SealDeterministic(nil, pt) }},
+		{"SealDeterministic(buf)", 0, func() { c.SealDeterministic(buf[:0], pt) }},
+		{"Open(deterministic, nil)", 1, func() { c.Open(nil, dv) }},
+		{"Open(deterministic, buf)", 0, func() { c.Open(buf[:0], dv) }},
+		{"OpenValue(deterministic, buf)", 0, func() { c.OpenValue(buf[:0], p) }},
+		{"SealDeterministicRow(buf)", 0, func() { c.SealDeterministicRow(buf[:0], pt, "row-1") }},
 		// The HMAC sum buffer escapes through the hash.Hash interface.
 		{"BlindIndex(buf)", 1, func() { c.BlindIndex(buf[:0], pt, 16) }},
 	} {
@@ -262,5 +274,48 @@ func TestCipherConcurrent(t *testing.T) {
 	close(errs)
 	for err := range errs {
 		t.Error(err)
+	}
+}
+
+// TestSealedOverhead checks that sealed values are exactly
+// codec.Overhead longer than their plaintext, at every header length.
+func TestSealedOverhead(t *testing.T) {
+	for _, version := range []uint32{1, 127, 128, 1<<32 - 1} {
+		c, err := NewCipher(patterned(DEKSize, 1), version, tamperScope)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range []int{0, 1, 100} {
+			pt := make([]byte, n)
+			g, _ := c.Seal(nil, pt)
+			s, _ := c.SealDeterministic(nil, pt)
+			if got, want := len(g)-n, codec.Overhead(codec.AESGCM, version); got != want {
+				t.Errorf("len(Seal(%d bytes)) - %d at v%d = %d, want %d", n, n, version, got, want)
+			}
+			if got, want := len(s)-n, codec.Overhead(codec.AESSIV, version); got != want {
+				t.Errorf("len(SealDeterministic(%d bytes)) - %d at v%d = %d, want %d", n, n, version, got, want)
+			}
+			if got, want := headerLen(version), len(specHeader(1, version)); got != want {
+				t.Errorf("headerLen(%d) = %d, spec %d", version, got, want)
+			}
+		}
+	}
+}
+
+// TestDocumentedSizes pins the numbers docs/FORMAT.md states.
+func TestDocumentedSizes(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		got, want int
+	}{
+		{"DEKSize", DEKSize, 32},
+		{"MaxPlaintextSize", MaxPlaintextSize, 67108800},
+		{"MinBlindIndexLen", MinBlindIndexLen, 2},
+		{"MaxBlindIndexLen", MaxBlindIndexLen, 32},
+		{"DefaultBlindIndexLen", DefaultBlindIndexLen, 16},
+	} {
+		if tc.got != tc.want {
+			t.Errorf("%s = %d, want %d (as docs/FORMAT.md says)", tc.name, tc.got, tc.want)
+		}
 	}
 }

@@ -1,4 +1,4 @@
-package codec
+package cipher
 
 // This file is a second, test-only implementation of the v1 value format,
 // written from docs/FORMAT.md with the standard library alone. It must not

@@ -1,4 +1,9 @@
-package codec
+// Package normalize holds the normalizers a blind index applies before it
+// hashes a value (the tag's normalize: option), so that inputs that mean
+// the same match. docs/FORMAT.md defines each one exactly, and
+// codec/testdata/normalizers.json pins their outputs for a second
+// implementation.
+package normalize
 
 import (
 	"fmt"
@@ -9,11 +14,11 @@ import (
 	"golang.org/x/text/unicode/norm"
 )
 
-// A Normalizer maps equal-meaning inputs to one string before a blind index
+// A Func maps equal-meaning inputs to one string before a blind index
 // is computed, so "Ann@Example.com " and "ann@example.com" match.
-type Normalizer func(string) string
+type Func func(string) string
 
-var normalizers = map[string]Normalizer{
+var normalizers = map[string]Func{
 	// lower: Unicode lower case.
 	"lower": strings.ToLower,
 	// upper: Unicode upper case.
@@ -45,8 +50,8 @@ var normalizers = map[string]Normalizer{
 	},
 }
 
-// NormalizerNames lists the normalizers LookupNormalizer knows.
-func NormalizerNames() []string {
+// Names lists the normalizers Lookup knows.
+func Names() []string {
 	out := make([]string, 0, len(normalizers))
 	for n := range normalizers {
 		out = append(out, n)
@@ -55,17 +60,17 @@ func NormalizerNames() []string {
 	return out
 }
 
-// LookupNormalizer returns the normalizer called name.
-func LookupNormalizer(name string) (Normalizer, error) {
+// Lookup returns the normalizer called name.
+func Lookup(name string) (Func, error) {
 	n, ok := normalizers[name]
 	if !ok {
-		return nil, fmt.Errorf("codec: unknown normalizer %q (known: %s)", name, strings.Join(NormalizerNames(), ", "))
+		return nil, fmt.Errorf("normalize: unknown normalizer %q (known: %s)", name, strings.Join(Names(), ", "))
 	}
 	return n, nil
 }
 
 // Chain applies normalizers in order.
-func Chain(ns ...Normalizer) Normalizer {
+func Chain(ns ...Func) Func {
 	return func(s string) string {
 		for _, n := range ns {
 			s = n(s)

@@ -1,10 +1,12 @@
-package codec
+package cipher
 
 import (
 	"bytes"
 	"runtime"
 	"sync"
 	"testing"
+
+	"github.com/colcrypt/colcrypt/codec"
 )
 
 // maxRandomizedCipherBytes bounds the heap a Cipher keeps for a column
@@ -129,8 +131,8 @@ func TestLazyStateFirstUseConcurrent(t *testing.T) {
 				case 3:
 					got, err = c.SealDeterministicRow(nil, pt, "row-1")
 					if err == nil {
-						var v Value
-						if v, err = Parse(got); err == nil {
+						var v codec.Value
+						if v, err = codec.Parse(got); err == nil {
 							got, err = ref.OpenValueRow(nil, v, "row-1")
 						}
 					}

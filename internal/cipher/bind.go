@@ -1,8 +1,10 @@
-package codec
+package cipher
 
 import (
 	"errors"
 	"sync"
+
+	"github.com/colcrypt/colcrypt/codec"
 )
 
 // Row binding.
@@ -86,37 +88,37 @@ func (c *Cipher) SealDeterministicRow(dst, plaintext []byte, row string) ([]byte
 	}
 	aad := rowAAD(s.aad, row)
 	defer putRowAAD(aad)
-	return c.sealSIV(dst, plaintext, s, *aad)
+	return c.sealSIV(dst, plaintext, s, aad)
 }
 
 // OpenValueRow is OpenValue for a value sealed by SealRow or
 // SealDeterministicRow with the same row key. Every failure is ErrAuth:
 // an unbound value, a value bound to another row, and a tampered one
 // alike.
-func (c *Cipher) OpenValueRow(dst []byte, v Value, row string) ([]byte, error) {
+func (c *Cipher) OpenValueRow(dst []byte, v codec.Value, row string) ([]byte, error) {
 	if v.KeyVersion != c.version {
-		return nil, ErrAuth
+		return nil, codec.ErrAuth
 	}
 	switch v.Algorithm {
-	case AESGCM:
+	case codec.AESGCM:
 		if len(v.Nonce) != nonceSize {
-			return nil, ErrAuth
+			return nil, codec.ErrAuth
 		}
 		aad := rowAAD(c.gcmAAD, row)
 		defer putRowAAD(aad)
 		out, err := c.k.gcm.Open(dst, v.Nonce, v.Ciphertext, *aad)
 		if err != nil {
-			return nil, ErrAuth
+			return nil, codec.ErrAuth
 		}
 		return out, nil
-	case AESSIV:
+	case codec.AESSIV:
 		s, err := c.sivState()
 		if err != nil {
 			return nil, err
 		}
 		aad := rowAAD(s.aad, row)
 		defer putRowAAD(aad)
-		return c.openSIV(dst, v.Ciphertext, s, *aad)
+		return c.openSIV(dst, v.Ciphertext, s, aad)
 	}
-	return nil, ErrAuth
+	return nil, codec.ErrAuth
 }

@@ -1,10 +1,12 @@
-package codec
+package cipher
 
 import (
 	"bytes"
 	"errors"
 	"reflect"
 	"testing"
+
+	"github.com/colcrypt/colcrypt/codec"
 )
 
 // TestSealNoncesUnique seals across several refills of one Nonces and
@@ -23,7 +25,7 @@ func TestSealNoncesUnique(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		p, err := Parse(v)
+		p, err := codec.Parse(v)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -57,13 +59,13 @@ func TestSealNoncesFormat(t *testing.T) {
 	for i := range len(b) * 8 {
 		bad := bytes.Clone(b)
 		bad[i/8] ^= 1 << (i % 8)
-		if _, err := c.Open(nil, bad); !errors.Is(err, ErrAuth) {
-			t.Fatalf("bit %d flipped: Open = %v, want ErrAuth", i, err)
+		if _, err := c.Open(nil, bad); !errors.Is(err, codec.ErrAuth) {
+			t.Fatalf("bit %d flipped: Open = %v, want codec.ErrAuth", i, err)
 		}
 	}
-	other, _ := NewCipher(patterned(DEKSize, 9), 300, Scope{Tenant: "other", Table: "patients", Column: "email"})
-	if _, err := other.Open(nil, b); !errors.Is(err, ErrAuth) {
-		t.Fatalf("Open under another tenant = %v, want ErrAuth", err)
+	other, _ := NewCipher(patterned(DEKSize, 9), 300, codec.Scope{Tenant: "other", Table: "patients", Column: "email"})
+	if _, err := other.Open(nil, b); !errors.Is(err, codec.ErrAuth) {
+		t.Fatalf("Open under another tenant = %v, want codec.ErrAuth", err)
 	}
 	if _, err := c.SealNonces(nil, make([]byte, MaxPlaintextSize+1), &n); err == nil {
 		t.Fatal("SealNonces of an oversized plaintext succeeded")
@@ -104,7 +106,7 @@ func TestNoncesCopy(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		p, err := Parse(v)
+		p, err := codec.Parse(v)
 		if err != nil {
 			t.Fatal(err)
 		}

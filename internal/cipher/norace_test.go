@@ -1,5 +1,5 @@
 //go:build !race
 
-package codec
+package cipher
 
 const raceEnabled = false

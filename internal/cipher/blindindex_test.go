@@ -1,4 +1,4 @@
-package codec
+package cipher
 
 import (
 	"bytes"
@@ -6,6 +6,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/colcrypt/colcrypt/codec"
+	"github.com/colcrypt/colcrypt/internal/normalize"
 )
 
 func TestBlindIndexLengths(t *testing.T) {
@@ -46,23 +49,23 @@ func TestBlindIndexSeparation(t *testing.T) {
 	// HKDF info under one DEK.
 	dekA, dekB := patterned(DEKSize, 1), patterned(DEKSize, 2)
 	pt := []byte("ann@example.com")
-	idx := func(dek []byte, version uint32, s Scope) string {
+	idx := func(dek []byte, version uint32, s codec.Scope) string {
 		c, err := NewCipher(dek, version, s)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return string(mustIndex(t, c, nil, pt, DefaultBlindIndexLen))
 	}
-	base := idx(dekA, 1, Scope{"acme", "patients", "email"})
+	base := idx(dekA, 1, codec.Scope{Tenant: "acme", Table: "patients", Column: "email"})
 	for _, tc := range []struct {
 		name string
 		got  string
 	}{
-		{"other column", idx(dekA, 1, Scope{"acme", "patients", "phone"})},
-		{"other table", idx(dekA, 1, Scope{"acme", "doctors", "email"})},
-		{"table/column boundary", idx(dekA, 1, Scope{"acme", "patientse", "mail"})},
-		{"other tenant (its own DEK)", idx(dekB, 1, Scope{"globex", "patients", "email"})},
-		{"other version (its own DEK)", idx(dekB, 2, Scope{"acme", "patients", "email"})},
+		{"other column", idx(dekA, 1, codec.Scope{Tenant: "acme", Table: "patients", Column: "phone"})},
+		{"other table", idx(dekA, 1, codec.Scope{Tenant: "acme", Table: "doctors", Column: "email"})},
+		{"table/column boundary", idx(dekA, 1, codec.Scope{Tenant: "acme", Table: "patientse", Column: "mail"})},
+		{"other tenant (its own DEK)", idx(dekB, 1, codec.Scope{Tenant: "globex", Table: "patients", Column: "email"})},
+		{"other version (its own DEK)", idx(dekB, 2, codec.Scope{Tenant: "acme", Table: "patients", Column: "email"})},
 	} {
 		if tc.got == base {
 			t.Errorf("%s: BlindIndex = %x, same as the base scope's", tc.name, tc.got)
@@ -70,10 +73,10 @@ func TestBlindIndexSeparation(t *testing.T) {
 	}
 	// The index is a function of the DEK, table, column and input only:
 	// the same normalized input gives the same index, across Ciphers.
-	if again := idx(dekA, 1, Scope{"acme", "patients", "email"}); again != base {
+	if again := idx(dekA, 1, codec.Scope{Tenant: "acme", Table: "patients", Column: "email"}); again != base {
 		t.Errorf("BlindIndex not deterministic: %x then %x", base, again)
 	}
-	if other := idx(dekA, 1, Scope{"acme", "patients", "email"}); other != base {
+	if other := idx(dekA, 1, codec.Scope{Tenant: "acme", Table: "patients", Column: "email"}); other != base {
 		t.Errorf("BlindIndex differs across Ciphers of one scope: %x, %x", base, other)
 	}
 }
@@ -83,7 +86,7 @@ func TestBlindIndexNormalized(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	norm := Chain(mustNormalizer(t, "trim"), mustNormalizer(t, "lower"))
+	norm := normalize.Chain(mustNormalizer(t, "trim"), mustNormalizer(t, "lower"))
 	want := mustIndex(t, c, nil, []byte(norm("ann@example.com")), DefaultBlindIndexLen)
 	for _, in := range []string{"ann@example.com", " Ann@Example.com", "ANN@EXAMPLE.COM\n"} {
 		if got := mustIndex(t, c, nil, []byte(norm(in)), DefaultBlindIndexLen); !bytes.Equal(got, want) {
@@ -133,9 +136,9 @@ func TestBlindIndexConcurrent(t *testing.T) {
 	}
 }
 
-func mustNormalizer(t *testing.T, name string) Normalizer {
+func mustNormalizer(t *testing.T, name string) normalize.Func {
 	t.Helper()
-	n, err := LookupNormalizer(name)
+	n, err := normalize.Lookup(name)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,51 @@
+package cipher
+
+import (
+	"bytes"
+	"encoding/hex"
+	"strings"
+	"testing"
+
+	"github.com/colcrypt/colcrypt/codec"
+)
+
+func TestAppendCanonical(t *testing.T) {
+	for _, tc := range []struct {
+		s    codec.Scope
+		want string
+	}{
+		{codec.Scope{}, "000000"},
+		{codec.Scope{Tenant: "a", Table: "b", Column: "c"}, "016101620163"},
+		{codec.Scope{Tenant: "acme", Table: "patients", Column: "email"}, "0461636d65" + "0870617469656e7473" + "05656d61696c"},
+		{codec.Scope{Tenant: "é", Table: "", Column: ""}, "02c3a90000"},
+		{codec.Scope{Tenant: strings.Repeat("x", 127), Table: "", Column: ""}, "7f" + strings.Repeat("78", 127) + "0000"},
+		{codec.Scope{Tenant: strings.Repeat("x", 128), Table: "", Column: ""}, "8001" + strings.Repeat("78", 128) + "0000"},
+		{codec.Scope{Tenant: strings.Repeat("x", 300), Table: "", Column: ""}, "ac02" + strings.Repeat("78", 300) + "0000"},
+	} {
+		if got := hex.EncodeToString(appendScope(nil, tc.s)); got != tc.want {
+			t.Errorf("appendScope(nil, %+.20v) = %.60s, want %.60s", tc.s, got, tc.want)
+		}
+		if got, want := appendScope([]byte{9}, tc.s), append([]byte{9}, appendScope(nil, tc.s)...); !bytes.Equal(got, want) {
+			t.Errorf("appendScope does not append: %x, want %x", got, want)
+		}
+		if got, want := AppendCanonical(nil, tc.s.Tenant, tc.s.Table, tc.s.Column), appendScope(nil, tc.s); !bytes.Equal(got, want) {
+			t.Errorf("AppendCanonical(parts) = %x, want appendScope%x", got, want)
+		}
+	}
+	// Injective where separators would not be.
+	seen := map[string]codec.Scope{}
+	for _, p := range [][3]string{
+		{"ab", "c", ""}, {"a", "bc", ""}, {"a", "b", "c"}, {"", "abc", ""}, {"abc", "", ""},
+		{"", "", "abc"}, {"a\x01b", "", ""}, {"a", "\x01b", ""}, {"\x00", "", ""}, {"", "\x00", ""},
+	} {
+		s := codec.Scope{Tenant: p[0], Table: p[1], Column: p[2]}
+		k := string(appendScope(nil, s))
+		if prev, dup := seen[k]; dup {
+			t.Errorf("%+v and %+v have the same canonical encoding %x", prev, s, k)
+		}
+		seen[k] = s
+	}
+	if got := AppendCanonical(nil); len(got) != 0 {
+		t.Errorf("AppendCanonical(nil) = %x, want empty", got)
+	}
+}
