@@ -10,6 +10,7 @@ import (
 	_ "modernc.org/sqlite"             // "sqlite"
 
 	"github.com/colcrypt/colcrypt/field"
+	"github.com/colcrypt/colcrypt/internal/fieldcore"
 	"github.com/colcrypt/colcrypt/keystore"
 	"github.com/colcrypt/colcrypt/kms"
 	_ "github.com/colcrypt/colcrypt/kms/gcpkms" // "gcpkms" for the fake server
@@ -137,3 +138,6 @@ func newBenchEnv(b *testing.B) *field.Encryptor {
 	b.Cleanup(store.Close)
 	return field.NewEncryptor(store)
 }
+
+// core is the Engine behind enc, for tests of what the integrations reach.
+func core(enc *field.Encryptor) *fieldcore.Engine { return (*fieldcore.Engine)(enc) }

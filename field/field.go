@@ -46,7 +46,7 @@
 //
 // A value that fails to open returns an error matching [codec.ErrAuth],
 // whatever the cause — tamper, wrong tenant, wrong column, unknown key
-// version, another row of a bound column. A value whose key was shredded returns
+// version, another row of a bound fieldcore. A value whose key was shredded returns
 // [keystore.ErrKeyDestroyed]. A column value that is not a colcrypt value
-// at all returns [ErrNotEncrypted] naming the column.
+// at all returns [ErrNotEncrypted] naming the fieldcore.
 package field

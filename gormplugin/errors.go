@@ -64,7 +64,7 @@ var (
 // field, a colcrypt tag without the serializer. It is reported when the
 // model is first used (a statement or AutoMigrate), before any value is
 // written. It matches ErrModel and unwraps to the cause
-// (*field.TagError, *field.UnsupportedTypeError, ...).
+// (a malformed tag or an unsupported type, naming the struct field).
 type ModelError struct {
 	Model string // Go type name
 	Field string // Go field name, "" for the model as a whole

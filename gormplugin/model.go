@@ -11,6 +11,7 @@ import (
 	"gorm.io/gorm/schema"
 
 	"github.com/colcrypt/colcrypt/field"
+	"github.com/colcrypt/colcrypt/internal/fieldcore"
 )
 
 // model is what the plugin knows about one GORM schema: its tenant field,
@@ -77,13 +78,13 @@ func buildModel(r *nameReg, s *schema.Schema) *model {
 		if f.DBName == "" {
 			continue // a relation or an ignored field: no column
 		}
-		tag, tagged := f.Tag.Lookup(field.TagName)
+		tag, tagged := f.Tag.Lookup(fieldcore.TagName)
 		ser, isColcrypt := f.Serializer.(serializer)
 		ours := isColcrypt && ser.reg == r
 		if !tagged && !ours {
 			continue
 		}
-		spec, err := field.ParseTag(s.Name+"."+f.Name, tag)
+		spec, err := fieldcore.ParseTag(s.Name+"."+f.Name, tag)
 		if err != nil {
 			fail(f, err)
 			continue
@@ -104,7 +105,7 @@ func buildModel(r *nameReg, s *schema.Schema) *model {
 			}
 			m.tenant = f
 		case ours:
-			if err := field.CheckEncryptable(s.Name+"."+f.Name, f.FieldType); err != nil {
+			if err := fieldcore.CheckEncryptable(s.Name+"."+f.Name, f.FieldType); err != nil {
 				fail(f, err)
 				continue
 			}

@@ -12,6 +12,7 @@ import (
 	"gorm.io/gorm/schema"
 
 	"github.com/colcrypt/colcrypt/field"
+	"github.com/colcrypt/colcrypt/internal/fieldcore"
 	"github.com/colcrypt/colcrypt/keystore"
 )
 
@@ -24,7 +25,7 @@ const DefaultSerializerName = "colcrypt"
 // callbacks that fill tenants and blind indexes, decrypt rows once their
 // tenant is known, and keep plaintext out of updates.
 type Plugin struct {
-	enc      *field.Encryptor
+	enc      *fieldcore.Engine
 	name     string // serializer name, lower case
 	keyTable string // "" when AutoMigrate should not create the key table
 	reg      *nameReg
@@ -58,7 +59,7 @@ func WithoutKeyTable() Option {
 // New returns a plugin that encrypts with enc. Configuration errors are
 // reported by db.Use, which calls Initialize.
 func New(enc *field.Encryptor, opts ...Option) *Plugin {
-	p := &Plugin{enc: enc, name: DefaultSerializerName, keyTable: keystore.DefaultTable}
+	p := &Plugin{enc: (*fieldcore.Engine)(enc), name: DefaultSerializerName, keyTable: keystore.DefaultTable}
 	for _, o := range opts {
 		o(p)
 	}
@@ -77,7 +78,7 @@ func pluginName(serializer string) string {
 }
 
 // Encryptor returns the Encryptor the plugin seals and opens with.
-func (p *Plugin) Encryptor() *field.Encryptor { return p.enc }
+func (p *Plugin) Encryptor() *field.Encryptor { return (*field.Encryptor)(p.enc) }
 
 // Initialize registers the serializer and the callbacks; db.Use calls it.
 func (p *Plugin) Initialize(db *gorm.DB) error {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/colcrypt/colcrypt/codec"
 	"github.com/colcrypt/colcrypt/field"
+	"github.com/colcrypt/colcrypt/internal/fieldcore"
 )
 
 // serializer is the GORM serializer of encrypted fields. GORM copies the
@@ -96,9 +97,9 @@ func (s serializer) Scan(ctx context.Context, f *schema.Field, dst reflect.Value
 	default:
 		// A number, time or bool from a column not yet migrated.
 		if !ef.spec.AllowPlaintext {
-			return st.report(ef.errorf("open", &field.NotEncryptedError{Table: ef.table, Column: ef.column}))
+			return st.report(ef.errorf("open", &fieldcore.NotEncryptedError{Table: ef.table, Column: ef.column}))
 		}
-		pt, _, err := field.EncodePlaintext(v)
+		pt, _, err := fieldcore.EncodePlaintext(v)
 		if err != nil {
 			return st.report(ef.errorf("open", err))
 		}
@@ -173,11 +174,11 @@ func (ef *encField) seal(ctx context.Context, p *Plugin, st *stmtState, rowTenan
 	var err error
 	switch {
 	case ef.bound != nil && key == "":
-		err = &field.RowKeyError{Table: ef.table, Column: ef.column, Field: ef.bound.Name, Err: field.ErrNoRowKey}
+		err = &fieldcore.RowKeyError{Table: ef.table, Column: ef.column, Field: ef.bound.Name, Err: field.ErrNoRowKey}
 	case st == nil && ef.bound != nil:
 		out, err = p.enc.SealRow(ctx, ef.scope(rowTenant), ef.spec.Mode, key, pt)
 	case st == nil:
-		out, err = p.enc.SealMode(ctx, ef.scope(rowTenant), ef.spec.Mode, pt)
+		out, err = p.enc.Seal(ctx, ef.scope(rowTenant), ef.spec.Mode, pt)
 	default:
 		var tenant string
 		if tenant, err = st.resolve(ctx, rowTenant); err == nil {
@@ -201,11 +202,11 @@ func (ef *encField) openInto(ctx context.Context, p *Plugin, st *stmtState, rowT
 	var err error
 	switch {
 	case ef.bound != nil && key == "":
-		err = &field.RowKeyError{Table: ef.table, Column: ef.column, Field: ef.bound.Name, Err: field.ErrNoRowKey}
+		err = &fieldcore.RowKeyError{Table: ef.table, Column: ef.column, Field: ef.bound.Name, Err: field.ErrNoRowKey}
 	case st == nil && ef.bound != nil:
 		pt, err = p.enc.OpenRow(ctx, ef.scope(rowTenant), key, stored)
 	case st == nil:
-		pt, err = p.enc.Open(ctx, ef.scope(rowTenant), stored)
+		pt, err = p.enc.AppendOpen(ctx, nil, ef.scope(rowTenant), stored)
 	default:
 		var tenant string
 		if tenant, err = st.resolve(ctx, rowTenant); err == nil {
@@ -236,7 +237,7 @@ func (ef *encField) decode(pt []byte, rv reflect.Value) error {
 		rv.Set(nv)
 		return nil
 	}
-	if err := field.DecodePlaintextValue(pt, rv); err != nil {
+	if err := fieldcore.DecodePlaintextValue(pt, rv); err != nil {
 		// The cause may quote the plaintext (strconv does): keep it out.
 		return ef.errorf("open", fmt.Errorf("stored plaintext does not decode as %v", rv.Type()))
 	}
@@ -248,7 +249,7 @@ func (ef *encField) decode(pt []byte, rv reflect.Value) error {
 // index, which read their plaintext and keep no reference to it.
 func stringBytes(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
 
-// encode is field.EncodePlaintext with strings and byte slices taken
+// encode is fieldcore.EncodePlaintext with strings and byte slices taken
 // without reflection; the bytes are the same.
 func encode(v any) ([]byte, bool, error) {
 	switch x := v.(type) {
@@ -265,5 +266,5 @@ func encode(v any) ([]byte, bool, error) {
 		}
 		return []byte(*x), true, nil
 	}
-	return field.EncodePlaintext(v)
+	return fieldcore.EncodePlaintext(v)
 }

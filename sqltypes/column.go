@@ -8,13 +8,14 @@ import (
 
 	"github.com/colcrypt/colcrypt/codec"
 	"github.com/colcrypt/colcrypt/field"
+	"github.com/colcrypt/colcrypt/internal/fieldcore"
 )
 
 // Column is one encrypted column of values of Go type T. It is immutable
 // and safe for concurrent use; an application creates it once, beside its
 // queries.
 type Column[T any] struct {
-	enc    *field.Encryptor
+	enc    *fieldcore.Engine
 	table  string
 	column string
 	config
@@ -94,10 +95,10 @@ func NewColumn[T any](enc *field.Encryptor, table, column string, opts ...Option
 	if table == "" || column == "" {
 		panic("sqltypes: NewColumn needs a table and a column name")
 	}
-	if err := field.CheckEncryptable(table+"."+column, typ); err != nil {
+	if err := fieldcore.CheckEncryptable(table+"."+column, typ); err != nil {
 		panic(fmt.Sprintf("sqltypes: NewColumn[%v]: %v", typ, err))
 	}
-	c := &Column[T]{enc: enc, table: table, column: column, typ: typ}
+	c := &Column[T]{enc: (*fieldcore.Engine)(enc), table: table, column: column, typ: typ}
 	for _, o := range opts {
 		o(&c.config)
 	}
@@ -177,7 +178,7 @@ func (c *Column[T]) encode(v T) ([]byte, bool, error) {
 	return pt, ok, nil
 }
 
-// encode is field.EncodePlaintext with the common types taken without
+// encode is fieldcore.EncodePlaintext with the common types taken without
 // reflection or a copy; the bytes are the same. The result must only be
 // read: it may alias v.
 func encode[T any](v T) ([]byte, bool, error) {
@@ -197,7 +198,7 @@ func encode[T any](v T) ([]byte, bool, error) {
 		}
 		return stringBytes(*x), true, nil
 	}
-	return field.EncodePlaintext(v)
+	return fieldcore.EncodePlaintext(v)
 }
 
 // stringBytes returns the bytes of s without a copy; they must not be

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/colcrypt/colcrypt/field"
+	"github.com/colcrypt/colcrypt/internal/fieldcore"
 	"github.com/colcrypt/colcrypt/sqltypes"
 )
 
@@ -15,7 +15,7 @@ import (
 // an absent value. NotNull (or the notnull tag through WithSpec) makes the
 // read an error, and refuses to write NULL, on every backend.
 func TestNotNull(t *testing.T) {
-	spec, err := field.ParseTag("Diagnosis", "notnull")
+	spec, err := fieldcore.ParseTag("Diagnosis", "notnull")
 	if err != nil || !spec.NotNull {
 		t.Fatalf("ParseTag(notnull) = %+v, %v; want NotNull", spec, err)
 	}

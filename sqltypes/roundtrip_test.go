@@ -14,6 +14,7 @@ import (
 
 	"github.com/colcrypt/colcrypt/codec"
 	"github.com/colcrypt/colcrypt/field"
+	"github.com/colcrypt/colcrypt/internal/fieldcore"
 	"github.com/colcrypt/colcrypt/sqltypes"
 )
 
@@ -146,7 +147,7 @@ func rt[T any](name string, v T) roundTripCase {
 		const tenant = "acme"
 		bin := sqltypes.NewColumn[T](b.enc, table, "b")
 		arm := sqltypes.NewColumn[T](b.enc, table, "a", sqltypes.Armor())
-		_, isValue, err := field.EncodePlaintext(v)
+		_, isValue, err := fieldcore.EncodePlaintext(v)
 		if err != nil {
 			t.Fatalf("EncodePlaintext(%T) = %v", v, err)
 		}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/colcrypt/colcrypt/field"
+	"github.com/colcrypt/colcrypt/internal/fieldcore"
 )
 
 // Scan returns a sql.Scanner that opens the column's value with the
@@ -106,9 +107,9 @@ func (c *Column[T]) scanInto(ctx context.Context, tenant string, src any, dst *T
 		// What a driver returns for a numeric, boolean or time column:
 		// never a colcrypt value, but plaintext in a column being migrated.
 		if !c.allowPlaintext {
-			return c.errorf("open", &field.NotEncryptedError{Table: c.table, Column: c.column})
+			return c.errorf("open", &fieldcore.NotEncryptedError{Table: c.table, Column: c.column})
 		}
-		pt, _, err := field.EncodePlaintext(x)
+		pt, _, err := fieldcore.EncodePlaintext(x)
 		if err != nil {
 			return c.errorf("open", err)
 		}
@@ -224,7 +225,7 @@ func (c *Column[T]) decode(pt []byte, dst *T) error {
 		return nil
 	}
 	var fresh T
-	if err := field.DecodePlaintext(pt, &fresh); err != nil {
+	if err := fieldcore.DecodePlaintext(pt, &fresh); err != nil {
 		return c.errorf("open", &typeError{ErrDecode, c.typ})
 	}
 	*dst = fresh
