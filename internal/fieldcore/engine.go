@@ -102,18 +102,32 @@ func (e *Engine) indexedCipher(ctx context.Context, tenant string, version uint3
 // stored value.
 func (e *Engine) Seal(ctx context.Context, s Scope, m Mode, plaintext []byte) ([]byte, error) {
 	c, tenant, err := e.activeCipher(ctx, s)
+	if err != nil {
+		return nil, e.failed(ctx, opSeal, tenant, s, err)
+	}
 	var out []byte
-	if err == nil {
-		if m == Deterministic {
-			out, err = c.SealDeterministic(nil, plaintext)
-		} else {
-			out, err = c.Seal(nil, plaintext)
-		}
+	if m == Deterministic {
+		out, err = c.SealDeterministic(nil, plaintext)
+	} else {
+		out, err = c.Seal(nil, plaintext)
+	}
+	if err != nil {
+		return nil, e.failed(ctx, opSeal, tenant, s, err)
 	}
 	if ms := e.s.meters; ms != nil {
-		ms.done(ctx, opSeal, c, tenant, s, err)
+		ms.count(c, opSeal, tenant, s)
 	}
-	return out, err
+	return out, nil
+}
+
+// failed counts a failed seal or open, if the Engine counts, and returns
+// err.
+func (e *Engine) failed(ctx context.Context, op operation, tenant string, s Scope, err error) error {
+	if ms := e.s.meters; ms != nil {
+		s.Tenant = tenant
+		ms.failed(ctx, op, s, err)
+	}
+	return err
 }
 
 // SealRow is Seal for a value of a bound column: row is the row key (see
@@ -135,10 +149,13 @@ func (e *Engine) SealRow(ctx context.Context, s Scope, m Mode, row string, plain
 			out, err = c.SealRow(nil, plaintext, row)
 		}
 	}
-	if ms := e.s.meters; ms != nil {
-		ms.done(ctx, opSeal, c, tenant, s, err)
+	if err != nil {
+		return nil, e.failed(ctx, opSeal, tenant, s, err)
 	}
-	return out, err
+	if ms := e.s.meters; ms != nil {
+		ms.count(c, opSeal, tenant, s)
+	}
+	return out, nil
 }
 
 // AppendOpen authenticates and decrypts a stored value of s, binary or
@@ -146,36 +163,40 @@ func (e *Engine) SealRow(ctx context.Context, s Scope, m Mode, row string, plain
 // and appends the plaintext to dst. On error dst's contents past
 // len(dst) are undefined.
 func (e *Engine) AppendOpen(ctx context.Context, dst []byte, s Scope, value []byte) ([]byte, error) {
-	out, c, tenant, err := e.appendOpen(ctx, dst, s, value)
-	if ms := e.s.meters; ms != nil {
-		ms.done(ctx, opOpen, c, tenant, s, err)
-	}
-	return out, err
-}
-
-func (e *Engine) appendOpen(ctx context.Context, dst []byte, s Scope, value []byte) ([]byte, *codec.Cipher, string, error) {
 	tenant, err := e.ResolveTenant(ctx, s.Tenant)
 	if err != nil {
-		return nil, nil, "", err
+		return nil, e.failed(ctx, opOpen, "", s, err)
 	}
 	if version, ok := gcmVersion(value); ok {
 		c, err := e.indexedCipher(ctx, tenant, version, s)
 		if err != nil {
-			return nil, nil, tenant, err
+			return nil, e.failed(ctx, opOpen, tenant, s, err)
 		}
 		out, err := c.Open(dst, value)
-		return out, c, tenant, err
+		if err != nil {
+			return nil, e.failed(ctx, opOpen, tenant, s, err)
+		}
+		if ms := e.s.meters; ms != nil {
+			ms.count(c, opOpen, tenant, s)
+		}
+		return out, nil
 	}
 	v, err := ParseStored(s, value)
 	if err != nil {
-		return nil, nil, tenant, err
+		return nil, e.failed(ctx, opOpen, tenant, s, err)
 	}
 	c, err := e.indexedCipher(ctx, tenant, v.KeyVersion, s)
 	if err != nil {
-		return nil, nil, tenant, err
+		return nil, e.failed(ctx, opOpen, tenant, s, err)
 	}
 	out, err := c.OpenValue(dst, v)
-	return out, c, tenant, err
+	if err != nil {
+		return nil, e.failed(ctx, opOpen, tenant, s, err)
+	}
+	if ms := e.s.meters; ms != nil {
+		ms.count(c, opOpen, tenant, s)
+	}
+	return out, nil
 }
 
 // OpenRow is AppendOpen, into a new slice, for a value of a bound column
@@ -183,10 +204,13 @@ func (e *Engine) appendOpen(ctx context.Context, dst []byte, s Scope, value []by
 // ErrNoRowKey.
 func (e *Engine) OpenRow(ctx context.Context, s Scope, row string, value []byte) ([]byte, error) {
 	out, c, tenant, err := e.openRow(ctx, s, row, value)
-	if ms := e.s.meters; ms != nil {
-		ms.done(ctx, opOpen, c, tenant, s, err)
+	if err != nil {
+		return nil, e.failed(ctx, opOpen, tenant, s, err)
 	}
-	return out, err
+	if ms := e.s.meters; ms != nil {
+		ms.count(c, opOpen, tenant, s)
+	}
+	return out, nil
 }
 
 func (e *Engine) openRow(ctx context.Context, s Scope, row string, value []byte) ([]byte, *codec.Cipher, string, error) {

@@ -163,26 +163,32 @@ func (m *meters) series(s Scope) *series {
 	return ser
 }
 
-// done records one Encryptor seal or open of s by tenant: c is the cipher
-// it used, nil if it failed before it had one.
-func (m *meters) done(ctx context.Context, op operation, c *codec.Cipher, tenant string, s Scope, err error) {
-	if err != nil {
-		s.Tenant = tenant
-		m.failed(ctx, op, s, err)
-		return
-	}
-	// The cipher is the key source's, one per tenant, version, table and
-	// column, and lives as long as its key is cached: its address picks
-	// the slot. Ciphers are never moved by Go's collector.
-	slot := &m.memo[uint64(uintptr(unsafe.Pointer(c)))*0x9E3779B97F4A7C15>>(64-8)]
-	if e := slot.Load(); e != nil && e.c == c {
-		e.s.add(op)
+// count records one successful Encryptor seal or open of s by tenant
+// with cipher c.
+func (m *meters) count(c *codec.Cipher, op operation, tenant string, s Scope) {
+	if ser := m.memoized(c); ser != nil {
+		ser.add(op)
 		return
 	}
 	s.Tenant = tenant
 	e := &memoEntry{c: c, s: m.series(s)}
-	slot.Store(e)
+	m.memo[memoSlot(c)].Store(e)
 	e.s.add(op)
+}
+
+// memoized returns the series memo holds for c, nil if c's slot holds
+// another cipher or none. The cipher is the key source's, one per tenant,
+// version, table and column, and lives as long as its key is cached: its
+// address picks the slot (Go's collector never moves it).
+func (m *meters) memoized(c *codec.Cipher) *series {
+	if e := m.memo[memoSlot(c)].Load(); e != nil && e.c == c {
+		return e.s
+	}
+	return nil
+}
+
+func memoSlot(c *codec.Cipher) uint64 {
+	return uint64(uintptr(unsafe.Pointer(c))) * 0x9E3779B97F4A7C15 >> (64 - 8)
 }
 
 // failed counts a failed seal or open of s, its tenant resolved if it
