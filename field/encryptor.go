@@ -9,7 +9,7 @@ import (
 	"github.com/colcrypt/colcrypt/internal/fieldcore"
 )
 
-// Scope names where a value lives: tenant, table and fieldcore. An empty
+// Scope names where a value lives: tenant, table and column. An empty
 // Tenant is resolved from the context ([WithTenant]) or the fixed tenant
 // ([WithFixedTenant]).
 type Scope = codec.Scope

@@ -14,7 +14,7 @@ var (
 	ErrTenantMismatch = fieldcore.ErrTenantMismatch
 	// ErrNotEncrypted is returned by Open for a column value that is not a
 	// colcrypt value (plaintext left from before a migration, say); the
-	// error's message names the table and fieldcore.
+	// error's message names the table and column.
 	ErrNotEncrypted = fieldcore.ErrNotEncrypted
 	// ErrNull is returned for a NULL read from, or a nil value written to,
 	// a column tagged notnull. NULL is never encrypted, so without notnull

@@ -8,7 +8,7 @@ import (
 )
 
 // Keys is the key source an Encryptor needs: ciphers, by tenant, key
-// version, table and fieldcore. *keystore.Store implements it from its
+// version, table and column. *keystore.Store implements it from its
 // lock-free indexes. The methods are the fast paths themselves, not
 // extras found by a type assertion, so a wrapper around the store (one
 // that counts or logs calls, say) keeps them by forwarding three methods,
