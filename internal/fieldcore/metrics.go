@@ -87,13 +87,11 @@ type seriesKey struct{ tenant, table, column string }
 // counters sit on their own cache line, so that two columns counted on
 // two cores do not slow each other.
 type series struct {
-	_      [64]byte
-	seals  atomic.Int64
-	opens  atomic.Int64
-	_      [48]byte
-	attrs  attribute.Set
-	sealed metric.ObserveOption
-	opened metric.ObserveOption
+	_     [64]byte
+	seals atomic.Int64
+	opens atomic.Int64
+	_     [48]byte
+	attrs metric.MeasurementOption // table, column (and tenant)
 }
 
 func (s *series) add(op operation) {
@@ -130,8 +128,8 @@ func newMeters(mp metric.MeterProvider, tenantAttr bool) *meters {
 		m.mu.Lock()
 		defer m.mu.Unlock()
 		for _, s := range m.byKey {
-			o.ObserveInt64(seals, s.seals.Load(), s.sealed)
-			o.ObserveInt64(opens, s.opens.Load(), s.opened)
+			o.ObserveInt64(seals, s.seals.Load(), s.attrs)
+			o.ObserveInt64(opens, s.opens.Load(), s.attrs)
 		}
 		return nil
 	}, seals, opens); err != nil {
@@ -156,9 +154,7 @@ func (m *meters) series(s Scope) *series {
 	if m.tenantAttr {
 		attrs = append(attrs, attrTenant.String(k.tenant))
 	}
-	ser := &series{attrs: attribute.NewSet(attrs...)}
-	ser.sealed = metric.WithAttributeSet(ser.attrs)
-	ser.opened = ser.sealed
+	ser := &series{attrs: metric.WithAttributeSet(attribute.NewSet(attrs...))}
 	m.byKey[k] = ser
 	return ser
 }
