@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+
 	"github.com/colcrypt/colcrypt/field"
 )
 
@@ -39,8 +41,8 @@ func rawGCM(b *testing.B) cipher.AEAD {
 }
 
 // benchEnv is an Encryptor with the benchmark tenant's key warm in cache.
-func benchEnv(b *testing.B) (*field.Encryptor, field.Scope) {
-	e := newBenchEnv(b)
+func benchEnv(b *testing.B, opts ...field.Option) (*field.Encryptor, field.Scope) {
+	e := newBenchEnv(b, opts...)
 	s := field.Scope{Tenant: "acme", Table: "patients", Column: "email"}
 	if _, err := e.Seal(context.Background(), s, []byte("warm")); err != nil {
 		b.Fatal(err)
@@ -167,14 +169,58 @@ func BenchmarkOpenParallelVsRaw(b *testing.B) {
 	interleaveParallel(b, "open", raw, ours)
 }
 
+// BenchmarkSealVsRawMetered interleaves, in one run, raw AES-GCM, an
+// Encryptor without a meter provider and one counting into an installed
+// OpenTelemetry SDK (WithMeterProvider), and reports each one's ratio to
+// raw and the metered one's to the unmetered one: what counting seals by
+// table and column costs the warm path.
+func BenchmarkSealVsRawMetered(b *testing.B) {
+	raw, plain := sealPair(b)
+	_, metered := sealPair(b, field.WithMeterProvider(benchMeterProvider(b)))
+	interleaveN(b, []string{"raw", "seal", "metered"}, []func() error{raw, plain, metered})
+}
+
+// BenchmarkOpenVsRawMetered is BenchmarkSealVsRawMetered for opening.
+func BenchmarkOpenVsRawMetered(b *testing.B) {
+	raw, plain := openPair(b)
+	_, metered := openPair(b, field.WithMeterProvider(benchMeterProvider(b)))
+	interleaveN(b, []string{"raw", "open", "metered"}, []func() error{raw, plain, metered})
+}
+
+// BenchmarkSealParallelVsRawMetered is BenchmarkSealVsRawMetered with
+// the goroutines of BenchmarkSealParallelVsRaw: every one of them counts
+// into the same column's counters.
+func BenchmarkSealParallelVsRawMetered(b *testing.B) {
+	raw, plain := sealPair(b)
+	_, metered := sealPair(b, field.WithMeterProvider(benchMeterProvider(b)))
+	interleaveParallelN(b, []string{"raw", "seal", "metered"}, []func() error{raw, plain, metered})
+}
+
+// BenchmarkOpenParallelVsRawMetered is BenchmarkSealParallelVsRawMetered
+// for opening.
+func BenchmarkOpenParallelVsRawMetered(b *testing.B) {
+	raw, plain := openPair(b)
+	_, metered := openPair(b, field.WithMeterProvider(benchMeterProvider(b)))
+	interleaveParallelN(b, []string{"raw", "open", "metered"}, []func() error{raw, plain, metered})
+}
+
+// benchMeterProvider is an OpenTelemetry SDK meter provider with a reader
+// that collects only when asked, as a periodic exporter would between
+// exports.
+func benchMeterProvider(b *testing.B) *sdkmetric.MeterProvider {
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))
+	b.Cleanup(func() { mp.Shutdown(context.Background()) })
+	return mp
+}
+
 // benchAAD is the AAD colcrypt binds for the bench scope, so that the raw
 // AEAD authenticates as many bytes.
 var benchAAD = []byte("\xc0\x01\x01\x04acme\x08patients\x05email")
 
 // sealPair returns a raw AES-GCM seal and an Encryptor seal of a 64-byte
 // value, for the VsRaw benchmarks.
-func sealPair(b *testing.B) (raw, ours func() error) {
-	enc, s := benchEnv(b)
+func sealPair(b *testing.B, opts ...field.Option) (raw, ours func() error) {
+	enc, s := benchEnv(b, opts...)
 	aead := rawGCM(b)
 	ctx := context.Background()
 	pt := make([]byte, 64)
@@ -188,8 +234,8 @@ func sealPair(b *testing.B) (raw, ours func() error) {
 }
 
 // openPair is sealPair for opening.
-func openPair(b *testing.B) (raw, ours func() error) {
-	enc, s := benchEnv(b)
+func openPair(b *testing.B, opts ...field.Option) (raw, ours func() error) {
+	enc, s := benchEnv(b, opts...)
 	aead := rawGCM(b)
 	ctx := context.Background()
 	rawValue := aead.Seal(nil, nil, make([]byte, 64), benchAAD)
@@ -210,11 +256,22 @@ func openPair(b *testing.B) (raw, ours func() error) {
 // reports the fastest batch of each per value, and their ratio as
 // "<name>/raw".
 func interleave(b *testing.B, name string, raw, ours func() error) {
+	interleaveN(b, []string{"raw", name}, []func() error{raw, ours})
+}
+
+// interleaveN runs a batch of each of fs in turn each iteration and
+// reports the fastest batch of each per value ("<name>-ns/value"), the
+// ratio of each to the first ("<name>/<first>") and, for three or more,
+// of the last to the second ("<last>/<second>").
+func interleaveN(b *testing.B, names []string, fs []func() error) {
 	const batch = 2000
-	best := [2]time.Duration{1 << 62, 1 << 62}
+	best := make([]time.Duration, len(fs))
+	for i := range best {
+		best[i] = 1 << 62
+	}
 	b.ReportAllocs()
 	for b.Loop() {
-		for i, f := range [2]func() error{raw, ours} {
+		for i, f := range fs {
 			start := time.Now()
 			for range batch {
 				if err := f(); err != nil {
@@ -224,22 +281,29 @@ func interleave(b *testing.B, name string, raw, ours func() error) {
 			best[i] = min(best[i], time.Since(start))
 		}
 	}
-	b.ReportMetric(float64(best[0].Nanoseconds())/batch, "raw-ns/value")
-	b.ReportMetric(float64(best[1].Nanoseconds())/batch, name+"-ns/value")
-	b.ReportMetric(float64(best[1])/float64(best[0]), name+"/raw")
+	reportBest(b, names, best, batch)
 }
 
 // interleaveParallel is interleave with each batch run by four goroutines
 // per CPU at once: it reports the wall time per value of the fastest
 // batch of each, and their ratio.
 func interleaveParallel(b *testing.B, name string, raw, ours func() error) {
+	interleaveParallelN(b, []string{"raw", name}, []func() error{raw, ours})
+}
+
+// interleaveParallelN is interleaveN with each batch run by four
+// goroutines per CPU at once.
+func interleaveParallelN(b *testing.B, names []string, fs []func() error) {
 	const perGoroutine = 500
 	workers := 4 * runtime.GOMAXPROCS(0)
-	best := [2]time.Duration{1 << 62, 1 << 62}
+	best := make([]time.Duration, len(fs))
+	for i := range best {
+		best[i] = 1 << 62
+	}
 	var failed atomic.Pointer[error]
 	b.ReportAllocs()
 	for b.Loop() {
-		for i, f := range [2]func() error{raw, ours} {
+		for i, f := range fs {
 			var wg sync.WaitGroup
 			start := time.Now()
 			for range workers {
@@ -259,8 +323,19 @@ func interleaveParallel(b *testing.B, name string, raw, ours func() error) {
 			}
 		}
 	}
-	values := float64(workers * perGoroutine)
-	b.ReportMetric(float64(best[0].Nanoseconds())/values, "raw-ns/value")
-	b.ReportMetric(float64(best[1].Nanoseconds())/values, name+"-ns/value")
-	b.ReportMetric(float64(best[1])/float64(best[0]), name+"/raw")
+	reportBest(b, names, best, workers*perGoroutine)
+}
+
+// reportBest reports the fastest batches of interleaveN: per value, each
+// to the first, and the last to the second.
+func reportBest(b *testing.B, names []string, best []time.Duration, values int) {
+	for i, d := range best {
+		b.ReportMetric(float64(d.Nanoseconds())/float64(values), names[i]+"-ns/value")
+		if i > 0 {
+			b.ReportMetric(float64(d)/float64(best[0]), names[i]+"/"+names[0])
+		}
+	}
+	if n := len(best); n > 2 {
+		b.ReportMetric(float64(best[n-1])/float64(best[1]), names[n-1]+"/"+names[1])
+	}
 }

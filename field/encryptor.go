@@ -2,121 +2,86 @@ package field
 
 import (
 	"context"
-	"errors"
-	"fmt"
+
+	"go.opentelemetry.io/otel/metric"
 
 	"github.com/colcrypt/colcrypt/codec"
-	"github.com/colcrypt/colcrypt/internal/cipher"
-	"github.com/colcrypt/colcrypt/keystore"
+	"github.com/colcrypt/colcrypt/internal/fieldcore"
 )
 
 // Scope names where a value lives: tenant, table and column. An empty
-// Tenant is resolved from the context or the fixed tenant
-// (see [Encryptor.ResolveTenant]).
+// Tenant is resolved from the context ([WithTenant]) or the fixed tenant
+// ([WithFixedTenant]).
 type Scope = codec.Scope
 
 // Encryptor seals and opens column values. It is safe for concurrent use;
-// an application holds one.
-type Encryptor struct {
-	keys        Keys
-	fixedTenant string
-}
+// an application holds one and hands it to the integrations (sqltypes,
+// gormplugin, migrate), which reach its column handles through the
+// module's internal packages. Printed with fmt or encoded as JSON it
+// shows nothing of its key source.
+type Encryptor fieldcore.Engine
 
 // Option configures an Encryptor.
-type Option func(*Encryptor)
+type Option func(*fieldcore.Config)
 
 // WithFixedTenant makes every value without a row or context tenant belong
 // to tenant: the setting for a single-tenant application.
 func WithFixedTenant(tenant string) Option {
-	return func(e *Encryptor) { e.fixedTenant = tenant }
+	return func(c *fieldcore.Config) { c.FixedTenant = tenant }
+}
+
+// WithMeterProvider makes the Encryptor count, through mp, the values it
+// and the integrations built on it seal and open, by table and column
+// (colcrypt.field.seals, colcrypt.field.opens), and the seals and opens
+// that fail, by operation and error kind (colcrypt.field.errors); see
+// docs/OPERATING.md. Without it nothing is counted at all, not even
+// through the global provider: counting has a cost on the hot path,
+// which an application that reads no metrics should not pay.
+func WithMeterProvider(mp metric.MeterProvider) Option {
+	return func(c *fieldcore.Config) { c.MeterProvider = mp }
+}
+
+// WithTenantMetrics adds the tenant as attribute colcrypt.tenant to the
+// counts of WithMeterProvider. Off by default: with many tenants it
+// multiplies the number of time series, which metric backends bill and
+// cap.
+func WithTenantMetrics() Option {
+	return func(c *fieldcore.Config) { c.TenantMetrics = true }
 }
 
 // NewEncryptor returns an Encryptor over keys.
 func NewEncryptor(keys Keys, opts ...Option) *Encryptor {
-	e := &Encryptor{keys: keys}
+	var cfg fieldcore.Config
 	for _, o := range opts {
-		o(e)
+		o(&cfg)
 	}
-	return e
+	return (*Encryptor)(fieldcore.New(keys, cfg))
 }
 
-// Keys returns the key store the Encryptor uses.
-func (e *Encryptor) Keys() Keys { return e.keys }
-
-// ActiveCipher returns the cipher.Cipher that Seal would use for s: the
-// tenant's active key, derived for s's table and column. Bulk paths (a
-// CopyFrom of many rows of one tenant) hold it to seal without a key
-// lookup per value; it stays valid after the key leaves the cache, so ask
-// again now and then to follow rotations.
-func (e *Encryptor) ActiveCipher(ctx context.Context, s Scope) (*cipher.Cipher, error) {
-	return e.activeCipher(ctx, s)
-}
-
-// activeCipher returns the Cipher of the tenant's active key for s, with
-// s.Tenant resolved.
-func (e *Encryptor) activeCipher(ctx context.Context, s Scope) (*cipher.Cipher, error) {
-	tenant, err := e.ResolveTenant(ctx, s.Tenant)
-	if err != nil {
-		return nil, err
-	}
-	return e.indexedActiveCipher(ctx, tenant, s)
-}
-
-// indexedActiveCipher is activeCipher through the key source's
-// ActiveCipher, whose errors are wrapped.
-func (e *Encryptor) indexedActiveCipher(ctx context.Context, tenant string, s Scope) (*cipher.Cipher, error) {
-	for attempt := 0; ; attempt++ {
-		c, err := e.keys.ActiveCipher(ctx, tenant, s.Table, s.Column)
-		switch {
-		case err == nil:
-			return c, nil
-		case errors.Is(err, keystore.ErrKeyEvicted) && attempt < 2:
-			// Evicted between Active and Key.Cipher: the store hands
-			// out a fresh key on the next call.
-			continue
-		}
-		return nil, fmt.Errorf("field: %s.%s: %w", s.Table, s.Column, err)
-	}
-}
+func (e *Encryptor) engine() *fieldcore.Engine { return (*fieldcore.Engine)(e) }
 
 // Seal encrypts plaintext for s with randomized AES-256-GCM under the
 // tenant's active key, and returns the stored value.
 func (e *Encryptor) Seal(ctx context.Context, s Scope, plaintext []byte) ([]byte, error) {
-	c, err := e.activeCipher(ctx, s)
-	if err != nil {
-		return nil, err
-	}
-	return c.Seal(nil, plaintext)
+	return e.engine().Seal(ctx, s, Randomized, plaintext)
 }
 
 // SealDeterministic encrypts plaintext for s with AES-SIV under the
 // tenant's active key: equal plaintexts give equal values while the key
 // version stays the same.
 func (e *Encryptor) SealDeterministic(ctx context.Context, s Scope, plaintext []byte) ([]byte, error) {
-	c, err := e.activeCipher(ctx, s)
-	if err != nil {
-		return nil, err
-	}
-	return c.SealDeterministic(nil, plaintext)
-}
-
-// SealMode seals with the given mode.
-func (e *Encryptor) SealMode(ctx context.Context, s Scope, m Mode, plaintext []byte) ([]byte, error) {
-	if m == Deterministic {
-		return e.SealDeterministic(ctx, s, plaintext)
-	}
-	return e.Seal(ctx, s, plaintext)
+	return e.engine().Seal(ctx, s, Deterministic, plaintext)
 }
 
 // Open authenticates and decrypts a stored value of s, binary or
 // text-armored, with whichever of the tenant's key versions sealed it.
 //
-// Errors: ErrNotEncrypted (as a *NotEncryptedError) for a value that is no
+// Errors: ErrNotEncrypted (naming the column) for a value that is no
 // colcrypt value; codec.ErrAuth for every way a value fails to
 // authenticate, an unknown key version included; keystore.ErrKeyDestroyed
 // for a shredded tenant; KMS errors, which kms.IsRetryable classifies.
 func (e *Encryptor) Open(ctx context.Context, s Scope, value []byte) ([]byte, error) {
-	return e.AppendOpen(ctx, nil, s, value)
+	return e.engine().AppendOpen(ctx, nil, s, value)
 }
 
 // AppendOpen is Open appending the plaintext to dst, for readers that
@@ -126,125 +91,47 @@ func (e *Encryptor) Open(ctx context.Context, s Scope, value []byte) ([]byte, er
 // as Open does. On error dst's contents past len(dst) are undefined, and
 // the caller should clear a reused buffer once it is done with it.
 func (e *Encryptor) AppendOpen(ctx context.Context, dst []byte, s Scope, value []byte) ([]byte, error) {
-	tenant, err := e.ResolveTenant(ctx, s.Tenant)
-	if err != nil {
-		return nil, err
-	}
-	if version, ok := gcmVersion(value); ok {
-		c, err := e.versionCipher(ctx, tenant, version, s)
-		if err != nil {
-			return nil, err
-		}
-		return c.Open(dst, value)
-	}
-	v, err := ParseStored(s, value)
-	if err != nil {
-		return nil, err
-	}
-	c, err := e.versionCipher(ctx, tenant, v.KeyVersion, s)
-	if err != nil {
-		return nil, err
-	}
-	return c.OpenValue(dst, v)
+	return e.engine().AppendOpen(ctx, dst, s, value)
 }
 
-// gcmVersion reads the key version of the usual stored value, binary
-// AES-GCM under a version below 128, from its third byte, for an open
-// that then needs no codec.Value (cipher.Cipher.Open checks the header
-// again). It accepts only values that codec.Parse accepts, so every other
-// value takes ParseStored's way and fails, if it does, the same way
-// before any key is looked up.
-func gcmVersion(value []byte) (uint32, bool) {
-	const minGCM = 3 + 12 + 16 // header, nonce, tag
-	if len(value) < minGCM || len(value) > codec.MaxValueSize ||
-		value[0] != codec.Magic || codec.Algorithm(value[1]) != codec.AESGCM ||
-		value[2] == 0 || value[2] >= 0x80 {
-		return 0, false
-	}
-	return uint32(value[2]), true
+// SealRow is Seal, in mode m, for a value of a bound column: row is the
+// row key (see package doc, "Row binding") and joins the value's
+// associated data, so the value opens only with OpenRow and the same key.
+// An empty row is ErrNoRowKey; nothing is sealed.
+func (e *Encryptor) SealRow(ctx context.Context, s Scope, m Mode, row string, plaintext []byte) ([]byte, error) {
+	return e.engine().SealRow(ctx, s, m, row, plaintext)
 }
 
-// ParseStored splits a stored value of s, binary or text-armored, into
-// its parts, by the rules every reader of colcrypt values shares: a value
-// that is not a colcrypt value at all is a *NotEncryptedError (plaintext
-// in a column not yet migrated, say); one that is but does not parse is
-// codec.ErrAuth, like every other way a value fails. The parts of a
-// binary value alias it.
-func ParseStored(s Scope, value []byte) (codec.Value, error) {
-	// Binary values, the usual case, are told apart first.
-	if !codec.IsValue(value) {
-		if !codec.IsArmored(value) {
-			return codec.Value{}, &NotEncryptedError{Table: s.Table, Column: s.Column}
-		}
-		var err error
-		if value, err = codec.Dearmor(value); err != nil {
-			return codec.Value{}, codec.ErrAuth
-		}
-	}
-	v, err := codec.Parse(value)
-	if err != nil {
-		return codec.Value{}, codec.ErrAuth
-	}
-	return v, nil
+// OpenRow is Open for a value of a bound column, sealed with the row key
+// row. Errors are Open's; a value sealed for another row, or unbound, is
+// codec.ErrAuth like every other value that does not authenticate. An
+// empty row is ErrNoRowKey.
+func (e *Encryptor) OpenRow(ctx context.Context, s Scope, row string, value []byte) ([]byte, error) {
+	return e.engine().OpenRow(ctx, s, row, value)
 }
 
-// VersionCipher returns the cipher.Cipher that opens values of s sealed
-// under the given version of the tenant's key: what Open uses once it
-// has read the version from a value. A version the tenant never had is
-// codec.ErrAuth, as it is for Open. Integrations that open many values
-// (a GORM statement, a migration batch) hold the ciphers they use.
-func (e *Encryptor) VersionCipher(ctx context.Context, s Scope, version uint32) (*cipher.Cipher, error) {
-	tenant, err := e.ResolveTenant(ctx, s.Tenant)
-	if err != nil {
-		return nil, err
-	}
-	return e.versionCipher(ctx, tenant, version, s)
+// BlindIndex computes the blind index of plaintext for the encrypted
+// column s under the tenant's active key: the value to store beside a
+// newly sealed value.
+func (e *Encryptor) BlindIndex(ctx context.Context, s Scope, b *BlindIndex, plaintext []byte) ([]byte, error) {
+	return e.engine().BlindIndex(ctx, s, b, plaintext)
 }
 
-func (e *Encryptor) versionCipher(ctx context.Context, tenant string, version uint32, s Scope) (*cipher.Cipher, error) {
-	return e.indexedCipher(ctx, tenant, version, s)
+// BlindIndexCandidates returns the blind index of plaintext under every
+// live key version of the tenant, newest first: a row written before the
+// last rotation carries the index of its own version, so an equality
+// query must match any of them (WHERE bidx IN (...)).
+func (e *Encryptor) BlindIndexCandidates(ctx context.Context, s Scope, b *BlindIndex, plaintext []byte) ([][]byte, error) {
+	return e.engine().BlindIndexCandidates(ctx, s, b, plaintext)
 }
 
-// indexedCipher is versionCipher through the key source's Cipher, whose
-// errors are wrapped.
-func (e *Encryptor) indexedCipher(ctx context.Context, tenant string, version uint32, s Scope) (*cipher.Cipher, error) {
-	for attempt := 0; ; attempt++ {
-		c, err := e.keys.Cipher(ctx, tenant, version, s.Table, s.Column)
-		switch {
-		case err == nil:
-			return c, nil
-		case errors.Is(err, keystore.ErrKeyNotFound):
-			return nil, codec.ErrAuth
-		case errors.Is(err, keystore.ErrKeyEvicted) && attempt < 2:
-			continue
-		}
-		return nil, fmt.Errorf("field: %s.%s: %w", s.Table, s.Column, err)
-	}
+// DeterministicCandidates returns the deterministic value of plaintext
+// under every live key version of the tenant, newest first, for an
+// equality query on a deterministic column (WHERE col IN (...)).
+func (e *Encryptor) DeterministicCandidates(ctx context.Context, s Scope, plaintext []byte) ([][]byte, error) {
+	return e.engine().DeterministicCandidates(ctx, s, plaintext)
 }
-
-// String, GoString and Format describe the Encryptor without reaching
-// into its key store.
-func (e *Encryptor) String() string   { return "field.Encryptor[redacted]" }
-func (e *Encryptor) GoString() string { return e.String() }
-
-// Format implements fmt.Formatter so every verb prints String.
-func (e *Encryptor) Format(f fmt.State, _ rune) { fmt.Fprint(f, e.String()) }
-
-// MarshalJSON keeps the Encryptor's internals out of JSON.
-func (e *Encryptor) MarshalJSON() ([]byte, error) { return []byte(`"field.Encryptor[redacted]"`), nil }
 
 // KeyVersion returns the key version a stored value (binary or armored)
 // was sealed under, without opening it.
-func KeyVersion(value []byte) (uint32, error) {
-	if codec.IsArmored(value) {
-		var err error
-		if value, err = codec.Dearmor(value); err != nil {
-			return 0, err
-		}
-	}
-	v, err := codec.Parse(value)
-	if err != nil {
-		return 0, err
-	}
-	return v.KeyVersion, nil
-}
+func KeyVersion(value []byte) (uint32, error) { return fieldcore.KeyVersion(value) }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/colcrypt/colcrypt/codec"
 	"github.com/colcrypt/colcrypt/field"
+	"github.com/colcrypt/colcrypt/internal/fieldcore"
 	"github.com/colcrypt/colcrypt/keystore"
 )
 
@@ -23,7 +24,7 @@ func TestSealOpenRoundTrip(t *testing.T) {
 		e := newEnv(t, b)
 		for _, mode := range []field.Mode{field.Randomized, field.Deterministic} {
 			for _, pt := range [][]byte{nil, {}, message, bytes.Repeat([]byte{0xff}, 4096)} {
-				v, err := e.enc.SealMode(ctxBg, emails, mode, pt)
+				v, err := core(e.enc).Seal(ctxBg, emails, mode, pt)
 				if err != nil {
 					t.Fatalf("SealMode(%v, %d bytes) err = %v", mode, len(pt), err)
 				}
@@ -59,7 +60,7 @@ func TestMovedValueFails(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b backend) {
 		e := newEnv(t, b)
 		for _, mode := range []field.Mode{field.Randomized, field.Deterministic} {
-			v, err := e.enc.SealMode(ctxBg, emails, mode, message)
+			v, err := core(e.enc).Seal(ctxBg, emails, mode, message)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -146,7 +147,7 @@ func TestOpenTamperedEveryBit(t *testing.T) {
 func TestOpenNotEncrypted(t *testing.T) {
 	e := newEnv(t, backends[0])
 	_, err := e.enc.Open(ctxBg, emails, []byte("ann@example.com"))
-	var ne *field.NotEncryptedError
+	var ne *fieldcore.NotEncryptedError
 	if !errors.As(err, &ne) || !errors.Is(err, field.ErrNotEncrypted) || ne.Column != "email" || ne.Table != "patients" {
 		t.Fatalf("Open(plaintext) err = %v, want *NotEncryptedError for patients.email", err)
 	}
@@ -211,7 +212,7 @@ func TestTenantResolution(t *testing.T) {
 	if got, err := fixed.Open(ctxBg, noTenant, v); err != nil || !bytes.Equal(got, message) {
 		t.Errorf("Open(fixed tenant) = %q, %v", got, err)
 	}
-	if got, err := fixed.ResolveTenant(field.WithTenant(ctxBg, "globex"), ""); err != nil || got != "globex" {
+	if got, err := core(fixed).ResolveTenant(field.WithTenant(ctxBg, "globex"), ""); err != nil || got != "globex" {
 		t.Errorf("ResolveTenant(ctx globex, fixed acme) = %q, %v; want the context's tenant", got, err)
 	}
 }
@@ -340,7 +341,7 @@ func TestSealPaths(t *testing.T) {
 		want := uint32(round + 1)
 		for i, enc := range []*field.Encryptor{e.enc, plain} {
 			for _, mode := range []field.Mode{field.Randomized, field.Deterministic} {
-				v, err := enc.SealMode(ctxBg, emails, mode, message)
+				v, err := core(enc).Seal(ctxBg, emails, mode, message)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -353,9 +354,12 @@ func TestSealPaths(t *testing.T) {
 					}
 				}
 			}
-			c, err := enc.ActiveCipher(ctxBg, emails)
-			if err != nil || c.Version() != want {
-				t.Errorf("encryptor %d: ActiveCipher = %v; want version %d", i, err, want)
+			h, err := core(enc).Handle(ctxBg, emails)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if v, err := h.KeyVersion(ctxBg); err != nil || v != want {
+				t.Errorf("encryptor %d: active KeyVersion = %d, %v; want version %d", i, v, err, want)
 			}
 		}
 		if _, err := e.store.Rotate(ctxBg, "acme"); err != nil {

@@ -10,6 +10,7 @@ import (
 	_ "modernc.org/sqlite"             // "sqlite"
 
 	"github.com/colcrypt/colcrypt/field"
+	"github.com/colcrypt/colcrypt/internal/fieldcore"
 	"github.com/colcrypt/colcrypt/keystore"
 	"github.com/colcrypt/colcrypt/kms"
 	_ "github.com/colcrypt/colcrypt/kms/gcpkms" // "gcpkms" for the fake server
@@ -109,7 +110,7 @@ func newEnvWith(t *testing.T, b backend, kek *kms.Keeper, srv *insecurefakekms.S
 
 // newBenchEnv is an Encryptor over SQLite and a local master key, for
 // benchmarks of the warm path (no database or KMS on it).
-func newBenchEnv(b *testing.B) *field.Encryptor {
+func newBenchEnv(b *testing.B, opts ...field.Option) *field.Encryptor {
 	b.Helper()
 	dir := b.TempDir()
 	path := filepath.Join(dir, "master.keys")
@@ -135,5 +136,8 @@ func newBenchEnv(b *testing.B) *field.Encryptor {
 		b.Fatal(err)
 	}
 	b.Cleanup(store.Close)
-	return field.NewEncryptor(store)
+	return field.NewEncryptor(store, opts...)
 }
+
+// core is the Engine behind enc, for tests of what the integrations reach.
+func core(enc *field.Encryptor) *fieldcore.Engine { return (*fieldcore.Engine)(enc) }

@@ -1,56 +1,35 @@
 package field
 
-import (
-	"errors"
-	"fmt"
-	"reflect"
-)
+import "github.com/colcrypt/colcrypt/internal/fieldcore"
 
+// The errors callers branch on, with errors.Is. Each error that carries
+// detail (the column, the struct field) matches one of them and says
+// which in its message, never a value or a key.
 var (
 	// ErrNoTenant is returned when neither the row, the context nor the
 	// Encryptor names a tenant.
-	ErrNoTenant = errors.New("field: no tenant: set the row's tenant field, use field.WithTenant, or field.WithFixedTenant")
+	ErrNoTenant = fieldcore.ErrNoTenant
 	// ErrTenantMismatch is returned when a row's tenant differs from the
 	// tenant in the context.
-	ErrTenantMismatch = errors.New("field: row tenant differs from context tenant")
+	ErrTenantMismatch = fieldcore.ErrTenantMismatch
 	// ErrNotEncrypted is returned by Open for a column value that is not a
-	// colcrypt value (plaintext left from before a migration, say).
-	ErrNotEncrypted = errors.New("field: value is not encrypted")
+	// colcrypt value (plaintext left from before a migration, say); the
+	// error's message names the table and column.
+	ErrNotEncrypted = fieldcore.ErrNotEncrypted
 	// ErrNull is returned for a NULL read from, or a nil value written to,
 	// a column tagged notnull. NULL is never encrypted, so without notnull
 	// anyone who can write the database can erase a value by setting it to
 	// NULL and the application reads an absent value.
-	ErrNull = errors.New("field: NULL in a notnull column")
+	ErrNull = fieldcore.ErrNull
+	// ErrNoRowKey is returned when a value of a bound column is sealed or
+	// opened without its row key: the bound field is empty or zero, or
+	// was not read. colcrypt never falls back to an unbound seal.
+	ErrNoRowKey = fieldcore.ErrNoRowKey
+	// ErrRowKeyType is returned for a bound field of a type that is not a
+	// row key: string, []byte, a 16-byte array (a UUID), an integer, or a
+	// pointer to one of them.
+	ErrRowKeyType = fieldcore.ErrRowKeyType
+	// ErrDecode is returned when decrypted bytes do not decode into the
+	// destination's Go type (a column written as another type, say).
+	ErrDecode = fieldcore.ErrDecode
 )
-
-// NotEncryptedError says which column held a value that is not encrypted.
-// It matches ErrNotEncrypted.
-type NotEncryptedError struct{ Table, Column string }
-
-func (e *NotEncryptedError) Error() string {
-	return fmt.Sprintf("field: %s.%s holds a value that is not a colcrypt value (plaintext? mark the column allowplaintext while it is migrated)", e.Table, e.Column)
-}
-
-func (e *NotEncryptedError) Is(target error) bool { return target == ErrNotEncrypted }
-
-// TagError is a malformed colcrypt struct tag.
-type TagError struct {
-	Field  string // the Go struct field
-	Tag    string
-	Reason string
-}
-
-func (e *TagError) Error() string {
-	return fmt.Sprintf("field: struct field %s: tag `colcrypt:%q`: %s", e.Field, e.Tag, e.Reason)
-}
-
-// UnsupportedTypeError is a tagged field of a Go type colcrypt cannot
-// encrypt.
-type UnsupportedTypeError struct {
-	Field string
-	Type  reflect.Type
-}
-
-func (e *UnsupportedTypeError) Error() string {
-	return fmt.Sprintf("field: struct field %s of type %v cannot be encrypted (supported: string, []byte, integers, floats, bool, time.Time, and JSON-marshalable types)", e.Field, e.Type)
-}

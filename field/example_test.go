@@ -139,11 +139,12 @@ func ExampleWithFixedTenant() {
 	}
 	plain, err := enc.Open(ctx, email, stored)
 	fmt.Printf("%s %v\n", plain, err)
-	tenant, _ := enc.ResolveTenant(ctx, "")
-	fmt.Println("tenant:", tenant)
+	// The fixed tenant is the tenant: a request naming it reads the value.
+	plain, err = enc.Open(field.WithTenant(ctx, "default"), email, stored)
+	fmt.Printf("%s %v\n", plain, err)
 	// Output:
 	// ann@example.com <nil>
-	// tenant: default
+	// ann@example.com <nil>
 }
 
 // A blind index finds a randomized column by equality: store the index
@@ -220,11 +221,7 @@ func ExampleEncryptor_SealRow() {
 
 	salary := field.Scope{Tenant: "acme", Table: "employees", Column: "salary"}
 	// The row key is known before the insert: a UUID or natural key.
-	row, err := field.RowKey([16]byte{0x6f, 0x1c, 0x2a, 0x9e, 15: 1})
-	if err != nil {
-		log.Fatal(err)
-	}
-	fmt.Println("row key:", row)
+	row := "6f1c2a9e-0000-0000-0000-000000000001"
 	stored, err := enc.SealRow(ctx, salary, field.Randomized, row, []byte("98000"))
 	if err != nil {
 		log.Fatal(err)
@@ -239,44 +236,10 @@ func ExampleEncryptor_SealRow() {
 	_, err = enc.SealRow(ctx, salary, field.Randomized, "", []byte("98000"))
 	fmt.Println("no row key:", errors.Is(err, field.ErrNoRowKey))
 	// Output:
-	// row key: 6f1c2a9e-0000-0000-0000-000000000001
 	// own row: 98000 <nil>
 	// copied to another row: true
 	// read unbound: true
 	// no row key: true
-}
-
-// Tagging fields: the colcrypt struct tag, shared by every integration,
-// parses into a Spec. A malformed tag is an error naming the field.
-func ExampleParseTag() {
-	for _, f := range []struct{ name, tag string }{
-		{"TenantID", "tenant"},
-		{"SSN", "deterministic,notnull"},
-		{"Email", "blindindex:email_bidx,normalize:trim+lower"},
-		{"Salary", "bind:ID"},
-		{"Note", "armor,allowplaintext"},
-	} {
-		spec, err := field.ParseTag(f.name, f.tag)
-		if err != nil {
-			log.Fatal(err)
-		}
-		fmt.Printf("%s: tenant=%v mode=%v notnull=%v armor=%v allowplaintext=%v bind=%q",
-			f.name, spec.Tenant, spec.Mode, spec.NotNull, spec.Armor, spec.AllowPlaintext, spec.Bind)
-		if spec.BlindIndex != nil {
-			fmt.Printf(" blindindex=%s%v", spec.BlindIndex.Column, spec.BlindIndex.Normalizers)
-		}
-		fmt.Println()
-	}
-	_, err := field.ParseTag("Email", "blindindex")
-	var te *field.TagError
-	fmt.Println("malformed:", errors.As(err, &te), te.Field)
-	// Output:
-	// TenantID: tenant=true mode=randomized notnull=false armor=false allowplaintext=false bind=""
-	// SSN: tenant=false mode=deterministic notnull=true armor=false allowplaintext=false bind=""
-	// Email: tenant=false mode=randomized notnull=false armor=false allowplaintext=false bind="" blindindex=email_bidx[trim lower]
-	// Salary: tenant=false mode=randomized notnull=false armor=false allowplaintext=false bind="ID"
-	// Note: tenant=false mode=randomized notnull=false armor=true allowplaintext=true bind=""
-	// malformed: true Email
 }
 
 // KeyVersion reads which key version sealed a stored value without

@@ -10,6 +10,7 @@ import (
 
 	"github.com/colcrypt/colcrypt/codec"
 	"github.com/colcrypt/colcrypt/field"
+	"github.com/colcrypt/colcrypt/internal/fieldcore"
 	"github.com/colcrypt/colcrypt/keystore"
 )
 
@@ -22,7 +23,7 @@ func TestHandleRoundTrip(t *testing.T) {
 		e := newEnv(t, b)
 		ctx := field.WithTenant(context.Background(), "acme")
 		s := field.Scope{Table: "patients", Column: "email"}
-		h, err := e.enc.Handle(ctx, s)
+		h, err := core(e.enc).Handle(ctx, s)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -93,10 +94,10 @@ func TestHandleRefuses(t *testing.T) {
 		e := newEnv(t, b)
 		ctx := field.WithTenant(context.Background(), "acme")
 		s := field.Scope{Table: "patients", Column: "email"}
-		if _, err := e.enc.Handle(ctx, field.Scope{Tenant: "other", Table: "t", Column: "c"}); !errors.Is(err, field.ErrTenantMismatch) {
+		if _, err := core(e.enc).Handle(ctx, field.Scope{Tenant: "other", Table: "t", Column: "c"}); !errors.Is(err, field.ErrTenantMismatch) {
 			t.Errorf("Handle for another tenant: err = %v, want ErrTenantMismatch", err)
 		}
-		h, err := e.enc.Handle(ctx, s)
+		h, err := core(e.enc).Handle(ctx, s)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -114,7 +115,7 @@ func TestHandleRefuses(t *testing.T) {
 		if _, err := h.Open(ctx, nil, v); !errors.Is(err, codec.ErrAuth) {
 			t.Errorf("Open under a version the tenant never had: err = %v, want codec.ErrAuth", err)
 		}
-		var ne *field.NotEncryptedError
+		var ne *fieldcore.NotEncryptedError
 		if _, err := h.Open(ctx, nil, []byte("plain text")); !errors.As(err, &ne) {
 			t.Errorf("Open of plaintext: err = %v, want *NotEncryptedError", err)
 		}
@@ -136,7 +137,7 @@ func TestHandleAfterShred(t *testing.T) {
 		e := newEnv(t, b)
 		ctx := context.Background()
 		s := field.Scope{Tenant: "acme", Table: "patients", Column: "email"}
-		h, err := e.enc.Handle(ctx, s)
+		h, err := core(e.enc).Handle(ctx, s)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -168,7 +169,7 @@ func TestHandleForkKeepsVersion(t *testing.T) {
 		e := newEnv(t, b)
 		ctx := context.Background()
 		s := field.Scope{Tenant: "acme", Table: "patients", Column: "email"}
-		h, err := e.enc.Handle(ctx, s)
+		h, err := core(e.enc).Handle(ctx, s)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -193,7 +194,7 @@ func TestHandleForkKeepsVersion(t *testing.T) {
 		if bytes.Equal(a[3:15], f[3:15]) {
 			t.Error("a handle and its fork gave the same nonce")
 		}
-		fresh, err := e.enc.Handle(ctx, s)
+		fresh, err := core(e.enc).Handle(ctx, s)
 		if err != nil {
 			t.Fatal(err)
 		}

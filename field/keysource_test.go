@@ -5,6 +5,8 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -98,8 +100,8 @@ func TestFakeKeysFromRawKey(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		fake := fieldtest.NewKeys()
-		if err := fake.Add("acme", 1, unwrapDEK(t, e, "acme", 1)); err != nil {
+		fake, err := fieldtest.NewKeys(fieldtest.Key{Tenant: "acme", Version: 1, DEK: unwrapDEK(t, e, "acme", 1)})
+		if err != nil {
 			t.Fatal(err)
 		}
 		enc := field.NewEncryptor(fake)
@@ -124,20 +126,27 @@ func TestFakeKeysFromRawKey(t *testing.T) {
 	})
 }
 
-// TestFakeKeysRefusesBadKey checks that Add refuses a data key of the
-// wrong size or version 0 and adds nothing.
+// TestFakeKeysRefusesBadKey checks that NewKeys refuses a data key of
+// the wrong size or version 0, and that its keys print redacted.
 func TestFakeKeysRefusesBadKey(t *testing.T) {
-	fake := fieldtest.NewKeys()
-	short := make([]byte, cipher.DEKSize-1)
-	if err := fake.Add("acme", 1, short); err == nil {
-		t.Error("Add of a short key: no error")
-	}
 	key := make([]byte, cipher.DEKSize)
 	rand.Read(key)
-	if err := fake.Add("acme", 0, key); err == nil {
-		t.Error("Add of version 0: no error")
+	if _, err := fieldtest.NewKeys(fieldtest.Key{Tenant: "acme", Version: 1, DEK: key[1:]}); err == nil {
+		t.Error("NewKeys with a short key: no error")
 	}
-	if cs, err := fake.LiveCiphers(context.Background(), "acme", "t", "c"); err != nil || len(cs) != 0 {
-		t.Errorf("LiveCiphers after refused adds = %d ciphers, %v; want none", len(cs), err)
+	if _, err := fieldtest.NewKeys(fieldtest.Key{Tenant: "acme", Version: 0, DEK: key}); err == nil {
+		t.Error("NewKeys with version 0: no error")
+	}
+	fake, err := fieldtest.NewKeys(fieldtest.Key{Tenant: "acme", Version: 1, DEK: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc := field.NewEncryptor(fake)
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s"} {
+		for _, x := range []any{fake, enc} {
+			if out := fmt.Sprintf(verb, x); strings.Contains(out, string(key)) || strings.Contains(out, fmt.Sprintf("%x", key)) || strings.Contains(out, fmt.Sprint(key)) {
+				t.Errorf("Sprintf(%q, %T) = %q holds the data key", verb, x, out)
+			}
+		}
 	}
 }

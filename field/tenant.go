@@ -2,39 +2,18 @@ package field
 
 import (
 	"context"
-	"fmt"
-)
 
-type tenantKey struct{}
+	"github.com/colcrypt/colcrypt/internal/fieldcore"
+)
 
 // WithTenant returns a context that carries the request's tenant. Values
 // sealed or opened with it, where the row names no tenant, use this tenant;
-// a row that names another tenant is refused.
+// a row that names another tenant is refused (ErrTenantMismatch).
 func WithTenant(ctx context.Context, tenant string) context.Context {
-	return context.WithValue(ctx, tenantKey{}, tenant)
+	return fieldcore.WithTenant(ctx, tenant)
 }
 
 // TenantFromContext returns the tenant set by WithTenant.
 func TenantFromContext(ctx context.Context) (string, bool) {
-	t, ok := ctx.Value(tenantKey{}).(string)
-	return t, ok && t != ""
-}
-
-// ResolveTenant decides a row's tenant: the row's own tenant if it has one
-// (refused if the context names another), else the context's, else the
-// Encryptor's fixed tenant.
-func (e *Encryptor) ResolveTenant(ctx context.Context, rowTenant string) (string, error) {
-	ctxTenant, inCtx := TenantFromContext(ctx)
-	switch {
-	case rowTenant != "":
-		if inCtx && ctxTenant != rowTenant {
-			return "", fmt.Errorf("%w: row %q, context %q", ErrTenantMismatch, rowTenant, ctxTenant)
-		}
-		return rowTenant, nil
-	case inCtx:
-		return ctxTenant, nil
-	case e.fixedTenant != "":
-		return e.fixedTenant, nil
-	}
-	return "", ErrNoTenant
+	return fieldcore.TenantFromContext(ctx)
 }

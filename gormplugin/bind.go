@@ -12,12 +12,13 @@ import (
 	"gorm.io/gorm/schema"
 
 	"github.com/colcrypt/colcrypt/field"
+	"github.com/colcrypt/colcrypt/internal/fieldcore"
 )
 
 // Row binding (`colcrypt:"bind:<Field>"`).
 //
 // A bound field's values carry the row key, the value of another field of
-// the same row, in their associated data (field.RowKey). Sealing reads it
+// the same row, in their associated data (fieldcore.RowKey). Sealing reads it
 // from the row being written. Opening needs it as much as the row's
 // tenant, and GORM may set it after the encrypted column (SELECT order):
 // a followed query parks the value until both are known, the bound field
@@ -34,22 +35,22 @@ func boundField(s *schema.Schema, f *schema.Field, name string) (*schema.Field, 
 	case bf == f:
 		return nil, fmt.Errorf("bind:%s names the encrypted field itself", name)
 	}
-	if tag, ok := bf.Tag.Lookup(field.TagName); ok {
-		if spec, err := field.ParseTag(s.Name+"."+bf.Name, tag); err == nil && spec.Tenant {
+	if tag, ok := bf.Tag.Lookup(fieldcore.TagName); ok {
+		if spec, err := fieldcore.ParseTag(s.Name+"."+bf.Name, tag); err == nil && spec.Tenant {
 			return nil, fmt.Errorf("bind:%s names the tenant field, which every value is bound to already", name)
 		}
 	}
 	if bs, ok := bf.Serializer.(serializer); ok && bs.reg != nil {
 		return nil, fmt.Errorf("bind:%s names an encrypted field: the row key must be stored in the clear", name)
 	}
-	if err := field.CheckRowKeyType(bf.FieldType); err != nil {
+	if err := fieldcore.CheckRowKeyType(bf.FieldType); err != nil {
 		return nil, fmt.Errorf("bind:%s is of type %v: %w", name, bf.FieldType, err)
 	}
 	return bf, nil
 }
 
 // bindOf returns the row key of ef in row, "" for a field that is not
-// bound. A bound field that is empty or zero is a *field.RowKeyError
+// bound. A bound field that is empty or zero is a *fieldcore.RowKeyError
 // matching field.ErrNoRowKey.
 func (ef *encField) bindOf(row reflect.Value) (string, error) {
 	if ef.bound == nil {
@@ -62,11 +63,11 @@ func (ef *encField) bindOf(row reflect.Value) (string, error) {
 	return ef.rowKey(v)
 }
 
-// rowKey is field.RowKey of the bound field's value v.
+// rowKey is fieldcore.RowKey of the bound field's value v.
 func (ef *encField) rowKey(v any) (string, error) {
-	key, err := field.RowKey(v)
+	key, err := fieldcore.RowKey(v)
 	if err != nil {
-		return "", &field.RowKeyError{Table: ef.table, Column: ef.column, Field: ef.bound.Name, Err: err}
+		return "", &fieldcore.RowKeyError{Table: ef.table, Column: ef.column, Field: ef.bound.Name, Err: err}
 	}
 	return key, nil
 }
@@ -262,7 +263,7 @@ func (b bindSource) key(ef *encField) (string, error) {
 // fromRows returns ef's row key from the first of b.rows that has one,
 // and that row.
 func (b bindSource) fromRows(ef *encField) (string, reflect.Value, error) {
-	err := error(&field.RowKeyError{Table: ef.table, Column: ef.column, Field: ef.bound.Name, Err: field.ErrNoRowKey})
+	err := error(&fieldcore.RowKeyError{Table: ef.table, Column: ef.column, Field: ef.bound.Name, Err: field.ErrNoRowKey})
 	for _, row := range b.rows {
 		if !row.IsValid() {
 			continue

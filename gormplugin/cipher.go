@@ -3,7 +3,7 @@ package gormplugin
 import (
 	"context"
 
-	"github.com/colcrypt/colcrypt/field"
+	"github.com/colcrypt/colcrypt/internal/fieldcore"
 )
 
 // The statement's hot path.
@@ -11,7 +11,7 @@ import (
 // A Find of 10,000 rows opens 10,000 values per encrypted column. Going
 // through field.Encryptor for each would resolve the tenant from the
 // context and look the key up every time. A statement instead resolves
-// the context and fixed tenants once and keeps a field.Handle per
+// the context and fixed tenants once and keeps a fieldcore.Handle per
 // (column, tenant): the key store is asked once per (tenant, version,
 // column) per statement, and the handle keeps the rules about keys
 // (destroyed keys, row binding, bulk nonces). Semantics are
@@ -49,12 +49,12 @@ const recentHandles = 4
 
 type recentHandle struct {
 	key    handleKey
-	handle *field.Handle
+	handle *fieldcore.Handle
 }
 
 // handle returns the handle of ef's column for tenant, already resolved,
 // from the statement's cache or made on first use.
-func (st *stmtState) handle(ctx context.Context, ef *encField, tenant string) (*field.Handle, error) {
+func (st *stmtState) handle(ctx context.Context, ef *encField, tenant string) (*fieldcore.Handle, error) {
 	k := handleKey{ef, tenant}
 	for i := range st.recent {
 		if r := &st.recent[i]; r.handle != nil && r.key == k {
@@ -68,7 +68,7 @@ func (st *stmtState) handle(ctx context.Context, ef *encField, tenant string) (*
 			return nil, err
 		}
 		if st.handles == nil {
-			st.handles = make(map[handleKey]*field.Handle)
+			st.handles = make(map[handleKey]*fieldcore.Handle)
 		}
 		st.handles[k] = h
 	}

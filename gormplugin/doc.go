@@ -23,12 +23,13 @@
 //
 // A field with `gorm:"serializer:colcrypt"` is sealed when GORM writes it
 // and opened when GORM reads it; its `colcrypt:"..."` tag says how (see
-// [field.ParseTag]: deterministic, blindindex:<column>, normalize,
-// bidxlen, armor, allowplaintext). Any type [field.EncodePlaintext]
-// encodes works: strings, []byte, numbers, bool, time.Time, pointers to
-// them (nil is NULL), database/sql's Null types (sql.Null[T],
-// sql.NullString, ...: Valid=false is NULL, a valid value is sealed as
-// its inner value), and JSON-marshalable types. The struct keeps its
+// docs/TAGGING.md: deterministic, blindindex:<column>, normalize,
+// bidxlen, armor, allowplaintext). Any type of field's plaintext encoding
+// (package field, "Plaintext encoding") works: strings, []byte, numbers,
+// bool, time.Time, pointers to them (nil is NULL), database/sql's Null
+// types (sql.Null[T], sql.NullString, ...: Valid=false is NULL, a valid
+// value is sealed as its inner value), and JSON-marshalable types. The
+// struct keeps its
 // plaintext: the plugin never writes ciphertext into a field.
 //
 // # Tenants

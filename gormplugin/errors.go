@@ -64,8 +64,9 @@ var (
 // field, a colcrypt tag without the serializer, or (from AutoMigrate) a
 // database column that cannot hold its values ([ErrColumnType]). It is
 // reported when the model is first used (a statement or AutoMigrate),
-// before any value is written. It matches ErrModel and its cause
-// (*field.TagError, *field.UnsupportedTypeError, ErrColumnType, ...).
+// before any value is written. It matches ErrModel and its cause (a
+// malformed tag or an unsupported type, naming the struct field, or
+// ErrColumnType).
 type ModelError struct {
 	Model string // Go type name
 	Field string // Go field name, "" for the model as a whole

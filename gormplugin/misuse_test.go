@@ -9,8 +9,8 @@ import (
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
 
-	"github.com/colcrypt/colcrypt/field"
 	"github.com/colcrypt/colcrypt/gormplugin"
+	"github.com/colcrypt/colcrypt/internal/fieldcore"
 )
 
 // TestMisuse pins the errors for models colcrypt cannot encrypt as
@@ -33,13 +33,13 @@ func TestMisuse(t *testing.T) {
 			mysqlOnly bool
 		}{
 			{"UnsupportedType", &BadType{}, func(err error) bool {
-				var ut *field.UnsupportedTypeError
+				var ut *fieldcore.UnsupportedTypeError
 				return isModel(err) && errors.As(err, &ut) && ut.Field == "BadType.Ratio"
 			}, "Ratio", false, false},
 			{"BlindIndexWithoutField", &BadNoBidxField{}, isModel, "email_bidx", false, false},
 			{"TagWithoutSerializer", &BadNoSerializer{}, isModel, "serializer:colcrypt", false, false},
 			{"BadTag", &BadTag{}, func(err error) bool {
-				var te *field.TagError
+				var te *fieldcore.TagError
 				return isModel(err) && errors.As(err, &te)
 			}, "sparkly", false, false},
 			{"EncryptedDefault", &BadDefault{}, isModel, "default", false, false},

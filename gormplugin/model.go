@@ -12,6 +12,7 @@ import (
 
 	"github.com/colcrypt/colcrypt/field"
 	"github.com/colcrypt/colcrypt/internal/sqlnull"
+	"github.com/colcrypt/colcrypt/internal/fieldcore"
 )
 
 // model is what the plugin knows about one GORM schema: its tenant field,
@@ -78,13 +79,13 @@ func buildModel(r *nameReg, s *schema.Schema) *model {
 		if f.DBName == "" {
 			continue // a relation or an ignored field: no column
 		}
-		tag, tagged := f.Tag.Lookup(field.TagName)
+		tag, tagged := f.Tag.Lookup(fieldcore.TagName)
 		ser, isColcrypt := f.Serializer.(serializer)
 		ours := isColcrypt && ser.reg == r
 		if !tagged && !ours {
 			continue
 		}
-		spec, err := field.ParseTag(s.Name+"."+f.Name, tag)
+		spec, err := fieldcore.ParseTag(s.Name+"."+f.Name, tag)
 		if err != nil {
 			fail(f, err)
 			continue
@@ -109,7 +110,7 @@ func buildModel(r *nameReg, s *schema.Schema) *model {
 			if t, ok := sqlnull.Inner(inner); ok {
 				inner = t // sql.Null[T] is sealed as its T
 			}
-			if err := field.CheckEncryptable(s.Name+"."+f.Name, inner); err != nil {
+			if err := fieldcore.CheckEncryptable(s.Name+"."+f.Name, inner); err != nil {
 				fail(f, err)
 				continue
 			}

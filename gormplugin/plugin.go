@@ -12,6 +12,7 @@ import (
 	"gorm.io/gorm/schema"
 
 	"github.com/colcrypt/colcrypt/field"
+	"github.com/colcrypt/colcrypt/internal/fieldcore"
 	"github.com/colcrypt/colcrypt/keystore"
 )
 
@@ -24,7 +25,7 @@ const defaultSerializerName = "colcrypt"
 // indexes, decrypt rows once their tenant is known, and keep plaintext
 // out of updates.
 type plugin struct {
-	enc      *field.Encryptor
+	enc      *fieldcore.Engine
 	name     string // serializer name, lower case
 	keyTable string // "" when AutoMigrate should not create the key table
 	reg      *nameReg
@@ -63,7 +64,7 @@ func WithoutKeyTable() Option {
 // Its name in db.Config.Plugins is "colcrypt", or "colcrypt:<name>" with
 // WithSerializerName.
 func New(enc *field.Encryptor, opts ...Option) gorm.Plugin {
-	p := &plugin{enc: enc, name: defaultSerializerName, keyTable: keystore.DefaultTable}
+	p := &plugin{enc: (*fieldcore.Engine)(enc), name: defaultSerializerName, keyTable: keystore.DefaultTable}
 	for _, o := range opts {
 		o(p)
 	}

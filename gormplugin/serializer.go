@@ -13,6 +13,7 @@ import (
 	"github.com/colcrypt/colcrypt/codec"
 	"github.com/colcrypt/colcrypt/field"
 	"github.com/colcrypt/colcrypt/internal/sqlnull"
+	"github.com/colcrypt/colcrypt/internal/fieldcore"
 )
 
 // serializer is the GORM serializer of encrypted fields. GORM copies the
@@ -97,9 +98,9 @@ func (s serializer) Scan(ctx context.Context, f *schema.Field, dst reflect.Value
 	default:
 		// A number, time or bool from a column not yet migrated.
 		if !ef.spec.AllowPlaintext {
-			return st.report(ef.errorf("open", &field.NotEncryptedError{Table: ef.table, Column: ef.column}))
+			return st.report(ef.errorf("open", &fieldcore.NotEncryptedError{Table: ef.table, Column: ef.column}))
 		}
-		pt, _, err := field.EncodePlaintext(v)
+		pt, _, err := fieldcore.EncodePlaintext(v)
 		if err != nil {
 			return st.report(ef.errorf("open", err))
 		}
@@ -174,11 +175,11 @@ func (ef *encField) seal(ctx context.Context, p *plugin, st *stmtState, rowTenan
 	var err error
 	switch {
 	case ef.bound != nil && key == "":
-		err = &field.RowKeyError{Table: ef.table, Column: ef.column, Field: ef.bound.Name, Err: field.ErrNoRowKey}
+		err = &fieldcore.RowKeyError{Table: ef.table, Column: ef.column, Field: ef.bound.Name, Err: field.ErrNoRowKey}
 	case st == nil && ef.bound != nil:
 		out, err = p.enc.SealRow(ctx, ef.scope(rowTenant), ef.spec.Mode, key, pt)
 	case st == nil:
-		out, err = p.enc.SealMode(ctx, ef.scope(rowTenant), ef.spec.Mode, pt)
+		out, err = p.enc.Seal(ctx, ef.scope(rowTenant), ef.spec.Mode, pt)
 	default:
 		var tenant string
 		if tenant, err = st.resolve(ctx, rowTenant); err == nil {
@@ -202,11 +203,11 @@ func (ef *encField) openInto(ctx context.Context, p *plugin, st *stmtState, rowT
 	var err error
 	switch {
 	case ef.bound != nil && key == "":
-		err = &field.RowKeyError{Table: ef.table, Column: ef.column, Field: ef.bound.Name, Err: field.ErrNoRowKey}
+		err = &fieldcore.RowKeyError{Table: ef.table, Column: ef.column, Field: ef.bound.Name, Err: field.ErrNoRowKey}
 	case st == nil && ef.bound != nil:
 		pt, err = p.enc.OpenRow(ctx, ef.scope(rowTenant), key, stored)
 	case st == nil:
-		pt, err = p.enc.Open(ctx, ef.scope(rowTenant), stored)
+		pt, err = p.enc.AppendOpen(ctx, nil, ef.scope(rowTenant), stored)
 	default:
 		var tenant string
 		if tenant, err = st.resolve(ctx, rowTenant); err == nil {
@@ -239,7 +240,7 @@ func (ef *encField) decode(pt []byte, rv reflect.Value) error {
 	}
 	handled, err := sqlnull.Decode(pt, rv) // sql.NullString and the like
 	if !handled {
-		err = field.DecodePlaintextValue(pt, rv)
+		err = fieldcore.DecodePlaintextValue(pt, rv)
 	}
 	if err != nil {
 		// The cause may quote the plaintext (strconv does): keep it out.
@@ -253,7 +254,7 @@ func (ef *encField) decode(pt []byte, rv reflect.Value) error {
 // index, which read their plaintext and keep no reference to it.
 func stringBytes(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
 
-// encode is field.EncodePlaintext with strings and byte slices taken
+// encode is fieldcore.EncodePlaintext with strings and byte slices taken
 // without reflection, the bytes the same, and database/sql's Null types
 // encoded as their inner value (internal/sqlnull).
 func encode(v any) ([]byte, bool, error) {
@@ -275,5 +276,5 @@ func encode(v any) ([]byte, bool, error) {
 	if pt, ok, handled, err := sqlnull.Encode(v); handled {
 		return pt, ok, err
 	}
-	return field.EncodePlaintext(v)
+	return fieldcore.EncodePlaintext(v)
 }

@@ -8,6 +8,7 @@ import (
 	"gorm.io/gorm/schema"
 
 	"github.com/colcrypt/colcrypt/field"
+	"github.com/colcrypt/colcrypt/internal/fieldcore"
 )
 
 // stmtState is the plugin's state for one GORM statement, carried in the
@@ -49,7 +50,7 @@ type stmtState struct {
 	defaultDone   bool
 	defaultTenant string // the context's tenant, else the fixed one
 	defaultErr    error
-	handles       map[handleKey]*field.Handle
+	handles       map[handleKey]*fieldcore.Handle
 	recent        [recentHandles]recentHandle
 	recentNext    int
 	buf           []byte // plaintext scratch

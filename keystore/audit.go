@@ -332,7 +332,9 @@ func (s *Store) lockedHead(ctx context.Context, tx *sql.Tx) (int64, []byte, erro
 		last int64
 		prev []byte
 	)
-	err := tx.QueryRowContext(ctx, s.eq.head).Scan(&last, &prev)
+	qctx, span := s.querySpan(ctx, "audit_head", "")
+	err := tx.QueryRowContext(qctx, s.eq.head).Scan(&last, &prev)
+	endSpan(span, spanErr(err))
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, nil, err
 	}
@@ -344,7 +346,7 @@ func (s *Store) lockedHead(ctx context.Context, tx *sql.Tx) (int64, []byte, erro
 
 // insertEvent writes one event row.
 func (s *Store) insertEvent(ctx context.Context, tx querier, ev AuditEvent, wrapped, mac []byte) error {
-	_, err := tx.ExecContext(ctx, s.eq.insert, ev.Seq, s.dialect.timeArg(ev.At), ev.Operation, ev.Tenant,
+	_, err := s.execSpan(ctx, tx, "audit_insert", ev.Tenant, s.eq.insert, ev.Seq, s.dialect.timeArg(ev.At), ev.Operation, ev.Tenant,
 		int64(ev.Version), ev.KEKURI, ev.Actor, ev.KeySeq, wrapped, mac)
 	if err != nil {
 		if s.dialect.isUniqueViolation(err) || s.dialect.isSerializationFailure(err) {
@@ -357,7 +359,9 @@ func (s *Store) insertEvent(ctx context.Context, tx querier, ev AuditEvent, wrap
 
 // lockHead locks row 0 of the trail until tx ends. On Postgres and MySQL it
 // is a locking read whose rows are drained (see lockTenantRead).
-func (s *Store) lockHead(ctx context.Context, tx *sql.Tx) error {
+func (s *Store) lockHead(ctx context.Context, tx *sql.Tx) (err error) {
+	ctx, span := s.querySpan(ctx, "audit_lock", "")
+	defer func() { endSpan(span, err) }()
 	if s.dialect == SQLite {
 		if _, err := tx.ExecContext(ctx, s.eq.lockHead); err != nil {
 			return fmt.Errorf("%w: lock chain: %w", ErrAuditTable, err)

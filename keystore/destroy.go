@@ -43,6 +43,8 @@ func (s *Store) DestroyVersion(ctx context.Context, tenant string, version uint3
 	if err != nil {
 		return err
 	}
+	ctx, span := s.querySpan(ctx, "destroy_version", tenant)
+	defer func() { endSpan(span, err) }()
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("keystore: destroy tenant %q version %d: %w", tenant, version, err)
@@ -78,13 +80,13 @@ func (s *Store) DestroyVersion(ctx context.Context, tenant string, version uint3
 	case "":
 		return s.missing(tenant, version)
 	case StateDestroyed:
-		err = tx.Commit()
+		err = s.commitSpan(ctx, tx, tenant)
 		s.forgetVersion(tenant, version)
 		return err
 	case StateActive:
 		return fmt.Errorf("%w: tenant %q version %d is marked active", ErrVersionInUse, tenant, version)
 	}
-	res, err := tx.ExecContext(ctx, s.q.destroyOne, s.dialect.timeArg(s.clock.wall()), tenant, int64(version))
+	res, err := s.execSpan(ctx, tx, "destroy_one", tenant, s.q.destroyOne, s.dialect.timeArg(s.clock.wall()), tenant, int64(version))
 	if err != nil {
 		return fmt.Errorf("keystore: destroy tenant %q version %d: %w", tenant, version, err)
 	}
@@ -95,7 +97,7 @@ func (s *Store) DestroyVersion(ctx context.Context, tenant string, version uint3
 	if err = s.appendEvent(ctx, tx, chain, OpDestroyVersion, tenant, version, uri); err != nil {
 		return err
 	}
-	if err = tx.Commit(); err != nil {
+	if err = s.commitSpan(ctx, tx, tenant); err != nil {
 		return fmt.Errorf("keystore: destroy tenant %q version %d: commit: %w", tenant, version, err)
 	}
 	s.forgetVersion(tenant, version)
@@ -109,10 +111,12 @@ func (s *Store) DestroyVersion(ctx context.Context, tenant string, version uint3
 // are read and closed. (Run through Exec, MySQL's locking SELECT over a
 // tenant with no rows left the go-sql-driver connection waiting for rows
 // the server never sent.)
-func (s *Store) lockTenantRead(ctx context.Context, tx *sql.Tx, tenant string) error {
+func (s *Store) lockTenantRead(ctx context.Context, tx *sql.Tx, tenant string) (err error) {
 	if s.dialect == SQLite {
 		return s.lockTenant(ctx, tx, tenant) // an UPDATE: nothing to read
 	}
+	ctx, span := s.querySpan(ctx, "lock_tenant", tenant)
+	defer func() { endSpan(span, err) }()
 	rows, err := tx.QueryContext(ctx, s.q.lockTenant, tenant)
 	if err == nil {
 		for rows.Next() {
@@ -134,7 +138,9 @@ func (s *Store) stateOf(ctx context.Context, q querier, tenant string, version u
 	var st string
 	var wrapped []byte
 	var uri string
-	err := q.QueryRowContext(ctx, s.q.selectKey, tenant, int64(version)).Scan(&st, &uri, &wrapped)
+	qctx, span := s.querySpan(ctx, "select_key", tenant)
+	err := q.QueryRowContext(qctx, s.q.selectKey, tenant, int64(version)).Scan(&st, &uri, &wrapped)
+	endSpan(span, spanErr(err))
 	if err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return "", "", nil

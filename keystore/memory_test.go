@@ -131,7 +131,7 @@ func TestCachedTenantColumnHeap(t *testing.T) {
 //
 // In the same run it reports two floors, measured the same way over as
 // many tenant-columns: "gcm-B/each", an AES-256-GCM AEAD alone
-// (aes.NewCipher and cipher.NewGCM, as codec.Cipher builds it), and
+// (aes.NewCipher and cipher.NewGCM, as cipher.Cipher builds it), and
 // "handscoped-B/tenant-column", the hand-written baseline of the database
 // benchmarks (internal/handscoped: that AEAD, its associated data and a
 // map entry per (tenant, table, column)), the least a design that keeps
@@ -154,7 +154,7 @@ func BenchmarkCachedTenantColumnBytes(b *testing.B) {
 }
 
 // gcmStateBytes returns the heap growth per AES-256-GCM AEAD of n built
-// and kept, each under its own key, as codec.Cipher builds its one.
+// and kept, each under its own key, as cipher.Cipher builds its one.
 func gcmStateBytes(tb testing.TB, n int) float64 {
 	tb.Helper()
 	key := make([]byte, 32)

@@ -159,7 +159,9 @@ func (r *rewrapper) run(ctx context.Context, tenant string) error {
 
 // page reads one batch, closing the result set before any row is updated
 // (a single-connection SQLite pool could not do both at once).
-func (r *rewrapper) page(ctx context.Context, tenant, afterTenant string, afterVersion int64) ([]rewrapRow, error) {
+func (r *rewrapper) page(ctx context.Context, tenant, afterTenant string, afterVersion int64) (_ []rewrapRow, err error) {
+	ctx, span := r.s.querySpan(ctx, "rewrap_page", tenant)
+	defer func() { endSpan(span, err) }()
 	q := r.s.q
 	var (
 		query string
@@ -263,6 +265,8 @@ func (r *rewrapper) swap(ctx context.Context, row rewrapRow, wrapped []byte) (n 
 	if err != nil {
 		return 0, err
 	}
+	ctx, span := s.querySpan(ctx, "rewrap", row.tenant)
+	defer func() { endSpan(span, err) }()
 	var tx *sql.Tx
 	if tx, err = s.db.BeginTx(ctx, nil); err != nil {
 		return 0, err
@@ -272,7 +276,7 @@ func (r *rewrapper) swap(ctx context.Context, row rewrapRow, wrapped []byte) (n 
 			tx.Rollback()
 		}
 	}()
-	res, err := tx.ExecContext(ctx, s.q.rewrapCAS, r.to.URI(), wrapped, s.dialect.timeArg(s.clock.wall()),
+	res, err := s.execSpan(ctx, tx, "rewrap_swap", row.tenant, s.q.rewrapCAS, r.to.URI(), wrapped, s.dialect.timeArg(s.clock.wall()),
 		row.tenant, int64(row.version), row.wrapped)
 	if err != nil {
 		return 0, err
@@ -285,5 +289,5 @@ func (r *rewrapper) swap(ctx context.Context, row rewrapRow, wrapped []byte) (n 
 			return 0, err
 		}
 	}
-	return n, tx.Commit()
+	return n, s.commitSpan(ctx, tx, row.tenant)
 }

@@ -126,6 +126,8 @@ func (s *Store) Rotate(ctx context.Context, tenant string) (uint32, error) {
 // rotateTx writes the rotation, and its audit event, if the tenant's highest version is still
 // wantMax once its rows are locked.
 func (s *Store) rotateTx(ctx context.Context, chain chainRef, tenant string, v uint32, kekURI string, wrapped []byte, wantMax int64) (err error) {
+	ctx, span := s.querySpan(ctx, "rotate", tenant)
+	defer func() { endSpan(span, err) }()
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("keystore: rotate tenant %q: %w", tenant, err)
@@ -149,10 +151,10 @@ func (s *Store) rotateTx(ctx context.Context, chain chainRef, tenant string, v u
 		return errRotateRace
 	}
 	ts := s.dialect.timeArg(s.clock.wall())
-	if _, err = tx.ExecContext(ctx, s.q.retireActive, ts, tenant); err != nil {
+	if _, err = s.execSpan(ctx, tx, "retire_active", tenant, s.q.retireActive, ts, tenant); err != nil {
 		return fmt.Errorf("keystore: rotate tenant %q: %w", tenant, err)
 	}
-	if _, err = tx.ExecContext(ctx, s.q.insertRotated, tenant, int64(v), kekURI, wrapped, ts, ts); err != nil {
+	if _, err = s.execSpan(ctx, tx, "insert_rotated", tenant, s.q.insertRotated, tenant, int64(v), kekURI, wrapped, ts, ts); err != nil {
 		if s.dialect.isUniqueViolation(err) {
 			return err
 		}
@@ -161,7 +163,7 @@ func (s *Store) rotateTx(ctx context.Context, chain chainRef, tenant string, v u
 	if err = s.appendEvent(ctx, tx, chain, OpRotate, tenant, v, kekURI); err != nil {
 		return err
 	}
-	if err = tx.Commit(); err != nil {
+	if err = s.commitSpan(ctx, tx, tenant); err != nil {
 		return fmt.Errorf("keystore: rotate tenant %q: commit: %w", tenant, err)
 	}
 	return nil
@@ -170,7 +172,7 @@ func (s *Store) rotateTx(ctx context.Context, chain chainRef, tenant string, v u
 // lockTenant runs the dialect's tenant lock as the transaction's first
 // statement.
 func (s *Store) lockTenant(ctx context.Context, tx *sql.Tx, tenant string) error {
-	if _, err := tx.ExecContext(ctx, s.q.lockTenant, tenant); err != nil {
+	if _, err := s.execSpan(ctx, tx, "lock_tenant", tenant, s.q.lockTenant, tenant); err != nil {
 		return fmt.Errorf("keystore: lock tenant %q: %w", tenant, err)
 	}
 	return nil

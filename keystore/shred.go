@@ -69,7 +69,7 @@ func (s *Store) shredTx(ctx context.Context, chain chainRef, tenant string) (n i
 			tx.Rollback()
 		}
 	}()
-	res, err := tx.ExecContext(ctx, s.q.shred, s.dialect.timeArg(s.clock.wall()), tenant)
+	res, err := s.execSpan(ctx, tx, "destroy_all", tenant, s.q.shred, s.dialect.timeArg(s.clock.wall()), tenant)
 	if err != nil {
 		return 0, err
 	}
@@ -81,5 +81,5 @@ func (s *Store) shredTx(ctx context.Context, chain chainRef, tenant string) (n i
 			return 0, err
 		}
 	}
-	return n, tx.Commit()
+	return n, s.commitSpan(ctx, tx, tenant)
 }

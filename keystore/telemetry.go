@@ -2,6 +2,7 @@ package keystore
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"strings"
 	"time"
@@ -169,6 +170,24 @@ func (t *telemetry) kmsDone(ctx context.Context, span trace.Span, op string, kp 
 func (s *Store) querySpan(ctx context.Context, name, tenant string) (context.Context, trace.Span) {
 	return s.tel.tracer.Start(ctx, "colcrypt.keystore.query."+name, trace.WithSpanKind(trace.SpanKindClient),
 		trace.WithAttributes(attrQuery.String(name), s.tel.dbSystem, s.tel.table, attrTenant.String(tenant)))
+}
+
+// execSpan runs one statement of a transaction (or on the pool) under its
+// own query span, a child of ctx's.
+func (s *Store) execSpan(ctx context.Context, q querier, name, tenant, query string, args ...any) (sql.Result, error) {
+	ctx, span := s.querySpan(ctx, name, tenant)
+	res, err := q.ExecContext(ctx, query, args...)
+	endSpan(span, err)
+	return res, err
+}
+
+// commitSpan commits tx under its own span: the round trip that makes a
+// key operation and its audit event durable.
+func (s *Store) commitSpan(ctx context.Context, tx *sql.Tx, tenant string) error {
+	_, span := s.querySpan(ctx, "commit", tenant)
+	err := tx.Commit()
+	endSpan(span, err)
+	return err
 }
 
 // endSpan ends a span, marking it failed with the error's kind only: an

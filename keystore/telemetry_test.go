@@ -2,10 +2,12 @@ package keystore
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 
@@ -223,12 +225,23 @@ func TestSpansColdSeal(t *testing.T) {
 		var parent trace.SpanContext
 		kmsSpans, querySpans := 0, 0
 		ended := o.spans.Ended()
+		byID := map[trace.SpanID]string{}
 		for _, sp := range ended {
 			if sp.Name() == "handle request" {
 				parent = sp.SpanContext()
 			}
+			byID[sp.SpanContext().SpanID()] = sp.Name()
 		}
 		for _, sp := range ended {
+			// The audit trail's queries run inside the first key's insert
+			// transaction: children of its span, the rest of the caller's.
+			wantParent := parent.SpanID()
+			if strings.HasPrefix(sp.Name(), "colcrypt.keystore.query.audit_") {
+				if byID[sp.Parent().SpanID()] != "colcrypt.keystore.query.insert_active" {
+					t.Errorf("span %q is not a child of the insert's span", sp.Name())
+				}
+				wantParent = sp.Parent().SpanID()
+			}
 			switch {
 			case sp.Name() == "handle request":
 				continue
@@ -239,7 +252,7 @@ func TestSpansColdSeal(t *testing.T) {
 			default:
 				t.Errorf("unexpected span %q", sp.Name())
 			}
-			if sp.Parent().SpanID() != parent.SpanID() || sp.SpanContext().TraceID() != parent.TraceID() {
+			if sp.Parent().SpanID() != wantParent || sp.SpanContext().TraceID() != parent.TraceID() {
 				t.Errorf("span %q is not a child of the caller's span", sp.Name())
 			}
 			if sp.SpanKind() != trace.SpanKindClient {
@@ -362,6 +375,67 @@ func TestTelemetryRedaction(t *testing.T) {
 		for _, f := range forbidden {
 			if strings.Contains(out.String(), f) {
 				t.Fatalf("telemetry holds a key, wrapped key or plaintext (%q):\n%s", f, out.String())
+			}
+		}
+	})
+}
+
+// TestSpansKeyOperations: rotate, destroy-version, rewrap and shred each
+// record one span for their transaction and one for every key table
+// query inside it (the audit trail's included) and its commit, all in
+// the caller's trace, the transaction's span a child of the caller's.
+func TestSpansKeyOperations(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, tdb *testDB) {
+		kmsA, kmsB := newInsecureTestKMS(t), newInsecureTestKMS(t)
+		o := newOtelSink(t)
+		s := newTestStore(t, tdb, tdb.db, kmsA.keeper(testKEK), o.opts()...)
+		if _, err := s.Active(ctxb, "acme"); err != nil {
+			t.Fatal(err)
+		}
+		audit := []string{"audit_lock", "audit_head", "audit_insert", "commit"}
+		for _, tc := range []struct {
+			tx      string
+			queries []string
+			run     func(ctx context.Context) error
+		}{
+			{"rotate", append([]string{"lock_tenant", "summary", "retire_active", "insert_rotated"}, audit...),
+				func(ctx context.Context) error { _, err := s.Rotate(ctx, "acme"); return err }},
+			{"destroy_version", append([]string{"lock_tenant", "tenant_rows", "select_key", "destroy_one"}, audit...),
+				func(ctx context.Context) error { return s.DestroyVersion(ctx, "acme", 1) }},
+			{"rewrap", append([]string{"rewrap_swap"}, audit...),
+				func(ctx context.Context) error { _, err := s.Rewrap(ctx, kmsB.keeper(testKEK2)); return err }},
+			{"shred", append([]string{"destroy_all"}, audit...),
+				func(ctx context.Context) error { return s.Shred(ctx, "acme") }},
+		} {
+			o.spans.Reset()
+			ctx, caller := o.tp.Tracer("app").Start(ctxb, "admin request")
+			if err := tc.run(ctx); err != nil {
+				t.Fatalf("%s: %v", tc.tx, err)
+			}
+			caller.End()
+			var txSpan trace.SpanContext
+			for _, sp := range o.spans.Ended() {
+				if sp.SpanContext().TraceID() != caller.SpanContext().TraceID() {
+					t.Errorf("%s: span %q is outside the caller's trace", tc.tx, sp.Name())
+				}
+				if sp.Name() == "colcrypt.keystore.query."+tc.tx {
+					txSpan = sp.SpanContext()
+					if sp.Parent().SpanID() != caller.SpanContext().SpanID() {
+						t.Errorf("%s: the transaction's span is not a child of the caller's", tc.tx)
+					}
+				}
+			}
+			if !txSpan.IsValid() {
+				t.Fatalf("%s: no span for the transaction", tc.tx)
+			}
+			var got []string
+			for _, sp := range o.spans.Ended() {
+				if sp.Parent().SpanID() == txSpan.SpanID() {
+					got = append(got, strings.TrimPrefix(sp.Name(), "colcrypt.keystore.query."))
+				}
+			}
+			if !slices.Equal(got, tc.queries) {
+				t.Errorf("%s: query spans in the transaction = %v, want %v", tc.tx, got, tc.queries)
 			}
 		}
 	})

@@ -72,7 +72,7 @@ type Job struct {
 	// tag or sqltypes.WithTag("bind") does, so the application must read the
 	// column bound to the same field. Postgres reads a column that is not
 	// text or bytea (uuid, integer) in its text form, MySQL and SQLite
-	// integers in decimal: the forms field.RowKey gives a Go UUID or
+	// integers in decimal: the forms a bound Go UUID or
 	// integer field. A row whose key is NULL or empty fails and is left
 	// as it is.
 	BindColumn string `json:"bind_column,omitempty"`

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"time"
 
-	"github.com/colcrypt/colcrypt/field"
+	"github.com/colcrypt/colcrypt/internal/fieldcore"
 )
 
 // keyRef names a key a batch needs: a tenant's active key (version 0), or
@@ -15,7 +15,7 @@ type keyRef struct {
 	version uint32
 }
 
-// keyCache holds, per worker, a field.Handle per tenant of the job's
+// keyCache holds, per worker, a fieldcore.Handle per tenant of the job's
 // scope, and which key versions of it are loaded.
 //
 // No key-store call is made while a batch transaction is open: the key
@@ -30,8 +30,8 @@ type keyRef struct {
 // rather than per row, and seal a value and its blind index under one
 // key version even if a rotation lands meanwhile.
 type keyCache struct {
-	handles map[string]*field.Handle // by tenant
-	loaded  map[keyRef]error         // the keys loaded, and how that went
+	handles map[string]*fieldcore.Handle // by tenant
+	loaded  map[keyRef]error             // the keys loaded, and how that went
 	at      time.Time
 	noLoad  bool // a batch transaction is open
 	cold    map[keyRef]bool
@@ -89,7 +89,7 @@ func (w *worker) warm(ctx context.Context) {
 
 // key returns the handle of ref's tenant with ref's key loaded, or
 // errCold inside a batch transaction when it is not.
-func (w *worker) key(ctx context.Context, ref keyRef) (*field.Handle, error) {
+func (w *worker) key(ctx context.Context, ref keyRef) (*fieldcore.Handle, error) {
 	kc := &w.keys
 	if err, ok := kc.loaded[ref]; ok {
 		return kc.handles[ref.tenant], err
@@ -123,7 +123,7 @@ func (w *worker) load(ctx context.Context, ref keyRef) error {
 			return err
 		}
 		if kc.handles == nil {
-			kc.handles = map[string]*field.Handle{}
+			kc.handles = map[string]*fieldcore.Handle{}
 		}
 		kc.handles[ref.tenant] = h
 	}
@@ -141,7 +141,7 @@ func (w *worker) open(ctx context.Context, r *row, tenant string, value []byte) 
 	if err != nil {
 		return nil, err
 	}
-	v, err := field.ParseStored(w.p.scope(tenant), value)
+	v, err := fieldcore.ParseStored(w.p.scope(tenant), value)
 	if err != nil {
 		return nil, err
 	}

@@ -62,13 +62,14 @@ import (
 	"go.opentelemetry.io/otel/metric"
 
 	"github.com/colcrypt/colcrypt/field"
+	"github.com/colcrypt/colcrypt/internal/fieldcore"
 )
 
 // Migrator runs jobs against one database. It is safe for concurrent use.
 type Migrator struct {
 	db   *sql.DB
 	d    Dialect
-	enc  *field.Encryptor
+	enc  *fieldcore.Engine
 	ckpt string
 	// beatEvery and staleAfter: see WithHeartbeat.
 	beatEvery, staleAfter time.Duration
@@ -98,7 +99,7 @@ func New(db *sql.DB, d Dialect, enc *field.Encryptor, opts ...Option) (*Migrator
 			return nil, err
 		}
 	}
-	m := &Migrator{db: db, d: d, enc: enc, ckpt: DefaultCheckpointTable,
+	m := &Migrator{db: db, d: d, enc: (*fieldcore.Engine)(enc), ckpt: DefaultCheckpointTable,
 		beatEvery: DefaultHeartbeatInterval, staleAfter: DefaultStaleAfter}
 	for _, o := range opts {
 		o(m)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/colcrypt/colcrypt/codec"
 	"github.com/colcrypt/colcrypt/field"
+	"github.com/colcrypt/colcrypt/internal/fieldcore"
 	"github.com/colcrypt/colcrypt/keystore"
 )
 
@@ -218,7 +219,7 @@ func (w *worker) transform(ctx context.Context, r *row) (outcome, write, string,
 
 // seal encrypts pt for r with h's loaded active key, and computes the
 // blind index under the same key version.
-func (w *worker) seal(ctx context.Context, r *row, h *field.Handle, deterministic, armor bool, pt []byte) (outcome, write, string, error) {
+func (w *worker) seal(ctx context.Context, r *row, h *fieldcore.Handle, deterministic, armor bool, pt []byte) (outcome, write, string, error) {
 	mode := field.Randomized
 	if deterministic {
 		mode = field.Deterministic

@@ -53,6 +53,6 @@ function median(s,   x, m, i, j, t) {
 END {
 	for (n in names) {
 		a = median(vals[n SUBSEP "a"]); b = median(vals[n SUBSEP "b"])
-		printf "%-32s %10.3f %10.3f %8.3f\n", n, a, b, b / a
+		if (a > 0 && b > 0) printf "%-32s %10.3f %10.3f %8.3f\n", n, a, b, b / a
 	}
 }' "$dir/raw" | sort

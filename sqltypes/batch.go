@@ -9,6 +9,7 @@ import (
 
 	"github.com/colcrypt/colcrypt/codec"
 	"github.com/colcrypt/colcrypt/field"
+	"github.com/colcrypt/colcrypt/internal/fieldcore"
 )
 
 // The bulk paths, SealBatch and ParallelSeal, look the tenant's key up
@@ -86,10 +87,10 @@ func (c *Column[T]) SealBatch(ctx context.Context, tenant string, vs []T) ([][]b
 	return out, nil
 }
 
-// activeHandle is a field.Handle of the column for tenant whose active
+// activeHandle is a fieldcore.Handle of the column for tenant whose active
 // key is looked up already: what field.Encryptor.Seal would use, held for
 // a batch.
-func (c *Column[T]) activeHandle(ctx context.Context, tenant string) (*field.Handle, error) {
+func (c *Column[T]) activeHandle(ctx context.Context, tenant string) (*fieldcore.Handle, error) {
 	h, err := c.enc.Handle(ctx, field.Scope{Tenant: tenant, Table: c.table, Column: c.column})
 	if err == nil {
 		_, err = h.KeyVersion(ctx)
@@ -102,7 +103,7 @@ func (c *Column[T]) activeHandle(ctx context.Context, tenant string) (*field.Han
 
 // sealChunk seals vs into out, whose slices share one buffer. base is the
 // index of vs[0] in the caller's slice, for errors.
-func (c *Column[T]) sealChunk(ctx context.Context, h *field.Handle, vs []T, out [][]byte, base int) error {
+func (c *Column[T]) sealChunk(ctx context.Context, h *fieldcore.Handle, vs []T, out [][]byte, base int) error {
 	version, err := h.KeyVersion(ctx)
 	if err != nil {
 		return c.errorf("seal", err)
@@ -183,7 +184,7 @@ const arenaSize = 32 << 10
 // shares between its values: the handles per column and tenant, and the
 // arena the values are written into.
 type batchState struct {
-	handles map[handleKey]*field.Handle
+	handles map[handleKey]*fieldcore.Handle
 	arena   []byte
 	scratch []byte
 }
@@ -195,7 +196,7 @@ type handleKey struct {
 
 // appendSealed appends the stored form of pt to dst: the binary value, or
 // its armor, built in *scratch. h belongs to the calling goroutine.
-func (c *Column[T]) appendSealed(ctx context.Context, dst []byte, h *field.Handle, pt []byte, scratch *[]byte) ([]byte, error) {
+func (c *Column[T]) appendSealed(ctx context.Context, dst []byte, h *fieldcore.Handle, pt []byte, scratch *[]byte) ([]byte, error) {
 	if !c.armor {
 		return c.sealWith(ctx, h, dst, pt)
 	}
@@ -207,7 +208,7 @@ func (c *Column[T]) appendSealed(ctx context.Context, dst []byte, h *field.Handl
 	return codec.Armor(dst, bin), nil
 }
 
-func (c *Column[T]) sealWith(ctx context.Context, h *field.Handle, dst, pt []byte) ([]byte, error) {
+func (c *Column[T]) sealWith(ctx context.Context, h *fieldcore.Handle, dst, pt []byte) ([]byte, error) {
 	if c.bindRow {
 		return c.sealRowWith(ctx, h, dst, pt)
 	}

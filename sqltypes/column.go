@@ -11,13 +11,14 @@ import (
 	"github.com/colcrypt/colcrypt/codec"
 	"github.com/colcrypt/colcrypt/field"
 	"github.com/colcrypt/colcrypt/internal/sqlnull"
+	"github.com/colcrypt/colcrypt/internal/fieldcore"
 )
 
 // Column is one encrypted column of values of Go type T. It is immutable
 // and safe for concurrent use; an application creates it once, beside its
 // queries.
 type Column[T any] struct {
-	enc    *field.Encryptor
+	enc    *fieldcore.Engine
 	table  string
 	column string
 	config
@@ -91,7 +92,7 @@ func WithTag(tag string) Option {
 	}
 }
 
-// parseTag is field.ParseTag with bind allowed without a field name: a
+// parseTag is fieldcore.ParseTag with bind allowed without a field name: a
 // Column's row key comes from Column.Row, not from a struct field.
 func parseTag(tag string) (spec field.Spec, bind bool, err error) {
 	items := strings.Split(tag, ",")
@@ -106,7 +107,7 @@ func parseTag(tag string) (spec field.Spec, bind bool, err error) {
 		}
 		kept = append(kept, item)
 	}
-	if spec, err = field.ParseTag("Column", strings.Join(kept, ",")); err != nil {
+	if spec, err = fieldcore.ParseTag("Column", strings.Join(kept, ",")); err != nil {
 		return field.Spec{}, false, err
 	}
 	if spec.Tenant {
@@ -135,10 +136,10 @@ func NewColumn[T any](enc *field.Encryptor, table, column string, opts ...Option
 	if table == "" || column == "" {
 		panic("sqltypes: NewColumn needs a table and a column name")
 	}
-	if err := field.CheckEncryptable(table+"."+column, nullInner(typ)); err != nil {
+	if err := fieldcore.CheckEncryptable(table+"."+column, nullInner(typ)); err != nil {
 		panic(fmt.Sprintf("sqltypes: NewColumn[%v]: %v", typ, err))
 	}
-	c := &Column[T]{enc: enc, table: table, column: column, typ: typ, null: sqlnull.Is(typ)}
+	c := &Column[T]{enc: (*fieldcore.Engine)(enc), table: table, column: column, typ: typ, null: sqlnull.Is(typ)}
 	for _, o := range opts {
 		o(&c.config)
 	}
@@ -217,7 +218,7 @@ func (c *Column[T]) encode(v T) ([]byte, bool, error) {
 	return pt, ok, nil
 }
 
-// encode is field.EncodePlaintext with the common types taken without
+// encode is fieldcore.EncodePlaintext with the common types taken without
 // reflection or a copy; the bytes are the same. The result must only be
 // read: it may alias v.
 func encode[T any](v T) ([]byte, bool, error) {
@@ -237,7 +238,7 @@ func encode[T any](v T) ([]byte, bool, error) {
 		}
 		return stringBytes(*x), true, nil
 	}
-	return field.EncodePlaintext(v)
+	return fieldcore.EncodePlaintext(v)
 }
 
 // stringBytes returns the bytes of s without a copy; they must not be

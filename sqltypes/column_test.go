@@ -13,6 +13,7 @@ import (
 
 	"github.com/colcrypt/colcrypt/codec"
 	"github.com/colcrypt/colcrypt/field"
+	"github.com/colcrypt/colcrypt/internal/fieldcore"
 	"github.com/colcrypt/colcrypt/keystore"
 	"github.com/colcrypt/colcrypt/sqltypes"
 	"github.com/colcrypt/colcrypt/testhelpers"
@@ -203,9 +204,9 @@ func TestAllowPlaintext(t *testing.T) {
 
 	t.Run("strict refuses plaintext", func(t *testing.T) {
 		_, err := read(strict, 1)
-		var ne *field.NotEncryptedError
+		var ne *fieldcore.NotEncryptedError
 		if !errors.Is(err, field.ErrNotEncrypted) || !errors.As(err, &ne) || ne.Table != "p" || ne.Column != "s" {
-			t.Fatalf("Scan(plaintext) err = %v, want a *field.NotEncryptedError for p.s", err)
+			t.Fatalf("Scan(plaintext) err = %v, want a *fieldcore.NotEncryptedError for p.s", err)
 		}
 		if strings.Contains(err.Error(), "plain old value") {
 			t.Errorf("err = %q, carries the plaintext", err)

@@ -3,7 +3,7 @@ package sqltypes
 import (
 	"runtime"
 
-	"github.com/colcrypt/colcrypt/field"
+	"github.com/colcrypt/colcrypt/internal/fieldcore"
 )
 
 // CopyFromSource is pgx's CopyFromSource (pgx.CopyFromSource), declared
@@ -171,7 +171,7 @@ func (p *parallelSource) readBatch() *sealBatch {
 
 func (b *sealBatch) seal() {
 	defer close(b.ready)
-	state := &batchState{handles: map[handleKey]*field.Handle{}}
+	state := &batchState{handles: map[handleKey]*fieldcore.Handle{}}
 	for i, row := range b.rows {
 		for _, v := range row {
 			if s, ok := v.(sealer); ok {

@@ -25,8 +25,9 @@
 //
 // # Value types
 //
-// T is any type [field.EncodePlaintext] encodes: string, []byte, the
-// integer and float types, bool, time.Time, and any JSON-marshalable type.
+// T is any type of field's plaintext encoding (package field, "Plaintext
+// encoding"): string, []byte, the integer and float types, bool,
+// time.Time, and any JSON-marshalable type.
 // Every integration of colcrypt shares that encoding, so a value written
 // here reads back through gormplugin and migrate, and the reverse.
 //

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/colcrypt/colcrypt/field"
+	"github.com/colcrypt/colcrypt/internal/fieldcore"
 	"github.com/colcrypt/colcrypt/sqltypes"
 )
 
@@ -30,7 +31,7 @@ func storesValue(t *testing.T, v any) bool {
 		}
 		return dv != nil
 	}
-	_, ok, err := field.EncodePlaintext(v)
+	_, ok, err := fieldcore.EncodePlaintext(v)
 	if err != nil {
 		t.Fatalf("EncodePlaintext(%T) = %v", v, err)
 	}

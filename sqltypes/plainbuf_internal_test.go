@@ -39,8 +39,8 @@ func TestPutPlainBufClears(t *testing.T) {
 // TestHeldBufferClears checks that a reused Scanner's own plaintext
 // buffer is cleared after every value, as the pool's are.
 func TestHeldBufferClears(t *testing.T) {
-	keys := fieldtest.NewKeys()
-	if err := keys.Add("acme", 1, bytes.Repeat([]byte{7}, 32)); err != nil {
+	keys, err := fieldtest.NewKeys(fieldtest.Key{Tenant: "acme", Version: 1, DEK: bytes.Repeat([]byte{7}, 32)})
+	if err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()

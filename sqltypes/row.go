@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 
-	"github.com/colcrypt/colcrypt/field"
+	"github.com/colcrypt/colcrypt/internal/fieldcore"
 )
 
 // Row binding (see field's package doc and docs/TAGGING.md): a column
@@ -23,7 +23,7 @@ import (
 var errBatchBound = errors.New("sqltypes: SealBatch cannot seal a bound column: seal each row with Row(key).Seal, or use ParallelSeal with Row(key).Value")
 
 // Row returns the column for the row whose key is key (see
-// [field.RowKey]: a string, []byte, 16-byte UUID or integer). key may be a
+// [fieldcore.RowKey]: a string, []byte, 16-byte UUID or integer). key may be a
 // pointer, read when the value is sealed or scanned: pass the address the
 // row's key column is scanned into, listed before this column in the
 // SELECT. An empty or zero key fails with [field.ErrNoRowKey].
@@ -41,9 +41,9 @@ func (c *Column[T]) Row(key any) *Column[T] {
 
 // rowKey returns the row key the column's values are bound to.
 func (c *Column[T]) rowKey() (string, error) {
-	key, err := field.RowKey(c.row)
+	key, err := fieldcore.RowKey(c.row)
 	if err != nil {
-		return "", &field.RowKeyError{Table: c.table, Column: c.column, Err: err}
+		return "", &fieldcore.RowKeyError{Table: c.table, Column: c.column, Err: err}
 	}
 	return key, nil
 }
@@ -51,7 +51,7 @@ func (c *Column[T]) rowKey() (string, error) {
 // seal is field.Encryptor's seal, bound to the row if the column is.
 func (c *Column[T]) seal(ctx context.Context, tenant string, pt []byte) ([]byte, error) {
 	if !c.bindRow {
-		return c.enc.SealMode(ctx, c.scope(tenant), c.mode, pt)
+		return c.enc.Seal(ctx, c.scope(tenant), c.mode, pt)
 	}
 	key, err := c.rowKey()
 	if err != nil {
@@ -73,7 +73,7 @@ func (c *Column[T]) open(ctx context.Context, tenant string, dst, stored []byte)
 }
 
 // sealRowWith is sealWith for a bound column.
-func (c *Column[T]) sealRowWith(ctx context.Context, h *field.Handle, dst, pt []byte) ([]byte, error) {
+func (c *Column[T]) sealRowWith(ctx context.Context, h *fieldcore.Handle, dst, pt []byte) ([]byte, error) {
 	key, err := c.rowKey()
 	if err != nil {
 		return nil, err

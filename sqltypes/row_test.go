@@ -11,6 +11,7 @@ import (
 
 	"github.com/colcrypt/colcrypt/codec"
 	"github.com/colcrypt/colcrypt/field"
+	"github.com/colcrypt/colcrypt/internal/fieldcore"
 	"github.com/colcrypt/colcrypt/sqltypes"
 )
 
@@ -99,9 +100,9 @@ func TestRowBinding(t *testing.T) {
 				"empty key": ssn.Row("").Value(ctx, "acme", "x"),
 			} {
 				err := b.exec(ctx, insert, "r3", "acme", v, nil, nil)
-				var rke *field.RowKeyError
+				var rke *fieldcore.RowKeyError
 				if !errors.Is(err, field.ErrNoRowKey) || !errors.As(err, &rke) {
-					t.Errorf("INSERT with %s err = %v, want a *field.RowKeyError matching ErrNoRowKey", name, err)
+					t.Errorf("INSERT with %s err = %v, want a *fieldcore.RowKeyError matching ErrNoRowKey", name, err)
 				}
 			}
 			var count int

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/colcrypt/colcrypt/field"
+	"github.com/colcrypt/colcrypt/internal/fieldcore"
 )
 
 // Scan returns a sql.Scanner that opens the column's value with the
@@ -22,7 +23,7 @@ import (
 //
 // Build the Scanner once per query and pass it to every rows.Scan: from
 // its second value on it keeps the column's keys for its tenant (a
-// field.Handle) and a plaintext buffer, so a row costs no tenant
+// fieldcore.Handle) and a plaintext buffer, so a row costs no tenant
 // resolution or key-store lookup. It keeps them for as long as it lives,
 // with the Handle's rules (a key destroyed meanwhile fails as the key
 // store says), and is for one goroutine, like the destination it writes.
@@ -62,14 +63,14 @@ type scanner[T any] struct {
 var scannedOnce = new(heldColumn)
 
 // heldColumn is what a Scanner reused across rows keeps from one row to
-// the next: a field.Handle for the column and the tenant it first read
+// the next: a fieldcore.Handle for the column and the tenant it first read
 // twice, so that each value skips the tenant resolution and the key
 // store's cipher lookup (one lookup per key version for the whole loop,
 // as a GORM statement makes), and a buffer of its own for the plaintext
 // it decodes, cleared after every value as the pool's buffers are.
 type heldColumn struct {
 	tenant string // the row tenant h was made for, before resolution
-	h      *field.Handle
+	h      *fieldcore.Handle
 	buf    []byte
 }
 
@@ -167,9 +168,9 @@ func (c *Column[T]) scanInto(ctx context.Context, tenant string, held *heldColum
 		// What a driver returns for a numeric, boolean or time column:
 		// never a colcrypt value, but plaintext in a column being migrated.
 		if !c.allowPlaintext {
-			return c.errorf("open", &field.NotEncryptedError{Table: c.table, Column: c.column})
+			return c.errorf("open", &fieldcore.NotEncryptedError{Table: c.table, Column: c.column})
 		}
-		pt, _, err := field.EncodePlaintext(x)
+		pt, _, err := fieldcore.EncodePlaintext(x)
 		if err != nil {
 			return c.errorf("open", err)
 		}
@@ -312,7 +313,7 @@ func (c *Column[T]) decode(pt []byte, dst *T) error {
 		return c.decodeNull(pt, dst)
 	}
 	var fresh T
-	if err := field.DecodePlaintext(pt, &fresh); err != nil {
+	if err := fieldcore.DecodePlaintext(pt, &fresh); err != nil {
 		return c.errorf("open", &typeError{ErrDecode, c.typ})
 	}
 	*dst = fresh

@@ -189,6 +189,9 @@ func (c *cli) openWith(ctx context.Context, kmsURL string, older []string, opts 
 		seen[o.URI()] = true
 	}
 	sopts := []keystore.Option{keystore.WithTable(c.keyTable), keystore.WithDialect(k.kd), keystore.WithMasterKeys(k.older...)}
+	if l := c.logger(); l != nil {
+		sopts = append(sopts, keystore.WithLogger(l))
+	}
 	if k.store, err = keystore.New(k.db, kek, sopts...); err != nil {
 		k.Close()
 		return nil, err

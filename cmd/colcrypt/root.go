@@ -39,6 +39,7 @@ type cli struct {
 	checkpointTable string
 	noProgress      bool
 	actor           string // --actor: who the audit trail records
+	logLevel        string // --log-level: the key store's records on stderr
 
 	stopSig atomic.Pointer[os.Signal]    // the signal that asked to stop
 	view    atomic.Pointer[progressView] // the progress shown, for the signal handler
@@ -131,6 +132,9 @@ Check a deployment end to end with colcrypt doctor.`,
 			default:
 				return usageErr("--output must be text or json, not %q", c.output)
 			}
+			if _, ok := logLevels[c.logLevel]; !ok && c.logLevel != "off" {
+				return usageErr("--log-level must be off, debug, info, warn or error, not %q", c.logLevel)
+			}
 			cmd.SetContext(keystore.WithActor(cmd.Context(), c.actorName()))
 			return nil
 		},
@@ -140,6 +144,7 @@ Check a deployment end to end with colcrypt doctor.`,
 	pf.StringVarP(&c.output, "output", "o", "text", "output format: text or json")
 	pf.StringVar(&c.keyTable, "key-table", keystore.DefaultTable, "name of the key table")
 	pf.StringVar(&c.checkpointTable, "checkpoint-table", migrate.DefaultCheckpointTable, "name of the migration checkpoint table")
+	pf.StringVar(&c.logLevel, "log-level", "off", "key store log records on stderr: off, debug, info, warn or error")
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 		return usageErr("%s", withFlagSuggestion(cmd, err))
 	})

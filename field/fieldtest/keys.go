@@ -15,13 +15,42 @@ import (
 	"sync"
 
 	"github.com/colcrypt/colcrypt/codec"
+	"github.com/colcrypt/colcrypt/field"
 	"github.com/colcrypt/colcrypt/internal/cipher"
 	"github.com/colcrypt/colcrypt/keystore"
 )
 
-// Keys is a field.Keys over raw data keys added with Add. The highest
-// version of a tenant is its active one. It is safe for concurrent use.
-type Keys struct {
+// Key is one raw data key of a tenant: cipher.DEKSize bytes, under a
+// version of at least 1.
+type Key struct {
+	Tenant  string
+	Version uint32
+	DEK     []byte
+}
+
+// NewKeys returns a field.Keys over keys (copied). The highest version of
+// a tenant is its active one, and a tenant without keys gets none (it is
+// keystore.ErrKeyNotFound): the fake creates no key. A key of the wrong
+// size, or version 0, is an error. The result is safe for concurrent use
+// and prints as "fieldtest.Keys[redacted]".
+func NewKeys(keys ...Key) (field.Keys, error) {
+	k := &fakeKeys{keys: map[string]map[uint32][]byte{}, ciphers: map[cipherKey]*cipher.Cipher{}}
+	for _, key := range keys {
+		if len(key.DEK) != cipher.DEKSize {
+			return nil, fmt.Errorf("fieldtest: data key must be %d bytes, got %d", cipher.DEKSize, len(key.DEK))
+		}
+		if key.Version == 0 {
+			return nil, fmt.Errorf("fieldtest: key version must be at least 1")
+		}
+		if k.keys[key.Tenant] == nil {
+			k.keys[key.Tenant] = map[uint32][]byte{}
+		}
+		k.keys[key.Tenant][key.Version] = append([]byte(nil), key.DEK...)
+	}
+	return k, nil
+}
+
+type fakeKeys struct {
 	mu      sync.Mutex
 	keys    map[string]map[uint32][]byte // tenant → version → data key
 	ciphers map[cipherKey]*cipher.Cipher
@@ -32,33 +61,8 @@ type cipherKey struct {
 	version               uint32
 }
 
-// NewKeys returns a Keys without keys.
-func NewKeys() *Keys {
-	return &Keys{keys: map[string]map[uint32][]byte{}, ciphers: map[cipherKey]*cipher.Cipher{}}
-}
-
-// Add gives tenant the data key dek (cipher.DEKSize bytes, copied) as
-// version. A wrong size or version 0 is an error and adds nothing.
-func (k *Keys) Add(tenant string, version uint32, dek []byte) error {
-	if len(dek) != cipher.DEKSize {
-		return fmt.Errorf("fieldtest: data key must be %d bytes, got %d", cipher.DEKSize, len(dek))
-	}
-	if version == 0 {
-		return fmt.Errorf("fieldtest: key version must be at least 1")
-	}
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if k.keys[tenant] == nil {
-		k.keys[tenant] = map[uint32][]byte{}
-	}
-	k.keys[tenant][version] = append([]byte(nil), dek...)
-	return nil
-}
-
-// ActiveCipher implements field.Keys: the cipher of the tenant's highest
-// version. A tenant without keys is keystore.ErrKeyNotFound (the fake
-// creates none).
-func (k *Keys) ActiveCipher(ctx context.Context, tenant, table, column string) (*cipher.Cipher, error) {
+// ActiveCipher is the cipher of the tenant's highest version.
+func (k *fakeKeys) ActiveCipher(ctx context.Context, tenant, table, column string) (*cipher.Cipher, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	vs := k.versions(tenant)
@@ -68,15 +72,14 @@ func (k *Keys) ActiveCipher(ctx context.Context, tenant, table, column string) (
 	return k.cipher(tenant, vs[0], table, column)
 }
 
-// Cipher implements field.Keys.
-func (k *Keys) Cipher(ctx context.Context, tenant string, version uint32, table, column string) (*cipher.Cipher, error) {
+func (k *fakeKeys) Cipher(ctx context.Context, tenant string, version uint32, table, column string) (*cipher.Cipher, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	return k.cipher(tenant, version, table, column)
 }
 
-// LiveCiphers implements field.Keys: every version, newest first.
-func (k *Keys) LiveCiphers(ctx context.Context, tenant, table, column string) ([]*cipher.Cipher, error) {
+// LiveCiphers is every version, newest first.
+func (k *fakeKeys) LiveCiphers(ctx context.Context, tenant, table, column string) ([]*cipher.Cipher, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	var out []*cipher.Cipher
@@ -91,7 +94,7 @@ func (k *Keys) LiveCiphers(ctx context.Context, tenant, table, column string) ([
 }
 
 // versions returns the tenant's versions, newest first; k.mu is held.
-func (k *Keys) versions(tenant string) []uint32 {
+func (k *fakeKeys) versions(tenant string) []uint32 {
 	vs := make([]uint32, 0, len(k.keys[tenant]))
 	for v := range k.keys[tenant] {
 		vs = append(vs, v)
@@ -102,7 +105,7 @@ func (k *Keys) versions(tenant string) []uint32 {
 
 // cipher derives, once, the cipher of (tenant, version, table, column);
 // k.mu is held.
-func (k *Keys) cipher(tenant string, version uint32, table, column string) (*cipher.Cipher, error) {
+func (k *fakeKeys) cipher(tenant string, version uint32, table, column string) (*cipher.Cipher, error) {
 	ck := cipherKey{tenant, table, column, version}
 	if c, ok := k.ciphers[ck]; ok {
 		return c, nil
@@ -120,7 +123,7 @@ func (k *Keys) cipher(tenant string, version uint32, table, column string) (*cip
 }
 
 // String keeps the data keys out of fmt output.
-func (k *Keys) String() string { return "fieldtest.Keys[redacted]" }
+func (k *fakeKeys) String() string { return "fieldtest.Keys[redacted]" }
 
 // GoString is String, for %#v.
-func (k *Keys) GoString() string { return k.String() }
+func (k *fakeKeys) GoString() string { return k.String() }

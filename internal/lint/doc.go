@@ -3,10 +3,10 @@
 // enforce and a review would miss. It has no code of its own.
 //
 // TestIntegrationsUseHandles: gormplugin, sqltypes and migrate seal and
-// open only through field.Handle and field.Encryptor. None of them
-// imports internal/cipher (the Cipher and Nonces types, NewCipher), or
-// calls the methods that hand a cipher out or use one
-// (Encryptor.ActiveCipher, Encryptor.VersionCipher, Cipher.SealNonces,
-// ...), so a rule about keys — zeroing, destruction, a new
-// key version, row binding — is taught to field alone.
+// open only through the column handle (fieldcore.Handle) and the engine
+// behind field.Encryptor. None of them names codec's Cipher or Nonces
+// types, builds one, or calls the methods that hand them out
+// (ActiveCipher, VersionCipher, Cipher.SealNonces), so a rule about keys
+// — zeroing, destruction, a new key version, row binding — is taught to
+// internal/fieldcore alone.
 package lint

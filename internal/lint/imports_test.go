@@ -40,7 +40,7 @@ func TestIntegrationsUseHandles(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, f := range found {
-			t.Errorf("%s: %s reaches past field.Handle", pkg, f)
+			t.Errorf("%s: %s reaches past the column handle", pkg, f)
 		}
 	}
 }

@@ -24,7 +24,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/colcrypt/colcrypt/field"
+	"github.com/colcrypt/colcrypt/internal/fieldcore"
 )
 
 // Is reports whether t, or what a chain of pointers t leads to, is one
@@ -95,7 +95,7 @@ func Encode(v any) (pt []byte, ok, handled bool, err error) {
 	if !rv.Field(1).Bool() {
 		return nil, false, true, nil
 	}
-	pt, ok, err = field.EncodePlaintext(rv.Field(0).Interface())
+	pt, ok, err = fieldcore.EncodePlaintext(rv.Field(0).Interface())
 	return pt, ok, true, err
 }
 
@@ -124,7 +124,7 @@ func Decode(pt []byte, rv reflect.Value) (handled bool, err error) {
 		rv.Set(fresh)
 		return true, nil
 	}
-	if field.DecodePlaintextValue(pt, fresh.Field(0)) != nil {
+	if fieldcore.DecodePlaintextValue(pt, fresh.Field(0)) != nil {
 		return true, errDecode
 	}
 	fresh.Field(1).SetBool(true)

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/colcrypt/colcrypt/field"
+	"github.com/colcrypt/colcrypt/internal/fieldcore"
 )
 
 // NullString has the shape of sql.NullString outside database/sql: it is
@@ -59,7 +59,7 @@ func TestEncodeLikeBare(t *testing.T) {
 		{&sql.NullString{String: "p", Valid: true}, "p"},
 	} {
 		pt, ok, handled, err := Encode(c.null)
-		want, _, werr := field.EncodePlaintext(c.bare)
+		want, _, werr := fieldcore.EncodePlaintext(c.bare)
 		if !handled || !ok || err != nil || werr != nil || !bytes.Equal(pt, want) {
 			t.Errorf("Encode(%#v) = %q, %v, %v, %v; want %q (the bare %T's)", c.null, pt, ok, handled, err, want, c.bare)
 			continue

@@ -1,4 +1,4 @@
-package field
+package fieldcore
 
 import (
 	"errors"
@@ -52,7 +52,7 @@ func TestParseTagNormalizes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := spec.BlindIndex.Normalize("  Ann@Example.COM "); got != "ann@example.com" {
+	if got := spec.BlindIndex.normalizeText("  Ann@Example.COM "); got != "ann@example.com" {
 		t.Errorf("Normalize = %q, want %q", got, "ann@example.com")
 	}
 }

@@ -1,4 +1,4 @@
-package field
+package fieldcore
 
 import (
 	"context"
@@ -44,8 +44,8 @@ func NewBlindIndex(column string, length int, normalizers ...string) (*BlindInde
 	return &BlindIndex{Column: column, Length: length, Normalizers: normalizers, normalize: normalize.Chain(ns...)}, nil
 }
 
-// Normalize applies the index's normalizers.
-func (b *BlindIndex) Normalize(s string) string {
+// normalizeText applies the index's normalizers.
+func (b *BlindIndex) normalizeText(s string) string {
 	if b.normalize == nil {
 		return s
 	}
@@ -55,20 +55,20 @@ func (b *BlindIndex) Normalize(s string) string {
 // BlindIndex computes the blind index of plaintext for the encrypted
 // column s under the tenant's active key: the value to store beside a
 // newly sealed value.
-func (e *Encryptor) BlindIndex(ctx context.Context, s Scope, b *BlindIndex, plaintext []byte) ([]byte, error) {
-	c, err := e.activeCipher(ctx, s)
+func (e *Engine) BlindIndex(ctx context.Context, s Scope, b *BlindIndex, plaintext []byte) ([]byte, error) {
+	c, _, err := e.activeCipher(ctx, s)
 	if err != nil {
 		return nil, err
 	}
-	return c.BlindIndex(nil, []byte(b.Normalize(string(plaintext))), b.Length)
+	return c.BlindIndex(nil, []byte(b.normalizeText(string(plaintext))), b.Length)
 }
 
 // BlindIndexCandidates returns the blind index of plaintext under every
 // live key version of the tenant, newest first: a row written before the
 // last rotation carries the index of its own version, so an equality
 // query must match any of them (WHERE bidx IN (...)).
-func (e *Encryptor) BlindIndexCandidates(ctx context.Context, s Scope, b *BlindIndex, plaintext []byte) ([][]byte, error) {
-	norm := []byte(b.Normalize(string(plaintext)))
+func (e *Engine) BlindIndexCandidates(ctx context.Context, s Scope, b *BlindIndex, plaintext []byte) ([][]byte, error) {
+	norm := []byte(b.normalizeText(string(plaintext)))
 	return e.eachLiveCipher(ctx, s, func(c *cipher.Cipher) ([]byte, error) {
 		return c.BlindIndex(nil, norm, b.Length)
 	})
@@ -77,20 +77,20 @@ func (e *Encryptor) BlindIndexCandidates(ctx context.Context, s Scope, b *BlindI
 // DeterministicCandidates returns the deterministic value of plaintext
 // under every live key version of the tenant, newest first, for an
 // equality query on a deterministic column (WHERE col IN (...)).
-func (e *Encryptor) DeterministicCandidates(ctx context.Context, s Scope, plaintext []byte) ([][]byte, error) {
+func (e *Engine) DeterministicCandidates(ctx context.Context, s Scope, plaintext []byte) ([][]byte, error) {
 	return e.eachLiveCipher(ctx, s, func(c *cipher.Cipher) ([]byte, error) {
 		return c.SealDeterministic(nil, plaintext)
 	})
 }
 
-func (e *Encryptor) eachLiveCipher(ctx context.Context, s Scope, f func(*cipher.Cipher) ([]byte, error)) ([][]byte, error) {
+func (e *Engine) eachLiveCipher(ctx context.Context, s Scope, f func(*cipher.Cipher) ([]byte, error)) ([][]byte, error) {
 	tenant, err := e.ResolveTenant(ctx, s.Tenant)
 	if err != nil {
 		return nil, err
 	}
 	// Creating the tenant's first key here would be harmless, but a lookup
 	// of an unknown tenant should not write; LiveCiphers returns none then.
-	ciphers, err := e.keys.LiveCiphers(ctx, tenant, s.Table, s.Column)
+	ciphers, err := e.s.keys.LiveCiphers(ctx, tenant, s.Table, s.Column)
 	if err != nil {
 		return nil, fmt.Errorf("field: %s.%s: %w", s.Table, s.Column, err)
 	}

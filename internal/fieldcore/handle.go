@@ -1,4 +1,4 @@
-package field
+package fieldcore
 
 import (
 	"context"
@@ -13,7 +13,7 @@ import (
 // source once per key version instead of once per value, and never
 // touches a codec cipher or nonce itself.
 //
-// The rules about keys live here and in the Encryptor, nowhere else:
+// The rules about keys live here and in the Engine, nowhere else:
 //   - a cipher whose key was destroyed (shredded, or its store closed) is
 //     dropped and looked up again, so the handle reports the store's
 //     answer (keystore.ErrKeyDestroyed) rather than sealing with it;
@@ -25,19 +25,22 @@ import (
 //     buffer, read from crypto/rand, which is why a Handle is not safe
 //     for concurrent use: one goroutine holds it.
 type Handle struct {
-	enc    *Encryptor
+	enc    *Engine
 	scope  Scope // Tenant resolved
 	active *cipher.Cipher
 	// opened holds the ciphers the handle opened with, by version; a
 	// column's values are nearly all under one or two versions.
 	opened map[uint32]*cipher.Cipher
 	nonces cipher.Nonces
+	// counts is where the handle counts its seals and opens: nil until
+	// the first one, and always nil when the Engine has no meters.
+	counts *series
 }
 
 // Handle returns a Handle for s, its tenant resolved as Seal resolves it
 // (the row's, else the context's, else the fixed tenant). It looks up no
 // key: the first seal or open does.
-func (e *Encryptor) Handle(ctx context.Context, s Scope) (*Handle, error) {
+func (e *Engine) Handle(ctx context.Context, s Scope) (*Handle, error) {
 	tenant, err := e.ResolveTenant(ctx, s.Tenant)
 	if err != nil {
 		return nil, err
@@ -65,7 +68,7 @@ func (h *Handle) activeCipher(ctx context.Context) (*cipher.Cipher, error) {
 }
 
 // versionCipher returns the cipher that opens values under version, by
-// the Encryptor's rules (a version the tenant never had is codec.ErrAuth).
+// the Engine's rules (a version the tenant never had is codec.ErrAuth).
 func (h *Handle) versionCipher(ctx context.Context, version uint32) (*cipher.Cipher, error) {
 	if c := h.active; c != nil && c.Version() == version && !c.Destroyed() {
 		return c, nil
@@ -97,22 +100,37 @@ func (h *Handle) KeyVersion(ctx context.Context) (uint32, error) {
 
 // Seal appends to dst the stored value of plaintext under the tenant's
 // active key, in mode m. Randomized values take their nonces from the
-// handle's bulk buffer; the format is Encryptor.Seal's.
+// handle's bulk buffer; the format is Engine.Seal's.
 func (h *Handle) Seal(ctx context.Context, m Mode, dst, plaintext []byte) ([]byte, error) {
 	c, err := h.activeCipher(ctx)
+	if err == nil {
+		if m == Deterministic {
+			dst, err = c.SealDeterministic(dst, plaintext)
+		} else {
+			dst, err = c.SealNonces(dst, plaintext, &h.nonces)
+		}
+	}
+	if h.enc.s.meters != nil {
+		h.count(ctx, opSeal, err)
+	}
 	if err != nil {
 		return nil, err
 	}
-	if m == Deterministic {
-		return c.SealDeterministic(dst, plaintext)
-	}
-	return c.SealNonces(dst, plaintext, &h.nonces)
+	return dst, nil
 }
 
 // SealRow is Seal for a value of a bound column: row is the row key (see
 // [RowKey]). An empty row is a *RowKeyError matching ErrNoRowKey, and
 // nothing is sealed.
 func (h *Handle) SealRow(ctx context.Context, m Mode, row string, dst, plaintext []byte) ([]byte, error) {
+	out, err := h.sealRow(ctx, m, row, dst, plaintext)
+	if h.enc.s.meters != nil {
+		h.count(ctx, opSeal, err)
+	}
+	return out, err
+}
+
+func (h *Handle) sealRow(ctx context.Context, m Mode, row string, dst, plaintext []byte) ([]byte, error) {
 	if row == "" {
 		return nil, &RowKeyError{Table: h.scope.Table, Column: h.scope.Column, Err: ErrNoRowKey}
 	}
@@ -128,8 +146,16 @@ func (h *Handle) SealRow(ctx context.Context, m Mode, row string, dst, plaintext
 
 // Open appends to dst the plaintext of a stored value (binary or
 // armored) of the column, with whichever key version sealed it. Errors
-// are Encryptor.Open's.
+// are Engine.AppendOpen's.
 func (h *Handle) Open(ctx context.Context, dst, value []byte) ([]byte, error) {
+	out, err := h.open(ctx, dst, value)
+	if h.enc.s.meters != nil {
+		h.count(ctx, opOpen, err)
+	}
+	return out, err
+}
+
+func (h *Handle) open(ctx context.Context, dst, value []byte) ([]byte, error) {
 	if version, ok := gcmVersion(value); ok {
 		c, err := h.versionCipher(ctx, version)
 		if err != nil {
@@ -151,6 +177,14 @@ func (h *Handle) Open(ctx context.Context, dst, value []byte) ([]byte, error) {
 // OpenRow is Open for a value of a bound column sealed with the row key
 // row. An empty row is a *RowKeyError matching ErrNoRowKey.
 func (h *Handle) OpenRow(ctx context.Context, row string, dst, value []byte) ([]byte, error) {
+	out, err := h.openRow(ctx, row, dst, value)
+	if h.enc.s.meters != nil {
+		h.count(ctx, opOpen, err)
+	}
+	return out, err
+}
+
+func (h *Handle) openRow(ctx context.Context, row string, dst, value []byte) ([]byte, error) {
 	if row == "" {
 		return nil, &RowKeyError{Table: h.scope.Table, Column: h.scope.Column, Err: ErrNoRowKey}
 	}
@@ -172,7 +206,7 @@ func (h *Handle) BlindIndex(ctx context.Context, b *BlindIndex, plaintext []byte
 	if err != nil {
 		return nil, err
 	}
-	return c.BlindIndex(nil, []byte(b.Normalize(string(plaintext))), b.Length)
+	return c.BlindIndex(nil, []byte(b.normalizeText(string(plaintext))), b.Length)
 }
 
 // String describes the handle by its table and column only.
@@ -190,7 +224,19 @@ func (h *Handle) GoString() string { return h.String() }
 // its own ciphers for opening, since a Handle is not safe for concurrent
 // use.
 func (h *Handle) Fork() *Handle {
-	return &Handle{enc: h.enc, scope: h.scope, active: h.active}
+	return &Handle{enc: h.enc, scope: h.scope, active: h.active, counts: h.counts}
+}
+
+// count records one seal or open of the handle; the Engine has meters.
+func (h *Handle) count(ctx context.Context, op operation, err error) {
+	if err != nil {
+		h.enc.s.meters.failed(ctx, op, h.scope, err)
+		return
+	}
+	if h.counts == nil {
+		h.counts = h.enc.s.meters.series(h.scope)
+	}
+	h.counts.add(op)
 }
 
 // Load looks up, now, the cipher of the given key version (0: the
@@ -214,7 +260,7 @@ func (h *Handle) Load(ctx context.Context, version uint32) error {
 // dry run that must not write. A tenant without keys is
 // keystore.ErrKeyNotFound.
 func (h *Handle) LoadNewest(ctx context.Context) error {
-	live, err := h.enc.keys.LiveCiphers(ctx, h.scope.Tenant, h.scope.Table, h.scope.Column)
+	live, err := h.enc.s.keys.LiveCiphers(ctx, h.scope.Tenant, h.scope.Table, h.scope.Column)
 	if err != nil {
 		return err
 	}
@@ -233,5 +279,5 @@ func (h *Handle) BlindIndexVersion(ctx context.Context, version uint32, b *Blind
 	if err != nil {
 		return nil, err
 	}
-	return c.BlindIndex(nil, []byte(b.Normalize(string(plaintext))), b.Length)
+	return c.BlindIndex(nil, []byte(b.normalizeText(string(plaintext))), b.Length)
 }

@@ -1,4 +1,4 @@
-package field
+package fieldcore
 
 // Mode is how a column's values are encrypted.
 type Mode uint8

@@ -1,7 +1,6 @@
-package field
+package fieldcore
 
 import (
-	"context"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -157,45 +156,4 @@ func uuidString(u [16]byte) string {
 	b[23] = '-'
 	hex.Encode(b[24:], u[10:])
 	return string(b[:])
-}
-
-// SealRow is SealMode for a value of a bound column: row is the row key
-// (see [RowKey]) and joins the value's associated data, so the value
-// opens only with OpenRow and the same key. An empty row is a
-// *RowKeyError matching ErrNoRowKey; nothing is sealed.
-func (e *Encryptor) SealRow(ctx context.Context, s Scope, m Mode, row string, plaintext []byte) ([]byte, error) {
-	if row == "" {
-		return nil, &RowKeyError{Table: s.Table, Column: s.Column, Err: ErrNoRowKey}
-	}
-	c, err := e.activeCipher(ctx, s)
-	if err != nil {
-		return nil, err
-	}
-	if m == Deterministic {
-		return c.SealDeterministicRow(nil, plaintext, row)
-	}
-	return c.SealRow(nil, plaintext, row)
-}
-
-// OpenRow is Open for a value of a bound column, sealed with the row key
-// row. Errors are Open's; a value sealed for another row, or unbound, is
-// codec.ErrAuth like every other value that does not authenticate. An
-// empty row is a *RowKeyError matching ErrNoRowKey.
-func (e *Encryptor) OpenRow(ctx context.Context, s Scope, row string, value []byte) ([]byte, error) {
-	if row == "" {
-		return nil, &RowKeyError{Table: s.Table, Column: s.Column, Err: ErrNoRowKey}
-	}
-	tenant, err := e.ResolveTenant(ctx, s.Tenant)
-	if err != nil {
-		return nil, err
-	}
-	v, err := ParseStored(s, value)
-	if err != nil {
-		return nil, err
-	}
-	c, err := e.versionCipher(ctx, tenant, v.KeyVersion, s)
-	if err != nil {
-		return nil, err
-	}
-	return c.OpenValueRow(nil, v, row)
 }

@@ -1,0 +1,35 @@
+package field
+
+import "github.com/colcrypt/colcrypt/internal/fieldcore"
+
+// Mode is how a column's values are encrypted: [Randomized] (the
+// default) or [Deterministic].
+type Mode = fieldcore.Mode
+
+const (
+	// Randomized is AES-256-GCM with a random nonce: equal plaintexts give
+	// unrelated values. The default.
+	Randomized = fieldcore.Randomized
+	// Deterministic is AES-SIV: equal plaintexts in one tenant, column and
+	// key version give equal values, so the column can be matched with SQL
+	// equality. It leaks which rows are equal.
+	Deterministic = fieldcore.Deterministic
+)
+
+// BlindIndex configures a blind index: a keyed hash of a normalized
+// plaintext, stored in its own column so a randomized column can still be
+// found by equality. Make one with [NewBlindIndex].
+type BlindIndex = fieldcore.BlindIndex
+
+// NewBlindIndex checks a blind index configuration: the column that holds
+// the index, its length in bytes (0 for the default, 16; 2 to 32), and
+// the normalizers applied in order before hashing (lower, upper, trim,
+// space, nfkc, digits, alnum).
+func NewBlindIndex(indexColumn string, length int, normalizers ...string) (*BlindIndex, error) {
+	return fieldcore.NewBlindIndex(indexColumn, length, normalizers...)
+}
+
+// Spec is what to do with one column: the parsed form of a colcrypt
+// struct tag (the grammar is in docs/TAGGING.md), which sqltypes and
+// migrate also take as a value.
+type Spec = fieldcore.Spec
