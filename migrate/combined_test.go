@@ -13,7 +13,7 @@ import (
 // writes.
 func TestMultiColumnOneWritePerBatch(t *testing.T) {
 	const n, batch = 1000, 100
-	e := newEnv(t, Postgres)
+	e := newEnv(t, dialectPostgres)
 	e.createUsers(n)
 	calls, values := 0, 0
 	testHookBeforeWrite = func(ws []write) error {
@@ -41,7 +41,7 @@ func TestMultiColumnOneWritePerBatch(t *testing.T) {
 func TestMultiColumnCompareAndSetPerColumn(t *testing.T) {
 	const app = "written-by-the-app@example.org"
 	for _, dc := range dialects {
-		if dc.d == SQLite {
+		if dc.d == dialectSQLite {
 			continue
 		}
 		for _, col := range []string{"email", "raw"} {
@@ -62,7 +62,7 @@ func TestMultiColumnCompareAndSetPerColumn(t *testing.T) {
 				if res.Conflicts != 0 || res.Left != 0 {
 					t.Fatalf("Run = %+v, want nothing left", res)
 				}
-				if dc.d == Postgres && res.Rereads != 1 {
+				if dc.d == dialectPostgres && res.Rereads != 1 {
 					t.Errorf("Run = %+v, want 1 re-read", res)
 				}
 				want := func(c string) func(int64) (string, bool) {
@@ -94,7 +94,7 @@ func TestMultiColumnBlindIndex(t *testing.T) {
 			res := mustRun(t, e.m, job, RunOptions{BatchSize: 100, Workers: 2})
 			e.checkEncrypted("email_enc", emailOf)
 			e.checkEncrypted("raw", emailOf)
-			rep, err := e.m.Verify(context.Background(), Job{Table: "users", Column: "email_enc", TenantColumn: "tenant", BlindIndex: bidx}, VerifyOptions{})
+			rep, err := e.m.Verify(context.Background(), Job{Table: "users", Column: "email_enc", TenantColumn: "tenant", BlindIndex: bidx}, RunOptions{})
 			if err != nil || rep.Failed != 0 || rep.Plaintext != 0 || rep.BlindIndexMismatch != 0 || 2*rep.Encrypted != res.Updated {
 				t.Fatalf("Verify = %+v, %v after Run = %+v; want every value and index right", rep, err, res)
 			}

@@ -13,7 +13,7 @@ import (
 	gomysql "github.com/go-sql-driver/mysql"
 )
 
-// MySQL is the dialect of MySQL 8.0+ and MariaDB 10.6+ through
+// dialectMySQL is the dialect of MySQL 8.0+ and MariaDB 10.6+ through
 // github.com/go-sql-driver/mysql (driver "mysql"); both versions are the
 // first with SELECT … FOR UPDATE SKIP LOCKED, which chunk claiming needs.
 // Its choices, each forced by something the server would otherwise get
@@ -44,11 +44,11 @@ import (
 // 10.2.4) and, where binary logging is on, binlog_format ROW or MIXED (the
 // defaults): InnoDB refuses READ COMMITTED writes under STATEMENT.
 // parseTime is optional.
-var MySQL Dialect = mysqlDialect{}
+var dialectMySQL dialect = mysqlDialect{}
 
 type mysqlDialect struct{}
 
-var _ Dialect = mysqlDialect{}
+var _ dialect = mysqlDialect{}
 
 func (mysqlDialect) Name() string          { return "mysql" }
 func (mysqlDialect) quote(s string) string { return "`" + strings.ReplaceAll(s, "`", "``") + "`" }
@@ -122,7 +122,7 @@ WHERE TABLE_SCHEMA = COALESCE(?, DATABASE()) AND TABLE_NAME = ?`, schema, name)
 		return nil, fmt.Errorf("migrate: describe %s: %w", table, err)
 	}
 	if len(ti.Columns) == 0 {
-		return nil, fmt.Errorf("%w: %s", ErrNoTable, table)
+		return nil, fmt.Errorf("%w: %s", errNoTable, table)
 	}
 	pks, err := d.indexColumns(ctx, q, schema, name, "PRIMARY")
 	if err != nil {

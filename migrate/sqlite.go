@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-// SQLite is the SQLite dialect (modernc.org/sqlite, driver "sqlite", or
+// dialectSQLite is the SQLite dialect (modernc.org/sqlite, driver "sqlite", or
 // any driver with SQLite 3.35 or later).
 //
 // SQLite has one writer at a time, so a batch runs in BEGIN IMMEDIATE:
@@ -18,7 +18,7 @@ import (
 // transaction no other writer can come between. Workers in several
 // processes still work (they queue on the database lock, with a busy
 // timeout); they add no speed.
-var SQLite Dialect = sqlite{}
+var dialectSQLite dialect = sqlite{}
 
 type sqlite struct{}
 
@@ -89,7 +89,7 @@ func (d sqlite) describe(ctx context.Context, q querier, table string) (*tableIn
 		return nil, fmt.Errorf("migrate: describe %s: %w", table, err)
 	}
 	if len(ti.Columns) == 0 {
-		return nil, fmt.Errorf("%w: %s", ErrNoTable, table)
+		return nil, fmt.Errorf("%w: %s", errNoTable, table)
 	}
 	if len(pks) == 1 {
 		c := ti.Columns[pks[0]]
