@@ -239,8 +239,13 @@ func (d mysqlDialect) pkExpr(p *plan) string {
 }
 
 func (d mysqlDialect) selectList(p *plan) string {
+	return d.pkExpr(p) + d.columnList(p)
+}
+
+// columnList is the part of a batch read's SELECT list after the key: the
+// plan's readCols and bind column, each after a comma.
+func (d mysqlDialect) columnList(p *plan) string {
 	var b strings.Builder
-	b.WriteString(d.pkExpr(p))
 	src, dst, tenant, bidx := p.readCols()
 	for _, c := range []*column{src, dst, tenant, bidx, p.bind} {
 		if c == nil {
@@ -252,6 +257,11 @@ func (d mysqlDialect) selectList(p *plan) string {
 }
 
 func (d mysqlDialect) selectRows(p *plan, hasLo, hasHi bool) string {
+	return d.selectRowsOf(p, d.selectList(p), hasLo, hasHi)
+}
+
+// selectRowsOf is selectRows with the SELECT list given.
+func (d mysqlDialect) selectRowsOf(p *plan, list string, hasLo, hasHi bool) string {
 	var where []string
 	pk := "t." + d.quote(p.pk.Name)
 	if hasLo {
@@ -260,7 +270,7 @@ func (d mysqlDialect) selectRows(p *plan, hasLo, hasHi bool) string {
 	if hasHi {
 		where = append(where, pk+" <= "+d.keyCast(p.pk, "?"))
 	}
-	q := "SELECT " + d.selectList(p) + " FROM " + p.table + " AS t"
+	q := "SELECT " + list + " FROM " + p.table + " AS t"
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}

@@ -176,8 +176,13 @@ func (t *sqliteTx) Rollback() error {
 }
 
 func (d sqlite) selectList(p *plan) string {
+	return d.quote(p.pk.Name) + d.columnList(p)
+}
+
+// columnList is the part of a batch read's SELECT list after the key: the
+// plan's readCols and bind column, each after a comma.
+func (d sqlite) columnList(p *plan) string {
 	var b strings.Builder
-	b.WriteString(d.quote(p.pk.Name))
 	src, dst, tenant, bidx := p.readCols()
 	for _, c := range []*column{src, dst, tenant, bidx, p.bind} {
 		if c != nil {
@@ -188,6 +193,11 @@ func (d sqlite) selectList(p *plan) string {
 }
 
 func (d sqlite) selectRows(p *plan, hasLo, hasHi bool) string {
+	return d.selectRowsOf(p, d.selectList(p), hasLo, hasHi)
+}
+
+// selectRowsOf is selectRows with the SELECT list given.
+func (d sqlite) selectRowsOf(p *plan, list string, hasLo, hasHi bool) string {
 	var where []string
 	n := 1
 	pk := d.quote(p.pk.Name)
@@ -199,7 +209,7 @@ func (d sqlite) selectRows(p *plan, hasLo, hasHi bool) string {
 		where = append(where, pk+" <= "+d.ph(n))
 		n++
 	}
-	q := "SELECT " + d.selectList(p) + " FROM " + p.table
+	q := "SELECT " + list + " FROM " + p.table
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
