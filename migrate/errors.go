@@ -11,11 +11,15 @@ import (
 // committed or rolled back whole, and running the job again resumes it.
 var (
 	// ErrInvalidJob is a Job that cannot run: fields that contradict
-	// each other or miss something, a table, column or key column the
-	// catalog does not have, a column whose type cannot play its role,
-	// or a job id an unfinished job of other work holds. The message
-	// says which.
+	// each other or miss something, or a job id an unfinished job of
+	// other work holds. The message says which.
 	ErrInvalidJob = errors.New("migrate: invalid job")
+	// ErrSchema is a table that does not fit the job: no such table,
+	// column or usable key column (a single-column primary key, or a
+	// unique column named as the key), or a column whose type cannot play
+	// its role (an integer column cannot hold ciphertext, say). The
+	// message says which.
+	ErrSchema = errors.New("migrate: the table does not fit the job")
 	// ErrNoJob is returned by Status and Forget for a job id the
 	// checkpoint table does not hold.
 	ErrNoJob = errors.New("migrate: no such job")
@@ -32,22 +36,25 @@ var (
 // The detail of ErrInvalidJob and ErrRowsFailed, for the package's own
 // tests and messages.
 var (
-	errNoTable            = &jobError{"migrate: no such table"}
-	errNoColumn           = &jobError{"migrate: no such column"}
-	errNoPrimaryKey       = &jobError{"migrate: no usable key column"}
-	errUnsupportedColumn  = &jobError{"migrate: unsupported column type"}
-	errJobMismatch        = &jobError{"migrate: job id already used for another job"}
+	errNoTable            = &detailError{"migrate: no such table", ErrSchema}
+	errNoColumn           = &detailError{"migrate: no such column", ErrSchema}
+	errNoPrimaryKey       = &detailError{"migrate: no usable key column", ErrSchema}
+	errUnsupportedColumn  = &detailError{"migrate: unsupported column type", ErrSchema}
+	errJobMismatch        = &detailError{"migrate: job id already used for another job", ErrInvalidJob}
 	errFinishedJobHasWork = errors.New("migrate: finished job has rows to do again")
 	errVerifyFailed       = errors.New("migrate: verify found problems")
 	errInterrupted        = errors.New("migrate: interrupted; rerun the job to resume")
 )
 
-// jobError is a detail of ErrInvalidJob: its own message, matching
-// ErrInvalidJob.
-type jobError struct{ msg string }
+// detailError is a detail of an exported sentinel: its own message,
+// matching the sentinel.
+type detailError struct {
+	msg string
+	of  error
+}
 
-func (e *jobError) Error() string        { return e.msg }
-func (e *jobError) Is(target error) bool { return target == ErrInvalidJob }
+func (e *detailError) Error() string        { return e.msg }
+func (e *detailError) Is(target error) bool { return target == e.of }
 
 // rowsFailedError carries the result of a job that left rows behind.
 // It matches ErrRowsFailed.

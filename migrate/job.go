@@ -23,7 +23,7 @@ const (
 	// the way out of colcrypt.
 	Decrypt Kind = "decrypt"
 
-	// kindVerify plans a read-only scan (Verify, Usage).
+	// kindVerify plans a read-only scan (Verify).
 	kindVerify Kind = "verify"
 )
 

@@ -37,13 +37,13 @@ func TestReencryptAfterRotate(t *testing.T) {
 			bidx := lowerBidx(t)
 			encryptUsers(t, e, bidx)
 
-			before, err := e.m.Usage(ctx, usageJob())
+			before, err := e.m.Verify(ctx, usageJob(), RunOptions{CountOnly: true})
 			if err != nil {
 				t.Fatal(err)
 			}
 			nonNull := before.Encrypted
 			if len(before.Versions) != 1 || before.Versions[1] != nonNull {
-				t.Fatalf("Usage before rotation = %v, want every value on version 1", before.Versions)
+				t.Fatalf("Verify(CountOnly) before rotation = %v, want every value on version 1", before.Versions)
 			}
 			tenants, err := e.store.Tenants(ctx)
 			if err != nil || len(tenants) != 3 {
@@ -101,12 +101,12 @@ func TestReencryptAfterRotate(t *testing.T) {
 			if res.Updated != nonNull || res.Skipped != 0 {
 				t.Errorf("Run(reencrypt) = %+v, want %d updated", res, nonNull)
 			}
-			after, err := e.m.Usage(ctx, usageJob())
+			after, err := e.m.Verify(ctx, usageJob(), RunOptions{CountOnly: true})
 			if err != nil {
 				t.Fatal(err)
 			}
 			if after.Versions[1] != 0 || after.Versions[2] != nonNull {
-				t.Errorf("Usage after reencrypt = %v, want all %d on version 2", after.Versions, nonNull)
+				t.Errorf("Verify(CountOnly) after reencrypt = %v, want all %d on version 2", after.Versions, nonNull)
 			}
 			for tn, vs := range after.Tenants {
 				if vs[1] != 0 {

@@ -114,7 +114,7 @@ func New(db *sql.DB, enc *field.Encryptor, opts ...Option) (*Migrator, error) {
 	return m, nil
 }
 
-// RunOptions tune one call of Run, Verify or Usage. Unlike the Job, they
+// RunOptions tune one call of Run or Verify. Unlike the Job, they
 // may change from one run of a job to the next. The zero value is the
 // defaults.
 //
@@ -125,7 +125,7 @@ func New(db *sql.DB, enc *field.Encryptor, opts ...Option) (*Migrator, error) {
 // package's names without adding a check.
 type RunOptions struct {
 	// BatchSize is the number of rows per transaction of Run (default
-	// 1000), or per read of Verify and Usage (default 5000).
+	// 1000), or per read of Verify (default 5000).
 	BatchSize int
 	// Workers is the number of concurrent batches of Run in this process
 	// (default 1). Other processes running the same job add theirs.
@@ -149,6 +149,9 @@ type RunOptions struct {
 	// allowing plaintext (and, after Decrypt, encrypted) values: for a
 	// column part way through a job.
 	OpenOnly bool
+	// CountOnly makes Verify open nothing and only count values per key
+	// version and tenant (see Verify).
+	CountOnly bool
 	// Progress, if set, is called after every batch, never concurrently.
 	Progress func(Progress)
 }

@@ -85,24 +85,26 @@ func (r *Report) ok() bool {
 // Kind) every value encrypted; with RunOptions.OpenOnly, only that every
 // encrypted value opens. It uses job's Table, Column, PK, TenantColumn or
 // Tenant, BlindIndex and Scope fields; ToColumn is ignored, and of o only
-// BatchSize, MaxFailures, OpenOnly and Progress. It returns the report
-// and, when the column does not hold what was expected, ErrRowsFailed.
+// BatchSize, MaxFailures, OpenOnly, CountOnly and Progress. It returns the
+// report and, when the column does not hold what was expected,
+// ErrRowsFailed.
+//
+// With RunOptions.CountOnly it opens nothing (no key is loaded, no KMS
+// is called): it counts the values per key version and tenant, which
+// key versions rows still use, for key listings and for checking that a
+// reencrypt left none on an old version.
 func (m *Migrator) Verify(ctx context.Context, job Job, o RunOptions) (*Report, error) {
-	want, err := expects(job.Kind, o.OpenOnly)
+	want, err := expects(job.Kind, o.OpenOnly || o.CountOnly)
 	if err != nil {
 		return nil, err
+	}
+	if o.CountOnly {
+		return m.scan(ctx, job, o, want, false)
 	}
 	return m.scan(ctx, job, o, want, true)
 }
 
-// Usage scans a column and counts its values per key version and tenant
-// without opening them: which key versions rows still use, for key
-// listings and for checking that a reencrypt left none on an old version.
-func (m *Migrator) Usage(ctx context.Context, job Job) (*Report, error) {
-	return m.scan(ctx, job, RunOptions{}, expectAny, false)
-}
-
-// scan is Verify (open) and Usage (!open).
+// scan is Verify, opening values (open) or only counting them.
 func (m *Migrator) scan(ctx context.Context, job Job, o RunOptions, want expectation, open bool) (*Report, error) {
 	job.Kind, job.ToColumn = kindVerify, ""
 	job, err := job.normalize()

@@ -35,6 +35,7 @@ var errorCodes = []struct {
 	{errDoctorFailed, "doctor_failed"},
 	{migrate.ErrInvalidJob, "invalid_job"},
 	{migrate.ErrNoJob, "no_such_job"},
+	{migrate.ErrSchema, "schema_mismatch"},
 	{keystore.ErrAuditChainBroken, "audit_chain_broken"},
 	{keystore.ErrAuditTable, "audit_table_unavailable"},
 	{keystore.ErrUnknownMasterKey, "master_key_not_configured"},

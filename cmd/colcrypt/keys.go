@@ -128,7 +128,7 @@ It needs no master key.`,
 				if job.TenantColumn == "" && job.Tenant == "" {
 					return usageErr("counting rows per key version needs --tenant-column (or --tenant for a single-tenant table)")
 				}
-				if usage, err = k.m.Usage(ctx, job); err != nil {
+				if usage, err = k.m.Verify(ctx, job, migrate.RunOptions{CountOnly: true}); err != nil {
 					return err
 				}
 			}
