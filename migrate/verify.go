@@ -42,9 +42,9 @@ type Report struct {
 	Table  string `json:"table"`
 	Column string `json:"column"`
 	Rows   int64  `json:"rows"`
-	// Encrypted values opened (for Usage: parsed); Plaintext values are
-	// not colcrypt values; Null are NULL; Failed look like colcrypt
-	// values but do not open (tampered, wrong tenant, shredded tenant,
+	// Encrypted values opened (with RunOptions.CountOnly: parsed);
+	// Plaintext values are not colcrypt values; Null are NULL; Failed
+	// look like colcrypt values but do not open (tampered, wrong tenant, shredded tenant,
 	// plaintext lookalikes) or have no tenant.
 	Encrypted int64 `json:"encrypted"`
 	Plaintext int64 `json:"plaintext"`
