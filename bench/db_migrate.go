@@ -30,7 +30,7 @@ func migrateVariants(ctx context.Context, e *dbEnv, cfg *config) ([]*dbVariant, 
 			`CREATE TABLE bench_mig (id bigint PRIMARY KEY, tenant text NOT NULL, email text, email_enc bytea)`,
 			`INSERT INTO bench_mig (id, tenant, email) SELECT id, tenant, email FROM bench_mig_src`,
 			`VACUUM ANALYZE bench_mig`,
-			`DROP TABLE IF EXISTS `+migrate.DefaultCheckpointTable,
+			`DROP TABLE IF EXISTS colcrypt_migrations`,
 		)
 	}
 	update := func(q string) func(context.Context, int, int64) (int, error) {
@@ -46,7 +46,7 @@ func migrateVariants(ctx context.Context, e *dbEnv, cfg *config) ([]*dbVariant, 
 			return int(got), err
 		}
 	}
-	m, err := migrate.New(e.sqlDB, migrate.Postgres, e.enc)
+	m, err := migrate.New(e.sqlDB, e.enc, migrate.WithDialect("postgres"))
 	if err != nil {
 		return nil, err
 	}

@@ -37,7 +37,7 @@ func TestEncryptBindColumn(t *testing.T) {
 		t.Run(dc.name, func(t *testing.T) {
 			e := newEnv(t, dc.d)
 			ctx := context.Background()
-			ext := map[Dialect]string{Postgres: "uuid", MySQL: "CHAR(36)", SQLite: "TEXT"}[dc.d]
+			ext := map[dialect]string{dialectPostgres: "uuid", dialectMySQL: "CHAR(36)", dialectSQLite: "TEXT"}[dc.d]
 			e.exec(`CREATE TABLE people (id ` + e.typ("bigint") + ` PRIMARY KEY, ext ` + ext + `, tenant ` + e.typ("text") + `, ssn ` + e.typ("text") + `, ssn_enc ` + e.typ("bytea") + `)`)
 			ph := func(q string) string { return rebind(dc.d, q) }
 			for _, r := range bindRows {
@@ -92,8 +92,8 @@ func TestEncryptBindColumn(t *testing.T) {
 			if got, err := read(2); !errors.Is(err, codec.ErrAuth) {
 				t.Errorf("read(2) holding row 1's value = %q, %v; want codec.ErrAuth", got, err)
 			}
-			rep, err = e.m.Verify(ctx, Job{Table: "people", Column: "ssn_enc", TenantColumn: "tenant", BindColumn: "ext"}, VerifyOptions{})
-			if !errors.Is(err, ErrVerifyFailed) || rep == nil || rep.Failed != 1 || rep.Failures[0].PK != "2" {
+			rep, err = e.m.Verify(ctx, Job{Table: "people", Column: "ssn_enc", TenantColumn: "tenant", BindColumn: "ext"}, RunOptions{})
+			if !errors.Is(err, errVerifyFailed) || rep == nil || rep.Failed != 1 || rep.Failures[0].PK != "2" {
 				t.Errorf("Verify after the copy = %+v, %v; want row 2 failed", rep, err)
 			}
 
@@ -125,8 +125,8 @@ func TestBindColumnJobErrors(t *testing.T) {
 }
 
 // rebind turns ? placeholders into Postgres's $n.
-func rebind(d Dialect, q string) string {
-	if d != Postgres {
+func rebind(d dialect, q string) string {
+	if d != dialectPostgres {
 		return q
 	}
 	var b strings.Builder

@@ -9,8 +9,8 @@ import (
 	"time"
 )
 
-// DefaultCheckpointTable is the table that records jobs' progress.
-const DefaultCheckpointTable = "colcrypt_migrations"
+// defaultCheckpointTable is the table that records jobs' progress.
+const defaultCheckpointTable = "colcrypt_migrations"
 
 // The checkpoint table holds, per job, one header row (chunk 0: the job's
 // description, state and row estimate) and one row per chunk of the key
@@ -159,7 +159,7 @@ func (m *Migrator) startJobTx(ctx context.Context, tx txn, p *plan, o RunOptions
 			}
 		}
 		if h.spec != spec && h.state != stateDone {
-			return nil, fmt.Errorf("%w: unfinished job %q in %s is %s, not %s; finish it, forget it (Forget; colcrypt: migrate forget), or pick another job id", ErrJobMismatch, job.ID, m.ckpt, h.spec, spec)
+			return nil, fmt.Errorf("%w: unfinished job %q in %s is %s, not %s; finish it, forget it (Forget; colcrypt: migrate forget), or pick another job id", errJobMismatch, job.ID, m.ckpt, h.spec, spec)
 		}
 		// A finished job is run again when asked to, or replaced by
 		// different work under its id.

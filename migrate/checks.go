@@ -31,7 +31,7 @@ type columnLimits struct {
 }
 
 // readColumnLimits reads table.col's declared length and nullability.
-func readColumnLimits(ctx context.Context, d Dialect, q querier, table, col string) (columnLimits, error) {
+func readColumnLimits(ctx context.Context, d dialect, q querier, table, col string) (columnLimits, error) {
 	var l columnLimits
 	var err error
 	schema, name, qualified := strings.Cut(table, ".")
@@ -74,7 +74,7 @@ WHERE TABLE_SCHEMA = COALESCE(?, DATABASE()) AND TABLE_NAME = ? AND COLUMN_NAME 
 }
 
 // countTriggers counts the triggers that fire on UPDATE of table.
-func countTriggers(ctx context.Context, d Dialect, q querier, table string) (int, error) {
+func countTriggers(ctx context.Context, d dialect, q querier, table string) (int, error) {
 	var n int
 	var err error
 	schema, name, qualified := strings.Cut(table, ".")
@@ -161,7 +161,7 @@ func (w *worker) fits(wr write) bool {
 
 // checkpointPreflight is the dry run's look at the checkpoint table,
 // read-only: an unfinished job of another description under the id is
-// the ErrJobMismatch the real run would stop on.
+// the errJobMismatch the real run would stop on.
 func (m *Migrator) checkpointPreflight(ctx context.Context, p *plan) ([]string, error) {
 	if !m.checkpointExists(ctx) {
 		return []string{fmt.Sprintf("checkpoint table %s does not exist yet: the run creates it (it needs the CREATE privilege)", m.ckpt)}, nil
@@ -174,7 +174,7 @@ func (m *Migrator) checkpointPreflight(ctx context.Context, p *plan) ([]string, 
 	case err != nil:
 		return nil, fmt.Errorf("migrate: checkpoint: %w", err)
 	case state != stateDone && spec != p.job.specJSON():
-		return nil, fmt.Errorf("%w: unfinished job %q in %s is %s, not %s; finish it, forget it (Forget; colcrypt: migrate forget), or pick another job id", ErrJobMismatch, p.job.ID, m.ckpt, spec, p.job.specJSON())
+		return nil, fmt.Errorf("%w: unfinished job %q in %s is %s, not %s; finish it, forget it (Forget; colcrypt: migrate forget), or pick another job id", errJobMismatch, p.job.ID, m.ckpt, spec, p.job.specJSON())
 	case state == stateDone:
 		return []string{fmt.Sprintf("job %s is recorded as done: a run re-checks the column and writes nothing; with Restart (--restart) it runs again from the start", p.job.ID)}, nil
 	}

@@ -8,22 +8,16 @@ import (
 	"time"
 )
 
-// Dialect is the SQL of one database engine: catalog queries, the batched
+// dialect is the SQL of one database engine: catalog queries, the batched
 // compare-and-set UPDATE, the checkpoint table and how a batch transaction
-// takes its locks. [Postgres], [SQLite] and [MySQL] are the
-// implementations; a new engine is one more file implementing the
-// unexported methods.
-type Dialect interface {
+// takes its locks. postgres, sqlite and mysqlDialect are the
+// implementations; a new engine is one more file implementing it. Every
+// SQL string the package runs is built here, from a plan whose
+// identifiers are already checked against the catalog.
+type dialect interface {
 	// Name is the engine's name: "postgres", "sqlite", "mysql".
 	Name() string
 
-	dialect
-}
-
-// dialect is the engine-specific part. Every SQL string the package runs
-// is built here, from a plan whose identifiers are already checked against
-// the catalog.
-type dialect interface {
 	// quote quotes one identifier.
 	quote(ident string) string
 	// describe reads a table's columns and its single-column primary key
@@ -99,39 +93,39 @@ type txn interface {
 
 var (
 	_ txn     = (*sql.Tx)(nil)
-	_ Dialect = postgres{}
-	_ Dialect = sqlite{}
-	_ Dialect = mysqlDialect{}
+	_ dialect = postgres{}
+	_ dialect = sqlite{}
+	_ dialect = mysqlDialect{}
 )
 
-// DialectByName returns the dialect called name ("postgres", "pgx",
+// dialectByName returns the dialect called name ("postgres", "pgx",
 // "postgresql", "sqlite", "sqlite3", "mysql", "mariadb").
-func DialectByName(name string) (Dialect, error) {
+func dialectByName(name string) (dialect, error) {
 	switch strings.ToLower(name) {
 	case "postgres", "postgresql", "pgx", "pg":
-		return Postgres, nil
+		return dialectPostgres, nil
 	case "sqlite", "sqlite3":
-		return SQLite, nil
+		return dialectSQLite, nil
 	case "mysql", "mariadb":
-		return MySQL, nil
+		return dialectMySQL, nil
 	}
 	return nil, fmt.Errorf("migrate: unknown SQL dialect %q (known: postgres, sqlite, mysql)", name)
 }
 
-// DetectDialect guesses the dialect of db from its driver's Go type: the
+// detectDialect guesses the dialect of db from its driver's Go type: the
 // pgx and lib/pq drivers are Postgres, modernc.org/sqlite and
 // mattn/go-sqlite3 are SQLite, go-sql-driver/mysql is MySQL.
-func DetectDialect(db *sql.DB) (Dialect, error) {
+func detectDialect(db *sql.DB) (dialect, error) {
 	t := strings.ToLower(fmt.Sprintf("%T", db.Driver()))
 	switch {
 	case strings.Contains(t, "stdlib"), strings.Contains(t, "pq."), strings.Contains(t, "pgx"):
-		return Postgres, nil
+		return dialectPostgres, nil
 	case strings.Contains(t, "sqlite"):
-		return SQLite, nil
+		return dialectSQLite, nil
 	case strings.Contains(t, "mysql."):
-		return MySQL, nil
+		return dialectMySQL, nil
 	}
-	return nil, fmt.Errorf("migrate: cannot tell the SQL dialect of driver %s; pass one to migrate.New", t)
+	return nil, fmt.Errorf("migrate: cannot tell the SQL dialect of driver %s; name one with migrate.WithDialect", t)
 }
 
 // quoteDouble quotes an identifier the SQL-standard way.

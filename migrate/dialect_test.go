@@ -16,24 +16,24 @@ func (e sqliteErr) Code() int     { return int(e) }
 
 func TestRetryable(t *testing.T) {
 	cases := []struct {
-		d    Dialect
+		d    dialect
 		err  error
 		want bool
 	}{
-		{Postgres, &pgconn.PgError{Code: "40P01"}, true},
-		{Postgres, fmt.Errorf("migrate: update t: %w", &pgconn.PgError{Code: "40001"}), true},
-		{Postgres, &pgconn.PgError{Code: "55P03"}, true},
-		{Postgres, &pgconn.PgError{Code: "23505"}, false},
-		{Postgres, errors.New("connection refused"), false},
-		{SQLite, sqliteErr(5), true},        // SQLITE_BUSY
-		{SQLite, sqliteErr(5 | 2<<8), true}, // SQLITE_BUSY_SNAPSHOT
-		{SQLite, fmt.Errorf("x: %w", sqliteErr(6)), true},
-		{SQLite, sqliteErr(19), false}, // SQLITE_CONSTRAINT
-		{SQLite, errors.New("disk I/O error"), false},
-		{MySQL, &gomysql.MySQLError{Number: 1213}, true},                      // ER_LOCK_DEADLOCK
-		{MySQL, fmt.Errorf("x: %w", &gomysql.MySQLError{Number: 1205}), true}, // ER_LOCK_WAIT_TIMEOUT
-		{MySQL, &gomysql.MySQLError{Number: 1062}, false},                     // ER_DUP_ENTRY
-		{MySQL, errors.New("invalid connection"), false},
+		{dialectPostgres, &pgconn.PgError{Code: "40P01"}, true},
+		{dialectPostgres, fmt.Errorf("migrate: update t: %w", &pgconn.PgError{Code: "40001"}), true},
+		{dialectPostgres, &pgconn.PgError{Code: "55P03"}, true},
+		{dialectPostgres, &pgconn.PgError{Code: "23505"}, false},
+		{dialectPostgres, errors.New("connection refused"), false},
+		{dialectSQLite, sqliteErr(5), true},        // SQLITE_BUSY
+		{dialectSQLite, sqliteErr(5 | 2<<8), true}, // SQLITE_BUSY_SNAPSHOT
+		{dialectSQLite, fmt.Errorf("x: %w", sqliteErr(6)), true},
+		{dialectSQLite, sqliteErr(19), false}, // SQLITE_CONSTRAINT
+		{dialectSQLite, errors.New("disk I/O error"), false},
+		{dialectMySQL, &gomysql.MySQLError{Number: 1213}, true},                      // ER_LOCK_DEADLOCK
+		{dialectMySQL, fmt.Errorf("x: %w", &gomysql.MySQLError{Number: 1205}), true}, // ER_LOCK_WAIT_TIMEOUT
+		{dialectMySQL, &gomysql.MySQLError{Number: 1062}, false},                     // ER_DUP_ENTRY
+		{dialectMySQL, errors.New("invalid connection"), false},
 	}
 	for _, tc := range cases {
 		if got := tc.d.retryable(tc.err); got != tc.want {
@@ -50,7 +50,7 @@ func TestQuoteTable(t *testing.T) {
 		{"Mixed Case", `"Mixed Case"`},
 	}
 	for _, tc := range cases {
-		if got := quoteTable(Postgres, tc.in); got != tc.want {
+		if got := quoteTable(dialectPostgres, tc.in); got != tc.want {
 			t.Errorf("quoteTable(%q) = %s, want %s", tc.in, got, tc.want)
 		}
 	}
@@ -93,12 +93,12 @@ func TestChunkCount(t *testing.T) {
 }
 
 func TestDialectByName(t *testing.T) {
-	for name, want := range map[string]Dialect{"postgres": Postgres, "PGX": Postgres, "postgresql": Postgres, "sqlite": SQLite, "sqlite3": SQLite, "mysql": MySQL, "MariaDB": MySQL} {
-		if got, err := DialectByName(name); err != nil || got != want {
+	for name, want := range map[string]dialect{"postgres": dialectPostgres, "PGX": dialectPostgres, "postgresql": dialectPostgres, "sqlite": dialectSQLite, "sqlite3": dialectSQLite, "mysql": dialectMySQL, "MariaDB": dialectMySQL} {
+		if got, err := dialectByName(name); err != nil || got != want {
 			t.Errorf("DialectByName(%q) = %v, %v; want %s", name, got, err, want.Name())
 		}
 	}
-	if _, err := DialectByName("oracle"); err == nil {
+	if _, err := dialectByName("oracle"); err == nil {
 		t.Errorf("DialectByName(oracle) = nil error, want one")
 	}
 }

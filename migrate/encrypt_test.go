@@ -167,7 +167,7 @@ func TestEncrypt(t *testing.T) {
 				e.checkEncrypted(tc.col, tc.want)
 
 				vjob := Job{Table: "users", Column: tc.col, TenantColumn: job.TenantColumn, Tenant: job.Tenant, BlindIndex: job.BlindIndex}
-				rep, err := e.m.Verify(context.Background(), vjob, VerifyOptions{BatchSize: 300})
+				rep, err := e.m.Verify(context.Background(), vjob, RunOptions{BatchSize: 300})
 				if err != nil || rep.Encrypted != wantUpdated || rep.Failed != 0 || rep.Plaintext != 0 || rep.Rows != n {
 					t.Errorf("Verify = %+v, %v; want %d encrypted, nothing failing", rep, err, wantUpdated)
 				}
@@ -181,7 +181,7 @@ func TestEncrypt(t *testing.T) {
 func TestEncrypt100k(t *testing.T) {
 	for _, dc := range dialects {
 		n := int64(100_000)
-		if dc.d == MySQL {
+		if dc.d == dialectMySQL {
 			n = 20_000 // InnoDB's per-row locking writes are slower; keep the run short
 		}
 		t.Run(dc.name, func(t *testing.T) {
@@ -235,7 +235,7 @@ func TestConcurrentAppWrites(t *testing.T) {
 				appErr atomic.Value
 				turns  chan struct{} // SQLite: one write per token
 			)
-			if dc.d == SQLite {
+			if dc.d == dialectSQLite {
 				turns = make(chan struct{}, 2)
 			}
 			// Two writers, each on its own half of the rows, so the order of
@@ -285,7 +285,7 @@ func TestConcurrentAppWrites(t *testing.T) {
 					time.Sleep(50 * time.Microsecond)
 				}
 			}}
-			if dc.d == SQLite {
+			if dc.d == dialectSQLite {
 				o.Workers = 1
 			}
 			res, err := e.m.Run(context.Background(), Job{Kind: Encrypt, Table: "users", Column: "email", TenantColumn: "tenant"}, o)
@@ -315,7 +315,7 @@ func TestConcurrentAppWrites(t *testing.T) {
 // batch's read and its write: the migration must leave the application's
 // value, re-read the row, and see it needs nothing.
 func TestCompareAndSetLost(t *testing.T) {
-	e := newEnv(t, Postgres)
+	e := newEnv(t, dialectPostgres)
 	e.createUsers(500)
 	ctx := context.Background()
 	appValue := "written-by-the-app@example.org"
@@ -362,30 +362,30 @@ const mysqlDigits = "(SELECT 0 d UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL
 func TestKeyTypes(t *testing.T) {
 	cases := []struct {
 		name    string
-		d       Dialect
+		d       dialect
 		keyType string
 		keyExpr string // of x, the row number
 	}{
-		{"postgres/text", Postgres, "text", "'k' || lpad(x::text, 6, '0')"},
-		{"postgres/uuid", Postgres, "uuid", "md5(x::text)::uuid"},
-		{"postgres/varchar", Postgres, "varchar(32)", "'row-' || x"},
-		{"sqlite/text", SQLite, "TEXT", "'row-' || x"},
+		{"postgres/text", dialectPostgres, "text", "'k' || lpad(x::text, 6, '0')"},
+		{"postgres/uuid", dialectPostgres, "uuid", "md5(x::text)::uuid"},
+		{"postgres/varchar", dialectPostgres, "varchar(32)", "'row-' || x"},
+		{"sqlite/text", dialectSQLite, "TEXT", "'row-' || x"},
 		// A case-insensitive collation orders 'Row-10' and 'row-9' unlike
 		// bytes do; keyset pages must follow the collation.
-		{"mysql/varchar_ci", MySQL, "varchar(32) COLLATE utf8mb4_general_ci", "CONCAT(IF(x % 2 = 0, 'Row-', 'row-'), x)"},
+		{"mysql/varchar_ci", dialectMySQL, "varchar(32) COLLATE utf8mb4_general_ci", "CONCAT(IF(x % 2 = 0, 'Row-', 'row-'), x)"},
 		// Above 2^53: compared as doubles, neighbours would collide.
-		{"mysql/bigint_unsigned", MySQL, "bigint unsigned", "18446744073709551615 - x"},
-		{"mysql/datetime", MySQL, "datetime(6)", "TIMESTAMP('2024-01-01') + INTERVAL x * 1001 MICROSECOND"},
-		{"mysql/varbinary", MySQL, "varbinary(16)", "UNHEX(CONCAT(LPAD(HEX(x), 6, '0'), 'ff00'))"},
+		{"mysql/bigint_unsigned", dialectMySQL, "bigint unsigned", "18446744073709551615 - x"},
+		{"mysql/datetime", dialectMySQL, "datetime(6)", "TIMESTAMP('2024-01-01') + INTERVAL x * 1001 MICROSECOND"},
+		{"mysql/varbinary", dialectMySQL, "varbinary(16)", "UNHEX(CONCAT(LPAD(HEX(x), 6, '0'), 'ff00'))"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t, tc.d)
 			e.exec("CREATE TABLE items (k " + tc.keyType + " PRIMARY KEY, id bigint, tenant text, email text, email_enc " + e.typ("bytea") + ")")
 			switch tc.d {
-			case Postgres:
+			case dialectPostgres:
 				e.exec("INSERT INTO items SELECT " + tc.keyExpr + ", x, 'acme', 'user' || x || '@Example.com' FROM generate_series(1, 3000) AS g(x)")
-			case MySQL:
+			case dialectMySQL:
 				e.exec("INSERT INTO items (k, id, tenant, email) SELECT " + tc.keyExpr + ", x, 'acme', CONCAT('user', x, '@Example.com') FROM (" +
 					"SELECT a.d + 10 * b.d + 100 * c.d + 1000 * f.d + 1 AS x FROM " + mysqlDigits + " a, " + mysqlDigits + " b, " + mysqlDigits + " c, " + mysqlDigits + " f) g WHERE x <= 3000")
 			default:
@@ -444,7 +444,7 @@ func TestManyWorkersExactlyOnce(t *testing.T) {
 // ciphertext matches its current plaintext. (Which one Postgres picks
 // depends on timing; TestRetryableBatchError covers the retry itself.)
 func TestDeadlockRetried(t *testing.T) {
-	e := newEnv(t, Postgres)
+	e := newEnv(t, dialectPostgres)
 	e.createUsers(300)
 	ctx := context.Background()
 	// The batch's sessions check for deadlocks soon, the application's
@@ -508,7 +508,7 @@ func TestDeadlockRetried(t *testing.T) {
 // TestRetryableBatchError fails a batch with a deadlock error: it runs
 // again, and every row is still migrated exactly once.
 func TestRetryableBatchError(t *testing.T) {
-	e := newEnv(t, Postgres)
+	e := newEnv(t, dialectPostgres)
 	e.createUsers(1000)
 	failures := 0
 	testHookBeforeWrite = func([]write) error {

@@ -5,66 +5,77 @@ import (
 	"fmt"
 )
 
+// The errors a caller branches on. Each wraps detail in its message;
+// match with errors.Is. A stopped run matches its context's error instead
+// (context.Canceled or context.DeadlineExceeded): the batch in flight was
+// committed or rolled back whole, and running the job again resumes it.
 var (
-	// ErrInvalidJob is a Job whose fields contradict each other or miss
-	// something.
+	// ErrInvalidJob is a Job that cannot run: fields that contradict
+	// each other or miss something, or a job id an unfinished job of
+	// other work holds. The message says which.
 	ErrInvalidJob = errors.New("migrate: invalid job")
-	// ErrNoTable is returned for a table the catalog does not know.
-	ErrNoTable = errors.New("migrate: no such table")
-	// ErrNoColumn is returned for a column the table does not have.
-	ErrNoColumn = errors.New("migrate: no such column")
-	// ErrNoPrimaryKey is returned for a table without a single-column
-	// primary key when no key column was named, or for a named key column
-	// that is not unique.
-	ErrNoPrimaryKey = errors.New("migrate: no usable key column")
-	// ErrUnsupportedColumn is a column whose type cannot play its role
-	// (an integer column cannot hold ciphertext, say).
-	ErrUnsupportedColumn = errors.New("migrate: unsupported column type")
-	// ErrJobMismatch is returned when an unfinished job in the checkpoint
-	// table has the same id but describes other work (another column,
-	// mode, tenant source…). A finished job's id may be reused.
-	ErrJobMismatch = errors.New("migrate: job id already used for another job")
-	// ErrFinishedJobHasWork is returned (as a *FinishedJobError) when a
-	// job the checkpoint records as done is run again without Restart and
-	// the re-check of its column finds rows that need the job's work:
-	// written since, or undone by another job (a decrypt after an
-	// encrypt). Never "done" over such a column.
-	ErrFinishedJobHasWork = errors.New("migrate: finished job has rows to do again")
-	// ErrNoJob is returned by Status for a job id the checkpoint table
-	// does not hold.
+	// ErrSchema is a table that does not fit the job: no such table,
+	// column or usable key column (a single-column primary key, or a
+	// unique column named as the key), or a column whose type cannot play
+	// its role (an integer column cannot hold ciphertext, say). The
+	// message says which.
+	ErrSchema = errors.New("migrate: the table does not fit the job")
+	// ErrNoJob is returned by Status and Forget for a job id the
+	// checkpoint table does not hold.
 	ErrNoJob = errors.New("migrate: no such job")
-	// ErrInterrupted is returned when the context was cancelled: the
-	// batch in flight was committed or rolled back whole, and a rerun of
-	// the job resumes from the checkpoint.
-	ErrInterrupted = errors.New("migrate: interrupted; rerun the job to resume")
-	// ErrRowsFailed is returned (as a *RowsFailedError) when a job
-	// finished but left rows it could not migrate.
+	// ErrRowsFailed is returned, with the Result or Report, when a call
+	// ran to its end but rows are not in the state it was for: Run left
+	// rows it could not migrate (Result.Failures); a run of a job the
+	// checkpoint records as done found rows that need the job's work
+	// again (Result.Recheck: written since, or undone by another job; run
+	// it with RunOptions.Restart); Verify found values that fail to open,
+	// or plaintext where none is allowed (Report.Failures).
 	ErrRowsFailed = errors.New("migrate: some rows could not be migrated")
-	// ErrVerifyFailed is returned (as a *VerifyError) when Verify found
-	// values that fail to open, or plaintext where none is allowed.
-	ErrVerifyFailed = errors.New("migrate: verify found problems")
 )
 
-// RowsFailedError carries the result of a job that left rows behind.
-// It matches ErrRowsFailed.
-type RowsFailedError struct{ Result *Result }
+// The detail of ErrInvalidJob and ErrRowsFailed, for the package's own
+// tests and messages.
+var (
+	errNoTable            = &detailError{"migrate: no such table", ErrSchema}
+	errNoColumn           = &detailError{"migrate: no such column", ErrSchema}
+	errNoPrimaryKey       = &detailError{"migrate: no usable key column", ErrSchema}
+	errUnsupportedColumn  = &detailError{"migrate: unsupported column type", ErrSchema}
+	errJobMismatch        = &detailError{"migrate: job id already used for another job", ErrInvalidJob}
+	errFinishedJobHasWork = errors.New("migrate: finished job has rows to do again")
+	errVerifyFailed       = errors.New("migrate: verify found problems")
+	errInterrupted        = errors.New("migrate: interrupted; rerun the job to resume")
+)
 
-func (e *RowsFailedError) Error() string {
+// detailError is a detail of an exported sentinel: its own message,
+// matching the sentinel.
+type detailError struct {
+	msg string
+	of  error
+}
+
+func (e *detailError) Error() string        { return e.msg }
+func (e *detailError) Is(target error) bool { return target == e.of }
+
+// rowsFailedError carries the result of a job that left rows behind.
+// It matches ErrRowsFailed.
+type rowsFailedError struct{ Result *Result }
+
+func (e *rowsFailedError) Error() string {
 	return fmt.Sprintf("migrate: job %s: %d rows could not be migrated, %d kept changing under concurrent writes; see the failures, fix them, then run the job again with Restart (colcrypt: --restart)",
 		e.Result.JobID, e.Result.Failed, e.Result.Conflicts)
 }
 
-func (e *RowsFailedError) Is(target error) bool { return target == ErrRowsFailed }
+func (e *rowsFailedError) Is(target error) bool { return target == ErrRowsFailed }
 
-// FinishedJobError carries the re-check of a finished job that found
-// work. It matches ErrFinishedJobHasWork.
-type FinishedJobError struct {
+// finishedJobError carries the re-check of a finished job that found
+// work. It matches ErrRowsFailed.
+type finishedJobError struct {
 	Kind          Kind
 	Table, Column string
 	Result        *Result
 }
 
-func (e *FinishedJobError) Error() string {
+func (e *finishedJobError) Error() string {
 	what := "still plaintext"
 	switch e.Kind {
 	case Decrypt:
@@ -74,22 +85,26 @@ func (e *FinishedJobError) Error() string {
 	}
 	rc := e.Result.Recheck
 	return fmt.Sprintf("migrate: job %s finished earlier, but a re-check of %s.%s found %d of %d rows %s; run it again from the start with Restart (colcrypt: --restart)",
-		e.Result.JobID, e.Table, e.Column, rc.Pending, rc.Rows, what)
+		e.Result.JobID, e.Table, e.Column, rc.Updated, rc.Scanned, what)
 }
 
-func (e *FinishedJobError) Is(target error) bool { return target == ErrFinishedJobHasWork }
+func (e *finishedJobError) Is(target error) bool {
+	return target == errFinishedJobHasWork || target == ErrRowsFailed
+}
 
-// VerifyError carries the report of a failed verification. It matches
-// ErrVerifyFailed.
-type VerifyError struct{ Report *Report }
+// verifyError carries the report of a failed verification. It matches
+// ErrRowsFailed.
+type verifyError struct{ Report *Report }
 
-func (e *VerifyError) Error() string {
+func (e *verifyError) Error() string {
 	r := e.Report
 	return fmt.Sprintf("migrate: verify %s.%s: %d failing, %d plaintext, %d blind index mismatches of %d rows",
 		r.Table, r.Column, r.Failed, r.Plaintext, r.BlindIndexMismatch, r.Rows)
 }
 
-func (e *VerifyError) Is(target error) bool { return target == ErrVerifyFailed }
+func (e *verifyError) Is(target error) bool {
+	return target == errVerifyFailed || target == ErrRowsFailed
+}
 
 // Failure names a row that could not be migrated or verified. Reason
 // never holds a value's bytes.

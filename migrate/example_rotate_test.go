@@ -3,6 +3,7 @@ package migrate_test
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"log"
 	"os"
@@ -70,7 +71,7 @@ func Example_rotate() {
 	v, err := keys.Rotate(ctx, "acme")
 	fmt.Println("rotated to version", v, err)
 
-	m, err := migrate.New(db, migrate.SQLite, enc)
+	m, err := migrate.New(db, enc)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -79,11 +80,11 @@ func Example_rotate() {
 	}, migrate.RunOptions{})
 	fmt.Printf("reencrypted %d rows: %v\n", res.Updated, err)
 
-	rep, err := m.Verify(ctx, migrate.Job{Table: "users", Column: "email", TenantColumn: "tenant_id"}, migrate.VerifyOptions{})
-	if err != nil {
+	rep, err := m.Verify(ctx, migrate.Job{Table: "users", Column: "email", TenantColumn: "tenant_id"}, migrate.RunOptions{})
+	if err != nil && !errors.Is(err, migrate.ErrRowsFailed) {
 		log.Fatal(err)
 	}
-	fmt.Printf("verify: ok=%v on key versions %v\n", rep.OK(), rep.Versions)
+	fmt.Printf("verify: ok=%v on key versions %v\n", err == nil, rep.Versions)
 
 	fmt.Println("destroy version 1:", keys.DestroyVersion(ctx, "acme", 1))
 	var stored []byte

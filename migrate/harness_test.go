@@ -24,7 +24,7 @@ func TestMain(m *testing.M) { testhelpers.Main(m) }
 // an Encryptor and a Migrator.
 type env struct {
 	t       testing.TB
-	d       Dialect
+	d       dialect
 	db      *sql.DB
 	kek     *kms.Keeper
 	store   *keystore.Store
@@ -36,15 +36,15 @@ type env struct {
 // dialects are the engines every table test runs on.
 var dialects = []struct {
 	name string
-	d    Dialect
-}{{"postgres", Postgres}, {"sqlite", SQLite}, {"mysql", MySQL}}
+	d    dialect
+}{{"postgres", dialectPostgres}, {"sqlite", dialectSQLite}, {"mysql", dialectMySQL}}
 
-func openDB(t testing.TB, d Dialect) *sql.DB {
+func openDB(t testing.TB, d dialect) *sql.DB {
 	t.Helper()
 	switch d {
-	case Postgres:
+	case dialectPostgres:
 		return testhelpers.OpenPostgres(t)
-	case MySQL:
+	case dialectMySQL:
 		return testhelpers.OpenMySQL(t)
 	}
 	path := filepath.Join(t.TempDir(), "test.db")
@@ -56,13 +56,13 @@ func openDB(t testing.TB, d Dialect) *sql.DB {
 	return db
 }
 
-func newEnv(t testing.TB, d Dialect) *env {
+func newEnv(t testing.TB, d dialect) *env {
 	t.Helper()
 	return newEnvDB(t, d, openDB(t, d))
 }
 
 // newEnvDB is newEnv on a database the caller opened.
-func newEnvDB(t testing.TB, d Dialect, db *sql.DB) *env {
+func newEnvDB(t testing.TB, d dialect, db *sql.DB) *env {
 	t.Helper()
 	ctx := context.Background()
 	e := &env{t: t, d: d, db: db, keyFile: filepath.Join(t.TempDir(), "master.keys")}
@@ -88,7 +88,7 @@ func newEnvDB(t testing.TB, d Dialect, db *sql.DB) *env {
 	}
 	t.Cleanup(e.store.Close)
 	e.enc = field.NewEncryptor(e.store)
-	if e.m, err = New(db, d, e.enc); err != nil {
+	if e.m, err = New(db, e.enc, WithDialect(d.Name())); err != nil {
 		t.Fatalf("migrate.New = %v", err)
 	}
 	return e
@@ -103,10 +103,10 @@ func (e *env) exec(q string, args ...any) {
 
 // typ maps a Postgres type name to the dialect's.
 func (e *env) typ(pg string) string {
-	if e.d == Postgres {
+	if e.d == dialectPostgres {
 		return pg
 	}
-	if e.d == MySQL {
+	if e.d == dialectMySQL {
 		switch pg {
 		case "bytea":
 			return "LONGBLOB"
@@ -155,12 +155,12 @@ func (e *env) fill(table string, n int) {
 	e.t.Helper()
 	email := `CASE WHEN x % 97 = 0 THEN NULL WHEN x % 101 = 0 THEN '' ELSE 'user' || x || '@Example.com' END`
 	tenant := `CASE x % 3 WHEN 0 THEN 'acme' WHEN 1 THEN 'globex' ELSE 'initech' END`
-	if e.d == Postgres {
+	if e.d == dialectPostgres {
 		e.exec(`INSERT INTO `+table+` (id, tenant, email, raw, n) SELECT x, `+tenant+`, `+email+`, convert_to(`+email+`, 'UTF8'), x FROM generate_series(1, $1) AS g(x)`, n)
 		e.exec(`ANALYZE ` + table)
 		return
 	}
-	if e.d == MySQL {
+	if e.d == dialectMySQL {
 		email := strings.ReplaceAll(email, `'user' || x || '@Example.com'`, `CONCAT('user', x, '@Example.com')`)
 		// The recursion limit is a session variable, named differently on
 		// MariaDB and MySQL: set whichever exists, on one connection.

@@ -33,7 +33,7 @@ func sameIdentKind(a, b string) bool {
 //     re-check of a finished job (see Run) still finds its plaintext.
 //
 // The empty string means the engine gave nothing to compare.
-func tableIdent(ctx context.Context, d Dialect, q querier, table string) (string, error) {
+func tableIdent(ctx context.Context, d dialect, q querier, table string) (string, error) {
 	var ident sql.NullString
 	var err error
 	schema, name, qualified := strings.Cut(table, ".")
@@ -71,7 +71,7 @@ func tableIdent(ctx context.Context, d Dialect, q querier, table string) (string
 		return "", nil
 	}
 	if errors.Is(err, sql.ErrNoRows) {
-		return "", fmt.Errorf("%w: %s", ErrNoTable, table)
+		return "", fmt.Errorf("%w: %s", errNoTable, table)
 	}
 	if err != nil {
 		return "", fmt.Errorf("migrate: identify table %s: %w", table, err)

@@ -23,7 +23,7 @@ const (
 	// the way out of colcrypt.
 	Decrypt Kind = "decrypt"
 
-	// kindVerify plans a read-only scan (Verify, Usage).
+	// kindVerify plans a read-only scan (Verify).
 	kindVerify Kind = "verify"
 )
 
@@ -82,8 +82,8 @@ type Job struct {
 	Also []ColumnPair `json:"also,omitempty"`
 }
 
-// DefaultID is the job id used when Job.ID is empty.
-func (j Job) DefaultID() string {
+// defaultID is the job id used when Job.ID is empty.
+func (j Job) defaultID() string {
 	id := string(j.Kind) + ":" + j.Table + "." + j.Column
 	if j.ToColumn != "" && j.ToColumn != j.Column {
 		id += "->" + j.ToColumn
@@ -166,7 +166,7 @@ func (j Job) normalize() (Job, error) {
 		}
 	}
 	if j.ID == "" {
-		j.ID = j.DefaultID()
+		j.ID = j.defaultID()
 	}
 	return j, nil
 }
@@ -242,7 +242,7 @@ func newPlan(ctx context.Context, d dialect, q querier, job Job) (*plan, error) 
 			return nil, err
 		}
 		if c.class != classBytes {
-			return nil, fmt.Errorf("%w: blind index column %s.%s is %s (%s); it needs a binary type (bytea, BLOB)", ErrUnsupportedColumn, ti.Name, c.Name, c.class, c.Type)
+			return nil, fmt.Errorf("%w: blind index column %s.%s is %s (%s); it needs a binary type (bytea, BLOB)", errUnsupportedColumn, ti.Name, c.Name, c.class, c.Type)
 		}
 		p.bidx = &c
 	}
@@ -257,7 +257,7 @@ func newPlan(ctx context.Context, d dialect, q querier, job Job) (*plan, error) 
 		case classBytes:
 			p.armor = job.Armor
 		default:
-			return nil, fmt.Errorf("%w: %s.%s is %s: it cannot hold ciphertext; add a bytea/BLOB or text column and pass it as the target (--to-column)", ErrUnsupportedColumn, ti.Name, p.dst.Name, p.dst.Type)
+			return nil, fmt.Errorf("%w: %s.%s is %s: it cannot hold ciphertext; add a bytea/BLOB or text column and pass it as the target (--to-column)", errUnsupportedColumn, ti.Name, p.dst.Name, p.dst.Type)
 		}
 	case Reencrypt:
 		switch p.src.class {
@@ -266,11 +266,11 @@ func newPlan(ctx context.Context, d dialect, q querier, job Job) (*plan, error) 
 		case classBytes:
 			p.armor = job.Armor
 		default:
-			return nil, fmt.Errorf("%w: %s.%s is %s: it cannot hold ciphertext", ErrUnsupportedColumn, ti.Name, p.src.Name, p.src.Type)
+			return nil, fmt.Errorf("%w: %s.%s is %s: it cannot hold ciphertext", errUnsupportedColumn, ti.Name, p.src.Name, p.src.Type)
 		}
 	case Decrypt:
 		if p.src.class == classOther {
-			return nil, fmt.Errorf("%w: %s.%s is %s: it cannot hold ciphertext", ErrUnsupportedColumn, ti.Name, p.src.Name, p.src.Type)
+			return nil, fmt.Errorf("%w: %s.%s is %s: it cannot hold ciphertext", errUnsupportedColumn, ti.Name, p.src.Name, p.src.Type)
 		}
 	}
 	return p, nil

@@ -28,7 +28,7 @@ func TestResume(t *testing.T) {
 					cancel()
 				}
 			}})
-			if !errors.Is(err, ErrInterrupted) || !errors.Is(err, context.Canceled) {
+			if !errors.Is(err, errInterrupted) || !errors.Is(err, context.Canceled) {
 				t.Fatalf("interrupted Run = %+v, %v; want ErrInterrupted", res, err)
 			}
 			if res.Done || res.Scanned < n/3 || res.Scanned >= n {
@@ -40,7 +40,7 @@ func TestResume(t *testing.T) {
 			if encrypted != res.Updated {
 				t.Errorf("after interrupt: %d rows encrypted, checkpoint says %d", encrypted, res.Updated)
 			}
-			st, err := e.m.Status(context.Background(), job.DefaultID())
+			st, err := e.m.Status(context.Background(), job.defaultID())
 			if err != nil || st.State != stateStalled || st.Error != "interrupted" || st.ChunksDone == st.Chunks {
 				t.Fatalf("Status = %+v, %v; want an interrupted, stalled job", st, err)
 			}
@@ -65,7 +65,7 @@ func TestResume(t *testing.T) {
 			if res3.ThisRun != 0 || !res3.Done || res3.Updated != res2.Updated {
 				t.Errorf("Run of a done job = %+v, want its recorded result", res3)
 			}
-			if rc := res3.Recheck; rc == nil || rc.Rows != n || rc.Pending != 0 {
+			if rc := res3.Recheck; rc == nil || rc.Scanned != n || rc.Updated != 0 {
 				t.Errorf("Run of a done job: Recheck = %+v, want %d rows checked, 0 pending", rc, n)
 			}
 		})
@@ -92,7 +92,7 @@ func TestLookalikes(t *testing.T) {
 			for col, ids := range map[string][2]int64{"raw": {5, 6}, "email": {7, 8}} {
 				before := e.rawColumn("users", col)
 				res, err := e.m.Run(ctx, Job{Kind: Encrypt, Table: "users", Column: col, TenantColumn: "tenant"}, RunOptions{BatchSize: 50})
-				var rf *RowsFailedError
+				var rf *rowsFailedError
 				if !errors.As(err, &rf) || res.Failed != 1 || len(res.Failures) != 1 || !strings.Contains(res.Failures[0].Reason, "looks like") {
 					t.Errorf("Run(%s) = %+v, %v; want the unparseable lookalike reported", col, res, err)
 				}
@@ -102,8 +102,8 @@ func TestLookalikes(t *testing.T) {
 						t.Errorf("row %d: %s changed from %q to %q; lookalikes must be left alone", id, col, before[i].v, after[i].v)
 					}
 				}
-				rep, err := e.m.Verify(ctx, Job{Table: "users", Column: col, TenantColumn: "tenant"}, VerifyOptions{})
-				if !errors.Is(err, ErrVerifyFailed) || rep.Failed != 2 || rep.Plaintext != 0 {
+				rep, err := e.m.Verify(ctx, Job{Table: "users", Column: col, TenantColumn: "tenant"}, RunOptions{})
+				if !errors.Is(err, errVerifyFailed) || rep.Failed != 2 || rep.Plaintext != 0 {
 					t.Errorf("Verify(%s) = %+v, %v; want both lookalikes failing", col, rep, err)
 				}
 			}
@@ -126,12 +126,12 @@ func TestJobErrors(t *testing.T) {
 				want error
 			}{
 				{"no kind", Job{Table: "users", Column: "email"}, ErrInvalidJob},
-				{"no table", Job{Kind: Encrypt, Table: "missing", Column: "email"}, ErrNoTable},
-				{"no column", Job{Kind: Encrypt, Table: "users", Column: "missing"}, ErrNoColumn},
-				{"no target column", Job{Kind: Encrypt, Table: "users", Column: "email", ToColumn: "missing"}, ErrNoColumn},
-				{"no primary key", Job{Kind: Encrypt, Table: "nokey", Column: "a", Tenant: "t"}, ErrNoPrimaryKey},
-				{"key not unique", Job{Kind: Encrypt, Table: "nokey", Column: "a", PK: "b", Tenant: "t"}, ErrNoPrimaryKey},
-				{"integer column in place", Job{Kind: Encrypt, Table: "users", Column: "n", TenantColumn: "tenant"}, ErrUnsupportedColumn},
+				{"no table", Job{Kind: Encrypt, Table: "missing", Column: "email"}, errNoTable},
+				{"no column", Job{Kind: Encrypt, Table: "users", Column: "missing"}, errNoColumn},
+				{"no target column", Job{Kind: Encrypt, Table: "users", Column: "email", ToColumn: "missing"}, errNoColumn},
+				{"no primary key", Job{Kind: Encrypt, Table: "nokey", Column: "a", Tenant: "t"}, errNoPrimaryKey},
+				{"key not unique", Job{Kind: Encrypt, Table: "nokey", Column: "a", PK: "b", Tenant: "t"}, errNoPrimaryKey},
+				{"integer column in place", Job{Kind: Encrypt, Table: "users", Column: "n", TenantColumn: "tenant"}, errUnsupportedColumn},
 				{"two tenant sources", Job{Kind: Encrypt, Table: "users", Column: "email", TenantColumn: "tenant", Tenant: "t"}, ErrInvalidJob},
 				{"reencrypt into a column", Job{Kind: Reencrypt, Table: "users", Column: "email_enc", ToColumn: "raw"}, ErrInvalidJob},
 				{"migrating the key", Job{Kind: Encrypt, Table: "users", Column: "id", ToColumn: "email_enc", Tenant: "t"}, ErrInvalidJob},
@@ -149,12 +149,12 @@ func TestJobErrors(t *testing.T) {
 			// a finished job's can.
 			job := Job{ID: "j1", Kind: Encrypt, Table: "users", Column: "email", ToColumn: "email_enc", TenantColumn: "tenant"}
 			cctx, cancel := context.WithCancel(ctx)
-			if _, err := e.m.Run(cctx, job, RunOptions{Progress: func(Progress) { cancel() }}); !errors.Is(err, ErrInterrupted) {
+			if _, err := e.m.Run(cctx, job, RunOptions{Progress: func(Progress) { cancel() }}); !errors.Is(err, errInterrupted) {
 				t.Fatalf("interrupted Run = %v", err)
 			}
 			other := job
 			other.ToColumn = "raw"
-			if _, err := e.m.Run(ctx, other, RunOptions{}); !errors.Is(err, ErrJobMismatch) {
+			if _, err := e.m.Run(ctx, other, RunOptions{}); !errors.Is(err, errJobMismatch) {
 				t.Errorf("Run reusing an unfinished job's id = %v, want ErrJobMismatch", err)
 			}
 			mustRun(t, e.m, job, RunOptions{})
@@ -207,7 +207,7 @@ func TestDryRun(t *testing.T) {
 func TestSampledChunks(t *testing.T) {
 	defer func(old int64) { exactBoundaryRows = old }(exactBoundaryRows)
 	exactBoundaryRows = 1000
-	e := newEnv(t, Postgres)
+	e := newEnv(t, dialectPostgres)
 	e.createUsers(20_000)
 	res := mustRun(t, e.m, Job{Kind: Encrypt, Table: "users", Column: "email", ToColumn: "email_enc", TenantColumn: "tenant"}, RunOptions{BatchSize: 250, Workers: 2})
 	st, err := e.m.Status(context.Background(), res.JobID)
@@ -222,11 +222,11 @@ func TestSampledChunks(t *testing.T) {
 
 // TestSQLiteRowid pages a SQLite table without a primary key by its rowid.
 func TestSQLiteRowid(t *testing.T) {
-	e := newEnv(t, SQLite)
+	e := newEnv(t, dialectSQLite)
 	e.exec("CREATE TABLE notes (tenant TEXT, body TEXT)")
 	e.exec("INSERT INTO notes WITH RECURSIVE g(x) AS (SELECT 0 UNION ALL SELECT x + 1 FROM g WHERE x < 499) SELECT 'acme', 'note ' || x FROM g")
 	job := Job{Kind: Encrypt, Table: "notes", Column: "body", Tenant: "acme"}
-	if _, err := e.m.Run(context.Background(), job, RunOptions{}); !errors.Is(err, ErrNoPrimaryKey) {
+	if _, err := e.m.Run(context.Background(), job, RunOptions{}); !errors.Is(err, errNoPrimaryKey) {
 		t.Fatalf("Run without a key = %v, want ErrNoPrimaryKey", err)
 	}
 	job.PK = "rowid"
@@ -277,7 +277,7 @@ func TestKMSFailureStopsJob(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer down.Close()
-			m, err := New(e.db, dc.d, field.NewEncryptor(down))
+			m, err := New(e.db, field.NewEncryptor(down), WithDialect(dc.d.Name()))
 			if err != nil {
 				t.Fatal(err)
 			}

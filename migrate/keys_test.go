@@ -37,13 +37,13 @@ func TestReencryptAfterRotate(t *testing.T) {
 			bidx := lowerBidx(t)
 			encryptUsers(t, e, bidx)
 
-			before, err := e.m.Usage(ctx, usageJob())
+			before, err := e.m.Verify(ctx, usageJob(), RunOptions{CountOnly: true})
 			if err != nil {
 				t.Fatal(err)
 			}
 			nonNull := before.Encrypted
 			if len(before.Versions) != 1 || before.Versions[1] != nonNull {
-				t.Fatalf("Usage before rotation = %v, want every value on version 1", before.Versions)
+				t.Fatalf("Verify(CountOnly) before rotation = %v, want every value on version 1", before.Versions)
 			}
 			tenants, err := e.store.Tenants(ctx)
 			if err != nil || len(tenants) != 3 {
@@ -101,12 +101,12 @@ func TestReencryptAfterRotate(t *testing.T) {
 			if res.Updated != nonNull || res.Skipped != 0 {
 				t.Errorf("Run(reencrypt) = %+v, want %d updated", res, nonNull)
 			}
-			after, err := e.m.Usage(ctx, usageJob())
+			after, err := e.m.Verify(ctx, usageJob(), RunOptions{CountOnly: true})
 			if err != nil {
 				t.Fatal(err)
 			}
 			if after.Versions[1] != 0 || after.Versions[2] != nonNull {
-				t.Errorf("Usage after reencrypt = %v, want all %d on version 2", after.Versions, nonNull)
+				t.Errorf("Verify(CountOnly) after reencrypt = %v, want all %d on version 2", after.Versions, nonNull)
 			}
 			for tn, vs := range after.Tenants {
 				if vs[1] != 0 {
@@ -115,7 +115,7 @@ func TestReencryptAfterRotate(t *testing.T) {
 			}
 			e.checkEncrypted("email_enc", emailOf)
 			// The blind index moved with the values.
-			if rep, err := e.m.Verify(ctx, Job{Table: "users", Column: "email_enc", TenantColumn: "tenant", BlindIndex: bidx}, VerifyOptions{}); err != nil {
+			if rep, err := e.m.Verify(ctx, Job{Table: "users", Column: "email_enc", TenantColumn: "tenant", BlindIndex: bidx}, RunOptions{}); err != nil {
 				t.Errorf("Verify = %+v, %v", rep, err)
 			}
 			// Again: nothing left to do.
@@ -185,11 +185,11 @@ func TestRewrap(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer only2.Close()
-			m2, err := New(e.db, dc.d, field.NewEncryptor(only2))
+			m2, err := New(e.db, field.NewEncryptor(only2), WithDialect(dc.d.Name()))
 			if err != nil {
 				t.Fatal(err)
 			}
-			rep, err := m2.Verify(ctx, usageJob(), VerifyOptions{})
+			rep, err := m2.Verify(ctx, usageJob(), RunOptions{})
 			if err != nil || rep.Failed != 0 || rep.Encrypted == 0 {
 				t.Errorf("Verify under the new master key only = %+v, %v", rep, err)
 			}
@@ -225,9 +225,9 @@ func TestShred(t *testing.T) {
 					t.Fatalf("row %d of tenant %s: Open = %q, %v; want %q", r.id, r.tenant, pt, err, want)
 				}
 			}
-			rep, err := e.m.Verify(ctx, usageJob(), VerifyOptions{MaxFailures: 5})
-			var ve *VerifyError
-			if !errors.As(err, &ve) || !errors.Is(err, ErrVerifyFailed) {
+			rep, err := e.m.Verify(ctx, usageJob(), RunOptions{MaxFailures: 5})
+			var ve *verifyError
+			if !errors.As(err, &ve) || !errors.Is(err, errVerifyFailed) {
 				t.Fatalf("Verify err = %v, want a *VerifyError", err)
 			}
 			if rep.Failed != shredded || rep.Encrypted+rep.Failed+rep.Null != rep.Rows || len(rep.Failures) != 5 || !rep.FailuresTruncated {
@@ -271,13 +271,13 @@ func TestDecrypt(t *testing.T) {
 						t.Fatalf("row %d: %s = %q (valid %v), want %q", r.id, col, r.v, r.valid, want)
 					}
 				}
-				rep, err := e.m.Verify(ctx, Job{Table: "users", Column: col, TenantColumn: "tenant"}, VerifyOptions{Expect: ExpectPlaintext})
+				rep, err := e.m.Verify(ctx, Job{Kind: Decrypt, Table: "users", Column: col, TenantColumn: "tenant"}, RunOptions{})
 				if err != nil || rep.Encrypted != 0 || rep.Plaintext != res.Updated {
 					t.Errorf("Verify(%s, plaintext) = %+v, %v", col, rep, err)
 				}
 			}
 			// Verify expecting ciphertext now fails: that is its job.
-			if _, err := e.m.Verify(ctx, Job{Table: "users", Column: "email", TenantColumn: "tenant"}, VerifyOptions{}); !errors.Is(err, ErrVerifyFailed) {
+			if _, err := e.m.Verify(ctx, Job{Table: "users", Column: "email", TenantColumn: "tenant"}, RunOptions{}); !errors.Is(err, errVerifyFailed) {
 				t.Errorf("Verify(email) after decrypt = %v, want ErrVerifyFailed", err)
 			}
 		})

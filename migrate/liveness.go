@@ -34,13 +34,14 @@ const (
 // after 30 s without a beat (six missed beats: a loaded database does not
 // make a live job look dead).
 const (
-	DefaultHeartbeatInterval = 5 * time.Second
-	DefaultStaleAfter        = 30 * time.Second
+	defaultHeartbeatInterval = 5 * time.Second
+	defaultStaleAfter        = 30 * time.Second
 )
 
-// WithHeartbeat sets how often a running job refreshes its heartbeat and
-// after how long without one Status reports it stalled. staleAfter should
-// be several intervals: clocks of the hosts running a job are compared.
+// WithHeartbeat sets how often a running job refreshes its heartbeat
+// (default 5 s) and after how long without one Status reports it stalled
+// (default 30 s). staleAfter should be several intervals: clocks of the
+// hosts running a job are compared.
 func WithHeartbeat(interval, staleAfter time.Duration) Option {
 	return func(m *Migrator) {
 		if interval > 0 {

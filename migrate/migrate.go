@@ -22,7 +22,7 @@
 //
 // # Resumable, and shared between processes
 //
-// Progress lives in a checkpoint table ([DefaultCheckpointTable]): per
+// Progress lives in a checkpoint table ([WithCheckpointTable]): per
 // job, a header row and one row per chunk of the key range. Each batch is
 // one transaction that locks a chunk row (SELECT … FOR UPDATE SKIP LOCKED
 // on Postgres), reads the rows after the chunk's last key, writes them,
@@ -41,7 +41,7 @@
 // reports running, stalled (no heartbeat: killed or interrupted), failed
 // or done, and [Migrator.Forget] removes a job's rows. A run of a job the
 // checkpoint records as done re-checks the column instead of reporting
-// done over rows that need work ([ErrFinishedJobHasWork]); a table
+// done over rows that need work ([ErrRowsFailed]); a table
 // dropped and created again is a new job. Before the first batch, and in
 // a dry run, the target column's declared width is read: a value that
 // would not fit fails its row instead of the batch. [WithMeterProvider]
@@ -50,8 +50,10 @@
 //
 // # Dialects
 //
-// [Postgres] (pgx stdlib driver) and [SQLite] (modernc.org/sqlite). The
-// SQL of each lives in one file implementing [Dialect].
+// PostgreSQL (pgx or lib/pq), MySQL 8.0+ and MariaDB 10.6+
+// (go-sql-driver/mysql) and SQLite (modernc.org/sqlite or
+// mattn/go-sqlite3), told from the driver or named with [WithDialect].
+// The SQL of each lives in one file.
 package migrate
 
 import (
@@ -68,9 +70,11 @@ import (
 // Migrator runs jobs against one database. It is safe for concurrent use.
 type Migrator struct {
 	db   *sql.DB
-	d    Dialect
+	d    dialect
 	enc  *fieldcore.Engine
 	ckpt string
+	// dialectName: see WithDialect.
+	dialectName string
 	// beatEvery and staleAfter: see WithHeartbeat.
 	beatEvery, staleAfter time.Duration
 	// meters and tel: see WithMeterProvider.
@@ -78,34 +82,30 @@ type Migrator struct {
 	tel    *telemetry
 }
 
-// Option configures a Migrator.
-type Option func(*Migrator)
-
-// WithCheckpointTable names the checkpoint table (default
-// DefaultCheckpointTable); "schema.table" is allowed.
-func WithCheckpointTable(name string) Option {
-	return func(m *Migrator) { m.ckpt = name }
-}
-
-// New returns a Migrator over db. A nil d is detected from db's driver
-// (see [DetectDialect]).
-func New(db *sql.DB, d Dialect, enc *field.Encryptor, opts ...Option) (*Migrator, error) {
+// New returns a Migrator over db that seals and opens values with enc.
+// The database's SQL dialect is told from db's driver (pgx or lib/pq:
+// Postgres; modernc.org/sqlite or mattn/go-sqlite3: SQLite;
+// go-sql-driver/mysql: MySQL and MariaDB) unless [WithDialect] names it.
+func New(db *sql.DB, enc *field.Encryptor, opts ...Option) (*Migrator, error) {
 	if db == nil || enc == nil {
 		return nil, fmt.Errorf("migrate: New needs a database and an Encryptor")
 	}
-	if d == nil {
-		var err error
-		if d, err = DetectDialect(db); err != nil {
-			return nil, err
-		}
-	}
-	m := &Migrator{db: db, d: d, enc: (*fieldcore.Engine)(enc), ckpt: DefaultCheckpointTable,
-		beatEvery: DefaultHeartbeatInterval, staleAfter: DefaultStaleAfter}
+	m := &Migrator{db: db, enc: (*fieldcore.Engine)(enc), ckpt: defaultCheckpointTable,
+		beatEvery: defaultHeartbeatInterval, staleAfter: defaultStaleAfter}
 	for _, o := range opts {
 		o(m)
 	}
 	if m.ckpt == "" {
 		return nil, fmt.Errorf("migrate: empty checkpoint table name")
+	}
+	var err error
+	if m.dialectName != "" {
+		m.d, err = dialectByName(m.dialectName)
+	} else {
+		m.d, err = detectDialect(db)
+	}
+	if err != nil {
+		return nil, err
 	}
 	tel, err := newTelemetry(m.meters)
 	if err != nil {
@@ -115,29 +115,44 @@ func New(db *sql.DB, d Dialect, enc *field.Encryptor, opts ...Option) (*Migrator
 	return m, nil
 }
 
-// Dialect returns the Migrator's SQL dialect.
-func (m *Migrator) Dialect() Dialect { return m.d }
-
-// RunOptions tune a run of a job. Unlike the Job, they may change from
-// one run of a job to the next.
+// RunOptions tune one call of Run or Verify. Unlike the Job, they
+// may change from one run of a job to the next. The zero value is the
+// defaults.
+//
+// They are a struct, where the Migrator's settings are functional options
+// ([Option]): they are per call, a command line fills them from its flags
+// in one place, and their zero value is a valid choice, as with
+// database/sql's TxOptions; a function per field would double the
+// package's names without adding a check.
 type RunOptions struct {
-	// BatchSize is the number of rows per transaction (default 1000).
+	// BatchSize is the number of rows per transaction of Run (default
+	// 1000), or per read of Verify (default 5000).
 	BatchSize int
-	// Workers is the number of concurrent batches in this process
+	// Workers is the number of concurrent batches of Run in this process
 	// (default 1). Other processes running the same job add theirs.
 	Workers int
-	// RowsPerSecond limits this process's rate; 0 is unlimited.
+	// RowsPerSecond limits Run's rate in this process; 0 is unlimited.
 	RowsPerSecond float64
-	// DryRun reads and checks every row and counts what would change,
-	// writing nothing: no data, no checkpoint, no new keys.
+	// DryRun makes Run read and check every row and count what would
+	// change, writing nothing: no data, no checkpoint, no new keys.
 	DryRun bool
-	// Restart runs a job that the checkpoint records as done again from
-	// the start (to pick up rows that failed, or were written in
-	// plaintext since). An unfinished job always resumes.
+	// Restart makes Run run a job that the checkpoint records as done
+	// again from the start (to pick up rows that failed, or were written
+	// in plaintext since). An unfinished job always resumes.
 	Restart bool
-	// ChunkRows is the planned number of rows per chunk, the unit workers
-	// share (default ten batches).
+	// ChunkRows is the planned number of rows per chunk, the unit Run's
+	// workers share (default ten batches).
 	ChunkRows int
+	// MaxFailures bounds the failures a Verify report lists (default
+	// 100).
+	MaxFailures int
+	// OpenOnly makes Verify check only that encrypted values open,
+	// allowing plaintext (and, after Decrypt, encrypted) values: for a
+	// column part way through a job.
+	OpenOnly bool
+	// CountOnly makes Verify open nothing and only count values per key
+	// version and tenant (see Verify).
+	CountOnly bool
 	// Progress, if set, is called after every batch, never concurrently.
 	Progress func(Progress)
 }
@@ -201,8 +216,10 @@ type Result struct {
 	Left     int64     `json:"left_behind"`
 	Failures []Failure `json:"failures,omitempty"`
 	// Recheck is set when the checkpoint recorded the job as done and this
-	// run re-checked the column instead of running it again.
-	Recheck *Recheck `json:"recheck,omitempty"`
+	// run re-checked the column instead of running it again: what a dry
+	// run found (Scanned rows read, Updated rows that need the job's work
+	// again, Failed rows that cannot be migrated).
+	Recheck *Result `json:"recheck,omitempty"`
 	// Warnings are what the checks before the first batch found worth
 	// knowing (triggers, a NOT NULL target, the checkpoint table).
 	Warnings []string `json:"warnings,omitempty"`
@@ -210,15 +227,6 @@ type Result struct {
 	// re-check's rows are in Recheck).
 	ThisRun  int64         `json:"this_run"`
 	Duration time.Duration `json:"duration_ns"`
-}
-
-// Recheck is what a run of a finished job found when it read the column
-// again: Rows read, Pending rows that still need the job's work (for
-// Encrypt: plaintext), Failed rows that cannot be migrated.
-type Recheck struct {
-	Rows    int64 `json:"rows"`
-	Pending int64 `json:"pending"`
-	Failed  int64 `json:"failed"`
 }
 
 // maxReportFailures bounds the failures a Result or Report lists.

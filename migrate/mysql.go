@@ -13,7 +13,7 @@ import (
 	gomysql "github.com/go-sql-driver/mysql"
 )
 
-// MySQL is the dialect of MySQL 8.0+ and MariaDB 10.6+ through
+// dialectMySQL is the dialect of MySQL 8.0+ and MariaDB 10.6+ through
 // github.com/go-sql-driver/mysql (driver "mysql"); both versions are the
 // first with SELECT … FOR UPDATE SKIP LOCKED, which chunk claiming needs.
 // Its choices, each forced by something the server would otherwise get
@@ -44,11 +44,11 @@ import (
 // 10.2.4) and, where binary logging is on, binlog_format ROW or MIXED (the
 // defaults): InnoDB refuses READ COMMITTED writes under STATEMENT.
 // parseTime is optional.
-var MySQL Dialect = mysqlDialect{}
+var dialectMySQL dialect = mysqlDialect{}
 
 type mysqlDialect struct{}
 
-var _ Dialect = mysqlDialect{}
+var _ dialect = mysqlDialect{}
 
 func (mysqlDialect) Name() string          { return "mysql" }
 func (mysqlDialect) quote(s string) string { return "`" + strings.ReplaceAll(s, "`", "``") + "`" }
@@ -122,7 +122,7 @@ WHERE TABLE_SCHEMA = COALESCE(?, DATABASE()) AND TABLE_NAME = ?`, schema, name)
 		return nil, fmt.Errorf("migrate: describe %s: %w", table, err)
 	}
 	if len(ti.Columns) == 0 {
-		return nil, fmt.Errorf("%w: %s", ErrNoTable, table)
+		return nil, fmt.Errorf("%w: %s", errNoTable, table)
 	}
 	pks, err := d.indexColumns(ctx, q, schema, name, "PRIMARY")
 	if err != nil {
@@ -239,8 +239,13 @@ func (d mysqlDialect) pkExpr(p *plan) string {
 }
 
 func (d mysqlDialect) selectList(p *plan) string {
+	return d.pkExpr(p) + d.columnList(p)
+}
+
+// columnList is the part of a batch read's SELECT list after the key: the
+// plan's readCols and bind column, each after a comma.
+func (d mysqlDialect) columnList(p *plan) string {
 	var b strings.Builder
-	b.WriteString(d.pkExpr(p))
 	src, dst, tenant, bidx := p.readCols()
 	for _, c := range []*column{src, dst, tenant, bidx, p.bind} {
 		if c == nil {
@@ -252,6 +257,11 @@ func (d mysqlDialect) selectList(p *plan) string {
 }
 
 func (d mysqlDialect) selectRows(p *plan, hasLo, hasHi bool) string {
+	return d.selectRowsOf(p, d.selectList(p), hasLo, hasHi)
+}
+
+// selectRowsOf is selectRows with the SELECT list given.
+func (d mysqlDialect) selectRowsOf(p *plan, list string, hasLo, hasHi bool) string {
 	var where []string
 	pk := "t." + d.quote(p.pk.Name)
 	if hasLo {
@@ -260,7 +270,7 @@ func (d mysqlDialect) selectRows(p *plan, hasLo, hasHi bool) string {
 	if hasHi {
 		where = append(where, pk+" <= "+d.keyCast(p.pk, "?"))
 	}
-	q := "SELECT " + d.selectList(p) + " FROM " + p.table + " AS t"
+	q := "SELECT " + list + " FROM " + p.table + " AS t"
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}

@@ -23,7 +23,7 @@ func TestMySQLWithoutParseTime(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	e := newEnvDB(t, MySQL, db)
+	e := newEnvDB(t, dialectMySQL, db)
 	e.createUsers(500)
 	job := Job{Kind: Encrypt, Table: "users", Column: "email", ToColumn: "email_enc", TenantColumn: "tenant"}
 	res := mustRun(t, e.m, job, RunOptions{BatchSize: 64, Workers: 2})

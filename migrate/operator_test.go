@@ -31,11 +31,11 @@ func TestRerunAfterDecryptRechecks(t *testing.T) {
 			mustRun(t, e.m, Job{Kind: Decrypt, Table: "users", Column: "email", TenantColumn: "tenant"}, RunOptions{BatchSize: 100})
 
 			res, err := e.m.Run(ctx, enc, RunOptions{BatchSize: 100})
-			var fe *FinishedJobError
-			if !errors.Is(err, ErrFinishedJobHasWork) || !errors.As(err, &fe) || !strings.Contains(err.Error(), "--restart") {
+			var fe *finishedJobError
+			if !errors.Is(err, errFinishedJobHasWork) || !errors.As(err, &fe) || !strings.Contains(err.Error(), "--restart") {
 				t.Fatalf("Run(encrypt) after decrypt = %+v, %v; want ErrFinishedJobHasWork naming --restart", res, err)
 			}
-			if rc := res.Recheck; rc == nil || rc.Rows != n || rc.Pending == 0 {
+			if rc := res.Recheck; rc == nil || rc.Scanned != n || rc.Updated == 0 {
 				t.Fatalf("Run(encrypt) after decrypt: Recheck = %+v, want %d rows checked and plaintext pending", rc, n)
 			}
 			if got := e.count("users", "email LIKE 'user%'"); got == 0 {
@@ -49,7 +49,7 @@ func TestRerunAfterDecryptRechecks(t *testing.T) {
 			e.checkEncrypted("email", emailOf)
 
 			res = mustRun(t, e.m, enc, RunOptions{BatchSize: 100})
-			if rc := res.Recheck; rc == nil || rc.Rows != n || rc.Pending != 0 || !res.Done {
+			if rc := res.Recheck; rc == nil || rc.Scanned != n || rc.Updated != 0 || !res.Done {
 				t.Fatalf("Run of the finished job = %+v (recheck %+v), want %d rows checked, 0 pending", res, res.Recheck, n)
 			}
 		})
@@ -72,7 +72,7 @@ func TestRecreatedTableIsNewJob(t *testing.T) {
 			e.createUsers(n)
 
 			res, err := e.m.Run(context.Background(), job, RunOptions{BatchSize: 100})
-			if dc.d == SQLite && errors.Is(err, ErrFinishedJobHasWork) {
+			if dc.d == dialectSQLite && errors.Is(err, errFinishedJobHasWork) {
 				t.Logf("sqlite: same root page, re-check found the plaintext: %v", err)
 				res = mustRun(t, e.m, job, RunOptions{BatchSize: 100, Restart: true})
 			} else if err != nil {
@@ -105,11 +105,11 @@ func TestStatusLiveness(t *testing.T) {
 			testHookBeforeWrite = func([]write) error {
 				calls++
 				if calls == 1 {
-					st, err := e.m.Status(ctx, job.DefaultID())
+					st, err := e.m.Status(ctx, job.defaultID())
 					if err != nil || st.State != "running" || st.Owner != owner || time.Since(st.Heartbeat) > time.Minute {
 						t.Errorf("Status during a batch = %+v, %v; want running, owner %s, a fresh heartbeat", st, err, owner)
 					}
-					if err := e.m.Forget(ctx, job.DefaultID()); !errors.Is(err, ErrJobRunning) {
+					if err := e.m.Forget(ctx, job.defaultID()); !errors.Is(err, ErrJobRunning) {
 						t.Errorf("Forget of a running job = %v, want ErrJobRunning", err)
 					}
 					return nil
@@ -122,15 +122,15 @@ func TestStatusLiveness(t *testing.T) {
 				t.Fatalf("Run = %v, want the hook's error", err)
 			}
 			testHookBeforeWrite = nil
-			st, err := e.m.Status(ctx, job.DefaultID())
+			st, err := e.m.Status(ctx, job.defaultID())
 			if err != nil || st.State != "failed" || !strings.Contains(st.Error, errStop.Error()) {
 				t.Fatalf("Status after a failed run = %+v, %v; want failed with the error", st, err)
 			}
 
 			// A process killed mid-run leaves state running and an old
 			// heartbeat.
-			e.exec(rebind(dc.d, "UPDATE "+DefaultCheckpointTable+" SET state = 'running', heartbeat_at = ? WHERE chunk = 0"), e.d.timeArg(time.Now().Add(-time.Hour)))
-			if st, err := e.m.Status(ctx, job.DefaultID()); err != nil || st.State != "stalled" {
+			e.exec(rebind(dc.d, "UPDATE "+defaultCheckpointTable+" SET state = 'running', heartbeat_at = ? WHERE chunk = 0"), e.d.timeArg(time.Now().Add(-time.Hour)))
+			if st, err := e.m.Status(ctx, job.defaultID()); err != nil || st.State != "stalled" {
 				t.Fatalf("Status after the owner died = %+v, %v; want stalled", st, err)
 			}
 
@@ -138,7 +138,7 @@ func TestStatusLiveness(t *testing.T) {
 			if !res.Done || res.Updated+res.Null != 500 {
 				t.Fatalf("Run after the failure = %+v, want the job finished", res)
 			}
-			if st, err := e.m.Status(ctx, job.DefaultID()); err != nil || st.State != "done" || st.Error != "" {
+			if st, err := e.m.Status(ctx, job.defaultID()); err != nil || st.State != "done" || st.Error != "" {
 				t.Fatalf("Status after finishing = %+v, %v; want done", st, err)
 			}
 			e.checkEncrypted("email_enc", emailOf)
@@ -157,16 +157,16 @@ func TestForget(t *testing.T) {
 			e.createUsers(n)
 			job := Job{Kind: Encrypt, Table: "users", Column: "email", ToColumn: "email_enc", TenantColumn: "tenant"}
 			e.interrupt(job, n/4)
-			if err := e.m.Forget(context.Background(), job.DefaultID()); err != nil {
+			if err := e.m.Forget(context.Background(), job.defaultID()); err != nil {
 				t.Fatalf("Forget = %v", err)
 			}
-			if left := e.count(DefaultCheckpointTable, "1 = 1"); left != 0 {
+			if left := e.count(defaultCheckpointTable, "1 = 1"); left != 0 {
 				t.Fatalf("Forget left %d checkpoint rows", left)
 			}
-			if _, err := e.m.Status(context.Background(), job.DefaultID()); !errors.Is(err, ErrNoJob) {
+			if _, err := e.m.Status(context.Background(), job.defaultID()); !errors.Is(err, ErrNoJob) {
 				t.Fatalf("Status after Forget = %v, want ErrNoJob", err)
 			}
-			if err := e.m.Forget(context.Background(), job.DefaultID()); !errors.Is(err, ErrNoJob) {
+			if err := e.m.Forget(context.Background(), job.defaultID()); !errors.Is(err, ErrNoJob) {
 				t.Fatalf("Forget twice = %v, want ErrNoJob", err)
 			}
 			res := mustRun(t, e.m, job, RunOptions{BatchSize: 100})
@@ -175,7 +175,7 @@ func TestForget(t *testing.T) {
 			}
 
 			// The header deleted by hand, chunk rows left behind.
-			e.exec("DELETE FROM " + DefaultCheckpointTable + " WHERE chunk = 0")
+			e.exec("DELETE FROM " + defaultCheckpointTable + " WHERE chunk = 0")
 			res = mustRun(t, e.m, job, RunOptions{BatchSize: 100})
 			if !res.Done || res.Scanned != n || res.Skipped+res.Null != n {
 				t.Fatalf("Run after deleting the header by hand = %+v, want a fresh job that skips every row", res)
@@ -191,7 +191,7 @@ func TestForget(t *testing.T) {
 // the job running for ever. SQLite does not enforce declared lengths.
 func TestDryRunChecksWidth(t *testing.T) {
 	for _, dc := range dialects {
-		if dc.d == SQLite {
+		if dc.d == dialectSQLite {
 			continue
 		}
 		t.Run(dc.name, func(t *testing.T) {
@@ -211,7 +211,7 @@ func TestDryRunChecksWidth(t *testing.T) {
 			if !errors.Is(err, ErrRowsFailed) || !real.Done || real.Failed != res.Failed || real.Updated != res.Updated {
 				t.Fatalf("Run into varchar(40) = %+v, %v; want done with the dry run's %d failures", real, err, res.Failed)
 			}
-			st, err := e.m.Status(ctx, job.DefaultID())
+			st, err := e.m.Status(ctx, job.defaultID())
 			if err != nil || st.State != "done" || st.Left != res.Failed {
 				t.Fatalf("Status = %+v, %v; want done with %d left behind", st, err, res.Failed)
 			}
@@ -229,10 +229,10 @@ func TestDryRunWarnsAndChecksCheckpoint(t *testing.T) {
 			e.createUsers(200)
 			e.exec("CREATE TABLE audit (id integer)")
 			switch dc.d {
-			case Postgres:
+			case dialectPostgres:
 				e.exec("CREATE FUNCTION noop() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$")
 				e.exec("CREATE TRIGGER users_upd BEFORE UPDATE ON users FOR EACH ROW EXECUTE FUNCTION noop()")
-			case MySQL:
+			case dialectMySQL:
 				e.exec("CREATE TRIGGER users_upd AFTER UPDATE ON users FOR EACH ROW INSERT INTO audit VALUES (NEW.id)")
 			default:
 				e.exec("CREATE TRIGGER users_upd AFTER UPDATE ON users BEGIN INSERT INTO audit VALUES (NEW.id); END")
@@ -247,11 +247,11 @@ func TestDryRunWarnsAndChecksCheckpoint(t *testing.T) {
 			cctx, cancel := context.WithCancel(ctx)
 			other := job
 			other.ID, other.Column = "shared-id", "raw"
-			if _, err := e.m.Run(cctx, other, RunOptions{BatchSize: 20, Progress: func(Progress) { cancel() }}); !errors.Is(err, ErrInterrupted) {
+			if _, err := e.m.Run(cctx, other, RunOptions{BatchSize: 20, Progress: func(Progress) { cancel() }}); !errors.Is(err, errInterrupted) {
 				t.Fatalf("cancelled Run = %v", err)
 			}
 			job.ID = "shared-id"
-			if _, err := e.m.Run(ctx, job, RunOptions{DryRun: true}); !errors.Is(err, ErrJobMismatch) {
+			if _, err := e.m.Run(ctx, job, RunOptions{DryRun: true}); !errors.Is(err, errJobMismatch) {
 				t.Fatalf("dry Run over another unfinished job's id = %v, want ErrJobMismatch", err)
 			}
 		})
@@ -276,7 +276,7 @@ func hasWarning(res *Result, word string) bool {
 // and its write.)
 func TestRereadsCounted(t *testing.T) {
 	for _, dc := range dialects {
-		if dc.d == SQLite {
+		if dc.d == dialectSQLite {
 			continue
 		}
 		t.Run(dc.name, func(t *testing.T) {
@@ -296,7 +296,7 @@ func TestRereadsCounted(t *testing.T) {
 			if res.Rereads != 1 || res.Conflicts != 0 || res.Left != 0 {
 				t.Fatalf("Run = %+v, want 1 re-read, nothing left", res)
 			}
-			if st, err := e.m.Status(context.Background(), job.DefaultID()); err != nil || st.Rereads != 1 {
+			if st, err := e.m.Status(context.Background(), job.defaultID()); err != nil || st.Rereads != 1 {
 				t.Fatalf("Status = %+v, %v; want 1 re-read", st, err)
 			}
 		})
@@ -315,10 +315,10 @@ func TestOlderCheckpointTable(t *testing.T) {
 			job := Job{Kind: Encrypt, Table: "users", Column: "email", ToColumn: "email_enc", TenantColumn: "tenant"}
 			e.interrupt(job, n/4)
 			for _, c := range laterCheckpointColumns {
-				e.exec("ALTER TABLE " + DefaultCheckpointTable + " DROP COLUMN " + e.d.quote(c.name))
+				e.exec("ALTER TABLE " + defaultCheckpointTable + " DROP COLUMN " + e.d.quote(c.name))
 			}
 			m2 := e.m
-			st, err := m2.Status(context.Background(), job.DefaultID())
+			st, err := m2.Status(context.Background(), job.defaultID())
 			if err != nil || st.ChunksDone == st.Chunks {
 				t.Fatalf("Status on an older checkpoint table = %+v, %v", st, err)
 			}
@@ -363,7 +363,7 @@ func TestMultiColumnJob(t *testing.T) {
 				}
 			}
 			job := Job{Kind: Encrypt, Table: "users", Column: "email", TenantColumn: "tenant", Also: []ColumnPair{{Column: "raw"}}}
-			if got, want := job.DefaultID(), "encrypt:users.email,raw"; got != want {
+			if got, want := job.defaultID(), "encrypt:users.email,raw"; got != want {
 				t.Errorf("DefaultID = %q, want %q", got, want)
 			}
 			dry, err := e.m.Run(ctx, job, RunOptions{DryRun: true, BatchSize: 100})
@@ -376,7 +376,7 @@ func TestMultiColumnJob(t *testing.T) {
 			}
 			e.checkEncrypted("email", emailOf)
 			e.checkEncrypted("raw", emailOf)
-			if res := mustRun(t, e.m, job, RunOptions{}); res.Recheck == nil || res.Recheck.Pending != 0 || res.Recheck.Rows != n {
+			if res := mustRun(t, e.m, job, RunOptions{}); res.Recheck == nil || res.Recheck.Updated != 0 || res.Recheck.Scanned != n {
 				t.Fatalf("rerun = %+v, want a re-check with nothing pending", res.Recheck)
 			}
 
@@ -410,7 +410,7 @@ func (e *env) interrupt(job Job, done int64) {
 			cancel()
 		}
 	}})
-	if !errors.Is(err, ErrInterrupted) {
+	if !errors.Is(err, errInterrupted) {
 		e.t.Fatalf("interrupted Run = %v", err)
 	}
 }

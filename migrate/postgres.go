@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-// Postgres is the PostgreSQL dialect, for database/sql with the pgx
+// dialectPostgres is the PostgreSQL dialect, for database/sql with the pgx
 // stdlib driver ("pgx"). It needs PostgreSQL 12 or later.
 //
 // Batches are claimed with SELECT … FOR UPDATE SKIP LOCKED on chunk rows
@@ -18,7 +18,7 @@ import (
 // job; a batch's compare-and-set writes are one UPDATE … FROM unnest(…)
 // statement, and key values travel as text and are cast back to the key
 // column's type, so any orderable key type works.
-var Postgres Dialect = postgres{}
+var dialectPostgres dialect = postgres{}
 
 type postgres struct{}
 
@@ -52,7 +52,7 @@ func (d postgres) describe(ctx context.Context, q querier, table string) (*table
 		return nil, fmt.Errorf("migrate: describe %s: %w", table, err)
 	}
 	if !exists {
-		return nil, fmt.Errorf("%w: %s", ErrNoTable, table)
+		return nil, fmt.Errorf("%w: %s", errNoTable, table)
 	}
 	rows, err := q.QueryContext(ctx, `
 SELECT a.attname, format_type(a.atttypid, a.atttypmod),

@@ -16,12 +16,14 @@ import (
 // that is not about one row (the database or the KMS failing) stops it.
 //
 // Cancelling ctx stops each worker after the batch it is in commits, and
-// returns an error matching ErrInterrupted and ctx's error; running the job
-// again resumes it. A job the checkpoint records as done returns its
-// recorded result without work unless RunOptions.Restart is set.
+// returns an error matching ctx's error (context.Canceled or
+// context.DeadlineExceeded); running the job again resumes it. A job the
+// checkpoint records as done is not run again unless RunOptions.Restart
+// is set: its column is re-checked (Result.Recheck), with ErrRowsFailed
+// if rows need the job's work again.
 //
 // When the job finishes but some rows could not be migrated, Run returns
-// the Result and a *RowsFailedError (ErrRowsFailed).
+// the Result and an error matching ErrRowsFailed.
 func (m *Migrator) Run(ctx context.Context, job Job, o RunOptions) (*Result, error) {
 	if job.Kind == kindVerify {
 		return nil, fmt.Errorf("%w: unknown job kind %q", ErrInvalidJob, job.Kind)
@@ -108,13 +110,13 @@ func (m *Migrator) Run(ctx context.Context, job Job, o RunOptions) (*Result, err
 	if werr != nil {
 		if ctx.Err() != nil {
 			m.recordStop(ctx, job.ID, werr, true)
-			return res, fmt.Errorf("%w: %w", ErrInterrupted, ctx.Err())
+			return res, fmt.Errorf("%w: %w", errInterrupted, ctx.Err())
 		}
 		m.recordStop(ctx, job.ID, werr, false)
 		return res, werr
 	}
 	if res.Failed > 0 || res.Conflicts > 0 {
-		return res, &RowsFailedError{Result: res}
+		return res, &rowsFailedError{Result: res}
 	}
 	return res, nil
 }
@@ -422,11 +424,15 @@ func (m *Migrator) dryRun(ctx context.Context, p *plan, o RunOptions, start time
 	for {
 		if lim != nil {
 			if err := lim.WaitN(ctx, o.BatchSize); err != nil {
-				return res, fmt.Errorf("%w: %w", ErrInterrupted, ctx.Err())
+				if ctx.Err() == nil {
+					// The wait would outlast ctx's deadline.
+					return res, fmt.Errorf("migrate: rate limit: %w", err)
+				}
+				return res, fmt.Errorf("%w: %w", errInterrupted, ctx.Err())
 			}
 		}
 		if err := ctx.Err(); err != nil {
-			return res, fmt.Errorf("%w: %w", ErrInterrupted, err)
+			return res, fmt.Errorf("%w: %w", errInterrupted, err)
 		}
 		w.startBatch(ctx)
 		rows, t, failures, err := w.batch(ctx, m.db, nil, lower, nil, o.BatchSize)
@@ -449,7 +455,7 @@ func (m *Migrator) dryRun(ctx context.Context, p *plan, o RunOptions, start time
 	res.ThisRun = sum.Scanned
 	res.Duration = time.Since(start)
 	if res.Failed > 0 {
-		return res, &RowsFailedError{Result: res}
+		return res, &rowsFailedError{Result: res}
 	}
 	return res, nil
 }
@@ -488,7 +494,7 @@ func (p *progress) thisRun() int64 {
 // recheck is a run of a job the checkpoint records as done: it reads the
 // column again, writing nothing, and reports what it found. Rows that
 // need the job's work (plaintext written since, or a decrypt that undid
-// an encrypt) make it a *FinishedJobError naming the flag that starts the
+// an encrypt) make it a *finishedJobError naming the flag that starts the
 // job again; a finished job is never reported done over them.
 func (m *Migrator) recheck(ctx context.Context, p *plan, o RunOptions, start time.Time) (*Result, error) {
 	scan, err := m.dryRun(ctx, p, o, start)
@@ -499,12 +505,12 @@ func (m *Migrator) recheck(ctx context.Context, p *plan, o RunOptions, start tim
 	if err != nil {
 		return nil, err
 	}
-	res.Recheck = &Recheck{Rows: scan.Scanned, Pending: scan.Updated, Failed: scan.Failed}
+	res.Recheck = scan
 	if scan.Updated > 0 {
-		return res, &FinishedJobError{Kind: p.job.Kind, Table: p.job.Table, Column: p.job.Column, Result: res}
+		return res, &finishedJobError{Kind: p.job.Kind, Table: p.job.Table, Column: p.job.Column, Result: res}
 	}
 	if res.Failed > 0 || res.Conflicts > 0 {
-		return res, &RowsFailedError{Result: res}
+		return res, &rowsFailedError{Result: res}
 	}
 	return res, nil
 }

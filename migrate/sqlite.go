@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-// SQLite is the SQLite dialect (modernc.org/sqlite, driver "sqlite", or
+// dialectSQLite is the SQLite dialect (modernc.org/sqlite, driver "sqlite", or
 // any driver with SQLite 3.35 or later).
 //
 // SQLite has one writer at a time, so a batch runs in BEGIN IMMEDIATE:
@@ -18,7 +18,7 @@ import (
 // transaction no other writer can come between. Workers in several
 // processes still work (they queue on the database lock, with a busy
 // timeout); they add no speed.
-var SQLite Dialect = sqlite{}
+var dialectSQLite dialect = sqlite{}
 
 type sqlite struct{}
 
@@ -89,7 +89,7 @@ func (d sqlite) describe(ctx context.Context, q querier, table string) (*tableIn
 		return nil, fmt.Errorf("migrate: describe %s: %w", table, err)
 	}
 	if len(ti.Columns) == 0 {
-		return nil, fmt.Errorf("%w: %s", ErrNoTable, table)
+		return nil, fmt.Errorf("%w: %s", errNoTable, table)
 	}
 	if len(pks) == 1 {
 		c := ti.Columns[pks[0]]
@@ -176,8 +176,13 @@ func (t *sqliteTx) Rollback() error {
 }
 
 func (d sqlite) selectList(p *plan) string {
+	return d.quote(p.pk.Name) + d.columnList(p)
+}
+
+// columnList is the part of a batch read's SELECT list after the key: the
+// plan's readCols and bind column, each after a comma.
+func (d sqlite) columnList(p *plan) string {
 	var b strings.Builder
-	b.WriteString(d.quote(p.pk.Name))
 	src, dst, tenant, bidx := p.readCols()
 	for _, c := range []*column{src, dst, tenant, bidx, p.bind} {
 		if c != nil {
@@ -188,6 +193,11 @@ func (d sqlite) selectList(p *plan) string {
 }
 
 func (d sqlite) selectRows(p *plan, hasLo, hasHi bool) string {
+	return d.selectRowsOf(p, d.selectList(p), hasLo, hasHi)
+}
+
+// selectRowsOf is selectRows with the SELECT list given.
+func (d sqlite) selectRowsOf(p *plan, list string, hasLo, hasHi bool) string {
 	var where []string
 	n := 1
 	pk := d.quote(p.pk.Name)
@@ -199,7 +209,7 @@ func (d sqlite) selectRows(p *plan, hasLo, hasHi bool) string {
 		where = append(where, pk+" <= "+d.ph(n))
 		n++
 	}
-	q := "SELECT " + d.selectList(p) + " FROM " + p.table
+	q := "SELECT " + list + " FROM " + p.table
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}

@@ -51,7 +51,7 @@ type tableInfo struct {
 func (ti *tableInfo) column(name, role string) (column, error) {
 	c, ok := ti.Columns[name]
 	if !ok {
-		return column{}, fmt.Errorf("%w: %s column %q is not in table %s", ErrNoColumn, role, name, ti.Name)
+		return column{}, fmt.Errorf("%w: %s column %q is not in table %s", errNoColumn, role, name, ti.Name)
 	}
 	return c, nil
 }
@@ -61,7 +61,7 @@ func (ti *tableInfo) column(name, role string) (column, error) {
 func keyColumn(ctx context.Context, d dialect, q querier, ti *tableInfo, given string) (column, error) {
 	if given == "" {
 		if ti.PK == nil {
-			return column{}, fmt.Errorf("%w: table %s has no single-column primary key; name a unique, non-null, orderable column with the PK option (--pk)", ErrNoPrimaryKey, ti.Name)
+			return column{}, fmt.Errorf("%w: table %s has no single-column primary key; name a unique, non-null, orderable column with the PK option (--pk)", errNoPrimaryKey, ti.Name)
 		}
 		return *ti.PK, nil
 	}
@@ -70,17 +70,17 @@ func keyColumn(ctx context.Context, d dialect, q querier, ti *tableInfo, given s
 	}
 	c, ok := ti.Columns[given]
 	if !ok {
-		if given == "rowid" && d.(Dialect).Name() == "sqlite" {
+		if given == "rowid" && d.Name() == "sqlite" {
 			return column{Name: "rowid", Type: "INTEGER"}, nil
 		}
-		return column{}, fmt.Errorf("%w: key column %q is not in table %s", ErrNoColumn, given, ti.Name)
+		return column{}, fmt.Errorf("%w: key column %q is not in table %s", errNoColumn, given, ti.Name)
 	}
 	unique, err := d.uniqueColumn(ctx, q, ti, given)
 	if err != nil {
 		return column{}, err
 	}
 	if !unique {
-		return column{}, fmt.Errorf("%w: key column %s.%s has no unique index: batches paged by it could skip rows", ErrNoPrimaryKey, ti.Name, given)
+		return column{}, fmt.Errorf("%w: key column %s.%s has no unique index: batches paged by it could skip rows", errNoPrimaryKey, ti.Name, given)
 	}
 	return c, nil
 }

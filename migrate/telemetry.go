@@ -22,19 +22,6 @@ func WithMeterProvider(mp metric.MeterProvider) Option {
 	return func(m *Migrator) { m.meters = mp }
 }
 
-// ErrTelemetry is returned by New when the meter provider refuses an
-// instrument.
-var ErrTelemetry = errors.New("migrate: telemetry setup failed")
-
-// TelemetryError is an instrument the meter provider refused.
-// errors.Is(err, ErrTelemetry) holds.
-type TelemetryError struct{ Err error }
-
-func (e *TelemetryError) Error() string { return fmt.Sprintf("%v: %v", ErrTelemetry, e.Err) }
-
-// Unwrap returns both the sentinel and the provider's error.
-func (e *TelemetryError) Unwrap() []error { return []error{ErrTelemetry, e.Err} }
-
 // telemetry is a Migrator's instruments.
 type telemetry struct {
 	rows metric.Int64Counter
@@ -51,7 +38,7 @@ func newTelemetry(mp metric.MeterProvider) (*telemetry, error) {
 	lag, err2 := m.Int64Gauge("colcrypt.migrate.lag", metric.WithUnit("{row}"),
 		metric.WithDescription("Estimated rows a migration job has left to scan, as this process sees it"))
 	if err := errors.Join(err1, err2); err != nil {
-		return nil, &TelemetryError{Err: err}
+		return nil, fmt.Errorf("migrate: telemetry setup failed: %w", err)
 	}
 	return &telemetry{rows: rows, lag: lag}, nil
 }

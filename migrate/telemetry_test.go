@@ -21,7 +21,7 @@ func TestMetricsRowsAndLag(t *testing.T) {
 			reader := sdkmetric.NewManualReader()
 			mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
 			t.Cleanup(func() { mp.Shutdown(context.Background()) })
-			m, err := New(e.db, dc.d, e.enc, WithMeterProvider(mp))
+			m, err := New(e.db, e.enc, WithDialect(dc.d.Name()), WithMeterProvider(mp))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -7,29 +7,34 @@ import (
 	"time"
 )
 
-// Expect is what Verify expects a column to hold.
-type Expect uint8
+// expectation is what Verify expects a column to hold.
+type expectation uint8
 
 const (
-	// ExpectEncrypted reports plaintext values as problems: the check
-	// after an Encrypt job.
-	ExpectEncrypted Expect = iota
-	// ExpectPlaintext reports encrypted values as problems: the check
+	// expectEncrypted reports plaintext values as problems: the check
+	// after an Encrypt or Reencrypt job.
+	expectEncrypted expectation = iota
+	// expectPlaintext reports encrypted values as problems: the check
 	// after a Decrypt job.
-	ExpectPlaintext
-	// ExpectAny reports only values that fail to open.
-	ExpectAny
+	expectPlaintext
+	// expectAny reports only values that fail to open.
+	expectAny
 )
 
-// VerifyOptions tune Verify.
-type VerifyOptions struct {
-	Expect Expect
-	// BatchSize is the rows read per query (default 5000).
-	BatchSize int
-	// MaxFailures bounds Report.Failures (default 100).
-	MaxFailures int
-	// Progress, if set, is called after every batch.
-	Progress func(Progress)
+// expects is what Verify expects of a column: see Verify.
+func expects(kind Kind, openOnly bool) (expectation, error) {
+	switch kind {
+	case "", Encrypt, Reencrypt, Decrypt:
+	default:
+		return 0, fmt.Errorf("%w: unknown job kind %q", ErrInvalidJob, kind)
+	}
+	switch {
+	case openOnly:
+		return expectAny, nil
+	case kind == Decrypt:
+		return expectPlaintext, nil
+	}
+	return expectEncrypted, nil
 }
 
 // Report is what Verify found in a column.
@@ -37,9 +42,9 @@ type Report struct {
 	Table  string `json:"table"`
 	Column string `json:"column"`
 	Rows   int64  `json:"rows"`
-	// Encrypted values opened (for Usage: parsed); Plaintext values are
-	// not colcrypt values; Null are NULL; Failed look like colcrypt
-	// values but do not open (tampered, wrong tenant, shredded tenant,
+	// Encrypted values opened (with RunOptions.CountOnly: parsed);
+	// Plaintext values are not colcrypt values; Null are NULL; Failed
+	// look like colcrypt values but do not open (tampered, wrong tenant, shredded tenant,
 	// plaintext lookalikes) or have no tenant.
 	Encrypted int64 `json:"encrypted"`
 	Plaintext int64 `json:"plaintext"`
@@ -52,44 +57,55 @@ type Report struct {
 	// splits them by tenant.
 	Versions map[uint32]int64            `json:"versions"`
 	Tenants  map[string]map[uint32]int64 `json:"tenants"`
-	// Failures lists problem rows, at most VerifyOptions.MaxFailures.
+	// Failures lists problem rows, at most RunOptions.MaxFailures.
 	Failures          []Failure     `json:"failures,omitempty"`
 	FailuresTruncated bool          `json:"failures_truncated,omitempty"`
 	Duration          time.Duration `json:"duration_ns"`
 
-	expect Expect
+	expect expectation
 }
 
-// OK reports whether the column holds what was expected and every
-// encrypted value opens.
-func (r *Report) OK() bool {
+// ok reports whether the column holds what was expected and every
+// encrypted value opens: Verify returns ErrRowsFailed when it does not.
+func (r *Report) ok() bool {
 	switch {
 	case r.Failed > 0, r.BlindIndexMismatch > 0:
 		return false
-	case r.expect == ExpectEncrypted && r.Plaintext > 0:
+	case r.expect == expectEncrypted && r.Plaintext > 0:
 		return false
-	case r.expect == ExpectPlaintext && r.Encrypted > 0:
+	case r.expect == expectPlaintext && r.Encrypted > 0:
 		return false
 	}
 	return true
 }
 
-// Verify scans a column and opens every value with its row's tenant. It
-// uses job's Table, Column, PK, TenantColumn or Tenant, BlindIndex and
-// Scope fields; Kind and ToColumn are ignored. It returns the report
-// and, when the report is not OK, a *VerifyError (ErrVerifyFailed).
-func (m *Migrator) Verify(ctx context.Context, job Job, o VerifyOptions) (*Report, error) {
-	return m.scan(ctx, job, o, true)
+// Verify scans a column and opens every value with its row's tenant,
+// checking that the column holds what a job of job.Kind leaves: after
+// Decrypt every value plaintext, otherwise (Encrypt, Reencrypt, or no
+// Kind) every value encrypted; with RunOptions.OpenOnly, only that every
+// encrypted value opens. It uses job's Table, Column, PK, TenantColumn or
+// Tenant, BlindIndex and Scope fields; ToColumn is ignored, and of o only
+// BatchSize, MaxFailures, OpenOnly, CountOnly and Progress. It returns the
+// report and, when the column does not hold what was expected,
+// ErrRowsFailed.
+//
+// With RunOptions.CountOnly it opens nothing (no key is loaded, no KMS
+// is called): it counts the values per key version and tenant, which
+// key versions rows still use, for key listings and for checking that a
+// reencrypt left none on an old version.
+func (m *Migrator) Verify(ctx context.Context, job Job, o RunOptions) (*Report, error) {
+	want, err := expects(job.Kind, o.OpenOnly || o.CountOnly)
+	if err != nil {
+		return nil, err
+	}
+	if o.CountOnly {
+		return m.scan(ctx, job, o, want, false)
+	}
+	return m.scan(ctx, job, o, want, true)
 }
 
-// Usage scans a column and counts its values per key version and tenant
-// without opening them: which key versions rows still use, for key
-// listings and for checking that a reencrypt left none on an old version.
-func (m *Migrator) Usage(ctx context.Context, job Job) (*Report, error) {
-	return m.scan(ctx, job, VerifyOptions{Expect: ExpectAny}, false)
-}
-
-func (m *Migrator) scan(ctx context.Context, job Job, o VerifyOptions, open bool) (*Report, error) {
+// scan is Verify, opening values (open) or only counting them.
+func (m *Migrator) scan(ctx context.Context, job Job, o RunOptions, want expectation, open bool) (*Report, error) {
 	job.Kind, job.ToColumn = kindVerify, ""
 	job, err := job.normalize()
 	if err != nil {
@@ -106,7 +122,7 @@ func (m *Migrator) scan(ctx context.Context, job Job, o VerifyOptions, open bool
 		return nil, err
 	}
 	start := time.Now()
-	rep := &Report{Table: job.Table, Column: job.Column, Versions: map[uint32]int64{}, Tenants: map[string]map[uint32]int64{}, expect: o.Expect}
+	rep := &Report{Table: job.Table, Column: job.Column, Versions: map[uint32]int64{}, Tenants: map[string]map[uint32]int64{}, expect: want}
 	var total int64
 	if o.Progress != nil {
 		if total, err = m.d.estimate(ctx, m.db, p); err != nil {
@@ -125,7 +141,7 @@ func (m *Migrator) scan(ctx context.Context, job Job, o VerifyOptions, open bool
 	var lower any
 	for {
 		if err := ctx.Err(); err != nil {
-			return rep, fmt.Errorf("%w: %w", ErrInterrupted, err)
+			return rep, fmt.Errorf("%w: %w", errInterrupted, err)
 		}
 		w.startBatch(ctx)
 		rows, err := w.read(ctx, m.db, lower, nil, o.BatchSize)
@@ -135,7 +151,7 @@ func (m *Migrator) scan(ctx context.Context, job Job, o VerifyOptions, open bool
 		for i := range rows {
 			r := &rows[i]
 			rep.Rows++
-			if err := w.check(ctx, r, rep, o.Expect, open, fail); err != nil {
+			if err := w.check(ctx, r, rep, want, open, fail); err != nil {
 				return rep, err
 			}
 		}
@@ -148,14 +164,14 @@ func (m *Migrator) scan(ctx context.Context, job Job, o VerifyOptions, open bool
 		lower = rows[len(rows)-1].pk
 	}
 	rep.Duration = time.Since(start)
-	if !rep.OK() {
-		return rep, &VerifyError{Report: rep}
+	if !rep.ok() {
+		return rep, &verifyError{Report: rep}
 	}
 	return rep, nil
 }
 
 // check classifies one row's value into rep.
-func (w *worker) check(ctx context.Context, r *row, rep *Report, expect Expect, open bool, fail func(*row, string)) error {
+func (w *worker) check(ctx context.Context, r *row, rep *Report, expect expectation, open bool, fail func(*row, string)) error {
 	if !r.src.valid {
 		rep.Null++
 		return nil
@@ -163,7 +179,7 @@ func (w *worker) check(ctx context.Context, r *row, rep *Report, expect Expect, 
 	b := r.src.b
 	if !looksEncrypted(b) {
 		rep.Plaintext++
-		if expect == ExpectEncrypted {
+		if expect == expectEncrypted {
 			fail(r, reasonNotEncrypted)
 		}
 		return nil
@@ -206,7 +222,7 @@ func (w *worker) check(ctx context.Context, r *row, rep *Report, expect Expect, 
 		return nil
 	}
 	rep.Encrypted++
-	if expect == ExpectPlaintext {
+	if expect == expectPlaintext {
 		fail(r, "encrypted value where plaintext was expected")
 	}
 	if bi := w.p.job.BlindIndex; bi != nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -27,17 +28,14 @@ var errorCodes = []struct {
 	err  error
 	code string
 }{
-	{migrate.ErrInterrupted, "interrupted"},
+	{context.Canceled, "interrupted"},
+	{context.DeadlineExceeded, "interrupted"},
+	{errVerifyFailed, "verify_failed"},
 	{migrate.ErrRowsFailed, "rows_failed"},
-	{migrate.ErrVerifyFailed, "verify_failed"},
 	{errDoctorFailed, "doctor_failed"},
 	{migrate.ErrInvalidJob, "invalid_job"},
-	{migrate.ErrJobMismatch, "job_mismatch"},
 	{migrate.ErrNoJob, "no_such_job"},
-	{migrate.ErrNoTable, "no_such_table"},
-	{migrate.ErrNoColumn, "no_such_column"},
-	{migrate.ErrNoPrimaryKey, "no_key_column"},
-	{migrate.ErrUnsupportedColumn, "unsupported_column"},
+	{migrate.ErrSchema, "schema_mismatch"},
 	{keystore.ErrAuditChainBroken, "audit_chain_broken"},
 	{keystore.ErrAuditTable, "audit_table_unavailable"},
 	{keystore.ErrUnknownMasterKey, "master_key_not_configured"},
@@ -94,7 +92,7 @@ var libraryWords = strings.NewReplacer(
 // message that names what stopped it, in place of the library's
 // "interrupted … context canceled".
 func (c *cli) message(ee *exitError) string {
-	if errors.Is(ee.err, migrate.ErrInterrupted) {
+	if interrupted(ee.err) {
 		return c.stoppedBy() + " after the batch in flight; the checkpoint is saved: run the same command again to resume"
 	}
 	return cliMessage(ee.err)
@@ -123,3 +121,22 @@ func wantsJSON(args []string) bool {
 	}
 	return false
 }
+
+// interrupted reports whether err is a job stopped by its context (a
+// signal): the batch in flight was committed or rolled back whole.
+func interrupted(err error) bool {
+	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+}
+
+// errVerifyFailed is the code of a verify whose column does not hold
+// what was expected (verifyFailed), told apart from a migration's
+// rows_failed.
+var errVerifyFailed = errors.New("verify found problems")
+
+// verifyFailed is Verify's error, unchanged in its message, matching
+// errVerifyFailed too.
+type verifyFailed struct{ err error }
+
+func (e verifyFailed) Error() string        { return e.err.Error() }
+func (e verifyFailed) Unwrap() error        { return e.err }
+func (e verifyFailed) Is(target error) bool { return target == errVerifyFailed }

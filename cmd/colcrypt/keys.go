@@ -59,12 +59,12 @@ tenants (keystore.WithKnownTenantsOnly). This needs the master key.`,
 					return err
 				}
 			}
-			out := map[string]any{"key_table": c.keyTable, "checkpoint_table": c.checkpointTable, "dialect": k.md.Name()}
+			out := map[string]any{"key_table": c.keyTable, "checkpoint_table": c.checkpointTable, "dialect": k.kd.Name()}
 			if len(tenants) > 0 {
 				out["tenants"] = tenants
 			}
 			return c.emit(out, func(w io.Writer) {
-				fmt.Fprintf(w, "key table %s and checkpoint table %s are ready (%s)\n", c.keyTable, c.checkpointTable, k.md.Name())
+				fmt.Fprintf(w, "key table %s and checkpoint table %s are ready (%s)\n", c.keyTable, c.checkpointTable, k.kd.Name())
 				for _, t := range tenants {
 					fmt.Fprintf(w, "tenant %s has a key\n", t)
 				}
@@ -128,7 +128,7 @@ It needs no master key.`,
 				if job.TenantColumn == "" && job.Tenant == "" {
 					return usageErr("counting rows per key version needs --tenant-column (or --tenant for a single-tenant table)")
 				}
-				if usage, err = k.m.Usage(ctx, job); err != nil {
+				if usage, err = k.m.Verify(ctx, job, migrate.RunOptions{CountOnly: true}); err != nil {
 					return err
 				}
 			}

@@ -28,7 +28,7 @@
 //
 // With --output json the result (also for exit codes 3 and 130) is one
 // JSON document on standard output, and an error is one JSON object on
-// standard error: {"error": "...", "code": "no_such_table", "exit_code": 1}.
+// standard error: {"error": "...", "code": "schema_mismatch", "exit_code": 1}.
 // Scripts branch on code. Progress and warnings go to standard error, as
 // JSON objects too unless standard error is a terminal.
 package main

@@ -267,11 +267,11 @@ func runExit(err error) error {
 	switch {
 	case err == nil:
 		return nil
-	case errors.Is(err, migrate.ErrInterrupted):
+	case interrupted(err):
 		return &exitError{code: exitInterrupted, err: err}
-	case errors.Is(err, migrate.ErrRowsFailed), errors.Is(err, migrate.ErrVerifyFailed), errors.Is(err, migrate.ErrFinishedJobHasWork):
+	case errors.Is(err, migrate.ErrRowsFailed):
 		return &exitError{code: exitProblems, err: err}
-	case errors.Is(err, migrate.ErrInvalidJob), errors.Is(err, migrate.ErrJobMismatch):
+	case errors.Is(err, migrate.ErrInvalidJob):
 		return &exitError{code: exitUsage, err: err}
 	}
 	return err
@@ -293,11 +293,11 @@ func (c *cli) printResult(desc string, r *migrate.Result) error {
 		switch {
 		case r.DryRun:
 			state = "dry run, nothing written"
-		case r.Recheck != nil && r.Recheck.Pending > 0:
+		case r.Recheck != nil && r.Recheck.Updated > 0:
 			state = fmt.Sprintf("finished earlier, but a re-check of %d rows found %d %s: run again with --restart to process them",
-				r.Recheck.Rows, r.Recheck.Pending, leftWord(r.Kind))
+				r.Recheck.Scanned, r.Recheck.Updated, leftWord(r.Kind))
 		case r.Recheck != nil:
-			state = fmt.Sprintf("done (finished earlier; re-checked %d rows: 0 %s, nothing to do)", r.Recheck.Rows, leftWord(r.Kind))
+			state = fmt.Sprintf("done (finished earlier; re-checked %d rows: 0 %s, nothing to do)", r.Recheck.Scanned, leftWord(r.Kind))
 		case !r.Done:
 			state = "not finished (run again to resume)"
 		}
@@ -359,7 +359,7 @@ func (c *cli) verifyCmd() *cobra.Command {
 	var (
 		col    columnFlags
 		expect string
-		o      migrate.VerifyOptions
+		o      migrate.RunOptions
 	)
 	cmd := &cobra.Command{
 		Use:   "verify",
@@ -381,17 +381,17 @@ encrypted (the default); --expect plaintext checks the result of a decrypt.`,
 			if err := col.check(true); err != nil {
 				return err
 			}
+			job := col.job()
 			switch expect {
 			case "encrypted":
-				o.Expect = migrate.ExpectEncrypted
+				job.Kind = migrate.Encrypt
 			case "plaintext":
-				o.Expect = migrate.ExpectPlaintext
+				job.Kind = migrate.Decrypt
 			case "any":
-				o.Expect = migrate.ExpectAny
+				o.OpenOnly = true
 			default:
 				return usageErr("--expect must be encrypted, plaintext or any, not %q", expect)
 			}
-			job := col.job()
 			var err error
 			if job.BlindIndex, err = col.blindIndexSpec(); err != nil {
 				return err
@@ -405,9 +405,12 @@ encrypted (the default); --expect plaintext checks the result of a decrypt.`,
 			pv := c.progress(desc)
 			o.Progress = pv.update
 			rep, err := k.m.Verify(ctx, job, o)
-			pv.finish(rep != nil && !errors.Is(err, migrate.ErrInterrupted))
+			pv.finish(rep != nil && !interrupted(err))
+			if errors.Is(err, migrate.ErrRowsFailed) {
+				err = verifyFailed{err}
+			}
 			if rep != nil {
-				if perr := c.printReport(desc, rep); perr != nil && err == nil {
+				if perr := c.printReport(desc, rep, err == nil); perr != nil && err == nil {
 					err = perr
 				}
 			}
@@ -425,10 +428,12 @@ encrypted (the default); --expect plaintext checks the result of a decrypt.`,
 	return cmd
 }
 
-func (c *cli) printReport(desc string, r *migrate.Report) error {
-	return c.emit(reportJSON{r, r.OK()}, func(w io.Writer) {
+// printReport writes what Verify found; ok is whether the column holds
+// what was expected.
+func (c *cli) printReport(desc string, r *migrate.Report, ok bool) error {
+	return c.emit(reportJSON{r, ok}, func(w io.Writer) {
 		verdict := "OK"
-		if !r.OK() {
+		if !ok {
 			verdict = "PROBLEMS FOUND"
 		}
 		fmt.Fprintf(w, "%s: %s\n", desc, verdict)

@@ -24,7 +24,6 @@ import (
 // conn is an open database with what every command builds on it.
 type conn struct {
 	db    *sql.DB
-	md    migrate.Dialect
 	kd    keystore.Dialect
 	kek   *kms.Keeper   // nil when the command did not need one
 	older []*kms.Keeper // --old-kms: accepted for unwrapping only
@@ -157,10 +156,6 @@ func (c *cli) openWith(ctx context.Context, kmsURL string, older []string, opts 
 		k.Close()
 		return nil, fmt.Errorf("connect to the database: %w", err)
 	}
-	if k.md, err = migrate.DialectByName(dialect); err != nil {
-		k.Close()
-		return nil, err
-	}
 	if k.kd, err = keystore.ParseDialect(dialect); err != nil {
 		k.Close()
 		return nil, err
@@ -197,7 +192,7 @@ func (c *cli) openWith(ctx context.Context, kmsURL string, older []string, opts 
 		return nil, err
 	}
 	k.enc = field.NewEncryptor(k.store, opts...)
-	if k.m, err = migrate.New(k.db, k.md, k.enc, migrate.WithCheckpointTable(c.checkpointTable)); err != nil {
+	if k.m, err = migrate.New(k.db, k.enc, migrate.WithDialect(dialect), migrate.WithCheckpointTable(c.checkpointTable)); err != nil {
 		k.Close()
 		return nil, err
 	}

@@ -14,7 +14,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/colcrypt/colcrypt/keystore"
-	"github.com/colcrypt/colcrypt/migrate"
 )
 
 // Environment variables that stand in for flags.
@@ -143,7 +142,7 @@ Check a deployment end to end with colcrypt doctor.`,
 	pf.StringVar(&c.dsn, "dsn", "", "database URL (env "+envDSN+")")
 	pf.StringVarP(&c.output, "output", "o", "text", "output format: text or json")
 	pf.StringVar(&c.keyTable, "key-table", keystore.DefaultTable, "name of the key table")
-	pf.StringVar(&c.checkpointTable, "checkpoint-table", migrate.DefaultCheckpointTable, "name of the migration checkpoint table")
+	pf.StringVar(&c.checkpointTable, "checkpoint-table", "colcrypt_migrations", "name of the migration checkpoint table")
 	pf.StringVar(&c.logLevel, "log-level", "off", "key store log records on stderr: off, debug, info, warn or error")
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 		return usageErr("%s", withFlagSuggestion(cmd, err))

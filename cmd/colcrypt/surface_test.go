@@ -326,7 +326,7 @@ func TestJSONEverywhere(t *testing.T) {
 				exit int
 				code string
 			}{
-				{[]string{"migrate", "encrypt", "--table", "missing", "--column", "email", "--tenant-column", "tenant", "-o", "json"}, exitFailure, "no_such_table"},
+				{[]string{"migrate", "encrypt", "--table", "missing", "--column", "email", "--tenant-column", "tenant", "-o", "json"}, exitFailure, "schema_mismatch"},
 				{[]string{"migrate", "encrypt", "--tabel", "users", "-o", "json"}, exitUsage, "usage"},
 				{[]string{"-o", "json", "migrate", "status", "--job", "nope"}, exitFailure, "no_such_job"},
 				{[]string{"--output=json", "keys", "rotate"}, exitUsage, "usage"},
