@@ -185,7 +185,7 @@ func TestCreateFetchesKeyBeforeTransaction(t *testing.T) {
 			held     atomic.Int64 // wraps made while GORM's pool had a connection in use
 		)
 		observe := keystore.WithObserver(func(ev keystore.Event) {
-			if ev.Kind != keystore.EventWrap {
+			if ev.Kind != "wrap" {
 				return
 			}
 			wraps.Add(1)

@@ -206,11 +206,7 @@ func TestSecondSerializer(t *testing.T) {
 }
 
 func keystoreTable(e *env) error {
-	d, err := keystore.DialectFor(e.raw)
-	if err != nil {
-		return err
-	}
-	return keystore.CreateTable(context.Background(), e.raw, d, "")
+	return keystore.CreateTable(context.Background(), e.raw)
 }
 
 // TestConcurrent: goroutines of several tenants write and read one DB at

@@ -69,7 +69,7 @@ func TestStoreActiveCipher(t *testing.T) {
 	tdb := sqliteOnly(t)
 	s := newTestStore(t, tdb, tdb.db, drv.keeper(testKEK))
 	c := mustActiveCipher(t, s, "acme", "patients", "name")
-	k, err := s.Active(ctxb, "acme")
+	k, err := s.active(ctxb, "acme")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,7 +178,7 @@ func TestStoreActiveCipherRotationSeen(t *testing.T) {
 	if c := mustActiveCipher(t, s, "acme", "patients", "name"); c != c1 {
 		t.Fatalf("ActiveCipher within the TTL = version %d, want the cached version 1", c.Version())
 	}
-	if k, _ := s.Active(ctxb, "acme"); k.Version() != 1 {
+	if k, _ := s.active(ctxb, "acme"); k.Version() != 1 {
 		t.Fatalf("Active within the TTL = version %d, want 1", k.Version())
 	}
 	// The key's TTL passes first; an open refreshes it. The active record
@@ -300,18 +300,18 @@ func TestStoreActiveCipherReplaced(t *testing.T) {
 	drv := newInsecureTestKMS(t)
 	tdb := sqliteOnly(t)
 	creator := newTestStore(t, tdb, tdb.db, drv.keeper(testKEK))
-	if _, err := creator.Active(ctxb, "acme"); err != nil {
+	if _, err := creator.active(ctxb, "acme"); err != nil {
 		t.Fatal(err)
 	}
 	clock := newFakeClock()
-	s := newTestStore(t, tdb, tdb.open(t), drv.keeper(testKEK), WithClock(clock.Now), WithCacheTTL(time.Minute))
+	s := newTestStore(t, tdb, tdb.open(t), drv.keeper(testKEK), withClock(clock.Now), WithCacheTTL(time.Minute))
 	// The key is cached before the active record: its TTL ends first.
 	if _, err := s.Cipher(ctxb, "acme", 1, "patients", "name"); err != nil {
 		t.Fatal(err)
 	}
 	clock.Advance(30 * time.Second)
 	old := mustActiveCipher(t, s, "acme", "patients", "name")
-	wrapped, err := s.kmsCall(ctxb, EventWrap, s.kek, "acme", 1, newDEK())
+	wrapped, err := s.kmsCall(ctxb, eventWrap, s.kek, "acme", 1, newDEK())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -322,7 +322,7 @@ func TestStoreActiveCipherReplaced(t *testing.T) {
 	// the bound of its version marks, so the refresh reaches the cache's
 	// own handling of a replaced key (TestReplacedKeyRow covers the
 	// refusal when the Store remembers).
-	s.marks = newVersionMarks(DefaultCacheSize)
+	s.marks = newVersionMarks(defaultCacheSize)
 	clock.Advance(30 * time.Second)
 	if _, err := s.Cipher(ctxb, "acme", 1, "patients", "name"); err != nil {
 		t.Fatal(err)

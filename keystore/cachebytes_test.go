@@ -18,7 +18,7 @@ func TestCacheBytesEvicts(t *testing.T) {
 		const perTenant = keyBytes + 2*cipherBytes
 		bound := int64(3 * perTenant)
 		s := newTestStore(t, tdb, tdb.db, newInsecureTestKMS(t).keeper(testKEK), WithCacheSize(1000), WithCacheBytes(bound))
-		var first *Key
+		var first *dataKey
 		for i := range 10 {
 			tn := fmt.Sprintf("t%d", i)
 			for _, col := range []string{"name", "email"} {
@@ -31,7 +31,7 @@ func TestCacheBytesEvicts(t *testing.T) {
 				}
 			}
 			if i == 0 {
-				k, err := s.Active(ctxb, tn)
+				k, err := s.active(ctxb, tn)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -61,11 +61,11 @@ func TestCacheBytesEvicts(t *testing.T) {
 func TestCacheBytesCountsCiphers(t *testing.T) {
 	tdb := sqliteOnly(t)
 	s := newTestStore(t, tdb, tdb.db, newInsecureTestKMS(t).keeper(testKEK), WithCacheBytes(2*keyBytes+cipherBytes))
-	a, err := s.Active(ctxb, "a")
+	a, err := s.active(ctxb, "a")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Active(ctxb, "b"); err != nil {
+	if _, err := s.active(ctxb, "b"); err != nil {
 		t.Fatal(err)
 	}
 	if st := s.Stats(); st.Cached != 2 || st.CachedBytes != 2*keyBytes {

@@ -4,10 +4,10 @@
 // off the per-row path.
 //
 //	kek, err := kms.Open(ctx, "gcpkms://projects/p/locations/global/keyRings/app/cryptoKeys/pii")
-//	err = keystore.CreateTable(ctx, db, nil, "")      // a migration step
+//	err = keystore.CreateTable(ctx, db)               // a migration step
 //	keys, err := keystore.New(db, kek)
 //	defer keys.Close()
-//	k, err := keys.Active(ctx, tenant)                // creates version 1 on first use
+//	k, err := keys.active(ctx, tenant)                // creates version 1 on first use
 //	c, err := k.Cipher("patients", "name")            // a codec.Cipher for one column
 //
 // A [Store] hands out [Key] values: one version of one tenant's 32-byte data
@@ -52,7 +52,7 @@
 // live (active or retired) version, whatever the state column says; a
 // disagreement (the active row is not the highest live version, or no row
 // is active while live rows exist) is logged at error level and reported
-// as an [EventStateMismatch], and no new version is created while live
+// as an EventStateMismatch, and no new version is created while live
 // rows exist. A version number is never issued twice for a tenant: a new
 // version is one past every row, destroyed ones included.
 //
@@ -99,10 +99,13 @@
 // then reads back the row that won and uses its key. Nothing is sealed
 // under a key before it is in the table.
 //
-// The table lives in Postgres, MySQL/MariaDB or SQLite (the [Postgres],
-// [MySQL] and [SQLite] dialects), told from the database/sql driver by
-// [DialectFor] or given with [WithDialect]. SQLite needs a busy timeout for concurrent writers;
-// see [SQLite].
+// The table lives in Postgres, MySQL/MariaDB or SQLite, told from the
+// database/sql driver (pgx, lib/pq, go-sql-driver/mysql, the SQLite
+// drivers) or named with [WithDialect]. On MySQL tenant ids are byte
+// strings compared exactly, never under a collation; run it with a strict
+// sql_mode. SQLite needs a busy timeout for concurrent writers
+// ("?_pragma=busy_timeout(5000)" on modernc), and preferably WAL; an
+// in-memory SQLite database needs a shared cache or one connection.
 //
 // # Cache
 //
@@ -186,7 +189,7 @@
 //
 // Every key operation that changes the table (a first key, Rotate, each
 // row Rewrap moves, DestroyVersion, Shred) appends one event to the table
-// named the key table's name plus [EventsSuffix], in the same transaction:
+// named the key table's name plus "_events", in the same transaction:
 // time, operation, tenant, version, master key and the actor [WithActor]
 // put in the context. Each event's MAC (HMAC-SHA256) covers its fields and
 // the previous event's MAC, under a chain key wrapped by the master key

@@ -34,7 +34,7 @@ func exampleStore(ctx context.Context, opts ...keystore.Option) (keys *keystore.
 	if err != nil {
 		log.Fatal(err)
 	}
-	if err := keystore.CreateTable(ctx, db, keystore.SQLite, ""); err != nil {
+	if err := keystore.CreateTable(ctx, db, keystore.WithDialect("sqlite")); err != nil {
 		log.Fatal(err)
 	}
 	keys, err = keystore.New(db, kek, opts...)
@@ -70,10 +70,10 @@ func ExampleStore_DestroyVersion() {
 	fmt.Println("destroy the active version:", errors.Is(err, keystore.ErrVersionInUse))
 	fmt.Println("destroy version 1:", keys.DestroyVersion(ctx, "acme", 1))
 
-	_, err = keys.Key(ctx, "acme", 1)
+	_, err = keys.Cipher(ctx, "acme", 1, "patients", "name")
 	fmt.Println("version 1 opens nothing:", errors.Is(err, keystore.ErrKeyDestroyed))
-	k, err := keys.Active(ctx, "acme")
-	fmt.Println("active version:", k.Version(), err)
+	v, err := keys.Active(ctx, "acme")
+	fmt.Println("active version:", v, err)
 
 	infos, err := keys.List(ctx, "acme")
 	if err != nil {
@@ -106,8 +106,8 @@ func ExampleWithKnownTenantsOnly() {
 	if err := keys.InitTenant(ctx, "acme"); err != nil { // at sign-up
 		log.Fatal(err)
 	}
-	k, err := keys.Active(ctx, "acme")
-	fmt.Println("after InitTenant: version", k.Version(), err)
+	v, err := keys.Active(ctx, "acme")
+	fmt.Println("after InitTenant: version", v, err)
 
 	_, err = keys.Active(ctx, "acme' OR 1=1 --")
 	fmt.Println("a tenant id from a forged request:", errors.Is(err, keystore.ErrUnknownTenant))
@@ -170,7 +170,7 @@ func ExampleWithMinVersion() {
 		log.Fatal(err)
 	}
 	defer db.Close()
-	if err := keystore.CreateTable(ctx, db, keystore.SQLite, ""); err != nil {
+	if err := keystore.CreateTable(ctx, db, keystore.WithDialect("sqlite")); err != nil {
 		log.Fatal(err)
 	}
 
@@ -192,14 +192,14 @@ func ExampleWithMinVersion() {
 		log.Fatal(err)
 	}
 	defer keys.Close()
-	_, err = keys.Key(ctx, "acme", 1)
+	_, err = keys.Cipher(ctx, "acme", 1, "patients", "name")
 	fmt.Println("version 1:", errors.Is(err, keystore.ErrVersionTooOld))
-	k, err := keys.Active(ctx, "acme")
-	fmt.Println("active version:", k.Version(), err)
+	v, err := keys.Active(ctx, "acme")
+	fmt.Println("active version:", v, err)
 
 	// A new tenant's first key starts at the minimum.
-	k, err = keys.Active(ctx, "globex")
-	fmt.Println("globex starts at version:", k.Version(), err)
+	v, err = keys.Active(ctx, "globex")
+	fmt.Println("globex starts at version:", v, err)
 	// Output:
 	// version 1: true
 	// active version: 2 <nil>

@@ -40,7 +40,7 @@ func ExampleWithMasterKeys() {
 		log.Fatal(err)
 	}
 	defer db.Close()
-	if err := keystore.CreateTable(ctx, db, keystore.SQLite, ""); err != nil {
+	if err := keystore.CreateTable(ctx, db, keystore.WithDialect("sqlite")); err != nil {
 		log.Fatal(err)
 	}
 	store := func(kek *kms.Keeper, opts ...keystore.Option) *keystore.Store {

@@ -19,6 +19,7 @@ import (
 	mysqldrv "github.com/go-sql-driver/mysql" // also registers "mysql"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/colcrypt/colcrypt/internal/sqldialect"
 	"github.com/colcrypt/colcrypt/kms"
 	"github.com/colcrypt/colcrypt/testhelpers"
 
@@ -33,7 +34,7 @@ const (
 
 // testDB is a database with a fresh key table of its own.
 type testDB struct {
-	dialect Dialect
+	dialect sqldialect.Dialect
 	driver  string
 	dsn     string
 	table   string
@@ -41,7 +42,9 @@ type testDB struct {
 }
 
 // opts are the Store options that point at the test's table.
-func (d *testDB) opts() []Option { return []Option{WithDialect(d.dialect), WithTable(d.table)} }
+func (d *testDB) opts() []Option {
+	return []Option{WithDialect(d.dialect.String()), WithTable(d.table)}
+}
 
 // open returns a new pool on the same database, as another process
 // would have.
@@ -59,16 +62,16 @@ func (d *testDB) open(t testing.TB) *sql.DB {
 // q rewrites a query on "keys" with ? placeholders for the test's table
 // and dialect.
 func (d *testDB) q(query string) string {
-	return d.dialect.rebind(strings.ReplaceAll(query, "{keys}", d.table))
+	return d.dialect.Rebind(strings.ReplaceAll(query, "{keys}", d.table))
 }
 
 var tableSeq atomic.Int64
 
-// forEachBackend runs f once on Postgres, once on MySQL/MariaDB and once
-// on SQLite, each with a key table of its own: the same cases on every
-// dialect. Postgres and MySQL tests share one database per test binary
+// forEachBackend runs f once on sqldialect.Postgres, once on sqldialect.MySQL/MariaDB and once
+// on sqldialect.SQLite, each with a key table of its own: the same cases on every
+// dialect. sqldialect.Postgres and sqldialect.MySQL tests share one database per test binary
 // when COLCRYPT_TEST_DATABASE_URL / COLCRYPT_TEST_MYSQL_URL is set
-// (creating a Postgres database takes seconds), each test in its own table.
+// (creating a sqldialect.Postgres database takes seconds), each test in its own table.
 func forEachBackend(t *testing.T, f func(t *testing.T, tdb *testDB)) {
 	t.Helper()
 	t.Run("postgres", func(t *testing.T) {
@@ -77,7 +80,7 @@ func forEachBackend(t *testing.T, f func(t *testing.T, tdb *testDB)) {
 		if dsn == "" {
 			dsn = testhelpers.Postgres(t)
 		}
-		tdb := &testDB{dialect: Postgres, driver: "pgx", dsn: dsn, table: fmt.Sprintf("keys_%d", tableSeq.Add(1))}
+		tdb := &testDB{dialect: sqldialect.Postgres, driver: "pgx", dsn: dsn, table: fmt.Sprintf("keys_%d", tableSeq.Add(1))}
 		tdb.db = tdb.open(t)
 		mustCreateTable(t, tdb)
 		f(t, tdb)
@@ -88,7 +91,7 @@ func forEachBackend(t *testing.T, f func(t *testing.T, tdb *testDB)) {
 		if dsn == "" {
 			dsn = testhelpers.MySQL(t)
 		}
-		tdb := &testDB{dialect: MySQL, driver: "mysql", dsn: dsn, table: fmt.Sprintf("keys_%d", tableSeq.Add(1))}
+		tdb := &testDB{dialect: sqldialect.MySQL, driver: "mysql", dsn: dsn, table: fmt.Sprintf("keys_%d", tableSeq.Add(1))}
 		tdb.db = tdb.open(t)
 		mustCreateTable(t, tdb)
 		f(t, tdb)
@@ -96,7 +99,7 @@ func forEachBackend(t *testing.T, f func(t *testing.T, tdb *testDB)) {
 	t.Run("sqlite", func(t *testing.T) {
 		t.Parallel()
 		path := filepath.Join(t.TempDir(), "keys.db")
-		tdb := &testDB{dialect: SQLite, driver: "sqlite", dsn: "file:" + path + "?_pragma=busy_timeout(30000)&_pragma=journal_mode(WAL)",
+		tdb := &testDB{dialect: sqldialect.SQLite, driver: "sqlite", dsn: "file:" + path + "?_pragma=busy_timeout(30000)&_pragma=journal_mode(WAL)",
 			table: fmt.Sprintf("keys_%d", tableSeq.Add(1))}
 		tdb.db = tdb.open(t)
 		mustCreateTable(t, tdb)
@@ -106,7 +109,7 @@ func forEachBackend(t *testing.T, f func(t *testing.T, tdb *testDB)) {
 
 func mustCreateTable(t testing.TB, tdb *testDB) {
 	t.Helper()
-	if err := CreateTable(context.Background(), tdb.db, tdb.dialect, tdb.table); err != nil {
+	if err := CreateTable(context.Background(), tdb.db, WithDialect(tdb.dialect.String()), WithTable(tdb.table)); err != nil {
 		t.Fatalf("CreateTable() = %v", err)
 	}
 }
@@ -120,7 +123,7 @@ func TestMain(m *testing.M) {
 	if base := os.Getenv(testhelpers.EnvDatabaseURL); base != "" {
 		var err error
 		if sharedPostgres, drop, err = createSharedDatabase(base); err != nil {
-			fmt.Fprintf(os.Stderr, "keystore tests: shared Postgres database: %v\n", err)
+			fmt.Fprintf(os.Stderr, "keystore tests: shared sqldialect.Postgres database: %v\n", err)
 			os.Exit(1)
 		}
 	}
@@ -128,7 +131,7 @@ func TestMain(m *testing.M) {
 		var err error
 		if sharedMySQL, dropMySQL, err = createSharedMySQL(base); err != nil {
 			drop()
-			fmt.Fprintf(os.Stderr, "keystore tests: shared MySQL database: %v\n", err)
+			fmt.Fprintf(os.Stderr, "keystore tests: shared sqldialect.MySQL database: %v\n", err)
 			os.Exit(1)
 		}
 	}
@@ -218,7 +221,7 @@ func newTestStore(t testing.TB, tdb *testDB, db *sql.DB, kek *kms.Keeper, opts .
 }
 
 // fakeClock is a settable clock for cache expiry. It starts on a whole
-// second so that timestamps survive Postgres's microsecond precision.
+// second so that timestamps survive sqldialect.Postgres's microsecond precision.
 type fakeClock struct{ ns atomic.Int64 }
 
 func newFakeClock() *fakeClock {
@@ -234,7 +237,7 @@ var ctxb = context.Background()
 
 // sealOpen seals a value with a's cipher for (table, column) and opens it
 // with b's: it proves a and b hold the same data key.
-func sealOpen(t testing.TB, a, b *Key) {
+func sealOpen(t testing.TB, a, b *dataKey) {
 	t.Helper()
 	ca, err := a.Cipher("patients", "name")
 	if err != nil {
@@ -298,6 +301,6 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 }
 
 func isKMSError(err error) bool {
-	var ke *KMSError
+	var ke *Error
 	return errors.As(err, &ke)
 }

@@ -7,7 +7,7 @@ import (
 	"log/slog"
 )
 
-// ErrStateMismatch is the Err of an EventStateMismatch: the key table's
+// ErrStateMismatch is the Err of an eventStateMismatch: the key table's
 // state column disagrees with its versions. It is reported, never
 // returned; the Store keeps sealing under the highest live version.
 var ErrStateMismatch = errors.New("keystore: key table state disagrees with its versions")
@@ -32,6 +32,6 @@ func (s *Store) sealRow(ctx context.Context, tenant string, t tenantRows) keyRow
 	err := fmt.Errorf("%w: tenant %q: %s", ErrStateMismatch, tenant, why)
 	s.log.LogAttrs(ctx, slog.LevelError, "keystore: the key table's state column disagrees with its versions; sealing under the highest live version",
 		slog.String("tenant", tenant), slog.Uint64("version", uint64(top.version)), slog.String("error", err.Error()))
-	s.emit(Event{Kind: EventStateMismatch, Tenant: tenant, Version: top.version, Err: err})
+	s.emit(Event{Kind: eventStateMismatch, Tenant: tenant, Version: top.version, Err: err})
 	return top
 }

@@ -1,6 +1,7 @@
 package keystore
 
 import (
+	"database/sql"
 	"fmt"
 	"log/slog"
 	"time"
@@ -8,17 +9,18 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/colcrypt/colcrypt/internal/sqldialect"
 	"github.com/colcrypt/colcrypt/kms"
 )
 
 // Defaults of the options.
 const (
-	DefaultCacheTTL     = 5 * time.Minute
-	DefaultCacheSize    = 10_000
-	DefaultRetries      = 5
-	DefaultRetryBase    = 50 * time.Millisecond
-	DefaultRetryMax     = 2 * time.Second
-	DefaultKMSTimeout   = 30 * time.Second
+	defaultCacheTTL     = 5 * time.Minute
+	defaultCacheSize    = 10_000
+	defaultRetries      = 5
+	defaultRetryBase    = 50 * time.Millisecond
+	defaultRetryMax     = 2 * time.Second
+	defaultKMSTimeout   = 30 * time.Second
 	defaultStaleProbeLo = 100 * time.Millisecond
 	defaultStaleProbeHi = 30 * time.Second
 )
@@ -28,7 +30,8 @@ type Option func(*config)
 
 type config struct {
 	table      string
-	dialect    Dialect
+	dialect    sqldialect.Dialect // 0: detect from the driver
+	dialectErr error
 	ttl        time.Duration
 	size       int
 	bytes      int64
@@ -51,12 +54,12 @@ type config struct {
 func defaults() config {
 	return config{
 		table:      DefaultTable,
-		ttl:        DefaultCacheTTL,
-		size:       DefaultCacheSize,
-		attempts:   DefaultRetries,
-		base:       DefaultRetryBase,
-		max:        DefaultRetryMax,
-		kmsTimeout: DefaultKMSTimeout,
+		ttl:        defaultCacheTTL,
+		size:       defaultCacheSize,
+		attempts:   defaultRetries,
+		base:       defaultRetryBase,
+		max:        defaultRetryMax,
+		kmsTimeout: defaultKMSTimeout,
 	}
 }
 
@@ -76,8 +79,8 @@ func (c *config) validate() error {
 		return fmt.Errorf("keystore: retry delays must satisfy 0 < base ≤ max, got %v, %v", c.base, c.max)
 	case c.kmsTimeout <= 0:
 		return fmt.Errorf("keystore: KMS timeout must be positive, got %v", c.kmsTimeout)
-	case c.dialect == nil:
-		return fmt.Errorf("keystore: nil dialect")
+	case c.dialectErr != nil:
+		return c.dialectErr
 	}
 	return validTable(c.table)
 }
@@ -86,9 +89,36 @@ func (c *config) validate() error {
 // letters, digits and underscores, at most 48 bytes.
 func WithTable(name string) Option { return func(c *config) { c.table = name } }
 
-// WithDialect sets the SQL dialect instead of detecting it from the
-// driver with DialectFor.
-func WithDialect(d Dialect) Option { return func(c *config) { c.dialect = d } }
+// WithDialect names the database family instead of detecting it from
+// db's driver: "postgres" (or "postgresql", "pgx"), "mysql" (or
+// "mariadb"), "sqlite" (or "sqlite3"). Detection knows pgx, lib/pq,
+// go-sql-driver/mysql and the SQLite drivers; a driver wrapped by
+// instrumentation (otelsql and the like) hides its type and needs this.
+// New and CreateTable fail on an unknown name.
+func WithDialect(name string) Option {
+	return func(c *config) {
+		d, err := sqldialect.Parse(name)
+		if err != nil {
+			c.dialect, c.dialectErr = 0, fmt.Errorf("keystore: WithDialect: %w", err)
+			return
+		}
+		c.dialect, c.dialectErr = d, nil
+	}
+}
+
+// resolveDialect detects the dialect from db's driver unless an option
+// named it.
+func (c *config) resolveDialect(db *sql.DB) error {
+	if c.dialect != 0 || c.dialectErr != nil {
+		return nil
+	}
+	d, err := sqldialect.Detect(db)
+	if err != nil {
+		return fmt.Errorf("keystore: %w; pass keystore.WithDialect", err)
+	}
+	c.dialect = d
+	return nil
+}
 
 // WithCacheTTL sets how long an unwrapped key, and a tenant's active
 // version, are used before the key table and the KMS are asked again
@@ -167,11 +197,11 @@ func WithTenantKEK(uri func(tenant string) string) Option {
 	return func(c *config) { c.tenantKEK = uri }
 }
 
-// WithClock sets the clock the cache's expiry and the table's timestamps
+// withClock sets the clock the cache's expiry and the table's timestamps
 // use, read on every call; for tests. Without it the table gets
 // time.Now and the cache a coarse clock (see Store.Active). Retry sleeps
 // use real time. A nil clock means the default.
-func WithClock(now func() time.Time) Option { return func(c *config) { c.now = now } }
+func withClock(now func() time.Time) Option { return func(c *config) { c.now = now } }
 
 // WithObserver sets a hook called synchronously for every KMS call,
 // stale serve, rotation, destroyed version, shred and key table state

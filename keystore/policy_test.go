@@ -17,7 +17,7 @@ func TestKnownTenantsOnly(t *testing.T) {
 			name string
 			f    func() error
 		}{
-			{"Active", func() error { _, err := s.Active(ctxb, "mallory"); return err }},
+			{"Active", func() error { _, err := s.active(ctxb, "mallory"); return err }},
 			{"ActiveCipher", func() error { _, err := s.ActiveCipher(ctxb, "mallory", "patients", "name"); return err }},
 		} {
 			if err := call.f(); !errors.Is(err, ErrUnknownTenant) {
@@ -75,7 +75,7 @@ func TestTenantValidator(t *testing.T) {
 		}
 		s := newTestStore(t, tdb, tdb.db, drv.keeper(testKEK), WithTenantValidator(validate))
 
-		_, err := s.Active(ctxb, "evil")
+		_, err := s.active(ctxb, "evil")
 		if !errors.Is(err, ErrUnknownTenant) || !errors.Is(err, errNotCustomer) {
 			t.Fatalf("Active(evil) = %v, want ErrUnknownTenant wrapping the validator's error", err)
 		}

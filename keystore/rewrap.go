@@ -166,9 +166,9 @@ func (r *rewrapper) page(ctx context.Context, tenant, afterTenant string, afterV
 		args  []any
 	)
 	if tenant != "" {
-		query, args = q.rewrapTenant, []any{tenant, afterVersion, r.cfg.batch}
+		query, args = q.RewrapTenant, []any{tenant, afterVersion, r.cfg.batch}
 	} else {
-		query, args = q.rewrapPage, []any{afterTenant, afterTenant, afterVersion, r.cfg.batch}
+		query, args = q.RewrapPage, []any{afterTenant, afterTenant, afterVersion, r.cfg.batch}
 	}
 	rows, err := r.s.db.QueryContext(ctx, query, args...)
 	if err != nil {
@@ -188,7 +188,7 @@ func (r *rewrapper) page(ctx context.Context, tenant, afterTenant string, afterV
 			return nil, err
 		}
 		if len(row.wrapped) == 0 {
-			return nil, &CorruptRowError{Tenant: row.tenant, Version: v, Reason: "live key without wrapped_dek"}
+			return nil, corruptRow(row.tenant, v, "live key without wrapped_dek")
 		}
 		page = append(page, row)
 	}
@@ -218,21 +218,21 @@ func (r *rewrapper) one(ctx context.Context, row rewrapRow) error {
 			return err
 		}
 	}
-	dek, err := s.kmsCall(ctx, EventUnwrap, from, row.tenant, row.version, row.wrapped)
+	dek, err := s.kmsCall(ctx, eventUnwrap, from, row.tenant, row.version, row.wrapped)
 	if err != nil {
 		return err
 	}
 	defer clear(dek)
 	if len(dek) != codec.DEKSize {
-		return &CorruptRowError{Tenant: row.tenant, Version: int64(row.version), Reason: "unwrapped key has the wrong length"}
+		return corruptRow(row.tenant, int64(row.version), "unwrapped key has the wrong length")
 	}
-	wrapped, err := s.kmsCall(ctx, EventWrap, r.to, row.tenant, row.version, dek)
+	wrapped, err := s.kmsCall(ctx, eventWrap, r.to, row.tenant, row.version, dek)
 	if err != nil {
 		return err
 	}
 	// The new blob replaces the only stored copy of the key: prove it
 	// unwraps to the same key before the old one is overwritten.
-	check, err := s.kmsCall(ctx, EventUnwrap, r.to, row.tenant, row.version, wrapped)
+	check, err := s.kmsCall(ctx, eventUnwrap, r.to, row.tenant, row.version, wrapped)
 	if err != nil {
 		return err
 	}
@@ -272,7 +272,7 @@ func (r *rewrapper) swap(ctx context.Context, row rewrapRow, wrapped []byte) (n 
 			tx.Rollback()
 		}
 	}()
-	res, err := tx.ExecContext(ctx, s.q.rewrapCAS, r.to.URI(), wrapped, s.dialect.timeArg(s.clock.wall()),
+	res, err := tx.ExecContext(ctx, s.q.RewrapCAS, r.to.URI(), wrapped, s.dialect.TimeArg(s.clock.wall()),
 		row.tenant, int64(row.version), row.wrapped)
 	if err != nil {
 		return 0, err
@@ -281,7 +281,7 @@ func (r *rewrapper) swap(ctx context.Context, row rewrapRow, wrapped []byte) (n 
 		return 0, err
 	}
 	if n == 1 {
-		if err = s.appendEvent(ctx, tx, chain, OpRewrap, row.tenant, row.version, r.to.URI()); err != nil {
+		if err = s.appendEvent(ctx, tx, chain, opRewrap, row.tenant, row.version, r.to.URI()); err != nil {
 			return 0, err
 		}
 	}

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+
+	"github.com/colcrypt/colcrypt/internal/sqldialect"
 )
 
 func TestRewrap(t *testing.T) {
@@ -16,7 +18,7 @@ func TestRewrap(t *testing.T) {
 		// A data table with values sealed under several tenants and versions.
 		data := tdb.table + "_patients"
 		blob := "BLOB"
-		if tdb.dialect == Postgres {
+		if tdb.dialect == sqldialect.Postgres {
 			blob = "bytea"
 		}
 		if _, err := tdb.db.Exec(`CREATE TABLE ` + data + ` (id integer PRIMARY KEY, tenant_id text, version integer, name ` + blob + `)`); err != nil {
@@ -24,7 +26,7 @@ func TestRewrap(t *testing.T) {
 		}
 		id := 0
 		seal := func(tenant string) {
-			k, err := s.Active(ctxb, tenant)
+			k, err := s.active(ctxb, tenant)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -42,7 +44,7 @@ func TestRewrap(t *testing.T) {
 			t.Fatal(err)
 		}
 		seal("acme")
-		if _, err := s.Active(ctxb, "umbrella"); err != nil {
+		if _, err := s.active(ctxb, "umbrella"); err != nil {
 			t.Fatal(err)
 		}
 		if err := s.Shred(ctxb, "umbrella"); err != nil {
@@ -95,7 +97,7 @@ func TestRewrap(t *testing.T) {
 			if err := rows.Scan(&tn, &v, &ct); err != nil {
 				t.Fatal(err)
 			}
-			k, err := fresh.Key(ctxb, tn, uint32(v))
+			k, err := fresh.lookupKey(ctxb, tn, uint32(v))
 			if err != nil {
 				t.Fatalf("Key(%s, %d) after Rewrap = %v", tn, v, err)
 			}
@@ -137,7 +139,7 @@ func TestRewrapConflict(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, tdb *testDB) {
 		kmsA, kmsB := newInsecureTestKMS(t), newInsecureTestKMS(t)
 		s := newTestStore(t, tdb, tdb.db, kmsA.keeper(testKEK))
-		if _, err := s.Active(ctxb, "acme"); err != nil {
+		if _, err := s.active(ctxb, "acme"); err != nil {
 			t.Fatal(err)
 		}
 		admin := newTestStore(t, tdb, tdb.open(t), kmsA.keeper(testKEK))
@@ -162,7 +164,7 @@ func TestRewrapVerifies(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, tdb *testDB) {
 		kmsA, kmsB := newInsecureTestKMS(t), newInsecureTestKMS(t)
 		s := newTestStore(t, tdb, tdb.db, kmsA.keeper(testKEK))
-		if _, err := s.Active(ctxb, "acme"); err != nil {
+		if _, err := s.active(ctxb, "acme"); err != nil {
 			t.Fatal(err)
 		}
 		before := readRaw(t, tdb, "acme", 1)

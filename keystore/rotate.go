@@ -83,7 +83,7 @@ func (s *Store) Rotate(ctx context.Context, tenant string) (uint32, error) {
 			clear(dek)
 			return 0, err
 		}
-		wrapped, err := s.kmsCall(ctx, EventWrap, kek, tenant, v, dek)
+		wrapped, err := s.kmsCall(ctx, eventWrap, kek, tenant, v, dek)
 		if err != nil {
 			clear(dek)
 			return 0, err
@@ -94,7 +94,7 @@ func (s *Store) Rotate(ctx context.Context, tenant string) (uint32, error) {
 			return 0, err
 		}
 		err = s.rotateTx(ctx, chain, tenant, v, kek.URI(), wrapped, sum.maxVersion)
-		if errors.Is(err, errRotateRace) || s.dialect.isUniqueViolation(err) || s.dialect.isSerializationFailure(err) {
+		if errors.Is(err, errRotateRace) || s.dialect.IsUniqueViolation(err) || s.dialect.IsSerializationFailure(err) {
 			clear(dek)
 			continue
 		}
@@ -117,7 +117,7 @@ func (s *Store) Rotate(ctx context.Context, tenant string) (uint32, error) {
 		}
 		s.log.LogAttrs(ctx, slog.LevelInfo, "keystore: rotated tenant key",
 			slog.String("tenant", tenant), slog.Uint64("version", uint64(v)))
-		s.emit(Event{Kind: EventRotate, Tenant: tenant, Version: v})
+		s.emit(Event{Kind: eventRotate, Tenant: tenant, Version: v})
 		return v, nil
 	}
 	return 0, fmt.Errorf("%w: rotating tenant %q", ErrConflict, tenant)
@@ -148,17 +148,17 @@ func (s *Store) rotateTx(ctx context.Context, chain chainRef, tenant string, v u
 	if sum.maxVersion != wantMax {
 		return errRotateRace
 	}
-	ts := s.dialect.timeArg(s.clock.wall())
-	if _, err = tx.ExecContext(ctx, s.q.retireActive, ts, tenant); err != nil {
+	ts := s.dialect.TimeArg(s.clock.wall())
+	if _, err = tx.ExecContext(ctx, s.q.RetireActive, ts, tenant); err != nil {
 		return fmt.Errorf("keystore: rotate tenant %q: %w", tenant, err)
 	}
-	if _, err = tx.ExecContext(ctx, s.q.insertRotated, tenant, int64(v), kekURI, wrapped, ts, ts); err != nil {
-		if s.dialect.isUniqueViolation(err) {
+	if _, err = tx.ExecContext(ctx, s.q.InsertRotated, tenant, int64(v), kekURI, wrapped, ts, ts); err != nil {
+		if s.dialect.IsUniqueViolation(err) {
 			return err
 		}
 		return fmt.Errorf("keystore: rotate tenant %q: %w", tenant, err)
 	}
-	if err = s.appendEvent(ctx, tx, chain, OpRotate, tenant, v, kekURI); err != nil {
+	if err = s.appendEvent(ctx, tx, chain, opRotate, tenant, v, kekURI); err != nil {
 		return err
 	}
 	if err = tx.Commit(); err != nil {
@@ -170,7 +170,7 @@ func (s *Store) rotateTx(ctx context.Context, chain chainRef, tenant string, v u
 // lockTenant runs the dialect's tenant lock as the transaction's first
 // statement.
 func (s *Store) lockTenant(ctx context.Context, tx *sql.Tx, tenant string) error {
-	if _, err := tx.ExecContext(ctx, s.q.lockTenant, tenant); err != nil {
+	if _, err := tx.ExecContext(ctx, s.q.LockTenant, tenant); err != nil {
 		return fmt.Errorf("keystore: lock tenant %q: %w", tenant, err)
 	}
 	return nil

@@ -85,18 +85,18 @@ func newTelemetry(cfg *config, ctr *counters, c *cache) (*telemetry, error) {
 	t := &telemetry{
 		tracer:        tp.Tracer(instrumentationName),
 		tenantMetrics: cfg.tenantMetrics,
-		dbSystem:      attrDBSystem.String(cfg.dialect.Name()),
+		dbSystem:      attrDBSystem.String(cfg.dialect.String()),
 		table:         attrTable.String(cfg.table),
 	}
 	var err error
 	if t.kmsCalls, err = m.Int64Counter("colcrypt.keystore.kms.calls", metric.WithUnit("{call}"),
 		metric.WithDescription("KMS wrap and unwrap calls, each retry attempt counted")); err != nil {
-		return nil, &TelemetryError{Err: err}
+		return nil, &Error{Kind: ErrTelemetry, Err: err}
 	}
 	if t.kmsDuration, err = m.Float64Histogram("colcrypt.keystore.kms.duration", metric.WithUnit("s"),
 		metric.WithDescription("Duration of each KMS wrap and unwrap call"),
 		metric.WithExplicitBucketBoundaries(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)); err != nil {
-		return nil, &TelemetryError{Err: err}
+		return nil, &Error{Kind: ErrTelemetry, Err: err}
 	}
 	hits, err1 := m.Int64ObservableCounter("colcrypt.keystore.cache.hits", metric.WithUnit("{call}"),
 		metric.WithDescription("Key lookups answered from the cache"))
@@ -109,7 +109,7 @@ func newTelemetry(cfg *config, ctr *counters, c *cache) (*telemetry, error) {
 	size, err5 := m.Int64ObservableUpDownCounter("colcrypt.keystore.cache.keys", metric.WithUnit("{key}"),
 		metric.WithDescription("Keys in the cache now"))
 	if err := errors.Join(err1, err2, err3, err4, err5); err != nil {
-		return nil, &TelemetryError{Err: err}
+		return nil, &Error{Kind: ErrTelemetry, Err: err}
 	}
 	// The callback holds the counters and the cache, never the Store, so
 	// a Store dropped without Close can still be collected.
@@ -123,7 +123,7 @@ func newTelemetry(cfg *config, ctr *counters, c *cache) (*telemetry, error) {
 		return nil
 	}, hits, misses, stale, evict, size)
 	if err != nil {
-		return nil, &TelemetryError{Err: err}
+		return nil, &Error{Kind: ErrTelemetry, Err: err}
 	}
 	return t, nil
 }
@@ -186,7 +186,6 @@ func endSpan(span trace.Span, err error) {
 // errorKind classifies an error for metrics and spans by a fixed, small
 // set of words.
 func errorKind(err error, timedOut bool) string {
-	var corrupt *CorruptRowError
 	switch {
 	case timedOut || errors.Is(err, context.DeadlineExceeded):
 		return "timeout"
@@ -194,7 +193,7 @@ func errorKind(err error, timedOut bool) string {
 		return "canceled"
 	case kms.IsRetryable(err):
 		return "retryable"
-	case errors.As(err, &corrupt):
+	case errors.Is(err, ErrCorruptRow):
 		return "corrupt_row"
 	}
 	return "error"
@@ -213,13 +212,3 @@ func driverOf(kp *kms.Keeper) string {
 // ErrTelemetry is returned by New when the meter provider refuses an
 // instrument or a callback.
 var ErrTelemetry = errors.New("keystore: telemetry setup failed")
-
-// TelemetryError is an instrument or callback the meter provider given
-// to WithMeterProvider (or the global one) refused. errors.Is(err,
-// ErrTelemetry) holds.
-type TelemetryError struct{ Err error }
-
-func (e *TelemetryError) Error() string { return ErrTelemetry.Error() + ": " + e.Err.Error() }
-
-// Unwrap returns both the sentinel and the provider's error.
-func (e *TelemetryError) Unwrap() []error { return []error{ErrTelemetry, e.Err} }

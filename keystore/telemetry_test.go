@@ -97,7 +97,7 @@ func TestMetricsKnownWorkload(t *testing.T) {
 		s := newTestStore(t, tdb, tdb.db, drv.keeper(testKEK), o.opts()...)
 		for _, tenant := range []string{"a", "b"} {
 			for range 5 { // 1 miss (a wrap), 4 hits
-				if _, err := s.Active(ctxb, tenant); err != nil {
+				if _, err := s.active(ctxb, tenant); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -106,14 +106,14 @@ func TestMetricsKnownWorkload(t *testing.T) {
 		o2 := newOtelSink(t)
 		s2 := newTestStore(t, tdb, tdb.open(t), drv.keeper(testKEK), o2.opts()...)
 		for range 3 {
-			if _, err := s2.Key(ctxb, "a", 1); err != nil {
+			if _, err := s2.lookupKey(ctxb, "a", 1); err != nil {
 				t.Fatal(err)
 			}
 		}
 		// A failing unwrap: counted with outcome "error".
 		drv.failNext(errTestDenied)
 		s3 := newTestStore(t, tdb, tdb.open(t), drv.keeper(testKEK), o2.opts()...)
-		if _, err := s3.Key(ctxb, "b", 1); err == nil {
+		if _, err := s3.lookupKey(ctxb, "b", 1); err == nil {
 			t.Fatal("Key with the KMS denying = nil error")
 		}
 
@@ -182,7 +182,7 @@ func TestMetricsTenantOptIn(t *testing.T) {
 	tdb := sqliteOnly(t)
 	o := newOtelSink(t)
 	s := newTestStore(t, tdb, tdb.db, drv.keeper(testKEK), append(o.opts(), WithTenantMetrics())...)
-	if _, err := s.Active(ctxb, "acme"); err != nil {
+	if _, err := s.active(ctxb, "acme"); err != nil {
 		t.Fatal(err)
 	}
 	if got := sum(t, o.collect(t), "colcrypt.keystore.kms.calls", attrTenant.String("acme")); got != 1 {
@@ -200,14 +200,14 @@ func TestSpansColdSeal(t *testing.T) {
 		// The first key a Store creates also creates the table's audit
 		// chain key (one more wrap, once per table): create it first, with
 		// no caller span, so the cold seal below is a tenant's alone.
-		if _, err := s.Active(ctxb, "warm-up"); err != nil {
+		if _, err := s.active(ctxb, "warm-up"); err != nil {
 			t.Fatal(err)
 		}
 		o.spans.Reset()
 		seal := func() {
 			ctx, parent := o.tp.Tracer("app").Start(ctxb, "handle request")
 			defer parent.End()
-			k, err := s.Active(ctx, "acme")
+			k, err := s.active(ctx, "acme")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -265,7 +265,7 @@ func TestSpanErrorKind(t *testing.T) {
 	o := newOtelSink(t)
 	s := newTestStore(t, tdb, tdb.db, drv.keeper(testKEK), o.opts()...)
 	drv.failNext(errTestDenied)
-	if _, err := s.Active(ctxb, "acme"); err == nil {
+	if _, err := s.active(ctxb, "acme"); err == nil {
 		t.Fatal("Active with the KMS denying = nil error")
 	}
 	found := false
@@ -317,7 +317,7 @@ func TestTelemetryRedaction(t *testing.T) {
 		log := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 		s := newTestStore(t, tdb, tdb.db, drv.keeper(testKEK), append(o.opts(), WithTenantMetrics(), WithLogger(log))...)
 		const plaintext = "Ada Lovelace 1815-12-10"
-		k, err := s.Active(ctxb, "acme")
+		k, err := s.active(ctxb, "acme")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -329,12 +329,12 @@ func TestTelemetryRedaction(t *testing.T) {
 			t.Fatal(err)
 		}
 		s2 := newTestStore(t, tdb, tdb.open(t), drv.keeper(testKEK), append(o.opts(), WithTenantMetrics(), WithLogger(log))...)
-		if _, err := s2.Key(ctxb, "acme", 1); err != nil {
+		if _, err := s2.lookupKey(ctxb, "acme", 1); err != nil {
 			t.Fatal(err)
 		}
 		drv.failNext(errTestDenied)
 		s3 := newTestStore(t, tdb, tdb.open(t), drv.keeper(testKEK), append(o.opts(), WithTenantMetrics(), WithLogger(log))...)
-		_, _ = s3.Key(ctxb, "acme", 1)
+		_, _ = s3.lookupKey(ctxb, "acme", 1)
 
 		var wrapped []byte
 		if err := tdb.db.QueryRowContext(ctxb, tdb.q("SELECT wrapped_dek FROM {keys} WHERE tenant_id = ?"), "acme").Scan(&wrapped); err != nil {

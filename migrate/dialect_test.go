@@ -56,21 +56,6 @@ func TestQuoteTable(t *testing.T) {
 	}
 }
 
-func TestSQLiteClass(t *testing.T) {
-	cases := []struct {
-		declared string
-		want     class
-	}{
-		{"", classBytes}, {"BLOB", classBytes}, {"TEXT", classText}, {"varchar(40)", classText},
-		{"CLOB", classText}, {"INTEGER", classOther}, {"BIGINT", classOther}, {"REAL", classOther}, {"NUMERIC", classOther},
-	}
-	for _, tc := range cases {
-		if got := sqliteClass(tc.declared); got != tc.want {
-			t.Errorf("sqliteClass(%q) = %v, want %v", tc.declared, got, tc.want)
-		}
-	}
-}
-
 func TestChunkCount(t *testing.T) {
 	cases := []struct {
 		total int64

@@ -179,7 +179,7 @@ func TestRewrap(t *testing.T) {
 			}
 			// A fresh store that can reach only the new master key opens
 			// every value.
-			kd, _ := keystore.ParseDialect(dc.d.Name())
+			kd := dc.d.Name()
 			only2, err := keystore.New(e.db, kek2, keystore.WithDialect(kd))
 			if err != nil {
 				t.Fatal(err)

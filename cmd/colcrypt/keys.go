@@ -48,7 +48,7 @@ tenants (keystore.WithKnownTenantsOnly). This needs the master key.`,
 				return err
 			}
 			defer k.Close()
-			if err := keystore.CreateTable(ctx, k.db, k.kd, c.keyTable); err != nil {
+			if err := keystore.CreateTable(ctx, k.db, keystore.WithDialect(k.d.String()), keystore.WithTable(c.keyTable)); err != nil {
 				return err
 			}
 			if err := k.m.CreateCheckpointTable(ctx); err != nil {

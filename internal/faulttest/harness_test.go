@@ -278,9 +278,9 @@ func (f *failures) report(t *testing.T, what string) {
 }
 
 // retryable reports whether err is a transient KMS failure as a caller
-// sees it: kms.IsRetryable, through a *keystore.KMSError.
+// sees it: kms.IsRetryable, through a *keystore.Error.
 func retryable(err error) bool {
-	var ke *keystore.KMSError
+	var ke *keystore.Error
 	return kms.IsRetryable(err) && errors.As(err, &ke)
 }
 

@@ -82,7 +82,7 @@ func TestKMSOutageUnderLoad(t *testing.T) {
 		keystore.WithRetry(writerAttempts, writerBase, writerMax),
 		keystore.WithKMSTimeout(2*time.Second),
 		keystore.WithObserver(func(e keystore.Event) {
-			if watching.Load() && (e.Kind == keystore.EventWrap || e.Kind == keystore.EventUnwrap) {
+			if watching.Load() && (e.Kind == "wrap" || e.Kind == "unwrap") {
 				kmsTenants.Store(e.Tenant, true)
 			}
 		}))
@@ -287,7 +287,7 @@ func TestKMSOutageUnderLoad(t *testing.T) {
 		case err == nil:
 			t.Errorf("during the outage: Create(new tenant %s) err = nil, want a retryable KMS error", tenant)
 		case !retryable(err):
-			t.Errorf("during the outage: Create(new tenant %s) err = %v, want a *keystore.KMSError that kms.IsRetryable accepts", tenant, err)
+			t.Errorf("during the outage: Create(new tenant %s) err = %v, want a *keystore.Error that kms.IsRetryable accepts", tenant, err)
 		case !errors.As(err, &ge) || ge.Code != codes.Unavailable:
 			t.Errorf("during the outage: Create(new tenant %s) err = %v, want a *gcpkms.Error with code Unavailable", tenant, err)
 		}
