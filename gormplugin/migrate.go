@@ -46,7 +46,7 @@ import (
 // "acme", so a request for one tenant would overwrite another's values
 // with ciphertext under the wrong key. A tenant
 // field without a type: tag gets VARBINARY of its `gorm:"size:n"`, or of
-// keystore.MaxTenantLen bytes, which InnoDB can still index.
+// 1024 bytes (the key table's own limit), which InnoDB can still index.
 //
 // Column types are set on GORM's cached schema of db, so run AutoMigrate
 // at start-up, before the models are used concurrently. A db.Use of the
@@ -151,7 +151,7 @@ var columnTypes = map[sqldialect.Dialect]struct{ binary, text string }{
 func setColumnTypes(m *model, dialect sqldialect.Dialect) {
 	if t := m.tenant; t != nil && dialect == sqldialect.MySQL {
 		if _, typed := t.TagSettings["TYPE"]; !typed {
-			n := keystore.MaxTenantLen
+			n := sqldialect.MaxTenantLen
 			if _, sized := t.TagSettings["SIZE"]; sized && t.Size > 0 && t.Size < n {
 				n = t.Size
 			}

@@ -12,7 +12,7 @@ import (
 	"gorm.io/gorm/schema"
 
 	"github.com/colcrypt/colcrypt/field"
-	"github.com/colcrypt/colcrypt/keystore"
+	"github.com/colcrypt/colcrypt/internal/sqldialect"
 )
 
 // DefaultSerializerName is the name fields use in
@@ -43,7 +43,7 @@ func WithSerializerName(name string) Option {
 }
 
 // WithKeyTable names the key table AutoMigrate creates (default
-// keystore.DefaultTable). It must match the keystore.WithTable the
+// "colcrypt_keys"). It must match the keystore.WithTable the
 // key store was opened with.
 func WithKeyTable(table string) Option {
 	return func(p *Plugin) { p.keyTable = table }
@@ -58,7 +58,7 @@ func WithoutKeyTable() Option {
 // New returns a plugin that encrypts with enc. Configuration errors are
 // reported by db.Use, which calls Initialize.
 func New(enc *field.Encryptor, opts ...Option) *Plugin {
-	p := &Plugin{enc: enc, name: DefaultSerializerName, keyTable: keystore.DefaultTable}
+	p := &Plugin{enc: enc, name: DefaultSerializerName, keyTable: sqldialect.DefaultKeyTable}
 	for _, o := range opts {
 		o(p)
 	}

@@ -11,8 +11,8 @@ import (
 // Active returns the version of the tenant's active key, the one new
 // values are sealed under: its highest live (active or retired) version, whatever the key
 // table's state column says (see the package doc). The first call for a
-// tenant without rows creates its first key, unless WithKnownTenantsOnly
-// or WithTenantValidator refuse it (ErrUnknownTenant).
+// tenant without rows creates its first key, unless TenantPolicy.KnownOnly
+// or TenantPolicy.Validate refuse it (ErrUnknownTenant).
 //
 // For a tenant whose active key is cached this is one map lookup under a
 // read lock and an atomic read of the coarse clock; no allocation, no
@@ -26,9 +26,9 @@ import (
 // ever sealed under a key that is not in the table.
 //
 // Active fails with ErrKeyDestroyed for a shredded tenant, and does not
-// create a new key for it; with a MissingKeyError when the table shows
+// create a new key for it; with an Error of kind ErrKeyNotFound when the table shows
 // fewer versions than this process saw; with ErrVersionTooOld when the
-// highest live version is below the tenant's minimum (WithMinVersion).
+// highest live version is below the tenant's minimum (TenantPolicy.MinVersion).
 func (s *Store) Active(ctx context.Context, tenant string) (version uint32, err error) {
 	k, err := s.active(ctx, tenant)
 	if err != nil {
@@ -47,7 +47,7 @@ func (s *Store) active(ctx context.Context, tenant string) (*dataKey, error) {
 }
 
 // ActiveCipher returns the cipher for new values of table and column: the
-// tenant's active key's, Active followed by [Key.Cipher] in one step,
+// tenant's active key's, Active followed by the key's Cipher in one step,
 // with their errors. The cipher's Version is the key version it seals
 // under. It is the hot path of sealing a value: once (tenant, table,
 // column) was asked for, a call while the active key is cached is one
@@ -114,7 +114,7 @@ const maxCreateAttempts = 3
 // says active (see sealRow). A new version is never made while live rows
 // exist, and never under a number the table, or this process, has seen:
 // a table that shows fewer versions than before fails with a
-// MissingKeyError instead.
+// an Error of kind ErrKeyNotFound instead.
 func (s *Store) loadActive(ctx context.Context, tenant string, explicit bool) (flightResult, error) {
 	// A caller that missed the cache just before the previous load
 	// finished starts a new flight: answer it from the cache that load

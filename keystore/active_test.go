@@ -142,7 +142,7 @@ func TestActiveErrors(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, tdb *testDB) {
 		drv := newInsecureTestKMS(t)
 		s := newTestStore(t, tdb, tdb.db, drv.keeper(testKEK))
-		for _, tn := range []string{"", "a\x00b", "\xff\xfe", string(make([]byte, MaxTenantLen+1))} {
+		for _, tn := range []string{"", "a\x00b", "\xff\xfe", string(make([]byte, maxTenantLen+1))} {
 			if _, err := s.active(ctxb, tn); !errors.Is(err, ErrInvalidTenant) {
 				t.Errorf("Active(%q) = %v, want ErrInvalidTenant", tn, err)
 			}

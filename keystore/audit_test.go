@@ -54,10 +54,10 @@ func TestAuditEachOperation(t *testing.T) {
 		if _, err := s.Rotate(ctx, "acme"); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.Rewrap(ctx, drv.keeper(testKEK2)); err != nil {
+		if _, err := s.Rewrap(ctx, drv.keeper(testKEK2), RewrapOptions{}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.Rewrap(ctx, drv.keeper(testKEK2)); err != nil { // nothing left to move
+		if _, err := s.Rewrap(ctx, drv.keeper(testKEK2), RewrapOptions{}); err != nil { // nothing left to move
 			t.Fatal(err)
 		}
 		if err := s.DestroyVersion(ctx, "acme", 1); err != nil {
@@ -262,7 +262,7 @@ func TestAuditMasterKeyChange(t *testing.T) {
 			t.Fatal(err)
 		}
 		both := newTestStore(t, tdb, tdb.open(t), drv.keeper(testKEK2), WithMasterKeys(drv.keeper(testKEK)))
-		if _, err := both.Rewrap(ctxb, drv.keeper(testKEK2)); err != nil {
+		if _, err := both.Rewrap(ctxb, drv.keeper(testKEK2), RewrapOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		onlyNew := newTestStore(t, tdb, tdb.open(t), drv.keeper(testKEK2))

@@ -36,7 +36,7 @@ func (s *Store) AuditEvents(ctx context.Context, tenant string) ([]AuditEvent, e
 // its MAC, made under the chain key its key_seq names, over its fields
 // and the previous row's MAC. Each chain-key row's key is unwrapped with
 // the configured master key its kek_uri names (one KMS call each). The
-// first row that fails is returned as an *AuditChainError (errors.Is
+// first row that fails is returned as an *Error of kind ErrAuditChainBroken (errors.Is
 // ErrAuditChainBroken): an edited row fails its own MAC, a deleted one
 // leaves a gap in the positions, and of two rows swapped the first fails,
 // because each MAC covers its position. A chain-key row under a master

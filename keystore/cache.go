@@ -36,7 +36,7 @@ type cache struct {
 	destroyed map[string]struct{} // tenants seen shredded: never cached again
 	hand      *entry              // CLOCK hand over the ring of entries; nil when empty
 	capacity  int
-	maxBytes  int64 // WithCacheBytes; 0: no bound
+	maxBytes  int64 // Tuning.CacheMaxBytes; 0: no bound
 	bytes     int64 // the accounted size of the cached keys: see keyBytes
 	closed    bool
 	ciphers   *cipherIndex // ciphers by (tenant, version, table, column)

@@ -32,7 +32,7 @@ func TestCacheTTL(t *testing.T) {
 		if _, err := creator.active(ctxb, "acme"); err != nil {
 			t.Fatal(err)
 		}
-		s := newTestStore(t, tdb, tdb.open(t), drv.keeper(testKEK), withClock(clock.Now), WithCacheTTL(time.Minute))
+		s := newTestStore(t, tdb, tdb.open(t), drv.keeper(testKEK), withClock(clock.Now), WithTuning(Tuning{CacheTTL: time.Minute}))
 
 		k, err := s.active(ctxb, "acme")
 		if err != nil {
@@ -81,7 +81,7 @@ func TestCacheTTL(t *testing.T) {
 func TestCacheLRU(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, tdb *testDB) {
 		drv := newInsecureTestKMS(t)
-		s := newTestStore(t, tdb, tdb.db, drv.keeper(testKEK), WithCacheSize(3))
+		s := newTestStore(t, tdb, tdb.db, drv.keeper(testKEK), WithTuning(Tuning{CacheMaxKeys: 3}))
 		keys := map[string]*dataKey{}
 		deks := map[string][]byte{}
 		for _, tn := range []string{"t1", "t2", "t3"} {
@@ -155,7 +155,7 @@ func TestCacheSweep(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, tdb *testDB) {
 		drv := newInsecureTestKMS(t)
 		clock := newFakeClock()
-		s := newTestStore(t, tdb, tdb.db, drv.keeper(testKEK), withClock(clock.Now), WithCacheTTL(time.Minute), WithStaleGrace(time.Minute))
+		s := newTestStore(t, tdb, tdb.db, drv.keeper(testKEK), withClock(clock.Now), WithTuning(Tuning{CacheTTL: time.Minute}), WithTuning(Tuning{StaleGrace: time.Minute}))
 		k, err := s.active(ctxb, "acme")
 		if err != nil {
 			t.Fatal(err)
@@ -315,12 +315,12 @@ func TestStaleGrace(t *testing.T) {
 			t.Fatal(err)
 		}
 		s := newTestStore(t, tdb, tdb.open(t), drv.keeper(testKEK), withClock(clock.Now),
-			WithCacheTTL(time.Minute), WithStaleGrace(10*time.Minute), WithRetry(2, time.Millisecond, time.Millisecond),
-			WithLogger(logger), WithObserver(func(e Event) {
+			WithTuning(Tuning{CacheTTL: time.Minute}), WithTuning(Tuning{StaleGrace: 10 * time.Minute}), WithTuning(Tuning{KMSAttempts: 2, KMSRetryBase: time.Millisecond, KMSRetryMax: time.Millisecond}),
+			WithTelemetry(Telemetry{Logger: logger}), WithTelemetry(Telemetry{Observer: func(e Event) {
 				if e.Kind == eventStale {
 					events = append(events, e)
 				}
-			}))
+			}}))
 		k, err := s.active(ctxb, "acme")
 		if err != nil {
 			t.Fatal(err)
@@ -410,7 +410,7 @@ func TestStaleGraceNotForDenied(t *testing.T) {
 			t.Run(tc.name, func(t *testing.T) {
 				clock := newFakeClock()
 				s := newTestStore(t, tdb, tdb.open(t), drv.keeper(testKEK), withClock(clock.Now),
-					WithCacheTTL(time.Minute), WithStaleGrace(tc.grace), WithRetry(1, time.Millisecond, time.Millisecond))
+					WithTuning(Tuning{CacheTTL: time.Minute}), WithTuning(Tuning{StaleGrace: tc.grace}), WithTuning(Tuning{KMSAttempts: 1, KMSRetryBase: time.Millisecond, KMSRetryMax: time.Millisecond}))
 				k, err := s.active(ctxb, "acme")
 				if err != nil {
 					t.Fatal(err)
@@ -445,7 +445,7 @@ func TestStatsExact(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, tdb *testDB) {
 		drv := newInsecureTestKMS(t)
 		clock := newFakeClock()
-		s := newTestStore(t, tdb, tdb.db, drv.keeper(testKEK), withClock(clock.Now), WithCacheTTL(time.Minute), WithCacheSize(2))
+		s := newTestStore(t, tdb, tdb.db, drv.keeper(testKEK), withClock(clock.Now), WithTuning(Tuning{CacheTTL: time.Minute}), WithTuning(Tuning{CacheMaxKeys: 2}))
 		step := func(name string, f func(), want Stats) {
 			t.Helper()
 			f()
@@ -493,7 +493,7 @@ func TestDefaultClock(t *testing.T) {
 	if _, err := creator.active(ctxb, "acme"); err != nil {
 		t.Fatal(err)
 	}
-	s := newTestStore(t, tdb, tdb.open(t), drv.keeper(testKEK), WithCacheTTL(20*time.Millisecond))
+	s := newTestStore(t, tdb, tdb.open(t), drv.keeper(testKEK), WithTuning(Tuning{CacheTTL: 20 * time.Millisecond}))
 	if s.clock.custom || s.clock.res != time.Millisecond {
 		t.Fatalf("clock = custom %v, resolution %v; want the coarse clock at 1ms", s.clock.custom, s.clock.res)
 	}

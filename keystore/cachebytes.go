@@ -1,6 +1,6 @@
 package keystore
 
-// The cache's bound in bytes (WithCacheBytes) counts each cached key as
+// The cache's bound in bytes (Tuning.CacheMaxBytes) counts each cached key as
 // keyBytes and each column cipher it handed out as cipherBytes: estimates
 // of the heap they keep, measured on linux/amd64 with Go 1.26 by
 // BenchmarkCachedTenantColumnBytes (see BENCHMARKS.md). Counting, not

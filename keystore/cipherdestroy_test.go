@@ -96,7 +96,7 @@ func TestCloseDestroysCiphers(t *testing.T) {
 func TestEvictionKeepsHeldCiphers(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, tdb *testDB) {
 		clock := newFakeClock()
-		s := newTestStore(t, tdb, tdb.db, newInsecureTestKMS(t).keeper(testKEK), withClock(clock.Now), WithCacheTTL(time.Minute))
+		s := newTestStore(t, tdb, tdb.db, newInsecureTestKMS(t).keeper(testKEK), withClock(clock.Now), WithTuning(Tuning{CacheTTL: time.Minute}))
 		c, err := s.ActiveCipher(ctxb, "acme", "patients", "name")
 		if err != nil {
 			t.Fatal(err)

@@ -13,7 +13,7 @@ import (
 // column cipher of a cached key: the hot path of Store.Cipher, which sits
 // on every open. A lookup hashes the three strings once and takes no
 // lock, so concurrent readers write nothing shared (the hit counts are
-// striped: see hitCounts). The way it replaces, Store.Key then
+// striped: see hitCounts). The way it replaces, Store.lookupKey then
 // Key.Cipher, took the cache's read lock (two atomic writes to one reader
 // count, a cache line every core contends for) and three map lookups, one
 // keyed by a struct of two strings, which Go hashes slowly: together a

@@ -82,7 +82,7 @@ func TestStoreCipher(t *testing.T) {
 // refresh keeps the Key, so the same cipher comes back, from the index
 // again afterwards.
 func TestStoreCipherExpiry(t *testing.T) {
-	_, _, s, clock := acmeInTable(t, WithCacheTTL(time.Minute))
+	_, _, s, clock := acmeInTable(t, WithTuning(Tuning{CacheTTL: time.Minute}))
 	c, err := s.Cipher(ctxb, "acme", 1, "patients", "name")
 	if err != nil {
 		t.Fatal(err)
@@ -112,7 +112,7 @@ func TestStoreCipherExpiry(t *testing.T) {
 // TestStoreCipherStale: with the KMS down past the TTL, the index serves
 // within the stale grace, counted as stale, and not after it.
 func TestStoreCipherStale(t *testing.T) {
-	drv, _, s, clock := acmeInTable(t, WithCacheTTL(time.Minute), WithStaleGrace(10*time.Minute), WithRetry(1, time.Millisecond, time.Millisecond))
+	drv, _, s, clock := acmeInTable(t, WithTuning(Tuning{CacheTTL: time.Minute}), WithTuning(Tuning{StaleGrace: 10 * time.Minute}), WithTuning(Tuning{KMSAttempts: 1, KMSRetryBase: time.Millisecond, KMSRetryMax: time.Millisecond}))
 	c, err := s.Cipher(ctxb, "acme", 1, "patients", "name")
 	if err != nil {
 		t.Fatal(err)
@@ -143,7 +143,7 @@ func TestStoreCipherStale(t *testing.T) {
 func TestStoreCipherEvicted(t *testing.T) {
 	drv := newInsecureTestKMS(t)
 	tdb := sqliteOnly(t)
-	s := newTestStore(t, tdb, tdb.db, drv.keeper(testKEK), WithCacheSize(1))
+	s := newTestStore(t, tdb, tdb.db, drv.keeper(testKEK), WithTuning(Tuning{CacheMaxKeys: 1}))
 	if _, err := s.active(ctxb, "t1"); err != nil {
 		t.Fatal(err)
 	}
@@ -179,7 +179,7 @@ func TestStoreCipherReplaced(t *testing.T) {
 	drv := newInsecureTestKMS(t)
 	tdb := sqliteOnly(t)
 	clock := newFakeClock()
-	s := newTestStore(t, tdb, tdb.db, drv.keeper(testKEK), withClock(clock.Now), WithCacheTTL(time.Minute))
+	s := newTestStore(t, tdb, tdb.db, drv.keeper(testKEK), withClock(clock.Now), WithTuning(Tuning{CacheTTL: time.Minute}))
 	k, err := s.active(ctxb, "acme")
 	if err != nil {
 		t.Fatal(err)
@@ -222,7 +222,7 @@ func TestStoreCipherReplaced(t *testing.T) {
 func TestStoreCipherShredClose(t *testing.T) {
 	drv := newInsecureTestKMS(t)
 	tdb := sqliteOnly(t)
-	s := newTestStore(t, tdb, tdb.db, drv.keeper(testKEK), WithStaleGrace(time.Hour))
+	s := newTestStore(t, tdb, tdb.db, drv.keeper(testKEK), WithTuning(Tuning{StaleGrace: time.Hour}))
 	for _, tn := range []string{"acme", "globex"} {
 		if _, err := s.active(ctxb, tn); err != nil {
 			t.Fatal(err)
@@ -326,7 +326,7 @@ func TestCipherIndexGrowAndRemove(t *testing.T) {
 func TestStoreCipherConcurrent(t *testing.T) {
 	drv := newInsecureTestKMS(t)
 	tdb := sqliteOnly(t)
-	s := newTestStore(t, tdb, tdb.db, drv.keeper(testKEK), WithCacheSize(4))
+	s := newTestStore(t, tdb, tdb.db, drv.keeper(testKEK), WithTuning(Tuning{CacheMaxKeys: 4}))
 	tenants := []string{"a", "b", "c", "d", "e", "f"}
 	sealed := map[string][]byte{}
 	for _, tn := range tenants {

@@ -10,7 +10,7 @@ func TestDestroyVersion(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, tdb *testDB) {
 		drv := newInsecureTestKMS(t)
 		clock := newFakeClock()
-		opts := []Option{withClock(clock.Now), WithCacheTTL(time.Minute)}
+		opts := []Option{withClock(clock.Now), WithTuning(Tuning{CacheTTL: time.Minute})}
 		var rec recorder
 		s := newTestStore(t, tdb, tdb.db, drv.keeper(testKEK), append(opts, rec.opts()...)...)
 		other := newTestStore(t, tdb, tdb.open(t), drv.keeper(testKEK), opts...)

@@ -18,8 +18,9 @@ var (
 	// data had survived its erasure.
 	ErrKeyDestroyed = errors.New("keystore: key destroyed")
 
-	// ErrKeyEvicted is returned by [Key.Cipher] once the key has left the
-	// cache and its bytes were zeroed. Ask the Store for the key again.
+	// ErrKeyEvicted is returned when a key left the cache, and its bytes
+	// were zeroed, between its lookup and the derivation of a column's
+	// cipher. Ask the Store again.
 	ErrKeyEvicted = errors.New("keystore: key evicted from the cache")
 
 	// ErrClosed is returned by a Store after Close.
@@ -30,7 +31,7 @@ var (
 	ErrConflict = errors.New("keystore: concurrent key change, try again")
 
 	// ErrInvalidTenant is returned for a tenant id the key table cannot
-	// hold: empty, longer than MaxTenantLen bytes, not UTF-8, or holding NUL.
+	// hold: empty, longer than 1024 bytes, not UTF-8, or holding NUL.
 	ErrInvalidTenant = errors.New("keystore: invalid tenant id")
 )
 
@@ -58,9 +59,9 @@ var ErrCorruptRow = errors.New("keystore: corrupt key row")
 //   - ErrUnknownMasterKey: a row names a master key the application did
 //     not configure; KEKURI is the name as stored (data an attacker may
 //     have written: quoted and cut short in the message). Version is 0
-//     when no row was read yet (a name from WithTenantKEK).
+//     when no row was read yet (a name from TenantPolicy.KEK).
 //   - ErrVersionTooOld: Version is below the tenant's minimum, Min
-//     (WithMinVersion).
+//     (TenantPolicy.MinVersion).
 //   - ErrKeyNotFound: a key row this process saw is gone from the table,
 //     or Replaced by another data key under the same version; Highest is
 //     the highest version this process saw, Shown the highest the table
@@ -70,7 +71,6 @@ var ErrCorruptRow = errors.New("keystore: corrupt key row")
 //     version number already used.
 //   - ErrAuditChainBroken: event Seq of the audit trail does not check
 //     out (Reason); everything from it on is suspect.
-//   - ErrTelemetry: the meter provider refused an instrument (Err).
 type Error struct {
 	Kind    error
 	Op      string
@@ -105,8 +105,6 @@ func (e *Error) Error() string {
 		return e.missingMessage()
 	case ErrAuditChainBroken:
 		return fmt.Sprintf("keystore: audit chain broken at event %d: %s", e.Seq, e.Reason)
-	case ErrTelemetry:
-		return ErrTelemetry.Error() + ": " + e.Err.Error()
 	}
 	if e.Err != nil {
 		return fmt.Sprintf("%v: %v", e.Kind, e.Err)

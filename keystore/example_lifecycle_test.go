@@ -92,12 +92,12 @@ func ExampleStore_DestroyVersion() {
 }
 
 // Where tenant ids come from requests, a Store should not create a key for
-// any string it is given: with WithKnownTenantsOnly only tenants made known
+// any string it is given: with TenantPolicy.KnownOnly only tenants made known
 // by InitTenant (or "colcrypt keys init --tenant") get keys, and any
 // other fails before a KMS call or a write.
-func ExampleWithKnownTenantsOnly() {
+func ExampleTenantPolicy() {
 	ctx := context.Background()
-	keys, cleanup := exampleStore(ctx, keystore.WithKnownTenantsOnly())
+	keys, cleanup := exampleStore(ctx, keystore.WithTenantPolicy(keystore.TenantPolicy{KnownOnly: true}))
 	defer cleanup()
 
 	_, err := keys.Active(ctx, "acme")
@@ -124,15 +124,15 @@ func ExampleWithKnownTenantsOnly() {
 // A validator decides which tenants may get a first key, by the
 // application's own rule (a lookup in its tenants table, say); a refusal
 // is ErrUnknownTenant wrapping the validator's error.
-func ExampleWithTenantValidator() {
+func ExampleTenantPolicy_validate() {
 	ctx := context.Background()
 	errNoSuchCustomer := errors.New("no such customer")
-	keys, cleanup := exampleStore(ctx, keystore.WithTenantValidator(func(ctx context.Context, tenant string) error {
+	keys, cleanup := exampleStore(ctx, keystore.WithTenantPolicy(keystore.TenantPolicy{Validate: func(ctx context.Context, tenant string) error {
 		if !strings.HasPrefix(tenant, "cust-") {
 			return errNoSuchCustomer
 		}
 		return nil
-	}))
+	}}))
 	defer cleanup()
 
 	_, err := keys.Active(ctx, "cust-42")
@@ -149,7 +149,7 @@ func ExampleWithTenantValidator() {
 // version 1 useless even if someone edits its row back to life. The
 // minimum is read when a key is loaded, so a Store started with it (after
 // a restart, say) honours it at once.
-func ExampleWithMinVersion() {
+func ExampleTenantPolicy_minVersion() {
 	ctx := context.Background()
 	dir, err := os.MkdirTemp("", "keystore-example")
 	if err != nil {
@@ -187,7 +187,7 @@ func ExampleWithMinVersion() {
 	// ... colcrypt migrate reencrypt moves every value to version 2 ...
 	before.Close()
 
-	keys, err := keystore.New(db, kek, keystore.WithMinVersion(func(tenant string) uint32 { return 2 }))
+	keys, err := keystore.New(db, kek, keystore.WithTenantPolicy(keystore.TenantPolicy{MinVersion: func(tenant string) uint32 { return 2 }}))
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -70,7 +70,7 @@ func ExampleWithMasterKeys() {
 	defer during.Close()
 	_, err = during.Active(ctx, "acme")
 	fmt.Println("old key configured:", err)
-	res, err := during.Rewrap(ctx, newKEK)
+	res, err := during.Rewrap(ctx, newKEK, keystore.RewrapOptions{})
 	fmt.Println("rewrapped:", res.Rewrapped, err)
 
 	after := store(newKEK)

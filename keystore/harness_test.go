@@ -211,7 +211,7 @@ func createSharedDatabase(base string) (string, func(), error) {
 // fast retries.
 func newTestStore(t testing.TB, tdb *testDB, db *sql.DB, kek *kms.Keeper, opts ...Option) *Store {
 	t.Helper()
-	opts = append(append([]Option{WithRetry(5, time.Millisecond, 4*time.Millisecond)}, tdb.opts()...), opts...)
+	opts = append(append([]Option{WithTuning(Tuning{KMSAttempts: 5, KMSRetryBase: time.Millisecond, KMSRetryMax: 4 * time.Millisecond})}, tdb.opts()...), opts...)
 	s, err := New(db, kek, opts...)
 	if err != nil {
 		t.Fatalf("New() = %v", err)

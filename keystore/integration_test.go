@@ -114,7 +114,7 @@ func TestLocalKMSRotation(t *testing.T) {
 		if r := readRaw(t, tdb, "acme", 2); r.kekURI != k2.URI() {
 			t.Fatalf("rotated row's kek_uri = %s, want %s", r.kekURI, k2.URI())
 		}
-		res, err := s2.Rewrap(ctxb, k2)
+		res, err := s2.Rewrap(ctxb, k2, RewrapOptions{})
 		if err != nil || res != (RewrapResult{Scanned: 2, Rewrapped: 1, Skipped: 1}) {
 			t.Fatalf("Rewrap(k2) = %+v, %v; want 1 rewrapped, 1 skipped", res, err)
 		}

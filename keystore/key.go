@@ -70,7 +70,7 @@ type keyState struct {
 	// lookup, and a map of four costs ten times the list's 32 bytes.
 	ciphers atomic.Pointer[[]*codec.Cipher]
 	// cache, if set, is told of each new cipher, which it accounts
-	// against WithCacheBytes.
+	// against Tuning.CacheMaxBytes.
 	cache *cache
 }
 

@@ -59,7 +59,7 @@ func (r *recorder) WithAttrs([]slog.Attr) slog.Handler { return r }
 func (r *recorder) WithGroup(string) slog.Handler      { return r }
 
 func (r *recorder) opts() []Option {
-	return []Option{WithObserver(r.observe), WithLogger(slog.New(r))}
+	return []Option{WithTelemetry(Telemetry{Observer: r.observe}), WithTelemetry(Telemetry{Logger: slog.New(r)})}
 }
 
 // sealVersion seals a value for tenant's patients.name with ActiveCipher
@@ -108,7 +108,7 @@ func TestStateFlippedBySQL(t *testing.T) {
 			t.Fatalf("ActiveCipher(acme) with v1 marked active, v3 retired seals under v%d, want v3", v)
 		}
 		ev := rec.kinds(eventStateMismatch)
-		if len(ev) != 1 || ev[0].Version != 3 || ev[0].Tenant != "acme" || !errors.Is(ev[0].Err, ErrStateMismatch) {
+		if len(ev) != 1 || ev[0].Version != 3 || ev[0].Tenant != "acme" || !errors.Is(ev[0].Err, errStateMismatch) {
 			t.Fatalf("state mismatch events = %+v, want one for acme v3", ev)
 		}
 		if rec.errorRecords() != 1 {
@@ -149,7 +149,7 @@ func TestDeletedKeyRow(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, tdb *testDB) {
 		drv := newInsecureTestKMS(t)
 		clock := newFakeClock()
-		opts := []Option{withClock(clock.Now), WithCacheTTL(time.Minute)}
+		opts := []Option{withClock(clock.Now), WithTuning(Tuning{CacheTTL: time.Minute})}
 		s := newTestStore(t, tdb, tdb.db, drv.keeper(testKEK), opts...)
 		if _, err := s.active(ctxb, "acme"); err != nil {
 			t.Fatal(err)
@@ -212,7 +212,7 @@ func TestReplacedKeyRow(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, tdb *testDB) {
 		drv := newInsecureTestKMS(t)
 		clock := newFakeClock()
-		opts := []Option{withClock(clock.Now), WithCacheTTL(time.Minute)}
+		opts := []Option{withClock(clock.Now), WithTuning(Tuning{CacheTTL: time.Minute})}
 		var rec recorder
 		s := newTestStore(t, tdb, tdb.db, drv.keeper(testKEK), append(opts, rec.opts()...)...)
 		_, sealed := sealVersion(t, s, "acme")

@@ -8,7 +8,7 @@ import (
 
 // LiveCiphers returns the cipher of table and column under each of the
 // tenant's live keys, newest first: [Store.liveKeys] followed by
-// [Key.Cipher], so that field's key-source interface speaks only of
+// the key's Cipher, so that field's key-source interface speaks only of
 // ciphers, which a test can build from a raw key, and never of *dataKey,
 // which only the store can. A tenant without keys has none (nil, nil).
 func (s *Store) LiveCiphers(ctx context.Context, tenant, table, column string) ([]*codec.Cipher, error) {

@@ -11,7 +11,7 @@ import (
 
 // Key returns the given version of the tenant's data key, to open values sealed
 // under it: the active version or a retired one. It fails with
-// ErrKeyNotFound for a version the table does not hold (a MissingKeyError
+// ErrKeyNotFound for a version the table does not hold (an Error of kind ErrKeyNotFound
 // if this process saw the tenant's versions reach it: the row was deleted
 // or replaced), with ErrKeyDestroyed for a destroyed version or a shredded
 // tenant, and with ErrVersionTooOld below the tenant's minimum.
@@ -29,7 +29,7 @@ func (s *Store) lookupKey(ctx context.Context, tenant string, version uint32) (*
 
 // Cipher returns the cipher for values of table and column sealed under
 // the given version of the tenant's data key: Key followed by
-// [Key.Cipher], in one step, with their errors. It is the hot path of
+// the key's Cipher, in one step, with their errors. It is the hot path of
 // opening a value: once a (tenant, version, table, column) was asked for,
 // a call while the key is cached is one hashed lookup, with no lock, no
 // I/O and no allocation. It counts as a hit or a miss like Key.
@@ -187,7 +187,7 @@ func (s *Store) fallback(ctx context.Context, id keyID, err error) (flightResult
 }
 
 // liveKeys returns the tenant's active and retired keys at or above its
-// minimum version (WithMinVersion), newest first:
+// minimum version (TenantPolicy.MinVersion), newest first:
 // the keys an equality query must try, since matching values may have
 // been sealed under any of them. A tenant without keys has none (nil,
 // nil); a shredded one fails with ErrKeyDestroyed. The list of versions

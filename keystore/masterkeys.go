@@ -69,7 +69,7 @@ func (m *masterKeys) lookup(name string) (*kms.Keeper, bool) {
 }
 
 // get returns the configured keeper of the row (tenant, version) whose
-// kek_uri is name, or an *UnknownMasterKeyError.
+// kek_uri is name, or an *Error of kind ErrUnknownMasterKey.
 func (m *masterKeys) get(tenant string, version uint32, name string) (*kms.Keeper, error) {
 	if k, ok := m.lookup(name); ok {
 		return k, nil

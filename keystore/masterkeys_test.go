@@ -81,7 +81,7 @@ func setKEKURI(t *testing.T, tdb *testDB, tenant string, version uint32, uri str
 // Cloud KMS key, on a host and with insecure transport of the attacker's
 // choosing, is refused by a cold Store's Key, Active, liveKeys and Rewrap
 // with ErrUnknownMasterKey, and no connection is ever made to that host.
-// WithTenantKEK naming an unconfigured key creates nothing.
+// TenantPolicy.KEK naming an unconfigured key creates nothing.
 func TestRowCannotChooseTheKMS(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, tdb *testDB) {
 		attacker := newConnCounter(t)
@@ -94,7 +94,7 @@ func TestRowCannotChooseTheKMS(t *testing.T) {
 		setKEKURI(t, tdb, "acme", 1, evil)
 
 		// Bounded, so that a Store that does dial gives up quickly.
-		opts := []Option{WithRetry(1, time.Millisecond, time.Millisecond), WithKMSTimeout(300 * time.Millisecond)}
+		opts := []Option{WithTuning(Tuning{KMSAttempts: 1, KMSRetryBase: time.Millisecond, KMSRetryMax: time.Millisecond}), WithTuning(Tuning{KMSTimeout: 300 * time.Millisecond})}
 		cold := func() *Store { return newTestStore(t, tdb, tdb.open(t), kek, opts...) }
 		_, err := cold().lookupKey(ctxb, "acme", 1)
 		wantUnknownMasterKey(t, "Key(acme, 1)", err, "acme", 1, evil)
@@ -102,7 +102,7 @@ func TestRowCannotChooseTheKMS(t *testing.T) {
 		wantUnknownMasterKey(t, "Active(acme)", err, "acme", 1, evil)
 		_, err = cold().liveKeys(ctxb, "acme")
 		wantUnknownMasterKey(t, "liveKeys(acme)", err, "acme", 1, evil)
-		res, err := cold().Rewrap(ctxb, newInsecureTestKMS(t).keeper(testKEK2))
+		res, err := cold().Rewrap(ctxb, newInsecureTestKMS(t).keeper(testKEK2), RewrapOptions{})
 		wantUnknownMasterKey(t, "Rewrap", err, "acme", 1, evil)
 		if res.Rewrapped != 0 || readRaw(t, tdb, "acme", 1).kekURI != evil {
 			t.Fatalf("Rewrap = %+v, row now under %s; want nothing rewrapped", res, readRaw(t, tdb, "acme", 1).kekURI)
@@ -116,9 +116,9 @@ func TestRowCannotChooseTheKMS(t *testing.T) {
 
 		// A per-tenant key must be a configured one too.
 		other := "local://" + filepath.Join(t.TempDir(), "attacker.keys") + "?id=k1"
-		s := newTestStore(t, tdb, tdb.open(t), kek, append(opts, WithTenantKEK(func(string) string { return other }))...)
+		s := newTestStore(t, tdb, tdb.open(t), kek, append(opts, WithTenantPolicy(TenantPolicy{KEK: func(string) string { return other }}))...)
 		_, err = s.active(ctxb, "globex")
-		wantUnknownMasterKey(t, "Active(globex) with WithTenantKEK naming an unconfigured key", err, "globex", 0, other)
+		wantUnknownMasterKey(t, "Active(globex) with TenantPolicy.KEK naming an unconfigured key", err, "globex", 0, other)
 		if n := countRows(t, tdb, "tenant_id = ?", "globex"); n != 0 {
 			t.Fatalf("rows of globex = %d, want 0", n)
 		}
@@ -198,7 +198,7 @@ func TestRowWithConnectionSettingsOpens(t *testing.T) {
 		old := newConnCounter(t)
 		setKEKURI(t, tdb, "acme", 1, "gcpkms://"+name+"?endpoint="+old.addr()+"&insecure=true")
 
-		opts := []Option{WithRetry(1, time.Millisecond, time.Millisecond), WithKMSTimeout(300 * time.Millisecond)}
+		opts := []Option{WithTuning(Tuning{KMSAttempts: 1, KMSRetryBase: time.Millisecond, KMSRetryMax: time.Millisecond}), WithTuning(Tuning{KMSTimeout: 300 * time.Millisecond})}
 		got, err := newTestStore(t, tdb, tdb.open(t), kek, opts...).active(ctxb, "acme")
 		if err != nil {
 			t.Fatalf("Active(acme) on a row with connection settings in kek_uri = %v", err)
@@ -208,7 +208,7 @@ func TestRowWithConnectionSettingsOpens(t *testing.T) {
 			t.Fatalf("Key(acme, 1) on a row with connection settings in kek_uri = %v", err)
 		}
 		// Rewrap sees the row as under the configured key already.
-		res, err := newTestStore(t, tdb, tdb.open(t), kek, opts...).Rewrap(ctxb, kek)
+		res, err := newTestStore(t, tdb, tdb.open(t), kek, opts...).Rewrap(ctxb, kek, RewrapOptions{})
 		if err != nil || res != (RewrapResult{Scanned: 1, Skipped: 1}) {
 			t.Fatalf("Rewrap(same key) = %+v, %v; want 1 skipped", res, err)
 		}

@@ -45,7 +45,7 @@ func memStore(tb testing.TB, tenants int, opts ...Option) *Store {
 	if err := CreateTable(context.Background(), db, WithDialect("sqlite")); err != nil {
 		tb.Fatal(err)
 	}
-	s, err := New(db, kek, append([]Option{WithDialect("sqlite"), WithCacheSize(tenants)}, opts...)...)
+	s, err := New(db, kek, append([]Option{WithDialect("sqlite"), WithTuning(Tuning{CacheMaxKeys: tenants})}, opts...)...)
 	if err != nil {
 		tb.Fatal(err)
 	}

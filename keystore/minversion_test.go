@@ -12,12 +12,12 @@ func TestMinVersion(t *testing.T) {
 		drv := newInsecureTestKMS(t)
 		clock := newFakeClock()
 		var min atomic.Uint32
-		opts := []Option{withClock(clock.Now), WithCacheTTL(time.Minute), WithMinVersion(func(tenant string) uint32 {
+		opts := []Option{withClock(clock.Now), WithTuning(Tuning{CacheTTL: time.Minute}), WithTenantPolicy(TenantPolicy{MinVersion: func(tenant string) uint32 {
 			if tenant == "acme" {
 				return min.Load()
 			}
 			return 3
-		})}
+		}})}
 		s := newTestStore(t, tdb, tdb.db, drv.keeper(testKEK), opts...)
 
 		if _, err := s.active(ctxb, "acme"); err != nil {

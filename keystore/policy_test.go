@@ -11,7 +11,7 @@ import (
 func TestKnownTenantsOnly(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, tdb *testDB) {
 		drv := newInsecureTestKMS(t)
-		s := newTestStore(t, tdb, tdb.db, drv.keeper(testKEK), WithKnownTenantsOnly())
+		s := newTestStore(t, tdb, tdb.db, drv.keeper(testKEK), WithTenantPolicy(TenantPolicy{KnownOnly: true}))
 
 		for _, call := range []struct {
 			name string
@@ -45,7 +45,7 @@ func TestKnownTenantsOnly(t *testing.T) {
 			t.Fatalf("ActiveCipher(acme) after InitTenant = v%d, want v1", v)
 		}
 		// Another process knows the tenant from the table.
-		other := newTestStore(t, tdb, tdb.open(t), drv.keeper(testKEK), WithKnownTenantsOnly())
+		other := newTestStore(t, tdb, tdb.open(t), drv.keeper(testKEK), WithTenantPolicy(TenantPolicy{KnownOnly: true}))
 		if v, _ := sealVersion(t, other, "acme"); v != 1 {
 			t.Fatalf("other ActiveCipher(acme) = v%d, want v1", v)
 		}
@@ -73,7 +73,7 @@ func TestTenantValidator(t *testing.T) {
 			}
 			return nil
 		}
-		s := newTestStore(t, tdb, tdb.db, drv.keeper(testKEK), WithTenantValidator(validate))
+		s := newTestStore(t, tdb, tdb.db, drv.keeper(testKEK), WithTenantPolicy(TenantPolicy{Validate: validate}))
 
 		_, err := s.active(ctxb, "evil")
 		if !errors.Is(err, ErrUnknownTenant) || !errors.Is(err, errNotCustomer) {
@@ -90,7 +90,7 @@ func TestTenantValidator(t *testing.T) {
 		}
 		// Tenants with keys are not checked again.
 		before := calls.Load()
-		other := newTestStore(t, tdb, tdb.open(t), drv.keeper(testKEK), WithTenantValidator(validate))
+		other := newTestStore(t, tdb, tdb.open(t), drv.keeper(testKEK), WithTenantPolicy(TenantPolicy{Validate: validate}))
 		if v, _ := sealVersion(t, other, "cust-1"); v != 1 {
 			t.Fatalf("other ActiveCipher(cust-1) = v%d, want v1", v)
 		}

@@ -136,7 +136,7 @@ func TestKeyAfterClose(t *testing.T) {
 		"Shred":    func() error { return s.Shred(ctxb, "acme") },
 		"List":     func() error { _, err := s.List(ctxb, ""); return err },
 		"Tenants":  func() error { _, err := s.Tenants(ctxb); return err },
-		"Rewrap":   func() error { _, err := s.Rewrap(ctxb, drv.keeper(testKEK2)); return err },
+		"Rewrap":   func() error { _, err := s.Rewrap(ctxb, drv.keeper(testKEK2), RewrapOptions{}); return err },
 	} {
 		if err := f(); !errors.Is(err, ErrClosed) {
 			t.Errorf("%s after Close = %v, want ErrClosed", name, err)
@@ -205,13 +205,13 @@ func TestLogsAndEvents(t *testing.T) {
 	var mu sync.Mutex
 	logger := slog.New(slog.NewJSONHandler(lockedWriter{&mu, &buf}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	var kinds []eventKind
-	s := newTestStore(t, tdb, tdb.db, newInsecureTestKMS(t).keeper(testKEK), WithLogger(logger),
-		WithObserver(func(e Event) {
+	s := newTestStore(t, tdb, tdb.db, newInsecureTestKMS(t).keeper(testKEK), WithTelemetry(Telemetry{Logger: logger}),
+		WithTelemetry(Telemetry{Observer: func(e Event) {
 			kinds = append(kinds, e.Kind)
 			if (e.Kind == eventWrap || e.Kind == eventUnwrap) && (e.KEKURI != testKEK || e.Attempt != 1 || e.Start.IsZero() || e.Duration < 0) {
 				t.Errorf("event %+v lacks the KMS call's details", e)
 			}
-		}))
+		}}))
 	k, err := s.active(ctxb, "acme")
 	if err != nil {
 		t.Fatal(err)

@@ -37,7 +37,7 @@ func TestRetry(t *testing.T) {
 			{"retryable then non-retryable", []error{retryable(), errTestDenied}, true, false, 2, 2, 1, 2},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
-				s := coldStore(t, tdb, drv, WithRetry(4, time.Millisecond, 2*time.Millisecond))
+				s := coldStore(t, tdb, drv, WithTuning(Tuning{KMSAttempts: 4, KMSRetryBase: time.Millisecond, KMSRetryMax: 2 * time.Millisecond}))
 				drv.failNext(tc.faults...)
 				_, err := s.lookupKey(ctxb, "acme", 1)
 				if (err != nil) != tc.wantErr {
@@ -67,7 +67,7 @@ func TestRetry(t *testing.T) {
 func TestRetryDeadline(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, tdb *testDB) {
 		drv := newInsecureTestKMS(t)
-		s := coldStore(t, tdb, drv, WithRetry(100, time.Hour, time.Hour))
+		s := coldStore(t, tdb, drv, WithTuning(Tuning{KMSAttempts: 100, KMSRetryBase: time.Hour, KMSRetryMax: time.Hour}))
 		s.jitter = func(n int64) int64 { return n - 1 } // always the full backoff
 		drv.setDown(retryable())
 
@@ -89,7 +89,7 @@ func TestRetryDeadline(t *testing.T) {
 		// the load, with nobody left waiting, is cancelled mid-sleep.
 		ctx2, cancel2 := context.WithTimeout(ctxb, 50*time.Millisecond)
 		defer cancel2()
-		s2 := newTestStore(t, tdb, tdb.open(t), drv.keeper(testKEK), WithRetry(100, time.Hour, time.Hour))
+		s2 := newTestStore(t, tdb, tdb.open(t), drv.keeper(testKEK), WithTuning(Tuning{KMSAttempts: 100, KMSRetryBase: time.Hour, KMSRetryMax: time.Hour}))
 		if _, err := s2.active(ctx2, "acme"); !errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("Active(ctx with deadline) = %v, want context.DeadlineExceeded", err)
 		}
@@ -97,12 +97,12 @@ func TestRetryDeadline(t *testing.T) {
 	})
 }
 
-// TestKMSTimeout: a KMS call that hangs is cut by WithKMSTimeout and
+// TestKMSTimeout: a KMS call that hangs is cut by Tuning.KMSTimeout and
 // retried as transient.
 func TestKMSTimeout(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, tdb *testDB) {
 		drv := newInsecureTestKMS(t)
-		s := coldStore(t, tdb, drv, WithKMSTimeout(10*time.Millisecond), WithRetry(3, time.Millisecond, time.Millisecond))
+		s := coldStore(t, tdb, drv, WithTuning(Tuning{KMSTimeout: 10 * time.Millisecond}), WithTuning(Tuning{KMSAttempts: 3, KMSRetryBase: time.Millisecond, KMSRetryMax: time.Millisecond}))
 		gate := make(chan struct{})
 		drv.setGate(gate)
 		defer close(gate)
@@ -200,7 +200,7 @@ func TestBackoffBounds(t *testing.T) {
 func TestWaiterSeesKMSError(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, tdb *testDB) {
 		drv := newInsecureTestKMS(t)
-		s := coldStore(t, tdb, drv, WithRetry(1000, 20*time.Millisecond, 40*time.Millisecond))
+		s := coldStore(t, tdb, drv, WithTuning(Tuning{KMSAttempts: 1000, KMSRetryBase: 20 * time.Millisecond, KMSRetryMax: 40 * time.Millisecond}))
 		drv.setDown(retryable())
 		ctx, cancel := context.WithTimeout(ctxb, 300*time.Millisecond)
 		defer cancel()

@@ -21,7 +21,7 @@ var errRotateRace = errors.New("keystore: rotate race")
 // old active version, which still opens the values sealed under it, and
 // returns the new version: one past every row of the tenant, destroyed
 // ones included (a version number is never issued twice), and at least the
-// tenant's minimum (WithMinVersion). This process uses the new version at once;
+// tenant's minimum (TenantPolicy.MinVersion). This process uses the new version at once;
 // other processes within their cache TTL.
 //
 // The new key is wrapped before the transaction, so no row lock is held
@@ -35,7 +35,7 @@ var errRotateRace = errors.New("keystore: rotate race")
 // lost races Rotate fails with ErrConflict.
 //
 // Rotate fails with ErrKeyNotFound for a tenant that has no key yet
-// (Active creates the first), with a MissingKeyError when the table shows
+// (Active creates the first), with an Error of kind ErrKeyNotFound when the table shows
 // fewer versions than this process saw, and ErrKeyDestroyed for a
 // shredded one.
 func (s *Store) Rotate(ctx context.Context, tenant string) (uint32, error) {

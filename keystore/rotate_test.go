@@ -11,8 +11,8 @@ func TestRotate(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, tdb *testDB) {
 		drv := newInsecureTestKMS(t)
 		clock := newFakeClock()
-		s := newTestStore(t, tdb, tdb.db, drv.keeper(testKEK), withClock(clock.Now), WithCacheTTL(time.Minute))
-		other := newTestStore(t, tdb, tdb.open(t), drv.keeper(testKEK), withClock(clock.Now), WithCacheTTL(time.Minute))
+		s := newTestStore(t, tdb, tdb.db, drv.keeper(testKEK), withClock(clock.Now), WithTuning(Tuning{CacheTTL: time.Minute}))
+		other := newTestStore(t, tdb, tdb.open(t), drv.keeper(testKEK), withClock(clock.Now), WithTuning(Tuning{CacheTTL: time.Minute}))
 
 		if _, err := s.Rotate(ctxb, "acme"); !errors.Is(err, ErrKeyNotFound) {
 			t.Fatalf("Rotate(new tenant) = %v, want ErrKeyNotFound", err)

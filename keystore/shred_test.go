@@ -12,7 +12,7 @@ func TestShred(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, tdb *testDB) {
 		drv := newInsecureTestKMS(t)
 		clock := newFakeClock()
-		opts := []Option{withClock(clock.Now), WithCacheTTL(time.Minute), WithStaleGrace(time.Hour)}
+		opts := []Option{withClock(clock.Now), WithTuning(Tuning{CacheTTL: time.Minute}), WithTuning(Tuning{StaleGrace: time.Hour})}
 		s := newTestStore(t, tdb, tdb.db, drv.keeper(testKEK), opts...)
 		other := newTestStore(t, tdb, tdb.open(t), drv.keeper(testKEK), opts...)
 

@@ -30,7 +30,7 @@ type Stats struct {
 	// Cached is the number of keys in the cache now.
 	Cached int
 	// CachedBytes is the accounted size of the cached keys and their
-	// ciphers now, which WithCacheBytes bounds.
+	// ciphers now, which Tuning.CacheMaxBytes bounds.
 	CachedBytes int64
 }
 
@@ -77,7 +77,7 @@ const (
 	eventDestroyVersion eventKind = "destroy-version"
 )
 
-// Event is what a [WithObserver] hook receives. It names keys, never
+// Event is what a Telemetry.Observer hook receives. It names keys, never
 // holds their bytes.
 type Event struct {
 	// Kind says what happened:

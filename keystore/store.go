@@ -19,7 +19,7 @@ import (
 // database and share it.
 //
 // The Store wraps every key it creates with the keeper given to New (or
-// the tenant's own, see WithTenantKEK), and unwraps each row with the
+// the tenant's own, see TenantPolicy.KEK), and unwraps each row with the
 // configured keeper its kek_uri names: the one given to New or one given
 // to WithMasterKeys. A row naming any other master key fails with
 // ErrUnknownMasterKey; the Store opens nothing a row names.
@@ -184,7 +184,7 @@ func (s *Store) Close() {
 }
 
 // wrapKeeper returns the keeper that wraps the tenant's new keys: a
-// configured one, whatever WithTenantKEK returns.
+// configured one, whatever TenantPolicy.KEK returns.
 func (s *Store) wrapKeeper(_ context.Context, tenant string) (*kms.Keeper, error) {
 	if s.tenantKEK == nil {
 		return s.kek, nil

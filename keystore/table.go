@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"regexp"
 	"time"
+
+	"github.com/colcrypt/colcrypt/internal/sqldialect"
 )
 
-// DefaultTable is the key table's name unless WithTable says otherwise.
-const DefaultTable = "colcrypt_keys"
+// defaultTable is the key table's name unless WithTable says otherwise.
+const defaultTable = sqldialect.DefaultKeyTable
 
 // tableNameRE accepts lower-case unquoted SQL identifiers short enough
 // that the index name derived from them stays within Postgres's 63-byte
@@ -53,12 +55,12 @@ func CreateTable(ctx context.Context, db *sql.DB, opts ...Option) (err error) {
 	if db == nil {
 		return fmt.Errorf("keystore: CreateTable: nil *sql.DB")
 	}
-	cfg := config{table: DefaultTable}
+	cfg := config{table: defaultTable}
 	for _, o := range opts {
 		o(&cfg)
 	}
 	if cfg.table == "" {
-		cfg.table = DefaultTable
+		cfg.table = defaultTable
 	}
 	if err := validTable(cfg.table); err != nil {
 		return err

@@ -155,12 +155,12 @@ func TestNewOptionErrors(t *testing.T) {
 	defer db.Close()
 	kek := newInsecureTestKMS(t).keeper(testKEK)
 	for name, o := range map[string]Option{
-		"ttl 0":       WithCacheTTL(0),
-		"size 0":      WithCacheSize(0),
-		"grace < 0":   WithStaleGrace(-1),
-		"attempts 0":  WithRetry(0, time.Millisecond, time.Second),
-		"base > max":  WithRetry(3, time.Second, time.Millisecond),
-		"kms timeout": WithKMSTimeout(0),
+		"ttl 0":       WithTuning(Tuning{CacheTTL: 0}),
+		"size 0":      WithTuning(Tuning{CacheMaxKeys: 0}),
+		"grace < 0":   WithTuning(Tuning{StaleGrace: -1}),
+		"attempts 0":  WithTuning(Tuning{KMSAttempts: 0, KMSRetryBase: time.Millisecond, KMSRetryMax: time.Second}),
+		"base > max":  WithTuning(Tuning{KMSAttempts: 3, KMSRetryBase: time.Second, KMSRetryMax: time.Millisecond}),
+		"kms timeout": WithTuning(Tuning{KMSTimeout: 0}),
 		"bad table":   WithTable("A"),
 	} {
 		if _, err := New(db, kek, o); err == nil {

@@ -35,7 +35,7 @@ func newOtelSink(t testing.TB) *otelSink {
 }
 
 func (o *otelSink) opts() []Option {
-	return []Option{WithMeterProvider(o.mp), WithTracerProvider(o.tp)}
+	return []Option{WithTelemetry(Telemetry{Meters: o.mp}), WithTelemetry(Telemetry{Tracers: o.tp})}
 }
 
 func (o *otelSink) collect(t testing.TB) metricdata.ResourceMetrics {
@@ -163,7 +163,7 @@ func TestMetricsKnownWorkload(t *testing.T) {
 		for _, rm := range []metricdata.ResourceMetrics{rm, rm2} {
 			for _, kv := range metricAttrs(rm) {
 				if kv.Key == attrTenant {
-					t.Errorf("metric attribute %v without WithTenantMetrics", kv)
+					t.Errorf("metric attribute %v without Telemetry.TenantMetrics", kv)
 				}
 			}
 		}
@@ -175,13 +175,13 @@ func TestMetricsKnownWorkload(t *testing.T) {
 	})
 }
 
-// TestMetricsTenantOptIn: WithTenantMetrics adds the tenant to the KMS
+// TestMetricsTenantOptIn: Telemetry.TenantMetrics adds the tenant to the KMS
 // call metrics.
 func TestMetricsTenantOptIn(t *testing.T) {
 	drv := newInsecureTestKMS(t)
 	tdb := sqliteOnly(t)
 	o := newOtelSink(t)
-	s := newTestStore(t, tdb, tdb.db, drv.keeper(testKEK), append(o.opts(), WithTenantMetrics())...)
+	s := newTestStore(t, tdb, tdb.db, drv.keeper(testKEK), append(o.opts(), WithTelemetry(Telemetry{TenantMetrics: true}))...)
 	if _, err := s.active(ctxb, "acme"); err != nil {
 		t.Fatal(err)
 	}
@@ -315,7 +315,7 @@ func TestTelemetryRedaction(t *testing.T) {
 		o := newOtelSink(t)
 		var logs bytes.Buffer
 		log := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-		s := newTestStore(t, tdb, tdb.db, drv.keeper(testKEK), append(o.opts(), WithTenantMetrics(), WithLogger(log))...)
+		s := newTestStore(t, tdb, tdb.db, drv.keeper(testKEK), append(o.opts(), WithTelemetry(Telemetry{TenantMetrics: true}), WithTelemetry(Telemetry{Logger: log}))...)
 		const plaintext = "Ada Lovelace 1815-12-10"
 		k, err := s.active(ctxb, "acme")
 		if err != nil {
@@ -328,12 +328,12 @@ func TestTelemetryRedaction(t *testing.T) {
 		if _, err := c.Seal(nil, []byte(plaintext)); err != nil {
 			t.Fatal(err)
 		}
-		s2 := newTestStore(t, tdb, tdb.open(t), drv.keeper(testKEK), append(o.opts(), WithTenantMetrics(), WithLogger(log))...)
+		s2 := newTestStore(t, tdb, tdb.open(t), drv.keeper(testKEK), append(o.opts(), WithTelemetry(Telemetry{TenantMetrics: true}), WithTelemetry(Telemetry{Logger: log}))...)
 		if _, err := s2.lookupKey(ctxb, "acme", 1); err != nil {
 			t.Fatal(err)
 		}
 		drv.failNext(errTestDenied)
-		s3 := newTestStore(t, tdb, tdb.open(t), drv.keeper(testKEK), append(o.opts(), WithTenantMetrics(), WithLogger(log))...)
+		s3 := newTestStore(t, tdb, tdb.open(t), drv.keeper(testKEK), append(o.opts(), WithTelemetry(Telemetry{TenantMetrics: true}), WithTelemetry(Telemetry{Logger: log}))...)
 		_, _ = s3.lookupKey(ctxb, "acme", 1)
 
 		var wrapped []byte

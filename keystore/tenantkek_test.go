@@ -5,7 +5,7 @@ import (
 	"testing"
 )
 
-// TestTenantKEK: with WithTenantKEK each tenant's keys are wrapped under
+// TestTenantKEK: with TenantPolicy.KEK each tenant's keys are wrapped under
 // its own master key; destroying that master key ends access to the
 // tenant's keys, including copies of its rows in a backup, and no other's.
 func TestTenantKEK(t *testing.T) {
@@ -14,12 +14,12 @@ func TestTenantKEK(t *testing.T) {
 		acmeKEK := acmeKMS.keeper("test://tenant/acme")
 		opts := []Option{
 			WithMasterKeys(acmeKEK),
-			WithTenantKEK(func(tenant string) string {
+			WithTenantPolicy(TenantPolicy{KEK: func(tenant string) string {
 				if tenant == "acme" {
 					return "test://tenant/acme"
 				}
 				return "" // the shared key
-			}),
+			}}),
 		}
 		s := newTestStore(t, tdb, tdb.db, shared.keeper(testKEK), opts...)
 		if _, err := s.active(ctxb, "acme"); err != nil {

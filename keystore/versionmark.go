@@ -67,7 +67,7 @@ func newVersionMarks(capacity int) *versionMarks {
 }
 
 // vouch records the fingerprint of the data key the table holds for the
-// tenant's version, and fails with a MissingKeyError (Replaced) if this
+// tenant's version, and fails with an Error of kind ErrKeyNotFound (Replaced) if this
 // process saw another key under that version before.
 func (vm *versionMarks) vouch(tenant string, version uint32, dek []byte) error {
 	h := hmac.New(sha256.New, vm.fpKey[:])
@@ -112,7 +112,7 @@ func (vm *versionMarks) markLocked(tenant string) *versionMark {
 
 // observe records shown, the highest version the table showed for the
 // tenant in a read that started when the highest seen was before (see
-// highest), and fails with a MissingKeyError if the table showed less
+// highest), and fails with an Error of kind ErrKeyNotFound if the table showed less
 // than before. A version noted while the read ran (a rotation committed
 // meanwhile) may be missing from it without any row having gone.
 func (vm *versionMarks) observe(tenant string, shown, before uint32) error {
@@ -166,7 +166,7 @@ func (vm *versionMarks) isDestroyed(tenant string, version uint32) bool {
 }
 
 // missing returns the error for a version the table does not hold: a
-// MissingKeyError if this process saw the tenant's versions reach it,
+// an Error of kind ErrKeyNotFound if this process saw the tenant's versions reach it,
 // else ErrKeyNotFound.
 func (s *Store) missing(tenant string, version uint32) error {
 	if h := s.marks.highest(tenant); version <= h {

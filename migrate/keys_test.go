@@ -155,7 +155,7 @@ func TestRewrap(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer kek2.Close()
-			rr, err := e.store.Rewrap(ctx, kek2)
+			rr, err := e.store.Rewrap(ctx, kek2, keystore.RewrapOptions{})
 			if err != nil || rr.Rewrapped != 3 {
 				t.Fatalf("Rewrap = %+v, %v; want 3 keys rewrapped", rr, err)
 			}

@@ -349,7 +349,7 @@ func quotaCheck(_ context.Context, k *conn, q quotaFlags, live map[string]int64)
 		r.Detail += fmt.Sprintf(", %.1f%% of the quota of %.0f/min", 100*perMin/q.quota, q.quota)
 	}
 	if r.Status != statusOK {
-		r.Fix = "raise the cache TTL (keystore.WithCacheTTL), serve stale keys in a KMS outage (WithStaleGrace), or ask for a higher KMS quota"
+		r.Fix = "raise the cache TTL (keystore.Tuning.CacheTTL), serve stale keys in a KMS outage (Tuning.StaleGrace), or ask for a higher KMS quota"
 	}
 	return r
 }

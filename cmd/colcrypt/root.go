@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/colcrypt/colcrypt/internal/sqldialect"
 	"github.com/colcrypt/colcrypt/keystore"
 	"github.com/colcrypt/colcrypt/migrate"
 )
@@ -138,7 +139,7 @@ Check a deployment end to end with colcrypt doctor.`,
 	pf := root.PersistentFlags()
 	pf.StringVar(&c.dsn, "dsn", "", "database URL (env "+envDSN+")")
 	pf.StringVarP(&c.output, "output", "o", "text", "output format: text or json")
-	pf.StringVar(&c.keyTable, "key-table", keystore.DefaultTable, "name of the key table")
+	pf.StringVar(&c.keyTable, "key-table", sqldialect.DefaultKeyTable, "name of the key table")
 	pf.StringVar(&c.checkpointTable, "checkpoint-table", migrate.DefaultCheckpointTable, "name of the migration checkpoint table")
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 		return usageErr("%s", withFlagSuggestion(cmd, err))

@@ -46,7 +46,7 @@ func TestCachePressure(t *testing.T) {
 	raw.SetMaxOpenConns(32)
 	keyDB := openKeyDB(t, dsn)
 	keyDB.SetMaxOpenConns(16)
-	keys := newStore(t, keyDB, kek, keystore.WithCacheSize(cacheSize))
+	keys := newStore(t, keyDB, kek, keystore.WithTuning(keystore.Tuning{CacheMaxKeys: cacheSize}))
 	usePlugin(t, db, keys)
 	migrate(t, db)
 

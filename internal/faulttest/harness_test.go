@@ -18,6 +18,7 @@ import (
 
 	"github.com/colcrypt/colcrypt/field"
 	"github.com/colcrypt/colcrypt/gormplugin"
+	"github.com/colcrypt/colcrypt/internal/sqldialect"
 	"github.com/colcrypt/colcrypt/keystore"
 	"github.com/colcrypt/colcrypt/kms"
 	_ "github.com/colcrypt/colcrypt/kms/gcpkms" // registers gcpkms:// for kms.Open
@@ -231,7 +232,7 @@ func countRows(t *testing.T, raw *sql.DB, tenant string) (records, keys int) {
 		n   *int
 	}{
 		{"SELECT count(*) FROM records WHERE tenant_id = $1", &records},
-		{"SELECT count(*) FROM " + keystore.DefaultTable + " WHERE tenant_id = $1", &keys},
+		{"SELECT count(*) FROM " + sqldialect.DefaultKeyTable + " WHERE tenant_id = $1", &keys},
 	} {
 		if err := raw.QueryRow(q.sql, tenant).Scan(q.n); err != nil {
 			t.Fatalf("%s: %v", q.sql, err)

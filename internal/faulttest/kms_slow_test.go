@@ -136,8 +136,8 @@ func TestSlowKMSCallTimeout(t *testing.T) {
 		t.Fatalf("keystore.CreateTable: %v", err)
 	}
 	keys := newStore(t, raw, kek,
-		keystore.WithKMSTimeout(callTimeout),
-		keystore.WithRetry(maxAttempts, 10*time.Millisecond, 20*time.Millisecond))
+		keystore.WithTuning(keystore.Tuning{KMSTimeout: callTimeout}),
+		keystore.WithTuning(keystore.Tuning{KMSAttempts: maxAttempts, KMSRetryBase: 10 * time.Millisecond, KMSRetryMax: 20 * time.Millisecond}))
 
 	srv.SetLatency(latency)
 	srv.ResetCounts()

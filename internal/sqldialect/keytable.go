@@ -5,6 +5,13 @@ import (
 	"strconv"
 )
 
+// DefaultKeyTable is the key table's name unless configured otherwise.
+const DefaultKeyTable = "colcrypt_keys"
+
+// MaxTenantLen bounds a tenant id, in bytes: the key table's tenant_id is
+// VARBINARY(1024) on MySQL, which InnoDB can still index.
+const MaxTenantLen = 1024
+
 // ActiveIndexSuffix names the unique index that allows at most one active
 // version per tenant: colcrypt_keys_one_active for colcrypt_keys.
 const ActiveIndexSuffix = "_one_active"
