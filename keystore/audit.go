@@ -341,22 +341,7 @@ func (s *Store) insertEvent(ctx context.Context, tx querier, ev AuditEvent, wrap
 // lockHead locks row 0 of the trail until tx ends. On Postgres and MySQL it
 // is a locking read whose rows are drained (see lockTenantRead).
 func (s *Store) lockHead(ctx context.Context, tx *sql.Tx) error {
-	if s.dialect == sqldialect.SQLite {
-		if _, err := tx.ExecContext(ctx, s.eq.LockHead); err != nil {
-			return fmt.Errorf("%w: lock chain: %w", ErrAuditTable, err)
-		}
-		return nil
-	}
-	rows, err := tx.QueryContext(ctx, s.eq.LockHead)
-	if err == nil {
-		for rows.Next() {
-		}
-		err = rows.Err()
-		if cerr := rows.Close(); err == nil {
-			err = cerr
-		}
-	}
-	if err != nil {
+	if err := s.runLock(ctx, tx, s.eq.LockHead); err != nil {
 		return fmt.Errorf("%w: lock chain: %w", ErrAuditTable, err)
 	}
 	return nil

@@ -112,22 +112,31 @@ func (s *Store) DestroyVersion(ctx context.Context, tenant string, version uint3
 // tenant with no rows left the go-sql-driver connection waiting for rows
 // the server never sent.)
 func (s *Store) lockTenantRead(ctx context.Context, tx *sql.Tx, tenant string) error {
-	if s.dialect == sqldialect.SQLite {
-		return s.lockTenant(ctx, tx, tenant) // an UPDATE: nothing to read
-	}
-	rows, err := tx.QueryContext(ctx, s.q.LockTenant, tenant)
-	if err == nil {
-		for rows.Next() {
-		}
-		err = rows.Err()
-		if cerr := rows.Close(); err == nil {
-			err = cerr
-		}
-	}
-	if err != nil {
+	if err := s.runLock(ctx, tx, s.q.LockTenant, tenant); err != nil {
 		return fmt.Errorf("keystore: lock tenant %q: %w", tenant, err)
 	}
 	return nil
+}
+
+// runLock runs a lock statement of the dialect: on SQLite a write that
+// changes nothing, elsewhere a locking read whose rows are read and
+// closed.
+func (s *Store) runLock(ctx context.Context, tx *sql.Tx, query string, args ...any) error {
+	if s.dialect == sqldialect.SQLite {
+		_, err := tx.ExecContext(ctx, query, args...)
+		return err
+	}
+	rows, err := tx.QueryContext(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+	}
+	err = rows.Err()
+	if cerr := rows.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // stateOf returns the state and master key name of one version's row,

@@ -155,17 +155,26 @@ func TestNewOptionErrors(t *testing.T) {
 	defer db.Close()
 	kek := newInsecureTestKMS(t).keeper(testKEK)
 	for name, o := range map[string]Option{
-		"ttl 0":       WithTuning(Tuning{CacheTTL: 0}),
-		"size 0":      WithTuning(Tuning{CacheMaxKeys: 0}),
-		"grace < 0":   WithTuning(Tuning{StaleGrace: -1}),
-		"attempts 0":  WithTuning(Tuning{KMSAttempts: 0, KMSRetryBase: time.Millisecond, KMSRetryMax: time.Second}),
-		"base > max":  WithTuning(Tuning{KMSAttempts: 3, KMSRetryBase: time.Second, KMSRetryMax: time.Millisecond}),
-		"kms timeout": WithTuning(Tuning{KMSTimeout: 0}),
-		"bad table":   WithTable("A"),
+		// A zero field keeps the default; a negative one is refused.
+		"ttl < 0":      WithTuning(Tuning{CacheTTL: -1}),
+		"size < 0":     WithTuning(Tuning{CacheMaxKeys: -1}),
+		"bytes < 0":    WithTuning(Tuning{CacheMaxBytes: -1}),
+		"grace < 0":    WithTuning(Tuning{StaleGrace: -1}),
+		"attempts < 0": WithTuning(Tuning{KMSAttempts: -1, KMSRetryBase: time.Millisecond, KMSRetryMax: time.Second}),
+		"base > max":   WithTuning(Tuning{KMSAttempts: 3, KMSRetryBase: time.Second, KMSRetryMax: time.Millisecond}),
+		"kms timeout":  WithTuning(Tuning{KMSTimeout: -1}),
+		"bad table":    WithTable("A"),
+		"bad dialect":  WithDialect("oracle"),
 	} {
 		if _, err := New(db, kek, o); err == nil {
 			t.Errorf("New(%s) = nil error, want one", name)
 		}
+	}
+	// Zero fields leave the defaults, which New accepts.
+	if s, err := New(db, kek, WithTuning(Tuning{})); err != nil {
+		t.Errorf("New(WithTuning(Tuning{})) = %v, want the defaults", err)
+	} else {
+		s.Close()
 	}
 	if _, err := New(nil, kek); err == nil {
 		t.Errorf("New(nil db) = nil error")
