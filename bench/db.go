@@ -256,7 +256,7 @@ func newDBEnv(ctx context.Context, cfg *config) (_ *dbEnv, note string, err erro
 	if e.kek, err = kms.Open(ctx, e.srv.KeyURI(keyName)); err != nil {
 		return nil, "", err
 	}
-	if err = keystore.CreateTable(ctx, e.sqlDB, keystore.Postgres, ""); err != nil {
+	if err = keystore.CreateTable(ctx, e.sqlDB, keystore.WithDialect("postgres")); err != nil {
 		return nil, "", err
 	}
 	if e.store, err = keystore.New(e.keyDB, e.kek); err != nil {

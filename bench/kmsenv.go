@@ -58,7 +58,7 @@ func newKMSEnv(ctx context.Context, tenants int) (_ *kmsEnv, err error) {
 	// Keep a connection per goroutine: reopening SQLite connections
 	// between cold phases would be measured as colcrypt's cost.
 	e.keyDB.SetMaxIdleConns(64)
-	if err = keystore.CreateTable(ctx, e.keyDB, keystore.SQLite, ""); err != nil {
+	if err = keystore.CreateTable(ctx, e.keyDB, keystore.WithDialect("sqlite")); err != nil {
 		return nil, err
 	}
 	// colcrypt's own Cloud KMS driver, through kms.Open, as a user opens it.

@@ -272,23 +272,19 @@ func TestNoKeyMaterialInOutput(t *testing.T) {
 		t.Fatal(err)
 	}
 	dek := unwrapDEK(t, e, "acme", 1)
-	key, err := e.store.Active(ctxBg, "acme")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cipher, err := key.Cipher("patients", "email")
+	cipher, err := e.store.ActiveCipher(ctxBg, "acme", "patients", "email")
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, authErr := e.enc.Open(ctxBg, field.Scope{Tenant: "acme", Table: "patients", Column: "other"}, v)
 	things := map[string]any{
-		"Encryptor": e.enc, "Store": e.store, "Key": key, "Cipher": cipher,
+		"Encryptor": e.enc, "Store": e.store, "Cipher": cipher,
 		"Stats": e.store.Stats(), "auth error": authErr, "Keeper": e.kek,
 		"struct of all": struct {
 			E *field.Encryptor
-			K *keystore.Key
+			S *keystore.Store
 			C any
-		}{e.enc, key, cipher},
+		}{e.enc, e.store, cipher},
 	}
 	for name, thing := range things {
 		for _, out := range formatAll(thing) {

@@ -35,26 +35,26 @@ const insecurefakeKeyName = insecurefakekms.DefaultKeyName
 type backend struct {
 	name string
 	// open returns a fresh database, its dialect and, on Postgres, its URL.
-	open func(t *testing.T) (*sql.DB, keystore.Dialect, string)
+	open func(t *testing.T) (*sql.DB, string, string)
 }
 
 var backends = []backend{
-	{"sqlite", func(t *testing.T) (*sql.DB, keystore.Dialect, string) {
+	{"sqlite", func(t *testing.T) (*sql.DB, string, string) {
 		db, err := sql.Open("sqlite", filepath.Join(t.TempDir(), "field.db"))
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { db.Close() })
-		return db, keystore.SQLite, ""
+		return db, "sqlite", ""
 	}},
-	{"postgres", func(t *testing.T) (*sql.DB, keystore.Dialect, string) {
+	{"postgres", func(t *testing.T) (*sql.DB, string, string) {
 		dsn := testhelpers.Postgres(t)
 		db, err := sql.Open("pgx", dsn)
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { db.Close() })
-		return db, keystore.Postgres, dsn
+		return db, "postgres", dsn
 	}},
 }
 
@@ -97,7 +97,7 @@ func newEnvWith(t *testing.T, b backend, kek *kms.Keeper, srv *insecurefakekms.S
 	t.Helper()
 	db, dialect, dsn := b.open(t)
 	ctx := context.Background()
-	if err := keystore.CreateTable(ctx, db, dialect, keystore.DefaultTable); err != nil {
+	if err := keystore.CreateTable(ctx, db, keystore.WithDialect(dialect)); err != nil {
 		t.Fatal(err)
 	}
 	store, err := keystore.New(db, kek, keystore.WithDialect(dialect))
@@ -128,10 +128,10 @@ func newBenchEnv(b *testing.B, opts ...field.Option) *field.Encryptor {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { db.Close() })
-	if err := keystore.CreateTable(ctx, db, keystore.SQLite, keystore.DefaultTable); err != nil {
+	if err := keystore.CreateTable(ctx, db, keystore.WithDialect("sqlite")); err != nil {
 		b.Fatal(err)
 	}
-	store, err := keystore.New(db, kek, keystore.WithDialect(keystore.SQLite))
+	store, err := keystore.New(db, kek, keystore.WithDialect("sqlite"))
 	if err != nil {
 		b.Fatal(err)
 	}

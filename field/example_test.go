@@ -41,7 +41,7 @@ func exampleSetup(ctx context.Context, opts ...field.Option) (enc *field.Encrypt
 	if err != nil {
 		log.Fatal(err)
 	}
-	if err := keystore.CreateTable(ctx, db, keystore.SQLite, ""); err != nil {
+	if err := keystore.CreateTable(ctx, db, keystore.WithDialect("sqlite")); err != nil {
 		log.Fatal(err)
 	}
 	keys, err = keystore.New(db, kek)

@@ -20,7 +20,7 @@ func unwrapDEK(t *testing.T, e *env, tenant string, version uint32) []byte {
 	t.Helper()
 	var wrapped []byte
 	q := `SELECT wrapped_dek FROM colcrypt_keys WHERE tenant_id = ? AND version = ?`
-	if e.store.Dialect().Name() == "postgres" {
+	if e.dsn != "" { // Postgres
 		q = `SELECT wrapped_dek FROM colcrypt_keys WHERE tenant_id = $1 AND version = $2`
 	}
 	if err := e.db.QueryRow(q, tenant, version).Scan(&wrapped); err != nil {

@@ -110,7 +110,7 @@ func coldRead(dsn, kekURL string) error {
 		return err
 	}
 	defer kek.Close()
-	store, err := keystore.New(db, kek, keystore.WithDialect(keystore.Postgres))
+	store, err := keystore.New(db, kek, keystore.WithDialect("postgres"))
 	if err != nil {
 		return err
 	}

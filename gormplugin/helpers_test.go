@@ -16,6 +16,7 @@ import (
 
 	"github.com/colcrypt/colcrypt/field"
 	"github.com/colcrypt/colcrypt/gormplugin"
+	"github.com/colcrypt/colcrypt/internal/sqldialect"
 	"github.com/colcrypt/colcrypt/keystore"
 	"github.com/colcrypt/colcrypt/kms"
 	"github.com/colcrypt/colcrypt/kms/localkms"
@@ -104,7 +105,7 @@ var dialects = []dialect{
 				qs = append(qs, "DELETE FROM "+t)
 			}
 			for _, t := range tables {
-				if t != keystore.DefaultTable {
+				if t != sqldialect.DefaultKeyTable {
 					qs = append(qs, "ALTER TABLE "+t+" AUTO_INCREMENT = 1")
 				}
 			}
@@ -174,7 +175,7 @@ func newEnv(t testing.TB, d dialect, o envOptions, models ...any) *env {
 // database for one case without migrating again.
 func (base *env) fresh(t testing.TB, d dialect, tables ...string) *env {
 	t.Helper()
-	for _, q := range d.truncate(append(tables, keystore.DefaultTable)...) {
+	for _, q := range d.truncate(append(tables, sqldialect.DefaultKeyTable)...) {
 		base.exec(t, q)
 	}
 	db, err := gorm.Open(d.reuse(base.raw), &gorm.Config{Logger: logger.Discard})

@@ -12,6 +12,7 @@ import (
 
 	"github.com/colcrypt/colcrypt/codec"
 	"github.com/colcrypt/colcrypt/field"
+	"github.com/colcrypt/colcrypt/internal/sqldialect"
 	"github.com/colcrypt/colcrypt/keystore"
 )
 
@@ -45,7 +46,7 @@ import (
 // "acme", so a request for one tenant would overwrite another's values
 // with ciphertext under the wrong key. A tenant
 // field without a type: tag gets VARBINARY of its `gorm:"size:n"`, or of
-// keystore.MaxTenantLen bytes, which InnoDB can still index.
+// 1024 bytes (the key table's own limit), which InnoDB can still index.
 //
 // Column types are set on GORM's cached schema of db, so run AutoMigrate
 // at start-up, before the models are used concurrently. A db.Use of the
@@ -61,7 +62,9 @@ func AutoMigrate(db *gorm.DB, models ...any) error {
 	if len(ps) == 0 {
 		return ErrNoPlugin
 	}
-	dialect := db.Dialector.Name()
+	// An unknown GORM dialect is 0: column types are left to GORM's
+	// generic ones, and the key table (which needs a known one) fails.
+	dialect, _ := sqldialect.Parse(db.Dialector.Name())
 	type checked struct {
 		model any
 		m     *model
@@ -87,15 +90,11 @@ func AutoMigrate(db *gorm.DB, models ...any) error {
 		if p.keyTable == "" {
 			continue
 		}
-		d, err := keystore.ParseDialect(dialect)
-		if err != nil {
-			return fmt.Errorf("gormplugin: AutoMigrate: key table: %w", err)
-		}
 		sqlDB, err := db.DB()
 		if err != nil {
 			return fmt.Errorf("gormplugin: AutoMigrate: key table: %w", err)
 		}
-		if err := keystore.CreateTable(ctx, sqlDB, d, p.keyTable); err != nil {
+		if err := keystore.CreateTable(ctx, sqlDB, keystore.WithDialect(db.Dialector.Name()), keystore.WithTable(p.keyTable)); err != nil {
 			return fmt.Errorf("gormplugin: AutoMigrate: %w", err)
 		}
 	}
@@ -106,7 +105,7 @@ func AutoMigrate(db *gorm.DB, models ...any) error {
 
 	var errs []error
 	for _, c := range all {
-		if len(c.m.fields) == 0 && (c.m.tenant == nil || dialect != "mysql") {
+		if len(c.m.fields) == 0 && (c.m.tenant == nil || dialect != sqldialect.MySQL) {
 			continue
 		}
 		cols, err := db.Migrator().ColumnTypes(c.model)
@@ -137,10 +136,10 @@ func AutoMigrate(db *gorm.DB, models ...any) error {
 }
 
 // columnTypes says what column type holds ciphertext, per GORM dialect.
-var columnTypes = map[string]struct{ binary, text string }{
-	"postgres": {"bytea", "text"},
-	"sqlite":   {"blob", "text"},
-	"mysql":    {"longblob", "longtext"},
+var columnTypes = map[sqldialect.Dialect]struct{ binary, text string }{
+	sqldialect.Postgres: {"bytea", "text"},
+	sqldialect.SQLite:   {"blob", "text"},
+	sqldialect.MySQL:    {"longblob", "longtext"},
 }
 
 // setColumnTypes sets the GORM data type of the encrypted and blind index
@@ -149,10 +148,10 @@ var columnTypes = map[string]struct{ binary, text string }{
 // bigint for an int), which cannot hold ciphertext, and a string the
 // MySQL type longtext, which compares under a collation (see
 // AutoMigrate); the tag is the user's word and is checked instead.
-func setColumnTypes(m *model, dialect string) {
-	if t := m.tenant; t != nil && dialect == "mysql" {
+func setColumnTypes(m *model, dialect sqldialect.Dialect) {
+	if t := m.tenant; t != nil && dialect == sqldialect.MySQL {
 		if _, typed := t.TagSettings["TYPE"]; !typed {
-			n := keystore.MaxTenantLen
+			n := sqldialect.MaxTenantLen
 			if _, sized := t.TagSettings["SIZE"]; sized && t.Size > 0 && t.Size < n {
 				n = t.Size
 			}
@@ -183,11 +182,11 @@ func setColumnTypes(m *model, dialect string) {
 		if _, typed := ef.bidx.TagSettings["TYPE"]; !typed {
 			want := schema.Bytes
 			switch dialect {
-			case "postgres":
+			case sqldialect.Postgres:
 				want = "bytea"
-			case "sqlite":
+			case sqldialect.SQLite:
 				want = "blob"
-			case "mysql":
+			case sqldialect.MySQL:
 				// An indexed BLOB needs a prefix length in MySQL.
 				want = schema.DataType("varbinary(" + strconv.Itoa(ef.spec.BlindIndex.Length) + ")")
 			}
@@ -201,7 +200,9 @@ func setColumnTypes(m *model, dialect string) {
 // strictTypes reports whether the dialect's text columns refuse bytes that
 // are not valid in their character set and its declared lengths are
 // enforced. SQLite stores whatever it is given.
-func strictTypes(dialect string) bool { return dialect == "postgres" || dialect == "mysql" }
+func strictTypes(dialect sqldialect.Dialect) bool {
+	return dialect == sqldialect.Postgres || dialect == sqldialect.MySQL
+}
 
 func isTextType(t string) bool {
 	return strings.Contains(t, "char") || strings.Contains(t, "text") || strings.Contains(t, "clob") || strings.Contains(t, "json")
@@ -228,7 +229,7 @@ func storedSize(ef *encField, n int) int {
 	return size
 }
 
-func checkColumn(dialect string, ef *encField, ct gorm.ColumnType) error {
+func checkColumn(dialect sqldialect.Dialect, ef *encField, ct gorm.ColumnType) error {
 	typ := strings.ToLower(ct.DatabaseTypeName())
 	fail := func(format string, args ...any) error {
 		return &ModelError{Model: ef.m.name, Field: ef.f.Name, Err: &columnTypeError{ef.table, ef.column, columnTypeString(ct), fmt.Sprintf(format, args...)}}
@@ -256,7 +257,7 @@ func checkColumn(dialect string, ef *encField, ct gorm.ColumnType) error {
 	return nil
 }
 
-func checkBidxColumn(dialect string, ef *encField, ct gorm.ColumnType) error {
+func checkBidxColumn(dialect sqldialect.Dialect, ef *encField, ct gorm.ColumnType) error {
 	typ := strings.ToLower(ct.DatabaseTypeName())
 	fail := func(format string, args ...any) error {
 		return &ModelError{Model: ef.m.name, Field: ef.bidx.Name, Err: &columnTypeError{ef.table, ef.bidx.DBName, columnTypeString(ct), fmt.Sprintf(format, args...)}}
@@ -276,8 +277,8 @@ func checkBidxColumn(dialect string, ef *encField, ct gorm.ColumnType) error {
 // checkTenantColumn refuses, on MySQL, a tenant column that compares
 // under a collation (see AutoMigrate), and a BINARY(n) one, which pads
 // the tenant with zero bytes so that it no longer equals the context's.
-func checkTenantColumn(dialect string, m *model, ct gorm.ColumnType) error {
-	if dialect != "mysql" {
+func checkTenantColumn(dialect sqldialect.Dialect, m *model, ct gorm.ColumnType) error {
+	if dialect != sqldialect.MySQL {
 		return nil
 	}
 	typ := strings.ToLower(ct.DatabaseTypeName())

@@ -11,8 +11,8 @@ import (
 	"gorm.io/gorm/schema"
 
 	"github.com/colcrypt/colcrypt/field"
-	"github.com/colcrypt/colcrypt/internal/sqlnull"
 	"github.com/colcrypt/colcrypt/internal/fieldcore"
+	"github.com/colcrypt/colcrypt/internal/sqlnull"
 )
 
 // model is what the plugin knows about one GORM schema: its tenant field,

@@ -13,7 +13,7 @@ import (
 
 	"github.com/colcrypt/colcrypt/field"
 	"github.com/colcrypt/colcrypt/internal/fieldcore"
-	"github.com/colcrypt/colcrypt/keystore"
+	"github.com/colcrypt/colcrypt/internal/sqldialect"
 )
 
 // defaultSerializerName is the name fields use in
@@ -44,7 +44,7 @@ func WithSerializerName(name string) Option {
 }
 
 // WithKeyTable names the key table AutoMigrate creates (default
-// keystore.DefaultTable). It must match the keystore.WithTable the
+// "colcrypt_keys"). It must match the keystore.WithTable the
 // key store was opened with.
 func WithKeyTable(table string) Option {
 	return func(p *plugin) { p.keyTable = table }
@@ -64,7 +64,7 @@ func WithoutKeyTable() Option {
 // Its name in db.Config.Plugins is "colcrypt", or "colcrypt:<name>" with
 // WithSerializerName.
 func New(enc *field.Encryptor, opts ...Option) gorm.Plugin {
-	p := &plugin{enc: (*fieldcore.Engine)(enc), name: defaultSerializerName, keyTable: keystore.DefaultTable}
+	p := &plugin{enc: (*fieldcore.Engine)(enc), name: defaultSerializerName, keyTable: sqldialect.DefaultKeyTable}
 	for _, o := range opts {
 		o(p)
 	}

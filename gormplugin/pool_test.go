@@ -183,15 +183,15 @@ func TestCreateFetchesKeyBeforeTransaction(t *testing.T) {
 			wraps    atomic.Int64
 			held     atomic.Int64 // wraps made while GORM's pool had a connection in use
 		)
-		observe := keystore.WithObserver(func(ev keystore.Event) {
-			if ev.Kind != keystore.EventWrap {
+		observe := keystore.WithTelemetry(keystore.Telemetry{Observer: func(ev keystore.Event) {
+			if ev.Kind != "wrap" {
 				return
 			}
 			wraps.Add(1)
 			if db := gormPool.Load(); db != nil && db.Stats().InUse > 0 {
 				held.Add(1)
 			}
-		})
+		}})
 		e := newEnv(t, d, envOptions{keyOpts: []keystore.Option{observe}}, &Company{})
 		gormPool.Store(e.raw)
 

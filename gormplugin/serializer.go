@@ -12,8 +12,8 @@ import (
 
 	"github.com/colcrypt/colcrypt/codec"
 	"github.com/colcrypt/colcrypt/field"
-	"github.com/colcrypt/colcrypt/internal/sqlnull"
 	"github.com/colcrypt/colcrypt/internal/fieldcore"
+	"github.com/colcrypt/colcrypt/internal/sqlnull"
 )
 
 // serializer is the GORM serializer of encrypted fields. GORM copies the

@@ -32,7 +32,7 @@ func TestTransactionRollsBackOnKMSFailure(t *testing.T) {
 			t.Fatalf("kms.Open(fake Cloud KMS) = %v", err)
 		}
 		t.Cleanup(func() { kek.Close() })
-		e := newEnv(t, d, envOptions{kek: kek, keyOpts: []keystore.Option{keystore.WithRetry(2, time.Millisecond, 2*time.Millisecond)}}, allModels...)
+		e := newEnv(t, d, envOptions{kek: kek, keyOpts: []keystore.Option{keystore.WithTuning(keystore.Tuning{KMSAttempts: 2, KMSRetryBase: time.Millisecond, KMSRetryMax: 2 * time.Millisecond})}}, allModels...)
 		if _, err := e.keys.Active(ctx, "acme"); err != nil {
 			t.Fatalf("Active(acme) = %v", err)
 		}
@@ -206,11 +206,7 @@ func TestSecondSerializer(t *testing.T) {
 }
 
 func keystoreTable(e *env) error {
-	d, err := keystore.DialectFor(e.raw)
-	if err != nil {
-		return err
-	}
-	return keystore.CreateTable(context.Background(), e.raw, d, "")
+	return keystore.CreateTable(context.Background(), e.raw)
 }
 
 // TestConcurrent: goroutines of several tenants write and read one DB at

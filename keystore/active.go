@@ -8,17 +8,17 @@ import (
 	"github.com/colcrypt/colcrypt/internal/cipher"
 )
 
-// Active returns the tenant's active key, the one new values are sealed
-// under: its highest live (active or retired) version, whatever the key
+// Active returns the version of the tenant's active key, the one new
+// values are sealed under: its highest live (active or retired) version, whatever the key
 // table's state column says (see the package doc). The first call for a
-// tenant without rows creates its first key, unless WithKnownTenantsOnly
-// or WithTenantValidator refuse it (ErrUnknownTenant).
+// tenant without rows creates its first key, unless TenantPolicy.KnownOnly
+// or TenantPolicy.Validate refuse it (ErrUnknownTenant).
 //
 // For a tenant whose active key is cached this is one map lookup under a
-// read lock and an atomic read of the coarse clock (see WithClock); no
-// allocation, no I/O, no logging. (Sealing goes through ActiveCipher,
-// which takes no lock.) Otherwise the active row is read (and its key
-// unwrapped) once however many goroutines ask; see [Store.Key].
+// read lock and an atomic read of the coarse clock; no allocation, no
+// I/O, no logging. (Sealing goes through ActiveCipher, which takes no
+// lock.) Otherwise the active row is read (and its key unwrapped) once
+// however many goroutines ask.
 //
 // Creating version 1 is safe against other processes doing the same: each
 // wraps a fresh key and inserts it if absent, then everyone reads the row
@@ -26,10 +26,19 @@ import (
 // ever sealed under a key that is not in the table.
 //
 // Active fails with ErrKeyDestroyed for a shredded tenant, and does not
-// create a new key for it; with a MissingKeyError when the table shows
+// create a new key for it; with an Error of kind ErrKeyNotFound when the table shows
 // fewer versions than this process saw; with ErrVersionTooOld when the
-// highest live version is below the tenant's minimum (WithMinVersion).
-func (s *Store) Active(ctx context.Context, tenant string) (*Key, error) {
+// highest live version is below the tenant's minimum (TenantPolicy.MinVersion).
+func (s *Store) Active(ctx context.Context, tenant string) (version uint32, err error) {
+	k, err := s.active(ctx, tenant)
+	if err != nil {
+		return 0, err
+	}
+	return k.Version(), nil
+}
+
+// active is Active returning the key itself.
+func (s *Store) active(ctx context.Context, tenant string) (*dataKey, error) {
 	if k, stale, ok := s.cache.active(tenant, s.clock.fast()); ok {
 		s.countHit(stale)
 		return k, nil
@@ -38,7 +47,7 @@ func (s *Store) Active(ctx context.Context, tenant string) (*Key, error) {
 }
 
 // ActiveCipher returns the cipher for new values of table and column: the
-// tenant's active key's, Active followed by [Key.Cipher] in one step,
+// tenant's active key's, Active followed by the key's Cipher in one step,
 // with their errors. The cipher's Version is the key version it seals
 // under. It is the hot path of sealing a value: once (tenant, table,
 // column) was asked for, a call while the active key is cached is one
@@ -51,7 +60,7 @@ func (s *Store) ActiveCipher(ctx context.Context, tenant, table, column string) 
 		s.countHit(stale)
 		return c, nil
 	}
-	k, err := s.Active(ctx, tenant)
+	k, err := s.active(ctx, tenant)
 	if err != nil {
 		return nil, err
 	}
@@ -63,7 +72,7 @@ func (s *Store) ActiveCipher(ctx context.Context, tenant, table, column string) 
 	return c, nil
 }
 
-func (s *Store) activeSlow(ctx context.Context, tenant string) (*Key, error) {
+func (s *Store) activeSlow(ctx context.Context, tenant string) (*dataKey, error) {
 	if err := s.errIfClosed(); err != nil {
 		return nil, err
 	}
@@ -105,7 +114,7 @@ const maxCreateAttempts = 3
 // says active (see sealRow). A new version is never made while live rows
 // exist, and never under a number the table, or this process, has seen:
 // a table that shows fewer versions than before fails with a
-// MissingKeyError instead.
+// an Error of kind ErrKeyNotFound instead.
 func (s *Store) loadActive(ctx context.Context, tenant string, explicit bool) (flightResult, error) {
 	// A caller that missed the cache just before the previous load
 	// finished starts a new flight: answer it from the cache that load
@@ -175,7 +184,7 @@ func (s *Store) create(ctx context.Context, tenant string, v uint32) (r flightRe
 	if err != nil {
 		return flightResult{}, false, err
 	}
-	wrapped, err := s.kmsCall(ctx, EventWrap, kek, tenant, v, dek)
+	wrapped, err := s.kmsCall(ctx, eventWrap, kek, tenant, v, dek)
 	if err != nil {
 		return flightResult{}, false, err
 	}
@@ -190,7 +199,7 @@ func (s *Store) create(ctx context.Context, tenant string, v uint32) (r flightRe
 	err = s.insertFirst(qctx, chain, tenant, v, kek.URI(), wrapped)
 	endSpan(span, err)
 	if err != nil &&
-		!s.dialect.isUniqueViolation(err) && !s.dialect.isSerializationFailure(err) {
+		!s.dialect.IsUniqueViolation(err) && !s.dialect.IsSerializationFailure(err) {
 		return flightResult{}, false, fmt.Errorf("keystore: create key of tenant %q: %w", tenant, err)
 	}
 	row, found, err := s.readActive(ctx, tenant)
@@ -228,8 +237,8 @@ func (s *Store) insertFirst(ctx context.Context, chain chainRef, tenant string, 
 			tx.Rollback()
 		}
 	}()
-	ts := s.dialect.timeArg(s.clock.wall())
-	res, err := tx.ExecContext(ctx, s.q.insertActive, tenant, int64(v), kekURI, wrapped, ts, ts)
+	ts := s.dialect.TimeArg(s.clock.wall())
+	res, err := tx.ExecContext(ctx, s.q.InsertActive, tenant, int64(v), kekURI, wrapped, ts, ts)
 	if err != nil {
 		return err
 	}
@@ -238,7 +247,7 @@ func (s *Store) insertFirst(ctx context.Context, chain chainRef, tenant string, 
 		return err
 	}
 	if n == 1 {
-		if err = s.appendEvent(ctx, tx, chain, OpCreate, tenant, v, kekURI); err != nil {
+		if err = s.appendEvent(ctx, tx, chain, opCreate, tenant, v, kekURI); err != nil {
 			return err
 		}
 	}

@@ -14,7 +14,7 @@ func TestActiveCreatesVersion1(t *testing.T) {
 		drv := newInsecureTestKMS(t)
 		s := newTestStore(t, tdb, tdb.db, drv.keeper(testKEK))
 
-		k, err := s.Active(ctxb, "acme")
+		k, err := s.active(ctxb, "acme")
 		if err != nil {
 			t.Fatalf("Active(acme) = %v", err)
 		}
@@ -30,13 +30,13 @@ func TestActiveCreatesVersion1(t *testing.T) {
 		if st := s.Stats(); st.KMSWraps != 2 || st.KMSUnwraps != 0 {
 			t.Fatalf("Stats() = %+v, want 2 wraps and 0 unwraps", st)
 		}
-		again, err := s.Active(ctxb, "acme")
+		again, err := s.active(ctxb, "acme")
 		if err != nil || again != k {
 			t.Fatalf("Active(acme) again = %p, %v; want the cached %p", again, err, k)
 		}
 		// Another process sees the same key through an unwrap.
 		other := newTestStore(t, tdb, tdb.open(t), drv.keeper(testKEK))
-		ok, err := other.Active(ctxb, "acme")
+		ok, err := other.active(ctxb, "acme")
 		if err != nil {
 			t.Fatalf("other Active(acme) = %v", err)
 		}
@@ -65,19 +65,19 @@ func TestActiveGetOrCreateRace(t *testing.T) {
 			stores[i] = newTestStore(t, tdb, db, drv.keeper(testKEK))
 		}
 
-		keys := make([][]*Key, procs)
+		keys := make([][]*dataKey, procs)
 		start := make(chan struct{})
 		var wg sync.WaitGroup
 		var mu sync.Mutex
 		var errs []error
 		for i, s := range stores {
-			keys[i] = make([]*Key, len(tenants))
+			keys[i] = make([]*dataKey, len(tenants))
 			for j, tn := range tenants {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
 					<-start
-					k, err := s.Active(ctxb, tn)
+					k, err := s.active(ctxb, tn)
 					if err != nil {
 						mu.Lock()
 						errs = append(errs, err)
@@ -142,26 +142,26 @@ func TestActiveErrors(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, tdb *testDB) {
 		drv := newInsecureTestKMS(t)
 		s := newTestStore(t, tdb, tdb.db, drv.keeper(testKEK))
-		for _, tn := range []string{"", "a\x00b", "\xff\xfe", string(make([]byte, MaxTenantLen+1))} {
-			if _, err := s.Active(ctxb, tn); !errors.Is(err, ErrInvalidTenant) {
+		for _, tn := range []string{"", "a\x00b", "\xff\xfe", string(make([]byte, maxTenantLen+1))} {
+			if _, err := s.active(ctxb, tn); !errors.Is(err, ErrInvalidTenant) {
 				t.Errorf("Active(%q) = %v, want ErrInvalidTenant", tn, err)
 			}
 		}
 		// A wrap that fails leaves no row behind.
 		drv.failNext(errTestDenied)
-		if _, err := s.Active(ctxb, "acme"); !isKMSError(err) || kms.IsRetryable(err) {
-			t.Fatalf("Active with KMS denied = %v, want a non-retryable KMSError", err)
+		if _, err := s.active(ctxb, "acme"); !isKMSError(err) || kms.IsRetryable(err) {
+			t.Fatalf("Active with KMS denied = %v, want a non-retryable Error", err)
 		}
 		if n := countRows(t, tdb, "tenant_id = ?", "acme"); n != 0 {
 			t.Fatalf("rows after failed wrap = %d, want 0", n)
 		}
 		ctx, cancel := context.WithCancel(ctxb)
 		cancel()
-		if _, err := s.Active(ctx, "acme"); !errors.Is(err, context.Canceled) {
+		if _, err := s.active(ctx, "acme"); !errors.Is(err, context.Canceled) {
 			t.Fatalf("Active(cancelled ctx) = %v, want context.Canceled", err)
 		}
 		s.Close()
-		if _, err := s.Active(ctxb, "acme"); !errors.Is(err, ErrClosed) {
+		if _, err := s.active(ctxb, "acme"); !errors.Is(err, ErrClosed) {
 			t.Fatalf("Active after Close = %v, want ErrClosed", err)
 		}
 	})
@@ -174,7 +174,7 @@ func TestNewDoesNotCreateTable(t *testing.T) {
 		drv := newInsecureTestKMS(t)
 		other := tdb.table + "_other"
 		s := newTestStore(t, tdb, tdb.db, drv.keeper(testKEK), WithTable(other))
-		if _, err := s.Active(ctxb, "acme"); err == nil {
+		if _, err := s.active(ctxb, "acme"); err == nil {
 			t.Fatalf("Active on a missing table = nil error, want one")
 		}
 		var n int

@@ -53,7 +53,7 @@ func (c *cache) activeCipher(tenant, table, column string, now int64) (ci *ciphe
 
 // indexActive adds ci, k's cipher for table.column, to the index of
 // active ciphers, if k is still the key of the tenant's active record.
-func (c *cache) indexActive(k *Key, table, col string, ci *cipher.Cipher) {
+func (c *cache) indexActive(k *dataKey, table, col string, ci *cipher.Cipher) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	te := c.tenants[k.tenant]

@@ -69,7 +69,7 @@ func TestStoreActiveCipher(t *testing.T) {
 	tdb := sqliteOnly(t)
 	s := newTestStore(t, tdb, tdb.db, drv.keeper(testKEK))
 	c := mustActiveCipher(t, s, "acme", "patients", "name")
-	k, err := s.Active(ctxb, "acme")
+	k, err := s.active(ctxb, "acme")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +161,7 @@ func TestStoreActiveCipherRotate(t *testing.T) {
 // seen when the active record's own TTL passes, as by Active, even when
 // opens kept the old key itself fresh in between.
 func TestStoreActiveCipherRotationSeen(t *testing.T) {
-	_, other, s, clock := acmeInTable(t, WithCacheTTL(time.Minute))
+	_, other, s, clock := acmeInTable(t, WithTuning(Tuning{CacheTTL: time.Minute}))
 	// The key of version 1 is cached half a TTL before it is recorded
 	// active: its TTL ends first.
 	if _, err := s.Cipher(ctxb, "acme", 1, "patients", "name"); err != nil {
@@ -178,7 +178,7 @@ func TestStoreActiveCipherRotationSeen(t *testing.T) {
 	if c := mustActiveCipher(t, s, "acme", "patients", "name"); c != c1 {
 		t.Fatalf("ActiveCipher within the TTL = version %d, want the cached version 1", c.Version())
 	}
-	if k, _ := s.Active(ctxb, "acme"); k.Version() != 1 {
+	if k, _ := s.active(ctxb, "acme"); k.Version() != 1 {
 		t.Fatalf("Active within the TTL = version %d, want 1", k.Version())
 	}
 	// The key's TTL passes first; an open refreshes it. The active record
@@ -213,7 +213,7 @@ func TestStoreActiveCipherRotationSeen(t *testing.T) {
 // the refresh keeps the Key and renews the record, so the same cipher
 // comes back, from the index again afterwards.
 func TestStoreActiveCipherExpiry(t *testing.T) {
-	_, _, s, clock := acmeInTable(t, WithCacheTTL(time.Minute))
+	_, _, s, clock := acmeInTable(t, WithTuning(Tuning{CacheTTL: time.Minute}))
 	c := mustActiveCipher(t, s, "acme", "patients", "name")
 	clock.Advance(time.Minute - time.Nanosecond)
 	if c2 := mustActiveCipher(t, s, "acme", "patients", "name"); c2 != c || s.Stats().KMSUnwraps != 1 {
@@ -238,7 +238,7 @@ func TestStoreActiveCipherExpiry(t *testing.T) {
 // TestStoreActiveCipherStale: with the KMS down past the TTL, the index
 // serves within the stale grace, counted as stale, and not after it.
 func TestStoreActiveCipherStale(t *testing.T) {
-	drv, _, s, clock := acmeInTable(t, WithCacheTTL(time.Minute), WithStaleGrace(10*time.Minute), WithRetry(1, time.Millisecond, time.Millisecond))
+	drv, _, s, clock := acmeInTable(t, WithTuning(Tuning{CacheTTL: time.Minute}), WithTuning(Tuning{StaleGrace: 10 * time.Minute}), WithTuning(Tuning{KMSAttempts: 1, KMSRetryBase: time.Millisecond, KMSRetryMax: time.Millisecond}))
 	c := mustActiveCipher(t, s, "acme", "patients", "name")
 	drv.setDown(retryable())
 	defer drv.setDown(nil)
@@ -266,7 +266,7 @@ func TestStoreActiveCipherStale(t *testing.T) {
 func TestStoreActiveCipherEvicted(t *testing.T) {
 	drv := newInsecureTestKMS(t)
 	tdb := sqliteOnly(t)
-	s := newTestStore(t, tdb, tdb.db, drv.keeper(testKEK), WithCacheSize(1))
+	s := newTestStore(t, tdb, tdb.db, drv.keeper(testKEK), WithTuning(Tuning{CacheMaxKeys: 1}))
 	c1 := mustActiveCipher(t, s, "t1", "patients", "name")
 	sealed, _ := c1.Seal(nil, []byte("kept"))
 	held := s.cache.actives.lookup("t1", 0, "patients", "name")
@@ -300,18 +300,18 @@ func TestStoreActiveCipherReplaced(t *testing.T) {
 	drv := newInsecureTestKMS(t)
 	tdb := sqliteOnly(t)
 	creator := newTestStore(t, tdb, tdb.db, drv.keeper(testKEK))
-	if _, err := creator.Active(ctxb, "acme"); err != nil {
+	if _, err := creator.active(ctxb, "acme"); err != nil {
 		t.Fatal(err)
 	}
 	clock := newFakeClock()
-	s := newTestStore(t, tdb, tdb.open(t), drv.keeper(testKEK), WithClock(clock.Now), WithCacheTTL(time.Minute))
+	s := newTestStore(t, tdb, tdb.open(t), drv.keeper(testKEK), withClock(clock.Now), WithTuning(Tuning{CacheTTL: time.Minute}))
 	// The key is cached before the active record: its TTL ends first.
 	if _, err := s.Cipher(ctxb, "acme", 1, "patients", "name"); err != nil {
 		t.Fatal(err)
 	}
 	clock.Advance(30 * time.Second)
 	old := mustActiveCipher(t, s, "acme", "patients", "name")
-	wrapped, err := s.kmsCall(ctxb, EventWrap, s.kek, "acme", 1, newDEK())
+	wrapped, err := s.kmsCall(ctxb, eventWrap, s.kek, "acme", 1, newDEK())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -322,7 +322,7 @@ func TestStoreActiveCipherReplaced(t *testing.T) {
 	// the bound of its version marks, so the refresh reaches the cache's
 	// own handling of a replaced key (TestReplacedKeyRow covers the
 	// refusal when the Store remembers).
-	s.marks = newVersionMarks(DefaultCacheSize)
+	s.marks = newVersionMarks(defaultCacheSize)
 	clock.Advance(30 * time.Second)
 	if _, err := s.Cipher(ctxb, "acme", 1, "patients", "name"); err != nil {
 		t.Fatal(err)
@@ -353,7 +353,7 @@ func TestStoreActiveCipherReplaced(t *testing.T) {
 func TestStoreActiveCipherShredClose(t *testing.T) {
 	drv := newInsecureTestKMS(t)
 	tdb := sqliteOnly(t)
-	s := newTestStore(t, tdb, tdb.db, drv.keeper(testKEK), WithStaleGrace(time.Hour))
+	s := newTestStore(t, tdb, tdb.db, drv.keeper(testKEK), WithTuning(Tuning{StaleGrace: time.Hour}))
 	for _, tn := range []string{"acme", "globex", "initech"} {
 		mustActiveCipher(t, s, tn, "patients", "name")
 	}
@@ -430,7 +430,7 @@ func TestHitCountsExact(t *testing.T) {
 func TestStoreActiveCipherConcurrent(t *testing.T) {
 	drv := newInsecureTestKMS(t)
 	tdb := sqliteOnly(t)
-	s := newTestStore(t, tdb, tdb.db, drv.keeper(testKEK), WithCacheSize(4))
+	s := newTestStore(t, tdb, tdb.db, drv.keeper(testKEK), WithTuning(Tuning{CacheMaxKeys: 4}))
 	tenants := []string{"a", "b", "c", "d", "e", "f"}
 	for _, tn := range tenants {
 		mustActiveCipher(t, s, tn, "patients", "name")

@@ -12,8 +12,8 @@ func WithActor(ctx context.Context, actor string) context.Context {
 	return context.WithValue(ctx, actorKey{}, actor)
 }
 
-// ActorFrom returns the actor WithActor put in ctx, or "".
-func ActorFrom(ctx context.Context) string {
+// actorFrom returns the actor WithActor put in ctx, or "".
+func actorFrom(ctx context.Context) string {
 	a, _ := ctx.Value(actorKey{}).(string)
 	return a
 }

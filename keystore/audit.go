@@ -13,25 +13,26 @@ import (
 	"time"
 
 	"github.com/colcrypt/colcrypt/internal/cipher"
+	"github.com/colcrypt/colcrypt/internal/sqldialect"
 )
 
 // The operations an audit event records.
 const (
-	// OpChainKey is a row holding a chain key, wrapped by a master key:
+	// opChainKey is a row holding a chain key, wrapped by a master key:
 	// row 0, and a new one whenever a Store finds the newest chain key
 	// under a master key it does not hold (after a master key change).
-	OpChainKey = "chain-key"
-	// OpCreate is a tenant's first key (Active, InitTenant).
-	OpCreate = "create"
-	// OpRotate is a new active version (Rotate).
-	OpRotate = "rotate"
-	// OpRewrap is one version moved to another master key (Rewrap); its
+	opChainKey = "chain-key"
+	// opCreate is a tenant's first key (Active, InitTenant).
+	opCreate = "create"
+	// opRotate is a new active version (Rotate).
+	opRotate = "rotate"
+	// opRewrap is one version moved to another master key (Rewrap); its
 	// KEKURI is the new master key.
-	OpRewrap = "rewrap"
-	// OpShred is every version of a tenant destroyed (Shred).
-	OpShred = "shred"
-	// OpDestroyVersion is one retired version destroyed (DestroyVersion).
-	OpDestroyVersion = "destroy-version"
+	opRewrap = "rewrap"
+	// opShred is every version of a tenant destroyed (Shred).
+	opShred = "shred"
+	// opDestroyVersion is one retired version destroyed (DestroyVersion).
+	opDestroyVersion = "destroy-version"
 )
 
 // AuditEvent is one row of the audit trail: what was done to which key,
@@ -51,27 +52,13 @@ type AuditEvent struct {
 	MAC []byte `json:"mac"`
 }
 
-// ErrAuditChainBroken is wrapped by the AuditChainError VerifyAudit
-// returns when a row of the trail was edited, deleted or reordered.
+// ErrAuditChainBroken is the kind of the [Error] VerifyAudit returns when a row of the trail was edited, deleted or reordered.
 var ErrAuditChainBroken = errors.New("keystore: audit chain broken")
 
 // ErrAuditTable is wrapped when the audit trail table cannot be read or
 // created: run `colcrypt keys init` (CreateTable) with a user allowed to
 // create tables.
 var ErrAuditTable = errors.New("keystore: audit trail table unavailable (run colcrypt keys init)")
-
-// AuditChainError names the first event of the trail whose MAC or
-// position does not check out. Everything from that event on is suspect.
-type AuditChainError struct {
-	Seq    int64
-	Reason string
-}
-
-func (e *AuditChainError) Error() string {
-	return fmt.Sprintf("keystore: audit chain broken at event %d: %s", e.Seq, e.Reason)
-}
-
-func (e *AuditChainError) Unwrap() error { return ErrAuditChainBroken }
 
 // errChainKeyRace means another process appended a usable chain-key row
 // while this one was wrapping its own.
@@ -133,7 +120,6 @@ func (s *Store) chainKey(ctx context.Context, create bool) ([]byte, int64, error
 		}
 		if found {
 			_, kerr := s.keepers.get(chainAADTenant(s.table), 0, g.KEKURI)
-			var unknown *UnknownMasterKeyError
 			switch {
 			case kerr == nil:
 				key, err := s.openChainKey(ctx, g)
@@ -142,7 +128,7 @@ func (s *Store) chainKey(ctx context.Context, create bool) ([]byte, int64, error
 				}
 				s.audit.key, s.audit.seq = key, g.Seq
 				return key, g.Seq, nil
-			case !errors.As(kerr, &unknown):
+			case !errors.Is(kerr, ErrUnknownMasterKey):
 				return nil, 0, kerr
 			}
 			// Under a master key this Store does not hold: start a new
@@ -154,7 +140,7 @@ func (s *Store) chainKey(ctx context.Context, create bool) ([]byte, int64, error
 		if wrapped == nil {
 			fresh = make([]byte, chainKeySize)
 			rand.Read(fresh)
-			if wrapped, err = s.kmsCall(ctx, EventWrap, s.kek, chainAADTenant(s.table), 0, fresh); err != nil {
+			if wrapped, err = s.kmsCall(ctx, eventWrap, s.kek, chainAADTenant(s.table), 0, fresh); err != nil {
 				return nil, 0, err
 			}
 		}
@@ -164,7 +150,7 @@ func (s *Store) chainKey(ctx context.Context, create bool) ([]byte, int64, error
 			return s.audit.key, seq, nil
 		}
 		// Another process appended first: use its key if it can.
-		if !errors.Is(err, errChainKeyRace) && !s.dialect.isUniqueViolation(err) && !s.dialect.isSerializationFailure(err) {
+		if !errors.Is(err, errChainKeyRace) && !s.dialect.IsUniqueViolation(err) && !s.dialect.IsSerializationFailure(err) {
 			return nil, 0, err
 		}
 	}
@@ -190,7 +176,7 @@ func (s *Store) appendChainKey(ctx context.Context, key, wrapped []byte) (seq in
 		// locks on an empty range would deadlock racing first inserts.
 		// Insert row 0 on its own; its primary key picks one winner.
 		tx.Rollback()
-		ev := AuditEvent{Seq: 0, At: auditTime(s.clock.wall()), Operation: OpChainKey, KEKURI: s.kek.URI(), Actor: ActorFrom(ctx)}
+		ev := AuditEvent{Seq: 0, At: auditTime(s.clock.wall()), Operation: opChainKey, KEKURI: s.kek.URI(), Actor: actorFrom(ctx)}
 		if err := s.insertEvent(ctx, s.db, ev, wrapped, eventMAC(key, ev, wrapped, nil)); err != nil {
 			return 0, err
 		}
@@ -206,14 +192,14 @@ func (s *Store) appendChainKey(ctx context.Context, key, wrapped []byte) (seq in
 		uri string
 		w   []byte
 	)
-	if err = tx.QueryRowContext(ctx, s.eq.chainKey).Scan(&at, &uri, &w); err != nil && !errors.Is(err, sql.ErrNoRows) {
+	if err = tx.QueryRowContext(ctx, s.eq.ChainKey).Scan(&at, &uri, &w); err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return 0, fmt.Errorf("%w: %w", ErrAuditTable, err)
 	}
 	if _, kerr := s.keepers.get("", 0, uri); err == nil && kerr == nil {
 		return 0, errChainKeyRace
 	}
-	ev := AuditEvent{Seq: seq + 1, At: auditTime(s.clock.wall()), Operation: OpChainKey, KEKURI: s.kek.URI(),
-		Actor: ActorFrom(ctx), KeySeq: seq + 1}
+	ev := AuditEvent{Seq: seq + 1, At: auditTime(s.clock.wall()), Operation: opChainKey, KEKURI: s.kek.URI(),
+		Actor: actorFrom(ctx), KeySeq: seq + 1}
 	if err = s.insertEvent(ctx, tx, ev, wrapped, eventMAC(key, ev, wrapped, prev)); err != nil {
 		return 0, err
 	}
@@ -231,8 +217,8 @@ type storedEvent struct {
 }
 
 func (s *Store) readChainKeyRow(ctx context.Context) (storedEvent, bool, error) {
-	g := storedEvent{AuditEvent: AuditEvent{Operation: OpChainKey}}
-	err := s.db.QueryRowContext(ctx, s.eq.chainKey).Scan(&g.Seq, &g.KEKURI, &g.wrapped)
+	g := storedEvent{AuditEvent: AuditEvent{Operation: opChainKey}}
+	err := s.db.QueryRowContext(ctx, s.eq.ChainKey).Scan(&g.Seq, &g.KEKURI, &g.wrapped)
 	if errors.Is(err, sql.ErrNoRows) {
 		return g, false, nil
 	}
@@ -244,7 +230,7 @@ func (s *Store) readChainKeyRow(ctx context.Context) (storedEvent, bool, error) 
 
 // createEventsTable creates the audit trail table of a key table if it
 // does not exist, under the dialect's DDL lock.
-func createEventsTable(ctx context.Context, db *sql.DB, d Dialect, table string) (err error) {
+func createEventsTable(ctx context.Context, db *sql.DB, d sqldialect.Dialect, table string) (err error) {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrAuditTable, err)
@@ -254,12 +240,12 @@ func createEventsTable(ctx context.Context, db *sql.DB, d Dialect, table string)
 			tx.Rollback()
 		}
 	}()
-	if l := d.ddlLock(eventsTable(table)); l != "" {
+	if l := d.DDLLock(sqldialect.EventsTable(table)); l != "" {
 		if _, err = tx.ExecContext(ctx, l); err != nil {
 			return fmt.Errorf("%w: %w", ErrAuditTable, err)
 		}
 	}
-	if _, err = tx.ExecContext(ctx, eventsDDL(d, table)); err != nil {
+	if _, err = tx.ExecContext(ctx, d.EventsDDL(table)); err != nil {
 		return fmt.Errorf("%w: %w", ErrAuditTable, err)
 	}
 	if err = tx.Commit(); err != nil {
@@ -302,7 +288,7 @@ func (s *Store) appendEvent(ctx context.Context, tx *sql.Tx, c chainRef, op, ten
 		return err
 	}
 	ev := AuditEvent{Seq: last + 1, At: auditTime(s.clock.wall()), Operation: op, Tenant: tenant, Version: version,
-		KEKURI: kekURI, Actor: ActorFrom(ctx), KeySeq: c.seq}
+		KEKURI: kekURI, Actor: actorFrom(ctx), KeySeq: c.seq}
 	if err := s.insertEvent(ctx, tx, ev, nil, eventMAC(c.key, ev, nil, prev)); err != nil {
 		return err
 	}
@@ -333,7 +319,7 @@ func (s *Store) lockedHead(ctx context.Context, tx *sql.Tx) (int64, []byte, erro
 		prev []byte
 	)
 	qctx, span := s.querySpan(ctx, "audit_head", "")
-	err := tx.QueryRowContext(qctx, s.eq.head).Scan(&last, &prev)
+	err := tx.QueryRowContext(qctx, s.eq.Head).Scan(&last, &prev)
 	endSpan(span, spanErr(err))
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, nil, err
@@ -346,10 +332,10 @@ func (s *Store) lockedHead(ctx context.Context, tx *sql.Tx) (int64, []byte, erro
 
 // insertEvent writes one event row.
 func (s *Store) insertEvent(ctx context.Context, tx querier, ev AuditEvent, wrapped, mac []byte) error {
-	_, err := s.execSpan(ctx, tx, "audit_insert", ev.Tenant, s.eq.insert, ev.Seq, s.dialect.timeArg(ev.At), ev.Operation, ev.Tenant,
+	_, err := s.execSpan(ctx, tx, "audit_insert", ev.Tenant, s.eq.Insert, ev.Seq, s.dialect.TimeArg(ev.At), ev.Operation, ev.Tenant,
 		int64(ev.Version), ev.KEKURI, ev.Actor, ev.KeySeq, wrapped, mac)
 	if err != nil {
-		if s.dialect.isUniqueViolation(err) || s.dialect.isSerializationFailure(err) {
+		if s.dialect.IsUniqueViolation(err) || s.dialect.IsSerializationFailure(err) {
 			return err
 		}
 		return fmt.Errorf("%w: append event: %w", ErrAuditTable, err)
@@ -362,22 +348,7 @@ func (s *Store) insertEvent(ctx context.Context, tx querier, ev AuditEvent, wrap
 func (s *Store) lockHead(ctx context.Context, tx *sql.Tx) (err error) {
 	ctx, span := s.querySpan(ctx, "audit_lock", "")
 	defer func() { endSpan(span, err) }()
-	if s.dialect == SQLite {
-		if _, err := tx.ExecContext(ctx, s.eq.lockHead); err != nil {
-			return fmt.Errorf("%w: lock chain: %w", ErrAuditTable, err)
-		}
-		return nil
-	}
-	rows, err := tx.QueryContext(ctx, s.eq.lockHead)
-	if err == nil {
-		for rows.Next() {
-		}
-		err = rows.Err()
-		if cerr := rows.Close(); err == nil {
-			err = cerr
-		}
-	}
-	if err != nil {
+	if err := s.runLock(ctx, tx, s.eq.LockHead); err != nil {
 		return fmt.Errorf("%w: lock chain: %w", ErrAuditTable, err)
 	}
 	return nil
@@ -385,7 +356,7 @@ func (s *Store) lockHead(ctx context.Context, tx *sql.Tx) (err error) {
 
 // readEvents reads the whole trail in seq order.
 func (s *Store) readEvents(ctx context.Context) ([]storedEvent, error) {
-	rows, err := s.db.QueryContext(ctx, s.eq.all)
+	rows, err := s.db.QueryContext(ctx, s.eq.All)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrAuditTable, err)
 	}
@@ -400,7 +371,7 @@ func (s *Store) readEvents(ctx context.Context) ([]storedEvent, error) {
 			return nil, fmt.Errorf("%w: %w", ErrAuditTable, err)
 		}
 		if v < 0 || v > 1<<32-1 {
-			return nil, &AuditChainError{Seq: e.Seq, Reason: "version out of range"}
+			return nil, &Error{Kind: ErrAuditChainBroken, Seq: e.Seq, Reason: "version out of range"}
 		}
 		e.Version = uint32(v)
 		out = append(out, e)

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"sync"
 	"testing"
+
+	"github.com/colcrypt/colcrypt/internal/sqldialect"
 )
 
 // eventOps lists the trail's operations in order, as "op tenant vVERSION".
@@ -43,19 +45,19 @@ func TestAuditEachOperation(t *testing.T) {
 		drv := newInsecureTestKMS(t)
 		s := newTestStore(t, tdb, tdb.db, drv.keeper(testKEK), WithMasterKeys(drv.keeper(testKEK2)))
 		ctx := WithActor(ctxb, "alice")
-		if _, err := s.Active(ctx, "acme"); err != nil {
+		if _, err := s.active(ctx, "acme"); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.Active(ctx, "acme"); err != nil { // exists: no event
+		if _, err := s.active(ctx, "acme"); err != nil { // exists: no event
 			t.Fatal(err)
 		}
 		if _, err := s.Rotate(ctx, "acme"); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.Rewrap(ctx, drv.keeper(testKEK2)); err != nil {
+		if _, err := s.Rewrap(ctx, drv.keeper(testKEK2), RewrapOptions{}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.Rewrap(ctx, drv.keeper(testKEK2)); err != nil { // nothing left to move
+		if _, err := s.Rewrap(ctx, drv.keeper(testKEK2), RewrapOptions{}); err != nil { // nothing left to move
 			t.Fatal(err)
 		}
 		if err := s.DestroyVersion(ctx, "acme", 1); err != nil {
@@ -92,7 +94,7 @@ func TestAuditFailedOperationAppendsNone(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, tdb *testDB) {
 		drv := newInsecureTestKMS(t)
 		s := newTestStore(t, tdb, tdb.db, drv.keeper(testKEK))
-		if _, err := s.Active(ctxb, "acme"); err != nil {
+		if _, err := s.active(ctxb, "acme"); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := s.Rotate(ctxb, "globex"); !errors.Is(err, ErrKeyNotFound) {
@@ -114,7 +116,7 @@ func TestAuditFailedOperationAppendsNone(t *testing.T) {
 
 		// The trail's table is gone (this Store already made it): the
 		// rotation cannot append its event, so it does not happen.
-		if _, err := tdb.db.Exec(`DROP TABLE ` + tdb.dialect.quote(eventsTable(tdb.table))); err != nil {
+		if _, err := tdb.db.Exec(`DROP TABLE ` + tdb.dialect.Quote(sqldialect.EventsTable(tdb.table))); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := s.Rotate(ctxb, "acme"); !errors.Is(err, ErrAuditTable) {
@@ -137,14 +139,14 @@ func TestAuditFailedOperationAppendsNone(t *testing.T) {
 // the trail.
 func TestAuditTableCreatedOnFirstUse(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, tdb *testDB) {
-		if _, err := tdb.db.Exec(`DROP TABLE ` + tdb.dialect.quote(eventsTable(tdb.table))); err != nil {
+		if _, err := tdb.db.Exec(`DROP TABLE ` + tdb.dialect.Quote(sqldialect.EventsTable(tdb.table))); err != nil {
 			t.Fatal(err)
 		}
 		s := newTestStore(t, tdb, tdb.db, newInsecureTestKMS(t).keeper(testKEK))
 		if n, err := s.VerifyAudit(ctxb); !errors.Is(err, ErrAuditTable) || n != 0 {
 			t.Fatalf("VerifyAudit() before any event = %d, %v; want ErrAuditTable", n, err)
 		}
-		if _, err := s.Active(ctxb, "acme"); err != nil {
+		if _, err := s.active(ctxb, "acme"); err != nil {
 			t.Fatal(err)
 		}
 		wantVerified(t, s, 2)
@@ -156,12 +158,12 @@ func TestAuditTableCreatedOnFirstUse(t *testing.T) {
 func tamperCase(t *testing.T, tdb *testDB, name string, bad int64, tamper func(ev string)) {
 	t.Run(name, func(t *testing.T) {
 		table := tdb.table + "_" + name
-		if err := CreateTable(ctxb, tdb.db, tdb.dialect, table); err != nil {
+		if err := CreateTable(ctxb, tdb.db, WithDialect(tdb.dialect.String()), WithTable(table)); err != nil {
 			t.Fatal(err)
 		}
 		s := newTestStore(t, tdb, tdb.db, newInsecureTestKMS(t).keeper(testKEK), WithTable(table))
 		for _, tn := range []string{"a", "b"} {
-			if _, err := s.Active(ctxb, tn); err != nil {
+			if _, err := s.active(ctxb, tn); err != nil {
 				t.Fatal(err)
 			}
 			if _, err := s.Rotate(ctxb, tn); err != nil {
@@ -172,11 +174,11 @@ func tamperCase(t *testing.T, tdb *testDB, name string, bad int64, tamper func(e
 			t.Fatal(err)
 		}
 		wantVerified(t, s, 6)
-		tamper(tdb.dialect.quote(eventsTable(table)))
+		tamper(tdb.dialect.Quote(sqldialect.EventsTable(table)))
 		_, err := s.VerifyAudit(ctxb)
-		var ce *AuditChainError
+		var ce *Error
 		if !errors.As(err, &ce) || !errors.Is(err, ErrAuditChainBroken) || ce.Seq != bad {
-			t.Fatalf("VerifyAudit() after %s = %v, want an AuditChainError at event %d", name, err, bad)
+			t.Fatalf("VerifyAudit() after %s = %v, want an Error at event %d", name, err, bad)
 		}
 	})
 }
@@ -187,7 +189,7 @@ func TestAuditTamper(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, tdb *testDB) {
 		exec := func(q string, args ...any) {
 			t.Helper()
-			if _, err := tdb.db.Exec(tdb.dialect.rebind(q), args...); err != nil {
+			if _, err := tdb.db.Exec(tdb.dialect.Rebind(q), args...); err != nil {
 				t.Fatalf("%s: %v", q, err)
 			}
 		}
@@ -223,7 +225,7 @@ func TestAuditConcurrentAppends(t *testing.T) {
 				go func() {
 					defer wg.Done()
 					tn := fmt.Sprintf("t%d-%d", i, j)
-					if _, err := s.Active(context.Background(), tn); err != nil {
+					if _, err := s.active(context.Background(), tn); err != nil {
 						errs <- err
 						return
 					}
@@ -256,11 +258,11 @@ func TestAuditMasterKeyChange(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, tdb *testDB) {
 		drv := newInsecureTestKMS(t)
 		old := newTestStore(t, tdb, tdb.db, drv.keeper(testKEK))
-		if _, err := old.Active(ctxb, "acme"); err != nil {
+		if _, err := old.active(ctxb, "acme"); err != nil {
 			t.Fatal(err)
 		}
 		both := newTestStore(t, tdb, tdb.open(t), drv.keeper(testKEK2), WithMasterKeys(drv.keeper(testKEK)))
-		if _, err := both.Rewrap(ctxb, drv.keeper(testKEK2)); err != nil {
+		if _, err := both.Rewrap(ctxb, drv.keeper(testKEK2), RewrapOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		onlyNew := newTestStore(t, tdb, tdb.open(t), drv.keeper(testKEK2))
@@ -272,9 +274,9 @@ func TestAuditMasterKeyChange(t *testing.T) {
 			t.Fatalf("events = %q, want %q", got, want)
 		}
 		wantVerified(t, both, len(want))
-		var ce *AuditChainError
+		var ce *Error
 		if _, err := onlyNew.VerifyAudit(ctxb); !errors.As(err, &ce) || ce.Seq != 0 {
-			t.Fatalf("VerifyAudit() without the first master key = %v, want an AuditChainError at event 0", err)
+			t.Fatalf("VerifyAudit() without the first master key = %v, want an Error at event 0", err)
 		}
 	})
 }

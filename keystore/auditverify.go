@@ -36,7 +36,7 @@ func (s *Store) AuditEvents(ctx context.Context, tenant string) ([]AuditEvent, e
 // its MAC, made under the chain key its key_seq names, over its fields
 // and the previous row's MAC. Each chain-key row's key is unwrapped with
 // the configured master key its kek_uri names (one KMS call each). The
-// first row that fails is returned as an *AuditChainError (errors.Is
+// first row that fails is returned as an *Error of kind ErrAuditChainBroken (errors.Is
 // ErrAuditChainBroken): an edited row fails its own MAC, a deleted one
 // leaves a gap in the positions, and of two rows swapped the first fails,
 // because each MAC covers its position. A chain-key row under a master
@@ -61,21 +61,21 @@ func (s *Store) VerifyAudit(ctx context.Context) (n int, err error) {
 	}()
 	for i, e := range evs {
 		if e.Seq != int64(i) {
-			return i, &AuditChainError{Seq: e.Seq, Reason: fmt.Sprintf("found where event %d belongs: events deleted or renumbered", i)}
+			return i, &Error{Kind: ErrAuditChainBroken, Seq: e.Seq, Reason: fmt.Sprintf("found where event %d belongs: events deleted or renumbered", i)}
 		}
-		if e.Operation == OpChainKey {
+		if e.Operation == opChainKey {
 			if e.KeySeq != e.Seq {
-				return i, &AuditChainError{Seq: e.Seq, Reason: "chain-key row names another key"}
+				return i, &Error{Kind: ErrAuditChainBroken, Seq: e.Seq, Reason: "chain-key row names another key"}
 			}
 			if keys[e.Seq], err = s.openChainKey(ctx, e); err != nil {
 				return i, err
 			}
 		} else if len(e.wrapped) != 0 {
-			return i, &AuditChainError{Seq: e.Seq, Reason: "event row holds a chain key"}
+			return i, &Error{Kind: ErrAuditChainBroken, Seq: e.Seq, Reason: "event row holds a chain key"}
 		}
 		key, ok := keys[e.KeySeq]
 		if !ok {
-			return i, &AuditChainError{Seq: e.Seq, Reason: "names no earlier chain-key row"}
+			return i, &Error{Kind: ErrAuditChainBroken, Seq: e.Seq, Reason: "names no earlier chain-key row"}
 		}
 		var prev []byte
 		if i > 0 {
@@ -86,7 +86,7 @@ func (s *Store) VerifyAudit(ctx context.Context) (n int, err error) {
 			if i > 0 && bytes.Equal(e.MAC, prev) {
 				reason = "repeats the previous event's MAC"
 			}
-			return i, &AuditChainError{Seq: e.Seq, Reason: reason}
+			return i, &Error{Kind: ErrAuditChainBroken, Seq: e.Seq, Reason: reason}
 		}
 	}
 	return len(evs), nil
@@ -96,19 +96,18 @@ func (s *Store) VerifyAudit(ctx context.Context) (n int, err error) {
 func (s *Store) openChainKey(ctx context.Context, e storedEvent) ([]byte, error) {
 	kp, err := s.keepers.get(chainAADTenant(s.table), 0, e.KEKURI)
 	if err != nil {
-		return nil, &AuditChainError{Seq: e.Seq, Reason: "chain key under a master key not configured: " + quoteName(e.KEKURI)}
+		return nil, &Error{Kind: ErrAuditChainBroken, Seq: e.Seq, Reason: "chain key under a master key not configured: " + quoteName(e.KEKURI)}
 	}
-	key, err := s.kmsCall(ctx, EventUnwrap, kp, chainAADTenant(s.table), 0, e.wrapped)
+	key, err := s.kmsCall(ctx, eventUnwrap, kp, chainAADTenant(s.table), 0, e.wrapped)
 	if err != nil {
-		var ke *KMSError
-		if errors.As(err, &ke) && errors.Is(err, kms.ErrUnwrap) {
-			return nil, &AuditChainError{Seq: e.Seq, Reason: "chain key does not unwrap: replaced, or under another table's name"}
+		if errors.Is(err, ErrKMS) && errors.Is(err, kms.ErrUnwrap) {
+			return nil, &Error{Kind: ErrAuditChainBroken, Seq: e.Seq, Reason: "chain key does not unwrap: replaced, or under another table's name"}
 		}
 		return nil, err
 	}
 	if len(key) != chainKeySize {
 		clear(key)
-		return nil, &AuditChainError{Seq: e.Seq, Reason: "chain key has the wrong length"}
+		return nil, &Error{Kind: ErrAuditChainBroken, Seq: e.Seq, Reason: "chain key has the wrong length"}
 	}
 	return key, nil
 }

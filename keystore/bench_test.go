@@ -4,11 +4,11 @@ import (
 	"testing"
 )
 
-func warmStore(tb testing.TB) (*Store, *Key) {
+func warmStore(tb testing.TB) (*Store, *dataKey) {
 	tb.Helper()
 	tdb := sqliteOnly(tb)
 	s := newTestStore(tb, tdb, tdb.db, newInsecureTestKMS(tb).keeper(testKEK))
-	k, err := s.Active(ctxb, "acme")
+	k, err := s.active(ctxb, "acme")
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -23,8 +23,8 @@ func warmStore(tb testing.TB) (*Store, *Key) {
 func TestHotPathsAllocationFree(t *testing.T) {
 	s, k := warmStore(t)
 	for name, f := range map[string]func(){
-		"Active":     func() { s.Active(ctxb, "acme") },
-		"Key":        func() { s.Key(ctxb, "acme", 1) },
+		"Active":     func() { s.active(ctxb, "acme") },
+		"Key":        func() { s.lookupKey(ctxb, "acme", 1) },
 		"Key.Cipher": func() { k.Cipher("patients", "name") },
 		"Cipher":     func() { s.Cipher(ctxb, "acme", 1, "patients", "name") },
 	} {
@@ -38,7 +38,7 @@ func BenchmarkActiveWarm(b *testing.B) {
 	s, _ := warmStore(b)
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := s.Active(ctxb, "acme"); err != nil {
+		if _, err := s.active(ctxb, "acme"); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -49,7 +49,7 @@ func BenchmarkActiveWarmParallel(b *testing.B) {
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			if _, err := s.Active(ctxb, "acme"); err != nil {
+			if _, err := s.active(ctxb, "acme"); err != nil {
 				b.Error(err)
 				return
 			}
@@ -61,7 +61,7 @@ func BenchmarkKeyWarm(b *testing.B) {
 	s, _ := warmStore(b)
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := s.Key(ctxb, "acme", 1); err != nil {
+		if _, err := s.lookupKey(ctxb, "acme", 1); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -86,7 +86,7 @@ func BenchmarkActiveCipherSeal(b *testing.B) {
 	b.SetBytes(int64(len(pt)))
 	b.ReportAllocs()
 	for b.Loop() {
-		k, err := s.Active(ctxb, "acme")
+		k, err := s.active(ctxb, "acme")
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -36,7 +36,7 @@ type cache struct {
 	destroyed map[string]struct{} // tenants seen shredded: never cached again
 	hand      *entry              // CLOCK hand over the ring of entries; nil when empty
 	capacity  int
-	maxBytes  int64 // WithCacheBytes; 0: no bound
+	maxBytes  int64 // Tuning.CacheMaxBytes; 0: no bound
 	bytes     int64 // the accounted size of the cached keys: see keyBytes
 	closed    bool
 	ciphers   *cipherIndex // ciphers by (tenant, version, table, column)
@@ -52,7 +52,7 @@ type keyID struct {
 
 type entry struct {
 	id         keyID
-	key        *Key
+	key        *dataKey
 	fresh      freshness
 	graceUntil int64 // may be served stale before this
 	ref        atomic.Bool
@@ -125,7 +125,7 @@ func (e *entry) touch() {
 
 // active returns the tenant's active key if both the active record and
 // the key are fresh at now.
-func (c *cache) active(tenant string, now int64) (k *Key, stale, ok bool) {
+func (c *cache) active(tenant string, now int64) (k *dataKey, stale, ok bool) {
 	c.mu.RLock()
 	if te := c.tenants[tenant]; te != nil {
 		if rec := te.active; rec != nil && now < rec.exp.Load() {
@@ -143,7 +143,7 @@ func (c *cache) active(tenant string, now int64) (k *Key, stale, ok bool) {
 }
 
 // key returns a fresh key.
-func (c *cache) key(id keyID, now int64) (k *Key, stale, ok bool) {
+func (c *cache) key(id keyID, now int64) (k *dataKey, stale, ok bool) {
 	c.mu.RLock()
 	if te := c.tenants[id.tenant]; te != nil {
 		if e := te.version(id.version); e != nil {
@@ -182,7 +182,7 @@ func (r *cipherRef) serve(now int64) (ci *cipher.Cipher, stale, ok bool) {
 
 // indexCipher adds ci, k's cipher for table.column, to the cipher index,
 // if k is still the cached key of its id.
-func (c *cache) indexCipher(k *Key, table, col string, ci *cipher.Cipher) {
+func (c *cache) indexCipher(k *dataKey, table, col string, ci *cipher.Cipher) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e := c.keys[keyID{k.tenant, k.version}]
@@ -239,7 +239,7 @@ const (
 // either held by the returned Key or zeroed. If the same key is already
 // cached (the usual refresh after a TTL), that Key is kept, so ciphers
 // derived from it survive, and its expiry is extended.
-func (c *cache) install(id keyID, dek []byte, now int64, ttl, grace time.Duration) (*Key, installResult, error) {
+func (c *cache) install(id keyID, dek []byte, now int64, ttl, grace time.Duration) (*dataKey, installResult, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
@@ -338,7 +338,7 @@ func (c *cache) removeLocked(e *entry, reason error) {
 
 // setActive records k as the tenant's active key until exp, if k is
 // still the cached key of its id.
-func (c *cache) setActive(k *Key, now, exp int64) {
+func (c *cache) setActive(k *dataKey, now, exp int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e := c.keys[keyID{k.tenant, k.version}]
@@ -367,7 +367,7 @@ func (c *cache) setLive(tenant string, versions []uint32, exp int64) {
 }
 
 // forgetTenantViews drops the tenant's active and live records, so the
-// next Active or LiveKeys reads the table; keys stay cached.
+// next Active or liveKeys reads the table; keys stay cached.
 func (c *cache) forgetTenantViews(tenant string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -381,7 +381,7 @@ func (c *cache) forgetTenantViews(tenant string) {
 // another load refreshed it meanwhile; the expired key, marked stale and
 // fresh again until min(probe, graceUntil), if allowStale and the grace
 // has not passed; otherwise nothing, and the expired key is zeroed.
-func (c *cache) fallback(id keyID, now, probe int64, allowStale bool) (k *Key, stale, ok bool) {
+func (c *cache) fallback(id keyID, now, probe int64, allowStale bool) (k *dataKey, stale, ok bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e := c.keys[id]
@@ -484,7 +484,7 @@ func (c *cache) close() {
 
 // rotated records k as the tenant's new active key until exp and drops
 // the cached list of live versions, which lacks it.
-func (c *cache) rotated(k *Key, exp int64) {
+func (c *cache) rotated(k *dataKey, exp int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e := c.keys[keyID{k.tenant, k.version}]

@@ -29,28 +29,28 @@ func TestCacheTTL(t *testing.T) {
 		drv := newInsecureTestKMS(t)
 		clock := newFakeClock()
 		creator := newTestStore(t, tdb, tdb.db, drv.keeper(testKEK))
-		if _, err := creator.Active(ctxb, "acme"); err != nil {
+		if _, err := creator.active(ctxb, "acme"); err != nil {
 			t.Fatal(err)
 		}
-		s := newTestStore(t, tdb, tdb.open(t), drv.keeper(testKEK), WithClock(clock.Now), WithCacheTTL(time.Minute))
+		s := newTestStore(t, tdb, tdb.open(t), drv.keeper(testKEK), withClock(clock.Now), WithTuning(Tuning{CacheTTL: time.Minute}))
 
-		k, err := s.Active(ctxb, "acme")
+		k, err := s.active(ctxb, "acme")
 		if err != nil {
 			t.Fatal(err)
 		}
 		c, _ := k.Cipher("patients", "name")
 		clock.Advance(time.Minute - time.Nanosecond)
-		if k2, _ := s.Active(ctxb, "acme"); k2 != k {
+		if k2, _ := s.active(ctxb, "acme"); k2 != k {
 			t.Fatalf("Active within TTL returned another key")
 		}
-		if k2, _ := s.Key(ctxb, "acme", 1); k2 != k {
+		if k2, _ := s.lookupKey(ctxb, "acme", 1); k2 != k {
 			t.Fatalf("Key within TTL returned another key")
 		}
 		if st := s.Stats(); st.KMSUnwraps != 1 {
 			t.Fatalf("unwraps within TTL = %d, want 1", st.KMSUnwraps)
 		}
 		clock.Advance(time.Nanosecond)
-		k3, err := s.Active(ctxb, "acme")
+		k3, err := s.active(ctxb, "acme")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -66,7 +66,7 @@ func TestCacheTTL(t *testing.T) {
 		}
 		// Key after TTL refreshes too.
 		clock.Advance(time.Minute)
-		if _, err := s.Key(ctxb, "acme", 1); err != nil {
+		if _, err := s.lookupKey(ctxb, "acme", 1); err != nil {
 			t.Fatal(err)
 		}
 		if st := s.Stats(); st.KMSUnwraps != 3 {
@@ -81,11 +81,11 @@ func TestCacheTTL(t *testing.T) {
 func TestCacheLRU(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, tdb *testDB) {
 		drv := newInsecureTestKMS(t)
-		s := newTestStore(t, tdb, tdb.db, drv.keeper(testKEK), WithCacheSize(3))
-		keys := map[string]*Key{}
+		s := newTestStore(t, tdb, tdb.db, drv.keeper(testKEK), WithTuning(Tuning{CacheMaxKeys: 3}))
+		keys := map[string]*dataKey{}
 		deks := map[string][]byte{}
 		for _, tn := range []string{"t1", "t2", "t3"} {
-			k, err := s.Active(ctxb, tn)
+			k, err := s.active(ctxb, tn)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -94,10 +94,10 @@ func TestCacheLRU(t *testing.T) {
 		c2, _ := keys["t2"].Cipher("patients", "name")
 		sealed, _ := c2.Seal(nil, []byte("kept"))
 		// t1 is used again; t2 is now the least recently used.
-		if _, err := s.Active(ctxb, "t1"); err != nil {
+		if _, err := s.active(ctxb, "t1"); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.Active(ctxb, "t4"); err != nil {
+		if _, err := s.active(ctxb, "t4"); err != nil {
 			t.Fatal(err)
 		}
 		if st := s.Stats(); st.Cached != 3 || st.Evictions != 1 {
@@ -118,7 +118,7 @@ func TestCacheLRU(t *testing.T) {
 			t.Fatalf("Open with a cipher of an evicted key = %q, %v; want it to keep working", pt, err)
 		}
 		// Asking again loads it again (an unwrap), within the bound.
-		k2, err := s.Active(ctxb, "t2")
+		k2, err := s.active(ctxb, "t2")
 		if err != nil || k2 == keys["t2"] {
 			t.Fatalf("Active(t2) after eviction = %p, %v; want a new Key", k2, err)
 		}
@@ -127,7 +127,7 @@ func TestCacheLRU(t *testing.T) {
 		}
 		for range 20 {
 			for _, tn := range []string{"t5", "t6", "t7", "t1"} {
-				if _, err := s.Active(ctxb, tn); err != nil {
+				if _, err := s.active(ctxb, tn); err != nil {
 					t.Fatal(err)
 				}
 				if n := s.Stats().Cached; n > 3 {
@@ -138,7 +138,7 @@ func TestCacheLRU(t *testing.T) {
 	})
 }
 
-func mustCipher(t testing.TB, k *Key) interface {
+func mustCipher(t testing.TB, k *dataKey) interface {
 	Open(dst, value []byte) ([]byte, error)
 } {
 	t.Helper()
@@ -155,8 +155,8 @@ func TestCacheSweep(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, tdb *testDB) {
 		drv := newInsecureTestKMS(t)
 		clock := newFakeClock()
-		s := newTestStore(t, tdb, tdb.db, drv.keeper(testKEK), WithClock(clock.Now), WithCacheTTL(time.Minute), WithStaleGrace(time.Minute))
-		k, err := s.Active(ctxb, "acme")
+		s := newTestStore(t, tdb, tdb.db, drv.keeper(testKEK), withClock(clock.Now), WithTuning(Tuning{CacheTTL: time.Minute}), WithTuning(Tuning{StaleGrace: time.Minute}))
+		k, err := s.active(ctxb, "acme")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -184,7 +184,7 @@ func TestCacheSingleflight(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, tdb *testDB) {
 		drv := newInsecureTestKMS(t)
 		creator := newTestStore(t, tdb, tdb.db, drv.keeper(testKEK))
-		if _, err := creator.Active(ctxb, "acme"); err != nil {
+		if _, err := creator.active(ctxb, "acme"); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := creator.Rotate(ctxb, "acme"); err != nil {
@@ -192,11 +192,11 @@ func TestCacheSingleflight(t *testing.T) {
 		}
 		for _, tc := range []struct {
 			name string
-			call func(s *Store) (*Key, error)
+			call func(s *Store) (*dataKey, error)
 			fk   flightKey
 		}{
-			{"Active", func(s *Store) (*Key, error) { return s.Active(ctxb, "acme") }, flightKey{kind: flightActive, tenant: "acme"}},
-			{"Key", func(s *Store) (*Key, error) { return s.Key(ctxb, "acme", 1) }, flightKey{kind: flightVersion, tenant: "acme", version: 1}},
+			{"Active", func(s *Store) (*dataKey, error) { return s.active(ctxb, "acme") }, flightKey{kind: flightActive, tenant: "acme"}},
+			{"Key", func(s *Store) (*dataKey, error) { return s.lookupKey(ctxb, "acme", 1) }, flightKey{kind: flightVersion, tenant: "acme", version: 1}},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				const n = 100
@@ -204,7 +204,7 @@ func TestCacheSingleflight(t *testing.T) {
 				gate := make(chan struct{})
 				drv.setGate(gate)
 				defer drv.setGate(nil)
-				got := make([]*Key, n)
+				got := make([]*dataKey, n)
 				errs := make([]error, n)
 				var wg sync.WaitGroup
 				for i := range n {
@@ -241,7 +241,7 @@ func TestFlightWaitersLeave(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, tdb *testDB) {
 		drv := newInsecureTestKMS(t)
 		creator := newTestStore(t, tdb, tdb.db, drv.keeper(testKEK))
-		if _, err := creator.Active(ctxb, "acme"); err != nil {
+		if _, err := creator.active(ctxb, "acme"); err != nil {
 			t.Fatal(err)
 		}
 		s := newTestStore(t, tdb, tdb.open(t), drv.keeper(testKEK))
@@ -261,9 +261,9 @@ func TestFlightWaitersLeave(t *testing.T) {
 		impatient, cancel := context.WithCancel(ctxb)
 		patientDone := make(chan error, 1)
 		impatientDone := make(chan error, 1)
-		go func() { _, err := s.Active(impatient, "acme"); impatientDone <- err }()
+		go func() { _, err := s.active(impatient, "acme"); impatientDone <- err }()
 		waitFor(t, "first waiter", func() bool { return waiters() == 1 })
-		go func() { _, err := s.Active(ctxb, "acme"); patientDone <- err }()
+		go func() { _, err := s.active(ctxb, "acme"); patientDone <- err }()
 		waitFor(t, "second waiter", func() bool { return waiters() == 2 })
 		cancel()
 		if err := <-impatientDone; !errors.Is(err, context.Canceled) {
@@ -282,7 +282,7 @@ func TestFlightWaitersLeave(t *testing.T) {
 		ctx, cancel2 := context.WithCancel(ctxb)
 		done := make(chan error, 1)
 		calls := drv.unwraps.Load()
-		go func() { _, err := s2.Active(ctx, "acme"); done <- err }()
+		go func() { _, err := s2.active(ctx, "acme"); done <- err }()
 		waitFor(t, "the load's KMS call", func() bool { return drv.unwraps.Load() == calls+1 })
 		cancel2()
 		if err := <-done; !errors.Is(err, context.Canceled) {
@@ -311,17 +311,17 @@ func TestStaleGrace(t *testing.T) {
 		logger := slog.New(slog.NewJSONHandler(lockedWriter{&logMu, &logs}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 		var events []Event
 		creator := newTestStore(t, tdb, tdb.db, drv.keeper(testKEK))
-		if _, err := creator.Active(ctxb, "acme"); err != nil {
+		if _, err := creator.active(ctxb, "acme"); err != nil {
 			t.Fatal(err)
 		}
-		s := newTestStore(t, tdb, tdb.open(t), drv.keeper(testKEK), WithClock(clock.Now),
-			WithCacheTTL(time.Minute), WithStaleGrace(10*time.Minute), WithRetry(2, time.Millisecond, time.Millisecond),
-			WithLogger(logger), WithObserver(func(e Event) {
-				if e.Kind == EventStale {
+		s := newTestStore(t, tdb, tdb.open(t), drv.keeper(testKEK), withClock(clock.Now),
+			WithTuning(Tuning{CacheTTL: time.Minute}), WithTuning(Tuning{StaleGrace: 10 * time.Minute}), WithTuning(Tuning{KMSAttempts: 2, KMSRetryBase: time.Millisecond, KMSRetryMax: time.Millisecond}),
+			WithTelemetry(Telemetry{Logger: logger}), WithTelemetry(Telemetry{Observer: func(e Event) {
+				if e.Kind == eventStale {
 					events = append(events, e)
 				}
-			}))
-		k, err := s.Active(ctxb, "acme")
+			}}))
+		k, err := s.active(ctxb, "acme")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -329,7 +329,7 @@ func TestStaleGrace(t *testing.T) {
 
 		drv.setDown(retryable())
 		clock.Advance(time.Minute)
-		k2, err := s.Active(ctxb, "acme")
+		k2, err := s.active(ctxb, "acme")
 		if err != nil || k2 != k {
 			t.Fatalf("Active with the KMS down in the grace = %v, %v; want the expired key", k2, err)
 		}
@@ -339,7 +339,7 @@ func TestStaleGrace(t *testing.T) {
 		}
 		// Until the next probe (TTL/10 = 6s) it serves without asking the KMS.
 		for range 3 {
-			if _, err := s.Active(ctxb, "acme"); err != nil {
+			if _, err := s.active(ctxb, "acme"); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -347,7 +347,7 @@ func TestStaleGrace(t *testing.T) {
 			t.Fatalf("Stats() within the probe interval = %+v, want 4 stale, no new unwrap", st)
 		}
 		clock.Advance(6 * time.Second)
-		if _, err := s.Key(ctxb, "acme", 1); err != nil {
+		if _, err := s.lookupKey(ctxb, "acme", 1); err != nil {
 			t.Fatalf("Key after the probe interval, in the grace = %v", err)
 		}
 		if st := s.Stats(); st.StaleServed != 5 || st.KMSUnwraps != 5 {
@@ -365,9 +365,9 @@ func TestStaleGrace(t *testing.T) {
 
 		// Past the grace: the error, and the key is zeroed.
 		clock.Advance(10 * time.Minute)
-		_, err = s.Active(ctxb, "acme")
+		_, err = s.active(ctxb, "acme")
 		if !isKMSError(err) || !kms.IsRetryable(err) {
-			t.Fatalf("Active after the grace = %v, want a retryable KMSError", err)
+			t.Fatalf("Active after the grace = %v, want a retryable Error", err)
 		}
 		if !k.zeroed() {
 			t.Fatalf("key not zeroed after its grace")
@@ -375,12 +375,12 @@ func TestStaleGrace(t *testing.T) {
 
 		// The KMS comes back: a fresh key, counted as hits again.
 		drv.setDown(nil)
-		k3, err := s.Active(ctxb, "acme")
+		k3, err := s.active(ctxb, "acme")
 		if err != nil || !k3.sameDEK(dek) {
 			t.Fatalf("Active with the KMS back = %v; want the tenant's key", err)
 		}
 		before := s.Stats()
-		if _, err := s.Active(ctxb, "acme"); err != nil {
+		if _, err := s.active(ctxb, "acme"); err != nil {
 			t.Fatal(err)
 		}
 		if after := s.Stats(); after.Hits != before.Hits+1 || after.StaleServed != before.StaleServed {
@@ -396,7 +396,7 @@ func TestStaleGraceNotForDenied(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, tdb *testDB) {
 		drv := newInsecureTestKMS(t)
 		creator := newTestStore(t, tdb, tdb.db, drv.keeper(testKEK))
-		if _, err := creator.Active(ctxb, "acme"); err != nil {
+		if _, err := creator.active(ctxb, "acme"); err != nil {
 			t.Fatal(err)
 		}
 		for _, tc := range []struct {
@@ -409,16 +409,16 @@ func TestStaleGraceNotForDenied(t *testing.T) {
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				clock := newFakeClock()
-				s := newTestStore(t, tdb, tdb.open(t), drv.keeper(testKEK), WithClock(clock.Now),
-					WithCacheTTL(time.Minute), WithStaleGrace(tc.grace), WithRetry(1, time.Millisecond, time.Millisecond))
-				k, err := s.Active(ctxb, "acme")
+				s := newTestStore(t, tdb, tdb.open(t), drv.keeper(testKEK), withClock(clock.Now),
+					WithTuning(Tuning{CacheTTL: time.Minute}), WithTuning(Tuning{StaleGrace: tc.grace}), WithTuning(Tuning{KMSAttempts: 1, KMSRetryBase: time.Millisecond, KMSRetryMax: time.Millisecond}))
+				k, err := s.active(ctxb, "acme")
 				if err != nil {
 					t.Fatal(err)
 				}
 				drv.setDown(tc.err)
 				defer drv.setDown(nil)
 				clock.Advance(time.Minute)
-				if _, err := s.Active(ctxb, "acme"); !errors.Is(err, tc.err) && !errors.Is(err, errTestUnavailable) {
+				if _, err := s.active(ctxb, "acme"); !errors.Is(err, tc.err) && !errors.Is(err, errTestUnavailable) {
 					t.Fatalf("Active = %v, want the KMS error", err)
 				}
 				if !k.zeroed() || s.Stats().StaleServed != 0 {
@@ -445,7 +445,7 @@ func TestStatsExact(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, tdb *testDB) {
 		drv := newInsecureTestKMS(t)
 		clock := newFakeClock()
-		s := newTestStore(t, tdb, tdb.db, drv.keeper(testKEK), WithClock(clock.Now), WithCacheTTL(time.Minute), WithCacheSize(2))
+		s := newTestStore(t, tdb, tdb.db, drv.keeper(testKEK), withClock(clock.Now), WithTuning(Tuning{CacheTTL: time.Minute}), WithTuning(Tuning{CacheMaxKeys: 2}))
 		step := func(name string, f func(), want Stats) {
 			t.Helper()
 			f()
@@ -456,7 +456,7 @@ func TestStatsExact(t *testing.T) {
 		}
 		active := func(tn string) func() {
 			return func() {
-				if _, err := s.Active(ctxb, tn); err != nil {
+				if _, err := s.active(ctxb, tn); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -465,8 +465,8 @@ func TestStatsExact(t *testing.T) {
 		// the first key operation.
 		step("create a", active("a"), Stats{KMSWraps: 2, Misses: 1, Cached: 1})
 		step("hit a", active("a"), Stats{KMSWraps: 2, Misses: 1, Hits: 1, Cached: 1})
-		step("hit a(1)", func() { s.Key(ctxb, "a", 1) }, Stats{KMSWraps: 2, Misses: 1, Hits: 2, Cached: 1})
-		step("miss a(2)", func() { s.Key(ctxb, "a", 2) }, Stats{KMSWraps: 2, Misses: 2, Hits: 2, Cached: 1})
+		step("hit a(1)", func() { s.lookupKey(ctxb, "a", 1) }, Stats{KMSWraps: 2, Misses: 1, Hits: 2, Cached: 1})
+		step("miss a(2)", func() { s.lookupKey(ctxb, "a", 2) }, Stats{KMSWraps: 2, Misses: 2, Hits: 2, Cached: 1})
 		step("create b", active("b"), Stats{KMSWraps: 3, Misses: 3, Hits: 2, Cached: 2})
 		// CLOCK: a was used since it was cached, b was not; b goes.
 		step("create c, evict b", active("c"), Stats{KMSWraps: 4, Misses: 4, Hits: 2, Cached: 2, Evictions: 1})
@@ -477,31 +477,31 @@ func TestStatsExact(t *testing.T) {
 		step("refresh b with 2 retries", active("b"), Stats{KMSWraps: 4, KMSUnwraps: 4, KMSErrors: 2, KMSRetries: 2, Misses: 6, Hits: 3, Cached: 2, Evictions: 2})
 		drv.failNext(errTestDenied)
 		step("a denied: dropped", func() {
-			if _, err := s.Active(ctxb, "a"); !errors.Is(err, errTestDenied) {
+			if _, err := s.active(ctxb, "a"); !errors.Is(err, errTestDenied) {
 				t.Fatalf("Active(a) with the KMS denying = %v, want errTestDenied", err)
 			}
 		}, Stats{KMSWraps: 4, KMSUnwraps: 5, KMSErrors: 3, KMSRetries: 2, Misses: 7, Hits: 3, Cached: 1, Evictions: 3})
 	})
 }
 
-// TestDefaultClock: without WithClock the hot path reads the coarse
+// TestDefaultClock: without withClock the hot path reads the coarse
 // clock, which the janitor advances, so a key still expires.
 func TestDefaultClock(t *testing.T) {
 	drv := newInsecureTestKMS(t)
 	tdb := sqliteOnly(t)
 	creator := newTestStore(t, tdb, tdb.db, drv.keeper(testKEK))
-	if _, err := creator.Active(ctxb, "acme"); err != nil {
+	if _, err := creator.active(ctxb, "acme"); err != nil {
 		t.Fatal(err)
 	}
-	s := newTestStore(t, tdb, tdb.open(t), drv.keeper(testKEK), WithCacheTTL(20*time.Millisecond))
+	s := newTestStore(t, tdb, tdb.open(t), drv.keeper(testKEK), WithTuning(Tuning{CacheTTL: 20 * time.Millisecond}))
 	if s.clock.custom || s.clock.res != time.Millisecond {
 		t.Fatalf("clock = custom %v, resolution %v; want the coarse clock at 1ms", s.clock.custom, s.clock.res)
 	}
-	if _, err := s.Active(ctxb, "acme"); err != nil {
+	if _, err := s.active(ctxb, "acme"); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "the key to expire and be refreshed", func() bool {
-		if _, err := s.Active(ctxb, "acme"); err != nil {
+		if _, err := s.active(ctxb, "acme"); err != nil {
 			t.Fatal(err)
 		}
 		return s.Stats().KMSUnwraps >= 2

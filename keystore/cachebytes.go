@@ -1,6 +1,6 @@
 package keystore
 
-// The cache's bound in bytes (WithCacheBytes) counts each cached key as
+// The cache's bound in bytes (Tuning.CacheMaxBytes) counts each cached key as
 // keyBytes and each column cipher it handed out as cipherBytes: estimates
 // of the heap they keep, measured on linux/amd64 with Go 1.26 by
 // BenchmarkCachedTenantColumnBytes (see BENCHMARKS.md). Counting, not
@@ -23,7 +23,7 @@ const (
 )
 
 // newKeyLocked makes the key id holds dek, accounted by the cache.
-func (c *cache) newKeyLocked(id keyID, dek []byte) *Key {
+func (c *cache) newKeyLocked(id keyID, dek []byte) *dataKey {
 	k := newKey(id.tenant, id.version, dek)
 	k.st.cache = c
 	return k
@@ -34,7 +34,7 @@ func (c *cache) newKeyLocked(id keyID, dek []byte) *Key {
 // cache is over its bound in bytes. Key.Cipher calls it after deriving a
 // cipher, without the key's lock (the cache locks the cache, then a
 // key).
-func (c *cache) charge(k *Key) {
+func (c *cache) charge(k *dataKey) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e := c.keys[keyID{k.tenant, k.version}]

@@ -9,7 +9,7 @@ import (
 	"github.com/colcrypt/colcrypt/internal/cipher"
 )
 
-// TestCacheBytesEvicts: with WithCacheBytes the cache stays within its
+// TestCacheBytesEvicts: with Tuning.CacheMaxBytes the cache stays within its
 // bound in bytes, keys and ciphers counted, by evicting (and zeroing)
 // the least recently used keys, while its bound in entries is far off;
 // the cipher indexes drop the evicted keys' ciphers.
@@ -17,8 +17,8 @@ func TestCacheBytesEvicts(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, tdb *testDB) {
 		const perTenant = keyBytes + 2*cipherBytes
 		bound := int64(3 * perTenant)
-		s := newTestStore(t, tdb, tdb.db, newInsecureTestKMS(t).keeper(testKEK), WithCacheSize(1000), WithCacheBytes(bound))
-		var first *Key
+		s := newTestStore(t, tdb, tdb.db, newInsecureTestKMS(t).keeper(testKEK), WithTuning(Tuning{CacheMaxKeys: 1000}), WithTuning(Tuning{CacheMaxBytes: bound}))
+		var first *dataKey
 		for i := range 10 {
 			tn := fmt.Sprintf("t%d", i)
 			for _, col := range []string{"name", "email"} {
@@ -31,7 +31,7 @@ func TestCacheBytesEvicts(t *testing.T) {
 				}
 			}
 			if i == 0 {
-				k, err := s.Active(ctxb, tn)
+				k, err := s.active(ctxb, tn)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -60,12 +60,12 @@ func TestCacheBytesEvicts(t *testing.T) {
 // whose ciphers alone pass it stays cached.
 func TestCacheBytesCountsCiphers(t *testing.T) {
 	tdb := sqliteOnly(t)
-	s := newTestStore(t, tdb, tdb.db, newInsecureTestKMS(t).keeper(testKEK), WithCacheBytes(2*keyBytes+cipherBytes))
-	a, err := s.Active(ctxb, "a")
+	s := newTestStore(t, tdb, tdb.db, newInsecureTestKMS(t).keeper(testKEK), WithTuning(Tuning{CacheMaxBytes: 2*keyBytes + cipherBytes}))
+	a, err := s.active(ctxb, "a")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Active(ctxb, "b"); err != nil {
+	if _, err := s.active(ctxb, "b"); err != nil {
 		t.Fatal(err)
 	}
 	if st := s.Stats(); st.Cached != 2 || st.CachedBytes != 2*keyBytes {
@@ -92,9 +92,9 @@ func TestCacheBytesCountsCiphers(t *testing.T) {
 
 func TestCacheBytesValidated(t *testing.T) {
 	tdb := sqliteOnly(t)
-	_, err := New(tdb.db, newInsecureTestKMS(t).keeper(testKEK), append(tdb.opts(), WithCacheBytes(-1))...)
+	_, err := New(tdb.db, newInsecureTestKMS(t).keeper(testKEK), append(tdb.opts(), WithTuning(Tuning{CacheMaxBytes: -1}))...)
 	if err == nil || err.Error() != "keystore: cache bytes must not be negative, got -1" {
-		t.Fatalf("New(WithCacheBytes(-1)) = %v", err)
+		t.Fatalf("New(WithTuning(Tuning{CacheMaxBytes: -1})) = %v", err)
 	}
 }
 
@@ -106,7 +106,7 @@ func TestCacheBytesConcurrent(t *testing.T) {
 	tdb := sqliteOnly(t)
 	const perTenant = keyBytes + 3*cipherBytes
 	bound := int64(5 * perTenant)
-	s := newTestStore(t, tdb, tdb.db, newInsecureTestKMS(t).keeper(testKEK), WithCacheBytes(bound))
+	s := newTestStore(t, tdb, tdb.db, newInsecureTestKMS(t).keeper(testKEK), WithTuning(Tuning{CacheMaxBytes: bound}))
 	cols := []string{"name", "email", "phone"}
 	var wg sync.WaitGroup
 	errs := make(chan error, 8)

@@ -18,7 +18,7 @@ import (
 func TestShredDestroysCiphers(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, tdb *testDB) {
 		s := newTestStore(t, tdb, tdb.db, newInsecureTestKMS(t).keeper(testKEK))
-		k1, err := s.Active(ctxb, "acme")
+		k1, err := s.active(ctxb, "acme")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -75,7 +75,7 @@ func TestCloseDestroysCiphers(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			k, err := s.Active(ctxb, tenant)
+			k, err := s.active(ctxb, tenant)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -96,12 +96,12 @@ func TestCloseDestroysCiphers(t *testing.T) {
 func TestEvictionKeepsHeldCiphers(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, tdb *testDB) {
 		clock := newFakeClock()
-		s := newTestStore(t, tdb, tdb.db, newInsecureTestKMS(t).keeper(testKEK), WithClock(clock.Now), WithCacheTTL(time.Minute))
+		s := newTestStore(t, tdb, tdb.db, newInsecureTestKMS(t).keeper(testKEK), withClock(clock.Now), WithTuning(Tuning{CacheTTL: time.Minute}))
 		c, err := s.ActiveCipher(ctxb, "acme", "patients", "name")
 		if err != nil {
 			t.Fatal(err)
 		}
-		k, err := s.Active(ctxb, "acme")
+		k, err := s.active(ctxb, "acme")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -128,7 +128,7 @@ func TestEvictionKeepsHeldCiphers(t *testing.T) {
 func TestKeyRedactedByValue(t *testing.T) {
 	tdb := sqliteOnly(t)
 	s := newTestStore(t, tdb, tdb.db, newInsecureTestKMS(t).keeper(testKEK))
-	k, err := s.Active(ctxb, "acme")
+	k, err := s.active(ctxb, "acme")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,7 +152,7 @@ func TestKeyRedactedByValue(t *testing.T) {
 	}
 }
 
-func mustKeyCipher(t testing.TB, k *Key, table, col string) *cipher.Cipher {
+func mustKeyCipher(t testing.TB, k *dataKey, table, col string) *cipher.Cipher {
 	t.Helper()
 	c, err := k.Cipher(table, col)
 	if err != nil {

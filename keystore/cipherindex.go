@@ -13,7 +13,7 @@ import (
 // column cipher of a cached key: the hot path of Store.Cipher, which sits
 // on every open. A lookup hashes the three strings once and takes no
 // lock, so concurrent readers write nothing shared (the hit counts are
-// striped: see hitCounts). The way it replaces, Store.Key then
+// striped: see hitCounts). The way it replaces, Store.lookupKey then
 // Key.Cipher, took the cache's read lock (two atomic writes to one reader
 // count, a cache line every core contends for) and three map lookups, one
 // keyed by a struct of two strings, which Go hashes slowly: together a
@@ -58,8 +58,8 @@ type cipherRef struct {
 	hash    uint64
 	version uint32
 	cipher  *cipher.Cipher
-	key     *Key   // the cipher's key: the ref is void once it is zeroed
-	entry   *entry // the key's cache entry, for its expiry and reference bit
+	key     *dataKey // the cipher's key: the ref is void once it is zeroed
+	entry   *entry   // the key's cache entry, for its expiry and reference bit
 	// active is set in the cache's index of active ciphers (version 0):
 	// the tenant's active record the ref was published under, whose
 	// expiry the reader checks as well. Nil in the index of versions.
@@ -154,7 +154,7 @@ func (r *cipherRef) is(tenant, table, column string) bool {
 // add indexes c as the cipher of e's key for table.column, unless a ref
 // for it is there already, and reports whether it added one. The caller
 // holds cache.mu and has checked that e is cached with key k.
-func (x *cipherIndex) add(e *entry, k *Key, table, column string, c *cipher.Cipher) bool {
+func (x *cipherIndex) add(e *entry, k *dataKey, table, column string, c *cipher.Cipher) bool {
 	return x.insert(k.tenant, table, column, &cipherRef{version: k.version, cipher: c, key: k, entry: e})
 }
 
@@ -162,7 +162,7 @@ func (x *cipherIndex) add(e *entry, k *Key, table, column string, c *cipher.Ciph
 // active key, rec's, under version 0, unless a ref for it is there
 // already, and reports whether it added one. The caller holds cache.mu
 // and has checked that rec is the tenant's active record and k its key.
-func (x *cipherIndex) addActive(rec *activeRecord, k *Key, table, column string, c *cipher.Cipher) bool {
+func (x *cipherIndex) addActive(rec *activeRecord, k *dataKey, table, column string, c *cipher.Cipher) bool {
 	return x.insert(k.tenant, table, column, &cipherRef{version: 0, cipher: c, key: k, entry: rec.entry, active: rec})
 }
 
@@ -202,19 +202,19 @@ func (x *cipherIndex) grow(t *cipherTable) {
 
 // remove drops the ref of (k's id, table, column) if there is one. The
 // caller holds cache.mu.
-func (x *cipherIndex) remove(k *Key, table, column string) {
+func (x *cipherIndex) remove(k *dataKey, table, column string) {
 	x.removeRef(k.tenant, k.version, k, table, column)
 }
 
 // removeActive drops the ref of (k's tenant, version 0, table, column) if
 // it is k's. The caller holds cache.mu.
-func (x *cipherIndex) removeActive(k *Key, table, column string) {
+func (x *cipherIndex) removeActive(k *dataKey, table, column string) {
 	x.removeRef(k.tenant, 0, k, table, column)
 }
 
 // removeRef drops the ref indexed as (tenant, version, table, column) if
 // it holds k.
-func (x *cipherIndex) removeRef(tenant string, version uint32, k *Key, table, column string) {
+func (x *cipherIndex) removeRef(tenant string, version uint32, k *dataKey, table, column string) {
 	h := x.hash(tenant, version, table, column)
 	t := x.table.Load()
 	head := &t.chains[h&t.mask]

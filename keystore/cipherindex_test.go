@@ -39,7 +39,7 @@ func TestStoreCipher(t *testing.T) {
 	drv := newInsecureTestKMS(t)
 	tdb := sqliteOnly(t)
 	s := newTestStore(t, tdb, tdb.db, drv.keeper(testKEK))
-	k, err := s.Active(ctxb, "acme")
+	k, err := s.active(ctxb, "acme")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +82,7 @@ func TestStoreCipher(t *testing.T) {
 // refresh keeps the Key, so the same cipher comes back, from the index
 // again afterwards.
 func TestStoreCipherExpiry(t *testing.T) {
-	_, _, s, clock := acmeInTable(t, WithCacheTTL(time.Minute))
+	_, _, s, clock := acmeInTable(t, WithTuning(Tuning{CacheTTL: time.Minute}))
 	c, err := s.Cipher(ctxb, "acme", 1, "patients", "name")
 	if err != nil {
 		t.Fatal(err)
@@ -112,7 +112,7 @@ func TestStoreCipherExpiry(t *testing.T) {
 // TestStoreCipherStale: with the KMS down past the TTL, the index serves
 // within the stale grace, counted as stale, and not after it.
 func TestStoreCipherStale(t *testing.T) {
-	drv, _, s, clock := acmeInTable(t, WithCacheTTL(time.Minute), WithStaleGrace(10*time.Minute), WithRetry(1, time.Millisecond, time.Millisecond))
+	drv, _, s, clock := acmeInTable(t, WithTuning(Tuning{CacheTTL: time.Minute}), WithTuning(Tuning{StaleGrace: 10 * time.Minute}), WithTuning(Tuning{KMSAttempts: 1, KMSRetryBase: time.Millisecond, KMSRetryMax: time.Millisecond}))
 	c, err := s.Cipher(ctxb, "acme", 1, "patients", "name")
 	if err != nil {
 		t.Fatal(err)
@@ -143,8 +143,8 @@ func TestStoreCipherStale(t *testing.T) {
 func TestStoreCipherEvicted(t *testing.T) {
 	drv := newInsecureTestKMS(t)
 	tdb := sqliteOnly(t)
-	s := newTestStore(t, tdb, tdb.db, drv.keeper(testKEK), WithCacheSize(1))
-	if _, err := s.Active(ctxb, "t1"); err != nil {
+	s := newTestStore(t, tdb, tdb.db, drv.keeper(testKEK), WithTuning(Tuning{CacheMaxKeys: 1}))
+	if _, err := s.active(ctxb, "t1"); err != nil {
 		t.Fatal(err)
 	}
 	c1, err := s.Cipher(ctxb, "t1", 1, "patients", "name")
@@ -152,7 +152,7 @@ func TestStoreCipherEvicted(t *testing.T) {
 		t.Fatal(err)
 	}
 	sealed, _ := c1.Seal(nil, []byte("kept"))
-	if _, err := s.Active(ctxb, "t2"); err != nil {
+	if _, err := s.active(ctxb, "t2"); err != nil {
 		t.Fatal(err)
 	}
 	if n := indexed(t, s); n != 0 {
@@ -179,8 +179,8 @@ func TestStoreCipherReplaced(t *testing.T) {
 	drv := newInsecureTestKMS(t)
 	tdb := sqliteOnly(t)
 	clock := newFakeClock()
-	s := newTestStore(t, tdb, tdb.db, drv.keeper(testKEK), WithClock(clock.Now), WithCacheTTL(time.Minute))
-	k, err := s.Active(ctxb, "acme")
+	s := newTestStore(t, tdb, tdb.db, drv.keeper(testKEK), withClock(clock.Now), WithTuning(Tuning{CacheTTL: time.Minute}))
+	k, err := s.active(ctxb, "acme")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,7 +188,7 @@ func TestStoreCipherReplaced(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wrapped, err := s.kmsCall(ctxb, EventWrap, s.kek, "acme", 1, newDEK())
+	wrapped, err := s.kmsCall(ctxb, eventWrap, s.kek, "acme", 1, newDEK())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -199,7 +199,7 @@ func TestStoreCipherReplaced(t *testing.T) {
 	// the bound of its version marks, so the refresh reaches the cache's
 	// own handling of a replaced key (TestReplacedKeyRow covers the
 	// refusal when the Store remembers).
-	s.marks = newVersionMarks(DefaultCacheSize)
+	s.marks = newVersionMarks(defaultCacheSize)
 	clock.Advance(time.Minute)
 	c, err := s.Cipher(ctxb, "acme", 1, "patients", "name")
 	if err != nil || c == old {
@@ -222,9 +222,9 @@ func TestStoreCipherReplaced(t *testing.T) {
 func TestStoreCipherShredClose(t *testing.T) {
 	drv := newInsecureTestKMS(t)
 	tdb := sqliteOnly(t)
-	s := newTestStore(t, tdb, tdb.db, drv.keeper(testKEK), WithStaleGrace(time.Hour))
+	s := newTestStore(t, tdb, tdb.db, drv.keeper(testKEK), WithTuning(Tuning{StaleGrace: time.Hour}))
 	for _, tn := range []string{"acme", "globex"} {
-		if _, err := s.Active(ctxb, tn); err != nil {
+		if _, err := s.active(ctxb, tn); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := s.Cipher(ctxb, tn, 1, "patients", "name"); err != nil {
@@ -258,14 +258,14 @@ func TestStoreCipherShredClose(t *testing.T) {
 func TestCipherIndexGrowAndRemove(t *testing.T) {
 	x := newCipherIndex()
 	type ref struct {
-		k     *Key
+		k     *dataKey
 		e     *entry
 		table string
 		col   string
 		c     *cipher.Cipher
 	}
 	var refs []ref
-	keys := map[string]*Key{}
+	keys := map[string]*dataKey{}
 	for i := range 1000 {
 		tn := fmt.Sprintf("t%d", i%37)
 		v := uint32(1 + i%3)
@@ -326,11 +326,11 @@ func TestCipherIndexGrowAndRemove(t *testing.T) {
 func TestStoreCipherConcurrent(t *testing.T) {
 	drv := newInsecureTestKMS(t)
 	tdb := sqliteOnly(t)
-	s := newTestStore(t, tdb, tdb.db, drv.keeper(testKEK), WithCacheSize(4))
+	s := newTestStore(t, tdb, tdb.db, drv.keeper(testKEK), WithTuning(Tuning{CacheMaxKeys: 4}))
 	tenants := []string{"a", "b", "c", "d", "e", "f"}
 	sealed := map[string][]byte{}
 	for _, tn := range tenants {
-		k, err := s.Active(ctxb, tn)
+		k, err := s.active(ctxb, tn)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -387,10 +387,10 @@ func acmeInTable(t *testing.T, opts ...Option) (*insecureTestKMS, *Store, *Store
 	drv := newInsecureTestKMS(t)
 	tdb := sqliteOnly(t)
 	first := newTestStore(t, tdb, tdb.db, drv.keeper(testKEK))
-	if _, err := first.Active(ctxb, "acme"); err != nil {
+	if _, err := first.active(ctxb, "acme"); err != nil {
 		t.Fatal(err)
 	}
 	clock := newFakeClock()
-	s := newTestStore(t, tdb, tdb.open(t), drv.keeper(testKEK), append([]Option{WithClock(clock.Now)}, opts...)...)
+	s := newTestStore(t, tdb, tdb.open(t), drv.keeper(testKEK), append([]Option{withClock(clock.Now)}, opts...)...)
 	return drv, first, s, clock
 }

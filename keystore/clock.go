@@ -18,7 +18,7 @@ import (
 // be used up to one resolution past its TTL; the TTL is minutes, so that
 // is noise. Slow paths, which set expiries, read the precise clock.
 //
-// With WithClock (tests), both read the given clock.
+// With withClock (tests), both read the given clock.
 type clock struct {
 	wall   func() time.Time
 	custom bool

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+
+	"github.com/colcrypt/colcrypt/internal/sqldialect"
 )
 
 // TestColdLoadsUnwrapOnce: many goroutines asking for the same cold keys
@@ -17,7 +19,7 @@ func TestColdLoadsUnwrapOnce(t *testing.T) {
 		rounds     = 50
 	)
 	forEachBackend(t, func(t *testing.T, tdb *testDB) {
-		if tdb.dialect != Postgres {
+		if tdb.dialect != sqldialect.Postgres {
 			t.Skip("one backend is enough: the flights are the same on every dialect")
 		}
 		drv := newInsecureTestKMS(t)
@@ -25,7 +27,7 @@ func TestColdLoadsUnwrapOnce(t *testing.T) {
 		names := make([]string, tenants)
 		for i := range names {
 			names[i] = fmt.Sprintf("tenant-%03d", i)
-			if _, err := seed.Active(ctxb, names[i]); err != nil {
+			if _, err := seed.active(ctxb, names[i]); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -42,7 +44,7 @@ func TestColdLoadsUnwrapOnce(t *testing.T) {
 				go func() {
 					defer wg.Done()
 					for i := range tenants {
-						if _, err := s.Key(ctxb, names[(g+i)%tenants], 1); err != nil {
+						if _, err := s.lookupKey(ctxb, names[(g+i)%tenants], 1); err != nil {
 							errs <- err
 							return
 						}

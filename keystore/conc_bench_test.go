@@ -88,7 +88,7 @@ func newOpenFixture(b *testing.B, opts ...Option) *openFixture {
 	b.Helper()
 	tdb := sqliteOnly(b)
 	s := newTestStore(b, tdb, tdb.db, newInsecureTestKMS(b).keeper(testKEK), opts...)
-	k, err := s.Active(ctxb, "acme")
+	k, err := s.active(ctxb, "acme")
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -125,7 +125,7 @@ func openWith(b *testing.B, c *cipher.Cipher, ct, dst []byte) {
 func BenchmarkConcIndex(b *testing.B) {
 	f := newOpenFixture(b)
 	interleave(b, func(dst []byte) { f.open(b, dst) }, func(dst []byte) {
-		k, err := f.s.Key(ctxb, "acme", 1)
+		k, err := f.s.lookupKey(ctxb, "acme", 1)
 		if err != nil {
 			b.Error(err)
 			return
@@ -140,10 +140,10 @@ func BenchmarkConcIndex(b *testing.B) {
 }
 
 // BenchmarkConcClock: the coarse clock against time.Now on every lookup
-// (with WithClock(time.Now) the hot path reads the wall clock).
+// (with withClock(time.Now) the hot path reads the wall clock).
 func BenchmarkConcClock(b *testing.B) {
 	coarse := newOpenFixture(b)
-	precise := newOpenFixture(b, WithClock(time.Now))
+	precise := newOpenFixture(b, withClock(time.Now))
 	interleave(b, func(dst []byte) { coarse.open(b, dst) }, func(dst []byte) { precise.open(b, dst) })
 }
 
@@ -214,7 +214,7 @@ func BenchmarkConcActiveIndex(b *testing.B) {
 		}
 		seal(b, c, dst)
 	}, func(dst []byte) {
-		k, err := f.s.Active(ctxb, "acme")
+		k, err := f.s.active(ctxb, "acme")
 		if err != nil {
 			b.Error(err)
 			return

@@ -6,6 +6,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/colcrypt/colcrypt/internal/cipher"
+	"github.com/colcrypt/colcrypt/internal/sqldialect"
 	"github.com/colcrypt/colcrypt/kms"
 )
 
@@ -33,13 +34,13 @@ func newDEK() []byte {
 
 func constantTimeEqual(a, b []byte) bool { return subtle.ConstantTimeCompare(a, b) == 1 }
 
-// MaxTenantLen bounds a tenant id, in bytes.
-const MaxTenantLen = 1024
+// maxTenantLen bounds a tenant id, in bytes.
+const maxTenantLen = sqldialect.MaxTenantLen
 
 // validTenant rejects ids that the key table cannot hold faithfully:
 // Postgres text refuses NUL and invalid UTF-8.
 func validTenant(t string) error {
-	if t == "" || len(t) > MaxTenantLen || !utf8.ValidString(t) {
+	if t == "" || len(t) > maxTenantLen || !utf8.ValidString(t) {
 		return ErrInvalidTenant
 	}
 	for i := 0; i < len(t); i++ {

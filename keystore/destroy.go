@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+
+	"github.com/colcrypt/colcrypt/internal/sqldialect"
 )
 
 // ErrVersionInUse is returned by DestroyVersion for the version that
@@ -62,7 +64,7 @@ func (s *Store) DestroyVersion(ctx context.Context, tenant string, version uint3
 		return err
 	}
 	var (
-		state State
+		state rowState
 		uri   string
 	)
 	switch {
@@ -79,14 +81,14 @@ func (s *Store) DestroyVersion(ctx context.Context, tenant string, version uint3
 	switch state {
 	case "":
 		return s.missing(tenant, version)
-	case StateDestroyed:
+	case stateDestroyed:
 		err = s.commitSpan(ctx, tx, tenant)
 		s.forgetVersion(tenant, version)
 		return err
-	case StateActive:
+	case stateActive:
 		return fmt.Errorf("%w: tenant %q version %d is marked active", ErrVersionInUse, tenant, version)
 	}
-	res, err := s.execSpan(ctx, tx, "destroy_one", tenant, s.q.destroyOne, s.dialect.timeArg(s.clock.wall()), tenant, int64(version))
+	res, err := s.execSpan(ctx, tx, "destroy_one", tenant, s.q.DestroyOne, s.dialect.TimeArg(s.clock.wall()), tenant, int64(version))
 	if err != nil {
 		return fmt.Errorf("keystore: destroy tenant %q version %d: %w", tenant, version, err)
 	}
@@ -94,7 +96,7 @@ func (s *Store) DestroyVersion(ctx context.Context, tenant string, version uint3
 		err = fmt.Errorf("%w: destroying tenant %q version %d", ErrConflict, tenant, version)
 		return err
 	}
-	if err = s.appendEvent(ctx, tx, chain, OpDestroyVersion, tenant, version, uri); err != nil {
+	if err = s.appendEvent(ctx, tx, chain, opDestroyVersion, tenant, version, uri); err != nil {
 		return err
 	}
 	if err = s.commitSpan(ctx, tx, tenant); err != nil {
@@ -103,7 +105,7 @@ func (s *Store) DestroyVersion(ctx context.Context, tenant string, version uint3
 	s.forgetVersion(tenant, version)
 	s.log.LogAttrs(ctx, slog.LevelInfo, "keystore: destroyed a tenant key version",
 		slog.String("tenant", tenant), slog.Uint64("version", uint64(version)))
-	s.emit(Event{Kind: EventDestroyVersion, Tenant: tenant, Version: version})
+	s.emit(Event{Kind: eventDestroyVersion, Tenant: tenant, Version: version})
 	return nil
 }
 
@@ -112,34 +114,43 @@ func (s *Store) DestroyVersion(ctx context.Context, tenant string, version uint3
 // tenant with no rows left the go-sql-driver connection waiting for rows
 // the server never sent.)
 func (s *Store) lockTenantRead(ctx context.Context, tx *sql.Tx, tenant string) (err error) {
-	if s.dialect == SQLite {
-		return s.lockTenant(ctx, tx, tenant) // an UPDATE: nothing to read
-	}
 	ctx, span := s.querySpan(ctx, "lock_tenant", tenant)
 	defer func() { endSpan(span, err) }()
-	rows, err := tx.QueryContext(ctx, s.q.lockTenant, tenant)
-	if err == nil {
-		for rows.Next() {
-		}
-		err = rows.Err()
-		if cerr := rows.Close(); err == nil {
-			err = cerr
-		}
-	}
-	if err != nil {
+	if err := s.runLock(ctx, tx, s.q.LockTenant, tenant); err != nil {
 		return fmt.Errorf("keystore: lock tenant %q: %w", tenant, err)
 	}
 	return nil
 }
 
+// runLock runs a lock statement of the dialect: on SQLite a write that
+// changes nothing, elsewhere a locking read whose rows are read and
+// closed.
+func (s *Store) runLock(ctx context.Context, tx *sql.Tx, query string, args ...any) error {
+	if s.dialect == sqldialect.SQLite {
+		_, err := tx.ExecContext(ctx, query, args...)
+		return err
+	}
+	rows, err := tx.QueryContext(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+	}
+	err = rows.Err()
+	if cerr := rows.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
 // stateOf returns the state and master key name of one version's row,
 // "" if there is none.
-func (s *Store) stateOf(ctx context.Context, q querier, tenant string, version uint32) (State, string, error) {
+func (s *Store) stateOf(ctx context.Context, q querier, tenant string, version uint32) (rowState, string, error) {
 	var st string
 	var wrapped []byte
 	var uri string
 	qctx, span := s.querySpan(ctx, "select_key", tenant)
-	err := q.QueryRowContext(qctx, s.q.selectKey, tenant, int64(version)).Scan(&st, &uri, &wrapped)
+	err := q.QueryRowContext(qctx, s.q.SelectKey, tenant, int64(version)).Scan(&st, &uri, &wrapped)
 	endSpan(span, spanErr(err))
 	if err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
@@ -150,7 +161,7 @@ func (s *Store) stateOf(ctx context.Context, q querier, tenant string, version u
 	clear(wrapped)
 	state, ok := parseState(st)
 	if !ok {
-		return "", "", &CorruptRowError{Tenant: tenant, Version: int64(version), Reason: "unknown state"}
+		return "", "", corruptRow(tenant, int64(version), "unknown state")
 	}
 	return state, uri, nil
 }
@@ -159,7 +170,7 @@ func (s *Store) stateOf(ctx context.Context, q querier, tenant string, version u
 // remembered as destroyed, so a load that read the row before cannot
 // cache it again, and its cached key is zeroed and dropped from the
 // cache and the cipher indexes. The tenant's active and live records are
-// dropped too, so the next Active and LiveKeys read the table.
+// dropped too, so the next Active and liveKeys read the table.
 func (s *Store) forgetVersion(tenant string, version uint32) {
 	s.marks.destroy(tenant, version)
 	s.cache.remove(keyID{tenant, version}, ErrKeyDestroyed)

@@ -10,7 +10,7 @@ func TestDestroyVersion(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, tdb *testDB) {
 		drv := newInsecureTestKMS(t)
 		clock := newFakeClock()
-		opts := []Option{WithClock(clock.Now), WithCacheTTL(time.Minute)}
+		opts := []Option{withClock(clock.Now), WithTuning(Tuning{CacheTTL: time.Minute})}
 		var rec recorder
 		s := newTestStore(t, tdb, tdb.db, drv.keeper(testKEK), append(opts, rec.opts()...)...)
 		other := newTestStore(t, tdb, tdb.open(t), drv.keeper(testKEK), opts...)
@@ -21,7 +21,7 @@ func TestDestroyVersion(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		k1, err := s.Key(ctxb, "acme", v1)
+		k1, err := s.lookupKey(ctxb, "acme", v1)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -32,7 +32,7 @@ func TestDestroyVersion(t *testing.T) {
 		if _, err := c1.Open(nil, sealed1); err != nil {
 			t.Fatalf("Open(v1 value) before DestroyVersion = %v", err)
 		}
-		if _, err := other.Key(ctxb, "acme", 1); err != nil {
+		if _, err := other.lookupKey(ctxb, "acme", 1); err != nil {
 			t.Fatal(err)
 		}
 		dek1 := k1.st.dek.Bytes() // white box: the cached bytes
@@ -61,14 +61,14 @@ func TestDestroyVersion(t *testing.T) {
 				t.Fatalf("cached key v1 not zeroed by DestroyVersion")
 			}
 		}
-		if ev := rec.kinds(EventDestroyVersion); len(ev) != 1 || ev[0].Version != 1 {
+		if ev := rec.kinds(eventDestroyVersion); len(ev) != 1 || ev[0].Version != 1 {
 			t.Fatalf("destroy events = %+v, want one for v1", ev)
 		}
 		// In this process at once, through every way to the key.
 		if _, err := s.Cipher(ctxb, "acme", 1, "patients", "name"); !errors.Is(err, ErrKeyDestroyed) {
 			t.Fatalf("Cipher(acme, 1) after DestroyVersion = %v, want ErrKeyDestroyed", err)
 		}
-		if _, err := s.Key(ctxb, "acme", 1); !errors.Is(err, ErrKeyDestroyed) {
+		if _, err := s.lookupKey(ctxb, "acme", 1); !errors.Is(err, ErrKeyDestroyed) {
 			t.Fatalf("Key(acme, 1) after DestroyVersion = %v, want ErrKeyDestroyed", err)
 		}
 		if _, err := k1.Cipher("patients", "email"); !errors.Is(err, ErrKeyDestroyed) {
@@ -78,12 +78,12 @@ func TestDestroyVersion(t *testing.T) {
 		if v, _ := sealVersion(t, s, "acme"); v != 3 {
 			t.Fatalf("Active(acme) after DestroyVersion(1) = v%d, want v3", v)
 		}
-		if _, err := s.Key(ctxb, "acme", 2); err != nil {
+		if _, err := s.lookupKey(ctxb, "acme", 2); err != nil {
 			t.Fatalf("Key(acme, 2) after DestroyVersion(1) = %v", err)
 		}
-		live, err := s.LiveKeys(ctxb, "acme")
+		live, err := s.liveKeys(ctxb, "acme")
 		if err != nil || len(live) != 2 {
-			t.Fatalf("LiveKeys(acme) = %v, %v; want v3, v2", live, err)
+			t.Fatalf("liveKeys(acme) = %v, %v; want v3, v2", live, err)
 		}
 		if err := s.DestroyVersion(ctxb, "acme", 1); err != nil {
 			t.Fatalf("DestroyVersion(acme, 1) again = %v, want nil", err)
@@ -92,10 +92,10 @@ func TestDestroyVersion(t *testing.T) {
 		// Another process sees it once its cached copy expires, and only
 		// for that version.
 		clock.Advance(time.Minute)
-		if _, err := other.Key(ctxb, "acme", 1); !errors.Is(err, ErrKeyDestroyed) {
+		if _, err := other.lookupKey(ctxb, "acme", 1); !errors.Is(err, ErrKeyDestroyed) {
 			t.Fatalf("other Key(acme, 1) after TTL = %v, want ErrKeyDestroyed", err)
 		}
-		if k, err := other.Active(ctxb, "acme"); err != nil || k.Version() != 3 {
+		if k, err := other.active(ctxb, "acme"); err != nil || k.Version() != 3 {
 			t.Fatalf("other Active(acme) after DestroyVersion(1) = %v, %v; want v3", k, err)
 		}
 

@@ -12,21 +12,22 @@ import (
 
 	mysqldrv "github.com/go-sql-driver/mysql"
 
+	"github.com/colcrypt/colcrypt/internal/sqldialect"
 	"github.com/colcrypt/colcrypt/testhelpers"
 )
 
 // TestTenantIDsAreExact: tenant ids that a collation could fold together
 // (case, trailing spaces, Unicode normalization, ß/ss) are different
-// tenants with different keys on every dialect. On MySQL a _ci or PAD
+// tenants with different keys on every dialect. On sqldialect.MySQL a _ci or PAD
 // SPACE column would hand one of them the other's key.
 func TestTenantIDsAreExact(t *testing.T) {
 	tenants := []string{"acme", "Acme", "ACME", "acme ", " acme", "caf\u00e9", "cafe\u0301", "stra\u00dfe", "strasse", "\u212bngstr\u00f6m", "\u00c5ngstr\u00f6m"}
 	forEachBackend(t, func(t *testing.T, tdb *testDB) {
 		drv := newInsecureTestKMS(t)
 		s := newTestStore(t, tdb, tdb.db, drv.keeper(testKEK))
-		keys := map[string]*Key{}
+		keys := map[string]*dataKey{}
 		for _, tn := range tenants {
-			k, err := s.Active(ctxb, tn)
+			k, err := s.active(ctxb, tn)
 			if err != nil {
 				t.Fatalf("Active(%q) = %v", tn, err)
 			}
@@ -47,7 +48,7 @@ func TestTenantIDsAreExact(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Tenants() = %v", err)
 		}
-		// Compared as sets: Postgres sorts under the database's collation.
+		// Compared as sets: sqldialect.Postgres sorts under the database's collation.
 		got, want := slices.Sorted(slices.Values(got)), slices.Sorted(slices.Values(tenants))
 		if !slices.Equal(got, want) {
 			t.Errorf("Tenants() = %q, want %q", got, want)
@@ -57,7 +58,7 @@ func TestTenantIDsAreExact(t *testing.T) {
 		// opens only its own tenant's values.
 		other := newTestStore(t, tdb, tdb.open(t), drv.keeper(testKEK))
 		for _, tn := range tenants {
-			k, err := other.Key(ctxb, tn, 1)
+			k, err := other.lookupKey(ctxb, tn, 1)
 			if err != nil {
 				t.Fatalf("other Key(%q, 1) = %v", tn, err)
 			}
@@ -98,7 +99,7 @@ func TestTenantIDsAreExact(t *testing.T) {
 // retry it) and not as a unique violation.
 func TestSerializationFailure(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, tdb *testDB) {
-		if tdb.dialect == SQLite {
+		if tdb.dialect == sqldialect.SQLite {
 			t.Skip("SQLite has one writer at a time: no deadlocks to detect")
 		}
 		tbl := tdb.table + "_dl"
@@ -108,7 +109,7 @@ func TestSerializationFailure(t *testing.T) {
 		if _, err := tdb.db.Exec(`INSERT INTO ` + tbl + ` (id, v) VALUES (1, 0), (2, 0)`); err != nil {
 			t.Fatal(err)
 		}
-		upd := tdb.dialect.rebind(`UPDATE ` + tbl + ` SET v = v + 1 WHERE id = ?`)
+		upd := tdb.dialect.Rebind(`UPDATE ` + tbl + ` SET v = v + 1 WHERE id = ?`)
 		txs := make([]*sql.Tx, 2)
 		for i := range txs {
 			tx, err := tdb.db.Begin()
@@ -130,7 +131,7 @@ func TestSerializationFailure(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				if _, errs[i] = tx.Exec(upd, 2-i); errs[i] != nil {
-					tx.Rollback() // Postgres holds the victim's locks until then
+					tx.Rollback() // sqldialect.Postgres holds the victim's locks until then
 				}
 			}()
 		}
@@ -141,12 +142,12 @@ func TestSerializationFailure(t *testing.T) {
 				continue
 			}
 			failed++
-			if !tdb.dialect.isSerializationFailure(err) || tdb.dialect.isUniqueViolation(err) {
+			if !tdb.dialect.IsSerializationFailure(err) || tdb.dialect.IsUniqueViolation(err) {
 				t.Errorf("tx %d: deadlock error %v: isSerializationFailure = %v, isUniqueViolation = %v; want true, false",
-					i, err, tdb.dialect.isSerializationFailure(err), tdb.dialect.isUniqueViolation(err))
+					i, err, tdb.dialect.IsSerializationFailure(err), tdb.dialect.IsUniqueViolation(err))
 			}
 			wrapped := fmt.Errorf("keystore: rotate tenant %q: %w", "acme", err)
-			if !tdb.dialect.isSerializationFailure(wrapped) {
+			if !tdb.dialect.IsSerializationFailure(wrapped) {
 				t.Errorf("isSerializationFailure(wrapped %v) = false, want true", err)
 			}
 		}
@@ -185,16 +186,16 @@ func TestMySQLErrorNumber(t *testing.T) {
 		{"text only", errors.New("Error 1062 (23000): Duplicate entry"), false, false},
 		{"other driver", io.ErrUnexpectedEOF, false, false},
 	} {
-		if got := MySQL.isUniqueViolation(tc.err); got != tc.unique {
-			t.Errorf("MySQL.isUniqueViolation(%s) = %v, want %v", tc.name, got, tc.unique)
+		if got := sqldialect.MySQL.IsUniqueViolation(tc.err); got != tc.unique {
+			t.Errorf("MySQL.IsUniqueViolation(%s) = %v, want %v", tc.name, got, tc.unique)
 		}
-		if got := MySQL.isSerializationFailure(tc.err); got != tc.ser {
-			t.Errorf("MySQL.isSerializationFailure(%s) = %v, want %v", tc.name, got, tc.ser)
+		if got := sqldialect.MySQL.IsSerializationFailure(tc.err); got != tc.ser {
+			t.Errorf("MySQL.IsSerializationFailure(%s) = %v, want %v", tc.name, got, tc.ser)
 		}
 	}
 	// A chain that never ends is cut off, not followed forever.
-	if MySQL.isUniqueViolation(loopErr{}) {
-		t.Errorf("MySQL.isUniqueViolation(endless chain) = true, want false")
+	if sqldialect.MySQL.IsUniqueViolation(loopErr{}) {
+		t.Errorf("MySQL.IsUniqueViolation(endless chain) = true, want false")
 	}
 }
 
@@ -216,13 +217,13 @@ func TestMySQLWithoutParseTime(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg.ParseTime = false
-	tdb := &testDB{dialect: MySQL, driver: "mysql", dsn: cfg.FormatDSN(), table: fmt.Sprintf("keys_%d", tableSeq.Add(1))}
+	tdb := &testDB{dialect: sqldialect.MySQL, driver: "mysql", dsn: cfg.FormatDSN(), table: fmt.Sprintf("keys_%d", tableSeq.Add(1))}
 	tdb.db = tdb.open(t)
 	mustCreateTable(t, tdb)
 	clock := newFakeClock()
 	clock.Advance(123456 * time.Microsecond)
-	s := newTestStore(t, tdb, tdb.db, newInsecureTestKMS(t).keeper(testKEK), WithClock(clock.Now))
-	if _, err := s.Active(ctxb, "acme"); err != nil {
+	s := newTestStore(t, tdb, tdb.db, newInsecureTestKMS(t).keeper(testKEK), withClock(clock.Now))
+	if _, err := s.active(ctxb, "acme"); err != nil {
 		t.Fatal(err)
 	}
 	var raw any

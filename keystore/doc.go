@@ -4,15 +4,15 @@
 // off the per-row path.
 //
 //	kek, err := kms.Open(ctx, "gcpkms://projects/p/locations/global/keyRings/app/cryptoKeys/pii")
-//	err = keystore.CreateTable(ctx, db, nil, "")      // a migration step
+//	err = keystore.CreateTable(ctx, db)               // a migration step
 //	keys, err := keystore.New(db, kek)
 //	defer keys.Close()
-//	k, err := keys.Active(ctx, tenant)                // creates version 1 on first use
-//	c, err := k.Cipher("patients", "name")            // a cipher.Cipher for one column
+//	c, err := keys.ActiveCipher(ctx, tenant, "patients", "name") // version 1 on first use
+//	old, err := keys.Cipher(ctx, tenant, 1, "patients", "name")  // opens version 1's values
 //
-// A [Store] hands out [Key] values: one version of one tenant's 32-byte data
-// key (DEK), from which [Key.Cipher] derives the per-column ciphers of the
-// codec package.
+// A [Store] holds, per tenant, versions of a 32-byte data key (DEK), from
+// which it derives the per-column ciphers of the codec package; the key
+// bytes themselves never leave the package.
 //
 // # Key table
 //
@@ -31,10 +31,10 @@
 // or which checks are skipped. A Store unwraps only with the master keys
 // the application configured: the keeper given to [New] and those given
 // to [WithMasterKeys] (older keys during a master key rotation, per-tenant
-// keys of [WithTenantKEK]). A row's kek_uri is compared with their names
+// keys of TenantPolicy.KEK). A row's kek_uri is compared with their names
 // by canonical name ([kms.Name]: the key's identity without connection
 // settings, found by parsing, never by opening), and a row naming any
-// other key fails with [ErrUnknownMasterKey] ([UnknownMasterKeyError]
+// other key fails with [ErrUnknownMasterKey] (its [Error]
 // names the row and what it stores); nothing a row names is opened or
 // connected to. New rows store the canonical name; rows that older
 // releases stored with connection settings in kek_uri still match their
@@ -52,7 +52,7 @@
 // live (active or retired) version, whatever the state column says; a
 // disagreement (the active row is not the highest live version, or no row
 // is active while live rows exist) is logged at error level and reported
-// as an [EventStateMismatch], and no new version is created while live
+// as an EventStateMismatch, and no new version is created while live
 // rows exist. A version number is never issued twice for a tenant: a new
 // version is one past every row, destroyed ones included.
 //
@@ -62,13 +62,13 @@
 // tombstone that says so. A Store remembers the highest version it has
 // seen per tenant, and a keyed fingerprint of each version's data key (as
 // many tenants as the cache holds keys); when the table then shows fewer
-// versions it fails with a [MissingKeyError] (matching [ErrKeyNotFound])
+// versions it fails with an [Error] of kind [ErrKeyNotFound]
 // rather than issue a new key under the old number, and opening a value
 // under the missing version fails with the same error, never with the
 // opaque authentication error of a tampered value. A row that shows the
 // version again under another data key (deleted, then issued again by a
 // process that never saw it) is refused the same way, with
-// MissingKeyError.Replaced set. A process started after the deletion
+// Error.Replaced set. A process started after the deletion
 // cannot know the row existed. Never delete key rows: [Store.DestroyVersion] and [Store.Shred]
 // leave tombstones.
 //
@@ -79,13 +79,13 @@
 // Active as a tenant id becomes a tenant with a KMS-wrapped key: a tenant
 // id taken from a request is a lever on KMS cost and the key table's size.
 // Applications whose tenant ids come from requests should use
-// [WithKnownTenantsOnly] (keys only for tenants already in the table, put
+// TenantPolicy.KnownOnly (keys only for tenants already in the table, put
 // there by [Store.InitTenant] or "colcrypt keys init --tenant") or
-// [WithTenantValidator] (a hook consulted before a first key is created).
+// TenantPolicy.Validate (a hook consulted before a first key is created).
 // A refused tenant fails with [ErrUnknownTenant] after one read of the key
 // table, without a KMS call or a write.
 //
-// [WithMinVersion] sets a minimum version per tenant, below which versions
+// TenantPolicy.MinVersion sets a minimum version per tenant, below which versions
 // neither open nor seal ([ErrVersionTooOld]). It is the application's
 // configuration, not a column, so that writing the table cannot lower it;
 // it is checked when a key enters the cache.
@@ -99,24 +99,27 @@
 // then reads back the row that won and uses its key. Nothing is sealed
 // under a key before it is in the table.
 //
-// The table lives in Postgres, MySQL/MariaDB or SQLite (the [Postgres],
-// [MySQL] and [SQLite] dialects), told from the database/sql driver by
-// [DialectFor] or given with [WithDialect]. SQLite needs a busy timeout for concurrent writers;
-// see [SQLite].
+// The table lives in Postgres, MySQL/MariaDB or SQLite, told from the
+// database/sql driver (pgx, lib/pq, go-sql-driver/mysql, the SQLite
+// drivers) or named with [WithDialect]. On MySQL tenant ids are byte
+// strings compared exactly, never under a collation; run it with a strict
+// sql_mode. SQLite needs a busy timeout for concurrent writers
+// ("?_pragma=busy_timeout(5000)" on modernc), and preferably WAL; an
+// in-memory SQLite database needs a shared cache or one connection.
 //
 // # Cache
 //
 // Unwrapped keys are cached per (tenant, version), and each tenant's
 // active version and list of live versions beside them, for the TTL
-// ([WithCacheTTL], default 5 minutes). A warm [Store.Active] or [Store.Key]
+// (Tuning.CacheTTL, default 5 minutes). A warm [Store.Active]
 // is a read-locked map lookup: no I/O, no allocation, tens of
 // nanoseconds. [Store.ActiveCipher] and [Store.Cipher], which sealing and
 // opening use, go straight to a column's cipher through lock-free
 // indexes, so goroutines on several cores do not contend. Past the TTL the row is read again and the KMS asked again,
 // so that a rotation, shred or revoked KMS permission elsewhere is seen
 // within the TTL; the number of KMS calls grows with tenants × versions per
-// TTL, never with rows. The cache is bounded in keys ([WithCacheSize],
-// default 10,000) and optionally in bytes ([WithCacheBytes], accounted
+// TTL, never with rows. The cache is bounded in keys (Tuning.CacheMaxKeys,
+// default 10,000) and optionally in bytes (Tuning.CacheMaxBytes, accounted
 // per key and per column cipher); CLOCK eviction, an approximation of
 // LRU, makes room when either bound is passed. A warm tenant costs about
 // 1.4 KB of heap per randomized column it uses (a deterministic column
@@ -126,8 +129,8 @@
 // caller waits only as long as its own context allows, and the load is
 // cancelled when no caller is left. Retryable KMS errors (unavailable,
 // throttled, timed out) are retried with exponential backoff and full
-// jitter, never sleeping past the caller's deadline ([WithRetry]). With
-// [WithStaleGrace], an expired key keeps serving while the KMS fails with a
+// jitter, never sleeping past the caller's deadline (Tuning.KMSAttempts). With
+// Tuning.StaleGrace, an expired key keeps serving while the KMS fails with a
 // retryable error, for at most the grace, with a warning per refresh
 // attempt; a non-retryable failure (a revoked permission) drops the key at
 // once.
@@ -141,12 +144,13 @@
 // room or age leaves its ciphers to the statements holding them; each is
 // zeroed when it is garbage collected. Zeroing is best effort: the AES key
 // schedules inside crypto/aes and Tink, and the HMAC pads inside
-// crypto/hmac, cannot be reached to be cleared. [Key] says exactly what is
-// cleared when.
+// crypto/hmac, cannot be reached to be cleared. The package's key type says
+// exactly what is cleared when.
 //
-// Nothing in this package logs, prints or returns key bytes. [Key] prints
-// as [redacted] under every fmt verb, in JSON and in log/slog, by pointer
-// and by value.
+// Nothing in this package logs, prints or returns key bytes. Its key type
+// prints as [redacted] under every fmt verb, in JSON and in log/slog, by
+// pointer and by value, and a [Store] prints only its table, dialect and
+// master key name.
 //
 // # Rotation and shredding
 //
@@ -161,14 +165,14 @@
 // other versions are untouched.
 //
 // [Store.Shred] is crypto-shredding: every version of the tenant's key is
-// marked destroyed and its wrapped bytes erased, and every later [Store.Key]
+// marked destroyed and its wrapped bytes erased, and every later [Store.Cipher]
 // or [Store.Active] fails with [ErrKeyDestroyed] (in other processes once
 // their TTL passes). Active never creates a fresh key for a shredded
 // tenant.
 //
 // Database backups taken before the shred still hold the wrapped keys, and
 // the master key still unwraps them. To make shredding survive backups, give
-// each tenant its own master key ([WithTenantKEK], a KEK URI with the
+// each tenant its own master key (TenantPolicy.KEK, a KEK URI with the
 // tenant in it) and destroy that key in the KMS when shredding; or keep
 // backups for no longer than the erasure deadline you promise.
 //
@@ -186,7 +190,7 @@
 //
 // Every key operation that changes the table (a first key, Rotate, each
 // row Rewrap moves, DestroyVersion, Shred) appends one event to the table
-// named the key table's name plus [EventsSuffix], in the same transaction:
+// named the key table's name plus "_events", in the same transaction:
 // time, operation, tenant, version, master key and the actor [WithActor]
 // put in the context. Each event's MAC (HMAC-SHA256) covers its fields and
 // the previous event's MAC, under a chain key wrapped by the master key
@@ -206,17 +210,17 @@
 // # Observability
 //
 // [Store.Stats] returns counters (KMS calls, errors, retries, hits, misses,
-// stale serves, evictions). [WithLogger] takes a log/slog logger: debug
-// records for each KMS call, a warning for each stale serve. [WithObserver]
+// stale serves, evictions). Telemetry.Logger takes a log/slog logger: debug
+// records for each KMS call, a warning for each stale serve. Telemetry.Observer
 // receives an [Event] for each KMS call (with its duration and error),
 // stale serve, rotation and shred, never for a cache hit.
 //
-// OpenTelemetry, through its API only: [WithMeterProvider] and
-// [WithTracerProvider] (default: the global providers, no-ops until the
+// OpenTelemetry, through its API only: Telemetry.Meters and
+// Telemetry.Tracers (default: the global providers, no-ops until the
 // application installs an SDK). Metrics: KMS calls by operation, driver
 // and outcome with a latency histogram, and the cache counters, observed
 // from the same counters as Stats so a warm seal does no metric work; the
-// tenant is an attribute only with [WithTenantMetrics]. Spans: one per
+// tenant is an attribute only with Telemetry.TenantMetrics. Spans: one per
 // KMS call attempt and per key table query, children of the caller's
 // context, never one per seal; a failed span holds the error's kind, not
 // its text. docs/OPERATING.md lists the instruments.

@@ -47,7 +47,7 @@ func ExampleWithKeyEvents() {
 			log.Fatal(err)
 		}
 		pools = append(pools, db)
-		if err := keystore.CreateTable(ctx, db, keystore.SQLite, ""); err != nil {
+		if err := keystore.CreateTable(ctx, db, keystore.WithDialect("sqlite")); err != nil {
 			log.Fatal(err)
 		}
 		keys, err := keystore.New(db, kek, opts...)
@@ -58,7 +58,7 @@ func ExampleWithKeyEvents() {
 	}
 	admin := open()
 	defer admin.Close()
-	app := open(keystore.WithCacheTTL(time.Hour), keystore.WithKeyEvents(50*time.Millisecond))
+	app := open(keystore.WithTuning(keystore.Tuning{CacheTTL: time.Hour}), keystore.WithKeyEvents(50*time.Millisecond))
 	defer app.Close()
 
 	c, err := app.ActiveCipher(ctx, "acme", "patients", "name")

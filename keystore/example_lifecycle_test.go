@@ -34,7 +34,7 @@ func exampleStore(ctx context.Context, opts ...keystore.Option) (keys *keystore.
 	if err != nil {
 		log.Fatal(err)
 	}
-	if err := keystore.CreateTable(ctx, db, keystore.SQLite, ""); err != nil {
+	if err := keystore.CreateTable(ctx, db, keystore.WithDialect("sqlite")); err != nil {
 		log.Fatal(err)
 	}
 	keys, err = keystore.New(db, kek, opts...)
@@ -70,10 +70,10 @@ func ExampleStore_DestroyVersion() {
 	fmt.Println("destroy the active version:", errors.Is(err, keystore.ErrVersionInUse))
 	fmt.Println("destroy version 1:", keys.DestroyVersion(ctx, "acme", 1))
 
-	_, err = keys.Key(ctx, "acme", 1)
+	_, err = keys.Cipher(ctx, "acme", 1, "patients", "name")
 	fmt.Println("version 1 opens nothing:", errors.Is(err, keystore.ErrKeyDestroyed))
-	k, err := keys.Active(ctx, "acme")
-	fmt.Println("active version:", k.Version(), err)
+	v, err := keys.Active(ctx, "acme")
+	fmt.Println("active version:", v, err)
 
 	infos, err := keys.List(ctx, "acme")
 	if err != nil {
@@ -92,12 +92,12 @@ func ExampleStore_DestroyVersion() {
 }
 
 // Where tenant ids come from requests, a Store should not create a key for
-// any string it is given: with WithKnownTenantsOnly only tenants made known
+// any string it is given: with TenantPolicy.KnownOnly only tenants made known
 // by InitTenant (or "colcrypt keys init --tenant") get keys, and any
 // other fails before a KMS call or a write.
-func ExampleWithKnownTenantsOnly() {
+func ExampleTenantPolicy() {
 	ctx := context.Background()
-	keys, cleanup := exampleStore(ctx, keystore.WithKnownTenantsOnly())
+	keys, cleanup := exampleStore(ctx, keystore.WithTenantPolicy(keystore.TenantPolicy{KnownOnly: true}))
 	defer cleanup()
 
 	_, err := keys.Active(ctx, "acme")
@@ -106,8 +106,8 @@ func ExampleWithKnownTenantsOnly() {
 	if err := keys.InitTenant(ctx, "acme"); err != nil { // at sign-up
 		log.Fatal(err)
 	}
-	k, err := keys.Active(ctx, "acme")
-	fmt.Println("after InitTenant: version", k.Version(), err)
+	v, err := keys.Active(ctx, "acme")
+	fmt.Println("after InitTenant: version", v, err)
 
 	_, err = keys.Active(ctx, "acme' OR 1=1 --")
 	fmt.Println("a tenant id from a forged request:", errors.Is(err, keystore.ErrUnknownTenant))
@@ -124,15 +124,15 @@ func ExampleWithKnownTenantsOnly() {
 // A validator decides which tenants may get a first key, by the
 // application's own rule (a lookup in its tenants table, say); a refusal
 // is ErrUnknownTenant wrapping the validator's error.
-func ExampleWithTenantValidator() {
+func ExampleTenantPolicy_validate() {
 	ctx := context.Background()
 	errNoSuchCustomer := errors.New("no such customer")
-	keys, cleanup := exampleStore(ctx, keystore.WithTenantValidator(func(ctx context.Context, tenant string) error {
+	keys, cleanup := exampleStore(ctx, keystore.WithTenantPolicy(keystore.TenantPolicy{Validate: func(ctx context.Context, tenant string) error {
 		if !strings.HasPrefix(tenant, "cust-") {
 			return errNoSuchCustomer
 		}
 		return nil
-	}))
+	}}))
 	defer cleanup()
 
 	_, err := keys.Active(ctx, "cust-42")
@@ -149,7 +149,7 @@ func ExampleWithTenantValidator() {
 // version 1 useless even if someone edits its row back to life. The
 // minimum is read when a key is loaded, so a Store started with it (after
 // a restart, say) honours it at once.
-func ExampleWithMinVersion() {
+func ExampleTenantPolicy_minVersion() {
 	ctx := context.Background()
 	dir, err := os.MkdirTemp("", "keystore-example")
 	if err != nil {
@@ -170,7 +170,7 @@ func ExampleWithMinVersion() {
 		log.Fatal(err)
 	}
 	defer db.Close()
-	if err := keystore.CreateTable(ctx, db, keystore.SQLite, ""); err != nil {
+	if err := keystore.CreateTable(ctx, db, keystore.WithDialect("sqlite")); err != nil {
 		log.Fatal(err)
 	}
 
@@ -187,19 +187,19 @@ func ExampleWithMinVersion() {
 	// ... colcrypt migrate reencrypt moves every value to version 2 ...
 	before.Close()
 
-	keys, err := keystore.New(db, kek, keystore.WithMinVersion(func(tenant string) uint32 { return 2 }))
+	keys, err := keystore.New(db, kek, keystore.WithTenantPolicy(keystore.TenantPolicy{MinVersion: func(tenant string) uint32 { return 2 }}))
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer keys.Close()
-	_, err = keys.Key(ctx, "acme", 1)
+	_, err = keys.Cipher(ctx, "acme", 1, "patients", "name")
 	fmt.Println("version 1:", errors.Is(err, keystore.ErrVersionTooOld))
-	k, err := keys.Active(ctx, "acme")
-	fmt.Println("active version:", k.Version(), err)
+	v, err := keys.Active(ctx, "acme")
+	fmt.Println("active version:", v, err)
 
 	// A new tenant's first key starts at the minimum.
-	k, err = keys.Active(ctx, "globex")
-	fmt.Println("globex starts at version:", k.Version(), err)
+	v, err = keys.Active(ctx, "globex")
+	fmt.Println("globex starts at version:", v, err)
 	// Output:
 	// version 1: true
 	// active version: 2 <nil>

@@ -40,7 +40,7 @@ func ExampleWithMasterKeys() {
 		log.Fatal(err)
 	}
 	defer db.Close()
-	if err := keystore.CreateTable(ctx, db, keystore.SQLite, ""); err != nil {
+	if err := keystore.CreateTable(ctx, db, keystore.WithDialect("sqlite")); err != nil {
 		log.Fatal(err)
 	}
 	store := func(kek *kms.Keeper, opts ...keystore.Option) *keystore.Store {
@@ -70,7 +70,7 @@ func ExampleWithMasterKeys() {
 	defer during.Close()
 	_, err = during.Active(ctx, "acme")
 	fmt.Println("old key configured:", err)
-	res, err := during.Rewrap(ctx, newKEK)
+	res, err := during.Rewrap(ctx, newKEK, keystore.RewrapOptions{})
 	fmt.Println("rewrapped:", res.Rewrapped, err)
 
 	after := store(newKEK)

@@ -43,7 +43,7 @@ func Example() {
 		log.Fatal(err)
 	}
 	defer db.Close()
-	if err := keystore.CreateTable(ctx, db, keystore.SQLite, ""); err != nil {
+	if err := keystore.CreateTable(ctx, db, keystore.WithDialect("sqlite")); err != nil {
 		log.Fatal(err)
 	}
 	keys, err := keystore.New(db, kek)
@@ -52,33 +52,28 @@ func Example() {
 	}
 	defer keys.Close()
 
-	k, err := keys.Active(ctx, "acme") // creates version 1
-	if err != nil {
-		log.Fatal(err)
-	}
-	c, err := k.Cipher("patients", "name")
+	c, err := keys.ActiveCipher(ctx, "acme", "patients", "name") // creates version 1
 	if err != nil {
 		log.Fatal(err)
 	}
 	sealed, _ := c.Seal(nil, []byte("Ann Example"))
-	fmt.Println("sealed under version", k.Version(), "printed as", k)
+	fmt.Println("sealed under version", c.Version(), "printed as", c)
 
 	v, err := keys.Rotate(ctx, "acme")
 	if err != nil {
 		log.Fatal(err)
 	}
-	old, err := keys.Key(ctx, "acme", 1)
+	oc, err := keys.Cipher(ctx, "acme", 1, "patients", "name")
 	if err != nil {
 		log.Fatal(err)
 	}
-	oc, _ := old.Cipher("patients", "name")
 	name, err := oc.Open(nil, sealed)
 	fmt.Printf("rotated to version %d; version 1 still opens: %s %v\n", v, name, err)
 
 	if err := keys.Shred(ctx, "acme"); err != nil {
 		log.Fatal(err)
 	}
-	_, err = keys.Key(ctx, "acme", 1)
+	_, err = keys.Cipher(ctx, "acme", 1, "patients", "name")
 	fmt.Println("after shred:", errors.Is(err, keystore.ErrKeyDestroyed))
 
 	infos, _ := keys.List(ctx, "acme")

@@ -80,7 +80,7 @@ func recordKMSError(ctx context.Context, err error) {
 // flightResult is what a load returns: a key, and whether it is an
 // expired key served during the stale grace.
 type flightResult struct {
-	key   *Key
+	key   *dataKey
 	stale bool
 }
 

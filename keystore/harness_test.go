@@ -19,6 +19,7 @@ import (
 	mysqldrv "github.com/go-sql-driver/mysql" // also registers "mysql"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/colcrypt/colcrypt/internal/sqldialect"
 	"github.com/colcrypt/colcrypt/kms"
 	"github.com/colcrypt/colcrypt/testhelpers"
 
@@ -33,7 +34,7 @@ const (
 
 // testDB is a database with a fresh key table of its own.
 type testDB struct {
-	dialect Dialect
+	dialect sqldialect.Dialect
 	driver  string
 	dsn     string
 	table   string
@@ -41,7 +42,9 @@ type testDB struct {
 }
 
 // opts are the Store options that point at the test's table.
-func (d *testDB) opts() []Option { return []Option{WithDialect(d.dialect), WithTable(d.table)} }
+func (d *testDB) opts() []Option {
+	return []Option{WithDialect(d.dialect.String()), WithTable(d.table)}
+}
 
 // open returns a new pool on the same database, as another process
 // would have.
@@ -59,16 +62,16 @@ func (d *testDB) open(t testing.TB) *sql.DB {
 // q rewrites a query on "keys" with ? placeholders for the test's table
 // and dialect.
 func (d *testDB) q(query string) string {
-	return d.dialect.rebind(strings.ReplaceAll(query, "{keys}", d.table))
+	return d.dialect.Rebind(strings.ReplaceAll(query, "{keys}", d.table))
 }
 
 var tableSeq atomic.Int64
 
-// forEachBackend runs f once on Postgres, once on MySQL/MariaDB and once
-// on SQLite, each with a key table of its own: the same cases on every
-// dialect. Postgres and MySQL tests share one database per test binary
+// forEachBackend runs f once on sqldialect.Postgres, once on sqldialect.MySQL/MariaDB and once
+// on sqldialect.SQLite, each with a key table of its own: the same cases on every
+// dialect. sqldialect.Postgres and sqldialect.MySQL tests share one database per test binary
 // when COLCRYPT_TEST_DATABASE_URL / COLCRYPT_TEST_MYSQL_URL is set
-// (creating a Postgres database takes seconds), each test in its own table.
+// (creating a sqldialect.Postgres database takes seconds), each test in its own table.
 func forEachBackend(t *testing.T, f func(t *testing.T, tdb *testDB)) {
 	t.Helper()
 	t.Run("postgres", func(t *testing.T) {
@@ -81,12 +84,12 @@ func forEachBackend(t *testing.T, f func(t *testing.T, tdb *testDB)) {
 		if dsn == "" {
 			dsn = testhelpers.MySQL(t)
 		}
-		f(t, newTestDB(t, MySQL, "mysql", dsn))
+		f(t, newTestDB(t, sqldialect.MySQL, "mysql", dsn))
 	})
 	t.Run("sqlite", func(t *testing.T) {
 		t.Parallel()
 		path := filepath.Join(t.TempDir(), "keys.db")
-		f(t, newTestDB(t, SQLite, "sqlite", "file:"+path+"?_pragma=busy_timeout(30000)&_pragma=journal_mode(WAL)"))
+		f(t, newTestDB(t, sqldialect.SQLite, "sqlite", "file:"+path+"?_pragma=busy_timeout(30000)&_pragma=journal_mode(WAL)"))
 	})
 }
 
@@ -97,11 +100,11 @@ func postgresTestDB(t *testing.T) *testDB {
 	if dsn == "" {
 		dsn = testhelpers.Postgres(t)
 	}
-	return newTestDB(t, Postgres, "pgx", dsn)
+	return newTestDB(t, sqldialect.Postgres, "pgx", dsn)
 }
 
 // newTestDB opens dsn and creates a key table of the test's own in it.
-func newTestDB(t *testing.T, d Dialect, driver, dsn string) *testDB {
+func newTestDB(t *testing.T, d sqldialect.Dialect, driver, dsn string) *testDB {
 	t.Helper()
 	tdb := &testDB{dialect: d, driver: driver, dsn: dsn, table: fmt.Sprintf("keys_%d", tableSeq.Add(1))}
 	tdb.db = tdb.open(t)
@@ -111,7 +114,7 @@ func newTestDB(t *testing.T, d Dialect, driver, dsn string) *testDB {
 
 func mustCreateTable(t testing.TB, tdb *testDB) {
 	t.Helper()
-	if err := CreateTable(context.Background(), tdb.db, tdb.dialect, tdb.table); err != nil {
+	if err := CreateTable(context.Background(), tdb.db, WithDialect(tdb.dialect.String()), WithTable(tdb.table)); err != nil {
 		t.Fatalf("CreateTable() = %v", err)
 	}
 }
@@ -125,7 +128,7 @@ func TestMain(m *testing.M) {
 	if base := os.Getenv("COLCRYPT_TEST_DATABASE_URL"); base != "" {
 		var err error
 		if sharedPostgres, drop, err = createSharedDatabase(base); err != nil {
-			fmt.Fprintf(os.Stderr, "keystore tests: shared Postgres database: %v\n", err)
+			fmt.Fprintf(os.Stderr, "keystore tests: shared sqldialect.Postgres database: %v\n", err)
 			os.Exit(1)
 		}
 	}
@@ -133,7 +136,7 @@ func TestMain(m *testing.M) {
 		var err error
 		if sharedMySQL, dropMySQL, err = createSharedMySQL(base); err != nil {
 			drop()
-			fmt.Fprintf(os.Stderr, "keystore tests: shared MySQL database: %v\n", err)
+			fmt.Fprintf(os.Stderr, "keystore tests: shared sqldialect.MySQL database: %v\n", err)
 			os.Exit(1)
 		}
 	}
@@ -213,7 +216,7 @@ func createSharedDatabase(base string) (string, func(), error) {
 // fast retries.
 func newTestStore(t testing.TB, tdb *testDB, db *sql.DB, kek *kms.Keeper, opts ...Option) *Store {
 	t.Helper()
-	opts = append(append([]Option{WithRetry(5, time.Millisecond, 4*time.Millisecond)}, tdb.opts()...), opts...)
+	opts = append(append([]Option{WithTuning(Tuning{KMSAttempts: 5, KMSRetryBase: time.Millisecond, KMSRetryMax: 4 * time.Millisecond})}, tdb.opts()...), opts...)
 	s, err := New(db, kek, opts...)
 	if err != nil {
 		t.Fatalf("New() = %v", err)
@@ -223,7 +226,7 @@ func newTestStore(t testing.TB, tdb *testDB, db *sql.DB, kek *kms.Keeper, opts .
 }
 
 // fakeClock is a settable clock for cache expiry. It starts on a whole
-// second so that timestamps survive Postgres's microsecond precision.
+// second so that timestamps survive sqldialect.Postgres's microsecond precision.
 type fakeClock struct{ ns atomic.Int64 }
 
 func newFakeClock() *fakeClock {
@@ -239,7 +242,7 @@ var ctxb = context.Background()
 
 // sealOpen seals a value with a's cipher for (table, column) and opens it
 // with b's: it proves a and b hold the same data key.
-func sealOpen(t testing.TB, a, b *Key) {
+func sealOpen(t testing.TB, a, b *dataKey) {
 	t.Helper()
 	ca, err := a.Cipher("patients", "name")
 	if err != nil {
@@ -303,6 +306,6 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 }
 
 func isKMSError(err error) bool {
-	var ke *KMSError
+	var ke *Error
 	return errors.As(err, &ke)
 }

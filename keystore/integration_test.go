@@ -29,7 +29,7 @@ func TestCloudKMSOverGRPC(t *testing.T) {
 			return k
 		}
 		a := newTestStore(t, tdb, tdb.db, open())
-		ka, err := a.Active(ctxb, "acme")
+		ka, err := a.active(ctxb, "acme")
 		if err != nil {
 			t.Fatalf("Active(acme) = %v", err)
 		}
@@ -40,7 +40,7 @@ func TestCloudKMSOverGRPC(t *testing.T) {
 
 		srv.SetFaults(insecurefakekms.Faults{FailNext: 2, FailNextCode: codes.Unavailable})
 		b := newTestStore(t, tdb, tdb.open(t), open())
-		kb, err := b.Active(ctxb, "acme")
+		kb, err := b.active(ctxb, "acme")
 		if err != nil {
 			t.Fatalf("Active(acme) through 2 UNAVAILABLE = %v", err)
 		}
@@ -51,9 +51,9 @@ func TestCloudKMSOverGRPC(t *testing.T) {
 
 		srv.SetFaults(insecurefakekms.Faults{FailNext: 1, FailNextCode: codes.PermissionDenied})
 		c := newTestStore(t, tdb, tdb.open(t), open())
-		_, err = c.Key(ctxb, "acme", 1)
+		_, err = c.lookupKey(ctxb, "acme", 1)
 		if !isKMSError(err) || kms.IsRetryable(err) {
-			t.Fatalf("Key with PERMISSION_DENIED = %v, want a non-retryable KMSError", err)
+			t.Fatalf("Key with PERMISSION_DENIED = %v, want a non-retryable Error", err)
 		}
 		if st := c.Stats(); st.KMSUnwraps != 1 {
 			t.Fatalf("unwraps = %d, want 1 (no retry)", st.KMSUnwraps)
@@ -64,7 +64,7 @@ func TestCloudKMSOverGRPC(t *testing.T) {
 			SELECT 'globex', version, state, kek_uri, wrapped_dek, created_at, updated_at FROM {keys} WHERE tenant_id = ?`), "acme"); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := c.Key(ctxb, "globex", 1); !errors.Is(err, kms.ErrUnwrap) {
+		if _, err := c.lookupKey(ctxb, "globex", 1); !errors.Is(err, kms.ErrUnwrap) {
 			t.Fatalf("Key(globex) with acme's wrapped key = %v, want kms.ErrUnwrap", err)
 		}
 	})
@@ -85,7 +85,7 @@ func TestLocalKMSRotation(t *testing.T) {
 		}
 		defer k1.Close()
 		s1 := newTestStore(t, tdb, tdb.db, k1)
-		old, err := s1.Active(ctxb, "acme")
+		old, err := s1.active(ctxb, "acme")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -103,7 +103,7 @@ func TestLocalKMSRotation(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer s2.Close()
-		got, err := s2.Active(ctxb, "acme")
+		got, err := s2.active(ctxb, "acme")
 		if err != nil {
 			t.Fatalf("Active(acme) on the new master key, row under the old = %v", err)
 		}
@@ -114,7 +114,7 @@ func TestLocalKMSRotation(t *testing.T) {
 		if r := readRaw(t, tdb, "acme", 2); r.kekURI != k2.URI() {
 			t.Fatalf("rotated row's kek_uri = %s, want %s", r.kekURI, k2.URI())
 		}
-		res, err := s2.Rewrap(ctxb, k2)
+		res, err := s2.Rewrap(ctxb, k2, RewrapOptions{})
 		if err != nil || res != (RewrapResult{Scanned: 2, Rewrapped: 1, Skipped: 1}) {
 			t.Fatalf("Rewrap(k2) = %+v, %v; want 1 rewrapped, 1 skipped", res, err)
 		}

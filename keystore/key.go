@@ -49,7 +49,7 @@ import (
 // A Key prints as [redacted] under every fmt verb, in JSON and in slog,
 // by pointer and by value: its bytes sit two pointers away, in a type
 // that redacts itself.
-type Key struct {
+type dataKey struct {
 	tenant  string
 	version uint32
 	st      *keyState
@@ -71,25 +71,25 @@ type keyState struct {
 	// lookup, and a map of four costs ten times the list's 32 bytes.
 	ciphers atomic.Pointer[[]*cipher.Cipher]
 	// cache, if set, is told of each new cipher, which it accounts
-	// against WithCacheBytes.
+	// against Tuning.CacheMaxBytes.
 	cache *cache
 }
 
-func newKey(tenant string, version uint32, dek []byte) *Key {
-	return &Key{tenant: tenant, version: version, st: &keyState{dek: secret.New(dek)}}
+func newKey(tenant string, version uint32, dek []byte) *dataKey {
+	return &dataKey{tenant: tenant, version: version, st: &keyState{dek: secret.New(dek)}}
 }
 
 // Tenant returns the tenant the key belongs to.
-func (k *Key) Tenant() string { return k.tenant }
+func (k *dataKey) Tenant() string { return k.tenant }
 
 // Version returns the key's version: the number stored in every value
 // sealed under it.
-func (k *Key) Version() uint32 { return k.version }
+func (k *dataKey) Version() uint32 { return k.version }
 
 // Cipher returns the cipher for values of one table and column under this
 // key, deriving it on first use and caching it in the Key. It fails once
 // the key was zeroed.
-func (k *Key) Cipher(table, col string) (*cipher.Cipher, error) {
+func (k *dataKey) Cipher(table, col string) (*cipher.Cipher, error) {
 	if c := findCipher(k.st.ciphers.Load(), table, col); c != nil {
 		return c, nil
 	}
@@ -115,7 +115,7 @@ func findCipher(l *[]*cipher.Cipher, table, col string) *cipher.Cipher {
 
 // derive returns the cipher of table.col, deriving it if the key has
 // none yet (fresh).
-func (k *Key) derive(table, col string) (c *cipher.Cipher, fresh bool, err error) {
+func (k *dataKey) derive(table, col string) (c *cipher.Cipher, fresh bool, err error) {
 	st := k.st
 	st.mu.Lock()
 	defer st.mu.Unlock()
@@ -143,7 +143,7 @@ func (k *Key) derive(table, col string) (c *cipher.Cipher, fresh bool, err error
 
 // cipherList returns the ciphers the key has handed out, nil once it is
 // zeroed.
-func (k *Key) cipherList() []*cipher.Cipher {
+func (k *dataKey) cipherList() []*cipher.Cipher {
 	if l := k.st.ciphers.Load(); l != nil {
 		return *l
 	}
@@ -156,7 +156,7 @@ func (k *Key) cipherList() []*cipher.Cipher {
 // it also destroys the ciphers the key handed out: Shred, a destroyed
 // version and Close promise the key is gone, and a holder must not keep
 // sealing under it. It is idempotent; the first reason stays.
-func (k *Key) zero(reason error) {
+func (k *dataKey) zero(reason error) {
 	st := k.st
 	st.mu.Lock()
 	defer st.mu.Unlock()
@@ -175,7 +175,7 @@ func (k *Key) zero(reason error) {
 }
 
 // sameDEK reports, in constant time, whether the key holds dek.
-func (k *Key) sameDEK(dek []byte) bool {
+func (k *dataKey) sameDEK(dek []byte) bool {
 	k.st.mu.Lock()
 	defer k.st.mu.Unlock()
 	held := k.st.dek.Bytes()
@@ -183,22 +183,22 @@ func (k *Key) sameDEK(dek []byte) bool {
 }
 
 // zeroed reports whether the key's bytes were cleared.
-func (k *Key) zeroed() bool { return k.st.cleared.Load() }
+func (k *dataKey) zeroed() bool { return k.st.cleared.Load() }
 
 const redacted = "[redacted]"
 
 // String, GoString, Format, MarshalJSON and LogValue keep the key out of
 // every output. Their receivers are values, so a Key copied by value
 // redacts too.
-func (Key) String() string                { return redacted }
-func (Key) GoString() string              { return redacted }
-func (Key) Format(f fmt.State, verb rune) { f.Write([]byte(redacted)) }
-func (Key) MarshalJSON() ([]byte, error)  { return []byte(`"` + redacted + `"`), nil }
-func (Key) LogValue() slog.Value          { return slog.StringValue(redacted) }
+func (dataKey) String() string                { return redacted }
+func (dataKey) GoString() string              { return redacted }
+func (dataKey) Format(f fmt.State, verb rune) { f.Write([]byte(redacted)) }
+func (dataKey) MarshalJSON() ([]byte, error)  { return []byte(`"` + redacted + `"`), nil }
+func (dataKey) LogValue() slog.Value          { return slog.StringValue(redacted) }
 
 var (
-	_ fmt.Stringer   = Key{}
-	_ fmt.GoStringer = Key{}
-	_ fmt.Formatter  = Key{}
-	_ slog.LogValuer = Key{}
+	_ fmt.Stringer   = dataKey{}
+	_ fmt.GoStringer = dataKey{}
+	_ fmt.Formatter  = dataKey{}
+	_ slog.LogValuer = dataKey{}
 )

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"sync/atomic"
 	"time"
+
+	"github.com/colcrypt/colcrypt/internal/sqldialect"
 )
 
 // defaultKeyEventsPoll is the poll interval of WithKeyEvents(0).
@@ -46,8 +48,8 @@ const pendingRounds = 30
 // listening connection is lost, the Store polls the trail every poll
 // interval (0 means 1 second): one indexed query that reads nothing when
 // nothing changed. A lost listener is logged once at warning level and
-// reported to the observer (EventKeyEventsPolling), and the Store listens
-// again as soon as it can (EventKeyEventsListening) and reads what it
+// reported to the observer (eventKeyEventsPolling), and the Store listens
+// again as soon as it can (eventKeyEventsListening) and reads what it
 // missed from the trail, so no change is lost either way.
 //
 // What a change does is read from the key table, never from the
@@ -78,10 +80,10 @@ func (c *config) keyEventsInterval() (time.Duration, error) {
 // of tx is about to commit: the notification is delivered on commit, and
 // dropped if tx rolls back. Its payload, the trail seq, is a hint only.
 func (s *Store) announceChange(ctx context.Context, tx *sql.Tx, seq int64) error {
-	if s.kq.notify == "" {
+	if s.kq.Notify == "" {
 		return nil
 	}
-	if _, err := tx.ExecContext(ctx, s.kq.notify, s.kq.channel, strconv.FormatInt(seq, 10)); err != nil {
+	if _, err := tx.ExecContext(ctx, s.kq.Notify, s.kq.Channel, strconv.FormatInt(seq, 10)); err != nil {
 		return fmt.Errorf("keystore: announce key change: %w", err)
 	}
 	return nil
@@ -92,9 +94,9 @@ func (s *Store) announceChange(ctx context.Context, tx *sql.Tx, seq int64) error
 // janitor does, so that a Store dropped without Close can be collected.
 type keyEvents struct {
 	db      *sql.DB
-	dialect Dialect
+	dialect sqldialect.Dialect
 	table   string
-	q       keyEventQueries
+	q       sqldialect.KeyEventQueries
 	cache   *cache
 	marks   *versionMarks
 	log     *slog.Logger
@@ -151,7 +153,7 @@ func (w *keyEvents) run(ctx context.Context) {
 		nextTry   time.Time
 		lastCatch time.Time
 	)
-	canListen := w.q.listen != ""
+	canListen := w.q.Listen != ""
 	start := func() {
 		listener = make(chan listenResult, 2)
 		go w.listen(ctx, listener)
@@ -175,7 +177,7 @@ func (w *keyEvents) run(ctx context.Context) {
 				if lost {
 					lost = false
 					w.log.LogAttrs(ctx, slog.LevelInfo, "keystore: listening for key events again", slog.String("table", w.table))
-					w.emit(Event{Kind: EventKeyEventsListening})
+					w.emit(Event{Kind: eventKeyEventsListening})
 				}
 				// Changes committed while nobody listened are in the trail.
 				w.catchUp(ctx)
@@ -189,7 +191,7 @@ func (w *keyEvents) run(ctx context.Context) {
 					lost = true
 					w.log.LogAttrs(ctx, slog.LevelWarn, "keystore: lost the key events listener; polling the key table until it is back",
 						slog.String("table", w.table), slog.Duration("poll", w.poll), slog.String("error", r.err.Error()))
-					w.emit(Event{Kind: EventKeyEventsPolling, Err: r.err})
+					w.emit(Event{Kind: eventKeyEventsPolling, Err: r.err})
 				}
 				if errors.Is(r.err, errNoListen) || errors.Is(r.err, errPoolOfOne) {
 					canListen = false
@@ -244,11 +246,11 @@ type trailEvent struct {
 // audit trail existed).
 func (w *keyEvents) catchUp(ctx context.Context) {
 	if !w.haveCursor {
-		err := w.db.QueryRowContext(ctx, w.q.head).Scan(&w.cursor)
+		err := w.db.QueryRowContext(ctx, w.q.Head).Scan(&w.cursor)
 		if err != nil && ctx.Err() == nil && !w.triedCreate {
 			w.triedCreate = true
 			if cerr := createEventsTable(ctx, w.db, w.dialect, w.table); cerr == nil {
-				err = w.db.QueryRowContext(ctx, w.q.head).Scan(&w.cursor)
+				err = w.db.QueryRowContext(ctx, w.q.Head).Scan(&w.cursor)
 			}
 		}
 		if err != nil {
@@ -282,7 +284,7 @@ func (w *keyEvents) catchUp(ctx context.Context) {
 
 // read returns the next page of trail rows past the cursor.
 func (w *keyEvents) read(ctx context.Context) ([]trailEvent, error) {
-	rows, err := w.db.QueryContext(ctx, w.q.since, w.cursor, maxEventsPerRead)
+	rows, err := w.db.QueryContext(ctx, w.q.Since, w.cursor, maxEventsPerRead)
 	if err != nil {
 		return nil, err
 	}
@@ -305,7 +307,7 @@ func (w *keyEvents) read(ctx context.Context) ([]trailEvent, error) {
 // release does not know are treated as changes.
 func changesCache(op string) bool {
 	switch op {
-	case OpCreate, OpRewrap, OpChainKey:
+	case opCreate, opRewrap, opChainKey:
 		return false
 	}
 	return true
@@ -324,7 +326,7 @@ func (w *keyEvents) apply(ctx context.Context, evs []trailEvent) {
 		if _, dup := shred[e.tenant]; !dup {
 			tenants = append(tenants, e.tenant)
 		}
-		shred[e.tenant] = shred[e.tenant] || e.operation == OpShred
+		shred[e.tenant] = shred[e.tenant] || e.operation == opShred
 	}
 	for _, t := range tenants {
 		// Nothing cached, nothing to drop: the next load reads the table.
@@ -335,7 +337,7 @@ func (w *keyEvents) apply(ctx context.Context, evs []trailEvent) {
 			continue
 		}
 		w.reconcile(ctx, t)
-		w.emit(Event{Kind: EventKeyChange, Tenant: t})
+		w.emit(Event{Kind: eventKeyChange, Tenant: t})
 	}
 }
 
@@ -348,13 +350,13 @@ func (w *keyEvents) apply(ctx context.Context, evs []trailEvent) {
 func (w *keyEvents) reconcile(ctx context.Context, tenant string) {
 	defer w.cache.forgetTenantViews(tenant)
 	cached := w.cache.cachedVersions(tenant)
-	state := make(map[uint32]State, len(cached))
+	state := make(map[uint32]rowState, len(cached))
 	for _, v := range cached {
 		state[v] = ""
 	}
 	var live, destroyed int
 	var top uint32
-	rows, err := w.db.QueryContext(ctx, w.q.states, tenant)
+	rows, err := w.db.QueryContext(ctx, w.q.States, tenant)
 	if err != nil {
 		w.log.LogAttrs(ctx, slog.LevelDebug, "keystore: key event: cannot read the tenant's rows", slog.String("tenant", tenant), slog.String("error", err.Error()))
 		return
@@ -372,7 +374,7 @@ func (w *keyEvents) reconcile(ctx context.Context, tenant string) {
 		if !ok {
 			return
 		}
-		if s == StateDestroyed {
+		if s == stateDestroyed {
 			destroyed++
 		} else {
 			live++
@@ -391,7 +393,7 @@ func (w *keyEvents) reconcile(ctx context.Context, tenant string) {
 	}
 	for v, s := range state {
 		switch s {
-		case StateDestroyed:
+		case stateDestroyed:
 			w.marks.destroy(tenant, v)
 			w.cache.remove(keyID{tenant, v}, ErrKeyDestroyed)
 		case "":

@@ -47,7 +47,7 @@ func (w *keyEvents) listen(ctx context.Context, out chan<- listenResult) {
 			return errNoListen // not pgx; the connection itself is fine
 		}
 		c := pc.Conn()
-		if _, err := c.Exec(ctx, w.q.listen); err != nil {
+		if _, err := c.Exec(ctx, w.q.Listen); err != nil {
 			cause = err
 			return driver.ErrBadConn
 		}
@@ -58,7 +58,7 @@ func (w *keyEvents) listen(ctx context.Context, out chan<- listenResult) {
 				cause = err
 				return driver.ErrBadConn
 			}
-			if n.Channel == w.q.channel && len(n.Payload) <= maxNotificationPayload {
+			if n.Channel == w.q.Channel && len(n.Payload) <= maxNotificationPayload {
 				w.signal()
 			}
 		}

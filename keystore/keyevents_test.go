@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/colcrypt/colcrypt/internal/cipher"
+	"github.com/colcrypt/colcrypt/internal/sqldialect"
 )
 
 // eventLog records the observer events of one Store.
@@ -26,7 +27,7 @@ func (l *eventLog) observe(e Event) {
 	l.events = append(l.events, e)
 }
 
-func (l *eventLog) count(k EventKind, tenant string) int {
+func (l *eventLog) count(k string, tenant string) int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	n := 0
@@ -52,7 +53,7 @@ func newKeyEventsPair(t *testing.T, tdb *testDB, opts ...Option) keyEventsPair {
 	t.Helper()
 	p := keyEventsPair{drv: newInsecureTestKMS(t), events: &eventLog{}}
 	p.writer = newTestStore(t, tdb, tdb.db, p.drv.keeper(testKEK))
-	opts = append([]Option{WithCacheTTL(time.Hour), WithKeyEvents(50 * time.Millisecond), WithObserver(p.events.observe)}, opts...)
+	opts = append([]Option{WithTuning(Tuning{CacheTTL: time.Hour}), WithKeyEvents(50 * time.Millisecond), WithTelemetry(Telemetry{Observer: p.events.observe})}, opts...)
 	p.watcher = newTestStore(t, tdb, tdb.open(t), p.drv.keeper(testKEK), opts...)
 	return p
 }
@@ -90,14 +91,14 @@ func TestKeyEventsShred(t *testing.T) {
 		if err := sealWith(held); !errors.Is(err, cipher.ErrCipherDestroyed) {
 			t.Errorf("Seal with the watcher's handed-out cipher after a remote Shred = %v, want ErrCipherDestroyed", err)
 		}
-		if _, err := p.watcher.Key(ctxb, "acme", 1); !errors.Is(err, ErrKeyDestroyed) {
+		if _, err := p.watcher.Cipher(ctxb, "acme", 1, "t", "c"); !errors.Is(err, ErrKeyDestroyed) {
 			t.Errorf("watcher Key(acme, 1) = %v, want ErrKeyDestroyed", err)
 		}
 		if err := sealWith(other); err != nil {
 			t.Errorf("Seal for another tenant after acme's shred = %v", err)
 		}
-		if n := p.events.count(EventKeyChange, "acme"); n == 0 {
-			t.Errorf("observer saw %d EventKeyChange for acme, want at least 1", n)
+		if n := p.events.count("key-change", "acme"); n == 0 {
+			t.Errorf("observer saw %d key-change events for acme, want at least 1", n)
 		}
 	})
 }
@@ -176,7 +177,7 @@ func TestKeyEventsRewrapKeepsKeys(t *testing.T) {
 		before := p.watcher.Stats()
 		to := newInsecureTestKMS(t).keeper(testKEK2)
 		w2 := newTestStore(t, tdb, tdb.db, p.drv.keeper(testKEK), WithMasterKeys(to))
-		if _, err := w2.Rewrap(ctxb, to); err != nil {
+		if _, err := w2.Rewrap(ctxb, to, RewrapOptions{}); err != nil {
 			t.Fatalf("Rewrap = %v", err)
 		}
 		// A rotation of another tenant after the rewrap: once the watcher
@@ -187,12 +188,12 @@ func TestKeyEventsRewrapKeepsKeys(t *testing.T) {
 		if _, err := p.writer.Rotate(ctxb, "globex"); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, "the watcher to apply globex's rotation", func() bool { return p.events.count(EventKeyChange, "globex") > 0 })
+		waitFor(t, "the watcher to apply globex's rotation", func() bool { return p.events.count("key-change", "globex") > 0 })
 		if err := sealWith(c); err != nil {
 			t.Errorf("Seal with acme's cipher after a rewrap = %v, want it usable", err)
 		}
-		if n := p.events.count(EventKeyChange, "acme"); n != 0 {
-			t.Errorf("observer saw %d EventKeyChange for acme's rewrap, want 0", n)
+		if n := p.events.count("key-change", "acme"); n != 0 {
+			t.Errorf("observer saw %d key-change events for acme's rewrap, want 0", n)
 		}
 		if got := p.watcher.Stats().KMSUnwraps - before.KMSUnwraps; got != 0 {
 			t.Errorf("watcher KMS unwraps after acme's rewrap = %d, want 0", got)
@@ -220,32 +221,32 @@ func TestKeyEventsForged(t *testing.T) {
 			t.Helper()
 			seq++
 			_, err := tdb.db.Exec(tdb.q(`INSERT INTO {keys}_events (seq, at, operation, tenant_id, version, kek_uri, actor, key_seq, chain_key, mac)
-				VALUES (?, ?, ?, ?, 1, '', '', 0, NULL, ?)`), seq, tdb.dialect.timeArg(time.Now()), op, tenant, []byte("forged"))
+				VALUES (?, ?, ?, ?, 1, '', '', 0, NULL, ?)`), seq, tdb.dialect.TimeArg(time.Now()), op, tenant, []byte("forged"))
 			if err != nil {
 				t.Fatalf("forge trail row: %v", err)
 			}
 		}
-		forge(OpShred, "acme")
-		forge(OpDestroyVersion, "acme")
-		long := 200 // cut to maxEventOperationLen when read
-		if tdb.dialect == MySQL {
+		forge(opShred, "acme")
+		forge(opDestroyVersion, "acme")
+		long := 200 // cut to sqldialect.MaxEventOperationLen when read
+		if tdb.dialect == sqldialect.MySQL {
 			long = 32 // the column's own bound
 		}
 		forge(strings.Repeat("x", long), "acme")
-		if tdb.dialect != MySQL { // VARBINARY(1024) holds no longer tenant
-			forge(OpShred, strings.Repeat("t", MaxTenantLen+1))
+		if tdb.dialect != sqldialect.MySQL { // VARBINARY(1024) holds no longer tenant
+			forge(opShred, strings.Repeat("t", sqldialect.MaxTenantLen+1))
 		}
-		if tdb.dialect == Postgres {
+		if tdb.dialect == sqldialect.Postgres {
 			for range 200 {
-				if _, err := tdb.db.Exec(`SELECT pg_notify($1, $2)`, tdb.table+EventsSuffix, strings.Repeat("9", 4000)); err != nil {
+				if _, err := tdb.db.Exec(`SELECT pg_notify($1, $2)`, tdb.table+sqldialect.EventsSuffix, strings.Repeat("9", 4000)); err != nil {
 					t.Fatal(err)
 				}
 			}
 		}
-		forge(OpRotate, "acme") // the last: once applied, so are the others
-		if tdb.dialect == Postgres {
+		forge(opRotate, "acme") // the last: once applied, so are the others
+		if tdb.dialect == sqldialect.Postgres {
 			// A listening watcher reads the trail when notified.
-			if _, err := tdb.db.Exec(`SELECT pg_notify($1, 'x')`, tdb.table+EventsSuffix); err != nil {
+			if _, err := tdb.db.Exec(`SELECT pg_notify($1, 'x')`, tdb.table+sqldialect.EventsSuffix); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -275,7 +276,7 @@ func TestKeyEventsClose(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if tdb.dialect == Postgres {
+		if tdb.dialect == sqldialect.Postgres {
 			waitFor(t, "the listener to start", func() bool { return db.Stats().InUse == 1 })
 		}
 		s.Close()
@@ -296,7 +297,7 @@ func TestWithKeyEventsNegative(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	if _, err := New(db, newInsecureTestKMS(t).keeper(testKEK), WithDialect(SQLite), WithKeyEvents(-time.Second)); err == nil {
+	if _, err := New(db, newInsecureTestKMS(t).keeper(testKEK), WithDialect("sqlite"), WithKeyEvents(-time.Second)); err == nil {
 		t.Fatal("New(WithKeyEvents(-1s)) = nil error, want one")
 	}
 }
@@ -311,7 +312,7 @@ func listenerPID(t *testing.T, tdb *testDB) int {
 	t.Helper()
 	var pid int
 	err := tdb.db.QueryRow(`SELECT COALESCE(MAX(pid), 0) FROM pg_stat_activity WHERE query = $1 AND datname = current_database()`,
-		`LISTEN "`+tdb.table+EventsSuffix+`"`).Scan(&pid)
+		`LISTEN "`+tdb.table+sqldialect.EventsSuffix+`"`).Scan(&pid)
 	if err != nil {
 		t.Fatalf("find the listener: %v", err)
 	}
@@ -331,7 +332,7 @@ func TestKeyEventsListenerLost(t *testing.T) {
 		logs  bytes.Buffer
 	)
 	logger := slog.New(slog.NewJSONHandler(lockedWriter{&logMu, &logs}, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	p := newKeyEventsPair(t, tdb, WithLogger(logger), withListenRetry(3*time.Second))
+	p := newKeyEventsPair(t, tdb, WithTelemetry(Telemetry{Logger: logger}), withListenRetry(3*time.Second))
 	for _, tenant := range []string{"acme", "globex"} {
 		if _, err := p.watcher.ActiveCipher(ctxb, tenant, "patients", "name"); err != nil {
 			t.Fatal(err)
@@ -343,7 +344,7 @@ func TestKeyEventsListenerLost(t *testing.T) {
 	if _, err := tdb.db.Exec(`SELECT pg_terminate_backend($1)`, pid); err != nil {
 		t.Fatalf("pg_terminate_backend(listener) = %v", err)
 	}
-	waitFor(t, "EventKeyEventsPolling", func() bool { return p.events.count(EventKeyEventsPolling, "") == 1 })
+	waitFor(t, "key-events-polling", func() bool { return p.events.count("key-events-polling", "") == 1 })
 	if err := p.writer.Shred(ctxb, "acme"); err != nil {
 		t.Fatal(err)
 	}
@@ -351,11 +352,11 @@ func TestKeyEventsListenerLost(t *testing.T) {
 		_, err := p.watcher.ActiveCipher(ctxb, "acme", "patients", "name")
 		return errors.Is(err, ErrKeyDestroyed)
 	})
-	if n := p.events.count(EventKeyEventsListening, ""); n != 0 {
-		t.Fatalf("the listener came back before the shred was seen (%d EventKeyEventsListening): polling not shown", n)
+	if n := p.events.count("key-events-listening", ""); n != 0 {
+		t.Fatalf("the listener came back before the shred was seen (%d key-events-listening): polling not shown", n)
 	}
 
-	waitFor(t, "EventKeyEventsListening", func() bool { return p.events.count(EventKeyEventsListening, "") == 1 })
+	waitFor(t, "key-events-listening", func() bool { return p.events.count("key-events-listening", "") == 1 })
 	if again := listenerPID(t, tdb); again == 0 || again == pid {
 		t.Fatalf("listener pid after resuming = %d, want a new connection (was %d)", again, pid)
 	}
@@ -379,7 +380,7 @@ func TestKeyEventsListenerLost(t *testing.T) {
 // events when it opens, and changes made after are seen.
 func TestKeyEventsCreateTrail(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, tdb *testDB) {
-		if _, err := tdb.db.Exec(`DROP TABLE ` + tdb.dialect.quote(tdb.table+EventsSuffix)); err != nil {
+		if _, err := tdb.db.Exec(`DROP TABLE ` + tdb.dialect.Quote(tdb.table+sqldialect.EventsSuffix)); err != nil {
 			t.Fatalf("drop the trail table: %v", err)
 		}
 		p := newKeyEventsPair(t, tdb)

@@ -7,10 +7,10 @@ import (
 	"log/slog"
 )
 
-// ErrStateMismatch is the Err of an EventStateMismatch: the key table's
+// errStateMismatch is the Err of a "state-mismatch" Event: the key table's
 // state column disagrees with its versions. It is reported, never
 // returned; the Store keeps sealing under the highest live version.
-var ErrStateMismatch = errors.New("keystore: key table state disagrees with its versions")
+var errStateMismatch = errors.New("keystore: key table state disagrees with its versions")
 
 // sealRow chooses the row new values are sealed under: the tenant's
 // highest live version, whatever the state column says. The state column
@@ -29,9 +29,9 @@ func (s *Store) sealRow(ctx context.Context, tenant string, t tenantRows) keyRow
 	default:
 		return top
 	}
-	err := fmt.Errorf("%w: tenant %q: %s", ErrStateMismatch, tenant, why)
+	err := fmt.Errorf("%w: tenant %q: %s", errStateMismatch, tenant, why)
 	s.log.LogAttrs(ctx, slog.LevelError, "keystore: the key table's state column disagrees with its versions; sealing under the highest live version",
 		slog.String("tenant", tenant), slog.Uint64("version", uint64(top.version)), slog.String("error", err.Error()))
-	s.emit(Event{Kind: EventStateMismatch, Tenant: tenant, Version: top.version, Err: err})
+	s.emit(Event{Kind: eventStateMismatch, Tenant: tenant, Version: top.version, Err: err})
 	return top
 }

@@ -24,7 +24,7 @@ func (r *recorder) observe(e Event) {
 	r.mu.Unlock()
 }
 
-func (r *recorder) kinds(k EventKind) []Event {
+func (r *recorder) kinds(k eventKind) []Event {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var out []Event
@@ -59,7 +59,7 @@ func (r *recorder) WithAttrs([]slog.Attr) slog.Handler { return r }
 func (r *recorder) WithGroup(string) slog.Handler      { return r }
 
 func (r *recorder) opts() []Option {
-	return []Option{WithObserver(r.observe), WithLogger(slog.New(r))}
+	return []Option{WithTelemetry(Telemetry{Observer: r.observe}), WithTelemetry(Telemetry{Logger: slog.New(r)})}
 }
 
 // sealVersion seals a value for tenant's patients.name with ActiveCipher
@@ -85,7 +85,7 @@ func TestStateFlippedBySQL(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, tdb *testDB) {
 		drv := newInsecureTestKMS(t)
 		s := newTestStore(t, tdb, tdb.db, drv.keeper(testKEK))
-		if _, err := s.Active(ctxb, "acme"); err != nil {
+		if _, err := s.active(ctxb, "acme"); err != nil {
 			t.Fatal(err)
 		}
 		for range 2 {
@@ -107,8 +107,8 @@ func TestStateFlippedBySQL(t *testing.T) {
 		if v, _ := sealVersion(t, fresh, "acme"); v != 3 {
 			t.Fatalf("ActiveCipher(acme) with v1 marked active, v3 retired seals under v%d, want v3", v)
 		}
-		ev := rec.kinds(EventStateMismatch)
-		if len(ev) != 1 || ev[0].Version != 3 || ev[0].Tenant != "acme" || !errors.Is(ev[0].Err, ErrStateMismatch) {
+		ev := rec.kinds(eventStateMismatch)
+		if len(ev) != 1 || ev[0].Version != 3 || ev[0].Tenant != "acme" || !errors.Is(ev[0].Err, errStateMismatch) {
 			t.Fatalf("state mismatch events = %+v, want one for acme v3", ev)
 		}
 		if rec.errorRecords() != 1 {
@@ -123,7 +123,7 @@ func TestStateFlippedBySQL(t *testing.T) {
 		if v, _ := sealVersion(t, fresh2, "acme"); v != 3 {
 			t.Fatalf("ActiveCipher(acme) with no active row seals under v%d, want v3", v)
 		}
-		if ev := rec2.kinds(EventStateMismatch); len(ev) != 1 || ev[0].Version != 3 {
+		if ev := rec2.kinds(eventStateMismatch); len(ev) != 1 || ev[0].Version != 3 {
 			t.Fatalf("state mismatch events = %+v, want one for v3", ev)
 		}
 		if n := countRows(t, tdb, "tenant_id = ?", "acme"); n != 3 || drv.wraps.Load() != wraps {
@@ -135,7 +135,7 @@ func TestStateFlippedBySQL(t *testing.T) {
 		if v, _ := sealVersion(t, s3, "globex"); v != 1 {
 			t.Fatalf("ActiveCipher(globex) = v%d, want v1", v)
 		}
-		if ev := rec3.kinds(EventStateMismatch); len(ev) != 0 || rec3.errorRecords() != 0 {
+		if ev := rec3.kinds(eventStateMismatch); len(ev) != 0 || rec3.errorRecords() != 0 {
 			t.Fatalf("events %+v, %d error records for a consistent table; want none", ev, rec3.errorRecords())
 		}
 	})
@@ -149,9 +149,9 @@ func TestDeletedKeyRow(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, tdb *testDB) {
 		drv := newInsecureTestKMS(t)
 		clock := newFakeClock()
-		opts := []Option{WithClock(clock.Now), WithCacheTTL(time.Minute)}
+		opts := []Option{withClock(clock.Now), WithTuning(Tuning{CacheTTL: time.Minute})}
 		s := newTestStore(t, tdb, tdb.db, drv.keeper(testKEK), opts...)
-		if _, err := s.Active(ctxb, "acme"); err != nil {
+		if _, err := s.active(ctxb, "acme"); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := s.Rotate(ctxb, "acme"); err != nil {
@@ -166,13 +166,13 @@ func TestDeletedKeyRow(t *testing.T) {
 		}
 		clock.Advance(time.Minute)
 
-		_, err := s.Active(ctxb, "acme")
-		var me *MissingKeyError
+		_, err := s.active(ctxb, "acme")
+		var me *Error
 		if !errors.As(err, &me) || !errors.Is(err, ErrKeyNotFound) || me.Highest != 2 || me.Shown != 1 {
-			t.Fatalf("Active(acme) after its active row was deleted = %v, want a MissingKeyError (saw 2, shows 1)", err)
+			t.Fatalf("Active(acme) after its active row was deleted = %v, want a Error (saw 2, shows 1)", err)
 		}
 		if _, err := s.Rotate(ctxb, "acme"); !errors.As(err, &me) {
-			t.Fatalf("Rotate(acme) after its active row was deleted = %v, want a MissingKeyError", err)
+			t.Fatalf("Rotate(acme) after its active row was deleted = %v, want a Error", err)
 		}
 		if n := countRows(t, tdb, "tenant_id = ? AND version = 2", "acme"); n != 0 {
 			t.Fatalf("rows (acme, 2) = %d, want none: version 2 must not be issued again", n)
@@ -183,7 +183,7 @@ func TestDeletedKeyRow(t *testing.T) {
 			_, err = c.Open(nil, sealed)
 		}
 		if errors.Is(err, codec.ErrAuth) || !errors.As(err, &me) || me.Version != 2 {
-			t.Fatalf("opening a v2 value after its row was deleted = %v, want a MissingKeyError for version 2", err)
+			t.Fatalf("opening a v2 value after its row was deleted = %v, want a Error for version 2", err)
 		}
 
 		// A process that never saw v2 cannot tell it existed, but it
@@ -197,7 +197,7 @@ func TestDeletedKeyRow(t *testing.T) {
 		if drv.wraps.Load() != wraps || countRows(t, tdb, "tenant_id = ?", "acme") != 1 {
 			t.Fatalf("fresh Active created a key while a live row exists")
 		}
-		if len(rec.kinds(EventStateMismatch)) != 1 {
+		if len(rec.kinds(eventStateMismatch)) != 1 {
 			t.Fatalf("fresh Active did not report the missing active row")
 		}
 	})
@@ -212,7 +212,7 @@ func TestReplacedKeyRow(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, tdb *testDB) {
 		drv := newInsecureTestKMS(t)
 		clock := newFakeClock()
-		opts := []Option{WithClock(clock.Now), WithCacheTTL(time.Minute)}
+		opts := []Option{withClock(clock.Now), WithTuning(Tuning{CacheTTL: time.Minute})}
 		var rec recorder
 		s := newTestStore(t, tdb, tdb.db, drv.keeper(testKEK), append(opts, rec.opts()...)...)
 		_, sealed := sealVersion(t, s, "acme")
@@ -225,16 +225,16 @@ func TestReplacedKeyRow(t *testing.T) {
 		}
 		clock.Advance(time.Minute)
 
-		var me *MissingKeyError
+		var me *Error
 		c, err := s.Cipher(ctxb, "acme", 1, "patients", "name")
 		if err == nil {
 			_, err = c.Open(nil, sealed)
 		}
 		if errors.Is(err, codec.ErrAuth) || !errors.As(err, &me) || !me.Replaced || !errors.Is(err, ErrKeyNotFound) {
-			t.Fatalf("opening a value under a replaced key row = %v, want a MissingKeyError (replaced)", err)
+			t.Fatalf("opening a value under a replaced key row = %v, want a Error (replaced)", err)
 		}
-		if _, err := s.Active(ctxb, "acme"); !errors.As(err, &me) || !me.Replaced {
-			t.Fatalf("Active(acme) over a replaced key row = %v, want a MissingKeyError (replaced)", err)
+		if _, err := s.active(ctxb, "acme"); !errors.As(err, &me) || !me.Replaced {
+			t.Fatalf("Active(acme) over a replaced key row = %v, want a Error (replaced)", err)
 		}
 		if rec.errorRecords() == 0 {
 			t.Fatalf("no error-level log record for a replaced key row")

@@ -9,9 +9,12 @@ import (
 // KeyInfo describes one row of the key table. It holds no key bytes,
 // wrapped or not.
 type KeyInfo struct {
-	Tenant    string
-	Version   uint32
-	State     State
+	Tenant  string
+	Version uint32
+	// State is "active" (the one version that seals new values),
+	// "retired" (opens values, seals none) or "destroyed" (shredded: the
+	// wrapped key is erased).
+	State     string
 	KEKURI    string
 	CreatedAt time.Time
 	UpdatedAt time.Time
@@ -23,12 +26,12 @@ func (s *Store) List(ctx context.Context, tenant string) ([]KeyInfo, error) {
 	if err := s.errIfClosed(); err != nil {
 		return nil, err
 	}
-	query, args := s.q.listAll, []any(nil)
+	query, args := s.q.ListAll, []any(nil)
 	if tenant != "" {
 		if err := validTenant(tenant); err != nil {
 			return nil, err
 		}
-		query, args = s.q.listTenant, []any{tenant}
+		query, args = s.q.ListTenant, []any{tenant}
 	}
 	rows, err := s.db.QueryContext(ctx, query, args...)
 	if err != nil {
@@ -48,10 +51,11 @@ func (s *Store) List(ctx context.Context, tenant string) ([]KeyInfo, error) {
 		if ki.Version, err = checkVersion(ki.Tenant, v); err != nil {
 			return nil, err
 		}
-		var ok bool
-		if ki.State, ok = parseState(state); !ok {
-			return nil, &CorruptRowError{Tenant: ki.Tenant, Version: v, Reason: "unknown state"}
+		st, ok := parseState(state)
+		if !ok {
+			return nil, corruptRow(ki.Tenant, v, "unknown state")
 		}
+		ki.State = string(st)
 		out = append(out, ki)
 	}
 	if err := rows.Err(); err != nil {
@@ -66,7 +70,7 @@ func (s *Store) Tenants(ctx context.Context) ([]string, error) {
 	if err := s.errIfClosed(); err != nil {
 		return nil, err
 	}
-	rows, err := s.db.QueryContext(ctx, s.q.tenants)
+	rows, err := s.db.QueryContext(ctx, s.q.Tenants)
 	if err != nil {
 		return nil, fmt.Errorf("keystore: list tenants: %w", err)
 	}

@@ -10,14 +10,14 @@ func TestListAndTenants(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, tdb *testDB) {
 		drv := newInsecureTestKMS(t)
 		clock := newFakeClock()
-		s := newTestStore(t, tdb, tdb.db, drv.keeper(testKEK), WithClock(clock.Now))
+		s := newTestStore(t, tdb, tdb.db, drv.keeper(testKEK), withClock(clock.Now))
 
 		if got, err := s.List(ctxb, ""); err != nil || len(got) != 0 {
 			t.Fatalf("List(\"\") on an empty table = %v, %v; want none", got, err)
 		}
 		t0 := clock.Now()
 		for _, tn := range []string{"initech", "acme", "globex"} {
-			if _, err := s.Active(ctxb, tn); err != nil {
+			if _, err := s.active(ctxb, tn); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -35,10 +35,10 @@ func TestListAndTenants(t *testing.T) {
 			t.Fatalf("List(\"\") = %v", err)
 		}
 		want := []KeyInfo{
-			{"acme", 1, StateRetired, testKEK, t0, t1},
-			{"acme", 2, StateActive, testKEK, t1, t1},
-			{"globex", 1, StateDestroyed, testKEK, t0, t1},
-			{"initech", 1, StateActive, testKEK, t0, t0},
+			{"acme", 1, stateRetired, testKEK, t0, t1},
+			{"acme", 2, stateActive, testKEK, t1, t1},
+			{"globex", 1, stateDestroyed, testKEK, t0, t1},
+			{"initech", 1, stateActive, testKEK, t0, t0},
 		}
 		if len(got) != len(want) {
 			t.Fatalf("List(\"\") = %+v, want %+v", got, want)

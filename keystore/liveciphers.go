@@ -7,12 +7,12 @@ import (
 )
 
 // LiveCiphers returns the cipher of table and column under each of the
-// tenant's live keys, newest first: [Store.LiveKeys] followed by
-// [Key.Cipher], so that field's key-source interface speaks only of
-// ciphers, which a test can build from a raw key, and never of *Key,
+// tenant's live keys, newest first: [Store.liveKeys] followed by
+// the key's Cipher, so that field's key-source interface speaks only of
+// ciphers, which a test can build from a raw key, and never of *dataKey,
 // which only the store can. A tenant without keys has none (nil, nil).
 func (s *Store) LiveCiphers(ctx context.Context, tenant, table, column string) ([]*cipher.Cipher, error) {
-	keys, err := s.LiveKeys(ctx, tenant)
+	keys, err := s.liveKeys(ctx, tenant)
 	if err != nil || len(keys) == 0 {
 		return nil, err
 	}

@@ -11,7 +11,7 @@ import (
 
 // Key returns the given version of the tenant's data key, to open values sealed
 // under it: the active version or a retired one. It fails with
-// ErrKeyNotFound for a version the table does not hold (a MissingKeyError
+// ErrKeyNotFound for a version the table does not hold (an Error of kind ErrKeyNotFound
 // if this process saw the tenant's versions reach it: the row was deleted
 // or replaced), with ErrKeyDestroyed for a destroyed version or a shredded
 // tenant, and with ErrVersionTooOld below the tenant's minimum.
@@ -19,7 +19,7 @@ import (
 // A cached key is returned without I/O or allocation. Otherwise the row
 // is read and unwrapped, once however many goroutines ask at the same
 // time; each caller waits only as long as its own ctx allows.
-func (s *Store) Key(ctx context.Context, tenant string, version uint32) (*Key, error) {
+func (s *Store) lookupKey(ctx context.Context, tenant string, version uint32) (*dataKey, error) {
 	if k, stale, ok := s.cache.key(keyID{tenant, version}, s.clock.fast()); ok {
 		s.countHit(stale)
 		return k, nil
@@ -29,7 +29,7 @@ func (s *Store) Key(ctx context.Context, tenant string, version uint32) (*Key, e
 
 // Cipher returns the cipher for values of table and column sealed under
 // the given version of the tenant's data key: Key followed by
-// [Key.Cipher], in one step, with their errors. It is the hot path of
+// the key's Cipher, in one step, with their errors. It is the hot path of
 // opening a value: once a (tenant, version, table, column) was asked for,
 // a call while the key is cached is one hashed lookup, with no lock, no
 // I/O and no allocation. It counts as a hit or a miss like Key.
@@ -38,7 +38,7 @@ func (s *Store) Cipher(ctx context.Context, tenant string, version uint32, table
 		s.countHit(stale)
 		return c, nil
 	}
-	k, err := s.Key(ctx, tenant, version)
+	k, err := s.lookupKey(ctx, tenant, version)
 	if err != nil {
 		return nil, err
 	}
@@ -50,7 +50,7 @@ func (s *Store) Cipher(ctx context.Context, tenant string, version uint32, table
 	return c, nil
 }
 
-func (s *Store) keySlow(ctx context.Context, tenant string, version uint32) (*Key, error) {
+func (s *Store) keySlow(ctx context.Context, tenant string, version uint32) (*dataKey, error) {
 	if err := s.errIfClosed(); err != nil {
 		return nil, err
 	}
@@ -108,7 +108,7 @@ func (s *Store) loadKey(ctx context.Context, id keyID) (flightResult, error) {
 		s.cache.remove(id, ErrKeyEvicted)
 		return flightResult{}, s.missing(id.tenant, id.version)
 	}
-	if row.state == StateDestroyed {
+	if row.state == stateDestroyed {
 		s.cache.remove(id, ErrKeyDestroyed)
 		// One version destroyed (DestroyVersion) leaves the others
 		// usable; a tenant with no live version left was shredded.
@@ -143,13 +143,13 @@ func (s *Store) unwrapRow(ctx context.Context, id keyID, row keyRow) (flightResu
 	if err != nil {
 		return s.fallback(ctx, id, err)
 	}
-	dek, err := s.kmsCall(ctx, EventUnwrap, kp, id.tenant, id.version, row.wrapped)
+	dek, err := s.kmsCall(ctx, eventUnwrap, kp, id.tenant, id.version, row.wrapped)
 	if err != nil {
 		return s.fallback(ctx, id, err)
 	}
 	if len(dek) != cipher.DEKSize {
 		clear(dek)
-		return flightResult{}, &CorruptRowError{Tenant: id.tenant, Version: int64(id.version), Reason: "unwrapped key has the wrong length"}
+		return flightResult{}, corruptRow(id.tenant, int64(id.version), "unwrapped key has the wrong length")
 	}
 	if err := s.marks.vouch(id.tenant, id.version, dek); err != nil {
 		// Another key under a version this process used: values sealed
@@ -181,18 +181,18 @@ func (s *Store) fallback(ctx context.Context, id keyID, err error) (flightResult
 	if stale {
 		s.log.LogAttrs(ctx, slog.LevelWarn, "keystore: KMS unavailable; serving an expired data key within the stale grace",
 			slog.String("tenant", id.tenant), slog.Uint64("version", uint64(id.version)), slog.String("error", err.Error()))
-		s.emit(Event{Kind: EventStale, Tenant: id.tenant, Version: id.version, Err: err})
+		s.emit(Event{Kind: eventStale, Tenant: id.tenant, Version: id.version, Err: err})
 	}
 	return flightResult{key: k, stale: stale}, nil
 }
 
-// LiveKeys returns the tenant's active and retired keys at or above its
-// minimum version (WithMinVersion), newest first:
+// liveKeys returns the tenant's active and retired keys at or above its
+// minimum version (TenantPolicy.MinVersion), newest first:
 // the keys an equality query must try, since matching values may have
 // been sealed under any of them. A tenant without keys has none (nil,
 // nil); a shredded one fails with ErrKeyDestroyed. The list of versions
 // is cached like the active version.
-func (s *Store) LiveKeys(ctx context.Context, tenant string) ([]*Key, error) {
+func (s *Store) liveKeys(ctx context.Context, tenant string) ([]*dataKey, error) {
 	if err := s.errIfClosed(); err != nil {
 		return nil, err
 	}
@@ -220,12 +220,12 @@ func (s *Store) LiveKeys(ctx context.Context, tenant string) ([]*Key, error) {
 			return nil, nil
 		}
 	}
-	keys := make([]*Key, 0, len(versions))
+	keys := make([]*dataKey, 0, len(versions))
 	for _, v := range versions {
 		if s.checkMin(tenant, v) != nil {
 			continue // below the minimum: opens nothing, so matches nothing
 		}
-		k, err := s.Key(ctx, tenant, v)
+		k, err := s.lookupKey(ctx, tenant, v)
 		if err != nil {
 			return nil, err
 		}

@@ -11,26 +11,8 @@ import (
 // ErrUnknownMasterKey is returned for a key table row whose kek_uri names
 // a master key the application did not configure: neither the keeper
 // given to New nor one given to WithMasterKeys. The Store never opens or
-// connects to a key a row names; see [UnknownMasterKeyError].
+// connects to a key a row names; the [Error] names the row.
 var ErrUnknownMasterKey = errors.New("keystore: master key not configured")
-
-// UnknownMasterKeyError is the detail of [ErrUnknownMasterKey]: the row
-// and the name it stores. The table is data an attacker may have written,
-// so the name is quoted and cut short in the message.
-type UnknownMasterKeyError struct {
-	Tenant string
-	// Version is the row's version; 0 when no row was read yet (a name
-	// from WithTenantKEK, say).
-	Version uint32
-	// Name is the kek_uri as stored, or as WithTenantKEK returned it.
-	Name string
-}
-
-func (e *UnknownMasterKeyError) Error() string {
-	return fmt.Sprintf("%v: tenant %q version %d names %s", ErrUnknownMasterKey, e.Tenant, e.Version, quoteName(e.Name))
-}
-
-func (e *UnknownMasterKeyError) Unwrap() error { return ErrUnknownMasterKey }
 
 // quoteName quotes an untrusted name for a message, cut at 200 bytes.
 func quoteName(s string) string {
@@ -87,10 +69,10 @@ func (m *masterKeys) lookup(name string) (*kms.Keeper, bool) {
 }
 
 // get returns the configured keeper of the row (tenant, version) whose
-// kek_uri is name, or an *UnknownMasterKeyError.
+// kek_uri is name, or an *Error of kind ErrUnknownMasterKey.
 func (m *masterKeys) get(tenant string, version uint32, name string) (*kms.Keeper, error) {
 	if k, ok := m.lookup(name); ok {
 		return k, nil
 	}
-	return nil, &UnknownMasterKeyError{Tenant: tenant, Version: version, Name: name}
+	return nil, &Error{Kind: ErrUnknownMasterKey, Tenant: tenant, Version: version, KEKURI: name}
 }

@@ -59,11 +59,11 @@ func (c *connCounter) accepted() int64 {
 // the row (tenant, version) and its stored kek_uri.
 func wantUnknownMasterKey(t *testing.T, call string, err error, tenant string, version uint32, name string) {
 	t.Helper()
-	var ue *UnknownMasterKeyError
+	var ue *Error
 	if !errors.Is(err, ErrUnknownMasterKey) || !errors.As(err, &ue) {
 		t.Fatalf("%s = %v, want ErrUnknownMasterKey", call, err)
 	}
-	if ue.Tenant != tenant || ue.Version != version || ue.Name != name {
+	if ue.Tenant != tenant || ue.Version != version || ue.KEKURI != name {
 		t.Fatalf("%s = %+v, want tenant %q version %d name %q", call, *ue, tenant, version, name)
 	}
 }
@@ -79,30 +79,30 @@ func setKEKURI(t *testing.T, tdb *testDB, tenant string, version uint32, uri str
 
 // TestRowCannotChooseTheKMS: a key table row whose kek_uri names another
 // Cloud KMS key, on a host and with insecure transport of the attacker's
-// choosing, is refused by a cold Store's Key, Active, LiveKeys and Rewrap
+// choosing, is refused by a cold Store's Key, Active, liveKeys and Rewrap
 // with ErrUnknownMasterKey, and no connection is ever made to that host.
-// WithTenantKEK naming an unconfigured key creates nothing.
+// TenantPolicy.KEK naming an unconfigured key creates nothing.
 func TestRowCannotChooseTheKMS(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, tdb *testDB) {
 		attacker := newConnCounter(t)
 		evil := "gcpkms://projects/p/locations/l/keyRings/r/cryptoKeys/k?endpoint=" + attacker.addr() + "&insecure=true"
 		kmsA := newInsecureTestKMS(t)
 		kek := kmsA.keeper(testKEK)
-		if _, err := newTestStore(t, tdb, tdb.db, kek).Active(ctxb, "acme"); err != nil {
+		if _, err := newTestStore(t, tdb, tdb.db, kek).active(ctxb, "acme"); err != nil {
 			t.Fatal(err)
 		}
 		setKEKURI(t, tdb, "acme", 1, evil)
 
 		// Bounded, so that a Store that does dial gives up quickly.
-		opts := []Option{WithRetry(1, time.Millisecond, time.Millisecond), WithKMSTimeout(300 * time.Millisecond)}
+		opts := []Option{WithTuning(Tuning{KMSAttempts: 1, KMSRetryBase: time.Millisecond, KMSRetryMax: time.Millisecond}), WithTuning(Tuning{KMSTimeout: 300 * time.Millisecond})}
 		cold := func() *Store { return newTestStore(t, tdb, tdb.open(t), kek, opts...) }
-		_, err := cold().Key(ctxb, "acme", 1)
+		_, err := cold().lookupKey(ctxb, "acme", 1)
 		wantUnknownMasterKey(t, "Key(acme, 1)", err, "acme", 1, evil)
-		_, err = cold().Active(ctxb, "acme")
+		_, err = cold().active(ctxb, "acme")
 		wantUnknownMasterKey(t, "Active(acme)", err, "acme", 1, evil)
-		_, err = cold().LiveKeys(ctxb, "acme")
-		wantUnknownMasterKey(t, "LiveKeys(acme)", err, "acme", 1, evil)
-		res, err := cold().Rewrap(ctxb, newInsecureTestKMS(t).keeper(testKEK2))
+		_, err = cold().liveKeys(ctxb, "acme")
+		wantUnknownMasterKey(t, "liveKeys(acme)", err, "acme", 1, evil)
+		res, err := cold().Rewrap(ctxb, newInsecureTestKMS(t).keeper(testKEK2), RewrapOptions{})
 		wantUnknownMasterKey(t, "Rewrap", err, "acme", 1, evil)
 		if res.Rewrapped != 0 || readRaw(t, tdb, "acme", 1).kekURI != evil {
 			t.Fatalf("Rewrap = %+v, row now under %s; want nothing rewrapped", res, readRaw(t, tdb, "acme", 1).kekURI)
@@ -116,9 +116,9 @@ func TestRowCannotChooseTheKMS(t *testing.T) {
 
 		// A per-tenant key must be a configured one too.
 		other := "local://" + filepath.Join(t.TempDir(), "attacker.keys") + "?id=k1"
-		s := newTestStore(t, tdb, tdb.open(t), kek, append(opts, WithTenantKEK(func(string) string { return other }))...)
-		_, err = s.Active(ctxb, "globex")
-		wantUnknownMasterKey(t, "Active(globex) with WithTenantKEK naming an unconfigured key", err, "globex", 0, other)
+		s := newTestStore(t, tdb, tdb.open(t), kek, append(opts, WithTenantPolicy(TenantPolicy{KEK: func(string) string { return other }}))...)
+		_, err = s.active(ctxb, "globex")
+		wantUnknownMasterKey(t, "Active(globex) with TenantPolicy.KEK naming an unconfigured key", err, "globex", 0, other)
 		if n := countRows(t, tdb, "tenant_id = ?", "globex"); n != 0 {
 			t.Fatalf("rows of globex = %d, want 0", n)
 		}
@@ -146,7 +146,7 @@ func TestRowUnderAttackerKeyNeverSeals(t *testing.T) {
 			return k
 		}
 		app, theirs := open("app.keys"), open("attacker.keys")
-		if _, err := newTestStore(t, tdb, tdb.db, app).Active(ctxb, "acme"); err != nil {
+		if _, err := newTestStore(t, tdb, tdb.db, app).active(ctxb, "acme"); err != nil {
 			t.Fatal(err)
 		}
 		// The attacker deletes the row and lets a store of theirs, on
@@ -154,12 +154,12 @@ func TestRowUnderAttackerKeyNeverSeals(t *testing.T) {
 		if _, err := tdb.db.Exec(tdb.q(`DELETE FROM {keys} WHERE tenant_id = ?`), "acme"); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := newTestStore(t, tdb, tdb.open(t), theirs).Active(ctxb, "acme"); err != nil {
+		if _, err := newTestStore(t, tdb, tdb.open(t), theirs).active(ctxb, "acme"); err != nil {
 			t.Fatal(err)
 		}
 
 		s := newTestStore(t, tdb, tdb.open(t), app)
-		_, err := s.Active(ctxb, "acme")
+		_, err := s.active(ctxb, "acme")
 		wantUnknownMasterKey(t, "Active(acme)", err, "acme", 1, theirs.URI())
 		_, err = s.ActiveCipher(ctxb, "acme", "patients", "name")
 		wantUnknownMasterKey(t, "ActiveCipher(acme)", err, "acme", 1, theirs.URI())
@@ -188,7 +188,7 @@ func TestRowWithConnectionSettingsOpens(t *testing.T) {
 		if kek.URI() != "gcpkms://"+name {
 			t.Fatalf("Keeper.URI() = %s, want the canonical name", kek.URI())
 		}
-		want, err := newTestStore(t, tdb, tdb.db, kek).Active(ctxb, "acme")
+		want, err := newTestStore(t, tdb, tdb.db, kek).active(ctxb, "acme")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -198,17 +198,17 @@ func TestRowWithConnectionSettingsOpens(t *testing.T) {
 		old := newConnCounter(t)
 		setKEKURI(t, tdb, "acme", 1, "gcpkms://"+name+"?endpoint="+old.addr()+"&insecure=true")
 
-		opts := []Option{WithRetry(1, time.Millisecond, time.Millisecond), WithKMSTimeout(300 * time.Millisecond)}
-		got, err := newTestStore(t, tdb, tdb.open(t), kek, opts...).Active(ctxb, "acme")
+		opts := []Option{WithTuning(Tuning{KMSAttempts: 1, KMSRetryBase: time.Millisecond, KMSRetryMax: time.Millisecond}), WithTuning(Tuning{KMSTimeout: 300 * time.Millisecond})}
+		got, err := newTestStore(t, tdb, tdb.open(t), kek, opts...).active(ctxb, "acme")
 		if err != nil {
 			t.Fatalf("Active(acme) on a row with connection settings in kek_uri = %v", err)
 		}
 		sealOpen(t, want, got)
-		if _, err := newTestStore(t, tdb, tdb.open(t), kek, opts...).Key(ctxb, "acme", 1); err != nil {
+		if _, err := newTestStore(t, tdb, tdb.open(t), kek, opts...).lookupKey(ctxb, "acme", 1); err != nil {
 			t.Fatalf("Key(acme, 1) on a row with connection settings in kek_uri = %v", err)
 		}
 		// Rewrap sees the row as under the configured key already.
-		res, err := newTestStore(t, tdb, tdb.open(t), kek, opts...).Rewrap(ctxb, kek)
+		res, err := newTestStore(t, tdb, tdb.open(t), kek, opts...).Rewrap(ctxb, kek, RewrapOptions{})
 		if err != nil || res != (RewrapResult{Scanned: 1, Skipped: 1}) {
 			t.Fatalf("Rewrap(same key) = %+v, %v; want 1 skipped", res, err)
 		}
@@ -234,13 +234,13 @@ func TestWithMasterKeysErrors(t *testing.T) {
 		{"nil", WithMasterKeys(nil)},
 		{"same name", WithMasterKeys(b.keeper(testKEK))},
 	} {
-		if s, err := New(db, a.keeper(testKEK), WithDialect(SQLite), tt.opt); err == nil {
+		if s, err := New(db, a.keeper(testKEK), WithDialect("sqlite"), tt.opt); err == nil {
 			s.Close()
 			t.Errorf("New(%s) = nil error, want one", tt.name)
 		}
 	}
 	k := a.keeper(testKEK)
-	s, err := New(db, k, WithDialect(SQLite), WithMasterKeys(k, b.keeper(testKEK2)))
+	s, err := New(db, k, WithDialect("sqlite"), WithMasterKeys(k, b.keeper(testKEK2)))
 	if err != nil {
 		t.Fatalf("New(same keeper twice, another) = %v", err)
 	}

@@ -17,13 +17,13 @@ import (
 
 // The memory a warm tenant costs, as issue measurements take it: the
 // heap's growth (live bytes after a collection) while a Store with a
-// local master key and a SQLite key table seals one value in each of a
+// local master key and a sqldialect.SQLite key table seals one value in each of a
 // few randomized columns for many tenants, divided by tenants × columns.
 // It includes everything the Store keeps per tenant (the key, its cache
 // entry, the cipher indexes, the version marks) and the key table's
-// growth in SQLite's page cache, which is bounded.
+// growth in sqldialect.SQLite's page cache, which is bounded.
 
-// memStore returns a Store on a fresh SQLite key table with a local
+// memStore returns a Store on a fresh sqldialect.SQLite key table with a local
 // master key, sized to cache tenants keys.
 func memStore(tb testing.TB, tenants int, opts ...Option) *Store {
 	tb.Helper()
@@ -45,10 +45,10 @@ func memStore(tb testing.TB, tenants int, opts ...Option) *Store {
 	}
 	db.SetMaxOpenConns(1)
 	tb.Cleanup(func() { db.Close() })
-	if err := CreateTable(context.Background(), db, SQLite, DefaultTable); err != nil {
+	if err := CreateTable(context.Background(), db, WithDialect("sqlite")); err != nil {
 		tb.Fatal(err)
 	}
-	s, err := New(db, kek, append([]Option{WithDialect(SQLite), WithCacheSize(tenants)}, opts...)...)
+	s, err := New(db, kek, append([]Option{WithDialect("sqlite"), WithTuning(Tuning{CacheMaxKeys: tenants})}, opts...)...)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -102,7 +102,7 @@ func liveHeap() uint64 {
 }
 
 // maxTenantColumnBytes bounds the heap per cached tenant-column of a
-// randomized column over 2,000 tenants × 4 columns, where SQLite's page
+// randomized column over 2,000 tenants × 4 columns, where sqldialect.SQLite's page
 // cache weighs more than over 20,000. It was 3.3 KB when each column's
 // cipher built its AES-SIV and blind-index state up front and each key
 // kept a map of its ciphers.

@@ -12,30 +12,30 @@ func TestMinVersion(t *testing.T) {
 		drv := newInsecureTestKMS(t)
 		clock := newFakeClock()
 		var min atomic.Uint32
-		opts := []Option{WithClock(clock.Now), WithCacheTTL(time.Minute), WithMinVersion(func(tenant string) uint32 {
+		opts := []Option{withClock(clock.Now), WithTuning(Tuning{CacheTTL: time.Minute}), WithTenantPolicy(TenantPolicy{MinVersion: func(tenant string) uint32 {
 			if tenant == "acme" {
 				return min.Load()
 			}
 			return 3
-		})}
+		}})}
 		s := newTestStore(t, tdb, tdb.db, drv.keeper(testKEK), opts...)
 
-		if _, err := s.Active(ctxb, "acme"); err != nil {
+		if _, err := s.active(ctxb, "acme"); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := s.Rotate(ctxb, "acme"); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.Key(ctxb, "acme", 1); err != nil {
+		if _, err := s.lookupKey(ctxb, "acme", 1); err != nil {
 			t.Fatalf("Key(acme, 1) with no minimum = %v", err)
 		}
 		// Raised: a cached key keeps serving within its TTL (the check is
 		// made when a key enters the cache), then is refused.
 		min.Store(2)
 		clock.Advance(time.Minute)
-		var me *MinVersionError
-		if _, err := s.Key(ctxb, "acme", 1); !errors.Is(err, ErrVersionTooOld) || !errors.As(err, &me) || me.Min != 2 {
-			t.Fatalf("Key(acme, 1) below the minimum = %v, want a MinVersionError", err)
+		var me *Error
+		if _, err := s.lookupKey(ctxb, "acme", 1); !errors.Is(err, ErrVersionTooOld) || !errors.As(err, &me) || me.Min != 2 {
+			t.Fatalf("Key(acme, 1) below the minimum = %v, want a Error", err)
 		}
 		if _, err := s.Cipher(ctxb, "acme", 1, "patients", "name"); !errors.Is(err, ErrVersionTooOld) {
 			t.Fatalf("Cipher(acme, 1) below the minimum = %v, want ErrVersionTooOld", err)
@@ -43,16 +43,16 @@ func TestMinVersion(t *testing.T) {
 		if v, _ := sealVersion(t, s, "acme"); v != 2 {
 			t.Fatalf("ActiveCipher(acme) = v%d, want v2", v)
 		}
-		live, err := s.LiveKeys(ctxb, "acme")
+		live, err := s.liveKeys(ctxb, "acme")
 		if err != nil || len(live) != 1 || live[0].Version() != 2 {
-			t.Fatalf("LiveKeys(acme) with minimum 2 = %v, %v; want [v2]", live, err)
+			t.Fatalf("liveKeys(acme) with minimum 2 = %v, %v; want [v2]", live, err)
 		}
 
 		// A minimum above every version: nothing seals until a rotation,
 		// which jumps to the minimum.
 		min.Store(5)
 		clock.Advance(time.Minute)
-		if _, err := s.Active(ctxb, "acme"); !errors.Is(err, ErrVersionTooOld) {
+		if _, err := s.active(ctxb, "acme"); !errors.Is(err, ErrVersionTooOld) {
 			t.Fatalf("Active(acme) with its newest version below the minimum = %v, want ErrVersionTooOld", err)
 		}
 		if v, err := s.Rotate(ctxb, "acme"); err != nil || v != 5 {
@@ -73,7 +73,7 @@ func TestMinVersion(t *testing.T) {
 			t.Fatal(err)
 		}
 		fresh := newTestStore(t, tdb, tdb.open(t), drv.keeper(testKEK), opts...)
-		if _, err := fresh.Key(ctxb, "acme", 1); !errors.Is(err, ErrVersionTooOld) {
+		if _, err := fresh.lookupKey(ctxb, "acme", 1); !errors.Is(err, ErrVersionTooOld) {
 			t.Fatalf("fresh Key(acme, 1) = %v, want ErrVersionTooOld", err)
 		}
 		if v, _ := sealVersion(t, fresh, "acme"); v != 5 {

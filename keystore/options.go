@@ -1,6 +1,7 @@
 package keystore
 
 import (
+	"database/sql"
 	"fmt"
 	"log/slog"
 	"time"
@@ -8,17 +9,18 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/colcrypt/colcrypt/internal/sqldialect"
 	"github.com/colcrypt/colcrypt/kms"
 )
 
 // Defaults of the options.
 const (
-	DefaultCacheTTL     = 5 * time.Minute
-	DefaultCacheSize    = 10_000
-	DefaultRetries      = 5
-	DefaultRetryBase    = 50 * time.Millisecond
-	DefaultRetryMax     = 2 * time.Second
-	DefaultKMSTimeout   = 30 * time.Second
+	defaultCacheTTL     = 5 * time.Minute
+	defaultCacheSize    = 10_000
+	defaultRetries      = 5
+	defaultRetryBase    = 50 * time.Millisecond
+	defaultRetryMax     = 2 * time.Second
+	defaultKMSTimeout   = 30 * time.Second
 	defaultStaleProbeLo = 100 * time.Millisecond
 	defaultStaleProbeHi = 30 * time.Second
 )
@@ -28,7 +30,8 @@ type Option func(*config)
 
 type config struct {
 	table      string
-	dialect    Dialect
+	dialect    sqldialect.Dialect // 0: detect from the driver
+	dialectErr error
 	ttl        time.Duration
 	size       int
 	bytes      int64
@@ -54,13 +57,13 @@ type config struct {
 
 func defaults() config {
 	return config{
-		table:      DefaultTable,
-		ttl:        DefaultCacheTTL,
-		size:       DefaultCacheSize,
-		attempts:   DefaultRetries,
-		base:       DefaultRetryBase,
-		max:        DefaultRetryMax,
-		kmsTimeout: DefaultKMSTimeout,
+		table:      defaultTable,
+		ttl:        defaultCacheTTL,
+		size:       defaultCacheSize,
+		attempts:   defaultRetries,
+		base:       defaultRetryBase,
+		max:        defaultRetryMax,
+		kmsTimeout: defaultKMSTimeout,
 	}
 }
 
@@ -75,13 +78,13 @@ func (c *config) validate() error {
 	case c.grace < 0:
 		return fmt.Errorf("keystore: stale grace must not be negative, got %v", c.grace)
 	case c.attempts < 1:
-		return fmt.Errorf("keystore: retry attempts must be at least 1, got %d", c.attempts)
+		return fmt.Errorf("keystore: KMS attempts must be at least 1, got %d", c.attempts)
 	case c.base <= 0 || c.max < c.base:
 		return fmt.Errorf("keystore: retry delays must satisfy 0 < base ≤ max, got %v, %v", c.base, c.max)
 	case c.kmsTimeout <= 0:
 		return fmt.Errorf("keystore: KMS timeout must be positive, got %v", c.kmsTimeout)
-	case c.dialect == nil:
-		return fmt.Errorf("keystore: nil dialect")
+	case c.dialectErr != nil:
+		return c.dialectErr
 	}
 	return validTable(c.table)
 }
@@ -90,63 +93,108 @@ func (c *config) validate() error {
 // letters, digits and underscores, at most 48 bytes.
 func WithTable(name string) Option { return func(c *config) { c.table = name } }
 
-// WithDialect sets the SQL dialect instead of detecting it from the
-// driver with DialectFor.
-func WithDialect(d Dialect) Option { return func(c *config) { c.dialect = d } }
-
-// WithCacheTTL sets how long an unwrapped key, and a tenant's active
-// version, are used before the key table and the KMS are asked again
-// (default 5 minutes). It bounds how long a rotation, shred or revoked
-// KMS access elsewhere goes unnoticed by this process, and how long a
-// plaintext key stays in memory unused.
-func WithCacheTTL(d time.Duration) Option { return func(c *config) { c.ttl = d } }
-
-// WithCacheSize bounds the number of cached keys (tenant versions),
-// default 10,000. Past it the least recently used keys are zeroed and
-// dropped (CLOCK approximation of LRU).
-func WithCacheSize(n int) Option { return func(c *config) { c.size = n } }
-
-// WithCacheBytes bounds the memory the cached keys keep, in bytes, as
-// well as their number (WithCacheSize): past either bound the least
-// recently used keys are zeroed and dropped (default 0: no bound in
-// bytes). The size is accounted, not measured: each key counts 640
-// bytes and each (table, column) cipher it handed out 1,280, estimates
-// of the heap a key and a randomized column's cipher keep on
-// linux/amd64 (a deterministic column keeps about 0.7 KB more, not
-// counted). So a Store with 10 encrypted columns per
-// tenant holds about n / 13,440 tenants warm. A single key whose ciphers
-// alone pass the bound stays cached, since its caller is using it.
-// Stats.CachedBytes reports the accounted size.
-func WithCacheBytes(n int64) Option { return func(c *config) { c.bytes = n } }
-
-// WithStaleGrace lets an expired key be served for up to d past its
-// expiry while the KMS fails with a retryable error (default 0: off).
-// Each such use is counted in Stats.StaleServed and logged at warning
-// level; the KMS is tried again every TTL/10 (between 100ms and 30s).
-// The key table is still read on every refresh, so a shred is seen even
-// during the grace.
-func WithStaleGrace(d time.Duration) Option { return func(c *config) { c.grace = d } }
-
-// WithRetry sets how retryable KMS errors are retried: at most
-// maxAttempts calls in all, sleeping a random time in [0, min(max,
-// base·2^n)] before retry n ("full jitter"), never past the caller's
-// deadline. Defaults: 5 attempts, 50ms, 2s.
-func WithRetry(maxAttempts int, base, max time.Duration) Option {
-	return func(c *config) { c.attempts, c.base, c.max = maxAttempts, base, max }
+// WithDialect names the database family instead of detecting it from
+// db's driver: "postgres" (or "postgresql", "pgx"), "mysql" (or
+// "mariadb"), "sqlite" (or "sqlite3"). Detection knows pgx, lib/pq,
+// go-sql-driver/mysql and the SQLite drivers; a driver wrapped by
+// instrumentation (otelsql and the like) hides its type and needs this.
+// New and CreateTable fail on an unknown name.
+func WithDialect(name string) Option {
+	return func(c *config) {
+		d, err := sqldialect.Parse(name)
+		if err != nil {
+			c.dialect, c.dialectErr = 0, fmt.Errorf("keystore: WithDialect: %w", err)
+			return
+		}
+		c.dialect, c.dialectErr = d, nil
+	}
 }
 
-// WithKMSTimeout bounds each KMS call (default 30s); a call that times
-// out is retried like a retryable error while the caller still waits.
-func WithKMSTimeout(d time.Duration) Option { return func(c *config) { c.kmsTimeout = d } }
+// resolveDialect detects the dialect from db's driver unless an option
+// named it.
+func (c *config) resolveDialect(db *sql.DB) error {
+	if c.dialect != 0 || c.dialectErr != nil {
+		return nil
+	}
+	d, err := sqldialect.Detect(db)
+	if err != nil {
+		return fmt.Errorf("keystore: %w; pass keystore.WithDialect", err)
+	}
+	c.dialect = d
+	return nil
+}
 
-// WithLogger sets the logger: debug records for KMS calls, a warning for
-// each stale serve, info for rotations, shreds and rewraps. No record
-// holds key bytes. Default: discard.
-func WithLogger(l *slog.Logger) Option { return func(c *config) { c.log = l } }
+// Tuning holds the key cache's and the KMS calls' knobs, for
+// [WithTuning]. A zero field keeps its setting: the default, or what an
+// earlier WithTuning set.
+type Tuning struct {
+	// CacheTTL is how long an unwrapped key, and a tenant's active
+	// version, are used before the key table and the KMS are asked again
+	// (default 5 minutes). It bounds how long a rotation, shred or
+	// revoked KMS access elsewhere goes unnoticed by this process, and
+	// how long a plaintext key stays in memory unused.
+	CacheTTL time.Duration
+	// CacheMaxKeys bounds the number of cached keys (tenant versions),
+	// default 10,000. Past it the least recently used keys are zeroed and
+	// dropped (CLOCK approximation of LRU).
+	CacheMaxKeys int
+	// CacheMaxBytes bounds the memory the cached keys keep, in bytes, as
+	// well as their number: past either bound the least recently used
+	// keys are zeroed and dropped (default: no bound in bytes). The size
+	// is accounted, not measured: each key counts 640 bytes and each
+	// (table, column) cipher it handed out 1,280, estimates of the heap a
+	// key and a randomized column's cipher keep on linux/amd64 (a
+	// deterministic column keeps about 0.7 KB more, not counted). So a
+	// Store with 10 encrypted columns per tenant holds about n / 13,440
+	// tenants warm. A single key whose ciphers alone pass the bound stays
+	// cached, since its caller is using it. Stats.CachedBytes reports the
+	// accounted size.
+	CacheMaxBytes int64
+	// StaleGrace lets an expired key be served for up to this long past
+	// its expiry while the KMS fails with a retryable error (default:
+	// off). Each such use is counted in Stats.StaleServed and logged at
+	// warning level; the KMS is tried again every CacheTTL/10 (between
+	// 100ms and 30s). The key table is still read on every refresh, so a
+	// shred is seen even during the grace.
+	StaleGrace time.Duration
+	// KMSAttempts, KMSRetryBase and KMSRetryMax say how retryable KMS
+	// errors are retried: at most KMSAttempts calls in all, sleeping a
+	// random time in [0, min(KMSRetryMax, KMSRetryBase·2^n)] before retry
+	// n ("full jitter"), never past the caller's deadline. Defaults: 5
+	// attempts, 50ms, 2s.
+	KMSAttempts               int
+	KMSRetryBase, KMSRetryMax time.Duration
+	// KMSTimeout bounds each KMS call (default 30s); a call that times
+	// out is retried like a retryable error while the caller still waits.
+	KMSTimeout time.Duration
+}
+
+// WithTuning sets the key cache's and the KMS calls' knobs that t sets
+// (its non-zero fields). A negative value makes New fail.
+func WithTuning(t Tuning) Option {
+	return func(c *config) {
+		setNonZero(&c.ttl, t.CacheTTL)
+		setNonZero(&c.size, t.CacheMaxKeys)
+		setNonZero(&c.bytes, t.CacheMaxBytes)
+		setNonZero(&c.grace, t.StaleGrace)
+		setNonZero(&c.attempts, t.KMSAttempts)
+		setNonZero(&c.base, t.KMSRetryBase)
+		setNonZero(&c.max, t.KMSRetryMax)
+		setNonZero(&c.kmsTimeout, t.KMSTimeout)
+	}
+}
+
+// setNonZero sets *dst to v unless v is zero.
+func setNonZero[T comparable](dst *T, v T) {
+	var zero T
+	if v != zero {
+		*dst = v
+	}
+}
 
 // WithMasterKeys adds master keys the Store may unwrap with, beside the
 // keeper given to New: older keys whose rows a Rewrap has not moved yet,
-// or the per-tenant keys of WithTenantKEK. A key table row is unwrapped
+// or the per-tenant keys of TenantPolicy.KEK. A key table row is unwrapped
 // only with the configured keeper its kek_uri names (compared by
 // canonical name, see kms.Name); a row naming any other key fails with
 // ErrUnknownMasterKey, and nothing a row names is ever opened or
@@ -158,29 +206,8 @@ func WithMasterKeys(keepers ...*kms.Keeper) Option {
 	return func(c *config) { c.masterKeys = append(c.masterKeys, keepers...) }
 }
 
-// WithTenantKEK gives tenants master keys of their own: the new keys of
-// tenant t (its first key and each rotation) are wrapped under the master
-// key named by uri(t), which must be a configured one (given to New or
-// WithMasterKeys; else the key is not created and ErrUnknownMasterKey is
-// returned); where uri returns "", under the keeper given to New. With a master key
-// per tenant, destroying that key in the KMS makes a shred hold even for
-// database backups that still contain the wrapped keys. uri must not
-// depend on anything but the tenant, and the URI it returns is stored in
-// the key table, so it must hold no secret.
-func WithTenantKEK(uri func(tenant string) string) Option {
-	return func(c *config) { c.tenantKEK = uri }
-}
-
-// WithClock sets the clock the cache's expiry and the table's timestamps
+// withClock sets the clock the cache's expiry and the table's timestamps
 // use, read on every call; for tests. Without it the table gets
 // time.Now and the cache a coarse clock (see Store.Active). Retry sleeps
 // use real time. A nil clock means the default.
-func WithClock(now func() time.Time) Option { return func(c *config) { c.now = now } }
-
-// WithObserver sets a hook called synchronously for every KMS call,
-// stale serve, rotation, destroyed version, shred, key table state
-// mismatch and key event (WithKeyEvents), never on a cache hit: the place to feed a metrics system
-// other than OpenTelemetry, which WithMeterProvider and
-// WithTracerProvider serve directly. It must be fast and must not call
-// the Store.
-func WithObserver(f func(Event)) Option { return func(c *config) { c.observe = f } }
+func withClock(now func() time.Time) Option { return func(c *config) { c.now = now } }

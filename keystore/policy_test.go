@@ -11,13 +11,13 @@ import (
 func TestKnownTenantsOnly(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, tdb *testDB) {
 		drv := newInsecureTestKMS(t)
-		s := newTestStore(t, tdb, tdb.db, drv.keeper(testKEK), WithKnownTenantsOnly())
+		s := newTestStore(t, tdb, tdb.db, drv.keeper(testKEK), WithTenantPolicy(TenantPolicy{KnownOnly: true}))
 
 		for _, call := range []struct {
 			name string
 			f    func() error
 		}{
-			{"Active", func() error { _, err := s.Active(ctxb, "mallory"); return err }},
+			{"Active", func() error { _, err := s.active(ctxb, "mallory"); return err }},
 			{"ActiveCipher", func() error { _, err := s.ActiveCipher(ctxb, "mallory", "patients", "name"); return err }},
 		} {
 			if err := call.f(); !errors.Is(err, ErrUnknownTenant) {
@@ -45,7 +45,7 @@ func TestKnownTenantsOnly(t *testing.T) {
 			t.Fatalf("ActiveCipher(acme) after InitTenant = v%d, want v1", v)
 		}
 		// Another process knows the tenant from the table.
-		other := newTestStore(t, tdb, tdb.open(t), drv.keeper(testKEK), WithKnownTenantsOnly())
+		other := newTestStore(t, tdb, tdb.open(t), drv.keeper(testKEK), WithTenantPolicy(TenantPolicy{KnownOnly: true}))
 		if v, _ := sealVersion(t, other, "acme"); v != 1 {
 			t.Fatalf("other ActiveCipher(acme) = v%d, want v1", v)
 		}
@@ -73,9 +73,9 @@ func TestTenantValidator(t *testing.T) {
 			}
 			return nil
 		}
-		s := newTestStore(t, tdb, tdb.db, drv.keeper(testKEK), WithTenantValidator(validate))
+		s := newTestStore(t, tdb, tdb.db, drv.keeper(testKEK), WithTenantPolicy(TenantPolicy{Validate: validate}))
 
-		_, err := s.Active(ctxb, "evil")
+		_, err := s.active(ctxb, "evil")
 		if !errors.Is(err, ErrUnknownTenant) || !errors.Is(err, errNotCustomer) {
 			t.Fatalf("Active(evil) = %v, want ErrUnknownTenant wrapping the validator's error", err)
 		}
@@ -90,7 +90,7 @@ func TestTenantValidator(t *testing.T) {
 		}
 		// Tenants with keys are not checked again.
 		before := calls.Load()
-		other := newTestStore(t, tdb, tdb.open(t), drv.keeper(testKEK), WithTenantValidator(validate))
+		other := newTestStore(t, tdb, tdb.open(t), drv.keeper(testKEK), WithTenantPolicy(TenantPolicy{Validate: validate}))
 		if v, _ := sealVersion(t, other, "cust-1"); v != 1 {
 			t.Fatalf("other ActiveCipher(cust-1) = v%d, want v1", v)
 		}

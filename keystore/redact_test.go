@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/colcrypt/colcrypt/internal/sqldialect"
 )
 
 // TestRedaction: no fmt verb, JSON or slog output of a Key, a Store, Stats
@@ -21,7 +23,7 @@ func TestRedaction(t *testing.T) {
 	drv := newInsecureTestKMS(t)
 	tdb := sqliteOnly(t)
 	s := newTestStore(t, tdb, tdb.db, drv.keeper(testKEK))
-	k, err := s.Active(ctxb, "acme")
+	k, err := s.active(ctxb, "acme")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,9 +53,9 @@ func TestRedaction(t *testing.T) {
 		}
 		check("Sprintf("+verb+", key)", got)
 		check("Sprintf("+verb+", struct with key)", fmt.Sprintf(verb, struct {
-			K *Key
-			L []*Key
-		}{k, []*Key{k}}))
+			K *dataKey
+			L []*dataKey
+		}{k, []*dataKey{k}}))
 		check("Sprintf("+verb+", store)", fmt.Sprintf(verb, s))
 		check("Sprintf("+verb+", stats)", fmt.Sprintf(verb, s.Stats()))
 	}
@@ -84,13 +86,13 @@ func TestRedaction(t *testing.T) {
 	// Errors name keys, never hold them.
 	drv.failNext(errTestDenied)
 	fresh := newTestStore(t, tdb, tdb.open(t), drv.keeper(testKEK))
-	_, err = fresh.Key(ctxb, "acme", 1)
-	var ke *KMSError
+	_, err = fresh.lookupKey(ctxb, "acme", 1)
+	var ke *Error
 	if !errors.As(err, &ke) {
-		t.Fatalf("Key with KMS denied = %v, want KMSError", err)
+		t.Fatalf("Key with KMS denied = %v, want Error", err)
 	}
-	check("KMSError", err.Error())
-	check("KMSError %+v", fmt.Sprintf("%+v", err))
+	check("Error", err.Error())
+	check("Error %+v", fmt.Sprintf("%+v", err))
 
 	// A zeroed key still prints as [redacted].
 	s.Close()
@@ -99,12 +101,12 @@ func TestRedaction(t *testing.T) {
 	}
 }
 
-// sqliteOnly returns a fresh SQLite key table, for tests about the Key
+// sqliteOnly returns a fresh sqldialect.SQLite key table, for tests about the Key
 // type or the cache that do not depend on the database.
 func sqliteOnly(t testing.TB) *testDB {
 	t.Helper()
 	path := t.TempDir() + "/keys.db"
-	tdb := &testDB{dialect: SQLite, driver: "sqlite", dsn: "file:" + path + "?_pragma=busy_timeout(30000)&_pragma=journal_mode(WAL)", table: "colcrypt_keys"}
+	tdb := &testDB{dialect: sqldialect.SQLite, driver: "sqlite", dsn: "file:" + path + "?_pragma=busy_timeout(30000)&_pragma=journal_mode(WAL)", table: "colcrypt_keys"}
 	tdb.db = tdb.open(t)
 	mustCreateTable(t, tdb)
 	return tdb
@@ -114,7 +116,7 @@ func TestKeyAfterClose(t *testing.T) {
 	drv := newInsecureTestKMS(t)
 	tdb := sqliteOnly(t)
 	s := newTestStore(t, tdb, tdb.db, drv.keeper(testKEK))
-	k, err := s.Active(ctxb, "acme")
+	k, err := s.active(ctxb, "acme")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,13 +130,13 @@ func TestKeyAfterClose(t *testing.T) {
 		t.Fatalf("Key.Cipher after Close = %v, want ErrClosed", err)
 	}
 	for name, f := range map[string]func() error{
-		"Key":      func() error { _, err := s.Key(ctxb, "acme", 1); return err },
-		"LiveKeys": func() error { _, err := s.LiveKeys(ctxb, "acme"); return err },
+		"Key":      func() error { _, err := s.lookupKey(ctxb, "acme", 1); return err },
+		"liveKeys": func() error { _, err := s.liveKeys(ctxb, "acme"); return err },
 		"Rotate":   func() error { _, err := s.Rotate(ctxb, "acme"); return err },
 		"Shred":    func() error { return s.Shred(ctxb, "acme") },
 		"List":     func() error { _, err := s.List(ctxb, ""); return err },
 		"Tenants":  func() error { _, err := s.Tenants(ctxb); return err },
-		"Rewrap":   func() error { _, err := s.Rewrap(ctxb, drv.keeper(testKEK2)); return err },
+		"Rewrap":   func() error { _, err := s.Rewrap(ctxb, drv.keeper(testKEK2), RewrapOptions{}); return err },
 	} {
 		if err := f(); !errors.Is(err, ErrClosed) {
 			t.Errorf("%s after Close = %v, want ErrClosed", name, err)
@@ -175,12 +177,12 @@ func TestKeyCipherCache(t *testing.T) {
 func TestStoreCollectedWithoutClose(t *testing.T) {
 	tdb := sqliteOnly(t)
 	kek := newInsecureTestKMS(t).keeper(testKEK)
-	k := func() *Key {
+	k := func() *dataKey {
 		s, err := New(tdb.db, kek, tdb.opts()...)
 		if err != nil {
 			t.Fatal(err)
 		}
-		k, err := s.Active(ctxb, "acme")
+		k, err := s.active(ctxb, "acme")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -202,15 +204,15 @@ func TestLogsAndEvents(t *testing.T) {
 	var buf bytes.Buffer
 	var mu sync.Mutex
 	logger := slog.New(slog.NewJSONHandler(lockedWriter{&mu, &buf}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	var kinds []EventKind
-	s := newTestStore(t, tdb, tdb.db, newInsecureTestKMS(t).keeper(testKEK), WithLogger(logger),
-		WithObserver(func(e Event) {
+	var kinds []eventKind
+	s := newTestStore(t, tdb, tdb.db, newInsecureTestKMS(t).keeper(testKEK), WithTelemetry(Telemetry{Logger: logger}),
+		WithTelemetry(Telemetry{Observer: func(e Event) {
 			kinds = append(kinds, e.Kind)
-			if (e.Kind == EventWrap || e.Kind == EventUnwrap) && (e.KEKURI != testKEK || e.Attempt != 1 || e.Start.IsZero() || e.Duration < 0) {
+			if (e.Kind == eventWrap || e.Kind == eventUnwrap) && (e.KEKURI != testKEK || e.Attempt != 1 || e.Start.IsZero() || e.Duration < 0) {
 				t.Errorf("event %+v lacks the KMS call's details", e)
 			}
-		}))
-	k, err := s.Active(ctxb, "acme")
+		}}))
+	k, err := s.active(ctxb, "acme")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -222,7 +224,7 @@ func TestLogsAndEvents(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Data key, audit chain key, rotated data key.
-	want := []EventKind{EventWrap, EventWrap, EventWrap, EventRotate, EventShred}
+	want := []eventKind{eventWrap, eventWrap, eventWrap, eventRotate, eventShred}
 	if !slices.Equal(kinds, want) {
 		t.Fatalf("events = %v, want %v", kinds, want)
 	}
@@ -241,4 +243,4 @@ func TestLogsAndEvents(t *testing.T) {
 
 // heldDEK is the key's data key bytes, white box: the slice that zeroing
 // clears.
-func heldDEK(k *Key) []byte { return k.st.dek.Bytes() }
+func heldDEK(k *dataKey) []byte { return k.st.dek.Bytes() }

@@ -18,12 +18,12 @@ import (
 // exponential backoff and full jitter. It never sleeps past ctx's
 // deadline: when the next sleep would end after it, the last error is
 // returned at once.
-func (s *Store) kmsCall(ctx context.Context, kind EventKind, kp *kms.Keeper, tenant string, version uint32, in []byte) ([]byte, error) {
+func (s *Store) kmsCall(ctx context.Context, kind eventKind, kp *kms.Keeper, tenant string, version uint32, in []byte) ([]byte, error) {
 	wc := dekContext(tenant, version)
-	op := kind.String()
+	op := kind
 	var err error
 	for attempt := 1; ; attempt++ {
-		if kind == EventWrap {
+		if kind == eventWrap {
 			s.ctr.kmsWraps.Add(1)
 		} else {
 			s.ctr.kmsUnwraps.Add(1)
@@ -32,7 +32,7 @@ func (s *Store) kmsCall(ctx context.Context, kind EventKind, kp *kms.Keeper, ten
 		start := time.Now()
 		actx, cancel := context.WithTimeout(sctx, s.kmsTimeout)
 		var out []byte
-		if kind == EventWrap {
+		if kind == eventWrap {
 			out, err = kp.Wrap(actx, in, wc)
 		} else {
 			out, err = kp.Unwrap(actx, in, wc)
@@ -54,20 +54,20 @@ func (s *Store) kmsCall(ctx context.Context, kind EventKind, kp *kms.Keeper, ten
 			slog.String("error", err.Error()))
 
 		timedOut := ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded)
-		recordKMSError(ctx, &KMSError{Op: op, Tenant: tenant, Version: version, KEKURI: kp.URI(), Attempts: attempt, Err: retryableIf(err, timedOut)})
+		recordKMSError(ctx, &Error{Kind: ErrKMS, Op: op, Tenant: tenant, Version: version, KEKURI: kp.URI(), Attempts: attempt, Err: retryableIf(err, timedOut)})
 		if (!kms.IsRetryable(err) && !timedOut) || attempt >= s.attempts || ctx.Err() != nil {
-			return nil, &KMSError{Op: op, Tenant: tenant, Version: version, KEKURI: kp.URI(), Attempts: attempt, Err: retryableIf(err, timedOut)}
+			return nil, &Error{Kind: ErrKMS, Op: op, Tenant: tenant, Version: version, KEKURI: kp.URI(), Attempts: attempt, Err: retryableIf(err, timedOut)}
 		}
 		sleep := s.backoff(attempt)
 		if dl, ok := ctx.Deadline(); ok && time.Until(dl) <= sleep {
-			return nil, &KMSError{Op: op, Tenant: tenant, Version: version, KEKURI: kp.URI(), Attempts: attempt, Err: retryableIf(err, timedOut)}
+			return nil, &Error{Kind: ErrKMS, Op: op, Tenant: tenant, Version: version, KEKURI: kp.URI(), Attempts: attempt, Err: retryableIf(err, timedOut)}
 		}
 		s.ctr.kmsRetries.Add(1)
 		t := time.NewTimer(sleep)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return nil, &KMSError{Op: op, Tenant: tenant, Version: version, KEKURI: kp.URI(), Attempts: attempt, Err: retryableIf(err, timedOut)}
+			return nil, &Error{Kind: ErrKMS, Op: op, Tenant: tenant, Version: version, KEKURI: kp.URI(), Attempts: attempt, Err: retryableIf(err, timedOut)}
 		case <-t.C:
 		}
 	}

@@ -14,7 +14,7 @@ import (
 func coldStore(t *testing.T, tdb *testDB, drv *insecureTestKMS, opts ...Option) *Store {
 	t.Helper()
 	creator := newTestStore(t, tdb, tdb.db, drv.keeper(testKEK))
-	if _, err := creator.Active(ctxb, "acme"); err != nil {
+	if _, err := creator.active(ctxb, "acme"); err != nil {
 		t.Fatal(err)
 	}
 	return newTestStore(t, tdb, tdb.open(t), drv.keeper(testKEK), opts...)
@@ -37,16 +37,16 @@ func TestRetry(t *testing.T) {
 			{"retryable then non-retryable", []error{retryable(), errTestDenied}, true, false, 2, 2, 1, 2},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
-				s := coldStore(t, tdb, drv, WithRetry(4, time.Millisecond, 2*time.Millisecond))
+				s := coldStore(t, tdb, drv, WithTuning(Tuning{KMSAttempts: 4, KMSRetryBase: time.Millisecond, KMSRetryMax: 2 * time.Millisecond}))
 				drv.failNext(tc.faults...)
-				_, err := s.Key(ctxb, "acme", 1)
+				_, err := s.lookupKey(ctxb, "acme", 1)
 				if (err != nil) != tc.wantErr {
 					t.Fatalf("Key(acme, 1) = %v, want error %v", err, tc.wantErr)
 				}
 				if err != nil {
-					var ke *KMSError
+					var ke *Error
 					if !errors.As(err, &ke) || ke.Op != "unwrap" || ke.Tenant != "acme" || ke.Version != 1 || ke.KEKURI != testKEK || uint64(ke.Attempts) != tc.tries {
-						t.Fatalf("Key(acme, 1) = %#v, want a KMSError for acme v1 after %d attempts", err, tc.tries)
+						t.Fatalf("Key(acme, 1) = %#v, want a Error for acme v1 after %d attempts", err, tc.tries)
 					}
 					if kms.IsRetryable(err) != tc.wantRetryable {
 						t.Fatalf("kms.IsRetryable(%v) = %v, want %v", err, !tc.wantRetryable, tc.wantRetryable)
@@ -67,7 +67,7 @@ func TestRetry(t *testing.T) {
 func TestRetryDeadline(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, tdb *testDB) {
 		drv := newInsecureTestKMS(t)
-		s := coldStore(t, tdb, drv, WithRetry(100, time.Hour, time.Hour))
+		s := coldStore(t, tdb, drv, WithTuning(Tuning{KMSAttempts: 100, KMSRetryBase: time.Hour, KMSRetryMax: time.Hour}))
 		s.jitter = func(n int64) int64 { return n - 1 } // always the full backoff
 		drv.setDown(retryable())
 
@@ -77,9 +77,9 @@ func TestRetryDeadline(t *testing.T) {
 		ctx, cancel := context.WithTimeout(ctxb, time.Minute)
 		defer cancel()
 		_, err := s.Rotate(ctx, "acme")
-		var ke *KMSError
+		var ke *Error
 		if !errors.As(err, &ke) || !kms.IsRetryable(err) || ke.Attempts != 1 {
-			t.Fatalf("Rotate with the KMS down = %v, want a retryable KMSError after 1 attempt", err)
+			t.Fatalf("Rotate with the KMS down = %v, want a retryable Error after 1 attempt", err)
 		}
 		if st := s.Stats(); st.KMSWraps != 1 || st.KMSRetries != 0 {
 			t.Fatalf("Stats() = %+v, want 1 wrap, no retry", st)
@@ -89,27 +89,27 @@ func TestRetryDeadline(t *testing.T) {
 		// the load, with nobody left waiting, is cancelled mid-sleep.
 		ctx2, cancel2 := context.WithTimeout(ctxb, 50*time.Millisecond)
 		defer cancel2()
-		s2 := newTestStore(t, tdb, tdb.open(t), drv.keeper(testKEK), WithRetry(100, time.Hour, time.Hour))
-		if _, err := s2.Active(ctx2, "acme"); !errors.Is(err, context.DeadlineExceeded) {
+		s2 := newTestStore(t, tdb, tdb.open(t), drv.keeper(testKEK), WithTuning(Tuning{KMSAttempts: 100, KMSRetryBase: time.Hour, KMSRetryMax: time.Hour}))
+		if _, err := s2.active(ctx2, "acme"); !errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("Active(ctx with deadline) = %v, want context.DeadlineExceeded", err)
 		}
 		waitFor(t, "the abandoned load to stop", func() bool { return s2.flights.running() == 0 })
 	})
 }
 
-// TestKMSTimeout: a KMS call that hangs is cut by WithKMSTimeout and
+// TestKMSTimeout: a KMS call that hangs is cut by Tuning.KMSTimeout and
 // retried as transient.
 func TestKMSTimeout(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, tdb *testDB) {
 		drv := newInsecureTestKMS(t)
-		s := coldStore(t, tdb, drv, WithKMSTimeout(10*time.Millisecond), WithRetry(3, time.Millisecond, time.Millisecond))
+		s := coldStore(t, tdb, drv, WithTuning(Tuning{KMSTimeout: 10 * time.Millisecond}), WithTuning(Tuning{KMSAttempts: 3, KMSRetryBase: time.Millisecond, KMSRetryMax: time.Millisecond}))
 		gate := make(chan struct{})
 		drv.setGate(gate)
 		defer close(gate)
-		_, err := s.Key(ctxb, "acme", 1)
-		var ke *KMSError
+		_, err := s.lookupKey(ctxb, "acme", 1)
+		var ke *Error
 		if !errors.As(err, &ke) || ke.Attempts != 3 || !kms.IsRetryable(err) || !errors.Is(err, context.DeadlineExceeded) {
-			t.Fatalf("Key with a hanging KMS = %v, want a retryable KMSError after 3 attempts", err)
+			t.Fatalf("Key with a hanging KMS = %v, want a retryable Error after 3 attempts", err)
 		}
 		if st := s.Stats(); st.KMSUnwraps != 3 || st.KMSRetries != 2 {
 			t.Fatalf("Stats() = %+v, want 3 unwraps, 2 retries", st)
@@ -124,7 +124,7 @@ func TestUnwrapBinding(t *testing.T) {
 		drv := newInsecureTestKMS(t)
 		s := newTestStore(t, tdb, tdb.db, drv.keeper(testKEK))
 		for _, tn := range []string{"acme", "globex"} {
-			if _, err := s.Active(ctxb, tn); err != nil {
+			if _, err := s.active(ctxb, tn); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -150,7 +150,7 @@ func TestUnwrapBinding(t *testing.T) {
 					t.Fatal(err)
 				}
 				fresh := newTestStore(t, tdb, tdb.open(t), drv.keeper(testKEK))
-				_, err := fresh.Key(ctxb, tc.tenant, tc.version)
+				_, err := fresh.lookupKey(ctxb, tc.tenant, tc.version)
 				if !errors.Is(err, kms.ErrUnwrap) || kms.IsRetryable(err) {
 					t.Fatalf("Key(%s, %d) = %v, want kms.ErrUnwrap", tc.tenant, tc.version, err)
 				}
@@ -200,14 +200,14 @@ func TestBackoffBounds(t *testing.T) {
 func TestWaiterSeesKMSError(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, tdb *testDB) {
 		drv := newInsecureTestKMS(t)
-		s := coldStore(t, tdb, drv, WithRetry(1000, 20*time.Millisecond, 40*time.Millisecond))
+		s := coldStore(t, tdb, drv, WithTuning(Tuning{KMSAttempts: 1000, KMSRetryBase: 20 * time.Millisecond, KMSRetryMax: 40 * time.Millisecond}))
 		drv.setDown(retryable())
 		ctx, cancel := context.WithTimeout(ctxb, 300*time.Millisecond)
 		defer cancel()
-		_, err := s.Key(ctx, "acme", 1)
-		var ke *KMSError
+		_, err := s.lookupKey(ctx, "acme", 1)
+		var ke *Error
 		if !errors.Is(err, context.DeadlineExceeded) || !errors.As(err, &ke) || !kms.IsRetryable(err) {
-			t.Fatalf("Key(acme, 1) with the KMS down past the deadline = %v, want DeadlineExceeded and a retryable KMSError", err)
+			t.Fatalf("Key(acme, 1) with the KMS down past the deadline = %v, want DeadlineExceeded and a retryable Error", err)
 		}
 	})
 }

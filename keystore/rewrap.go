@@ -17,15 +17,31 @@ type RewrapResult struct {
 	// Rewrapped counts rows now wrapped under the new master key.
 	Rewrapped int
 	// Skipped counts rows left alone: already under the new master key
-	// (without RewrapForce), or under another key than RewrapFrom names.
+	// (without Force), or under another key than From names.
 	Skipped int
 	// Conflicts counts rows that changed while being rewrapped (shredded,
 	// or rewrapped by a concurrent run) and were left as they now are.
 	Conflicts int
 }
 
-// A RewrapOption narrows or tunes Rewrap.
-type RewrapOption func(*rewrapConfig)
+// RewrapOptions narrow and tune Rewrap. The zero value rewraps every
+// live row not already under the target master key, 100 rows a query.
+type RewrapOptions struct {
+	// Tenants limits Rewrap to these tenants.
+	Tenants []string
+	// From limits Rewrap to rows wrapped under this master key, compared
+	// by canonical name (kms.Name).
+	From string
+	// Force rewraps rows already wrapped under the target master key too:
+	// after a KMS-side key version rotation (Cloud KMS's primary version
+	// changes, its URI does not), this moves every row to the new key
+	// version.
+	Force bool
+	// BatchSize is how many rows are read per query (default 100).
+	BatchSize int
+	// Progress is called with the running totals after each batch.
+	Progress func(RewrapResult)
+}
 
 type rewrapConfig struct {
 	tenants  []string
@@ -33,29 +49,6 @@ type rewrapConfig struct {
 	force    bool
 	batch    int
 	progress func(RewrapResult)
-}
-
-// RewrapTenants limits Rewrap to the given tenants.
-func RewrapTenants(tenants ...string) RewrapOption {
-	return func(c *rewrapConfig) { c.tenants = append(c.tenants, tenants...) }
-}
-
-// RewrapFrom limits Rewrap to rows wrapped under the master key kekURI,
-// compared by canonical name (kms.Name).
-func RewrapFrom(kekURI string) RewrapOption { return func(c *rewrapConfig) { c.from = kekURI } }
-
-// RewrapForce rewraps rows already wrapped under the target master key
-// too: after a KMS-side key version rotation (Cloud KMS's primary
-// version changes, its URI does not), this moves every row to the new
-// key version.
-func RewrapForce() RewrapOption { return func(c *rewrapConfig) { c.force = true } }
-
-// RewrapBatchSize sets how many rows are read per query (default 100).
-func RewrapBatchSize(n int) RewrapOption { return func(c *rewrapConfig) { c.batch = n } }
-
-// RewrapProgress calls f with the running totals after each batch.
-func RewrapProgress(f func(RewrapResult)) RewrapOption {
-	return func(c *rewrapConfig) { c.progress = f }
 }
 
 // Rewrap moves data keys to the master key to: for each live row, it
@@ -78,7 +71,7 @@ func RewrapProgress(f func(RewrapResult)) RewrapOption {
 // that rows still under it open; run Rewrap once no process wraps with
 // the old key; then drop the old keeper from the configuration and
 // disable the old key in the KMS.
-func (s *Store) Rewrap(ctx context.Context, to *kms.Keeper, opts ...RewrapOption) (RewrapResult, error) {
+func (s *Store) Rewrap(ctx context.Context, to *kms.Keeper, opts RewrapOptions) (RewrapResult, error) {
 	var res RewrapResult
 	if err := s.errIfClosed(); err != nil {
 		return res, err
@@ -86,9 +79,9 @@ func (s *Store) Rewrap(ctx context.Context, to *kms.Keeper, opts ...RewrapOption
 	if to == nil {
 		return res, fmt.Errorf("keystore: rewrap: nil kms.Keeper")
 	}
-	cfg := rewrapConfig{batch: 100}
-	for _, o := range opts {
-		o(&cfg)
+	cfg := rewrapConfig{tenants: opts.Tenants, from: opts.From, force: opts.Force, batch: opts.BatchSize, progress: opts.Progress}
+	if cfg.batch == 0 {
+		cfg.batch = 100
 	}
 	if cfg.batch < 1 {
 		return res, fmt.Errorf("keystore: rewrap: batch size must be positive, got %d", cfg.batch)
@@ -168,9 +161,9 @@ func (r *rewrapper) page(ctx context.Context, tenant, afterTenant string, afterV
 		args  []any
 	)
 	if tenant != "" {
-		query, args = q.rewrapTenant, []any{tenant, afterVersion, r.cfg.batch}
+		query, args = q.RewrapTenant, []any{tenant, afterVersion, r.cfg.batch}
 	} else {
-		query, args = q.rewrapPage, []any{afterTenant, afterTenant, afterVersion, r.cfg.batch}
+		query, args = q.RewrapPage, []any{afterTenant, afterTenant, afterVersion, r.cfg.batch}
 	}
 	rows, err := r.s.db.QueryContext(ctx, query, args...)
 	if err != nil {
@@ -190,7 +183,7 @@ func (r *rewrapper) page(ctx context.Context, tenant, afterTenant string, afterV
 			return nil, err
 		}
 		if len(row.wrapped) == 0 {
-			return nil, &CorruptRowError{Tenant: row.tenant, Version: v, Reason: "live key without wrapped_dek"}
+			return nil, corruptRow(row.tenant, v, "live key without wrapped_dek")
 		}
 		page = append(page, row)
 	}
@@ -220,21 +213,21 @@ func (r *rewrapper) one(ctx context.Context, row rewrapRow) error {
 			return err
 		}
 	}
-	dek, err := s.kmsCall(ctx, EventUnwrap, from, row.tenant, row.version, row.wrapped)
+	dek, err := s.kmsCall(ctx, eventUnwrap, from, row.tenant, row.version, row.wrapped)
 	if err != nil {
 		return err
 	}
 	defer clear(dek)
 	if len(dek) != cipher.DEKSize {
-		return &CorruptRowError{Tenant: row.tenant, Version: int64(row.version), Reason: "unwrapped key has the wrong length"}
+		return corruptRow(row.tenant, int64(row.version), "unwrapped key has the wrong length")
 	}
-	wrapped, err := s.kmsCall(ctx, EventWrap, r.to, row.tenant, row.version, dek)
+	wrapped, err := s.kmsCall(ctx, eventWrap, r.to, row.tenant, row.version, dek)
 	if err != nil {
 		return err
 	}
 	// The new blob replaces the only stored copy of the key: prove it
 	// unwraps to the same key before the old one is overwritten.
-	check, err := s.kmsCall(ctx, EventUnwrap, r.to, row.tenant, row.version, wrapped)
+	check, err := s.kmsCall(ctx, eventUnwrap, r.to, row.tenant, row.version, wrapped)
 	if err != nil {
 		return err
 	}
@@ -276,7 +269,7 @@ func (r *rewrapper) swap(ctx context.Context, row rewrapRow, wrapped []byte) (n 
 			tx.Rollback()
 		}
 	}()
-	res, err := s.execSpan(ctx, tx, "rewrap_swap", row.tenant, s.q.rewrapCAS, r.to.URI(), wrapped, s.dialect.timeArg(s.clock.wall()),
+	res, err := s.execSpan(ctx, tx, "rewrap_swap", row.tenant, s.q.RewrapCAS, r.to.URI(), wrapped, s.dialect.TimeArg(s.clock.wall()),
 		row.tenant, int64(row.version), row.wrapped)
 	if err != nil {
 		return 0, err
@@ -285,7 +278,7 @@ func (r *rewrapper) swap(ctx context.Context, row rewrapRow, wrapped []byte) (n 
 		return 0, err
 	}
 	if n == 1 {
-		if err = s.appendEvent(ctx, tx, chain, OpRewrap, row.tenant, row.version, r.to.URI()); err != nil {
+		if err = s.appendEvent(ctx, tx, chain, opRewrap, row.tenant, row.version, r.to.URI()); err != nil {
 			return 0, err
 		}
 	}

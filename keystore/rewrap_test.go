@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+
+	"github.com/colcrypt/colcrypt/internal/sqldialect"
 )
 
 func TestRewrap(t *testing.T) {
@@ -16,7 +18,7 @@ func TestRewrap(t *testing.T) {
 		// A data table with values sealed under several tenants and versions.
 		data := tdb.table + "_patients"
 		blob := "BLOB"
-		if tdb.dialect == Postgres {
+		if tdb.dialect == sqldialect.Postgres {
 			blob = "bytea"
 		}
 		if _, err := tdb.db.Exec(`CREATE TABLE ` + data + ` (id integer PRIMARY KEY, tenant_id text, version integer, name ` + blob + `)`); err != nil {
@@ -24,7 +26,7 @@ func TestRewrap(t *testing.T) {
 		}
 		id := 0
 		seal := func(tenant string) {
-			k, err := s.Active(ctxb, tenant)
+			k, err := s.active(ctxb, tenant)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -42,7 +44,7 @@ func TestRewrap(t *testing.T) {
 			t.Fatal(err)
 		}
 		seal("acme")
-		if _, err := s.Active(ctxb, "umbrella"); err != nil {
+		if _, err := s.active(ctxb, "umbrella"); err != nil {
 			t.Fatal(err)
 		}
 		if err := s.Shred(ctxb, "umbrella"); err != nil {
@@ -55,7 +57,7 @@ func TestRewrap(t *testing.T) {
 		}
 
 		var progress []RewrapResult
-		res, err := s.Rewrap(ctxb, kekB, RewrapBatchSize(3), RewrapProgress(func(r RewrapResult) { progress = append(progress, r) }))
+		res, err := s.Rewrap(ctxb, kekB, RewrapOptions{BatchSize: 3, Progress: func(r RewrapResult) { progress = append(progress, r) }})
 		if err != nil {
 			t.Fatalf("Rewrap() = %v", err)
 		}
@@ -95,7 +97,7 @@ func TestRewrap(t *testing.T) {
 			if err := rows.Scan(&tn, &v, &ct); err != nil {
 				t.Fatal(err)
 			}
-			k, err := fresh.Key(ctxb, tn, uint32(v))
+			k, err := fresh.lookupKey(ctxb, tn, uint32(v))
 			if err != nil {
 				t.Fatalf("Key(%s, %d) after Rewrap = %v", tn, v, err)
 			}
@@ -112,19 +114,19 @@ func TestRewrap(t *testing.T) {
 		kmsA.setDown(nil)
 
 		// Resumable: a second run finds nothing to do.
-		if res, err := s.Rewrap(ctxb, kekB); err != nil || res != (RewrapResult{Scanned: 4, Skipped: 4}) {
+		if res, err := s.Rewrap(ctxb, kekB, RewrapOptions{}); err != nil || res != (RewrapResult{Scanned: 4, Skipped: 4}) {
 			t.Fatalf("Rewrap() again = %+v, %v; want 4 skipped", res, err)
 		}
 		// Force rewraps under the same key; filters narrow.
 		g1 := readRaw(t, tdb, "globex", 1)
-		res, err = s.Rewrap(ctxb, kekB, RewrapForce(), RewrapTenants("globex"))
+		res, err = s.Rewrap(ctxb, kekB, RewrapOptions{Force: true, Tenants: []string{"globex"}})
 		if err != nil || res != (RewrapResult{Scanned: 1, Rewrapped: 1}) {
 			t.Fatalf("Rewrap(force, globex) = %+v, %v; want 1 rewrapped", res, err)
 		}
 		if g := readRaw(t, tdb, "globex", 1); bytes.Equal(g.wrapped, g1.wrapped) || g.kekURI != testKEK2 {
 			t.Fatalf("globex row after forced Rewrap = %+v, want new bytes under %s", g, testKEK2)
 		}
-		res, err = s.Rewrap(ctxb, kekA, RewrapFrom("test://nothing"))
+		res, err = s.Rewrap(ctxb, kekA, RewrapOptions{From: "test://nothing"})
 		if err != nil || res != (RewrapResult{Scanned: 4, Skipped: 4}) {
 			t.Fatalf("Rewrap(from nothing) = %+v, %v; want 4 skipped", res, err)
 		}
@@ -137,7 +139,7 @@ func TestRewrapConflict(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, tdb *testDB) {
 		kmsA, kmsB := newInsecureTestKMS(t), newInsecureTestKMS(t)
 		s := newTestStore(t, tdb, tdb.db, kmsA.keeper(testKEK))
-		if _, err := s.Active(ctxb, "acme"); err != nil {
+		if _, err := s.active(ctxb, "acme"); err != nil {
 			t.Fatal(err)
 		}
 		admin := newTestStore(t, tdb, tdb.open(t), kmsA.keeper(testKEK))
@@ -146,7 +148,7 @@ func TestRewrapConflict(t *testing.T) {
 				t.Errorf("Shred during Rewrap = %v", err)
 			}
 		})
-		res, err := s.Rewrap(ctxb, kmsB.keeper(testKEK2))
+		res, err := s.Rewrap(ctxb, kmsB.keeper(testKEK2), RewrapOptions{})
 		if err != nil || res != (RewrapResult{Scanned: 1, Conflicts: 1}) {
 			t.Fatalf("Rewrap() with a concurrent Shred = %+v, %v; want 1 conflict", res, err)
 		}
@@ -162,12 +164,12 @@ func TestRewrapVerifies(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, tdb *testDB) {
 		kmsA, kmsB := newInsecureTestKMS(t), newInsecureTestKMS(t)
 		s := newTestStore(t, tdb, tdb.db, kmsA.keeper(testKEK))
-		if _, err := s.Active(ctxb, "acme"); err != nil {
+		if _, err := s.active(ctxb, "acme"); err != nil {
 			t.Fatal(err)
 		}
 		before := readRaw(t, tdb, "acme", 1)
 		kmsB.setTamper(true)
-		if _, err := s.Rewrap(ctxb, kmsB.keeper(testKEK2)); err == nil {
+		if _, err := s.Rewrap(ctxb, kmsB.keeper(testKEK2), RewrapOptions{}); err == nil {
 			t.Fatalf("Rewrap() to a KMS returning another key = nil error, want one")
 		}
 		if a := readRaw(t, tdb, "acme", 1); !bytes.Equal(a.wrapped, before.wrapped) || a.kekURI != testKEK {
@@ -176,7 +178,7 @@ func TestRewrapVerifies(t *testing.T) {
 		// A failing old master key stops Rewrap with its error.
 		kmsB.setTamper(false)
 		kmsA.setDown(errTestDenied)
-		if _, err := s.Rewrap(ctxb, kmsB.keeper(testKEK2)); !errors.Is(err, errTestDenied) {
+		if _, err := s.Rewrap(ctxb, kmsB.keeper(testKEK2), RewrapOptions{}); !errors.Is(err, errTestDenied) {
 			t.Fatalf("Rewrap() with the old KMS denied = %v, want errTestDenied", err)
 		}
 	})

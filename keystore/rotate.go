@@ -21,7 +21,7 @@ var errRotateRace = errors.New("keystore: rotate race")
 // old active version, which still opens the values sealed under it, and
 // returns the new version: one past every row of the tenant, destroyed
 // ones included (a version number is never issued twice), and at least the
-// tenant's minimum (WithMinVersion). This process uses the new version at once;
+// tenant's minimum (TenantPolicy.MinVersion). This process uses the new version at once;
 // other processes within their cache TTL.
 //
 // The new key is wrapped before the transaction, so no row lock is held
@@ -35,7 +35,7 @@ var errRotateRace = errors.New("keystore: rotate race")
 // lost races Rotate fails with ErrConflict.
 //
 // Rotate fails with ErrKeyNotFound for a tenant that has no key yet
-// (Active creates the first), with a MissingKeyError when the table shows
+// (Active creates the first), with an Error of kind ErrKeyNotFound when the table shows
 // fewer versions than this process saw, and ErrKeyDestroyed for a
 // shredded one.
 func (s *Store) Rotate(ctx context.Context, tenant string) (uint32, error) {
@@ -83,7 +83,7 @@ func (s *Store) Rotate(ctx context.Context, tenant string) (uint32, error) {
 			clear(dek)
 			return 0, err
 		}
-		wrapped, err := s.kmsCall(ctx, EventWrap, kek, tenant, v, dek)
+		wrapped, err := s.kmsCall(ctx, eventWrap, kek, tenant, v, dek)
 		if err != nil {
 			clear(dek)
 			return 0, err
@@ -94,7 +94,7 @@ func (s *Store) Rotate(ctx context.Context, tenant string) (uint32, error) {
 			return 0, err
 		}
 		err = s.rotateTx(ctx, chain, tenant, v, kek.URI(), wrapped, sum.maxVersion)
-		if errors.Is(err, errRotateRace) || s.dialect.isUniqueViolation(err) || s.dialect.isSerializationFailure(err) {
+		if errors.Is(err, errRotateRace) || s.dialect.IsUniqueViolation(err) || s.dialect.IsSerializationFailure(err) {
 			clear(dek)
 			continue
 		}
@@ -117,7 +117,7 @@ func (s *Store) Rotate(ctx context.Context, tenant string) (uint32, error) {
 		}
 		s.log.LogAttrs(ctx, slog.LevelInfo, "keystore: rotated tenant key",
 			slog.String("tenant", tenant), slog.Uint64("version", uint64(v)))
-		s.emit(Event{Kind: EventRotate, Tenant: tenant, Version: v})
+		s.emit(Event{Kind: eventRotate, Tenant: tenant, Version: v})
 		return v, nil
 	}
 	return 0, fmt.Errorf("%w: rotating tenant %q", ErrConflict, tenant)
@@ -150,17 +150,17 @@ func (s *Store) rotateTx(ctx context.Context, chain chainRef, tenant string, v u
 	if sum.maxVersion != wantMax {
 		return errRotateRace
 	}
-	ts := s.dialect.timeArg(s.clock.wall())
-	if _, err = s.execSpan(ctx, tx, "retire_active", tenant, s.q.retireActive, ts, tenant); err != nil {
+	ts := s.dialect.TimeArg(s.clock.wall())
+	if _, err = s.execSpan(ctx, tx, "retire_active", tenant, s.q.RetireActive, ts, tenant); err != nil {
 		return fmt.Errorf("keystore: rotate tenant %q: %w", tenant, err)
 	}
-	if _, err = s.execSpan(ctx, tx, "insert_rotated", tenant, s.q.insertRotated, tenant, int64(v), kekURI, wrapped, ts, ts); err != nil {
-		if s.dialect.isUniqueViolation(err) {
+	if _, err = s.execSpan(ctx, tx, "insert_rotated", tenant, s.q.InsertRotated, tenant, int64(v), kekURI, wrapped, ts, ts); err != nil {
+		if s.dialect.IsUniqueViolation(err) {
 			return err
 		}
 		return fmt.Errorf("keystore: rotate tenant %q: %w", tenant, err)
 	}
-	if err = s.appendEvent(ctx, tx, chain, OpRotate, tenant, v, kekURI); err != nil {
+	if err = s.appendEvent(ctx, tx, chain, opRotate, tenant, v, kekURI); err != nil {
 		return err
 	}
 	if err = s.commitSpan(ctx, tx, tenant); err != nil {
@@ -172,7 +172,7 @@ func (s *Store) rotateTx(ctx context.Context, chain chainRef, tenant string, v u
 // lockTenant runs the dialect's tenant lock as the transaction's first
 // statement.
 func (s *Store) lockTenant(ctx context.Context, tx *sql.Tx, tenant string) error {
-	if _, err := s.execSpan(ctx, tx, "lock_tenant", tenant, s.q.lockTenant, tenant); err != nil {
+	if _, err := s.execSpan(ctx, tx, "lock_tenant", tenant, s.q.LockTenant, tenant); err != nil {
 		return fmt.Errorf("keystore: lock tenant %q: %w", tenant, err)
 	}
 	return nil

@@ -11,19 +11,19 @@ func TestRotate(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, tdb *testDB) {
 		drv := newInsecureTestKMS(t)
 		clock := newFakeClock()
-		s := newTestStore(t, tdb, tdb.db, drv.keeper(testKEK), WithClock(clock.Now), WithCacheTTL(time.Minute))
-		other := newTestStore(t, tdb, tdb.open(t), drv.keeper(testKEK), WithClock(clock.Now), WithCacheTTL(time.Minute))
+		s := newTestStore(t, tdb, tdb.db, drv.keeper(testKEK), withClock(clock.Now), WithTuning(Tuning{CacheTTL: time.Minute}))
+		other := newTestStore(t, tdb, tdb.open(t), drv.keeper(testKEK), withClock(clock.Now), WithTuning(Tuning{CacheTTL: time.Minute}))
 
 		if _, err := s.Rotate(ctxb, "acme"); !errors.Is(err, ErrKeyNotFound) {
 			t.Fatalf("Rotate(new tenant) = %v, want ErrKeyNotFound", err)
 		}
-		k1, err := s.Active(ctxb, "acme")
+		k1, err := s.active(ctxb, "acme")
 		if err != nil {
 			t.Fatal(err)
 		}
 		c1, _ := k1.Cipher("patients", "name")
 		sealed1, _ := c1.Seal(nil, []byte("sealed under v1"))
-		o1, err := other.Active(ctxb, "acme")
+		o1, err := other.active(ctxb, "acme")
 		if err != nil || o1.Version() != 1 {
 			t.Fatalf("other Active(acme) = %v, %v; want v1", o1, err)
 		}
@@ -34,7 +34,7 @@ func TestRotate(t *testing.T) {
 		}
 		// This process uses the new version at once, without a KMS call.
 		before := s.Stats()
-		k2, err := s.Active(ctxb, "acme")
+		k2, err := s.active(ctxb, "acme")
 		if err != nil || k2.Version() != 2 {
 			t.Fatalf("Active(acme) after Rotate = %v, %v; want v2", k2, err)
 		}
@@ -48,7 +48,7 @@ func TestRotate(t *testing.T) {
 			t.Fatalf("row v2 after Rotate = %+v, want active", r)
 		}
 		// The old version still opens what it sealed; the new one does not.
-		old, err := s.Key(ctxb, "acme", 1)
+		old, err := s.lookupKey(ctxb, "acme", 1)
 		if err != nil {
 			t.Fatalf("Key(acme, 1) = %v", err)
 		}
@@ -62,30 +62,30 @@ func TestRotate(t *testing.T) {
 		}
 
 		// The other process keeps v1 until its TTL passes, then sees v2.
-		if k, _ := other.Active(ctxb, "acme"); k.Version() != 1 {
+		if k, _ := other.active(ctxb, "acme"); k.Version() != 1 {
 			t.Fatalf("other Active within TTL = v%d, want v1", k.Version())
 		}
 		clock.Advance(time.Minute)
-		ok2, err := other.Active(ctxb, "acme")
+		ok2, err := other.active(ctxb, "acme")
 		if err != nil || ok2.Version() != 2 {
 			t.Fatalf("other Active after TTL = %v, %v; want v2", ok2, err)
 		}
 		sealOpen(t, k2, ok2)
 
-		live, err := other.LiveKeys(ctxb, "acme")
+		live, err := other.liveKeys(ctxb, "acme")
 		if err != nil || len(live) != 2 || live[0].Version() != 2 || live[1].Version() != 1 {
-			t.Fatalf("LiveKeys(acme) = %v, %v; want [v2 v1]", live, err)
+			t.Fatalf("liveKeys(acme) = %v, %v; want [v2 v1]", live, err)
 		}
-		// LiveKeys in the rotating process sees the rotation at once.
-		if _, err := s.LiveKeys(ctxb, "acme"); err != nil {
+		// liveKeys in the rotating process sees the rotation at once.
+		if _, err := s.liveKeys(ctxb, "acme"); err != nil {
 			t.Fatal(err)
 		}
 		if v, err := s.Rotate(ctxb, "acme"); err != nil || v != 3 {
 			t.Fatalf("Rotate(acme) = %d, %v; want 3", v, err)
 		}
-		live, err = s.LiveKeys(ctxb, "acme")
+		live, err = s.liveKeys(ctxb, "acme")
 		if err != nil || len(live) != 3 || live[0].Version() != 3 {
-			t.Fatalf("LiveKeys(acme) after Rotate = %v, %v; want [v3 v2 v1]", live, err)
+			t.Fatalf("liveKeys(acme) after Rotate = %v, %v; want [v3 v2 v1]", live, err)
 		}
 		if n := countRows(t, tdb, "tenant_id = ? AND state = 'active'", "acme"); n != 1 {
 			t.Fatalf("active rows = %d, want 1", n)
@@ -104,7 +104,7 @@ func TestRotateConcurrent(t *testing.T) {
 		for i := range stores {
 			stores[i] = newTestStore(t, tdb, tdb.open(t), drv.keeper(testKEK))
 		}
-		if _, err := stores[0].Active(ctxb, "acme"); err != nil {
+		if _, err := stores[0].active(ctxb, "acme"); err != nil {
 			t.Fatal(err)
 		}
 		var (
@@ -159,17 +159,17 @@ func TestRotateWrapFailureLeavesTableAlone(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, tdb *testDB) {
 		drv := newInsecureTestKMS(t)
 		s := newTestStore(t, tdb, tdb.db, drv.keeper(testKEK))
-		if _, err := s.Active(ctxb, "acme"); err != nil {
+		if _, err := s.active(ctxb, "acme"); err != nil {
 			t.Fatal(err)
 		}
 		drv.failNext(errTestDenied)
 		if _, err := s.Rotate(ctxb, "acme"); !isKMSError(err) {
-			t.Fatalf("Rotate with KMS denied = %v, want KMSError", err)
+			t.Fatalf("Rotate with KMS denied = %v, want Error", err)
 		}
 		if n := countRows(t, tdb, "tenant_id = ?", "acme"); n != 1 {
 			t.Fatalf("rows = %d, want 1", n)
 		}
-		if k, err := s.Active(ctxb, "acme"); err != nil || k.Version() != 1 {
+		if k, err := s.active(ctxb, "acme"); err != nil || k.Version() != 1 {
 			t.Fatalf("Active = %v, %v; want v1", k, err)
 		}
 	})

@@ -17,7 +17,7 @@ type querier interface {
 // keyRow is the part of a row needed to unwrap its key.
 type keyRow struct {
 	version uint32
-	state   State
+	state   rowState
 	kekURI  string
 	wrapped []byte
 }
@@ -26,10 +26,10 @@ type keyRow struct {
 func (s *Store) readActive(ctx context.Context, tenant string) (keyRow, bool, error) {
 	var (
 		v   int64
-		row = keyRow{state: StateActive}
+		row = keyRow{state: stateActive}
 	)
 	qctx, span := s.querySpan(ctx, "select_active", tenant)
-	err := s.db.QueryRowContext(qctx, s.q.selectActive, tenant).Scan(&v, &row.kekURI, &row.wrapped)
+	err := s.db.QueryRowContext(qctx, s.q.SelectActive, tenant).Scan(&v, &row.kekURI, &row.wrapped)
 	endSpan(span, spanErr(err))
 	if errors.Is(err, sql.ErrNoRows) {
 		return keyRow{}, false, nil
@@ -41,7 +41,7 @@ func (s *Store) readActive(ctx context.Context, tenant string) (keyRow, bool, er
 		return keyRow{}, false, err
 	}
 	if len(row.wrapped) == 0 {
-		return keyRow{}, false, &CorruptRowError{Tenant: tenant, Version: v, Reason: "active key without wrapped_dek"}
+		return keyRow{}, false, corruptRow(tenant, v, "active key without wrapped_dek")
 	}
 	return row, true, nil
 }
@@ -53,7 +53,7 @@ func (s *Store) readKey(ctx context.Context, tenant string, version uint32) (key
 		row = keyRow{version: version}
 	)
 	qctx, span := s.querySpan(ctx, "select_key", tenant)
-	err := s.db.QueryRowContext(qctx, s.q.selectKey, tenant, int64(version)).Scan(&st, &row.kekURI, &row.wrapped)
+	err := s.db.QueryRowContext(qctx, s.q.SelectKey, tenant, int64(version)).Scan(&st, &row.kekURI, &row.wrapped)
 	endSpan(span, spanErr(err))
 	if errors.Is(err, sql.ErrNoRows) {
 		return keyRow{}, false, nil
@@ -63,10 +63,10 @@ func (s *Store) readKey(ctx context.Context, tenant string, version uint32) (key
 	}
 	var ok bool
 	if row.state, ok = parseState(st); !ok {
-		return keyRow{}, false, &CorruptRowError{Tenant: tenant, Version: int64(version), Reason: "unknown state"}
+		return keyRow{}, false, corruptRow(tenant, int64(version), "unknown state")
 	}
-	if row.state != StateDestroyed && len(row.wrapped) == 0 {
-		return keyRow{}, false, &CorruptRowError{Tenant: tenant, Version: int64(version), Reason: "live key without wrapped_dek"}
+	if row.state != stateDestroyed && len(row.wrapped) == 0 {
+		return keyRow{}, false, corruptRow(tenant, int64(version), "live key without wrapped_dek")
 	}
 	return row, true, nil
 }
@@ -82,13 +82,13 @@ type tenantSummary struct {
 func (s *Store) summary(ctx context.Context, q querier, tenant string) (tenantSummary, error) {
 	var t tenantSummary
 	qctx, span := s.querySpan(ctx, "summary", tenant)
-	err := q.QueryRowContext(qctx, s.q.summary, tenant).Scan(&t.maxVersion, &t.rows, &t.destroyed)
+	err := q.QueryRowContext(qctx, s.q.Summary, tenant).Scan(&t.maxVersion, &t.rows, &t.destroyed)
 	endSpan(span, err)
 	if err != nil {
 		return t, fmt.Errorf("keystore: read keys of tenant %q: %w", tenant, err)
 	}
 	if t.maxVersion < 0 || t.maxVersion > 1<<32-1 {
-		return t, &CorruptRowError{Tenant: tenant, Version: t.maxVersion, Reason: "version out of range"}
+		return t, corruptRow(tenant, t.maxVersion, "version out of range")
 	}
 	return t, nil
 }
@@ -98,7 +98,7 @@ func (s *Store) summary(ctx context.Context, q querier, tenant string) (tenantSu
 func (s *Store) liveVersions(ctx context.Context, tenant string) (_ []uint32, err error) {
 	ctx, span := s.querySpan(ctx, "live_versions", tenant)
 	defer func() { endSpan(span, err) }()
-	rows, err := s.db.QueryContext(ctx, s.q.liveVersions, tenant)
+	rows, err := s.db.QueryContext(ctx, s.q.LiveVersions, tenant)
 	if err != nil {
 		return nil, fmt.Errorf("keystore: list keys of tenant %q: %w", tenant, err)
 	}
@@ -137,7 +137,7 @@ func (s *Store) readTenant(ctx context.Context, q querier, tenant string) (_ ten
 	ctx, span := s.querySpan(ctx, "tenant_rows", tenant)
 	defer func() { endSpan(span, err) }()
 	var t tenantRows
-	rows, err := q.QueryContext(ctx, s.q.tenantRows, tenant)
+	rows, err := q.QueryContext(ctx, s.q.TenantRows, tenant)
 	if err != nil {
 		return t, fmt.Errorf("keystore: read keys of tenant %q: %w", tenant, err)
 	}
@@ -157,18 +157,18 @@ func (s *Store) readTenant(ctx context.Context, q querier, tenant string) (_ ten
 		}
 		state, ok := parseState(st)
 		if !ok {
-			return t, &CorruptRowError{Tenant: tenant, Version: v, Reason: "unknown state"}
+			return t, corruptRow(tenant, v, "unknown state")
 		}
 		t.max = max(t.max, u)
-		if state == StateDestroyed {
+		if state == stateDestroyed {
 			t.destroyed++
 			continue
 		}
 		if len(wrapped) == 0 {
-			return t, &CorruptRowError{Tenant: tenant, Version: v, Reason: "live key without wrapped_dek"}
+			return t, corruptRow(tenant, v, "live key without wrapped_dek")
 		}
 		t.live++
-		if state == StateActive {
+		if state == stateActive {
 			t.actives = append(t.actives, u)
 		}
 		if t.top == nil {

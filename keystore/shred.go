@@ -10,7 +10,7 @@ import (
 // Shred destroys every version of the tenant's key: each row's state
 // becomes destroyed and its wrapped key is erased (NULL), and this
 // process zeroes the keys it cached. From then on Key, Active and
-// LiveKeys fail with ErrKeyDestroyed for the tenant, in this process at
+// liveKeys fail with ErrKeyDestroyed for the tenant, in this process at
 // once and in others within their cache TTL (the stale grace does not
 // extend this: every refresh reads the table). The tenant's values can no
 // longer be opened by anyone who does not already hold the key.
@@ -52,7 +52,7 @@ func (s *Store) Shred(ctx context.Context, tenant string) (err error) {
 	s.cache.destroyTenant(tenant)
 	s.log.LogAttrs(ctx, slog.LevelInfo, "keystore: shredded tenant keys",
 		slog.String("tenant", tenant), slog.Int64("versions", n))
-	s.emit(Event{Kind: EventShred, Tenant: tenant})
+	s.emit(Event{Kind: eventShred, Tenant: tenant})
 	return nil
 }
 
@@ -69,7 +69,7 @@ func (s *Store) shredTx(ctx context.Context, chain chainRef, tenant string) (n i
 			tx.Rollback()
 		}
 	}()
-	res, err := s.execSpan(ctx, tx, "destroy_all", tenant, s.q.shred, s.dialect.timeArg(s.clock.wall()), tenant)
+	res, err := s.execSpan(ctx, tx, "destroy_all", tenant, s.q.Shred, s.dialect.TimeArg(s.clock.wall()), tenant)
 	if err != nil {
 		return 0, err
 	}
@@ -77,7 +77,7 @@ func (s *Store) shredTx(ctx context.Context, chain chainRef, tenant string) (n i
 		return 0, err
 	}
 	if n > 0 {
-		if err = s.appendEvent(ctx, tx, chain, OpShred, tenant, 0, ""); err != nil {
+		if err = s.appendEvent(ctx, tx, chain, opShred, tenant, 0, ""); err != nil {
 			return 0, err
 		}
 	}

@@ -12,31 +12,31 @@ func TestShred(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, tdb *testDB) {
 		drv := newInsecureTestKMS(t)
 		clock := newFakeClock()
-		opts := []Option{WithClock(clock.Now), WithCacheTTL(time.Minute), WithStaleGrace(time.Hour)}
+		opts := []Option{withClock(clock.Now), WithTuning(Tuning{CacheTTL: time.Minute}), WithTuning(Tuning{StaleGrace: time.Hour})}
 		s := newTestStore(t, tdb, tdb.db, drv.keeper(testKEK), opts...)
 		other := newTestStore(t, tdb, tdb.open(t), drv.keeper(testKEK), opts...)
 
 		if err := s.Shred(ctxb, "acme"); !errors.Is(err, ErrKeyNotFound) {
 			t.Fatalf("Shred(unknown tenant) = %v, want ErrKeyNotFound", err)
 		}
-		k1, err := s.Active(ctxb, "acme")
+		k1, err := s.active(ctxb, "acme")
 		if err != nil {
 			t.Fatal(err)
 		}
 		if _, err := s.Rotate(ctxb, "acme"); err != nil {
 			t.Fatal(err)
 		}
-		k2, _ := s.Active(ctxb, "acme")
+		k2, _ := s.active(ctxb, "acme")
 		c2, err := k2.Cipher("patients", "name")
 		if err != nil {
 			t.Fatal(err)
 		}
 		sealed, _ := c2.Seal(nil, []byte("to be forgotten"))
-		ok2, err := other.Active(ctxb, "acme")
+		ok2, err := other.active(ctxb, "acme")
 		if err != nil {
 			t.Fatal(err)
 		}
-		globex, err := s.Active(ctxb, "globex")
+		globex, err := s.active(ctxb, "globex")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -70,10 +70,10 @@ func TestShred(t *testing.T) {
 			name string
 			f    func() error
 		}{
-			{"Active", func() error { _, err := s.Active(ctxb, "acme"); return err }},
-			{"Key(1)", func() error { _, err := s.Key(ctxb, "acme", 1); return err }},
-			{"Key(2)", func() error { _, err := s.Key(ctxb, "acme", 2); return err }},
-			{"LiveKeys", func() error { _, err := s.LiveKeys(ctxb, "acme"); return err }},
+			{"Active", func() error { _, err := s.active(ctxb, "acme"); return err }},
+			{"Key(1)", func() error { _, err := s.lookupKey(ctxb, "acme", 1); return err }},
+			{"Key(2)", func() error { _, err := s.lookupKey(ctxb, "acme", 2); return err }},
+			{"liveKeys", func() error { _, err := s.liveKeys(ctxb, "acme"); return err }},
 			{"Rotate", func() error { _, err := s.Rotate(ctxb, "acme"); return err }},
 		} {
 			if err := call.f(); !errors.Is(err, ErrKeyDestroyed) {
@@ -86,15 +86,15 @@ func TestShred(t *testing.T) {
 
 		// Another process keeps its key until its TTL passes; then it sees
 		// the shred, even with the KMS down and a stale grace.
-		if k, err := other.Active(ctxb, "acme"); err != nil || k != ok2 {
+		if k, err := other.active(ctxb, "acme"); err != nil || k != ok2 {
 			t.Fatalf("other Active within TTL = %v, %v; want its cached key", k, err)
 		}
 		drv.setDown(retryable())
 		clock.Advance(time.Minute)
-		if _, err := other.Active(ctxb, "acme"); !errors.Is(err, ErrKeyDestroyed) {
+		if _, err := other.active(ctxb, "acme"); !errors.Is(err, ErrKeyDestroyed) {
 			t.Fatalf("other Active after TTL = %v, want ErrKeyDestroyed", err)
 		}
-		if _, err := other.Key(ctxb, "acme", 2); !errors.Is(err, ErrKeyDestroyed) {
+		if _, err := other.lookupKey(ctxb, "acme", 2); !errors.Is(err, ErrKeyDestroyed) {
 			t.Fatalf("other Key(acme, 2) after TTL = %v, want ErrKeyDestroyed", err)
 		}
 		if !ok2.zeroed() {
@@ -104,14 +104,14 @@ func TestShred(t *testing.T) {
 
 		// A new process never creates a key for the shredded tenant.
 		fresh := newTestStore(t, tdb, tdb.open(t), drv.keeper(testKEK))
-		if _, err := fresh.Active(ctxb, "acme"); !errors.Is(err, ErrKeyDestroyed) {
+		if _, err := fresh.active(ctxb, "acme"); !errors.Is(err, ErrKeyDestroyed) {
 			t.Fatalf("fresh Active(acme) = %v, want ErrKeyDestroyed", err)
 		}
 		if n := countRows(t, tdb, "tenant_id = ?", "acme"); n != 2 {
 			t.Fatalf("rows of acme = %d, want 2 (no new key)", n)
 		}
 		// Other tenants are untouched.
-		g, err := fresh.Active(ctxb, "globex")
+		g, err := fresh.active(ctxb, "globex")
 		if err != nil {
 			t.Fatalf("Active(globex) after shredding acme = %v", err)
 		}

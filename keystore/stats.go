@@ -30,7 +30,7 @@ type Stats struct {
 	// Cached is the number of keys in the cache now.
 	Cached int
 	// CachedBytes is the accounted size of the cached keys and their
-	// ciphers now, which WithCacheBytes bounds.
+	// ciphers now, which Tuning.CacheMaxBytes bounds.
 	CachedBytes int64
 }
 
@@ -63,76 +63,48 @@ func (s *Store) Stats() Stats {
 	}
 }
 
-// EventKind says what an [Event] reports.
-type EventKind uint8
+// eventKind names what an [Event] reports.
+type eventKind = string
 
+// The kinds of Event.
 const (
-	// EventWrap is one call to the KMS to wrap a data key.
-	EventWrap EventKind = iota + 1
-	// EventUnwrap is one call to the KMS to unwrap a data key.
-	EventUnwrap
-	// EventStale is an expired key served during the stale grace.
-	EventStale
-	// EventRotate is a new active version written by Rotate.
-	EventRotate
-	// EventShred is a tenant's keys destroyed by Shred.
-	EventShred
-	// EventStateMismatch is a key table whose state column disagrees with
-	// its versions: the active row is not the tenant's highest live
-	// version, or no row is active while live rows exist. The Store seals
-	// under the highest live version (Event.Version) anyway; Err says what
-	// the table showed. Someone or something wrote the table.
-	EventStateMismatch
-	// EventDestroyVersion is one retired version destroyed by
-	// DestroyVersion.
-	EventDestroyVersion
-	// EventKeyChange is a key change of the tenant, made by any process,
-	// that WithKeyEvents applied to this process's cache.
-	EventKeyChange
-	// EventKeyEventsPolling is the key events listener lost (Err says
-	// why): changes are polled for until it is back.
-	EventKeyEventsPolling
-	// EventKeyEventsListening is the key events listener back after a
-	// loss.
-	EventKeyEventsListening
+	eventWrap           eventKind = "wrap"
+	eventUnwrap         eventKind = "unwrap"
+	eventStale          eventKind = "stale"
+	eventRotate         eventKind = "rotate"
+	eventShred          eventKind = "shred"
+	eventStateMismatch  eventKind = "state-mismatch"
+	eventDestroyVersion eventKind = "destroy-version"
+	// Key events (WithKeyEvents).
+	eventKeyChange          eventKind = "key-change"
+	eventKeyEventsPolling   eventKind = "key-events-polling"
+	eventKeyEventsListening eventKind = "key-events-listening"
 )
 
-func (k EventKind) String() string {
-	switch k {
-	case EventWrap:
-		return "wrap"
-	case EventUnwrap:
-		return "unwrap"
-	case EventStale:
-		return "stale"
-	case EventRotate:
-		return "rotate"
-	case EventShred:
-		return "shred"
-	case EventStateMismatch:
-		return "state-mismatch"
-	case EventDestroyVersion:
-		return "destroy-version"
-	case EventKeyChange:
-		return "key-change"
-	case EventKeyEventsPolling:
-		return "key-events-polling"
-	case EventKeyEventsListening:
-		return "key-events-listening"
-	}
-	return "unknown"
-}
-
-// Event is what a [WithObserver] hook receives. It names keys, never
+// Event is what a Telemetry.Observer hook receives. It names keys, never
 // holds their bytes.
 type Event struct {
-	Kind    EventKind
+	// Kind says what happened:
+	//
+	//   - "wrap", "unwrap": one call to the KMS to wrap or unwrap a data
+	//     key (Attempt, Start, Duration and Err describe the call).
+	//   - "stale": an expired key served during the stale grace.
+	//   - "rotate": a new active version written by Rotate.
+	//   - "shred": a tenant's keys destroyed by Shred.
+	//   - "destroy-version": one retired version destroyed by
+	//     DestroyVersion.
+	//   - "state-mismatch": a key table whose state column disagrees with
+	//     its versions (the active row is not the tenant's highest live
+	//     version, or no row is active while live rows exist). The Store
+	//     seals under the highest live version (Version) anyway; Err says
+	//     what the table showed. Someone or something wrote the table.
+	Kind    string
 	Tenant  string
-	Version uint32 // 0 for EventShred
-	KEKURI  string // for EventWrap and EventUnwrap
+	Version uint32 // 0 for "shred"
+	KEKURI  string // for "wrap" and "unwrap"
 	// Attempt numbers the call among retries, from 1.
 	Attempt int
-	// Start and Duration time a KMS call (wall clock, not WithClock).
+	// Start and Duration time a KMS call (wall clock, not withClock).
 	Start    time.Time
 	Duration time.Duration
 	// Err is the call's error, nil on success.

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/colcrypt/colcrypt/internal/sqldialect"
 	"github.com/colcrypt/colcrypt/kms"
 )
 
@@ -18,18 +19,18 @@ import (
 // database and share it.
 //
 // The Store wraps every key it creates with the keeper given to New (or
-// the tenant's own, see WithTenantKEK), and unwraps each row with the
+// the tenant's own, see TenantPolicy.KEK), and unwraps each row with the
 // configured keeper its kek_uri names: the one given to New or one given
 // to WithMasterKeys. A row naming any other master key fails with
 // ErrUnknownMasterKey; the Store opens nothing a row names.
 type Store struct {
 	db      *sql.DB
 	kek     *kms.Keeper
-	dialect Dialect
+	dialect sqldialect.Dialect
 	table   string
-	q       *queries
-	eq      eventQueries // the audit trail's statements
-	kq      keyEventQueries
+	q       *sqldialect.KeyQueries
+	eq      sqldialect.EventQueries // the audit trail's statements
+	kq      sqldialect.KeyEventQueries
 	events  *keyEvents // nil without WithKeyEvents
 
 	ttl, grace, probe time.Duration
@@ -76,12 +77,8 @@ func New(db *sql.DB, kek *kms.Keeper, opts ...Option) (*Store, error) {
 	for _, o := range opts {
 		o(&cfg)
 	}
-	if cfg.dialect == nil {
-		d, err := DialectFor(db)
-		if err != nil {
-			return nil, err
-		}
-		cfg.dialect = d
+	if err := cfg.resolveDialect(db); err != nil {
+		return nil, err
 	}
 	if err := cfg.validate(); err != nil {
 		return nil, err
@@ -103,9 +100,9 @@ func New(db *sql.DB, kek *kms.Keeper, opts ...Option) (*Store, error) {
 		kek:        kek,
 		dialect:    cfg.dialect,
 		table:      cfg.table,
-		q:          newQueries(cfg.dialect, cfg.table),
-		eq:         newEventQueries(cfg.dialect, cfg.table),
-		kq:         newKeyEventQueries(cfg.dialect, cfg.table),
+		q:          cfg.dialect.KeyQueries(cfg.table),
+		eq:         cfg.dialect.EventQueries(cfg.table, opChainKey),
+		kq:         cfg.dialect.KeyEventQueries(cfg.table),
 		ttl:        cfg.ttl,
 		grace:      cfg.grace,
 		probe:      min(max(cfg.ttl/10, defaultStaleProbeLo), defaultStaleProbeHi),
@@ -201,18 +198,8 @@ func (s *Store) Close() {
 	})
 }
 
-// Table returns the key table's name.
-func (s *Store) Table() string { return s.table }
-
-// Dialect returns the Store's SQL dialect.
-func (s *Store) Dialect() Dialect { return s.dialect }
-
-// KEKURI returns the URI of the master key given to New, which wraps new
-// data keys unless WithTenantKEK names another for the tenant.
-func (s *Store) KEKURI() string { return s.kek.URI() }
-
 // wrapKeeper returns the keeper that wraps the tenant's new keys: a
-// configured one, whatever WithTenantKEK returns.
+// configured one, whatever TenantPolicy.KEK returns.
 func (s *Store) wrapKeeper(_ context.Context, tenant string) (*kms.Keeper, error) {
 	if s.tenantKEK == nil {
 		return s.kek, nil
@@ -224,21 +211,15 @@ func (s *Store) wrapKeeper(_ context.Context, tenant string) (*kms.Keeper, error
 	return s.keepers.get(tenant, 0, uri)
 }
 
-// String describes the Store: table, dialect and master key URI, which
-// hold no secret. Format, GoString and MarshalJSON say the same, so no fmt
-// verb can reach the cache.
-func (s *Store) String() string {
-	return fmt.Sprintf("keystore.Store(table=%s, dialect=%s, kek=%s)", s.table, s.dialect.Name(), s.kek.URI())
+// Format describes the Store under every fmt verb (%v, %+v, %#v, %s):
+// table, dialect and master key URI, which hold no secret, so no verb can
+// walk into the cache. slog's text handler formats values with %+v, and
+// encoding/json sees no exported field, so neither reaches a key either.
+func (s *Store) Format(f fmt.State, verb rune) {
+	fmt.Fprintf(f, "keystore.Store(table=%s, dialect=%s, kek=%s)", s.table, s.dialect.String(), s.kek.URI())
 }
-func (s *Store) GoString() string              { return s.String() }
-func (s *Store) Format(f fmt.State, verb rune) { fmt.Fprint(f, s.String()) }
-func (s *Store) MarshalJSON() ([]byte, error)  { return fmt.Appendf(nil, "%q", s.String()), nil }
-func (s *Store) LogValue() slog.Value          { return slog.StringValue(s.String()) }
 
-var (
-	_ fmt.Formatter  = (*Store)(nil)
-	_ slog.LogValuer = (*Store)(nil)
-)
+var _ fmt.Formatter = (*Store)(nil)
 
 // errIfClosed returns ErrClosed after Close.
 func (s *Store) errIfClosed() error {

@@ -2,10 +2,13 @@ package keystore
 
 import (
 	"database/sql"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/colcrypt/colcrypt/internal/sqldialect"
 )
 
 func TestCreateTableIdempotentAndConcurrent(t *testing.T) {
@@ -19,7 +22,7 @@ func TestCreateTableIdempotentAndConcurrent(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				errs[i] = CreateTable(ctxb, db, nil, tdb.table+"_x")
+				errs[i] = CreateTable(ctxb, db, WithTable(tdb.table+"_x"))
 			}()
 		}
 		wg.Wait()
@@ -37,7 +40,7 @@ func TestCreateTableIdempotentAndConcurrent(t *testing.T) {
 func TestTableConstraints(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, tdb *testDB) {
 		ins := tdb.q(`INSERT INTO {keys} (tenant_id, version, state, kek_uri, wrapped_dek, created_at, updated_at) VALUES (?, ?, ?, 'k', ?, ?, ?)`)
-		ts := tdb.dialect.timeArg(time.Now())
+		ts := tdb.dialect.TimeArg(time.Now())
 		if _, err := tdb.db.Exec(ins, "acme", 1, "active", []byte{1}, ts, ts); err != nil {
 			t.Fatalf("insert a valid row = %v", err)
 		}
@@ -63,7 +66,7 @@ func TestTableConstraints(t *testing.T) {
 				t.Errorf("insert %s = nil error, want a constraint violation", tc.name)
 				continue
 			}
-			if got := tdb.dialect.isUniqueViolation(err); got != tc.unique {
+			if got := tdb.dialect.IsUniqueViolation(err); got != tc.unique {
 				t.Errorf("isUniqueViolation(insert %s: %v) = %v, want %v", tc.name, err, got, tc.unique)
 			}
 		}
@@ -80,7 +83,7 @@ func TestCreateTableRejectsBadNames(t *testing.T) {
 	}
 	defer db.Close()
 	for _, name := range []string{"Keys", "a-b", "1abc", "keys; DROP TABLE x", `"keys"`, "schema.keys", "é", strings.Repeat("k", 49)} {
-		if err := CreateTable(ctxb, db, SQLite, name); err == nil || !strings.Contains(err.Error(), "invalid table name") {
+		if err := CreateTable(ctxb, db, WithDialect("sqlite"), WithTable(name)); err == nil || !strings.Contains(err.Error(), "invalid table name") {
 			t.Errorf("CreateTable(%q) = %v, want an invalid table name error", name, err)
 		}
 		if _, err := New(db, newInsecureTestKMS(t).keeper(testKEK), WithTable(name)); err == nil {
@@ -88,68 +91,39 @@ func TestCreateTableRejectsBadNames(t *testing.T) {
 		}
 	}
 	for _, name := range []string{"", "colcrypt_keys", "_k", strings.Repeat("k", 48)} {
-		if err := CreateTable(ctxb, db, SQLite, name); err != nil {
+		if err := CreateTable(ctxb, db, WithDialect("sqlite"), WithTable(name)); err != nil {
 			t.Errorf("CreateTable(%q) = %v", name, err)
 		}
 	}
 }
 
-func TestDialectFor(t *testing.T) {
+// TestNewDialect: a driver detection cannot place needs WithDialect, and
+// an unknown name fails New and CreateTable. (Detection and naming
+// themselves are tested in internal/sqldialect.)
+func TestNewDialect(t *testing.T) {
+	un := sql.OpenDB(unknownDriver{})
+	defer un.Close()
+	if _, err := New(un, newInsecureTestKMS(t).keeper(testKEK)); err == nil || !strings.Contains(err.Error(), "WithDialect") {
+		t.Errorf("New(unknown driver) = %v, want an error naming WithDialect", err)
+	}
+	if err := CreateTable(ctxb, un); err == nil || !strings.Contains(err.Error(), "WithDialect") {
+		t.Errorf("CreateTable(unknown driver) = %v, want an error naming WithDialect", err)
+	}
+	if s, err := New(un, newInsecureTestKMS(t).keeper(testKEK), WithDialect("PostgreSQL")); err != nil || fmt.Sprint(s) != "keystore.Store(table=colcrypt_keys, dialect=postgres, kek="+testKEK+")" {
+		t.Errorf(`New(unknown driver, WithDialect("PostgreSQL")) = %v, %v`, s, err)
+	} else {
+		s.Close()
+	}
 	sq, err := sql.Open("sqlite", "file:"+t.TempDir()+"/x.db")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer sq.Close()
-	pg, err := sql.Open("pgx", "postgres://nobody@127.0.0.1:1/none") // not connected
-	if err != nil {
-		t.Fatal(err)
+	if _, err := New(sq, newInsecureTestKMS(t).keeper(testKEK), WithDialect("oracle")); err == nil {
+		t.Errorf(`New(WithDialect("oracle")) = nil error`)
 	}
-	defer pg.Close()
-	my, err := sql.Open("mysql", "nobody@tcp(127.0.0.1:1)/none") // not connected
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer my.Close()
-	for _, tc := range []struct {
-		db   *sql.DB
-		want Dialect
-	}{{sq, SQLite}, {pg, Postgres}, {my, MySQL}} {
-		if got, err := DialectFor(tc.db); err != nil || got != tc.want {
-			t.Errorf("DialectFor(%T) = %v, %v; want %s", tc.db.Driver(), got, err, tc.want.Name())
-		}
-	}
-	if _, err := DialectFor(nil); err == nil {
-		t.Errorf("DialectFor(nil) = nil error")
-	}
-	// An unknown driver needs an explicit dialect.
-	un := sql.OpenDB(unknownDriver{})
-	defer un.Close()
-	if _, err := DialectFor(un); err == nil || !strings.Contains(err.Error(), "WithDialect") {
-		t.Errorf("DialectFor(unknown) = %v, want an error naming WithDialect", err)
-	}
-	if _, err := New(un, newInsecureTestKMS(t).keeper(testKEK)); err == nil {
-		t.Errorf("New(unknown driver) = nil error, want one")
-	}
-	if s, err := New(un, newInsecureTestKMS(t).keeper(testKEK), WithDialect(Postgres)); err != nil || s.Dialect() != Postgres {
-		t.Errorf("New(unknown driver, WithDialect(Postgres)) = %v, %v", s, err)
-	} else {
-		s.Close()
-	}
-
-	for in, want := range map[string]Dialect{"postgres": Postgres, "PostgreSQL": Postgres, "pgx": Postgres, "sqlite": SQLite, "sqlite3": SQLite,
-		"mysql": MySQL, "MariaDB": MySQL, " mysql ": MySQL} {
-		if got, err := ParseDialect(in); err != nil || got != want {
-			t.Errorf("ParseDialect(%q) = %v, %v; want %s", in, got, err, want.Name())
-		}
-	}
-	if _, err := ParseDialect("oracle"); err == nil {
-		t.Errorf("ParseDialect(oracle) = nil error")
-	}
-}
-
-func TestRebindDollar(t *testing.T) {
-	if got, want := rebindDollar(`SELECT a FROM t WHERE x = ? AND y IN (?, ?)`), `SELECT a FROM t WHERE x = $1 AND y IN ($2, $3)`; got != want {
-		t.Fatalf("rebindDollar() = %q, want %q", got, want)
+	if err := CreateTable(ctxb, sq, WithDialect("oracle")); err == nil {
+		t.Errorf(`CreateTable(WithDialect("oracle")) = nil error`)
 	}
 }
 
@@ -157,7 +131,7 @@ func TestTimeCol(t *testing.T) {
 	want := time.Date(2030, 1, 2, 3, 4, 5, 123456789, time.UTC)
 	for _, src := range []any{
 		want, want.In(time.FixedZone("x", 3600)),
-		SQLite.timeArg(want), []byte(SQLite.timeArg(want).(string)),
+		sqldialect.SQLite.TimeArg(want), []byte(sqldialect.SQLite.TimeArg(want).(string)),
 		"2030-01-02T04:04:05.123456789+01:00", "2030-01-02 03:04:05.123456789+00:00", "2030-01-02 03:04:05.123456789",
 	} {
 		var got time.Time
@@ -181,17 +155,26 @@ func TestNewOptionErrors(t *testing.T) {
 	defer db.Close()
 	kek := newInsecureTestKMS(t).keeper(testKEK)
 	for name, o := range map[string]Option{
-		"ttl 0":       WithCacheTTL(0),
-		"size 0":      WithCacheSize(0),
-		"grace < 0":   WithStaleGrace(-1),
-		"attempts 0":  WithRetry(0, time.Millisecond, time.Second),
-		"base > max":  WithRetry(3, time.Second, time.Millisecond),
-		"kms timeout": WithKMSTimeout(0),
-		"bad table":   WithTable("A"),
+		// A zero field keeps the default; a negative one is refused.
+		"ttl < 0":      WithTuning(Tuning{CacheTTL: -1}),
+		"size < 0":     WithTuning(Tuning{CacheMaxKeys: -1}),
+		"bytes < 0":    WithTuning(Tuning{CacheMaxBytes: -1}),
+		"grace < 0":    WithTuning(Tuning{StaleGrace: -1}),
+		"attempts < 0": WithTuning(Tuning{KMSAttempts: -1, KMSRetryBase: time.Millisecond, KMSRetryMax: time.Second}),
+		"base > max":   WithTuning(Tuning{KMSAttempts: 3, KMSRetryBase: time.Second, KMSRetryMax: time.Millisecond}),
+		"kms timeout":  WithTuning(Tuning{KMSTimeout: -1}),
+		"bad table":    WithTable("A"),
+		"bad dialect":  WithDialect("oracle"),
 	} {
 		if _, err := New(db, kek, o); err == nil {
 			t.Errorf("New(%s) = nil error, want one", name)
 		}
+	}
+	// Zero fields leave the defaults, which New accepts.
+	if s, err := New(db, kek, WithTuning(Tuning{})); err != nil {
+		t.Errorf("New(WithTuning(Tuning{})) = %v, want the defaults", err)
+	} else {
+		s.Close()
 	}
 	if _, err := New(nil, kek); err == nil {
 		t.Errorf("New(nil db) = nil error")

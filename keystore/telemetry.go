@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -36,28 +38,54 @@ const (
 	attrTable     = attribute.Key("db.collection.name")
 )
 
-// WithMeterProvider sets where the Store's metrics go (default: the
-// global provider, otel.GetMeterProvider, which records nothing unless
-// the application installs an SDK). The Store records only on a KMS
-// call; the cache counters are observed from the counters Stats reads,
-// so a warm seal or open does no metric work.
-func WithMeterProvider(mp metric.MeterProvider) Option {
-	return func(c *config) { c.meters = mp }
+// Telemetry says where the Store reports what it does, for
+// [WithTelemetry]. No report holds key bytes.
+type Telemetry struct {
+	// Logger gets debug records for KMS calls, a warning for each stale
+	// serve, info for rotations, shreds and rewraps. Default: discard.
+	Logger *slog.Logger
+	// Observer is called synchronously for every KMS call, stale serve,
+	// rotation, destroyed version, shred and key table state mismatch,
+	// never on a cache hit: the place to feed a metrics system other than
+	// OpenTelemetry. It must be fast and must not call the Store.
+	Observer func(Event)
+	// Meters is where the Store's metrics go (default: the global
+	// provider, otel.GetMeterProvider, which records nothing unless the
+	// application installs an SDK). The Store records only on a KMS call;
+	// the cache counters are observed from the counters Stats reads, so a
+	// warm seal or open does no metric work. New fails if the provider
+	// refuses an instrument.
+	Meters metric.MeterProvider
+	// Tracers is where the Store's spans go (default: the global
+	// provider, otel.GetTracerProvider). The Store starts a span for each
+	// KMS call and each key table query, as a child of the caller's
+	// context; never one per seal or open, which are too hot.
+	Tracers trace.TracerProvider
+	// TenantMetrics adds the tenant id as attribute colcrypt.tenant to the
+	// KMS call metrics. Off by default: with many tenants it multiplies
+	// the number of time series, which metric backends bill and cap.
+	// Spans carry the tenant regardless.
+	TenantMetrics bool
 }
 
-// WithTracerProvider sets where the Store's spans go (default: the global
-// provider, otel.GetTracerProvider). The Store starts a span for each KMS
-// call and each key table query, as a child of the caller's context;
-// never one per seal or open, which are too hot.
-func WithTracerProvider(tp trace.TracerProvider) Option {
-	return func(c *config) { c.tracers = tp }
+// WithTelemetry sets the reporting that t sets (its non-zero fields).
+func WithTelemetry(t Telemetry) Option {
+	return func(c *config) {
+		if t.Logger != nil {
+			c.log = t.Logger
+		}
+		if t.Observer != nil {
+			c.observe = t.Observer
+		}
+		if t.Meters != nil {
+			c.meters = t.Meters
+		}
+		if t.Tracers != nil {
+			c.tracers = t.Tracers
+		}
+		c.tenantMetrics = c.tenantMetrics || t.TenantMetrics
+	}
 }
-
-// WithTenantMetrics adds the tenant id as attribute colcrypt.tenant to the
-// KMS call metrics. Off by default: with many tenants it multiplies the
-// number of time series, which metric backends bill and cap. Spans carry
-// the tenant regardless.
-func WithTenantMetrics() Option { return func(c *config) { c.tenantMetrics = true } }
 
 // telemetry is the Store's instruments. Built once in New; each KMS call
 // and key table query uses them, nothing else does.
@@ -86,18 +114,18 @@ func newTelemetry(cfg *config, ctr *counters, c *cache) (*telemetry, error) {
 	t := &telemetry{
 		tracer:        tp.Tracer(instrumentationName),
 		tenantMetrics: cfg.tenantMetrics,
-		dbSystem:      attrDBSystem.String(cfg.dialect.Name()),
+		dbSystem:      attrDBSystem.String(cfg.dialect.String()),
 		table:         attrTable.String(cfg.table),
 	}
 	var err error
 	if t.kmsCalls, err = m.Int64Counter("colcrypt.keystore.kms.calls", metric.WithUnit("{call}"),
 		metric.WithDescription("KMS wrap and unwrap calls, each retry attempt counted")); err != nil {
-		return nil, &TelemetryError{Err: err}
+		return nil, fmt.Errorf("%w: %w", errTelemetry, err)
 	}
 	if t.kmsDuration, err = m.Float64Histogram("colcrypt.keystore.kms.duration", metric.WithUnit("s"),
 		metric.WithDescription("Duration of each KMS wrap and unwrap call"),
 		metric.WithExplicitBucketBoundaries(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)); err != nil {
-		return nil, &TelemetryError{Err: err}
+		return nil, fmt.Errorf("%w: %w", errTelemetry, err)
 	}
 	hits, err1 := m.Int64ObservableCounter("colcrypt.keystore.cache.hits", metric.WithUnit("{call}"),
 		metric.WithDescription("Key lookups answered from the cache"))
@@ -110,7 +138,7 @@ func newTelemetry(cfg *config, ctr *counters, c *cache) (*telemetry, error) {
 	size, err5 := m.Int64ObservableUpDownCounter("colcrypt.keystore.cache.keys", metric.WithUnit("{key}"),
 		metric.WithDescription("Keys in the cache now"))
 	if err := errors.Join(err1, err2, err3, err4, err5); err != nil {
-		return nil, &TelemetryError{Err: err}
+		return nil, fmt.Errorf("%w: %w", errTelemetry, err)
 	}
 	// The callback holds the counters and the cache, never the Store, so
 	// a Store dropped without Close can still be collected.
@@ -124,7 +152,7 @@ func newTelemetry(cfg *config, ctr *counters, c *cache) (*telemetry, error) {
 		return nil
 	}, hits, misses, stale, evict, size)
 	if err != nil {
-		return nil, &TelemetryError{Err: err}
+		return nil, fmt.Errorf("%w: %w", errTelemetry, err)
 	}
 	return t, nil
 }
@@ -205,7 +233,6 @@ func endSpan(span trace.Span, err error) {
 // errorKind classifies an error for metrics and spans by a fixed, small
 // set of words.
 func errorKind(err error, timedOut bool) string {
-	var corrupt *CorruptRowError
 	switch {
 	case timedOut || errors.Is(err, context.DeadlineExceeded):
 		return "timeout"
@@ -213,7 +240,7 @@ func errorKind(err error, timedOut bool) string {
 		return "canceled"
 	case kms.IsRetryable(err):
 		return "retryable"
-	case errors.As(err, &corrupt):
+	case errors.Is(err, ErrCorruptRow):
 		return "corrupt_row"
 	}
 	return "error"
@@ -229,16 +256,6 @@ func driverOf(kp *kms.Keeper) string {
 	return scheme
 }
 
-// ErrTelemetry is returned by New when the meter provider refuses an
-// instrument or a callback.
-var ErrTelemetry = errors.New("keystore: telemetry setup failed")
-
-// TelemetryError is an instrument or callback the meter provider given
-// to WithMeterProvider (or the global one) refused. errors.Is(err,
-// ErrTelemetry) holds.
-type TelemetryError struct{ Err error }
-
-func (e *TelemetryError) Error() string { return ErrTelemetry.Error() + ": " + e.Err.Error() }
-
-// Unwrap returns both the sentinel and the provider's error.
-func (e *TelemetryError) Unwrap() []error { return []error{ErrTelemetry, e.Err} }
+// errTelemetry is wrapped when the meter provider refuses an instrument
+// or callback.
+var errTelemetry = errors.New("keystore: telemetry setup failed")

@@ -22,7 +22,7 @@ func BenchmarkTelemetryOverhead(b *testing.B) {
 	o := newOtelSink(b)
 	tdb := sqliteOnly(b)
 	inst := newTestStore(b, tdb, tdb.db, newInsecureTestKMS(b).keeper(testKEK), o.opts()...)
-	if _, err := inst.Active(ctxb, "acme"); err != nil {
+	if _, err := inst.active(ctxb, "acme"); err != nil {
 		b.Fatal(err)
 	}
 	key := make([]byte, 32)
@@ -49,7 +49,7 @@ func BenchmarkTelemetryOverhead(b *testing.B) {
 		return time.Since(start)
 	}
 	viaStore := func(s *Store, open bool) time.Duration {
-		k, _ := s.Active(ctxb, "acme")
+		k, _ := s.active(ctxb, "acme")
 		c, _ := k.Cipher("patients", "email")
 		sealed, _ := c.Seal(nil, pt)
 		start := time.Now()
@@ -64,7 +64,7 @@ func BenchmarkTelemetryOverhead(b *testing.B) {
 				}
 				continue
 			}
-			k, err := s.Active(ctxb, "acme")
+			k, err := s.active(ctxb, "acme")
 			if err != nil {
 				b.Fatal(err)
 			}

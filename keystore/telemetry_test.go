@@ -37,7 +37,7 @@ func newOtelSink(t testing.TB) *otelSink {
 }
 
 func (o *otelSink) opts() []Option {
-	return []Option{WithMeterProvider(o.mp), WithTracerProvider(o.tp)}
+	return []Option{WithTelemetry(Telemetry{Meters: o.mp}), WithTelemetry(Telemetry{Tracers: o.tp})}
 }
 
 func (o *otelSink) collect(t testing.TB) metricdata.ResourceMetrics {
@@ -99,7 +99,7 @@ func TestMetricsKnownWorkload(t *testing.T) {
 		s := newTestStore(t, tdb, tdb.db, drv.keeper(testKEK), o.opts()...)
 		for _, tenant := range []string{"a", "b"} {
 			for range 5 { // 1 miss (a wrap), 4 hits
-				if _, err := s.Active(ctxb, tenant); err != nil {
+				if _, err := s.active(ctxb, tenant); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -108,14 +108,14 @@ func TestMetricsKnownWorkload(t *testing.T) {
 		o2 := newOtelSink(t)
 		s2 := newTestStore(t, tdb, tdb.open(t), drv.keeper(testKEK), o2.opts()...)
 		for range 3 {
-			if _, err := s2.Key(ctxb, "a", 1); err != nil {
+			if _, err := s2.lookupKey(ctxb, "a", 1); err != nil {
 				t.Fatal(err)
 			}
 		}
 		// A failing unwrap: counted with outcome "error".
 		drv.failNext(errTestDenied)
 		s3 := newTestStore(t, tdb, tdb.open(t), drv.keeper(testKEK), o2.opts()...)
-		if _, err := s3.Key(ctxb, "b", 1); err == nil {
+		if _, err := s3.lookupKey(ctxb, "b", 1); err == nil {
 			t.Fatal("Key with the KMS denying = nil error")
 		}
 
@@ -165,7 +165,7 @@ func TestMetricsKnownWorkload(t *testing.T) {
 		for _, rm := range []metricdata.ResourceMetrics{rm, rm2} {
 			for _, kv := range metricAttrs(rm) {
 				if kv.Key == attrTenant {
-					t.Errorf("metric attribute %v without WithTenantMetrics", kv)
+					t.Errorf("metric attribute %v without Telemetry.TenantMetrics", kv)
 				}
 			}
 		}
@@ -177,14 +177,14 @@ func TestMetricsKnownWorkload(t *testing.T) {
 	})
 }
 
-// TestMetricsTenantOptIn: WithTenantMetrics adds the tenant to the KMS
+// TestMetricsTenantOptIn: Telemetry.TenantMetrics adds the tenant to the KMS
 // call metrics.
 func TestMetricsTenantOptIn(t *testing.T) {
 	drv := newInsecureTestKMS(t)
 	tdb := sqliteOnly(t)
 	o := newOtelSink(t)
-	s := newTestStore(t, tdb, tdb.db, drv.keeper(testKEK), append(o.opts(), WithTenantMetrics())...)
-	if _, err := s.Active(ctxb, "acme"); err != nil {
+	s := newTestStore(t, tdb, tdb.db, drv.keeper(testKEK), append(o.opts(), WithTelemetry(Telemetry{TenantMetrics: true}))...)
+	if _, err := s.active(ctxb, "acme"); err != nil {
 		t.Fatal(err)
 	}
 	if got := sum(t, o.collect(t), "colcrypt.keystore.kms.calls", attrTenant.String("acme")); got != 1 {
@@ -202,14 +202,14 @@ func TestSpansColdSeal(t *testing.T) {
 		// The first key a Store creates also creates the table's audit
 		// chain key (one more wrap, once per table): create it first, with
 		// no caller span, so the cold seal below is a tenant's alone.
-		if _, err := s.Active(ctxb, "warm-up"); err != nil {
+		if _, err := s.active(ctxb, "warm-up"); err != nil {
 			t.Fatal(err)
 		}
 		o.spans.Reset()
 		seal := func() {
 			ctx, parent := o.tp.Tracer("app").Start(ctxb, "handle request")
 			defer parent.End()
-			k, err := s.Active(ctx, "acme")
+			k, err := s.active(ctx, "acme")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -278,7 +278,7 @@ func TestSpanErrorKind(t *testing.T) {
 	o := newOtelSink(t)
 	s := newTestStore(t, tdb, tdb.db, drv.keeper(testKEK), o.opts()...)
 	drv.failNext(errTestDenied)
-	if _, err := s.Active(ctxb, "acme"); err == nil {
+	if _, err := s.active(ctxb, "acme"); err == nil {
 		t.Fatal("Active with the KMS denying = nil error")
 	}
 	found := false
@@ -328,9 +328,9 @@ func TestTelemetryRedaction(t *testing.T) {
 		o := newOtelSink(t)
 		var logs bytes.Buffer
 		log := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-		s := newTestStore(t, tdb, tdb.db, drv.keeper(testKEK), append(o.opts(), WithTenantMetrics(), WithLogger(log))...)
+		s := newTestStore(t, tdb, tdb.db, drv.keeper(testKEK), append(o.opts(), WithTelemetry(Telemetry{TenantMetrics: true}), WithTelemetry(Telemetry{Logger: log}))...)
 		const plaintext = "Ada Lovelace 1815-12-10"
-		k, err := s.Active(ctxb, "acme")
+		k, err := s.active(ctxb, "acme")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -341,13 +341,13 @@ func TestTelemetryRedaction(t *testing.T) {
 		if _, err := c.Seal(nil, []byte(plaintext)); err != nil {
 			t.Fatal(err)
 		}
-		s2 := newTestStore(t, tdb, tdb.open(t), drv.keeper(testKEK), append(o.opts(), WithTenantMetrics(), WithLogger(log))...)
-		if _, err := s2.Key(ctxb, "acme", 1); err != nil {
+		s2 := newTestStore(t, tdb, tdb.open(t), drv.keeper(testKEK), append(o.opts(), WithTelemetry(Telemetry{TenantMetrics: true}), WithTelemetry(Telemetry{Logger: log}))...)
+		if _, err := s2.lookupKey(ctxb, "acme", 1); err != nil {
 			t.Fatal(err)
 		}
 		drv.failNext(errTestDenied)
-		s3 := newTestStore(t, tdb, tdb.open(t), drv.keeper(testKEK), append(o.opts(), WithTenantMetrics(), WithLogger(log))...)
-		_, _ = s3.Key(ctxb, "acme", 1)
+		s3 := newTestStore(t, tdb, tdb.open(t), drv.keeper(testKEK), append(o.opts(), WithTelemetry(Telemetry{TenantMetrics: true}), WithTelemetry(Telemetry{Logger: log}))...)
+		_, _ = s3.lookupKey(ctxb, "acme", 1)
 
 		var wrapped []byte
 		if err := tdb.db.QueryRowContext(ctxb, tdb.q("SELECT wrapped_dek FROM {keys} WHERE tenant_id = ?"), "acme").Scan(&wrapped); err != nil {
@@ -403,7 +403,7 @@ func TestSpansKeyOperations(t *testing.T) {
 			{"destroy_version", append([]string{"lock_tenant", "tenant_rows", "select_key", "destroy_one"}, audit...),
 				func(ctx context.Context) error { return s.DestroyVersion(ctx, "acme", 1) }},
 			{"rewrap", append([]string{"rewrap_swap"}, audit...),
-				func(ctx context.Context) error { _, err := s.Rewrap(ctx, kmsB.keeper(testKEK2)); return err }},
+				func(ctx context.Context) error { _, err := s.Rewrap(ctx, kmsB.keeper(testKEK2), RewrapOptions{}); return err }},
 			{"shred", append([]string{"destroy_all"}, audit...),
 				func(ctx context.Context) error { return s.Shred(ctx, "acme") }},
 		} {

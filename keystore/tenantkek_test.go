@@ -5,7 +5,7 @@ import (
 	"testing"
 )
 
-// TestTenantKEK: with WithTenantKEK each tenant's keys are wrapped under
+// TestTenantKEK: with TenantPolicy.KEK each tenant's keys are wrapped under
 // its own master key; destroying that master key ends access to the
 // tenant's keys, including copies of its rows in a backup, and no other's.
 func TestTenantKEK(t *testing.T) {
@@ -14,21 +14,21 @@ func TestTenantKEK(t *testing.T) {
 		acmeKEK := acmeKMS.keeper("test://tenant/acme")
 		opts := []Option{
 			WithMasterKeys(acmeKEK),
-			WithTenantKEK(func(tenant string) string {
+			WithTenantPolicy(TenantPolicy{KEK: func(tenant string) string {
 				if tenant == "acme" {
 					return "test://tenant/acme"
 				}
 				return "" // the shared key
-			}),
+			}}),
 		}
 		s := newTestStore(t, tdb, tdb.db, shared.keeper(testKEK), opts...)
-		if _, err := s.Active(ctxb, "acme"); err != nil {
+		if _, err := s.active(ctxb, "acme"); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := s.Rotate(ctxb, "acme"); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.Active(ctxb, "globex"); err != nil {
+		if _, err := s.active(ctxb, "globex"); err != nil {
 			t.Fatal(err)
 		}
 		for _, r := range []struct {
@@ -49,10 +49,10 @@ func TestTenantKEK(t *testing.T) {
 		// restored from a backup cannot unwrap acme's keys, only others'.
 		acmeKMS.setDown(errTestDenied)
 		restored := newTestStore(t, tdb, tdb.open(t), shared.keeper(testKEK), opts...)
-		if _, err := restored.Key(ctxb, "acme", 1); !errors.Is(err, errTestDenied) {
+		if _, err := restored.lookupKey(ctxb, "acme", 1); !errors.Is(err, errTestDenied) {
 			t.Fatalf("Key(acme, 1) with acme's master key destroyed = %v, want the KMS refusal", err)
 		}
-		if _, err := restored.Active(ctxb, "globex"); err != nil {
+		if _, err := restored.active(ctxb, "globex"); err != nil {
 			t.Fatalf("Active(globex) = %v", err)
 		}
 	})

@@ -10,32 +10,9 @@ import (
 	"sync"
 )
 
-// MissingKeyError is a key version the key table no longer shows although
-// this process saw the tenant's versions reach it: its row was deleted,
-// or the table was cut back (restored from an older backup, rows removed
-// by hand). It wraps ErrKeyNotFound.
-//
-// A deleted key row is not a way to make a version fresh again: values
-// sealed under the deleted key cannot be opened by anyone without that
-// key (a backup of the table), and the Store does not issue a new key
-// under the old number, which would make those values fail as if they had
-// been tampered with. The error names the version, so the operator knows
-// to restore the row rather than suspect the data.
-type MissingKeyError struct {
-	Tenant string
-	// Version is the version asked for, or 0 when the tenant's highest
-	// version went missing.
-	Version uint32
-	// Highest is the highest version of the tenant this process has seen;
-	// Shown the highest the table shows now.
-	Highest, Shown uint32
-	// Replaced is true when the table shows Version, but under another
-	// data key than the one this process used: the row was deleted and
-	// the version issued again, or the row was overwritten.
-	Replaced bool
-}
-
-func (e *MissingKeyError) Error() string {
+// missingMessage is the message of an ErrKeyNotFound Error for a key
+// row that went missing or was replaced.
+func (e *Error) missingMessage() string {
 	if e.Replaced {
 		return fmt.Sprintf("keystore: key row of tenant %q version %d was replaced: the key table holds another data key than the one this process used under that version; values sealed under the earlier key cannot be opened until the row is restored",
 			e.Tenant, e.Version)
@@ -47,8 +24,6 @@ func (e *MissingKeyError) Error() string {
 	return fmt.Sprintf("keystore: key rows of tenant %q are missing from the key table (this process saw versions up to %d, the table shows %d): deleted or replaced rows; no key is issued under a version number already used",
 		e.Tenant, e.Highest, e.Shown)
 }
-
-func (e *MissingKeyError) Unwrap() error { return ErrKeyNotFound }
 
 // versionMarks remembers, per tenant, the highest key version this
 // process has seen in the key table (a version number is never issued
@@ -92,7 +67,7 @@ func newVersionMarks(capacity int) *versionMarks {
 }
 
 // vouch records the fingerprint of the data key the table holds for the
-// tenant's version, and fails with a MissingKeyError (Replaced) if this
+// tenant's version, and fails with an Error of kind ErrKeyNotFound (Replaced) if this
 // process saw another key under that version before.
 func (vm *versionMarks) vouch(tenant string, version uint32, dek []byte) error {
 	h := hmac.New(sha256.New, vm.fpKey[:])
@@ -113,7 +88,7 @@ func (vm *versionMarks) vouch(tenant string, version uint32, dek []byte) error {
 	case i < 0:
 		m.keys = append(m.keys, versionKey{version, fp})
 	case m.keys[i].fp != fp:
-		return &MissingKeyError{Tenant: tenant, Version: version, Highest: m.highest, Replaced: true}
+		return &Error{Kind: ErrKeyNotFound, Tenant: tenant, Version: version, Highest: m.highest, Replaced: true}
 	}
 	m.highest = max(m.highest, version)
 	return nil
@@ -137,12 +112,12 @@ func (vm *versionMarks) markLocked(tenant string) *versionMark {
 
 // observe records shown, the highest version the table showed for the
 // tenant in a read that started when the highest seen was before (see
-// highest), and fails with a MissingKeyError if the table showed less
+// highest), and fails with an Error of kind ErrKeyNotFound if the table showed less
 // than before. A version noted while the read ran (a rotation committed
 // meanwhile) may be missing from it without any row having gone.
 func (vm *versionMarks) observe(tenant string, shown, before uint32) error {
 	if shown < before {
-		return &MissingKeyError{Tenant: tenant, Highest: before, Shown: shown}
+		return &Error{Kind: ErrKeyNotFound, Tenant: tenant, Highest: before, Shown: shown}
 	}
 	vm.note(tenant, shown)
 	return nil
@@ -191,11 +166,11 @@ func (vm *versionMarks) isDestroyed(tenant string, version uint32) bool {
 }
 
 // missing returns the error for a version the table does not hold: a
-// MissingKeyError if this process saw the tenant's versions reach it,
+// an Error of kind ErrKeyNotFound if this process saw the tenant's versions reach it,
 // else ErrKeyNotFound.
 func (s *Store) missing(tenant string, version uint32) error {
 	if h := s.marks.highest(tenant); version <= h {
-		return &MissingKeyError{Tenant: tenant, Version: version, Highest: h}
+		return &Error{Kind: ErrKeyNotFound, Tenant: tenant, Version: version, Highest: h}
 	}
 	return fmt.Errorf("%w: tenant %q version %d", ErrKeyNotFound, tenant, version)
 }

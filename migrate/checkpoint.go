@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/colcrypt/colcrypt/internal/sqldialect"
 )
 
 // defaultCheckpointTable is the table that records jobs' progress.
@@ -466,7 +468,7 @@ func (n *nullTime) Scan(src any) error {
 }
 
 func (n *nullTime) parse(s string) error {
-	for _, layout := range []string{sqliteTimeLayout, time.RFC3339Nano, mysqlTimeLayout} {
+	for _, layout := range []string{sqldialect.SQLiteTimeLayout, time.RFC3339Nano, mysqlTimeLayout} {
 		if t, err := time.Parse(layout, s); err == nil {
 			n.t, n.valid = t, true
 			return nil

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"encoding/base64"
 	"fmt"
-	"strings"
 	"unicode/utf8"
 
 	"github.com/colcrypt/colcrypt/codec"
@@ -34,39 +33,7 @@ type columnLimits struct {
 func readColumnLimits(ctx context.Context, d dialect, q querier, table, col string) (columnLimits, error) {
 	var l columnLimits
 	var err error
-	schema, name, qualified := strings.Cut(table, ".")
-	if !qualified {
-		schema, name = "", table
-	}
-	switch d.Name() {
-	case "postgres":
-		err = q.QueryRowContext(ctx, `
-SELECT CASE WHEN t.typname IN ('varchar', 'bpchar') AND a.atttypmod > 4 THEN a.atttypmod - 4 ELSE 0 END,
-       a.attnotnull, a.atthasdef
-FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
-WHERE a.attrelid = to_regclass($1) AND a.attname = $2 AND NOT a.attisdropped`, quoteTable(d, table), col).Scan(&l.maxLen, &l.notNull, &l.hasDefault)
-	case "mysql":
-		var s sql.NullString
-		if qualified {
-			s = sql.NullString{String: schema, Valid: true}
-		}
-		// TEXT and BLOB types are not limited here: their limits (64 KiB
-		// and up) are far above any column value worth encrypting.
-		err = q.QueryRowContext(ctx, `
-SELECT CASE WHEN DATA_TYPE IN ('varchar', 'char', 'varbinary', 'binary') THEN CHARACTER_MAXIMUM_LENGTH ELSE 0 END,
-       IS_NULLABLE = 'NO', COLUMN_DEFAULT IS NOT NULL
-FROM information_schema.COLUMNS
-WHERE TABLE_SCHEMA = COALESCE(?, DATABASE()) AND TABLE_NAME = ? AND COLUMN_NAME = ?`, s, name, col).Scan(&l.maxLen, &l.notNull, &l.hasDefault)
-	case "sqlite":
-		// SQLite does not enforce declared lengths.
-		info := "pragma_table_info(?)"
-		args := []any{name, col}
-		if qualified {
-			info = "pragma_table_info(?, ?)"
-			args = []any{name, schema, col}
-		}
-		err = q.QueryRowContext(ctx, `SELECT "notnull" <> 0, dflt_value IS NOT NULL FROM `+info+` WHERE name = ?`, args...).Scan(&l.notNull, &l.hasDefault)
-	}
+	l.maxLen, l.notNull, l.hasDefault, err = d.sql().ColumnLimits(ctx, q, table, col)
 	if err != nil {
 		return l, fmt.Errorf("migrate: describe %s.%s: %w", table, col, err)
 	}
@@ -75,29 +42,7 @@ WHERE TABLE_SCHEMA = COALESCE(?, DATABASE()) AND TABLE_NAME = ? AND COLUMN_NAME 
 
 // countTriggers counts the triggers that fire on UPDATE of table.
 func countTriggers(ctx context.Context, d dialect, q querier, table string) (int, error) {
-	var n int
-	var err error
-	schema, name, qualified := strings.Cut(table, ".")
-	if !qualified {
-		schema, name = "", table
-	}
-	switch d.Name() {
-	case "postgres":
-		// tgtype bit 4 (16) is UPDATE.
-		err = q.QueryRowContext(ctx, `SELECT count(*) FROM pg_trigger WHERE tgrelid = to_regclass($1) AND NOT tgisinternal AND (tgtype & 16) <> 0`, quoteTable(d, table)).Scan(&n)
-	case "mysql":
-		var s sql.NullString
-		if qualified {
-			s = sql.NullString{String: schema, Valid: true}
-		}
-		err = q.QueryRowContext(ctx, `SELECT count(*) FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = COALESCE(?, DATABASE()) AND EVENT_OBJECT_TABLE = ? AND EVENT_MANIPULATION = 'UPDATE'`, s, name).Scan(&n)
-	case "sqlite":
-		master := "sqlite_master"
-		if qualified {
-			master = quoteDouble(schema) + ".sqlite_master"
-		}
-		err = q.QueryRowContext(ctx, `SELECT count(*) FROM `+master+` WHERE type = 'trigger' AND tbl_name = ? AND upper(sql) LIKE '%UPDATE%'`, name).Scan(&n)
-	}
+	n, err := d.sql().UpdateTriggers(ctx, q, table)
 	if err != nil {
 		return 0, fmt.Errorf("migrate: triggers of %s: %w", table, err)
 	}

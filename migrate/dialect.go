@@ -4,8 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"strings"
 	"time"
+
+	"github.com/colcrypt/colcrypt/internal/sqldialect"
 )
 
 // dialect is the SQL of one database engine: catalog queries, the batched
@@ -17,7 +18,8 @@ import (
 type dialect interface {
 	// Name is the engine's name: "postgres", "sqlite", "mysql".
 	Name() string
-
+	// sql is the engine's statements and catalog reads.
+	sql() sqldialect.Dialect
 	// quote quotes one identifier.
 	quote(ident string) string
 	// describe reads a table's columns and its single-column primary key
@@ -91,6 +93,26 @@ type txn interface {
 	Rollback() error
 }
 
+// The dialects. The file of each says what it needs of the server and
+// why its batches are built the way they are.
+var (
+	// Postgres is PostgreSQL 12 or later through database/sql with the pgx
+	// stdlib driver ("pgx"). Workers in any number of processes share a
+	// job.
+	dialectPostgres dialect = postgres{engine{sqldialect.Postgres}}
+	// MySQL is MySQL 8.0+ and MariaDB 10.6+ through
+	// github.com/go-sql-driver/mysql (driver "mysql"), the first versions
+	// with SELECT … FOR UPDATE SKIP LOCKED. Run it with a strict sql_mode
+	// and, where binary logging is on, binlog_format ROW or MIXED (the
+	// defaults); parseTime is optional.
+	dialectMySQL dialect = mysqlDialect{engine{sqldialect.MySQL}}
+	// SQLite is SQLite 3.35 or later (modernc.org/sqlite, driver
+	// "sqlite"). It has one writer at a time: workers in several processes
+	// queue on the database lock (open it with a busy timeout) and add no
+	// speed.
+	dialectSQLite dialect = sqlite{engine{sqldialect.SQLite}}
+)
+
 var (
 	_ txn     = (*sql.Tx)(nil)
 	_ dialect = postgres{}
@@ -101,42 +123,131 @@ var (
 // dialectByName returns the dialect called name ("postgres", "pgx",
 // "postgresql", "sqlite", "sqlite3", "mysql", "mariadb").
 func dialectByName(name string) (dialect, error) {
-	switch strings.ToLower(name) {
-	case "postgres", "postgresql", "pgx", "pg":
-		return dialectPostgres, nil
-	case "sqlite", "sqlite3":
-		return dialectSQLite, nil
-	case "mysql", "mariadb":
-		return dialectMySQL, nil
+	d, err := sqldialect.Parse(name)
+	if err != nil {
+		return nil, fmt.Errorf("migrate: %w", err)
 	}
-	return nil, fmt.Errorf("migrate: unknown SQL dialect %q (known: postgres, sqlite, mysql)", name)
+	return dialectOf(d), nil
 }
 
-// detectDialect guesses the dialect of db from its driver's Go type: the
+// detectDialect tells the dialect of db from its driver's Go type: the
 // pgx and lib/pq drivers are Postgres, modernc.org/sqlite and
 // mattn/go-sqlite3 are SQLite, go-sql-driver/mysql is MySQL.
 func detectDialect(db *sql.DB) (dialect, error) {
-	t := strings.ToLower(fmt.Sprintf("%T", db.Driver()))
-	switch {
-	case strings.Contains(t, "stdlib"), strings.Contains(t, "pq."), strings.Contains(t, "pgx"):
-		return dialectPostgres, nil
-	case strings.Contains(t, "sqlite"):
-		return dialectSQLite, nil
-	case strings.Contains(t, "mysql."):
-		return dialectMySQL, nil
+	d, err := sqldialect.Detect(db)
+	if err != nil {
+		return nil, fmt.Errorf("migrate: %w; pass one to migrate.New", err)
 	}
-	return nil, fmt.Errorf("migrate: cannot tell the SQL dialect of driver %s; name one with migrate.WithDialect", t)
+	return dialectOf(d), nil
 }
 
-// quoteDouble quotes an identifier the SQL-standard way.
-func quoteDouble(ident string) string {
-	return `"` + strings.ReplaceAll(ident, `"`, `""`) + `"`
+// dialectOf is the dialect of an engine.
+func dialectOf(d sqldialect.Dialect) dialect {
+	switch d {
+	case sqldialect.Postgres:
+		return dialectPostgres
+	case sqldialect.MySQL:
+		return dialectMySQL
+	}
+	return dialectSQLite
+}
+
+// engine is what every dialect takes from package sqldialect: names,
+// quoting, error classes, the checkpoint table and the catalog reads.
+// Each dialect embeds it; what is left in postgres.go, mysql.go and
+// sqlite.go is how each builds and runs a batch.
+type engine struct{ sd sqldialect.Dialect }
+
+func (e engine) Name() string                        { return e.sd.String() }
+func (e engine) quote(s string) string               { return e.sd.Quote(s) }
+func (e engine) ph(i int) string                     { return e.sd.Placeholder(i) }
+func (e engine) retryable(err error) bool            { return e.sd.IsRetryable(err) }
+func (e engine) timeArg(t time.Time) any             { return e.sd.TimeArg(t) }
+func (e engine) checkpointDDL(table string) []string { return e.sd.CheckpointDDL(table) }
+func (e engine) claimChunk(table string) string      { return e.sd.ClaimChunk(table) }
+func (e engine) onConflictDoNothing() string         { return e.sd.OnConflictDoNothing() }
+func (e engine) sql() sqldialect.Dialect             { return e.sd }
+
+// duplicate is only ever needed where there is no onConflictDoNothing.
+func (e engine) duplicate(err error) bool {
+	return e.sd.OnConflictDoNothing() == "" && e.sd.IsUniqueViolation(err)
+}
+
+func (e engine) describe(ctx context.Context, q querier, table string) (*tableInfo, error) {
+	cols, pk, exists, err := e.sd.Describe(ctx, q, table)
+	if err != nil {
+		return nil, fmt.Errorf("migrate: describe %s: %w", table, err)
+	}
+	if !exists {
+		return nil, fmt.Errorf("%w: %s", errNoTable, table)
+	}
+	ti := &tableInfo{Name: table, Columns: make(map[string]column, len(cols))}
+	for _, c := range cols {
+		ti.Columns[c.Name] = column{Name: c.Name, Type: c.Type, class: classOf(c.Class), dataType: c.DataType, charset: c.Charset, collation: c.Collation}
+	}
+	if len(pk) == 1 {
+		c := ti.Columns[pk[0]]
+		ti.PK = &c
+	}
+	return ti, nil
+}
+
+// classOf is the class of a catalog column.
+func classOf(c byte) class {
+	switch c {
+	case sqldialect.ClassText:
+		return classText
+	case sqldialect.ClassBytes:
+		return classBytes
+	}
+	return classOther
+}
+
+func (e engine) uniqueColumn(ctx context.Context, q querier, ti *tableInfo, col string) (bool, error) {
+	ok, err := e.sd.UniqueColumn(ctx, q, ti.Name, col)
+	if err != nil {
+		return false, fmt.Errorf("migrate: describe %s: %w", ti.Name, err)
+	}
+	return ok, nil
+}
+
+// estimate is the planner's estimate of the table's rows where the
+// engine keeps one and it is large; below a million rows (or where the
+// estimate is missing: before the first ANALYZE, or stale after a bulk
+// load) an exact count is cheap.
+func (e engine) estimate(ctx context.Context, q querier, p *plan) (int64, error) {
+	est, err := e.sd.RowEstimate(ctx, q, p.table)
+	if err != nil {
+		return 0, fmt.Errorf("migrate: estimate %s: %w", p.ti.Name, err)
+	}
+	if est >= 1_000_000 {
+		return int64(est), nil
+	}
+	var n int64
+	if err := q.QueryRowContext(ctx, "SELECT count(*) FROM "+p.table).Scan(&n); err != nil {
+		return 0, fmt.Errorf("migrate: count %s: %w", p.ti.Name, err)
+	}
+	return n, nil
 }
 
 // quoteTable quotes a table name, splitting "schema.table" in two.
-func quoteTable(d dialect, name string) string {
-	if schema, table, ok := strings.Cut(name, "."); ok {
-		return d.quote(schema) + "." + d.quote(table)
+func quoteTable(d dialect, name string) string { return d.sql().QuoteTable(name) }
+
+// collectKeys reads the key values of rows (one column each) as d binds
+// them back.
+func collectKeys(d dialect, p *plan, rows *sql.Rows) ([]any, error) {
+	defer rows.Close()
+	var out []any
+	for rows.Next() {
+		k := d.scanPK()
+		if err := rows.Scan(k); err != nil {
+			return nil, fmt.Errorf("migrate: plan chunks of %s: %w", p.ti.Name, err)
+		}
+		v, _ := d.pkValue(k)
+		out = append(out, v)
 	}
-	return d.quote(name)
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("migrate: plan chunks of %s: %w", p.ti.Name, err)
+	}
+	return out, nil
 }

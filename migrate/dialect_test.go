@@ -56,21 +56,6 @@ func TestQuoteTable(t *testing.T) {
 	}
 }
 
-func TestSQLiteClass(t *testing.T) {
-	cases := []struct {
-		declared string
-		want     class
-	}{
-		{"", classBytes}, {"BLOB", classBytes}, {"TEXT", classText}, {"varchar(40)", classText},
-		{"CLOB", classText}, {"INTEGER", classOther}, {"BIGINT", classOther}, {"REAL", classOther}, {"NUMERIC", classOther},
-	}
-	for _, tc := range cases {
-		if got := sqliteClass(tc.declared); got != tc.want {
-			t.Errorf("sqliteClass(%q) = %v, want %v", tc.declared, got, tc.want)
-		}
-	}
-}
-
 func TestChunkCount(t *testing.T) {
 	cases := []struct {
 		total int64
@@ -95,10 +80,10 @@ func TestChunkCount(t *testing.T) {
 func TestDialectByName(t *testing.T) {
 	for name, want := range map[string]dialect{"postgres": dialectPostgres, "PGX": dialectPostgres, "postgresql": dialectPostgres, "sqlite": dialectSQLite, "sqlite3": dialectSQLite, "mysql": dialectMySQL, "MariaDB": dialectMySQL} {
 		if got, err := dialectByName(name); err != nil || got != want {
-			t.Errorf("DialectByName(%q) = %v, %v; want %s", name, got, err, want.Name())
+			t.Errorf("dialectByName(%q) = %v, %v; want %s", name, got, err, want.Name())
 		}
 	}
 	if _, err := dialectByName("oracle"); err == nil {
-		t.Errorf("DialectByName(oracle) = nil error, want one")
+		t.Errorf("dialectByName(oracle) = nil error, want one")
 	}
 }

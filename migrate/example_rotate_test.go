@@ -43,7 +43,7 @@ func Example_rotate() {
 		log.Fatal(err)
 	}
 	defer kek.Close()
-	if err := keystore.CreateTable(ctx, db, keystore.SQLite, ""); err != nil {
+	if err := keystore.CreateTable(ctx, db, keystore.WithDialect("sqlite")); err != nil {
 		log.Fatal(err)
 	}
 	keys, err := keystore.New(db, kek)

@@ -75,11 +75,8 @@ func newEnvDB(t testing.TB, d dialect, db *sql.DB) *env {
 	}
 	t.Cleanup(func() { kek.Close() })
 	e.kek = kek
-	kd, err := keystore.ParseDialect(d.Name())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := keystore.CreateTable(ctx, db, kd, ""); err != nil {
+	kd := d.Name()
+	if err := keystore.CreateTable(ctx, db, keystore.WithDialect(kd)); err != nil {
 		t.Fatalf("keystore.CreateTable = %v", err)
 	}
 	e.store, err = keystore.New(db, kek, keystore.WithDialect(kd))

@@ -2,7 +2,6 @@ package migrate
 
 import (
 	"context"
-	"crypto/sha256"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -34,47 +33,12 @@ func sameIdentKind(a, b string) bool {
 //
 // The empty string means the engine gave nothing to compare.
 func tableIdent(ctx context.Context, d dialect, q querier, table string) (string, error) {
-	var ident sql.NullString
-	var err error
-	schema, name, qualified := strings.Cut(table, ".")
-	if !qualified {
-		schema, name = "", table
-	}
-	switch d.Name() {
-	case "postgres":
-		err = q.QueryRowContext(ctx, `SELECT 'oid:' || to_regclass($1)::oid::text`, quoteTable(d, table)).Scan(&ident)
-	case "mysql":
-		if schema == "" {
-			if err = q.QueryRowContext(ctx, `SELECT DATABASE()`).Scan(&ident); err != nil {
-				break
-			}
-			schema = ident.String
-		}
-		for _, view := range []string{"INNODB_SYS_TABLES", "INNODB_TABLES"} {
-			var id sql.NullString
-			if q.QueryRowContext(ctx, `SELECT CONCAT('innodb:', TABLE_ID) FROM information_schema.`+view+` WHERE NAME = ?`, schema+"/"+name).Scan(&id) == nil && id.Valid {
-				return id.String, nil
-			}
-		}
-		err = q.QueryRowContext(ctx, `SELECT CONCAT('created:', CREATE_TIME) FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?`, schema, name).Scan(&ident)
-	case "sqlite":
-		master := "sqlite_master"
-		if schema != "" {
-			master = quoteDouble(schema) + ".sqlite_master"
-		}
-		var root int64
-		var stmt sql.NullString
-		err = q.QueryRowContext(ctx, `SELECT rootpage, sql FROM `+master+` WHERE type = 'table' AND name = ?`, name).Scan(&root, &stmt)
-		sum := sha256.Sum256([]byte(stmt.String))
-		ident.String = fmt.Sprintf("root:%d:%x", root, sum[:8])
-	default:
-		return "", nil
-	}
+	ident, err := d.sql().TableIdent(ctx, q, table)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", fmt.Errorf("%w: %s", errNoTable, table)
 	}
 	if err != nil {
 		return "", fmt.Errorf("migrate: identify table %s: %w", table, err)
 	}
-	return ident.String, nil
+	return ident, nil
 }

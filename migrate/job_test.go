@@ -271,7 +271,7 @@ func TestKMSFailureStopsJob(t *testing.T) {
 		t.Run(dc.name, func(t *testing.T) {
 			e := newEnv(t, dc.d)
 			e.createUsers(300)
-			kd, _ := keystore.ParseDialect(dc.d.Name())
+			kd := dc.d.Name()
 			down, err := keystore.New(e.db, kms.NewKeeper("down:", downKMS{}), keystore.WithDialect(kd))
 			if err != nil {
 				t.Fatal(err)

@@ -155,7 +155,7 @@ func TestRewrap(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer kek2.Close()
-			rr, err := e.store.Rewrap(ctx, kek2)
+			rr, err := e.store.Rewrap(ctx, kek2, keystore.RewrapOptions{})
 			if err != nil || rr.Rewrapped != 3 {
 				t.Fatalf("Rewrap = %+v, %v; want 3 keys rewrapped", rr, err)
 			}
@@ -179,7 +179,7 @@ func TestRewrap(t *testing.T) {
 			}
 			// A fresh store that can reach only the new master key opens
 			// every value.
-			kd, _ := keystore.ParseDialect(dc.d.Name())
+			kd := dc.d.Name()
 			only2, err := keystore.New(e.db, kek2, keystore.WithDialect(kd))
 			if err != nil {
 				t.Fatal(err)

@@ -7,13 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 	"unicode/utf8"
-
-	gomysql "github.com/go-sql-driver/mysql"
 )
 
-// dialectMySQL is the dialect of MySQL 8.0+ and MariaDB 10.6+ through
+// mysqlDialect is the dialect of MySQL 8.0+ and MariaDB 10.6+ through
 // github.com/go-sql-driver/mysql (driver "mysql"); both versions are the
 // first with SELECT … FOR UPDATE SKIP LOCKED, which chunk claiming needs.
 // Its choices, each forced by something the server would otherwise get
@@ -44,133 +41,7 @@ import (
 // 10.2.4) and, where binary logging is on, binlog_format ROW or MIXED (the
 // defaults): InnoDB refuses READ COMMITTED writes under STATEMENT.
 // parseTime is optional.
-var dialectMySQL dialect = mysqlDialect{}
-
-type mysqlDialect struct{}
-
-var _ dialect = mysqlDialect{}
-
-func (mysqlDialect) Name() string          { return "mysql" }
-func (mysqlDialect) quote(s string) string { return "`" + strings.ReplaceAll(s, "`", "``") + "`" }
-func (mysqlDialect) ph(int) string         { return "?" }
-
-// MySQL error numbers the dialect acts on.
-const (
-	myErDupEntry        = 1062
-	myErLockWaitTimeout = 1205
-	myErLockDeadlock    = 1213
-)
-
-func (mysqlDialect) retryable(err error) bool {
-	var me *gomysql.MySQLError
-	if !errors.As(err, &me) {
-		return false
-	}
-	return me.Number == myErLockDeadlock || me.Number == myErLockWaitTimeout
-}
-
-func (mysqlDialect) duplicate(err error) bool {
-	var me *gomysql.MySQLError
-	return errors.As(err, &me) && me.Number == myErDupEntry
-}
-
-func (mysqlDialect) onConflictDoNothing() string { return "" }
-
-func (mysqlDialect) timeArg(t time.Time) any { return t.UTC() }
-
-// mysqlSchema splits "db.table"; without a database the connection's
-// current one is meant (nil binds as NULL, and COALESCE picks DATABASE()).
-func mysqlSchema(table string) (schema any, name string) {
-	if s, n, ok := strings.Cut(table, "."); ok {
-		return s, n
-	}
-	return nil, table
-}
-
-func mysqlClass(dataType string) class {
-	switch strings.ToLower(dataType) {
-	case "char", "varchar", "tinytext", "text", "mediumtext", "longtext":
-		return classText
-	case "binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob":
-		return classBytes
-	}
-	return classOther
-}
-
-func (d mysqlDialect) describe(ctx context.Context, q querier, table string) (*tableInfo, error) {
-	schema, name := mysqlSchema(table)
-	rows, err := q.QueryContext(ctx, `
-SELECT COLUMN_NAME, COLUMN_TYPE, DATA_TYPE, COALESCE(CHARACTER_SET_NAME, ''), COALESCE(COLLATION_NAME, '')
-FROM information_schema.COLUMNS
-WHERE TABLE_SCHEMA = COALESCE(?, DATABASE()) AND TABLE_NAME = ?`, schema, name)
-	if err != nil {
-		return nil, fmt.Errorf("migrate: describe %s: %w", table, err)
-	}
-	defer rows.Close()
-	ti := &tableInfo{Name: table, Columns: map[string]column{}}
-	for rows.Next() {
-		var c column
-		var dataType string
-		if err := rows.Scan(&c.Name, &c.Type, &dataType, &c.charset, &c.collation); err != nil {
-			return nil, fmt.Errorf("migrate: describe %s: %w", table, err)
-		}
-		c.class = mysqlClass(dataType)
-		c.dataType = strings.ToLower(dataType)
-		ti.Columns[c.Name] = c
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("migrate: describe %s: %w", table, err)
-	}
-	if len(ti.Columns) == 0 {
-		return nil, fmt.Errorf("%w: %s", errNoTable, table)
-	}
-	pks, err := d.indexColumns(ctx, q, schema, name, "PRIMARY")
-	if err != nil {
-		return nil, fmt.Errorf("migrate: describe %s: %w", table, err)
-	}
-	if len(pks) == 1 {
-		c := ti.Columns[pks[0]]
-		ti.PK = &c
-	}
-	return ti, nil
-}
-
-func (mysqlDialect) indexColumns(ctx context.Context, q querier, schema any, name, index string) ([]string, error) {
-	rows, err := q.QueryContext(ctx, `
-SELECT COLUMN_NAME FROM information_schema.STATISTICS
-WHERE TABLE_SCHEMA = COALESCE(?, DATABASE()) AND TABLE_NAME = ? AND INDEX_NAME = ?
-ORDER BY SEQ_IN_INDEX`, schema, name, index)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
-			return nil, err
-		}
-		out = append(out, n)
-	}
-	return out, rows.Err()
-}
-
-// uniqueColumn looks for a unique index on exactly col, over the whole
-// value (a prefix index, SUB_PART set, is unique only on the prefix).
-func (d mysqlDialect) uniqueColumn(ctx context.Context, q querier, ti *tableInfo, col string) (bool, error) {
-	schema, name := mysqlSchema(ti.Name)
-	var n int
-	err := q.QueryRowContext(ctx, `
-SELECT count(*) FROM (
-  SELECT INDEX_NAME FROM information_schema.STATISTICS
-  WHERE TABLE_SCHEMA = COALESCE(?, DATABASE()) AND TABLE_NAME = ? AND NON_UNIQUE = 0
-  GROUP BY INDEX_NAME
-  HAVING count(*) = 1 AND max(COLUMN_NAME) = ? AND max(SUB_PART) IS NULL) u`, schema, name, col).Scan(&n)
-	if err != nil {
-		return false, fmt.Errorf("migrate: describe %s: %w", ti.Name, err)
-	}
-	return n > 0, nil
-}
+type mysqlDialect struct{ engine }
 
 func (mysqlDialect) begin(ctx context.Context, db *sql.DB) (txn, error) {
 	return db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
@@ -414,14 +285,6 @@ func sameCell(a, b cell) bool {
 	return a.valid == b.valid && bytes.Equal(a.b, b.b)
 }
 
-func (d mysqlDialect) estimate(ctx context.Context, q querier, p *plan) (int64, error) {
-	var n int64
-	if err := q.QueryRowContext(ctx, "SELECT count(*) FROM "+p.table).Scan(&n); err != nil {
-		return 0, fmt.Errorf("migrate: count %s: %w", p.ti.Name, err)
-	}
-	return n, nil
-}
-
 // boundaries numbers the keys in one pass over the primary key index
 // (MySQL has no TABLESAMPLE) and keeps every step-th.
 func (d mysqlDialect) boundaries(ctx context.Context, q querier, p *plan, total int64, n int) ([]any, error) {
@@ -435,51 +298,5 @@ func (d mysqlDialect) boundaries(ctx context.Context, q querier, p *plan, total 
 	if err != nil {
 		return nil, fmt.Errorf("migrate: plan chunks of %s: %w", p.ti.Name, err)
 	}
-	defer rows.Close()
-	var out []any
-	for rows.Next() {
-		k := d.scanPK()
-		if err := rows.Scan(k); err != nil {
-			return nil, fmt.Errorf("migrate: plan chunks of %s: %w", p.ti.Name, err)
-		}
-		v, _ := d.pkValue(k)
-		out = append(out, v)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("migrate: plan chunks of %s: %w", p.ti.Name, err)
-	}
-	return out, nil
-}
-
-// checkpointDDL stores keys as VARBINARY (any key's text or bytes, read
-// back as bytes and cast by keyCast) and job ids under a binary
-// collation, so two ids differing in case are two jobs.
-func (d mysqlDialect) checkpointDDL(table string) []string {
-	return []string{`CREATE TABLE IF NOT EXISTS ` + quoteTable(d, table) + ` (
-	job_id      VARCHAR(191) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
-	chunk       INT          NOT NULL,
-	kind        VARCHAR(32)  NOT NULL DEFAULT '',
-	table_name  VARCHAR(255) NOT NULL DEFAULT '',
-	column_name VARCHAR(255) NOT NULL DEFAULT '',
-	spec        MEDIUMTEXT   NOT NULL DEFAULT (''),
-	lo          VARBINARY(3072),
-	hi          VARBINARY(3072),
-	last_pk     VARBINARY(3072),
-	state       VARCHAR(16)  NOT NULL,
-	total       BIGINT       NOT NULL DEFAULT 0,
-	scanned     BIGINT       NOT NULL DEFAULT 0,
-	updated     BIGINT       NOT NULL DEFAULT 0,
-	skipped     BIGINT       NOT NULL DEFAULT 0,
-	nulls       BIGINT       NOT NULL DEFAULT 0,
-	failed      BIGINT       NOT NULL DEFAULT 0,
-	conflicts   BIGINT       NOT NULL DEFAULT 0,
-	failures    MEDIUMTEXT   NOT NULL DEFAULT (''),
-	updated_at  DATETIME(6)  NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
-	PRIMARY KEY (job_id, chunk)
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`}
-}
-
-func (d mysqlDialect) claimChunk(table string) string {
-	return `SELECT chunk, lo, hi, last_pk, failures FROM ` + quoteTable(d, table) +
-		` WHERE job_id = ? AND chunk > 0 AND state = 'pending' ORDER BY chunk LIMIT 1 FOR UPDATE SKIP LOCKED`
+	return collectKeys(d, p, rows)
 }

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/colcrypt/colcrypt/internal/sqldialect"
 )
 
 // Tests of what an operator meets around a job: a rerun of a finished
@@ -314,8 +316,8 @@ func TestOlderCheckpointTable(t *testing.T) {
 			e.createUsers(n)
 			job := Job{Kind: Encrypt, Table: "users", Column: "email", ToColumn: "email_enc", TenantColumn: "tenant"}
 			e.interrupt(job, n/4)
-			for _, c := range laterCheckpointColumns {
-				e.exec("ALTER TABLE " + defaultCheckpointTable + " DROP COLUMN " + e.d.quote(c.name))
+			for _, c := range sqldialect.LaterCheckpointColumns {
+				e.exec("ALTER TABLE " + defaultCheckpointTable + " DROP COLUMN " + e.d.quote(c.Name))
 			}
 			m2 := e.m
 			st, err := m2.Status(context.Background(), job.defaultID())

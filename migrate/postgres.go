@@ -3,14 +3,11 @@ package migrate
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
-	"strconv"
 	"strings"
-	"time"
 )
 
-// dialectPostgres is the PostgreSQL dialect, for database/sql with the pgx
+// postgres is the PostgreSQL dialect, for database/sql with the pgx
 // stdlib driver ("pgx"). It needs PostgreSQL 12 or later.
 //
 // Batches are claimed with SELECT … FOR UPDATE SKIP LOCKED on chunk rows
@@ -18,111 +15,7 @@ import (
 // job; a batch's compare-and-set writes are one UPDATE … FROM unnest(…)
 // statement, and key values travel as text and are cast back to the key
 // column's type, so any orderable key type works.
-var dialectPostgres dialect = postgres{}
-
-type postgres struct{}
-
-func (postgres) Name() string          { return "postgres" }
-func (postgres) quote(s string) string { return quoteDouble(s) }
-func (postgres) ph(i int) string       { return "$" + strconv.Itoa(i) }
-
-// retryable matches SQLSTATE 40001 (serialization_failure), 40P01
-// (deadlock_detected) and 55P03 (lock_not_available) through the
-// SQLState method of pgx's and lib/pq's errors. A batch that collides
-// with the application's own row locks in another order is the usual
-// deadlock victim; it rolled back whole and runs again.
-func (postgres) retryable(err error) bool {
-	var se interface{ SQLState() string }
-	if !errors.As(err, &se) {
-		return false
-	}
-	switch se.SQLState() {
-	case "40001", "40P01", "55P03":
-		return true
-	}
-	return false
-}
-
-func (postgres) timeArg(t time.Time) any { return t.UTC() }
-
-func (d postgres) describe(ctx context.Context, q querier, table string) (*tableInfo, error) {
-	name := quoteTable(d, table)
-	var exists bool
-	if err := q.QueryRowContext(ctx, `SELECT to_regclass($1) IS NOT NULL`, name).Scan(&exists); err != nil {
-		return nil, fmt.Errorf("migrate: describe %s: %w", table, err)
-	}
-	if !exists {
-		return nil, fmt.Errorf("%w: %s", errNoTable, table)
-	}
-	rows, err := q.QueryContext(ctx, `
-SELECT a.attname, format_type(a.atttypid, a.atttypmod),
-       CASE WHEN bt.typname = 'bytea' THEN 'b' WHEN bt.typcategory = 'S' THEN 't' ELSE 'o' END
-FROM pg_attribute a
-JOIN pg_type ty ON ty.oid = a.atttypid
-JOIN pg_type bt ON bt.oid = CASE WHEN ty.typtype = 'd' THEN ty.typbasetype ELSE ty.oid END
-WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped`, name)
-	if err != nil {
-		return nil, fmt.Errorf("migrate: describe %s: %w", table, err)
-	}
-	defer rows.Close()
-	ti := &tableInfo{Name: table, Columns: map[string]column{}}
-	for rows.Next() {
-		var c column
-		var cls string
-		if err := rows.Scan(&c.Name, &c.Type, &cls); err != nil {
-			return nil, fmt.Errorf("migrate: describe %s: %w", table, err)
-		}
-		switch cls {
-		case "b":
-			c.class = classBytes
-		case "t":
-			c.class = classText
-		}
-		ti.Columns[c.Name] = c
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("migrate: describe %s: %w", table, err)
-	}
-	pkRows, err := q.QueryContext(ctx, `
-SELECT a.attname FROM pg_index i
-JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
-WHERE i.indrelid = to_regclass($1) AND i.indisprimary`, name)
-	if err != nil {
-		return nil, fmt.Errorf("migrate: describe %s: %w", table, err)
-	}
-	defer pkRows.Close()
-	var pks []string
-	for pkRows.Next() {
-		var n string
-		if err := pkRows.Scan(&n); err != nil {
-			return nil, fmt.Errorf("migrate: describe %s: %w", table, err)
-		}
-		pks = append(pks, n)
-	}
-	if err := pkRows.Err(); err != nil {
-		return nil, fmt.Errorf("migrate: describe %s: %w", table, err)
-	}
-	if len(pks) == 1 {
-		c := ti.Columns[pks[0]]
-		ti.PK = &c
-	}
-	return ti, nil
-}
-
-func (d postgres) uniqueColumn(ctx context.Context, q querier, ti *tableInfo, col string) (bool, error) {
-	var ok bool
-	err := q.QueryRowContext(ctx, `
-SELECT EXISTS (
-  SELECT 1 FROM pg_index i
-  JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
-  WHERE i.indrelid = to_regclass($1) AND i.indisunique AND i.indnkeyatts = 1
-    AND i.indpred IS NULL AND i.indexprs IS NULL AND a.attname = $2)`,
-		quoteTable(d, ti.Name), col).Scan(&ok)
-	if err != nil {
-		return false, fmt.Errorf("migrate: describe %s: %w", ti.Name, err)
-	}
-	return ok, nil
-}
+type postgres struct{ engine }
 
 // begin starts a batch transaction that commits without waiting for its
 // WAL flush (synchronous_commit off, for this transaction only). A server
@@ -329,24 +222,6 @@ func (d postgres) write(ctx context.Context, tx txn, p *plan, ws []write) ([]boo
 // variable so tests can take the sampling path on small tables.
 var exactBoundaryRows int64 = 2_000_000
 
-func (d postgres) estimate(ctx context.Context, q querier, p *plan) (int64, error) {
-	var est float64
-	err := q.QueryRowContext(ctx, `SELECT reltuples FROM pg_class WHERE oid = to_regclass($1)`, p.table).Scan(&est)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return 0, fmt.Errorf("migrate: estimate %s: %w", p.ti.Name, err)
-	}
-	// reltuples is -1 before the first ANALYZE and stale after a bulk
-	// load; below a million rows an exact count is cheap.
-	if est >= 1_000_000 {
-		return int64(est), nil
-	}
-	var n int64
-	if err := q.QueryRowContext(ctx, "SELECT count(*) FROM "+p.table).Scan(&n); err != nil {
-		return 0, fmt.Errorf("migrate: count %s: %w", p.ti.Name, err)
-	}
-	return n, nil
-}
-
 func (d postgres) boundaries(ctx context.Context, q querier, p *plan, total int64, n int) ([]any, error) {
 	if n <= 1 || total <= 0 {
 		return nil, nil
@@ -369,50 +244,5 @@ func (d postgres) boundaries(ctx context.Context, q querier, p *plan, total int6
 	if err != nil {
 		return nil, fmt.Errorf("migrate: plan chunks of %s: %w", p.ti.Name, err)
 	}
-	defer rows.Close()
-	var out []any
-	for rows.Next() {
-		var k string
-		if err := rows.Scan(&k); err != nil {
-			return nil, fmt.Errorf("migrate: plan chunks of %s: %w", p.ti.Name, err)
-		}
-		out = append(out, k)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("migrate: plan chunks of %s: %w", p.ti.Name, err)
-	}
-	return out, nil
+	return collectKeys(d, p, rows)
 }
-
-func (d postgres) checkpointDDL(table string) []string {
-	return []string{`CREATE TABLE IF NOT EXISTS ` + quoteTable(d, table) + ` (
-	job_id      text        NOT NULL,
-	chunk       integer     NOT NULL,
-	kind        text        NOT NULL DEFAULT '',
-	table_name  text        NOT NULL DEFAULT '',
-	column_name text        NOT NULL DEFAULT '',
-	spec        text        NOT NULL DEFAULT '',
-	lo          text,
-	hi          text,
-	last_pk     text,
-	state       text        NOT NULL,
-	total       bigint      NOT NULL DEFAULT 0,
-	scanned     bigint      NOT NULL DEFAULT 0,
-	updated     bigint      NOT NULL DEFAULT 0,
-	skipped     bigint      NOT NULL DEFAULT 0,
-	nulls       bigint      NOT NULL DEFAULT 0,
-	failed      bigint      NOT NULL DEFAULT 0,
-	conflicts   bigint      NOT NULL DEFAULT 0,
-	failures    text        NOT NULL DEFAULT '',
-	updated_at  timestamptz NOT NULL DEFAULT now(),
-	PRIMARY KEY (job_id, chunk)
-)`}
-}
-
-func (d postgres) claimChunk(table string) string {
-	return `SELECT chunk, lo, hi, last_pk, failures FROM ` + quoteTable(d, table) +
-		` WHERE job_id = $1 AND chunk > 0 AND state = 'pending' ORDER BY chunk LIMIT 1 FOR UPDATE SKIP LOCKED`
-}
-
-func (postgres) onConflictDoNothing() string { return " ON CONFLICT (job_id, chunk) DO NOTHING" }
-func (postgres) duplicate(error) bool        { return false }

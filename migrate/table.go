@@ -3,6 +3,8 @@ package migrate
 import (
 	"context"
 	"fmt"
+
+	"github.com/colcrypt/colcrypt/internal/sqldialect"
 )
 
 // class is what a column can hold, as far as a migration cares.
@@ -70,7 +72,7 @@ func keyColumn(ctx context.Context, d dialect, q querier, ti *tableInfo, given s
 	}
 	c, ok := ti.Columns[given]
 	if !ok {
-		if given == "rowid" && d.Name() == "sqlite" {
+		if given == "rowid" && d.sql() == sqldialect.SQLite {
 			return column{Name: "rowid", Type: "INTEGER"}, nil
 		}
 		return column{}, fmt.Errorf("%w: key column %q is not in table %s", errNoColumn, given, ti.Name)

@@ -33,7 +33,7 @@ func exampleEncryptor(ctx context.Context, dir string) (*sql.DB, *field.Encrypto
 	if err != nil {
 		log.Fatal(err)
 	}
-	if err := keystore.CreateTable(ctx, db, keystore.SQLite, ""); err != nil {
+	if err := keystore.CreateTable(ctx, db, keystore.WithDialect("sqlite")); err != nil {
 		log.Fatal(err)
 	}
 	keys, err := keystore.New(db, kek)

@@ -36,10 +36,10 @@ func newKeeper(t testing.TB) *kms.Keeper {
 }
 
 // newStore creates the key table in db and returns a Store over it.
-func newStore(t testing.TB, db *sql.DB, d keystore.Dialect) *keystore.Store {
+func newStore(t testing.TB, db *sql.DB, d string) *keystore.Store {
 	t.Helper()
 	ctx := context.Background()
-	if err := keystore.CreateTable(ctx, db, d, ""); err != nil {
+	if err := keystore.CreateTable(ctx, db, keystore.WithDialect(d)); err != nil {
 		t.Fatalf("keystore.CreateTable: %v", err)
 	}
 	ks, err := keystore.New(db, newKeeper(t))
@@ -82,7 +82,7 @@ func newPG(t testing.TB) *pgEnv {
 		t.Fatalf("pgxpool.New: %v", err)
 	}
 	t.Cleanup(pool.Close)
-	ks := newStore(t, db, keystore.Postgres)
+	ks := newStore(t, db, "postgres")
 	return &pgEnv{db: db, pool: pool, keys: ks, enc: field.NewEncryptor(ks)}
 }
 
@@ -95,7 +95,7 @@ type sqliteEnv struct {
 func newSQLite(t testing.TB) *sqliteEnv {
 	t.Helper()
 	db := openSQLite(t)
-	ks := newStore(t, db, keystore.SQLite)
+	ks := newStore(t, db, "sqlite")
 	return &sqliteEnv{db: db, keys: ks, enc: field.NewEncryptor(ks)}
 }
 
@@ -110,7 +110,7 @@ type mysqlEnv struct {
 func newMySQL(t testing.TB) *mysqlEnv {
 	t.Helper()
 	db := testhelpers.OpenMySQL(t)
-	ks := newStore(t, db, keystore.MySQL)
+	ks := newStore(t, db, "mysql")
 	return &mysqlEnv{db: db, keys: ks, enc: field.NewEncryptor(ks)}
 }
 

@@ -45,7 +45,7 @@ func ExamplePostgres() {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { kek.Close() })
-		if err := keystore.CreateTable(ctx, db, keystore.Postgres, ""); err != nil {
+		if err := keystore.CreateTable(ctx, db, keystore.WithDialect("postgres")); err != nil {
 			t.Fatal(err)
 		}
 		keys, err := keystore.New(db, kek)
@@ -91,7 +91,7 @@ func ExampleOpenMySQL() {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { kek.Close() })
-		if err := keystore.CreateTable(ctx, db, keystore.MySQL, ""); err != nil {
+		if err := keystore.CreateTable(ctx, db, keystore.WithDialect("mysql")); err != nil {
 			t.Fatal(err)
 		}
 		keys, err := keystore.New(db, kek)
@@ -150,7 +150,7 @@ func ExampleAssertNoPlaintext() {
 		log.Fatal(err)
 	}
 	defer db.Close()
-	if err := keystore.CreateTable(ctx, db, keystore.SQLite, ""); err != nil {
+	if err := keystore.CreateTable(ctx, db, keystore.WithDialect("sqlite")); err != nil {
 		log.Fatal(err)
 	}
 	keys, err := keystore.New(db, kek)

@@ -60,7 +60,7 @@ verified: the chain is always checked whole.`,
 				return err
 			}
 			out := auditJSON{Events: evs}
-			var broken *keystore.AuditChainError
+			var broken *keystore.Error
 			if verify {
 				n, err := k.store.VerifyAudit(ctx)
 				if err != nil && !errors.As(err, &broken) {

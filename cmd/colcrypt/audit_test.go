@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/colcrypt/colcrypt/keystore"
+	"github.com/colcrypt/colcrypt/internal/sqldialect"
 )
 
 // TestKeysAudit runs the built binary: key operations append events with
@@ -42,7 +42,7 @@ func TestKeysAudit(t *testing.T) {
 				t.Fatalf("keys audit --verify text:\n%s", text)
 			}
 
-			ev := keystore.EventsSuffix
+			ev := sqldialect.EventsSuffix
 			ev = "colcrypt_keys" + ev
 			if dialect == "mysql" {
 				ev = "`" + ev + "`"

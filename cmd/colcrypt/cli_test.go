@@ -16,7 +16,7 @@ func TestHelp(t *testing.T) {
 		{[]string{"--help"}, []string{"Exit codes", "keys", "migrate", "COLCRYPT_DSN", "COLCRYPT_KMS", "Examples:", "postgres://", "mysql://", "sqlite://"}},
 		{[]string{"help", "keys"}, []string{"init", "list", "rotate", "rewrap", "destroy-version", "shred"}},
 		{[]string{"keys", "destroy-version", "--help"}, []string{"--tenant", "--version", "--yes", "backups"}},
-		{[]string{"keys", "init", "--help"}, []string{"--tenant", "WithKnownTenantsOnly"}},
+		{[]string{"keys", "init", "--help"}, []string{"--tenant", "TenantPolicy.KnownOnly"}},
 		{[]string{"migrate", "--help"}, []string{"encrypt", "reencrypt", "decrypt", "verify", "status"}},
 		{[]string{"migrate", "encrypt", "--help"}, []string{"Examples:", "--to-column", "--tenant-column", "--bind-column", "--blind-index", "--normalize", "--mode", "--armor", "--batch-size", "--workers", "--rate", "--dry-run", "--job", "--pk"}},
 		{[]string{"migrate", "verify", "--help"}, []string{"Examples:", "--expect", "Exit code 3"}},

@@ -8,8 +8,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-
-	"github.com/colcrypt/colcrypt/keystore"
 )
 
 // Outcomes of a doctor check. A warning leaves the exit code at 0: it
@@ -101,7 +99,7 @@ It writes nothing. The exit code is 3 when any check failed, 0 otherwise
 	f := cmd.Flags()
 	f.IntVar(&q.tenants, "tenants", 0, "tenants the application serves (default: the tenants with live keys in the key table)")
 	f.IntVar(&q.processes, "processes", 1, "application processes, each with its own key cache")
-	f.DurationVar(&q.ttl, "ttl", keystore.DefaultCacheTTL, "the application's key cache TTL (keystore.WithCacheTTL)")
+	f.DurationVar(&q.ttl, "ttl", 5*time.Minute, "the application's key cache TTL (keystore.Tuning.CacheTTL; 5 minutes by default)")
 	f.Float64Var(&q.quota, "kms-quota", 0, "KMS calls per minute the application may make (0: not checked)")
 	return cmd
 }

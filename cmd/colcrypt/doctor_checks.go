@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/colcrypt/colcrypt/internal/sqldialect"
 	"github.com/colcrypt/colcrypt/kms"
 	"github.com/colcrypt/colcrypt/kms/localkms"
 )
@@ -52,7 +53,7 @@ func (c *cli) doctor(ctx context.Context, q quotaFlags) (doctorReport, error) {
 	var tableOK bool
 	if k != nil {
 		defer k.Close()
-		s := schemaOf(k.kd.Name())
+		s := schemaOf(k.d)
 		var kt checkResult
 		kt, tableOK = s.keyTableCheck(ctx, k.db, c.keyTable)
 		add(kt)
@@ -72,7 +73,7 @@ func (c *cli) doctor(ctx context.Context, q quotaFlags) (doctorReport, error) {
 		checks = append(checks, rows...)
 	}
 	if k != nil {
-		add(clockSkewCheck(ctx, k.db, k.kd.Name()))
+		add(clockSkewCheck(ctx, k.db, k.d))
 	}
 	add(quotaCheck(ctx, k, q, live))
 	files := map[string]bool{}
@@ -133,7 +134,7 @@ func (c *cli) doctorOpen(ctx context.Context) (*conn, checkResult, error) {
 		r.Fix = "check the database user's privileges"
 		return nil, r, nil
 	}
-	r.Status, r.Detail = statusOK, dialect+" "+version
+	r.Status, r.Detail = statusOK, dialect.String()+" "+version
 	return k, r, nil
 }
 
@@ -199,7 +200,7 @@ func keyRowsCheck(ctx context.Context, k *conn, table, kmsURL string, urls []str
 			}
 		}
 	}
-	q := quoteIdent(k.kd.Name(), table)
+	q := k.d.Quote(table)
 	failed := func(err error) (map[string]int64, []checkResult) {
 		return nil, []checkResult{{Check: "key_rows", Status: statusFail, Detail: "cannot read the key table: " + cliMessage(err),
 			Fix: "check the database user may SELECT from " + table}}
@@ -272,11 +273,11 @@ func keyRowsCheck(ctx context.Context, k *conn, table, kmsURL string, urls []str
 
 // clockSkewCheck compares the database's clock with this host's, read at
 // the middle of the round trip so the network delay cancels out.
-func clockSkewCheck(ctx context.Context, db *sql.DB, dialect string) checkResult {
+func clockSkewCheck(ctx context.Context, db *sql.DB, dialect sqldialect.Dialect) checkResult {
 	r := checkResult{Check: "clock_skew"}
 	before := time.Now()
 	var epoch float64
-	err := db.QueryRowContext(ctx, schemaOf(dialect).nowQuery).Scan(&epoch)
+	err := db.QueryRowContext(ctx, schemaOf(dialect).Now).Scan(&epoch)
 	after := time.Now()
 	if err != nil {
 		r.Status, r.Detail, r.Fix = statusFail, "cannot read the database's clock: "+cliMessage(err), "check the database user's privileges"
@@ -348,7 +349,7 @@ func quotaCheck(_ context.Context, k *conn, q quotaFlags, live map[string]int64)
 		r.Detail += fmt.Sprintf(", %.1f%% of the quota of %.0f/min", 100*perMin/q.quota, q.quota)
 	}
 	if r.Status != statusOK {
-		r.Fix = "raise the cache TTL (keystore.WithCacheTTL), serve stale keys in a KMS outage (WithStaleGrace), or ask for a higher KMS quota"
+		r.Fix = "raise the cache TTL (keystore.Tuning.CacheTTL), serve stale keys in a KMS outage (Tuning.StaleGrace), or ask for a higher KMS quota"
 	}
 	return r
 }

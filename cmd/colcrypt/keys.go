@@ -32,7 +32,7 @@ Without --tenant it needs no master key.
 
 With --tenant, also create each tenant's first key unless it has one: the way
 to make a tenant known to an application that creates keys only for known
-tenants (keystore.WithKnownTenantsOnly). This needs the master key.`,
+tenants (keystore.TenantPolicy.KnownOnly). This needs the master key.`,
 		Example: `  colcrypt keys init --dsn postgres://app@db:5432/app
   colcrypt keys init --dsn sqlite:///var/lib/app/app.db --key-table app_keys
   colcrypt keys init --tenant acme --tenant globex`,
@@ -48,7 +48,7 @@ tenants (keystore.WithKnownTenantsOnly). This needs the master key.`,
 				return err
 			}
 			defer k.Close()
-			if err := keystore.CreateTable(ctx, k.db, k.kd, c.keyTable); err != nil {
+			if err := keystore.CreateTable(ctx, k.db, keystore.WithDialect(k.d.String()), keystore.WithTable(c.keyTable)); err != nil {
 				return err
 			}
 			if err := k.m.CreateCheckpointTable(ctx); err != nil {
@@ -59,12 +59,12 @@ tenants (keystore.WithKnownTenantsOnly). This needs the master key.`,
 					return err
 				}
 			}
-			out := map[string]any{"key_table": c.keyTable, "checkpoint_table": c.checkpointTable, "dialect": k.kd.Name()}
+			out := map[string]any{"key_table": c.keyTable, "checkpoint_table": c.checkpointTable, "dialect": k.d.String()}
 			if len(tenants) > 0 {
 				out["tenants"] = tenants
 			}
 			return c.emit(out, func(w io.Writer) {
-				fmt.Fprintf(w, "key table %s and checkpoint table %s are ready (%s)\n", c.keyTable, c.checkpointTable, k.kd.Name())
+				fmt.Fprintf(w, "key table %s and checkpoint table %s are ready (%s)\n", c.keyTable, c.checkpointTable, k.d.String())
 				for _, t := range tenants {
 					fmt.Fprintf(w, "tenant %s has a key\n", t)
 				}
@@ -290,17 +290,8 @@ configured for unwrapping), run rewrap, then disable the old key in the KMS.`,
 			}
 			defer k.Close()
 			toKEK := k.kek
-			opts := []keystore.RewrapOption{keystore.RewrapBatchSize(batch)}
-			if from != "" {
-				opts = append(opts, keystore.RewrapFrom(from))
-			}
-			if len(tenants) > 0 {
-				opts = append(opts, keystore.RewrapTenants(tenants...))
-			}
-			if force {
-				opts = append(opts, keystore.RewrapForce())
-			}
-			res, err := k.store.Rewrap(ctx, toKEK, opts...)
+			opts := keystore.RewrapOptions{BatchSize: batch, From: from, Tenants: tenants, Force: force}
+			res, err := k.store.Rewrap(ctx, toKEK, opts)
 			if errors.Is(err, keystore.ErrUnknownMasterKey) {
 				err = fmt.Errorf("%w (give the master key it is under with --kms or --old-kms)", err)
 			}

@@ -187,11 +187,7 @@ func (f *fixture) encryptor(kmsURL string) *field.Encryptor {
 		f.t.Fatal(err)
 	}
 	f.t.Cleanup(func() { kek.Close() })
-	kd, err := keystore.ParseDialect(f.dialect)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	store, err := keystore.New(f.db, kek, keystore.WithDialect(kd))
+	store, err := keystore.New(f.db, kek, keystore.WithDialect(f.dialect))
 	if err != nil {
 		f.t.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 	_ "modernc.org/sqlite"                   // "sqlite" database/sql driver
 
 	"github.com/colcrypt/colcrypt/field"
+	"github.com/colcrypt/colcrypt/internal/sqldialect"
 	"github.com/colcrypt/colcrypt/keystore"
 	"github.com/colcrypt/colcrypt/kms"
 	_ "github.com/colcrypt/colcrypt/kms/awskms"   // awskms:// master keys
@@ -24,7 +25,7 @@ import (
 // conn is an open database with what every command builds on it.
 type conn struct {
 	db    *sql.DB
-	kd    keystore.Dialect
+	d     sqldialect.Dialect
 	kek   *kms.Keeper   // nil when the command did not need one
 	older []*kms.Keeper // --old-kms: accepted for unwrapping only
 	store *keystore.Store
@@ -53,43 +54,43 @@ func (k *conn) Close() {
 const sqliteBusyTimeout = "_pragma=busy_timeout(10000)"
 
 // parseDSN turns a --dsn into a database/sql driver name and data source.
-func parseDSN(dsn string) (driver, source, dialect string, err error) {
+func parseDSN(dsn string) (driver, source string, dialect sqldialect.Dialect, err error) {
 	switch {
 	case dsn == "":
-		return "", "", "", usageErr("no database: pass --dsn or set %s", envDSN)
+		return "", "", 0, usageErr("no database: pass --dsn or set %s", envDSN)
 	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
-		return "pgx", dsn, "postgres", nil
+		return "pgx", dsn, sqldialect.Postgres, nil
 	case strings.HasPrefix(dsn, "sqlite://"):
 		rest := strings.TrimPrefix(dsn, "sqlite://")
 		path, query, _ := strings.Cut(rest, "?")
 		if path == "" {
-			return "", "", "", usageErr("--dsn %q names no file: use sqlite:///absolute/path.db or sqlite://relative/path.db", dsn)
+			return "", "", 0, usageErr("--dsn %q names no file: use sqlite:///absolute/path.db or sqlite://relative/path.db", dsn)
 		}
 		if path, err = url.PathUnescape(path); err != nil {
-			return "", "", "", usageErr("--dsn: %v", err)
+			return "", "", 0, usageErr("--dsn: %v", err)
 		}
-		return "sqlite", "file:" + path + "?" + withBusyTimeout(query), "sqlite", nil
+		return "sqlite", "file:" + path + "?" + withBusyTimeout(query), sqldialect.SQLite, nil
 	case strings.HasPrefix(dsn, "file:"):
 		path, query, _ := strings.Cut(dsn, "?")
-		return "sqlite", path + "?" + withBusyTimeout(query), "sqlite", nil
+		return "sqlite", path + "?" + withBusyTimeout(query), sqldialect.SQLite, nil
 	case strings.HasPrefix(dsn, mysqlScheme):
 		// mysql:// then a go-sql-driver/mysql DSN, verbatim: the driver's
 		// own syntax (user:pass@tcp(host:port)/db?param=value) is not a
 		// URL, so it is not parsed as one.
 		source := strings.TrimPrefix(dsn, mysqlScheme)
 		if _, err := gomysql.ParseDSN(source); err != nil {
-			return "", "", "", usageErr("--dsn: bad MySQL DSN after %s (want user:password@tcp(host:3306)/db?param=value): %v", mysqlScheme, redactDSNErr(err))
+			return "", "", 0, usageErr("--dsn: bad MySQL DSN after %s (want user:password@tcp(host:3306)/db?param=value): %v", mysqlScheme, redactDSNErr(err))
 		}
-		return "mysql", source, "mysql", nil
+		return "mysql", source, sqldialect.MySQL, nil
 	case !strings.Contains(dsn, "://") && (strings.Contains(dsn, "@tcp(") || strings.Contains(dsn, "@unix(")):
 		// A bare go-sql-driver DSN would otherwise pass for a Postgres
 		// keyword/value string below.
-		return "", "", "", usageErr("--dsn: a MySQL DSN needs the %s prefix: %suser@tcp(host:3306)/db", mysqlScheme, mysqlScheme)
+		return "", "", 0, usageErr("--dsn: a MySQL DSN needs the %s prefix: %suser@tcp(host:3306)/db", mysqlScheme, mysqlScheme)
 	case !strings.Contains(dsn, "://") && strings.Contains(dsn, "="):
 		// A keyword/value connection string: "host=db user=app dbname=app".
-		return "pgx", dsn, "postgres", nil
+		return "pgx", dsn, sqldialect.Postgres, nil
 	}
-	return "", "", "", usageErr("--dsn: unsupported database URL (want postgres://…, mysql://…, sqlite://…, file:…)")
+	return "", "", 0, usageErr("--dsn: unsupported database URL (want postgres://…, mysql://…, sqlite://…, file:…)")
 }
 
 // mysqlScheme prefixes a go-sql-driver/mysql DSN in --dsn.
@@ -156,10 +157,7 @@ func (c *cli) openWith(ctx context.Context, kmsURL string, older []string, opts 
 		k.Close()
 		return nil, fmt.Errorf("connect to the database: %w", err)
 	}
-	if k.kd, err = keystore.ParseDialect(dialect); err != nil {
-		k.Close()
-		return nil, err
-	}
+	k.d = dialect
 	kek := kms.NewKeeper("none:", noKMS{})
 	if kmsURL != "" {
 		c.warnKeyFile(kmsURL)
@@ -183,16 +181,16 @@ func (c *cli) openWith(ctx context.Context, kmsURL string, older []string, opts 
 		k.older = append(k.older, o)
 		seen[o.URI()] = true
 	}
-	sopts := []keystore.Option{keystore.WithTable(c.keyTable), keystore.WithDialect(k.kd), keystore.WithMasterKeys(k.older...)}
+	sopts := []keystore.Option{keystore.WithTable(c.keyTable), keystore.WithDialect(k.d.String()), keystore.WithMasterKeys(k.older...)}
 	if l := c.logger(); l != nil {
-		sopts = append(sopts, keystore.WithLogger(l))
+		sopts = append(sopts, keystore.WithTelemetry(keystore.Telemetry{Logger: l}))
 	}
 	if k.store, err = keystore.New(k.db, kek, sopts...); err != nil {
 		k.Close()
 		return nil, err
 	}
 	k.enc = field.NewEncryptor(k.store, opts...)
-	if k.m, err = migrate.New(k.db, k.enc, migrate.WithDialect(dialect), migrate.WithCheckpointTable(c.checkpointTable)); err != nil {
+	if k.m, err = migrate.New(k.db, k.enc, migrate.WithDialect(dialect.String()), migrate.WithCheckpointTable(c.checkpointTable)); err != nil {
 		k.Close()
 		return nil, err
 	}

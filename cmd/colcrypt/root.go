@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/colcrypt/colcrypt/internal/sqldialect"
 	"github.com/colcrypt/colcrypt/keystore"
 )
 
@@ -141,7 +142,7 @@ Check a deployment end to end with colcrypt doctor.`,
 	pf := root.PersistentFlags()
 	pf.StringVar(&c.dsn, "dsn", "", "database URL (env "+envDSN+")")
 	pf.StringVarP(&c.output, "output", "o", "text", "output format: text or json")
-	pf.StringVar(&c.keyTable, "key-table", keystore.DefaultTable, "name of the key table")
+	pf.StringVar(&c.keyTable, "key-table", sqldialect.DefaultKeyTable, "name of the key table")
 	pf.StringVar(&c.checkpointTable, "checkpoint-table", "colcrypt_migrations", "name of the migration checkpoint table")
 	pf.StringVar(&c.logLevel, "log-level", "off", "key store log records on stderr: off, debug, info, warn or error")
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {

@@ -86,10 +86,10 @@ func run(ctx context.Context, w io.Writer, dsn, kekURL string) error {
 	if _, err := pool.Exec(ctx, `DROP TABLE IF EXISTS pgx_example_patients, pgx_example_keys`); err != nil {
 		return err
 	}
-	if err := keystore.CreateTable(ctx, sqlDB, keystore.Postgres, "pgx_example_keys"); err != nil {
+	if err := keystore.CreateTable(ctx, sqlDB, keystore.WithDialect("postgres"), keystore.WithTable("pgx_example_keys")); err != nil {
 		return err
 	}
-	keys, err := keystore.New(sqlDB, kek, keystore.WithDialect(keystore.Postgres), keystore.WithTable("pgx_example_keys"))
+	keys, err := keystore.New(sqlDB, kek, keystore.WithDialect("postgres"), keystore.WithTable("pgx_example_keys"))
 	if err != nil {
 		return err
 	}

@@ -88,7 +88,7 @@ func run(ctx context.Context, w io.Writer, dsn string) error {
 			return err
 		}
 	}
-	if err := keystore.CreateTable(ctx, db, dialect, "quickstart_keys"); err != nil {
+	if err := keystore.CreateTable(ctx, db, keystore.WithDialect(dialect), keystore.WithTable("quickstart_keys")); err != nil {
 		return err
 	}
 	keys, err := keystore.New(keyDB, kek, keystore.WithDialect(dialect), keystore.WithTable("quickstart_keys"))
@@ -99,7 +99,7 @@ func run(ctx context.Context, w io.Writer, dsn string) error {
 	enc := field.NewEncryptor(keys)
 
 	blob := "BLOB"
-	if dialect == keystore.Postgres {
+	if dialect == "postgres" {
 		blob = "BYTEA"
 	}
 	if _, err := db.ExecContext(ctx, fmt.Sprintf(`CREATE TABLE quickstart_patients (
@@ -214,16 +214,16 @@ func scope(tenant, column string) field.Scope {
 // database: Postgres at dsn, or a SQLite file in dir, in WAL mode with a
 // busy timeout so that the key store's pool and the application's can
 // both write to it.
-func dataSource(dir, dsn string) (driver, source string, d keystore.Dialect) {
+func dataSource(dir, dsn string) (driver, source string, d string) {
 	if dsn != "" {
-		return "pgx", dsn, keystore.Postgres
+		return "pgx", dsn, "postgres"
 	}
-	return "sqlite", "file:" + filepath.Join(dir, "quickstart.db") + "?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)", keystore.SQLite
+	return "sqlite", "file:" + filepath.Join(dir, "quickstart.db") + "?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)", "sqlite"
 }
 
 // rebind turns ? placeholders into Postgres' $n.
-func rebind(d keystore.Dialect, q string) string {
-	if d != keystore.Postgres {
+func rebind(d, q string) string {
+	if d != "postgres" {
 		return q
 	}
 	out, n := make([]byte, 0, len(q)+8), 0

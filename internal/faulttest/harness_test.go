@@ -18,6 +18,7 @@ import (
 
 	"github.com/colcrypt/colcrypt/field"
 	"github.com/colcrypt/colcrypt/gormplugin"
+	"github.com/colcrypt/colcrypt/internal/sqldialect"
 	"github.com/colcrypt/colcrypt/keystore"
 	"github.com/colcrypt/colcrypt/kms"
 	_ "github.com/colcrypt/colcrypt/kms/gcpkms" // registers gcpkms:// for kms.Open
@@ -235,7 +236,7 @@ func countRows(t *testing.T, raw *sql.DB, tenant string) (records, keys int) {
 		n   *int
 	}{
 		{"SELECT count(*) FROM records WHERE tenant_id = $1", &records},
-		{"SELECT count(*) FROM " + keystore.DefaultTable + " WHERE tenant_id = $1", &keys},
+		{"SELECT count(*) FROM " + sqldialect.DefaultKeyTable + " WHERE tenant_id = $1", &keys},
 	} {
 		if err := raw.QueryRow(q.sql, tenant).Scan(q.n); err != nil {
 			t.Fatalf("%s: %v", q.sql, err)
@@ -282,9 +283,9 @@ func (f *failures) report(t *testing.T, what string) {
 }
 
 // retryable reports whether err is a transient KMS failure as a caller
-// sees it: kms.IsRetryable, through a *keystore.KMSError.
+// sees it: kms.IsRetryable, through a *keystore.Error.
 func retryable(err error) bool {
-	var ke *keystore.KMSError
+	var ke *keystore.Error
 	return kms.IsRetryable(err) && errors.As(err, &ke)
 }
 

@@ -109,14 +109,14 @@ func TestKeyEventsAcrossProcesses(t *testing.T) {
 		mu      sync.Mutex
 		applied []time.Time // when this process applied a change of the tenant to its cache
 	)
-	keys := newStore(t, raw, kek, keystore.WithCacheTTL(time.Hour), keystore.WithKeyEvents(100*time.Millisecond),
-		keystore.WithObserver(func(e keystore.Event) {
-			if e.Kind == keystore.EventKeyChange && e.Tenant == keyChangeTenant {
+	keys := newStore(t, raw, kek, keystore.WithTuning(keystore.Tuning{CacheTTL: time.Hour}), keystore.WithKeyEvents(100*time.Millisecond),
+		keystore.WithTelemetry(keystore.Telemetry{Observer: func(e keystore.Event) {
+			if e.Kind == "key-change" && e.Tenant == keyChangeTenant {
 				mu.Lock()
 				applied = append(applied, time.Now())
 				mu.Unlock()
 			}
-		}))
+		}}))
 	ctx := context.Background()
 	const within = time.Second // issue 15's bound for Postgres
 
@@ -201,7 +201,7 @@ func TestKeyEventsNoLeak(t *testing.T) {
 // createKeyTable creates the default key table and its audit trail.
 func createKeyTable(t *testing.T, raw *sql.DB) {
 	t.Helper()
-	if err := keystore.CreateTable(context.Background(), raw, keystore.Postgres, ""); err != nil {
+	if err := keystore.CreateTable(context.Background(), raw, keystore.WithDialect("postgres")); err != nil {
 		t.Fatalf("keystore.CreateTable: %v", err)
 	}
 }

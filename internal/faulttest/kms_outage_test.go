@@ -79,14 +79,14 @@ func TestKMSOutageUnderLoad(t *testing.T) {
 	var watching atomic.Bool
 	var kmsTenants sync.Map
 	keys := newStore(t, openKeyDB(t, dsn), kek,
-		keystore.WithCacheTTL(total+time.Hour),
-		keystore.WithRetry(writerAttempts, writerBase, writerMax),
-		keystore.WithKMSTimeout(2*time.Second),
-		keystore.WithObserver(func(e keystore.Event) {
-			if watching.Load() && (e.Kind == keystore.EventWrap || e.Kind == keystore.EventUnwrap) {
+		keystore.WithTuning(keystore.Tuning{CacheTTL: total + time.Hour}),
+		keystore.WithTuning(keystore.Tuning{KMSAttempts: writerAttempts, KMSRetryBase: writerBase, KMSRetryMax: writerMax}),
+		keystore.WithTuning(keystore.Tuning{KMSTimeout: 2 * time.Second}),
+		keystore.WithTelemetry(keystore.Telemetry{Observer: func(e keystore.Event) {
+			if watching.Load() && (e.Kind == "wrap" || e.Kind == "unwrap") {
 				kmsTenants.Store(e.Tenant, true)
 			}
-		}))
+		}}))
 	usePlugin(t, db, keys)
 	migrate(t, db)
 
@@ -96,18 +96,18 @@ func TestKMSOutageUnderLoad(t *testing.T) {
 	staleTTL := outageLen / 4
 	db2, _ := openGORM(t, dsn)
 	keys2 := newStore(t, openKeyDB(t, dsn), kek,
-		keystore.WithCacheTTL(staleTTL),
-		keystore.WithStaleGrace(total+time.Minute),
-		keystore.WithRetry(2, 10*time.Millisecond, 50*time.Millisecond),
-		keystore.WithKMSTimeout(time.Second))
+		keystore.WithTuning(keystore.Tuning{CacheTTL: staleTTL}),
+		keystore.WithTuning(keystore.Tuning{StaleGrace: total + time.Minute}),
+		keystore.WithTuning(keystore.Tuning{KMSAttempts: 2, KMSRetryBase: 10 * time.Millisecond, KMSRetryMax: 50 * time.Millisecond}),
+		keystore.WithTuning(keystore.Tuning{KMSTimeout: time.Second}))
 	usePlugin(t, db2, keys2)
 
 	// A third process whose writes retry as long as their callers wait,
 	// with backoff up to maxBackoff.
 	dbPatient, _ := openGORM(t, dsn)
 	usePlugin(t, dbPatient, newStore(t, openKeyDB(t, dsn), kek,
-		keystore.WithRetry(patientAttempts, patientBase, maxBackoff),
-		keystore.WithKMSTimeout(2*time.Second)))
+		keystore.WithTuning(keystore.Tuning{KMSAttempts: patientAttempts, KMSRetryBase: patientBase, KMSRetryMax: maxBackoff}),
+		keystore.WithTuning(keystore.Tuning{KMSTimeout: 2 * time.Second})))
 
 	// Warm-up: every tenant's rows at rev 1, which creates its key.
 	type row struct {
@@ -287,7 +287,7 @@ func TestKMSOutageUnderLoad(t *testing.T) {
 		case err == nil:
 			t.Errorf("during the outage: Create(new tenant %s) err = nil, want a retryable KMS error", tenant)
 		case !retryable(err):
-			t.Errorf("during the outage: Create(new tenant %s) err = %v, want a *keystore.KMSError that kms.IsRetryable accepts", tenant, err)
+			t.Errorf("during the outage: Create(new tenant %s) err = %v, want a *keystore.Error that kms.IsRetryable accepts", tenant, err)
 		case status.Code(err) != codes.Unavailable:
 			t.Errorf("during the outage: Create(new tenant %s) err = %v, want the Cloud KMS status Unavailable", tenant, err)
 		}

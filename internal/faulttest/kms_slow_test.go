@@ -71,8 +71,8 @@ func TestSlowKMSFailsAtDeadline(t *testing.T) {
 			_, err := keys.Active(ctx, "slow-new-active")
 			return err
 		}, true, false},
-		{"Store.Key with a cold cache", existing.TenantID, func(ctx context.Context) error {
-			_, err := keys2.Key(ctx, existing.TenantID, 1)
+		{"Store.Cipher with a cold cache", existing.TenantID, func(ctx context.Context) error {
+			_, err := keys2.Cipher(ctx, existing.TenantID, 1, "records", "name")
 			return err
 		}, false, false},
 	}
@@ -133,12 +133,12 @@ func TestSlowKMSCallTimeout(t *testing.T) {
 	)
 	srv, kek := startKMS(t)
 	raw := testhelpers.OpenPostgres(t)
-	if err := keystore.CreateTable(context.Background(), raw, keystore.Postgres, ""); err != nil {
+	if err := keystore.CreateTable(context.Background(), raw, keystore.WithDialect("postgres")); err != nil {
 		t.Fatalf("keystore.CreateTable: %v", err)
 	}
 	keys := newStore(t, raw, kek,
-		keystore.WithKMSTimeout(callTimeout),
-		keystore.WithRetry(maxAttempts, 10*time.Millisecond, 20*time.Millisecond))
+		keystore.WithTuning(keystore.Tuning{KMSTimeout: callTimeout}),
+		keystore.WithTuning(keystore.Tuning{KMSAttempts: maxAttempts, KMSRetryBase: 10 * time.Millisecond, KMSRetryMax: 20 * time.Millisecond}))
 
 	srv.SetFaults(insecurefakekms.Faults{Latency: latency})
 	enc0, _ := srv.Calls()
@@ -149,12 +149,12 @@ func TestSlowKMSCallTimeout(t *testing.T) {
 	elapsed := time.Since(start)
 	cancel()
 
-	var ke *keystore.KMSError
+	var ke *keystore.Error
 	switch {
 	case !kms.IsRetryable(err):
 		t.Errorf("Active(slow-call) err = %v, want a retryable error", err)
 	case !errors.As(err, &ke) || ke.Attempts != maxAttempts:
-		t.Errorf("Active(slow-call) err = %v, want a *keystore.KMSError after %d attempts", err, maxAttempts)
+		t.Errorf("Active(slow-call) err = %v, want a *keystore.Error after %d attempts", err, maxAttempts)
 	}
 	if enc, _ := srv.Calls(); enc-enc0 != maxAttempts {
 		t.Errorf("fake Encrypt calls = %d, want %d", enc-enc0, maxAttempts)

@@ -9,6 +9,7 @@ import (
 
 	"google.golang.org/grpc/codes"
 
+	"github.com/colcrypt/colcrypt/internal/sqldialect"
 	"github.com/colcrypt/colcrypt/keystore"
 	"github.com/colcrypt/colcrypt/testhelpers"
 	"github.com/colcrypt/colcrypt/testhelpers/insecurefakekms"
@@ -40,7 +41,7 @@ func TestKMSThrottling(t *testing.T) {
 	)
 	srv, kek := startKMS(t)
 	dsn := testhelpers.Postgres(t)
-	retry := keystore.WithRetry(maxAttempts, time.Millisecond, 20*time.Millisecond)
+	retry := keystore.WithTuning(keystore.Tuning{KMSAttempts: maxAttempts, KMSRetryBase: time.Millisecond, KMSRetryMax: 20 * time.Millisecond})
 
 	dbA, rawA := openGORM(t, dsn)
 	keysA := newStore(t, openKeyDB(t, dsn), kek, retry)
@@ -163,7 +164,7 @@ func TestKMSThrottling(t *testing.T) {
 
 	// Nothing half-done: one key per tenant, every row in place.
 	var keyRows int
-	if err := rawA.QueryRow("SELECT count(*) FROM " + keystore.DefaultTable).Scan(&keyRows); err != nil {
+	if err := rawA.QueryRow("SELECT count(*) FROM " + sqldialect.DefaultKeyTable).Scan(&keyRows); err != nil {
 		t.Fatalf("count keys: %v", err)
 	}
 	if keyRows != tenants || len(rows) != tenants*slots {
