@@ -403,7 +403,10 @@ func TestSpansKeyOperations(t *testing.T) {
 			{"destroy_version", append([]string{"lock_tenant", "tenant_rows", "select_key", "destroy_one"}, audit...),
 				func(ctx context.Context) error { return s.DestroyVersion(ctx, "acme", 1) }},
 			{"rewrap", append([]string{"rewrap_swap"}, audit...),
-				func(ctx context.Context) error { _, err := s.Rewrap(ctx, kmsB.keeper(testKEK2), RewrapOptions{}); return err }},
+				func(ctx context.Context) error {
+					_, err := s.Rewrap(ctx, kmsB.keeper(testKEK2), RewrapOptions{})
+					return err
+				}},
 			{"shred", append([]string{"destroy_all"}, audit...),
 				func(ctx context.Context) error { return s.Shred(ctx, "acme") }},
 		} {

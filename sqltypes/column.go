@@ -10,8 +10,8 @@ import (
 
 	"github.com/colcrypt/colcrypt/codec"
 	"github.com/colcrypt/colcrypt/field"
-	"github.com/colcrypt/colcrypt/internal/sqlnull"
 	"github.com/colcrypt/colcrypt/internal/fieldcore"
+	"github.com/colcrypt/colcrypt/internal/sqlnull"
 )
 
 // Column is one encrypted column of values of Go type T. It is immutable
