@@ -11,9 +11,9 @@ import (
 // version, table and column. *keystore.Store implements it from its
 // lock-free indexes. The methods are the fast paths themselves, not
 // extras found by a type assertion, so a wrapper around the store (one
-// that counts or logs calls, say) keeps them by forwarding three methods,
-// and a fake builds its results from a raw data key with
-// cipher.NewCipher (see package fieldtest).
+// that counts or logs calls, say) keeps them by forwarding three methods
+// (their results are [Cipher]s), and a test builds a Keys from raw data
+// keys with package fieldtest.
 //
 // Errors are the store's: keystore.ErrKeyNotFound for a version the
 // tenant never had (the Encryptor turns it into codec.ErrAuth),
@@ -35,3 +35,10 @@ type Keys interface {
 }
 
 var _ Keys = (*keystore.Store)(nil)
+
+// Cipher is one column's key, ready to seal and open: what a Keys hands
+// out. Applications never use one directly (the Encryptor and the
+// integrations do); the name exists so that code outside colcrypt can
+// write a Keys that wraps another, forwarding its ciphers, and so that a
+// *keystore.Store's cipher lookups have a nameable result type.
+type Cipher = cipher.Cipher

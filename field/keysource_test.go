@@ -13,28 +13,28 @@ import (
 	"github.com/colcrypt/colcrypt/codec"
 	"github.com/colcrypt/colcrypt/field"
 	"github.com/colcrypt/colcrypt/field/fieldtest"
-	"github.com/colcrypt/colcrypt/internal/cipher"
 	"github.com/colcrypt/colcrypt/keystore"
 )
 
 // countingKeys wraps a key store the way an application would (to count
-// or log lookups): it forwards field.Keys's methods and nothing else.
+// or log lookups): it forwards field.Keys's methods and nothing else,
+// naming only exported types, as code outside the module must.
 type countingKeys struct {
 	store          *keystore.Store
 	active, opened atomic.Int64
 }
 
-func (k *countingKeys) ActiveCipher(ctx context.Context, tenant, table, column string) (*cipher.Cipher, error) {
+func (k *countingKeys) ActiveCipher(ctx context.Context, tenant, table, column string) (*field.Cipher, error) {
 	k.active.Add(1)
 	return k.store.ActiveCipher(ctx, tenant, table, column)
 }
 
-func (k *countingKeys) Cipher(ctx context.Context, tenant string, version uint32, table, column string) (*cipher.Cipher, error) {
+func (k *countingKeys) Cipher(ctx context.Context, tenant string, version uint32, table, column string) (*field.Cipher, error) {
 	k.opened.Add(1)
 	return k.store.Cipher(ctx, tenant, version, table, column)
 }
 
-func (k *countingKeys) LiveCiphers(ctx context.Context, tenant, table, column string) ([]*cipher.Cipher, error) {
+func (k *countingKeys) LiveCiphers(ctx context.Context, tenant, table, column string) ([]*field.Cipher, error) {
 	return k.store.LiveCiphers(ctx, tenant, table, column)
 }
 
@@ -129,7 +129,7 @@ func TestFakeKeysFromRawKey(t *testing.T) {
 // TestFakeKeysRefusesBadKey checks that NewKeys refuses a data key of
 // the wrong size or version 0, and that its keys print redacted.
 func TestFakeKeysRefusesBadKey(t *testing.T) {
-	key := make([]byte, cipher.DEKSize)
+	key := make([]byte, 32)
 	rand.Read(key)
 	if _, err := fieldtest.NewKeys(fieldtest.Key{Tenant: "acme", Version: 1, DEK: key[1:]}); err == nil {
 		t.Error("NewKeys with a short key: no error")
