@@ -283,7 +283,7 @@ func (e *env) sealedValues(ctx context.Context, n int) map[string][2][]byte {
 // no checkpoint, no chunk claim; workers goroutines split the key range
 // evenly. The job's time over this one is what colcrypt adds.
 func (e *env) dbFloor(ctx context.Context, job Job, sealed map[string][2][]byte, workers, batch int) error {
-	d := postgres{}
+	d := dialectPostgres.(postgres)
 	job, err := job.normalize()
 	if err != nil {
 		return err

@@ -38,8 +38,8 @@ var (
 	_ rowwiseSQL  = sqlite{}
 )
 
-func (mysqlDialect) keyList(p *plan) string { return mysqlDialect{}.pkExpr(p) }
-func (d sqlite) keyList(p *plan) string     { return d.quote(p.pk.Name) }
+func (d mysqlDialect) keyList(p *plan) string { return d.pkExpr(p) }
+func (d sqlite) keyList(p *plan) string       { return d.quote(p.pk.Name) }
 
 func (d mysqlDialect) lockRows(p *plan, list string, n int) string {
 	return "SELECT " + list + " FROM " + p.table + " AS t WHERE " + d.inPK(p, n) + " FOR UPDATE"
