@@ -111,7 +111,7 @@ func runKMS(ctx context.Context, cfg *config, progress func(string, ...any)) ([]
 	step := 0
 	for r := range cfg.rounds {
 		for li, l := range cfg.latencies {
-			env.srv.SetFaults(insecurefakekms.Faults{Latency: l})
+			env.srv.SetFaults(insecurefakekms.Faults{Latency: l, LenientChecksums: true})
 			block := order[li*perLatency : (li+1)*perLatency]
 			for j := range block {
 				k := block[(j+r+li)%len(block)]
@@ -137,7 +137,7 @@ func runKMS(ctx context.Context, cfg *config, progress func(string, ...any)) ([]
 			}
 		}
 	}
-	env.srv.SetFaults(insecurefakekms.Faults{})
+	env.srv.SetFaults(insecurefakekms.Faults{LenientChecksums: true})
 
 	out := make([]kmsResult, 0, len(order))
 	for _, k := range order {
