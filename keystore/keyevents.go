@@ -106,6 +106,7 @@ type keyEvents struct {
 
 	wake    chan struct{} // a notification arrived; buffered, so many coalesce into one
 	applied atomic.Int64  // the cursor after the last catch-up, for tests
+	started atomic.Bool   // the cursor is taken: later changes are applied as events, for tests
 	done    chan struct{} // closed when run has returned
 
 	// Owned by the run goroutine.
@@ -258,6 +259,7 @@ func (w *keyEvents) catchUp(ctx context.Context) {
 			return
 		}
 		w.haveCursor = true
+		defer w.started.Store(true)
 		// Keys cached before the cursor was taken may predate a change
 		// committed before it: check each against the table once.
 		for _, t := range w.cache.tenantNames() {
