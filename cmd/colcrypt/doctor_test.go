@@ -2,13 +2,11 @@ package main
 
 import (
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	kmssvc "github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/colcrypt/colcrypt/kms"
@@ -216,20 +214,7 @@ func TestDoctorNoDatabase(t *testing.T) {
 // under it fail until it is given as --old-kms; then it wraps and unwraps
 // the test blob; once disabled in the KMS, its master_key check fails.
 func TestDoctorAWSKMS(t *testing.T) {
-	ep := os.Getenv("COLCRYPT_TEST_AWSKMS_ENDPOINT")
-	if ep == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("COLCRYPT_TEST_AWSKMS_ENDPOINT is not set; CI=true, so this is a failure, not a skip")
-		}
-		t.Skip("COLCRYPT_TEST_AWSKMS_ENDPOINT is not set (scripts/start-local-kms.sh)")
-	}
-	creds := credentials.NewStaticCredentialsProvider("AKIDCOLCRYPTTEST", "colcrypt-test-secret", "")
-	admin := kmssvc.NewFromConfig(aws.Config{Region: "eu-west-2", Credentials: creds}, func(o *kmssvc.Options) {
-		o.BaseEndpoint = aws.String(ep)
-	})
-	none := filepath.Join(t.TempDir(), "none")
-	env := []string{"AWS_ACCESS_KEY_ID=AKIDCOLCRYPTTEST", "AWS_SECRET_ACCESS_KEY=colcrypt-test-secret", "AWS_SESSION_TOKEN=",
-		"AWS_PROFILE=", "AWS_CONFIG_FILE=" + none, "AWS_SHARED_CREDENTIALS_FILE=" + none, "AWS_EC2_METADATA_DISABLED=true"}
+	admin, ep, env := localKMS(t)
 	for _, dialect := range serverDialects {
 		t.Run(dialect, func(t *testing.T) {
 			out, err := admin.CreateKey(t.Context(), &kmssvc.CreateKeyInput{Description: aws.String("colcrypt doctor test " + t.Name())})

@@ -69,20 +69,7 @@ func (f *fixture) jobRows() int64 {
 // TestAWSKMS runs a migration with an awskms:// master key, on local-kms:
 // every KMS driver the library has is one the CLI takes.
 func TestAWSKMS(t *testing.T) {
-	ep := os.Getenv("COLCRYPT_TEST_AWSKMS_ENDPOINT")
-	if ep == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("COLCRYPT_TEST_AWSKMS_ENDPOINT is not set; CI=true, so this is a failure, not a skip")
-		}
-		t.Skip("COLCRYPT_TEST_AWSKMS_ENDPOINT is not set (scripts/start-local-kms.sh)")
-	}
-	creds := credentials.NewStaticCredentialsProvider("AKIDCOLCRYPTTEST", "colcrypt-test-secret", "")
-	admin := kmssvc.NewFromConfig(aws.Config{Region: "eu-west-2", Credentials: creds}, func(o *kmssvc.Options) {
-		o.BaseEndpoint = aws.String(ep)
-	})
-	none := filepath.Join(t.TempDir(), "none")
-	env := []string{"AWS_ACCESS_KEY_ID=AKIDCOLCRYPTTEST", "AWS_SECRET_ACCESS_KEY=colcrypt-test-secret", "AWS_SESSION_TOKEN=",
-		"AWS_PROFILE=", "AWS_CONFIG_FILE=" + none, "AWS_SHARED_CREDENTIALS_FILE=" + none, "AWS_EC2_METADATA_DISABLED=true"}
+	admin, ep, env := localKMS(t)
 	for _, dialect := range serverDialects {
 		t.Run(dialect, func(t *testing.T) {
 			out, err := admin.CreateKey(t.Context(), &kmssvc.CreateKeyInput{Description: aws.String("colcrypt CLI test " + t.Name())})
@@ -488,4 +475,27 @@ func TestJSONStop(t *testing.T) {
 			}
 		})
 	}
+}
+
+// localKMS returns an admin client of the local-kms server the tests use
+// (COLCRYPT_TEST_AWSKMS_ENDPOINT, a failure under CI=true when unset), its
+// endpoint, and the environment that gives the CLI its test credentials
+// and no others.
+func localKMS(t *testing.T) (admin *kmssvc.Client, ep string, env []string) {
+	t.Helper()
+	ep = os.Getenv("COLCRYPT_TEST_AWSKMS_ENDPOINT")
+	if ep == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("COLCRYPT_TEST_AWSKMS_ENDPOINT is not set; CI=true, so this is a failure, not a skip")
+		}
+		t.Skip("COLCRYPT_TEST_AWSKMS_ENDPOINT is not set (scripts/start-local-kms.sh)")
+	}
+	creds := credentials.NewStaticCredentialsProvider("AKIDCOLCRYPTTEST", "colcrypt-test-secret", "")
+	admin = kmssvc.NewFromConfig(aws.Config{Region: "eu-west-2", Credentials: creds}, func(o *kmssvc.Options) {
+		o.BaseEndpoint = aws.String(ep)
+	})
+	none := filepath.Join(t.TempDir(), "none")
+	env = []string{"AWS_ACCESS_KEY_ID=AKIDCOLCRYPTTEST", "AWS_SECRET_ACCESS_KEY=colcrypt-test-secret", "AWS_SESSION_TOKEN=",
+		"AWS_PROFILE=", "AWS_CONFIG_FILE=" + none, "AWS_SHARED_CREDENTIALS_FILE=" + none, "AWS_EC2_METADATA_DISABLED=true"}
+	return admin, ep, env
 }
