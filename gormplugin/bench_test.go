@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"reflect"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"syscall"
@@ -138,6 +139,12 @@ func BenchmarkGORM(b *testing.B) {
 	b.Run("CreateInBatches/bytea-71B", func(b *testing.B) {
 		benchCreate(b, e, db, "bench_bytes", raw)
 	})
+	b.Run("CreateInBatches/handwritten", func(b *testing.B) {
+		benchCreate(b, e, db, "bench_hands", d.hand)
+	})
+	b.Run("CreateInBatches/handscoped", func(b *testing.B) {
+		benchCreate(b, e, db, "bench_hand_scopeds", d.scoped)
+	})
 	b.Run("Find/plaintext", func(b *testing.B) {
 		benchFind[BenchPlain](b, db)
 	})
@@ -146,6 +153,12 @@ func BenchmarkGORM(b *testing.B) {
 	})
 	b.Run("Find/bytea-71B", func(b *testing.B) {
 		benchFind[BenchBytes](b, db)
+	})
+	b.Run("Find/handwritten", func(b *testing.B) {
+		benchFind[BenchHand](b, db)
+	})
+	b.Run("Find/handscoped", func(b *testing.B) {
+		benchFind[BenchHandScoped](b, db)
 	})
 	b.Run("Find/encrypted-row-tenant", func(b *testing.B) {
 		benchFind[BenchEncrypted](b, e.db.WithContext(context.Background()))
@@ -359,7 +372,11 @@ func rounds(b *testing.B, cs ...contender) {
 			m0 := ms.Mallocs
 			c0 := processCPU()
 			start := time.Now()
-			if err := cs[k].op(); err != nil {
+			var err error
+			// The label lets a CPU profile of the run be split by
+			// contender: go tool pprof -tagfocus=contender=bytea.
+			pprof.Do(context.Background(), pprof.Labels("contender", cs[k].name), func(context.Context) { err = cs[k].op() })
+			if err != nil {
 				b.Fatal(err)
 			}
 			times[k] = append(times[k], time.Since(start))

@@ -146,10 +146,10 @@ func direct(r *nameReg, ef *encField, i int) *schema.Field {
 	f := new(schema.Field)
 	*f = *ef.f
 	f.NewValuePool = rawPool{}
-	set, valueOf, orig := ef.f.Set, ef.f.ValueOf, ef.f
+	set, valueOf := ef.f.Set, ef.f.ValueOf
 	f.Set = func(ctx context.Context, row reflect.Value, v any) error {
 		if raw, ok := v.(*rawValue); ok {
-			return r.ser.Scan(ctx, orig, row, raw.v)
+			return r.ser.scanDirect(ctx, ef, row, raw.v)
 		}
 		return set(ctx, row, v)
 	}

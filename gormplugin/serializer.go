@@ -82,6 +82,28 @@ func (s serializer) Scan(ctx context.Context, f *schema.Field, dst reflect.Value
 	if ef == nil {
 		return st.report(fmt.Errorf("gormplugin: %s.%s is not an encrypted field of the model", m.name, f.Name))
 	}
+	return ef.scanStored(ctx, p, st, dst, rv, dbValue)
+}
+
+// scanDirect is Scan for a field of a schema copy (clone.go), which
+// knows its encField: the model and field lookups Scan makes for every
+// value (a sync.Map and a map) are made once, when the copy is built.
+func (s serializer) scanDirect(ctx context.Context, ef *encField, dst reflect.Value, dbValue any) error {
+	p, st, err := s.reg.plugin(ctx, ef.f.Schema)
+	if err != nil {
+		return err
+	}
+	rv := ef.f.ReflectValueOf(ctx, dst)
+	if st != nil && st.err != nil {
+		rv.Set(reflect.Zero(rv.Type()))
+		return nil
+	}
+	return ef.scanStored(ctx, p, st, dst, rv, dbValue)
+}
+
+// scanStored opens dbValue, as the driver gave it, into rv, the field of
+// the row dst.
+func (ef *encField) scanStored(ctx context.Context, p *plugin, st *stmtState, dst, rv reflect.Value, dbValue any) error {
 	if dbValue == nil {
 		rv.Set(reflect.Zero(rv.Type()))
 		if ef.spec.NotNull {

@@ -29,8 +29,11 @@ type Handle struct {
 	scope  Scope // Tenant resolved
 	active *cipher.Cipher
 	// opened holds the ciphers the handle opened with, by version; a
-	// column's values are nearly all under one or two versions.
+	// column's values are nearly all under one or two versions. last is
+	// the one it opened with most recently: looked at before the map,
+	// since consecutive values are nearly always under the same version.
 	opened map[uint32]*cipher.Cipher
+	last   *cipher.Cipher
 	nonces cipher.Nonces
 	// counts is where the handle counts its seals and opens: nil until
 	// the first one, and always nil when the Engine has no meters.
@@ -70,10 +73,14 @@ func (h *Handle) activeCipher(ctx context.Context) (*cipher.Cipher, error) {
 // versionCipher returns the cipher that opens values under version, by
 // the Engine's rules (a version the tenant never had is codec.ErrAuth).
 func (h *Handle) versionCipher(ctx context.Context, version uint32) (*cipher.Cipher, error) {
+	if c := h.last; c != nil && c.Version() == version && !c.Destroyed() {
+		return c, nil
+	}
 	if c := h.active; c != nil && c.Version() == version && !c.Destroyed() {
 		return c, nil
 	}
 	if c, ok := h.opened[version]; ok && !c.Destroyed() {
+		h.last = c
 		return c, nil
 	}
 	delete(h.opened, version)
@@ -85,6 +92,7 @@ func (h *Handle) versionCipher(ctx context.Context, version uint32) (*cipher.Cip
 		h.opened = make(map[uint32]*cipher.Cipher, 2)
 	}
 	h.opened[version] = c
+	h.last = c
 	return c, nil
 }
 
