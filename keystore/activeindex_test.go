@@ -29,8 +29,8 @@ func activeIndexed(t testing.TB, s *Store) int {
 			}
 			te := c.tenants[sc.Tenant]
 			switch {
-			case r.version != 0 || r.active == nil:
-				t.Fatalf("active ref (%s, %s, %s) indexed as version %d, record %p", sc.Tenant, sc.Table, sc.Column, r.version, r.active)
+			case r.version() != 0 || r.active == nil:
+				t.Fatalf("active ref (%s, %s, %s) indexed as version %d, record %p", sc.Tenant, sc.Table, sc.Column, r.version(), r.active)
 			case te == nil || te.active != r.active:
 				t.Fatalf("active ref (%s, %s, %s) of a record that is not its tenant's", sc.Tenant, sc.Table, sc.Column)
 			case r.active.exp.Load() == retiredExp:

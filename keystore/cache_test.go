@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -76,8 +77,8 @@ func TestCacheTTL(t *testing.T) {
 }
 
 // TestCacheLRU: the size bound holds, the least recently used key goes
-// first, and an evicted key is zeroed while ciphers derived from it keep
-// working.
+// first, and an evicted key's ciphers keep working, deriving subkeys on
+// first use from its data key, which is zeroed once they are collected.
 func TestCacheLRU(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, tdb *testDB) {
 		drv := newInsecureTestKMS(t)
@@ -103,8 +104,11 @@ func TestCacheLRU(t *testing.T) {
 		if st := s.Stats(); st.Cached != 3 || st.Evictions != 1 {
 			t.Fatalf("Stats() = %+v, want 3 cached, 1 eviction", st)
 		}
-		if !keys["t2"].zeroed() || !allZero(deks["t2"]) {
-			t.Fatalf("evicted key t2 not zeroed")
+		if !keys["t2"].zeroed() {
+			t.Fatalf("evicted key t2 not dropped")
+		}
+		if allZero(deks["t2"]) {
+			t.Fatalf("evicted key t2's data key zeroed while its cipher is held")
 		}
 		for _, tn := range []string{"t1", "t3"} {
 			if keys[tn].zeroed() {
@@ -116,6 +120,21 @@ func TestCacheLRU(t *testing.T) {
 		}
 		if pt, err := c2.Open(nil, sealed); err != nil || string(pt) != "kept" {
 			t.Fatalf("Open with a cipher of an evicted key = %q, %v; want it to keep working", pt, err)
+		}
+		det, err := c2.SealDeterministic(nil, []byte("kept"))
+		if err != nil {
+			t.Fatalf("first SealDeterministic with a cipher of an evicted key = %v; want it to derive its subkey", err)
+		}
+		if pt, err := c2.Open(nil, det); err != nil || string(pt) != "kept" {
+			t.Fatalf("Open(deterministic) with a cipher of an evicted key = %q, %v", pt, err)
+		}
+		// c2 is not used again: the last holder of t2's cipher has let go.
+		for deadline := time.Now().Add(10 * time.Second); !allZero(deks["t2"]); {
+			if time.Now().After(deadline) {
+				t.Fatal("evicted key t2's data key not zeroed after its cipher was collected")
+			}
+			runtime.GC()
+			time.Sleep(time.Millisecond)
 		}
 		// Asking again loads it again (an unwrap), within the bound.
 		k2, err := s.active(ctxb, "t2")

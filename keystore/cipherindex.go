@@ -51,13 +51,13 @@ type cipherTable struct {
 }
 
 // cipherRef is one indexed cipher. All fields are set before the ref is
-// published and never written after. Its tenant, table and column are
-// its cipher's Scope, not fields of its own: a ref is 64 bytes, not 112,
-// and the reader that compares them goes on to use the cipher anyway.
+// published and never written after. Its tenant, table, column and
+// version are its cipher's, not fields of its own: a ref is 48 bytes, not
+// 112, and the reader that compares them goes on to use the cipher
+// anyway.
 type cipherRef struct {
-	hash    uint64
-	version uint32
-	cipher  *cipher.Cipher
+	hash   uint64
+	cipher *cipher.Cipher
 	key     *dataKey // the cipher's key: the ref is void once it is zeroed
 	entry   *entry   // the key's cache entry, for its expiry and reference bit
 	// active is set in the cache's index of active ciphers (version 0):
@@ -65,6 +65,15 @@ type cipherRef struct {
 	// expiry the reader checks as well. Nil in the index of versions.
 	active *activeRecord
 	next   *cipherRef
+}
+
+// version returns the version r is indexed under: 0 in the index of
+// active ciphers, its cipher's key version in the index of versions.
+func (r *cipherRef) version() uint32 {
+	if r.active != nil {
+		return 0
+	}
+	return r.cipher.Version()
 }
 
 const minCipherChains = 64
@@ -138,7 +147,7 @@ func (x *cipherIndex) lookup(tenant string, version uint32, table, column string
 	h := x.hash(tenant, version, table, column)
 	t := x.table.Load()
 	for r := t.chains[h&t.mask].Load(); r != nil; r = r.next {
-		if r.hash == h && r.version == version && r.is(tenant, table, column) {
+		if r.hash == h && r.version() == version && r.is(tenant, table, column) {
 			return r
 		}
 	}
@@ -155,7 +164,7 @@ func (r *cipherRef) is(tenant, table, column string) bool {
 // for it is there already, and reports whether it added one. The caller
 // holds cache.mu and has checked that e is cached with key k.
 func (x *cipherIndex) add(e *entry, k *dataKey, table, column string, c *cipher.Cipher) bool {
-	return x.insert(k.tenant, table, column, &cipherRef{version: k.version, cipher: c, key: k, entry: e})
+	return x.insert(k.tenant, k.version, table, column, &cipherRef{cipher: c, key: k, entry: e})
 }
 
 // addActive indexes c as the cipher for table.column of the tenant's
@@ -163,17 +172,17 @@ func (x *cipherIndex) add(e *entry, k *dataKey, table, column string, c *cipher.
 // already, and reports whether it added one. The caller holds cache.mu
 // and has checked that rec is the tenant's active record and k its key.
 func (x *cipherIndex) addActive(rec *activeRecord, k *dataKey, table, column string, c *cipher.Cipher) bool {
-	return x.insert(k.tenant, table, column, &cipherRef{version: 0, cipher: c, key: k, entry: rec.entry, active: rec})
+	return x.insert(k.tenant, 0, table, column, &cipherRef{cipher: c, key: k, entry: rec.entry, active: rec})
 }
 
-// insert publishes r, the ref of (tenant, r.version, table, column), at
+// insert publishes r, the ref of (tenant, version, table, column), at
 // the head of its chain unless a ref of the same identity is there.
-func (x *cipherIndex) insert(tenant, table, column string, r *cipherRef) bool {
-	h := x.hash(tenant, r.version, table, column)
+func (x *cipherIndex) insert(tenant string, version uint32, table, column string, r *cipherRef) bool {
+	h := x.hash(tenant, version, table, column)
 	t := x.table.Load()
 	head := &t.chains[h&t.mask]
 	for o := head.Load(); o != nil; o = o.next {
-		if o.hash == h && o.version == r.version && o.is(tenant, table, column) {
+		if o.hash == h && o.version() == version && o.is(tenant, table, column) {
 			return false
 		}
 	}
@@ -221,7 +230,7 @@ func (x *cipherIndex) removeRef(tenant string, version uint32, k *dataKey, table
 	first := head.Load()
 	var target *cipherRef
 	for r := first; r != nil; r = r.next {
-		if r.key == k && r.version == version && r.is(tenant, table, column) {
+		if r.key == k && r.version() == version && r.is(tenant, table, column) {
 			target = r
 			break
 		}

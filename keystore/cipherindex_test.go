@@ -22,7 +22,7 @@ func indexed(t testing.TB, s *Store) int {
 	for i := range tb.chains {
 		for r := tb.chains[i].Load(); r != nil; r = r.next {
 			if r.hash&tb.mask != uint64(i) {
-				t.Fatalf("ref (%s, %d, %s, %s) in chain %d, its hash says %d", r.cipher.Scope().Tenant, r.version, r.cipher.Scope().Table, r.cipher.Scope().Column, i, r.hash&tb.mask)
+				t.Fatalf("ref (%s, %d, %s, %s) in chain %d, its hash says %d", r.cipher.Scope().Tenant, r.version(), r.cipher.Scope().Table, r.cipher.Scope().Column, i, r.hash&tb.mask)
 			}
 			n++
 		}

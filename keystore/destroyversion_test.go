@@ -35,7 +35,7 @@ func TestDestroyVersion(t *testing.T) {
 		if _, err := other.lookupKey(ctxb, "acme", 1); err != nil {
 			t.Fatal(err)
 		}
-		dek1 := k1.st.dek.Bytes() // white box: the cached bytes
+		dek1 := heldDEK(k1) // white box: the cached bytes
 
 		if err := s.DestroyVersion(ctxb, "acme", 3); !errors.Is(err, ErrVersionInUse) {
 			t.Fatalf("DestroyVersion(acme, 3 active) = %v, want ErrVersionInUse", err)

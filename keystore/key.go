@@ -16,35 +16,38 @@ import (
 // Store's cache. Its Cipher method hands out the per-column ciphers that
 // seal and open values.
 //
-// A Key is valid while it is cached. When the cache drops it, its data
-// key bytes are zeroed and Cipher returns an error: ErrKeyEvicted,
-// ErrKeyDestroyed or ErrClosed. Ask the Store again after ErrKeyEvicted.
+// A Key is valid while it is cached. When the cache drops it, Cipher
+// returns an error: ErrKeyEvicted, ErrKeyDestroyed or ErrClosed. Ask the
+// Store again after ErrKeyEvicted.
 //
-// What happens to the [cipher.Cipher] values already handed out depends on
-// why the key was dropped:
+// What happens to its data key and to the [cipher.Cipher] values already
+// handed out depends on why the key was dropped:
 //
 //   - Shred, a destroyed version and Close destroy them (see
-//     [cipher.Cipher.Destroy]): their subkey bytes are zeroed at once and
-//     every later seal or open fails with [cipher.ErrCipherDestroyed]. Those
-//     are promises that the key is gone from this process.
+//     [cipher.Cipher.Destroy]), then zero the data key: every later seal
+//     or open fails with [cipher.ErrCipherDestroyed]. Those are promises
+//     that the key is gone from this process.
 //   - The LRU bound, the TTL with its stale grace, and a key row replaced
 //     in the table only drop them from the cache. A statement, batch or
 //     migration step that holds one keeps sealing and opening with it
 //     until it is done, rather than fail halfway through for a reason
-//     that is not the caller's; each Cipher zeroes its subkey bytes when
-//     the garbage collector finds it unreachable, so those bytes outlive
-//     the data key by as long as a holder keeps the Cipher, plus one
-//     collection.
+//     that is not the caller's. Each Cipher derives its SIV and
+//     blind-index subkeys from the data key on first use, so the data
+//     key stays in memory as long as a holder keeps one of its Ciphers,
+//     and is zeroed when the garbage collector has found all of them
+//     unreachable (secret.Shared); a key that handed out no Cipher is
+//     zeroed at once.
 //
 // Zeroing is best effort, as in every Go program. What is cleared: the
-// data key, and each Cipher's SIV and blind-index subkeys (the GCM subkey
-// is cleared as soon as its cipher is made). What cannot be reached to be
-// cleared, and is left to the garbage collector: the AES-256 key schedules
-// inside crypto/aes (the GCM subkey's) and inside Tink's AES-SIV (its CMAC
-// key's, with the two CMAC subkeys derived from it), and the HMAC pads of
-// the blind-index subkey inside crypto/hmac. The garbage collector may
-// also have moved or copied memory before it was cleared, and the
-// plaintext of a data key passes through the KMS client's buffers.
+// data key, and each Cipher's blind-index subkey (the GCM and SIV
+// subkeys are cleared as soon as their AES key schedules are made). What
+// cannot be reached to be cleared, and is left to the garbage collector:
+// the AES-256 key schedules inside crypto/aes (the GCM subkey's and the
+// SIV subkey's halves, with the two CMAC subkeys derived from it), and
+// the HMAC pads of the blind-index subkey inside crypto/hmac. The
+// garbage collector may also have moved or copied memory before it was
+// cleared, and the plaintext of a data key passes through the KMS
+// client's buffers.
 //
 // A Key prints as [redacted] under every fmt verb, in JSON and in slog,
 // by pointer and by value: its bytes sit two pointers away, in a type
@@ -58,9 +61,13 @@ type dataKey struct {
 // keyState is what a Key shares with its copies: a Key copied by value
 // is the same key, zeroed with it.
 type keyState struct {
-	mu   sync.Mutex
-	dek  *secret.Bytes // Bytes() nil once zeroed
-	gone error         // why dek is nil
+	mu sync.Mutex
+	// dek is shared with the ciphers derived from it, which derive
+	// their SIV and blind-index subkeys from it on first use. It is nil
+	// once the key was dropped, and cleared then unless the reason was
+	// ErrKeyEvicted; see zero.
+	dek  *secret.Shared
+	gone error // why dek is nil
 	// cleared is set when dek is zeroed, for readers that take no lock
 	// (the cache's cipher index).
 	cleared atomic.Bool
@@ -76,7 +83,7 @@ type keyState struct {
 }
 
 func newKey(tenant string, version uint32, dek []byte) *dataKey {
-	return &dataKey{tenant: tenant, version: version, st: &keyState{dek: secret.New(dek)}}
+	return &dataKey{tenant: tenant, version: version, st: &keyState{dek: secret.NewShared(dek)}}
 }
 
 // Tenant returns the tenant the key belongs to.
@@ -119,15 +126,14 @@ func (k *dataKey) derive(table, col string) (c *cipher.Cipher, fresh bool, err e
 	st := k.st
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	dek := st.dek.Bytes()
-	if dek == nil {
+	if st.dek == nil {
 		return nil, false, st.gone
 	}
 	old := st.ciphers.Load()
 	if c := findCipher(old, table, col); c != nil {
 		return c, false, nil
 	}
-	c, err = cipher.NewCipher(dek, k.version, codec.Scope{Tenant: k.tenant, Table: table, Column: col})
+	c, err = cipher.NewCipherShared(st.dek, k.version, codec.Scope{Tenant: k.tenant, Table: table, Column: col})
 	if err != nil {
 		return nil, false, fmt.Errorf("keystore: %w", err)
 	}
@@ -150,36 +156,49 @@ func (k *dataKey) cipherList() []*cipher.Cipher {
 	return nil
 }
 
-// zero clears the data key and drops the cached ciphers; Cipher returns
-// reason from then on. Unless reason is ErrKeyEvicted (the cache made
-// room, or the TTL passed, or the table holds another key under the id)
-// it also destroys the ciphers the key handed out: Shred, a destroyed
-// version and Close promise the key is gone, and a holder must not keep
-// sealing under it. It is idempotent; the first reason stays.
+// zero drops the data key and the cached ciphers; Cipher returns reason
+// from then on. Unless reason is ErrKeyEvicted (the cache made room, or
+// the TTL passed, or the table holds another key under the id) it
+// destroys the ciphers the key handed out, then clears the data key:
+// Shred, a destroyed version and Close promise the key is gone, and a
+// holder must not keep sealing under it. An evicted key's ciphers may
+// still be in use, and derive subkeys from the data key on first use,
+// so its bytes are left to be zeroed when the last of them is collected,
+// or at once if it handed out none. It is idempotent; the first reason
+// stays.
 func (k *dataKey) zero(reason error) {
 	st := k.st
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	if st.dek.Bytes() == nil {
+	if st.dek == nil {
 		return
 	}
-	st.dek.Clear()
-	st.gone = reason
 	l := st.ciphers.Swap(nil)
 	st.cleared.Store(true)
-	if l != nil && !errors.Is(reason, ErrKeyEvicted) {
-		for _, c := range *l {
-			c.Destroy()
+	if l == nil || !errors.Is(reason, ErrKeyEvicted) {
+		if l != nil {
+			for _, c := range *l {
+				c.Destroy()
+			}
 		}
+		st.dek.Clear()
 	}
+	st.dek = nil
+	st.gone = reason
 }
 
 // sameDEK reports, in constant time, whether the key holds dek.
 func (k *dataKey) sameDEK(dek []byte) bool {
 	k.st.mu.Lock()
 	defer k.st.mu.Unlock()
-	held := k.st.dek.Bytes()
-	return held != nil && constantTimeEqual(held, dek)
+	if k.st.dek == nil {
+		return false
+	}
+	same := false
+	k.st.dek.Use(func(held []byte) {
+		same = held != nil && constantTimeEqual(held, dek)
+	})
+	return same
 }
 
 // zeroed reports whether the key's bytes were cleared.

@@ -243,4 +243,10 @@ func TestLogsAndEvents(t *testing.T) {
 
 // heldDEK is the key's data key bytes, white box: the slice that zeroing
 // clears.
-func heldDEK(k *dataKey) []byte { return k.st.dek.Bytes() }
+func heldDEK(k *dataKey) []byte {
+	var b []byte
+	if d := k.st.dek; d != nil {
+		d.Use(func(key []byte) { b = key })
+	}
+	return b
+}

@@ -23,6 +23,16 @@ func appendScope(dst []byte, s codec.Scope) []byte {
 	return AppendCanonical(dst, s.Tenant, s.Table, s.Column)
 }
 
+// scopeLen is the length of s's canonical encoding.
+func scopeLen(s codec.Scope) int {
+	return lpLen(s.Tenant) + lpLen(s.Table) + lpLen(s.Column)
+}
+
+func lpLen(s string) int {
+	var b [binary.MaxVarintLen64]byte
+	return len(binary.AppendUvarint(b[:0], uint64(len(s)))) + len(s)
+}
+
 func appendLP(dst []byte, s string) []byte {
 	dst = binary.AppendUvarint(dst, uint64(len(s)))
 	return append(dst, s...)

@@ -1,6 +1,7 @@
 package cipher
 
 import (
+	"bytes"
 	"crypto/aes"
 	stdcipher "crypto/cipher"
 	"crypto/hmac"
@@ -27,42 +28,60 @@ import (
 // # Memory
 //
 // A key store keeps one Cipher per (tenant, column, key version) warm,
-// so its size is what a cached tenant costs. NewCipher builds only the
+// so its size is what a cached tenant costs. A Cipher builds only the
 // AES-256-GCM state, which every column needs: one AEAD for seal and open
 // alike, with the nonce drawn from crypto/rand by Seal. The AES-SIV and
-// blind-index state, which only deterministic and indexed columns use,
-// is built on the first SealDeterministic, deterministic open or
-// BlindIndex (under the Cipher's lock, once; read lock-free after), from
-// subkey bytes derived by NewCipher. A randomized column's Cipher thus
-// never holds an AES-SIV or HMAC object.
+// blind-index subkeys, which only deterministic and indexed columns use,
+// are derived from the data key, and their state built, on the first
+// SealDeterministic, deterministic open or BlindIndex (under the
+// Cipher's lock, once; read lock-free after). A randomized column's
+// Cipher thus holds no subkey bytes of its own, no AES-SIV or HMAC
+// object, and no clean-up record for the garbage collector.
+//
+// To derive on first use, a Cipher keeps a reference to the data key it
+// came from, a [secret.Shared] that the key's owner clears (see
+// NewCipherShared). That gives a holder of the Cipher nothing it could
+// not do already: the Cipher's AES-256 key schedule opens and forges
+// every value of its column. It does keep the data key in memory while
+// the Cipher is reachable: a key store that evicts a key whose Ciphers a
+// caller still holds leaves its bytes to be zeroed when the last of
+// them is collected (secret.Shared).
 //
 // A Cipher holds key material: it prints as [redacted] under every fmt
 // verb, in JSON and in log/slog, by pointer and by value.
 //
 // # Destroy
 //
-// Destroy zeroes the subkey bytes the Cipher holds and makes every later
-// call fail with [ErrCipherDestroyed]. A Cipher that is never destroyed
-// has the same bytes zeroed when the garbage collector finds it
-// unreachable. What neither can reach is the key material that the
-// standard library derives and keeps inside its own types: the AES-256
-// key schedule of the GCM subkey (crypto/aes), the AES-256 key schedules
-// of the two halves of the SIV subkey (crypto/aes), and the inner and
-// outer HMAC pads of the blind-index subkey (crypto/hmac), the last two
-// only if they were built. Destroy drops its references to them, so the
-// garbage collector reclaims them, without zeroing them. It drops the
-// CMAC subkeys and S2V states siv.go derives from the SIV key schedule
-// the same way, unzeroed: the schedule they come from starts with the
-// key itself and stays out of reach, so zeroing them would buy nothing
-// and would cost the deterministic paths a lock.
+// Destroy zeroes the subkey bytes the Cipher holds (the blind-index
+// subkey, once derived), and the data key if the Cipher owns it (made by
+// NewCipher), and makes every later call fail with [ErrCipherDestroyed].
+// A Cipher that is never destroyed has the same bytes zeroed when the
+// garbage collector finds it unreachable. What neither can reach is the
+// key material that the standard library derives and keeps inside its
+// own types: the AES-256 key schedule of the GCM subkey (crypto/aes), the
+// AES-256 key schedules of the two halves of the SIV subkey (crypto/aes),
+// and the inner and outer HMAC pads of the blind-index subkey
+// (crypto/hmac), the last two only if they were built. Destroy drops its
+// references to them, so the garbage collector reclaims them, without
+// zeroing them. It drops the CMAC subkeys and S2V states siv.go derives
+// from the SIV key schedule the same way, unzeroed: the schedule they
+// come from starts with the key itself and stays out of reach, so zeroing
+// them would buy nothing and would cost the deterministic paths a lock.
 type Cipher struct {
 	version uint32
+	hdrLen  uint8 // the GCM header's length: a prefix of gcmAAD
+	// ownsDEK is set by NewCipher, whose Cipher alone holds its copy of
+	// the data key and so clears it on Destroy.
+	ownsDEK bool
+	gcmAAD  []byte // GCM header ‖ canonical scope
 	scope   codec.Scope
 
-	gcmAAD []byte // GCM header ‖ canonical scope
-	gcmHdr []byte // a prefix of gcmAAD
-
-	k *cipherKeys
+	// dek is the data key the SIV and blind-index subkeys are derived
+	// from on first use. It is a secret.Shared, whose bytes sit two
+	// pointers away: a Cipher copied by value and formatted field by
+	// field prints it as an address.
+	dek *secret.Shared
+	k   *cipherKeys
 }
 
 // cipherKeys is everything in a Cipher that depends on key material, kept
@@ -79,18 +98,14 @@ type cipherKeys struct {
 	destroyed atomic.Bool
 	// mu is held for reading while the blind-index subkey bytes are in
 	// use, and for writing while destroy clears them and while the SIV
-	// and blind-index state is built from sub, so that no index is ever
-	// taken under a half-cleared key and no state is built from one.
+	// and blind-index state is built, so that no index is ever taken
+	// under a half-cleared key and no state is built after destroy.
 	mu sync.RWMutex
 
 	// gcm is AES-256-GCM with an explicit nonce, for Seal (which draws
 	// the nonce), SealNonces and every open: one AEAD, one key schedule
 	// and one GHASH table per Cipher.
 	gcm stdcipher.AEAD
-	// sub is the SIV subkey (sivKeyLen bytes) followed by the blind-index
-	// subkey (bidxKeyLen bytes), derived by NewCipher and read only to
-	// build siv and bidx, and by the blind-index hashes those build.
-	sub *secret.Bytes
 	// siv and bidx are nil until first use, and again after destroy.
 	siv  atomic.Pointer[sivState]
 	bidx atomic.Pointer[bidxState]
@@ -107,8 +122,11 @@ type sivState struct {
 }
 
 // bidxState hands out HMAC-SHA256 hashes keyed with the blind-index
-// subkey.
-type bidxState struct{ pool sync.Pool }
+// subkey, which it holds (destroy clears it).
+type bidxState struct {
+	key  *secret.Bytes
+	pool sync.Pool
+}
 
 const (
 	sivKeyLen  = 64 // AEAD_AES_SIV_CMAC_512: two AES-256 keys
@@ -122,62 +140,93 @@ const (
 var ErrCipherDestroyed = errors.New("codec: cipher destroyed")
 
 // NewCipher derives the subkeys of scope from a tenant's data key of the
-// given version. dek must be DEKSize bytes; NewCipher keeps no reference
-// to it.
+// given version. dek must be DEKSize bytes; NewCipher keeps a copy of it,
+// which Destroy clears, and no reference to dek itself.
 func NewCipher(dek []byte, version uint32, scope codec.Scope) (*Cipher, error) {
 	if len(dek) != DEKSize {
 		return nil, fmt.Errorf("codec: data key must be %d bytes, got %d", DEKSize, len(dek))
 	}
+	c, err := NewCipherShared(secret.NewShared(bytes.Clone(dek)), version, scope)
+	if err != nil {
+		return nil, err
+	}
+	c.ownsDEK = true
+	return c, nil
+}
+
+// NewCipherShared is NewCipher for a data key that its owner shares with
+// the Ciphers derived from it: the Cipher keeps a reference to dek, to
+// derive its SIV and blind-index subkeys on first use, and never clears
+// it. Once the owner clears dek, a Cipher that has not built that state
+// fails to build it, with ErrCipherDestroyed; an owner that clears its key destroys
+// its Ciphers first.
+func NewCipherShared(dek *secret.Shared, version uint32, scope codec.Scope) (*Cipher, error) {
 	if version == 0 {
 		return nil, errors.New("codec: key version must be at least 1")
 	}
+	var gcm stdcipher.AEAD
+	err := ErrCipherDestroyed
+	dek.Use(func(key []byte) {
+		if key == nil {
+			return
+		}
+		if len(key) != DEKSize {
+			err = fmt.Errorf("codec: data key must be %d bytes, got %d", DEKSize, len(key))
+			return
+		}
+		gcm, err = newGCM(key, scope)
+	})
+	if err != nil {
+		return nil, err
+	}
+	// The AAD is header ‖ canonical scope, in a buffer of its exact
+	// size; the header is its prefix, which Seal copies.
+	h := headerLen(version)
+	aad := make([]byte, 0, h+scopeLen(scope))
+	aad = appendScope(appendHeader(aad, codec.AESGCM, version), scope)
+	return &Cipher{
+		version: version,
+		hdrLen:  uint8(h),
+		gcmAAD:  aad,
+		scope:   scope,
+		dek:     dek,
+		k:       &cipherKeys{gcm: gcm},
+	}, nil
+}
+
+// newGCM derives scope's GCM subkey from dek and returns its AEAD.
+func newGCM(dek []byte, scope codec.Scope) (stdcipher.AEAD, error) {
 	gcmKey, err := deriveSubkey(dek, labelGCM, scope.Table, scope.Column, 32)
 	if err != nil {
 		return nil, fmt.Errorf("codec: derive: %w", err)
 	}
 	defer clear(gcmKey)
-	// The SIV and blind-index subkeys are derived now, while the data key
-	// is at hand (the Cipher keeps no reference to it), into one buffer
-	// that destroy clears; the AEAD and hashes built from them wait for
-	// first use.
-	sub := make([]byte, 0, sivKeyLen+bidxKeyLen)
-	sivKey, err := deriveSubkey(dek, labelSIV, scope.Table, scope.Column, sivKeyLen)
-	if err != nil {
-		return nil, fmt.Errorf("codec: derive: %w", err)
-	}
-	sub = append(sub, sivKey...)
-	clear(sivKey)
-	bidxKey, err := deriveSubkey(dek, labelBidx, scope.Table, scope.Column, bidxKeyLen)
-	if err != nil {
-		clear(sub)
-		return nil, fmt.Errorf("codec: derive: %w", err)
-	}
-	sub = append(sub, bidxKey...)
-	clear(bidxKey)
-
 	block, err := aes.NewCipher(gcmKey)
 	if err != nil {
-		clear(sub)
 		return nil, fmt.Errorf("codec: %w", err)
 	}
 	gcm, err := stdcipher.NewGCM(block)
 	if err != nil {
-		clear(sub)
 		return nil, fmt.Errorf("codec: %w", err)
 	}
+	return gcm, nil
+}
 
-	k := &cipherKeys{gcm: gcm, sub: secret.New(sub)}
-	c := &Cipher{version: version, scope: scope, k: k}
-	// A Cipher dropped without Destroy (an evicted key's, once the last
-	// statement holding it is done) has its subkey bytes zeroed all the
-	// same when it is collected.
-	runtime.AddCleanup(c, (*cipherKeys).destroy, k)
-	// The AAD is header ‖ canonical scope; the header is kept as a capped
-	// prefix of it so Seal can copy it without a second buffer.
-	h := headerLen(version)
-	c.gcmAAD = appendScope(appendHeader(nil, codec.AESGCM, version), scope)
-	c.gcmHdr = c.gcmAAD[:h:h]
-	return c, nil
+// deriveLazy derives one of the subkeys built on first use, or fails
+// with ErrCipherDestroyed if the data key was cleared. The caller holds
+// c.k.mu for writing.
+func (c *Cipher) deriveLazy(label string, size int) ([]byte, error) {
+	var sub []byte
+	err := ErrCipherDestroyed
+	c.dek.Use(func(dek []byte) {
+		if dek != nil {
+			sub, err = deriveSubkey(dek, label, c.scope.Table, c.scope.Column, size)
+		}
+	})
+	if err != nil && !errors.Is(err, ErrCipherDestroyed) {
+		return nil, fmt.Errorf("codec: derive: %w", err)
+	}
+	return sub, err
 }
 
 // sivState returns the Cipher's AES-SIV state, building it on first use.
@@ -195,7 +244,12 @@ func (c *Cipher) sivState() (*sivState, error) {
 	if s := k.siv.Load(); s != nil {
 		return s, nil
 	}
-	key, err := newSIVKey(k.sub.Bytes()[:sivKeyLen])
+	sub, err := c.deriveLazy(labelSIV, sivKeyLen)
+	if err != nil {
+		return nil, err
+	}
+	key, err := newSIVKey(sub)
+	clear(sub)
 	if err != nil {
 		return nil, fmt.Errorf("codec: %w", err)
 	}
@@ -224,9 +278,18 @@ func (c *Cipher) bidxState() (*bidxState, error) {
 	if b := k.bidx.Load(); b != nil {
 		return b, nil
 	}
-	b := new(bidxState)
-	b.pool.New = func() any { return hmac.New(sha256.New, k.sub.Bytes()[sivKeyLen:]) }
+	sub, err := c.deriveLazy(labelBidx, bidxKeyLen)
+	if err != nil {
+		return nil, err
+	}
+	b := &bidxState{key: secret.New(sub)}
+	b.pool.New = func() any { return hmac.New(sha256.New, b.key.Bytes()) }
 	k.bidx.Store(b)
+	// The subkey is zeroed by Destroy or, if the Cipher is dropped
+	// without it, when the garbage collector finds it: destroy takes the
+	// lock that BlindIndex holds while it reads the subkey. Only an
+	// indexed column pays for the clean-up record.
+	runtime.AddCleanup(c, (*cipherKeys).destroy, k)
 	return b, nil
 }
 
@@ -253,8 +316,8 @@ func (c *Cipher) Seal(dst, plaintext []byte) ([]byte, error) {
 // of crypto/cipher does (the same generator, crypto/rand's), on the one
 // AEAD that also opens.
 func (c *Cipher) sealGCM(dst, plaintext, aad []byte) []byte {
-	dst = slices.Grow(dst, len(c.gcmHdr)+nonceSize+len(plaintext)+tagSize)
-	dst = append(dst, c.gcmHdr...)
+	dst = slices.Grow(dst, int(c.hdrLen)+nonceSize+len(plaintext)+tagSize)
+	dst = append(dst, c.gcmAAD[:c.hdrLen]...)
 	n := len(dst)
 	dst = dst[:n+nonceSize]
 	nonce := dst[n:]
@@ -335,12 +398,12 @@ func (c *Cipher) Open(dst, value []byte) ([]byte, error) {
 	if c.k.destroyed.Load() {
 		return nil, ErrCipherDestroyed
 	}
-	// A GCM value under this version starts with exactly c.gcmHdr (a
+	// A GCM value under this version starts with exactly the GCM header (a
 	// header's version is a canonical varint, so one version has one
 	// header): it opens without the general parse, which is a fair part
 	// of what a small value costs beyond the AES-GCM itself.
-	if h := len(c.gcmHdr); len(value) >= h+nonceSize+tagSize && len(value) <= codec.MaxValueSize &&
-		string(value[:h]) == string(c.gcmHdr) {
+	if h := int(c.hdrLen); len(value) >= h+nonceSize+tagSize && len(value) <= codec.MaxValueSize &&
+		string(value[:h]) == string(c.gcmAAD[:h]) {
 		out, err := c.k.gcm.Open(dst, value[h:h+nonceSize:h+nonceSize], value[h+nonceSize:], c.gcmAAD)
 		if err != nil {
 			return nil, codec.ErrAuth
@@ -393,13 +456,18 @@ func (c *Cipher) OpenValue(dst []byte, v codec.Value) ([]byte, error) {
 	return nil, codec.ErrAuth
 }
 
-// Destroy zeroes the subkey bytes the Cipher holds and drops its AEADs and
-// hashes; from then on every method that seals, opens or indexes returns
+// Destroy zeroes the subkey bytes the Cipher holds, and its data key if
+// it owns it (NewCipher), and drops its AEADs and hashes; from then on every method that seals, opens or indexes returns
 // ErrCipherDestroyed. It waits for deterministic seals and opens and
 // blind indexes in flight, so none of them reads a half-cleared key. It
 // is idempotent and safe to call concurrently with any other method. See
 // the Cipher's doc for what the standard library keeps out of its reach.
-func (c *Cipher) Destroy() { c.k.destroy() }
+func (c *Cipher) Destroy() {
+	c.k.destroy()
+	if c.ownsDEK {
+		c.dek.Clear()
+	}
+}
 
 // Destroyed reports whether Destroy was called.
 func (c *Cipher) Destroyed() bool { return c.k.destroyed.Load() }
@@ -410,13 +478,13 @@ func (k *cipherKeys) destroy() {
 	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	k.sub.Clear()
 	k.siv.Store(nil)
 	// Empty the pool so its hashes, whose pads are derived from the
 	// blind-index subkey, become garbage now rather than at the
 	// pool's next clean-up; nothing refills it (BlindIndex checks
 	// destroyed under the read lock).
 	if b := k.bidx.Swap(nil); b != nil {
+		b.key.Clear()
 		b.pool.New = nil
 		for b.pool.Get() != nil {
 		}

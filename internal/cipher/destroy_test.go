@@ -9,11 +9,23 @@ import (
 	"time"
 
 	"github.com/colcrypt/colcrypt/codec"
+	"github.com/colcrypt/colcrypt/internal/secret"
 )
 
+// heldKeys returns, white box, the key bytes c holds: its data key and
+// its blind-index subkey (nil until derived). They are the slices that
+// Destroy and the garbage collector zero.
+func heldKeys(c *Cipher) (dek, bidx []byte) {
+	c.dek.Use(func(key []byte) { dek = key })
+	if b := c.k.bidx.Load(); b != nil {
+		bidx = b.key.Bytes()
+	}
+	return dek, bidx
+}
+
 // TestCipherDestroy: after Destroy every method that seals, opens or
-// indexes fails with ErrCipherDestroyed, and the SIV and blind-index
-// subkey bytes the Cipher held are zero.
+// indexes fails with ErrCipherDestroyed, and the data key copy and the
+// blind-index subkey bytes the Cipher held are zero.
 func TestCipherDestroy(t *testing.T) {
 	c, err := NewCipher(patterned(DEKSize, 0x21), 3, tamperScope)
 	if err != nil {
@@ -22,9 +34,12 @@ func TestCipherDestroy(t *testing.T) {
 	pt := []byte("ann@example.com")
 	gcmValue, _ := c.Seal(nil, pt)
 	sivValue, _ := c.SealDeterministic(nil, pt)
-	sivKey, bidxKey := c.k.sub.Bytes()[:sivKeyLen], c.k.sub.Bytes()[sivKeyLen:] // white box: the held bytes
-	if allZero(sivKey) || allZero(bidxKey) {
-		t.Fatal("subkeys are zero before Destroy")
+	if _, err := c.BlindIndex(nil, pt, DefaultBlindIndexLen); err != nil {
+		t.Fatal(err)
+	}
+	dek, bidxKey := heldKeys(c)
+	if allZero(dek) || allZero(bidxKey) {
+		t.Fatal("keys are zero before Destroy")
 	}
 	if c.Destroyed() {
 		t.Fatal("Destroyed() = true before Destroy")
@@ -34,8 +49,8 @@ func TestCipherDestroy(t *testing.T) {
 	if !c.Destroyed() {
 		t.Fatal("Destroyed() = false after Destroy")
 	}
-	if !allZero(sivKey) || !allZero(bidxKey) {
-		t.Fatalf("Destroy left subkey bytes: siv zero %v, bidx zero %v", allZero(sivKey), allZero(bidxKey))
+	if !allZero(dek) || !allZero(bidxKey) {
+		t.Fatalf("Destroy left key bytes: data key zero %v, bidx zero %v", allZero(dek), allZero(bidxKey))
 	}
 	parsed, err := codec.Parse(sivValue)
 	if err != nil {
@@ -129,22 +144,72 @@ func TestCipherDestroyConcurrent(t *testing.T) {
 
 // TestCipherCollectedZeroes: a Cipher dropped without Destroy (what an
 // evicted key's ciphers become once no statement holds them) has its
-// subkey bytes zeroed when the garbage collector finds it.
+// data key copy and its blind-index subkey zeroed when the garbage
+// collector finds it.
 func TestCipherCollectedZeroes(t *testing.T) {
-	sivKey, bidxKey := func() ([]byte, []byte) {
+	dek, bidxKey := func() ([]byte, []byte) {
 		c, err := NewCipher(patterned(DEKSize, 0x44), 1, tamperScope)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return c.k.sub.Bytes()[:sivKeyLen], c.k.sub.Bytes()[sivKeyLen:]
+		if _, err := c.BlindIndex(nil, []byte("x"), DefaultBlindIndexLen); err != nil {
+			t.Fatal(err)
+		}
+		return heldKeys(c)
 	}()
 	deadline := time.Now().Add(10 * time.Second)
-	for !allZero(sivKey) || !allZero(bidxKey) {
+	for !allZero(dek) || !allZero(bidxKey) {
 		if time.Now().After(deadline) {
-			t.Fatal("a collected Cipher's subkeys were not zeroed")
+			t.Fatal("a collected Cipher's keys were not zeroed")
 		}
 		runtime.GC()
 		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestSharedCipherLeavesKey: a Cipher made by NewCipherShared neither
+// clears its owner's data key on Destroy nor keeps working once the
+// owner cleared it: a first deterministic seal or blind index then fails
+// with ErrCipherDestroyed, while what it had built keeps working.
+func TestSharedCipherLeavesKey(t *testing.T) {
+	raw := patterned(DEKSize, 0x45)
+	dek := secret.NewShared(bytes.Clone(raw))
+	pt := []byte("ann@example.com")
+	a, err := NewCipherShared(dek, 1, tamperScope)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := NewCipherShared(dek, 1, codec.Scope{Tenant: tamperScope.Tenant, Table: tamperScope.Table, Column: "phone"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, err := NewCipher(raw, 1, tamperScope)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := ref.SealDeterministic(nil, pt)
+	if got, err := a.SealDeterministic(nil, pt); err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("SealDeterministic with a shared key = %x, %v, want %x", got, err, want)
+	}
+	a.Destroy()
+	held, _ := heldKeys(b)
+	if allZero(held) {
+		t.Fatal("Destroy of a Cipher cleared the data key it shares")
+	}
+	dek.Clear()
+	if _, err := b.SealDeterministic(nil, pt); !errors.Is(err, ErrCipherDestroyed) {
+		t.Fatalf("first SealDeterministic after the owner cleared the key = %v, want ErrCipherDestroyed", err)
+	}
+	if _, err := b.BlindIndex(nil, pt, DefaultBlindIndexLen); !errors.Is(err, ErrCipherDestroyed) {
+		t.Fatalf("first BlindIndex after the owner cleared the key = %v, want ErrCipherDestroyed", err)
+	}
+	if v, err := b.Seal(nil, pt); err != nil {
+		t.Fatalf("Seal after the owner cleared the key = %v; the GCM state was built", err)
+	} else if got, err := b.Open(nil, v); err != nil || !bytes.Equal(got, pt) {
+		t.Fatalf("Open = %q, %v", got, err)
+	}
+	if _, err := NewCipherShared(dek, 1, tamperScope); !errors.Is(err, ErrCipherDestroyed) {
+		t.Fatalf("NewCipherShared of a cleared key = %v, want ErrCipherDestroyed", err)
 	}
 }
 

@@ -92,8 +92,8 @@ func (c *Cipher) SealNonces(dst, plaintext []byte, n *Nonces) ([]byte, error) {
 		return c.Seal(dst, plaintext)
 	}
 	nonce := n.next()
-	dst = slices.Grow(dst, len(c.gcmHdr)+nonceSize+len(plaintext)+tagSize)
-	dst = append(dst, c.gcmHdr...)
+	dst = slices.Grow(dst, int(c.hdrLen)+nonceSize+len(plaintext)+tagSize)
+	dst = append(dst, c.gcmAAD[:c.hdrLen]...)
 	dst = append(dst, nonce...)
 	return c.k.gcm.Seal(dst, nonce, plaintext, c.gcmAAD), nil
 }
