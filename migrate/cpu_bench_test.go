@@ -72,12 +72,12 @@ func (c *cpuMeter) sample(ctx context.Context) (s cpuSample, ok bool) {
 	return s, rows.Err() == nil
 }
 
-// since is the CPU seconds used between from and to. A backend that
-// exited between the two is missed: keep the pool's connections open.
-func (c *cpuMeter) since(from, to cpuSample) float64 {
-	d := to.self - from.self
+// since is the CPU seconds used between from and to, by this process
+// and by the database's backends. A backend that exited between the two
+// is missed: keep the pool's connections open.
+func (c *cpuMeter) since(from, to cpuSample) (self, db float64) {
 	for pid, t := range to.backends {
-		d += t - from.backends[pid]
+		db += t - from.backends[pid]
 	}
-	return d
+	return to.self - from.self, db
 }
