@@ -218,37 +218,70 @@ func BenchmarkMigrationRatio(b *testing.B) {
 	}
 	type pair struct{ v, ref int }
 	ratios := map[pair][]float64{}
+	// CPU ratios: the same, of the CPU time the variant cost this process
+	// and its database backends (cpuMeter), where the server's processes
+	// can be read.
+	cpuRatios := map[pair][]float64{}
+	meter := newCPUMeter(e)
+	e.db.SetMaxIdleConns(16) // a backend that exits takes its CPU time with it
 	for round := range *benchRounds {
 		secs := make([]float64, len(vs))
+		cpus, selfs := make([]float64, len(vs)), make([]float64, len(vs))
+		cpuOK := true
 		for k := range vs {
 			i := (k + round) % len(vs)
 			fresh()
+			before, ok1 := meter.sample(ctx)
 			start := time.Now()
 			vs[i].run()
 			secs[i] = time.Since(start).Seconds()
+			after, ok2 := meter.sample(ctx)
+			self, db := meter.since(before, after)
+			cpus[i], selfs[i] = self+db, self
+			cpuOK = cpuOK && ok1 && ok2
 		}
 		line := fmt.Sprintf("round %d: copy %.0f rows/s; time ratios (reference/variant):", round+1, float64(n)/secs[0])
+		cpuLine := fmt.Sprintf("round %d: copy %.2f CPU s; CPU ratios (reference/variant):", round+1, cpus[0])
 		for i, v := range vs {
 			for _, ref := range []int{v.copy, v.write, v.trip} {
 				if ref != none {
 					r := secs[ref] / secs[i]
 					ratios[pair{i, ref}] = append(ratios[pair{i, ref}], r)
 					line += fmt.Sprintf(" %d/%d %.2f", i, ref, r)
+					if cpuOK {
+						c := cpus[ref] / cpus[i]
+						cpuRatios[pair{i, ref}] = append(cpuRatios[pair{i, ref}], c)
+						cpuLine += fmt.Sprintf(" %d/%d %.2f", i, ref, c)
+					}
 				}
 			}
 		}
 		fmt.Println(line)
+		if cpuOK {
+			fmt.Println(cpuLine)
+			line = fmt.Sprintf("round %d: CPU s (this process + database):", round+1)
+			for i := range vs {
+				line += fmt.Sprintf(" %d %.2f+%.2f", i, selfs[i], cpus[i]-selfs[i])
+			}
+			fmt.Println(line)
+		}
 	}
 	// Printed, not logged: a benchmark's log is cut after a few lines.
+	median := func(rs []float64) float64 {
+		sorted := slices.Clone(rs)
+		slices.Sort(sorted)
+		return sorted[len(sorted)/2]
+	}
 	for i, v := range vs {
 		for _, ref := range []int{v.copy, v.write, v.trip} {
 			if ref == none {
 				continue
 			}
 			rs := ratios[pair{i, ref}]
-			sorted := slices.Clone(rs)
-			slices.Sort(sorted)
-			fmt.Printf("%s: median %.2fx of the %s (rounds %.2f)\n", v.name, sorted[len(sorted)/2], vs[ref].name, rs)
+			fmt.Printf("%s: median %.2fx of the %s (rounds %.2f)\n", v.name, median(rs), vs[ref].name, rs)
+			if cs := cpuRatios[pair{i, ref}]; len(cs) > 0 {
+				fmt.Printf("  CPU: median %.2fx (rounds %.2f)\n", median(cs), cs)
+			}
 		}
 	}
 }

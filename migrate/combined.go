@@ -166,7 +166,11 @@ func scanCombined(d dialect, ps []*plan, rows *sql.Rows) ([][]row, error) {
 	for rows.Next() {
 		pk := d.scanPK()
 		rs := make([]row, len(ps))
+		var ver rowVersion
 		dest := []any{pk}
+		if ps[0].byVersion {
+			dest = append(dest, &ver.rel, &ver.ctid, &ver.xmin)
+		}
 		for k, p := range ps {
 			r := &rs[k]
 			_, dst, tenant, bidx := p.readCols()
@@ -189,7 +193,7 @@ func scanCombined(d dialect, ps []*plan, rows *sql.Rows) ([][]row, error) {
 		}
 		v, text := d.pkValue(pk)
 		for k := range ps {
-			rs[k].pk, rs[k].pkText = v, text
+			rs[k].pk, rs[k].pkText, rs[k].ver = v, text, ver
 			sets[k] = append(sets[k], rs[k])
 		}
 	}

@@ -354,6 +354,57 @@ func TestCompareAndSetLost(t *testing.T) {
 	})
 }
 
+// TestTenantChangedDuringBatch: the application moves a row to another
+// tenant between a batch's read and its write, leaving the source as it
+// was. The row's value must end up sealed for its new tenant: a
+// compare-and-set on the source alone would write the old tenant's
+// ciphertext, which the application could then not open. (SQLite's
+// batch holds the write lock: no write can come in between.)
+func TestTenantChangedDuringBatch(t *testing.T) {
+	for _, dc := range dialects {
+		if dc.d == dialectSQLite {
+			continue
+		}
+		t.Run(dc.name, func(t *testing.T) {
+			e := newEnv(t, dc.d)
+			e.createUsers(300)
+			// The row moves to another tenant of the batch, whose key the
+			// batch already holds (a batch that meets a key it must load
+			// starts over, reading every row anew).
+			var moved int64
+			var to string
+			var once sync.Once
+			testHookBeforeWrite = func(ws []write) error {
+				once.Do(func() {
+					moved, _ = strconv.ParseInt(ws[2].r.pkText, 10, 64)
+					to = tenantOfID(moved + 1)
+					e.exec(rebind(dc.d, "UPDATE users SET tenant = ? WHERE id = ?"), to, moved)
+				})
+				return nil
+			}
+			t.Cleanup(func() { testHookBeforeWrite = nil })
+			res := mustRun(t, e.m, Job{Kind: Encrypt, Table: "users", Column: "email", ToColumn: "email_enc", TenantColumn: "tenant"}, RunOptions{BatchSize: 100})
+			if res.Rereads != 1 || res.Left != 0 {
+				t.Errorf("Run = %+v, want the moved row re-read once and nothing left", res)
+			}
+			for _, r := range e.rawColumn("users", "email_enc") {
+				if r.id != moved {
+					continue
+				}
+				want, _ := emailOf(r.id)
+				if r.tenant != to {
+					t.Fatalf("row %d: tenant %q, want %q", r.id, r.tenant, to)
+				}
+				if pt, err := e.open(to, "email_enc", r.v); err != nil || string(pt) != want {
+					t.Fatalf("row %d: Open under its new tenant = %q, %v; want %q", r.id, pt, err, want)
+				}
+				return
+			}
+			t.Fatalf("row %d not found", moved)
+		})
+	}
+}
+
 // mysqlDigits is a derived table of the digits 0-9 (MySQL caps recursive
 // CTEs at 1000 rows by default).
 const mysqlDigits = "(SELECT 0 d UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3 UNION ALL SELECT 4 UNION ALL SELECT 5 UNION ALL SELECT 6 UNION ALL SELECT 7 UNION ALL SELECT 8 UNION ALL SELECT 9)"

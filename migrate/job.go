@@ -197,6 +197,9 @@ type plan struct {
 	// dstText: dst is not a binary column, so what is written must be
 	// text (armor, or decrypted plaintext that is valid UTF-8).
 	dstText bool
+	// byVersion: the compare-and-set is on the row version read, not on
+	// the values (Postgres heap tables, see postgres_version.go).
+	byVersion bool
 }
 
 // newPlan checks job against the catalog.
@@ -218,6 +221,11 @@ func newPlan(ctx context.Context, d dialect, q querier, job Job) (*plan, error) 
 			return nil, err
 		}
 		p.inPlace = false
+	}
+	if pg, ok := d.(postgres); ok {
+		if p.byVersion, err = pg.versioned(ctx, q, job.Table); err != nil {
+			return nil, err
+		}
 	}
 	if p.src.Name == p.pk.Name || p.dst.Name == p.pk.Name {
 		return nil, fmt.Errorf("%w: the key column %q cannot be migrated", ErrInvalidJob, p.pk.Name)

@@ -194,7 +194,8 @@ func pkKey(v any) string {
 }
 
 // write locks the batch's rows, keeps the writes whose rows still hold
-// what was read (compared byte for byte) and updates those, one prepared
+// what was read (every column the batch read, compared byte for byte:
+// source, target, tenant, bind column) and updates those, one prepared
 // UPDATE per row. The rows stay locked until the batch commits, so the
 // updates cannot lose a race.
 func (d mysqlDialect) write(ctx context.Context, tx txn, p *plan, ws []write) ([]bool, error) {
@@ -202,33 +203,17 @@ func (d mysqlDialect) write(ctx context.Context, tx txn, p *plan, ws []write) ([
 	for i := range ws {
 		pks[i] = ws[i].r.pk
 	}
-	cols := d.pkExpr(p) + ", " + d.colExpr(p.src, true)
-	if !p.inPlace {
-		cols += ", " + d.colExpr(p.dst, true)
-	}
-	rs, err := tx.QueryContext(ctx, "SELECT "+cols+" FROM "+p.table+" AS t WHERE "+d.inPK(p, len(pks))+" FOR UPDATE", pks...)
+	rs, err := tx.QueryContext(ctx, d.lockRows(p, d.selectList(p), len(pks)), pks...)
 	if err != nil {
 		return nil, fmt.Errorf("migrate: lock %s: %w", p.ti.Name, err)
 	}
-	type current struct{ src, dst cell }
-	now := make(map[string]current, len(ws))
-	for rs.Next() {
-		var c current
-		pk := d.scanPK()
-		dest := []any{pk, &c.src}
-		if !p.inPlace {
-			dest = append(dest, &c.dst)
-		}
-		if err := rs.Scan(dest...); err != nil {
-			rs.Close()
-			return nil, fmt.Errorf("migrate: lock %s: %w", p.ti.Name, err)
-		}
-		v, _ := d.pkValue(pk)
-		now[pkKey(v)] = c
+	cur, err := scanRows(d, p, rs)
+	if err != nil {
+		return nil, err
 	}
-	rs.Close()
-	if err := rs.Err(); err != nil {
-		return nil, fmt.Errorf("migrate: lock %s: %w", p.ti.Name, err)
+	now := make(map[string]*row, len(cur))
+	for i := range cur {
+		now[pkKey(cur[i].pk)] = &cur[i]
 	}
 
 	set := "t." + d.quote(p.dst.Name) + " = ?"
@@ -242,8 +227,7 @@ func (d mysqlDialect) write(ctx context.Context, tx txn, p *plan, ws []write) ([
 	defer st.Close()
 	applied := make([]bool, len(ws))
 	for i, w := range ws {
-		c, ok := now[pkKey(w.r.pk)]
-		if !ok || !sameCell(c.src, w.r.src) || (!p.inPlace && !sameCell(c.dst, w.r.dst)) {
+		if c, ok := now[pkKey(w.r.pk)]; !ok || !sameRead(p, c, w.r) {
 			continue
 		}
 		var val any = w.val
@@ -278,6 +262,14 @@ func prepare(ctx context.Context, tx txn, q string) (*sql.Stmt, error) {
 		return nil, errors.New("migrate: transaction cannot prepare statements")
 	}
 	return p.PrepareContext(ctx, q)
+}
+
+// sameRead reports whether two reads of a row hold the same values in
+// every column p reads: a row whose tenant or bind column changed needs
+// its value sealed again as much as one whose source changed.
+func sameRead(p *plan, a, b *row) bool {
+	return sameCell(a.src, b.src) && (p.inPlace || sameCell(a.dst, b.dst)) &&
+		(p.tenant == nil || sameCell(a.tenant, b.tenant)) && (p.bind == nil || sameCell(a.bind, b.bind))
 }
 
 // sameCell reports whether two reads of a column hold the same value.

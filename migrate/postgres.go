@@ -44,7 +44,7 @@ func (d postgres) keyCast(p *plan, expr string) string {
 // selectList is the SELECT list of a batch read. Columns that are neither
 // text nor bytea are read in their text form.
 func (d postgres) selectList(p *plan) string {
-	return "t." + d.quote(p.pk.Name) + "::text" + d.columnList(p)
+	return "t." + d.quote(p.pk.Name) + "::text" + versionList(p) + d.columnList(p)
 }
 
 // columnList is the part of a batch read's SELECT list after the key: the
@@ -153,6 +153,13 @@ func (d postgres) cmpExpr(c column) string {
 // changed since it was read does not match and is left alone (and not
 // returned).
 func (d postgres) write(ctx context.Context, tx txn, p *plan, ws []write) ([]bool, error) {
+	if p.byVersion {
+		applied, err := d.writeVersioned(ctx, tx, []*plan{p}, [][]write{ws})
+		if err != nil {
+			return nil, err
+		}
+		return applied[0], nil
+	}
 	n := len(ws)
 	pks := make([]string, n)
 	srcs := make([]*cell, n)

@@ -21,7 +21,7 @@ func (postgres) combinable(ps []*plan) bool {
 }
 
 func (d postgres) selectRowsCombined(ps []*plan, hasLo, hasHi bool) string {
-	list := "t." + d.quote(ps[0].pk.Name) + "::text"
+	list := "t." + d.quote(ps[0].pk.Name) + "::text" + versionList(ps[0])
 	for _, p := range ps {
 		list += d.columnList(p)
 	}
@@ -43,6 +43,9 @@ func (d postgres) selectRowsCombined(ps []*plan, hasLo, hasHi bool) string {
 // deterministic seal or a decrypted plaintext, a target already holding
 // that exact value is a correct row either way.
 func (d postgres) writeCombined(ctx context.Context, tx txn, ps []*plan, wss [][]write) ([][]bool, error) {
+	if ps[0].byVersion {
+		return d.writeVersioned(ctx, tx, ps, wss)
+	}
 	at := map[string]int{}
 	var pks []string
 	for _, ws := range wss {

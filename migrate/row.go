@@ -52,8 +52,9 @@ func (c *cell) Scan(src any) error {
 
 // row is one row of a batch.
 type row struct {
-	pk     any    // as the dialect binds it back
-	pkText string // for reports
+	pk     any        // as the dialect binds it back
+	pkText string     // for reports
+	ver    rowVersion // with plan.byVersion
 	src    cell
 	dst    cell // ToColumn, when not in place
 	tenant cell
@@ -77,7 +78,11 @@ func scanRows(d dialect, p *plan, rows *sql.Rows) ([]row, error) {
 	for rows.Next() {
 		var r row
 		pk := d.scanPK()
-		dest := []any{pk, &r.src}
+		dest := []any{pk}
+		if p.byVersion {
+			dest = append(dest, &r.ver.rel, &r.ver.ctid, &r.ver.xmin)
+		}
+		dest = append(dest, &r.src)
 		if dst != nil {
 			dest = append(dest, &r.dst)
 		}

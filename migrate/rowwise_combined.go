@@ -103,9 +103,9 @@ func rowwiseSelect(d rowwiseSQL, ps []*plan, hasLo, hasHi bool) string {
 }
 
 // rowwiseWrite locks the rows of wss and reads them again, then writes
-// each row in one UPDATE of the columns whose compare-and-set holds: the
-// source (and, into another column, the target) byte for byte what the
-// batch read. A column that changed is left alone, and reported not
+// each row in one UPDATE of the columns whose compare-and-set holds:
+// every column the batch read for it (source, target, tenant, bind
+// column) byte for byte what it was. A column that changed is left alone, and reported not
 // applied, while the row's other columns are written.
 func rowwiseWrite(ctx context.Context, d rowwiseSQL, tx txn, ps []*plan, wss [][]write) ([][]bool, error) {
 	p := ps[0]
@@ -155,7 +155,7 @@ func rowwiseWrite(ctx context.Context, d rowwiseSQL, tx txn, ps []*plan, wss [][
 		var args []any
 		for k, q := range ps {
 			w := byRow[j][k]
-			if w == nil || !sameCell(cur[k].src, w.r.src) || (!q.inPlace && !sameCell(cur[k].dst, w.r.dst)) {
+			if w == nil || !sameRead(q, cur[k], w.r) {
 				continue
 			}
 			set = append(set, d.quote(q.dst.Name)+" = ?")
