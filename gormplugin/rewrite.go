@@ -42,6 +42,10 @@ type rewriter struct {
 	db    *gorm.DB
 	m     *model
 	write bool // an UPDATE or DELETE
+	// check: a first pass that refuses what it must without looking up
+	// any key, so a refusal is the same with or without a tenant and
+	// comes before any key store or KMS call.
+	check bool
 }
 
 // rewriteConds rewrites the WHERE of db's statement on m in place (a new
@@ -67,6 +71,11 @@ func rewriteConds(db *gorm.DB, m *model, write bool) error {
 		}
 		return nil
 	}
+	r.check = true
+	if _, _, err := r.list(w.Exprs, false); err != nil {
+		return err
+	}
+	r.check = false
 	exprs, changed, err := r.list(w.Exprs, false)
 	if err != nil || !changed {
 		return err
@@ -581,15 +590,17 @@ func (r *rewriter) equal(ef *encField, values []any) (clause.Expression, error) 
 		if !ok {
 			continue
 		}
-		conds, err := matchConds(ctx, r.db, ef.f.Name, v)
-		if err != nil {
-			return nil, err
+		if !r.check {
+			conds, err := matchConds(ctx, r.db, ef.f.Name, v)
+			if err != nil {
+				return nil, err
+			}
+			last := conds[len(conds)-1]
+			if mt, ok := last.(matched); ok {
+				last = mt.Expression
+			}
+			prefix, idx = conds[:len(conds)-1], append(idx, last)
 		}
-		last := conds[len(conds)-1]
-		if mt, ok := last.(matched); ok {
-			last = mt.Expression
-		}
-		prefix, idx = conds[:len(conds)-1], append(idx, last)
 		if ef.spec.AllowPlaintext && !codec.IsValue(pt) && !codec.IsArmored(pt) {
 			pe, err := r.plaintextEq(ef, pt)
 			if err != nil {
@@ -599,7 +610,7 @@ func (r *rewriter) equal(ef *encField, values []any) (clause.Expression, error) 
 		}
 	}
 	if len(idx) == 0 {
-		// No value: IN (NULL), no row.
+		// No value (or the check pass): IN (NULL), no row.
 		return matched{clause.IN{Column: clause.Column{Table: clause.CurrentTable, Name: ef.column}}}, nil
 	}
 	alts := append(mergeIN(idx), plain...)
