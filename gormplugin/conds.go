@@ -26,34 +26,6 @@ func whereExprs(stmt *gorm.Statement) []clause.Expression {
 	return w.Exprs
 }
 
-// refuseEncryptedConds fails a statement whose WHERE compares an
-// encrypted column of m with a value: Where("email = ?", x), the inline
-// conditions of First(&u, "email = ?", x), Where(map...) and
-// Where(&Model{Email: x}). The database holds ciphertext, so such a
-// condition matches nothing, and it sends the plaintext to the database
-// and to GORM's log: gormplugin.Match finds the rows without either. A
-// string condition is read with sqlTokens, so any identifier equal to an
-// encrypted column's name refuses it, whatever qualifies or quotes it
-// (even one that qualifies another table's column of that name); a
-// literal that mentions the name does not, and neither does IS [NOT]
-// NULL, which sends no value. Rewriting such conditions into index
-// lookups would need the field's mode and every key version; until the
-// plugin does that, they are refused.
-func refuseEncryptedConds(stmt *gorm.Statement, m *model) error {
-	if len(m.fields) == 0 {
-		return nil
-	}
-	var ef *encField
-	walkConds(whereExprs(stmt), false, func(e clause.Expression, _ bool) bool {
-		ef = encryptedRef(m, e)
-		return ef == nil
-	})
-	if ef != nil {
-		return ef.errorf("where", ErrEncryptedCondition)
-	}
-	return nil
-}
-
 // walkConds calls f for every condition of exprs, descending into AND,
 // OR and NOT (negated says whether a NOT is above it), and stops when f
 // returns false. A condition Match built is skipped.

@@ -45,13 +45,17 @@ var (
 	// need a value sealed under its own key.
 	ErrManyTenants = errors.New("gormplugin: one statement cannot write an encrypted column for several tenants")
 
-	// ErrEncryptedCondition is returned, before any SQL is sent, for a
-	// Where, an inline condition (First(&u, "email = ?", x)), a
-	// Where(map...) or a Where(&Model{...}) on an encrypted column: the
-	// column holds ciphertext, and the condition would send the plaintext
-	// to the database and to GORM's log. Find such rows with
-	// gormplugin.Match (deterministic or blind-indexed fields).
-	ErrEncryptedCondition = errors.New("gormplugin: condition on an encrypted column would send its plaintext to the database: use gormplugin.Match")
+	// ErrUnsearchable is returned, before any SQL is sent, for a condition
+	// on an encrypted column that the plugin cannot run on ciphertext: LIKE,
+	// <, >, BETWEEN, <>, NOT, a function or expression of the column, ORDER
+	// BY or GROUP BY on it, equality on a randomized field (no blind index,
+	// not deterministic), or a text the plugin cannot read with certainty.
+	// What works: equality (Where("email = ?", x), "email IN ?",
+	// Where(map...), Where(&Model{...})) on a deterministic or
+	// blind-indexed field, which the plugin rewrites into an index lookup,
+	// and gormplugin.Match. Errors wrapping it are a *FieldError naming
+	// the field, and say why.
+	ErrUnsearchable = errors.New("gormplugin: condition on an encrypted column cannot be searched: use equality (= ?, IN ?) on a deterministic or blind-indexed field, or gormplugin.Match")
 
 	// ErrUnsupported is returned for a GORM operation that would hand
 	// ciphertext to the caller or plaintext to the database: Pluck of an

@@ -12,9 +12,9 @@ import (
 )
 
 // beforeQuery runs before gorm:query: it starts the statement's state,
-// puts the schema copy that follows tenant columns in place (clone.go),
-// and refuses a Pluck of an encrypted column, which would hand out
-// ciphertext as data.
+// rewrites conditions on encrypted columns (rewrite.go), puts the schema
+// copy that follows tenant columns in place (clone.go), and refuses a
+// Pluck of an encrypted column, which would hand out ciphertext as data.
 func (p *plugin) beforeQuery(db *gorm.DB) {
 	st := p.begin(db)
 	st.query = true
@@ -27,7 +27,7 @@ func (p *plugin) beforeQuery(db *gorm.DB) {
 		db.AddError(st.report(m.err))
 		return
 	}
-	if err := refuseEncryptedConds(stmt, m); err != nil {
+	if err := rewriteConds(db, m, false); err != nil {
 		db.AddError(st.report(err))
 		return
 	}

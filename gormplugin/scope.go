@@ -31,13 +31,12 @@ func (st *stmtState) scopeTenant(m *model) (string, bool) {
 	return st.ctxTenant, true
 }
 
-// scopeWrite checks a write before its SQL is built: no condition on an
-// encrypted column, and under a context tenant, no row or condition
-// naming another tenant. fill fills the empty tenant field of the rows.
+// scopeWrite checks a write before its SQL is built: under a context
+// tenant, no row or condition naming another tenant. fill fills the
+// empty tenant field of the rows. Conditions on encrypted columns are
+// rewritten or refused after it (rewriteConds), so that a statement
+// naming another tenant fails before any key is looked up.
 func (st *stmtState) scopeWrite(stmt *gorm.Statement, m *model, op string, fill bool) error {
-	if err := refuseEncryptedConds(stmt, m); err != nil {
-		return err
-	}
 	tenant, ok := st.scopeTenant(m)
 	if !ok {
 		return nil
@@ -165,13 +164,17 @@ func (p *plugin) beforeDelete(db *gorm.DB) {
 		db.AddError(st.report(err))
 		return
 	}
+	if err := rewriteConds(db, m, true); err != nil {
+		db.AddError(st.report(err))
+		return
+	}
 	if tenant, ok := st.scopeTenant(m); ok {
 		st.limitToTenant(stmt, m, tenant, deleteHasKeys(stmt))
 	}
 }
 
-// beforeRow runs before gorm:row (Row, Rows, Scan): a condition on an
-// encrypted column is refused as in a Find.
+// beforeRow runs before gorm:row (Row, Rows, Scan): conditions on
+// encrypted columns are rewritten or refused as in a Find.
 func (p *plugin) beforeRow(db *gorm.DB) {
 	st := p.begin(db)
 	stmt := db.Statement
@@ -182,7 +185,7 @@ func (p *plugin) beforeRow(db *gorm.DB) {
 	if m.err != nil {
 		return // as before: the scan reports it
 	}
-	db.AddError(st.report(refuseEncryptedConds(stmt, m)))
+	db.AddError(st.report(rewriteConds(db, m, false)))
 }
 
 // same reports whether a and b are the same value, without panicking on

@@ -9,6 +9,10 @@ type sqlToken struct {
 	kind  tokenKind
 	text  string // an identifier unquoted, a literal's value, an operator
 	param int    // the placeholder's position among the "?" of the text
+	pos   int    // the byte offset of the token in the text
+	end   int    // the byte offset just past it
+	// quoted: an identifier written in quotes, never a keyword.
+	quoted bool
 }
 
 type tokenKind int
@@ -64,7 +68,7 @@ func sqlTokens(sql string) (toks []sqlToken, clean bool) {
 			if j >= len(sql) {
 				clean = false
 			}
-			out = append(out, sqlToken{kind: tokString, text: b.String()})
+			out = append(out, sqlToken{kind: tokString, text: b.String(), pos: i, end: min(j+1, len(sql))})
 			i = j + 1
 		case c == '"' || c == '`' || c == '[':
 			end := byte('"')
@@ -94,10 +98,10 @@ func sqlTokens(sql string) (toks []sqlToken, clean bool) {
 			if j >= len(sql) {
 				clean = false
 			}
-			out = append(out, sqlToken{kind: tokIdent, text: b.String()})
+			out = append(out, sqlToken{kind: tokIdent, text: b.String(), pos: i, end: min(j+1, len(sql)), quoted: true})
 			i = j + 1
 		case c == '?':
-			out = append(out, sqlToken{kind: tokParam, text: "?", param: params})
+			out = append(out, sqlToken{kind: tokParam, text: "?", param: params, pos: i, end: i + 1})
 			params++
 			i++
 		case c == '@':
@@ -105,34 +109,34 @@ func sqlTokens(sql string) (toks []sqlToken, clean bool) {
 			for j < len(sql) && identByte(sql[j]) {
 				j++
 			}
-			out = append(out, sqlToken{kind: tokNamed, text: sql[i:j]})
+			out = append(out, sqlToken{kind: tokNamed, text: sql[i:j], pos: i, end: j})
 			i = j
 		case c >= '0' && c <= '9':
 			j := i + 1
 			for j < len(sql) && identByte(sql[j]) {
 				j++
 			}
-			out = append(out, sqlToken{kind: tokNumber, text: sql[i:j]})
+			out = append(out, sqlToken{kind: tokNumber, text: sql[i:j], pos: i, end: j})
 			i = j
 		case identByte(c):
 			j := i + 1
 			for j < len(sql) && identByte(sql[j]) {
 				j++
 			}
-			out = append(out, sqlToken{kind: tokIdent, text: sql[i:j]})
+			out = append(out, sqlToken{kind: tokIdent, text: sql[i:j], pos: i, end: j})
 			i = j
 		case c == '<' || c == '>' || c == '=' || c == '!':
 			j := i + 1
 			for j < len(sql) && strings.IndexByte("<>=!", sql[j]) >= 0 {
 				j++
 			}
-			out = append(out, sqlToken{kind: tokOp, text: sql[i:j]})
+			out = append(out, sqlToken{kind: tokOp, text: sql[i:j], pos: i, end: j})
 			i = j
 		default:
 			if c == '#' || (c == '-' && strings.HasPrefix(sql[i:], "--")) || (c == '/' && strings.HasPrefix(sql[i:], "/*")) {
 				clean = false
 			}
-			out = append(out, sqlToken{kind: tokOp, text: sql[i : i+1]})
+			out = append(out, sqlToken{kind: tokOp, text: sql[i : i+1], pos: i, end: i + 1})
 			i++
 		}
 	}

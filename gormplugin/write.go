@@ -409,6 +409,10 @@ func (p *plugin) beforeUpdate(db *gorm.DB) {
 		db.AddError(st.report(err))
 		return
 	}
+	if err := rewriteConds(db, m, true); err != nil {
+		db.AddError(st.report(err))
+		return
+	}
 	tenant, scoped := st.scopeTenant(m)
 	if len(m.fields) == 0 && !scoped {
 		return

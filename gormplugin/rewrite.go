@@ -1,0 +1,733 @@
+package gormplugin
+
+import (
+	"database/sql"
+	"fmt"
+	"reflect"
+	"strings"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+	"gorm.io/gorm/schema"
+
+	"github.com/colcrypt/colcrypt/codec"
+	"github.com/colcrypt/colcrypt/field"
+	"github.com/colcrypt/colcrypt/internal/cipher"
+)
+
+// Query rewriting. The database holds ciphertext, so a condition that
+// compares an encrypted column with a plaintext would match nothing and
+// send the plaintext to the database and to GORM's log. Before GORM
+// builds the SQL of a query, Row/Rows/Scan, update or delete, the plugin
+// reads the statement's WHERE conditions:
+//
+//   - equality on a deterministic or blind-indexed field (email = ?,
+//     ? = email, email IN ?, email IN (?, ?), Where(map...),
+//     Where(&Model{...})) becomes the condition Match builds for each
+//     value: the index (or deterministic) column IN the value's forms
+//     under every live key version, limited to the context's tenant; with
+//     allowplaintext, OR the column equal to the plaintext, for rows not
+//     yet migrated;
+//   - IS [NOT] NULL is left as it is: it sends no value;
+//   - any other reference to an encrypted column, in WHERE, ORDER BY or
+//     GROUP BY, fails with ErrUnsearchable before any SQL is sent. So does
+//     every condition the plugin cannot read with certainty.
+//
+// Conditions are read with sqlTokens and condLeaves: no SQL parser, but
+// enough to find the operands of AND, OR and NOT, and to refuse any text
+// that databases could read another way.
+
+// rewriter rewrites the conditions of one statement on model m.
+type rewriter struct {
+	db    *gorm.DB
+	m     *model
+	write bool // an UPDATE or DELETE
+	// check: a first pass that refuses what it must without looking up
+	// any key, so a refusal is the same with or without a tenant and
+	// comes before any key store or KMS call.
+	check bool
+}
+
+// rewriteConds rewrites the WHERE of db's statement on m in place (a new
+// clause; the expressions the caller built are not modified, as GORM
+// shares them between statements of one chain), or fails.
+func rewriteConds(db *gorm.DB, m *model, write bool) error {
+	if len(m.fields) == 0 {
+		return nil
+	}
+	r := &rewriter{db: db, m: m, write: write}
+	stmt := db.Statement
+	if err := r.ordering(stmt); err != nil {
+		return err
+	}
+	c, ok := stmt.Clauses["WHERE"]
+	if !ok {
+		return nil
+	}
+	w, ok := c.Expression.(clause.Where)
+	if !ok {
+		if c.Expression != nil {
+			return r.opaque(c.Expression)
+		}
+		return nil
+	}
+	r.check = true
+	if _, _, err := r.list(w.Exprs, false); err != nil {
+		return err
+	}
+	r.check = false
+	exprs, changed, err := r.list(w.Exprs, false)
+	if err != nil || !changed {
+		return err
+	}
+	c.Expression = clause.Where{Exprs: exprs}
+	stmt.Clauses["WHERE"] = c
+	return nil
+}
+
+// list rewrites exprs, returning a new slice if any changed.
+func (r *rewriter) list(exprs []clause.Expression, negated bool) ([]clause.Expression, bool, error) {
+	var out []clause.Expression
+	for i, e := range exprs {
+		ne, changed, err := r.expr(e, negated)
+		if err != nil {
+			return nil, false, err
+		}
+		if changed && out == nil {
+			out = append(make([]clause.Expression, 0, len(exprs)), exprs[:i]...)
+		}
+		if out != nil {
+			out = append(out, ne)
+		}
+	}
+	if out == nil {
+		return exprs, false, nil
+	}
+	return out, true, nil
+}
+
+// expr rewrites one condition; negated says a NOT is above it.
+func (r *rewriter) expr(e clause.Expression, negated bool) (clause.Expression, bool, error) {
+	switch x := e.(type) {
+	case matched:
+		return e, false, nil
+	case clause.AndConditions:
+		l, changed, err := r.list(x.Exprs, negated)
+		return clause.AndConditions{Exprs: l}, changed, err
+	case clause.OrConditions:
+		l, changed, err := r.list(x.Exprs, negated)
+		return clause.OrConditions{Exprs: l}, changed, err
+	case clause.NotConditions:
+		l, changed, err := r.list(x.Exprs, !negated)
+		return clause.NotConditions{Exprs: l}, changed, err
+	case clause.Where:
+		l, changed, err := r.list(x.Exprs, negated)
+		return clause.Where{Exprs: l}, changed, err
+	case clause.Expr:
+		return r.text(x, negated)
+	case clause.NamedExpr:
+		if ef := encryptedIdent(r.m, x.SQL); ef != nil {
+			return nil, false, unsearchable(ef, "a condition with named arguments (@name) is not rewritten: write it with ?")
+		}
+		if ef := encryptedVars(r.m, x.Vars); ef != nil {
+			return nil, false, unsearchable(ef, "an encrypted column passed as an argument compares ciphertext")
+		}
+		return e, false, nil
+	case clause.Eq:
+		ef, err := r.column(x.Column)
+		if ef == nil || err != nil {
+			return e, false, err
+		}
+		v, ok := plainArg(x.Value)
+		if !ok {
+			return nil, false, unsearchable(ef, "its value cannot be read from the condition")
+		}
+		if isNil(v) {
+			return e, false, nil // IS NULL
+		}
+		if negated {
+			return nil, false, unsearchable(ef, "a negated equality (NOT, <>) is not rewritten: a blind index would also exclude rows that merely share the index")
+		}
+		values := []any{v}
+		switch v.(type) {
+		case []string, []int, []int32, []int64, []uint, []uint32, []uint64, []any:
+			values = listValues(v) // GORM builds IN for these
+		}
+		values, _, err = r.scalars(ef, values)
+		if err != nil {
+			return nil, false, err
+		}
+		repl, err := r.equal(ef, values)
+		return repl, err == nil, err
+	case clause.IN:
+		ef, err := r.column(x.Column)
+		if ef == nil || err != nil {
+			return e, false, err
+		}
+		if negated {
+			return nil, false, unsearchable(ef, "a negated equality (NOT IN) is not rewritten: a blind index would also exclude rows that merely share the index")
+		}
+		values := x.Values
+		if len(values) == 1 {
+			if l, ok := values[0].([]any); ok {
+				values = l // GORM builds IN (...) of it
+			}
+		}
+		values, _, err = r.scalars(ef, values)
+		if err != nil {
+			return nil, false, err
+		}
+		repl, err := r.equal(ef, values)
+		return repl, err == nil, err
+	case clause.Neq:
+		ef, err := r.column(x.Column)
+		if ef == nil || err != nil || isNil(x.Value) {
+			return e, false, err // IS NOT NULL
+		}
+		return nil, false, unsearchable(ef, "<> is not rewritten, only equality")
+	case clause.Gt:
+		return r.refuseColumn(e, x.Column, ">")
+	case clause.Gte:
+		return r.refuseColumn(e, x.Column, ">=")
+	case clause.Lt:
+		return r.refuseColumn(e, x.Column, "<")
+	case clause.Lte:
+		return r.refuseColumn(e, x.Column, "<=")
+	case clause.Like:
+		return r.refuseColumn(e, x.Column, "LIKE")
+	}
+	return e, false, r.opaque(e)
+}
+
+// refuseColumn fails a comparison other than equality on an encrypted
+// column: the database would compare ciphertext.
+func (r *rewriter) refuseColumn(e clause.Expression, col any, op string) (clause.Expression, bool, error) {
+	ef, err := r.column(col)
+	if ef == nil || err != nil {
+		return e, false, err
+	}
+	return nil, false, unsearchable(ef, "%s would compare ciphertext, which has no order", op)
+}
+
+// column returns the encrypted field a clause's column names, nil if it
+// names none. A name qualified by another table than the statement's is
+// refused: the plugin cannot tell which column it is.
+func (r *rewriter) column(col any) (*encField, error) {
+	var qual, name string
+	switch c := col.(type) {
+	case clause.Column:
+		if c.Raw {
+			return r.columnText(c.Name)
+		}
+		if strings.Contains(c.Name, ".") {
+			return r.columnText(c.Name)
+		}
+		qual, name = c.Table, c.Name
+		if qual == clause.CurrentTable {
+			qual = ""
+		}
+	case string:
+		return r.columnText(c)
+	default:
+		return nil, nil
+	}
+	ef := encryptedByName(r.m, name)
+	if ef != nil && qual != "" && !r.ownTable(qual) {
+		return nil, unsearchable(ef, "a column qualified by another table (%s) may be this encrypted one", qual)
+	}
+	return ef, nil
+}
+
+// columnText is column for a name given as text: "email",
+// "patients.email", `"patients"."email"`. Anything else that mentions an
+// encrypted column is refused.
+func (r *rewriter) columnText(text string) (*encField, error) {
+	toks, clean := sqlTokens(text)
+	if qual, name, n := colRef(toks); clean && n == len(toks) && n > 0 {
+		ef := encryptedByName(r.m, name)
+		if ef != nil && qual != "" && !r.ownTable(qual) {
+			return nil, unsearchable(ef, "a column qualified by another table (%s) may be this encrypted one", qual)
+		}
+		return ef, nil
+	}
+	if ef := encryptedIdent(r.m, text); ef != nil {
+		return nil, unsearchable(ef, "an expression on an encrypted column is not rewritten")
+	}
+	return nil, nil
+}
+
+// ownTable reports whether qual names the statement's table.
+func (r *rewriter) ownTable(qual string) bool {
+	return strings.EqualFold(qual, r.m.schema.Table) || (r.db.Statement.Table != "" && strings.EqualFold(qual, r.db.Statement.Table))
+}
+
+// colRef reads a column reference at the start of toks: name, or
+// qualifier.name. n is the number of tokens it took, 0 if none.
+func colRef(toks []sqlToken) (qual, name string, n int) {
+	if len(toks) >= 3 && toks[0].kind == tokIdent && op(toks[1], ".") && toks[2].kind == tokIdent {
+		if len(toks) > 3 && op(toks[3], ".") {
+			return "", "", 0 // schema.table.column: not followed
+		}
+		return toks[0].text, toks[2].text, 3
+	}
+	if len(toks) >= 1 && toks[0].kind == tokIdent {
+		return "", toks[0].text, 1
+	}
+	return "", "", 0
+}
+
+// text rewrites a string condition: each operand of its AND/OR that is an
+// equality on an encrypted column becomes a placeholder whose argument
+// is the rewritten condition; the rest of the text, and the arguments of
+// its other placeholders, stay as they were.
+func (r *rewriter) text(x clause.Expr, negated bool) (clause.Expression, bool, error) {
+	if ef := encryptedVars(r.m, x.Vars); ef != nil {
+		return nil, false, unsearchable(ef, "an encrypted column passed as an argument compares ciphertext")
+	}
+	ef := encryptedIdent(r.m, x.SQL)
+	if ef == nil {
+		return x, false, nil
+	}
+	toks, clean := sqlTokens(x.SQL)
+	if !clean {
+		return nil, false, unsearchable(ef, "the condition's text can be read more than one way (a comment, a backslash in a literal): write it plainly")
+	}
+	if r.db.Dialector.Name() == "mysql" {
+		for _, t := range toks {
+			if t.quoted && x.SQL[t.pos] == '"' {
+				// A string in MySQL, unless ANSI_QUOTES: not certainly a name.
+				return nil, false, unsearchable(ef, "a double-quoted name is a string literal in MySQL: quote names with backticks")
+			}
+		}
+	}
+	if negated {
+		return nil, false, unsearchable(ef, "a negated condition (NOT) is not rewritten")
+	}
+	params := 0
+	for _, t := range toks {
+		if t.kind == tokParam {
+			params++
+		}
+	}
+	// GORM binds arguments to every "?" of the text, even one inside a
+	// literal or a quoted name: each must be a placeholder token.
+	if strings.Count(x.SQL, "?") != params || params != len(x.Vars) {
+		return nil, false, unsearchable(ef, "the condition's text does not have one placeholder (?) per argument")
+	}
+	leaves, ok := condLeaves(toks)
+	if !ok {
+		return nil, false, unsearchable(ef, "the condition is not a plain AND/OR of comparisons the plugin can read with certainty")
+	}
+	repl := make(map[int]clause.Expression) // by a leaf's first token
+	ends := make(map[int]int)
+	for _, l := range leaves {
+		lt := toks[l.from:l.to]
+		ref := leafRef(r.m, lt)
+		if ref == nil {
+			continue
+		}
+		values, rewrite, err := r.leafValues(ref, lt, x.Vars)
+		if err != nil {
+			return nil, false, err
+		}
+		if !rewrite {
+			continue // IS [NOT] NULL
+		}
+		if l.negated {
+			return nil, false, unsearchable(ref, "a negated equality (NOT) is not rewritten: a blind index would also exclude rows that merely share the index")
+		}
+		e, err := r.equal(ref, values)
+		if err != nil {
+			return nil, false, err
+		}
+		repl[l.from], ends[l.from] = e, l.to
+	}
+	if len(repl) == 0 {
+		return x, false, nil
+	}
+	var b strings.Builder
+	var vars []any
+	last := 0
+	for i := 0; i < len(toks); {
+		if e, ok := repl[i]; ok {
+			b.WriteString(x.SQL[last:toks[i].pos])
+			b.WriteByte('?')
+			vars = append(vars, e)
+			last = toks[ends[i]-1].end
+			i = ends[i]
+			continue
+		}
+		if toks[i].kind == tokParam {
+			vars = append(vars, x.Vars[toks[i].param])
+		}
+		i++
+	}
+	b.WriteString(x.SQL[last:])
+	return clause.Expr{SQL: b.String(), Vars: vars, WithoutParentheses: x.WithoutParentheses}, true, nil
+}
+
+// leafRef returns the encrypted field an operand mentions, nil if none.
+func leafRef(m *model, toks []sqlToken) *encField {
+	for i, t := range toks {
+		if t.kind == tokIdent && !isNullTest(toks[i+1:]) {
+			if ef := encryptedByName(m, t.text); ef != nil {
+				return ef
+			}
+		}
+	}
+	return nil
+}
+
+// leafValues reads an operand that mentions ef. It must be one of
+//
+//	col = ?    ? = col    col IN ?    col IN (?, ...)    col IS [NOT] NULL
+//
+// with col bare or qualified by the statement's table; rewrite is false
+// for IS [NOT] NULL. Anything else is refused.
+func (r *rewriter) leafValues(ef *encField, toks []sqlToken, vars []any) (values []any, rewrite bool, err error) {
+	refuse := func() ([]any, bool, error) {
+		return nil, false, unsearchable(ef, "only col = ?, col IN ?, col IN (?, ...) and IS [NOT] NULL are rewritten; LIKE, <, >, BETWEEN, functions and expressions would compare ciphertext")
+	}
+	eq := func(t sqlToken) bool { return op(t, "=") || op(t, "==") }
+	var rest []sqlToken
+	var qual, name string
+	if len(toks) >= 3 && toks[0].kind == tokParam && eq(toks[1]) {
+		var n int
+		qual, name, n = colRef(toks[2:])
+		if n == 0 || 2+n != len(toks) {
+			return refuse()
+		}
+		rest = []sqlToken{toks[1], toks[0]}
+	} else {
+		var n int
+		qual, name, n = colRef(toks)
+		if n == 0 {
+			return refuse()
+		}
+		rest = toks[n:]
+	}
+	if encryptedByName(r.m, name) != ef {
+		return refuse()
+	}
+	if qual != "" && !r.ownTable(qual) {
+		return nil, false, unsearchable(ef, "a column qualified by another table (%s) may be this encrypted one", qual)
+	}
+	switch {
+	case isNullTest(rest) && (len(rest) == 2 || len(rest) == 3 && keyword(rest[1], "not")):
+		return nil, false, nil
+	case len(rest) == 2 && eq(rest[0]) && rest[1].kind == tokParam:
+		v, err := scalarArg(ef, vars[rest[1].param])
+		if err != nil {
+			return nil, false, err
+		}
+		return []any{v}, true, nil
+	case len(rest) == 2 && keyword(rest[0], "in") && rest[1].kind == tokParam:
+		v := vars[rest[1].param]
+		if !isList(v) {
+			return nil, false, unsearchable(ef, "IN ? needs a slice of values")
+		}
+		return r.scalars(ef, listValues(v))
+	case len(rest) >= 4 && keyword(rest[0], "in") && op(rest[1], "(") && op(rest[len(rest)-1], ")"):
+		inner := rest[2 : len(rest)-1]
+		if len(inner) == 1 && inner[0].kind == tokParam && isList(vars[inner[0].param]) {
+			return r.scalars(ef, listValues(vars[inner[0].param])) // IN (?) with a slice
+		}
+		var list []any
+		for i, t := range inner {
+			if i%2 == 1 {
+				if !op(t, ",") {
+					return refuse()
+				}
+				continue
+			}
+			if t.kind != tokParam {
+				return refuse()
+			}
+			list = append(list, vars[t.param])
+		}
+		if len(inner)%2 == 0 {
+			return refuse() // a trailing comma
+		}
+		return r.scalars(ef, list)
+	}
+	return refuse()
+}
+
+func (r *rewriter) scalars(ef *encField, list []any) ([]any, bool, error) {
+	out := make([]any, 0, len(list))
+	for _, v := range list {
+		s, err := scalarArg(ef, v)
+		if err != nil {
+			return nil, false, err
+		}
+		out = append(out, s)
+	}
+	return out, true, nil
+}
+
+// scalarArg checks that a placeholder's argument is one value (not a
+// list GORM would expand, not SQL) and returns it.
+func scalarArg(ef *encField, v any) (any, error) {
+	switch v.(type) {
+	case clause.Expression, clause.Column, clause.Table, *gorm.DB, gorm.Valuer, sql.NamedArg, clause.Interface:
+		return nil, unsearchable(ef, "it is compared with SQL, not with a value")
+	}
+	if isList(v) {
+		return nil, unsearchable(ef, "= ? needs one value, not a slice: use IN ?")
+	}
+	return v, nil
+}
+
+// isList reports whether GORM expands v into a list of values: a slice
+// or array other than []byte (one value) and other than a driver.Valuer.
+func isList(v any) bool {
+	if _, ok := v.(interface{ Value() (any, error) }); ok {
+		return false
+	}
+	rv := reflect.ValueOf(v)
+	if rv.Kind() != reflect.Slice && rv.Kind() != reflect.Array {
+		return false
+	}
+	return rv.Type().Elem().Kind() != reflect.Uint8
+}
+
+func listValues(v any) []any {
+	rv := reflect.ValueOf(v)
+	out := make([]any, rv.Len())
+	for i := range out {
+		out[i] = rv.Index(i).Interface()
+	}
+	return out
+}
+
+// isNil reports whether GORM writes v as NULL: nil, a nil pointer, or a
+// driver.Valuer whose value is nil (sql.NullString{}).
+func isNil(v any) bool {
+	if vr, ok := v.(interface{ Value() (any, error) }); ok {
+		if rv := reflect.ValueOf(v); rv.Kind() == reflect.Pointer && rv.IsNil() {
+			return true
+		}
+		if x, err := vr.Value(); err == nil {
+			v = x
+		}
+	}
+	if v == nil {
+		return true
+	}
+	rv := reflect.ValueOf(v)
+	return rv.Kind() == reflect.Pointer && rv.IsNil()
+}
+
+// plainArg returns the Go value behind a condition's argument. GORM
+// passes the fields of Where(&Model{...}) wrapped in its serializer
+// value (unexported, with exported Field and Destination), whose Value
+// would seal the plaintext; the plain field is read from the row
+// instead. ok is false if a wrapper cannot be read.
+func plainArg(v any) (any, bool) {
+	rv := reflect.ValueOf(v)
+	if rv.Kind() != reflect.Pointer || rv.IsNil() {
+		return v, true
+	}
+	e := rv.Elem()
+	if e.Kind() != reflect.Struct || e.Type().Name() != "serializer" || e.Type().PkgPath() != "gorm.io/gorm/schema" {
+		return v, true
+	}
+	f, _ := e.FieldByName("Field").Interface().(*schema.Field)
+	dest, _ := e.FieldByName("Destination").Interface().(reflect.Value)
+	if f == nil || !dest.IsValid() {
+		return nil, false
+	}
+	fv := valueAt(f, dest)
+	if !fv.IsValid() {
+		return nil, false
+	}
+	return fv.Interface(), true
+}
+
+// searchable reports whether equality on ef can be rewritten: the same
+// modes Match serves. A write through a shortened blind index is
+// refused: such an index matches other values by design, and an UPDATE
+// or DELETE would change their rows too.
+func (r *rewriter) searchable(ef *encField) error {
+	switch {
+	case ef.bidx != nil:
+		n := ef.spec.BlindIndex.Length
+		if n == 0 {
+			n = cipher.DefaultBlindIndexLen
+		}
+		if r.write && n < cipher.DefaultBlindIndexLen {
+			return unsearchable(ef, "its blind index is %d bytes (bidxlen), short enough to match other values by design, so an UPDATE or DELETE through it could change their rows: find the rows (Where or Match), compare the field, and write by primary key", n)
+		}
+		return nil
+	case ef.spec.Mode == field.Deterministic && ef.bound != nil:
+		return unsearchable(ef, "its values are bound to their rows (bind:%s), so equal values differ; give it a blind index", ef.bound.Name)
+	case ef.spec.Mode == field.Deterministic:
+		return nil
+	}
+	return unsearchable(ef, "it is randomized and has no blind index (tag it deterministic or blindindex:<column>)")
+}
+
+// equal returns the condition that replaces "ef equals one of values":
+// for each value, the condition Match builds (its tenant condition, then
+// the index or deterministic column IN the value's forms), merged into
+// one IN; with allowplaintext, OR the column equal to the plaintext. A
+// value GORM would write as NULL matches no row in SQL's "= NULL", and
+// is dropped.
+func (r *rewriter) equal(ef *encField, values []any) (clause.Expression, error) {
+	if err := r.searchable(ef); err != nil {
+		return nil, err
+	}
+	ctx := r.db.Statement.Context
+	var prefix, idx, plain []clause.Expression
+	for _, v := range values {
+		if isNil(v) {
+			continue
+		}
+		pt, ok, err := encode(v)
+		if err != nil {
+			return nil, ef.errorf("where", err)
+		}
+		if !ok {
+			continue
+		}
+		if !r.check {
+			conds, err := matchConds(ctx, r.db, ef.f.Name, v)
+			if err != nil {
+				return nil, err
+			}
+			last := conds[len(conds)-1]
+			if mt, ok := last.(matched); ok {
+				last = mt.Expression
+			}
+			prefix, idx = conds[:len(conds)-1], append(idx, last)
+		}
+		if ef.spec.AllowPlaintext && !codec.IsValue(pt) && !codec.IsArmored(pt) {
+			pe, err := r.plaintextEq(ef, pt)
+			if err != nil {
+				return nil, err
+			}
+			plain = append(plain, pe)
+		}
+	}
+	if len(idx) == 0 {
+		// No value (or the check pass): IN (NULL), no row.
+		return matched{clause.IN{Column: clause.Column{Table: clause.CurrentTable, Name: ef.column}}}, nil
+	}
+	alts := append(mergeIN(idx), plain...)
+	body := alts[0]
+	if len(alts) > 1 {
+		body = clause.Or(alts...)
+	}
+	return matched{clause.And(append(append([]clause.Expression(nil), prefix...), body)...)}, nil
+}
+
+// mergeIN joins conditions that are all IN on one column into one IN.
+func mergeIN(exprs []clause.Expression) []clause.Expression {
+	first, ok := exprs[0].(clause.IN)
+	if !ok || len(exprs) == 1 {
+		return exprs
+	}
+	all := append([]any(nil), first.Values...)
+	for _, e := range exprs[1:] {
+		in, ok := e.(clause.IN)
+		if !ok || !reflect.DeepEqual(in.Column, first.Column) {
+			return exprs
+		}
+		all = append(all, in.Values...)
+	}
+	return []clause.Expression{clause.IN{Column: first.Column, Values: all}}
+}
+
+// plaintextEq is the condition that finds a row still holding the
+// plaintext pt in ef's column (allowplaintext, mid-migration): the stored
+// bytes equal pt exactly, which is how the read path decodes them, on
+// each database's terms:
+//
+//   - Postgres: a bytea column is compared with bytea (a string
+//     parameter would be parsed as bytea text, where a backslash is an
+//     escape); an armored (text) column with text.
+//   - MySQL/MariaDB: the parameter is cast to BINARY, so a text column is
+//     compared byte for byte rather than under its collation, which
+//     would match other case and trailing spaces.
+//   - SQLite: the column is cast to BLOB, so a value stored as TEXT (a
+//     different storage class, never equal to a blob) compares by its
+//     UTF-8 bytes.
+//
+// The " ?" after "(" is deliberate: GORM expands a slice argument that
+// directly follows a parenthesis into a list.
+func (r *rewriter) plaintextEq(ef *encField, pt []byte) (clause.Expression, error) {
+	col := clause.Column{Table: clause.CurrentTable, Name: ef.column}
+	switch r.db.Dialector.Name() {
+	case "postgres":
+		if ef.spec.Armor {
+			return clause.Expr{SQL: "? = CAST( ? AS text)", Vars: []any{col, string(pt)}}, nil
+		}
+		return clause.Expr{SQL: "? = CAST( ? AS bytea)", Vars: []any{col, pt}}, nil
+	case "mysql":
+		return clause.Expr{SQL: "? = CAST( ? AS BINARY)", Vars: []any{col, pt}}, nil
+	case "sqlite":
+		return clause.Expr{SQL: "CAST( ? AS BLOB) = ?", Vars: []any{col, pt}}, nil
+	}
+	return nil, unsearchable(ef, "rows still in plaintext (allowplaintext) can be found on Postgres, MySQL/MariaDB and SQLite only, not on %s", r.db.Dialector.Name())
+}
+
+// ordering refuses ORDER BY and GROUP BY (and HAVING) on an encrypted
+// column: they would order or group ciphertext.
+func (r *rewriter) ordering(stmt *gorm.Statement) error {
+	if c, ok := stmt.Clauses["ORDER BY"]; ok && c.Expression != nil {
+		ob, ok := c.Expression.(clause.OrderBy)
+		if !ok {
+			return r.opaque(c.Expression)
+		}
+		for _, col := range ob.Columns {
+			if ef := encryptedColumn(r.m, col.Column); ef != nil {
+				return unsearchable(ef, "ORDER BY would sort ciphertext")
+			}
+		}
+		if ob.Expression != nil {
+			if err := r.opaque(ob.Expression); err != nil {
+				return err
+			}
+		}
+	}
+	if c, ok := stmt.Clauses["GROUP BY"]; ok && c.Expression != nil {
+		gb, ok := c.Expression.(clause.GroupBy)
+		if !ok {
+			return r.opaque(c.Expression)
+		}
+		for _, col := range gb.Columns {
+			if ef := encryptedColumn(r.m, col); ef != nil {
+				return unsearchable(ef, "GROUP BY would group ciphertext (deterministic values of different key versions apart)")
+			}
+		}
+		for _, h := range gb.Having {
+			if err := r.opaque(h); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// opaque checks an expression the plugin does not rewrite: it is built
+// into a scratch statement, never sent, and refused if its SQL names an
+// encrypted column of the model.
+func (r *rewriter) opaque(e clause.Expression) (err error) {
+	stmt := &gorm.Statement{DB: r.db, Context: r.db.Statement.Context, Table: r.db.Statement.Table,
+		Schema: r.db.Statement.Schema, Clauses: map[string]clause.Clause{}}
+	defer func() {
+		if recover() != nil {
+			err = fmt.Errorf("%w: model %s: a condition of type %T could not be checked", ErrUnsearchable, r.m.name, e)
+		}
+	}()
+	e.Build(stmt)
+	if ef := encryptedIdent(r.m, stmt.SQL.String()); ef != nil {
+		return unsearchable(ef, "a condition of type %T on it is not rewritten", e)
+	}
+	return nil
+}
+
+// unsearchable is the error of a condition on ef the plugin refuses.
+func unsearchable(ef *encField, format string, args ...any) error {
+	return ef.errorf("where", fmt.Errorf("%w: "+format, append([]any{ErrUnsearchable}, args...)...))
+}
