@@ -70,6 +70,9 @@ type keyState struct {
 	// uses a handful of columns, which a scan finds as fast as a map
 	// lookup, and a map of four costs ten times the list's 32 bytes.
 	ciphers atomic.Pointer[[]*cipher.Cipher]
+	// indexers is ciphers' counterpart for a key of the index key family
+	// (indexkeys.go): copied on write under mu, dropped when zeroed.
+	indexers atomic.Pointer[[]namedIndexer]
 	// cache, if set, is told of each new cipher, which it accounts
 	// against Tuning.CacheMaxBytes.
 	cache *cache
@@ -166,10 +169,18 @@ func (k *dataKey) zero(reason error) {
 	st.dek.Clear()
 	st.gone = reason
 	l := st.ciphers.Swap(nil)
+	xl := st.indexers.Swap(nil)
 	st.cleared.Store(true)
-	if l != nil && !errors.Is(reason, ErrKeyEvicted) {
-		for _, c := range *l {
-			c.Destroy()
+	if !errors.Is(reason, ErrKeyEvicted) {
+		if l != nil {
+			for _, c := range *l {
+				c.Destroy()
+			}
+		}
+		if xl != nil {
+			for _, x := range *xl {
+				x.x.Destroy()
+			}
 		}
 	}
 }
