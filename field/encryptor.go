@@ -111,18 +111,20 @@ func (e *Encryptor) OpenRow(ctx context.Context, s Scope, row string, value []by
 }
 
 // BlindIndex computes the blind index of plaintext for the encrypted
-// column s under the tenant's active key: the value to store beside a
-// newly sealed value.
+// column s: the value to store in b's column beside a newly sealed value.
+// It is taken under the tenant's index key (created on first use), or,
+// for an index tagged indexkey:legacy, under its active data key; see
+// [IndexKeying].
 func (e *Encryptor) BlindIndex(ctx context.Context, s Scope, b *BlindIndex, plaintext []byte) ([]byte, error) {
-	return e.engine().BlindIndex(ctx, s, b, plaintext)
+	return e.engine().IndexValue(ctx, s, b, plaintext)
 }
 
-// BlindIndexCandidates returns the blind index of plaintext under every
-// live key version of the tenant, newest first: a row written before the
-// last rotation carries the index of its own version, so an equality
-// query must match any of them (WHERE bidx IN (...)).
+// BlindIndexCandidates returns the values an equality query on plaintext
+// matches b's column against (WHERE bidx IN (...)): one, under the
+// tenant's index key; for a legacy index one per live data key version,
+// newest first; for a migrating one both. None for a tenant without keys.
 func (e *Encryptor) BlindIndexCandidates(ctx context.Context, s Scope, b *BlindIndex, plaintext []byte) ([][]byte, error) {
-	return e.engine().BlindIndexCandidates(ctx, s, b, plaintext)
+	return e.engine().IndexLookupValues(ctx, s, b, plaintext)
 }
 
 // DeterministicCandidates returns the deterministic value of plaintext

@@ -217,8 +217,9 @@ func TestTenantResolution(t *testing.T) {
 	}
 }
 
-// TestCandidatesCoverLiveVersions checks that equality lookups find rows
-// written before a rotation.
+// TestCandidatesCoverLiveVersions checks that equality lookups of a
+// legacy blind index (and of a deterministic column) find rows written
+// before a rotation.
 func TestCandidatesCoverLiveVersions(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b backend) {
 		e := newEnv(t, b)
@@ -226,6 +227,7 @@ func TestCandidatesCoverLiveVersions(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		bidx.Keying = field.IndexLegacy
 		if c, err := e.enc.BlindIndexCandidates(ctxBg, emails, bidx, message); err != nil || len(c) != 0 {
 			t.Errorf("BlindIndexCandidates(tenant without keys) = %d candidates, %v; want none", len(c), err)
 		}
@@ -259,6 +261,62 @@ func TestCandidatesCoverLiveVersions(t *testing.T) {
 		other, _ := e.enc.BlindIndex(ctxBg, otherCol, bidx, message)
 		if bytes.Equal(other, newIdx) {
 			t.Error("blind index equal across columns")
+		}
+	})
+}
+
+// TestIndexKeyingAcrossRotations checks the three keyings of a blind
+// index around data-key rotations: a stable index is one value that
+// rotations do not change, a legacy one a value per live version, and a
+// migrating one writes the stable value and looks up both.
+func TestIndexKeyingAcrossRotations(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		e := newEnv(t, b)
+		stable, err := field.NewBlindIndex("email_bidx", 16, "trim", "lower")
+		if err != nil {
+			t.Fatal(err)
+		}
+		legacy, migrating := *stable, *stable
+		legacy.Keying, migrating.Keying = field.IndexLegacy, field.IndexMigrating
+		if _, err := e.enc.Seal(ctxBg, emails, message); err != nil {
+			t.Fatal(err)
+		}
+		before, err := e.enc.BlindIndex(ctxBg, emails, stable, message)
+		if err != nil {
+			t.Fatal(err)
+		}
+		legacyV1, err := e.enc.BlindIndex(ctxBg, emails, &legacy, message)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Equal(before, legacyV1) {
+			t.Fatal("stable index equals the legacy one")
+		}
+		for range 3 {
+			if _, err := e.store.Rotate(ctxBg, "acme"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		after, err := e.enc.BlindIndex(ctxBg, emails, stable, []byte(" ANN@example.com"))
+		if err != nil || !bytes.Equal(after, before) {
+			t.Fatalf("stable BlindIndex after 3 rotations = %x, %v; want %x", after, err, before)
+		}
+		got, err := e.enc.BlindIndexCandidates(ctxBg, emails, stable, message)
+		if err != nil || len(got) != 1 || !bytes.Equal(got[0], before) {
+			t.Fatalf("stable BlindIndexCandidates = %x, %v; want [%x]", got, err, before)
+		}
+		if w, err := e.enc.BlindIndex(ctxBg, emails, &migrating, message); err != nil || !bytes.Equal(w, before) {
+			t.Fatalf("migrating BlindIndex = %x, %v; want the stable %x", w, err, before)
+		}
+		got, err = e.enc.BlindIndexCandidates(ctxBg, emails, &migrating, message)
+		if err != nil || len(got) != 5 || !bytes.Equal(got[0], before) || !bytes.Equal(got[4], legacyV1) {
+			t.Fatalf("migrating BlindIndexCandidates = %x, %v; want the stable value then 4 legacy ones ending in %x", got, err, legacyV1)
+		}
+		// Another name on the same column is another index.
+		named := *stable
+		named.Name = "email_bidx_v2"
+		if o, _ := e.enc.BlindIndex(ctxBg, emails, &named, message); bytes.Equal(o, before) {
+			t.Fatal("two index names give one value")
 		}
 	})
 }

@@ -8,11 +8,11 @@ import (
 )
 
 // Keys is the key source an Encryptor needs: ciphers, by tenant, key
-// version, table and column. *keystore.Store implements it from its
+// version, table and column, and the indexers of blind indexes. *keystore.Store implements it from its
 // lock-free indexes. The methods are the fast paths themselves, not
 // extras found by a type assertion, so a wrapper around the store (one
-// that counts or logs calls, say) keeps them by forwarding three methods
-// (their results are [Cipher]s), and a test builds a Keys from raw data
+// that counts or logs calls, say) keeps them by forwarding five methods
+// (their results are [Cipher]s and [Indexer]s), and a test builds a Keys from raw data
 // keys with package fieldtest.
 //
 // Errors are the store's: keystore.ErrKeyNotFound for a version the
@@ -32,6 +32,16 @@ type Keys interface {
 	// version that still decrypts, newest first; none (nil, nil) for a
 	// tenant without keys, which it must not create.
 	LiveCiphers(ctx context.Context, tenant, table, column string) ([]*cipher.Cipher, error)
+	// ActiveIndexer returns the indexer of the blind index name on table
+	// and column under the tenant's active index key (a key of its own,
+	// which data-key rotation leaves alone), creating version 1 on first
+	// use.
+	ActiveIndexer(ctx context.Context, tenant, table, column, name string) (*Indexer, error)
+	// LiveIndexers returns the indexer of the blind index name on table
+	// and column under every live version of the tenant's index key,
+	// newest first; none (nil, nil) for a tenant without one, which it
+	// must not create.
+	LiveIndexers(ctx context.Context, tenant, table, column, name string) ([]*Indexer, error)
 }
 
 var _ Keys = (*keystore.Store)(nil)
@@ -42,3 +52,8 @@ var _ Keys = (*keystore.Store)(nil)
 // write a Keys that wraps another, forwarding its ciphers, and so that a
 // *keystore.Store's cipher lookups have a nameable result type.
 type Cipher = cipher.Cipher
+
+// Indexer is one blind index's key under one version of a tenant's index
+// key: what a Keys hands out for blind indexes, named for the same reason
+// as Cipher.
+type Indexer = cipher.Indexer

@@ -38,6 +38,14 @@ func (k *countingKeys) LiveCiphers(ctx context.Context, tenant, table, column st
 	return k.store.LiveCiphers(ctx, tenant, table, column)
 }
 
+func (k *countingKeys) ActiveIndexer(ctx context.Context, tenant, table, column, name string) (*field.Indexer, error) {
+	return k.store.ActiveIndexer(ctx, tenant, table, column, name)
+}
+
+func (k *countingKeys) LiveIndexers(ctx context.Context, tenant, table, column, name string) ([]*field.Indexer, error) {
+	return k.store.LiveIndexers(ctx, tenant, table, column, name)
+}
+
 // TestKeysWrapperKeepsFastPath checks that an Encryptor over a wrapper of
 // the key store takes the store's indexed lookups, as one over the store
 // does: every seal and open reaches the wrapper's ActiveCipher or Cipher

@@ -21,6 +21,21 @@ const (
 // found by equality. Make one with [NewBlindIndex].
 type BlindIndex = fieldcore.BlindIndex
 
+// IndexKeying says which key a blind index is taken under: the tenant's
+// index key ([IndexStable], the default), which a data-key rotation leaves
+// alone, or its data key versions ([IndexLegacy], indexes written before
+// index keys existed), or the first for writes and both for lookups while
+// a column moves between them ([IndexMigrating]). The tag option is
+// indexkey:stable|legacy|migrating.
+type IndexKeying = fieldcore.IndexKeying
+
+// The keyings of a blind index.
+const (
+	IndexStable    = fieldcore.IndexStable
+	IndexLegacy    = fieldcore.IndexLegacy
+	IndexMigrating = fieldcore.IndexMigrating
+)
+
 // NewBlindIndex checks a blind index configuration: the column that holds
 // the index, its length in bytes (0 for the default, 16; 2 to 32), and
 // the normalizers applied in order before hashing (lower, upper, trim,

@@ -92,7 +92,7 @@ func matchConds(ctx context.Context, db *gorm.DB, fieldName string, value any) (
 	case ef.bidx != nil:
 		column = ef.bidx.DBName
 		if ok {
-			candidates, err = p.enc.BlindIndexCandidates(ctx, ef.scope(tenant), ef.spec.BlindIndex, pt)
+			candidates, err = p.enc.IndexLookupValues(ctx, ef.scope(tenant), ef.spec.BlindIndex, pt)
 		}
 	case ef.spec.Mode == field.Deterministic && ef.bound != nil:
 		return nil, ef.errorf("match", fmt.Errorf("%w: its values are bound to their rows (bind:%s), so equal values differ; give it a blind index", ErrNotMatchable, ef.bound.Name))

@@ -77,6 +77,9 @@ type keyState struct {
 	// uses a handful of columns, which a scan finds as fast as a map
 	// lookup, and a map of four costs ten times the list's 32 bytes.
 	ciphers atomic.Pointer[[]*cipher.Cipher]
+	// indexers is ciphers' counterpart for a key of the index key family
+	// (indexkeys.go): copied on write under mu, dropped when zeroed.
+	indexers atomic.Pointer[[]namedIndexer]
 	// cache, if set, is told of each new cipher, which it accounts
 	// against Tuning.CacheMaxBytes.
 	cache *cache
@@ -174,8 +177,15 @@ func (k *dataKey) zero(reason error) {
 		return
 	}
 	l := st.ciphers.Swap(nil)
+	xl := st.indexers.Swap(nil)
 	st.cleared.Store(true)
-	if l == nil || !errors.Is(reason, ErrKeyEvicted) {
+	evicted := errors.Is(reason, ErrKeyEvicted)
+	if !evicted && xl != nil {
+		for _, x := range *xl {
+			x.x.Destroy()
+		}
+	}
+	if l == nil || !evicted {
 		if l != nil {
 			for _, c := range *l {
 				c.Destroy()

@@ -46,6 +46,9 @@ type config struct {
 	observe    func(Event)
 	policy     statePolicy
 
+	purpose     string // the wrap context's purpose: dekPurpose unless indexFamily
+	indexFamily bool   // the config of a Store's index key family
+
 	keyEvents     bool          // WithKeyEvents
 	keyEventsPoll time.Duration // WithKeyEvents
 	listenRetry   time.Duration // first wait before listening again; tests set it
@@ -58,6 +61,7 @@ type config struct {
 func defaults() config {
 	return config{
 		table:      defaultTable,
+		purpose:    dekPurpose,
 		ttl:        defaultCacheTTL,
 		size:       defaultCacheSize,
 		attempts:   defaultRetries,

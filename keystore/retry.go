@@ -19,7 +19,7 @@ import (
 // deadline: when the next sleep would end after it, the last error is
 // returned at once.
 func (s *Store) kmsCall(ctx context.Context, kind eventKind, kp *kms.Keeper, tenant string, version uint32, in []byte) ([]byte, error) {
-	wc := dekContext(tenant, version)
+	wc := kms.WrapContext{Purpose: s.purpose, Tenant: tenant, Version: version}
 	op := kind
 	var err error
 	for attempt := 1; ; attempt++ {

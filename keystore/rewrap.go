@@ -102,6 +102,18 @@ func (s *Store) Rewrap(ctx context.Context, to *kms.Keeper, opts RewrapOptions) 
 	} else {
 		err = r.run(ctx, "")
 	}
+	if err == nil && s.index != nil {
+		// The index keys are under the same master keys: move them too.
+		base := res
+		iopts := opts
+		if opts.Progress != nil {
+			iopts.Progress = func(r RewrapResult) { opts.Progress(base.add(r)) }
+		}
+		var ires RewrapResult
+		ires, err = s.index.Rewrap(ctx, to, iopts)
+		res = base.add(ires)
+		err = indexErr(err)
+	}
 	s.log.LogAttrs(ctx, slog.LevelInfo, "keystore: rewrap",
 		slog.String("to", to.URI()), slog.Int("scanned", res.Scanned), slog.Int("rewrapped", res.Rewrapped),
 		slog.Int("skipped", res.Skipped), slog.Int("conflicts", res.Conflicts), slog.Bool("complete", err == nil))
@@ -283,4 +295,10 @@ func (r *rewrapper) swap(ctx context.Context, row rewrapRow, wrapped []byte) (n 
 		}
 	}
 	return n, s.commitSpan(ctx, tx, row.tenant)
+}
+
+// add returns the sum of two results.
+func (r RewrapResult) add(o RewrapResult) RewrapResult {
+	return RewrapResult{Scanned: r.Scanned + o.Scanned, Rewrapped: r.Rewrapped + o.Rewrapped,
+		Skipped: r.Skipped + o.Skipped, Conflicts: r.Conflicts + o.Conflicts}
 }

@@ -3,6 +3,7 @@ package keystore
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"log/slog"
 )
@@ -23,7 +24,28 @@ import (
 // which the master key can unwrap. For erasure that survives backups,
 // give each tenant its own master key (a KEK URI with the tenant in it)
 // and destroy that key in the KMS as well.
-func (s *Store) Shred(ctx context.Context, tenant string) (err error) {
+//
+// Shred destroys the tenant's index keys (see RotateIndexKey) the same
+// way, after its data keys: a failure there returns an error once the
+// data keys are destroyed, and running Shred again finishes the job.
+func (s *Store) Shred(ctx context.Context, tenant string) error {
+	err := s.shredFamily(ctx, tenant)
+	if s.index == nil || (err != nil && !errors.Is(err, ErrKeyNotFound)) {
+		return err
+	}
+	ierr := s.index.shredFamily(ctx, tenant)
+	switch {
+	case ierr == nil:
+		return nil // a tenant with index keys but no data key had keys all the same
+	case errors.Is(ierr, ErrKeyNotFound):
+		return err
+	default:
+		return indexErr(ierr)
+	}
+}
+
+// shredFamily is Shred within one key family.
+func (s *Store) shredFamily(ctx context.Context, tenant string) (err error) {
 	if err := s.errIfClosed(); err != nil {
 		return err
 	}

@@ -33,6 +33,14 @@ type Store struct {
 	kq      sqldialect.KeyEventQueries
 	events  *keyEvents // nil without WithKeyEvents
 
+	// purpose is the KMS wrap context's purpose of the keys in table:
+	// dekPurpose, or indexPurpose in the index key family.
+	purpose string
+	// index is the tenant index key family (indexkeys.go): a Store of its
+	// own over the sibling table, nil inside that Store, and nil when the
+	// key table's name leaves no room for the sibling's.
+	index *Store
+
 	ttl, grace, probe time.Duration
 	attempts          int
 	base, max         time.Duration
@@ -98,6 +106,7 @@ func New(db *sql.DB, kek *kms.Keeper, opts ...Option) (*Store, error) {
 	s := &Store{
 		db:         db,
 		kek:        kek,
+		purpose:    cfg.purpose,
 		dialect:    cfg.dialect,
 		table:      cfg.table,
 		q:          cfg.dialect.KeyQueries(cfg.table),
@@ -134,6 +143,12 @@ func New(db *sql.DB, kek *kms.Keeper, opts ...Option) (*Store, error) {
 	if cfg.keyEvents {
 		s.events = newKeyEvents(s, poll, cfg.listenRetry)
 		go s.events.run(stopCtx)
+	}
+	if !cfg.indexFamily {
+		if s.index, err = newIndexFamily(db, kek, cfg); err != nil {
+			s.Close()
+			return nil, err
+		}
 	}
 	runtime.AddCleanup(s, func(a cleanupArgs) { a.cache.close(); a.tel.close(); stop() }, cleanupArgs{s.cache, s.tel})
 	return s, nil
@@ -195,6 +210,9 @@ func (s *Store) Close() {
 		clear(s.audit.key)
 		s.audit.mu.Unlock()
 		s.tel.close()
+		if s.index != nil {
+			s.index.Close()
+		}
 	})
 }
 

@@ -28,8 +28,11 @@ func validTable(name string) error {
 }
 
 // CreateTable creates the key table, its index and its audit trail table
-// (the key table's name + "_events", see [Store.AuditEvents]) if they do
-// not exist; running it again, or from several processes at once, is
+// (the key table's name + "_events", see [Store.AuditEvents]), and the
+// index key table (the key table's name + "_index_keys", the same
+// columns, see [Store.RotateIndexKey]) with its own audit trail, if they
+// do not exist; run it again after upgrading to add the tables a release
+// brings; running it again, or from several processes at once, is
 // harmless. It takes New's options, of which it uses two: [WithTable]
 // (default "colcrypt_keys") and [WithDialect] (default: detected from
 // db's driver).
@@ -82,6 +85,12 @@ func CreateTable(ctx context.Context, db *sql.DB, opts ...Option) (err error) {
 		}
 	}()
 	stmts := append(d.KeyTableDDL(table), d.EventsDDL(table))
+	// The index key family's table (indexkeys.go) has the same DDL, and
+	// its own audit trail; CreateTable was always the upgrade step too.
+	if it, ok := indexTable(table); ok {
+		stmts = append(stmts, d.KeyTableDDL(it)...)
+		stmts = append(stmts, d.EventsDDL(it))
+	}
 	if l := d.DDLLock(table); l != "" {
 		stmts = append([]string{l}, stmts...)
 	}

@@ -22,7 +22,7 @@ func (c *Column[T]) BlindIndex(ctx context.Context, tenant string, v T) ([]byte,
 	if !ok {
 		return nil, nil
 	}
-	b, err := c.enc.BlindIndex(ctx, c.scope(tenant), c.bidx, pt)
+	b, err := c.enc.IndexValue(ctx, c.scope(tenant), c.bidx, pt)
 	if err != nil {
 		return nil, c.errorf("blind index", err)
 	}
@@ -61,7 +61,7 @@ func (c *Column[T]) Match(ctx context.Context, tenant string, v T) ([][]byte, er
 	}
 	var out [][]byte
 	if c.bidx != nil {
-		out, err = c.enc.BlindIndexCandidates(ctx, c.scope(tenant), c.bidx, pt)
+		out, err = c.enc.IndexLookupValues(ctx, c.scope(tenant), c.bidx, pt)
 	} else {
 		out, err = c.enc.DeterministicCandidates(ctx, c.scope(tenant), pt)
 		if err == nil && c.armor {

@@ -22,10 +22,16 @@ import (
 
 // Key is one raw data key of a tenant: cipher.DEKSize bytes, under a
 // version of at least 1.
+//
+// With IndexKey set it is instead the tenant's index key of that version
+// (cipher.IndexKeySize bytes in DEK), from which blind indexes are taken:
+// the highest such version is the active one, and a tenant without one
+// has no index key (the fake creates none either).
 type Key struct {
-	Tenant  string
-	Version uint32
-	DEK     []byte
+	Tenant   string
+	Version  uint32
+	DEK      []byte
+	IndexKey bool
 }
 
 // NewKeys returns a field.Keys over keys (copied). The highest version of
@@ -34,7 +40,8 @@ type Key struct {
 // size, or version 0, is an error. The result is safe for concurrent use
 // and prints as "fieldtest.Keys[redacted]".
 func NewKeys(keys ...Key) (field.Keys, error) {
-	k := &fakeKeys{keys: map[string]map[uint32][]byte{}, ciphers: map[cipherKey]*cipher.Cipher{}}
+	k := &fakeKeys{keys: map[string]map[uint32][]byte{}, ciphers: map[cipherKey]*cipher.Cipher{},
+		index: map[string]map[uint32][]byte{}, indexers: map[indexerKey]*cipher.Indexer{}}
 	for _, key := range keys {
 		if len(key.DEK) != cipher.DEKSize {
 			return nil, fmt.Errorf("fieldtest: data key must be %d bytes, got %d", cipher.DEKSize, len(key.DEK))
@@ -42,10 +49,14 @@ func NewKeys(keys ...Key) (field.Keys, error) {
 		if key.Version == 0 {
 			return nil, fmt.Errorf("fieldtest: key version must be at least 1")
 		}
-		if k.keys[key.Tenant] == nil {
-			k.keys[key.Tenant] = map[uint32][]byte{}
+		m := k.keys
+		if key.IndexKey {
+			m = k.index
 		}
-		k.keys[key.Tenant][key.Version] = append([]byte(nil), key.DEK...)
+		if m[key.Tenant] == nil {
+			m[key.Tenant] = map[uint32][]byte{}
+		}
+		m[key.Tenant][key.Version] = append([]byte(nil), key.DEK...)
 	}
 	return k, nil
 }
@@ -54,6 +65,14 @@ type fakeKeys struct {
 	mu      sync.Mutex
 	keys    map[string]map[uint32][]byte // tenant → version → data key
 	ciphers map[cipherKey]*cipher.Cipher
+
+	index    map[string]map[uint32][]byte // tenant → version → index key
+	indexers map[indexerKey]*cipher.Indexer
+}
+
+type indexerKey struct {
+	tenant, table, column, name string
+	version                     uint32
 }
 
 type cipherKey struct {
@@ -93,10 +112,52 @@ func (k *fakeKeys) LiveCiphers(ctx context.Context, tenant, table, column string
 	return out, nil
 }
 
+// ActiveIndexer is the indexer under the tenant's highest index key.
+func (k *fakeKeys) ActiveIndexer(ctx context.Context, tenant, table, column, name string) (*cipher.Indexer, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	vs := versionsOf(k.index[tenant])
+	if len(vs) == 0 {
+		return nil, fmt.Errorf("%w: tenant %q has no index key", keystore.ErrKeyNotFound, tenant)
+	}
+	return k.indexer(tenant, vs[0], table, column, name)
+}
+
+// LiveIndexers is every index key version, newest first.
+func (k *fakeKeys) LiveIndexers(ctx context.Context, tenant, table, column, name string) ([]*cipher.Indexer, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	var out []*cipher.Indexer
+	for _, v := range versionsOf(k.index[tenant]) {
+		x, err := k.indexer(tenant, v, table, column, name)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, x)
+	}
+	return out, nil
+}
+
+// indexer derives, once, an indexer; k.mu is held.
+func (k *fakeKeys) indexer(tenant string, version uint32, table, column, name string) (*cipher.Indexer, error) {
+	ik := indexerKey{tenant, table, column, name, version}
+	if x, ok := k.indexers[ik]; ok {
+		return x, nil
+	}
+	x, err := cipher.NewIndexer(k.index[tenant][version], version, table, column, name)
+	if err != nil {
+		return nil, err
+	}
+	k.indexers[ik] = x
+	return x, nil
+}
+
 // versions returns the tenant's versions, newest first; k.mu is held.
-func (k *fakeKeys) versions(tenant string) []uint32 {
-	vs := make([]uint32, 0, len(k.keys[tenant]))
-	for v := range k.keys[tenant] {
+func (k *fakeKeys) versions(tenant string) []uint32 { return versionsOf(k.keys[tenant]) }
+
+func versionsOf(m map[uint32][]byte) []uint32 {
+	vs := make([]uint32, 0, len(m))
+	for v := range m {
 		vs = append(vs, v)
 	}
 	sort.Slice(vs, func(i, j int) bool { return vs[i] > vs[j] })

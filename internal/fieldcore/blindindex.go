@@ -14,6 +14,14 @@ import (
 type BlindIndex struct {
 	// Column holds the index.
 	Column string
+	// Name names the index in its key derivation (see [IndexKeying]); it
+	// is Column unless set.
+	Name string
+	// Keying says which key the index is taken under: the tenant's index
+	// key (IndexStable, the default), its data key versions
+	// (IndexLegacy), or, while an index column moves from the one to the
+	// other, the first for writes and both for lookups (IndexMigrating).
+	Keying IndexKeying
 	// Length is the index length in bytes (cipher.DefaultBlindIndexLen if 0).
 	Length int
 	// Normalizers name the codec normalizers applied in order.
@@ -41,7 +49,15 @@ func NewBlindIndex(column string, length int, normalizers ...string) (*BlindInde
 		}
 		ns = append(ns, n)
 	}
-	return &BlindIndex{Column: column, Length: length, Normalizers: normalizers, normalize: normalize.Chain(ns...)}, nil
+	return &BlindIndex{Column: column, Name: column, Length: length, Normalizers: normalizers, normalize: normalize.Chain(ns...)}, nil
+}
+
+// name is the index's name in its key derivation.
+func (b *BlindIndex) name() string {
+	if b.Name != "" {
+		return b.Name
+	}
+	return b.Column
 }
 
 // normalizeText applies the index's normalizers.
@@ -52,26 +68,78 @@ func (b *BlindIndex) normalizeText(s string) string {
 	return b.normalize(s)
 }
 
-// BlindIndex computes the blind index of plaintext for the encrypted
-// column s under the tenant's active key: the value to store beside a
-// newly sealed value.
-func (e *Engine) BlindIndex(ctx context.Context, s Scope, b *BlindIndex, plaintext []byte) ([]byte, error) {
-	c, _, err := e.activeCipher(ctx, s)
+// IndexValue returns the blind index of plaintext to store in b's column
+// beside a value of the encrypted column s: under the tenant's index key
+// (IndexStable, IndexMigrating), creating it on first use, or under its
+// active data key (IndexLegacy). Every integration stores what this
+// returns, and every lookup matches what IndexLookupValues returns, so
+// the two stay one rule.
+func (e *Engine) IndexValue(ctx context.Context, s Scope, b *BlindIndex, plaintext []byte) ([]byte, error) {
+	if b.Keying == IndexLegacy {
+		c, _, err := e.activeCipher(ctx, s)
+		if err != nil {
+			return nil, err
+		}
+		return c.BlindIndex(nil, b.normalized(plaintext), b.Length)
+	}
+	tenant, err := e.ResolveTenant(ctx, s.Tenant)
 	if err != nil {
 		return nil, err
 	}
-	return c.BlindIndex(nil, []byte(b.normalizeText(string(plaintext))), b.Length)
+	x, err := e.s.keys.ActiveIndexer(ctx, tenant, s.Table, s.Column, b.name())
+	if err != nil {
+		return nil, fmt.Errorf("field: %s.%s: %w", s.Table, s.Column, err)
+	}
+	return x.Index(nil, b.normalized(plaintext), b.Length)
 }
 
-// BlindIndexCandidates returns the blind index of plaintext under every
-// live key version of the tenant, newest first: a row written before the
-// last rotation carries the index of its own version, so an equality
-// query must match any of them (WHERE bidx IN (...)).
-func (e *Engine) BlindIndexCandidates(ctx context.Context, s Scope, b *BlindIndex, plaintext []byte) ([][]byte, error) {
-	norm := []byte(b.normalizeText(string(plaintext)))
-	return e.eachLiveCipher(ctx, s, func(c *cipher.Cipher) ([]byte, error) {
+// IndexLookupValues returns the values an equality query on plaintext
+// matches b's column against (WHERE bidx IN (...)): for IndexStable one,
+// under the tenant's active index key; for IndexLegacy one per live data
+// key version, newest first, since a row carries the index of the version
+// it was written under; for IndexMigrating both. A tenant without keys
+// gets none: no row can match.
+func (e *Engine) IndexLookupValues(ctx context.Context, s Scope, b *BlindIndex, plaintext []byte) ([][]byte, error) {
+	norm := b.normalized(plaintext)
+	var out [][]byte
+	if b.Keying != IndexLegacy {
+		tenant, err := e.ResolveTenant(ctx, s.Tenant)
+		if err != nil {
+			return nil, err
+		}
+		// The active index key only: one value. An older index key
+		// version matches nothing once the index moved off it (see
+		// docs/ROTATING.md, "Rotating an index key").
+		live, err := e.s.keys.LiveIndexers(ctx, tenant, s.Table, s.Column, b.name())
+		if err != nil {
+			return nil, fmt.Errorf("field: %s.%s: %w", s.Table, s.Column, err)
+		}
+		if len(live) > 0 {
+			v, err := live[0].Index(nil, norm, b.Length)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, v)
+		}
+		if b.Keying == IndexStable {
+			return out, nil
+		}
+	}
+	legacy, err := e.eachLiveCipher(ctx, s, func(c *cipher.Cipher) ([]byte, error) {
 		return c.BlindIndex(nil, norm, b.Length)
 	})
+	if err != nil {
+		return nil, err
+	}
+	return append(out, legacy...), nil
+}
+
+// normalized applies the index's normalizers to plaintext.
+func (b *BlindIndex) normalized(plaintext []byte) []byte {
+	if b.normalize == nil {
+		return plaintext
+	}
+	return []byte(b.normalize(string(plaintext)))
 }
 
 // DeterministicCandidates returns the deterministic value of plaintext

@@ -207,14 +207,18 @@ func (h *Handle) openRow(ctx context.Context, row string, dst, value []byte) ([]
 	return c.OpenValueRow(dst, v, row)
 }
 
-// BlindIndex returns b's blind index of plaintext under the tenant's
-// active key: the value to store beside a newly sealed one.
+// BlindIndex returns b's blind index of plaintext, to store beside a
+// newly sealed value: Engine.IndexValue, except that a legacy index is
+// taken under the handle's active key, the version its batch seals under.
 func (h *Handle) BlindIndex(ctx context.Context, b *BlindIndex, plaintext []byte) ([]byte, error) {
+	if b.Keying != IndexLegacy {
+		return h.enc.IndexValue(ctx, h.scope, b, plaintext)
+	}
 	c, err := h.activeCipher(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return c.BlindIndex(nil, []byte(b.normalizeText(string(plaintext))), b.Length)
+	return c.BlindIndex(nil, b.normalized(plaintext), b.Length)
 }
 
 // String describes the handle by its table and column only.
@@ -279,13 +283,17 @@ func (h *Handle) LoadNewest(ctx context.Context) error {
 	return nil
 }
 
-// BlindIndexVersion is BlindIndex under the given key version rather
-// than the active one: the index a value sealed under that version
-// should have beside it, for a verification.
+// BlindIndexVersion is the blind index a value sealed under the given
+// data key version should have beside it, for a verification: under that
+// version for a legacy index, and what BlindIndex stores otherwise (an
+// index key does not follow the data key's version).
 func (h *Handle) BlindIndexVersion(ctx context.Context, version uint32, b *BlindIndex, plaintext []byte) ([]byte, error) {
+	if b.Keying != IndexLegacy {
+		return h.enc.IndexValue(ctx, h.scope, b, plaintext)
+	}
 	c, err := h.versionCipher(ctx, version)
 	if err != nil {
 		return nil, err
 	}
-	return c.BlindIndex(nil, []byte(b.normalizeText(string(plaintext))), b.Length)
+	return c.BlindIndex(nil, b.normalized(plaintext), b.Length)
 }

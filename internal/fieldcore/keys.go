@@ -8,11 +8,13 @@ import (
 )
 
 // Keys is the key source an Engine takes: field.Keys, whose doc comment
-// states the contract, with the same three methods.
+// states the contract, with the same methods.
 type Keys interface {
 	ActiveCipher(ctx context.Context, tenant, table, column string) (*cipher.Cipher, error)
 	Cipher(ctx context.Context, tenant string, version uint32, table, column string) (*cipher.Cipher, error)
 	LiveCiphers(ctx context.Context, tenant, table, column string) ([]*cipher.Cipher, error)
+	ActiveIndexer(ctx context.Context, tenant, table, column, name string) (*cipher.Indexer, error)
+	LiveIndexers(ctx context.Context, tenant, table, column, name string) ([]*cipher.Indexer, error)
 }
 
 var _ Keys = (*keystore.Store)(nil)

@@ -20,6 +20,11 @@ const TagName = "colcrypt"
 //	normalize:<n>[+<n>…]   normalizers for the blind index: lower, upper,
 //	                       trim, space, nfkc, digits, alnum
 //	bidxlen:<bytes>        blind index length, 2 to 32 (default 16)
+//	indexkey:<keying>      which key the blind index is taken under:
+//	                       stable (default: the tenant's index key, which
+//	                       data-key rotation leaves alone), legacy (its
+//	                       data key version, as before index keys), or
+//	                       migrating (writes stable, looks up both)
 //	armor                  store text armor (for text/varchar columns)
 //	allowplaintext         read plaintext too, while the column is migrated
 //	notnull                the column never holds NULL: writing a nil value
@@ -53,6 +58,7 @@ func ParseTag(fieldName, tag string) (Spec, error) {
 		bidxColumn  string
 		bidxLen     int
 		normalizers []string
+		keying      IndexKeying
 		seen        = map[string]bool{}
 	)
 	fail := func(format string, args ...any) (Spec, error) {
@@ -73,7 +79,7 @@ func ParseTag(fieldName, tag string) (Spec, error) {
 			return fail("option %q given twice", key)
 		}
 		seen[key] = true
-		needsValue := key == "blindindex" || key == "normalize" || key == "bidxlen" || key == "bind"
+		needsValue := key == "blindindex" || key == "normalize" || key == "bidxlen" || key == "bind" || key == "indexkey"
 		if needsValue != hasVal || (hasVal && val == "") {
 			if needsValue {
 				return fail("option %q needs a value (%s:<value>)", key, key)
@@ -97,6 +103,12 @@ func ParseTag(fieldName, tag string) (Spec, error) {
 				return fail("bidxlen %q is not a number", val)
 			}
 			bidxLen = n
+		case "indexkey":
+			k, ok := parseIndexKeying(strings.ToLower(val))
+			if !ok {
+				return fail("indexkey %q is not stable, legacy or migrating", val)
+			}
+			keying = k
 		case "armor":
 			spec.Armor = true
 		case "allowplaintext":
@@ -118,14 +130,15 @@ func ParseTag(fieldName, tag string) (Spec, error) {
 	if seen["deterministic"] && seen["randomized"] {
 		return fail("deterministic and randomized contradict each other")
 	}
-	if bidxColumn == "" && (normalizers != nil || bidxLen != 0) {
-		return fail("normalize and bidxlen need blindindex:<column>")
+	if bidxColumn == "" && (normalizers != nil || bidxLen != 0 || seen["indexkey"]) {
+		return fail("normalize, bidxlen and indexkey need blindindex:<column>")
 	}
 	if bidxColumn != "" {
 		b, err := NewBlindIndex(bidxColumn, bidxLen, normalizers...)
 		if err != nil {
 			return fail("%s", strings.TrimPrefix(strings.TrimPrefix(err.Error(), "field: "), "codec: "))
 		}
+		b.Keying = keying
 		spec.BlindIndex = b
 	}
 	return spec, nil

@@ -93,3 +93,29 @@ func TestParseTagErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestTagIndexKey(t *testing.T) {
+	for _, tc := range []struct {
+		tag  string
+		want IndexKeying
+	}{
+		{"blindindex:e_bidx", IndexStable},
+		{"blindindex:e_bidx,indexkey:stable", IndexStable},
+		{"blindindex:e_bidx,indexkey:legacy", IndexLegacy},
+		{"blindindex:e_bidx,indexkey:MIGRATING", IndexMigrating},
+	} {
+		spec, err := ParseTag("Email", tc.tag)
+		if err != nil {
+			t.Fatalf("ParseTag(%q) = %v", tc.tag, err)
+		}
+		if spec.BlindIndex.Keying != tc.want || spec.BlindIndex.Name != "e_bidx" {
+			t.Errorf("ParseTag(%q) keying, name = %v, %q; want %v, e_bidx", tc.tag, spec.BlindIndex.Keying, spec.BlindIndex.Name, tc.want)
+		}
+	}
+	for _, tag := range []string{"indexkey:legacy", "blindindex:e,indexkey:dek", "blindindex:e,indexkey", "blindindex:e,indexkey:legacy,indexkey:stable"} {
+		var te *TagError
+		if _, err := ParseTag("Email", tag); !errors.As(err, &te) {
+			t.Errorf("ParseTag(%q) = %v, want a *TagError", tag, err)
+		}
+	}
+}

@@ -1,0 +1,49 @@
+package fieldcore
+
+import "fmt"
+
+// IndexKeying says which key a blind index is taken under.
+//
+// Releases before index keys took every blind index under a subkey of
+// the tenant's data key version (IndexLegacy): a data-key rotation then
+// changed the index of every value written after it, so a lookup had to
+// try one value per live version and a UNIQUE constraint on the index
+// column held only within one version. An index key (IndexStable) is a
+// per-tenant key of its own that data-key rotation leaves alone.
+type IndexKeying uint8
+
+const (
+	// IndexStable takes the index under the tenant's index key: one value
+	// per lookup, whatever data-key rotations happened. The default.
+	IndexStable IndexKeying = iota
+	// IndexLegacy takes the index under the tenant's data key version, as
+	// releases before index keys did: for columns not yet migrated.
+	IndexLegacy
+	// IndexMigrating writes the stable index and looks up both the stable
+	// and the legacy ones, while a migration rewrites the column's legacy
+	// indexes (docs/ROTATING.md, "Moving a blind index to the index key").
+	IndexMigrating
+)
+
+// String is the tag value of k.
+func (k IndexKeying) String() string {
+	switch k {
+	case IndexStable:
+		return "stable"
+	case IndexLegacy:
+		return "legacy"
+	case IndexMigrating:
+		return "migrating"
+	}
+	return fmt.Sprintf("IndexKeying(%d)", uint8(k))
+}
+
+// parseIndexKeying reads the indexkey tag option's value.
+func parseIndexKeying(s string) (IndexKeying, bool) {
+	for _, k := range []IndexKeying{IndexStable, IndexLegacy, IndexMigrating} {
+		if s == k.String() {
+			return k, true
+		}
+	}
+	return 0, false
+}
