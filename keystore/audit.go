@@ -33,6 +33,12 @@ const (
 	opShred = "shred"
 	// opDestroyVersion is one retired version destroyed (DestroyVersion).
 	opDestroyVersion = "destroy-version"
+	// opAddMasterKey is one version given a copy under another master
+	// key (AddMasterKey); its KEKURI is that master key.
+	opAddMasterKey = "add-master-key"
+	// opRemoveMasterKey is one version's copy under a master key deleted
+	// (RemoveMasterKey); its KEKURI is that master key.
+	opRemoveMasterKey = "remove-master-key"
 )
 
 // AuditEvent is one row of the audit trail: what was done to which key,

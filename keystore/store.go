@@ -29,6 +29,7 @@ type Store struct {
 	dialect sqldialect.Dialect
 	table   string
 	q       *sqldialect.KeyQueries
+	rq      *sqldialect.RingQueries // the copies and schema tables
 	eq      sqldialect.EventQueries // the audit trail's statements
 	kq      sqldialect.KeyEventQueries
 	events  *keyEvents // nil without WithKeyEvents
@@ -37,6 +38,7 @@ type Store struct {
 	attempts          int
 	base, max         time.Duration
 	kmsTimeout        time.Duration
+	cooldown          time.Duration // Tuning.BreakerCooldown
 	tenantKEK         func(tenant string) string
 	jitter            func(n int64) int64 // uniform in [0, n); rand.Int64N unless a test says otherwise
 	clock             *clock
@@ -87,12 +89,15 @@ func New(db *sql.DB, kek *kms.Keeper, opts ...Option) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	keepers, err := newMasterKeys(kek, cfg.masterKeys)
+	keepers, err := newMasterKeys(kek, cfg.keyring, cfg.masterKeys)
 	if err != nil {
 		return nil, err
 	}
 	if cfg.log == nil {
 		cfg.log = slog.New(slog.DiscardHandler)
+	}
+	if err := openSchema(db, &cfg); err != nil {
+		return nil, err
 	}
 	stopCtx, stop := context.WithCancel(context.Background())
 	s := &Store{
@@ -101,6 +106,8 @@ func New(db *sql.DB, kek *kms.Keeper, opts ...Option) (*Store, error) {
 		dialect:    cfg.dialect,
 		table:      cfg.table,
 		q:          cfg.dialect.KeyQueries(cfg.table),
+		rq:         cfg.dialect.RingQueries(cfg.table),
+		cooldown:   cfg.cooldown,
 		eq:         cfg.dialect.EventQueries(cfg.table, opChainKey),
 		kq:         cfg.dialect.KeyEventQueries(cfg.table),
 		ttl:        cfg.ttl,
