@@ -89,20 +89,29 @@ func tableConfig(db *sql.DB, fn string, opts []Option) (sqldialect.Dialect, stri
 }
 
 // schemaVersion reads the recorded version: 1 when the schema table is
-// missing or empty.
+// missing or empty. A read that fails because the table is missing is
+// told from one that fails otherwise by the catalog; a table that another
+// process created in between is read again.
 func schemaVersion(ctx context.Context, q querier, d sqldialect.Dialect, table string) (int, error) {
-	var v int64
-	err := q.QueryRowContext(ctx, d.RingQueries(table).SchemaVersion).Scan(&v)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		return 1, nil
-	case err != nil:
-		if exists, eerr := tableExists(ctx, q, d, sqldialect.SchemaTable(table)); eerr == nil && !exists {
+	var err error
+	for range 2 {
+		var v int64
+		err = q.QueryRowContext(ctx, d.RingQueries(table).SchemaVersion).Scan(&v)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			return 1, nil
+		case err == nil:
+			return int(v), nil
+		}
+		exists, eerr := tableExists(ctx, q, d, sqldialect.SchemaTable(table))
+		if eerr != nil {
+			break
+		}
+		if !exists {
 			return 1, nil
 		}
-		return 0, fmt.Errorf("keystore: read schema version of %s: %w", table, err)
 	}
-	return int(v), nil
+	return 0, fmt.Errorf("keystore: read schema version of %s: %w", table, err)
 }
 
 // tableExists asks the catalog whether a table exists, so that a failed
