@@ -180,14 +180,11 @@ func (s *Store) create(ctx context.Context, tenant string, v uint32) (r flightRe
 			clear(dek)
 		}
 	}()
-	kek, err := s.wrapKeeper(ctx, tenant)
+	copies, err := s.wrapRing(ctx, tenant, v, dek)
 	if err != nil {
 		return flightResult{}, false, err
 	}
-	wrapped, err := s.kmsCall(ctx, eventWrap, kek, tenant, v, dek)
-	if err != nil {
-		return flightResult{}, false, err
-	}
+	wrapped := copies[0].wrapped
 	chain, err := s.auditRef(ctx)
 	if err != nil {
 		return flightResult{}, false, err
@@ -196,7 +193,7 @@ func (s *Store) create(ctx context.Context, tenant string, v uint32) (r flightRe
 	// transaction back, means another process got there first: read back
 	// its row.
 	qctx, span := s.querySpan(ctx, "insert_active", tenant)
-	err = s.insertFirst(qctx, chain, tenant, v, kek.URI(), wrapped)
+	err = s.insertFirst(qctx, chain, tenant, v, copies)
 	endSpan(span, err)
 	if err != nil &&
 		!s.dialect.IsUniqueViolation(err) && !s.dialect.IsSerializationFailure(err) {
@@ -226,8 +223,10 @@ func (s *Store) create(ctx context.Context, tenant string, v uint32) (r flightRe
 }
 
 // insertFirst inserts the tenant's first key unless a row conflicts and,
-// when it did insert, appends its audit event in the same transaction.
-func (s *Store) insertFirst(ctx context.Context, chain chainRef, tenant string, v uint32, kekURI string, wrapped []byte) (err error) {
+// when it did insert, its further copies and its audit event in the same
+// transaction.
+func (s *Store) insertFirst(ctx context.Context, chain chainRef, tenant string, v uint32, copies []wrapCopy) (err error) {
+	kekURI, wrapped := copies[0].kekURI, copies[0].wrapped
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -247,6 +246,9 @@ func (s *Store) insertFirst(ctx context.Context, chain chainRef, tenant string, 
 		return err
 	}
 	if n == 1 {
+		if err = s.insertCopies(ctx, tx, tenant, v, copies, ts); err != nil {
+			return err
+		}
 		if err = s.appendEvent(ctx, tx, chain, opCreate, tenant, v, kekURI); err != nil {
 			return err
 		}

@@ -16,7 +16,8 @@ import (
 var ErrVersionInUse = errors.New("keystore: key version still seals new values")
 
 // DestroyVersion destroys one retired version of the tenant's key: its
-// wrapped key is erased (NULL) and its state becomes destroyed, in one
+// wrapped key is erased (NULL), its copies under the keyring's further
+// master keys are deleted, and its state becomes destroyed, in one
 // transaction that locks the tenant's rows and updates the row only if
 // it is still retired. This process drops and zeroes the key at once, and
 // the values sealed under it fail with ErrKeyDestroyed from then on;
@@ -82,6 +83,10 @@ func (s *Store) DestroyVersion(ctx context.Context, tenant string, version uint3
 	case "":
 		return s.missing(tenant, version)
 	case stateDestroyed:
+		// Copies an older release's DestroyVersion left behind go now.
+		if _, err = s.execSpan(ctx, tx, "destroy_copies", tenant, s.rq.DeleteVersion, tenant, int64(version)); err != nil {
+			return fmt.Errorf("keystore: destroy tenant %q version %d: %w", tenant, version, err)
+		}
 		err = s.commitSpan(ctx, tx, tenant)
 		s.forgetVersion(tenant, version)
 		return err
@@ -95,6 +100,9 @@ func (s *Store) DestroyVersion(ctx context.Context, tenant string, version uint3
 	if n, rerr := res.RowsAffected(); rerr != nil || n != 1 {
 		err = fmt.Errorf("%w: destroying tenant %q version %d", ErrConflict, tenant, version)
 		return err
+	}
+	if _, err = s.execSpan(ctx, tx, "destroy_copies", tenant, s.rq.DeleteVersion, tenant, int64(version)); err != nil {
+		return fmt.Errorf("keystore: destroy tenant %q version %d: %w", tenant, version, err)
 	}
 	if err = s.appendEvent(ctx, tx, chain, opDestroyVersion, tenant, version, uri); err != nil {
 		return err

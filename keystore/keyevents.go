@@ -304,12 +304,12 @@ func (w *keyEvents) read(ctx context.Context) ([]trailEvent, error) {
 
 // changesCache reports whether a trail operation can make a cached key
 // or view wrong. A first key (create) replaces nothing cached, a rewrap
-// keeps the data key, and a chain key is the trail's own: dropping cached
+// and a copy added or removed keep the data key, and a chain key is the trail's own: dropping cached
 // keys for those would cost a KMS call each for nothing. Operations this
 // release does not know are treated as changes.
 func changesCache(op string) bool {
 	switch op {
-	case opCreate, opRewrap, opChainKey:
+	case opCreate, opRewrap, opChainKey, opAddMasterKey, opRemoveMasterKey:
 		return false
 	}
 	return true

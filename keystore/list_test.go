@@ -35,17 +35,17 @@ func TestListAndTenants(t *testing.T) {
 			t.Fatalf("List(\"\") = %v", err)
 		}
 		want := []KeyInfo{
-			{"acme", 1, stateRetired, testKEK, t0, t1},
-			{"acme", 2, stateActive, testKEK, t1, t1},
-			{"globex", 1, stateDestroyed, testKEK, t0, t1},
-			{"initech", 1, stateActive, testKEK, t0, t0},
+			{"acme", 1, stateRetired, testKEK, []string{testKEK}, t0, t1},
+			{"acme", 2, stateActive, testKEK, []string{testKEK}, t1, t1},
+			{"globex", 1, stateDestroyed, testKEK, nil, t0, t1},
+			{"initech", 1, stateActive, testKEK, []string{testKEK}, t0, t0},
 		}
 		if len(got) != len(want) {
 			t.Fatalf("List(\"\") = %+v, want %+v", got, want)
 		}
 		for i := range want {
 			g, w := got[i], want[i]
-			if g.Tenant != w.Tenant || g.Version != w.Version || g.State != w.State || g.KEKURI != w.KEKURI ||
+			if g.Tenant != w.Tenant || g.Version != w.Version || g.State != w.State || g.KEKURI != w.KEKURI || !slices.Equal(g.Copies, w.Copies) ||
 				!g.CreatedAt.Equal(w.CreatedAt) || !g.UpdatedAt.Equal(w.UpdatedAt) {
 				t.Errorf("List(\"\")[%d] = %+v, want %+v", i, g, w)
 			}

@@ -139,11 +139,20 @@ func (s *Store) keyFromRow(ctx context.Context, tenant string, row keyRow) (flig
 // stale grace allows; otherwise the expired key is dropped, so a revoked
 // or failing master key ends this process's use of the key.
 func (s *Store) unwrapRow(ctx context.Context, id keyID, row keyRow) (flightResult, error) {
-	kp, err := s.keepers.get(id.tenant, id.version, row.kekURI)
-	if err != nil {
-		return s.fallback(ctx, id, err)
+	if !row.haveCopies {
+		// Read from the tenant's rows, which carry the row's own copy
+		// only: read its copies too.
+		full, found, err := s.readCopies(ctx, s.db, id.tenant, id.version)
+		if err != nil {
+			return flightResult{}, err
+		}
+		if found && full.state != stateDestroyed {
+			row = full
+		} else {
+			row.copies = []wrapCopy{{row.kekURI, row.wrapped}}
+		}
 	}
-	dek, err := s.kmsCall(ctx, eventUnwrap, kp, id.tenant, id.version, row.wrapped)
+	dek, _, err := s.unwrapCopies(ctx, id.tenant, id.version, row.copies)
 	if err != nil {
 		return s.fallback(ctx, id, err)
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 
+	"github.com/colcrypt/colcrypt/internal/sqldialect"
 	"github.com/colcrypt/colcrypt/kms"
 )
 
@@ -31,19 +32,40 @@ func quoteName(s string) string {
 type masterKeys struct {
 	primary *kms.Keeper
 	byName  map[string]*kms.Keeper
+	// ring is the keyring: the keepers every new data key is wrapped
+	// under, primary first (WithKeyring).
+	ring []*kms.Keeper
+	// rank orders the configured keepers for unwrapping: the ring in
+	// order, then the other master keys in the order configured.
+	rank map[*kms.Keeper]int
+	// health is each configured keeper's circuit breaker.
+	health map[*kms.Keeper]*keyHealth
 }
 
-func newMasterKeys(primary *kms.Keeper, others []*kms.Keeper) (masterKeys, error) {
-	m := masterKeys{primary: primary, byName: map[string]*kms.Keeper{}}
-	for _, k := range append([]*kms.Keeper{primary}, others...) {
+func newMasterKeys(primary *kms.Keeper, ring, others []*kms.Keeper) (masterKeys, error) {
+	m := masterKeys{primary: primary, byName: map[string]*kms.Keeper{}, rank: map[*kms.Keeper]int{}, health: map[*kms.Keeper]*keyHealth{}}
+	m.ring = append([]*kms.Keeper{primary}, ring...)
+	all := append(append([]*kms.Keeper(nil), m.ring...), others...)
+	for i, k := range all {
 		if k == nil {
-			return masterKeys{}, fmt.Errorf("keystore: New: nil kms.Keeper in WithMasterKeys")
+			return masterKeys{}, fmt.Errorf("keystore: New: nil kms.Keeper in WithKeyring or WithMasterKeys")
 		}
 		name := canonicalName(k.URI())
-		if prev, dup := m.byName[name]; dup && prev != k {
+		prev, dup := m.byName[name]
+		if dup && prev != k {
 			return masterKeys{}, fmt.Errorf("keystore: New: two master keys named %s", quoteName(name))
 		}
+		if dup && i < len(m.ring) {
+			return masterKeys{}, fmt.Errorf("keystore: New: master key %s twice in the keyring", quoteName(name))
+		}
+		if i < len(m.ring) && len(k.URI()) > sqldialect.MaxKEKNameLen {
+			return masterKeys{}, fmt.Errorf("keystore: New: keyring master key name longer than %d bytes", sqldialect.MaxKEKNameLen)
+		}
 		m.byName[name] = k
+		if _, seen := m.rank[k]; !seen {
+			m.rank[k] = len(m.rank)
+			m.health[k] = &keyHealth{}
+		}
 	}
 	return m, nil
 }
@@ -75,4 +97,15 @@ func (m *masterKeys) get(tenant string, version uint32, name string) (*kms.Keepe
 		return k, nil
 	}
 	return nil, &Error{Kind: ErrUnknownMasterKey, Tenant: tenant, Version: version, KEKURI: name}
+}
+
+// breakersOpen counts the configured keepers whose breaker is open.
+func (m *masterKeys) breakersOpen(now int64) int {
+	n := 0
+	for _, h := range m.health {
+		if h.open(now) {
+			n++
+		}
+	}
+	return n
 }

@@ -23,6 +23,7 @@ const (
 	defaultKMSTimeout   = 30 * time.Second
 	defaultStaleProbeLo = 100 * time.Millisecond
 	defaultStaleProbeHi = 30 * time.Second
+	defaultBreakerCool  = 30 * time.Second
 )
 
 // An Option configures New.
@@ -41,6 +42,9 @@ type config struct {
 	kmsTimeout time.Duration
 	log        *slog.Logger
 	masterKeys []*kms.Keeper
+	keyring    []*kms.Keeper // WithKeyring
+	noUpgrade  bool          // WithoutUpgrade
+	cooldown   time.Duration // Tuning.BreakerCooldown
 	tenantKEK  func(tenant string) string
 	now        func() time.Time
 	observe    func(Event)
@@ -68,6 +72,7 @@ func defaults() config {
 		base:       defaultRetryBase,
 		max:        defaultRetryMax,
 		kmsTimeout: defaultKMSTimeout,
+		cooldown:   defaultBreakerCool,
 	}
 }
 
@@ -87,6 +92,8 @@ func (c *config) validate() error {
 		return fmt.Errorf("keystore: retry delays must satisfy 0 < base ≤ max, got %v, %v", c.base, c.max)
 	case c.kmsTimeout <= 0:
 		return fmt.Errorf("keystore: KMS timeout must be positive, got %v", c.kmsTimeout)
+	case c.cooldown < 0:
+		return fmt.Errorf("keystore: breaker cool-down must not be negative, got %v", c.cooldown)
 	case c.dialectErr != nil:
 		return c.dialectErr
 	}
@@ -171,6 +178,13 @@ type Tuning struct {
 	// KMSTimeout bounds each KMS call (default 30s); a call that times
 	// out is retried like a retryable error while the caller still waits.
 	KMSTimeout time.Duration
+	// BreakerCooldown is how long a master key is tried last, after every
+	// other key that holds a copy, once a call to it failed with a
+	// retryable error or timed out (default 30s): a keyring fails over to
+	// its other keys at the cost of one failed call per cool-down, not one
+	// per cold key. When it has passed, one call probes the key again (see
+	// WithKeyring).
+	BreakerCooldown time.Duration
 }
 
 // WithTuning sets the key cache's and the KMS calls' knobs that t sets
@@ -185,6 +199,7 @@ func WithTuning(t Tuning) Option {
 		setNonZero(&c.base, t.KMSRetryBase)
 		setNonZero(&c.max, t.KMSRetryMax)
 		setNonZero(&c.kmsTimeout, t.KMSTimeout)
+		setNonZero(&c.cooldown, t.BreakerCooldown)
 	}
 }
 

@@ -19,6 +19,26 @@ import (
 // deadline: when the next sleep would end after it, the last error is
 // returned at once.
 func (s *Store) kmsCall(ctx context.Context, kind eventKind, kp *kms.Keeper, tenant string, version uint32, in []byte) ([]byte, error) {
+	return s.kmsCallN(ctx, kind, kp, tenant, version, in, s.attempts)
+}
+
+// kmsCallN is kmsCall making at most attempts calls. Its outcome feeds
+// the master key's circuit breaker: a success closes it, a retryable
+// failure or a timeout (the caller still waiting) opens it.
+func (s *Store) kmsCallN(ctx context.Context, kind eventKind, kp *kms.Keeper, tenant string, version uint32, in []byte, attempts int) ([]byte, error) {
+	out, err := s.kmsAttempts(ctx, kind, kp, tenant, version, in, attempts)
+	h := s.keepers.health[kp]
+	switch {
+	case err == nil:
+		h.succeeded()
+	case ctx.Err() == nil && kms.IsRetryable(err):
+		h.failed(s.clock.wall().UnixNano(), s.cooldown)
+	}
+	return out, err
+}
+
+// kmsAttempts makes the calls of kmsCallN.
+func (s *Store) kmsAttempts(ctx context.Context, kind eventKind, kp *kms.Keeper, tenant string, version uint32, in []byte, attempts int) ([]byte, error) {
 	wc := kms.WrapContext{Purpose: s.purpose, Tenant: tenant, Version: version}
 	op := kind
 	var err error
@@ -55,7 +75,7 @@ func (s *Store) kmsCall(ctx context.Context, kind eventKind, kp *kms.Keeper, ten
 
 		timedOut := ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded)
 		recordKMSError(ctx, &Error{Kind: ErrKMS, Op: op, Tenant: tenant, Version: version, KEKURI: kp.URI(), Attempts: attempt, Err: retryableIf(err, timedOut)})
-		if (!kms.IsRetryable(err) && !timedOut) || attempt >= s.attempts || ctx.Err() != nil {
+		if (!kms.IsRetryable(err) && !timedOut) || attempt >= attempts || ctx.Err() != nil {
 			return nil, &Error{Kind: ErrKMS, Op: op, Tenant: tenant, Version: version, KEKURI: kp.URI(), Attempts: attempt, Err: retryableIf(err, timedOut)}
 		}
 		sleep := s.backoff(attempt)

@@ -57,7 +57,10 @@ type rewrapConfig struct {
 // stops Rewrap with ErrUnknownMasterKey), wraps it under
 // to, checks that to unwraps the new blob to the same key, and updates the
 // row's wrapped_dek and kek_uri with a compare-and-set on the old
-// wrapped_dek. The data keys themselves do not change, so no data row is
+// wrapped_dek. Rewrap moves the key row's copy only: copies of the
+// keyring's further master keys (WithKeyring) stay, except one under to,
+// which the row's new copy replaces. To add or drop a keyring key, use
+// AddMasterKey and RemoveMasterKey. The data keys themselves do not change, so no data row is
 // read or written and cached keys stay valid. Destroyed rows are never
 // touched.
 //
@@ -290,6 +293,10 @@ func (r *rewrapper) swap(ctx context.Context, row rewrapRow, wrapped []byte) (n 
 		return 0, err
 	}
 	if n == 1 {
+		// A copy under to in the copies table is the row's own now.
+		if _, err = s.execSpan(ctx, tx, "rewrap_drop_copy", row.tenant, s.rq.DeleteWrap, row.tenant, int64(row.version), r.to.URI()); err != nil {
+			return 0, err
+		}
 		if err = s.appendEvent(ctx, tx, chain, opRewrap, row.tenant, row.version, r.to.URI()); err != nil {
 			return 0, err
 		}

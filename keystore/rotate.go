@@ -24,7 +24,8 @@ var errRotateRace = errors.New("keystore: rotate race")
 // tenant's minimum (TenantPolicy.MinVersion). This process uses the new version at once;
 // other processes within their cache TTL.
 //
-// The new key is wrapped before the transaction, so no row lock is held
+// The new key is wrapped (under every keyring key, see WithKeyring)
+// before the transaction, so no row lock is held
 // across a KMS call. The transaction then locks the tenant's rows (SELECT
 // … FOR UPDATE on Postgres and MySQL; SQLite's write lock), checks that no
 // other writer got in first, retires the active row and inserts the new
@@ -78,12 +79,7 @@ func (s *Store) Rotate(ctx context.Context, tenant string) (uint32, error) {
 		// never issued twice. Not below the tenant's minimum either.
 		v := max(uint32(sum.maxVersion+1), s.minVersion(tenant))
 		dek := newDEK()
-		kek, err := s.wrapKeeper(ctx, tenant)
-		if err != nil {
-			clear(dek)
-			return 0, err
-		}
-		wrapped, err := s.kmsCall(ctx, eventWrap, kek, tenant, v, dek)
+		copies, err := s.wrapRing(ctx, tenant, v, dek)
 		if err != nil {
 			clear(dek)
 			return 0, err
@@ -93,7 +89,7 @@ func (s *Store) Rotate(ctx context.Context, tenant string) (uint32, error) {
 			clear(dek)
 			return 0, err
 		}
-		err = s.rotateTx(ctx, chain, tenant, v, kek.URI(), wrapped, sum.maxVersion)
+		err = s.rotateTx(ctx, chain, tenant, v, copies, sum.maxVersion)
 		if errors.Is(err, errRotateRace) || s.dialect.IsUniqueViolation(err) || s.dialect.IsSerializationFailure(err) {
 			clear(dek)
 			continue
@@ -125,7 +121,8 @@ func (s *Store) Rotate(ctx context.Context, tenant string) (uint32, error) {
 
 // rotateTx writes the rotation, and its audit event, if the tenant's highest version is still
 // wantMax once its rows are locked.
-func (s *Store) rotateTx(ctx context.Context, chain chainRef, tenant string, v uint32, kekURI string, wrapped []byte, wantMax int64) (err error) {
+func (s *Store) rotateTx(ctx context.Context, chain chainRef, tenant string, v uint32, copies []wrapCopy, wantMax int64) (err error) {
+	kekURI, wrapped := copies[0].kekURI, copies[0].wrapped
 	ctx, span := s.querySpan(ctx, "rotate", tenant)
 	defer func() { endSpan(span, err) }()
 	tx, err := s.db.BeginTx(ctx, nil)
@@ -159,6 +156,9 @@ func (s *Store) rotateTx(ctx context.Context, chain chainRef, tenant string, v u
 			return err
 		}
 		return fmt.Errorf("keystore: rotate tenant %q: %w", tenant, err)
+	}
+	if err = s.insertCopies(ctx, tx, tenant, v, copies, ts); err != nil {
+		return err
 	}
 	if err = s.appendEvent(ctx, tx, chain, opRotate, tenant, v, kekURI); err != nil {
 		return err

@@ -20,6 +20,11 @@ type keyRow struct {
 	state   rowState
 	kekURI  string
 	wrapped []byte
+	// copies are every wrapped copy of a live key, the row's own first,
+	// when haveCopies (readCopies read them); otherwise only the row's
+	// own is known.
+	copies     []wrapCopy
+	haveCopies bool
 }
 
 // readActive reads the tenant's active row.
@@ -46,29 +51,9 @@ func (s *Store) readActive(ctx context.Context, tenant string) (keyRow, bool, er
 	return row, true, nil
 }
 
-// readKey reads one version's row.
+// readKey reads one version's row and its copies.
 func (s *Store) readKey(ctx context.Context, tenant string, version uint32) (keyRow, bool, error) {
-	var (
-		st  string
-		row = keyRow{version: version}
-	)
-	qctx, span := s.querySpan(ctx, "select_key", tenant)
-	err := s.db.QueryRowContext(qctx, s.q.SelectKey, tenant, int64(version)).Scan(&st, &row.kekURI, &row.wrapped)
-	endSpan(span, spanErr(err))
-	if errors.Is(err, sql.ErrNoRows) {
-		return keyRow{}, false, nil
-	}
-	if err != nil {
-		return keyRow{}, false, fmt.Errorf("keystore: read key of tenant %q version %d: %w", tenant, version, err)
-	}
-	var ok bool
-	if row.state, ok = parseState(st); !ok {
-		return keyRow{}, false, corruptRow(tenant, int64(version), "unknown state")
-	}
-	if row.state != stateDestroyed && len(row.wrapped) == 0 {
-		return keyRow{}, false, corruptRow(tenant, int64(version), "live key without wrapped_dek")
-	}
-	return row, true, nil
+	return s.readCopies(ctx, s.db, tenant, version)
 }
 
 // tenantSummary is what get-or-create and Rotate need to know of a

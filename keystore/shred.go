@@ -9,7 +9,8 @@ import (
 )
 
 // Shred destroys every version of the tenant's key: each row's state
-// becomes destroyed and its wrapped key is erased (NULL), and this
+// becomes destroyed and its wrapped key is erased (NULL), every copy under
+// the keyring's further master keys is deleted (see WithKeyring), and this
 // process zeroes the keys it cached. From then on Key, Active and
 // liveKeys fail with ErrKeyDestroyed for the tenant, in this process at
 // once and in others within their cache TTL (the stale grace does not
@@ -96,6 +97,11 @@ func (s *Store) shredTx(ctx context.Context, chain chainRef, tenant string) (n i
 		return 0, err
 	}
 	if n, err = res.RowsAffected(); err != nil {
+		return 0, err
+	}
+	// Every copy goes with the rows, also those an older release's shred
+	// left behind.
+	if _, err = s.execSpan(ctx, tx, "destroy_copies", tenant, s.rq.DeleteTenant, tenant); err != nil {
 		return 0, err
 	}
 	if n > 0 {

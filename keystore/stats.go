@@ -27,6 +27,20 @@ type Stats struct {
 	// Evictions counts cached keys dropped and zeroed before Close: by
 	// the size bound, by expiry, by Shred, or replaced by a refresh.
 	Evictions uint64
+	// Failovers counts data keys unwrapped by a copy other than the
+	// first one tried: the keyring served a key another master key
+	// failed on (WithKeyring).
+	Failovers uint64
+	// BreakerDeferred counts copies tried last, after the other copies,
+	// because their master key's circuit breaker was open.
+	BreakerDeferred uint64
+	// CopiesMissed counts copies of new data keys not written because a
+	// ring master key failed or its breaker was open; AddMasterKey fills
+	// them.
+	CopiesMissed uint64
+	// BreakersOpen is the number of configured master keys whose circuit
+	// breaker is open now.
+	BreakersOpen int
 	// Cached is the number of keys in the cache now.
 	Cached int
 	// CachedBytes is the accounted size of the cached keys and their
@@ -41,7 +55,9 @@ type counters struct {
 	// hits and stale serves answered from the cache, which every warm
 	// seal and open adds to, striped (see hitCounts).
 	staleServed atomic.Uint64
-	cached      *hitCounts
+	// The keyring's counters.
+	failovers, breakerDeferred, copiesMissed atomic.Uint64
+	cached                                   *hitCounts
 }
 
 func newCounters() *counters { return &counters{cached: newStoreHitCounts()} }
@@ -58,6 +74,12 @@ func (s *Store) Stats() Stats {
 		Misses:      s.ctr.misses.Load(),
 		StaleServed: s.ctr.staleServed.Load() + stale,
 		Evictions:   s.ctr.evictions.Load(),
+
+		Failovers:       s.ctr.failovers.Load(),
+		BreakerDeferred: s.ctr.breakerDeferred.Load(),
+		CopiesMissed:    s.ctr.copiesMissed.Load(),
+		BreakersOpen:    s.keepers.breakersOpen(s.clock.wall().UnixNano()),
+
 		Cached:      s.cache.len(),
 		CachedBytes: s.cache.accountedBytes(),
 	}

@@ -29,6 +29,7 @@ type Store struct {
 	dialect sqldialect.Dialect
 	table   string
 	q       *sqldialect.KeyQueries
+	rq      *sqldialect.RingQueries // the copies and schema tables
 	eq      sqldialect.EventQueries // the audit trail's statements
 	kq      sqldialect.KeyEventQueries
 	events  *keyEvents // nil without WithKeyEvents
@@ -45,6 +46,7 @@ type Store struct {
 	attempts          int
 	base, max         time.Duration
 	kmsTimeout        time.Duration
+	cooldown          time.Duration // Tuning.BreakerCooldown
 	tenantKEK         func(tenant string) string
 	jitter            func(n int64) int64 // uniform in [0, n); rand.Int64N unless a test says otherwise
 	clock             *clock
@@ -95,12 +97,15 @@ func New(db *sql.DB, kek *kms.Keeper, opts ...Option) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	keepers, err := newMasterKeys(kek, cfg.masterKeys)
+	keepers, err := newMasterKeys(kek, cfg.keyring, cfg.masterKeys)
 	if err != nil {
 		return nil, err
 	}
 	if cfg.log == nil {
 		cfg.log = slog.New(slog.DiscardHandler)
+	}
+	if err := openSchema(db, &cfg); err != nil {
+		return nil, err
 	}
 	stopCtx, stop := context.WithCancel(context.Background())
 	s := &Store{
@@ -110,6 +115,8 @@ func New(db *sql.DB, kek *kms.Keeper, opts ...Option) (*Store, error) {
 		dialect:    cfg.dialect,
 		table:      cfg.table,
 		q:          cfg.dialect.KeyQueries(cfg.table),
+		rq:         cfg.dialect.RingQueries(cfg.table),
+		cooldown:   cfg.cooldown,
 		eq:         cfg.dialect.EventQueries(cfg.table, opChainKey),
 		kq:         cfg.dialect.KeyEventQueries(cfg.table),
 		ttl:        cfg.ttl,
@@ -129,7 +136,9 @@ func New(db *sql.DB, kek *kms.Keeper, opts ...Option) (*Store, error) {
 		ctr:        newCounters(),
 	}
 	s.cache = newCache(cfg.size, cfg.bytes, &s.ctr.evictions)
-	if s.tel, err = newTelemetry(&cfg, s.ctr, s.cache); err != nil {
+	clk := s.clock
+	breakersOpen := func() int { return keepers.breakersOpen(clk.wall().UnixNano()) }
+	if s.tel, err = newTelemetry(&cfg, s.ctr, s.cache, breakersOpen); err != nil {
 		stop()
 		return nil, err
 	}

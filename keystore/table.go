@@ -50,56 +50,22 @@ func validTable(name string) error {
 //	PRIMARY KEY (tenant_id, version)
 //	UNIQUE (tenant_id) WHERE state = 'active'
 //
+// It also creates the copies table (name + "_wraps": a data key's
+// wrapped copies under the keyring's further master keys, see
+// WithKeyring) and the schema table (name + "_schema"), recording
+// SchemaVersion; see Upgrade for a table created by an older release.
+//
 // On MySQL and MariaDB tenant_id is VARBINARY(1024), compared byte for
 // byte: a character column would compare under a collation that makes
 // "Acme" and "acme" (or "acme" and "acme ") one tenant. Run MySQL with a
 // strict sql_mode. SQLite needs a busy timeout for concurrent writers.
-func CreateTable(ctx context.Context, db *sql.DB, opts ...Option) (err error) {
-	if db == nil {
-		return fmt.Errorf("keystore: CreateTable: nil *sql.DB")
-	}
-	cfg := config{table: defaultTable}
-	for _, o := range opts {
-		o(&cfg)
-	}
-	if cfg.table == "" {
-		cfg.table = defaultTable
-	}
-	if err := validTable(cfg.table); err != nil {
-		return err
-	}
-	if err := cfg.resolveDialect(db); err != nil {
-		return err
-	}
-	if cfg.dialectErr != nil {
-		return cfg.dialectErr
-	}
-	d, table := cfg.dialect, cfg.table
-	tx, err := db.BeginTx(ctx, nil)
+func CreateTable(ctx context.Context, db *sql.DB, opts ...Option) error {
+	d, table, err := tableConfig(db, "CreateTable", opts)
 	if err != nil {
-		return fmt.Errorf("keystore: create table %s: %w", table, err)
+		return err
 	}
-	defer func() {
-		if err != nil {
-			tx.Rollback()
-		}
-	}()
 	stmts := append(d.KeyTableDDL(table), d.EventsDDL(table))
-	// The index key family's table (indexkeys.go) has the same DDL, and
-	// its own audit trail; CreateTable was always the upgrade step too.
-	if it, ok := indexTable(table); ok {
-		stmts = append(stmts, d.KeyTableDDL(it)...)
-		stmts = append(stmts, d.EventsDDL(it))
-	}
-	if l := d.DDLLock(table); l != "" {
-		stmts = append([]string{l}, stmts...)
-	}
-	for _, s := range stmts {
-		if _, err = tx.ExecContext(ctx, s); err != nil {
-			return fmt.Errorf("keystore: create table %s: %w", table, err)
-		}
-	}
-	if err = tx.Commit(); err != nil {
+	if err := runDDL(ctx, db, d, table, append(stmts, upgradeDDL(d, table)...)); err != nil {
 		return fmt.Errorf("keystore: create table %s: %w", table, err)
 	}
 	return nil
