@@ -92,8 +92,7 @@ func (e *LastCopyError) Is(target error) bool { return target == ErrLastCopy }
 // kp needs no place in this Store's configuration, but a copy is only
 // used by Stores that configure kp (WithKeyring or WithMasterKeys).
 func (s *Store) AddMasterKey(ctx context.Context, kp *kms.Keeper) (KeyringResult, error) {
-	m := ringMaint{s: s, kp: kp, add: true}
-	return m.run(ctx)
+	return s.maintainRing(ctx, kp, true)
 }
 
 // RemoveMasterKey deletes every copy of a data key under kp, the step
@@ -113,8 +112,35 @@ func (s *Store) AddMasterKey(ctx context.Context, kp *kms.Keeper) (KeyringResult
 // stops it with the totals so far. It also deletes copies whose key row
 // is destroyed or gone (Orphans).
 func (s *Store) RemoveMasterKey(ctx context.Context, kp *kms.Keeper) (KeyringResult, error) {
-	m := ringMaint{s: s, kp: kp}
-	return m.run(ctx)
+	return s.maintainRing(ctx, kp, false)
+}
+
+// maintainRing runs AddMasterKey (add) or RemoveMasterKey over the data
+// keys, then over the index keys (see RotateIndexKey), which are wrapped
+// under the same master keys. A refused last copy among the data keys
+// does not stop the index keys' run; the errors of both are returned.
+func (s *Store) maintainRing(ctx context.Context, kp *kms.Keeper, add bool) (KeyringResult, error) {
+	m := ringMaint{s: s, kp: kp, add: add}
+	res, err := m.run(ctx)
+	if s.index == nil || (err != nil && !errors.Is(err, ErrLastCopy)) {
+		return res, err
+	}
+	im := ringMaint{s: s.index, kp: kp, add: add}
+	ires, ierr := im.run(ctx)
+	res = res.add(ires)
+	return res, errors.Join(err, indexErr(ierr))
+}
+
+// add returns the sum of two results.
+func (r KeyringResult) add(o KeyringResult) KeyringResult {
+	r.Scanned += o.Scanned
+	r.Added += o.Added
+	r.Removed += o.Removed
+	r.Promoted += o.Promoted
+	r.Skipped += o.Skipped
+	r.Conflicts += o.Conflicts
+	r.Orphans += o.Orphans
+	return r
 }
 
 // ringMaint is one run of AddMasterKey (add) or RemoveMasterKey.
