@@ -16,6 +16,9 @@ type BlindIndex struct {
 	Column string
 	// Length is the index length in bytes (cipher.DefaultBlindIndexLen if 0).
 	Length int
+	// Bits is the index length in bits, Length*8 unless the tag said
+	// bits:<n>; the low 8*Length-Bits bits of the last byte are zero.
+	Bits int
 	// Normalizers name the codec normalizers applied in order.
 	Normalizers []string
 
@@ -33,6 +36,26 @@ func NewBlindIndex(column string, length int, normalizers ...string) (*BlindInde
 	if length < cipher.MinBlindIndexLen || length > cipher.MaxBlindIndexLen {
 		return nil, fmt.Errorf("field: blind index length %d outside [%d, %d] bytes", length, cipher.MinBlindIndexLen, cipher.MaxBlindIndexLen)
 	}
+	return newBlindIndex(column, length, length*8, normalizers)
+}
+
+// NewBlindIndexBits is NewBlindIndex with the length in bits, from
+// MinIndexBits to MaxIndexBits (0: DefaultIndexBits). With a multiple of
+// 8 its values are NewBlindIndex's of bits/8 bytes.
+func NewBlindIndexBits(column string, bits int, normalizers ...string) (*BlindIndex, error) {
+	if column == "" {
+		return nil, fmt.Errorf("field: blind index needs a column")
+	}
+	if bits == 0 {
+		bits = DefaultIndexBits
+	}
+	if bits < MinIndexBits || bits > MaxIndexBits {
+		return nil, fmt.Errorf("field: blind index of %d bits outside [%d, %d]", bits, MinIndexBits, MaxIndexBits)
+	}
+	return newBlindIndex(column, (bits+7)/8, bits, normalizers)
+}
+
+func newBlindIndex(column string, length, bits int, normalizers []string) (*BlindIndex, error) {
 	ns := make([]normalize.Func, 0, len(normalizers))
 	for _, name := range normalizers {
 		n, err := normalize.Lookup(name)
@@ -41,7 +64,24 @@ func NewBlindIndex(column string, length int, normalizers ...string) (*BlindInde
 		}
 		ns = append(ns, n)
 	}
-	return &BlindIndex{Column: column, Length: length, Normalizers: normalizers, normalize: normalize.Chain(ns...)}, nil
+	return &BlindIndex{Column: column, Length: length, Bits: bits, Normalizers: normalizers, normalize: normalize.Chain(ns...)}, nil
+}
+
+// bits is the index length in bits, for a BlindIndex made without
+// NewBlindIndex too.
+func (b *BlindIndex) bits() int {
+	if b.Bits != 0 {
+		return b.Bits
+	}
+	if b.Length != 0 {
+		return b.Length * 8
+	}
+	return DefaultIndexBits
+}
+
+// hash is the blind index of plaintext under c.
+func (b *BlindIndex) hash(c *cipher.Cipher, plaintext []byte) ([]byte, error) {
+	return keyedHash(c, []byte(b.normalizeText(string(plaintext))), b.bits())
 }
 
 // normalizeText applies the index's normalizers.
@@ -60,7 +100,7 @@ func (e *Engine) BlindIndex(ctx context.Context, s Scope, b *BlindIndex, plainte
 	if err != nil {
 		return nil, err
 	}
-	return c.BlindIndex(nil, []byte(b.normalizeText(string(plaintext))), b.Length)
+	return b.hash(c, plaintext)
 }
 
 // BlindIndexCandidates returns the blind index of plaintext under every
@@ -70,7 +110,7 @@ func (e *Engine) BlindIndex(ctx context.Context, s Scope, b *BlindIndex, plainte
 func (e *Engine) BlindIndexCandidates(ctx context.Context, s Scope, b *BlindIndex, plaintext []byte) ([][]byte, error) {
 	norm := []byte(b.normalizeText(string(plaintext)))
 	return e.eachLiveCipher(ctx, s, func(c *cipher.Cipher) ([]byte, error) {
-		return c.BlindIndex(nil, norm, b.Length)
+		return keyedHash(c, norm, b.bits())
 	})
 }
 
