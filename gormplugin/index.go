@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 
+	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 	"gorm.io/gorm/schema"
 
@@ -291,4 +292,56 @@ func indexConds(ctx context.Context, p *plugin, m *model, x *idxField, values []
 	// No candidates (a tenant without keys) builds IN (NULL): no row.
 	col := clause.Column{Table: clause.CurrentTable, Name: x.f.DBName}
 	return append(conds, matched{clause.IN{Column: col, Values: in}}), nil
+}
+
+// indexUpsert keeps an ON CONFLICT DO UPDATE of chosen columns
+// (clause.AssignmentColumns) in step with the named indexes: one that
+// updates every part of an index from the inserted row updates the
+// index column too, added if the statement left it out; one that updates
+// only some parts, or a part from anything but the inserted row, is
+// refused before any SQL, since the index would then describe values the
+// row does not hold. UpdateAll updates every column, indexes included.
+func indexUpsert(stmt *gorm.Statement, m *model) error {
+	c, ok := stmt.Clauses["ON CONFLICT"]
+	if !ok || len(m.indexes) == 0 {
+		return nil
+	}
+	oc, ok := c.Expression.(clause.OnConflict)
+	if !ok || oc.DoNothing || oc.UpdateAll || len(oc.DoUpdates) == 0 {
+		return nil
+	}
+	fromRow := map[string]bool{}
+	assigned := map[string]bool{}
+	for _, a := range oc.DoUpdates {
+		assigned[a.Column.Name] = true
+		if col, ok := a.Value.(clause.Column); ok && col.Table == "excluded" && col.Name == a.Column.Name {
+			fromRow[a.Column.Name] = true
+		}
+	}
+	var add []string
+	for _, x := range m.indexes {
+		n := 0
+		for _, ef := range x.parts {
+			if fromRow[ef.column] {
+				n++
+			} else if assigned[ef.column] {
+				n = -1
+				break
+			}
+		}
+		switch {
+		case n == 0:
+			continue
+		case n < len(x.parts):
+			return x.errorf("upsert", fmt.Errorf("%w: index %s is computed from %s: an upsert that updates one of them must update all of them from the inserted row", ErrUnsupported, x.ix.Name, x.partNames()))
+		}
+		if !assigned[x.f.DBName] {
+			add = append(add, x.f.DBName)
+		}
+	}
+	if len(add) > 0 {
+		oc.DoUpdates = append(append(clause.Set(nil), oc.DoUpdates...), clause.AssignmentColumns(add)...)
+		stmt.AddClause(oc)
+	}
+	return nil
 }

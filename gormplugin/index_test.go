@@ -153,6 +153,27 @@ func TestNamedIndexes(t *testing.T) {
 			t.Errorf("after upsert, Match(ssn_last4, 3333) = %v, want [3]", got)
 		}
 
+		// An upsert of chosen columns updates the index of the parts it
+		// updates, and refuses to update only some of them.
+		up = Applicant{ID: 3, SSN: "111-22-4444", Zip: "10001", First: "Anna", Last: "Archer"}
+		if err := acme.Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "id"}}, DoUpdates: clause.AssignmentColumns([]string{"ssn", "zip"})}).Create(&up).Error; err != nil {
+			t.Fatalf("upsert(ssn, zip): %v", err)
+		}
+		if got := find(t, "ssn_last4", "4444"); !slices.Equal(got, []uint{3}) {
+			t.Errorf("after upsert(ssn, zip), Match(ssn_last4, 4444) = %v, want [3]", got)
+		}
+		if got := find(t, "ssn_zip", "4444", "10001"); !slices.Equal(got, []uint{3}) {
+			t.Errorf("after upsert(ssn, zip), Match(ssn_zip, 4444, 10001) = %v, want [3]", got)
+		}
+		up = Applicant{ID: 3, SSN: "111-22-5555", Zip: "99999", First: "Anna", Last: "Archer"}
+		err := acme.Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "id"}}, DoUpdates: clause.AssignmentColumns([]string{"zip"})}).Create(&up).Error
+		if !errors.Is(err, gormplugin.ErrUnsupported) {
+			t.Errorf("upsert(zip) err = %v, want ErrUnsupported", err)
+		}
+		if got := find(t, "ssn_zip", "4444", "10001"); !slices.Equal(got, []uint{3}) {
+			t.Errorf("after refused upsert, Match(ssn_zip, 4444, 10001) = %v, want [3]", got)
+		}
+
 		// Wrong number of values, NULL values: typed errors.
 		for _, values := range [][]any{{"6789"}, {"6789", "94110", "x"}, {"6789", nil}} {
 			var got []Applicant

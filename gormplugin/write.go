@@ -57,6 +57,10 @@ func (p *plugin) beforeCreate(db *gorm.DB) {
 	if m == nil {
 		return
 	}
+	if err := indexUpsert(stmt, m); err != nil {
+		db.AddError(st.report(err))
+		return
+	}
 	switch stmt.Dest.(type) {
 	case map[string]any, *map[string]any, []map[string]any, *[]map[string]any:
 		db.AddError(st.report(p.sealCreateMaps(db, st, m)))
