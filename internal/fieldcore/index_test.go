@@ -296,7 +296,6 @@ func TestBlindIndexVectorsUnchanged(t *testing.T) {
 	}
 }
 
-
 // TestIndexBits: every length from MinIndexBits to MaxIndexBits gives
 // ceil(bits/8) bytes, the low bits of the last byte zero, and the rest
 // the full HMAC's leading bits.
