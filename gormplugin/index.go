@@ -59,7 +59,8 @@ func checkIndexField(f *schema.Field, ours bool) error {
 // encrypted field: an index over plaintext columns would only hide what
 // the table shows anyway. An index name must be unique in the model and
 // must not be an encrypted column's name, whose blind-index key it would
-// share.
+// share, nor another field's name or column, which Match would confuse
+// with it.
 func resolveIndexes(m *model, s *schema.Schema, found map[*schema.Field]*fieldcore.Index, order []*schema.Field, fail func(*schema.Field, error)) {
 	for _, f := range order {
 		ix := found[f]
@@ -80,6 +81,10 @@ func resolveIndexes(m *model, s *schema.Schema, found map[*schema.Field]*fieldco
 		}
 		if ef := m.byColumn[ix.Name]; ef != nil {
 			fail(f, fmt.Errorf("index %s is named like the encrypted column %s: name it apart (its key is chosen by its name)", ix.Name, ef.column))
+			continue
+		}
+		if pf := s.LookUpField(ix.Name); pf != nil && pf != f {
+			fail(f, fmt.Errorf("index %s is named like the field %s: Match could not tell them apart (the index's own column may share its name)", ix.Name, pf.Name))
 			continue
 		}
 		if prev := m.byIndex[ix.Name]; prev != nil {

@@ -227,6 +227,20 @@ type BadIndexColumnName struct {
 	Idx []byte `colcrypt:"index:ssn,parts:SSN/last4"`
 }
 
+type BadIndexFieldName struct {
+	ID  uint
+	SSN string `gorm:"serializer:colcrypt"`
+	Zip string
+	Idx []byte `colcrypt:"index:zip,parts:SSN/last4"`
+}
+
+// GoodIndexOwnColumn names its index like its own column.
+type GoodIndexOwnColumn struct {
+	ID       uint
+	SSN      string `gorm:"serializer:colcrypt"`
+	SSNLast4 []byte `colcrypt:"index:ssn_last4,parts:SSN/last4"`
+}
+
 type BadIndexBits struct {
 	ID  uint
 	SSN string `gorm:"serializer:colcrypt"`
@@ -255,6 +269,7 @@ func TestIndexModelErrors(t *testing.T) {
 		{&BadIndexUnknownPart{}, false, "Zipp is not an encrypted field"},
 		{&BadIndexTwice{}, false, "also declared on A"},
 		{&BadIndexColumnName{}, false, "named like the encrypted column ssn"},
+		{&BadIndexFieldName{}, false, "named like the field Zip"},
 		{&BadIndexBits{}, true, "outside [16, 256]"},
 		{&BadIndexTransform{}, true, "unknown normalizer"},
 	} {
@@ -271,5 +286,8 @@ func TestIndexModelErrors(t *testing.T) {
 				t.Errorf("%T: err = %v, want a *fieldcore.TagError in it", c.model, err)
 			}
 		}
+	}
+	if err := gormplugin.AutoMigrate(e.db, &GoodIndexOwnColumn{}); err != nil {
+		t.Errorf("AutoMigrate(GoodIndexOwnColumn) = %v, want nil", err)
 	}
 }
