@@ -32,4 +32,12 @@ var (
 	// ErrDecode is returned when decrypted bytes do not decode into the
 	// destination's Go type (a column written as another type, say).
 	ErrDecode = fieldcore.ErrDecode
+	// ErrIndexParts is returned when a named index is computed or
+	// matched with a number of values other than its number of parts.
+	ErrIndexParts = fieldcore.ErrIndexParts
 )
+
+// TagError is a colcrypt struct tag (or a sqltypes tag) that does not
+// parse: it names the field, the tag, and what is wrong with it. The GORM
+// plugin reports it inside a *gormplugin.ModelError.
+type TagError = fieldcore.TagError

@@ -48,3 +48,10 @@ func NewBlindIndex(indexColumn string, length int, normalizers ...string) (*Blin
 // struct tag (the grammar is in docs/TAGGING.md), which sqltypes and
 // migrate also take as a value.
 type Spec = fieldcore.Spec
+
+// Index is a named blind index over one or more fields of a row, each
+// part transformed (lower, trim, digits, initial, first<N>, last<N>, …)
+// and length-prefixed before one keyed hash: what a GORM model's
+// index:<name>,parts:… tag declares ([Spec].Index) and what
+// sqltypes.NewIndex computes. docs/FORMAT.md specifies its bytes.
+type Index = fieldcore.Index

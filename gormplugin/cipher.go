@@ -22,6 +22,7 @@ import (
 // handleKey names a handle in the statement's cache.
 type handleKey struct {
 	ef     *encField
+	idx    *idxField // instead of ef, for a named index (index.go)
 	tenant string
 }
 
@@ -55,7 +56,7 @@ type recentHandle struct {
 // handle returns the handle of ef's column for tenant, already resolved,
 // from the statement's cache or made on first use.
 func (st *stmtState) handle(ctx context.Context, ef *encField, tenant string) (*fieldcore.Handle, error) {
-	k := handleKey{ef, tenant}
+	k := handleKey{ef: ef, tenant: tenant}
 	for i := range st.recent {
 		if r := &st.recent[i]; r.handle != nil && r.key == k {
 			return r.handle, nil

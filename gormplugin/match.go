@@ -11,8 +11,8 @@ import (
 	"github.com/colcrypt/colcrypt/field"
 )
 
-// Match returns a GORM scope that finds the rows whose field fieldName
-// (the Go field name or the column) equals value, for the tenant in ctx
+// Match returns a GORM scope that finds the rows whose field name
+// (the Go field name or the column) equals the one value given, for the tenant in ctx
 // (or the fixed tenant):
 //
 //	db.WithContext(ctx).Scopes(gormplugin.Match(ctx, "Email", "ann@example.com")).Find(&ps)
@@ -25,19 +25,60 @@ import (
 // normalizers to value first. When the model has a tenant field the rows
 // are limited to the tenant too.
 //
-// A short blind index (bidxlen) matches some other values as well, by
-// design: compare the decrypted field before trusting a match. Equality
-// is all Match can do; both modes reveal which rows are equal to anyone
-// who reads the table.
-func Match(ctx context.Context, fieldName string, value any) func(*gorm.DB) *gorm.DB {
+// name may also be the name of a named index (a []byte field tagged
+// index:<name>): values are then its parts' values, one per part in the
+// order of its parts: tag, and the rows whose index equals theirs match:
+//
+//	db.Scopes(gormplugin.Match(ctx, "ssn_zip", "123-45-6789", "94110")).Find(&ps)
+//
+// A short blind index (bidxlen, bits) matches some other values as well,
+// by design: compare the decrypted fields before trusting a match.
+// Equality is all Match can do; both modes reveal which rows are equal to
+// anyone who reads the table.
+func Match(ctx context.Context, name string, values ...any) func(*gorm.DB) *gorm.DB {
 	return func(db *gorm.DB) *gorm.DB {
-		conds, err := matchConds(ctx, db, fieldName, value)
+		conds, err := matchAny(ctx, db, name, values)
 		if err != nil {
 			db.AddError(err)
 			return db
 		}
 		return db.Where(clause.And(conds...))
 	}
+}
+
+// matchAny is Match by an index name, else by a field.
+func matchAny(ctx context.Context, db *gorm.DB, name string, values []any) ([]clause.Expression, error) {
+	if p, m, x := indexOf(db, name); x != nil {
+		if m.err != nil {
+			return nil, m.err
+		}
+		return indexConds(ctx, p, m, x, values)
+	}
+	if len(values) != 1 {
+		return nil, fmt.Errorf("%w: Match(%q) of a field takes one value, got %d", ErrNotMatchable, name, len(values))
+	}
+	return matchConds(ctx, db, name, values[0])
+}
+
+// indexOf finds the named index name of the statement's model, if any.
+func indexOf(db *gorm.DB, name string) (*plugin, *model, *idxField) {
+	stmt := db.Statement
+	if stmt.Schema == nil {
+		target := stmt.Model
+		if target == nil {
+			target = stmt.Dest
+		}
+		if target == nil || stmt.Parse(target) != nil {
+			return nil, nil, nil // matchConds reports it
+		}
+	}
+	for _, p := range plugins(db) {
+		m := p.reg.model(stmt.Schema)
+		if x := m.byIndex[name]; x != nil {
+			return p, m, x
+		}
+	}
+	return nil, nil, nil
 }
 
 func matchConds(ctx context.Context, db *gorm.DB, fieldName string, value any) ([]clause.Expression, error) {

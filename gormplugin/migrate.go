@@ -131,6 +131,11 @@ func AutoMigrate(db *gorm.DB, models ...any) error {
 				}
 			}
 		}
+		for _, x := range c.m.indexes {
+			if ct, ok := byName[strings.ToLower(x.f.DBName)]; ok {
+				errs = append(errs, checkIndexColumn(dialect, x, ct))
+			}
+		}
 	}
 	return errors.Join(errs...)
 }
@@ -161,6 +166,9 @@ func setColumnTypes(m *model, dialect sqldialect.Dialect) {
 		}
 	}
 	types, known := columnTypes[dialect]
+	for _, x := range m.indexes {
+		setIndexType(x.f, dialect, x.ix.Len())
+	}
 	for _, ef := range m.fields {
 		if _, typed := ef.f.TagSettings["TYPE"]; !typed {
 			want := schema.DataType(types.binary)
@@ -179,21 +187,28 @@ func setColumnTypes(m *model, dialect sqldialect.Dialect) {
 		if ef.bidx == nil {
 			continue
 		}
-		if _, typed := ef.bidx.TagSettings["TYPE"]; !typed {
-			want := schema.Bytes
-			switch dialect {
-			case sqldialect.Postgres:
-				want = "bytea"
-			case sqldialect.SQLite:
-				want = "blob"
-			case sqldialect.MySQL:
-				// An indexed BLOB needs a prefix length in MySQL.
-				want = schema.DataType("varbinary(" + strconv.Itoa(ef.spec.BlindIndex.Length) + ")")
-			}
-			if ef.bidx.DataType != want {
-				ef.bidx.DataType = want
-			}
-		}
+		setIndexType(ef.bidx, dialect, ef.spec.BlindIndex.Length)
+	}
+}
+
+// setIndexType gives the index column f of n-byte values a binary type,
+// unless its tag has one.
+func setIndexType(f *schema.Field, dialect sqldialect.Dialect, n int) {
+	if _, typed := f.TagSettings["TYPE"]; typed {
+		return
+	}
+	want := schema.Bytes
+	switch dialect {
+	case sqldialect.Postgres:
+		want = "bytea"
+	case sqldialect.SQLite:
+		want = "blob"
+	case sqldialect.MySQL:
+		// An indexed BLOB needs a prefix length in MySQL.
+		want = schema.DataType("varbinary(" + strconv.Itoa(n) + ")")
+	}
+	if f.DataType != want {
+		f.DataType = want
 	}
 }
 
@@ -270,6 +285,22 @@ func checkBidxColumn(dialect sqldialect.Dialect, ef *encField, ct gorm.ColumnTyp
 	}
 	if n, ok := ct.Length(); ok && n > 0 && n < int64(ef.spec.BlindIndex.Length) {
 		return fail("too short for a %d-byte blind index", ef.spec.BlindIndex.Length)
+	}
+	return nil
+}
+
+func checkIndexColumn(dialect sqldialect.Dialect, x *idxField, ct gorm.ColumnType) error {
+	fail := func(format string, args ...any) error {
+		return &ModelError{Model: x.m.name, Field: x.f.Name, Err: &columnTypeError{x.m.schema.Table, x.f.DBName, columnTypeString(ct), fmt.Sprintf(format, args...)}}
+	}
+	if !strictTypes(dialect) {
+		return nil
+	}
+	if !isBinaryType(strings.ToLower(ct.DatabaseTypeName())) {
+		return fail("an index is binary: use a binary column type (bytea, varbinary)")
+	}
+	if n, ok := ct.Length(); ok && n > 0 && n < int64(x.ix.Len()) {
+		return fail("too short for a %d-byte index", x.ix.Len())
 	}
 	return nil
 }

@@ -25,6 +25,8 @@ type model struct {
 	fields   []*encField
 	byField  map[*schema.Field]*encField
 	byColumn map[string]*encField // by DBName
+	indexes  []*idxField          // named indexes (index.go)
+	byIndex  map[string]*idxField // by index name
 	err      error                // every *ModelError of the schema, joined
 }
 
@@ -66,7 +68,10 @@ func buildModel(r *nameReg, s *schema.Schema) *model {
 		schema:   s,
 		byField:  make(map[*schema.Field]*encField),
 		byColumn: make(map[string]*encField),
+		byIndex:  make(map[string]*idxField),
 	}
+	indexes := map[*schema.Field]*fieldcore.Index{}
+	var indexOrder []*schema.Field
 	var errs []error
 	fail := func(f *schema.Field, err error) {
 		name := ""
@@ -91,6 +96,13 @@ func buildModel(r *nameReg, s *schema.Schema) *model {
 			continue
 		}
 		switch {
+		case spec.Index != nil:
+			if err := checkIndexField(f, ours); err != nil {
+				fail(f, err)
+				continue
+			}
+			indexes[f] = spec.Index
+			indexOrder = append(indexOrder, f)
 		case spec.Tenant:
 			if isColcrypt {
 				fail(f, errors.New("the tenant field cannot be encrypted: drop the colcrypt serializer from it"))
@@ -162,6 +174,7 @@ func buildModel(r *nameReg, s *schema.Schema) *model {
 			fail(f, fmt.Errorf("has a colcrypt tag but no `gorm:\"serializer:%s\"`: it would be stored in plaintext", r.name))
 		}
 	}
+	resolveIndexes(m, s, indexes, indexOrder, fail)
 	m.err = errors.Join(errs...)
 	return m
 }

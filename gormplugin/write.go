@@ -57,6 +57,10 @@ func (p *plugin) beforeCreate(db *gorm.DB) {
 	if m == nil {
 		return
 	}
+	if err := indexUpsert(stmt, m); err != nil {
+		db.AddError(st.report(err))
+		return
+	}
 	switch stmt.Dest.(type) {
 	case map[string]any, *map[string]any, []map[string]any, *[]map[string]any:
 		db.AddError(st.report(p.sealCreateMaps(db, st, m)))
@@ -201,7 +205,7 @@ func (w *writer) createRow(row reflect.Value) error {
 			}
 		}
 	}
-	return nil
+	return w.indexRow(row, tenant)
 }
 
 // sealedRow is a row's encrypted fields sealed ahead of gorm:create, in
@@ -329,6 +333,9 @@ func (w *writer) sealMap(src map[string]any, added map[string]bool) (map[string]
 			out[ef.bidx.DBName] = idx
 			added[ef.bidx.DBName] = true
 		}
+	}
+	if err := w.indexMap(src, out, tenant, added); err != nil {
+		return nil, err
 	}
 	return out, nil
 }
@@ -529,6 +536,10 @@ func (p *plugin) sealAssignments(stmt *gorm.Statement, st *stmtState, m *model, 
 		return err
 	}
 
+	var plain map[*encField]any // the plaintexts the named indexes read
+	if len(m.indexes) > 0 {
+		plain = make(map[*encField]any)
+	}
 	for i := 0; i < len(*set); i++ {
 		a := (*set)[i]
 		ef := m.byColumn[a.Column.Name]
@@ -552,6 +563,9 @@ func (p *plugin) sealAssignments(stmt *gorm.Statement, st *stmtState, m *model, 
 			return err
 		}
 		(*set)[i].Value = sealed
+		if plain != nil {
+			plain[ef] = v
+		}
 		if ef.bidx == nil {
 			continue
 		}
@@ -562,6 +576,9 @@ func (p *plugin) sealAssignments(stmt *gorm.Statement, st *stmtState, m *model, 
 			}
 			return nil
 		})
+	}
+	if err := w.indexAssignments(set, plain, tenant, stmt.ReflectValue); err != nil {
+		return err
 	}
 	if m.tenant != nil && !st.scoped {
 		stmt.AddClause(clause.Where{Exprs: []clause.Expression{

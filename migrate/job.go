@@ -104,13 +104,19 @@ func (j Job) specJSON() string {
 		Column      string   `json:"column"`
 		Length      int      `json:"length"`
 		Normalizers []string `json:"normalizers,omitempty"`
+		// Bits only when it is not Length*8, so that the jobs recorded
+		// before lengths in bits keep their description.
+		Bits int `json:"bits,omitempty"`
 	}
 	s := struct {
 		Job
 		BlindIndex *bidx `json:"blind_index,omitempty"`
 	}{Job: j}
 	if j.BlindIndex != nil {
-		s.BlindIndex = &bidx{j.BlindIndex.Column, j.BlindIndex.Length, j.BlindIndex.Normalizers}
+		s.BlindIndex = &bidx{Column: j.BlindIndex.Column, Length: j.BlindIndex.Length, Normalizers: j.BlindIndex.Normalizers}
+		if b := j.BlindIndex.Bits; b != 0 && b != j.BlindIndex.Length*8 {
+			s.BlindIndex.Bits = b
+		}
 	}
 	b, _ := json.Marshal(s) // plain strings and ints: cannot fail
 	return string(b)

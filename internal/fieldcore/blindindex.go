@@ -24,6 +24,9 @@ type BlindIndex struct {
 	Keying IndexKeying
 	// Length is the index length in bytes (cipher.DefaultBlindIndexLen if 0).
 	Length int
+	// Bits is the index length in bits, Length*8 unless the tag said
+	// bits:<n>; the low 8*Length-Bits bits of the last byte are zero.
+	Bits int
 	// Normalizers name the codec normalizers applied in order.
 	Normalizers []string
 
@@ -41,6 +44,26 @@ func NewBlindIndex(column string, length int, normalizers ...string) (*BlindInde
 	if length < cipher.MinBlindIndexLen || length > cipher.MaxBlindIndexLen {
 		return nil, fmt.Errorf("field: blind index length %d outside [%d, %d] bytes", length, cipher.MinBlindIndexLen, cipher.MaxBlindIndexLen)
 	}
+	return newBlindIndex(column, length, length*8, normalizers)
+}
+
+// NewBlindIndexBits is NewBlindIndex with the length in bits, from
+// MinIndexBits to MaxIndexBits (0: DefaultIndexBits). With a multiple of
+// 8 its values are NewBlindIndex's of bits/8 bytes.
+func NewBlindIndexBits(column string, bits int, normalizers ...string) (*BlindIndex, error) {
+	if column == "" {
+		return nil, fmt.Errorf("field: blind index needs a column")
+	}
+	if bits == 0 {
+		bits = DefaultIndexBits
+	}
+	if bits < MinIndexBits || bits > MaxIndexBits {
+		return nil, fmt.Errorf("field: blind index of %d bits outside [%d, %d]", bits, MinIndexBits, MaxIndexBits)
+	}
+	return newBlindIndex(column, (bits+7)/8, bits, normalizers)
+}
+
+func newBlindIndex(column string, length, bits int, normalizers []string) (*BlindIndex, error) {
 	ns := make([]normalize.Func, 0, len(normalizers))
 	for _, name := range normalizers {
 		n, err := normalize.Lookup(name)
@@ -49,7 +72,7 @@ func NewBlindIndex(column string, length int, normalizers ...string) (*BlindInde
 		}
 		ns = append(ns, n)
 	}
-	return &BlindIndex{Column: column, Name: column, Length: length, Normalizers: normalizers, normalize: normalize.Chain(ns...)}, nil
+	return &BlindIndex{Column: column, Name: column, Length: length, Bits: bits, Normalizers: normalizers, normalize: normalize.Chain(ns...)}, nil
 }
 
 // name is the index's name in its key derivation.
@@ -58,6 +81,23 @@ func (b *BlindIndex) name() string {
 		return b.Name
 	}
 	return b.Column
+}
+
+// bits is the index length in bits, for a BlindIndex made without
+// NewBlindIndex too.
+func (b *BlindIndex) bits() int {
+	if b.Bits != 0 {
+		return b.Bits
+	}
+	if b.Length != 0 {
+		return b.Length * 8
+	}
+	return DefaultIndexBits
+}
+
+// hash is the legacy blind index of plaintext under the data key cipher c.
+func (b *BlindIndex) hash(c *cipher.Cipher, plaintext []byte) ([]byte, error) {
+	return keyedHash(c, b.normalized(plaintext), b.bits())
 }
 
 // normalizeText applies the index's normalizers.
@@ -80,7 +120,7 @@ func (e *Engine) IndexValue(ctx context.Context, s Scope, b *BlindIndex, plainte
 		if err != nil {
 			return nil, err
 		}
-		return c.BlindIndex(nil, b.normalized(plaintext), b.Length)
+		return b.hash(c, plaintext)
 	}
 	tenant, err := e.ResolveTenant(ctx, s.Tenant)
 	if err != nil {
@@ -90,7 +130,7 @@ func (e *Engine) IndexValue(ctx context.Context, s Scope, b *BlindIndex, plainte
 	if err != nil {
 		return nil, fmt.Errorf("field: %s.%s: %w", s.Table, s.Column, err)
 	}
-	return x.Index(nil, b.normalized(plaintext), b.Length)
+	return indexerHash(x, b.normalized(plaintext), b.bits())
 }
 
 // IndexLookupValues returns the values an equality query on plaintext
@@ -115,7 +155,7 @@ func (e *Engine) IndexLookupValues(ctx context.Context, s Scope, b *BlindIndex, 
 			return nil, fmt.Errorf("field: %s.%s: %w", s.Table, s.Column, err)
 		}
 		if len(live) > 0 {
-			v, err := live[0].Index(nil, norm, b.Length)
+			v, err := indexerHash(live[0], norm, b.bits())
 			if err != nil {
 				return nil, err
 			}
@@ -126,7 +166,7 @@ func (e *Engine) IndexLookupValues(ctx context.Context, s Scope, b *BlindIndex, 
 		}
 	}
 	legacy, err := e.eachLiveCipher(ctx, s, func(c *cipher.Cipher) ([]byte, error) {
-		return c.BlindIndex(nil, norm, b.Length)
+		return keyedHash(c, norm, b.bits())
 	})
 	if err != nil {
 		return nil, err

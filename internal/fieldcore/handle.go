@@ -218,7 +218,7 @@ func (h *Handle) BlindIndex(ctx context.Context, b *BlindIndex, plaintext []byte
 	if err != nil {
 		return nil, err
 	}
-	return c.BlindIndex(nil, b.normalized(plaintext), b.Length)
+	return b.hash(c, plaintext)
 }
 
 // String describes the handle by its table and column only.
@@ -295,5 +295,5 @@ func (h *Handle) BlindIndexVersion(ctx context.Context, version uint32, b *Blind
 	if err != nil {
 		return nil, err
 	}
-	return c.BlindIndex(nil, b.normalized(plaintext), b.Length)
+	return b.hash(c, plaintext)
 }

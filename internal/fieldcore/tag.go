@@ -25,6 +25,13 @@ const TagName = "colcrypt"
 //	                       data-key rotation leaves alone), legacy (its
 //	                       data key version, as before index keys), or
 //	                       migrating (writes stable, looks up both)
+//	bits:<n>               blind index length in bits, 16 to 256, instead
+//	                       of bidxlen (default 128)
+//	index:<name>           on a []byte field: this column holds the named
+//	                       index whose inputs parts gives (see Index); the
+//	                       field is not encrypted, and takes bits:<n> only
+//	parts:<p>[+<p>…]       an index's inputs, each <Field>[/<transform>…]:
+//	                       SSN/digits/last4+Zip/trim
 //	armor                  store text armor (for text/varchar columns)
 //	allowplaintext         read plaintext too, while the column is migrated
 //	notnull                the column never holds NULL: writing a nil value
@@ -36,9 +43,12 @@ const TagName = "colcrypt"
 //
 // An empty tag means a randomized, binary column.
 type Spec struct {
-	Tenant         bool
-	Mode           Mode
-	BlindIndex     *BlindIndex
+	Tenant     bool
+	Mode       Mode
+	BlindIndex *BlindIndex
+	// Index is set for the column of a named index (index:<name>): the
+	// field holds an index over other fields and is not encrypted.
+	Index          *Index
 	Armor          bool
 	AllowPlaintext bool
 	// NotNull makes NULL an error both ways: an attacker who can write the
@@ -57,6 +67,9 @@ func ParseTag(fieldName, tag string) (Spec, error) {
 		spec        Spec
 		bidxColumn  string
 		bidxLen     int
+		bits        int
+		indexName   string
+		indexParts  []IndexPart
 		normalizers []string
 		keying      IndexKeying
 		seen        = map[string]bool{}
@@ -79,7 +92,8 @@ func ParseTag(fieldName, tag string) (Spec, error) {
 			return fail("option %q given twice", key)
 		}
 		seen[key] = true
-		needsValue := key == "blindindex" || key == "normalize" || key == "bidxlen" || key == "bind" || key == "indexkey"
+		needsValue := key == "blindindex" || key == "normalize" || key == "bidxlen" || key == "bind" ||
+			key == "index" || key == "parts" || key == "bits" || key == "indexkey"
 		if needsValue != hasVal || (hasVal && val == "") {
 			if needsValue {
 				return fail("option %q needs a value (%s:<value>)", key, key)
@@ -109,6 +123,20 @@ func ParseTag(fieldName, tag string) (Spec, error) {
 				return fail("indexkey %q is not stable, legacy or migrating", val)
 			}
 			keying = k
+		case "bits":
+			n, err := strconv.Atoi(val)
+			if err != nil || n == 0 {
+				return fail("bits %q is not a number of bits (%d to %d)", val, MinIndexBits, MaxIndexBits)
+			}
+			bits = n
+		case "index":
+			indexName = val
+		case "parts":
+			ps, err := ParseIndexParts(val)
+			if err != nil {
+				return fail("%s", err)
+			}
+			indexParts = ps
 		case "armor":
 			spec.Armor = true
 		case "allowplaintext":
@@ -130,11 +158,38 @@ func ParseTag(fieldName, tag string) (Spec, error) {
 	if seen["deterministic"] && seen["randomized"] {
 		return fail("deterministic and randomized contradict each other")
 	}
-	if bidxColumn == "" && (normalizers != nil || bidxLen != 0 || seen["indexkey"]) {
-		return fail("normalize, bidxlen and indexkey need blindindex:<column>")
+	if indexName != "" || indexParts != nil {
+		for k := range seen {
+			if k != "index" && k != "parts" && k != "bits" {
+				return fail("index:<name> takes parts and bits only, not %q: the index column is not encrypted", k)
+			}
+		}
+		if indexName == "" || indexParts == nil {
+			return fail("an index needs both index:<name> and parts:<Field>[/<transform>…][+…]")
+		}
+		ix, err := NewIndex(indexName, bits, indexParts...)
+		if err != nil {
+			return fail("%s", strings.TrimPrefix(err.Error(), "field: "))
+		}
+		spec.Index = ix
+		return spec, nil
+	}
+	if bidxColumn == "" && (normalizers != nil || bidxLen != 0 || bits != 0 || seen["indexkey"]) {
+		return fail("normalize, bidxlen, bits and indexkey need blindindex:<column> (or index:<name>, which takes bits)")
+	}
+	if bidxLen != 0 && bits != 0 {
+		return fail("bidxlen and bits both give the length: use one")
 	}
 	if bidxColumn != "" {
-		b, err := NewBlindIndex(bidxColumn, bidxLen, normalizers...)
+		var (
+			b   *BlindIndex
+			err error
+		)
+		if bits != 0 {
+			b, err = NewBlindIndexBits(bidxColumn, bits, normalizers...)
+		} else {
+			b, err = NewBlindIndex(bidxColumn, bidxLen, normalizers...)
+		}
 		if err != nil {
 			return fail("%s", strings.TrimPrefix(strings.TrimPrefix(err.Error(), "field: "), "codec: "))
 		}

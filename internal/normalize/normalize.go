@@ -39,6 +39,8 @@ var normalizers = map[string]Func{
 			return -1
 		}, s)
 	},
+	// initial: the first letter or digit only (transform.go).
+	"initial": initial,
 	// alnum: everything but letters and digits removed.
 	"alnum": func(s string) string {
 		return strings.Map(func(r rune) rune {
@@ -50,7 +52,8 @@ var normalizers = map[string]Func{
 	},
 }
 
-// Names lists the normalizers Lookup knows.
+// Names lists the normalizers Lookup knows by a fixed name; Lookup also
+// knows the families first<N> and last<N> (transform.go).
 func Names() []string {
 	out := make([]string, 0, len(normalizers))
 	for n := range normalizers {
@@ -62,11 +65,13 @@ func Names() []string {
 
 // Lookup returns the normalizer called name.
 func Lookup(name string) (Func, error) {
-	n, ok := normalizers[name]
-	if !ok {
-		return nil, fmt.Errorf("normalize: unknown normalizer %q (known: %s)", name, strings.Join(Names(), ", "))
+	if n, ok := normalizers[name]; ok {
+		return n, nil
 	}
-	return n, nil
+	if n, ok := cut(name); ok {
+		return n, nil
+	}
+	return nil, fmt.Errorf("normalize: unknown normalizer %q (known: %s, first<N>, last<N> with N from 1 to %d)", name, strings.Join(Names(), ", "), MaxCut)
 }
 
 // Chain applies normalizers in order.

@@ -101,7 +101,7 @@ func TestLookupNormalizerUnknown(t *testing.T) {
 
 func TestNormalizerNames(t *testing.T) {
 	got := Names()
-	want := []string{"alnum", "digits", "lower", "nfkc", "space", "trim", "upper"}
+	want := []string{"alnum", "digits", "initial", "lower", "nfkc", "space", "trim", "upper"}
 	if !slices.Equal(got, want) {
 		t.Errorf("Names() = %v, want %v", got, want)
 	}
