@@ -12,7 +12,7 @@ import (
 
 	"github.com/colcrypt/colcrypt/codec"
 	"github.com/colcrypt/colcrypt/field"
-	"github.com/colcrypt/colcrypt/internal/cipher"
+	"github.com/colcrypt/colcrypt/internal/fieldcore"
 )
 
 // Query rewriting. The database holds ciphertext, so a condition that
@@ -551,12 +551,15 @@ func plainArg(v any) (any, bool) {
 func (r *rewriter) searchable(ef *encField) error {
 	switch {
 	case ef.bidx != nil:
-		n := ef.spec.BlindIndex.Length
-		if n == 0 {
-			n = cipher.DefaultBlindIndexLen
+		bits := ef.spec.BlindIndex.Bits
+		if bits == 0 {
+			bits = 8 * ef.spec.BlindIndex.Length
 		}
-		if r.write && n < cipher.DefaultBlindIndexLen {
-			return unsearchable(ef, "its blind index is %d bytes (bidxlen), short enough to match other values by design, so an UPDATE or DELETE through it could change their rows: find the rows (Where or Match), compare the field, and write by primary key", n)
+		if bits == 0 {
+			bits = fieldcore.DefaultIndexBits
+		}
+		if r.write && bits < fieldcore.DefaultIndexBits {
+			return unsearchable(ef, "its blind index is %d bits (bidxlen, bits), short enough to match other values by design, so an UPDATE or DELETE through it could change their rows: find the rows (Where or Match), compare the field, and write by primary key", bits)
 		}
 		return nil
 	case ef.spec.Mode == field.Deterministic && ef.bound != nil:

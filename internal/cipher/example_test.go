@@ -78,5 +78,5 @@ func ExampleCipher_BlindIndex() {
 	fmt.Println(err)
 	// Output:
 	// 16 true
-	// normalize: unknown normalizer "soundex" (known: alnum, digits, lower, nfkc, space, trim, upper)
+	// normalize: unknown normalizer "soundex" (known: alnum, digits, initial, lower, nfkc, space, trim, upper, first<N>, last<N> with N from 1 to 255)
 }
