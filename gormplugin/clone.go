@@ -145,7 +145,7 @@ func replaced(m map[string]*schema.Field, repl map[*schema.Field]*schema.Field) 
 func direct(r *nameReg, ef *encField, i int) *schema.Field {
 	f := new(schema.Field)
 	*f = *ef.f
-	f.NewValuePool = rawPool{}
+	f.NewValuePool = new(rawPool)
 	set, valueOf := ef.f.Set, ef.f.ValueOf
 	f.Set = func(ctx context.Context, row reflect.Value, v any) error {
 		if raw, ok := v.(*rawValue); ok {
@@ -172,17 +172,24 @@ func (r *rawValue) Scan(src any) error {
 	return nil
 }
 
-var rawValues = sync.Pool{New: func() any { return new(rawValue) }}
+// rawPool is the schema.FieldNewValuePool of a direct field, one per
+// field as GORM has: GORM takes a holder for every column of a row before
+// it puts any back, so with one pool for all of them every row after the
+// first of each column would go through sync.Pool's shared queue (atomic
+// operations) instead of its per-P slot.
+type rawPool struct{ p sync.Pool }
 
-// rawPool is the schema.FieldNewValuePool of direct fields.
-type rawPool struct{}
+func (rp *rawPool) Get() any {
+	if r, ok := rp.p.Get().(*rawValue); ok {
+		return r
+	}
+	return new(rawValue)
+}
 
-func (rawPool) Get() any { return rawValues.Get() }
-
-func (rawPool) Put(v any) {
+func (rp *rawPool) Put(v any) {
 	if r, ok := v.(*rawValue); ok {
 		r.v = nil
-		rawValues.Put(r)
+		rp.p.Put(r)
 	}
 }
 
