@@ -58,8 +58,8 @@ type cipherTable struct {
 type cipherRef struct {
 	hash   uint64
 	cipher *cipher.Cipher
-	key     *dataKey // the cipher's key: the ref is void once it is zeroed
-	entry   *entry   // the key's cache entry, for its expiry and reference bit
+	key    *dataKey // the cipher's key: the ref is void once it is zeroed
+	entry  *entry   // the key's cache entry, for its expiry and reference bit
 	// active is set in the cache's index of active ciphers (version 0):
 	// the tenant's active record the ref was published under, whose
 	// expiry the reader checks as well. Nil in the index of versions.

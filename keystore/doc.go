@@ -136,16 +136,17 @@
 // once.
 //
 // A key leaving the cache (size bound, TTL and grace passed, [Store.Shred],
-// [Store.Close]) has its bytes zeroed; its Cipher method then fails with
-// [ErrKeyEvicted] (ask the Store again), [ErrKeyDestroyed] or [ErrClosed].
-// Shred and Close also destroy the ciphers the key handed out
-// ([cipher.Cipher.Destroy]): their subkeys are zeroed and a statement still
-// holding one fails with [cipher.ErrCipherDestroyed]. A key evicted for
-// room or age leaves its ciphers to the statements holding them; each is
-// zeroed when it is garbage collected. Zeroing is best effort: the AES key
-// schedules inside crypto/aes and Tink, and the HMAC pads inside
-// crypto/hmac, cannot be reached to be cleared. The package's key type says
-// exactly what is cleared when.
+// [Store.Close]) fails from then on with [ErrKeyEvicted] (ask the Store
+// again), [ErrKeyDestroyed] or [ErrClosed]. Shred and Close destroy the
+// ciphers the key handed out ([cipher.Cipher.Destroy]), so a statement
+// still holding one fails with [cipher.ErrCipherDestroyed], then zero the
+// key's bytes. A key evicted for room or age leaves its ciphers to the
+// statements holding them, which may still derive their SIV and
+// blind-index subkeys from it on first use: its bytes are zeroed when the
+// last of those ciphers is garbage collected, or at once if it handed out
+// none. Zeroing is best effort: the AES key schedules inside crypto/aes,
+// and the HMAC pads inside crypto/hmac, cannot be reached to be cleared.
+// The package's key type says exactly what is cleared when.
 //
 // Nothing in this package logs, prints or returns key bytes. Its key type
 // prints as [redacted] under every fmt verb, in JSON and in log/slog, by

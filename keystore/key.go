@@ -68,8 +68,8 @@ type keyState struct {
 	// ErrKeyEvicted; see zero.
 	dek  *secret.Shared
 	gone error // why dek is nil
-	// cleared is set when dek is zeroed, for readers that take no lock
-	// (the cache's cipher index).
+	// cleared is set when the key is dropped (dek set to nil), for
+	// readers that take no lock (the cache's cipher index).
 	cleared atomic.Bool
 	// ciphers is copied on write and read without a lock: it sits on every
 	// Key.Cipher, gains an entry only once per column, and is dropped
@@ -211,7 +211,8 @@ func (k *dataKey) sameDEK(dek []byte) bool {
 	return same
 }
 
-// zeroed reports whether the key's bytes were cleared.
+// zeroed reports whether the key was dropped: its Cipher fails, and its
+// bytes are cleared, or will be once its ciphers are collected.
 func (k *dataKey) zeroed() bool { return k.st.cleared.Load() }
 
 const redacted = "[redacted]"

@@ -146,17 +146,18 @@ type Tuning struct {
 	// how long a plaintext key stays in memory unused.
 	CacheTTL time.Duration
 	// CacheMaxKeys bounds the number of cached keys (tenant versions),
-	// default 10,000. Past it the least recently used keys are zeroed and
-	// dropped (CLOCK approximation of LRU).
+	// default 10,000. Past it the least recently used keys are dropped
+	// (CLOCK approximation of LRU), and zeroed once no cipher they handed
+	// out is in use.
 	CacheMaxKeys int
 	// CacheMaxBytes bounds the memory the cached keys keep, in bytes, as
 	// well as their number: past either bound the least recently used
-	// keys are zeroed and dropped (default: no bound in bytes). The size
-	// is accounted, not measured: each key counts 640 bytes and each
-	// (table, column) cipher it handed out 1,280, estimates of the heap a
+	// keys are dropped (default: no bound in bytes). The size is
+	// accounted, not measured: each key counts 640 bytes and each
+	// (table, column) cipher it handed out 1,040, estimates of the heap a
 	// key and a randomized column's cipher keep on linux/amd64 (a
 	// deterministic column keeps about 0.7 KB more, not counted). So a
-	// Store with 10 encrypted columns per tenant holds about n / 13,440
+	// Store with 10 encrypted columns per tenant holds about n / 11,040
 	// tenants warm. A single key whose ciphers alone pass the bound stays
 	// cached, since its caller is using it. Stats.CachedBytes reports the
 	// accounted size.

@@ -24,8 +24,10 @@ type Stats struct {
 	// StaleServed counts calls answered with an expired key during the
 	// stale grace, because the KMS failed.
 	StaleServed uint64
-	// Evictions counts cached keys dropped and zeroed before Close: by
-	// the size bound, by expiry, by Shred, or replaced by a refresh.
+	// Evictions counts cached keys dropped before Close: by the size
+	// bound, by expiry, by Shred, or replaced by a refresh. Each is
+	// zeroed then, or, if ciphers it handed out may still be in use,
+	// once the last of them is collected.
 	Evictions uint64
 	// Failovers counts data keys unwrapped by a copy other than the
 	// first one tried: the keyring served a key another master key

@@ -158,8 +158,8 @@ func NewCipher(dek []byte, version uint32, scope codec.Scope) (*Cipher, error) {
 // the Ciphers derived from it: the Cipher keeps a reference to dek, to
 // derive its SIV and blind-index subkeys on first use, and never clears
 // it. Once the owner clears dek, a Cipher that has not built that state
-// fails to build it, with ErrCipherDestroyed; an owner that clears its key destroys
-// its Ciphers first.
+// fails to build it, with ErrCipherDestroyed; an owner that clears its
+// key destroys its Ciphers first.
 func NewCipherShared(dek *secret.Shared, version uint32, scope codec.Scope) (*Cipher, error) {
 	if version == 0 {
 		return nil, errors.New("codec: key version must be at least 1")
@@ -398,10 +398,10 @@ func (c *Cipher) Open(dst, value []byte) ([]byte, error) {
 	if c.k.destroyed.Load() {
 		return nil, ErrCipherDestroyed
 	}
-	// A GCM value under this version starts with exactly the GCM header (a
-	// header's version is a canonical varint, so one version has one
-	// header): it opens without the general parse, which is a fair part
-	// of what a small value costs beyond the AES-GCM itself.
+	// A GCM value under this version starts with exactly the Cipher's GCM
+	// header (a header's version is a canonical varint, so one version
+	// has one header): it opens without the general parse, which is a
+	// fair part of what a small value costs beyond the AES-GCM itself.
 	if h := int(c.hdrLen); len(value) >= h+nonceSize+tagSize && len(value) <= codec.MaxValueSize &&
 		string(value[:h]) == string(c.gcmAAD[:h]) {
 		out, err := c.k.gcm.Open(dst, value[h:h+nonceSize:h+nonceSize], value[h+nonceSize:], c.gcmAAD)
@@ -457,8 +457,8 @@ func (c *Cipher) OpenValue(dst []byte, v codec.Value) ([]byte, error) {
 }
 
 // Destroy zeroes the subkey bytes the Cipher holds, and its data key if
-// it owns it (NewCipher), and drops its AEADs and hashes; from then on every method that seals, opens or indexes returns
-// ErrCipherDestroyed. It waits for deterministic seals and opens and
+// it owns it (NewCipher), and drops its AEADs and hashes; from then on
+// every method that seals, opens or indexes returns ErrCipherDestroyed. It waits for deterministic seals and opens and
 // blind indexes in flight, so none of them reads a half-cleared key. It
 // is idempotent and safe to call concurrently with any other method. See
 // the Cipher's doc for what the standard library keeps out of its reach.
