@@ -89,24 +89,32 @@ SELECT coalesce(bool_and(c.relkind IN ('r', 'p')), false) FROM tree JOIN pg_clas
 // some of the rows keeps their target (a NULL new value, which no write
 // has, stands for "no write").
 func (d postgres) writeVersioned(ctx context.Context, tx txn, ps []*plan, wss [][]write) ([][]bool, error) {
-	at := map[*row]int{}
+	// The rows with a write, each once, in the order of the read that
+	// returned them all (row.seq); at[seq] is a row's place in the
+	// statement's arrays, -1 for a row without a write.
+	var at []int
+	for _, ws := range wss {
+		for i := range ws {
+			at = growTo(at, ws[i].r.seq+1)
+		}
+	}
 	var rels, ctids, xmins []string
-	// Rows of different plans are different row values for one table
-	// row; the key says which table row.
-	byKey := map[string]int{}
+	var keys []string
 	for _, ws := range wss {
 		for i := range ws {
 			r := ws[i].r
-			k := r.pk.(string)
-			j, ok := byKey[k]
-			if !ok {
-				j = len(ctids)
-				byKey[k] = j
-				rels = append(rels, r.ver.rel)
-				ctids = append(ctids, r.ver.ctid)
-				xmins = append(xmins, r.ver.xmin)
+			if j := at[r.seq]; j >= 0 {
+				// The same place in the read must be the same row.
+				if keys[j] != r.pkText {
+					return nil, fmt.Errorf("migrate: update %s: batch rows out of order", ps[0].ti.Name)
+				}
+				continue
 			}
-			at[r] = j
+			at[r.seq] = len(ctids)
+			keys = append(keys, r.pkText)
+			rels = append(rels, r.ver.rel)
+			ctids = append(ctids, r.ver.ctid)
+			xmins = append(xmins, r.ver.xmin)
 		}
 	}
 	n := len(ctids)
@@ -117,25 +125,23 @@ func (d postgres) writeVersioned(ctx context.Context, tx txn, ps []*plan, wss []
 	for k, p := range ps {
 		s := strconv.Itoa(k)
 		all := len(wss[k]) == n
-		news := make([]*cell, n)
-		for i := range news {
-			news[i] = &cell{}
-		}
+		vals := make([][]byte, n)
+		has := make([]bool, n)
 		var bidxs [][]byte
 		if p.bidx != nil {
 			bidxs = make([][]byte, n)
 		}
 		for i := range wss[k] {
 			wr := &wss[k][i]
-			j := at[wr.r]
-			news[j] = &cell{b: wr.val, valid: true}
+			j := at[wr.r.seq]
+			vals[j], has[j] = wr.val, true
 			if bidxs != nil {
 				bidxs[j] = wr.bidx
 			}
 		}
 		cols = append(cols, "new"+s)
 		params = append(params, d.ph(len(params)+1)+"::"+arrayType(p.dst)+"[]")
-		args = append(args, cellArray(p.dst, news))
+		args = append(args, valueArray(p.dst, vals, has))
 		dst := d.quote(p.dst.Name)
 		val := "v.new" + s
 		if p.dst.class == classOther {
@@ -180,10 +186,41 @@ func (d postgres) writeVersioned(ctx context.Context, tx txn, ps []*plan, wss []
 	for k := range ps {
 		applied[k] = make([]bool, len(wss[k]))
 		for i := range wss[k] {
-			applied[k][i] = done[at[wss[k][i].r]]
+			applied[k][i] = done[at[wss[k][i].r.seq]]
 		}
 	}
 	return applied, nil
+}
+
+// growTo returns at with at least n entries, the new ones -1.
+func growTo(at []int, n int) []int {
+	for len(at) < n {
+		at = append(at, -1)
+	}
+	return at
+}
+
+// valueArray is the bind array of new values for a target of column c's
+// travel type: vals[j] where has[j], NULL elsewhere. A written value is
+// never NULL, even if empty.
+func valueArray(c column, vals [][]byte, has []bool) any {
+	if c.class == classBytes {
+		for j, v := range vals {
+			if has[j] && v == nil {
+				vals[j] = []byte{}
+			}
+		}
+		return vals
+	}
+	strs := make([]string, len(vals))
+	out := make([]*string, len(vals))
+	for j, v := range vals {
+		if has[j] {
+			strs[j] = string(v)
+			out[j] = &strs[j]
+		}
+	}
+	return out
 }
 
 // onlyWritten is the value a target is set to: val where plan s has a
