@@ -174,7 +174,7 @@ func scanCombined(d dialect, ps []*plan, rows *sql.Rows, n int) ([][]row, error)
 		var ver rowVersion
 		dest := []any{pk}
 		if ps[0].byVersion {
-			dest = append(dest, &ver.rel, &ver.ctid, &ver.xmin)
+			dest = append(dest, &ver.rel, &ver.xmin)
 		}
 		for k, p := range ps {
 			r := &rs[k]

@@ -83,7 +83,7 @@ func scanRows(d dialect, p *plan, rows *sql.Rows, n int) ([]row, error) {
 		pk := d.scanPK()
 		dest := []any{pk}
 		if p.byVersion {
-			dest = append(dest, &r.ver.rel, &r.ver.ctid, &r.ver.xmin)
+			dest = append(dest, &r.ver.rel, &r.ver.xmin)
 		}
 		dest = append(dest, &r.src)
 		if dst != nil {
