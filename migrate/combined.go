@@ -11,10 +11,11 @@ import (
 // each column's rows are read again. A dialect implementing combinedSQL
 // reads a batch's rows once with every column and writes all of a row's
 // columns in one UPDATE: one row version per row, whatever the number of
-// columns. Each column keeps its own compare-and-set (a column whose
-// source changed since it was read is left alone, the row's other
-// columns still written) and its own re-reads, which go through the one-
-// column path. Dialects without it, and plans it cannot express, take the
+// columns. Where the compare-and-set is on values, each column keeps its
+// own (a column whose source changed since it was read is left alone,
+// the row's other columns still written); where it is on the row version
+// (Postgres), a changed row is left alone whole. Either way each column
+// re-reads its lost rows through the one-column path. Dialects without it, and plans it cannot express, take the
 // per-column path (read, process, processAlso).
 
 // combinedSQL is the optional part of a dialect that reads and writes
@@ -96,7 +97,7 @@ func (w *worker) batchCombined(ctx context.Context, c combinedSQL, q querier, tx
 	if err != nil {
 		return nil, tally{}, nil, fmt.Errorf("migrate: read %s: %w", w.p.ti.Name, err)
 	}
-	sets, err := scanCombined(w.m.d, ps, rs)
+	sets, err := scanCombined(w.m.d, ps, rs, n)
 	if err != nil {
 		return nil, tally{}, nil, err
 	}
@@ -159,17 +160,21 @@ func (w *worker) batchCombined(ctx context.Context, c combinedSQL, q querier, tx
 }
 
 // scanCombined reads the rows of a combined read into one row slice per
-// plan, each row with the key.
-func scanCombined(d dialect, ps []*plan, rows *sql.Rows) ([][]row, error) {
+// plan, each row with the key; n is how many rows are expected.
+func scanCombined(d dialect, ps []*plan, rows *sql.Rows, n int) ([][]row, error) {
 	defer rows.Close()
 	sets := make([][]row, len(ps))
+	for k := range sets {
+		sets[k] = make([]row, 0, n)
+	}
+	rs := make([]row, len(ps))
 	for rows.Next() {
 		pk := d.scanPK()
-		rs := make([]row, len(ps))
+		clear(rs)
 		var ver rowVersion
 		dest := []any{pk}
 		if ps[0].byVersion {
-			dest = append(dest, &ver.rel, &ver.ctid, &ver.xmin)
+			dest = append(dest, &ver.rel, &ver.xmin)
 		}
 		for k, p := range ps {
 			r := &rs[k]
@@ -193,7 +198,7 @@ func scanCombined(d dialect, ps []*plan, rows *sql.Rows) ([][]row, error) {
 		}
 		v, text := d.pkValue(pk)
 		for k := range ps {
-			rs[k].pk, rs[k].pkText, rs[k].ver = v, text, ver
+			rs[k].pk, rs[k].pkText, rs[k].ver, rs[k].seq = v, text, ver, len(sets[k])
 			sets[k] = append(sets[k], rs[k])
 		}
 	}

@@ -10,9 +10,11 @@
 // A job reads a table in batches in primary-key order (keyset
 // pagination), seals or opens each value with its own row's tenant, and
 // writes the batch back with a compare-and-set condition: a row is
-// updated only if the column still holds what was read, so a concurrent
-// write by the application is never overwritten (the row is read again
-// and, if it still needs work, done in the same batch). A blind index is
+// updated only if it is still as it was read (on Postgres the same row
+// version; elsewhere the same values in every column read, the tenant
+// included), so a concurrent write by the application is never
+// overwritten (the row is read again and, if it still needs work, done in
+// the same batch). A blind index is
 // written in the same statement as its value. Values already in the
 // target state are skipped, never encrypted twice; a value that looks like
 // a colcrypt value but does not parse (plaintext that happens to start

@@ -207,7 +207,7 @@ func (d mysqlDialect) write(ctx context.Context, tx txn, p *plan, ws []write) ([
 	if err != nil {
 		return nil, fmt.Errorf("migrate: lock %s: %w", p.ti.Name, err)
 	}
-	cur, err := scanRows(d, p, rs)
+	cur, err := scanRows(d, p, rs, len(pks))
 	if err != nil {
 		return nil, err
 	}

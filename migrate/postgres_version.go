@@ -8,30 +8,29 @@ import (
 )
 
 // On Postgres a batch's compare-and-set is on the row version it read,
-// not on the values: the read takes each row's (tableoid, ctid, xmin),
-// and the UPDATE finds the row by that tuple id and writes it only if the
-// tuple there still carries the xmin read. What travels back is the
-// version and the new values; the old values stay in Go.
+// not on the values: the read takes each row's tableoid and xmin, and the
+// UPDATE writes a row (found by its key, as before) only if it is still
+// in the same table and its tuple still carries the xmin read. What
+// travels back is the key, the version and the new values; the old
+// values stay in Go.
 //
 // Why this is the same check as comparing the values, only stronger:
 //
-//   - Every change to a row (UPDATE, DELETE, an UPDATE moving it to
-//     another partition) makes a new tuple with a new xmin, the id of the
-//     writing transaction, and leaves the tuple read invisible. The
-//     tuple read was written by a transaction that had committed before
-//     the read, so no later write can carry its xmin.
-//   - A tuple id names a tuple only while it is not vacuumed away, and
-//     its slot may later hold another tuple; that tuple's xmin is its own
-//     writer's, never the one read. tableoid tells partitions and
-//     inheritance children apart, whose tuple ids overlap.
+//   - Every change to a row (UPDATE, DELETE and a new INSERT of its key,
+//     an UPDATE moving it to another partition) makes a new tuple whose
+//     xmin is the id of the writing transaction. The tuple read was
+//     written by a transaction that had committed before the read, so no
+//     later version of the row can carry its xmin.
 //   - A writer that commits after the UPDATE's snapshot: the UPDATE waits
-//     for it and re-checks its WHERE on the newest version. A tid scan
-//     does not re-check the tuple id there, but the xmin test fails on
-//     the new version, so the row is left alone and re-read. A writer
+//     for it and re-checks its WHERE on the newest version, whose xmin is
+//     the writer's, so the row is left alone and read again. A writer
 //     that rolls back leaves the tuple read live, unchanged and
 //     matching; a row lock (SELECT … FOR UPDATE) changes nothing.
 //   - Freezing keeps the raw xmin (Postgres 9.4 and later), which is
 //     what the xmin column shows.
+//   - tableoid keeps the key's row in the heap it was read from: an
+//     inheritance child can hold a key its parent also holds, each with
+//     its own xmin, both written by one transaction.
 //   - It covers the whole row: a concurrent change of the tenant or bind
 //     column, which the value check did not see, now also makes the row
 //     be read again and sealed for its new tenant.
@@ -42,6 +41,10 @@ import (
 // a multi-column batch: a row changed under any of its columns is re-read
 // for all of them.
 //
+// Finding the rows by tuple id (ctid) instead of by key was measured and
+// dropped: the tid-scan UPDATE cost the server more than the key's index
+// probe (BENCHMARKS.md, "Migration throughput, run 5").
+//
 // Only tables whose every row lives in a heap carry a meaningful xmin:
 // plain tables, partitioned tables and inheritance trees made of them. A
 // foreign table's rows (postgres_fdw) show xmin 0, so a view, a foreign
@@ -49,10 +52,10 @@ import (
 // row read with xmin 0 never matches (a foreign partition attached while
 // the job runs).
 
-// rowVersion is where a row was read: its relation, tuple id and xmin,
-// each in its text form.
+// rowVersion is which version of a row was read: its relation and
+// xmin, each in its text form.
 type rowVersion struct {
-	rel, ctid, xmin string
+	rel, xmin string
 }
 
 // versionList is the SELECT list that reads a row's version, after the
@@ -61,7 +64,7 @@ func versionList(p *plan) string {
 	if !p.byVersion {
 		return ""
 	}
-	return ", t.tableoid::text, t.ctid::text, t.xmin::text"
+	return ", t.tableoid::text, t.xmin::text"
 }
 
 // versioned reports whether every row of table lives in a heap whose
@@ -89,53 +92,57 @@ SELECT coalesce(bool_and(c.relkind IN ('r', 'p')), false) FROM tree JOIN pg_clas
 // some of the rows keeps their target (a NULL new value, which no write
 // has, stands for "no write").
 func (d postgres) writeVersioned(ctx context.Context, tx txn, ps []*plan, wss [][]write) ([][]bool, error) {
-	at := map[*row]int{}
-	var rels, ctids, xmins []string
-	// Rows of different plans are different row values for one table
-	// row; the key says which table row.
-	byKey := map[string]int{}
+	// The rows with a write, each once, in the order of the read that
+	// returned them all (row.seq); at[seq] is a row's place in the
+	// statement's arrays, -1 for a row without a write.
+	var at []int
+	for _, ws := range wss {
+		for i := range ws {
+			at = growTo(at, ws[i].r.seq+1)
+		}
+	}
+	var keys, rels, xmins []string
 	for _, ws := range wss {
 		for i := range ws {
 			r := ws[i].r
-			k := r.pk.(string)
-			j, ok := byKey[k]
-			if !ok {
-				j = len(ctids)
-				byKey[k] = j
-				rels = append(rels, r.ver.rel)
-				ctids = append(ctids, r.ver.ctid)
-				xmins = append(xmins, r.ver.xmin)
+			if j := at[r.seq]; j >= 0 {
+				// The same place in the read must be the same row.
+				if keys[j] != r.pk.(string) {
+					return nil, fmt.Errorf("migrate: update %s: batch rows out of order", ps[0].ti.Name)
+				}
+				continue
 			}
-			at[r] = j
+			at[r.seq] = len(keys)
+			keys = append(keys, r.pk.(string))
+			rels = append(rels, r.ver.rel)
+			xmins = append(xmins, r.ver.xmin)
 		}
 	}
-	n := len(ctids)
-	cols := []string{"rel", "ctid", "xmin"}
-	params := []string{"$1::text[]::oid[]", "$2::text[]::tid[]", "$3::text[]::xid[]"}
-	args := []any{rels, ctids, xmins}
+	n := len(keys)
+	cols := []string{"pk", "rel", "xmin"}
+	params := []string{"$1::text[]", "$2::text[]::oid[]", "$3::text[]::xid[]"}
+	args := []any{keys, rels, xmins}
 	var sets []string
 	for k, p := range ps {
 		s := strconv.Itoa(k)
 		all := len(wss[k]) == n
-		news := make([]*cell, n)
-		for i := range news {
-			news[i] = &cell{}
-		}
+		vals := make([][]byte, n)
+		has := make([]bool, n)
 		var bidxs [][]byte
 		if p.bidx != nil {
 			bidxs = make([][]byte, n)
 		}
 		for i := range wss[k] {
 			wr := &wss[k][i]
-			j := at[wr.r]
-			news[j] = &cell{b: wr.val, valid: true}
+			j := at[wr.r.seq]
+			vals[j], has[j] = wr.val, true
 			if bidxs != nil {
 				bidxs[j] = wr.bidx
 			}
 		}
 		cols = append(cols, "new"+s)
 		params = append(params, d.ph(len(params)+1)+"::"+arrayType(p.dst)+"[]")
-		args = append(args, cellArray(p.dst, news))
+		args = append(args, valueArray(p.dst, vals, has))
 		dst := d.quote(p.dst.Name)
 		val := "v.new" + s
 		if p.dst.class == classOther {
@@ -155,7 +162,7 @@ func (d postgres) writeVersioned(ctx context.Context, tx txn, ps []*plan, wss []
 	// have no version to compare.
 	q := "UPDATE " + p.table + " AS t SET " + strings.Join(sets, ", ") +
 		" FROM unnest(" + strings.Join(params, ", ") + ") WITH ORDINALITY AS v(" + strings.Join(cols, ", ") + ", i)" +
-		" WHERE t.tableoid = v.rel AND t.ctid = v.ctid AND t.xmin = v.xmin AND v.xmin <> '0'::xid" +
+		" WHERE t." + d.quote(p.pk.Name) + " = CAST(v.pk AS " + p.pk.Type + ") AND t.tableoid = v.rel AND t.xmin = v.xmin AND v.xmin <> '0'::xid" +
 		" RETURNING v.i"
 	rows, err := tx.QueryContext(ctx, q, args...)
 	if err != nil {
@@ -180,10 +187,41 @@ func (d postgres) writeVersioned(ctx context.Context, tx txn, ps []*plan, wss []
 	for k := range ps {
 		applied[k] = make([]bool, len(wss[k]))
 		for i := range wss[k] {
-			applied[k][i] = done[at[wss[k][i].r]]
+			applied[k][i] = done[at[wss[k][i].r.seq]]
 		}
 	}
 	return applied, nil
+}
+
+// growTo returns at with at least n entries, the new ones -1.
+func growTo(at []int, n int) []int {
+	for len(at) < n {
+		at = append(at, -1)
+	}
+	return at
+}
+
+// valueArray is the bind array of new values for a target of column c's
+// travel type: vals[j] where has[j], NULL elsewhere. A written value is
+// never NULL, even if empty.
+func valueArray(c column, vals [][]byte, has []bool) any {
+	if c.class == classBytes {
+		for j, v := range vals {
+			if has[j] && v == nil {
+				vals[j] = []byte{}
+			}
+		}
+		return vals
+	}
+	strs := make([]string, len(vals))
+	out := make([]*string, len(vals))
+	for j, v := range vals {
+		if has[j] {
+			strs[j] = string(v)
+			out[j] = &strs[j]
+		}
+	}
+	return out
 }
 
 // onlyWritten is the value a target is set to: val where plan s has a

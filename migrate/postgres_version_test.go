@@ -29,13 +29,12 @@ func TestRowVersionSameValueRewrite(t *testing.T) {
 	e.checkEncrypted("email_enc", emailOf)
 }
 
-// TestRowVersionTupleIDsOverlap migrates tables whose rows live in
-// several heaps, each loaded by one statement: partitions and inheritance
-// children, whose tuple ids (ctid) repeat from heap to heap with the same
-// xmin. A write that found rows by tuple id and xmin alone would also
-// write a row of another heap; every row must get its own value, with an
-// application write and a re-read in between.
-func TestRowVersionTupleIDsOverlap(t *testing.T) {
+// TestRowVersionPartitionsAndInheritance migrates tables whose rows live
+// in several heaps, each loaded by one statement (one xmin for all):
+// partitions and inheritance children. The row versions the batches
+// compare carry each heap's tableoid; every row must get its own value,
+// with an application write and a re-read in between.
+func TestRowVersionPartitionsAndInheritance(t *testing.T) {
 	cases := []struct {
 		name string
 		ddl  []string
@@ -77,8 +76,8 @@ func TestRowVersionTupleIDsOverlap(t *testing.T) {
 				}
 			}
 			var heaps int
-			if err := e.db.QueryRow(`SELECT count(DISTINCT tableoid) FROM users WHERE ctid = '(0,1)'`).Scan(&heaps); err != nil || heaps < 2 {
-				t.Fatalf("%d heaps with a tuple (0,1), %v; the test needs overlapping tuple ids", heaps, err)
+			if err := e.db.QueryRow(`SELECT count(DISTINCT tableoid) FROM users`).Scan(&heaps); err != nil || heaps < 2 {
+				t.Fatalf("rows in %d heaps, %v; the test needs several", heaps, err)
 			}
 			var once sync.Once
 			testHookBeforeWrite = func(ws []write) error {

@@ -55,6 +55,7 @@ type row struct {
 	pk     any        // as the dialect binds it back
 	pkText string     // for reports
 	ver    rowVersion // with plan.byVersion
+	seq    int        // the row's place in the read that returned it
 	src    cell
 	dst    cell // ToColumn, when not in place
 	tenant cell
@@ -70,17 +71,19 @@ type write struct {
 	bidx []byte
 }
 
-// scanRows reads a batch's rows in the column order of p.readCols.
-func scanRows(d dialect, p *plan, rows *sql.Rows) ([]row, error) {
+// scanRows reads a batch's rows in the column order of p.readCols; n is
+// how many rows are expected (room is made for them up front: a row is a
+// large value to copy while a slice grows).
+func scanRows(d dialect, p *plan, rows *sql.Rows, n int) ([]row, error) {
 	defer rows.Close()
 	_, dst, tenant, bidx := p.readCols()
-	var out []row
+	out := make([]row, 0, n)
 	for rows.Next() {
-		var r row
+		r := row{seq: len(out)}
 		pk := d.scanPK()
 		dest := []any{pk}
 		if p.byVersion {
-			dest = append(dest, &r.ver.rel, &r.ver.ctid, &r.ver.xmin)
+			dest = append(dest, &r.ver.rel, &r.ver.xmin)
 		}
 		dest = append(dest, &r.src)
 		if dst != nil {

@@ -130,7 +130,7 @@ func rowwiseWrite(ctx context.Context, d rowwiseSQL, tx txn, ps []*plan, wss [][
 	if err != nil {
 		return nil, fmt.Errorf("migrate: lock %s: %w", p.ti.Name, err)
 	}
-	sets, err := scanCombined(d, ps, rs)
+	sets, err := scanCombined(d, ps, rs, len(keys))
 	if err != nil {
 		return nil, err
 	}

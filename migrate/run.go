@@ -279,7 +279,7 @@ func (w *worker) read(ctx context.Context, q querier, lo, hi any, n int) ([]row,
 	if err != nil {
 		return nil, fmt.Errorf("migrate: read %s: %w", w.p.ti.Name, err)
 	}
-	return scanRows(d, w.p, rs)
+	return scanRows(d, w.p, rs, n)
 }
 
 // maxCASRounds bounds how often a batch re-reads rows whose
@@ -397,7 +397,7 @@ func (w *worker) settle(ctx context.Context, tx txn, ws []write, applied []bool,
 	if err != nil {
 		return nil, fmt.Errorf("migrate: re-read %s: %w", w.p.ti.Name, err)
 	}
-	rows, err := scanRows(w.m.d, w.p, rs)
+	rows, err := scanRows(w.m.d, w.p, rs, len(lost))
 	if err != nil {
 		return nil, err
 	}
