@@ -280,7 +280,9 @@ func (s *rewriteScene) refused(t *testing.T) {
 			return db.Not(map[string]any{"ssn": ann.SSN}).Find(&[]Patient{})
 		}},
 		{"Randomized", func(db *gorm.DB) *gorm.DB { return db.Where("name = ?", ann.Name).Find(&[]Patient{}) }},
-		{"RandomizedStruct", func(db *gorm.DB) *gorm.DB { return db.Where(&Patient{Email: ann.Email, Name: ann.Name}).Find(&[]Patient{}) }},
+		{"RandomizedStruct", func(db *gorm.DB) *gorm.DB {
+			return db.Where(&Patient{Email: ann.Email, Name: ann.Name}).Find(&[]Patient{})
+		}},
 		{"RandomizedMap", func(db *gorm.DB) *gorm.DB { return db.Where(map[string]any{"age": 43}).Find(&[]Patient{}) }},
 		{"Function", func(db *gorm.DB) *gorm.DB { return db.Where("lower(email) = ?", ann.Email).Find(&[]Patient{}) }},
 		{"Expression", func(db *gorm.DB) *gorm.DB { return db.Where("email = ? || ''", ann.Email).Find(&[]Patient{}) }},
@@ -442,9 +444,9 @@ func (s *rewriteScene) allowPlaintext(t *testing.T) {
 		return id
 	}
 	plain := insert("acme", "dee@example.com", "C-1")
-	insert("acme", "DEE@example.com", "c-1")  // other case: not the same bytes
-	insert("acme", "dee@example.com ", "C-1 ") // trailing space: not the same bytes
-	insert("globex", "dee@example.com", "C-1") // another tenant
+	insert("acme", "DEE@example.com", "c-1")                 // other case: not the same bytes
+	insert("acme", "dee@example.com ", "C-1 ")               // trailing space: not the same bytes
+	insert("globex", "dee@example.com", "C-1")               // another tenant
 	backslash := insert("acme", `d\x65e@example.com`, `C\1`) // Postgres reads \x.. in bytea text as hex
 	enc := Lead{Email: "dee@example.com", Code: "C-1"}
 	if err := s.db.Create(&enc).Error; err != nil {
