@@ -48,10 +48,11 @@ type rewriter struct {
 	check bool
 }
 
-// rewriteConds rewrites the WHERE of db's statement on m in place (a new
-// clause; the expressions the caller built are not modified, as GORM
-// shares them between statements of one chain), or fails.
-func rewriteConds(db *gorm.DB, m *model, write bool) error {
+// rewriteConds rewrites the WHERE of db's statement on m, or fails. The
+// rewritten conditions are a new clause: the expressions the caller
+// built are not modified, as GORM shares them between the statements of
+// a chain, and restoreWhere puts them back after the statement ran.
+func (st *stmtState) rewriteConds(db *gorm.DB, m *model, write bool) error {
 	if len(m.fields) == 0 {
 		return nil
 	}
@@ -82,7 +83,29 @@ func rewriteConds(db *gorm.DB, m *model, write bool) error {
 	}
 	c.Expression = clause.Where{Exprs: exprs}
 	stmt.Clauses["WHERE"] = c
+	st.where, st.rewritten = w.Exprs, len(exprs)
 	return nil
+}
+
+// restoreWhere puts back the conditions the caller wrote once the
+// statement has run, keeping any GORM appended while running it (a soft
+// delete's "deleted_at IS NULL", whose marker stays in the statement).
+// FirstOrCreate and FirstOrInit read the values of a Where(&Model{...})
+// or Where(map...) from the conditions after the query, and a statement
+// run again (Count, then Find) rewrites them afresh, under the keys live
+// then.
+func (st *stmtState) restoreWhere(stmt *gorm.Statement) {
+	if st.where == nil {
+		return
+	}
+	if c, ok := stmt.Clauses["WHERE"]; ok {
+		if w, ok := c.Expression.(clause.Where); ok && len(w.Exprs) >= st.rewritten {
+			exprs := append(append([]clause.Expression(nil), st.where...), w.Exprs[st.rewritten:]...)
+			c.Expression = clause.Where{Exprs: exprs}
+			stmt.Clauses["WHERE"] = c
+		}
+	}
+	st.where, st.rewritten = nil, 0
 }
 
 // list rewrites exprs, returning a new slice if any changed.

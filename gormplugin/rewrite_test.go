@@ -3,6 +3,7 @@ package gormplugin_test
 import (
 	"database/sql"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -31,6 +32,12 @@ type Badge struct {
 	Label     string `gorm:"serializer:colcrypt" colcrypt:"blindindex:label_bidx,bidxlen:4"`
 	LabelBidx []byte
 }
+
+// customCond is a condition type the plugin does not know: it is
+// checked by the SQL it builds.
+type customCond string
+
+func (c customCond) Build(b clause.Builder) { b.WriteString(string(c)) }
 
 // rewriteScene is acme's Ann and Bob under key version 1, Ann's twin
 // (same email and SSN) under version 2 after a rotation, and globex's
@@ -174,6 +181,14 @@ func (s *rewriteScene) sameRowsAsMatch(t *testing.T) {
 		{"GormOr", s.matchIDs(t, "acme", "Email", ann.Email, bob.Email), []string{ann.Email, bob.SSN}, find(func(db *gorm.DB, ps *[]Patient) *gorm.DB {
 			return db.Where("email = ?", ann.Email).Or("ssn = ?", bob.SSN).Find(ps)
 		})},
+		{"CustomConditionElsewhere", annEmails, []string{ann.Email}, find(func(db *gorm.DB, ps *[]Patient) *gorm.DB {
+			return db.Where(customCond("patients.id > 0")).Where("email = ?", ann.Email).Find(ps)
+		})},
+		{"FirstOrCreateFinds", s.matchIDs(t, "acme", "Email", bob.Email), []string{bob.Email}, func(db *gorm.DB) ([]uint, error) {
+			var p Patient
+			err := db.Where(Patient{Email: bob.Email}).FirstOrCreate(&p).Error
+			return []uint{p.ID}, err
+		}},
 		{"IsNullLeftAlone", nil, nil, find(func(db *gorm.DB, ps *[]Patient) *gorm.DB {
 			return db.Where("email IS NULL OR ssn = ?", "nobody").Find(ps)
 		})},
@@ -190,6 +205,16 @@ func (s *rewriteScene) sameRowsAsMatch(t *testing.T) {
 			var n int64
 			err := db.Model(&Patient{}).Where("email = ?", ann.Email).Count(&n).Error
 			return []uint{uint(n)}, err
+		}},
+		{"CountThenFindOneStatement", annEmails, []string{ann.Email}, func(db *gorm.DB) ([]uint, error) {
+			q := db.Model(&Patient{}).Where("email = ?", ann.Email)
+			var n int64
+			if err := q.Count(&n).Error; err != nil || n != 2 {
+				return nil, fmt.Errorf("Count = %d, %v; want 2", n, err)
+			}
+			var ps []Patient
+			err := q.Find(&ps).Error
+			return patientIDs(ps), err
 		}},
 		{"Rows", s.matchIDs(t, "acme", "SSN", ann.SSN), []string{ann.SSN}, func(db *gorm.DB) ([]uint, error) {
 			rows, err := db.Model(&Patient{}).Select("id").Where("ssn = ?", ann.SSN).Rows()
@@ -315,6 +340,9 @@ func (s *rewriteScene) refused(t *testing.T) {
 		{"ClauseGt", func(db *gorm.DB) *gorm.DB {
 			return db.Where(clause.Gt{Column: clause.Column{Name: "ssn"}, Value: ann.SSN}).Find(&[]Patient{})
 		}},
+		{"CustomCondition", func(db *gorm.DB) *gorm.DB {
+			return db.Where(customCond("lower(patients.email) <> ''")).Find(&[]Patient{})
+		}},
 		{"OrderBy", func(db *gorm.DB) *gorm.DB { return db.Order("email").Find(&[]Patient{}) }},
 		{"OrderByDesc", func(db *gorm.DB) *gorm.DB { return db.Order("id, ssn DESC").Find(&[]Patient{}) }},
 		{"OrderByColumn", func(db *gorm.DB) *gorm.DB {
@@ -409,6 +437,22 @@ func (s *rewriteScene) writes(t *testing.T) {
 		res := s.e.db.WithContext(ctxFor("globex")).Delete(&Patient{}, "ssn IN ?", []string{globexCy.SSN})
 		if res.Error != nil || res.RowsAffected != 1 {
 			t.Fatalf("Delete(&Patient{}, ssn IN ?) = %d rows, %v; want 1", res.RowsAffected, res.Error)
+		}
+	})
+	t.Run("FirstOrCreateCreates", func(t *testing.T) {
+		for _, cond := range []any{Patient{Email: "eve@example.com"}, map[string]any{"email": "fay@example.com"}} {
+			var p Patient
+			if err := s.db.Where(cond).FirstOrCreate(&p).Error; err != nil {
+				t.Fatalf("FirstOrCreate(%v) = %v", cond, err)
+			}
+			email := p.Email
+			var again Patient
+			if err := s.db.Where(cond).FirstOrCreate(&again).Error; err != nil || again.ID != p.ID || again.Email != email {
+				t.Fatalf("FirstOrCreate(%v) again = row %d %q, %v; want the row it created, %d %q", cond, again.ID, again.Email, err, p.ID, email)
+			}
+			if ids := s.matchIDs(t, "acme", "Email", email); !slices.Equal(ids, []uint{p.ID}) {
+				t.Fatalf("Match(%q) after FirstOrCreate = %v, want [%d]", email, ids, p.ID)
+			}
 		}
 	})
 	t.Run("ShortBlindIndexReadsOnly", func(t *testing.T) {
