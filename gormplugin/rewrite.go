@@ -251,8 +251,10 @@ func (r *rewriter) column(col any) (*encField, error) {
 		}
 	case string:
 		return r.columnText(c)
+	case clause.Expression:
+		return nil, r.opaque(c) // GORM writes its SQL as the column
 	default:
-		return nil, nil
+		return r.columnText(fmt.Sprint(c)) // GORM writes it as text
 	}
 	ef := encryptedByName(r.m, name)
 	if ef != nil && qual != "" && !r.ownTable(qual) {

@@ -337,6 +337,9 @@ func (s *rewriteScene) refused(t *testing.T) {
 		{"ClauseLike", func(db *gorm.DB) *gorm.DB {
 			return db.Where(clause.Like{Column: "email", Value: ann.Email}).Find(&[]Patient{})
 		}},
+		{"ClauseEqOnExpression", func(db *gorm.DB) *gorm.DB {
+			return db.Where(clause.Eq{Column: clause.Expr{SQL: "email"}, Value: ann.Email}).Find(&[]Patient{})
+		}},
 		{"ClauseGt", func(db *gorm.DB) *gorm.DB {
 			return db.Where(clause.Gt{Column: clause.Column{Name: "ssn"}, Value: ann.SSN}).Find(&[]Patient{})
 		}},
