@@ -82,7 +82,7 @@ func (st *stmtState) rewriteConds(db *gorm.DB, m *model, write bool) error {
 	}
 	c.Expression = clause.Where{Exprs: exprs}
 	stmt.Clauses["WHERE"] = c
-	st.where, st.rewritten = w.Exprs, len(exprs)
+	st.where, st.rewritten = w.Exprs, exprs
 	return nil
 }
 
@@ -92,19 +92,23 @@ func (st *stmtState) rewriteConds(db *gorm.DB, m *model, write bool) error {
 // FirstOrCreate and FirstOrInit read the values of a Where(&Model{...})
 // or Where(map...) from the conditions after the query, and a statement
 // run again (Count, then Find) rewrites them afresh, under the keys live
-// then.
+// then. If GORM reshaped the rewritten conditions rather than appending
+// to them (a soft delete folds a lone Or into an And), they stay: still
+// right, only not rewritten afresh.
 func (st *stmtState) restoreWhere(stmt *gorm.Statement) {
 	if st.where == nil {
 		return
 	}
 	if c, ok := stmt.Clauses["WHERE"]; ok {
-		if w, ok := c.Expression.(clause.Where); ok && len(w.Exprs) >= st.rewritten {
-			exprs := append(append([]clause.Expression(nil), st.where...), w.Exprs[st.rewritten:]...)
+		w, ok := c.Expression.(clause.Where)
+		n := len(st.rewritten)
+		if ok && len(w.Exprs) >= n && reflect.DeepEqual(w.Exprs[:n], st.rewritten) {
+			exprs := append(append([]clause.Expression(nil), st.where...), w.Exprs[n:]...)
 			c.Expression = clause.Where{Exprs: exprs}
 			stmt.Clauses["WHERE"] = c
 		}
 	}
-	st.where, st.rewritten = nil, 0
+	st.where, st.rewritten = nil, nil
 }
 
 // list rewrites exprs, returning a new slice if any changed.

@@ -33,6 +33,15 @@ type Badge struct {
 	LabelBidx []byte
 }
 
+// Ticket is soft-deleted: GORM adds "deleted_at IS NULL" to its
+// queries, once per statement.
+type Ticket struct {
+	ID        uint
+	TenantID  string `colcrypt:"tenant"`
+	Code      string `gorm:"serializer:colcrypt" colcrypt:"deterministic"`
+	DeletedAt gorm.DeletedAt
+}
+
 // customCond is a condition type the plugin does not know: it is
 // checked by the SQL it builds.
 type customCond string
@@ -57,7 +66,7 @@ type rewriteScene struct {
 // same way; rows still in plaintext are found under allowplaintext.
 func TestRewrite(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, d dialect) {
-		e := newEnv(t, d, envOptions{}, append([]any{&Lead{}, &Badge{}}, allModels...)...)
+		e := newEnv(t, d, envOptions{}, append([]any{&Lead{}, &Badge{}, &Ticket{}}, allModels...)...)
 		s := &rewriteScene{e: e, rec: &sqlRecorder{}}
 		s.ann, s.bob = newPatient("Ann"), newPatient("Bob")
 		e.create(t, "acme", &s.ann, &s.bob)
@@ -455,6 +464,32 @@ func (s *rewriteScene) writes(t *testing.T) {
 			}
 			if ids := s.matchIDs(t, "acme", "Email", email); !slices.Equal(ids, []uint{p.ID}) {
 				t.Fatalf("Match(%q) after FirstOrCreate = %v, want [%d]", email, ids, p.ID)
+			}
+		}
+	})
+	t.Run("SoftDeletedStayHiddenOnReuse", func(t *testing.T) {
+		// One statement run twice: the second run must still exclude the
+		// soft-deleted row, with and without a lone Or that GORM folds.
+		live, gone := Ticket{Code: "T-1"}, Ticket{Code: "T-1"}
+		for _, tk := range []*Ticket{&live, &gone} {
+			if err := s.db.Create(tk).Error; err != nil {
+				t.Fatalf("Create(Ticket) = %v", err)
+			}
+		}
+		if err := s.db.Delete(&Ticket{}, gone.ID).Error; err != nil {
+			t.Fatalf("Delete(ticket) = %v", err)
+		}
+		for _, q := range []*gorm.DB{
+			s.db.Model(&Ticket{}).Where("code = ?", "T-1"),
+			s.db.Model(&Ticket{}).Where("id < 0").Or("code = ?", "T-1"),
+		} {
+			var n int64
+			if err := q.Count(&n).Error; err != nil || n != 1 {
+				t.Fatalf("Count = %d, %v; want 1 (the live ticket)", n, err)
+			}
+			var ts []Ticket
+			if err := q.Find(&ts).Error; err != nil || len(ts) != 1 || ts[0].ID != live.ID {
+				t.Fatalf("Find after Count on the same statement = %+v, %v; want the live ticket %d only", ts, err, live.ID)
 			}
 		}
 	})

@@ -47,10 +47,9 @@ type stmtState struct {
 	// upsert is set for an upsert limited to the context's tenant (upsert.go).
 	upsert *upsertGuard
 	// where holds the WHERE conditions as the caller wrote them while the
-	// rewritten ones (rewrite.go) stand in for them; rewritten is how many
-	// of the statement's conditions are the rewrite's.
+	// rewritten ones (rewrite.go) stand in for them.
 	where     []clause.Expression
-	rewritten int
+	rewritten []clause.Expression
 
 	// The hot path's caches (cipher.go).
 	defaultDone   bool
