@@ -105,15 +105,21 @@
 //
 // A randomized value cannot be compared in SQL. [Match] finds rows by
 // equality on a deterministic or blind-indexed field for the tenant in
-// the context, across every live key version of that tenant. A condition
-// on an encrypted column (Where("email = ?", x), First(&p, "email = ?",
-// x), Where(map...), Where(&Patient{Email: x})) would send the plaintext
-// to the database and GORM's log and match nothing: it fails with
-// [ErrEncryptedCondition] before any SQL, in queries, Row/Rows/Scan,
-// updates and deletes. The column is recognised by name in the
-// condition's text, bare, quoted or qualified, erring towards refusing;
-// IS [NOT] NULL is allowed. So FirstOrCreate and the like cannot key on
-// encrypted fields. A Find into maps opens the encrypted columns; a Pluck of one is
+// the context, across every live key version of that tenant. The plugin
+// also rewrites equality written the usual way, in queries, Row/Rows/Scan,
+// updates and deletes, before GORM builds the SQL: Where("email = ?", x),
+// First(&p, "email = ?", x), "email IN ?", Where(map...) and
+// Where(&Patient{Email: x}) become the condition Match builds, so they
+// find the same rows and never send the plaintext; with allowplaintext
+// they also find the rows still in plaintext. Any other condition on an
+// encrypted column (LIKE, <, BETWEEN, <>, NOT, a function of the column,
+// ORDER BY or GROUP BY on it, equality on a randomized field, a text the
+// plugin cannot read with certainty) fails with [ErrUnsearchable] before
+// any SQL. Conditions are read with a tokenizer, not an SQL parser, and
+// the plugin errs towards refusing; IS [NOT] NULL is left as it is. See
+// the Querying section of docs/TAGGING.md.
+//
+// A Find into maps opens the encrypted columns; a Pluck of one is
 // refused ([ErrUnsupported]). Scan or Row into a non-struct (a []string)
 // bypasses every serializer and would return the stored bytes: scan
 // encrypted columns into a struct.

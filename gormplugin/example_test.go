@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"log"
 	"os"
@@ -93,6 +94,16 @@ func Example() {
 	}
 	fmt.Println("Match(Email):", found[0].Name, found[0].TaxID)
 
+	// Equality written the usual way becomes the same index lookup;
+	// what would compare ciphertext is refused before any SQL.
+	var byTaxID Customer
+	if err := db.WithContext(ctx).First(&byTaxID, "tax_id = ?", "DE123").Error; err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(`First(&c, "tax_id = ?"):`, byTaxID.Name)
+	err = db.WithContext(ctx).Where("email LIKE ?", "ann%").Find(&found).Error
+	fmt.Println("LIKE refused:", errors.Is(err, gormplugin.ErrUnsearchable))
+
 	var stored []byte
 	if err := sqlDB.QueryRow("SELECT name FROM customers").Scan(&stored); err != nil {
 		log.Fatal(err)
@@ -101,5 +112,7 @@ func Example() {
 	// Output:
 	// after Create: Ann Lee acme
 	// Match(Email): Ann Lee DE123
+	// First(&c, "tax_id = ?"): Ann Lee
+	// LIKE refused: true
 	// plaintext in the table: false
 }

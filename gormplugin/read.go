@@ -27,7 +27,7 @@ func (p *plugin) beforeQuery(db *gorm.DB) {
 		db.AddError(st.report(m.err))
 		return
 	}
-	if err := rewriteConds(db, m, false); err != nil {
+	if err := st.rewriteConds(db, m, false); err != nil {
 		db.AddError(st.report(err))
 		return
 	}
@@ -50,8 +50,8 @@ func (p *plugin) beforeQuery(db *gorm.DB) {
 }
 
 // afterScan runs after gorm:query, before preloads and AfterFind hooks:
-// it puts the statement's own schema back, settles the values still
-// parked, and opens the encrypted columns of map results.
+// it puts the statement's own schema and conditions back, settles the
+// values still parked, and opens the encrypted columns of map results.
 func (p *plugin) afterScan(db *gorm.DB) {
 	st, ok := db.Statement.Context.Value(p.reg).(*stmtState)
 	if !ok || st.p != p {
@@ -61,6 +61,7 @@ func (p *plugin) afterScan(db *gorm.DB) {
 		db.Statement.Schema = st.schema
 		st.schema = nil
 	}
+	st.restoreWhere(db.Statement)
 	if len(st.pending) > 0 {
 		db.AddError(st.leftovers(db.Statement.Context))
 	}

@@ -3,6 +3,7 @@ package gormplugin_test
 import (
 	"database/sql"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -32,6 +33,21 @@ type Badge struct {
 	LabelBidx []byte
 }
 
+// Ticket is soft-deleted: GORM adds "deleted_at IS NULL" to its
+// queries, once per statement.
+type Ticket struct {
+	ID        uint
+	TenantID  string `colcrypt:"tenant"`
+	Code      string `gorm:"serializer:colcrypt" colcrypt:"deterministic"`
+	DeletedAt gorm.DeletedAt
+}
+
+// customCond is a condition type the plugin does not know: it is
+// checked by the SQL it builds.
+type customCond string
+
+func (c customCond) Build(b clause.Builder) { b.WriteString(string(c)) }
+
 // rewriteScene is acme's Ann and Bob under key version 1, Ann's twin
 // (same email and SSN) under version 2 after a rotation, and globex's
 // Ann: a lookup must find both of acme's Anns and never globex's.
@@ -50,7 +66,7 @@ type rewriteScene struct {
 // same way; rows still in plaintext are found under allowplaintext.
 func TestRewrite(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, d dialect) {
-		e := newEnv(t, d, envOptions{}, append([]any{&Lead{}, &Badge{}}, allModels...)...)
+		e := newEnv(t, d, envOptions{}, append([]any{&Lead{}, &Badge{}, &Ticket{}}, allModels...)...)
 		s := &rewriteScene{e: e, rec: &sqlRecorder{}}
 		s.ann, s.bob = newPatient("Ann"), newPatient("Bob")
 		e.create(t, "acme", &s.ann, &s.bob)
@@ -174,6 +190,14 @@ func (s *rewriteScene) sameRowsAsMatch(t *testing.T) {
 		{"GormOr", s.matchIDs(t, "acme", "Email", ann.Email, bob.Email), []string{ann.Email, bob.SSN}, find(func(db *gorm.DB, ps *[]Patient) *gorm.DB {
 			return db.Where("email = ?", ann.Email).Or("ssn = ?", bob.SSN).Find(ps)
 		})},
+		{"CustomConditionElsewhere", annEmails, []string{ann.Email}, find(func(db *gorm.DB, ps *[]Patient) *gorm.DB {
+			return db.Where(customCond("patients.id > 0")).Where("email = ?", ann.Email).Find(ps)
+		})},
+		{"FirstOrCreateFinds", s.matchIDs(t, "acme", "Email", bob.Email), []string{bob.Email}, func(db *gorm.DB) ([]uint, error) {
+			var p Patient
+			err := db.Where(Patient{Email: bob.Email}).FirstOrCreate(&p).Error
+			return []uint{p.ID}, err
+		}},
 		{"IsNullLeftAlone", nil, nil, find(func(db *gorm.DB, ps *[]Patient) *gorm.DB {
 			return db.Where("email IS NULL OR ssn = ?", "nobody").Find(ps)
 		})},
@@ -190,6 +214,16 @@ func (s *rewriteScene) sameRowsAsMatch(t *testing.T) {
 			var n int64
 			err := db.Model(&Patient{}).Where("email = ?", ann.Email).Count(&n).Error
 			return []uint{uint(n)}, err
+		}},
+		{"CountThenFindOneStatement", annEmails, []string{ann.Email}, func(db *gorm.DB) ([]uint, error) {
+			q := db.Model(&Patient{}).Where("email = ?", ann.Email)
+			var n int64
+			if err := q.Count(&n).Error; err != nil || n != 2 {
+				return nil, fmt.Errorf("Count = %d, %v; want 2", n, err)
+			}
+			var ps []Patient
+			err := q.Find(&ps).Error
+			return patientIDs(ps), err
 		}},
 		{"Rows", s.matchIDs(t, "acme", "SSN", ann.SSN), []string{ann.SSN}, func(db *gorm.DB) ([]uint, error) {
 			rows, err := db.Model(&Patient{}).Select("id").Where("ssn = ?", ann.SSN).Rows()
@@ -280,7 +314,9 @@ func (s *rewriteScene) refused(t *testing.T) {
 			return db.Not(map[string]any{"ssn": ann.SSN}).Find(&[]Patient{})
 		}},
 		{"Randomized", func(db *gorm.DB) *gorm.DB { return db.Where("name = ?", ann.Name).Find(&[]Patient{}) }},
-		{"RandomizedStruct", func(db *gorm.DB) *gorm.DB { return db.Where(&Patient{Email: ann.Email, Name: ann.Name}).Find(&[]Patient{}) }},
+		{"RandomizedStruct", func(db *gorm.DB) *gorm.DB {
+			return db.Where(&Patient{Email: ann.Email, Name: ann.Name}).Find(&[]Patient{})
+		}},
 		{"RandomizedMap", func(db *gorm.DB) *gorm.DB { return db.Where(map[string]any{"age": 43}).Find(&[]Patient{}) }},
 		{"Function", func(db *gorm.DB) *gorm.DB { return db.Where("lower(email) = ?", ann.Email).Find(&[]Patient{}) }},
 		{"Expression", func(db *gorm.DB) *gorm.DB { return db.Where("email = ? || ''", ann.Email).Find(&[]Patient{}) }},
@@ -310,8 +346,14 @@ func (s *rewriteScene) refused(t *testing.T) {
 		{"ClauseLike", func(db *gorm.DB) *gorm.DB {
 			return db.Where(clause.Like{Column: "email", Value: ann.Email}).Find(&[]Patient{})
 		}},
+		{"ClauseEqOnExpression", func(db *gorm.DB) *gorm.DB {
+			return db.Where(clause.Eq{Column: clause.Expr{SQL: "email"}, Value: ann.Email}).Find(&[]Patient{})
+		}},
 		{"ClauseGt", func(db *gorm.DB) *gorm.DB {
 			return db.Where(clause.Gt{Column: clause.Column{Name: "ssn"}, Value: ann.SSN}).Find(&[]Patient{})
+		}},
+		{"CustomCondition", func(db *gorm.DB) *gorm.DB {
+			return db.Where(customCond("lower(patients.email) <> ''")).Find(&[]Patient{})
 		}},
 		{"OrderBy", func(db *gorm.DB) *gorm.DB { return db.Order("email").Find(&[]Patient{}) }},
 		{"OrderByDesc", func(db *gorm.DB) *gorm.DB { return db.Order("id, ssn DESC").Find(&[]Patient{}) }},
@@ -409,6 +451,48 @@ func (s *rewriteScene) writes(t *testing.T) {
 			t.Fatalf("Delete(&Patient{}, ssn IN ?) = %d rows, %v; want 1", res.RowsAffected, res.Error)
 		}
 	})
+	t.Run("FirstOrCreateCreates", func(t *testing.T) {
+		for _, cond := range []any{Patient{Email: "eve@example.com"}, map[string]any{"email": "fay@example.com"}} {
+			var p Patient
+			if err := s.db.Where(cond).FirstOrCreate(&p).Error; err != nil {
+				t.Fatalf("FirstOrCreate(%v) = %v", cond, err)
+			}
+			email := p.Email
+			var again Patient
+			if err := s.db.Where(cond).FirstOrCreate(&again).Error; err != nil || again.ID != p.ID || again.Email != email {
+				t.Fatalf("FirstOrCreate(%v) again = row %d %q, %v; want the row it created, %d %q", cond, again.ID, again.Email, err, p.ID, email)
+			}
+			if ids := s.matchIDs(t, "acme", "Email", email); !slices.Equal(ids, []uint{p.ID}) {
+				t.Fatalf("Match(%q) after FirstOrCreate = %v, want [%d]", email, ids, p.ID)
+			}
+		}
+	})
+	t.Run("SoftDeletedStayHiddenOnReuse", func(t *testing.T) {
+		// One statement run twice: the second run must still exclude the
+		// soft-deleted row, with and without a lone Or that GORM folds.
+		live, gone := Ticket{Code: "T-1"}, Ticket{Code: "T-1"}
+		for _, tk := range []*Ticket{&live, &gone} {
+			if err := s.db.Create(tk).Error; err != nil {
+				t.Fatalf("Create(Ticket) = %v", err)
+			}
+		}
+		if err := s.db.Delete(&Ticket{}, gone.ID).Error; err != nil {
+			t.Fatalf("Delete(ticket) = %v", err)
+		}
+		for _, q := range []*gorm.DB{
+			s.db.Model(&Ticket{}).Where("code = ?", "T-1"),
+			s.db.Model(&Ticket{}).Where("id < 0").Or("code = ?", "T-1"),
+		} {
+			var n int64
+			if err := q.Count(&n).Error; err != nil || n != 1 {
+				t.Fatalf("Count = %d, %v; want 1 (the live ticket)", n, err)
+			}
+			var ts []Ticket
+			if err := q.Find(&ts).Error; err != nil || len(ts) != 1 || ts[0].ID != live.ID {
+				t.Fatalf("Find after Count on the same statement = %+v, %v; want the live ticket %d only", ts, err, live.ID)
+			}
+		}
+	})
 	t.Run("ShortBlindIndexReadsOnly", func(t *testing.T) {
 		b := Badge{Label: "vip"}
 		if err := s.db.Create(&b).Error; err != nil {
@@ -442,9 +526,9 @@ func (s *rewriteScene) allowPlaintext(t *testing.T) {
 		return id
 	}
 	plain := insert("acme", "dee@example.com", "C-1")
-	insert("acme", "DEE@example.com", "c-1")  // other case: not the same bytes
-	insert("acme", "dee@example.com ", "C-1 ") // trailing space: not the same bytes
-	insert("globex", "dee@example.com", "C-1") // another tenant
+	insert("acme", "DEE@example.com", "c-1")                 // other case: not the same bytes
+	insert("acme", "dee@example.com ", "C-1 ")               // trailing space: not the same bytes
+	insert("globex", "dee@example.com", "C-1")               // another tenant
 	backslash := insert("acme", `d\x65e@example.com`, `C\1`) // Postgres reads \x.. in bytea text as hex
 	enc := Lead{Email: "dee@example.com", Code: "C-1"}
 	if err := s.db.Create(&enc).Error; err != nil {

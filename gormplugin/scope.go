@@ -34,7 +34,7 @@ func (st *stmtState) scopeTenant(m *model) (string, bool) {
 // scopeWrite checks a write before its SQL is built: under a context
 // tenant, no row or condition naming another tenant. fill fills the
 // empty tenant field of the rows. Conditions on encrypted columns are
-// rewritten or refused after it (rewriteConds), so that a statement
+// rewritten or refused after it (stmtState.rewriteConds), so that a statement
 // naming another tenant fails before any key is looked up.
 func (st *stmtState) scopeWrite(stmt *gorm.Statement, m *model, op string, fill bool) error {
 	tenant, ok := st.scopeTenant(m)
@@ -164,7 +164,7 @@ func (p *plugin) beforeDelete(db *gorm.DB) {
 		db.AddError(st.report(err))
 		return
 	}
-	if err := rewriteConds(db, m, true); err != nil {
+	if err := st.rewriteConds(db, m, true); err != nil {
 		db.AddError(st.report(err))
 		return
 	}
@@ -185,7 +185,7 @@ func (p *plugin) beforeRow(db *gorm.DB) {
 	if m.err != nil {
 		return // as before: the scan reports it
 	}
-	db.AddError(st.report(rewriteConds(db, m, false)))
+	db.AddError(st.report(st.rewriteConds(db, m, false)))
 }
 
 // same reports whether a and b are the same value, without panicking on

@@ -5,6 +5,7 @@ import (
 	"reflect"
 
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 	"gorm.io/gorm/schema"
 
 	"github.com/colcrypt/colcrypt/field"
@@ -45,6 +46,10 @@ type stmtState struct {
 	scoped bool
 	// upsert is set for an upsert limited to the context's tenant (upsert.go).
 	upsert *upsertGuard
+	// where holds the WHERE conditions as the caller wrote them while the
+	// rewritten ones (rewrite.go) stand in for them.
+	where     []clause.Expression
+	rewritten []clause.Expression
 
 	// The hot path's caches (cipher.go).
 	defaultDone   bool

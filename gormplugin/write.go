@@ -416,7 +416,7 @@ func (p *plugin) beforeUpdate(db *gorm.DB) {
 		db.AddError(st.report(err))
 		return
 	}
-	if err := rewriteConds(db, m, true); err != nil {
+	if err := st.rewriteConds(db, m, true); err != nil {
 		db.AddError(st.report(err))
 		return
 	}
@@ -455,13 +455,18 @@ func (p *plugin) beforeUpdate(db *gorm.DB) {
 }
 
 // afterUpdate removes the SET clause the plugin added, as gorm:update
-// does with its own, so a reused statement builds a fresh one.
+// does with its own, so a reused statement builds a fresh one, and puts
+// back the conditions rewrite.go replaced.
 func (p *plugin) afterUpdate(db *gorm.DB) {
 	st, ok := db.Statement.Context.Value(p.reg).(*stmtState)
-	if ok && st.p == p && st.setByPlugin {
+	if !ok || st.p != p {
+		return
+	}
+	if st.setByPlugin {
 		delete(db.Statement.Clauses, "SET")
 		st.setByPlugin = false
 	}
+	st.restoreWhere(db.Statement)
 }
 
 func (p *plugin) sealAssignments(stmt *gorm.Statement, st *stmtState, m *model, set *clause.Set, given bool) error {
