@@ -24,7 +24,9 @@ const TagName = "colcrypt"
 //	                       stable (default: the tenant's index key, which
 //	                       data-key rotation leaves alone), legacy (its
 //	                       data key version, as before index keys), or
-//	                       migrating (writes stable, looks up both)
+//	                       migrating (writes stable, looks up both), or
+//	                       rotating (the index key version before the
+//	                       active one, while an index key rotation runs)
 //	armor                  store text armor (for text/varchar columns)
 //	allowplaintext         read plaintext too, while the column is migrated
 //	notnull                the column never holds NULL: writing a nil value
@@ -106,7 +108,7 @@ func ParseTag(fieldName, tag string) (Spec, error) {
 		case "indexkey":
 			k, ok := parseIndexKeying(strings.ToLower(val))
 			if !ok {
-				return fail("indexkey %q is not stable, legacy or migrating", val)
+				return fail("indexkey %q is not stable, legacy, migrating or rotating", val)
 			}
 			keying = k
 		case "armor":
