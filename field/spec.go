@@ -25,8 +25,10 @@ type BlindIndex = fieldcore.BlindIndex
 // index key ([IndexStable], the default), which a data-key rotation leaves
 // alone, or its data key versions ([IndexLegacy], indexes written before
 // index keys existed), or the first for writes and both for lookups while
-// a column moves between them ([IndexMigrating]). The tag option is
-// indexkey:stable|legacy|migrating.
+// a column moves between them ([IndexMigrating]), or the index key
+// version before the active one while an index key rotation fills a new
+// column ([IndexRotating]). The tag option is
+// indexkey:stable|legacy|migrating|rotating.
 type IndexKeying = fieldcore.IndexKeying
 
 // The keyings of a blind index.
@@ -34,6 +36,7 @@ const (
 	IndexStable    = fieldcore.IndexStable
 	IndexLegacy    = fieldcore.IndexLegacy
 	IndexMigrating = fieldcore.IndexMigrating
+	IndexRotating  = fieldcore.IndexRotating
 )
 
 // NewBlindIndex checks a blind index configuration: the column that holds

@@ -105,7 +105,7 @@ var dialects = []dialect{
 				qs = append(qs, "DELETE FROM "+t)
 			}
 			for _, t := range tables {
-				if t != sqldialect.DefaultKeyTable {
+				if !strings.HasPrefix(t, sqldialect.DefaultKeyTable) {
 					qs = append(qs, "ALTER TABLE "+t+" AUTO_INCREMENT = 1")
 				}
 			}
@@ -175,7 +175,7 @@ func newEnv(t testing.TB, d dialect, o envOptions, models ...any) *env {
 // database for one case without migrating again.
 func (base *env) fresh(t testing.TB, d dialect, tables ...string) *env {
 	t.Helper()
-	for _, q := range d.truncate(append(tables, sqldialect.DefaultKeyTable)...) {
+	for _, q := range d.truncate(append(tables, sqldialect.DefaultKeyTable, sqldialect.DefaultKeyTable+"_index_keys")...) {
 		base.exec(t, q)
 	}
 	db, err := gorm.Open(d.reuse(base.raw), &gorm.Config{Logger: logger.Discard})

@@ -18,11 +18,14 @@ import (
 //	db.WithContext(ctx).Scopes(gormplugin.Match(ctx, "Email", "ann@example.com")).Find(&ps)
 //
 // The field must be deterministic (WHERE col IN (...)) or have a blind
-// index (WHERE bidx_col IN (...)). The list holds the value's form under
-// every live key version of the tenant, newest first, because a row keeps
-// the form of the version it was written under until it is rewritten; so
-// a match keeps working across a key rotation. A blind index applies its
-// normalizers to value first. When the model has a tenant field the rows
+// index (WHERE bidx_col IN (...)). A blind index under the tenant's index
+// key (the default) is one value, which data-key rotations do not change.
+// For a deterministic field, or a blind index tagged indexkey:legacy, the
+// list holds the value's form under every live data key version of the
+// tenant, newest first, because a row keeps the form of the version it
+// was written under until it is rewritten; indexkey:migrating sends both.
+// So a match keeps working across a key rotation. A blind index applies
+// its normalizers to value first. When the model has a tenant field the rows
 // are limited to the tenant too.
 //
 // name may also be the name of a named index (a []byte field tagged

@@ -82,6 +82,8 @@ func (e *finishedJobError) Error() string {
 		what = "still encrypted"
 	case Reencrypt:
 		what = "not on their tenant's active key version"
+	case Reindex:
+		what = "without the right blind index"
 	}
 	rc := e.Result.Recheck
 	return fmt.Sprintf("migrate: job %s finished earlier, but a re-check of %s.%s found %d of %d rows %s; run it again from the start with Restart (colcrypt: --restart)",

@@ -22,6 +22,13 @@ const (
 	// Decrypt opens values back to plaintext, in place or into ToColumn:
 	// the way out of colcrypt.
 	Decrypt Kind = "decrypt"
+	// Reindex writes the blind index (Job.BlindIndex) of every encrypted
+	// value of Column into the index column, skipping rows whose index is
+	// already right, and leaves the value as it is: moving an index from
+	// the data key to the index key in place (indexkey:migrating), and
+	// filling a new index column during an index key rotation
+	// (docs/ROTATING.md).
+	Reindex Kind = "reindex"
 
 	// kindVerify plans a read-only scan (Verify).
 	kindVerify Kind = "verify"
@@ -104,6 +111,8 @@ func (j Job) specJSON() string {
 		Column      string   `json:"column"`
 		Length      int      `json:"length"`
 		Normalizers []string `json:"normalizers,omitempty"`
+		Name        string   `json:"name,omitempty"`
+		Keying      string   `json:"keying,omitempty"`
 		// Bits only when it is not Length*8, so that the jobs recorded
 		// before lengths in bits keep their description.
 		Bits int `json:"bits,omitempty"`
@@ -113,9 +122,19 @@ func (j Job) specJSON() string {
 		BlindIndex *bidx `json:"blind_index,omitempty"`
 	}{Job: j}
 	if j.BlindIndex != nil {
-		s.BlindIndex = &bidx{Column: j.BlindIndex.Column, Length: j.BlindIndex.Length, Normalizers: j.BlindIndex.Normalizers}
-		if b := j.BlindIndex.Bits; b != 0 && b != j.BlindIndex.Length*8 {
-			s.BlindIndex.Bits = b
+		b := j.BlindIndex
+		s.BlindIndex = &bidx{Column: b.Column, Length: b.Length, Normalizers: b.Normalizers}
+		// Only what differs from the defaults, so that the description of
+		// a job written before index keys and lengths in bits stays the
+		// same.
+		if b.Name != "" && b.Name != b.Column {
+			s.BlindIndex.Name = b.Name
+		}
+		if b.Keying != field.IndexStable {
+			s.BlindIndex.Keying = b.Keying.String()
+		}
+		if b.Bits != 0 && b.Bits != b.Length*8 {
+			s.BlindIndex.Bits = b.Bits
 		}
 	}
 	b, _ := json.Marshal(s) // plain strings and ints: cannot fail
@@ -125,9 +144,15 @@ func (j Job) specJSON() string {
 // normalize fills defaults and checks the combination of fields.
 func (j Job) normalize() (Job, error) {
 	switch j.Kind {
-	case Encrypt, Reencrypt, Decrypt, kindVerify:
+	case Encrypt, Reencrypt, Decrypt, Reindex, kindVerify:
 	default:
-		return j, fmt.Errorf("%w: unknown job kind %q (encrypt, reencrypt, decrypt)", ErrInvalidJob, j.Kind)
+		return j, fmt.Errorf("%w: unknown job kind %q (encrypt, reencrypt, decrypt, reindex)", ErrInvalidJob, j.Kind)
+	}
+	if j.Kind == Reindex && j.BlindIndex == nil {
+		return j, fmt.Errorf("%w: reindex needs a blind index", ErrInvalidJob)
+	}
+	if j.Kind == Reindex && len(j.Also) > 0 {
+		return j, fmt.Errorf("%w: reindex works on one column; drop Also", ErrInvalidJob)
 	}
 	if j.Table == "" || j.Column == "" {
 		return j, fmt.Errorf("%w: a job needs a table and a column", ErrInvalidJob)
@@ -135,7 +160,7 @@ func (j Job) normalize() (Job, error) {
 	if j.ToColumn == j.Column {
 		j.ToColumn = ""
 	}
-	if (j.Kind == Reencrypt || j.Kind == kindVerify) && j.ToColumn != "" {
+	if (j.Kind == Reencrypt || j.Kind == Reindex || j.Kind == kindVerify) && j.ToColumn != "" {
 		return j, fmt.Errorf("%w: %s works on one column; drop ToColumn", ErrInvalidJob, j.Kind)
 	}
 	if j.TenantColumn != "" && j.Tenant != "" {
@@ -153,6 +178,7 @@ func (j Job) normalize() (Job, error) {
 			if err != nil {
 				return j, fmt.Errorf("%w: %w", ErrInvalidJob, err)
 			}
+			b.Name, b.Keying = j.BlindIndex.Name, j.BlindIndex.Keying
 			j.BlindIndex = b
 		}
 		if slices.Contains([]string{j.Column, j.ToColumn, j.PK, j.TenantColumn, j.BindColumn}, j.BlindIndex.Column) {
@@ -273,7 +299,7 @@ func newPlan(ctx context.Context, d dialect, q querier, job Job) (*plan, error) 
 		default:
 			return nil, fmt.Errorf("%w: %s.%s is %s: it cannot hold ciphertext; add a bytea/BLOB or text column and pass it as the target (--to-column)", errUnsupportedColumn, ti.Name, p.dst.Name, p.dst.Type)
 		}
-	case Reencrypt:
+	case Reencrypt, Reindex:
 		switch p.src.class {
 		case classText:
 			p.armor = true
@@ -297,8 +323,9 @@ func (p *plan) readCols() (src, dst, tenant, bidx *column) {
 	if !p.inPlace {
 		dst = &p.dst
 	}
-	// Only Verify reads the blind index; migrations overwrite it.
-	if p.job.Kind == kindVerify {
+	// Verify reads the blind index to check it, Reindex to skip a row
+	// whose index is right; the other migrations overwrite it.
+	if p.job.Kind == kindVerify || p.job.Kind == Reindex {
 		bidx = p.bidx
 	}
 	return src, dst, p.tenant, bidx

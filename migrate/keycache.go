@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/colcrypt/colcrypt/field"
 	"github.com/colcrypt/colcrypt/internal/fieldcore"
 )
 
@@ -130,7 +131,19 @@ func (w *worker) load(ctx context.Context, ref keyRef) error {
 	if ref.version == 0 && w.dry {
 		return h.LoadNewest(ctx)
 	}
-	return h.Load(ctx, ref.version)
+	if err := h.Load(ctx, ref.version); err != nil {
+		return err
+	}
+	// A blind index under the index key is taken through the key store's
+	// index key family: look it up (creating the tenant's first index
+	// key) here, outside the batch transaction, so that the batch finds
+	// it cached.
+	if b := w.p.job.BlindIndex; b != nil && b.Keying != field.IndexLegacy && ref.version == 0 && !w.dry {
+		if _, err := h.BlindIndex(ctx, b, nil); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // open authenticates and decrypts a stored value (binary or armored) of

@@ -189,6 +189,38 @@ func (w *worker) transform(ctx context.Context, r *row) (outcome, write, string,
 		}
 		return w.seal(ctx, r, c, v.Algorithm == codec.AESSIV, p.armor || armored, pt)
 
+	case Reindex:
+		if !looksEncrypted(src) {
+			return outFail, write{}, reasonNotEncrypted, nil
+		}
+		if _, _, err := parseStored(src); err != nil {
+			return outFail, write{}, reasonLookalike, nil
+		}
+		tenant, err := w.tenantOf(ctx, r)
+		if err != nil {
+			return fail(err)
+		}
+		pt, err := w.open(ctx, r, tenant, src)
+		if err != nil {
+			return fail(err)
+		}
+		c, err := w.key(ctx, keyRef{tenant: tenant})
+		if err != nil {
+			return fail(err)
+		}
+		idx, err := c.BlindIndex(ctx, p.job.BlindIndex, pt)
+		clear(pt)
+		if err != nil {
+			return fail(err)
+		}
+		if r.bidx.valid && bytes.Equal(r.bidx.b, idx) {
+			return outSkip, write{}, "", nil
+		}
+		// The value is written back as read, under the same
+		// compare-and-set as every write: a row the application
+		// rewrote meanwhile (value and index) is left as it is.
+		return outWrite, write{r: r, val: src, bidx: idx}, "", nil
+
 	case Decrypt:
 		var pt []byte
 		if looksEncrypted(src) {

@@ -7,8 +7,8 @@ import (
 	"github.com/colcrypt/colcrypt/field"
 )
 
-// BlindIndex returns the blind index of v under the tenant's active key:
-// the bytes to store in the index column (blindindex:<column> in [WithTag]) beside the
+// BlindIndex returns the blind index of v under the tenant's index key
+// (its active data key for indexkey:legacy): the bytes to store in the index column (blindindex:<column> in [WithTag]) beside the
 // sealed value. A NULL v returns nil: store NULL. A column without a blind
 // index returns [ErrNoLookup].
 func (c *Column[T]) BlindIndex(ctx context.Context, tenant string, v T) ([]byte, error) {
@@ -29,16 +29,19 @@ func (c *Column[T]) BlindIndex(ctx context.Context, tenant string, v T) ([]byte,
 	return b, nil
 }
 
-// Match returns the values an equality lookup of v must accept, one per
-// live key version of the tenant, newest first: a row keeps the index or
-// ciphertext of the version it was written under until it is re-encrypted.
+// Match returns the values an equality lookup of v must accept.
 //
-// With a blind index they are index values, for the index column:
+// With a blind index they are index values, for the index column: one,
+// under the tenant's index key, which data-key rotations do not change;
+// for indexkey:legacy one per live data key version, newest first (a row
+// keeps the index of the version it was written under until it is
+// rewritten); for indexkey:migrating both:
 //
 //	WHERE email_bidx = ANY($1)
 //
 // On a deterministic column without one they are the column's own
-// values, armored if the column is:
+// values, one per live data key version, newest first, armored if the
+// column is:
 //
 //	WHERE ssn = ANY($1)
 //

@@ -179,7 +179,7 @@ type rotated struct {
 
 func (c *cli) keysRotateCmd() *cobra.Command {
 	var tenants []string
-	var all bool
+	var all, indexKey bool
 	cmd := &cobra.Command{
 		Use:   "rotate",
 		Short: "Make a new key version active for one, several or all tenants",
@@ -190,10 +190,16 @@ cache TTL.
 
 Rotation does not touch data rows: run "colcrypt migrate reencrypt" afterwards
 to move existing values to the new version. Shredded tenants are skipped by
---all.`,
+--all. Blind indexes are under each tenant's index key, which this leaves alone.
+
+With --index-key it rotates the tenants' index keys instead, and leaves their
+data keys alone: only as a step of an index key rotation (docs/ROTATING.md),
+since every blind index taken under the old index key stops matching lookups
+under the new one. --all then skips tenants without an index key.`,
 		Example: `  colcrypt keys rotate --tenant acme
   colcrypt keys rotate --all
-  colcrypt migrate reencrypt --table users --column email_enc --tenant-column tenant_id`,
+  colcrypt migrate reencrypt --table users --column email_enc --tenant-column tenant_id
+  colcrypt keys rotate --all --index-key`,
 		Args: cobra.NoArgs,
 		RunE: action(func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -212,13 +218,19 @@ to move existing values to the new version. Shredded tenants are skipped by
 			}
 			var out []rotated
 			failed := 0
+			rotate := k.store.Rotate
+			if indexKey {
+				rotate = k.store.RotateIndexKey
+			}
 			for _, t := range tenants {
-				v, err := k.store.Rotate(ctx, t)
+				v, err := rotate(ctx, t)
 				switch {
 				case err == nil:
 					out = append(out, rotated{Tenant: t, Version: v})
 				case all && errors.Is(err, keystore.ErrKeyDestroyed):
 					// A shredded tenant stays shredded.
+				case all && indexKey && errors.Is(err, keystore.ErrKeyNotFound):
+					// No blind index was ever taken for the tenant.
 				default:
 					failed++
 					out = append(out, rotated{Tenant: t, Error: err.Error()})
@@ -247,6 +259,7 @@ to move existing values to the new version. Shredded tenants are skipped by
 	c.kmsFlags(cmd)
 	cmd.Flags().StringSliceVar(&tenants, "tenant", nil, "tenant to rotate (repeat or comma-separate for several)")
 	cmd.Flags().BoolVar(&all, "all", false, "rotate every tenant in the key table")
+	cmd.Flags().BoolVar(&indexKey, "index-key", false, "rotate the tenants' index keys (blind indexes) instead of their data keys")
 	return cmd
 }
 

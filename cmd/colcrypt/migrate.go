@@ -21,6 +21,7 @@ type columnFlags struct {
 	bindColumn                 string
 	scopeTable, scopeColumn    string
 	blindIndex, normalize      string
+	indexKey                   string
 	bidxLen                    int
 	withTenant, withBlindIndex bool
 	// columns are every --column given, in order (column is the first);
@@ -62,6 +63,7 @@ func (f *columnFlags) registerBlindIndex(cmd *cobra.Command) {
 	fs.StringVar(&f.blindIndex, "blind-index", "", "bytea/BLOB column that holds the blind index")
 	fs.StringVar(&f.normalize, "normalize", "", "blind index normalizers, comma-separated, applied in order (lower, upper, trim, space, nfkc, digits, alnum)")
 	fs.IntVar(&f.bidxLen, "bidx-len", 0, "blind index length in bytes (default 16)")
+	fs.StringVar(&f.indexKey, "index-key", "stable", "the key the blind index is taken under, as the tag's indexkey option: stable (the tenant's index key), legacy (its data key version), migrating (stable), rotating (the index key version before the active one)")
 	f.withBlindIndex = true
 }
 
@@ -79,8 +81,8 @@ func (f *columnFlags) check(needTenant bool) error {
 	if needTenant && f.tenantColumn == "" && f.tenant == "" {
 		return usageErr("say whose rows these are: --tenant-column <column>, or --tenant <id> for a single-tenant table")
 	}
-	if f.blindIndex == "" && (f.normalize != "" || f.bidxLen != 0) {
-		return usageErr("--normalize and --bidx-len need --blind-index")
+	if f.blindIndex == "" && (f.normalize != "" || f.bidxLen != 0 || (f.indexKey != "" && f.indexKey != "stable")) {
+		return usageErr("--normalize, --bidx-len and --index-key need --blind-index")
 	}
 	return nil
 }
@@ -106,12 +108,24 @@ func (f *columnFlags) blindIndexSpec() (*field.BlindIndex, error) {
 	if err != nil {
 		return nil, usageErr("%v", err)
 	}
+	switch f.indexKey {
+	case "", "stable":
+		b.Keying = field.IndexStable
+	case "legacy":
+		b.Keying = field.IndexLegacy
+	case "migrating":
+		b.Keying = field.IndexMigrating
+	case "rotating":
+		b.Keying = field.IndexRotating
+	default:
+		return nil, usageErr("--index-key %q: want stable, legacy, migrating or rotating", f.indexKey)
+	}
 	return b, nil
 }
 
 func (c *cli) migrateCmd() *cobra.Command {
 	return group("migrate", "Encrypt, re-encrypt, decrypt and verify columns online, resumably",
-		c.runCmd(migrate.Encrypt), c.runCmd(migrate.Reencrypt), c.runCmd(migrate.Decrypt),
+		c.runCmd(migrate.Encrypt), c.runCmd(migrate.Reencrypt), c.runCmd(migrate.Decrypt), c.runCmd(migrate.Reindex),
 		c.verifyCmd(), c.statusCmd(), c.forgetCmd())
 }
 
@@ -149,6 +163,27 @@ With --blind-index the index is recomputed in the same write. Afterwards
 Resumable and safe to run while the application serves, like encrypt.`,
 		example: `  colcrypt keys rotate --all
   colcrypt migrate reencrypt --table users --column email_enc --tenant-column tenant_id --blind-index email_bidx --normalize lower`,
+	},
+	migrate.Reindex: {
+		short: "Rewrite a column's blind index under its index key (after changing its keying or rotating the index key)",
+		long: `Recompute the blind index of every encrypted value of --column into the
+--blind-index column, under the key --index-key names, skipping rows whose index
+is already right; the values themselves are written back unchanged under the
+same compare-and-set as every migration. Two uses (docs/ROTATING.md):
+
+  - moving an index written before index keys (indexkey:legacy) to the
+    tenant's index key, in place, while the application runs with
+    indexkey:migrating;
+  - filling a new index column under a rotated index key ("keys rotate
+    --index-key"), while the application keeps the old column on
+    indexkey:rotating.
+
+Resumable and safe to run while the application serves, like encrypt.`,
+		example: `  colcrypt migrate reindex --table users --column email_enc --tenant-column tenant_id \
+      --blind-index email_bidx --normalize lower
+  colcrypt keys rotate --all --index-key
+  colcrypt migrate reindex --table users --column email_enc --tenant-column tenant_id \
+      --blind-index email_bidx2 --normalize lower`,
 	},
 	migrate.Decrypt: {
 		short: "Decrypt a column back to plaintext, in place or into another column",
@@ -243,7 +278,7 @@ func (c *cli) runCmd(kind migrate.Kind) *cobra.Command {
 	c.progressFlag(cmd)
 	col.multi = true
 	f := cmd.Flags()
-	if kind != migrate.Reencrypt {
+	if kind != migrate.Reencrypt && kind != migrate.Reindex {
 		f.StringArrayVar(&toColumns, "to-column", nil, "write into this existing column instead of in place (with several --column: one --to-column each, in order)")
 	}
 	if kind == migrate.Encrypt {
@@ -328,6 +363,8 @@ func leftWord(kind migrate.Kind) string {
 		return "encrypted"
 	case migrate.Reencrypt:
 		return "on an old key version"
+	case migrate.Reindex:
+		return "with their old blind index"
 	}
 	return "plaintext"
 }

@@ -130,12 +130,39 @@ func (e *Engine) IndexValue(ctx context.Context, s Scope, b *BlindIndex, plainte
 	if err != nil {
 		return nil, fmt.Errorf("field: %s.%s: %w", s.Table, s.Column, err)
 	}
+	if b.Keying == IndexRotating {
+		prev, err := e.rotatingIndexer(ctx, tenant, s, b)
+		if err != nil {
+			return nil, err
+		}
+		if prev != nil {
+			x = prev
+		}
+	}
 	return indexerHash(x, b.normalized(plaintext), b.bits())
+}
+
+// rotatingIndexer returns the indexer an IndexRotating index is under:
+// the tenant's index key version before the active one, or the active
+// one when it is the only one; nil for a tenant without an index key.
+func (e *Engine) rotatingIndexer(ctx context.Context, tenant string, s Scope, b *BlindIndex) (*cipher.Indexer, error) {
+	live, err := e.s.keys.LiveIndexers(ctx, tenant, s.Table, s.Column, b.name())
+	if err != nil {
+		return nil, fmt.Errorf("field: %s.%s: %w", s.Table, s.Column, err)
+	}
+	switch len(live) {
+	case 0:
+		return nil, nil
+	case 1:
+		return live[0], nil
+	}
+	return live[1], nil
 }
 
 // IndexLookupValues returns the values an equality query on plaintext
 // matches b's column against (WHERE bidx IN (...)): for IndexStable one,
-// under the tenant's active index key; for IndexLegacy one per live data
+// under the tenant's active index key (IndexRotating: the version before
+// it); for IndexLegacy one per live data
 // key version, newest first, since a row carries the index of the version
 // it was written under; for IndexMigrating both. A tenant without keys
 // gets none: no row can match.
@@ -154,6 +181,9 @@ func (e *Engine) IndexLookupValues(ctx context.Context, s Scope, b *BlindIndex, 
 		if err != nil {
 			return nil, fmt.Errorf("field: %s.%s: %w", s.Table, s.Column, err)
 		}
+		if b.Keying == IndexRotating && len(live) > 1 {
+			live = live[1:]
+		}
 		if len(live) > 0 {
 			v, err := indexerHash(live[0], norm, b.bits())
 			if err != nil {
@@ -161,7 +191,7 @@ func (e *Engine) IndexLookupValues(ctx context.Context, s Scope, b *BlindIndex, 
 			}
 			out = append(out, v)
 		}
-		if b.Keying == IndexStable {
+		if b.Keying != IndexMigrating {
 			return out, nil
 		}
 	}

@@ -23,6 +23,11 @@ const (
 	// and the legacy ones, while a migration rewrites the column's legacy
 	// indexes (docs/ROTATING.md, "Moving a blind index to the index key").
 	IndexMigrating
+	// IndexRotating takes the index under the tenant's index key version
+	// before the active one (the active one if it has only one), for the
+	// old index column while an index key rotation fills a new column
+	// under the new version (docs/ROTATING.md, "Rotating an index key").
+	IndexRotating
 )
 
 // String is the tag value of k.
@@ -34,13 +39,15 @@ func (k IndexKeying) String() string {
 		return "legacy"
 	case IndexMigrating:
 		return "migrating"
+	case IndexRotating:
+		return "rotating"
 	}
 	return fmt.Sprintf("IndexKeying(%d)", uint8(k))
 }
 
 // parseIndexKeying reads the indexkey tag option's value.
 func parseIndexKeying(s string) (IndexKeying, bool) {
-	for _, k := range []IndexKeying{IndexStable, IndexLegacy, IndexMigrating} {
+	for _, k := range []IndexKeying{IndexStable, IndexLegacy, IndexMigrating, IndexRotating} {
 		if s == k.String() {
 			return k, true
 		}

@@ -23,8 +23,10 @@ const TagName = "colcrypt"
 //	indexkey:<keying>      which key the blind index is taken under:
 //	                       stable (default: the tenant's index key, which
 //	                       data-key rotation leaves alone), legacy (its
-//	                       data key version, as before index keys), or
-//	                       migrating (writes stable, looks up both)
+//	                       data key version, as before index keys),
+//	                       migrating (writes stable, looks up both), or
+//	                       rotating (the index key version before the
+//	                       active one, while an index key rotation runs)
 //	bits:<n>               blind index length in bits, 16 to 256, instead
 //	                       of bidxlen (default 128)
 //	index:<name>           on a []byte field: this column holds the named
@@ -120,7 +122,7 @@ func ParseTag(fieldName, tag string) (Spec, error) {
 		case "indexkey":
 			k, ok := parseIndexKeying(strings.ToLower(val))
 			if !ok {
-				return fail("indexkey %q is not stable, legacy or migrating", val)
+				return fail("indexkey %q is not stable, legacy, migrating or rotating", val)
 			}
 			keying = k
 		case "bits":
