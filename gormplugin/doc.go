@@ -24,7 +24,7 @@
 // A field with `gorm:"serializer:colcrypt"` is sealed when GORM writes it
 // and opened when GORM reads it; its `colcrypt:"..."` tag says how (see
 // docs/TAGGING.md: deterministic, blindindex:<column>, normalize,
-// bidxlen, armor, allowplaintext). Any type of field's plaintext encoding
+// bidxlen, bits, armor, allowplaintext). Any type of field's plaintext encoding
 // (package field, "Plaintext encoding") works: strings, []byte, numbers,
 // bool, time.Time, pointers to them (nil is NULL), database/sql's Null
 // types (sql.Null[T], sql.NullString, ...: Valid=false is NULL, a valid
@@ -105,7 +105,11 @@
 //
 // A randomized value cannot be compared in SQL. [Match] finds rows by
 // equality on a deterministic or blind-indexed field for the tenant in
-// the context, across every live key version of that tenant. A condition
+// the context, across every live key version of that tenant; or by a
+// named index, a []byte field tagged index:<name> over one or more
+// encrypted fields with their transforms (parts:SSN/digits/last4+Zip),
+// which every write that gives all of its parts fills, and which Match
+// takes by its name and one value per part. A condition
 // on an encrypted column (Where("email = ?", x), First(&p, "email = ?",
 // x), Where(map...), Where(&Patient{Email: x})) would send the plaintext
 // to the database and GORM's log and match nothing: it fails with
