@@ -24,7 +24,7 @@
 // A field with `gorm:"serializer:colcrypt"` is sealed when GORM writes it
 // and opened when GORM reads it; its `colcrypt:"..."` tag says how (see
 // docs/TAGGING.md: deterministic, blindindex:<column>, normalize,
-// bidxlen, armor, allowplaintext). Any type of field's plaintext encoding
+// bidxlen, bits, armor, allowplaintext). Any type of field's plaintext encoding
 // (package field, "Plaintext encoding") works: strings, []byte, numbers,
 // bool, time.Time, pointers to them (nil is NULL), database/sql's Null
 // types (sql.Null[T], sql.NullString, ...: Valid=false is NULL, a valid
@@ -105,19 +105,22 @@
 //
 // A randomized value cannot be compared in SQL. [Match] finds rows by
 // equality on a deterministic or blind-indexed field for the tenant in
-// the context, across every live key version of that tenant. The plugin
-// also rewrites equality written the usual way, in queries, Row/Rows/Scan,
-// updates and deletes, before GORM builds the SQL: Where("email = ?", x),
-// First(&p, "email = ?", x), "email IN ?", Where(map...) and
-// Where(&Patient{Email: x}) become the condition Match builds, so they
-// find the same rows and never send the plaintext; with allowplaintext
-// they also find the rows still in plaintext. Any other condition on an
-// encrypted column (LIKE, <, BETWEEN, <>, NOT, a function of the column,
-// ORDER BY or GROUP BY on it, equality on a randomized field, a text the
-// plugin cannot read with certainty) fails with [ErrUnsearchable] before
-// any SQL. Conditions are read with a tokenizer, not an SQL parser, and
-// the plugin errs towards refusing; IS [NOT] NULL is left as it is. See
-// the Querying section of docs/TAGGING.md.
+// the context; or by a named index, a []byte field tagged index:<name>
+// over one or more encrypted fields with their transforms
+// (parts:SSN/digits/last4+Zip), which every write that gives all of its
+// parts fills, and which Match takes by its name and one value per part.
+// The plugin also rewrites equality written the usual way, in queries,
+// Row/Rows/Scan, updates and deletes, before GORM builds the SQL:
+// Where("email = ?", x), First(&p, "email = ?", x), "email IN ?",
+// Where(map...) and Where(&Patient{Email: x}) become the condition Match
+// builds, so they find the same rows and never send the plaintext; with
+// allowplaintext they also find the rows still in plaintext. Any other
+// condition on an encrypted column (LIKE, <, BETWEEN, <>, NOT, a function
+// of the column, ORDER BY or GROUP BY on it, equality on a randomized
+// field, a text the plugin cannot read with certainty) fails with
+// [ErrUnsearchable] before any SQL. Conditions are read with a tokenizer,
+// not an SQL parser, and the plugin errs towards refusing; IS [NOT] NULL
+// is left as it is. See the Querying section of docs/TAGGING.md.
 //
 // A Find into maps opens the encrypted columns; a Pluck of one is
 // refused ([ErrUnsupported]). Scan or Row into a non-struct (a []string)

@@ -3,6 +3,8 @@ package fieldcore
 import (
 	"fmt"
 	"go/token"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -161,7 +163,7 @@ func ParseTag(fieldName, tag string) (Spec, error) {
 		return fail("deterministic and randomized contradict each other")
 	}
 	if indexName != "" || indexParts != nil {
-		for k := range seen {
+		for _, k := range slices.Sorted(maps.Keys(seen)) {
 			if k != "index" && k != "parts" && k != "bits" {
 				return fail("index:<name> takes parts and bits only, not %q: the index column is not encrypted", k)
 			}
