@@ -15,7 +15,8 @@ import (
 // table, which holds each data key's wrapped copies under the keyring's
 // further master keys, the schema table that records the version, and
 // the index key family's tables (the index key table, its audit trail and
-// its copies table). A database without a schema table is at version 1.
+// its copies table); 3 the tenant master key table (SetTenantMasterKey).
+// A database without a schema table is at version 1.
 const SchemaVersion = sqldialect.SchemaVersion
 
 // upgradeTimeout bounds the upgrade New runs, which has no caller
@@ -35,7 +36,7 @@ func WithoutUpgrade() Option { return func(c *config) { c.noUpgrade = true } }
 // WithTable and WithDialect. New runs it unless WithoutUpgrade.
 //
 // The upgrade is online: it only creates tables that do not exist (the
-// copies and schema tables), so it neither rewrites nor locks the key
+// copies, tenant master key and schema tables), so it neither rewrites nor locks the key
 // table, and processes of an older release keep reading and writing keys
 // while it runs and after. It is idempotent and safe to run from several
 // processes at once (on Postgres under an advisory lock; MySQL and SQLite
