@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"time"
 
@@ -258,6 +259,13 @@ key gets a copy under it), run remove-kek, then disable the key in its KMS.`,
 	return cmd
 }
 
+// validTenantName tells a tenant's key from the audit trail's chain key,
+// whose KMS context names no tenant, or one with a NUL (which tenant ids
+// cannot hold).
+func validTenantName(t string) bool {
+	return t != "" && !strings.ContainsRune(t, 0)
+}
+
 // exactArg accepts one positional argument, and names it when missing.
 func exactArg(command, what string) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, args []string) error {
@@ -340,7 +348,7 @@ func (p *ringProgress) start(ctx context.Context, c *cli, store *keystore.Store,
 // observe is the key store's observer: it must be quick and must not
 // call the store.
 func (p *ringProgress) observe(e keystore.Event) {
-	if e.Tenant == "" || e.Attempt != 1 {
+	if !validTenantName(e.Tenant) || e.Attempt != 1 {
 		return // the audit trail's chain key, or a retry
 	}
 	if p.add && (e.Kind != "wrap" || e.KEKURI != p.name) || !p.add && e.Kind != "unwrap" {
