@@ -14,6 +14,7 @@ import (
 
 	"github.com/colcrypt/colcrypt/internal/cipher"
 	"github.com/colcrypt/colcrypt/internal/sqldialect"
+	"github.com/colcrypt/colcrypt/kms"
 )
 
 // The operations an audit event records.
@@ -116,9 +117,19 @@ func (s *Store) chainKey(ctx context.Context, create bool) ([]byte, int64, error
 		}
 		s.audit.ready = true
 	}
-	var wrapped []byte // our fresh key, wrapped, once one is needed
-	var fresh []byte
+	var (
+		wrapped []byte // our fresh key, wrapped, once one is needed
+		under   string // the master key that wrapped it
+		fresh   []byte
+		stuck   = int64(-1) // seq of a chain key whose master key is down
+	)
 	defer func() { clear(fresh) }()
+	// With a keyring, a chain key whose master key is down is not waited
+	// for: a new segment starts under a ring key that works.
+	attempts := s.attempts
+	if len(s.keepers.ring) > 1 {
+		attempts = 1
+	}
 	for range maxChainKeyAttempts {
 		g, found, err := s.readChainKeyRow(ctx)
 		if err != nil {
@@ -127,13 +138,18 @@ func (s *Store) chainKey(ctx context.Context, create bool) ([]byte, int64, error
 		if found {
 			_, kerr := s.keepers.get(chainAADTenant(s.table), 0, g.KEKURI)
 			switch {
+			case kerr == nil && g.Seq == stuck:
+				// Still the segment that would not open: append ours.
 			case kerr == nil:
-				key, err := s.openChainKey(ctx, g)
-				if err != nil {
+				key, err := s.openChainKeyN(ctx, g, attempts)
+				if err == nil {
+					s.audit.key, s.audit.seq = key, g.Seq
+					return key, g.Seq, nil
+				}
+				if len(s.keepers.ring) == 1 || !kms.IsRetryable(err) {
 					return nil, 0, err
 				}
-				s.audit.key, s.audit.seq = key, g.Seq
-				return key, g.Seq, nil
+				stuck = g.Seq
 			case !errors.Is(kerr, ErrUnknownMasterKey):
 				return nil, 0, kerr
 			}
@@ -146,11 +162,11 @@ func (s *Store) chainKey(ctx context.Context, create bool) ([]byte, int64, error
 		if wrapped == nil {
 			fresh = make([]byte, chainKeySize)
 			rand.Read(fresh)
-			if wrapped, err = s.kmsCall(ctx, eventWrap, s.kek, chainAADTenant(s.table), 0, fresh); err != nil {
+			if wrapped, under, err = s.wrapChainKey(ctx, fresh); err != nil {
 				return nil, 0, err
 			}
 		}
-		seq, err := s.appendChainKey(ctx, fresh, wrapped)
+		seq, err := s.appendChainKey(ctx, fresh, wrapped, under, stuck)
 		if err == nil {
 			s.audit.key, s.audit.seq, fresh = fresh, seq, nil
 			return s.audit.key, seq, nil
@@ -166,7 +182,10 @@ func (s *Store) chainKey(ctx context.Context, create bool) ([]byte, int64, error
 // appendChainKey appends a chain-key row holding wrapped, MACed under key
 // itself, and returns its seq. On an empty trail it is row 0, and a
 // concurrent first row makes the insert fail with a unique violation.
-func (s *Store) appendChainKey(ctx context.Context, key, wrapped []byte) (seq int64, err error) {
+// kekURI names the master key that wrapped it; stuck is the seq of a
+// chain-key row whose master key was down (-1 if none), which does not
+// count as another process's newer segment.
+func (s *Store) appendChainKey(ctx context.Context, key, wrapped []byte, kekURI string, stuck int64) (seq int64, err error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, fmt.Errorf("%w: %w", ErrAuditTable, err)
@@ -182,7 +201,7 @@ func (s *Store) appendChainKey(ctx context.Context, key, wrapped []byte) (seq in
 		// locks on an empty range would deadlock racing first inserts.
 		// Insert row 0 on its own; its primary key picks one winner.
 		tx.Rollback()
-		ev := AuditEvent{Seq: 0, At: auditTime(s.clock.wall()), Operation: opChainKey, KEKURI: s.kek.URI(), Actor: actorFrom(ctx)}
+		ev := AuditEvent{Seq: 0, At: auditTime(s.clock.wall()), Operation: opChainKey, KEKURI: kekURI, Actor: actorFrom(ctx)}
 		if err := s.insertEvent(ctx, s.db, ev, wrapped, eventMAC(key, ev, wrapped, nil)); err != nil {
 			return 0, err
 		}
@@ -201,10 +220,10 @@ func (s *Store) appendChainKey(ctx context.Context, key, wrapped []byte) (seq in
 	if err = tx.QueryRowContext(ctx, s.eq.ChainKey).Scan(&at, &uri, &w); err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return 0, fmt.Errorf("%w: %w", ErrAuditTable, err)
 	}
-	if _, kerr := s.keepers.get("", 0, uri); err == nil && kerr == nil {
+	if _, kerr := s.keepers.get("", 0, uri); err == nil && kerr == nil && at != stuck {
 		return 0, errChainKeyRace
 	}
-	ev := AuditEvent{Seq: seq + 1, At: auditTime(s.clock.wall()), Operation: opChainKey, KEKURI: s.kek.URI(),
+	ev := AuditEvent{Seq: seq + 1, At: auditTime(s.clock.wall()), Operation: opChainKey, KEKURI: kekURI,
 		Actor: actorFrom(ctx), KeySeq: seq + 1}
 	if err = s.insertEvent(ctx, tx, ev, wrapped, eventMAC(key, ev, wrapped, prev)); err != nil {
 		return 0, err
@@ -213,6 +232,38 @@ func (s *Store) appendChainKey(ctx context.Context, key, wrapped []byte) (seq in
 		return 0, fmt.Errorf("%w: %w", ErrAuditTable, err)
 	}
 	return ev.Seq, nil
+}
+
+// wrapChainKey wraps a fresh chain key under the first ring key that
+// wraps it, in ring order with keys behind an open breaker last, and
+// returns the master key's name.
+func (s *Store) wrapChainKey(ctx context.Context, key []byte) ([]byte, string, error) {
+	now := s.clock.wall().UnixNano()
+	var ready, later []*kms.Keeper
+	for _, kp := range s.keepers.ring {
+		if s.keepers.health[kp].admit(now, s.cooldown) {
+			ready = append(ready, kp)
+		} else {
+			later = append(later, kp)
+		}
+	}
+	all := append(ready, later...)
+	var last error
+	for i, kp := range all {
+		attempts := 1
+		if i == len(all)-1 {
+			attempts = s.attempts
+		}
+		wrapped, err := s.kmsCallN(ctx, eventWrap, kp, chainAADTenant(s.table), 0, key, attempts)
+		if err == nil {
+			return wrapped, kp.URI(), nil
+		}
+		last = err
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	return nil, "", last
 }
 
 // storedEvent is an event row as read, with a chain-key row's wrapped

@@ -94,11 +94,16 @@ func (s *Store) VerifyAudit(ctx context.Context) (n int, err error) {
 
 // openChainKey unwraps the chain key of a chain-key row.
 func (s *Store) openChainKey(ctx context.Context, e storedEvent) ([]byte, error) {
+	return s.openChainKeyN(ctx, e, s.attempts)
+}
+
+// openChainKeyN is openChainKey making at most attempts KMS calls.
+func (s *Store) openChainKeyN(ctx context.Context, e storedEvent, attempts int) ([]byte, error) {
 	kp, err := s.keepers.get(chainAADTenant(s.table), 0, e.KEKURI)
 	if err != nil {
 		return nil, &Error{Kind: ErrAuditChainBroken, Seq: e.Seq, Reason: "chain key under a master key not configured: " + quoteName(e.KEKURI)}
 	}
-	key, err := s.kmsCall(ctx, eventUnwrap, kp, chainAADTenant(s.table), 0, e.wrapped)
+	key, err := s.kmsCallN(ctx, eventUnwrap, kp, chainAADTenant(s.table), 0, e.wrapped, attempts)
 	if err != nil {
 		if errors.Is(err, ErrKMS) && errors.Is(err, kms.ErrUnwrap) {
 			return nil, &Error{Kind: ErrAuditChainBroken, Seq: e.Seq, Reason: "chain key does not unwrap: replaced, or under another table's name"}

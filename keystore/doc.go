@@ -186,6 +186,18 @@
 // open, then run Rewrap, then drop the old key from the configuration and
 // retire it in the KMS.
 //
+// # Keyrings
+//
+// [WithKeyring] wraps every new data key under several master keys (the
+// keeper given to New first): the key row holds one copy, the table named
+// the key table's name plus "_wraps" the others. A cold key opens from the
+// first copy that unwraps, in ring order, and a master key that failed is
+// tried last for a cool-down (a circuit breaker per key), so one KMS down
+// costs one failed call, not one per tenant. [Store.AddMasterKey] and
+// [Store.RemoveMasterKey] add a master key to every live key, or take it
+// away without ever removing a key's last copy that opens. [Upgrade] (run
+// by New) adds the copies table to a key table made by an older release.
+//
 // # Audit trail
 //
 // Every key operation that changes the table (a first key, Rotate, each

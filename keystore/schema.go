@@ -17,19 +17,15 @@ import (
 // database without a schema table is at version 1.
 const SchemaVersion = sqldialect.SchemaVersion
 
-// ErrSchemaOutdated is returned by New with WithoutUpgrade when the key
-// table's schema is older than SchemaVersion: run Upgrade (`colcrypt keys
-// upgrade`) first.
-var ErrSchemaOutdated = errors.New("keystore: key table schema is older than this release (run keystore.Upgrade)")
-
 // upgradeTimeout bounds the upgrade New runs, which has no caller
 // context: a read of the schema version, and DDL only when it is old.
 const upgradeTimeout = 30 * time.Second
 
-// WithoutUpgrade stops New from upgrading the key table's schema. New
-// then only reads the schema version and fails with ErrSchemaOutdated if
-// it is older than SchemaVersion. Use it where the application's database
-// user may not create tables, and run Upgrade with one that may.
+// WithoutUpgrade stops New from upgrading the key table's schema: New
+// then does no I/O at all. Use it where the application's database user
+// may not create tables, and run Upgrade (`colcrypt keys upgrade`) with
+// one that may before the Store is used: on a table at an older version
+// every cold key load fails, since the copies table is missing.
 func WithoutUpgrade() Option { return func(c *config) { c.noUpgrade = true } }
 
 // Upgrade brings the schema of the key table (WithTable, default
@@ -93,20 +89,29 @@ func tableConfig(db *sql.DB, fn string, opts []Option) (sqldialect.Dialect, stri
 }
 
 // schemaVersion reads the recorded version: 1 when the schema table is
-// missing or empty.
+// missing or empty. A read that fails because the table is missing is
+// told from one that fails otherwise by the catalog; a table that another
+// process created in between is read again.
 func schemaVersion(ctx context.Context, q querier, d sqldialect.Dialect, table string) (int, error) {
-	var v int64
-	err := q.QueryRowContext(ctx, d.RingQueries(table).SchemaVersion).Scan(&v)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		return 1, nil
-	case err != nil:
-		if exists, eerr := tableExists(ctx, q, d, sqldialect.SchemaTable(table)); eerr == nil && !exists {
+	var err error
+	for range 2 {
+		var v int64
+		err = q.QueryRowContext(ctx, d.RingQueries(table).SchemaVersion).Scan(&v)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			return 1, nil
+		case err == nil:
+			return int(v), nil
+		}
+		exists, eerr := tableExists(ctx, q, d, sqldialect.SchemaTable(table))
+		if eerr != nil {
+			break
+		}
+		if !exists {
 			return 1, nil
 		}
-		return 0, fmt.Errorf("keystore: read schema version of %s: %w", table, err)
 	}
-	return int(v), nil
+	return 0, fmt.Errorf("keystore: read schema version of %s: %w", table, err)
 }
 
 // tableExists asks the catalog whether a table exists, so that a failed
@@ -182,20 +187,13 @@ func recordVersion(ctx context.Context, tx *sql.Tx, d sqldialect.Dialect, table 
 	return err
 }
 
-// openSchema is New's step: upgrade, or with WithoutUpgrade check.
+// openSchema is New's step: the upgrade, unless WithoutUpgrade.
 func openSchema(db *sql.DB, cfg *config) error {
+	if cfg.noUpgrade {
+		return nil
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), upgradeTimeout)
 	defer cancel()
-	if !cfg.noUpgrade {
-		_, err := upgrade(ctx, db, cfg.dialect, cfg.table)
-		return err
-	}
-	v, err := schemaVersion(ctx, db, cfg.dialect, cfg.table)
-	if err != nil {
-		return err
-	}
-	if v < SchemaVersion {
-		return fmt.Errorf("%w: %s is at version %d, this release needs %d", ErrSchemaOutdated, cfg.table, v, SchemaVersion)
-	}
-	return nil
+	_, err := upgrade(ctx, db, cfg.dialect, cfg.table)
+	return err
 }

@@ -57,7 +57,7 @@ type counters struct {
 	staleServed atomic.Uint64
 	// The keyring's counters.
 	failovers, breakerDeferred, copiesMissed atomic.Uint64
-	cached      *hitCounts
+	cached                                   *hitCounts
 }
 
 func newCounters() *counters { return &counters{cached: newStoreHitCounts()} }

@@ -127,7 +127,9 @@ func New(db *sql.DB, kek *kms.Keeper, opts ...Option) (*Store, error) {
 		ctr:        newCounters(),
 	}
 	s.cache = newCache(cfg.size, cfg.bytes, &s.ctr.evictions)
-	if s.tel, err = newTelemetry(&cfg, s.ctr, s.cache); err != nil {
+	clk := s.clock
+	breakersOpen := func() int { return keepers.breakersOpen(clk.wall().UnixNano()) }
+	if s.tel, err = newTelemetry(&cfg, s.ctr, s.cache, breakersOpen); err != nil {
 		stop()
 		return nil, err
 	}

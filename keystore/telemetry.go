@@ -102,7 +102,7 @@ type telemetry struct {
 // newTelemetry creates the instruments. An instrument the provider
 // refuses (a bad name for its SDK) is an error: a Store that silently
 // records nothing would be worse than one that does not start.
-func newTelemetry(cfg *config, ctr *counters, c *cache) (*telemetry, error) {
+func newTelemetry(cfg *config, ctr *counters, c *cache, breakersOpen func() int) (*telemetry, error) {
 	mp, tp := cfg.meters, cfg.tracers
 	if mp == nil {
 		mp = otel.GetMeterProvider()
@@ -137,10 +137,14 @@ func newTelemetry(cfg *config, ctr *counters, c *cache) (*telemetry, error) {
 		metric.WithDescription("Cached keys dropped and zeroed before Close"))
 	size, err5 := m.Int64ObservableUpDownCounter("colcrypt.keystore.cache.keys", metric.WithUnit("{key}"),
 		metric.WithDescription("Keys in the cache now"))
-	if err := errors.Join(err1, err2, err3, err4, err5); err != nil {
+	failovers, err6 := m.Int64ObservableCounter("colcrypt.keystore.kms.failovers", metric.WithUnit("{key}"),
+		metric.WithDescription("Data keys unwrapped by another keyring copy than the first one tried"))
+	open, err7 := m.Int64ObservableUpDownCounter("colcrypt.keystore.kms.breakers_open", metric.WithUnit("{master_key}"),
+		metric.WithDescription("Configured master keys whose circuit breaker is open now"))
+	if err := errors.Join(err1, err2, err3, err4, err5, err6, err7); err != nil {
 		return nil, fmt.Errorf("%w: %w", errTelemetry, err)
 	}
-	// The callback holds the counters and the cache, never the Store, so
+	// The callback holds the counters, the cache and the breakers, never the Store, so
 	// a Store dropped without Close can still be collected.
 	t.reg, err = m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
 		h, st := ctr.cached.sum()
@@ -149,8 +153,10 @@ func newTelemetry(cfg *config, ctr *counters, c *cache) (*telemetry, error) {
 		o.ObserveInt64(stale, clampInt64(ctr.staleServed.Load()+st))
 		o.ObserveInt64(evict, clampInt64(ctr.evictions.Load()))
 		o.ObserveInt64(size, int64(c.len()))
+		o.ObserveInt64(failovers, clampInt64(ctr.failovers.Load()))
+		o.ObserveInt64(open, int64(breakersOpen()))
 		return nil
-	}, hits, misses, stale, evict, size)
+	}, hits, misses, stale, evict, size, failovers, open)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", errTelemetry, err)
 	}

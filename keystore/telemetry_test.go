@@ -400,14 +400,14 @@ func TestSpansKeyOperations(t *testing.T) {
 		}{
 			{"rotate", append([]string{"lock_tenant", "summary", "retire_active", "insert_rotated"}, audit...),
 				func(ctx context.Context) error { _, err := s.Rotate(ctx, "acme"); return err }},
-			{"destroy_version", append([]string{"lock_tenant", "tenant_rows", "select_key", "destroy_one"}, audit...),
+			{"destroy_version", append([]string{"lock_tenant", "tenant_rows", "select_key", "destroy_one", "destroy_copies"}, audit...),
 				func(ctx context.Context) error { return s.DestroyVersion(ctx, "acme", 1) }},
-			{"rewrap", append([]string{"rewrap_swap"}, audit...),
+			{"rewrap", append([]string{"rewrap_swap", "rewrap_drop_copy"}, audit...),
 				func(ctx context.Context) error {
 					_, err := s.Rewrap(ctx, kmsB.keeper(testKEK2), RewrapOptions{})
 					return err
 				}},
-			{"shred", append([]string{"destroy_all"}, audit...),
+			{"shred", append([]string{"destroy_all", "destroy_copies"}, audit...),
 				func(ctx context.Context) error { return s.Shred(ctx, "acme") }},
 		} {
 			o.spans.Reset()
