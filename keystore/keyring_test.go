@@ -449,3 +449,67 @@ func TestKeyringAddSkipsShredded(t *testing.T) {
 		wantCopies(t, s, "acme", 1, testKEK, testKEK2, "test://kek-c")
 	})
 }
+
+// TestKeyringSlowFirstKey: a first ring key that does not answer costs
+// one per-call timeout, after which its breaker sends every cold load to
+// the second key.
+func TestKeyringSlowFirstKey(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, tdb *testDB) {
+		r := newRing(t)
+		seed := r.store(t, tdb)
+		names := []string{"t1", "t2", "t3", "t4", "t5"}
+		for _, name := range names {
+			if _, err := seed.active(ctxb, name); err != nil {
+				t.Fatal(err)
+			}
+		}
+		gate := make(chan struct{}) // never closed: a's unwraps hang until their timeout
+		r.a.setGate(gate)
+		s := r.store(t, tdb, WithTuning(Tuning{KMSTimeout: 20 * time.Millisecond}))
+		a0, b0 := r.a.unwraps.Load(), r.b.unwraps.Load()
+		for _, name := range names {
+			if _, err := s.lookupKey(ctxb, name, 1); err != nil {
+				t.Fatalf("Key(%s) with the first ring key hanging = %v", name, err)
+			}
+		}
+		if n := r.a.unwraps.Load() - a0; n != 1 {
+			t.Fatalf("%d calls to the hanging key for %d cold keys, want 1", n, len(names))
+		}
+		if n := r.b.unwraps.Load() - b0; n != int64(len(names)) {
+			t.Fatalf("%d unwraps by the second key, want %d", n, len(names))
+		}
+		if st := s.Stats(); st.BreakersOpen != 1 {
+			t.Fatalf("Stats.BreakersOpen = %d, want 1", st.BreakersOpen)
+		}
+	})
+}
+
+// TestKeyringRewrap: Rewrap moves the key row's copy; a copy already
+// under the target is dropped from the copies table (the row holds it
+// now), and the key still opens.
+func TestKeyringRewrap(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, tdb *testDB) {
+		r := newRing(t)
+		s := r.store(t, tdb)
+		k, err := s.active(ctxb, "acme")
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := newInsecureTestKMS(t)
+		kc := c.keeper("test://kek-c")
+		if res, err := s.Rewrap(ctxb, kc, RewrapOptions{}); err != nil || res.Rewrapped != 1 {
+			t.Fatalf("Rewrap(c) = %+v, %v", res, err)
+		}
+		wantCopies(t, s, "acme", 1, "test://kek-c", testKEK2)
+		if res, err := s.Rewrap(ctxb, r.kb, RewrapOptions{}); err != nil || res.Rewrapped != 1 {
+			t.Fatalf("Rewrap(b) = %+v, %v", res, err)
+		}
+		wantCopies(t, s, "acme", 1, testKEK2)
+		onlyB := newTestStore(t, tdb, tdb.db, r.kb)
+		k2, err := onlyB.lookupKey(ctxb, "acme", 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sealOpen(t, k, k2)
+	})
+}

@@ -53,8 +53,9 @@ type rewrapConfig struct {
 
 // Rewrap moves data keys to the master key to: for each live row, it
 // unwraps the key with the configured keeper the row's kek_uri names (the
-// Store's own, one given to WithMasterKeys, or to itself; any other name
-// stops Rewrap with ErrUnknownMasterKey), wraps it under
+// Store's own, one given to WithMasterKeys, or to itself), or failing that
+// from the key's other keyring copies (a row with no copy under a
+// configured key stops Rewrap with ErrUnknownMasterKey), wraps it under
 // to, checks that to unwraps the new blob to the same key, and updates the
 // row's wrapped_dek and kek_uri with a compare-and-set on the old
 // wrapped_dek. Rewrap moves the key row's copy only: copies of the
@@ -209,14 +210,15 @@ func (r *rewrapper) one(ctx context.Context, row rewrapRow) error {
 		r.res.Skipped++
 		return nil
 	}
-	from := r.to
-	if !underTo {
-		var err error
-		if from, err = s.keepers.get(row.tenant, row.version, row.kekURI); err != nil {
-			return err
-		}
+	var (
+		dek []byte
+		err error
+	)
+	if underTo {
+		dek, err = s.kmsCall(ctx, eventUnwrap, r.to, row.tenant, row.version, row.wrapped)
+	} else {
+		dek, err = r.unwrap(ctx, row)
 	}
-	dek, err := s.kmsCall(ctx, eventUnwrap, from, row.tenant, row.version, row.wrapped)
 	if err != nil {
 		return err
 	}
@@ -250,6 +252,24 @@ func (r *rewrapper) one(ctx context.Context, row rewrapRow) error {
 		r.res.Conflicts++
 	}
 	return nil
+}
+
+// unwrap opens a row's key from its copies, the row's own first, failing
+// over like a cold load (see WithKeyring): a keyring's other copies let
+// a row whose own master key is down, or no longer configured, be
+// rewrapped.
+func (r *rewrapper) unwrap(ctx context.Context, row rewrapRow) ([]byte, error) {
+	s := r.s
+	copies := []wrapCopy{{row.kekURI, row.wrapped}}
+	full, found, err := s.readCopies(ctx, s.db, row.tenant, row.version)
+	if err != nil {
+		return nil, err
+	}
+	if found && full.state != stateDestroyed && full.kekURI == row.kekURI && constantTimeEqual(full.wrapped, row.wrapped) {
+		copies = full.copies
+	}
+	dek, _, err := s.unwrapCopies(ctx, row.tenant, row.version, copies)
+	return dek, err
 }
 
 // swap replaces the row's wrapped key if it still holds the one read

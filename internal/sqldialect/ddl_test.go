@@ -47,6 +47,7 @@ func TestStatementsRun(t *testing.T) {
 			const keys, ckpt = "sqld_keys", "sqld_ckpt"
 			for range 2 {
 				stmts := append(d.KeyTableDDL(keys), d.EventsDDL(keys))
+				stmts = append(stmts, d.UpgradeDDL(keys)...)
 				stmts = append(stmts, d.CheckpointDDL(ckpt)...)
 				if l := d.DDLLock(keys); l != "" {
 					stmts = append([]string{l}, stmts...)
@@ -101,7 +102,7 @@ func TestStatementsRun(t *testing.T) {
 					t.Errorf("HasColumn(%s) after it was added = false", c.Name)
 				}
 			}
-			for _, tbl := range []string{sqldialect.EventsTable(keys), keys, ckpt} {
+			for _, tbl := range []string{sqldialect.EventsTable(keys), sqldialect.WrapsTable(keys), sqldialect.SchemaTable(keys), keys, ckpt} {
 				db.ExecContext(ctx, "DROP TABLE "+d.QuoteTable(tbl))
 			}
 		})
