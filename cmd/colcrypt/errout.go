@@ -40,7 +40,6 @@ var errorCodes = []struct {
 	{keystore.ErrAuditTable, "audit_table_unavailable"},
 	{keystore.ErrUnknownMasterKey, "master_key_not_configured"},
 	{keystore.ErrLastCopy, "last_copy"},
-	{keystore.ErrSchemaOutdated, "schema_outdated"},
 	{keystore.ErrKeyDestroyed, "key_destroyed"},
 	{keystore.ErrKeyNotFound, "key_not_found"},
 	{kms.ErrUnknownScheme, "unknown_kms_scheme"},
