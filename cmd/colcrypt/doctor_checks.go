@@ -69,7 +69,7 @@ func (c *cli) doctor(ctx context.Context, q quotaFlags) (doctorReport, error) {
 	var live map[string]int64
 	if k != nil && tableOK {
 		var rows []checkResult
-		live, rows = keyRowsCheck(ctx, k, c.keyTable, c.kmsURL, urls)
+		live, rows = keyRowsCheck(ctx, k, c.keyTable, c.kmsList, urls)
 		checks = append(checks, rows...)
 	}
 	if k != nil {
@@ -92,10 +92,10 @@ func (c *cli) doctor(ctx context.Context, q quotaFlags) (doctorReport, error) {
 	return rep, nil
 }
 
-// masterKeyURLs is --kms then every distinct --old-kms.
+// masterKeyURLs is every --kms then every distinct --old-kms.
 func (c *cli) masterKeyURLs() []string {
 	var urls []string
-	for _, u := range append([]string{c.kmsURL}, c.oldKMS...) {
+	for _, u := range append(append([]string{c.kmsURL}, c.ringKMS...), c.oldKMS...) {
 		if u != "" && !slices.Contains(urls, u) {
 			urls = append(urls, u)
 		}
@@ -123,7 +123,7 @@ func (c *cli) doctorOpen(ctx context.Context) (*conn, checkResult, error) {
 		r.Fix = "check --dsn (or " + envDSN + "), the network and the database's credentials"
 		return nil, r, nil
 	}
-	k, err := c.openWith(ctx, "", nil)
+	k, err := c.openWith(ctx, "", nil, nil)
 	if err != nil {
 		return nil, r, withCode(exitUsage, err)
 	}
@@ -186,7 +186,7 @@ func masterKeyCheck(ctx context.Context, u string) checkResult {
 // that no configured master key has: the Store refuses to unwrap under a
 // master key it was not given (keystore.ErrUnknownMasterKey), so those
 // keys will not open. It returns the live rows per tenant for quotaCheck.
-func keyRowsCheck(ctx context.Context, k *conn, table, kmsURL string, urls []string) (map[string]int64, []checkResult) {
+func keyRowsCheck(ctx context.Context, k *conn, table string, kmsURLs, urls []string) (map[string]int64, []checkResult) {
 	configured := map[string]string{} // name → the flag that gave it
 	for _, u := range urls {
 		name, err := kms.Name(u)
@@ -195,7 +195,7 @@ func keyRowsCheck(ctx context.Context, k *conn, table, kmsURL string, urls []str
 		}
 		if _, ok := configured[name]; !ok {
 			configured[name] = "--old-kms"
-			if u == kmsURL {
+			if slices.Contains(kmsURLs, u) {
 				configured[name] = "--kms"
 			}
 		}
@@ -262,7 +262,7 @@ func keyRowsCheck(ctx context.Context, k *conn, table, kmsURL string, urls []str
 	}
 	for _, u := range urls {
 		name, err := kms.Name(u)
-		if u == kmsURL || err != nil || perKEK[name] > 0 {
+		if slices.Contains(kmsURLs, u) || err != nil || perKEK[name] > 0 {
 			continue
 		}
 		out = append(out, checkResult{Check: "key_rows", Target: name, Status: statusOK,

@@ -39,6 +39,7 @@ var errorCodes = []struct {
 	{keystore.ErrAuditChainBroken, "audit_chain_broken"},
 	{keystore.ErrAuditTable, "audit_table_unavailable"},
 	{keystore.ErrUnknownMasterKey, "master_key_not_configured"},
+	{keystore.ErrLastCopy, "last_copy"},
 	{keystore.ErrKeyDestroyed, "key_destroyed"},
 	{keystore.ErrKeyNotFound, "key_not_found"},
 	{kms.ErrUnknownScheme, "unknown_kms_scheme"},

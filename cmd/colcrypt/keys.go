@@ -16,9 +16,9 @@ import (
 )
 
 func (c *cli) keysCmd() *cobra.Command {
-	return group("keys", "Create the key table, tenants and local master keys; list, rotate, rewrap, destroy versions and shred tenant keys",
-		c.keysInitCmd(), c.keysListCmd(), c.keysRotateCmd(), c.keysRewrapCmd(), c.keysDestroyVersionCmd(), c.keysShredCmd(),
-		c.keysAuditCmd(), c.keysNewLocalKeyCmd())
+	return group("keys", "Create and upgrade the key table, tenants and local master keys; list, rotate, rewrap, add and remove keyring master keys, destroy versions and shred tenant keys",
+		c.keysInitCmd(), c.keysUpgradeCmd(), c.keysListCmd(), c.keysRotateCmd(), c.keysRewrapCmd(), c.keysAddKEKCmd(), c.keysRemoveKEKCmd(),
+		c.keysDestroyVersionCmd(), c.keysShredCmd(), c.keysAuditCmd(), c.keysNewLocalKeyCmd())
 }
 
 func (c *cli) keysInitCmd() *cobra.Command {
@@ -78,10 +78,13 @@ tenants (keystore.TenantPolicy.KnownOnly). This needs the master key.`,
 
 // keyRow is one line of "keys list".
 type keyRow struct {
-	Tenant    string    `json:"tenant"`
-	Version   uint32    `json:"version"`
-	State     string    `json:"state"`
-	KEKURI    string    `json:"kek_uri"`
+	Tenant  string `json:"tenant"`
+	Version uint32 `json:"version"`
+	State   string `json:"state"`
+	KEKURI  string `json:"kek_uri"`
+	// Copies names the master key of each wrapped copy, the key row's
+	// own (KEKURI) first; empty for a destroyed version.
+	Copies    []string  `json:"copies"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
 	// Rows is how many values of the --table/--column use the version.
@@ -95,7 +98,8 @@ func (c *cli) keysListCmd() *cobra.Command {
 		Use:   "list",
 		Short: "List tenant keys and versions, and how many rows of a column use each",
 		Long: `List the key table: every tenant's key versions with their state (active,
-retired, destroyed) and the master key that wraps them.
+retired, destroyed) and the master keys that wrap them: one wrapped copy per
+master key of the keyring (see colcrypt keys add-kek), the key row's own first.
 
 With --table and --column, also count how many values of that column use each
 key version (by reading the version from each value's header; nothing is
@@ -134,7 +138,11 @@ It needs no master key.`,
 			}
 			rows := make([]keyRow, 0, len(infos))
 			for _, ki := range infos {
-				r := keyRow{Tenant: ki.Tenant, Version: ki.Version, State: string(ki.State), KEKURI: ki.KEKURI, CreatedAt: ki.CreatedAt, UpdatedAt: ki.UpdatedAt}
+				r := keyRow{Tenant: ki.Tenant, Version: ki.Version, State: string(ki.State), KEKURI: ki.KEKURI, Copies: ki.Copies,
+					CreatedAt: ki.CreatedAt, UpdatedAt: ki.UpdatedAt}
+				if r.Copies == nil {
+					r.Copies = []string{} // JSON: [] for a destroyed version, not null
+				}
 				if usage != nil {
 					n := usage.Tenants[ki.Tenant][ki.Version]
 					r.Rows = &n
@@ -143,13 +151,17 @@ It needs no master key.`,
 			}
 			return c.emit(rows, func(w io.Writer) {
 				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-				fmt.Fprint(tw, "TENANT\tVERSION\tSTATE\tCREATED\tMASTER KEY")
+				fmt.Fprint(tw, "TENANT\tVERSION\tSTATE\tCREATED\tMASTER KEYS")
 				if usage != nil {
 					fmt.Fprint(tw, "\tROWS")
 				}
 				fmt.Fprintln(tw)
 				for _, r := range rows {
-					fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s", r.Tenant, r.Version, r.State, r.CreatedAt.UTC().Format(time.RFC3339), r.KEKURI)
+					keys := strings.Join(r.Copies, ", ")
+					if keys == "" {
+						keys = "-"
+					}
+					fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s", r.Tenant, r.Version, r.State, r.CreatedAt.UTC().Format(time.RFC3339), keys)
 					if r.Rows != nil {
 						fmt.Fprintf(tw, "\t%d", *r.Rows)
 					}
@@ -291,13 +303,10 @@ configured for unwrapping), run rewrap, then disable the old key in the KMS.`,
 			if to == "" {
 				return usageErr("rewrap needs --to <new master key URL>")
 			}
-			// The store's own master key is --to; --kms and --old-kms
-			// are the old keys rows may still be under.
-			older := c.oldKMS
-			if c.kmsURL != "" {
-				older = append([]string{c.kmsURL}, older...)
-			}
-			k, err := c.openWith(ctx, to, older)
+			// The store's own master key is --to; --kms (every one)
+			// and --old-kms are the old keys rows may still be under.
+			older := append(append([]string(nil), c.kmsList...), c.oldKMS...)
+			k, err := c.openWith(ctx, to, nil, older)
 			if err != nil {
 				return err
 			}

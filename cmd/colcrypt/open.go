@@ -27,6 +27,7 @@ type conn struct {
 	db    *sql.DB
 	d     sqldialect.Dialect
 	kek   *kms.Keeper   // nil when the command did not need one
+	ring  []*kms.Keeper // the further --kms: the keyring after kek
 	older []*kms.Keeper // --old-kms: accepted for unwrapping only
 	store *keystore.Store
 	enc   *field.Encryptor
@@ -39,6 +40,9 @@ func (k *conn) Close() {
 	}
 	if k.kek != nil {
 		k.kek.Close()
+	}
+	for _, r := range k.ring {
+		r.Close()
 	}
 	for _, o := range k.older {
 		o.Close()
@@ -132,24 +136,22 @@ const (
 // credentials the operator's machine does not have.
 func (c *cli) open(ctx context.Context, need needKMS, opts ...field.Option) (*conn, error) {
 	if need == withoutKMS {
-		return c.openWith(ctx, "", nil, opts...)
+		return c.openWith(ctx, "", nil, nil, opts...)
 	}
 	if c.kmsURL == "" {
 		return nil, usageErr("no master key: pass --kms or set %s", envKMS)
 	}
-	return c.openWith(ctx, c.kmsURL, c.oldKMS, opts...)
+	return c.openWith(ctx, c.kmsURL, c.ringKMS, c.oldKMS, opts...)
 }
 
-// openWith is open with the master key kmsURL ("" for none) and older
-// master keys accepted for unwrapping. These URLs, from the operator, are
-// the only master keys the store uses: a key table row naming another
-// fails (keystore.ErrUnknownMasterKey).
-func (c *cli) openWith(ctx context.Context, kmsURL string, older []string, opts ...field.Option) (*conn, error) {
+// openDB connects to the database only: no key store, so nothing reads
+// or upgrades the key table.
+func (c *cli) openDB(ctx context.Context) (*conn, error) {
 	driver, source, dialect, err := parseDSN(c.dsn)
 	if err != nil {
 		return nil, err
 	}
-	k := &conn{}
+	k := &conn{d: dialect}
 	if k.db, err = sql.Open(driver, source); err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
@@ -157,7 +159,19 @@ func (c *cli) openWith(ctx context.Context, kmsURL string, older []string, opts 
 		k.Close()
 		return nil, fmt.Errorf("connect to the database: %w", err)
 	}
-	k.d = dialect
+	return k, nil
+}
+
+// openWith is open with the master key kmsURL ("" for none), the
+// keyring's further master keys (ring, in unwrap order) and older master
+// keys accepted for unwrapping. These URLs, from the operator, are the
+// only master keys the store uses: a key table row naming another fails
+// (keystore.ErrUnknownMasterKey).
+func (c *cli) openWith(ctx context.Context, kmsURL string, ring, older []string, opts ...field.Option) (*conn, error) {
+	k, err := c.openDB(ctx)
+	if err != nil {
+		return nil, err
+	}
 	kek := kms.NewKeeper("none:", noKMS{})
 	if kmsURL != "" {
 		c.warnKeyFile(kmsURL)
@@ -168,6 +182,20 @@ func (c *cli) openWith(ctx context.Context, kmsURL string, older []string, opts 
 		kek = k.kek
 	}
 	seen := map[string]bool{kek.URI(): true}
+	for _, u := range ring {
+		if name, err := kms.Name(u); err == nil && seen[name] {
+			k.Close()
+			return nil, usageErr("--kms %s is given twice: a keyring holds each master key once", name)
+		}
+		c.warnKeyFile(u)
+		r, err := kms.Open(ctx, u)
+		if err != nil {
+			k.Close()
+			return nil, fmt.Errorf("--kms: %w", kmsOpenHint(u, err))
+		}
+		k.ring = append(k.ring, r)
+		seen[r.URI()] = true
+	}
 	for _, u := range older {
 		if name, err := kms.Name(u); err == nil && seen[name] {
 			continue // the same key given twice
@@ -181,16 +209,20 @@ func (c *cli) openWith(ctx context.Context, kmsURL string, older []string, opts 
 		k.older = append(k.older, o)
 		seen[o.URI()] = true
 	}
-	sopts := []keystore.Option{keystore.WithTable(c.keyTable), keystore.WithDialect(k.d.String()), keystore.WithMasterKeys(k.older...)}
+	sopts := []keystore.Option{keystore.WithTable(c.keyTable), keystore.WithDialect(k.d.String()),
+		keystore.WithKeyring(k.ring...), keystore.WithMasterKeys(k.older...)}
 	if l := c.logger(); l != nil {
 		sopts = append(sopts, keystore.WithTelemetry(keystore.Telemetry{Logger: l}))
+	}
+	if c.observer != nil {
+		sopts = append(sopts, keystore.WithTelemetry(keystore.Telemetry{Observer: c.observer}))
 	}
 	if k.store, err = keystore.New(k.db, kek, sopts...); err != nil {
 		k.Close()
 		return nil, err
 	}
 	k.enc = field.NewEncryptor(k.store, opts...)
-	if k.m, err = migrate.New(k.db, k.enc, migrate.WithDialect(dialect.String()), migrate.WithCheckpointTable(c.checkpointTable)); err != nil {
+	if k.m, err = migrate.New(k.db, k.enc, migrate.WithDialect(k.d.String()), migrate.WithCheckpointTable(c.checkpointTable)); err != nil {
 		k.Close()
 		return nil, err
 	}

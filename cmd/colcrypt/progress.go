@@ -40,6 +40,7 @@ const (
 type progressView struct {
 	w        io.Writer
 	desc     string
+	unit     string // what is counted; "" for rows
 	terminal bool
 	json     bool // -o json: lines are JSON objects (not on a terminal)
 	width    int  // the terminal's columns; 0 if unknown
@@ -61,6 +62,14 @@ func (c *cli) progress(desc string) *progressView {
 	return p
 }
 
+// units names what is counted.
+func (p *progressView) units() string {
+	if p.unit == "" {
+		return "rows"
+	}
+	return p.unit
+}
+
 // update is the migrate.Progress callback. Rate and ETA are this run's,
 // not inflated by rows an earlier run did.
 func (p *progressView) update(pr migrate.Progress) {
@@ -78,7 +87,7 @@ func (p *progressView) update(pr migrate.Progress) {
 			// A log gets its first line after plainEvery, with a rate.
 			p.last = now
 			if p.base > 0 && !p.json {
-				fmt.Fprintf(p.w, "colcrypt: %s: resuming after %d rows done earlier\n", p.desc, p.base)
+				fmt.Fprintf(p.w, "colcrypt: %s: resuming after %d %s done earlier\n", p.desc, p.base, p.units())
 			}
 		}
 	} else if pr.Done < p.pr.Done {
@@ -159,7 +168,7 @@ func (p *progressView) frame(now time.Time) string {
 		pct = float64(pr.Done) / float64(total)
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, " %d/%d rows", pr.Done, total)
+	fmt.Fprintf(&b, " %d/%d %s", pr.Done, total, p.units())
 	if total > 0 {
 		percent := int(pct * 100)
 		if pr.Done < total && percent == 100 {
@@ -175,7 +184,7 @@ func (p *progressView) frame(now time.Time) string {
 		b.WriteString(", " + p.stopping)
 	case el >= rateAfter && run > 0:
 		rate := float64(run) / el.Seconds()
-		fmt.Fprintf(&b, ", %.0f rows/s", rate)
+		fmt.Fprintf(&b, ", %.0f %s/s", rate, p.units())
 		if total > pr.Done {
 			eta := time.Duration(float64(total-pr.Done) / rate * float64(time.Second))
 			fmt.Fprintf(&b, ", ETA %v", eta.Round(time.Second))

@@ -33,13 +33,16 @@ type cli struct {
 	stderrWidth      int // columns of the terminal on standard error, 0 if none
 
 	dsn, kmsURL     string
+	kmsList         []string // every --kms, in order: kmsURL then ringKMS
+	ringKMS         []string // the keyring's further master keys (--kms after the first)
 	oldKMS          []string
 	output          string
 	keyTable        string
 	checkpointTable string
 	noProgress      bool
-	actor           string // --actor: who the audit trail records
-	logLevel        string // --log-level: the key store's records on stderr
+	actor           string               // --actor: who the audit trail records
+	logLevel        string               // --log-level: the key store's records on stderr
+	observer        func(keystore.Event) // the key store's event observer, if a command watches
 
 	stopSig atomic.Pointer[os.Signal]    // the signal that asked to stop
 	view    atomic.Pointer[progressView] // the progress shown, for the signal handler
@@ -104,6 +107,10 @@ The master key by --kms or ` + envKMS + `:
   gcpkms://projects/P/locations/L/keyRings/R/cryptoKeys/K
   local:///absolute/path/master.keys?id=k1      (development and tests only;
                                                  colcrypt keys new-local-key makes one)
+A keyring is --kms given several times (or several URLs in ` + envKMS + `,
+separated by blanks): each new data key is wrapped under every one of them,
+and a key is unwrapped by the first, in the order given, that answers; see
+docs/KEYRINGS.md and colcrypt keys add-kek.
 Keys are unwrapped only with the master keys given here (--kms, and older ones
 by --old-kms during a master key rotation); the key table names a key, it never
 chooses which KMS is called or how it is reached.
@@ -124,8 +131,13 @@ Check a deployment end to end with colcrypt doctor.`,
 			if c.dsn == "" {
 				c.dsn = c.getenv(envDSN)
 			}
-			if c.kmsURL == "" {
-				c.kmsURL = c.getenv(envKMS)
+			if len(c.kmsList) == 0 {
+				// A URL holds no blank (RFC 3986): blanks separate
+				// the keyring's master keys.
+				c.kmsList = strings.Fields(c.getenv(envKMS))
+			}
+			if len(c.kmsList) > 0 {
+				c.kmsURL, c.ringKMS = c.kmsList[0], c.kmsList[1:]
 			}
 			switch c.output {
 			case "text", "json":
@@ -159,7 +171,7 @@ Check a deployment end to end with colcrypt doctor.`,
 // ignores it reads as if it mattered there.
 func (c *cli) kmsFlags(cmd *cobra.Command) {
 	f := cmd.Flags()
-	f.StringVar(&c.kmsURL, "kms", "", "master key URL (env "+envKMS+"): awskms://…, gcpkms://…, local:///path?id=k1")
+	f.StringArrayVar(&c.kmsList, "kms", nil, "master key URL (env "+envKMS+"): awskms://…, gcpkms://…, local:///path?id=k1; repeat for a keyring, in unwrap order")
 	f.StringArrayVar(&c.oldKMS, "old-kms", nil, "older master key URL, accepted for unwrapping keys still under it (repeatable)")
 	f.StringVar(&c.actor, "actor", "", "who the key audit trail records as doing this (default: the OS user)")
 }
