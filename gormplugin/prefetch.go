@@ -1,8 +1,11 @@
 package gormplugin
 
 import (
+	"context"
 	"reflect"
 
+	"github.com/colcrypt/colcrypt/field"
+	"github.com/colcrypt/colcrypt/internal/fieldcore"
 	"gorm.io/gorm"
 )
 
@@ -83,5 +86,32 @@ func (p *plugin) prefetchCreate(db *gorm.DB) {
 			db.AddError(m.fields[0].errorf("seal", err))
 			return
 		}
+		if err := p.prefetchIndexKey(ctx, m, tenant); err != nil {
+			db.AddError(err)
+			return
+		}
 	}
+}
+
+// prefetchIndexKey is prefetchCreate's step for the tenant's index key,
+// when the model has an index taken under it: one index is enough, since
+// the key is the tenant's, whatever it indexes.
+func (p *plugin) prefetchIndexKey(ctx context.Context, m *model, tenant string) error {
+	for _, ef := range m.fields {
+		if ef.bidx == nil || ef.spec.BlindIndex.Keying == field.IndexLegacy {
+			continue
+		}
+		if err := p.enc.PrefetchIndexKey(ctx, ef.scope(tenant), ef.spec.BlindIndex, nil); err != nil {
+			return ef.errorf("blind index", err)
+		}
+		return nil
+	}
+	for _, x := range m.indexes {
+		s := fieldcore.Scope{Tenant: tenant, Table: m.schema.Table}
+		if err := p.enc.PrefetchIndexKey(ctx, s, nil, x.ix); err != nil {
+			return x.errorf("index", err)
+		}
+		return nil
+	}
+	return nil
 }

@@ -79,10 +79,10 @@ func TestTransactionRollsBackOnKMSFailure(t *testing.T) {
 		// Once the KMS is back the same work goes through. (SQLite has one
 		// writer: the new tenant's key row is written through the key
 		// store's own connection, so it must exist before the transaction
-		// writes.)
+		// writes, its index key too: InitTenant makes both.)
 		srv.SetFaults(insecurefakekms.Faults{})
-		if _, err := e.keys.Active(ctx, "newco"); err != nil {
-			t.Fatalf("Active(newco) after the outage = %v", err)
+		if err := e.keys.InitTenant(ctx, "newco"); err != nil {
+			t.Fatalf("InitTenant(newco) after the outage = %v", err)
 		}
 		err = e.db.Transaction(func(tx *gorm.DB) error {
 			ann, bob := newPatient("Ann"), newPatient("Bob")

@@ -240,9 +240,6 @@ func (s *Store) insertFirst(ctx context.Context, chain chainRef, tenant string, 
 			tx.Rollback()
 		}
 	}()
-	if err = s.checkOwnKEK(ctx, tx, tenant, copies); err != nil {
-		return err
-	}
 	ts := s.dialect.TimeArg(s.clock.wall())
 	res, err := tx.ExecContext(ctx, s.q.InsertActive, tenant, int64(v), kekURI, wrapped, ts, ts)
 	if err != nil {
@@ -253,6 +250,14 @@ func (s *Store) insertFirst(ctx context.Context, chain chainRef, tenant string, 
 		return err
 	}
 	if n == 1 {
+		// After the insert, not before: on SQLite a transaction that
+		// reads first and writes second fails at once (SQLITE_BUSY, no
+		// busy wait) when another connection wrote in between; the
+		// insert takes the write lock first. A race lost here rolls the
+		// insert back.
+		if err = s.checkOwnKEK(ctx, tx, tenant, copies); err != nil {
+			return err
+		}
 		if err = s.insertCopies(ctx, tx, tenant, v, copies, ts); err != nil {
 			return err
 		}

@@ -114,13 +114,19 @@ func (s *Store) InitTenant(ctx context.Context, tenant string) error {
 	if err != nil && ctx.Err() != nil && err == ctx.Err() {
 		return fmt.Errorf("keystore: init tenant %q: %w", tenant, err)
 	}
+	if err == nil && s.index != nil {
+		// The tenant's index key too, so that a first write needs no key
+		// table write of its own (on SQLite, inside a transaction that
+		// holds the write lock, it could not make one).
+		err = indexErr(s.index.InitTenant(ctx, tenant))
+	}
 	return err
 }
 
 // mayCreate says whether the tenant, which has no row in the key table,
 // may get its first key; explicit is true for InitTenant.
 func (s *Store) mayCreate(ctx context.Context, tenant string, explicit bool) error {
-	if s.policy.knownOnly && !explicit {
+	if s.policy.knownOnly && !explicit && !s.parentKnows(ctx, tenant) {
 		return fmt.Errorf("%w: tenant %q has no key and keys are created only by InitTenant", ErrUnknownTenant, tenant)
 	}
 	if s.policy.validate != nil {
@@ -129,4 +135,16 @@ func (s *Store) mayCreate(ctx context.Context, tenant string, explicit bool) err
 		}
 	}
 	return nil
+}
+
+// parentKnows reports, in an index key family, whether the tenant has an
+// active data key: under TenantPolicy.KnownOnly a tenant that InitTenant
+// (or an earlier release) made known gets its index key on first use,
+// and a tenant without a data key gets none.
+func (s *Store) parentKnows(ctx context.Context, tenant string) bool {
+	if s.parent == nil {
+		return false
+	}
+	_, ok, err := s.parent.readActive(ctx, tenant)
+	return err == nil && ok
 }

@@ -56,6 +56,10 @@ type Store struct {
 	policy            statePolicy   // tenants and versions the application allows
 	marks             *versionMarks // highest version seen and versions destroyed, per tenant
 
+	// parent is the data key family's Store, in an index key family
+	// (indexkeys.go); nil otherwise.
+	parent *Store
+
 	cache   *cache
 	flights flightGroup
 	keepers masterKeys
@@ -157,6 +161,9 @@ func New(db *sql.DB, kek *kms.Keeper, opts ...Option) (*Store, error) {
 		if s.index, err = newIndexFamily(db, kek, cfg); err != nil {
 			s.Close()
 			return nil, err
+		}
+		if s.index != nil {
+			s.index.parent = s
 		}
 	}
 	runtime.AddCleanup(s, func(a cleanupArgs) { a.cache.close(); a.tel.close(); stop() }, cleanupArgs{s.cache, s.tel})

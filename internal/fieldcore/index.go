@@ -268,3 +268,31 @@ func (h *Handle) Index(ctx context.Context, ix *Index, values [][]byte) ([]byte,
 	}
 	return h.enc.Index(ctx, h.scope.Tenant, h.scope.Table, ix, values)
 }
+
+// PrefetchIndexKey makes sure the key store holds the tenant's active
+// index key, creating it on first use, as storing b's or ix's value would:
+// an integration calls it before it opens a transaction, so that a new
+// tenant's index key is created (a KMS call and a key table write) on the
+// key store's own connection and not while the statement's transaction
+// holds one (on SQLite, the write lock). Give b (an index on s's column)
+// or ix (a named index on s.Table); a legacy blind index needs no index
+// key, and nothing is done for it.
+func (e *Engine) PrefetchIndexKey(ctx context.Context, s Scope, b *BlindIndex, ix *Index) error {
+	var column, name string
+	switch {
+	case b != nil && b.Keying != IndexLegacy:
+		column, name = s.Column, b.name()
+	case ix != nil:
+		name = ix.Name
+	default:
+		return nil
+	}
+	tenant, err := e.ResolveTenant(ctx, s.Tenant)
+	if err != nil {
+		return err
+	}
+	if _, err := e.s.keys.ActiveIndexer(ctx, tenant, s.Table, column, name); err != nil {
+		return fmt.Errorf("field: index %s.%s: %w", s.Table, name, err)
+	}
+	return nil
+}
