@@ -148,8 +148,22 @@ func TestHandleAfterShred(t *testing.T) {
 		if _, err := h.Open(ctx, nil, v); err != nil {
 			t.Fatal(err)
 		}
+		// A handle that has only opened keeps the cipher it opened with
+		// last: it must see the shred too.
+		reader, err := core(e.enc).Handle(ctx, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 2 {
+			if _, err := reader.Open(ctx, nil, v); err != nil {
+				t.Fatal(err)
+			}
+		}
 		if err := e.store.Shred(ctx, "acme"); err != nil {
 			t.Fatalf("Shred: %v", err)
+		}
+		if _, err := reader.Open(ctx, nil, v); !errors.Is(err, keystore.ErrKeyDestroyed) {
+			t.Errorf("Open after shred, by a handle that only opened: err = %v, want keystore.ErrKeyDestroyed", err)
 		}
 		if out, err := h.Seal(ctx, field.Randomized, nil, []byte("more")); !errors.Is(err, keystore.ErrKeyDestroyed) {
 			t.Errorf("Seal after shred = %d bytes, %v; want keystore.ErrKeyDestroyed", len(out), err)
