@@ -120,6 +120,9 @@ func (s *Store) InitTenant(ctx context.Context, tenant string) error {
 // mayCreate says whether the tenant, which has no row in the key table,
 // may get its first key; explicit is true for InitTenant.
 func (s *Store) mayCreate(ctx context.Context, tenant string, explicit bool) error {
+	if s.parent != nil {
+		return s.parent.mayCreateIndexKey(ctx, tenant)
+	}
 	if s.policy.knownOnly && !explicit {
 		return fmt.Errorf("%w: tenant %q has no key and keys are created only by InitTenant", ErrUnknownTenant, tenant)
 	}

@@ -40,6 +40,8 @@ type Store struct {
 	// own over the sibling table, nil inside that Store, and nil when the
 	// key table's name leaves no room for the sibling's.
 	index *Store
+	// parent is, in the index key family, the Store it belongs to.
+	parent *Store
 
 	ttl, grace, probe time.Duration
 	attempts          int
@@ -148,6 +150,9 @@ func New(db *sql.DB, kek *kms.Keeper, opts ...Option) (*Store, error) {
 		if s.index, err = newIndexFamily(db, kek, cfg); err != nil {
 			s.Close()
 			return nil, err
+		}
+		if s.index != nil {
+			s.index.parent = s
 		}
 	}
 	runtime.AddCleanup(s, func(a cleanupArgs) { a.cache.close(); a.tel.close(); stop() }, cleanupArgs{s.cache, s.tel})
