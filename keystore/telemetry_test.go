@@ -421,7 +421,9 @@ func TestSpansKeyOperations(t *testing.T) {
 				if sp.SpanContext().TraceID() != caller.SpanContext().TraceID() {
 					t.Errorf("%s: span %q is outside the caller's trace", tc.tx, sp.Name())
 				}
-				if sp.Name() == "colcrypt.keystore.query."+tc.tx {
+				// The first: Shred and Rewrap go on to the index key
+				// family, whose transactions have spans of the same name.
+				if sp.Name() == "colcrypt.keystore.query."+tc.tx && !txSpan.IsValid() {
 					txSpan = sp.SpanContext()
 					if sp.Parent().SpanID() != caller.SpanContext().SpanID() {
 						t.Errorf("%s: the transaction's span is not a child of the caller's", tc.tx)
