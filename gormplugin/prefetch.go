@@ -4,10 +4,13 @@ import (
 	"reflect"
 
 	"gorm.io/gorm"
+
+	"github.com/colcrypt/colcrypt/field"
 )
 
 // prefetchCreate runs before gorm:begin_transaction of a Create: it makes
-// sure the key store holds the active key of every tenant the rows name
+// sure the key store holds the active key (and, for a model with a blind
+// index, the index key) of every tenant the rows name
 // (or of the context's or fixed tenant, for rows that name none), so that
 // a new tenant's key is created, and wrapped by the KMS, before GORM
 // takes a connection for the statement's transaction. A KMS call can take
@@ -82,6 +85,17 @@ func (p *plugin) prefetchCreate(db *gorm.DB) {
 		if err != nil {
 			db.AddError(m.fields[0].errorf("seal", err))
 			return
+		}
+		// A blind index under the index key: the tenant's first index
+		// key is created and wrapped here too, not in the transaction.
+		for _, ef := range m.fields {
+			if b := ef.spec.BlindIndex; b != nil && b.Keying != field.IndexLegacy {
+				if _, err := p.enc.IndexValue(ctx, ef.scope(tenant), b, nil); err != nil {
+					db.AddError(ef.errorf("blind index", err))
+					return
+				}
+				break // one index key per tenant
+			}
 		}
 	}
 }
