@@ -4,13 +4,15 @@ import (
 	"context"
 	"reflect"
 
+	"gorm.io/gorm"
+
 	"github.com/colcrypt/colcrypt/field"
 	"github.com/colcrypt/colcrypt/internal/fieldcore"
-	"gorm.io/gorm"
 )
 
 // prefetchCreate runs before gorm:begin_transaction of a Create: it makes
-// sure the key store holds the active key of every tenant the rows name
+// sure the key store holds the active key (and, for a model with a blind
+// index, the index key) of every tenant the rows name
 // (or of the context's or fixed tenant, for rows that name none), so that
 // a new tenant's key is created, and wrapped by the KMS, before GORM
 // takes a connection for the statement's transaction. A KMS call can take

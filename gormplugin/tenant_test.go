@@ -84,6 +84,9 @@ func TestTransactionRollsBackOnKMSFailure(t *testing.T) {
 		if err := e.keys.InitTenant(ctx, "newco"); err != nil {
 			t.Fatalf("InitTenant(newco) after the outage = %v", err)
 		}
+		if _, err := e.keys.ActiveIndexer(ctx, "newco", "patients", "email", "email_bidx"); err != nil {
+			t.Fatalf("ActiveIndexer(newco) after the outage = %v", err)
+		}
 		err = e.db.Transaction(func(tx *gorm.DB) error {
 			ann, bob := newPatient("Ann"), newPatient("Bob")
 			if err := tx.WithContext(ctxFor("acme")).Create(&ann).Error; err != nil {

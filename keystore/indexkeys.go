@@ -199,3 +199,23 @@ func findIndexer(l *[]namedIndexer, table, column, name string) *cipher.Indexer 
 	}
 	return nil
 }
+
+// mayCreateIndexKey says whether the tenant, which has no index key, may
+// get its first one: when it has a live data key, or when it could get
+// its first data key under the tenant policy. A shredded tenant gets
+// none, so a tenant shredded before index keys existed stays without
+// keys; a tenant that InitTenant made known under TenantPolicy.KnownOnly
+// gets one.
+func (s *Store) mayCreateIndexKey(ctx context.Context, tenant string) error {
+	sum, err := s.summary(ctx, s.db, tenant)
+	if err != nil {
+		return err
+	}
+	switch {
+	case sum.rows > sum.destroyed:
+		return nil
+	case sum.rows > 0:
+		return fmt.Errorf("%w: tenant %q", ErrKeyDestroyed, tenant)
+	}
+	return s.mayCreate(ctx, tenant, false)
+}

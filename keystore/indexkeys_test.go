@@ -165,3 +165,33 @@ func TestRewrapIndexKeys(t *testing.T) {
 		}
 	})
 }
+
+// The tenant policy holds for index keys: under KnownOnly a tenant gets
+// an index key once it has a data key, and a shredded tenant gets none.
+func TestIndexKeyTenantPolicy(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, tdb *testDB) {
+		drv := newInsecureTestKMS(t)
+		s := newTestStore(t, tdb, tdb.db, drv.keeper(testKEK), WithTenantPolicy(TenantPolicy{KnownOnly: true}))
+		if _, err := s.ActiveIndexer(ctxb, "acme", "users", "email", "email_bidx"); !errors.Is(err, ErrUnknownTenant) {
+			t.Fatalf("ActiveIndexer(unknown tenant) = %v, want ErrUnknownTenant", err)
+		}
+		if err := s.InitTenant(ctxb, "acme"); err != nil {
+			t.Fatal(err)
+		}
+		indexOf(t, s, "acme", "x")
+
+		open := newTestStore(t, tdb, tdb.open(t), drv.keeper(testKEK))
+		if _, err := open.Active(ctxb, "gone"); err != nil {
+			t.Fatal(err)
+		}
+		// Shredded before it ever had an index key.
+		q := tdb.dialect.Rebind(`UPDATE ` + tdb.table + ` SET state = 'destroyed', wrapped_dek = NULL WHERE tenant_id = ?`)
+		if _, err := tdb.db.Exec(q, "gone"); err != nil {
+			t.Fatal(err)
+		}
+		fresh := newTestStore(t, tdb, tdb.open(t), drv.keeper(testKEK))
+		if _, err := fresh.ActiveIndexer(ctxb, "gone", "users", "email", "email_bidx"); !errors.Is(err, ErrKeyDestroyed) {
+			t.Fatalf("ActiveIndexer(shredded tenant) = %v, want ErrKeyDestroyed", err)
+		}
+	})
+}

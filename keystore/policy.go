@@ -126,7 +126,10 @@ func (s *Store) InitTenant(ctx context.Context, tenant string) error {
 // mayCreate says whether the tenant, which has no row in the key table,
 // may get its first key; explicit is true for InitTenant.
 func (s *Store) mayCreate(ctx context.Context, tenant string, explicit bool) error {
-	if s.policy.knownOnly && !explicit && !s.parentKnows(ctx, tenant) {
+	if s.parent != nil {
+		return s.parent.mayCreateIndexKey(ctx, tenant)
+	}
+	if s.policy.knownOnly && !explicit {
 		return fmt.Errorf("%w: tenant %q has no key and keys are created only by InitTenant", ErrUnknownTenant, tenant)
 	}
 	if s.policy.validate != nil {
@@ -137,14 +140,3 @@ func (s *Store) mayCreate(ctx context.Context, tenant string, explicit bool) err
 	return nil
 }
 
-// parentKnows reports, in an index key family, whether the tenant has an
-// active data key: under TenantPolicy.KnownOnly a tenant that InitTenant
-// (or an earlier release) made known gets its index key on first use,
-// and a tenant without a data key gets none.
-func (s *Store) parentKnows(ctx context.Context, tenant string) bool {
-	if s.parent == nil {
-		return false
-	}
-	_, ok, err := s.parent.readActive(ctx, tenant)
-	return err == nil && ok
-}

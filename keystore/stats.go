@@ -64,8 +64,30 @@ type counters struct {
 
 func newCounters() *counters { return &counters{cached: newStoreHitCounts()} }
 
-// Stats returns a snapshot of the Store's counters.
+// Stats returns a snapshot of the Store's counters: those of its data
+// keys and of its index keys (RotateIndexKey) together. The index keys
+// have a cache of their own under the same bounds, so Cached and
+// CachedBytes may reach twice Tuning.CacheSize and CacheMaxBytes.
 func (s *Store) Stats() Stats {
+	st := s.familyStats()
+	if s.index != nil {
+		x := s.index.familyStats()
+		st.KMSWraps += x.KMSWraps
+		st.KMSUnwraps += x.KMSUnwraps
+		st.KMSErrors += x.KMSErrors
+		st.KMSRetries += x.KMSRetries
+		st.Hits += x.Hits
+		st.Misses += x.Misses
+		st.StaleServed += x.StaleServed
+		st.Evictions += x.Evictions
+		st.Cached += x.Cached
+		st.CachedBytes += x.CachedBytes
+	}
+	return st
+}
+
+// familyStats is Stats of one key family.
+func (s *Store) familyStats() Stats {
 	hits, stale := s.ctr.cached.sum()
 	return Stats{
 		KMSWraps:    s.ctr.kmsWraps.Load(),

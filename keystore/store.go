@@ -41,6 +41,8 @@ type Store struct {
 	// own over the sibling table, nil inside that Store, and nil when the
 	// key table's name leaves no room for the sibling's.
 	index *Store
+	// parent is, in the index key family, the Store it belongs to.
+	parent *Store
 
 	ttl, grace, probe time.Duration
 	attempts          int
@@ -55,10 +57,6 @@ type Store struct {
 	tel               *telemetry    // OpenTelemetry instruments: KMS calls, key table queries, cache counters
 	policy            statePolicy   // tenants and versions the application allows
 	marks             *versionMarks // highest version seen and versions destroyed, per tenant
-
-	// parent is the data key family's Store, in an index key family
-	// (indexkeys.go); nil otherwise.
-	parent *Store
 
 	cache   *cache
 	flights flightGroup

@@ -421,8 +421,8 @@ func TestSpansKeyOperations(t *testing.T) {
 				if sp.SpanContext().TraceID() != caller.SpanContext().TraceID() {
 					t.Errorf("%s: span %q is outside the caller's trace", tc.tx, sp.Name())
 				}
-				// The first such transaction is the data keys'; Shred
-				// then shreds the index key family in one of its own.
+				// The first: Shred and Rewrap go on to the index key
+				// family, whose transactions have spans of the same name.
 				if sp.Name() == "colcrypt.keystore.query."+tc.tx && !txSpan.IsValid() {
 					txSpan = sp.SpanContext()
 					if sp.Parent().SpanID() != caller.SpanContext().SpanID() {

@@ -166,8 +166,8 @@ func TestCachePressure(t *testing.T) {
 	st := keys.Stats()
 	enc, dec := srv.Calls()
 	t.Logf("fake KMS: %d Encrypt, %d Decrypt; after creates %+v; at the end %+v", enc, dec, afterCreate, st)
-	if enc != tenants+2 {
-		t.Errorf("fake EncryptCalls() = %d, want %d: one wrap per tenant (and the canary, and the audit chain key)", enc, tenants+2)
+	if enc != 2*tenants+3 {
+		t.Errorf("fake EncryptCalls() = %d, want %d: one data key and one index key wrap per tenant (and the canary, and the audit chain keys of both key tables)", enc, 2*tenants+3)
 	}
 	if dec == 0 {
 		t.Errorf("fake DecryptCalls() = 0, want > 0: evicted keys were never unwrapped again, so there was no pressure")
@@ -178,8 +178,8 @@ func TestCachePressure(t *testing.T) {
 	if uint64(dec) != st.KMSUnwraps || uint64(enc) != st.KMSWraps {
 		t.Errorf("fake calls %d Encrypt, %d Decrypt; Stats %d wraps, %d unwraps; want equal", enc, dec, st.KMSWraps, st.KMSUnwraps)
 	}
-	if st.Cached > cacheSize {
-		t.Errorf("Stats().Cached = %d, want ≤ %d", st.Cached, cacheSize)
+	if st.Cached > 2*cacheSize {
+		t.Errorf("Stats().Cached = %d, want ≤ %d (data keys and index keys, each cache bounded)", st.Cached, 2*cacheSize)
 	}
 	if st.Evictions == 0 {
 		t.Errorf("Stats().Evictions = 0, want > 0")

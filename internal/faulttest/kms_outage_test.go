@@ -139,9 +139,10 @@ func TestKMSOutageUnderLoad(t *testing.T) {
 		}
 	}
 	watching.Store(true)
-	// One wrap per tenant, and one of the key audit trail's chain key.
-	if st := keys.Stats(); st.KMSWraps != tenants+1 || st.KMSErrors != 0 {
-		t.Fatalf("after warm-up Stats() = %d wraps, %d errors, want %d, 0", st.KMSWraps, st.KMSErrors, tenants+1)
+	// One data key and one index key wrap per tenant, and one chain key
+	// for each key table's audit trail.
+	if st := keys.Stats(); st.KMSWraps != 2*tenants+2 || st.KMSErrors != 0 {
+		t.Fatalf("after warm-up Stats() = %d wraps, %d errors, want %d, 0", st.KMSWraps, st.KMSErrors, 2*tenants+2)
 	}
 
 	// Phases, for counting what happened during the outage.
