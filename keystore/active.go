@@ -245,6 +245,12 @@ func (s *Store) insertFirst(ctx context.Context, chain chainRef, tenant string, 
 	if err != nil {
 		return err
 	}
+	// After the insert, which took SQLite's write lock: a read first would
+	// hold a snapshot that SQLite refuses to upgrade (SQLITE_BUSY, without
+	// waiting) once another writer committed.
+	if err = s.checkOwnKEK(ctx, tx, tenant, copies); err != nil {
+		return err
+	}
 	n, err := res.RowsAffected()
 	if err != nil {
 		return err
