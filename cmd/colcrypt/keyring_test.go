@@ -1,6 +1,7 @@
 package main
 
 import (
+	"io"
 	"slices"
 	"strings"
 	"testing"
@@ -9,6 +10,7 @@ import (
 	kmssvc "github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/colcrypt/colcrypt/internal/sqldialect"
+	"github.com/colcrypt/colcrypt/keystore"
 	"github.com/colcrypt/colcrypt/kms"
 	"github.com/colcrypt/colcrypt/kms/localkms"
 	"github.com/colcrypt/colcrypt/testhelpers/insecurefakekms"
@@ -225,4 +227,39 @@ func mustName(t *testing.T, u string) string {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// TestRingProgressCounts feeds ringProgress the KMS events of a run: each
+// key worked on counts once, whatever its retries and failovers, and the
+// audit trail's chain key and, for add-kek, calls to other master keys
+// do not count.
+func TestRingProgressCounts(t *testing.T) {
+	const added = "gcpkms://projects/p/locations/l/keyRings/r/cryptoKeys/new"
+	chain := "\x00colcrypt/keystore/audit-chain/v1/colcrypt_keys"
+	events := []keystore.Event{
+		{Kind: "unwrap", Tenant: chain, KEKURI: "other", Attempt: 1},
+		{Kind: "unwrap", Tenant: "acme", Version: 1, KEKURI: "other", Attempt: 1},
+		{Kind: "wrap", Tenant: "acme", Version: 1, KEKURI: added, Attempt: 1},
+		{Kind: "unwrap", Tenant: "acme", Version: 1, KEKURI: added, Attempt: 1}, // the check
+		{Kind: "unwrap", Tenant: "acme", Version: 2, KEKURI: "down", Attempt: 1},
+		{Kind: "unwrap", Tenant: "acme", Version: 2, KEKURI: "other", Attempt: 1}, // failover
+		{Kind: "wrap", Tenant: "acme", Version: 2, KEKURI: added, Attempt: 1},
+		{Kind: "wrap", Tenant: "acme", Version: 2, KEKURI: added, Attempt: 2}, // a retry
+		{Kind: "wrap", Tenant: "globex", Version: 1, KEKURI: added, Attempt: 1},
+		{Kind: "wrap", Tenant: chain, KEKURI: added, Attempt: 1},
+	}
+	for _, tc := range []struct {
+		add  bool
+		want int64
+	}{{true, 3}, {false, 2}} {
+		p := &ringProgress{name: added, add: tc.add, view: &progressView{w: io.Discard, off: true}}
+		for _, e := range events {
+			p.observe(e)
+		}
+		// add-kek counts the wraps under the added key (acme v1, v2,
+		// globex v1); remove-kek the keys unwrapped (acme v1, v2).
+		if p.done != tc.want {
+			t.Errorf("add=%v: %d keys done, want %d", tc.add, p.done, tc.want)
+		}
+	}
 }
