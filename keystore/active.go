@@ -3,6 +3,7 @@ package keystore
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/colcrypt/colcrypt/internal/cipher"
@@ -195,6 +196,9 @@ func (s *Store) create(ctx context.Context, tenant string, v uint32) (r flightRe
 	qctx, span := s.querySpan(ctx, "insert_active", tenant)
 	err = s.insertFirst(qctx, chain, tenant, v, copies)
 	endSpan(span, err)
+	if errors.Is(err, errAssignmentRace) {
+		return flightResult{}, false, nil // wrap again, under the tenant's own key
+	}
 	if err != nil &&
 		!s.dialect.IsUniqueViolation(err) && !s.dialect.IsSerializationFailure(err) {
 		return flightResult{}, false, fmt.Errorf("keystore: create key of tenant %q: %w", tenant, err)
@@ -236,6 +240,9 @@ func (s *Store) insertFirst(ctx context.Context, chain chainRef, tenant string, 
 			tx.Rollback()
 		}
 	}()
+	if err = s.checkOwnKEK(ctx, tx, tenant, copies); err != nil {
+		return err
+	}
 	ts := s.dialect.TimeArg(s.clock.wall())
 	res, err := tx.ExecContext(ctx, s.q.InsertActive, tenant, int64(v), kekURI, wrapped, ts, ts)
 	if err != nil {

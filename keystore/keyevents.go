@@ -309,7 +309,7 @@ func (w *keyEvents) read(ctx context.Context) ([]trailEvent, error) {
 // release does not know are treated as changes.
 func changesCache(op string) bool {
 	switch op {
-	case opCreate, opRewrap, opChainKey, opAddMasterKey, opRemoveMasterKey:
+	case opCreate, opRewrap, opChainKey, opAddMasterKey, opRemoveMasterKey, opSetTenantKEK:
 		return false
 	}
 	return true

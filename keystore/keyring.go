@@ -126,12 +126,12 @@ func (s *Store) unwrapCopies(ctx context.Context, tenant string, version uint32,
 // ring (or under the tenant's own master key alone) and returns the
 // copies in ring order: at least one, or the error of the last failure.
 func (s *Store) wrapRing(ctx context.Context, tenant string, v uint32, dek []byte) ([]wrapCopy, error) {
-	kek, err := s.wrapKeeper(ctx, tenant)
+	kek, own, err := s.wrapKeeper(ctx, tenant)
 	if err != nil {
 		return nil, err
 	}
 	ring := s.keepers.ring
-	if kek != s.kek {
+	if own {
 		ring = []*kms.Keeper{kek}
 	}
 	now := s.clock.wall().UnixNano()

@@ -86,8 +86,9 @@ func (e *LastCopyError) Is(target error) bool { return target == ErrLastCopy }
 // live, so a concurrent Shred or DestroyVersion never leaves a copy
 // behind. Each copy written appends an "add-master-key" audit event. It is
 // idempotent and resumable: versions that have a copy under kp are
-// skipped. On error it stops and returns the totals so far. It also
-// deletes copies whose key row is destroyed or gone (Orphans).
+// skipped, and so are tenants with their own master key
+// (SetTenantMasterKey). On error it stops and returns the totals so far.
+// It also deletes copies whose key row is destroyed or gone (Orphans).
 //
 // kp needs no place in this Store's configuration, but a copy is only
 // used by Stores that configure kp (WithKeyring or WithMasterKeys).
@@ -236,6 +237,12 @@ func (m *ringMaint) one(ctx context.Context, tenant string, version uint32) erro
 			m.res.Skipped++
 			return nil
 		}
+		if _, owned, err := s.tenantOwnKEK(ctx, s.db, tenant); err != nil {
+			return err
+		} else if owned {
+			m.res.Skipped++ // its own master key wraps it alone
+			return nil
+		}
 		return m.addOne(ctx, tenant, version, row.copies)
 	}
 	if len(mine) == 0 {
@@ -275,6 +282,9 @@ func (m *ringMaint) addOne(ctx context.Context, tenant string, version uint32, c
 			if m.under(c) {
 				return nil, nil // a concurrent run added it
 			}
+		}
+		if _, owned, err := s.tenantOwnKEK(ctx, tx, tenant); err != nil || owned {
+			return nil, err // given its own master key meanwhile
 		}
 		ts := s.dialect.TimeArg(s.clock.wall())
 		if _, err := s.execSpan(ctx, tx, "insert_copy", tenant, s.rq.InsertWrap, tenant, int64(version), m.kp.URI(), wrapped, ts); err != nil {

@@ -147,6 +147,11 @@ func (s *Store) rotateTx(ctx context.Context, chain chainRef, tenant string, v u
 	if sum.maxVersion != wantMax {
 		return errRotateRace
 	}
+	if err = s.checkOwnKEK(ctx, tx, tenant, copies); errors.Is(err, errAssignmentRace) {
+		return errRotateRace // wrap again, under the tenant's own key
+	} else if err != nil {
+		return err
+	}
 	ts := s.dialect.TimeArg(s.clock.wall())
 	if _, err = s.execSpan(ctx, tx, "retire_active", tenant, s.q.RetireActive, ts, tenant); err != nil {
 		return fmt.Errorf("keystore: rotate tenant %q: %w", tenant, err)

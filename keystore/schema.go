@@ -13,8 +13,9 @@ import (
 // SchemaVersion is the version of colcrypt's own tables this release
 // creates (CreateTable) and upgrades to (Upgrade): 2 adds the copies
 // table, which holds each data key's wrapped copies under the keyring's
-// further master keys, and the schema table that records the version. A
-// database without a schema table is at version 1.
+// further master keys, and the schema table that records the version; 3
+// the tenant master key table (SetTenantMasterKey). A database without a
+// schema table is at version 1.
 const SchemaVersion = sqldialect.SchemaVersion
 
 // upgradeTimeout bounds the upgrade New runs, which has no caller
@@ -34,7 +35,7 @@ func WithoutUpgrade() Option { return func(c *config) { c.noUpgrade = true } }
 // WithTable and WithDialect. New runs it unless WithoutUpgrade.
 //
 // The upgrade is online: it only creates tables that do not exist (the
-// copies and schema tables), so it neither rewrites nor locks the key
+// copies, tenant master key and schema tables), so it neither rewrites nor locks the key
 // table, and processes of an older release keep reading and writing keys
 // while it runs and after. It is idempotent and safe to run from several
 // processes at once (on Postgres under an advisory lock; MySQL and SQLite

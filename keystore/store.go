@@ -207,17 +207,25 @@ func (s *Store) Close() {
 	})
 }
 
-// wrapKeeper returns the keeper that wraps the tenant's new keys: a
-// configured one, whatever TenantPolicy.KEK returns.
-func (s *Store) wrapKeeper(_ context.Context, tenant string) (*kms.Keeper, error) {
-	if s.tenantKEK == nil {
-		return s.kek, nil
+// wrapKeeper returns the keeper that wraps the tenant's new keys and
+// whether it is the tenant's own (stored by SetTenantMasterKey, or
+// TenantPolicy.KEK), which wraps them alone; otherwise it is the Store's
+// own, the first of the keyring. It is always a configured keeper,
+// whatever a stored name or TenantPolicy.KEK says.
+func (s *Store) wrapKeeper(ctx context.Context, tenant string) (*kms.Keeper, bool, error) {
+	name, ok, err := s.tenantOwnKEK(ctx, s.db, tenant)
+	if err != nil {
+		return nil, false, err
 	}
-	uri := s.tenantKEK(tenant)
-	if uri == "" {
-		return s.kek, nil
+	if !ok && s.tenantKEK != nil {
+		name = s.tenantKEK(tenant)
+		ok = name != ""
 	}
-	return s.keepers.get(tenant, 0, uri)
+	if !ok {
+		return s.kek, false, nil
+	}
+	kp, err := s.keepers.get(tenant, 0, name)
+	return kp, true, err
 }
 
 // Format describes the Store under every fmt verb (%v, %+v, %#v, %s):

@@ -102,7 +102,7 @@ func TestStatementsRun(t *testing.T) {
 					t.Errorf("HasColumn(%s) after it was added = false", c.Name)
 				}
 			}
-			for _, tbl := range []string{sqldialect.EventsTable(keys), sqldialect.WrapsTable(keys), sqldialect.SchemaTable(keys), keys, ckpt} {
+			for _, tbl := range []string{sqldialect.EventsTable(keys), sqldialect.WrapsTable(keys), sqldialect.SchemaTable(keys), sqldialect.TenantKEKTable(keys), keys, ckpt} {
 				db.ExecContext(ctx, "DROP TABLE "+d.QuoteTable(tbl))
 			}
 		})

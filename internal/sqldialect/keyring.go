@@ -7,17 +7,26 @@ package sqldialect
 //     without one is at version 1);
 //  2. the copies table (key table + WrapsSuffix), holding a data key's
 //     wrapped copies under further master keys, and the schema table
-//     (key table + SchemaSuffix) recording the version.
+//     (key table + SchemaSuffix) recording the version;
+//  3. the tenant master key table (key table + TenantKEKSuffix): the
+//     master key a tenant owns, which wraps its data keys alone.
 //
 // Every upgrade is additive (new tables, never a changed column), so a
 // release that knows an older version keeps working on a newer schema.
-const SchemaVersion = 2
+const SchemaVersion = 3
 
 // WrapsSuffix names the copies table of a key table: colcrypt_keys_wraps.
 const WrapsSuffix = "_wraps"
 
 // SchemaSuffix names the schema table of a key table: colcrypt_keys_schema.
 const SchemaSuffix = "_schema"
+
+// TenantKEKSuffix names the tenant master key table of a key table:
+// colcrypt_keys_tenant_keks.
+const TenantKEKSuffix = "_tenant_keks"
+
+// TenantKEKTable names the tenant master key table of a key table.
+func TenantKEKTable(keyTable string) string { return keyTable + TenantKEKSuffix }
 
 // WrapsTable names the copies table of a key table.
 func WrapsTable(keyTable string) string { return keyTable + WrapsSuffix }
@@ -43,9 +52,10 @@ const MaxKEKNameLen = 1024
 // the same transaction that destroys its key row, and a foreign key's
 // locking would add nothing to that but lock waits.
 //
-// The schema table holds one row (id = 1) with the version.
+// The schema table holds one row (id = 1) with the version. The tenant
+// master key table holds one row per tenant that owns its master key.
 func (d Dialect) UpgradeDDL(keyTable string) []string {
-	w, sch := d.Quote(WrapsTable(keyTable)), d.Quote(SchemaTable(keyTable))
+	w, sch, tk := d.Quote(WrapsTable(keyTable)), d.Quote(SchemaTable(keyTable)), d.Quote(TenantKEKTable(keyTable))
 	switch d {
 	case MySQL:
 		return []string{`CREATE TABLE IF NOT EXISTS ` + w + ` (
@@ -55,6 +65,11 @@ func (d Dialect) UpgradeDDL(keyTable string) []string {
 	wrapped_dek BLOB            NOT NULL,
 	created_at  DATETIME(6)     NOT NULL,
 	PRIMARY KEY (tenant_id, version, kek_uri)
+) ENGINE=InnoDB ROW_FORMAT=DYNAMIC DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
+			`CREATE TABLE IF NOT EXISTS ` + tk + ` (
+	tenant_id  VARBINARY(1024) NOT NULL PRIMARY KEY,
+	kek_uri    TEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
+	updated_at DATETIME(6)     NOT NULL
 ) ENGINE=InnoDB ROW_FORMAT=DYNAMIC DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
 			`CREATE TABLE IF NOT EXISTS ` + sch + ` (
 	id      INT    NOT NULL PRIMARY KEY,
@@ -68,6 +83,10 @@ func (d Dialect) UpgradeDDL(keyTable string) []string {
 	wrapped_dek BLOB    NOT NULL,
 	created_at  TEXT    NOT NULL,
 	PRIMARY KEY (tenant_id, version, kek_uri)
+)`, `CREATE TABLE IF NOT EXISTS ` + tk + ` (
+	tenant_id  TEXT NOT NULL PRIMARY KEY,
+	kek_uri    TEXT NOT NULL,
+	updated_at TEXT NOT NULL
 )`, `CREATE TABLE IF NOT EXISTS ` + sch + ` (
 	id      INTEGER NOT NULL PRIMARY KEY,
 	version INTEGER NOT NULL
@@ -80,6 +99,10 @@ func (d Dialect) UpgradeDDL(keyTable string) []string {
 	wrapped_dek bytea       NOT NULL,
 	created_at  timestamptz NOT NULL,
 	PRIMARY KEY (tenant_id, version, kek_uri)
+)`, `CREATE TABLE IF NOT EXISTS ` + tk + ` (
+	tenant_id  text        NOT NULL PRIMARY KEY,
+	kek_uri    text        NOT NULL,
+	updated_at timestamptz NOT NULL
 )`, `CREATE TABLE IF NOT EXISTS ` + sch + ` (
 	id      integer NOT NULL PRIMARY KEY,
 	version bigint  NOT NULL
@@ -107,12 +130,15 @@ type RingQueries struct {
 	PurgeOrphans string
 	ListAll      string // → tenant, version, kek_uri
 	ListTenant   string // tenant → version, kek_uri
+	TenantKEK    string // tenant → kek_uri
+	ClearKEK     string // tenant
+	SetKEK       string // tenant, kek_uri, updated_at (after ClearKEK)
 }
 
 // RingQueries returns the statements of the copies and schema tables of
 // the key table keyTable.
 func (d Dialect) RingQueries(keyTable string) *RingQueries {
-	k, w, sch := d.Quote(keyTable), d.Quote(WrapsTable(keyTable)), d.Quote(SchemaTable(keyTable))
+	k, w, sch, tk := d.Quote(keyTable), d.Quote(WrapsTable(keyTable)), d.Quote(SchemaTable(keyTable)), d.Quote(TenantKEKTable(keyTable))
 	r := d.Rebind
 	suffix := " ON CONFLICT DO NOTHING"
 	if d == MySQL {
@@ -134,5 +160,8 @@ func (d Dialect) RingQueries(keyTable string) *RingQueries {
 			`.tenant_id AND k.version = ` + w + `.version AND k.` + live + `)`,
 		ListAll:    `SELECT tenant_id, version, kek_uri FROM ` + w + ` ORDER BY tenant_id, version, kek_uri`,
 		ListTenant: r(`SELECT version, kek_uri FROM ` + w + ` WHERE tenant_id = ? ORDER BY version, kek_uri`),
+		TenantKEK:  r(`SELECT kek_uri FROM ` + tk + ` WHERE tenant_id = ?`),
+		ClearKEK:   r(`DELETE FROM ` + tk + ` WHERE tenant_id = ?`),
+		SetKEK:     r(`INSERT INTO ` + tk + ` (tenant_id, kek_uri, updated_at) VALUES (?, ?, ?)`),
 	}
 }

@@ -1,0 +1,74 @@
+package keystore
+
+import (
+	"errors"
+	"testing"
+)
+
+// TestSetTenantMasterKey: a tenant given its own master key has every key
+// rewrapped under it alone (no keyring copy left), new versions use it,
+// AddMasterKey leaves it alone, and revoking it cuts the tenant off while
+// other tenants keep their keyring.
+func TestSetTenantMasterKey(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, tdb *testDB) {
+		r := newRing(t)
+		c := newInsecureTestKMS(t)
+		kc := c.keeper("test://kek-acme")
+		s := r.store(t, tdb, WithMasterKeys(kc))
+		for _, name := range []string{"acme", "globex"} {
+			if _, err := s.Active(ctxb, name); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := s.Rotate(ctxb, "acme"); err != nil {
+			t.Fatal(err)
+		}
+		k1, err := s.lookupKey(ctxb, "acme", 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		other := newInsecureTestKMS(t).keeper("test://kek-unconfigured")
+		if _, err := s.SetTenantMasterKey(ctxb, "acme", other); !errors.Is(err, ErrUnknownMasterKey) {
+			t.Fatalf("SetTenantMasterKey(unconfigured key) = %v, want ErrUnknownMasterKey", err)
+		}
+		res, err := s.SetTenantMasterKey(ctxb, "acme", kc)
+		if err != nil || res.Rewrapped != 2 {
+			t.Fatalf("SetTenantMasterKey() = %+v, %v; want 2 rewrapped", res, err)
+		}
+		if res, err := s.SetTenantMasterKey(ctxb, "acme", kc); err != nil || res.Skipped != 2 {
+			t.Fatalf("SetTenantMasterKey() again = %+v, %v; want 2 skipped", res, err)
+		}
+		wantCopies(t, s, "acme", 1, "test://kek-acme")
+		wantCopies(t, s, "acme", 2, "test://kek-acme")
+		if n := copiesOf(t, tdb, "acme"); n != 0 {
+			t.Fatalf("%d keyring copies left for a tenant with its own key, want 0", n)
+		}
+		if _, err := s.Rotate(ctxb, "acme"); err != nil {
+			t.Fatal(err)
+		}
+		wantCopies(t, s, "acme", 3, "test://kek-acme")
+		d := newInsecureTestKMS(t)
+		if res, err := s.AddMasterKey(ctxb, d.keeper("test://kek-d")); err != nil || res.Added != 1 || res.Skipped != 3 {
+			t.Fatalf("AddMasterKey() = %+v, %v; want globex's 1 added, acme's 3 skipped", res, err)
+		}
+		wantCopies(t, s, "acme", 3, "test://kek-acme")
+
+		// The key itself did not change.
+		fresh := r.store(t, tdb, WithMasterKeys(kc))
+		k1b, err := fresh.lookupKey(ctxb, "acme", 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sealOpen(t, k1, k1b)
+
+		// The customer revokes its key: acme is unreadable, globex is not.
+		c.setDown(errTestDenied)
+		cut := r.store(t, tdb, WithMasterKeys(kc))
+		if _, err := cut.lookupKey(ctxb, "acme", 1); err == nil {
+			t.Fatal("Key(acme) opened with the tenant's own master key revoked")
+		}
+		if _, err := cut.lookupKey(ctxb, "globex", 1); err != nil {
+			t.Fatalf("Key(globex) = %v", err)
+		}
+	})
+}
