@@ -263,3 +263,46 @@ func TestRingProgressCounts(t *testing.T) {
 		}
 	}
 }
+
+// TestKeysSetKEK gives one tenant of a two-key ring its own master key:
+// its keys end up under that key alone, its new versions too, and the
+// other tenant keeps its ring copies.
+func TestKeysSetKEK(t *testing.T) {
+	for _, dialect := range serverDialects {
+		t.Run(dialect, func(t *testing.T) {
+			f := newFixture(t, dialect)
+			for _, id := range []string{"k2", "acme-own"} {
+				if err := localkms.GenerateKeyFile(f.keyFile, id); err != nil {
+					t.Fatal(err)
+				}
+			}
+			k1, k2, own := f.kmsURL, "local://"+f.keyFile+"?id=k2", "local://"+f.keyFile+"?id=acme-own"
+			ring := []string{"--kms", k1, "--kms", k2}
+			f.mustRun(exitOK, append([]string{"keys", "init", "--tenant", "acme,globex"}, ring...)...)
+			f.mustRun(exitOK, append([]string{"keys", "rotate", "--tenant", "acme"}, ring...)...)
+
+			if r := f.run(append([]string{"keys", "set-kek", own}, ring...)...); r.code != exitUsage || !strings.Contains(r.stderr, "--tenant") {
+				t.Errorf("set-kek without --tenant: exit %d, stderr %q", r.code, r.stderr)
+			}
+			out := decodeJSON[map[string]any](t, f.mustRun(exitOK, append([]string{"keys", "set-kek", "--tenant", "acme", own, "-o", "json"}, ring...)...).stdout)
+			if out["rewrapped"] != float64(2) || out["master_key"] != mustName(t, own) || out["done"] != true {
+				t.Errorf("keys set-kek = %v, want acme's 2 keys rewrapped under its own key", out)
+			}
+			out = decodeJSON[map[string]any](t, f.mustRun(exitOK, append([]string{"keys", "set-kek", "--tenant", "acme", own, "-o", "json"}, ring...)...).stdout)
+			if out["rewrapped"] != float64(0) || out["skipped"] != float64(2) {
+				t.Errorf("keys set-kek again = %v, want both keys skipped", out)
+			}
+			// A new version of acme goes under its own key alone.
+			f.mustRun(exitOK, append([]string{"keys", "rotate", "--tenant", "acme", "--old-kms", own}, ring...)...)
+			for _, k := range decodeJSON[[]keyRow](t, f.mustRun(exitOK, "keys", "list", "-o", "json").stdout) {
+				want := []string{mustName(t, k1), mustName(t, k2)}
+				if k.Tenant == "acme" {
+					want = []string{mustName(t, own)}
+				}
+				if !slices.Equal(k.Copies, want) {
+					t.Errorf("%s v%d copies = %v, want %v", k.Tenant, k.Version, k.Copies, want)
+				}
+			}
+		})
+	}
+}
