@@ -27,7 +27,8 @@ func (c *cli) keysUpgradeCmd() *cobra.Command {
 		Long: `Bring the schema of the key table (--key-table) up to the version this release
 uses, and report the version found and the version now. Version 2 adds the
 table of wrapped copies that keyrings use (<key table>_wraps) and the table
-that records the schema version.
+that records the schema version; version 3 the table of tenants' own master
+keys (<key table>_tenant_keks, colcrypt keys set-kek).
 
 The upgrade is online: it only creates tables, so it neither rewrites nor locks
 the key table, and applications of the previous release keep reading and

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"io"
 	"slices"
 	"strings"
@@ -25,7 +26,7 @@ type upgradeJSON struct {
 }
 
 // TestKeysUpgrade upgrades a key table of schema version 1 (the tables
-// version 2 adds dropped) in place, then finds nothing to do; without a
+// later versions add dropped) in place, then finds nothing to do; without a
 // key table it fails and says how to make one.
 func TestKeysUpgrade(t *testing.T) {
 	for _, dialect := range serverDialects {
@@ -39,12 +40,13 @@ func TestKeysUpgrade(t *testing.T) {
 			d := map[string]sqldialect.Dialect{"postgres": sqldialect.Postgres, "mysql": sqldialect.MySQL}[dialect]
 			f.exec("DROP TABLE " + d.Quote(sqldialect.WrapsTable("colcrypt_keys")))
 			f.exec("DROP TABLE " + d.Quote(sqldialect.SchemaTable("colcrypt_keys")))
+			f.exec("DROP TABLE " + d.Quote(sqldialect.TenantKEKTable("colcrypt_keys")))
 
 			up := decodeJSON[upgradeJSON](t, f.mustRun(exitOK, "keys", "upgrade", "-o", "json").stdout)
-			if up.From != 1 || up.To != 2 || !up.Upgraded || up.KeyTable != "colcrypt_keys" {
-				t.Errorf("keys upgrade of a version 1 table = %+v, want from 1 to 2", up)
+			if up.From != 1 || up.To != keystore.SchemaVersion || !up.Upgraded || up.KeyTable != "colcrypt_keys" {
+				t.Errorf("keys upgrade of a version 1 table = %+v, want from 1 to %d", up, keystore.SchemaVersion)
 			}
-			if r := f.mustRun(exitOK, "keys", "upgrade"); !strings.Contains(r.stdout, "schema version 2: nothing to do") {
+			if r := f.mustRun(exitOK, "keys", "upgrade"); !strings.Contains(r.stdout, fmt.Sprintf("schema version %d: nothing to do", keystore.SchemaVersion)) {
 				t.Errorf("keys upgrade again: stdout %q, want nothing to do", r.stdout)
 			}
 			// The key made before the upgrade still opens, and lists its
