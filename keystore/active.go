@@ -240,12 +240,15 @@ func (s *Store) insertFirst(ctx context.Context, chain chainRef, tenant string, 
 			tx.Rollback()
 		}
 	}()
-	if err = s.checkOwnKEK(ctx, tx, tenant, copies); err != nil {
-		return err
-	}
 	ts := s.dialect.TimeArg(s.clock.wall())
 	res, err := tx.ExecContext(ctx, s.q.InsertActive, tenant, int64(v), kekURI, wrapped, ts, ts)
 	if err != nil {
+		return err
+	}
+	// After the insert, which took SQLite's write lock: a read first would
+	// hold a snapshot that SQLite refuses to upgrade (SQLITE_BUSY, without
+	// waiting) once another writer committed.
+	if err = s.checkOwnKEK(ctx, tx, tenant, copies); err != nil {
 		return err
 	}
 	n, err := res.RowsAffected()
