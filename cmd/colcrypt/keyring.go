@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -26,7 +27,8 @@ func (c *cli) keysUpgradeCmd() *cobra.Command {
 		Long: `Bring the schema of the key table (--key-table) up to the version this release
 uses, and report the version found and the version now. Version 2 adds the
 table of wrapped copies that keyrings use (<key table>_wraps) and the table
-that records the schema version.
+that records the schema version; version 3 the table of tenants' own master
+keys (<key table>_tenant_keks, colcrypt keys set-kek).
 
 The upgrade is online: it only creates tables, so it neither rewrites nor locks
 the key table, and applications of the previous release keep reading and
@@ -365,4 +367,93 @@ func (p *ringProgress) observe(e keystore.Event) {
 	pr := migrate.Progress{Done: p.done, ThisRun: p.done, Total: p.total, Elapsed: time.Since(p.begun)}
 	p.mu.Unlock()
 	p.view.update(pr)
+}
+
+func (c *cli) keysSetKEKCmd() *cobra.Command {
+	var tenant string
+	cmd := &cobra.Command{
+		Use:   "set-kek --tenant <tenant> <master key URL>",
+		Short: "Give a tenant its own master key (bring your own key), rewrapping its data keys under it alone",
+		Long: `Make the master key named by the argument the tenant's own: the assignment is
+stored with the key table, every live data key of the tenant (active and retired
+versions) is rewrapped under that master key alone and its keyring copies are
+deleted, and the tenant's new versions are wrapped under it. So the customer
+disabling the key in its KMS cuts every access to its data, backups included.
+No data row is read or written.
+
+Every process that opens the tenant's data must have the master key configured
+(keystore.WithMasterKeys, or --old-kms here): the stored assignment names a
+key, it never adds one. Running it again skips keys already under it, so it
+also resumes after a failure or Ctrl-C. See docs/KEYRINGS.md.`,
+		Example: `  colcrypt keys set-kek --tenant acme awskms:///arn:aws:kms:eu-west-1:111122223333:key/…
+  colcrypt keys set-kek --tenant acme gcpkms://projects/acme-owned/locations/europe-west1/keyRings/colcrypt/cryptoKeys/acme -o json`,
+		Args: exactArg("set-kek", "the URL of the tenant's master key"),
+		RunE: action(func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			if tenant == "" {
+				return usageErr("set-kek needs --tenant")
+			}
+			name, err := kms.Name(args[0])
+			if err != nil {
+				return usageErr("set-kek: %v", err)
+			}
+			// The tenant's key must be a configured one: add it to the
+			// keys accepted for unwrapping unless a flag gives it.
+			given := false
+			for _, u := range append(slices.Clone(c.kmsList), c.oldKMS...) {
+				if n, err := kms.Name(u); err == nil && n == name {
+					given = true
+				}
+			}
+			if !given {
+				c.oldKMS = append(c.oldKMS, args[0])
+			}
+			k, err := c.open(ctx, withKMS)
+			if err != nil {
+				return err
+			}
+			defer k.Close()
+			target := k.configured(name)
+			if target == nil { // cannot happen: it was just configured
+				return fmt.Errorf("set-kek: master key %s is not configured", name)
+			}
+			res, err := k.store.SetTenantMasterKey(ctx, tenant, target)
+			out := struct {
+				Tenant    string `json:"tenant"`
+				MasterKey string `json:"master_key"`
+				Scanned   int    `json:"scanned"`
+				Rewrapped int    `json:"rewrapped"`
+				Skipped   int    `json:"skipped"`
+				Conflicts int    `json:"conflicts"`
+				Done      bool   `json:"done"`
+			}{tenant, name, res.Scanned, res.Rewrapped, res.Skipped, res.Conflicts, err == nil}
+			if eerr := c.emit(out, func(w io.Writer) {
+				fmt.Fprintf(w, "tenant %s: %d keys rewrapped under %s alone (%d scanned, %d already were, %d changed concurrently)\n",
+					tenant, res.Rewrapped, name, res.Scanned, res.Skipped, res.Conflicts)
+				if err == nil {
+					fmt.Fprintf(w, "every process that opens tenant %s's data must configure %s (keystore.WithMasterKeys)\n", tenant, name)
+				}
+			}); eerr != nil && err == nil {
+				err = eerr
+			}
+			return err
+		}),
+	}
+	cmd.Flags().StringVar(&tenant, "tenant", "", "the tenant (required)")
+	c.kmsFlags(cmd)
+	return cmd
+}
+
+// configured returns the configured keeper named name (--kms or
+// --old-kms), or nil.
+func (k *conn) configured(name string) *kms.Keeper {
+	if kp := k.keeper(name); kp != nil {
+		return kp
+	}
+	for _, kp := range k.older {
+		if kp.URI() == name {
+			return kp
+		}
+	}
+	return nil
 }

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"testing"
@@ -9,6 +11,7 @@ import (
 	kmssvc "github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/colcrypt/colcrypt/internal/sqldialect"
+	"github.com/colcrypt/colcrypt/keystore"
 	"github.com/colcrypt/colcrypt/kms"
 	"github.com/colcrypt/colcrypt/kms/localkms"
 	"github.com/colcrypt/colcrypt/testhelpers/insecurefakekms"
@@ -23,7 +26,7 @@ type upgradeJSON struct {
 }
 
 // TestKeysUpgrade upgrades a key table of schema version 1 (the tables
-// version 2 adds dropped) in place, then finds nothing to do; without a
+// later versions add dropped) in place, then finds nothing to do; without a
 // key table it fails and says how to make one.
 func TestKeysUpgrade(t *testing.T) {
 	for _, dialect := range serverDialects {
@@ -37,12 +40,13 @@ func TestKeysUpgrade(t *testing.T) {
 			d := map[string]sqldialect.Dialect{"postgres": sqldialect.Postgres, "mysql": sqldialect.MySQL}[dialect]
 			f.exec("DROP TABLE " + d.Quote(sqldialect.WrapsTable("colcrypt_keys")))
 			f.exec("DROP TABLE " + d.Quote(sqldialect.SchemaTable("colcrypt_keys")))
+			f.exec("DROP TABLE " + d.Quote(sqldialect.TenantKEKTable("colcrypt_keys")))
 
 			up := decodeJSON[upgradeJSON](t, f.mustRun(exitOK, "keys", "upgrade", "-o", "json").stdout)
-			if up.From != 1 || up.To != 2 || !up.Upgraded || up.KeyTable != "colcrypt_keys" {
-				t.Errorf("keys upgrade of a version 1 table = %+v, want from 1 to 2", up)
+			if up.From != 1 || up.To != keystore.SchemaVersion || !up.Upgraded || up.KeyTable != "colcrypt_keys" {
+				t.Errorf("keys upgrade of a version 1 table = %+v, want from 1 to %d", up, keystore.SchemaVersion)
 			}
-			if r := f.mustRun(exitOK, "keys", "upgrade"); !strings.Contains(r.stdout, "schema version 2: nothing to do") {
+			if r := f.mustRun(exitOK, "keys", "upgrade"); !strings.Contains(r.stdout, fmt.Sprintf("schema version %d: nothing to do", keystore.SchemaVersion)) {
 				t.Errorf("keys upgrade again: stdout %q, want nothing to do", r.stdout)
 			}
 			// The key made before the upgrade still opens, and lists its
@@ -225,4 +229,82 @@ func mustName(t *testing.T, u string) string {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// TestRingProgressCounts feeds ringProgress the KMS events of a run: each
+// key worked on counts once, whatever its retries and failovers, and the
+// audit trail's chain key and, for add-kek, calls to other master keys
+// do not count.
+func TestRingProgressCounts(t *testing.T) {
+	const added = "gcpkms://projects/p/locations/l/keyRings/r/cryptoKeys/new"
+	chain := "\x00colcrypt/keystore/audit-chain/v1/colcrypt_keys"
+	events := []keystore.Event{
+		{Kind: "unwrap", Tenant: chain, KEKURI: "other", Attempt: 1},
+		{Kind: "unwrap", Tenant: "acme", Version: 1, KEKURI: "other", Attempt: 1},
+		{Kind: "wrap", Tenant: "acme", Version: 1, KEKURI: added, Attempt: 1},
+		{Kind: "unwrap", Tenant: "acme", Version: 1, KEKURI: added, Attempt: 1}, // the check
+		{Kind: "unwrap", Tenant: "acme", Version: 2, KEKURI: "down", Attempt: 1},
+		{Kind: "unwrap", Tenant: "acme", Version: 2, KEKURI: "other", Attempt: 1}, // failover
+		{Kind: "wrap", Tenant: "acme", Version: 2, KEKURI: added, Attempt: 1},
+		{Kind: "wrap", Tenant: "acme", Version: 2, KEKURI: added, Attempt: 2}, // a retry
+		{Kind: "wrap", Tenant: "globex", Version: 1, KEKURI: added, Attempt: 1},
+		{Kind: "wrap", Tenant: chain, KEKURI: added, Attempt: 1},
+	}
+	for _, tc := range []struct {
+		add  bool
+		want int64
+	}{{true, 3}, {false, 2}} {
+		p := &ringProgress{name: added, add: tc.add, view: &progressView{w: io.Discard, off: true}}
+		for _, e := range events {
+			p.observe(e)
+		}
+		// add-kek counts the wraps under the added key (acme v1, v2,
+		// globex v1); remove-kek the keys unwrapped (acme v1, v2).
+		if p.done != tc.want {
+			t.Errorf("add=%v: %d keys done, want %d", tc.add, p.done, tc.want)
+		}
+	}
+}
+
+// TestKeysSetKEK gives one tenant of a two-key ring its own master key:
+// its keys end up under that key alone, its new versions too, and the
+// other tenant keeps its ring copies.
+func TestKeysSetKEK(t *testing.T) {
+	for _, dialect := range serverDialects {
+		t.Run(dialect, func(t *testing.T) {
+			f := newFixture(t, dialect)
+			for _, id := range []string{"k2", "acme-own"} {
+				if err := localkms.GenerateKeyFile(f.keyFile, id); err != nil {
+					t.Fatal(err)
+				}
+			}
+			k1, k2, own := f.kmsURL, "local://"+f.keyFile+"?id=k2", "local://"+f.keyFile+"?id=acme-own"
+			ring := []string{"--kms", k1, "--kms", k2}
+			f.mustRun(exitOK, append([]string{"keys", "init", "--tenant", "acme,globex"}, ring...)...)
+			f.mustRun(exitOK, append([]string{"keys", "rotate", "--tenant", "acme"}, ring...)...)
+
+			if r := f.run(append([]string{"keys", "set-kek", own}, ring...)...); r.code != exitUsage || !strings.Contains(r.stderr, "--tenant") {
+				t.Errorf("set-kek without --tenant: exit %d, stderr %q", r.code, r.stderr)
+			}
+			out := decodeJSON[map[string]any](t, f.mustRun(exitOK, append([]string{"keys", "set-kek", "--tenant", "acme", own, "-o", "json"}, ring...)...).stdout)
+			if out["rewrapped"] != float64(2) || out["master_key"] != mustName(t, own) || out["done"] != true {
+				t.Errorf("keys set-kek = %v, want acme's 2 keys rewrapped under its own key", out)
+			}
+			out = decodeJSON[map[string]any](t, f.mustRun(exitOK, append([]string{"keys", "set-kek", "--tenant", "acme", own, "-o", "json"}, ring...)...).stdout)
+			if out["rewrapped"] != float64(0) || out["skipped"] != float64(2) {
+				t.Errorf("keys set-kek again = %v, want both keys skipped", out)
+			}
+			// A new version of acme goes under its own key alone.
+			f.mustRun(exitOK, append([]string{"keys", "rotate", "--tenant", "acme", "--old-kms", own}, ring...)...)
+			for _, k := range decodeJSON[[]keyRow](t, f.mustRun(exitOK, "keys", "list", "-o", "json").stdout) {
+				want := []string{mustName(t, k1), mustName(t, k2)}
+				if k.Tenant == "acme" {
+					want = []string{mustName(t, own)}
+				}
+				if !slices.Equal(k.Copies, want) {
+					t.Errorf("%s v%d copies = %v, want %v", k.Tenant, k.Version, k.Copies, want)
+				}
+			}
+		})
+	}
 }
