@@ -151,8 +151,8 @@ func TestEndToEnd(t *testing.T) {
 			k2 := "local://" + f.keyFile + "?id=k2"
 			before := f.scalar("SELECT count(*) FROM users WHERE email_enc IS NOT NULL")
 			rw := decodeJSON[map[string]any](t, f.mustRun(exitOK, "keys", "rewrap", "--to", k2, "-o", "json").stdout)
-			if rw["rewrapped"] != float64(6) || rw["to"] != k2 {
-				t.Errorf("keys rewrap = %v, want 6 keys", rw)
+			if rw["rewrapped"] != float64(9) || rw["to"] != k2 {
+				t.Errorf("keys rewrap = %v, want 9 keys (6 data keys, 3 index keys)", rw)
 			}
 			f.kmsURL = k2
 			f.checkEncrypted(f.encryptor(k2), n)
@@ -170,8 +170,8 @@ func TestEndToEnd(t *testing.T) {
 				t.Errorf("keys rewrap without the old master key: stderr = %s, want master key not configured and a hint", r.stderr)
 			}
 			rw = decodeJSON[map[string]any](t, f.mustRun(exitOK, "keys", "rewrap", "--to", k3, "--kms", k3, "--old-kms", k2, "-o", "json").stdout)
-			if rw["rewrapped"] != float64(6) || rw["to"] != k3 {
-				t.Errorf("keys rewrap --old-kms = %v, want 6 keys", rw)
+			if rw["rewrapped"] != float64(9) || rw["to"] != k3 {
+				t.Errorf("keys rewrap --old-kms = %v, want 9 keys (6 data keys, 3 index keys)", rw)
 			}
 			f.kmsURL = k3
 			f.checkEncrypted(f.encryptor(k3), n)
