@@ -202,7 +202,7 @@ func run(ctx context.Context, w io.Writer, dsn string) error {
 	}
 
 	st := keys.Stats()
-	fmt.Fprintf(w, "\nKMS calls: %d wraps, %d unwraps for %d values (one data key per tenant, one audit chain key)\n", st.KMSWraps, st.KMSUnwraps, 2*len(patients))
+	fmt.Fprintf(w, "\nKMS calls: %d wraps, %d unwraps for %d values (a data key and an index key per tenant, an audit chain key per key table)\n", st.KMSWraps, st.KMSUnwraps, 2*len(patients))
 	return nil
 }
 

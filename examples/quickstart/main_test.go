@@ -24,7 +24,7 @@ func TestQuickstart(t *testing.T) {
 				"Ann Archer", "Gil Grant",
 				"pasted into globex's row: codec: message authentication failed (is codec.ErrAuth: true)",
 				`lookup of "  Bob@Example.com" in tenant acme: row 2, bob@example.com`,
-				"KMS calls: 3 wraps, 0 unwraps", // a data key per tenant, the audit chain key
+				"KMS calls: 6 wraps, 0 unwraps", // a data key and an index key per tenant, an audit chain key per key table
 			} {
 				if !strings.Contains(out.String(), want) {
 					t.Errorf("quickstart output lacks %q:\n%s", want, out.String())
