@@ -72,3 +72,33 @@ func TestSetTenantMasterKey(t *testing.T) {
 		}
 	})
 }
+
+// TestSetTenantMasterKeyIndexKeys: a tenant's own master key also wraps
+// its index keys, old and new, so revoking it cuts the tenant's blind
+// indexes off too (an index key lets whoever holds it test guesses
+// against the stored indexes).
+func TestSetTenantMasterKeyIndexKeys(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, tdb *testDB) {
+		r := newRing(t)
+		c := newInsecureTestKMS(t)
+		kc := c.keeper("test://kek-acme-idx")
+		s := r.store(t, tdb, WithMasterKeys(kc))
+		if _, err := s.ActiveIndexer(ctxb, "acme", "users", "email", "email"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.SetTenantMasterKey(ctxb, "acme", kc); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.RotateIndexKey(ctxb, "acme"); err != nil {
+			t.Fatal(err)
+		}
+		wantCopies(t, s.index, "acme", 1, "test://kek-acme-idx")
+		wantCopies(t, s.index, "acme", 2, "test://kek-acme-idx")
+
+		c.setDown(errTestDenied)
+		cut := r.store(t, tdb, WithMasterKeys(kc))
+		if _, err := cut.LiveIndexers(ctxb, "acme", "users", "email", "email"); err == nil {
+			t.Fatal("LiveIndexers(acme) opened with the tenant's own master key revoked")
+		}
+	})
+}
