@@ -3,6 +3,8 @@ package keystore
 import (
 	"errors"
 	"testing"
+
+	"github.com/colcrypt/colcrypt/kms"
 )
 
 // TestSetTenantMasterKey: a tenant given its own master key has every key
@@ -99,6 +101,45 @@ func TestSetTenantMasterKeyIndexKeys(t *testing.T) {
 		cut := r.store(t, tdb, WithMasterKeys(kc))
 		if _, err := cut.LiveIndexers(ctxb, "acme", "users", "email", "email"); err == nil {
 			t.Fatal("LiveIndexers(acme) opened with the tenant's own master key revoked")
+		}
+	})
+}
+
+// TestKeyringShredDeletesIndexKeyCopies: Shred deletes the keyring copies
+// of the tenant's index keys too, and no other tenant's.
+func TestKeyringShredDeletesIndexKeyCopies(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, tdb *testDB) {
+		r := newRing(t)
+		s := r.store(t, tdb)
+		for _, name := range []string{"acme", "globex"} {
+			if _, err := s.ActiveIndexer(ctxb, name, "users", "email", "email"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		count := func(tenant string) int {
+			var n int
+			if err := tdb.db.QueryRow(tdb.q(`SELECT COUNT(*) FROM {keys}_index_keys_wraps WHERE tenant_id = ?`), tenant).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+		if n := count("acme"); n != 1 {
+			t.Fatalf("index key copies of acme = %d, want 1", n)
+		}
+		if err := s.Shred(ctxb, "acme"); err != nil {
+			t.Fatal(err)
+		}
+		if n := count("acme"); n != 0 {
+			t.Fatalf("index key copies of a shredded tenant = %d, want 0", n)
+		}
+		if n := count("globex"); n != 1 {
+			t.Fatalf("index key copies of another tenant = %d after a shred, want 1", n)
+		}
+		for _, kp := range []*kms.Keeper{r.ka, r.kb} {
+			other := newTestStore(t, tdb, tdb.db, kp)
+			if _, err := other.LiveIndexers(ctxb, "acme", "users", "email", "email"); !errors.Is(err, ErrKeyDestroyed) {
+				t.Fatalf("LiveIndexers(shredded) = %v, want ErrKeyDestroyed", err)
+			}
 		}
 	})
 }
