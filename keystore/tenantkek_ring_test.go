@@ -143,3 +143,36 @@ func TestKeyringShredDeletesIndexKeyCopies(t *testing.T) {
 		}
 	})
 }
+
+// TestForgedTenantMasterKeyRow: a tenant master key row written by
+// whoever can write the database, naming a master key this Store did not
+// configure, never makes it call a KMS: the tenant's new keys fail with
+// ErrUnknownMasterKey, its existing keys still open from their copies.
+func TestForgedTenantMasterKeyRow(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, tdb *testDB) {
+		r := newRing(t)
+		s := r.store(t, tdb)
+		if _, err := s.Active(ctxb, "acme"); err != nil {
+			t.Fatal(err)
+		}
+		for _, table := range []string{"{keys}_tenant_keks", "{keys}_index_keys_tenant_keks"} {
+			if _, err := tdb.db.Exec(tdb.q(`INSERT INTO `+table+` (tenant_id, kek_uri, updated_at) VALUES (?, 'test://attacker', ?)`), "acme", "2026-01-01 00:00:00"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		wa, wb := r.a.wraps.Load(), r.b.wraps.Load()
+		fresh := r.store(t, tdb)
+		if _, err := fresh.Rotate(ctxb, "acme"); !errors.Is(err, ErrUnknownMasterKey) {
+			t.Fatalf("Rotate() under a forged master key row = %v, want ErrUnknownMasterKey", err)
+		}
+		if _, err := fresh.ActiveIndexer(ctxb, "acme", "users", "email", "email"); !errors.Is(err, ErrUnknownMasterKey) {
+			t.Fatalf("ActiveIndexer() under a forged master key row = %v, want ErrUnknownMasterKey", err)
+		}
+		if r.a.wraps.Load() != wa || r.b.wraps.Load() != wb {
+			t.Fatal("a master key was called to wrap under a forged assignment")
+		}
+		if _, err := fresh.lookupKey(ctxb, "acme", 1); err != nil {
+			t.Fatalf("Key(acme, 1) = %v", err)
+		}
+	})
+}
