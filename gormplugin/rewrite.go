@@ -60,6 +60,9 @@ func (st *stmtState) rewriteConds(db *gorm.DB, m *model, write bool) error {
 	if err := r.ordering(stmt); err != nil {
 		return err
 	}
+	if err := r.joins(stmt); err != nil {
+		return err
+	}
 	c, ok := stmt.Clauses["WHERE"]
 	if !ok {
 		return nil
@@ -496,6 +499,22 @@ func (r *rewriter) ordering(stmt *gorm.Statement) error {
 			if err := r.opaque(h); err != nil {
 				return err
 			}
+		}
+	}
+	return nil
+}
+
+// joins refuses a JOIN written as SQL with values (Joins("JOIN ... ON
+// ... email = ?", v)) whose text names an encrypted column of the model:
+// its ON condition would compare the column with a plaintext, sending it
+// to the database and the log, and is not rewritten.
+func (r *rewriter) joins(stmt *gorm.Statement) error {
+	for _, j := range stmt.Joins {
+		if len(j.Conds) == 0 {
+			continue
+		}
+		if ef := encryptedIdent(r.m, j.Name); ef != nil {
+			return unsearchable(ef, "a JOIN condition with values on it is not rewritten")
 		}
 	}
 	return nil

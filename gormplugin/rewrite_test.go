@@ -382,6 +382,20 @@ func (s *rewriteScene) refused(t *testing.T) {
 		{"UpdateGreater", func(db *gorm.DB) *gorm.DB {
 			return db.Model(&Patient{}).Where("ssn > ?", "").Update("email_bidx", []byte("x"))
 		}},
+		{"NullSafeEqual", func(db *gorm.DB) *gorm.DB { return db.Where("email <=> ?", ann.Email).Find(&[]Patient{}) }},
+		{"IsDistinctFrom", func(db *gorm.DB) *gorm.DB {
+			return db.Where("email IS DISTINCT FROM ?", ann.Email).Find(&[]Patient{})
+		}},
+		{"IsNotDistinctFrom", func(db *gorm.DB) *gorm.DB {
+			return db.Where("email IS NOT DISTINCT FROM ?", ann.Email).Find(&[]Patient{})
+		}},
+		{"SQLiteIs", func(db *gorm.DB) *gorm.DB { return db.Where("email IS ?", ann.Email).Find(&[]Patient{}) }},
+		{"Collate", func(db *gorm.DB) *gorm.DB {
+			return db.Where("email = ? COLLATE nocase", ann.Email).Find(&[]Patient{})
+		}},
+		{"JoinOn", func(db *gorm.DB) *gorm.DB {
+			return db.Joins("JOIN patients p2 ON p2.id = patients.id AND patients.email = ?", ann.Email).Find(&[]Patient{})
+		}},
 		{"DeleteShortBlindIndex", func(db *gorm.DB) *gorm.DB {
 			return db.Where("label = ?", "vip").Delete(&Badge{})
 		}},

@@ -37,7 +37,26 @@ var errAssignmentRace = errors.New("keystore: tenant master key changed")
 // wraps again under kp. It is idempotent and resumable: keys whose only
 // copy is under kp are skipped. AddMasterKey leaves such tenants alone.
 // The assignment takes precedence over TenantPolicy.KEK.
+//
+// The tenant's index keys (see RotateIndexKey) are moved the same way,
+// after its data keys: an index key lets whoever holds it test guesses
+// against the stored blind indexes, so a keyring copy of one would
+// outlive the revocation too. The result counts both families.
 func (s *Store) SetTenantMasterKey(ctx context.Context, tenant string, kp *kms.Keeper) (RewrapResult, error) {
+	res, err := s.setOwnKEK(ctx, tenant, kp)
+	if err != nil || s.index == nil {
+		return res, err
+	}
+	ires, err := s.index.setOwnKEK(ctx, tenant, kp)
+	res.Scanned += ires.Scanned
+	res.Rewrapped += ires.Rewrapped
+	res.Skipped += ires.Skipped
+	res.Conflicts += ires.Conflicts
+	return res, indexErr(err)
+}
+
+// setOwnKEK is SetTenantMasterKey within one key family.
+func (s *Store) setOwnKEK(ctx context.Context, tenant string, kp *kms.Keeper) (RewrapResult, error) {
 	var res RewrapResult
 	if err := s.errIfClosed(); err != nil {
 		return res, err

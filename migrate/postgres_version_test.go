@@ -3,8 +3,10 @@ package migrate
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/colcrypt/colcrypt/field"
 )
@@ -111,5 +113,83 @@ func TestRowVersionPartitionsAndInheritance(t *testing.T) {
 				t.Fatal(err)
 			}
 		})
+	}
+}
+
+// TestRowVersionWriterCommitsWhileUpdateWaits: an application transaction
+// updates a row after the batch read it and commits only once the batch's
+// UPDATE is waiting on its row lock. Postgres then re-checks the
+// UPDATE's WHERE on the committed version, whose xmin differs: the batch
+// must leave the application's value, re-read the row and seal that,
+// never write the value it read over it. A second writer that rolls back
+// changes nothing: its row is sealed at the first try.
+func TestRowVersionWriterCommitsWhileUpdateWaits(t *testing.T) {
+	e := newEnv(t, dialectPostgres)
+	e.createUsers(200)
+	ctx := context.Background()
+	var (
+		once            sync.Once
+		changed, rolled int64
+		committed       = make(chan error, 1)
+	)
+	testHookBeforeWrite = func(ws []write) error {
+		once.Do(func() {
+			changed, _ = strconv.ParseInt(ws[0].r.pkText, 10, 64)
+			rolled, _ = strconv.ParseInt(ws[1].r.pkText, 10, 64)
+			rb, err := e.db.BeginTx(ctx, nil)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if _, err := rb.Exec("UPDATE users SET email = 'rolled-back@example.org' WHERE id = $1", rolled); err != nil {
+				t.Error(err)
+			}
+			if err := rb.Rollback(); err != nil {
+				t.Error(err)
+			}
+			tx, err := e.db.BeginTx(ctx, nil)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			var pid int
+			if err := tx.QueryRow("SELECT pg_backend_pid()").Scan(&pid); err != nil {
+				t.Error(err)
+			}
+			if _, err := tx.Exec("UPDATE users SET email = email || '.changed' WHERE id = $1", changed); err != nil {
+				t.Error(err)
+			}
+			go func() {
+				// Commit once some backend waits on this transaction: the
+				// batch's UPDATE, blocked on the row lock.
+				for range 3000 {
+					var n int
+					if err := e.db.QueryRow("SELECT count(*) FROM pg_stat_activity WHERE $1 = ANY (pg_blocking_pids(pid))", pid).Scan(&n); err != nil || n > 0 {
+						break
+					}
+					time.Sleep(10 * time.Millisecond)
+				}
+				committed <- tx.Commit()
+			}()
+		})
+		return nil
+	}
+	t.Cleanup(func() { testHookBeforeWrite = nil })
+	res := mustRun(t, e.m, Job{Kind: Encrypt, Table: "users", Column: "email", ToColumn: "email_enc", TenantColumn: "tenant"}, RunOptions{BatchSize: 50})
+	if err := <-committed; err != nil {
+		t.Fatal(err)
+	}
+	if res.Rereads != 1 || res.Left != 0 || res.Conflicts != 0 {
+		t.Errorf("Run = %+v, want one re-read (the committed writer's row) and nothing left", res)
+	}
+	e.checkEncrypted("email_enc", func(id int64) (string, bool) {
+		v, ok := emailOf(id)
+		if id == changed && ok {
+			return v + ".changed", true
+		}
+		return v, ok
+	})
+	if rolled == 0 || changed == 0 {
+		t.Fatal("the hook did not run")
 	}
 }
