@@ -108,12 +108,12 @@ func (p *plugin) prefetchIndexKey(ctx context.Context, m *model, tenant string) 
 		}
 		return nil
 	}
-	for _, x := range m.indexes {
+	if len(m.indexes) > 0 {
+		x := m.indexes[0]
 		s := fieldcore.Scope{Tenant: tenant, Table: m.schema.Table}
 		if err := p.enc.PrefetchIndexKey(ctx, s, nil, x.ix); err != nil {
 			return x.errorf("index", err)
 		}
-		return nil
 	}
 	return nil
 }
