@@ -139,4 +139,3 @@ func (s *Store) mayCreate(ctx context.Context, tenant string, explicit bool) err
 	}
 	return nil
 }
-
