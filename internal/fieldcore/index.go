@@ -70,10 +70,10 @@ type IndexPart struct {
 // decrypting. Make one with NewIndex or ParseIndexTag; the zero value
 // computes nothing.
 type Index struct {
-	// Name names the index in lookups and selects its key: it is the
-	// column of the blind-index subkey (table, name), so two indexes never
-	// share a key, and never share one with an encrypted column's own
-	// blind index when the name is not that column's name.
+	// Name names the index in lookups and selects its key: the subkey of
+	// the tenant's index key for (table, no column, name), so two indexes
+	// never share a key, and never share one with an encrypted column's
+	// own blind index, whose column is never empty.
 	Name string
 	// Bits is the value's length in bits.
 	Bits  int
@@ -137,7 +137,8 @@ func ParseIndexParts(def string) ([]IndexPart, error) {
 // Len is the stored value's length in bytes.
 func (ix *Index) Len() int { return (ix.Bits + 7) / 8 }
 
-// Scope is the scope whose blind-index subkey the index is keyed with.
+// Scope is the scope of the column handle the index is computed through
+// (Handle.Index): the tenant, the table and the index's name.
 func (ix *Index) Scope(tenant, table string) Scope {
 	return Scope{Tenant: tenant, Table: table, Column: ix.Name}
 }
@@ -184,10 +185,11 @@ func isIdent(s string) bool {
 	return true
 }
 
-// keyedHash is the one place an index value is taken, for the blind index
-// of a field and for named indexes alike: the HMAC-SHA256 of input under
-// c's blind-index subkey, cut to bits (whole bytes, the low bits of the
-// last one zeroed).
+// keyedHash is a legacy blind index (indexkey:legacy, under a data key
+// version): the HMAC-SHA256 of input under c's blind-index subkey, cut to
+// bits (whole bytes, the low bits of the last one zeroed). indexerHash is
+// its counterpart under the tenant's index key, which every other index
+// uses.
 func keyedHash(c *cipher.Cipher, input []byte, bits int) ([]byte, error) {
 	out, err := c.BlindIndex(nil, input, (bits+7)/8)
 	if err != nil {
