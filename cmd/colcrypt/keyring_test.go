@@ -287,12 +287,13 @@ func TestKeysSetKEK(t *testing.T) {
 				t.Errorf("set-kek without --tenant: exit %d, stderr %q", r.code, r.stderr)
 			}
 			out := decodeJSON[map[string]any](t, f.mustRun(exitOK, append([]string{"keys", "set-kek", "--tenant", "acme", own, "-o", "json"}, ring...)...).stdout)
-			if out["rewrapped"] != float64(2) || out["master_key"] != mustName(t, own) || out["done"] != true {
-				t.Errorf("keys set-kek = %v, want acme's 2 keys rewrapped under its own key", out)
+			// acme's 2 data keys and its index key.
+			if out["rewrapped"] != float64(3) || out["master_key"] != mustName(t, own) || out["done"] != true {
+				t.Errorf("keys set-kek = %v, want acme's 2 data keys and its index key rewrapped under its own key", out)
 			}
 			out = decodeJSON[map[string]any](t, f.mustRun(exitOK, append([]string{"keys", "set-kek", "--tenant", "acme", own, "-o", "json"}, ring...)...).stdout)
-			if out["rewrapped"] != float64(0) || out["skipped"] != float64(2) {
-				t.Errorf("keys set-kek again = %v, want both keys skipped", out)
+			if out["rewrapped"] != float64(0) || out["skipped"] != float64(3) {
+				t.Errorf("keys set-kek again = %v, want all 3 keys skipped", out)
 			}
 			// A new version of acme goes under its own key alone.
 			f.mustRun(exitOK, append([]string{"keys", "rotate", "--tenant", "acme", "--old-kms", own}, ring...)...)
