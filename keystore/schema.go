@@ -105,7 +105,7 @@ func schemaVersion(ctx context.Context, q querier, d sqldialect.Dialect, table s
 		case err == nil:
 			return int(v), nil
 		}
-		exists, eerr := tableExists(ctx, q, d, sqldialect.SchemaTable(table))
+		exists, eerr := d.TableExists(ctx, q, sqldialect.SchemaTable(table))
 		if eerr != nil {
 			break
 		}
@@ -114,25 +114,6 @@ func schemaVersion(ctx context.Context, q querier, d sqldialect.Dialect, table s
 		}
 	}
 	return 0, fmt.Errorf("keystore: read schema version of %s: %w", table, err)
-}
-
-// tableExists asks the catalog whether a table exists, so that a failed
-// read of the schema table can be told from a missing one.
-func tableExists(ctx context.Context, q querier, d sqldialect.Dialect, name string) (bool, error) {
-	var query string
-	switch d {
-	case sqldialect.Postgres:
-		query = `SELECT COUNT(*) FROM pg_catalog.pg_tables WHERE tablename = $1 AND schemaname = ANY (current_schemas(false))`
-	case sqldialect.MySQL:
-		query = `SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = ?`
-	default:
-		query = `SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?`
-	}
-	var n int
-	if err := q.QueryRowContext(ctx, query, name).Scan(&n); err != nil {
-		return false, err
-	}
-	return n > 0, nil
 }
 
 // upgrade runs the upgrade when the recorded version is below

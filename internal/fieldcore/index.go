@@ -195,10 +195,15 @@ func keyedHash(c *cipher.Cipher, input []byte, bits int) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	return cutBits(out, bits), nil
+}
+
+// cutBits zeroes the low bits of out's last byte beyond bits.
+func cutBits(out []byte, bits int) []byte {
 	if r := bits % 8; r != 0 {
 		out[len(out)-1] &= byte(0xFF << (8 - r))
 	}
-	return out, nil
+	return out
 }
 
 // indexerHash is keyedHash under an index key: the HMAC-SHA256 of input
@@ -208,10 +213,7 @@ func indexerHash(x *cipher.Indexer, input []byte, bits int) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if r := bits % 8; r != 0 {
-		out[len(out)-1] &= byte(0xFF << (8 - r))
-	}
-	return out, nil
+	return cutBits(out, bits), nil
 }
 
 // Index computes ix over values (the parts' plaintext encodings, in

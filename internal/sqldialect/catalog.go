@@ -396,3 +396,23 @@ func (d Dialect) ServerInfo() ServerInfo {
 		Now:     `SELECT (julianday('now') - 2440587.5) * 86400.0`,
 	}
 }
+
+// TableExists asks the catalog whether a table called name exists (in
+// the search path on Postgres, the current database on MySQL), so that a
+// failed read of a table can be told from a missing one.
+func (d Dialect) TableExists(ctx context.Context, q Querier, name string) (bool, error) {
+	var query string
+	switch d {
+	case Postgres:
+		query = `SELECT COUNT(*) FROM pg_catalog.pg_tables WHERE tablename = $1 AND schemaname = ANY (current_schemas(false))`
+	case MySQL:
+		query = `SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = ?`
+	default:
+		query = `SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?`
+	}
+	var n int
+	if err := q.QueryRowContext(ctx, query, name).Scan(&n); err != nil {
+		return false, err
+	}
+	return n > 0, nil
+}
