@@ -75,37 +75,27 @@ func (d Dialect) UpgradeDDL(keyTable string) []string {
 	id      INT    NOT NULL PRIMARY KEY,
 	version BIGINT NOT NULL
 ) ENGINE=InnoDB`}
-	case SQLite:
-		return []string{`CREATE TABLE IF NOT EXISTS ` + w + ` (
-	tenant_id   TEXT    NOT NULL,
-	version     INTEGER NOT NULL,
-	kek_uri     TEXT    NOT NULL,
-	wrapped_dek BLOB    NOT NULL,
-	created_at  TEXT    NOT NULL,
-	PRIMARY KEY (tenant_id, version, kek_uri)
-)`, `CREATE TABLE IF NOT EXISTS ` + tk + ` (
-	tenant_id  TEXT NOT NULL PRIMARY KEY,
-	kek_uri    TEXT NOT NULL,
-	updated_at TEXT NOT NULL
-)`, `CREATE TABLE IF NOT EXISTS ` + sch + ` (
-	id      INTEGER NOT NULL PRIMARY KEY,
-	version INTEGER NOT NULL
-)`}
+	}
+	// Postgres and SQLite: the same tables in each one's types, as the
+	// key table's (KeyTableDDL).
+	text, integer, bytes, stamp, id := "text       ", "bigint     ", "bytea      ", "timestamptz", "integer"
+	if d == SQLite {
+		text, integer, bytes, stamp, id = "TEXT   ", "INTEGER", "BLOB   ", "TEXT   ", "INTEGER"
 	}
 	return []string{`CREATE TABLE IF NOT EXISTS ` + w + ` (
-	tenant_id   text        NOT NULL,
-	version     bigint      NOT NULL,
-	kek_uri     text        NOT NULL,
-	wrapped_dek bytea       NOT NULL,
-	created_at  timestamptz NOT NULL,
+	tenant_id   ` + text + ` NOT NULL,
+	version     ` + integer + ` NOT NULL,
+	kek_uri     ` + text + ` NOT NULL,
+	wrapped_dek ` + bytes + ` NOT NULL,
+	created_at  ` + stamp + ` NOT NULL,
 	PRIMARY KEY (tenant_id, version, kek_uri)
 )`, `CREATE TABLE IF NOT EXISTS ` + tk + ` (
-	tenant_id  text        NOT NULL PRIMARY KEY,
-	kek_uri    text        NOT NULL,
-	updated_at timestamptz NOT NULL
+	tenant_id  ` + text + ` NOT NULL PRIMARY KEY,
+	kek_uri    ` + text + ` NOT NULL,
+	updated_at ` + stamp + ` NOT NULL
 )`, `CREATE TABLE IF NOT EXISTS ` + sch + ` (
-	id      integer NOT NULL PRIMARY KEY,
-	version bigint  NOT NULL
+	id      ` + id + ` NOT NULL PRIMARY KEY,
+	version ` + integer + ` NOT NULL
 )`}
 }
 
