@@ -11,7 +11,7 @@ import (
 // version, table and column, and the indexers of blind indexes. *keystore.Store implements it from its
 // lock-free indexes. The methods are the fast paths themselves, not
 // extras found by a type assertion, so a wrapper around the store (one
-// that counts or logs calls, say) keeps them by forwarding five methods
+// that counts or logs calls, say) keeps them by forwarding six methods
 // (their results are [Cipher]s and [Indexer]s), and a test builds a Keys from raw data
 // keys with package fieldtest.
 //
@@ -42,6 +42,12 @@ type Keys interface {
 	// newest first; none (nil, nil) for a tenant without one, which it
 	// must not create.
 	LiveIndexers(ctx context.Context, tenant, table, column, name string) ([]*Indexer, error)
+	// LegacyIndexCiphers returns the cipher of table and column under
+	// each live data key version that may carry a blind index a release
+	// before index keys took under the data key, newest first; none
+	// (nil, nil) for a tenant with none, which is every tenant created
+	// since. The default keying (IndexAuto) matches these too.
+	LegacyIndexCiphers(ctx context.Context, tenant, table, column string) ([]*Cipher, error)
 }
 
 var _ Keys = (*keystore.Store)(nil)

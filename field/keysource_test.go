@@ -42,6 +42,10 @@ func (k *countingKeys) ActiveIndexer(ctx context.Context, tenant, table, column,
 	return k.store.ActiveIndexer(ctx, tenant, table, column, name)
 }
 
+func (k *countingKeys) LegacyIndexCiphers(ctx context.Context, tenant, table, column string) ([]*field.Cipher, error) {
+	return k.store.LegacyIndexCiphers(ctx, tenant, table, column)
+}
+
 func (k *countingKeys) LiveIndexers(ctx context.Context, tenant, table, column, name string) ([]*field.Indexer, error) {
 	return k.store.LiveIndexers(ctx, tenant, table, column, name)
 }

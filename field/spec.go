@@ -22,17 +22,21 @@ const (
 type BlindIndex = fieldcore.BlindIndex
 
 // IndexKeying says which key a blind index is taken under: the tenant's
-// index key ([IndexStable], the default), which a data-key rotation leaves
-// alone, or its data key versions ([IndexLegacy], indexes written before
-// index keys existed), or the first for writes and both for lookups while
-// a column moves between them ([IndexMigrating]), or the index key
-// version before the active one while an index key rotation fills a new
-// column ([IndexRotating]). The tag option is
-// indexkey:stable|legacy|migrating|rotating.
+// index key, which a data-key rotation leaves alone ([IndexAuto], the
+// default, which also matches the indexes a release before index keys
+// wrote under the data key, for the tenants and versions the key store's
+// legacy index table names; [IndexStable], the index key's value alone),
+// or its data key versions ([IndexLegacy], indexes written before index
+// keys existed), or the first for writes and both for lookups while a
+// column moves between them ([IndexMigrating]), or the index key version
+// before the active one while an index key rotation fills a new column
+// ([IndexRotating]). The tag option is
+// indexkey:auto|stable|legacy|migrating|rotating.
 type IndexKeying = fieldcore.IndexKeying
 
 // The keyings of a blind index.
 const (
+	IndexAuto      = fieldcore.IndexAuto
 	IndexStable    = fieldcore.IndexStable
 	IndexLegacy    = fieldcore.IndexLegacy
 	IndexMigrating = fieldcore.IndexMigrating

@@ -5,10 +5,12 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"gorm.io/gorm"
 
 	"github.com/colcrypt/colcrypt/gormplugin"
+	"github.com/colcrypt/colcrypt/keystore"
 )
 
 // A UniqueAccount's email is unique per blind index: the index column
@@ -174,5 +176,100 @@ func TestLegacyBlindIndexStillMatches(t *testing.T) {
 		if !strings.EqualFold(all[2].Email, "ann@example.com") {
 			t.Fatalf("migrating row = %+v", all[2])
 		}
+	})
+}
+
+// AutoAccount is legacy_accounts seen through the default keying, as an
+// application upgraded from a release before index keys tags it without
+// an indexkey option.
+type AutoAccount struct {
+	ID        uint
+	TenantID  string `gorm:"size:64" colcrypt:"tenant"`
+	Email     string `gorm:"serializer:colcrypt" colcrypt:"blindindex:email_bidx,normalize:trim+lower"`
+	EmailBidx []byte `gorm:"index"`
+}
+
+func (AutoAccount) TableName() string { return "legacy_accounts" }
+
+// TestDefaultKeyingFindsUpgradedRows: with no indexkey option, rows whose
+// blind index a release before index keys took under the data key keep
+// matching — through Match and the rewritten Where — for the tenants and
+// versions the key store's legacy index table records (what the upgrade
+// to schema version 4 writes, MarkLegacyIndexes here); new rows get the
+// index key's value; a version made after the mark, and a tenant made
+// after it or cleared, add no lookup value.
+func TestDefaultKeyingFindsUpgradedRows(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, d dialect) {
+		// A short cache TTL, so that the store sees the clear below soon.
+		const ttl = time.Second
+		e := newEnv(t, d, envOptions{keyOpts: []keystore.Option{keystore.WithTuning(keystore.Tuning{CacheTTL: ttl})}}, &LegacyAccount{})
+		rec := recordQueries(t, e.db)
+		ctx, bg := ctxFor("acme"), context.Background()
+		// The old release: one row under each of two data key versions.
+		if err := e.db.WithContext(ctx).Create(&LegacyAccount{Email: "ann@example.com"}).Error; err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.keys.Rotate(bg, "acme"); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.db.WithContext(ctx).Create(&LegacyAccount{Email: "Ann@example.com"}).Error; err != nil {
+			t.Fatal(err)
+		}
+		// The upgrade records acme through version 2; then this release
+		// rotates and writes.
+		if n, err := keystore.MarkLegacyIndexes(bg, e.keyDB); err != nil || n != 1 {
+			t.Fatalf("MarkLegacyIndexes() = %d, %v; want 1 tenant", n, err)
+		}
+		if _, err := e.keys.Rotate(bg, "acme"); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.db.WithContext(ctx).Create(&AutoAccount{Email: "ANN@example.com"}).Error; err != nil {
+			t.Fatal(err)
+		}
+		find := func(wantRows, wantValues int, how string) {
+			t.Helper()
+			var got []AutoAccount
+			if err := e.db.WithContext(ctx).Scopes(gormplugin.Match(ctx, "Email", "ann@example.com")).Find(&got).Error; err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != wantRows || rec.lastByteArgs() != wantValues {
+				t.Fatalf("%s: Match = %d rows with %d index values, want %d rows with %d", how, len(got), rec.lastByteArgs(), wantRows, wantValues)
+			}
+			got = nil
+			if err := e.db.WithContext(ctx).Where("email = ?", " Ann@Example.com").Find(&got).Error; err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != wantRows || rec.lastByteArgs() != wantValues {
+				t.Fatalf("%s: Where(email = ?) = %d rows with %d index values, want %d rows with %d", how, len(got), rec.lastByteArgs(), wantRows, wantValues)
+			}
+			for _, a := range got {
+				if !strings.EqualFold(a.Email, "ann@example.com") {
+					t.Fatalf("%s: row %+v", how, a)
+				}
+			}
+		}
+		// 1 index key value + versions 1 and 2, not 3.
+		find(3, 3, "after the upgrade")
+
+		// A tenant made after the upgrade sends one value.
+		other := ctxFor("globex")
+		if err := e.db.WithContext(other).Create(&AutoAccount{Email: "ann@example.com"}).Error; err != nil {
+			t.Fatal(err)
+		}
+		var g []AutoAccount
+		if err := e.db.WithContext(other).Scopes(gormplugin.Match(other, "Email", "ann@example.com")).Find(&g).Error; err != nil {
+			t.Fatal(err)
+		}
+		if len(g) != 1 || rec.lastByteArgs() != 1 || g[0].TenantID != "globex" {
+			t.Fatalf("globex Match = %+v with %d index values, want its one row with 1", g, rec.lastByteArgs())
+		}
+
+		// Cleared (after a reindex, say): one value, and the rows still
+		// under the data key are no longer found.
+		if n, err := keystore.ClearLegacyIndexes(bg, e.keyDB, "acme"); err != nil || n != 1 {
+			t.Fatalf("ClearLegacyIndexes(acme) = %d, %v; want 1", n, err)
+		}
+		time.Sleep(ttl + ttl/5)
+		find(1, 1, "after ClearLegacyIndexes")
 	})
 }

@@ -15,7 +15,9 @@ import (
 // table, which holds each data key's wrapped copies under the keyring's
 // further master keys, the schema table that records the version, and
 // the index key family's tables (the index key table, its audit trail and
-// its copies table); 3 the tenant master key table (SetTenantMasterKey).
+// its copies table); 3 the tenant master key table (SetTenantMasterKey);
+// 4 the legacy index table, which the upgrade to it fills with the tenants
+// already in the key table (see Store.LegacyIndexCiphers).
 // A database without a schema table is at version 1.
 const SchemaVersion = sqldialect.SchemaVersion
 
@@ -126,7 +128,11 @@ func upgrade(ctx context.Context, db *sql.DB, d sqldialect.Dialect, table string
 	if found >= SchemaVersion {
 		return found, nil
 	}
-	if err := runDDL(ctx, db, d, table, upgradeDDL(d, table)); err != nil {
+	stmts, err := upgradeStmts(ctx, db, d, table, found)
+	if err != nil {
+		return found, err
+	}
+	if err := runDDL(ctx, db, d, table, stmts); err != nil {
 		return found, fmt.Errorf("keystore: upgrade %s to schema version %d: %w", table, SchemaVersion, err)
 	}
 	return found, nil
@@ -139,13 +145,37 @@ func upgrade(ctx context.Context, db *sql.DB, d sqldialect.Dialect, table string
 // tables have the key table's own shape, copies table included, so the
 // family's Store (which runs no upgrade of its own) finds them all.
 func upgradeDDL(d sqldialect.Dialect, table string) []string {
-	stmts := d.UpgradeDDL(table)
+	stmts := append(d.UpgradeDDL(table), d.LegacyIndexDDL(table))
 	if it, ok := indexTable(table); ok {
 		stmts = append(stmts, d.KeyTableDDL(it)...)
 		stmts = append(stmts, d.EventsDDL(it))
 		stmts = append(stmts, d.UpgradeDDL(it)...)
 	}
 	return stmts
+}
+
+// legacyIndexSchema is the schema version that brought the legacy index
+// table (legacyindex.go).
+const legacyIndexSchema = 4
+
+// upgradeStmts is upgradeDDL, and, for a key table that exists at a
+// version from before the legacy index table, the statement that records
+// in it every tenant the table holds with its newest version: keys a
+// release before index keys may have taken blind indexes under. A key
+// table made at legacyIndexSchema or later starts with none.
+func upgradeStmts(ctx context.Context, db *sql.DB, d sqldialect.Dialect, table string, found int) ([]string, error) {
+	stmts := upgradeDDL(d, table)
+	if found >= legacyIndexSchema {
+		return stmts, nil
+	}
+	exists, err := d.TableExists(ctx, db, table)
+	if err != nil {
+		return nil, fmt.Errorf("keystore: upgrade %s: %w", table, err)
+	}
+	if exists {
+		stmts = append(stmts, d.LegacyIndexQueries(table).Mark)
+	}
+	return stmts, nil
 }
 
 // runDDL runs stmts in one transaction after the table's DDL lock, then

@@ -41,6 +41,9 @@ type Store struct {
 	// own over the sibling table, nil inside that Store, and nil when the
 	// key table's name leaves no room for the sibling's.
 	index *Store
+	// legacy caches the legacy index table (legacyindex.go); nil in the
+	// index key family.
+	legacy *legacyIndexes
 	// parent is, in the index key family, the Store it belongs to.
 	parent *Store
 
@@ -138,6 +141,9 @@ func New(db *sql.DB, kek *kms.Keeper, opts ...Option) (*Store, error) {
 		ctr:        newCounters(),
 	}
 	s.cache = newCache(cfg.size, cfg.bytes, &s.ctr.evictions)
+	if !cfg.indexFamily {
+		s.legacy = newLegacyIndexes(s)
+	}
 	clk := s.clock
 	breakersOpen := func() int { return keepers.breakersOpen(clk.wall().UnixNano()) }
 	if s.tel, err = newTelemetry(&cfg, s.ctr, s.cache, breakersOpen); err != nil {

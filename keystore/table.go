@@ -64,8 +64,16 @@ func CreateTable(ctx context.Context, db *sql.DB, opts ...Option) error {
 	if err != nil {
 		return err
 	}
+	found, err := schemaVersion(ctx, db, d, table)
+	if err != nil {
+		return fmt.Errorf("keystore: create table %s: %w", table, err)
+	}
+	upgrades, err := upgradeStmts(ctx, db, d, table, found)
+	if err != nil {
+		return err
+	}
 	stmts := append(d.KeyTableDDL(table), d.EventsDDL(table))
-	if err := runDDL(ctx, db, d, table, append(stmts, upgradeDDL(d, table)...)); err != nil {
+	if err := runDDL(ctx, db, d, table, append(stmts, upgrades...)); err != nil {
 		return fmt.Errorf("keystore: create table %s: %w", table, err)
 	}
 	return nil

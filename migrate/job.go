@@ -130,7 +130,9 @@ func (j Job) specJSON() string {
 		if b.Name != "" && b.Name != b.Column {
 			s.BlindIndex.Name = b.Name
 		}
-		if b.Keying != field.IndexStable {
+		// IndexAuto writes what IndexStable writes: a migration only
+		// writes, so the two are one job.
+		if b.Keying != field.IndexStable && b.Keying != field.IndexAuto {
 			s.BlindIndex.Keying = b.Keying.String()
 		}
 		if b.Bits != 0 && b.Bits != b.Length*8 {

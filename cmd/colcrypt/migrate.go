@@ -63,7 +63,7 @@ func (f *columnFlags) registerBlindIndex(cmd *cobra.Command) {
 	fs.StringVar(&f.blindIndex, "blind-index", "", "bytea/BLOB column that holds the blind index")
 	fs.StringVar(&f.normalize, "normalize", "", "blind index normalizers, comma-separated, applied in order (lower, upper, trim, space, nfkc, digits, alnum)")
 	fs.IntVar(&f.bidxLen, "bidx-len", 0, "blind index length in bytes (default 16)")
-	fs.StringVar(&f.indexKey, "index-key", "stable", "the key the blind index is taken under, as the tag's indexkey option: stable (the tenant's index key), legacy (its data key version), migrating (stable), rotating (the index key version before the active one)")
+	fs.StringVar(&f.indexKey, "index-key", "stable", "the key the blind index is taken under, as the tag's indexkey option: stable or auto (the tenant's index key), legacy (its data key version), migrating (stable), rotating (the index key version before the active one)")
 	f.withBlindIndex = true
 }
 
@@ -109,7 +109,8 @@ func (f *columnFlags) blindIndexSpec() (*field.BlindIndex, error) {
 		return nil, usageErr("%v", err)
 	}
 	switch f.indexKey {
-	case "", "stable":
+	case "", "stable", "auto":
+		// A migration only writes, and both write under the index key.
 		b.Keying = field.IndexStable
 	case "legacy":
 		b.Keying = field.IndexLegacy
@@ -118,7 +119,7 @@ func (f *columnFlags) blindIndexSpec() (*field.BlindIndex, error) {
 	case "rotating":
 		b.Keying = field.IndexRotating
 	default:
-		return nil, usageErr("--index-key %q: want stable, legacy, migrating or rotating", f.indexKey)
+		return nil, usageErr("--index-key %q: want stable, auto, legacy, migrating or rotating", f.indexKey)
 	}
 	return b, nil
 }

@@ -123,6 +123,12 @@ func (k *fakeKeys) ActiveIndexer(ctx context.Context, tenant, table, column, nam
 	return k.indexer(tenant, vs[0], table, column, name)
 }
 
+// LegacyIndexCiphers is none: the fake's tenants are all created after
+// index keys, so no blind index of theirs is under a data key.
+func (k *fakeKeys) LegacyIndexCiphers(ctx context.Context, tenant, table, column string) ([]*cipher.Cipher, error) {
+	return nil, nil
+}
+
 // LiveIndexers is every index key version, newest first.
 func (k *fakeKeys) LiveIndexers(ctx context.Context, tenant, table, column, name string) ([]*cipher.Indexer, error) {
 	k.mu.Lock()

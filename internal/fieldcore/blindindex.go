@@ -18,9 +18,11 @@ type BlindIndex struct {
 	// is Column unless set.
 	Name string
 	// Keying says which key the index is taken under: the tenant's index
-	// key (IndexStable, the default), its data key versions
-	// (IndexLegacy), or, while an index column moves from the one to the
-	// other, the first for writes and both for lookups (IndexMigrating).
+	// key (IndexAuto, the zero value and default, which also looks up
+	// what a release before index keys wrote; IndexStable, which looks up
+	// the index key's value alone), its data key versions (IndexLegacy),
+	// or, while an index column moves from the one to the other, the
+	// first for writes and both for lookups (IndexMigrating).
 	Keying IndexKeying
 	// Length is the index length in bytes (cipher.DefaultBlindIndexLen if 0).
 	Length int
@@ -110,7 +112,7 @@ func (b *BlindIndex) normalizeText(s string) string {
 
 // IndexValue returns the blind index of plaintext to store in b's column
 // beside a value of the encrypted column s: under the tenant's index key
-// (IndexStable, IndexMigrating), creating it on first use, or under its
+// (IndexAuto, IndexStable, IndexMigrating), creating it on first use, or under its
 // active data key (IndexLegacy). Every integration stores what this
 // returns, and every lookup matches what IndexLookupValues returns, so
 // the two stay one rule.
@@ -164,8 +166,10 @@ func (e *Engine) rotatingIndexer(ctx context.Context, tenant string, s Scope, b 
 // under the tenant's active index key (IndexRotating: the version before
 // it); for IndexLegacy one per live data
 // key version, newest first, since a row carries the index of the version
-// it was written under; for IndexMigrating both. A tenant without keys
-// gets none: no row can match.
+// it was written under; for IndexMigrating both; for IndexAuto the index
+// key's and one per data key version the key store says a release before
+// index keys may have used (Keys.LegacyIndexCiphers: none for a tenant
+// created since). A tenant without keys gets none: no row can match.
 func (e *Engine) IndexLookupValues(ctx context.Context, s Scope, b *BlindIndex, plaintext []byte) ([][]byte, error) {
 	norm := b.normalized(plaintext)
 	var out [][]byte
@@ -191,6 +195,9 @@ func (e *Engine) IndexLookupValues(ctx context.Context, s Scope, b *BlindIndex, 
 			}
 			out = append(out, v)
 		}
+		if b.Keying == IndexAuto {
+			return e.appendLegacyIndexes(ctx, out, tenant, s, b, norm)
+		}
 		if b.Keying != IndexMigrating {
 			return out, nil
 		}
@@ -202,6 +209,24 @@ func (e *Engine) IndexLookupValues(ctx context.Context, s Scope, b *BlindIndex, 
 		return nil, err
 	}
 	return append(out, legacy...), nil
+}
+
+// appendLegacyIndexes appends to out the legacy index of the normalized
+// plaintext norm under each of the data key versions the key store says
+// may hold one (IndexAuto).
+func (e *Engine) appendLegacyIndexes(ctx context.Context, out [][]byte, tenant string, s Scope, b *BlindIndex, norm []byte) ([][]byte, error) {
+	ciphers, err := e.s.keys.LegacyIndexCiphers(ctx, tenant, s.Table, s.Column)
+	if err != nil {
+		return nil, fmt.Errorf("field: %s.%s: %w", s.Table, s.Column, err)
+	}
+	for _, c := range ciphers {
+		v, err := keyedHash(c, norm, b.bits())
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, nil
 }
 
 // normalized applies the index's normalizers to plaintext.

@@ -13,9 +13,19 @@ import "fmt"
 type IndexKeying uint8
 
 const (
-	// IndexStable takes the index under the tenant's index key: one value
-	// per lookup, whatever data-key rotations happened. The default.
-	IndexStable IndexKeying = iota
+	// IndexAuto, the default, takes the index under the tenant's index key
+	// and looks up both its value and, for a tenant whose rows a release
+	// before index keys wrote, the legacy value under each of the data
+	// key versions that release may have used (keystore's legacy index
+	// table, Store.LegacyIndexCiphers): so an index written before the
+	// upgrade keeps matching until `colcrypt migrate reindex` moves it,
+	// and a tenant created since sends one value per lookup.
+	IndexAuto IndexKeying = iota
+	// IndexStable takes the index under the tenant's index key and looks
+	// up its value alone: one value per lookup, whatever data-key
+	// rotations happened, and no legacy value even for a tenant the
+	// legacy index table names.
+	IndexStable
 	// IndexLegacy takes the index under the tenant's data key version, as
 	// releases before index keys did: for columns not yet migrated.
 	IndexLegacy
@@ -33,6 +43,8 @@ const (
 // String is the tag value of k.
 func (k IndexKeying) String() string {
 	switch k {
+	case IndexAuto:
+		return "auto"
 	case IndexStable:
 		return "stable"
 	case IndexLegacy:
@@ -47,7 +59,7 @@ func (k IndexKeying) String() string {
 
 // parseIndexKeying reads the indexkey tag option's value.
 func parseIndexKeying(s string) (IndexKeying, bool) {
-	for _, k := range []IndexKeying{IndexStable, IndexLegacy, IndexMigrating, IndexRotating} {
+	for _, k := range []IndexKeying{IndexAuto, IndexStable, IndexLegacy, IndexMigrating, IndexRotating} {
 		if s == k.String() {
 			return k, true
 		}

@@ -15,6 +15,7 @@ type Keys interface {
 	LiveCiphers(ctx context.Context, tenant, table, column string) ([]*cipher.Cipher, error)
 	ActiveIndexer(ctx context.Context, tenant, table, column, name string) (*cipher.Indexer, error)
 	LiveIndexers(ctx context.Context, tenant, table, column, name string) ([]*cipher.Indexer, error)
+	LegacyIndexCiphers(ctx context.Context, tenant, table, column string) ([]*cipher.Cipher, error)
 }
 
 var _ Keys = (*keystore.Store)(nil)

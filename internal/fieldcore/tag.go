@@ -23,8 +23,10 @@ const TagName = "colcrypt"
 //	                       trim, space, nfkc, digits, alnum
 //	bidxlen:<bytes>        blind index length, 2 to 32 (default 16)
 //	indexkey:<keying>      which key the blind index is taken under:
-//	                       stable (default: the tenant's index key, which
-//	                       data-key rotation leaves alone), legacy (its
+//	                       auto (default: the tenant's index key, which
+//	                       data-key rotation leaves alone, also matching
+//	                       what a release before index keys wrote),
+//	                       stable (the index key alone), legacy (its
 //	                       data key version, as before index keys),
 //	                       migrating (writes stable, looks up both), or
 //	                       rotating (the index key version before the
@@ -124,7 +126,7 @@ func ParseTag(fieldName, tag string) (Spec, error) {
 		case "indexkey":
 			k, ok := parseIndexKeying(strings.ToLower(val))
 			if !ok {
-				return fail("indexkey %q is not stable, legacy, migrating or rotating", val)
+				return fail("indexkey %q is not auto, stable, legacy, migrating or rotating", val)
 			}
 			keying = k
 		case "bits":

@@ -99,7 +99,8 @@ func TestTagIndexKey(t *testing.T) {
 		tag  string
 		want IndexKeying
 	}{
-		{"blindindex:e_bidx", IndexStable},
+		{"blindindex:e_bidx", IndexAuto},
+		{"blindindex:e_bidx,indexkey:auto", IndexAuto},
 		{"blindindex:e_bidx,indexkey:stable", IndexStable},
 		{"blindindex:e_bidx,indexkey:legacy", IndexLegacy},
 		{"blindindex:e_bidx,indexkey:MIGRATING", IndexMigrating},

@@ -10,10 +10,13 @@ package sqldialect
 //     (key table + SchemaSuffix) recording the version;
 //  3. the tenant master key table (key table + TenantKEKSuffix): the
 //     master key a tenant owns, which wraps its data keys alone.
+//  4. the legacy index table (key table + LegacyIndexSuffix): the tenants,
+//     and their data key versions, whose blind indexes a release before
+//     index keys may have taken under the data key.
 //
 // Every upgrade is additive (new tables, never a changed column), so a
 // release that knows an older version keeps working on a newer schema.
-const SchemaVersion = 3
+const SchemaVersion = 4
 
 // WrapsSuffix names the copies table of a key table: colcrypt_keys_wraps.
 const WrapsSuffix = "_wraps"
