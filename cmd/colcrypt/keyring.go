@@ -28,10 +28,12 @@ func (c *cli) keysUpgradeCmd() *cobra.Command {
 uses, and report the version found and the version now. Version 2 adds the
 table of wrapped copies that keyrings use (<key table>_wraps) and the table
 that records the schema version; version 3 the table of tenants' own master
-keys (<key table>_tenant_keks, colcrypt keys set-kek).
+keys (<key table>_tenant_keks, colcrypt keys set-kek); version 4 the table of
+tenants whose blind indexes may still be under a data key (<key
+table>_legacy_indexes, filled by the upgrade: colcrypt keys legacy-indexes).
 
-The upgrade is online: it only creates tables, so it neither rewrites nor locks
-the key table, and applications of the previous release keep reading and
+The upgrade is online: it only creates tables (and fills the new legacy index
+table from the key table), so it neither rewrites nor locks the key table, and applications of the previous release keep reading and
 writing keys while it runs. Running it again, or from several places at once,
 is harmless. Applications also upgrade on start unless they opt out
 (keystore.WithoutUpgrade), which is where this command is needed: run it with

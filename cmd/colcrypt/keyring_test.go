@@ -27,7 +27,9 @@ type upgradeJSON struct {
 
 // TestKeysUpgrade upgrades a key table of schema version 1 (the tables
 // later versions add dropped) in place, then finds nothing to do; without a
-// key table it fails and says how to make one.
+// key table it fails and says how to make one. The upgrade marks the
+// tenant it found in the legacy index table, which keys legacy-indexes
+// shows, clears and marks again.
 func TestKeysUpgrade(t *testing.T) {
 	for _, dialect := range serverDialects {
 		t.Run(dialect, func(t *testing.T) {
@@ -41,6 +43,7 @@ func TestKeysUpgrade(t *testing.T) {
 			f.exec("DROP TABLE " + d.Quote(sqldialect.WrapsTable("colcrypt_keys")))
 			f.exec("DROP TABLE " + d.Quote(sqldialect.SchemaTable("colcrypt_keys")))
 			f.exec("DROP TABLE " + d.Quote(sqldialect.TenantKEKTable("colcrypt_keys")))
+			f.exec("DROP TABLE " + d.Quote(sqldialect.LegacyIndexTable("colcrypt_keys")))
 
 			up := decodeJSON[upgradeJSON](t, f.mustRun(exitOK, "keys", "upgrade", "-o", "json").stdout)
 			if up.From != 1 || up.To != keystore.SchemaVersion || !up.Upgraded || up.KeyTable != "colcrypt_keys" {
@@ -56,8 +59,33 @@ func TestKeysUpgrade(t *testing.T) {
 				t.Errorf("keys list after upgrade = %+v, want acme's key with its one copy", keys)
 			}
 			f.mustRun(exitOK, "keys", "rotate", "--tenant", "acme")
+
+			// The upgrade marked acme, whose blind indexes the older
+			// release may have taken under its data key.
+			legacy := func(want legacyJSON, args ...string) {
+				t.Helper()
+				got := decodeJSON[legacyJSON](t, f.mustRun(exitOK, append([]string{"keys", "legacy-indexes", "-o", "json"}, args...)...).stdout)
+				if got != want {
+					t.Errorf("keys legacy-indexes %v = %+v, want %+v", args, got, want)
+				}
+			}
+			legacy(legacyJSON{Action: "count", Marked: 1})
+			legacy(legacyJSON{Action: "clear", Tenant: "acme", Cleared: 1, Marked: 0}, "--clear", "--tenant", "acme")
+			legacy(legacyJSON{Action: "mark", Marked: 1}, "--mark")
+			legacy(legacyJSON{Action: "clear", Cleared: 1, Marked: 0}, "--clear", "--all")
+			for _, bad := range [][]string{{"--clear"}, {"--clear", "--all", "--tenant", "acme"}, {"--mark", "--clear", "--all"}, {"--tenant", "acme"}} {
+				f.mustRun(exitUsage, append([]string{"keys", "legacy-indexes"}, bad...)...)
+			}
 		})
 	}
+}
+
+// legacyJSON is the output of keys legacy-indexes.
+type legacyJSON struct {
+	Action  string `json:"action"`
+	Tenant  string `json:"tenant"`
+	Cleared int64  `json:"cleared"`
+	Marked  int64  `json:"marked"`
 }
 
 // TestKeyringTwoProviders runs a migration under a keyring of a fake

@@ -18,7 +18,7 @@ import (
 func (c *cli) keysCmd() *cobra.Command {
 	return group("keys", "Create and upgrade the key table, tenants and local master keys; list, rotate, rewrap, add and remove keyring master keys, destroy versions and shred tenant keys",
 		c.keysInitCmd(), c.keysUpgradeCmd(), c.keysListCmd(), c.keysRotateCmd(), c.keysRewrapCmd(), c.keysAddKEKCmd(), c.keysRemoveKEKCmd(), c.keysSetKEKCmd(),
-		c.keysDestroyVersionCmd(), c.keysShredCmd(), c.keysAuditCmd(), c.keysNewLocalKeyCmd())
+		c.keysLegacyIndexesCmd(), c.keysDestroyVersionCmd(), c.keysShredCmd(), c.keysAuditCmd(), c.keysNewLocalKeyCmd())
 }
 
 func (c *cli) keysInitCmd() *cobra.Command {
