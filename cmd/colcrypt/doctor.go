@@ -68,6 +68,8 @@ func (c *cli) doctorCmd() *cobra.Command {
                     data key is ever unwrapped
   key_rows          live key rows per master key named in the key table;
                     rows naming a master key not given here will not open
+  legacy_indexes    tenants whose blind index lookups also try data key
+                    versions (colcrypt keys legacy-indexes)
   clock_skew        this host's clock against the database's
   kms_quota         KMS calls per minute the key cache will make (tenants x
                     processes / TTL) against --kms-quota

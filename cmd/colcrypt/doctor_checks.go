@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/colcrypt/colcrypt/internal/sqldialect"
+	"github.com/colcrypt/colcrypt/keystore"
 	"github.com/colcrypt/colcrypt/kms"
 	"github.com/colcrypt/colcrypt/kms/localkms"
 )
@@ -71,6 +72,9 @@ func (c *cli) doctor(ctx context.Context, q quotaFlags) (doctorReport, error) {
 		var rows []checkResult
 		live, rows = keyRowsCheck(ctx, k, c.keyTable, c.kmsList, urls)
 		checks = append(checks, rows...)
+	}
+	if k != nil && tableOK {
+		add(legacyIndexCheck(ctx, k, c.keyTable))
 	}
 	if k != nil {
 		add(clockSkewCheck(ctx, k.db, k.d))
@@ -269,6 +273,27 @@ func keyRowsCheck(ctx context.Context, k *conn, table string, kmsURLs, urls []st
 			Detail: "no live key rows: this --old-kms is no longer needed"})
 	}
 	return perTenant, out
+}
+
+// legacyIndexCheck counts the tenants the legacy index table marks: their
+// blind index lookups (indexkey:auto) also try data key versions, which is
+// right until migrate reindex has moved what a release before index keys
+// wrote, and a lookup cost to clear afterwards.
+func legacyIndexCheck(ctx context.Context, k *conn, table string) checkResult {
+	r := checkResult{Check: "legacy_indexes", Target: sqldialect.LegacyIndexTable(table)}
+	n, err := keystore.CountLegacyIndexes(ctx, k.db, keystore.WithTable(table), keystore.WithDialect(k.d.String()))
+	switch {
+	case err != nil:
+		r.Status, r.Detail = statusWarn, "cannot read it: "+err.Error()
+		r.Fix = "run colcrypt keys upgrade (schema version 4 adds it)"
+	case n == 0:
+		r.Status, r.Detail = statusOK, "no tenant's blind index lookups try data key versions"
+	default:
+		r.Status = statusWarn
+		r.Detail = fmt.Sprintf("%d tenant(s) marked: their blind index lookups also try the data key versions a release before index keys may have used", n)
+		r.Fix = "once colcrypt migrate reindex has moved every blind index column that release wrote, run colcrypt keys legacy-indexes --clear --all"
+	}
+	return r
 }
 
 // clockSkewCheck compares the database's clock with this host's, read at

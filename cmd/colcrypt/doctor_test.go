@@ -79,7 +79,7 @@ func TestDoctorHealthy(t *testing.T) {
 					t.Errorf("check %s %s = %s (%s), want ok", r.Check, r.Target, r.Status, r.Detail)
 				}
 			}
-			for _, c := range []string{"database", "key_table", "checkpoint_table", "master_key", "key_rows", "clock_skew", "kms_quota", "key_file"} {
+			for _, c := range []string{"database", "key_table", "checkpoint_table", "master_key", "key_rows", "legacy_indexes", "clock_skew", "kms_quota", "key_file"} {
 				if len(rep.find(c, "")) == 0 {
 					t.Errorf("doctor report has no %s check: %+v", c, rep)
 				}
@@ -99,6 +99,16 @@ func TestDoctorHealthy(t *testing.T) {
 			wantStatus(t, over, "kms_quota", "", statusFail, "about 1e+04 KMS calls/min")
 			near := f.doctorJSON(exitOK, "--tenants", "1000", "--processes", "10", "--ttl", "1m", "--kms-quota", "15000")
 			wantStatus(t, near, "kms_quota", "", statusWarn, "more than half")
+
+			// Tenants marked as written by a release before index keys:
+			// a warning that says how to finish, until cleared.
+			f.mustRun(exitOK, "keys", "legacy-indexes", "--mark")
+			marked := f.doctorJSON(exitOK)
+			if r := wantStatus(t, marked, "legacy_indexes", "", statusWarn, "2 tenant(s) marked"); !strings.Contains(r.Fix, "keys legacy-indexes --clear --all") {
+				t.Errorf("legacy_indexes fix = %q, want the clear command", r.Fix)
+			}
+			f.mustRun(exitOK, "keys", "legacy-indexes", "--clear", "--all")
+			wantStatus(t, f.doctorJSON(exitOK), "legacy_indexes", "", statusOK, "no tenant")
 		})
 	}
 }
