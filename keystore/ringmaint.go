@@ -263,7 +263,7 @@ func (m *ringMaint) one(ctx context.Context, tenant string, version uint32) erro
 			m.res.Skipped++
 			return nil
 		}
-		if _, owned, err := s.tenantOwnKEK(ctx, s.db, tenant); err != nil {
+		if _, owned, err := s.ownKeeper(ctx, tenant); err != nil {
 			return err
 		} else if owned {
 			m.res.Skipped++ // its own master key wraps it alone
@@ -309,7 +309,7 @@ func (m *ringMaint) addOne(ctx context.Context, tenant string, version uint32, c
 				return nil, nil // a concurrent run added it
 			}
 		}
-		if _, owned, err := s.tenantOwnKEK(ctx, tx, tenant); err != nil || owned {
+		if _, _, owned, err := s.tenantOwnKEK(ctx, tx, tenant); err != nil || owned {
 			return nil, err // given its own master key meanwhile
 		}
 		ts := s.dialect.TimeArg(s.clock.wall())

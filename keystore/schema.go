@@ -17,7 +17,8 @@ import (
 // the index key family's tables (the index key table, its audit trail and
 // its copies table); 3 the tenant master key table (SetTenantMasterKey);
 // 4 the legacy index table, which the upgrade to it fills with the tenants
-// already in the key table (see Store.LegacyIndexCiphers).
+// already in the key table (see Store.LegacyIndexCiphers), and the proof
+// column of the tenant master key table.
 // A database without a schema table is at version 1.
 const SchemaVersion = sqldialect.SchemaVersion
 
@@ -168,6 +169,9 @@ func upgradeStmts(ctx context.Context, db *sql.DB, d sqldialect.Dialect, table s
 	if found >= legacyIndexSchema {
 		return stmts, nil
 	}
+	if err := addProofColumns(ctx, db, d, table); err != nil {
+		return nil, fmt.Errorf("keystore: upgrade %s: %w", table, err)
+	}
 	exists, err := d.TableExists(ctx, db, table)
 	if err != nil {
 		return nil, fmt.Errorf("keystore: upgrade %s: %w", table, err)
@@ -176,6 +180,34 @@ func upgradeStmts(ctx context.Context, db *sql.DB, d sqldialect.Dialect, table s
 		stmts = append(stmts, d.LegacyIndexQueries(table).Mark)
 	}
 	return stmts, nil
+}
+
+// addProofColumns gives the tenant master key tables of a key table made
+// at schema version 3 (its own, and its index key family's) the proof
+// column that authenticates an assignment (tenantkek.go). Tables made since
+// have it, and those the upgrade is about to make get it from their DDL.
+// It runs before the upgrade's transaction records the version, so a
+// version-4 table always has the column; a process that loses the race
+// to add it finds it there.
+func addProofColumns(ctx context.Context, db *sql.DB, d sqldialect.Dialect, table string) error {
+	tables := []string{table}
+	if it, ok := indexTable(table); ok {
+		tables = append(tables, it)
+	}
+	for _, t := range tables {
+		tk := sqldialect.TenantKEKTable(t)
+		exists, err := d.TableExists(ctx, db, tk)
+		if err != nil {
+			return err
+		}
+		if !exists || d.HasColumn(ctx, db, tk, "proof") {
+			continue
+		}
+		if _, err := db.ExecContext(ctx, d.TenantKEKProofDDL(t)); err != nil && !d.HasColumn(ctx, db, tk, "proof") {
+			return err
+		}
+	}
+	return nil
 }
 
 // runDDL runs stmts in one transaction after the table's DDL lock, then

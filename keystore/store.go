@@ -41,6 +41,10 @@ type Store struct {
 	// own over the sibling table, nil inside that Store, and nil when the
 	// key table's name leaves no room for the sibling's.
 	index *Store
+	// assignOK holds the tenant master key assignments this Store has
+	// checked (tenantkek.go).
+	assignMu sync.Mutex
+	assignOK map[string]struct{}
 	// legacy caches the legacy index table (legacyindex.go); nil in the
 	// index key family.
 	legacy *legacyIndexes
@@ -242,19 +246,17 @@ func (s *Store) Close() {
 // own, the first of the keyring. It is always a configured keeper,
 // whatever a stored name or TenantPolicy.KEK says.
 func (s *Store) wrapKeeper(ctx context.Context, tenant string) (*kms.Keeper, bool, error) {
-	name, ok, err := s.tenantOwnKEK(ctx, s.db, tenant)
-	if err != nil {
-		return nil, false, err
+	kp, ok, err := s.ownKeeper(ctx, tenant)
+	if err != nil || ok {
+		return kp, ok, err
 	}
-	if !ok && s.tenantKEK != nil {
-		name = s.tenantKEK(tenant)
-		ok = name != ""
+	if s.tenantKEK != nil {
+		if name := s.tenantKEK(tenant); name != "" {
+			kp, err := s.keepers.get(tenant, 0, name)
+			return kp, true, err
+		}
 	}
-	if !ok {
-		return s.kek, false, nil
-	}
-	kp, err := s.keepers.get(tenant, 0, name)
-	return kp, true, err
+	return s.kek, false, nil
 }
 
 // Format describes the Store under every fmt verb (%v, %+v, %#v, %s):

@@ -2,18 +2,118 @@ package keystore
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
 
 	"github.com/colcrypt/colcrypt/internal/cipher"
+	"github.com/colcrypt/colcrypt/internal/sqldialect"
 	"github.com/colcrypt/colcrypt/kms"
 )
 
 // opSetTenantKEK records a tenant given its own master key
 // (SetTenantMasterKey); its KEKURI is that key.
 const opSetTenantKEK = "set-tenant-master-key"
+
+// An assignment names a master key, and whoever can write the database can
+// write one. Every process has every tenant's own master key configured
+// (to open its keys), so a forged assignment could point tenant A's new
+// keys at tenant B's master key, or at any other configured one. So each
+// assignment carries a proof: a key-sized digest of the master key's name
+// wrapped under that master key with a KMS context that binds the key
+// table and the tenant. Only a process allowed to encrypt under the
+// master key makes one, and it is checked (unwrapped, once per process)
+// before the assignment decides any wrap. A row without a valid proof —
+// copied from another tenant, pointed at another key, or written before
+// proofs — makes key creation for the tenant fail, never fall back. What
+// a writer of the database can still do: delete the assignment (the
+// tenant's new keys then go to the keyring), or restore an older one of
+// the same tenant while its master key is still configured.
+
+// tenantKEKLabel names the assignment proof's KMS context.
+const tenantKEKLabel = "colcrypt/tenant-kek/v1"
+
+// proofTenant is the "tenant" of an assignment proof's KMS context: it
+// holds a NUL, which validTenant refuses, so a proof's context never
+// equals a data key's, and it names the key table and the tenant, so a
+// proof cannot be moved to another table or tenant.
+func proofTenant(table, tenant string) string {
+	return "\x00" + tenantKEKLabel + "/" + table + "\x00" + tenant
+}
+
+// proofInput is what a proof wraps: a digest of the master key's
+// canonical name, key-sized, so that the KMS sees only key-sized blobs.
+func proofInput(name string) []byte {
+	h := sha256.Sum256([]byte(tenantKEKLabel + "\x00" + canonicalName(name)))
+	return h[:]
+}
+
+// maxProofLen bounds a stored proof before it is sent to the KMS: a
+// wrapped 32-byte digest is a few hundred bytes under every driver.
+const maxProofLen = 4096
+
+// maxVerifiedAssignments bounds the assignments a Store remembers as
+// checked; past it the set starts again empty (one KMS call each to
+// refill).
+const maxVerifiedAssignments = 1 << 14
+
+// verifyAssignment checks that proof authenticates kp as the tenant's own
+// master key in this key table, by unwrapping it under kp, once per
+// (tenant, key, proof) for the Store's life.
+func (s *Store) verifyAssignment(ctx context.Context, tenant string, kp *kms.Keeper, proof []byte) error {
+	id := tenant + "\x00" + canonicalName(kp.URI()) + "\x00" + string(proof)
+	s.assignMu.Lock()
+	_, ok := s.assignOK[id]
+	s.assignMu.Unlock()
+	if ok {
+		return nil
+	}
+	bad := &Error{Kind: ErrCorruptRow, Tenant: tenant, KEKURI: kp.URI(),
+		Reason: "the tenant's master key assignment (" + sqldialect.TenantKEKTable(s.table) +
+			") is not authenticated by that master key; if it is yours, set it again with SetTenantMasterKey (colcrypt keys set-kek)"}
+	if len(proof) == 0 || len(proof) > maxProofLen {
+		return bad
+	}
+	got, err := s.kmsCall(ctx, eventUnwrap, kp, proofTenant(s.table, tenant), 0, proof)
+	if err != nil {
+		if errors.Is(err, ErrKMS) && !kms.IsRetryable(err) && ctx.Err() == nil {
+			return bad // the KMS refused the blob: not a proof of this tenant's
+		}
+		return err
+	}
+	same := constantTimeEqual(got, proofInput(kp.URI()))
+	clear(got)
+	if !same {
+		return bad
+	}
+	s.assignMu.Lock()
+	if s.assignOK == nil || len(s.assignOK) >= maxVerifiedAssignments {
+		s.assignOK = map[string]struct{}{}
+	}
+	s.assignOK[id] = struct{}{}
+	s.assignMu.Unlock()
+	return nil
+}
+
+// ownKeeper returns the tenant's own master key if it has a stored
+// assignment, checked (verifyAssignment): a configured keeper, whatever
+// the stored name says.
+func (s *Store) ownKeeper(ctx context.Context, tenant string) (*kms.Keeper, bool, error) {
+	name, proof, ok, err := s.tenantOwnKEK(ctx, s.db, tenant)
+	if err != nil || !ok {
+		return nil, false, err
+	}
+	kp, err := s.keepers.get(tenant, 0, name)
+	if err != nil {
+		return nil, false, err
+	}
+	if err := s.verifyAssignment(ctx, tenant, kp, proof); err != nil {
+		return nil, false, err
+	}
+	return kp, true, nil
+}
 
 // errAssignmentRace means a tenant was given its own master key between
 // the wrap of a new key and the transaction that writes it.
@@ -106,6 +206,10 @@ func (s *Store) assign(ctx context.Context, tenant string, kp *kms.Keeper) (err 
 	}
 	ctx, span := s.querySpan(ctx, "set_tenant_kek", tenant)
 	defer func() { endSpan(span, err) }()
+	proof, err := s.kmsCall(ctx, eventWrap, kp, proofTenant(s.table, tenant), 0, proofInput(kp.URI()))
+	if err != nil {
+		return err
+	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("keystore: set master key of tenant %q: %w", tenant, err)
@@ -121,7 +225,7 @@ func (s *Store) assign(ctx context.Context, tenant string, kp *kms.Keeper) (err 
 	if _, err = s.execSpan(ctx, tx, "clear_tenant_kek", tenant, s.rq.ClearKEK, tenant); err != nil {
 		return fmt.Errorf("keystore: set master key of tenant %q: %w", tenant, err)
 	}
-	if _, err = s.execSpan(ctx, tx, "insert_tenant_kek", tenant, s.rq.SetKEK, tenant, kp.URI(), s.dialect.TimeArg(s.clock.wall())); err != nil {
+	if _, err = s.execSpan(ctx, tx, "insert_tenant_kek", tenant, s.rq.SetKEK, tenant, kp.URI(), proof, s.dialect.TimeArg(s.clock.wall())); err != nil {
 		return fmt.Errorf("keystore: set master key of tenant %q: %w", tenant, err)
 	}
 	if err = s.appendEvent(ctx, tx, chain, opSetTenantKEK, tenant, 0, kp.URI()); err != nil {
@@ -221,24 +325,26 @@ func (s *Store) ownSwap(ctx context.Context, chain chainRef, tenant string, row 
 }
 
 // tenantOwnKEK returns the name of the master key the tenant owns, if
-// SetTenantMasterKey gave it one.
-func (s *Store) tenantOwnKEK(ctx context.Context, q querier, tenant string) (string, bool, error) {
+// SetTenantMasterKey gave it one, with the assignment's proof, unchecked
+// (see ownKeeper).
+func (s *Store) tenantOwnKEK(ctx context.Context, q querier, tenant string) (string, []byte, bool, error) {
 	var name string
-	err := q.QueryRowContext(ctx, s.rq.TenantKEK, tenant).Scan(&name)
+	var proof []byte
+	err := q.QueryRowContext(ctx, s.rq.TenantKEK, tenant).Scan(&name, &proof)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
-		return "", false, nil
+		return "", nil, false, nil
 	case err != nil:
-		return "", false, fmt.Errorf("keystore: read master key of tenant %q: %w", tenant, err)
+		return "", nil, false, fmt.Errorf("keystore: read master key of tenant %q: %w", tenant, err)
 	}
-	return name, true, nil
+	return name, proof, true, nil
 }
 
 // checkOwnKEK fails with errAssignmentRace when the tenant's stored
 // master key, read inside tx under the tenant's lock, is not the one
 // copies were made for.
 func (s *Store) checkOwnKEK(ctx context.Context, tx *sql.Tx, tenant string, copies []wrapCopy) error {
-	name, ok, err := s.tenantOwnKEK(ctx, tx, tenant)
+	name, _, ok, err := s.tenantOwnKEK(ctx, tx, tenant)
 	if err != nil || !ok {
 		return err
 	}

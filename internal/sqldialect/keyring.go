@@ -12,10 +12,13 @@ package sqldialect
 //     master key a tenant owns, which wraps its data keys alone.
 //  4. the legacy index table (key table + LegacyIndexSuffix): the tenants,
 //     and their data key versions, whose blind indexes a release before
-//     index keys may have taken under the data key.
+//     index keys may have taken under the data key; and the tenant master
+//     key table's proof column (TenantKEKProofDDL), which authenticates an
+//     assignment.
 //
-// Every upgrade is additive (new tables, never a changed column), so a
-// release that knows an older version keeps working on a newer schema.
+// Every upgrade is additive (new tables, and once a new nullable column of
+// a table of colcrypt's own, never a changed one), so a release that knows
+// an older version keeps working on a newer schema.
 const SchemaVersion = 4
 
 // WrapsSuffix names the copies table of a key table: colcrypt_keys_wraps.
@@ -72,7 +75,8 @@ func (d Dialect) UpgradeDDL(keyTable string) []string {
 			`CREATE TABLE IF NOT EXISTS ` + tk + ` (
 	tenant_id  VARBINARY(1024) NOT NULL PRIMARY KEY,
 	kek_uri    TEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
-	updated_at DATETIME(6)     NOT NULL
+	updated_at DATETIME(6)     NOT NULL,
+	proof      BLOB
 ) ENGINE=InnoDB ROW_FORMAT=DYNAMIC DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
 			`CREATE TABLE IF NOT EXISTS ` + sch + ` (
 	id      INT    NOT NULL PRIMARY KEY,
@@ -95,11 +99,22 @@ func (d Dialect) UpgradeDDL(keyTable string) []string {
 )`, `CREATE TABLE IF NOT EXISTS ` + tk + ` (
 	tenant_id  ` + text + ` NOT NULL PRIMARY KEY,
 	kek_uri    ` + text + ` NOT NULL,
-	updated_at ` + stamp + ` NOT NULL
+	updated_at ` + stamp + ` NOT NULL,
+	proof      ` + bytes + `
 )`, `CREATE TABLE IF NOT EXISTS ` + sch + ` (
 	id      ` + id + ` NOT NULL PRIMARY KEY,
 	version ` + integer + ` NOT NULL
 )`}
+}
+
+// TenantKEKProofDDL adds the proof column to a tenant master key table
+// made at schema version 3, which had none. Tables made since have it.
+func (d Dialect) TenantKEKProofDDL(keyTable string) string {
+	typ := "bytea"
+	if d != Postgres {
+		typ = "BLOB"
+	}
+	return `ALTER TABLE ` + d.Quote(TenantKEKTable(keyTable)) + ` ADD COLUMN proof ` + typ
 }
 
 // RingQueries are the statements on the copies and schema tables, built
@@ -123,9 +138,9 @@ type RingQueries struct {
 	PurgeOrphans string
 	ListAll      string // → tenant, version, kek_uri
 	ListTenant   string // tenant → version, kek_uri
-	TenantKEK    string // tenant → kek_uri
+	TenantKEK    string // tenant → kek_uri, proof
 	ClearKEK     string // tenant
-	SetKEK       string // tenant, kek_uri, updated_at (after ClearKEK)
+	SetKEK       string // tenant, kek_uri, proof, updated_at (after ClearKEK)
 }
 
 // RingQueries returns the statements of the copies and schema tables of
@@ -153,8 +168,8 @@ func (d Dialect) RingQueries(keyTable string) *RingQueries {
 			`.tenant_id AND k.version = ` + w + `.version AND k.` + live + `)`,
 		ListAll:    `SELECT tenant_id, version, kek_uri FROM ` + w + ` ORDER BY tenant_id, version, kek_uri`,
 		ListTenant: r(`SELECT version, kek_uri FROM ` + w + ` WHERE tenant_id = ? ORDER BY version, kek_uri`),
-		TenantKEK:  r(`SELECT kek_uri FROM ` + tk + ` WHERE tenant_id = ?`),
+		TenantKEK:  r(`SELECT kek_uri, proof FROM ` + tk + ` WHERE tenant_id = ?`),
 		ClearKEK:   r(`DELETE FROM ` + tk + ` WHERE tenant_id = ?`),
-		SetKEK:     r(`INSERT INTO ` + tk + ` (tenant_id, kek_uri, updated_at) VALUES (?, ?, ?)`),
+		SetKEK:     r(`INSERT INTO ` + tk + ` (tenant_id, kek_uri, proof, updated_at) VALUES (?, ?, ?, ?)`),
 	}
 }
