@@ -44,13 +44,7 @@ func wantLegacyCount(t *testing.T, tdb *testDB, want int64) {
 // table's own CreateTable does not fill the table again.
 func TestLegacyIndexMarks(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, tdb *testDB) {
-		v1 := *tdb
-		v1.table = fmt.Sprintf("keys_%d", tableSeq.Add(1))
-		for _, s := range v1DDL(tdb.dialect, v1.table) {
-			if _, err := tdb.db.Exec(s); err != nil {
-				t.Fatalf("v1 DDL: %v", err)
-			}
-		}
+		v1 := v1Table(t, tdb)
 		drv := newInsecureTestKMS(t)
 		kek := drv.keeper(testKEK)
 		w := &oldWriter{tdb: &v1, kek: kek, q: tdb.dialect.KeyQueries(v1.table)}

@@ -104,6 +104,20 @@ func v1DDL(d sqldialect.Dialect, table string) []string {
 	return stmts
 }
 
+// v1Table makes a key table of its own in tdb's database with v1DDL and
+// returns tdb pointed at it.
+func v1Table(t *testing.T, tdb *testDB) testDB {
+	t.Helper()
+	v1 := *tdb
+	v1.table = fmt.Sprintf("keys_%d", tableSeq.Add(1))
+	for _, s := range v1DDL(tdb.dialect, v1.table) {
+		if _, err := tdb.db.Exec(s); err != nil {
+			t.Fatalf("v1 DDL: %v", err)
+		}
+	}
+	return v1
+}
+
 // oldWriter creates and rotates keys the way a release before schema
 // versions does, with the v1 statements on the key table alone, and seals
 // one value under each key it writes.
@@ -171,13 +185,7 @@ func (w *oldWriter) write(ctx context.Context, tenant string, v uint32) error {
 // Store of this release, and the version is recorded.
 func TestUpgradeOnline(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, tdb *testDB) {
-		v1 := *tdb
-		v1.table = fmt.Sprintf("keys_%d", tableSeq.Add(1))
-		for _, s := range v1DDL(tdb.dialect, v1.table) {
-			if _, err := tdb.db.Exec(s); err != nil {
-				t.Fatalf("v1 DDL: %v", err)
-			}
-		}
+		v1 := v1Table(t, tdb)
 		if v, err := CurrentSchema(ctxb, tdb.db, v1.opts()...); err != nil || v != 1 {
 			t.Fatalf("CurrentSchema(v1 table) = %d, %v; want 1", v, err)
 		}
