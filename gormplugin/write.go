@@ -57,6 +57,10 @@ func (p *plugin) beforeCreate(db *gorm.DB) {
 	if m == nil {
 		return
 	}
+	if err := checkUpsertSet(db, m); err != nil {
+		db.AddError(st.report(err))
+		return
+	}
 	if err := indexUpsert(stmt, m); err != nil {
 		db.AddError(st.report(err))
 		return
