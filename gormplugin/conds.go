@@ -114,9 +114,18 @@ func encryptedVars(m *model, vars []any) *encField {
 func encryptedIdent(m *model, sql string) *encField {
 	toks, clean := sqlTokens(sql)
 	if !clean {
+		// Every word, inside literals or not, and every identifier token,
+		// which holds a decoded Unicode-escaped name.
 		for _, w := range bareWords(sql) {
 			if ef := encryptedByName(m, w); ef != nil {
 				return ef
+			}
+		}
+		for _, t := range toks {
+			if t.kind == tokIdent {
+				if ef := encryptedByName(m, t.text); ef != nil {
+					return ef
+				}
 			}
 		}
 		return nil

@@ -60,6 +60,9 @@ func (st *stmtState) rewriteConds(db *gorm.DB, m *model, write bool) error {
 	if err := r.ordering(stmt); err != nil {
 		return err
 	}
+	if err := r.selects(stmt); err != nil {
+		return err
+	}
 	if err := r.joins(stmt); err != nil {
 		return err
 	}
@@ -500,6 +503,77 @@ func (r *rewriter) ordering(stmt *gorm.Statement) error {
 				return err
 			}
 		}
+	}
+	return nil
+}
+
+// selects refuses a SELECT list that does more with an encrypted column
+// than read it: Select("id, CASE WHEN email = ? ...", v) or
+// Select("email = 'ann@example.com' AS hit") would send the plaintext to
+// the database and the log, and compare it with ciphertext. A list of
+// column references (qualified or not, with or without an alias) and *
+// is read as it is; any other text naming an encrypted column, and any
+// SELECT built with arguments or by hand that names one, is refused.
+func (r *rewriter) selects(stmt *gorm.Statement) error {
+	for _, s := range stmt.Selects {
+		if err := r.selectText(s); err != nil {
+			return err
+		}
+	}
+	c, ok := stmt.Clauses["SELECT"]
+	if !ok || c.Expression == nil {
+		return nil
+	}
+	sel, ok := c.Expression.(clause.Select)
+	if !ok {
+		return r.opaque(c.Expression) // Select with arguments
+	}
+	for _, col := range sel.Columns {
+		if col.Raw {
+			if err := r.selectText(col.Name); err != nil {
+				return err
+			}
+		}
+	}
+	if sel.Expression != nil {
+		return r.opaque(sel.Expression)
+	}
+	return nil
+}
+
+// selectText checks one entry of a SELECT list given as text.
+func (r *rewriter) selectText(text string) error {
+	ef := encryptedIdent(r.m, text)
+	if ef == nil {
+		return nil
+	}
+	toks, clean := sqlTokens(text)
+	if !clean {
+		return unsearchable(ef, "a SELECT whose text can be read more than one way names it")
+	}
+	for len(toks) > 0 {
+		n := 0
+		switch _, _, c := colRef(toks); {
+		case c > 0:
+			n = c
+		case op(toks[0], "*"):
+			n = 1
+		case len(toks) >= 3 && toks[0].kind == tokIdent && op(toks[1], ".") && op(toks[2], "*"):
+			n = 3
+		}
+		if n > 0 && n < len(toks) && keyword(toks[n], "as") {
+			n++
+		}
+		if n > 0 && n < len(toks) && toks[n].kind == tokIdent && !keyword(toks[n], "from") {
+			n++ // an alias
+		}
+		if n == 0 || (n < len(toks) && !op(toks[n], ",")) {
+			return unsearchable(ef, "a SELECT expression on an encrypted column would compute on ciphertext or compare it with a plaintext: select the column and compute in Go")
+		}
+		if n < len(toks) {
+			n++ // the comma
+		}
+		toks = toks[n:]
 	}
 	return nil
 }

@@ -207,6 +207,9 @@ func (s *rewriteScene) sameRowsAsMatch(t *testing.T) {
 		{"Joins", annEmails, []string{ann.Email}, find(func(db *gorm.DB, ps *[]Patient) *gorm.DB {
 			return db.Joins("Company").Where("email = ?", ann.Email).Find(ps)
 		})},
+		{"SelectList", annEmails, []string{ann.Email}, find(func(db *gorm.DB, ps *[]Patient) *gorm.DB {
+			return db.Select("patients.id, email AS email, tenant_id").Where("email = ?", ann.Email).Find(ps)
+		})},
 		{"Preload", annEmails, []string{ann.Email}, find(func(db *gorm.DB, ps *[]Patient) *gorm.DB {
 			return db.Preload("Visits").Where("email = ?", ann.Email).Find(ps)
 		})},
@@ -395,6 +398,27 @@ func (s *rewriteScene) refused(t *testing.T) {
 		}},
 		{"JoinOn", func(db *gorm.DB) *gorm.DB {
 			return db.Joins("JOIN patients p2 ON p2.id = patients.id AND patients.email = ?", ann.Email).Find(&[]Patient{})
+		}},
+		{"UnicodeEscapedName", func(db *gorm.DB) *gorm.DB { return db.Where(`U&"\0065mail" = ?`, ann.Email).Find(&[]Patient{}) }},
+		{"UnicodeEscapedNameUEscape", func(db *gorm.DB) *gorm.DB {
+			return db.Where(`U&"!0073sn" UESCAPE '!' = ?`, ann.SSN).Find(&[]Patient{})
+		}},
+		{"ArrayOfColumn", func(db *gorm.DB) *gorm.DB {
+			return db.Where("ARRAY[ email ] = ARRAY[ ? ]", ann.Email).Find(&[]Patient{})
+		}},
+		{"DollarQuoted", func(db *gorm.DB) *gorm.DB {
+			// Postgres: ssn = ? between two strings "'", not inside one.
+			return db.Where("tenant_id = $q$'$q$ OR ssn = ? OR tenant_id = $q$'$q$", ann.SSN).Find(&[]Patient{})
+		}},
+		{"SelectWithValue", func(db *gorm.DB) *gorm.DB {
+			var out []map[string]any
+			return db.Model(&Patient{}).Select("id, CASE WHEN email = ? THEN 1 ELSE 0 END AS hit", ann.Email).Find(&out)
+		}},
+		{"SelectLiteral", func(db *gorm.DB) *gorm.DB {
+			return db.Select("id, ssn = '" + ann.SSN + "' AS hit").Find(&[]Patient{})
+		}},
+		{"SelectByHand", func(db *gorm.DB) *gorm.DB {
+			return db.Clauses(clause.Select{Columns: []clause.Column{{Name: "id"}, {Name: "lower(email) = 'x'", Raw: true}}}).Find(&[]Patient{})
 		}},
 		{"DeleteShortBlindIndex", func(db *gorm.DB) *gorm.DB {
 			return db.Where("label = ?", "vip").Delete(&Badge{})

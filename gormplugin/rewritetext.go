@@ -44,7 +44,7 @@ func (r *rewriter) text(x clause.Expr, negated bool) (clause.Expression, bool, e
 	}
 	toks, clean := sqlTokens(x.SQL)
 	if !clean {
-		return nil, false, unsearchable(ef, "the condition's text can be read more than one way (a comment, a backslash in a literal): write it plainly")
+		return nil, false, unsearchable(ef, "the condition's text can be read more than one way (a comment, a backslash in a literal, brackets, a word starting with $, a Unicode-escaped name): write it plainly")
 	}
 	if r.db.Dialector.Name() == "mysql" {
 		for _, t := range toks {
