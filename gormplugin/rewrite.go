@@ -7,6 +7,7 @@ import (
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
+	"gorm.io/gorm/logger"
 	"gorm.io/gorm/schema"
 
 	"github.com/colcrypt/colcrypt/codec"
@@ -52,6 +53,9 @@ type rewriter struct {
 // built are not modified, as GORM shares them between the statements of
 // a chain, and restoreWhere puts them back after the statement ran.
 func (st *stmtState) rewriteConds(db *gorm.DB, m *model, write bool) error {
+	if err := checkSubqueries(whereExprs(db.Statement)); err != nil {
+		return err
+	}
 	if len(m.fields) == 0 {
 		return nil
 	}
@@ -90,6 +94,55 @@ func (st *stmtState) rewriteConds(db *gorm.DB, m *model, write bool) error {
 	stmt.Clauses["WHERE"] = c
 	st.where, st.rewritten = w.Exprs, exprs
 	return nil
+}
+
+// checkSubqueries builds, without running, every subquery a condition
+// passes as an argument (Where("id IN (?)", db.Model(&Patient{}).Where(…)))
+// and returns the first error. GORM builds a subquery through its query
+// callbacks, so the plugin rewrites or refuses its conditions, but then
+// drops the subquery's error and writes what SQL there is: a refused
+// subquery became "IN ()", which SQLite runs as no rows and the others
+// as a syntax error, instead of the refusal.
+func checkSubqueries(exprs []clause.Expression) error {
+	var err error
+	var vars func(vs []any)
+	vars = func(vs []any) {
+		for _, v := range vs {
+			if err != nil {
+				return
+			}
+			switch x := v.(type) {
+			case *gorm.DB:
+				if x.Statement.SQL.Len() > 0 {
+					continue // Raw: GORM binds its text as it is
+				}
+				tx := x.Session(&gorm.Session{DryRun: true, Logger: logger.Discard, Context: x.Statement.Context})
+				if tx = tx.Callback().Query().Execute(tx); tx.Error != nil {
+					err = tx.Error
+				}
+			case clause.Expr:
+				vars(x.Vars)
+			case clause.NamedExpr:
+				vars(x.Vars)
+			}
+		}
+	}
+	walkConds(exprs, false, func(e clause.Expression, _ bool) bool {
+		switch x := e.(type) {
+		case clause.Expr:
+			vars(x.Vars)
+		case clause.NamedExpr:
+			vars(x.Vars)
+		case clause.Eq:
+			vars([]any{x.Value})
+		case clause.Neq:
+			vars([]any{x.Value})
+		case clause.IN:
+			vars(x.Values)
+		}
+		return err == nil
+	})
+	return err
 }
 
 // restoreWhere puts back the conditions the caller wrote once the

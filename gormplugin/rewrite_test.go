@@ -210,6 +210,9 @@ func (s *rewriteScene) sameRowsAsMatch(t *testing.T) {
 		{"SelectList", annEmails, []string{ann.Email}, find(func(db *gorm.DB, ps *[]Patient) *gorm.DB {
 			return db.Select("patients.id, email AS email, tenant_id").Where("email = ?", ann.Email).Find(ps)
 		})},
+		{"Subquery", annEmails, []string{ann.Email}, find(func(db *gorm.DB, ps *[]Patient) *gorm.DB {
+			return db.Where("id IN (?)", db.Model(&Patient{}).Select("id").Where("email = ?", ann.Email)).Find(ps)
+		})},
 		{"Preload", annEmails, []string{ann.Email}, find(func(db *gorm.DB, ps *[]Patient) *gorm.DB {
 			return db.Preload("Visits").Where("email = ?", ann.Email).Find(ps)
 		})},
@@ -419,6 +422,13 @@ func (s *rewriteScene) refused(t *testing.T) {
 		}},
 		{"SelectByHand", func(db *gorm.DB) *gorm.DB {
 			return db.Clauses(clause.Select{Columns: []clause.Column{{Name: "id"}, {Name: "lower(email) = 'x'", Raw: true}}}).Find(&[]Patient{})
+		}},
+		{"Subquery", func(db *gorm.DB) *gorm.DB {
+			// GORM drops a subquery's error: SQLite ran "IN ()" as no rows.
+			return db.Where("id IN (?)", db.Model(&Patient{}).Select("id").Where("email LIKE ?", "ann%")).Find(&[]Patient{})
+		}},
+		{"SubqueryInMap", func(db *gorm.DB) *gorm.DB {
+			return db.Model(&Visit{}).Where(map[string]any{"patient_id": db.Model(&Patient{}).Select("id").Where("ssn > ?", ann.SSN)}).Find(&[]Visit{})
 		}},
 		{"DeleteShortBlindIndex", func(db *gorm.DB) *gorm.DB {
 			return db.Where("label = ?", "vip").Delete(&Badge{})
