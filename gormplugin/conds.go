@@ -10,8 +10,15 @@ import (
 
 // matched marks a condition Match built: it compares an encrypted column
 // with the stored forms of a value, never with the plaintext, so the
-// check below lets it through.
-type matched struct{ clause.Expression }
+// check below lets it through. tenant is the tenant whose keys gave those
+// forms, and whose rows it is limited to ("" for a condition that names
+// no value): a statement run again under another tenant (GORM shares
+// conditions between the statements of a chain and keeps the conditions
+// a scope added) must not find that tenant's rows (rewriter.expr).
+type matched struct {
+	clause.Expression
+	tenant string
+}
 
 // whereExprs returns the statement's WHERE conditions.
 func whereExprs(stmt *gorm.Statement) []clause.Expression {

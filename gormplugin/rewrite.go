@@ -46,6 +46,9 @@ type rewriter struct {
 	// any key, so a refusal is the same with or without a tenant and
 	// comes before any key store or KMS call.
 	check bool
+	// tenant is the statement's tenant (the context's or the fixed one),
+	// "" if it has none.
+	tenant string
 }
 
 // rewriteConds rewrites the WHERE of db's statement on m, or fails. The
@@ -60,6 +63,9 @@ func (st *stmtState) rewriteConds(db *gorm.DB, m *model, write bool) error {
 		return nil
 	}
 	r := &rewriter{db: db, m: m, write: write}
+	if t, err := st.p.enc.ResolveTenant(db.Statement.Context, ""); err == nil {
+		r.tenant = t
+	}
 	stmt := db.Statement
 	if err := r.ordering(stmt); err != nil {
 		return err
@@ -150,10 +156,13 @@ func checkSubqueries(exprs []clause.Expression) error {
 // delete's "deleted_at IS NULL", whose marker stays in the statement).
 // FirstOrCreate and FirstOrInit read the values of a Where(&Model{...})
 // or Where(map...) from the conditions after the query, and a statement
-// run again (Count, then Find) rewrites them afresh, under the keys live
-// then. If GORM reshaped the rewritten conditions rather than appending
-// to them (a soft delete folds a lone Or into an And), they stay: still
-// right, only not rewritten afresh.
+// run again (Count, then Find, or the same chain under another tenant's
+// context) rewrites them afresh, under the tenant and keys of then. A soft
+// delete folds the conditions into one And when one of them is a lone Or
+// (GORM's SoftDeleteQueryClause); that fold is put back as an And of the
+// caller's conditions. If GORM reshaped them another way, the rewritten
+// conditions stay: still right for their tenant, and refused under any
+// other (rewriter.sameTenant), never run for it.
 func (st *stmtState) restoreWhere(stmt *gorm.Statement) {
 	if st.where == nil {
 		return
@@ -161,8 +170,15 @@ func (st *stmtState) restoreWhere(stmt *gorm.Statement) {
 	if c, ok := stmt.Clauses["WHERE"]; ok {
 		w, ok := c.Expression.(clause.Where)
 		n := len(st.rewritten)
-		if ok && len(w.Exprs) >= n && reflect.DeepEqual(w.Exprs[:n], st.rewritten) {
-			exprs := append(append([]clause.Expression(nil), st.where...), w.Exprs[n:]...)
+		var exprs []clause.Expression
+		switch {
+		case !ok:
+		case len(w.Exprs) >= n && reflect.DeepEqual(w.Exprs[:n], st.rewritten):
+			exprs = append(append([]clause.Expression(nil), st.where...), w.Exprs[n:]...)
+		case len(w.Exprs) >= 1 && reflect.DeepEqual(w.Exprs[0], clause.AndConditions{Exprs: st.rewritten}):
+			exprs = append([]clause.Expression{clause.And(st.where...)}, w.Exprs[1:]...)
+		}
+		if exprs != nil {
 			c.Expression = clause.Where{Exprs: exprs}
 			stmt.Clauses["WHERE"] = c
 		}
@@ -195,7 +211,7 @@ func (r *rewriter) list(exprs []clause.Expression, negated bool) ([]clause.Expre
 func (r *rewriter) expr(e clause.Expression, negated bool) (clause.Expression, bool, error) {
 	switch x := e.(type) {
 	case matched:
-		return e, false, nil
+		return e, false, r.sameTenant(x)
 	case clause.AndConditions:
 		l, changed, err := r.list(x.Exprs, negated)
 		return clause.AndConditions{Exprs: l}, changed, err
@@ -282,6 +298,20 @@ func (r *rewriter) expr(e clause.Expression, negated bool) (clause.Expression, b
 		return r.refuseColumn(e, x.Column, "LIKE")
 	}
 	return e, false, r.opaque(e)
+}
+
+// sameTenant fails a lookup built for another tenant than the
+// statement's: it would find that tenant's rows (and count them, or hand
+// out their plaintext columns) for this one.
+func (r *rewriter) sameTenant(x matched) error {
+	if x.tenant == "" || r.tenant == "" || x.tenant == r.tenant {
+		return nil
+	}
+	err := fmt.Errorf("%w: a lookup built for tenant %q (Match, or a Where the plugin rewrote) in a statement run for tenant %q: build the statement again under its tenant", field.ErrTenantMismatch, x.tenant, r.tenant)
+	if t := r.m.tenant; t != nil {
+		return &FieldError{Op: "where", Model: r.m.name, Field: t.Name, Table: r.m.schema.Table, Column: t.DBName, Err: err}
+	}
+	return r.m.fields[0].errorf("where", err)
 }
 
 // refuseColumn fails a comparison other than equality on an encrypted
@@ -430,6 +460,7 @@ func (r *rewriter) equal(ef *encField, values []any) (clause.Expression, error) 
 	}
 	ctx := r.db.Statement.Context
 	var prefix, idx, plain []clause.Expression
+	tenant := ""
 	for _, v := range values {
 		if isNil(v) {
 			continue
@@ -448,7 +479,7 @@ func (r *rewriter) equal(ef *encField, values []any) (clause.Expression, error) 
 			}
 			last := conds[len(conds)-1]
 			if mt, ok := last.(matched); ok {
-				last = mt.Expression
+				last, tenant = mt.Expression, mt.tenant
 			}
 			prefix, idx = conds[:len(conds)-1], append(idx, last)
 		}
@@ -462,14 +493,14 @@ func (r *rewriter) equal(ef *encField, values []any) (clause.Expression, error) 
 	}
 	if len(idx) == 0 {
 		// No value (or the check pass): IN (NULL), no row.
-		return matched{clause.IN{Column: clause.Column{Table: clause.CurrentTable, Name: ef.column}}}, nil
+		return matched{clause.IN{Column: clause.Column{Table: clause.CurrentTable, Name: ef.column}}, ""}, nil
 	}
 	alts := append(mergeIN(idx), plain...)
 	body := alts[0]
 	if len(alts) > 1 {
 		body = clause.Or(alts...)
 	}
-	return matched{clause.And(append(append([]clause.Expression(nil), prefix...), body)...)}, nil
+	return matched{clause.And(append(append([]clause.Expression(nil), prefix...), body)...), tenant}, nil
 }
 
 // mergeIN joins conditions that are all IN on one column into one IN.

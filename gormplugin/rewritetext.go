@@ -35,6 +35,13 @@ func colRef(toks []sqlToken) (qual, name string, n int) {
 // is the rewritten condition; the rest of the text, and the arguments of
 // its other placeholders, stay as they were.
 func (r *rewriter) text(x clause.Expr, negated bool) (clause.Expression, bool, error) {
+	for _, v := range x.Vars {
+		if mt, ok := v.(matched); ok {
+			if err := r.sameTenant(mt); err != nil {
+				return nil, false, err // a condition rewritten before
+			}
+		}
+	}
 	if ef := encryptedVars(r.m, x.Vars); ef != nil {
 		return nil, false, unsearchable(ef, "an encrypted column passed as an argument compares ciphertext")
 	}
