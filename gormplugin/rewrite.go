@@ -3,6 +3,7 @@ package gormplugin
 import (
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 
 	"gorm.io/gorm"
@@ -49,6 +50,9 @@ type rewriter struct {
 	// tenant is the statement's tenant (the context's or the fixed one),
 	// "" if it has none.
 	tenant string
+	// joined are the models of the statement's joins that have encrypted
+	// fields (joinedModels).
+	joined []*model
 }
 
 // rewriteConds rewrites the WHERE of db's statement on m, or fails. The
@@ -59,10 +63,11 @@ func (st *stmtState) rewriteConds(db *gorm.DB, m *model, write bool) error {
 	if err := checkSubqueries(whereExprs(db.Statement)); err != nil {
 		return err
 	}
-	if len(m.fields) == 0 {
+	joined := st.p.joinedModels(db.Statement)
+	if len(m.fields) == 0 && len(joined) == 0 {
 		return nil
 	}
-	r := &rewriter{db: db, m: m, write: write}
+	r := &rewriter{db: db, m: m, write: write, joined: joined}
 	if t, err := st.p.enc.ResolveTenant(db.Statement.Context, ""); err == nil {
 		r.tenant = t
 	}
@@ -230,6 +235,9 @@ func (r *rewriter) expr(e clause.Expression, negated bool) (clause.Expression, b
 		if ef := encryptedIdent(r.m, x.SQL); ef != nil {
 			return nil, false, unsearchable(ef, "a condition with named arguments (@name) is not rewritten: write it with ?")
 		}
+		if jf := r.joinedIdent(x.SQL); jf != nil {
+			return nil, false, refuseJoined(jf)
+		}
 		if ef := encryptedVars(r.m, x.Vars); ef != nil {
 			return nil, false, unsearchable(ef, "an encrypted column passed as an argument compares ciphertext")
 		}
@@ -352,6 +360,13 @@ func (r *rewriter) column(col any) (*encField, error) {
 	if ef != nil && qual != "" && !r.ownTable(qual) {
 		return nil, unsearchable(ef, "a column qualified by another table (%s) may be this encrypted one", qual)
 	}
+	if ef == nil {
+		for _, jm := range r.joined {
+			if jf := r.joinedColumn(jm, qual, name); jf != nil {
+				return nil, refuseJoined(jf)
+			}
+		}
+	}
 	return ef, nil
 }
 
@@ -365,10 +380,20 @@ func (r *rewriter) columnText(text string) (*encField, error) {
 		if ef != nil && qual != "" && !r.ownTable(qual) {
 			return nil, unsearchable(ef, "a column qualified by another table (%s) may be this encrypted one", qual)
 		}
+		if ef == nil {
+			for _, jm := range r.joined {
+				if jf := r.joinedColumn(jm, qual, name); jf != nil {
+					return nil, refuseJoined(jf)
+				}
+			}
+		}
 		return ef, nil
 	}
 	if ef := encryptedIdent(r.m, text); ef != nil {
 		return nil, unsearchable(ef, "an expression on an encrypted column is not rewritten")
+	}
+	if jf := r.joinedIdent(text); jf != nil {
+		return nil, refuseJoined(jf)
 	}
 	return nil, nil
 }
@@ -674,8 +699,108 @@ func (r *rewriter) joins(stmt *gorm.Statement) error {
 		if ef := encryptedIdent(r.m, j.Name); ef != nil {
 			return unsearchable(ef, "a JOIN condition with values on it is not rewritten")
 		}
+		for _, jm := range r.joined {
+			if ef := encryptedIdent(jm, j.Name); ef != nil {
+				return unsearchable(ef, "a JOIN condition with values on it is not rewritten")
+			}
+		}
 	}
 	return nil
+}
+
+// joinedModels returns the models with encrypted fields that the
+// statement joins: an association's (Joins("Company")), or a model whose
+// table a JOIN written as SQL names, among the models the plugin has
+// seen. A condition on their columns is not rewritten (the rewrite
+// builds the statement model's lookups), and in a statement that joins
+// them a name the statement's own table does not have may be theirs.
+func (p *plugin) joinedModels(stmt *gorm.Statement) []*model {
+	if len(stmt.Joins) == 0 {
+		return nil
+	}
+	var out []*model
+	add := func(m *model) {
+		if len(m.fields) > 0 && !slices.Contains(out, m) {
+			out = append(out, m)
+		}
+	}
+	for _, j := range stmt.Joins {
+		if stmt.Schema != nil {
+			if rel, ok := stmt.Schema.Relationships.Relations[j.Name]; ok && rel.FieldSchema != nil {
+				add(p.reg.model(origin(rel.FieldSchema)))
+				continue
+			}
+		}
+		toks, _ := sqlTokens(j.Name)
+		p.reg.models.Range(func(_, v any) bool {
+			m := v.(*model)
+			for _, t := range toks {
+				if t.kind == tokIdent && strings.EqualFold(t.text, m.schema.Table) {
+					add(m)
+					break
+				}
+			}
+			return true
+		})
+	}
+	return out
+}
+
+// joinedIdent returns an encrypted field of a joined model that the SQL
+// text may name: a name qualified by another table than the statement's,
+// or a bare name the statement's own table does not have (SQL resolves
+// it in the joined tables). An unclean text is checked word by word.
+func (r *rewriter) joinedIdent(sql string) *encField {
+	if len(r.joined) == 0 {
+		return nil
+	}
+	toks, clean := sqlTokens(sql)
+	for _, jm := range r.joined {
+		if !clean {
+			if ef := encryptedIdent(jm, sql); ef != nil {
+				return ef
+			}
+			continue
+		}
+		for i, t := range toks {
+			if t.kind != tokIdent || isNullTest(toks[i+1:]) {
+				continue
+			}
+			qual := ""
+			if i >= 2 && op(toks[i-1], ".") && toks[i-2].kind == tokIdent {
+				qual = toks[i-2].text
+			}
+			if ef := r.joinedColumn(jm, qual, t.text); ef != nil {
+				return ef
+			}
+		}
+	}
+	return nil
+}
+
+// joinedColumn returns jm's encrypted field named name, if a reference
+// qual.name (qual may be empty) in the statement can be that column.
+func (r *rewriter) joinedColumn(jm *model, qual, name string) *encField {
+	ef := encryptedByName(jm, name)
+	if ef == nil {
+		return nil
+	}
+	if qual == "" {
+		if _, own := r.m.schema.FieldsByDBName[strings.ToLower(name)]; own || r.m.schema.LookUpField(name) != nil {
+			return nil // the statement's own column
+		}
+		return ef
+	}
+	if r.ownTable(qual) {
+		return nil
+	}
+	return ef
+}
+
+// refuseJoined is the error of a condition on a joined model's encrypted
+// column.
+func refuseJoined(ef *encField) error {
+	return unsearchable(ef, "it is a column of the joined table %s: conditions on another model's encrypted column are not rewritten; find its rows through its own model (Where or Match), then join by key", ef.table)
 }
 
 // opaque checks an expression the plugin does not rewrite: it is built
@@ -692,6 +817,9 @@ func (r *rewriter) opaque(e clause.Expression) (err error) {
 	e.Build(stmt)
 	if ef := encryptedIdent(r.m, stmt.SQL.String()); ef != nil {
 		return unsearchable(ef, "a condition of type %T on it is not rewritten", e)
+	}
+	if jf := r.joinedIdent(stmt.SQL.String()); jf != nil {
+		return refuseJoined(jf)
 	}
 	return nil
 }

@@ -213,6 +213,14 @@ func (s *rewriteScene) sameRowsAsMatch(t *testing.T) {
 		{"Subquery", annEmails, []string{ann.Email}, find(func(db *gorm.DB, ps *[]Patient) *gorm.DB {
 			return db.Where("id IN (?)", db.Model(&Patient{}).Select("id").Where("email = ?", ann.Email)).Find(ps)
 		})},
+		{"JoinedModelPlainColumn", []uint{ann.ID}, []string{ann.Email}, func(db *gorm.DB) ([]uint, error) {
+			if err := db.Create(&Visit{PatientID: ann.ID, Note: "checkup"}).Error; err != nil {
+				return nil, err
+			}
+			var ids []uint
+			err := db.Model(&Visit{}).Joins("JOIN patients ON patients.id = visits.patient_id").Where("patients.id = ? AND note IS NOT NULL", ann.ID).Distinct().Pluck("patients.id", &ids).Error
+			return ids, err
+		}},
 		{"Preload", annEmails, []string{ann.Email}, find(func(db *gorm.DB, ps *[]Patient) *gorm.DB {
 			return db.Preload("Visits").Where("email = ?", ann.Email).Find(ps)
 		})},
@@ -429,6 +437,16 @@ func (s *rewriteScene) refused(t *testing.T) {
 		}},
 		{"SubqueryInMap", func(db *gorm.DB) *gorm.DB {
 			return db.Model(&Visit{}).Where(map[string]any{"patient_id": db.Model(&Patient{}).Select("id").Where("ssn > ?", ann.SSN)}).Find(&[]Visit{})
+		}},
+		{"JoinedModelColumn", func(db *gorm.DB) *gorm.DB {
+			return db.Model(&Visit{}).Joins("JOIN patients ON patients.id = visits.patient_id").Where("patients.ssn = ?", ann.SSN).Find(&[]Visit{})
+		}},
+		{"JoinedModelBareColumn", func(db *gorm.DB) *gorm.DB {
+			// visits has no ssn column: the database reads patients.ssn.
+			return db.Model(&Visit{}).Joins("JOIN patients ON patients.id = visits.patient_id").Where("ssn = ?", ann.SSN).Find(&[]Visit{})
+		}},
+		{"JoinedModelOnValue", func(db *gorm.DB) *gorm.DB {
+			return db.Model(&Visit{}).Joins("JOIN patients ON patients.id = visits.patient_id AND patients.email = ?", ann.Email).Find(&[]Visit{})
 		}},
 		{"DeleteShortBlindIndex", func(db *gorm.DB) *gorm.DB {
 			return db.Where("label = ?", "vip").Delete(&Badge{})

@@ -47,6 +47,9 @@ func (r *rewriter) text(x clause.Expr, negated bool) (clause.Expression, bool, e
 	}
 	ef := encryptedIdent(r.m, x.SQL)
 	if ef == nil {
+		if jf := r.joinedIdent(x.SQL); jf != nil {
+			return nil, false, refuseJoined(jf)
+		}
 		return x, false, nil
 	}
 	toks, clean := sqlTokens(x.SQL)
