@@ -53,6 +53,23 @@ func (st *stmtState) guardUpsert(stmt *gorm.Statement, m *model, tenant string) 
 	if !ok || oc.DoNothing || (!oc.UpdateAll && len(oc.DoUpdates) == 0) {
 		return nil
 	}
+	for _, a := range oc.DoUpdates {
+		// The guard below knows the tenant column by its name; a value
+		// other than the inserted row's (which is the tenant's) would
+		// move the conflicting row to another tenant.
+		if f := m.misspelled(a.Column.Name, a.Column.Raw, false); f != nil {
+			return m.misspelledError("upsert", a.Column.Name, f)
+		}
+		if a.Column.Name != m.tenant.DBName {
+			continue
+		}
+		if v, ok := a.Value.(clause.Column); !ok || v.Table != "excluded" || v.Name != m.tenant.DBName {
+			return &FieldError{
+				Op: "upsert", Model: m.name, Field: m.tenant.Name, Table: m.schema.Table, Column: m.tenant.DBName,
+				Err: fmt.Errorf("%w: ON CONFLICT DO UPDATE can set the tenant column only from the inserted row, whose tenant is %q", field.ErrTenantMismatch, tenant),
+			}
+		}
+	}
 	switch name := stmt.Dialector.Name(); name {
 	case "mysql":
 		st.upsert = &upsertGuard{tenant: tenant, column: m.tenant.DBName}

@@ -9,6 +9,7 @@ import (
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
+	"github.com/colcrypt/colcrypt/field"
 	"github.com/colcrypt/colcrypt/gormplugin"
 )
 
@@ -28,7 +29,7 @@ func TestUpsertSet(t *testing.T) {
 		const secret = "upsert-secret@example.com"
 		stored := func() [][]byte {
 			var out [][]byte
-			for _, col := range []string{"email", "email_bidx", "ssn", "name"} {
+			for _, col := range []string{"email", "email_bidx", "ssn", "name", "tenant_id"} {
 				out = append(out, e.rawBytes(t, "patients", col, ann.ID))
 			}
 			return out
@@ -50,6 +51,10 @@ func TestUpsertSet(t *testing.T) {
 				Where: clause.Where{Exprs: []clause.Expression{clause.Expr{SQL: "email = ?", Vars: []any{secret}}}}}, gormplugin.ErrUnsearchable},
 			{"TargetWhere", clause.OnConflict{Columns: id, DoUpdates: clause.AssignmentColumns([]string{"age"}),
 				TargetWhere: clause.Where{Exprs: []clause.Expression{clause.Eq{Column: "ssn", Value: secret}}}}, gormplugin.ErrUnsearchable},
+			{"TenantRelabel", clause.OnConflict{Columns: id, DoUpdates: clause.Assignments(map[string]any{"tenant_id": "globex"})}, field.ErrTenantMismatch},
+			{"TenantExpression", clause.OnConflict{Columns: id, DoUpdates: clause.Assignments(map[string]any{"tenant_id": gorm.Expr("'globex'")})}, field.ErrTenantMismatch},
+			{"TenantMisspelled", clause.OnConflict{Columns: id, DoUpdates: clause.Assignments(map[string]any{"TENANT_ID": "globex"})}, gormplugin.ErrUnsupported},
+			{"EncryptedMisspelled", clause.OnConflict{Columns: id, DoUpdates: clause.Set{{Column: clause.Column{Name: "EMAIL"}, Value: clause.Column{Table: "excluded", Name: "EMAIL"}}}}, gormplugin.ErrUnsupported},
 		} {
 			t.Run(c.name, func(t *testing.T) {
 				rec.reset()
