@@ -221,6 +221,11 @@ func (s *rewriteScene) sameRowsAsMatch(t *testing.T) {
 			err := db.Model(&Visit{}).Joins("JOIN patients ON patients.id = visits.patient_id").Where("patients.id = ? AND note IS NOT NULL", ann.ID).Distinct().Pluck("patients.id", &ids).Error
 			return ids, err
 		}},
+		{"TableWithoutModelPlainColumn", []uint{ann.ID}, []string{ann.Email, ann.SSN}, func(db *gorm.DB) ([]uint, error) {
+			var ids []uint
+			err := db.Table("patients").Where("id = ? AND email IS NOT NULL", ann.ID).Pluck("id", &ids).Error
+			return ids, err
+		}},
 		{"Preload", annEmails, []string{ann.Email}, find(func(db *gorm.DB, ps *[]Patient) *gorm.DB {
 			return db.Preload("Visits").Where("email = ?", ann.Email).Find(ps)
 		})},
@@ -447,6 +452,19 @@ func (s *rewriteScene) refused(t *testing.T) {
 		}},
 		{"JoinedModelOnValue", func(db *gorm.DB) *gorm.DB {
 			return db.Model(&Visit{}).Joins("JOIN patients ON patients.id = visits.patient_id AND patients.email = ?", ann.Email).Find(&[]Visit{})
+		}},
+		{"TableWithoutModel", func(db *gorm.DB) *gorm.DB {
+			return db.Table("patients").Where("ssn = ?", ann.SSN).Find(&[]map[string]any{})
+		}},
+		{"TableWithoutModelMap", func(db *gorm.DB) *gorm.DB {
+			var n int64
+			return db.Table("patients").Where(map[string]any{"email": ann.Email}).Count(&n)
+		}},
+		{"TableWithoutModelUpdate", func(db *gorm.DB) *gorm.DB {
+			return db.Table("patients").Where("email = ?", ann.Email).Update("company_id", nil)
+		}},
+		{"TableWithoutModelDelete", func(db *gorm.DB) *gorm.DB {
+			return db.Table("patients").Where("ssn IN ?", []string{ann.SSN}).Delete(nil)
 		}},
 		{"DeleteShortBlindIndex", func(db *gorm.DB) *gorm.DB {
 			return db.Where("label = ?", "vip").Delete(&Badge{})

@@ -436,7 +436,11 @@ func checkAssignable(ef *encField, v any) error {
 func (p *plugin) beforeUpdate(db *gorm.DB) {
 	st := p.begin(db)
 	stmt := db.Statement
-	if db.Error != nil || stmt.Schema == nil || stmt.SQL.Len() > 0 {
+	if db.Error == nil && stmt.Schema == nil && stmt.SQL.Len() == 0 {
+		db.AddError(st.report(p.tableConds(stmt)))
+		return
+	}
+	if db.Error != nil || stmt.SQL.Len() > 0 {
 		return
 	}
 	m := p.reg.model(stmt.Schema)
