@@ -10,8 +10,15 @@ import (
 
 // matched marks a condition Match built: it compares an encrypted column
 // with the stored forms of a value, never with the plaintext, so the
-// check below lets it through.
-type matched struct{ clause.Expression }
+// check below lets it through. tenant is the tenant whose keys gave those
+// forms, and whose rows it is limited to ("" for a condition that names
+// no value): a statement run again under another tenant (GORM shares
+// conditions between the statements of a chain and keeps the conditions
+// a scope added) must not find that tenant's rows (rewriter.expr).
+type matched struct {
+	clause.Expression
+	tenant string
+}
 
 // whereExprs returns the statement's WHERE conditions.
 func whereExprs(stmt *gorm.Statement) []clause.Expression {
@@ -114,9 +121,18 @@ func encryptedVars(m *model, vars []any) *encField {
 func encryptedIdent(m *model, sql string) *encField {
 	toks, clean := sqlTokens(sql)
 	if !clean {
+		// Every word, inside literals or not, and every identifier token,
+		// which holds a decoded Unicode-escaped name.
 		for _, w := range bareWords(sql) {
 			if ef := encryptedByName(m, w); ef != nil {
 				return ef
+			}
+		}
+		for _, t := range toks {
+			if t.kind == tokIdent {
+				if ef := encryptedByName(m, t.text); ef != nil {
+					return ef
+				}
 			}
 		}
 		return nil

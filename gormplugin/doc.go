@@ -85,7 +85,9 @@
 // scoped: their own conditions decide, as in plain GORM. Exec and Raw are
 // never rewritten.
 // SQL expressions cannot be assigned to an encrypted column
-// ([ErrUnsupported]), nor can an encrypted field have a `default:`, which
+// ([ErrUnsupported]), and an upsert's ON CONFLICT DO UPDATE sets an
+// encrypted or index column only from the inserted row, which the plugin
+// sealed (clause.AssignmentColumns, UpdateAll; ErrUnsupported otherwise), nor can an encrypted field have a `default:`, which
 // GORM would insert as it is.
 //
 // # Row binding
@@ -118,7 +120,11 @@
 // condition on an encrypted column (LIKE, <, BETWEEN, <>, NOT, a function
 // of the column, ORDER BY or GROUP BY on it, equality on a randomized
 // field, a text the plugin cannot read with certainty) fails with
-// [ErrUnsearchable] before any SQL. Conditions are read with a tokenizer,
+// [ErrUnsearchable] before any SQL, as does a SELECT expression on one,
+// and a condition on an encrypted column of a joined model. A lookup is
+// limited to the tenant it was built for: run under another tenant's
+// context, a chain is rewritten afresh, and a Match scope built for
+// another tenant fails with [field.ErrTenantMismatch]. Conditions are read with a tokenizer,
 // not an SQL parser, and the plugin errs towards refusing; IS [NOT] NULL
 // is left as it is. See the Querying section of docs/TAGGING.md.
 //

@@ -296,7 +296,7 @@ func indexConds(ctx context.Context, p *plugin, m *model, x *idxField, values []
 	}
 	// No candidates (a tenant without keys) builds IN (NULL): no row.
 	col := clause.Column{Table: clause.CurrentTable, Name: x.f.DBName}
-	return append(conds, matched{clause.IN{Column: col, Values: in}}), nil
+	return append(conds, matched{clause.IN{Column: col, Values: in}, tenant}), nil
 }
 
 // indexUpsert keeps an ON CONFLICT DO UPDATE of chosen columns

@@ -152,7 +152,7 @@ func matchConds(ctx context.Context, db *gorm.DB, fieldName string, value any) (
 	}
 	col := clause.Column{Table: clause.CurrentTable, Name: column}
 	if !ok {
-		return append(conds, matched{clause.Eq{Column: col, Value: nil}}), nil // IS NULL
+		return append(conds, matched{clause.Eq{Column: col, Value: nil}, tenant}), nil // IS NULL
 	}
 	values := make([]any, len(candidates))
 	for i, c := range candidates {
@@ -163,5 +163,5 @@ func matchConds(ctx context.Context, db *gorm.DB, fieldName string, value any) (
 		}
 	}
 	// No candidates (a tenant without keys) builds IN (NULL): no row.
-	return append(conds, matched{clause.IN{Column: col, Values: values}}), nil
+	return append(conds, matched{clause.IN{Column: col, Values: values}, tenant}), nil
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 
 	"gorm.io/gorm/schema"
 
@@ -229,4 +230,69 @@ func (ef *encField) errorf(op string, err error) error {
 // setTenant fills an empty tenant field of the addressable row v.
 func (m *model) setTenant(ctx context.Context, v reflect.Value, tenant string) error {
 	return m.tenant.Set(ctx, v, tenant)
+}
+
+// misspelled returns the field a column name given by the application
+// refers to when that field is one the plugin guards (the tenant, an
+// encrypted field, its blind index or row key, a named index) and the
+// name is not one the plugin's checks read: exactly the column, or (where
+// GORM translates it, goName) the Go field name. The database reads the
+// other spellings as the same column ("EMAIL" on MySQL and SQLite, which
+// compare column names without regard to case; "patients.email"; a
+// quoted `"email"` on Postgres), so a write naming one would skip the
+// sealing and the tenant checks and store a plaintext or relabel a row.
+// Expressions naming one (a raw column) are reported too.
+func (m *model) misspelled(name string, raw, goName bool) *schema.Field {
+	if !raw {
+		if f := m.schema.FieldsByDBName[name]; f != nil {
+			return nil
+		}
+		if f := m.schema.FieldsByName[name]; f != nil && goName {
+			return nil
+		}
+	}
+	guarded := func(f *schema.Field) bool {
+		if f == nil {
+			return false
+		}
+		if f == m.tenant || m.byField[f] != nil {
+			return true
+		}
+		for _, ef := range m.fields {
+			if f == ef.bidx || f == ef.bound {
+				return true
+			}
+		}
+		for _, x := range m.indexes {
+			if f == x.f {
+				return true
+			}
+		}
+		return false
+	}
+	toks, clean := sqlTokens(name)
+	words := bareWords(name)
+	if clean {
+		words = words[:0]
+		for _, t := range toks {
+			if t.kind == tokIdent {
+				words = append(words, t.text)
+			}
+		}
+	}
+	for _, w := range words {
+		for _, f := range m.schema.Fields {
+			if f.DBName != "" && (strings.EqualFold(f.DBName, w) || f.Name == w) && guarded(f) {
+				return f
+			}
+		}
+	}
+	return nil
+}
+
+// misspelledError is the error of a write that names a guarded column
+// other than as the plugin reads it.
+func (m *model) misspelledError(op, name string, f *schema.Field) error {
+	return &FieldError{Op: op, Model: m.name, Field: f.Name, Table: m.schema.Table, Column: f.DBName,
+		Err: fmt.Errorf("%w: the write names it as %q: name it %q (or %s)", ErrUnsupported, name, f.DBName, f.Name)}
 }

@@ -19,7 +19,11 @@ func (p *plugin) beforeQuery(db *gorm.DB) {
 	st := p.begin(db)
 	st.query = true
 	stmt := db.Statement
-	if db.Error != nil || stmt.Schema == nil {
+	if db.Error == nil && stmt.Schema == nil {
+		db.AddError(st.report(p.tableConds(stmt)))
+		return
+	}
+	if db.Error != nil {
 		return
 	}
 	m := p.reg.model(stmt.Schema)

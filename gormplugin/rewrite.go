@@ -3,10 +3,12 @@ package gormplugin
 import (
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
+	"gorm.io/gorm/logger"
 	"gorm.io/gorm/schema"
 
 	"github.com/colcrypt/colcrypt/codec"
@@ -45,6 +47,12 @@ type rewriter struct {
 	// any key, so a refusal is the same with or without a tenant and
 	// comes before any key store or KMS call.
 	check bool
+	// tenant is the statement's tenant (the context's or the fixed one),
+	// "" if it has none.
+	tenant string
+	// joined are the models of the statement's joins that have encrypted
+	// fields (joinedModels).
+	joined []*model
 }
 
 // rewriteConds rewrites the WHERE of db's statement on m, or fails. The
@@ -52,12 +60,22 @@ type rewriter struct {
 // built are not modified, as GORM shares them between the statements of
 // a chain, and restoreWhere puts them back after the statement ran.
 func (st *stmtState) rewriteConds(db *gorm.DB, m *model, write bool) error {
-	if len(m.fields) == 0 {
+	if err := checkSubqueries(whereExprs(db.Statement)); err != nil {
+		return err
+	}
+	joined := st.p.joinedModels(db.Statement)
+	if len(m.fields) == 0 && len(joined) == 0 {
 		return nil
 	}
-	r := &rewriter{db: db, m: m, write: write}
+	r := &rewriter{db: db, m: m, write: write, joined: joined}
+	if t, err := st.p.enc.ResolveTenant(db.Statement.Context, ""); err == nil {
+		r.tenant = t
+	}
 	stmt := db.Statement
 	if err := r.ordering(stmt); err != nil {
+		return err
+	}
+	if err := r.selects(stmt); err != nil {
 		return err
 	}
 	if err := r.joins(stmt); err != nil {
@@ -89,15 +107,67 @@ func (st *stmtState) rewriteConds(db *gorm.DB, m *model, write bool) error {
 	return nil
 }
 
+// checkSubqueries builds, without running, every subquery a condition
+// passes as an argument (Where("id IN (?)", db.Model(&Patient{}).Where(…)))
+// and returns the first error. GORM builds a subquery through its query
+// callbacks, so the plugin rewrites or refuses its conditions, but then
+// drops the subquery's error and writes what SQL there is: a refused
+// subquery became "IN ()", which SQLite runs as no rows and the others
+// as a syntax error, instead of the refusal.
+func checkSubqueries(exprs []clause.Expression) error {
+	var err error
+	var vars func(vs []any)
+	vars = func(vs []any) {
+		for _, v := range vs {
+			if err != nil {
+				return
+			}
+			switch x := v.(type) {
+			case *gorm.DB:
+				if x.Statement.SQL.Len() > 0 {
+					continue // Raw: GORM binds its text as it is
+				}
+				tx := x.Session(&gorm.Session{DryRun: true, Logger: logger.Discard, Context: x.Statement.Context})
+				if tx = tx.Callback().Query().Execute(tx); tx.Error != nil {
+					err = tx.Error
+				}
+			case clause.Expr:
+				vars(x.Vars)
+			case clause.NamedExpr:
+				vars(x.Vars)
+			}
+		}
+	}
+	walkConds(exprs, false, func(e clause.Expression, _ bool) bool {
+		switch x := e.(type) {
+		case clause.Expr:
+			vars(x.Vars)
+		case clause.NamedExpr:
+			vars(x.Vars)
+		case clause.Eq:
+			vars([]any{x.Value})
+		case clause.Neq:
+			vars([]any{x.Value})
+		case clause.IN:
+			vars(x.Values)
+		}
+		return err == nil
+	})
+	return err
+}
+
 // restoreWhere puts back the conditions the caller wrote once the
 // statement has run, keeping any GORM appended while running it (a soft
 // delete's "deleted_at IS NULL", whose marker stays in the statement).
 // FirstOrCreate and FirstOrInit read the values of a Where(&Model{...})
 // or Where(map...) from the conditions after the query, and a statement
-// run again (Count, then Find) rewrites them afresh, under the keys live
-// then. If GORM reshaped the rewritten conditions rather than appending
-// to them (a soft delete folds a lone Or into an And), they stay: still
-// right, only not rewritten afresh.
+// run again (Count, then Find, or the same chain under another tenant's
+// context) rewrites them afresh, under the tenant and keys of then. A soft
+// delete folds the conditions into one And when one of them is a lone Or
+// (GORM's SoftDeleteQueryClause); that fold is put back as an And of the
+// caller's conditions. If GORM reshaped them another way, the rewritten
+// conditions stay: still right for their tenant, and refused under any
+// other (rewriter.sameTenant), never run for it.
 func (st *stmtState) restoreWhere(stmt *gorm.Statement) {
 	if st.where == nil {
 		return
@@ -105,8 +175,15 @@ func (st *stmtState) restoreWhere(stmt *gorm.Statement) {
 	if c, ok := stmt.Clauses["WHERE"]; ok {
 		w, ok := c.Expression.(clause.Where)
 		n := len(st.rewritten)
-		if ok && len(w.Exprs) >= n && reflect.DeepEqual(w.Exprs[:n], st.rewritten) {
-			exprs := append(append([]clause.Expression(nil), st.where...), w.Exprs[n:]...)
+		var exprs []clause.Expression
+		switch {
+		case !ok:
+		case len(w.Exprs) >= n && reflect.DeepEqual(w.Exprs[:n], st.rewritten):
+			exprs = append(append([]clause.Expression(nil), st.where...), w.Exprs[n:]...)
+		case len(w.Exprs) >= 1 && reflect.DeepEqual(w.Exprs[0], clause.AndConditions{Exprs: st.rewritten}):
+			exprs = append([]clause.Expression{clause.And(st.where...)}, w.Exprs[1:]...)
+		}
+		if exprs != nil {
 			c.Expression = clause.Where{Exprs: exprs}
 			stmt.Clauses["WHERE"] = c
 		}
@@ -139,7 +216,7 @@ func (r *rewriter) list(exprs []clause.Expression, negated bool) ([]clause.Expre
 func (r *rewriter) expr(e clause.Expression, negated bool) (clause.Expression, bool, error) {
 	switch x := e.(type) {
 	case matched:
-		return e, false, nil
+		return e, false, r.sameTenant(x)
 	case clause.AndConditions:
 		l, changed, err := r.list(x.Exprs, negated)
 		return clause.AndConditions{Exprs: l}, changed, err
@@ -157,6 +234,9 @@ func (r *rewriter) expr(e clause.Expression, negated bool) (clause.Expression, b
 	case clause.NamedExpr:
 		if ef := encryptedIdent(r.m, x.SQL); ef != nil {
 			return nil, false, unsearchable(ef, "a condition with named arguments (@name) is not rewritten: write it with ?")
+		}
+		if jf := r.joinedIdent(x.SQL); jf != nil {
+			return nil, false, refuseJoined(jf)
 		}
 		if ef := encryptedVars(r.m, x.Vars); ef != nil {
 			return nil, false, unsearchable(ef, "an encrypted column passed as an argument compares ciphertext")
@@ -228,6 +308,20 @@ func (r *rewriter) expr(e clause.Expression, negated bool) (clause.Expression, b
 	return e, false, r.opaque(e)
 }
 
+// sameTenant fails a lookup built for another tenant than the
+// statement's: it would find that tenant's rows (and count them, or hand
+// out their plaintext columns) for this one.
+func (r *rewriter) sameTenant(x matched) error {
+	if x.tenant == "" || r.tenant == "" || x.tenant == r.tenant {
+		return nil
+	}
+	err := fmt.Errorf("%w: a lookup built for tenant %q (Match, or a Where the plugin rewrote) in a statement run for tenant %q: build the statement again under its tenant", field.ErrTenantMismatch, x.tenant, r.tenant)
+	if t := r.m.tenant; t != nil {
+		return &FieldError{Op: "where", Model: r.m.name, Field: t.Name, Table: r.m.schema.Table, Column: t.DBName, Err: err}
+	}
+	return r.m.fields[0].errorf("where", err)
+}
+
 // refuseColumn fails a comparison other than equality on an encrypted
 // column: the database would compare ciphertext.
 func (r *rewriter) refuseColumn(e clause.Expression, col any, op string) (clause.Expression, bool, error) {
@@ -266,6 +360,13 @@ func (r *rewriter) column(col any) (*encField, error) {
 	if ef != nil && qual != "" && !r.ownTable(qual) {
 		return nil, unsearchable(ef, "a column qualified by another table (%s) may be this encrypted one", qual)
 	}
+	if ef == nil {
+		for _, jm := range r.joined {
+			if jf := r.joinedColumn(jm, qual, name); jf != nil {
+				return nil, refuseJoined(jf)
+			}
+		}
+	}
 	return ef, nil
 }
 
@@ -279,10 +380,20 @@ func (r *rewriter) columnText(text string) (*encField, error) {
 		if ef != nil && qual != "" && !r.ownTable(qual) {
 			return nil, unsearchable(ef, "a column qualified by another table (%s) may be this encrypted one", qual)
 		}
+		if ef == nil {
+			for _, jm := range r.joined {
+				if jf := r.joinedColumn(jm, qual, name); jf != nil {
+					return nil, refuseJoined(jf)
+				}
+			}
+		}
 		return ef, nil
 	}
 	if ef := encryptedIdent(r.m, text); ef != nil {
 		return nil, unsearchable(ef, "an expression on an encrypted column is not rewritten")
+	}
+	if jf := r.joinedIdent(text); jf != nil {
+		return nil, refuseJoined(jf)
 	}
 	return nil, nil
 }
@@ -374,6 +485,7 @@ func (r *rewriter) equal(ef *encField, values []any) (clause.Expression, error) 
 	}
 	ctx := r.db.Statement.Context
 	var prefix, idx, plain []clause.Expression
+	tenant := ""
 	for _, v := range values {
 		if isNil(v) {
 			continue
@@ -392,7 +504,7 @@ func (r *rewriter) equal(ef *encField, values []any) (clause.Expression, error) 
 			}
 			last := conds[len(conds)-1]
 			if mt, ok := last.(matched); ok {
-				last = mt.Expression
+				last, tenant = mt.Expression, mt.tenant
 			}
 			prefix, idx = conds[:len(conds)-1], append(idx, last)
 		}
@@ -406,14 +518,14 @@ func (r *rewriter) equal(ef *encField, values []any) (clause.Expression, error) 
 	}
 	if len(idx) == 0 {
 		// No value (or the check pass): IN (NULL), no row.
-		return matched{clause.IN{Column: clause.Column{Table: clause.CurrentTable, Name: ef.column}}}, nil
+		return matched{clause.IN{Column: clause.Column{Table: clause.CurrentTable, Name: ef.column}}, ""}, nil
 	}
 	alts := append(mergeIN(idx), plain...)
 	body := alts[0]
 	if len(alts) > 1 {
 		body = clause.Or(alts...)
 	}
-	return matched{clause.And(append(append([]clause.Expression(nil), prefix...), body)...)}, nil
+	return matched{clause.And(append(append([]clause.Expression(nil), prefix...), body)...), tenant}, nil
 }
 
 // mergeIN joins conditions that are all IN on one column into one IN.
@@ -504,6 +616,77 @@ func (r *rewriter) ordering(stmt *gorm.Statement) error {
 	return nil
 }
 
+// selects refuses a SELECT list that does more with an encrypted column
+// than read it: Select("id, CASE WHEN email = ? ...", v) or
+// Select("email = 'ann@example.com' AS hit") would send the plaintext to
+// the database and the log, and compare it with ciphertext. A list of
+// column references (qualified or not, with or without an alias) and *
+// is read as it is; any other text naming an encrypted column, and any
+// SELECT built with arguments or by hand that names one, is refused.
+func (r *rewriter) selects(stmt *gorm.Statement) error {
+	for _, s := range stmt.Selects {
+		if err := r.selectText(s); err != nil {
+			return err
+		}
+	}
+	c, ok := stmt.Clauses["SELECT"]
+	if !ok || c.Expression == nil {
+		return nil
+	}
+	sel, ok := c.Expression.(clause.Select)
+	if !ok {
+		return r.opaque(c.Expression) // Select with arguments
+	}
+	for _, col := range sel.Columns {
+		if col.Raw {
+			if err := r.selectText(col.Name); err != nil {
+				return err
+			}
+		}
+	}
+	if sel.Expression != nil {
+		return r.opaque(sel.Expression)
+	}
+	return nil
+}
+
+// selectText checks one entry of a SELECT list given as text.
+func (r *rewriter) selectText(text string) error {
+	ef := encryptedIdent(r.m, text)
+	if ef == nil {
+		return nil
+	}
+	toks, clean := sqlTokens(text)
+	if !clean {
+		return unsearchable(ef, "a SELECT whose text can be read more than one way names it")
+	}
+	for len(toks) > 0 {
+		n := 0
+		switch _, _, c := colRef(toks); {
+		case c > 0:
+			n = c
+		case op(toks[0], "*"):
+			n = 1
+		case len(toks) >= 3 && toks[0].kind == tokIdent && op(toks[1], ".") && op(toks[2], "*"):
+			n = 3
+		}
+		if n > 0 && n < len(toks) && keyword(toks[n], "as") {
+			n++
+		}
+		if n > 0 && n < len(toks) && toks[n].kind == tokIdent && !keyword(toks[n], "from") {
+			n++ // an alias
+		}
+		if n == 0 || (n < len(toks) && !op(toks[n], ",")) {
+			return unsearchable(ef, "a SELECT expression on an encrypted column would compute on ciphertext or compare it with a plaintext: select the column and compute in Go")
+		}
+		if n < len(toks) {
+			n++ // the comma
+		}
+		toks = toks[n:]
+	}
+	return nil
+}
+
 // joins refuses a JOIN written as SQL with values (Joins("JOIN ... ON
 // ... email = ?", v)) whose text names an encrypted column of the model:
 // its ON condition would compare the column with a plaintext, sending it
@@ -516,8 +699,108 @@ func (r *rewriter) joins(stmt *gorm.Statement) error {
 		if ef := encryptedIdent(r.m, j.Name); ef != nil {
 			return unsearchable(ef, "a JOIN condition with values on it is not rewritten")
 		}
+		for _, jm := range r.joined {
+			if ef := encryptedIdent(jm, j.Name); ef != nil {
+				return unsearchable(ef, "a JOIN condition with values on it is not rewritten")
+			}
+		}
 	}
 	return nil
+}
+
+// joinedModels returns the models with encrypted fields that the
+// statement joins: an association's (Joins("Company")), or a model whose
+// table a JOIN written as SQL names, among the models the plugin has
+// seen. A condition on their columns is not rewritten (the rewrite
+// builds the statement model's lookups), and in a statement that joins
+// them a name the statement's own table does not have may be theirs.
+func (p *plugin) joinedModels(stmt *gorm.Statement) []*model {
+	if len(stmt.Joins) == 0 {
+		return nil
+	}
+	var out []*model
+	add := func(m *model) {
+		if len(m.fields) > 0 && !slices.Contains(out, m) {
+			out = append(out, m)
+		}
+	}
+	for _, j := range stmt.Joins {
+		if stmt.Schema != nil {
+			if rel, ok := stmt.Schema.Relationships.Relations[j.Name]; ok && rel.FieldSchema != nil {
+				add(p.reg.model(origin(rel.FieldSchema)))
+				continue
+			}
+		}
+		toks, _ := sqlTokens(j.Name)
+		p.reg.models.Range(func(_, v any) bool {
+			m := v.(*model)
+			for _, t := range toks {
+				if t.kind == tokIdent && strings.EqualFold(t.text, m.schema.Table) {
+					add(m)
+					break
+				}
+			}
+			return true
+		})
+	}
+	return out
+}
+
+// joinedIdent returns an encrypted field of a joined model that the SQL
+// text may name: a name qualified by another table than the statement's,
+// or a bare name the statement's own table does not have (SQL resolves
+// it in the joined tables). An unclean text is checked word by word.
+func (r *rewriter) joinedIdent(sql string) *encField {
+	if len(r.joined) == 0 {
+		return nil
+	}
+	toks, clean := sqlTokens(sql)
+	for _, jm := range r.joined {
+		if !clean {
+			if ef := encryptedIdent(jm, sql); ef != nil {
+				return ef
+			}
+			continue
+		}
+		for i, t := range toks {
+			if t.kind != tokIdent || isNullTest(toks[i+1:]) {
+				continue
+			}
+			qual := ""
+			if i >= 2 && op(toks[i-1], ".") && toks[i-2].kind == tokIdent {
+				qual = toks[i-2].text
+			}
+			if ef := r.joinedColumn(jm, qual, t.text); ef != nil {
+				return ef
+			}
+		}
+	}
+	return nil
+}
+
+// joinedColumn returns jm's encrypted field named name, if a reference
+// qual.name (qual may be empty) in the statement can be that column.
+func (r *rewriter) joinedColumn(jm *model, qual, name string) *encField {
+	ef := encryptedByName(jm, name)
+	if ef == nil {
+		return nil
+	}
+	if qual == "" {
+		if _, own := r.m.schema.FieldsByDBName[strings.ToLower(name)]; own || r.m.schema.LookUpField(name) != nil {
+			return nil // the statement's own column
+		}
+		return ef
+	}
+	if r.ownTable(qual) {
+		return nil
+	}
+	return ef
+}
+
+// refuseJoined is the error of a condition on a joined model's encrypted
+// column.
+func refuseJoined(ef *encField) error {
+	return unsearchable(ef, "it is a column of the joined table %s: conditions on another model's encrypted column are not rewritten; find its rows through its own model (Where or Match), then join by key", ef.table)
 }
 
 // opaque checks an expression the plugin does not rewrite: it is built
@@ -534,6 +817,9 @@ func (r *rewriter) opaque(e clause.Expression) (err error) {
 	e.Build(stmt)
 	if ef := encryptedIdent(r.m, stmt.SQL.String()); ef != nil {
 		return unsearchable(ef, "a condition of type %T on it is not rewritten", e)
+	}
+	if jf := r.joinedIdent(stmt.SQL.String()); jf != nil {
+		return refuseJoined(jf)
 	}
 	return nil
 }

@@ -207,6 +207,25 @@ func (s *rewriteScene) sameRowsAsMatch(t *testing.T) {
 		{"Joins", annEmails, []string{ann.Email}, find(func(db *gorm.DB, ps *[]Patient) *gorm.DB {
 			return db.Joins("Company").Where("email = ?", ann.Email).Find(ps)
 		})},
+		{"SelectList", annEmails, []string{ann.Email}, find(func(db *gorm.DB, ps *[]Patient) *gorm.DB {
+			return db.Select("patients.id, email AS email, tenant_id").Where("email = ?", ann.Email).Find(ps)
+		})},
+		{"Subquery", annEmails, []string{ann.Email}, find(func(db *gorm.DB, ps *[]Patient) *gorm.DB {
+			return db.Where("id IN (?)", db.Model(&Patient{}).Select("id").Where("email = ?", ann.Email)).Find(ps)
+		})},
+		{"JoinedModelPlainColumn", []uint{ann.ID}, []string{ann.Email}, func(db *gorm.DB) ([]uint, error) {
+			if err := db.Create(&Visit{PatientID: ann.ID, Note: "checkup"}).Error; err != nil {
+				return nil, err
+			}
+			var ids []uint
+			err := db.Model(&Visit{}).Joins("JOIN patients ON patients.id = visits.patient_id").Where("patients.id = ? AND note IS NOT NULL", ann.ID).Distinct().Pluck("patients.id", &ids).Error
+			return ids, err
+		}},
+		{"TableWithoutModelPlainColumn", []uint{ann.ID}, []string{ann.Email, ann.SSN}, func(db *gorm.DB) ([]uint, error) {
+			var ids []uint
+			err := db.Table("patients").Where("id = ? AND email IS NOT NULL", ann.ID).Pluck("id", &ids).Error
+			return ids, err
+		}},
 		{"Preload", annEmails, []string{ann.Email}, find(func(db *gorm.DB, ps *[]Patient) *gorm.DB {
 			return db.Preload("Visits").Where("email = ?", ann.Email).Find(ps)
 		})},
@@ -395,6 +414,57 @@ func (s *rewriteScene) refused(t *testing.T) {
 		}},
 		{"JoinOn", func(db *gorm.DB) *gorm.DB {
 			return db.Joins("JOIN patients p2 ON p2.id = patients.id AND patients.email = ?", ann.Email).Find(&[]Patient{})
+		}},
+		{"UnicodeEscapedName", func(db *gorm.DB) *gorm.DB { return db.Where(`U&"\0065mail" = ?`, ann.Email).Find(&[]Patient{}) }},
+		{"UnicodeEscapedNameUEscape", func(db *gorm.DB) *gorm.DB {
+			return db.Where(`U&"!0073sn" UESCAPE '!' = ?`, ann.SSN).Find(&[]Patient{})
+		}},
+		{"ArrayOfColumn", func(db *gorm.DB) *gorm.DB {
+			return db.Where("ARRAY[ email ] = ARRAY[ ? ]", ann.Email).Find(&[]Patient{})
+		}},
+		{"DollarQuoted", func(db *gorm.DB) *gorm.DB {
+			// Postgres: ssn = ? between two strings "'", not inside one.
+			return db.Where("tenant_id = $q$'$q$ OR ssn = ? OR tenant_id = $q$'$q$", ann.SSN).Find(&[]Patient{})
+		}},
+		{"SelectWithValue", func(db *gorm.DB) *gorm.DB {
+			var out []map[string]any
+			return db.Model(&Patient{}).Select("id, CASE WHEN email = ? THEN 1 ELSE 0 END AS hit", ann.Email).Find(&out)
+		}},
+		{"SelectLiteral", func(db *gorm.DB) *gorm.DB {
+			return db.Select("id, ssn = '" + ann.SSN + "' AS hit").Find(&[]Patient{})
+		}},
+		{"SelectByHand", func(db *gorm.DB) *gorm.DB {
+			return db.Clauses(clause.Select{Columns: []clause.Column{{Name: "id"}, {Name: "lower(email) = 'x'", Raw: true}}}).Find(&[]Patient{})
+		}},
+		{"Subquery", func(db *gorm.DB) *gorm.DB {
+			// GORM drops a subquery's error: SQLite ran "IN ()" as no rows.
+			return db.Where("id IN (?)", db.Model(&Patient{}).Select("id").Where("email LIKE ?", "ann%")).Find(&[]Patient{})
+		}},
+		{"SubqueryInMap", func(db *gorm.DB) *gorm.DB {
+			return db.Model(&Visit{}).Where(map[string]any{"patient_id": db.Model(&Patient{}).Select("id").Where("ssn > ?", ann.SSN)}).Find(&[]Visit{})
+		}},
+		{"JoinedModelColumn", func(db *gorm.DB) *gorm.DB {
+			return db.Model(&Visit{}).Joins("JOIN patients ON patients.id = visits.patient_id").Where("patients.ssn = ?", ann.SSN).Find(&[]Visit{})
+		}},
+		{"JoinedModelBareColumn", func(db *gorm.DB) *gorm.DB {
+			// visits has no ssn column: the database reads patients.ssn.
+			return db.Model(&Visit{}).Joins("JOIN patients ON patients.id = visits.patient_id").Where("ssn = ?", ann.SSN).Find(&[]Visit{})
+		}},
+		{"JoinedModelOnValue", func(db *gorm.DB) *gorm.DB {
+			return db.Model(&Visit{}).Joins("JOIN patients ON patients.id = visits.patient_id AND patients.email = ?", ann.Email).Find(&[]Visit{})
+		}},
+		{"TableWithoutModel", func(db *gorm.DB) *gorm.DB {
+			return db.Table("patients").Where("ssn = ?", ann.SSN).Find(&[]map[string]any{})
+		}},
+		{"TableWithoutModelMap", func(db *gorm.DB) *gorm.DB {
+			var n int64
+			return db.Table("patients").Where(map[string]any{"email": ann.Email}).Count(&n)
+		}},
+		{"TableWithoutModelUpdate", func(db *gorm.DB) *gorm.DB {
+			return db.Table("patients").Where("email = ?", ann.Email).Update("company_id", nil)
+		}},
+		{"TableWithoutModelDelete", func(db *gorm.DB) *gorm.DB {
+			return db.Table("patients").Where("ssn IN ?", []string{ann.SSN}).Delete(nil)
 		}},
 		{"DeleteShortBlindIndex", func(db *gorm.DB) *gorm.DB {
 			return db.Where("label = ?", "vip").Delete(&Badge{})

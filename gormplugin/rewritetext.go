@@ -35,16 +35,26 @@ func colRef(toks []sqlToken) (qual, name string, n int) {
 // is the rewritten condition; the rest of the text, and the arguments of
 // its other placeholders, stay as they were.
 func (r *rewriter) text(x clause.Expr, negated bool) (clause.Expression, bool, error) {
+	for _, v := range x.Vars {
+		if mt, ok := v.(matched); ok {
+			if err := r.sameTenant(mt); err != nil {
+				return nil, false, err // a condition rewritten before
+			}
+		}
+	}
 	if ef := encryptedVars(r.m, x.Vars); ef != nil {
 		return nil, false, unsearchable(ef, "an encrypted column passed as an argument compares ciphertext")
 	}
 	ef := encryptedIdent(r.m, x.SQL)
 	if ef == nil {
+		if jf := r.joinedIdent(x.SQL); jf != nil {
+			return nil, false, refuseJoined(jf)
+		}
 		return x, false, nil
 	}
 	toks, clean := sqlTokens(x.SQL)
 	if !clean {
-		return nil, false, unsearchable(ef, "the condition's text can be read more than one way (a comment, a backslash in a literal): write it plainly")
+		return nil, false, unsearchable(ef, "the condition's text can be read more than one way (a comment, a backslash in a literal, brackets, a word starting with $, a Unicode-escaped name): write it plainly")
 	}
 	if r.db.Dialector.Name() == "mysql" {
 		for _, t := range toks {

@@ -3,6 +3,7 @@ package gormplugin
 import (
 	"fmt"
 	"reflect"
+	"strings"
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
@@ -152,7 +153,11 @@ func deleteHasKeys(stmt *gorm.Statement) bool {
 func (p *plugin) beforeDelete(db *gorm.DB) {
 	st := p.begin(db)
 	stmt := db.Statement
-	if db.Error != nil || stmt.Schema == nil || stmt.SQL.Len() > 0 {
+	if db.Error == nil && stmt.Schema == nil && stmt.SQL.Len() == 0 {
+		db.AddError(st.report(p.tableConds(stmt)))
+		return
+	}
+	if db.Error != nil || stmt.SQL.Len() > 0 {
 		return
 	}
 	m := p.reg.model(stmt.Schema)
@@ -178,7 +183,11 @@ func (p *plugin) beforeDelete(db *gorm.DB) {
 func (p *plugin) beforeRow(db *gorm.DB) {
 	st := p.begin(db)
 	stmt := db.Statement
-	if db.Error != nil || stmt.Schema == nil || stmt.SQL.Len() > 0 {
+	if db.Error == nil && stmt.Schema == nil && stmt.SQL.Len() == 0 {
+		db.AddError(st.report(p.tableConds(stmt)))
+		return
+	}
+	if db.Error != nil || stmt.SQL.Len() > 0 {
 		return
 	}
 	m := p.reg.model(stmt.Schema)
@@ -186,6 +195,38 @@ func (p *plugin) beforeRow(db *gorm.DB) {
 		return // as before: the scan reports it
 	}
 	db.AddError(st.report(st.rewriteConds(db, m, false)))
+}
+
+// tableConds checks a statement on a table without a model
+// (db.Table("patients").Where(...).Find(&maps), Update, Delete, Rows):
+// the plugin cannot rewrite its conditions, so one that names an
+// encrypted column of a model it has seen on that table is refused, as
+// sent it would carry the plaintext. A table whose model the plugin has
+// not seen yet is not checked.
+func (p *plugin) tableConds(stmt *gorm.Statement) error {
+	if stmt.Table == "" {
+		return nil
+	}
+	var m *model
+	p.reg.models.Range(func(_, v any) bool {
+		if mm := v.(*model); len(mm.fields) > 0 && strings.EqualFold(mm.schema.Table, stmt.Table) {
+			m = mm
+			return false
+		}
+		return true
+	})
+	if m == nil {
+		return nil
+	}
+	var err error
+	walkConds(whereExprs(stmt), false, func(e clause.Expression, _ bool) bool {
+		if ef := encryptedRef(m, e); ef != nil {
+			err = unsearchable(ef, "the statement names table %s without its model: conditions on its encrypted columns are rewritten only with db.Model(&%s{})", stmt.Table, m.name)
+			return false
+		}
+		return true
+	})
+	return err
 }
 
 // same reports whether a and b are the same value, without panicking on

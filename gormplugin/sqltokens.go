@@ -1,6 +1,10 @@
 package gormplugin
 
-import "strings"
+import (
+	"strconv"
+	"strings"
+	"unicode"
+)
 
 // sqlToken is one token of a condition's SQL text, as far as the plugin
 // needs to tell: an identifier (bare or quoted), a string literal, a
@@ -36,8 +40,12 @@ const (
 // databases the plugin supports, so that some reading could hide an
 // identifier inside what the tokens call a literal: a backslash inside a
 // quoted string (an escape in MySQL, not in Postgres), a comment marker
-// outside one (a quote in a comment opens no literal), or a literal left
-// open. Callers then look at bareWords instead.
+// outside one (a quote in a comment opens no literal), a literal left
+// open, a bracket (a quoted name in SQLite, an array or subscript in
+// Postgres: ARRAY[ email ]), a word that starts with $ (a dollar-quoted
+// string in Postgres, a parameter in SQLite), or a Postgres Unicode-escaped
+// name (U&"\0065mail", whose token holds the decoded name). Callers then
+// look at bareWords and at every identifier token instead.
 func sqlTokens(sql string) (toks []sqlToken, clean bool) {
 	var out []sqlToken
 	params := 0
@@ -71,6 +79,9 @@ func sqlTokens(sql string) (toks []sqlToken, clean bool) {
 			out = append(out, sqlToken{kind: tokString, text: b.String(), pos: i, end: min(j+1, len(sql))})
 			i = j + 1
 		case c == '"' || c == '`' || c == '[':
+			if c == '[' {
+				clean = false
+			}
 			end := byte('"')
 			switch c {
 			case '`':
@@ -119,6 +130,9 @@ func sqlTokens(sql string) (toks []sqlToken, clean bool) {
 			out = append(out, sqlToken{kind: tokNumber, text: sql[i:j], pos: i, end: j})
 			i = j
 		case identByte(c):
+			if c == '$' {
+				clean = false
+			}
 			j := i + 1
 			for j < len(sql) && identByte(sql[j]) {
 				j++
@@ -140,7 +154,66 @@ func sqlTokens(sql string) (toks []sqlToken, clean bool) {
 			i++
 		}
 	}
+	if unicodeNames(sql, out) {
+		clean = false
+	}
 	return out, clean
+}
+
+// unicodeNames decodes, in place, the tokens of Postgres Unicode-escaped
+// names: U&"d\0061t\+000061" is the name "data", and U&"d!0061ta"
+// UESCAPE '!' too. It reports whether there was any. A name that does not
+// decode keeps its raw text (Postgres refuses it).
+func unicodeNames(sql string, toks []sqlToken) bool {
+	found := false
+	for i := 2; i < len(toks); i++ {
+		t, amp, u := toks[i], toks[i-1], toks[i-2]
+		if t.kind != tokIdent || !t.quoted || sql[t.pos] != '"' || !op(amp, "&") || amp.end != t.pos ||
+			u.kind != tokIdent || u.quoted || !strings.EqualFold(u.text, "u") || u.end != amp.pos {
+			continue
+		}
+		found = true
+		esc := byte('\\')
+		if i+2 < len(toks) && keyword(toks[i+1], "uescape") && toks[i+2].kind == tokString && len(toks[i+2].text) == 1 {
+			esc = toks[i+2].text[0]
+		}
+		if name, ok := unescapeUnicode(t.text, esc); ok {
+			toks[i].text = name
+		}
+	}
+	return found
+}
+
+// unescapeUnicode decodes a Postgres Unicode-escaped name: esc followed
+// by four hex digits, esc + followed by six, or esc twice for esc itself.
+func unescapeUnicode(s string, esc byte) (string, bool) {
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		if s[i] != esc {
+			b.WriteByte(s[i])
+			i++
+			continue
+		}
+		n, j := 4, i+1
+		switch {
+		case j < len(s) && s[j] == esc:
+			b.WriteByte(esc)
+			i = j + 1
+			continue
+		case j < len(s) && s[j] == '+':
+			n, j = 6, j+1
+		}
+		if j+n > len(s) {
+			return "", false
+		}
+		r, err := strconv.ParseUint(s[j:j+n], 16, 32)
+		if err != nil || r > unicode.MaxRune {
+			return "", false
+		}
+		b.WriteRune(rune(r))
+		i = j + n
+	}
+	return b.String(), true
 }
 
 // bareWords returns every run of identifier bytes in sql, quoted or not,

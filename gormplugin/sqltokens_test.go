@@ -24,7 +24,6 @@ func TestSQLTokensIdentifiers(t *testing.T) {
 		{"email = ?", []string{"email"}},
 		{`"patients"."email" = ?`, []string{"patients", "email"}},
 		{"`patients`.`email`=?", []string{"patients", "email"}},
-		{"[email] = ?", []string{"email"}},
 		{"patients.email IN ?", []string{"patients", "email", "IN"}},
 		{"name = 'email'", []string{"name"}},
 		{"x = 'it''s email' AND y = ?", []string{"x", "AND", "y"}},
@@ -53,6 +52,11 @@ func TestSQLTokensUnclean(t *testing.T) {
 		"x = 1 # it's\nOR email = ?",
 		"'unterminated email",
 		`"unterminated email`,
+		"[email] = ?",                             // SQLite: a name; Postgres: a subscript
+		"ARRAY[ email ] = ARRAY[ ? ]",             // Postgres: an array of the column
+		"x = $q$'$q$ OR email = ? OR x = $q$'$q$", // Postgres: email between two dollar-quoted strings
+		"x = $$ ' $$ OR email = ? OR x = ' '",     // the same, tagless
+		"x = 1 OR email = $1",                     // a parameter in Postgres and SQLite
 	} {
 		if _, clean := sqlTokens(sql); clean {
 			t.Errorf("sqlTokens(%q) is clean, want unclean", sql)
@@ -60,6 +64,32 @@ func TestSQLTokensUnclean(t *testing.T) {
 		if !slices.Contains(bareWords(sql), "email") {
 			t.Errorf("bareWords(%q) = %q, want email among them", sql, bareWords(sql))
 		}
+	}
+}
+
+// TestSQLTokensUnicodeNames: a Postgres Unicode-escaped name is unclean
+// and its token holds the name it decodes to, so that the check sees it.
+func TestSQLTokensUnicodeNames(t *testing.T) {
+	for _, c := range []struct {
+		sql  string
+		want string
+	}{
+		{`U&"\0065mail" = ?`, "email"},
+		{`u&"\+000065mail" = ?`, "email"},
+		{`U&"!0065mail" UESCAPE '!' = ?`, "email"},
+		{`U&"e\\mail" = ?`, `e\mail`},
+		{`"patients".U&"\0073sn" IN ?`, "ssn"},
+	} {
+		if _, clean := sqlTokens(c.sql); clean {
+			t.Errorf("sqlTokens(%q) is clean, want unclean", c.sql)
+		}
+		if got := idents(c.sql); !slices.Contains(got, c.want) {
+			t.Errorf("idents(%q) = %q, want %q among them", c.sql, got, c.want)
+		}
+	}
+	// Not adjacent: U & "x" is a bitwise AND in MySQL, and no escape.
+	if _, clean := sqlTokens(`U & "email" = ?`); !clean {
+		t.Errorf("U & \"email\" is unclean, want clean")
 	}
 }
 

@@ -266,3 +266,81 @@ func concurrentWork(e *env, tenant string, rounds int) error {
 	}
 	return nil
 }
+
+// TestLookupReusedAcrossTenants: a chain that ran for one tenant and is
+// run again under another tenant's context (GORM shares conditions
+// between the statements of a chain, and keeps the conditions a scope
+// added) finds the second tenant's rows, never the first's: a rewritten
+// Where is rewritten afresh, also where a soft delete folded it into an
+// And, and a lookup built for the first tenant (Match) is refused with
+// field.ErrTenantMismatch before any SQL.
+func TestLookupReusedAcrossTenants(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, d dialect) {
+		e := newEnv(t, d, envOptions{}, append([]any{&Ticket{}}, allModels...)...)
+		rec := &sqlRecorder{}
+		db := e.db.Session(&gorm.Session{Logger: rec})
+		acme, globex := ctxFor("acme"), ctxFor("globex")
+		for _, c := range []struct {
+			ctx context.Context
+			n   int
+		}{{acme, 3}, {globex, 1}} {
+			for i := 0; i < c.n; i++ {
+				if err := db.WithContext(c.ctx).Create(&Ticket{Code: "T-1"}).Error; err != nil {
+					t.Fatalf("Create = %v", err)
+				}
+			}
+		}
+		count := func(q *gorm.DB) (int64, error) {
+			var n int64
+			err := q.Count(&n).Error
+			return n, err
+		}
+		for name, q := range map[string]*gorm.DB{
+			"Where":     db.WithContext(acme).Model(&Ticket{}).Where("code = ?", "T-1"),
+			"WhereOr":   db.WithContext(acme).Model(&Ticket{}).Where("id < 0").Or("code = ?", "T-1"),
+			"LoneOr":    db.WithContext(acme).Model(&Ticket{}).Or("code = ?", "T-1"),
+			"StructOr":  db.WithContext(acme).Model(&Ticket{}).Where("id < 0").Or(&Ticket{Code: "T-1"}),
+			"MapWhere":  db.WithContext(acme).Model(&Ticket{}).Where(map[string]any{"code": "T-1"}),
+			"TwoConds":  db.WithContext(acme).Model(&Ticket{}).Where("code = ?", "T-1").Where("code IN ?", []string{"T-1"}),
+			"InlineArg": db.WithContext(acme).Model(&Ticket{}).Where("code IN (?, ?)", "T-1", "T-2"),
+		} {
+			t.Run(name, func(t *testing.T) {
+				if n, err := count(q); err != nil || n != 3 {
+					t.Fatalf("Count for acme = %d, %v; want 3", n, err)
+				}
+				if n, err := count(q.WithContext(globex)); err != nil || n != 1 {
+					t.Fatalf("the same chain's Count for globex = %d, %v; want globex's 1", n, err)
+				}
+				var ts []Ticket
+				if err := q.WithContext(globex).Find(&ts).Error; err != nil || len(ts) != 1 || ts[0].TenantID != "globex" {
+					t.Fatalf("the same chain's Find for globex = %+v, %v; want globex's ticket", ts, err)
+				}
+			})
+		}
+		t.Run("MatchForOtherTenant", func(t *testing.T) {
+			for _, q := range []func() *gorm.DB{
+				func() *gorm.DB {
+					return db.WithContext(globex).Model(&Ticket{}).Scopes(gormplugin.Match(acme, "Code", "T-1"))
+				},
+				func() *gorm.DB {
+					q := db.WithContext(acme).Model(&Ticket{}).Scopes(gormplugin.Match(acme, "Code", "T-1"))
+					if n, err := count(q); err != nil || n != 3 {
+						t.Fatalf("Match's Count for acme = %d, %v; want 3", n, err)
+					}
+					return q.WithContext(globex)
+				},
+			} {
+				q := q()
+				rec.reset()
+				n, err := count(q)
+				var fe *gormplugin.FieldError
+				if !errors.Is(err, field.ErrTenantMismatch) || !errors.As(err, &fe) {
+					t.Fatalf("Count under globex with acme's Match = %d, %v; want a FieldError matching ErrTenantMismatch", n, err)
+				}
+				if sent := rec.statements(); len(sent) != 0 {
+					t.Fatalf("sent %q, want no SQL", sent)
+				}
+			}
+		})
+	})
+}

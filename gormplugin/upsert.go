@@ -2,6 +2,7 @@ package gormplugin
 
 import (
 	"fmt"
+	"strings"
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
@@ -51,6 +52,23 @@ func (st *stmtState) guardUpsert(stmt *gorm.Statement, m *model, tenant string) 
 	oc, ok := c.Expression.(clause.OnConflict)
 	if !ok || oc.DoNothing || (!oc.UpdateAll && len(oc.DoUpdates) == 0) {
 		return nil
+	}
+	for _, a := range oc.DoUpdates {
+		// The guard below knows the tenant column by its name; a value
+		// other than the inserted row's (which is the tenant's) would
+		// move the conflicting row to another tenant.
+		if f := m.misspelled(a.Column.Name, a.Column.Raw, false); f != nil {
+			return m.misspelledError("upsert", a.Column.Name, f)
+		}
+		if a.Column.Name != m.tenant.DBName {
+			continue
+		}
+		if v, ok := a.Value.(clause.Column); !ok || v.Table != "excluded" || v.Name != m.tenant.DBName {
+			return &FieldError{
+				Op: "upsert", Model: m.name, Field: m.tenant.Name, Table: m.schema.Table, Column: m.tenant.DBName,
+				Err: fmt.Errorf("%w: ON CONFLICT DO UPDATE can set the tenant column only from the inserted row, whose tenant is %q", field.ErrTenantMismatch, tenant),
+			}
+		}
 	}
 	switch name := stmt.Dialector.Name(); name {
 	case "mysql":
@@ -146,4 +164,111 @@ func (p *plugin) checkUpsert(db *gorm.DB, g *upsertGuard) {
 			Err: fmt.Errorf("%w: %d row(s) with the same primary key belong to another tenant than %q and were left unchanged", field.ErrTenantMismatch, n, g.tenant),
 		})
 	}
+}
+
+// checkUpsertSet refuses an ON CONFLICT DO UPDATE that would write what
+// the plugin did not seal for the row, before any SQL:
+//
+//   - an encrypted column, a blind index column or a named index column
+//     may be assigned only from the inserted row's same column
+//     (excluded.col, what clause.AssignmentColumns and UpdateAll build).
+//     Anything else (a Go value, an expression, another column) would
+//     store a plaintext, a value sealed for another column, or an index
+//     no value of the row gives;
+//   - an encrypted column assigned from the inserted row brings its blind
+//     index along (added if the statement left it out), or the index would
+//     keep describing the old value;
+//   - a row-bound field assigned from the inserted row needs the inserted
+//     row's key too: its bind column assigned from the inserted row, or
+//     (not on MySQL, which ignores conflict columns) a conflict column, so
+//     that both rows hold the same key;
+//   - the conflict clause's conditions (Where, TargetWhere) may not name
+//     an encrypted column: they are not rewritten, and would compare the
+//     column with a plaintext.
+//
+// Named indexes are kept in step by indexUpsert.
+func checkUpsertSet(db *gorm.DB, m *model) error {
+	stmt := db.Statement
+	c, ok := stmt.Clauses["ON CONFLICT"]
+	if !ok {
+		return nil
+	}
+	oc, ok := c.Expression.(clause.OnConflict)
+	if !ok || oc.DoNothing {
+		return nil
+	}
+	r := &rewriter{db: db, m: m}
+	for _, w := range [][]clause.Expression{oc.Where.Exprs, oc.TargetWhere.Exprs} {
+		for _, e := range w {
+			if _, ok := e.(tenantGuard); ok {
+				continue
+			}
+			if err := r.opaque(e); err != nil {
+				return err
+			}
+		}
+	}
+	if oc.UpdateAll {
+		return nil
+	}
+	fromRow := map[string]bool{} // lower-case column names
+	for _, a := range oc.DoUpdates {
+		name := columnName(a.Column.Name)
+		if v, ok := a.Value.(clause.Column); ok && v.Table == "excluded" && !v.Raw && !a.Column.Raw && strings.EqualFold(columnName(v.Name), name) {
+			fromRow[strings.ToLower(name)] = true
+			continue
+		}
+		if ef := encryptedByName(m, name); ef != nil {
+			return ef.errorf("upsert", fmt.Errorf("%w: ON CONFLICT DO UPDATE can set an encrypted column only from the inserted row (clause.AssignmentColumns), which the plugin sealed", ErrUnsupported))
+		}
+		if a.Column.Raw {
+			if ef := encryptedIdent(m, a.Column.Name); ef != nil {
+				return ef.errorf("upsert", fmt.Errorf("%w: ON CONFLICT DO UPDATE of a raw column naming an encrypted one", ErrUnsupported))
+			}
+		}
+		for _, ef := range m.fields {
+			if ef.bidx != nil && strings.EqualFold(ef.bidx.DBName, name) {
+				return ef.errorf("upsert", fmt.Errorf("%w: ON CONFLICT DO UPDATE can set the blind index column %s only from the inserted row", ErrUnsupported, ef.bidx.DBName))
+			}
+		}
+		for _, x := range m.indexes {
+			if strings.EqualFold(x.f.DBName, name) {
+				return x.errorf("upsert", fmt.Errorf("%w: ON CONFLICT DO UPDATE can set index %s only from the inserted row", ErrUnsupported, x.ix.Name))
+			}
+		}
+	}
+	var add []string
+	for _, ef := range m.fields {
+		if !fromRow[strings.ToLower(ef.column)] {
+			continue
+		}
+		if ef.bidx != nil && !fromRow[strings.ToLower(ef.bidx.DBName)] {
+			add = append(add, ef.bidx.DBName)
+			fromRow[strings.ToLower(ef.bidx.DBName)] = true
+		}
+		if ef.bound != nil && !fromRow[strings.ToLower(ef.bound.DBName)] && !conflictColumn(stmt, oc, ef.bound.DBName) {
+			return ef.errorf("upsert", fmt.Errorf("%w: its values are bound to their rows (bind:%s): an upsert that sets it must set %s from the inserted row too, or conflict on it", ErrUnsupported, ef.bound.Name, ef.bound.DBName))
+		}
+	}
+	if len(add) > 0 {
+		oc.DoUpdates = append(append(clause.Set(nil), oc.DoUpdates...), clause.AssignmentColumns(add)...)
+		stmt.AddClause(oc)
+	}
+	return nil
+}
+
+// conflictColumn reports whether the upsert conflicts on column, which
+// then holds the same value in the inserted and the conflicting row.
+// MySQL's ON DUPLICATE KEY UPDATE takes no conflict columns: any unique
+// key can conflict.
+func conflictColumn(stmt *gorm.Statement, oc clause.OnConflict, column string) bool {
+	if stmt.Dialector.Name() == "mysql" {
+		return false
+	}
+	for _, c := range oc.Columns {
+		if strings.EqualFold(columnName(c.Name), column) {
+			return true
+		}
+	}
+	return false
 }

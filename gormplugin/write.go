@@ -57,12 +57,20 @@ func (p *plugin) beforeCreate(db *gorm.DB) {
 	if m == nil {
 		return
 	}
+	if err := checkUpsertSet(db, m); err != nil {
+		db.AddError(st.report(err))
+		return
+	}
 	if err := indexUpsert(stmt, m); err != nil {
 		db.AddError(st.report(err))
 		return
 	}
 	switch stmt.Dest.(type) {
 	case map[string]any, *map[string]any, []map[string]any, *[]map[string]any:
+		if err := misspelledKeys(m, stmt.Dest); err != nil {
+			db.AddError(st.report(err))
+			return
+		}
 		db.AddError(st.report(p.sealCreateMaps(db, st, m)))
 		return
 	}
@@ -264,6 +272,30 @@ type createMaps struct {
 	added  map[string]bool
 }
 
+// misspelledKeys refuses a Create from maps whose keys name a guarded
+// column otherwise than by its column or Go field name (model.misspelled).
+func misspelledKeys(m *model, dest any) error {
+	var rows []map[string]any
+	switch d := dest.(type) {
+	case map[string]any:
+		rows = []map[string]any{d}
+	case *map[string]any:
+		rows = []map[string]any{*d}
+	case []map[string]any:
+		rows = d
+	case *[]map[string]any:
+		rows = *d
+	}
+	for _, row := range rows {
+		for k := range row {
+			if f := m.misspelled(k, false, true); f != nil {
+				return m.misspelledError("seal", k, f)
+			}
+		}
+	}
+	return nil
+}
+
 func (p *plugin) sealCreateMaps(db *gorm.DB, st *stmtState, m *model) error {
 	stmt := db.Statement
 	cm := &createMaps{dest: stmt.Dest, added: make(map[string]bool)}
@@ -404,7 +436,11 @@ func checkAssignable(ef *encField, v any) error {
 func (p *plugin) beforeUpdate(db *gorm.DB) {
 	st := p.begin(db)
 	stmt := db.Statement
-	if db.Error != nil || stmt.Schema == nil || stmt.SQL.Len() > 0 {
+	if db.Error == nil && stmt.Schema == nil && stmt.SQL.Len() == 0 {
+		db.AddError(st.report(p.tableConds(stmt)))
+		return
+	}
+	if db.Error != nil || stmt.SQL.Len() > 0 {
 		return
 	}
 	m := p.reg.model(stmt.Schema)
@@ -436,6 +472,14 @@ func (p *plugin) beforeUpdate(db *gorm.DB) {
 		set = callbacks.ConvertToAssignments(stmt)
 		if db.Error != nil || len(set) == 0 {
 			return // gorm:update builds (nothing) itself
+		}
+	}
+	for _, a := range set {
+		// A SET clause given by hand is written as it is, Go field names
+		// included; GORM's own has translated them.
+		if f := m.misspelled(a.Column.Name, a.Column.Raw, false); f != nil {
+			db.AddError(st.report(m.misspelledError("update", a.Column.Name, f)))
+			return
 		}
 	}
 	if scoped {
