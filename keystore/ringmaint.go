@@ -265,7 +265,7 @@ func (m *ringMaint) one(ctx context.Context, tenant string, version uint32) erro
 		}
 		if _, owned, err := s.ownKeeper(ctx, tenant); err != nil {
 			return err
-		} else if owned {
+		} else if owned || s.policyOwnsKEK(tenant) {
 			m.res.Skipped++ // its own master key wraps it alone
 			return nil
 		}
@@ -309,7 +309,7 @@ func (m *ringMaint) addOne(ctx context.Context, tenant string, version uint32, c
 				return nil, nil // a concurrent run added it
 			}
 		}
-		if _, _, owned, err := s.tenantOwnKEK(ctx, tx, tenant); err != nil || owned {
+		if _, _, owned, err := s.tenantOwnKEK(ctx, tx, tenant); err != nil || owned || s.policyOwnsKEK(tenant) {
 			return nil, err // given its own master key meanwhile
 		}
 		ts := s.dialect.TimeArg(s.clock.wall())

@@ -259,6 +259,14 @@ func (s *Store) wrapKeeper(ctx context.Context, tenant string) (*kms.Keeper, boo
 	return s.kek, false, nil
 }
 
+// policyOwnsKEK says whether TenantPolicy.KEK gives the tenant a master key
+// of its own: such a tenant's keys get no keyring copy (AddMasterKey), even
+// when its stored assignment is missing, so that deleting the row does not
+// undo what the configuration says.
+func (s *Store) policyOwnsKEK(tenant string) bool {
+	return s.tenantKEK != nil && s.tenantKEK(tenant) != ""
+}
+
 // Format describes the Store under every fmt verb (%v, %+v, %#v, %s):
 // table, dialect and master key URI, which hold no secret, so no verb can
 // walk into the cache. slog's text handler formats values with %+v, and

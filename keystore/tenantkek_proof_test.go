@@ -152,3 +152,44 @@ func TestTenantMasterKeyProofUpgrade(t *testing.T) {
 		wantCopies(t, fresh, "acme", 3, "test://kek-acme")
 	})
 }
+
+// TestTenantPolicyPinsOwnKey: with the tenant's own master key also given
+// by TenantPolicy.KEK, deleting its stored assignment changes nothing: new
+// versions are still wrapped under its key alone, and AddMasterKey gives
+// its keys no keyring copy.
+func TestTenantPolicyPinsOwnKey(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, tdb *testDB) {
+		r := newRing(t)
+		ka := newInsecureTestKMS(t).keeper("test://kek-acme")
+		pin := WithTenantPolicy(TenantPolicy{KEK: func(tenant string) string {
+			if tenant == "acme" {
+				return "test://kek-acme"
+			}
+			return ""
+		}})
+		s := r.store(t, tdb, WithMasterKeys(ka), pin)
+		for _, tenant := range []string{"acme", "globex"} {
+			if _, err := s.Active(ctxb, tenant); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := s.SetTenantMasterKey(ctxb, "acme", ka); err != nil {
+			t.Fatal(err)
+		}
+		d := tdb.dialect
+		if _, err := tdb.db.Exec(d.Rebind(`DELETE FROM `+d.Quote(sqldialect.TenantKEKTable(tdb.table))+` WHERE tenant_id = ?`), "acme"); err != nil {
+			t.Fatal(err)
+		}
+		fresh := r.store(t, tdb, WithMasterKeys(ka), pin)
+		if v, err := fresh.Rotate(ctxb, "acme"); err != nil || v != 2 {
+			t.Fatalf("Rotate(acme) = %d, %v", v, err)
+		}
+		wantCopies(t, fresh, "acme", 2, "test://kek-acme")
+		res, err := fresh.AddMasterKey(ctxb, newInsecureTestKMS(t).keeper("test://kek-new"))
+		if err != nil || res.Added != 1 {
+			t.Fatalf("AddMasterKey() = %+v, %v; want globex's one key added, none of acme's", res, err)
+		}
+		wantCopies(t, fresh, "acme", 1, "test://kek-acme")
+		wantCopies(t, fresh, "acme", 2, "test://kek-acme")
+	})
+}
