@@ -142,7 +142,7 @@ func (j Job) specJSON() string {
 	}
 	s := struct {
 		Job
-		BlindIndex *bidx        `json:"blind_index,omitempty"`
+		BlindIndex *bidx       `json:"blind_index,omitempty"`
 		Indexes    []indexSpec `json:"indexes,omitempty"`
 	}{Job: j, Indexes: j.indexSpecs()}
 	if j.BlindIndex != nil {
