@@ -93,4 +93,3 @@ func describeIndexes(xs []migrate.JobIndex) string {
 	}
 	return " => " + strings.Join(cols, ",")
 }
-
