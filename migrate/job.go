@@ -230,6 +230,11 @@ func (j Job) normalize() (Job, error) {
 	return j, nil
 }
 
+// testHookPlan, if set by a test, sees every plan newPlan makes: to take
+// the compare-and-set on values on a Postgres table (p.byVersion false),
+// the path of views and foreign tables.
+var testHookPlan func(*plan)
+
 // plan is a job resolved against the catalog: the columns' types and the
 // SQL built from them.
 type plan struct {
@@ -320,6 +325,9 @@ func newPlan(ctx context.Context, d dialect, q querier, job Job) (*plan, error) 
 
 	if err := p.planIndexes(); err != nil {
 		return nil, err
+	}
+	if testHookPlan != nil {
+		testHookPlan(p)
 	}
 
 	// What the ciphertext column can hold decides the representation.
