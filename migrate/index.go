@@ -313,11 +313,6 @@ func integerColumn(c column) bool {
 	return strings.Contains(t, "int") && !strings.Contains(t, "interval") && !strings.Contains(t, "point")
 }
 
-// readsIndexes reports whether a batch reads the index columns' current
-// values: every job with named indexes compares them to skip rows whose
-// index is already right.
-func (p *plan) readsIndexes() bool { return len(p.nidx) > 0 }
-
 // extraCols are the columns a batch reads after the bind column: the
 // part columns, then the index columns.
 func (p *plan) extraCols() []*column {
@@ -499,7 +494,8 @@ func (w *worker) keepIndexed(ctx context.Context, r *row, tenant string, keep, m
 		vals, reason, err := w.indexValues(ctx, r, tenant, mainPT, true)
 		switch {
 		case errors.Is(err, errNoIndexKey):
-			return outWrite, write{r: r}, "", nil
+			// The value a dry run's write would keep, for fits.
+			return outWrite, write{r: r, val: keep}, "", nil
 		case err != nil:
 			return fail(err)
 		case reason != "":
@@ -507,7 +503,7 @@ func (w *worker) keepIndexed(ctx context.Context, r *row, tenant string, keep, m
 		case w.indexesCurrent(r, vals):
 			return outSkip, write{}, "", nil
 		}
-		return outWrite, write{r: r}, "", nil
+		return outWrite, write{r: r, val: keep}, "", nil
 	}
 	// The active key's load prefetches the index keys outside the batch
 	// transaction.
