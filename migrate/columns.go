@@ -28,7 +28,8 @@ type ColumnPair struct {
 // columnJobs returns the job of each column in Also, normalized: the
 // job's own fields with the column's names. The job itself is j.
 func (j Job) columnJobs() ([]Job, error) {
-	if len(j.Also) == 0 {
+	if len(j.Also) == 0 || j.Kind == Index {
+		// An index job reads its further columns for index parts only.
 		return nil, nil
 	}
 	if j.Kind == kindVerify {
@@ -41,7 +42,7 @@ func (j Job) columnJobs() ([]Job, error) {
 	out := make([]Job, 0, len(j.Also))
 	for _, c := range j.Also {
 		sub := j
-		sub.Also, sub.BlindIndex = nil, nil
+		sub.Also, sub.BlindIndex, sub.Indexes = nil, nil, nil
 		sub.Column, sub.ToColumn, sub.ScopeColumn = c.Column, c.ToColumn, c.ScopeColumn
 		sub, err := sub.normalize()
 		if err != nil {
@@ -125,17 +126,18 @@ func (w *worker) processAlso(ctx context.Context, q querier, tx txn, lo, hi any)
 	return sum, failures, nil
 }
 
-// setNoLoad marks a batch transaction open or closed for w and its subs.
+// setNoLoad marks a batch transaction open or closed for w and its
+// helpers.
 func (w *worker) setNoLoad(v bool) {
 	w.keys.noLoad = v
-	for _, s := range w.subs {
+	for _, s := range w.helpers() {
 		s.keys.noLoad = v
 	}
 }
 
-// anyCold reports whether a sub-worker met a key not yet loaded.
+// anyCold reports whether a helper met a key not yet loaded.
 func (w *worker) anyCold() bool {
-	for _, s := range w.subs {
+	for _, s := range w.helpers() {
 		if len(s.keys.cold) > 0 {
 			return true
 		}

@@ -192,6 +192,7 @@ func scanCombined(d dialect, ps []*plan, rows *sql.Rows, n int) ([][]row, error)
 			if p.bind != nil {
 				dest = append(dest, &r.bind)
 			}
+			dest = p.extraDest(dest, r)
 		}
 		if err := rows.Scan(dest...); err != nil {
 			return nil, fmt.Errorf("migrate: read %s: %w", ps[0].ti.Name, err)

@@ -84,6 +84,8 @@ func (e *finishedJobError) Error() string {
 		what = "not on their tenant's active key version"
 	case Reindex:
 		what = "without the right blind index"
+	case Index:
+		what = "without the right named indexes"
 	}
 	rc := e.Result.Recheck
 	return fmt.Sprintf("migrate: job %s finished earlier, but a re-check of %s.%s found %d of %d rows %s; run it again from the start with Restart (colcrypt: --restart)",
@@ -100,8 +102,8 @@ type verifyError struct{ Report *Report }
 
 func (e *verifyError) Error() string {
 	r := e.Report
-	return fmt.Sprintf("migrate: verify %s.%s: %d failing, %d plaintext, %d blind index mismatches of %d rows",
-		r.Table, r.Column, r.Failed, r.Plaintext, r.BlindIndexMismatch, r.Rows)
+	return fmt.Sprintf("migrate: verify %s.%s: %d failing, %d plaintext, %d blind index mismatches, %d named index mismatches of %d rows",
+		r.Table, r.Column, r.Failed, r.Plaintext, r.BlindIndexMismatch, r.IndexMismatch, r.Rows)
 }
 
 func (e *verifyError) Is(target error) bool {

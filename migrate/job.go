@@ -29,6 +29,13 @@ const (
 	// filling a new index column during an index key rotation
 	// (docs/ROTATING.md).
 	Reindex Kind = "reindex"
+	// Index writes the named indexes (Job.Indexes) of rows whose columns
+	// are already encrypted into their index columns, decrypting the
+	// parts, skipping rows whose indexes are already right, and leaves
+	// the values as they are: adding an index to an encrypted column
+	// later. Column and Also name the encrypted columns the parts may
+	// read; Column must be a part of every index.
+	Index Kind = "index"
 
 	// kindVerify plans a read-only scan (Verify).
 	kindVerify Kind = "verify"
@@ -63,6 +70,12 @@ type Job struct {
 	// BlindIndex, if set, is filled in the same write as the value
 	// (Encrypt, Reencrypt) and checked by Verify.
 	BlindIndex *field.BlindIndex `json:"-"`
+	// Indexes are named indexes (GORM's index:<name>,parts:…, sqltypes'
+	// NewIndex) filled in the same write as the value by Encrypt, filled
+	// over encrypted columns by Index, and checked by Verify. Each part
+	// names a column of the table (see JobIndex); the job's first column
+	// must be a part of each.
+	Indexes []JobIndex `json:"-"`
 	// Armor writes text armor even into a binary column. Text columns
 	// always get armor: binary ciphertext is not valid text.
 	Armor bool `json:"armor,omitempty"`
@@ -101,6 +114,16 @@ func (j Job) defaultID() string {
 			id += "->" + c.ToColumn
 		}
 	}
+	if j.Kind == Index {
+		// Two indexes added to one column are two jobs.
+		for i, x := range j.Indexes {
+			sep := ","
+			if i == 0 {
+				sep = "=>"
+			}
+			id += sep + x.Column
+		}
+	}
 	return id
 }
 
@@ -119,8 +142,9 @@ func (j Job) specJSON() string {
 	}
 	s := struct {
 		Job
-		BlindIndex *bidx `json:"blind_index,omitempty"`
-	}{Job: j}
+		BlindIndex *bidx       `json:"blind_index,omitempty"`
+		Indexes    []indexSpec `json:"indexes,omitempty"`
+	}{Job: j, Indexes: j.indexSpecs()}
 	if j.BlindIndex != nil {
 		b := j.BlindIndex
 		s.BlindIndex = &bidx{Column: b.Column, Length: b.Length, Normalizers: b.Normalizers}
@@ -146,9 +170,9 @@ func (j Job) specJSON() string {
 // normalize fills defaults and checks the combination of fields.
 func (j Job) normalize() (Job, error) {
 	switch j.Kind {
-	case Encrypt, Reencrypt, Decrypt, Reindex, kindVerify:
+	case Encrypt, Reencrypt, Decrypt, Reindex, Index, kindVerify:
 	default:
-		return j, fmt.Errorf("%w: unknown job kind %q (encrypt, reencrypt, decrypt, reindex)", ErrInvalidJob, j.Kind)
+		return j, fmt.Errorf("%w: unknown job kind %q (encrypt, reencrypt, decrypt, reindex, index)", ErrInvalidJob, j.Kind)
 	}
 	if j.Kind == Reindex && j.BlindIndex == nil {
 		return j, fmt.Errorf("%w: reindex needs a blind index", ErrInvalidJob)
@@ -162,7 +186,7 @@ func (j Job) normalize() (Job, error) {
 	if j.ToColumn == j.Column {
 		j.ToColumn = ""
 	}
-	if (j.Kind == Reencrypt || j.Kind == Reindex || j.Kind == kindVerify) && j.ToColumn != "" {
+	if (j.Kind == Reencrypt || j.Kind == Reindex || j.Kind == Index || j.Kind == kindVerify) && j.ToColumn != "" {
 		return j, fmt.Errorf("%w: %s works on one column; drop ToColumn", ErrInvalidJob, j.Kind)
 	}
 	if j.TenantColumn != "" && j.Tenant != "" {
@@ -187,6 +211,9 @@ func (j Job) normalize() (Job, error) {
 			return j, fmt.Errorf("%w: blind index column %q is also another role's column", ErrInvalidJob, j.BlindIndex.Column)
 		}
 	}
+	if err := j.checkIndexes(); err != nil {
+		return j, err
+	}
 	if j.ScopeTable == "" {
 		j.ScopeTable = j.Table
 		if _, t, ok := strings.Cut(j.Table, "."); ok {
@@ -204,6 +231,11 @@ func (j Job) normalize() (Job, error) {
 	}
 	return j, nil
 }
+
+// testHookPlan, if set by a test, sees every plan newPlan makes: to take
+// the compare-and-set on values on a Postgres table (p.byVersion false),
+// the path of views and foreign tables.
+var testHookPlan func(*plan)
 
 // plan is a job resolved against the catalog: the columns' types and the
 // SQL built from them.
@@ -225,6 +257,10 @@ type plan struct {
 	tenant  *column
 	bidx    *column
 	bind    *column // Job.BindColumn
+	// parts are the columns read for named indexes' parts, beside src;
+	// nidx are the named indexes (Job.Indexes).
+	parts []partCol
+	nidx  []planIndex
 	// armor: sealed values are written as text armor (Encrypt and
 	// Reencrypt into a text column, or with Job.Armor).
 	armor bool
@@ -289,6 +325,13 @@ func newPlan(ctx context.Context, d dialect, q querier, job Job) (*plan, error) 
 		p.bidx = &c
 	}
 
+	if err := p.planIndexes(); err != nil {
+		return nil, err
+	}
+	if testHookPlan != nil {
+		testHookPlan(p)
+	}
+
 	// What the ciphertext column can hold decides the representation.
 	p.dstText = p.dst.class != classBytes
 	switch job.Kind {
@@ -301,7 +344,7 @@ func newPlan(ctx context.Context, d dialect, q querier, job Job) (*plan, error) 
 		default:
 			return nil, fmt.Errorf("%w: %s.%s is %s: it cannot hold ciphertext; add a bytea/BLOB or text column and pass it as the target (--to-column)", errUnsupportedColumn, ti.Name, p.dst.Name, p.dst.Type)
 		}
-	case Reencrypt, Reindex:
+	case Reencrypt, Reindex, Index:
 		switch p.src.class {
 		case classText:
 			p.armor = true

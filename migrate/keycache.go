@@ -54,7 +54,7 @@ var errCold = errors.New("migrate: key not loaded")
 // startBatch refreshes the cache when it is older than keyTTL. It runs
 // outside any batch transaction.
 func (w *worker) startBatch(ctx context.Context) {
-	for _, s := range w.subs {
+	for _, s := range w.helpers() {
 		s.startBatch(ctx)
 	}
 	kc := &w.keys
@@ -76,7 +76,7 @@ func (w *worker) startBatch(ctx context.Context) {
 
 // warm loads the keys a batch found cold, outside its transaction.
 func (w *worker) warm(ctx context.Context) {
-	for _, s := range w.subs {
+	for _, s := range w.helpers() {
 		s.warm(ctx)
 	}
 	if w.keys.loaded == nil {
@@ -142,6 +142,9 @@ func (w *worker) load(ctx context.Context, ref keyRef) error {
 		if _, err := h.BlindIndex(ctx, b, nil); err != nil {
 			return err
 		}
+	}
+	if ref.version == 0 && !w.dry {
+		return w.prefetchIndexKeys(ctx, ref.tenant)
 	}
 	return nil
 }

@@ -118,7 +118,7 @@ func (d mysqlDialect) selectList(p *plan) string {
 func (d mysqlDialect) columnList(p *plan) string {
 	var b strings.Builder
 	src, dst, tenant, bidx := p.readCols()
-	for _, c := range []*column{src, dst, tenant, bidx, p.bind} {
+	for _, c := range append([]*column{src, dst, tenant, bidx, p.bind}, p.extraCols()...) {
 		if c == nil {
 			continue
 		}
@@ -220,6 +220,9 @@ func (d mysqlDialect) write(ctx context.Context, tx txn, p *plan, ws []write) ([
 	if p.bidx != nil {
 		set += ", t." + d.quote(p.bidx.Name) + " = ?"
 	}
+	for _, pi := range p.nidx {
+		set += ", t." + d.quote(pi.col.Name) + " = ?"
+	}
 	st, err := prepare(ctx, tx, "UPDATE "+p.table+" AS t SET "+set+" WHERE t."+d.quote(p.pk.Name)+" = "+d.keyCast(p.pk, "?"))
 	if err != nil {
 		return nil, fmt.Errorf("migrate: update %s: %w", p.ti.Name, err)
@@ -243,6 +246,9 @@ func (d mysqlDialect) write(ctx context.Context, tx txn, p *plan, ws []write) ([
 				bidx = w.bidx
 			}
 			args = append(args, bidx)
+		}
+		for k := range p.nidx {
+			args = append(args, indexArg(w, k))
 		}
 		args = append(args, w.r.pk)
 		if _, err := st.ExecContext(ctx, args...); err != nil {
@@ -268,8 +274,19 @@ func prepare(ctx context.Context, tx txn, q string) (*sql.Stmt, error) {
 // every column p reads: a row whose tenant or bind column changed needs
 // its value sealed again as much as one whose source changed.
 func sameRead(p *plan, a, b *row) bool {
-	return sameCell(a.src, b.src) && (p.inPlace || sameCell(a.dst, b.dst)) &&
-		(p.tenant == nil || sameCell(a.tenant, b.tenant)) && (p.bind == nil || sameCell(a.bind, b.bind))
+	if !(sameCell(a.src, b.src) && (p.inPlace || sameCell(a.dst, b.dst)) &&
+		(p.tenant == nil || sameCell(a.tenant, b.tenant)) && (p.bind == nil || sameCell(a.bind, b.bind))) {
+		return false
+	}
+	// A named index is computed from its part columns as read: one that
+	// changed makes the row be read again, never indexed from a stale
+	// part.
+	for i := range p.parts {
+		if !sameCell(a.parts[i], b.parts[i]) {
+			return false
+		}
+	}
+	return true
 }
 
 // sameCell reports whether two reads of a column hold the same value.

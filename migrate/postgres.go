@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -52,7 +53,7 @@ func (d postgres) selectList(p *plan) string {
 func (d postgres) columnList(p *plan) string {
 	var b strings.Builder
 	src, dst, tenant, bidx := p.readCols()
-	for _, c := range []*column{src, dst, tenant, bidx, p.bind} {
+	for _, c := range append([]*column{src, dst, tenant, bidx, p.bind}, p.extraCols()...) {
 		if c == nil {
 			continue
 		}
@@ -192,6 +193,24 @@ func (d postgres) write(ctx context.Context, tx txn, p *plan, ws []write) ([]boo
 		types = append(types, "bytea")
 		args = append(args, bidxs)
 		set += ", " + d.quote(p.bidx.Name) + " = v.bidx"
+	}
+	for k, pi := range p.nidx {
+		c := "nidx" + strconv.Itoa(k)
+		cols = append(cols, c)
+		types = append(types, "bytea")
+		args = append(args, indexArray(ws, k, n, func(i int) int { return i }))
+		set += ", " + d.quote(pi.col.Name) + " = v." + c
+	}
+	for k, pc := range p.parts {
+		c := "part" + strconv.Itoa(k)
+		cells := make([]*cell, n)
+		for i := range ws {
+			cells[i] = &ws[i].r.parts[k]
+		}
+		cols = append(cols, c)
+		types = append(types, arrayType(pc.col))
+		args = append(args, cellArray(pc.col, cells))
+		cond += " AND " + d.cmpExpr(pc.col) + " IS NOT DISTINCT FROM v." + c
 	}
 	params := make([]string, len(cols))
 	for i := range cols {

@@ -86,6 +86,21 @@ func (d postgres) writeCombined(ctx context.Context, tx txn, ps []*plan, wss [][
 			args = append(args, cellArray(p.dst, dsts))
 			cond += " AND " + d.cmpExpr(p.dst) + " IS NOT DISTINCT FROM v.olddst" + s
 		}
+		for x, pc := range p.parts {
+			c := "part" + s + "_" + strconv.Itoa(x)
+			cells := make([]*cell, n)
+			for i := range cells {
+				cells[i] = &cell{}
+			}
+			for i := range wss[k] {
+				wr := &wss[k][i]
+				cells[at[wr.r.pk.(string)]] = &wr.r.parts[x]
+			}
+			cols = append(cols, c)
+			types = append(types, arrayType(pc.col))
+			args = append(args, cellArray(pc.col, cells))
+			cond += " AND " + d.cmpExpr(pc.col) + " IS NOT DISTINCT FROM v." + c
+		}
 		dst := d.quote(p.dst.Name)
 		sets = append(sets, dst+" = CASE WHEN "+cond+" THEN v.new"+s+" ELSE t."+dst+" END")
 		if p.bidx != nil {
@@ -94,6 +109,15 @@ func (d postgres) writeCombined(ctx context.Context, tx txn, ps []*plan, wss [][
 			args = append(args, bidxs)
 			b := d.quote(p.bidx.Name)
 			sets = append(sets, b+" = CASE WHEN "+cond+" THEN v.bidx"+s+" ELSE t."+b+" END")
+		}
+		for x, pi := range p.nidx {
+			c := "nidx" + s + "_" + strconv.Itoa(x)
+			cols = append(cols, c)
+			types = append(types, "bytea")
+			ws := wss[k]
+			args = append(args, indexArray(ws, x, n, func(i int) int { return at[ws[i].r.pk.(string)] }))
+			b := d.quote(pi.col.Name)
+			sets = append(sets, b+" = CASE WHEN "+cond+" THEN v."+c+" ELSE t."+b+" END")
 		}
 		conds = append(conds, "("+cond+")")
 		rets = append(rets, "coalesce(v.w"+s+" AND t."+dst+" = v.new"+s+", false)")

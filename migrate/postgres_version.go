@@ -156,6 +156,15 @@ func (d postgres) writeVersioned(ctx context.Context, tx txn, ps []*plan, wss []
 			b := d.quote(p.bidx.Name)
 			sets = append(sets, b+" = "+onlyWritten(all, s, "v.bidx"+s, "t."+b))
 		}
+		for x, pi := range p.nidx {
+			c := "nidx" + s + "_" + strconv.Itoa(x)
+			cols = append(cols, c)
+			params = append(params, d.ph(len(params)+1)+"::bytea[]")
+			ws := wss[k]
+			args = append(args, indexArray(ws, x, n, func(i int) int { return at[ws[i].r.seq] }))
+			b := d.quote(pi.col.Name)
+			sets = append(sets, b+" = "+onlyWritten(all, s, "v."+c, "t."+b))
+		}
 	}
 	p := ps[0]
 	// xmin 0 is no transaction's: the rows of a foreign table, which

@@ -61,6 +61,10 @@ type row struct {
 	tenant cell
 	bidx   cell // Verify only
 	bind   cell // the row key, with Job.BindColumn
+	// parts are plan.parts' cells; nidx the named indexes' current
+	// values (plan.nidx).
+	parts []cell
+	nidx  []cell
 }
 
 // write is one compare-and-set update: set the target to val (and the
@@ -69,6 +73,8 @@ type write struct {
 	r    *row
 	val  []byte
 	bidx []byte
+	// nidx are the named indexes' values (plan.nidx), nil for NULL.
+	nidx [][]byte
 }
 
 // scanRows reads a batch's rows in the column order of p.readCols; n is
@@ -98,6 +104,7 @@ func scanRows(d dialect, p *plan, rows *sql.Rows, n int) ([]row, error) {
 		if p.bind != nil {
 			dest = append(dest, &r.bind)
 		}
+		dest = p.extraDest(dest, &r)
 		if err := rows.Scan(dest...); err != nil {
 			return nil, fmt.Errorf("migrate: read %s: %w", p.ti.Name, err)
 		}

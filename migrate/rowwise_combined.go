@@ -168,6 +168,10 @@ func rowwiseWrite(ctx context.Context, d rowwiseSQL, tx txn, ps []*plan, wss [][
 				}
 				args = append(args, bidx)
 			}
+			for i, pi := range q.nidx {
+				set = append(set, d.quote(pi.col.Name)+" = ?")
+				args = append(args, indexArg(*w, i))
+			}
 			done[w] = true
 		}
 		if len(set) == 0 {

@@ -72,7 +72,7 @@ func (d sqlite) selectList(p *plan) string {
 func (d sqlite) columnList(p *plan) string {
 	var b strings.Builder
 	src, dst, tenant, bidx := p.readCols()
-	for _, c := range []*column{src, dst, tenant, bidx, p.bind} {
+	for _, c := range append([]*column{src, dst, tenant, bidx, p.bind}, p.extraCols()...) {
 		if c != nil {
 			b.WriteString(", " + d.quote(c.Name))
 		}
@@ -130,13 +130,21 @@ func (sqlite) pkValue(dst any) (any, string) {
 // IMMEDIATE no other writer can have changed a row since it was read, so
 // the condition is a second line of defence here, not the first.
 func (d sqlite) write(ctx context.Context, tx txn, p *plan, ws []write) ([]bool, error) {
-	set := d.quote(p.dst.Name) + " = ?1"
+	n := 0
+	next := func() string { n++; return d.ph(n) }
+	set := d.quote(p.dst.Name) + " = " + next()
 	if p.bidx != nil {
-		set += ", " + d.quote(p.bidx.Name) + " = ?2"
+		set += ", " + d.quote(p.bidx.Name) + " = " + next()
 	}
-	q := "UPDATE " + p.table + " SET " + set + " WHERE " + d.quote(p.pk.Name) + " = ?3 AND " + d.quote(p.src.Name) + " IS ?4"
+	for _, pi := range p.nidx {
+		set += ", " + d.quote(pi.col.Name) + " = " + next()
+	}
+	q := "UPDATE " + p.table + " SET " + set + " WHERE " + d.quote(p.pk.Name) + " = " + next() + " AND " + d.quote(p.src.Name) + " IS " + next()
 	if !p.inPlace {
-		q += " AND " + d.quote(p.dst.Name) + " IS ?5"
+		q += " AND " + d.quote(p.dst.Name) + " IS " + next()
+	}
+	for _, pc := range p.parts {
+		q += " AND " + d.quote(pc.col.Name) + " IS " + next()
 	}
 	conn, ok := tx.(*sqliteTx)
 	if !ok {
@@ -155,13 +163,19 @@ func (d sqlite) write(ctx context.Context, tx txn, p *plan, ws []write) ([]bool,
 		} else if w.val == nil {
 			val = []byte{} // nil would be bound as NULL
 		}
-		var bidx any
-		if w.bidx != nil {
-			bidx = w.bidx
+		args := []any{val}
+		if p.bidx != nil {
+			args = append(args, bytesArg(w.bidx))
 		}
-		args := []any{val, bidx, w.r.pk, w.r.src.orig}
+		for k := range p.nidx {
+			args = append(args, indexArg(w, k))
+		}
+		args = append(args, w.r.pk, w.r.src.orig)
 		if !p.inPlace {
 			args = append(args, w.r.dst.orig)
+		}
+		for k := range p.parts {
+			args = append(args, w.r.parts[k].orig)
 		}
 		res, err := st.ExecContext(ctx, args...)
 		if err != nil {

@@ -22,6 +22,9 @@ type worker struct {
 	// subs work on the job's further columns (Job.Also), in the same
 	// batch transactions.
 	subs []*worker
+	// openers open index parts read from the job's further columns, one
+	// per plan.parts entry that has an opener (see worker.opener).
+	openers []*worker
 }
 
 type outcome uint8
@@ -123,6 +126,16 @@ func (w *worker) transform(ctx context.Context, r *row) (outcome, write, string,
 	case Encrypt:
 		if !p.inPlace && r.dst.valid {
 			if _, _, err := parseStored(r.dst.b); looksEncrypted(r.dst.b) && err == nil {
+				if len(p.nidx) > 0 && !looksEncrypted(src) {
+					// Encrypted already (by the application, or an
+					// earlier job): its named indexes may still need
+					// filling, from the plaintext source.
+					tenant, err := w.tenantOf(ctx, r)
+					if err != nil {
+						return fail(err)
+					}
+					return w.keepIndexed(ctx, r, tenant, r.dst.b, src)
+				}
 				return outSkip, write{}, "", nil
 			}
 			return outFail, write{}, reasonTargetTaken, nil
@@ -133,6 +146,9 @@ func (w *worker) transform(ctx context.Context, r *row) (outcome, write, string,
 			}
 			if _, _, err := parseStored(src); err != nil {
 				return outFail, write{}, reasonLookalike, nil
+			}
+			if len(p.nidx) > 0 {
+				return w.indexEncrypted(ctx, r, src)
 			}
 			return outSkip, write{}, "", nil
 		}
@@ -188,6 +204,15 @@ func (w *worker) transform(ctx context.Context, r *row) (outcome, write, string,
 			return outWrite, write{r: r}, "", nil
 		}
 		return w.seal(ctx, r, c, v.Algorithm == codec.AESSIV, p.armor || armored, pt)
+
+	case Index:
+		if !looksEncrypted(src) {
+			return outFail, write{}, reasonNotEncrypted, nil
+		}
+		if _, _, err := parseStored(src); err != nil {
+			return outFail, write{}, reasonLookalike, nil
+		}
+		return w.indexEncrypted(ctx, r, src)
 
 	case Reindex:
 		if !looksEncrypted(src) {
@@ -284,5 +309,38 @@ func (w *worker) seal(ctx context.Context, r *row, h *fieldcore.Handle, determin
 			return outFail, write{}, "cannot index: " + err.Error(), nil
 		}
 	}
+	if len(w.p.nidx) > 0 {
+		tenant := h.Scope().Tenant
+		vals, reason, err := w.indexValues(ctx, r, tenant, pt, false)
+		switch {
+		case err == errCold:
+			return outCold, write{}, "", nil
+		case err != nil:
+			return outFail, write{}, "", fmt.Errorf("migrate: %s row %s: %w", w.p.ti.Name, r.pkText, err)
+		case reason != "":
+			return outFail, write{}, reason, nil
+		}
+		wr.nidx = vals
+	}
 	return outWrite, wr, "", nil
+}
+
+// indexEncrypted decides a row whose value src is already encrypted and
+// stays as it is: its named indexes are computed from its plaintext.
+func (w *worker) indexEncrypted(ctx context.Context, r *row, src []byte) (outcome, write, string, error) {
+	tenant, err := w.tenantOf(ctx, r)
+	if err == nil {
+		var pt []byte
+		if pt, err = w.open(ctx, r, tenant, src); err == nil {
+			defer clear(pt)
+			return w.keepIndexed(ctx, r, tenant, src, pt)
+		}
+	}
+	switch reason, ok := rowFailure(err); {
+	case err == errCold:
+		return outCold, write{}, "", nil
+	case ok:
+		return outFail, write{}, reason, nil
+	}
+	return outFail, write{}, "", fmt.Errorf("migrate: %s row %s: %w", w.p.ti.Name, r.pkText, err)
 }

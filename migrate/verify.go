@@ -3,6 +3,7 @@ package migrate
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -53,6 +54,9 @@ type Report struct {
 	// BlindIndexMismatch counts opened values whose blind index column
 	// does not hold their blind index.
 	BlindIndexMismatch int64 `json:"blind_index_mismatch,omitempty"`
+	// IndexMismatch counts opened values whose named indexes
+	// (Job.Indexes) are not what their row's parts give.
+	IndexMismatch int64 `json:"index_mismatch,omitempty"`
 	// Versions counts the values that parse, per key version; Tenants
 	// splits them by tenant.
 	Versions map[uint32]int64            `json:"versions"`
@@ -69,7 +73,7 @@ type Report struct {
 // encrypted value opens: Verify returns ErrRowsFailed when it does not.
 func (r *Report) ok() bool {
 	switch {
-	case r.Failed > 0, r.BlindIndexMismatch > 0:
+	case r.Failed > 0, r.BlindIndexMismatch > 0, r.IndexMismatch > 0:
 		return false
 	case r.expect == expectEncrypted && r.Plaintext > 0:
 		return false
@@ -239,5 +243,23 @@ func (w *worker) check(ctx context.Context, r *row, rep *Report, expect expectat
 			fail(r, "blind index does not match the value")
 		}
 	}
+	if len(w.p.nidx) > 0 {
+		// As a lookup computes them: Verify creates no index key.
+		vals, reason, err := w.indexValues(ctx, r, tenant, pt, true)
+		switch {
+		case errors.Is(err, errNoIndexKey):
+			rep.IndexMismatch++
+			fail(r, "named index: the tenant has no index key, so no stored index can match")
+		case err != nil:
+			return fmt.Errorf("migrate: verify named index: %w", err)
+		case reason != "":
+			rep.Failed++
+			fail(r, reason)
+		case !w.indexesCurrent(r, vals):
+			rep.IndexMismatch++
+			fail(r, "named index does not match its parts")
+		}
+	}
+	clear(pt)
 	return nil
 }

@@ -17,9 +17,10 @@ func TestHelp(t *testing.T) {
 		{[]string{"help", "keys"}, []string{"init", "list", "rotate", "rewrap", "destroy-version", "shred"}},
 		{[]string{"keys", "destroy-version", "--help"}, []string{"--tenant", "--version", "--yes", "backups"}},
 		{[]string{"keys", "init", "--help"}, []string{"--tenant", "TenantPolicy.KnownOnly"}},
-		{[]string{"migrate", "--help"}, []string{"encrypt", "reencrypt", "decrypt", "verify", "status"}},
+		{[]string{"migrate", "--help"}, []string{"encrypt", "reencrypt", "decrypt", "verify", "status", "index"}},
 		{[]string{"migrate", "encrypt", "--help"}, []string{"Examples:", "--to-column", "--tenant-column", "--bind-column", "--blind-index", "--normalize", "--mode", "--armor", "--batch-size", "--workers", "--rate", "--dry-run", "--job", "--pk"}},
 		{[]string{"migrate", "verify", "--help"}, []string{"Examples:", "--expect", "Exit code 3"}},
+		{[]string{"migrate", "index", "--help"}, []string{"Examples:", "--index", "--column", "--tenant-column", "--dry-run", "--restart", "index key"}},
 		{[]string{"keys", "shred", "--help"}, []string{"--yes", "backups"}},
 		{[]string{"keys", "rewrap", "--help"}, []string{"--to", "no data row"}},
 	}

@@ -126,7 +126,7 @@ func (f *columnFlags) blindIndexSpec() (*field.BlindIndex, error) {
 
 func (c *cli) migrateCmd() *cobra.Command {
 	return group("migrate", "Encrypt, re-encrypt, decrypt and verify columns online, resumably",
-		c.runCmd(migrate.Encrypt), c.runCmd(migrate.Reencrypt), c.runCmd(migrate.Decrypt), c.runCmd(migrate.Reindex),
+		c.runCmd(migrate.Encrypt), c.runCmd(migrate.Reencrypt), c.runCmd(migrate.Decrypt), c.runCmd(migrate.Reindex), c.runCmd(migrate.Index),
 		c.verifyCmd(), c.statusCmd(), c.forgetCmd())
 }
 
@@ -145,14 +145,23 @@ compare-and-set: a row the application changed since it was read is re-read,
 never overwritten. Values already encrypted are skipped, never encrypted twice;
 plaintext that merely looks like a colcrypt value is left alone and reported.
 Progress is checkpointed per batch: if the command is stopped or killed, run it
-again to continue. Several processes may run the same job at once.`,
+again to continue. Several processes may run the same job at once.
+
+--index fills a named index (GORM's index:<name>,parts:… tag, sqltypes.NewIndex)
+in the same write as the value: its parts name columns of the table, the
+migrated ones (their plaintext) or plain text, binary or integer columns (as
+they are); the first --column must be one of its parts. Rows already encrypted
+get their index filled from their decrypted value. Named indexes are always
+taken under the tenant's index key; --index-key is about --blind-index only.`,
 		example: `  colcrypt migrate encrypt --table users --column email --to-column email_enc \
       --tenant-column tenant_id --blind-index email_bidx --normalize lower,trim
   colcrypt migrate encrypt --table users --column ssn --tenant acme --mode deterministic
   colcrypt migrate encrypt --table users --column email --column note --tenant-column tenant_id   # two columns, one pass
   colcrypt migrate encrypt --table users --column email --tenant-column tenant_id \
       --batch-size 2000 --workers 4 --rate 20000
-  colcrypt migrate encrypt --table users --column email --tenant-column tenant_id --dry-run`,
+  colcrypt migrate encrypt --table users --column email --tenant-column tenant_id --dry-run
+  colcrypt migrate encrypt --table applicants --column ssn --column zip --tenant-column tenant_id \
+      --index 'name=ssn_zip,column=ssn_zip_idx,parts=ssn/digits/last4+zip/trim,bits=32'`,
 	},
 	migrate.Reencrypt: {
 		short: "Re-encrypt values under each tenant's active key version (after keys rotate)",
@@ -186,6 +195,26 @@ Resumable and safe to run while the application serves, like encrypt.`,
   colcrypt migrate reindex --table users --column email_enc --tenant-column tenant_id \
       --blind-index email_bidx2 --normalize lower`,
 	},
+	migrate.Index: {
+		short: "Fill named or compound indexes over columns already encrypted",
+		long: `Compute each --index over the rows of --table, decrypting the parts that name
+an encrypted --column, and write it into its existing binary index column;
+rows whose indexes are already right are skipped, and the values are written
+back unchanged under the same compare-and-set as every migration. Use it to add
+an index (a GORM index:<name>,parts:… field, a sqltypes.NewIndex) to a table
+encrypted earlier: add the column, deploy the model that declares the index
+(new writes fill it), then run this to fill the rows written before.
+
+Give every encrypted column a part reads with --column, the first being a part
+of every index; a part naming another column reads it as it is (text, binary or
+integer). The bytes are the GORM plugin's for the same index name, transforms,
+order and bits. Named indexes are always under the tenant's index key.
+Resumable and safe to run while the application serves, like encrypt.`,
+		example: `  colcrypt migrate index --table applicants --column ssn --column zip --tenant-column tenant_id \
+      --index 'name=ssn_zip,column=ssn_zip_idx,parts=ssn/digits/last4+zip/trim,bits=32'
+  colcrypt migrate index --table applicants --column ssn --tenant-column tenant_id \
+      --index 'name=ssn_last4,parts=ssn/digits/last4,bits=24' --index 'name=ssn_full,parts=ssn/digits,bits=64'`,
+	},
 	migrate.Decrypt: {
 		short: "Decrypt a column back to plaintext, in place or into another column",
 		long: `Decrypt every colcrypt value of --column, in place or into --to-column: the way
@@ -199,7 +228,7 @@ to run while the application serves, like encrypt.`,
 func (c *cli) runCmd(kind migrate.Kind) *cobra.Command {
 	var (
 		col                 columnFlags
-		toColumns           []string
+		toColumns, indexes  []string
 		mode, jobID         string
 		armor, dry, restart bool
 		o                   migrate.RunOptions
@@ -242,6 +271,12 @@ func (c *cli) runCmd(kind migrate.Kind) *cobra.Command {
 			if job.BlindIndex, err = col.blindIndexSpec(); err != nil {
 				return err
 			}
+			if kind == migrate.Index && len(indexes) == 0 {
+				return usageErr("give the index to fill with --index")
+			}
+			if job.Indexes, err = parseIndexFlags(indexes); err != nil {
+				return err
+			}
 			if err := checkRunFlags(col, toColumns, o); err != nil {
 				return err
 			}
@@ -262,6 +297,7 @@ func (c *cli) runCmd(kind migrate.Kind) *cobra.Command {
 					desc += "->" + c.ToColumn
 				}
 			}
+			desc += describeIndexes(job.Indexes)
 			pv := c.progress(desc)
 			o.Progress = pv.update
 			res, err := k.m.Run(ctx, job, o)
@@ -279,15 +315,18 @@ func (c *cli) runCmd(kind migrate.Kind) *cobra.Command {
 	c.progressFlag(cmd)
 	col.multi = true
 	f := cmd.Flags()
-	if kind != migrate.Reencrypt && kind != migrate.Reindex {
+	if kind != migrate.Reencrypt && kind != migrate.Reindex && kind != migrate.Index {
 		f.StringArrayVar(&toColumns, "to-column", nil, "write into this existing column instead of in place (with several --column: one --to-column each, in order)")
 	}
 	if kind == migrate.Encrypt {
 		f.StringVar(&mode, "mode", "randomized", "randomized (AES-GCM) or deterministic (AES-SIV, allows SQL equality; leaks which rows are equal)")
 	}
-	if kind != migrate.Decrypt {
+	if kind != migrate.Decrypt && kind != migrate.Index {
 		col.registerBlindIndex(cmd)
 		f.BoolVar(&armor, "armor", false, "write text armor even into a binary column (text columns always get it)")
+	}
+	if kind == migrate.Encrypt || kind == migrate.Index {
+		f.StringArrayVar(&indexes, "index", nil, indexFlagHelp)
 	}
 	f.StringVar(&jobID, "job", "", "job id in the checkpoint table (default: derived from the kind, table and columns)")
 	f.IntVar(&o.BatchSize, "batch-size", 1000, "rows per batch (one transaction each)")
@@ -342,8 +381,11 @@ func (c *cli) printResult(desc string, r *migrate.Result) error {
 			fmt.Fprintf(w, "  warning: %s\n", warn)
 		}
 		verb := "sealed"
-		if r.Kind == migrate.Decrypt {
+		switch r.Kind {
+		case migrate.Decrypt:
 			verb = "decrypted"
+		case migrate.Index, migrate.Reindex:
+			verb = "indexed"
 		}
 		if r.DryRun {
 			verb = "would be " + verb
@@ -366,6 +408,8 @@ func leftWord(kind migrate.Kind) string {
 		return "on an old key version"
 	case migrate.Reindex:
 		return "with their old blind index"
+	case migrate.Index:
+		return "without their named indexes"
 	}
 	return "plaintext"
 }
@@ -395,9 +439,10 @@ type reportJSON struct {
 
 func (c *cli) verifyCmd() *cobra.Command {
 	var (
-		col    columnFlags
-		expect string
-		o      migrate.RunOptions
+		col     columnFlags
+		expect  string
+		indexes []string
+		o       migrate.RunOptions
 	)
 	cmd := &cobra.Command{
 		Use:   "verify",
@@ -406,7 +451,8 @@ func (c *cli) verifyCmd() *cobra.Command {
 encrypted, plaintext, NULL and failing values (failing: tampered, another
 tenant's or column's value, a shredded tenant, plaintext that looks like a
 colcrypt value), values per key version, and the primary keys of failing rows.
-With --blind-index it also checks each row's blind index.
+With --blind-index it also checks each row's blind index, with --index each
+named index (the encrypted columns its parts read given as more --column).
 
 Exit code 3 when anything fails, or when plaintext is found and --expect is
 encrypted (the default); --expect plaintext checks the result of a decrypt.`,
@@ -434,6 +480,15 @@ encrypted (the default); --expect plaintext checks the result of a decrypt.`,
 			if job.BlindIndex, err = col.blindIndexSpec(); err != nil {
 				return err
 			}
+			if job.Indexes, err = parseIndexFlags(indexes); err != nil {
+				return err
+			}
+			if len(col.columns) > 1 && len(indexes) == 0 {
+				return usageErr("verify checks one --column; more name the encrypted columns of --index parts")
+			}
+			for _, c := range col.columns[1:] {
+				job.Also = append(job.Also, migrate.ColumnPair{Column: c})
+			}
 			k, err := c.open(ctx, withKMS)
 			if err != nil {
 				return err
@@ -457,9 +512,11 @@ encrypted (the default); --expect plaintext checks the result of a decrypt.`,
 	}
 	col.register(cmd, true)
 	col.registerBlindIndex(cmd)
+	col.multi = true
 	c.kmsFlags(cmd)
 	c.progressFlag(cmd)
 	f := cmd.Flags()
+	f.StringArrayVar(&indexes, "index", nil, indexFlagHelp)
 	f.StringVar(&expect, "expect", "encrypted", "what the column should hold: encrypted, plaintext or any")
 	f.IntVar(&o.MaxFailures, "max-failures", 100, "list at most this many failing rows")
 	f.IntVar(&o.BatchSize, "batch-size", 5000, "rows per query")
@@ -479,6 +536,9 @@ func (c *cli) printReport(desc string, r *migrate.Report, ok bool) error {
 			r.Rows, r.Encrypted, r.Plaintext, r.Null, r.Failed)
 		if r.BlindIndexMismatch > 0 {
 			fmt.Fprintf(w, "  blind index mismatches %d\n", r.BlindIndexMismatch)
+		}
+		if r.IndexMismatch > 0 {
+			fmt.Fprintf(w, "  named index mismatches %d\n", r.IndexMismatch)
 		}
 		versions := make([]uint32, 0, len(r.Versions))
 		for v := range r.Versions {
