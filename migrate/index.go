@@ -78,6 +78,9 @@ type indexSpec struct {
 	Column string     `json:"column"`
 	Bits   int        `json:"bits"`
 	Parts  []partSpec `json:"parts"`
+	// Keying only when rotating: indexes recorded before it keep their
+	// description.
+	Keying string `json:"keying,omitempty"`
 }
 
 type partSpec struct {
@@ -89,6 +92,9 @@ func (j Job) indexSpecs() []indexSpec {
 	var out []indexSpec
 	for _, x := range j.Indexes {
 		s := indexSpec{Name: x.Index.Name, Column: x.Column, Bits: x.Index.Bits}
+		if x.Index.Keying == fieldcore.IndexRotating {
+			s.Keying = x.Index.Keying.String()
+		}
 		for _, p := range x.Index.Parts {
 			s.Parts = append(s.Parts, partSpec{Source: p.Source, Transforms: p.Transforms})
 		}

@@ -192,3 +192,64 @@ func TestNamedIndexErrors(t *testing.T) {
 		t.Errorf("Value without a tenant = %x, %v, want ErrNoTenant", v, err)
 	}
 }
+
+// TestNamedIndexRotating: a named index tagged indexkey:rotating is taken,
+// and looked up, under the tenant's index key version before the active
+// one, so that the old column keeps its values while an index key
+// rotation fills a new one; the same index without it moves to the new
+// version. A named index under a data key (legacy, migrating) is refused.
+func TestNamedIndexRotating(t *testing.T) {
+	e := newSQLite(t)
+	ctx := context.Background()
+	const def = "index:ssn_zip,parts:ssn/digits/last4+zip/trim"
+	stable, err := sqltypes.NewIndex(e.enc, "people", def)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rotating, err := sqltypes.NewIndex(e.enc, "people", def+",indexkey:rotating")
+	if err != nil {
+		t.Fatal(err)
+	}
+	value := func(x *sqltypes.Index) []byte {
+		t.Helper()
+		v, err := x.Value(ctx, "acme", "123-45-6789", "94110 ")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	match := func(x *sqltypes.Index) [][]byte {
+		t.Helper()
+		c, err := x.Match(ctx, "acme", "123456789", "94110")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	before := value(stable)
+	if got := value(rotating); !slices.Equal(got, before) {
+		t.Fatalf("rotating with one index key version = %x, want the stable value %x", got, before)
+	}
+	if _, err := e.keys.RotateIndexKey(ctx, "acme"); err != nil {
+		t.Fatal(err)
+	}
+	after := value(stable)
+	if slices.Equal(after, before) {
+		t.Fatal("the stable index did not move to the new index key version")
+	}
+	if got := value(rotating); !slices.Equal(got, before) {
+		t.Fatalf("rotating after the rotation = %x, want the old value %x", got, before)
+	}
+	if c := match(rotating); len(c) != 1 || !slices.Equal(c[0], before) {
+		t.Fatalf("rotating Match = %x, want [%x]", c, before)
+	}
+	if c := match(stable); len(c) != 1 || !slices.Equal(c[0], after) {
+		t.Fatalf("stable Match = %x, want [%x]", c, after)
+	}
+	for _, k := range []string{"legacy", "migrating", "sideways"} {
+		var te *field.TagError
+		if x, err := sqltypes.NewIndex(e.enc, "people", def+",indexkey:"+k); x != nil || !errors.As(err, &te) {
+			t.Errorf("NewIndex(indexkey:%s) = %v, %v, want a *field.TagError", k, x, err)
+		}
+	}
+}

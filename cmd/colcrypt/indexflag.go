@@ -33,8 +33,8 @@ func parseIndexFlag(v string) (migrate.JobIndex, error) {
 			return fail("an empty item")
 		case !ok || val == "":
 			return fail("%q is not key=value", kv)
-		case k != "name" && k != "column" && k != "parts" && k != "bits":
-			return fail("unknown key %q (name, column, parts, bits)", k)
+		case k != "name" && k != "column" && k != "parts" && k != "bits" && k != "indexkey":
+			return fail("unknown key %q (name, column, parts, bits, indexkey)", k)
 		case got[k] != "":
 			return fail("%s given twice", k)
 		}
@@ -45,7 +45,7 @@ func parseIndexFlag(v string) (migrate.JobIndex, error) {
 	}
 	// The tag parser splits on ':' and ','; neither belongs in a name or
 	// a part, and ',' cannot reach here.
-	for _, k := range []string{"name", "parts", "bits"} {
+	for _, k := range []string{"name", "parts", "bits", "indexkey"} {
 		if strings.ContainsAny(got[k], ":") {
 			return fail("%s holds ':'", k)
 		}
@@ -56,6 +56,9 @@ func parseIndexFlag(v string) (migrate.JobIndex, error) {
 			return fail("bits=%q is not a number", b)
 		}
 		tag += ",bits:" + b
+	}
+	if k := got["indexkey"]; k != "" {
+		tag += ",indexkey:" + k
 	}
 	column := got["column"]
 	if column == "" {

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/colcrypt/colcrypt/field"
 	"github.com/colcrypt/colcrypt/sqltypes"
 )
 
@@ -15,6 +16,7 @@ func TestParseIndexFlag(t *testing.T) {
 		in           string
 		name, column string
 		bits, parts  int
+		rotating     bool
 		err          string // a piece of the usage error; "" for none
 	}{
 		{in: "name=ssn_zip,column=ssn_zip_idx,parts=ssn/digits/last4+zip/trim,bits=32", name: "ssn_zip", column: "ssn_zip_idx", bits: 32, parts: 2},
@@ -39,6 +41,10 @@ func TestParseIndexFlag(t *testing.T) {
 		{in: "name=a,parts=x//lower", err: "empty"},
 		{in: "name=a,parts=x/last0", err: "last0"},
 		{in: "name=a,parts=a+b+c+d+e+f+g+h+i", err: "parts"},
+		{in: "name=a,parts=x,indexkey=rotating", name: "a", column: "a", bits: 128, parts: 1, rotating: true},
+		{in: "name=a,parts=x,indexkey=stable", name: "a", column: "a", bits: 128, parts: 1},
+		{in: "name=a,parts=x,indexkey=legacy", err: "rotating"},
+		{in: "name=a,parts=x,indexkey=sideways", err: "sideways"},
 	}
 	for _, tc := range cases {
 		x, err := parseIndexFlag(tc.in)
@@ -49,7 +55,8 @@ func TestParseIndexFlag(t *testing.T) {
 			}
 			continue
 		}
-		if err != nil || x.Index.Name != tc.name || x.Column != tc.column || x.Index.Bits != tc.bits || len(x.Index.Parts) != tc.parts {
+		if err != nil || x.Index.Name != tc.name || x.Column != tc.column || x.Index.Bits != tc.bits || len(x.Index.Parts) != tc.parts ||
+			(x.Index.Keying == field.IndexRotating) != tc.rotating {
 			t.Errorf("parseIndexFlag(%q) = %+v, %v; want %s in %s, %d bits, %d parts", tc.in, x, err, tc.name, tc.column, tc.bits, tc.parts)
 		}
 	}

@@ -78,6 +78,11 @@ type Index struct {
 	// Bits is the value's length in bits.
 	Bits  int
 	Parts []IndexPart
+	// Keying is IndexAuto (or IndexStable, the same for a named index,
+	// which was never under a data key): the tenant's active index key; or
+	// IndexRotating: the version before it, for the old column while an
+	// index key rotation fills a new one (docs/ROTATING.md).
+	Keying IndexKeying
 }
 
 // NewIndex checks an index definition and resolves its transforms. bits
@@ -217,8 +222,8 @@ func indexerHash(x *cipher.Indexer, input []byte, bits int) ([]byte, error) {
 }
 
 // Index computes ix over values (the parts' plaintext encodings, in
-// order) for table under the tenant's active index key, creating it on
-// first use: the value to store in the index column of a newly written
+// order) for table under the tenant's active index key (the version
+// before it for IndexRotating, if there is one), creating it on first use: the value to store in the index column of a newly written
 // row. A named index is always taken under the index key (there are no
 // values of an older form to keep matching), so a data-key rotation leaves
 // it as it is.
@@ -235,12 +240,22 @@ func (e *Engine) Index(ctx context.Context, tenant, table string, ix *Index, val
 	if err != nil {
 		return nil, fmt.Errorf("field: index %s.%s: %w", table, ix.Name, err)
 	}
+	if ix.Keying == IndexRotating {
+		live, err := e.s.keys.LiveIndexers(ctx, tenant, table, "", ix.Name)
+		if err != nil {
+			return nil, fmt.Errorf("field: index %s.%s: %w", table, ix.Name, err)
+		}
+		if len(live) > 1 {
+			x = live[1]
+		}
+	}
 	return indexerHash(x, in, ix.Bits)
 }
 
 // IndexCandidates returns the values a lookup matches ix's column against
-// (WHERE idx IN (...)): one, under the tenant's active index key, or none
-// for a tenant without one (no row can match, and a lookup writes no key).
+// (WHERE idx IN (...)): one, under the tenant's active index key (the
+// version before it for IndexRotating), or none for a tenant without one
+// (no row can match, and a lookup writes no key).
 func (e *Engine) IndexCandidates(ctx context.Context, tenant, table string, ix *Index, values [][]byte) ([][]byte, error) {
 	in, err := ix.Input(nil, values)
 	if err != nil {
@@ -256,6 +271,9 @@ func (e *Engine) IndexCandidates(ctx context.Context, tenant, table string, ix *
 	}
 	if len(live) == 0 {
 		return nil, nil
+	}
+	if ix.Keying == IndexRotating && len(live) > 1 {
+		live = live[1:]
 	}
 	v, err := indexerHash(live[0], in, ix.Bits)
 	if err != nil {

@@ -35,7 +35,9 @@ const TagName = "colcrypt"
 //	                       of bidxlen (default 128)
 //	index:<name>           on a []byte field: this column holds the named
 //	                       index whose inputs parts gives (see Index); the
-//	                       field is not encrypted, and takes bits:<n> only
+//	                       field is not encrypted, and takes bits:<n> and
+//	                       indexkey:rotating (during an index key rotation)
+//	                       only
 //	parts:<p>[+<p>…]       an index's inputs, each <Field>[/<transform>…]:
 //	                       SSN/digits/last4+Zip/trim
 //	armor                  store text armor (for text/varchar columns)
@@ -166,22 +168,26 @@ func ParseTag(fieldName, tag string) (Spec, error) {
 	}
 	if indexName != "" || indexParts != nil {
 		for _, k := range slices.Sorted(maps.Keys(seen)) {
-			if k != "index" && k != "parts" && k != "bits" {
-				return fail("index:<name> takes parts and bits only, not %q: the index column is not encrypted", k)
+			if k != "index" && k != "parts" && k != "bits" && k != "indexkey" {
+				return fail("index:<name> takes parts, bits and indexkey only, not %q: the index column is not encrypted", k)
 			}
 		}
 		if indexName == "" || indexParts == nil {
 			return fail("an index needs both index:<name> and parts:<Field>[/<transform>…][+…]")
 		}
+		if keying != IndexAuto && keying != IndexStable && keying != IndexRotating {
+			return fail("indexkey:%s: a named index is under the index key (auto, stable) or, during an index key rotation, its version before the active one (rotating)", keying)
+		}
 		ix, err := NewIndex(indexName, bits, indexParts...)
 		if err != nil {
 			return fail("%s", strings.TrimPrefix(err.Error(), "field: "))
 		}
+		ix.Keying = keying
 		spec.Index = ix
 		return spec, nil
 	}
 	if bidxColumn == "" && (normalizers != nil || bidxLen != 0 || bits != 0 || seen["indexkey"]) {
-		return fail("normalize, bidxlen, bits and indexkey need blindindex:<column> (or index:<name>, which takes bits)")
+		return fail("normalize, bidxlen, bits and indexkey need blindindex:<column> (or index:<name>, which takes bits and indexkey)")
 	}
 	if bidxLen != 0 && bits != 0 {
 		return fail("bidxlen and bits both give the length: use one")

@@ -167,9 +167,10 @@ func TestParseTagIndexErrors(t *testing.T) {
 	tests := []struct{ tag, reason string }{
 		{"index:ssn_zip", "needs both"},
 		{"parts:SSN+Zip", "needs both"},
-		{"index:ssn_zip,parts:SSN,deterministic", "takes parts and bits only"},
-		{"index:ssn_zip,parts:SSN,armor", "takes parts and bits only"},
-		{"index:ssn_zip,parts:SSN,normalize:lower", "takes parts and bits only"},
+		{"index:ssn_zip,parts:SSN,deterministic", "takes parts, bits and indexkey only"},
+		{"index:ssn_zip,parts:SSN,armor", "takes parts, bits and indexkey only"},
+		{"index:ssn_zip,parts:SSN,normalize:lower", "takes parts, bits and indexkey only"},
+		{"index:ssn_zip,parts:SSN,indexkey:legacy", "a named index is under the index key"},
 		{"index:ssn-zip,parts:SSN", "letters, digits and underscores"},
 		{"index:i,parts:SSN,bits:15", "outside"},
 		{"index:i,parts:SSN,bits:257", "outside"},
