@@ -156,8 +156,7 @@ func (x *cipherIndex) lookup(tenant string, version uint32, table, column string
 
 // is reports whether r's cipher is of tenant, table and column.
 func (r *cipherRef) is(tenant, table, column string) bool {
-	s := r.cipher.Scope()
-	return s.Column == column && s.Table == table && s.Tenant == tenant
+	return r.cipher.Is(tenant, table, column)
 }
 
 // add indexes c as the cipher of e's key for table.column, unless a ref

@@ -116,7 +116,7 @@ func findCipher(l *[]*cipher.Cipher, table, col string) *cipher.Cipher {
 		return nil
 	}
 	for _, c := range *l {
-		if s := c.Scope(); s.Column == col && s.Table == table {
+		if c.IsColumn(table, col) {
 			return c
 		}
 	}

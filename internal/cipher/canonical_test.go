@@ -49,3 +49,64 @@ func TestAppendCanonical(t *testing.T) {
 		t.Errorf("AppendCanonical(nil) = %x, want empty", got)
 	}
 }
+
+// TestCipherScopeFromAAD: a Cipher keeps its scope only in its associated
+// data; Scope reads it back, and Is and IsColumn match exactly that scope
+// and no other, for names of one-byte and longer length prefixes alike.
+func TestCipherScopeFromAAD(t *testing.T) {
+	long := strings.Repeat("t", 200) // a two-byte length prefix
+	scopes := []codec.Scope{
+		{Tenant: "acme", Table: "patients", Column: "email"},
+		{Tenant: long, Table: "patients", Column: "email"},
+		{Tenant: "acme", Table: long, Column: long + "c"},
+		{Tenant: "a", Table: "b", Column: "c"},
+	}
+	for _, sc := range scopes {
+		for _, version := range []uint32{1, 300, 1<<32 - 1} {
+			c, err := NewCipher(patterned(DEKSize, 7), version, sc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := c.Scope(); got != sc {
+				t.Errorf("Scope() = %+v, want %+v", got, sc)
+			}
+			if !c.Is(sc.Tenant, sc.Table, sc.Column) || !c.IsColumn(sc.Table, sc.Column) {
+				t.Errorf("Is/IsColumn(%+v) = false on its own scope", sc)
+			}
+			others := []codec.Scope{
+				{Tenant: sc.Tenant + "x", Table: sc.Table, Column: sc.Column},
+				{Tenant: sc.Tenant, Table: sc.Table + "x", Column: sc.Column},
+				{Tenant: sc.Tenant, Table: sc.Table, Column: sc.Column + "x"},
+				{Tenant: sc.Tenant, Table: sc.Table, Column: sc.Column[:len(sc.Column)-1]},
+				{Tenant: sc.Tenant, Table: sc.Table + sc.Column, Column: ""},
+				{Tenant: sc.Tenant, Table: "", Column: sc.Table + sc.Column},
+				{Tenant: "", Table: sc.Tenant, Column: sc.Table},
+			}
+			for _, o := range others {
+				if c.Is(o.Tenant, o.Table, o.Column) {
+					t.Errorf("Cipher of %+v: Is(%+v) = true", sc, o)
+				}
+				if (o.Table != sc.Table || o.Column != sc.Column) && c.IsColumn(o.Table, o.Column) {
+					t.Errorf("Cipher of %+v: IsColumn(%q, %q) = true", sc, o.Table, o.Column)
+				}
+			}
+		}
+	}
+}
+
+// TestCipherIsAllocatesNothing: the key store compares ciphers on its hot
+// path with Is and IsColumn, which must not allocate.
+func TestCipherIsAllocatesNothing(t *testing.T) {
+	c, err := NewCipher(patterned(DEKSize, 7), 1, tamperScope)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := tamperScope
+	if n := testing.AllocsPerRun(100, func() {
+		if !c.Is(s.Tenant, s.Table, s.Column) || !c.IsColumn(s.Table, s.Column) || c.IsColumn(s.Table, "x") {
+			t.Fatal("wrong match")
+		}
+	}); n != 0 {
+		t.Errorf("Is and IsColumn allocate %v times, want 0", n)
+	}
+}
