@@ -40,7 +40,7 @@ type cache struct {
 	bytes     int64 // the accounted size of the cached keys: see keyBytes
 	closed    bool
 	ciphers   *cipherIndex // ciphers by (tenant, version, table, column)
-	actives   *cipherIndex // ciphers of active keys by (tenant, 0, table, column)
+	actives   *activeIndex // active keys by tenant
 
 	evictions *atomic.Uint64
 }
@@ -100,7 +100,7 @@ func newCache(capacity int, maxBytes int64, evictions *atomic.Uint64) *cache {
 		destroyed: make(map[string]struct{}),
 		capacity:  capacity,
 		ciphers:   newCipherIndex(),
-		actives:   newCipherIndex(),
+		actives:   newActiveIndex(),
 		evictions: evictions,
 	}
 }
@@ -203,7 +203,7 @@ func (c *cache) unindexLocked(e *entry) {
 		c.ciphers.remove(e.key, s.Table, s.Column)
 	}
 	if te := c.tenants[e.id.tenant]; te != nil && te.active != nil && te.active.entry == e {
-		c.unindexActiveLocked(te.active)
+		c.actives.remove(te.active)
 	}
 }
 

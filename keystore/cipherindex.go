@@ -30,8 +30,8 @@ import (
 // reader thus always walks a consistent chain, old or new, and the
 // garbage collector frees what no reader holds.
 //
-// The cache keeps a second index of this type for the ciphers of the
-// tenants' active keys, under version 0; see activeindex.go.
+// The cache keeps a second index, of the tenants' active keys, by tenant
+// alone; see activeindex.go.
 //
 // The index holds a ref only while its key is the cached key of its id:
 // the cache removes an entry's refs in the same critical section that
@@ -60,21 +60,11 @@ type cipherRef struct {
 	cipher *cipher.Cipher
 	key    *dataKey // the cipher's key: the ref is void once it is zeroed
 	entry  *entry   // the key's cache entry, for its expiry and reference bit
-	// active is set in the cache's index of active ciphers (version 0):
-	// the tenant's active record the ref was published under, whose
-	// expiry the reader checks as well. Nil in the index of versions.
-	active *activeRecord
 	next   *cipherRef
 }
 
-// version returns the version r is indexed under: 0 in the index of
-// active ciphers, its cipher's key version in the index of versions.
-func (r *cipherRef) version() uint32 {
-	if r.active != nil {
-		return 0
-	}
-	return r.cipher.Version()
-}
+// version returns the version r is indexed under, its cipher's.
+func (r *cipherRef) version() uint32 { return r.cipher.Version() }
 
 const minCipherChains = 64
 
@@ -166,14 +156,6 @@ func (x *cipherIndex) add(e *entry, k *dataKey, table, column string, c *cipher.
 	return x.insert(k.tenant, k.version, table, column, &cipherRef{cipher: c, key: k, entry: e})
 }
 
-// addActive indexes c as the cipher for table.column of the tenant's
-// active key, rec's, under version 0, unless a ref for it is there
-// already, and reports whether it added one. The caller holds cache.mu
-// and has checked that rec is the tenant's active record and k its key.
-func (x *cipherIndex) addActive(rec *activeRecord, k *dataKey, table, column string, c *cipher.Cipher) bool {
-	return x.insert(k.tenant, 0, table, column, &cipherRef{cipher: c, key: k, entry: rec.entry, active: rec})
-}
-
 // insert publishes r, the ref of (tenant, version, table, column), at
 // the head of its chain unless a ref of the same identity is there.
 func (x *cipherIndex) insert(tenant string, version uint32, table, column string, r *cipherRef) bool {
@@ -211,18 +193,7 @@ func (x *cipherIndex) grow(t *cipherTable) {
 // remove drops the ref of (k's id, table, column) if there is one. The
 // caller holds cache.mu.
 func (x *cipherIndex) remove(k *dataKey, table, column string) {
-	x.removeRef(k.tenant, k.version, k, table, column)
-}
-
-// removeActive drops the ref of (k's tenant, version 0, table, column) if
-// it is k's. The caller holds cache.mu.
-func (x *cipherIndex) removeActive(k *dataKey, table, column string) {
-	x.removeRef(k.tenant, 0, k, table, column)
-}
-
-// removeRef drops the ref indexed as (tenant, version, table, column) if
-// it holds k.
-func (x *cipherIndex) removeRef(tenant string, version uint32, k *dataKey, table, column string) {
+	tenant, version := k.tenant, k.version
 	h := x.hash(tenant, version, table, column)
 	t := x.table.Load()
 	head := &t.chains[h&t.mask]
