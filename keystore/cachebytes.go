@@ -37,11 +37,11 @@ func (c *cache) newKeyLocked(id keyID, dek []byte) *dataKey {
 func (c *cache) charge(k *dataKey) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	e := c.keys[keyID{k.tenant, k.version}]
+	e := c.entryLocked(keyID{k.tenant, k.version})
 	if e == nil || e.key != k {
 		return
 	}
-	n := len(k.cipherList())
+	n := int32(len(k.cipherList()))
 	if n <= e.charged {
 		return
 	}
@@ -54,7 +54,7 @@ func (c *cache) charge(k *dataKey) {
 // bound in bytes or keep is all it holds: one key whose ciphers alone
 // pass the bound stays, since its caller is using it.
 func (c *cache) shrinkLocked(keep *entry) {
-	for c.maxBytes > 0 && c.bytes > c.maxBytes && len(c.keys) > 1 {
+	for c.maxBytes > 0 && c.bytes > c.maxBytes && c.n > 1 {
 		v := c.victimLocked()
 		if v == keep {
 			// Give it its second chance: the hand moves on to the others.
