@@ -51,8 +51,9 @@ func TestAppendCanonical(t *testing.T) {
 }
 
 // TestCipherScopeFromAAD: a Cipher keeps its scope only in its associated
-// data; Scope reads it back, and Is and IsColumn match exactly that scope
-// and no other, for names of one-byte and longer length prefixes alike.
+// data; Scope reads it back, and IsColumn matches exactly its table and
+// column and no other, for names of one-byte and longer length prefixes
+// alike.
 func TestCipherScopeFromAAD(t *testing.T) {
 	long := strings.Repeat("t", 200) // a two-byte length prefix
 	scopes := []codec.Scope{
@@ -70,8 +71,8 @@ func TestCipherScopeFromAAD(t *testing.T) {
 			if got := c.Scope(); got != sc {
 				t.Errorf("Scope() = %+v, want %+v", got, sc)
 			}
-			if !c.Is(sc.Tenant, sc.Table, sc.Column) || !c.IsColumn(sc.Table, sc.Column) {
-				t.Errorf("Is/IsColumn(%+v) = false on its own scope", sc)
+			if !c.IsColumn(sc.Table, sc.Column) {
+				t.Errorf("IsColumn(%+v) = false on its own scope", sc)
 			}
 			others := []codec.Scope{
 				{Tenant: sc.Tenant + "x", Table: sc.Table, Column: sc.Column},
@@ -83,9 +84,6 @@ func TestCipherScopeFromAAD(t *testing.T) {
 				{Tenant: "", Table: sc.Tenant, Column: sc.Table},
 			}
 			for _, o := range others {
-				if c.Is(o.Tenant, o.Table, o.Column) {
-					t.Errorf("Cipher of %+v: Is(%+v) = true", sc, o)
-				}
 				if (o.Table != sc.Table || o.Column != sc.Column) && c.IsColumn(o.Table, o.Column) {
 					t.Errorf("Cipher of %+v: IsColumn(%q, %q) = true", sc, o.Table, o.Column)
 				}
@@ -95,7 +93,7 @@ func TestCipherScopeFromAAD(t *testing.T) {
 }
 
 // TestCipherIsAllocatesNothing: the key store compares ciphers on its hot
-// path with Is and IsColumn, which must not allocate.
+// path with IsColumn, which must not allocate.
 func TestCipherIsAllocatesNothing(t *testing.T) {
 	c, err := NewCipher(patterned(DEKSize, 7), 1, tamperScope)
 	if err != nil {
@@ -103,10 +101,10 @@ func TestCipherIsAllocatesNothing(t *testing.T) {
 	}
 	s := tamperScope
 	if n := testing.AllocsPerRun(100, func() {
-		if !c.Is(s.Tenant, s.Table, s.Column) || !c.IsColumn(s.Table, s.Column) || c.IsColumn(s.Table, "x") {
+		if !c.IsColumn(s.Table, s.Column) || c.IsColumn(s.Table, "x") {
 			t.Fatal("wrong match")
 		}
 	}); n != 0 {
-		t.Errorf("Is and IsColumn allocate %v times, want 0", n)
+		t.Errorf("IsColumn allocates %v times, want 0", n)
 	}
 }

@@ -340,7 +340,7 @@ func (c *Cipher) Version() uint32 { return c.version }
 
 // Scope returns the scope the Cipher is bound to, read back from its
 // associated data: three strings allocated per call. A caller that only
-// compares uses Is or IsColumn, which allocate nothing.
+// compares uses IsColumn, which allocates nothing.
 func (c *Cipher) Scope() codec.Scope {
 	b := c.gcmAAD[c.hdrLen:]
 	var parts [3]string
@@ -353,17 +353,13 @@ func (c *Cipher) Scope() codec.Scope {
 	return codec.Scope{Tenant: parts[0], Table: parts[1], Column: parts[2]}
 }
 
-// Is reports whether the Cipher's scope is (tenant, table, column),
-// without allocating. It compares with the associated data, whose
-// canonical encoding has one form per scope.
-func (c *Cipher) Is(tenant, table, column string) bool {
-	b, ok := matchLP(c.gcmAAD[c.hdrLen:], tenant)
-	return ok && isColumn(b, table, column)
-}
-
 // IsColumn reports whether the Cipher's scope is of table and column,
 // whatever its tenant, without allocating: what a tenant's key asks of
-// the ciphers it derived.
+// the ciphers it derived, on every warm seal. It compares with the
+// associated data, whose canonical encoding has one form per scope.
+// Names shorter than 128 bytes, whose length prefixes are one byte each,
+// take a path that checks the encoding's length and prefixes first and
+// then compares the names, column first.
 func (c *Cipher) IsColumn(table, column string) bool {
 	b := c.gcmAAD[c.hdrLen:]
 	// Skip the tenant: a one-byte length below 128, the usual case, or
@@ -373,6 +369,10 @@ func (c *Cipher) IsColumn(table, column string) bool {
 	} else {
 		n, w := binary.Uvarint(b)
 		b = b[w+int(n):]
+	}
+	if lb, lc := len(table), len(column); lb|lc < 0x80 {
+		return len(b) == 2+lb+lc && b[0] == byte(lb) && b[1+lb] == byte(lc) &&
+			string(b[2+lb:]) == column && string(b[1:1+lb]) == table
 	}
 	return isColumn(b, table, column)
 }
