@@ -150,8 +150,9 @@ func findCipher(l *[]*cipher.Cipher, table, col string) *cipher.Cipher {
 	if l == nil {
 		return nil
 	}
+	tag := cipher.ColumnTag(table, col)
 	for _, c := range *l {
-		if c.IsColumn(table, col) {
+		if c.Tag() == tag && c.IsColumn(table, col) {
 			return c
 		}
 	}

@@ -108,3 +108,30 @@ func TestCipherIsAllocatesNothing(t *testing.T) {
 		t.Errorf("IsColumn allocates %v times, want 0", n)
 	}
 }
+
+// TestCipherTag: a Cipher's Tag is ColumnTag of its own table and column,
+// whatever its tenant and version, and the tag tells apart the columns
+// of a typical schema (a filter, so collisions are allowed, but not for
+// these).
+func TestCipherTag(t *testing.T) {
+	seen := map[uint16]string{}
+	for _, col := range []string{"name", "email", "phone", "col_0", "col_1", "col_10", "ssn", strings.Repeat("x", 200)} {
+		want := ColumnTag("patients", col)
+		for _, tenant := range []string{"acme", "globex"} {
+			c, err := NewCipher(patterned(DEKSize, 3), 7, codec.Scope{Tenant: tenant, Table: "patients", Column: col})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Tag() != want {
+				t.Errorf("Tag() of %s.%s = %#x, want ColumnTag's %#x", tenant, col, c.Tag(), want)
+			}
+		}
+		if other, ok := seen[want]; ok {
+			t.Errorf("ColumnTag(patients, %s) = ColumnTag(patients, %s)", col, other)
+		}
+		seen[want] = col
+	}
+	if ColumnTag("ab", "c") == ColumnTag("a", "bc") {
+		t.Errorf("ColumnTag does not tell the table from the column")
+	}
+}

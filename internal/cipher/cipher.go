@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/bits"
 	"runtime"
 	"slices"
 	"sync"
@@ -76,6 +77,9 @@ type Cipher struct {
 	// ownsDEK is set by NewCipher, whose Cipher alone holds its copy of
 	// the data key and so clears it on Destroy.
 	ownsDEK bool
+	// tag is ColumnTag of the scope's table and column, in what would
+	// otherwise be padding.
+	tag uint16
 	// gcmAAD is the GCM header ‖ the canonical scope. It is also where
 	// the Cipher's scope is kept: 48 bytes of string headers less in a
 	// struct a key store keeps per (tenant, column, version).
@@ -227,6 +231,7 @@ func NewCipherShared(dek *secret.Shared, version uint32, scope codec.Scope) (*Ci
 	aad = appendScope(appendHeader(aad, codec.AESGCM, version), scope)
 	return &Cipher{
 		version: version,
+		tag:     ColumnTag(scope.Table, scope.Column),
 		hdrLen:  uint8(h),
 		gcmAAD:  aad,
 		dek:     dek,
@@ -351,6 +356,59 @@ func (c *Cipher) Scope() codec.Scope {
 		b = b[w+int(n):]
 	}
 	return codec.Scope{Tenant: parts[0], Table: parts[1], Column: parts[2]}
+}
+
+// Tag returns ColumnTag of the Cipher's table and column: a caller that
+// looks for a column among ciphers compares tags first, which costs no
+// load beyond the Cipher itself, and calls IsColumn on a match only.
+func (c *Cipher) Tag() uint16 { return c.tag }
+
+// ColumnTag returns a 16-bit digest of table and column, every byte of
+// both: a filter before IsColumn, not an identity. Its constants are
+// fixed: names that collide cost a caller one IsColumn more, no more.
+func ColumnTag(table, column string) uint16 {
+	const k0, k1 = 0xa0761d6478bd642f, 0xe7037ed1a0b428db
+	h := nameWords(table, k0) ^ nameWords(column, k1)
+	return uint16(h ^ h>>16 ^ h>>32 ^ h>>48)
+}
+
+// nameWords folds s, its length and every byte of it, into a word:
+// 8-byte words folded by 128-bit multiplication, the last 1 to 8 bytes
+// read as overlapping words (the scheme of wyhash).
+func nameWords(s string, k uint64) uint64 {
+	h := k ^ uint64(len(s))
+	for ; len(s) > 8; s = s[8:] {
+		h = mix(h^le64(s), k)
+	}
+	var w uint64
+	switch n := len(s); {
+	case n == 8:
+		w = le64(s)
+	case n >= 4:
+		w = le32(s) | le32(s[n-4:])<<32
+	case n > 0:
+		w = uint64(s[0])<<16 | uint64(s[n/2])<<8 | uint64(s[n-1])
+	}
+	return mix(h^w, k)
+}
+
+// mix multiplies a by b into 128 bits and folds the halves together.
+func mix(a, b uint64) uint64 {
+	hi, lo := bits.Mul64(a, b)
+	return hi ^ lo
+}
+
+// le64 and le32 read little-endian words from a string; the compiler
+// turns each into one load.
+func le64(s string) uint64 {
+	_ = s[7]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
+
+func le32(s string) uint64 {
+	_ = s[3]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24
 }
 
 // IsColumn reports whether the Cipher's scope is of table and column,
