@@ -69,7 +69,7 @@ func (s *Store) ActiveCipher(ctx context.Context, tenant, table, column string) 
 	if err != nil {
 		return nil, err
 	}
-	s.cache.indexActive(k, table, column, c)
+	s.cache.indexActive(k)
 	return c, nil
 }
 

@@ -11,43 +11,46 @@ import (
 )
 
 // activeIndexed returns how many ciphers the store's index of active
-// ciphers holds, and fails unless every one of them is published under
-// its tenant's current, unretired active record, for a cipher that
-// record's key handed out.
+// keys serves (those its refs' keys handed out), and fails unless every
+// ref is in its hash's chain, one per tenant, published under its
+// tenant's current, unretired active record, with that record's key.
 func activeIndexed(t testing.TB, s *Store) int {
 	t.Helper()
 	c := s.cache
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	n := 0
+	refs, n := 0, 0
+	seen := map[string]bool{}
 	tb := c.actives.table.Load()
 	for i := range tb.chains {
 		for r := tb.chains[i].Load(); r != nil; r = r.next {
-			sc := r.cipher.Scope()
+			tenant := r.key.tenant
 			if r.hash&tb.mask != uint64(i) {
-				t.Fatalf("active ref (%s, %s, %s) in chain %d, its hash says %d", sc.Tenant, sc.Table, sc.Column, i, r.hash&tb.mask)
+				t.Fatalf("active ref of %s in chain %d, its hash says %d", tenant, i, r.hash&tb.mask)
 			}
-			te := c.tenants[sc.Tenant]
+			te := c.tenants[tenant]
 			switch {
-			case r.version() != 0 || r.active == nil:
-				t.Fatalf("active ref (%s, %s, %s) indexed as version %d, record %p", sc.Tenant, sc.Table, sc.Column, r.version(), r.active)
-			case te == nil || te.active != r.active:
-				t.Fatalf("active ref (%s, %s, %s) of a record that is not its tenant's", sc.Tenant, sc.Table, sc.Column)
-			case r.active.exp.Load() == retiredExp:
-				t.Fatalf("active ref (%s, %s, %s) of a retired record", sc.Tenant, sc.Table, sc.Column)
-			case r.entry != r.active.entry || r.key != r.entry.key || r.key.zeroed():
-				t.Fatalf("active ref (%s, %s, %s) not of its record's key", sc.Tenant, sc.Table, sc.Column)
-			case r.cipher.Version() != r.key.version:
-				t.Fatalf("active ref (%s, %s, %s) holds a cipher of version %d for key version %d", sc.Tenant, sc.Table, sc.Column, r.cipher.Version(), r.key.version)
+			case seen[tenant]:
+				t.Fatalf("two active refs of %s", tenant)
+			case te == nil || te.active != r.rec:
+				t.Fatalf("active ref of %s under a record that is not its tenant's", tenant)
+			case r.rec.exp.Load() == retiredExp:
+				t.Fatalf("active ref of %s under a retired record", tenant)
+			case r.key != r.rec.entry.key || r.key.zeroed():
+				t.Fatalf("active ref of %s not of its record's key", tenant)
 			}
-			if findCipher(r.key.st.ciphers.Load(), sc.Table, sc.Column) != r.cipher {
-				t.Fatalf("active ref (%s, %s, %s) holds a cipher its key did not hand out", sc.Tenant, sc.Table, sc.Column)
+			seen[tenant] = true
+			for _, ci := range r.key.cipherList() {
+				if ci.Version() != r.key.version || ci.Scope().Tenant != tenant {
+					t.Fatalf("active key of %s lists a cipher of %+v version %d", tenant, ci.Scope(), ci.Version())
+				}
+				n++
 			}
-			n++
+			refs++
 		}
 	}
-	if n != c.actives.n {
-		t.Fatalf("active index holds %d refs, counts %d", n, c.actives.n)
+	if refs != c.actives.n {
+		t.Fatalf("active index holds %d refs, counts %d", refs, c.actives.n)
 	}
 	return n
 }
@@ -124,7 +127,7 @@ func TestStoreActiveCipherRotate(t *testing.T) {
 	s := newTestStore(t, tdb, tdb.db, drv.keeper(testKEK))
 	c1 := mustActiveCipher(t, s, "acme", "patients", "name")
 	sealed, _ := c1.Seal(nil, []byte("old"))
-	held := s.cache.actives.lookup("acme", 0, "patients", "name")
+	held := s.cache.actives.lookup("acme")
 	if held == nil {
 		t.Fatal("no active ref after ActiveCipher")
 	}
@@ -132,7 +135,7 @@ func TestStoreActiveCipherRotate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if held.active.exp.Load() != retiredExp {
+	if held.rec.exp.Load() != retiredExp {
 		t.Fatalf("the record of the rotated-out version is not retired")
 	}
 	if n := activeIndexed(t, s); n != 0 {
@@ -269,9 +272,9 @@ func TestStoreActiveCipherEvicted(t *testing.T) {
 	s := newTestStore(t, tdb, tdb.db, drv.keeper(testKEK), WithTuning(Tuning{CacheMaxKeys: 1}))
 	c1 := mustActiveCipher(t, s, "t1", "patients", "name")
 	sealed, _ := c1.Seal(nil, []byte("kept"))
-	held := s.cache.actives.lookup("t1", 0, "patients", "name")
+	held := s.cache.actives.lookup("t1")
 	mustActiveCipher(t, s, "t2", "patients", "name")
-	if held.active.exp.Load() != retiredExp {
+	if held.rec.exp.Load() != retiredExp {
 		t.Fatalf("the evicted key's active record is not retired")
 	}
 	if n := activeIndexed(t, s); n != 1 {
@@ -357,11 +360,11 @@ func TestStoreActiveCipherShredClose(t *testing.T) {
 	for _, tn := range []string{"acme", "globex", "initech"} {
 		mustActiveCipher(t, s, tn, "patients", "name")
 	}
-	held := s.cache.actives.lookup("acme", 0, "patients", "name")
+	held := s.cache.actives.lookup("acme")
 	if err := s.Shred(ctxb, "acme"); err != nil {
 		t.Fatal(err)
 	}
-	if held.active.exp.Load() != retiredExp {
+	if held.rec.exp.Load() != retiredExp {
 		t.Fatalf("the shredded tenant's active record is not retired")
 	}
 	if _, err := s.ActiveCipher(ctxb, "acme", "patients", "name"); !errors.Is(err, ErrKeyDestroyed) {
@@ -382,9 +385,9 @@ func TestStoreActiveCipherShredClose(t *testing.T) {
 		t.Fatalf("ActiveCipher after forgetTenantViews did not read the table")
 	}
 
-	held = s.cache.actives.lookup("globex", 0, "patients", "name")
+	held = s.cache.actives.lookup("globex")
 	s.Close()
-	if held.active.exp.Load() != retiredExp {
+	if held.rec.exp.Load() != retiredExp {
 		t.Fatalf("an active record survived Close")
 	}
 	if _, err := s.ActiveCipher(ctxb, "globex", "patients", "name"); !errors.Is(err, ErrClosed) {

@@ -131,11 +131,18 @@ func TestCacheBytesConcurrent(t *testing.T) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var sum int64
-	for _, e := range c.keys {
-		if n := len(e.key.cipherList()); e.charged != n {
-			t.Errorf("entry %v charged for %d ciphers, its key has %d", e.id, e.charged, n)
+	keys := 0
+	for _, te := range c.tenants {
+		for _, e := range te.versions {
+			if n := len(e.key.cipherList()); int(e.charged) != n {
+				t.Errorf("entry of %s version %d charged for %d ciphers, its key has %d", e.key.tenant, e.key.version, e.charged, n)
+			}
+			sum += keyBytes + int64(e.charged)*cipherBytes
+			keys++
 		}
-		sum += keyBytes + int64(e.charged)*cipherBytes
+	}
+	if keys != c.n {
+		t.Fatalf("cache counts %d keys, holds %d", c.n, keys)
 	}
 	if c.bytes != sum || c.bytes > bound {
 		t.Fatalf("cache accounts %d bytes, its entries %d, bound %d", c.bytes, sum, bound)

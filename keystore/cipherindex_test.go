@@ -24,6 +24,9 @@ func indexed(t testing.TB, s *Store) int {
 			if r.hash&tb.mask != uint64(i) {
 				t.Fatalf("ref (%s, %d, %s, %s) in chain %d, its hash says %d", r.cipher.Scope().Tenant, r.version(), r.cipher.Scope().Table, r.cipher.Scope().Column, i, r.hash&tb.mask)
 			}
+			if sc := r.cipher.Scope(); sc.Tenant != r.key.tenant || sc.Table != r.table || sc.Column != r.column || r.cipher.Version() != r.key.version {
+				t.Fatalf("ref (%s, %d, %s, %s) holds a cipher of %+v version %d", r.key.tenant, r.key.version, r.table, r.column, sc, r.cipher.Version())
+			}
 			n++
 		}
 	}

@@ -164,7 +164,7 @@ func (k *dataKey) indexer(table, column, name string) (*cipher.Indexer, error) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	if st.dek == nil {
-		return nil, st.gone
+		return nil, st.goneErr()
 	}
 	old := st.indexers.Load()
 	if x := findIndexer(old, table, column, name); x != nil {

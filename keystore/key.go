@@ -1,7 +1,6 @@
 package keystore
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -59,18 +58,18 @@ type dataKey struct {
 }
 
 // keyState is what a Key shares with its copies: a Key copied by value
-// is the same key, zeroed with it.
+// is the same key, zeroed with it. It is 48 bytes.
 type keyState struct {
 	mu sync.Mutex
+	// gone is why dek is nil (goneEvicted, goneDestroyed, goneClosed),
+	// 0 while the key is cached. It is set when the key is dropped, and
+	// read without a lock by the cache's indexes (zeroed).
+	gone atomic.Uint32
 	// dek is shared with the ciphers derived from it, which derive
 	// their SIV and blind-index subkeys from it on first use. It is nil
 	// once the key was dropped, and cleared then unless the reason was
 	// ErrKeyEvicted; see zero.
-	dek  *secret.Shared
-	gone error // why dek is nil
-	// cleared is set when the key is dropped (dek set to nil), for
-	// readers that take no lock (the cache's cipher index).
-	cleared atomic.Bool
+	dek *secret.Shared
 	// ciphers is copied on write and read without a lock: it sits on every
 	// Key.Cipher, gains an entry only once per column, and is dropped
 	// (set to nil) when the key is zeroed. A list, not a map: a tenant
@@ -87,6 +86,42 @@ type keyState struct {
 
 func newKey(tenant string, version uint32, dek []byte) *dataKey {
 	return &dataKey{tenant: tenant, version: version, st: &keyState{dek: secret.NewShared(dek)}}
+}
+
+// Why a key was dropped, as keyState.gone keeps it: an error value would
+// take 16 bytes of every key, not 4, and keyState 64 bytes, not 48.
+const (
+	goneEvicted uint32 = 1 + iota
+	goneDestroyed
+	goneClosed
+)
+
+// goneCode returns reason's code for keyState.gone: zero is given
+// ErrKeyEvicted, ErrKeyDestroyed or ErrClosed, and a reason that is none
+// of them would lose its message, so it is a programmer's error.
+func goneCode(reason error) uint32 {
+	switch reason {
+	case ErrKeyEvicted:
+		return goneEvicted
+	case ErrKeyDestroyed:
+		return goneDestroyed
+	case ErrClosed:
+		return goneClosed
+	}
+	panic(fmt.Sprintf("keystore: key dropped for %v", reason))
+}
+
+// goneErr returns why the key was dropped, nil while it is cached.
+func (k *keyState) goneErr() error {
+	switch k.gone.Load() {
+	case goneEvicted:
+		return ErrKeyEvicted
+	case goneDestroyed:
+		return ErrKeyDestroyed
+	case goneClosed:
+		return ErrClosed
+	}
+	return nil
 }
 
 // Tenant returns the tenant the key belongs to.
@@ -115,8 +150,9 @@ func findCipher(l *[]*cipher.Cipher, table, col string) *cipher.Cipher {
 	if l == nil {
 		return nil
 	}
+	tag := cipher.ColumnTag(table, col)
 	for _, c := range *l {
-		if s := c.Scope(); s.Column == col && s.Table == table {
+		if c.Tag() == tag && c.IsColumn(table, col) {
 			return c
 		}
 	}
@@ -130,7 +166,7 @@ func (k *dataKey) derive(table, col string) (c *cipher.Cipher, fresh bool, err e
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	if st.dek == nil {
-		return nil, false, st.gone
+		return nil, false, st.goneErr()
 	}
 	old := st.ciphers.Load()
 	if c := findCipher(old, table, col); c != nil {
@@ -176,10 +212,11 @@ func (k *dataKey) zero(reason error) {
 	if st.dek == nil {
 		return
 	}
+	code := goneCode(reason)
 	l := st.ciphers.Swap(nil)
 	xl := st.indexers.Swap(nil)
-	st.cleared.Store(true)
-	evicted := errors.Is(reason, ErrKeyEvicted)
+	st.gone.Store(code)
+	evicted := code == goneEvicted
 	if !evicted && xl != nil {
 		for _, x := range *xl {
 			x.x.Destroy()
@@ -194,7 +231,6 @@ func (k *dataKey) zero(reason error) {
 		st.dek.Clear()
 	}
 	st.dek = nil
-	st.gone = reason
 }
 
 // sameDEK reports, in constant time, whether the key holds dek.
@@ -213,7 +249,7 @@ func (k *dataKey) sameDEK(dek []byte) bool {
 
 // zeroed reports whether the key was dropped: its Cipher fails, and its
 // bytes are cleared, or will be once its ciphers are collected.
-func (k *dataKey) zeroed() bool { return k.st.cleared.Load() }
+func (k *dataKey) zeroed() bool { return k.st.gone.Load() != 0 }
 
 const redacted = "[redacted]"
 

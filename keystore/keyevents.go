@@ -481,7 +481,7 @@ func (c *cache) cachedVersions(tenant string) []uint32 {
 	}
 	vs := make([]uint32, len(te.versions))
 	for i, e := range te.versions {
-		vs[i] = e.id.version
+		vs[i] = e.key.version
 	}
 	return vs
 }
@@ -492,7 +492,7 @@ func (c *cache) activeVersion(tenant string) (uint32, bool) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	if te := c.tenants[tenant]; te != nil && te.active != nil {
-		return te.active.entry.id.version, true
+		return te.active.entry.key.version, true
 	}
 	return 0, false
 }

@@ -153,11 +153,11 @@ type Tuning struct {
 	// CacheMaxBytes bounds the memory the cached keys keep, in bytes, as
 	// well as their number: past either bound the least recently used
 	// keys are dropped (default: no bound in bytes). The size is
-	// accounted, not measured: each key counts 640 bytes and each
-	// (table, column) cipher it handed out 1,040, estimates of the heap a
+	// accounted, not measured: each key counts 480 bytes and each
+	// (table, column) cipher it handed out 990, estimates of the heap a
 	// key and a randomized column's cipher keep on linux/amd64 (a
 	// deterministic column keeps about 0.7 KB more, not counted). So a
-	// Store with 10 encrypted columns per tenant holds about n / 11,040
+	// Store with 10 encrypted columns per tenant holds about n / 10,380
 	// tenants warm. A single key whose ciphers alone pass the bound stays
 	// cached, since its caller is using it. Stats.CachedBytes reports the
 	// accounted size.

@@ -43,16 +43,24 @@ type versionMarks struct {
 }
 
 type versionMark struct {
-	highest   uint32
-	destroyed map[uint32]struct{}
-	// keys lists the fingerprints of the versions seen: a tenant has a
-	// few, and a list of one costs 24 bytes where a map of one costs 190.
+	highest uint32
+	// keys lists the versions seen with a fingerprint or destroyed: a
+	// tenant has a few, and a list of one costs 24 bytes where a map of
+	// one costs 190. One list, not one per kind, keeps a mark at 32
+	// bytes.
 	keys []versionKey
 }
 
 type versionKey struct {
-	version uint32
-	fp      fingerprint
+	version   uint32
+	fp        fingerprint
+	hasFP     bool // fp is set: vouch saw the version's key
+	destroyed bool // this process destroyed the version
+}
+
+// find returns the index of version in m.keys, or -1.
+func (m *versionMark) find(version uint32) int {
+	return slices.IndexFunc(m.keys, func(k versionKey) bool { return k.version == version })
 }
 
 // fingerprint identifies a data key within one process: HMAC-SHA256 under
@@ -83,10 +91,12 @@ func (vm *versionMarks) vouch(tenant string, version uint32, dek []byte) error {
 	vm.mu.Lock()
 	defer vm.mu.Unlock()
 	m := vm.markLocked(tenant)
-	i := slices.IndexFunc(m.keys, func(k versionKey) bool { return k.version == version })
+	i := m.find(version)
 	switch {
 	case i < 0:
-		m.keys = append(m.keys, versionKey{version, fp})
+		m.keys = append(m.keys, versionKey{version: version, fp: fp, hasFP: true})
+	case !m.keys[i].hasFP:
+		m.keys[i].fp, m.keys[i].hasFP = fp, true
 	case m.keys[i].fp != fp:
 		return &Error{Kind: ErrKeyNotFound, Tenant: tenant, Version: version, Highest: m.highest, Replaced: true}
 	}
@@ -146,10 +156,11 @@ func (vm *versionMarks) destroy(tenant string, version uint32) {
 	vm.mu.Lock()
 	defer vm.mu.Unlock()
 	m := vm.markLocked(tenant)
-	if m.destroyed == nil {
-		m.destroyed = make(map[uint32]struct{})
+	if i := m.find(version); i >= 0 {
+		m.keys[i].destroyed = true
+	} else {
+		m.keys = append(m.keys, versionKey{version: version, destroyed: true})
 	}
-	m.destroyed[version] = struct{}{}
 	m.highest = max(m.highest, version)
 }
 
@@ -161,8 +172,8 @@ func (vm *versionMarks) isDestroyed(tenant string, version uint32) bool {
 	if m == nil {
 		return false
 	}
-	_, d := m.destroyed[version]
-	return d
+	i := m.find(version)
+	return i >= 0 && m.keys[i].destroyed
 }
 
 // missing returns the error for a version the table does not hold: a

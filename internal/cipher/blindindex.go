@@ -23,15 +23,15 @@ func (c *Cipher) BlindIndex(dst, normalized []byte, length int) ([]byte, error) 
 	if length < MinBlindIndexLen || length > MaxBlindIndexLen {
 		panic(fmt.Sprintf("codec: blind index length %d outside [%d, %d]", length, MinBlindIndexLen, MaxBlindIndexLen))
 	}
-	b, err := c.bidxState()
+	b, l, err := c.bidxState()
 	if err != nil {
 		return nil, err
 	}
 	// The read lock keeps Destroy from clearing the subkey while the pool
 	// derives a new hash from it, and from emptying the pool before the
 	// hash is back in it.
-	c.k.mu.RLock()
-	defer c.k.mu.RUnlock()
+	l.mu.RLock()
+	defer l.mu.RUnlock()
 	if c.k.destroyed.Load() {
 		return nil, ErrCipherDestroyed
 	}

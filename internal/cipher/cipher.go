@@ -7,9 +7,11 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/bits"
 	"runtime"
 	"slices"
 	"sync"
@@ -33,10 +35,12 @@ import (
 // alike, with the nonce drawn from crypto/rand by Seal. The AES-SIV and
 // blind-index subkeys, which only deterministic and indexed columns use,
 // are derived from the data key, and their state built, on the first
-// SealDeterministic, deterministic open or BlindIndex (under the
-// Cipher's lock, once; read lock-free after). A randomized column's
-// Cipher thus holds no subkey bytes of its own, no AES-SIV or HMAC
-// object, and no clean-up record for the garbage collector.
+// SealDeterministic, deterministic open or BlindIndex (under a lock that
+// is itself made on first use, once; read lock-free after). A randomized
+// column's Cipher thus holds no subkey bytes of its own, no AES-SIV or
+// HMAC object, no lock, and no clean-up record for the garbage
+// collector. Its scope is kept once, as the associated data every GCM
+// value is sealed with, not a second time as three strings (see Scope).
 //
 // To derive on first use, a Cipher keeps a reference to the data key it
 // came from, a [secret.Shared] that the key's owner clears (see
@@ -73,8 +77,13 @@ type Cipher struct {
 	// ownsDEK is set by NewCipher, whose Cipher alone holds its copy of
 	// the data key and so clears it on Destroy.
 	ownsDEK bool
-	gcmAAD  []byte // GCM header ‖ canonical scope
-	scope   codec.Scope
+	// tag is ColumnTag of the scope's table and column, in what would
+	// otherwise be padding.
+	tag uint16
+	// gcmAAD is the GCM header ‖ the canonical scope. It is also where
+	// the Cipher's scope is kept: 48 bytes of string headers less in a
+	// struct a key store keeps per (tenant, column, version).
+	gcmAAD []byte
 
 	// dek is the data key the SIV and blind-index subkeys are derived
 	// from on first use. It is a secret.Shared, whose bytes sit two
@@ -96,19 +105,55 @@ type cipherKeys struct {
 	// live only in AES key schedules and what siv.go derived from them,
 	// which destroy drops rather than clears), so they take no lock.
 	destroyed atomic.Bool
+	// gcm is AES-256-GCM with an explicit nonce, for Seal (which draws
+	// the nonce), SealNonces and every open: one AEAD, one key schedule
+	// and one GHASH table per Cipher.
+	gcm stdcipher.AEAD
+	// lazy is nil until the first deterministic seal or open or blind
+	// index: a randomized column's Cipher never needs its lock, and
+	// without it cipherKeys is 32 bytes, not 64.
+	lazy atomic.Pointer[lazyKeys]
+}
+
+// lazyKeys is the state a Cipher builds on first use, and its lock.
+type lazyKeys struct {
 	// mu is held for reading while the blind-index subkey bytes are in
 	// use, and for writing while destroy clears them and while the SIV
 	// and blind-index state is built, so that no index is ever taken
 	// under a half-cleared key and no state is built after destroy.
 	mu sync.RWMutex
-
-	// gcm is AES-256-GCM with an explicit nonce, for Seal (which draws
-	// the nonce), SealNonces and every open: one AEAD, one key schedule
-	// and one GHASH table per Cipher.
-	gcm stdcipher.AEAD
 	// siv and bidx are nil until first use, and again after destroy.
 	siv  atomic.Pointer[sivState]
 	bidx atomic.Pointer[bidxState]
+}
+
+// lazyKeys returns k's lazily built state and its lock, making them on
+// first use. Whoever builds state in it checks destroyed after this
+// returns, under its lock: destroy sets destroyed before it loads lazy,
+// so either it finds this lazyKeys and waits on its lock, or the
+// builder finds destroyed set (the atomics are sequentially consistent).
+func (k *cipherKeys) lazyKeys() *lazyKeys {
+	if l := k.lazy.Load(); l != nil {
+		return l
+	}
+	k.lazy.CompareAndSwap(nil, new(lazyKeys))
+	return k.lazy.Load()
+}
+
+// loadSIV returns the AES-SIV state if it was built, else nil.
+func (k *cipherKeys) loadSIV() *sivState {
+	if l := k.lazy.Load(); l != nil {
+		return l.siv.Load()
+	}
+	return nil
+}
+
+// loadBidx returns the blind-index state if it was built, else nil.
+func (k *cipherKeys) loadBidx() *bidxState {
+	if l := k.lazy.Load(); l != nil {
+		return l.bidx.Load()
+	}
+	return nil
 }
 
 // sivState is a Cipher's deterministic mode: AES-SIV keyed once (siv.go)
@@ -186,9 +231,9 @@ func NewCipherShared(dek *secret.Shared, version uint32, scope codec.Scope) (*Ci
 	aad = appendScope(appendHeader(aad, codec.AESGCM, version), scope)
 	return &Cipher{
 		version: version,
+		tag:     ColumnTag(scope.Table, scope.Column),
 		hdrLen:  uint8(h),
 		gcmAAD:  aad,
-		scope:   scope,
 		dek:     dek,
 		k:       &cipherKeys{gcm: gcm},
 	}, nil
@@ -214,13 +259,14 @@ func newGCM(dek []byte, scope codec.Scope) (stdcipher.AEAD, error) {
 
 // deriveLazy derives one of the subkeys built on first use, or fails
 // with ErrCipherDestroyed if the data key was cleared. The caller holds
-// c.k.mu for writing.
+// the lazyKeys lock for writing.
 func (c *Cipher) deriveLazy(label string, size int) ([]byte, error) {
 	var sub []byte
 	err := ErrCipherDestroyed
+	s := c.Scope()
 	c.dek.Use(func(dek []byte) {
 		if dek != nil {
-			sub, err = deriveSubkey(dek, label, c.scope.Table, c.scope.Column, size)
+			sub, err = deriveSubkey(dek, label, s.Table, s.Column, size)
 		}
 	})
 	if err != nil && !errors.Is(err, ErrCipherDestroyed) {
@@ -232,16 +278,16 @@ func (c *Cipher) deriveLazy(label string, size int) ([]byte, error) {
 // sivState returns the Cipher's AES-SIV state, building it on first use.
 // Callers hold no lock; they take the read lock to use it.
 func (c *Cipher) sivState() (*sivState, error) {
-	if s := c.k.siv.Load(); s != nil {
+	if s := c.k.loadSIV(); s != nil {
 		return s, nil
 	}
-	k := c.k
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if k.destroyed.Load() {
+	l := c.k.lazyKeys()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if c.k.destroyed.Load() {
 		return nil, ErrCipherDestroyed
 	}
-	if s := k.siv.Load(); s != nil {
+	if s := l.siv.Load(); s != nil {
 		return s, nil
 	}
 	sub, err := c.deriveLazy(labelSIV, sivKeyLen)
@@ -254,50 +300,172 @@ func (c *Cipher) sivState() (*sivState, error) {
 		return nil, fmt.Errorf("codec: %w", err)
 	}
 	s := &sivState{key: key}
-	h := headerLen(c.version)
-	s.aad = appendScope(appendHeader(nil, codec.AESSIV, c.version), c.scope)
+	h := int(c.hdrLen)
+	s.aad = append(appendHeader(make([]byte, 0, len(c.gcmAAD)), codec.AESSIV, c.version), c.gcmAAD[h:]...)
 	s.hdr = s.aad[:h:h]
 	key.adState(s.d[:], s.aad)
-	k.siv.Store(s)
+	l.siv.Store(s)
 	return s, nil
 }
 
 // bidxState returns the Cipher's blind-index state, building it on first
-// use. Its pool makes hashes from the subkey bytes, so callers take the
-// read lock around Get.
-func (c *Cipher) bidxState() (*bidxState, error) {
-	if b := c.k.bidx.Load(); b != nil {
-		return b, nil
+// use, and the lock that guards its subkey. Its pool makes hashes from
+// the subkey bytes, so callers take the read lock around Get.
+func (c *Cipher) bidxState() (*bidxState, *lazyKeys, error) {
+	l := c.k.lazyKeys()
+	if b := l.bidx.Load(); b != nil {
+		return b, l, nil
 	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	k := c.k
-	k.mu.Lock()
-	defer k.mu.Unlock()
 	if k.destroyed.Load() {
-		return nil, ErrCipherDestroyed
+		return nil, nil, ErrCipherDestroyed
 	}
-	if b := k.bidx.Load(); b != nil {
-		return b, nil
+	if b := l.bidx.Load(); b != nil {
+		return b, l, nil
 	}
 	sub, err := c.deriveLazy(labelBidx, bidxKeyLen)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	b := &bidxState{key: secret.New(sub)}
 	b.pool.New = func() any { return hmac.New(sha256.New, b.key.Bytes()) }
-	k.bidx.Store(b)
+	l.bidx.Store(b)
 	// The subkey is zeroed by Destroy or, if the Cipher is dropped
 	// without it, when the garbage collector finds it: destroy takes the
 	// lock that BlindIndex holds while it reads the subkey. Only an
 	// indexed column pays for the clean-up record.
 	runtime.AddCleanup(c, (*cipherKeys).destroy, k)
-	return b, nil
+	return b, l, nil
 }
 
 // Version returns the key version the Cipher seals under.
 func (c *Cipher) Version() uint32 { return c.version }
 
-// Scope returns the scope the Cipher is bound to.
-func (c *Cipher) Scope() codec.Scope { return c.scope }
+// Scope returns the scope the Cipher is bound to, read back from its
+// associated data: three strings allocated per call. A caller that only
+// compares uses IsColumn, which allocates nothing.
+func (c *Cipher) Scope() codec.Scope {
+	b := c.gcmAAD[c.hdrLen:]
+	var parts [3]string
+	for i := range parts {
+		// NewCipherShared wrote the encoding; it always parses.
+		n, w := binary.Uvarint(b)
+		parts[i] = string(b[w : w+int(n)])
+		b = b[w+int(n):]
+	}
+	return codec.Scope{Tenant: parts[0], Table: parts[1], Column: parts[2]}
+}
+
+// Tag returns ColumnTag of the Cipher's table and column: a caller that
+// looks for a column among ciphers compares tags first, which costs no
+// load beyond the Cipher itself, and calls IsColumn on a match only.
+func (c *Cipher) Tag() uint16 { return c.tag }
+
+// ColumnTag returns a 16-bit digest of table and column, every byte of
+// both: a filter before IsColumn, not an identity. Its constants are
+// fixed: names that collide cost a caller one IsColumn more, no more.
+func ColumnTag(table, column string) uint16 {
+	const k0, k1 = 0xa0761d6478bd642f, 0xe7037ed1a0b428db
+	h := nameWords(table, k0) ^ nameWords(column, k1)
+	return uint16(h ^ h>>16 ^ h>>32 ^ h>>48)
+}
+
+// nameWords folds s, its length and every byte of it, into a word:
+// 8-byte words folded by 128-bit multiplication, the last 1 to 8 bytes
+// read as overlapping words (the scheme of wyhash).
+func nameWords(s string, k uint64) uint64 {
+	h := k ^ uint64(len(s))
+	for ; len(s) > 8; s = s[8:] {
+		h = mix(h^le64(s), k)
+	}
+	var w uint64
+	switch n := len(s); {
+	case n == 8:
+		w = le64(s)
+	case n >= 4:
+		w = le32(s) | le32(s[n-4:])<<32
+	case n > 0:
+		w = uint64(s[0])<<16 | uint64(s[n/2])<<8 | uint64(s[n-1])
+	}
+	return mix(h^w, k)
+}
+
+// mix multiplies a by b into 128 bits and folds the halves together.
+func mix(a, b uint64) uint64 {
+	hi, lo := bits.Mul64(a, b)
+	return hi ^ lo
+}
+
+// le64 and le32 read little-endian words from a string; the compiler
+// turns each into one load.
+func le64(s string) uint64 {
+	_ = s[7]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
+
+func le32(s string) uint64 {
+	_ = s[3]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24
+}
+
+// IsColumn reports whether the Cipher's scope is of table and column,
+// whatever its tenant, without allocating: what a tenant's key asks of
+// the ciphers it derived, on every warm seal. It compares with the
+// associated data, whose canonical encoding has one form per scope.
+// Names shorter than 128 bytes, whose length prefixes are one byte each,
+// take a path that checks the encoding's length and prefixes first and
+// then compares the names, column first.
+func (c *Cipher) IsColumn(table, column string) bool {
+	b := c.gcmAAD[c.hdrLen:]
+	// Skip the tenant: a one-byte length below 128, the usual case, or
+	// a longer uvarint.
+	if b[0] < 0x80 {
+		b = b[1+int(b[0]):]
+	} else {
+		n, w := binary.Uvarint(b)
+		b = b[w+int(n):]
+	}
+	if lb, lc := len(table), len(column); lb|lc < 0x80 {
+		return len(b) == 2+lb+lc && b[0] == byte(lb) && b[1+lb] == byte(lc) &&
+			string(b[2+lb:]) == column && string(b[1:1+lb]) == table
+	}
+	return isColumn(b, table, column)
+}
+
+// isColumn reports whether b, a canonical scope after its tenant, is
+// table then column.
+func isColumn(b []byte, table, column string) bool {
+	b, ok := matchLP(b, table)
+	if !ok {
+		return false
+	}
+	b, ok = matchLP(b, column)
+	return ok && len(b) == 0
+}
+
+// matchLP reports whether b starts with s length-prefixed, and returns
+// what follows.
+func matchLP(b []byte, s string) ([]byte, bool) {
+	n := len(s)
+	w := 1
+	if n < 0x80 {
+		if len(b) == 0 || b[0] != byte(n) {
+			return nil, false
+		}
+	} else {
+		var v uint64
+		if v, w = binary.Uvarint(b); w <= 0 || v != uint64(n) {
+			return nil, false
+		}
+	}
+	if len(b)-w < n || string(b[w:w+n]) != s {
+		return nil, false
+	}
+	return b[w+n:], true
+}
 
 // Seal encrypts plaintext with randomized AES-256-GCM and appends the
 // stored value to dst. With dst nil it allocates exactly once.
@@ -412,7 +580,7 @@ func (c *Cipher) Open(dst, value []byte) ([]byte, error) {
 	}
 	// Likewise a deterministic value under this version, once the
 	// Cipher has its AES-SIV state.
-	if s := c.k.siv.Load(); s != nil && len(value) >= len(s.hdr)+sivSize && len(value) <= codec.MaxValueSize &&
+	if s := c.k.loadSIV(); s != nil && len(value) >= len(s.hdr)+sivSize && len(value) <= codec.MaxValueSize &&
 		string(value[:len(s.hdr)]) == string(s.hdr) {
 		return c.openSIV(dst, value[len(s.hdr):], s, nil)
 	}
@@ -476,14 +644,18 @@ func (k *cipherKeys) destroy() {
 	if k.destroyed.Swap(true) {
 		return
 	}
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	k.siv.Store(nil)
+	l := k.lazy.Load()
+	if l == nil {
+		return // nothing built, and nothing will be: see lazyKeys
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.siv.Store(nil)
 	// Empty the pool so its hashes, whose pads are derived from the
 	// blind-index subkey, become garbage now rather than at the
 	// pool's next clean-up; nothing refills it (BlindIndex checks
 	// destroyed under the read lock).
-	if b := k.bidx.Swap(nil); b != nil {
+	if b := l.bidx.Swap(nil); b != nil {
 		b.key.Clear()
 		b.pool.New = nil
 		for b.pool.Get() != nil {

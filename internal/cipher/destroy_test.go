@@ -17,7 +17,7 @@ import (
 // Destroy and the garbage collector zero.
 func heldKeys(c *Cipher) (dek, bidx []byte) {
 	c.dek.Use(func(key []byte) { dek = key })
-	if b := c.k.bidx.Load(); b != nil {
+	if b := c.k.loadBidx(); b != nil {
 		bidx = b.key.Bytes()
 	}
 	return dek, bidx

@@ -97,3 +97,18 @@ func TestSharedConcurrent(t *testing.T) {
 		}
 	}
 }
+
+// TestSharedSize: NewShared takes keys of SharedSize bytes only; a key of
+// another size is a programmer's error and panics.
+func TestSharedSize(t *testing.T) {
+	for _, n := range []int{0, 16, SharedSize - 1, SharedSize + 1, 64} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("NewShared(%d bytes) did not panic", n)
+				}
+			}()
+			NewShared(make([]byte, n))
+		}()
+	}
+}
