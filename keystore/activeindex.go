@@ -61,10 +61,7 @@ type activeIndex struct {
 	n     int // refs held; under cache.mu
 }
 
-type activeTable struct {
-	chains []atomic.Pointer[activeRef]
-	mask   uint64
-}
+type activeTable = chainTable[activeRef]
 
 // activeRef is a tenant's entry in the activeIndex: 32 bytes. Its tenant
 // is its key's.
@@ -83,9 +80,7 @@ func newActiveIndex() *activeIndex {
 	return x
 }
 
-func newActiveTable(n int) *activeTable {
-	return &activeTable{chains: make([]atomic.Pointer[activeRef], n), mask: uint64(n - 1)}
-}
+func newActiveTable(n int) *activeTable { return newChainTable[activeRef](n) }
 
 // lookup returns the tenant's ref, or nil.
 func (x *activeIndex) lookup(tenant string) *activeRef {
@@ -115,16 +110,7 @@ func (x *activeIndex) insert(rec *activeRecord, k *dataKey) bool {
 	head.Store(&activeRef{hash: h, rec: rec, key: k, next: head.Load()})
 	x.n++
 	if x.n > len(t.chains) {
-		nt := newActiveTable(2 * len(t.chains))
-		for i := range t.chains {
-			for r := t.chains[i].Load(); r != nil; r = r.next {
-				cp := *r
-				head := &nt.chains[cp.hash&nt.mask]
-				cp.next = head.Load()
-				head.Store(&cp)
-			}
-		}
-		x.table.Store(nt)
+		x.table.Store(t.grown(func(r *activeRef) uint64 { return r.hash }, func(r *activeRef) **activeRef { return &r.next }))
 	}
 	return true
 }
@@ -147,18 +133,7 @@ func (x *activeIndex) remove(rec *activeRecord) {
 	if target == nil {
 		return
 	}
-	// Copy the nodes in front of target, linked to what follows it.
-	rest := target.next
-	var front []*activeRef
-	for r := first; r != target; r = r.next {
-		front = append(front, r)
-	}
-	for i := len(front) - 1; i >= 0; i-- {
-		cp := *front[i]
-		cp.next = rest
-		rest = &cp
-	}
-	head.Store(rest)
+	head.Store(unlinked(first, target, func(r *activeRef) **activeRef { return &r.next }))
 	x.n--
 }
 

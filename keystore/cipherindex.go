@@ -2,11 +2,11 @@ package keystore
 
 import (
 	"hash/maphash"
-	"math/bits"
 	"math/rand/v2"
 	"sync/atomic"
 
 	"github.com/colcrypt/colcrypt/internal/cipher"
+	"github.com/colcrypt/colcrypt/internal/namehash"
 )
 
 // cipherIndex maps (tenant, version, table, column) straight to the
@@ -45,10 +45,7 @@ type cipherIndex struct {
 }
 
 // cipherTable is a power-of-two array of chains.
-type cipherTable struct {
-	chains []atomic.Pointer[cipherRef]
-	mask   uint64
-}
+type cipherTable = chainTable[cipherRef]
 
 // cipherRef is one indexed cipher: 80 bytes. All fields are set before
 // the ref is published and never written after. Its tenant and version
@@ -76,9 +73,7 @@ func newCipherIndex() *cipherIndex {
 	return x
 }
 
-func newCipherTable(n int) *cipherTable {
-	return &cipherTable{chains: make([]atomic.Pointer[cipherRef], n), mask: uint64(n - 1)}
-}
+func newCipherTable(n int) *cipherTable { return newChainTable[cipherRef](n) }
 
 // hash hashes a ref's identity. The tenant, which may come from outside,
 // gets maphash, seeded per index, so tenant names cannot be chosen to
@@ -93,45 +88,10 @@ func (x *cipherIndex) hash(tenant string, version uint32, table, column string) 
 		nameHash(table, x.keys[0], x.keys[2]) ^ nameHash(column, x.keys[1], x.keys[2])
 }
 
-// nameHash is a seeded hash of every byte of s, inlined: 8-byte words
-// folded by 128-bit multiplication, the scheme of wyhash (and of the Go
-// runtime's own fallback hash).
+// nameHash is a seeded hash of every byte of s (namehash.Words), inlined
+// into the lookup's own code where the compiler allows.
 func nameHash(s string, seed, key uint64) uint64 {
-	h := seed ^ uint64(len(s))
-	for ; len(s) > 8; s = s[8:] {
-		h = mulFold(h^le64(s), key)
-	}
-	// The last 1 to 8 bytes, read as overlapping words: len(s) is already
-	// in h, so the overlap is unambiguous.
-	var w uint64
-	switch n := len(s); {
-	case n == 8:
-		w = le64(s)
-	case n >= 4:
-		w = le32(s) | le32(s[n-4:])<<32
-	case n > 0:
-		w = uint64(s[0])<<16 | uint64(s[n/2])<<8 | uint64(s[n-1])
-	}
-	return mulFold(h^w, key^seed)
-}
-
-// mulFold multiplies a by b into 128 bits and folds the halves together.
-func mulFold(a, b uint64) uint64 {
-	hi, lo := bits.Mul64(a, b)
-	return hi ^ lo
-}
-
-// le64 and le32 read little-endian words from a string; the compiler
-// turns each into one load.
-func le64(s string) uint64 {
-	_ = s[7]
-	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
-		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
-}
-
-func le32(s string) uint64 {
-	_ = s[3]
-	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24
+	return namehash.Words(s, seed, key, key^seed)
 }
 
 // lookup returns the ref of (tenant, version, table, column), or nil.
@@ -180,16 +140,7 @@ func (x *cipherIndex) insert(tenant string, version uint32, table, column string
 
 // grow publishes a table twice the size of t holding copies of its refs.
 func (x *cipherIndex) grow(t *cipherTable) {
-	nt := newCipherTable(2 * len(t.chains))
-	for i := range t.chains {
-		for r := t.chains[i].Load(); r != nil; r = r.next {
-			cp := *r
-			head := &nt.chains[cp.hash&nt.mask]
-			cp.next = head.Load()
-			head.Store(&cp)
-		}
-	}
-	x.table.Store(nt)
+	x.table.Store(t.grown(func(r *cipherRef) uint64 { return r.hash }, func(r *cipherRef) **cipherRef { return &r.next }))
 }
 
 // remove drops the ref of (k's id, table, column) if there is one. The
@@ -210,18 +161,7 @@ func (x *cipherIndex) remove(k *dataKey, table, column string) {
 	if target == nil {
 		return
 	}
-	// Copy the nodes in front of target, linked to what follows it.
-	rest := target.next
-	var front []*cipherRef
-	for r := first; r != target; r = r.next {
-		front = append(front, r)
-	}
-	for i := len(front) - 1; i >= 0; i-- {
-		cp := *front[i]
-		cp.next = rest
-		rest = &cp
-	}
-	head.Store(rest)
+	head.Store(unlinked(first, target, func(r *cipherRef) **cipherRef { return &r.next }))
 	x.n--
 }
 

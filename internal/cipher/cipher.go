@@ -11,13 +11,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/bits"
 	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
 
 	"github.com/colcrypt/colcrypt/codec"
+	"github.com/colcrypt/colcrypt/internal/namehash"
 	"github.com/colcrypt/colcrypt/internal/secret"
 )
 
@@ -368,47 +368,8 @@ func (c *Cipher) Tag() uint16 { return c.tag }
 // fixed: names that collide cost a caller one IsColumn more, no more.
 func ColumnTag(table, column string) uint16 {
 	const k0, k1 = 0xa0761d6478bd642f, 0xe7037ed1a0b428db
-	h := nameWords(table, k0) ^ nameWords(column, k1)
+	h := namehash.Words(table, k0, k0, k0) ^ namehash.Words(column, k1, k1, k1)
 	return uint16(h ^ h>>16 ^ h>>32 ^ h>>48)
-}
-
-// nameWords folds s, its length and every byte of it, into a word:
-// 8-byte words folded by 128-bit multiplication, the last 1 to 8 bytes
-// read as overlapping words (the scheme of wyhash).
-func nameWords(s string, k uint64) uint64 {
-	h := k ^ uint64(len(s))
-	for ; len(s) > 8; s = s[8:] {
-		h = mix(h^le64(s), k)
-	}
-	var w uint64
-	switch n := len(s); {
-	case n == 8:
-		w = le64(s)
-	case n >= 4:
-		w = le32(s) | le32(s[n-4:])<<32
-	case n > 0:
-		w = uint64(s[0])<<16 | uint64(s[n/2])<<8 | uint64(s[n-1])
-	}
-	return mix(h^w, k)
-}
-
-// mix multiplies a by b into 128 bits and folds the halves together.
-func mix(a, b uint64) uint64 {
-	hi, lo := bits.Mul64(a, b)
-	return hi ^ lo
-}
-
-// le64 and le32 read little-endian words from a string; the compiler
-// turns each into one load.
-func le64(s string) uint64 {
-	_ = s[7]
-	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
-		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
-}
-
-func le32(s string) uint64 {
-	_ = s[3]
-	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24
 }
 
 // IsColumn reports whether the Cipher's scope is of table and column,
