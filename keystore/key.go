@@ -150,6 +150,17 @@ func findCipher(l *[]*cipher.Cipher, table, col string) *cipher.Cipher {
 	if l == nil {
 		return nil
 	}
+	// A few ciphers are compared directly: IsColumn turns most of them
+	// down on a length byte, cheaper than hashing two names into the tag
+	// that filters a longer list.
+	if len(*l) <= directScan {
+		for _, c := range *l {
+			if c.IsColumn(table, col) {
+				return c
+			}
+		}
+		return nil
+	}
 	tag := cipher.ColumnTag(table, col)
 	for _, c := range *l {
 		if c.Tag() == tag && c.IsColumn(table, col) {
@@ -158,6 +169,10 @@ func findCipher(l *[]*cipher.Cipher, table, col string) *cipher.Cipher {
 	}
 	return nil
 }
+
+// directScan is the longest list of a key's ciphers findCipher compares
+// without the column tag.
+const directScan = 4
 
 // derive returns the cipher of table.col, deriving it if the key has
 // none yet (fresh).
