@@ -356,6 +356,13 @@ func (r *rewriter) column(col any) (*encField, error) {
 	default:
 		return r.columnText(fmt.Sprint(c)) // GORM writes it as text
 	}
+	return r.namedColumn(qual, name)
+}
+
+// namedColumn is the encrypted field a column named name, qualified by
+// qual or not, refers to, or nil; a name qualified by another table, or
+// one of a joined model's encrypted columns, is refused.
+func (r *rewriter) namedColumn(qual, name string) (*encField, error) {
 	ef := encryptedByName(r.m, name)
 	if ef != nil && qual != "" && !r.ownTable(qual) {
 		return nil, unsearchable(ef, "a column qualified by another table (%s) may be this encrypted one", qual)
@@ -376,18 +383,7 @@ func (r *rewriter) column(col any) (*encField, error) {
 func (r *rewriter) columnText(text string) (*encField, error) {
 	toks, clean := sqlTokens(text)
 	if qual, name, n := colRef(toks); clean && n == len(toks) && n > 0 {
-		ef := encryptedByName(r.m, name)
-		if ef != nil && qual != "" && !r.ownTable(qual) {
-			return nil, unsearchable(ef, "a column qualified by another table (%s) may be this encrypted one", qual)
-		}
-		if ef == nil {
-			for _, jm := range r.joined {
-				if jf := r.joinedColumn(jm, qual, name); jf != nil {
-					return nil, refuseJoined(jf)
-				}
-			}
-		}
-		return ef, nil
+		return r.namedColumn(qual, name)
 	}
 	if ef := encryptedIdent(r.m, text); ef != nil {
 		return nil, unsearchable(ef, "an expression on an encrypted column is not rewritten")
