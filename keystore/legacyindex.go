@@ -144,6 +144,8 @@ func (s *Store) LegacyIndexCiphers(ctx context.Context, tenant, table, column st
 	if err != nil {
 		return nil, err
 	}
+	// LiveCiphers, filtered before a cipher is derived: a version newer
+	// than the mark gets no cipher for the column from a lookup.
 	var out []*cipher.Cipher
 	for _, k := range keys {
 		if k.version > through {

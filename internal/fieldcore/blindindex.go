@@ -128,37 +128,11 @@ func (e *Engine) IndexValue(ctx context.Context, s Scope, b *BlindIndex, plainte
 	if err != nil {
 		return nil, err
 	}
-	x, err := e.s.keys.ActiveIndexer(ctx, tenant, s.Table, s.Column, b.name())
+	x, err := e.writeIndexer(ctx, tenant, s.Table, s.Column, b.name(), b.Keying)
 	if err != nil {
 		return nil, fmt.Errorf("field: %s.%s: %w", s.Table, s.Column, err)
-	}
-	if b.Keying == IndexRotating {
-		prev, err := e.rotatingIndexer(ctx, tenant, s, b)
-		if err != nil {
-			return nil, err
-		}
-		if prev != nil {
-			x = prev
-		}
 	}
 	return indexerHash(x, b.normalized(plaintext), b.bits())
-}
-
-// rotatingIndexer returns the indexer an IndexRotating index is under:
-// the tenant's index key version before the active one, or the active
-// one when it is the only one; nil for a tenant without an index key.
-func (e *Engine) rotatingIndexer(ctx context.Context, tenant string, s Scope, b *BlindIndex) (*cipher.Indexer, error) {
-	live, err := e.s.keys.LiveIndexers(ctx, tenant, s.Table, s.Column, b.name())
-	if err != nil {
-		return nil, fmt.Errorf("field: %s.%s: %w", s.Table, s.Column, err)
-	}
-	switch len(live) {
-	case 0:
-		return nil, nil
-	case 1:
-		return live[0], nil
-	}
-	return live[1], nil
 }
 
 // IndexLookupValues returns the values an equality query on plaintext
@@ -181,15 +155,12 @@ func (e *Engine) IndexLookupValues(ctx context.Context, s Scope, b *BlindIndex, 
 		// The active index key only: one value. An older index key
 		// version matches nothing once the index moved off it (see
 		// docs/ROTATING.md, "Rotating an index key").
-		live, err := e.s.keys.LiveIndexers(ctx, tenant, s.Table, s.Column, b.name())
+		x, err := e.lookupIndexer(ctx, tenant, s.Table, s.Column, b.name(), b.Keying)
 		if err != nil {
 			return nil, fmt.Errorf("field: %s.%s: %w", s.Table, s.Column, err)
 		}
-		if b.Keying == IndexRotating && len(live) > 1 {
-			live = live[1:]
-		}
-		if len(live) > 0 {
-			v, err := indexerHash(live[0], norm, b.bits())
+		if x != nil {
+			v, err := indexerHash(x, norm, b.bits())
 			if err != nil {
 				return nil, err
 			}

@@ -236,18 +236,9 @@ func (e *Engine) Index(ctx context.Context, tenant, table string, ix *Index, val
 	if err != nil {
 		return nil, err
 	}
-	x, err := e.s.keys.ActiveIndexer(ctx, tenant, table, "", ix.Name)
+	x, err := e.writeIndexer(ctx, tenant, table, "", ix.Name, ix.Keying)
 	if err != nil {
 		return nil, fmt.Errorf("field: index %s.%s: %w", table, ix.Name, err)
-	}
-	if ix.Keying == IndexRotating {
-		live, err := e.s.keys.LiveIndexers(ctx, tenant, table, "", ix.Name)
-		if err != nil {
-			return nil, fmt.Errorf("field: index %s.%s: %w", table, ix.Name, err)
-		}
-		if len(live) > 1 {
-			x = live[1]
-		}
 	}
 	return indexerHash(x, in, ix.Bits)
 }
@@ -265,17 +256,14 @@ func (e *Engine) IndexCandidates(ctx context.Context, tenant, table string, ix *
 	if err != nil {
 		return nil, err
 	}
-	live, err := e.s.keys.LiveIndexers(ctx, tenant, table, "", ix.Name)
+	x, err := e.lookupIndexer(ctx, tenant, table, "", ix.Name, ix.Keying)
 	if err != nil {
 		return nil, fmt.Errorf("field: index %s.%s: %w", table, ix.Name, err)
 	}
-	if len(live) == 0 {
+	if x == nil {
 		return nil, nil
 	}
-	if ix.Keying == IndexRotating && len(live) > 1 {
-		live = live[1:]
-	}
-	v, err := indexerHash(live[0], in, ix.Bits)
+	v, err := indexerHash(x, in, ix.Bits)
 	if err != nil {
 		return nil, err
 	}
